@@ -1,0 +1,350 @@
+#include "rl_client.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rl_time.h"
+
+#define RL_CLIENT_BUCKETS 4096 /* power of two */
+
+struct rl_pending {
+	struct rl_pending *next;
+	uint64_t req_id;
+	uint8_t *buf;
+	size_t len;
+	void *cookie;
+	uint64_t next_us;
+	unsigned tries;
+};
+
+struct rl_client {
+	nng_socket sock;
+	char *url;
+	struct rl_tls tls;
+	uint64_t redial_us;
+	nng_dialer dialer;
+	int role;
+	char site_id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+	uint64_t hb_session;
+
+	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
+	unsigned pipe_seen;
+	int ready;               /* HelloOk received on the current pipe */
+	unsigned generation;
+	uint64_t hello_req;
+	uint64_t hello_sent_us;
+	uint64_t last_rx_us;
+	uint64_t last_hb_us;
+	uint64_t rtt_us;
+
+	struct rl_pending *buckets[RL_CLIENT_BUCKETS];
+	unsigned npending;
+};
+
+static void rl_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct rl_client *c = arg;
+	(void)p;
+	(void)ev;
+	atomic_fetch_add(&c->pipe_events, 1);
+}
+
+int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop,
+                   int tag)
+{
+	struct rl_client *c = calloc(1, sizeof(*c));
+	int rv;
+
+	if (c == NULL)
+		return RL_ENOMEM;
+	c->role = o->role;
+	c->hb_session = o->hb_session;
+	snprintf(c->site_id, sizeof(c->site_id), "%s", o->site_id ? o->site_id : "");
+	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "");
+	if ((rv = rl_link_client_open(&c->sock)) != RL_OK) {
+		free(c);
+		return rv;
+	}
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rl_client_pipe_cb, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, rl_client_pipe_cb, c);
+	if ((rv = rl_loop_add_socket(loop, c->sock, tag)) != RL_OK)
+		goto fail;
+	c->url = strdup(o->url);
+	if (o->tls != NULL)
+		c->tls = *o->tls; /* the caller keeps the path strings alive */
+	if (c->url == NULL) {
+		rv = RL_ENOMEM;
+		goto fail;
+	}
+	if ((rv = rl_link_dial(c->sock, o->url, o->tls, &c->dialer)) != RL_OK)
+		goto fail;
+	*out = c;
+	return RL_OK;
+fail:
+	nng_close(c->sock);
+	free(c->url);
+	free(c);
+	return rv;
+}
+
+void rl_client_set_session(struct rl_client *c, uint64_t session)
+{
+	c->hb_session = session;
+}
+
+static struct rl_pending **rl_client_slot(struct rl_client *c, uint64_t req_id)
+{
+	struct rl_pending **pp = &c->buckets[(req_id ^ (req_id >> 17)) & (RL_CLIENT_BUCKETS - 1)];
+
+	while (*pp != NULL && (*pp)->req_id != req_id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int rl_client_send_raw(struct rl_client *c, const uint8_t *buf, size_t len)
+{
+	nng_msg *m;
+	int rv;
+
+	if (nng_msg_alloc(&m, len) != 0)
+		return RL_ENOMEM;
+	memcpy(nng_msg_body(m), buf, len);
+	if ((rv = nng_sendmsg(c->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(m);
+		return RL_EAGAIN;
+	}
+	return RL_OK;
+}
+
+int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *req_id)
+{
+	struct rl_pending *p;
+	int rv;
+
+	if (c->npending >= RL_CLIENT_MAX_PENDING)
+		return RL_EFULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return RL_ENOMEM;
+	env->req_id = rl_link_new_req_id();
+	if ((rv = rl_wire_encode(env, &p->buf, &p->len)) != RL_OK) {
+		free(p);
+		return rv;
+	}
+	p->req_id = env->req_id;
+	p->cookie = cookie;
+	*rl_client_slot(c, p->req_id) = p;
+	c->npending++;
+	if (req_id != NULL)
+		*req_id = p->req_id;
+	/* Send now if the link is ready; otherwise the next hello completion sends it. */
+	if (c->ready) {
+		rl_client_send_raw(c, p->buf, p->len);
+		p->tries = 1;
+		p->next_us = rl_mono_us() + RL_CLIENT_RESEND_MS * 1000u;
+	}
+	return RL_OK;
+}
+
+static void rl_pending_free(struct rl_pending *p)
+{
+	free(p->buf);
+	free(p);
+}
+
+void rl_client_cancel(struct rl_client *c, uint64_t req_id)
+{
+	struct rl_pending **pp = rl_client_slot(c, req_id), *p = *pp;
+
+	if (p != NULL) {
+		*pp = p->next;
+		c->npending--;
+		rl_pending_free(p);
+	}
+}
+
+int rl_client_send(struct rl_client *c, rl_env *env)
+{
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if (!c->ready)
+		return RL_EAGAIN;
+	if ((rv = rl_wire_encode(env, &buf, &len)) != RL_OK)
+		return rv;
+	rv = rl_client_send_raw(c, buf, len);
+	free(buf);
+	return rv;
+}
+
+static void rl_client_send_hello(struct rl_client *c, uint64_t now)
+{
+	Relais__Hello h = RELAIS__HELLO__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	h.role = (Relais__Role)c->role;
+	h.site_id = c->site_id;
+	h.name = c->name;
+	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	c->hello_req = env.req_id = rl_link_new_req_id();
+	c->hello_sent_us = now;
+	uint8_t *buf;
+	size_t len;
+	if (rl_wire_encode(&env, &buf, &len) == RL_OK) {
+		rl_client_send_raw(c, buf, len);
+		free(buf);
+	}
+}
+
+static void rl_client_send_heartbeat(struct rl_client *c, uint64_t now)
+{
+	Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	hb.sent_us = now;
+	env.session = c->hb_session;
+	env.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	c->last_hb_us = now;
+	rl_client_send(c, &env);
+}
+
+void rl_client_tick(struct rl_client *c)
+{
+	uint64_t now = rl_mono_us();
+	unsigned ev = atomic_load(&c->pipe_events);
+
+	if (ev != c->pipe_seen) {
+		/* A pipe came or went: whoever is at the other end must hear Hello first. */
+		c->pipe_seen = ev;
+		c->ready = 0;
+		rl_client_send_hello(c, now);
+	}
+	if (!c->ready) {
+		if (now - c->hello_sent_us >= RL_CLIENT_RESEND_MS * 1000u)
+			rl_client_send_hello(c, now);
+		return;
+	}
+	if (now - c->last_rx_us >= RL_LINK_DEAD_MS * 1000u &&
+	    now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
+		/* The pipe looks alive to TCP but nothing comes back (NAT or WAN dropped it
+		 * silently): replace the dialer, which closes its pipe; the Hello on the new
+		 * pipe rebinds us at the server. */
+		c->redial_us = now;
+		rl_log(RL_LOG_WARNING, "link silent url=%s ms=%llu: re-dialling", c->url,
+		       (unsigned long long)((now - c->last_rx_us) / 1000u));
+		nng_dialer_close(c->dialer);
+		c->ready = 0;
+		rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
+		return;
+	}
+	if (now - c->last_hb_us >= RL_HEARTBEAT_MS * 1000u)
+		rl_client_send_heartbeat(c, now);
+	if (c->npending == 0)
+		return;
+	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++) {
+		for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next) {
+			if (p->next_us > now)
+				continue;
+			if (rl_client_send_raw(c, p->buf, p->len) != RL_OK)
+				return; /* backlog full: try again next tick */
+			p->tries++;
+			p->next_us = now + (p->tries < 3 ? 1000u : 2000u) * 1000u;
+		}
+	}
+}
+
+int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **cookie, int *is_reply)
+{
+	rl_env *env = NULL;
+	uint64_t now = rl_mono_us();
+	int rv = rl_link_recv_env(msg, &env, NULL);
+
+	nng_msg_free(msg);
+	*envp = NULL;
+	*cookie = NULL;
+	*is_reply = 0;
+	if (rv != RL_OK) {
+		rl_wire_free(env);
+		rl_log(RL_LOG_INFO, "dropped frame from server err=\"%s\"", rl_strerror(rv));
+		return rv;
+	}
+	c->last_rx_us = now;
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req) {
+		c->ready = 1;
+		c->generation++;
+		c->last_hb_us = now;
+		/* Everything pending goes out again on the new link, in any order: the
+		 * server treats each request independently and repeats are harmless. */
+		for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
+			for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
+				p->next_us = 0;
+		rl_client_tick(c);
+		rl_wire_free(env);
+		return RL_EAGAIN;
+	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT) {
+		if (env->heartbeat->echo_us != 0 && env->heartbeat->echo_us <= now)
+			c->rtt_us = now - env->heartbeat->echo_us;
+		if (env->session == 0) {
+			rl_wire_free(env);
+			return RL_EAGAIN;
+		}
+	}
+	if (env->req_id != 0) {
+		struct rl_pending **pp = rl_client_slot(c, env->req_id), *p = *pp;
+		if (p != NULL) {
+			*pp = p->next;
+			c->npending--;
+			*cookie = p->cookie;
+			*is_reply = 1;
+			rl_pending_free(p);
+		}
+	}
+	*envp = env;
+	return RL_OK;
+}
+
+int rl_client_up(const struct rl_client *c)
+{
+	return c->ready && rl_mono_us() - c->last_rx_us < RL_LINK_DEAD_MS * 1000u;
+}
+
+uint64_t rl_client_rtt_us(const struct rl_client *c)
+{
+	return c->rtt_us;
+}
+
+unsigned rl_client_pending(const struct rl_client *c)
+{
+	return c->npending;
+}
+
+unsigned rl_client_generation(const struct rl_client *c)
+{
+	return c->generation;
+}
+
+void rl_client_close(struct rl_client *c)
+{
+	if (c == NULL)
+		return;
+	nng_close(c->sock);
+	free(c->url);
+	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++) {
+		struct rl_pending *p = c->buckets[b], *n;
+		for (; p != NULL; p = n) {
+			n = p->next;
+			rl_pending_free(p);
+		}
+	}
+	free(c);
+}

@@ -1,0 +1,89 @@
+/*
+ * rl_client.h - the dialing end of a link: hello, reliable requests, heartbeats.
+ *
+ * Used by the agent client, the node (towards the hub) and relaisctl. The client owns one
+ * pair1 socket added to the caller's rl_loop under `tag`. It:
+ *   - sends Hello{role, site_id, name} on every new pipe and holds all requests until the
+ *     HelloOk arrives (a restarted hub learns who we are before anything else);
+ *   - keeps each request (with its req_id) until its reply arrives, re-sending it every
+ *     RL_CLIENT_RESEND_MS on the same req_id; the server makes repeats harmless;
+ *   - sends a Heartbeat every RL_HEARTBEAT_MS and reports the link down after
+ *     RL_LINK_DEAD_MS of silence.
+ * Not thread-safe: call everything from the loop's thread.
+ */
+#ifndef RL_CLIENT_H
+#define RL_CLIENT_H
+
+#include <stdint.h>
+
+#include "rl_link.h"
+#include "rl_loop.h"
+
+#define RL_CLIENT_RESEND_MS 1000
+#define RL_CLIENT_MAX_PENDING 65536
+
+struct rl_client;
+
+struct rl_client_opts {
+	const char *url;
+	const struct rl_tls *tls; /* required for tls+tcp:// */
+	int role;                 /* RELAIS__ROLE__ROLE_* */
+	const char *site_id;      /* nodes: their site */
+	const char *name;         /* for the server's logs */
+	/* Heartbeats carry this session (agents: their session, 0 before login). */
+	uint64_t hb_session;
+};
+
+/* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_ENOMEM. */
+int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop,
+                   int tag);
+
+/* rl_client_set_session changes the session carried by heartbeats (0 = none). */
+void rl_client_set_session(struct rl_client *c, uint64_t session);
+
+/*
+ * rl_client_request sends env as a request: assigns env->req_id (returned in *req_id if
+ * not NULL), keeps an encoded copy and re-sends it until rl_client_input sees the reply.
+ * cookie comes back with the reply. Errors: RL_ETOOBIG, RL_EFULL, RL_ENOMEM.
+ */
+int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *req_id);
+
+/* rl_client_cancel forgets a pending request (no reply will be matched). */
+void rl_client_cancel(struct rl_client *c, uint64_t req_id);
+
+/*
+ * rl_client_send sends env once, unreliably (relay traffic, pushes). Dropped while the
+ * link is not ready. Errors: RL_EAGAIN (not ready or backlog), RL_ETOOBIG.
+ */
+int rl_client_send(struct rl_client *c, rl_env *env);
+
+/*
+ * rl_client_input consumes msg (frees it) received on the client's tag. Returns:
+ *   RL_OK with *env set (caller frees with rl_wire_free) for a message the caller must
+ *   handle; if it answers a pending request, *cookie is that request's cookie and
+ *   *is_reply is 1 (the pending request is removed);
+ *   RL_EAGAIN when the message was handled inside (HelloOk; heartbeat answers for
+ *   session 0 — an agent's heartbeat answers are returned, they carry its state): *env NULL;
+ *   a decode error (counted; *env NULL).
+ * Any received frame counts as life on the link.
+ */
+int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **env, void **cookie, int *is_reply);
+
+/* rl_client_tick sends due re-sends, hellos and heartbeats. Call every <= 100 ms. */
+void rl_client_tick(struct rl_client *c);
+
+/* rl_client_up: 1 when hello is done and the server was heard within RL_LINK_DEAD_MS. */
+int rl_client_up(const struct rl_client *c);
+
+/* rl_client_rtt_us: last heartbeat round-trip time (0 = unknown). */
+uint64_t rl_client_rtt_us(const struct rl_client *c);
+
+/* rl_client_pending: number of requests awaiting replies. */
+unsigned rl_client_pending(const struct rl_client *c);
+
+/* rl_client_generation: increases each time the link becomes ready (hello answered). */
+unsigned rl_client_generation(const struct rl_client *c);
+
+void rl_client_close(struct rl_client *c);
+
+#endif

@@ -1,0 +1,241 @@
+#include "rl_link.h"
+
+#include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rl_secret.h"
+
+static int rl_link_common(nng_socket s)
+{
+	if (nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, RL_WIRE_MAX_FRAME) != 0)
+		return RL_ENET;
+	/* A dead peer must not hold a pipe forever; heartbeats do the fast detection. */
+	nng_socket_set_bool(s, NNG_OPT_TCP_KEEPALIVE, true);
+	nng_socket_set_bool(s, NNG_OPT_TCP_NODELAY, true);
+	return RL_OK;
+}
+
+int rl_link_server_open(nng_socket *s)
+{
+	int rv;
+
+	if (nng_pair1_open_poly(s) != 0)
+		return RL_ENET;
+	if ((rv = rl_link_common(*s)) != RL_OK) {
+		nng_close(*s);
+		return rv;
+	}
+	/* Deep buffers: one socket carries every peer's traffic. */
+	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 8192);
+	nng_socket_set_int(*s, NNG_OPT_SENDBUF, 8192);
+	return RL_OK;
+}
+
+int rl_link_client_open(nng_socket *s)
+{
+	int rv;
+
+	if (nng_pair1_open(s) != 0)
+		return RL_ENET;
+	if ((rv = rl_link_common(*s)) != RL_OK) {
+		nng_close(*s);
+		return rv;
+	}
+	nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(*s, NNG_OPT_RECONNMAXT, 2000);
+	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 1024);
+	nng_socket_set_int(*s, NNG_OPT_SENDBUF, 1024);
+	return RL_OK;
+}
+
+/* rl_link_read_pem returns a file's contents as a NUL-terminated string (max 64 KiB). */
+static char *rl_link_read_pem(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	if ((buf = malloc(65536 + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, 65536, f);
+	fclose(f);
+	buf[n] = 0;
+	if (n == 0 || n == 65536) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int rl_link_is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0;
+}
+
+/*
+ * Both ends authenticate: servers require a client certificate signed by the CA, clients
+ * verify the server's. The config is handed to nng, which keeps its own reference.
+ */
+static int rl_link_tls_config(nng_tls_config **out, nng_tls_mode mode, const struct rl_tls *tls)
+{
+	nng_tls_config *cfg = NULL;
+	char *cert = NULL, *key = NULL;
+	int rv;
+
+	if (tls == NULL || tls->ca_file == NULL || tls->cert_file == NULL || tls->key_file == NULL) {
+		rl_log(RL_LOG_ERR, "tls url needs ca, cert and key files");
+		return RL_ECONFIG;
+	}
+	if (nng_tls_config_alloc(&cfg, mode) != 0)
+		return RL_ENOMEM;
+	if ((rv = nng_tls_config_ca_file(cfg, tls->ca_file)) != 0) {
+		rl_log(RL_LOG_ERR, "tls ca file=%s err=\"%s\"", tls->ca_file, nng_strerror(rv));
+		goto fail;
+	}
+	if ((cert = rl_link_read_pem(tls->cert_file)) == NULL ||
+	    (key = rl_link_read_pem(tls->key_file)) == NULL) {
+		rl_log(RL_LOG_ERR, "tls cannot read cert=%s key=%s", tls->cert_file, tls->key_file);
+		goto fail;
+	}
+	if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
+		rl_log(RL_LOG_ERR, "tls cert=%s key=%s err=\"%s\"", tls->cert_file, tls->key_file,
+		       nng_strerror(rv));
+		goto fail;
+	}
+	if (nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED) != 0)
+		goto fail;
+	if (mode == NNG_TLS_MODE_CLIENT &&
+	    nng_tls_config_server_name(cfg, tls->server_name ? tls->server_name : "relais") != 0)
+		goto fail;
+	free(cert);
+	free(key);
+	*out = cfg;
+	return RL_OK;
+fail:
+	free(cert);
+	free(key);
+	nng_tls_config_free(cfg);
+	return RL_ECONFIG;
+}
+
+int rl_link_listen(nng_socket s, const char *url, const struct rl_tls *tls)
+{
+	nng_listener l;
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if ((rv = nng_listener_create(&l, s, url)) != 0) {
+		rl_log(RL_LOG_ERR, "listen url=%s err=\"%s\"", url, nng_strerror(rv));
+		return RL_ENET;
+	}
+	if (rl_link_is_tls(url)) {
+		if ((rv = rl_link_tls_config(&cfg, NNG_TLS_MODE_SERVER, tls)) != RL_OK)
+			goto fail;
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg);
+		if (rv != 0) {
+			rv = RL_ECONFIG;
+			goto fail;
+		}
+	}
+	if ((rv = nng_listener_start(l, 0)) != 0) {
+		rl_log(RL_LOG_ERR, "listen url=%s err=\"%s\"", url, nng_strerror(rv));
+		rv = RL_ENET;
+		goto fail;
+	}
+	return RL_OK;
+fail:
+	nng_listener_close(l);
+	return rv;
+}
+
+int rl_link_dial(nng_socket s, const char *url, const struct rl_tls *tls, nng_dialer *out)
+{
+	nng_dialer d;
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, s, url)) != 0) {
+		rl_log(RL_LOG_ERR, "dial url=%s err=\"%s\"", url, nng_strerror(rv));
+		return RL_ENET;
+	}
+	if (rl_link_is_tls(url)) {
+		if ((rv = rl_link_tls_config(&cfg, NNG_TLS_MODE_CLIENT, tls)) != RL_OK)
+			goto fail;
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg);
+		if (rv != 0) {
+			rv = RL_ECONFIG;
+			goto fail;
+		}
+	}
+	/* Non-blocking: the dialer keeps retrying in the background until the peer is up. */
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		rl_log(RL_LOG_ERR, "dial url=%s err=\"%s\"", url, nng_strerror(rv));
+		rv = RL_ENET;
+		goto fail;
+	}
+	if (out != NULL)
+		*out = d;
+	return RL_OK;
+fail:
+	nng_dialer_close(d);
+	return rv;
+}
+
+int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
+{
+	nng_msg *m;
+	size_t n;
+	int rv;
+
+	env->version = RL_WIRE_VERSION;
+	n = relais__envelope__get_packed_size(env);
+	if (n > RL_WIRE_MAX_FRAME)
+		return RL_ETOOBIG;
+	if (nng_msg_alloc(&m, n) != 0)
+		return RL_ENOMEM;
+	relais__envelope__pack(env, nng_msg_body(m));
+	if (pipe != 0) {
+		nng_pipe p = NNG_PIPE_INITIALIZER;
+		p.id = pipe;
+		nng_msg_set_pipe(m, p);
+	}
+	if ((rv = nng_sendmsg(s, m, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(m);
+		return rv == NNG_EAGAIN ? RL_EAGAIN : RL_ENET;
+	}
+	return RL_OK;
+}
+
+int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe)
+{
+	if (pipe != NULL)
+		*pipe = nng_pipe_id(nng_msg_get_pipe(msg));
+	return rl_wire_decode(nng_msg_body(msg), nng_msg_len(msg), env);
+}
+
+uint64_t rl_link_new_req_id(void)
+{
+	static atomic_ullong next;
+	unsigned long long cur = atomic_load(&next);
+
+	if (cur == 0) {
+		unsigned long long base;
+		rl_secret_random(&base, sizeof(base));
+		base = (base & 0xffffffffffffULL) | 1; /* random 48-bit base, never 0 */
+		atomic_compare_exchange_strong(&next, &cur, base);
+	}
+	unsigned long long id = atomic_fetch_add(&next, 1);
+	return id ? id : atomic_fetch_add(&next, 1);
+}

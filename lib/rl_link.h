@@ -1,0 +1,56 @@
+/*
+ * rl_link.h - nng sockets for Relais links.
+ *
+ * Servers (hub, node towards its agents) open pair1 in polyamorous mode; clients open plain
+ * pair1. Every socket gets NNG_OPT_RECVMAXSZ = RL_WIRE_MAX_FRAME before any listener or
+ * dialer exists. tls+tcp:// URLs use mutual TLS from struct rl_tls (CA, own cert, key):
+ * servers require and verify client certificates, clients verify the server.
+ */
+#ifndef RL_LINK_H
+#define RL_LINK_H
+
+#include <nng/nng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl_wire.h"
+
+struct rl_tls {
+	const char *ca_file;   /* PEM CA chain that signs peers */
+	const char *cert_file; /* PEM own certificate */
+	const char *key_file;  /* PEM own private key */
+	const char *server_name; /* clients: expected server name (default "relais", which every Relais server certificate carries) */
+};
+
+/* rl_link_server_open opens a polyamorous pair1 socket. Errors: RL_ENET. */
+int rl_link_server_open(nng_socket *s);
+
+/* rl_link_client_open opens a pair1 socket with reconnect times 100 ms .. 2 s. */
+int rl_link_client_open(nng_socket *s);
+
+/* rl_link_listen listens on url; tls must be given for tls+tcp://. Errors: RL_ENET, RL_ECONFIG. */
+int rl_link_listen(nng_socket s, const char *url, const struct rl_tls *tls);
+
+/*
+ * rl_link_dial dials url in the background (nng re-dials forever); *d (if not NULL) gets
+ * the dialer, whose nng_dialer_close also closes its pipe. Errors: RL_ENET, RL_ECONFIG.
+ */
+int rl_link_dial(nng_socket s, const char *url, const struct rl_tls *tls, nng_dialer *d);
+
+/*
+ * rl_link_send encodes env and sends it without blocking. pipe: the target pipe on a
+ * polyamorous socket (0 = any/the only peer). Errors: RL_ETOOBIG, RL_EAGAIN (peer
+ * backlog full: the message is dropped), RL_ENET.
+ */
+int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env);
+
+/*
+ * rl_link_recv_env decodes msg (not freed) into *env; *pipe gets the pipe it came from.
+ * Same errors as rl_wire_decode.
+ */
+int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe);
+
+/* rl_link_new_req_id returns a fresh nonzero request id (random base, then +1). */
+uint64_t rl_link_new_req_id(void);
+
+#endif

@@ -1,0 +1,198 @@
+#include "rl_loop.h"
+
+#include <nng/supplemental/util/platform.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+
+#define RL_LOOP_MAX_SOCKETS 8
+
+struct rl_loop_rx {
+	struct rl_loop *loop;
+	nng_socket sock;
+	nng_aio *aio;
+	int tag;
+	int paused; /* inbox was full: receive not re-armed until drained */
+};
+
+struct rl_loop {
+	nng_mtx *mtx;
+	nng_cv *cv;
+	struct rl_loop_event *ring; /* RL_LOOP_INBOX entries */
+	unsigned head, count;
+	int stopped;
+	int closing;
+	int nrx;
+	struct rl_loop_rx rx[RL_LOOP_MAX_SOCKETS];
+};
+
+/* Called with mtx held. */
+static int rl_loop_push(struct rl_loop *l, const struct rl_loop_event *ev)
+{
+	if (l->count == RL_LOOP_INBOX)
+		return RL_EFULL;
+	l->ring[(l->head + l->count) % RL_LOOP_INBOX] = *ev;
+	l->count++;
+	nng_cv_wake1(l->cv);
+	return RL_OK;
+}
+
+static void rl_loop_rx_cb(void *arg)
+{
+	struct rl_loop_rx *rx = arg;
+	struct rl_loop *l = rx->loop;
+	struct rl_loop_event ev = {.kind = RL_LOOP_MSG, .src = rx->tag};
+	int rv = nng_aio_result(rx->aio);
+
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	nng_mtx_lock(l->mtx);
+	if (l->closing) {
+		nng_mtx_unlock(l->mtx);
+		if (rv == 0)
+			nng_msg_free(nng_aio_get_msg(rx->aio));
+		return;
+	}
+	if (rv == 0) {
+		ev.msg = nng_aio_get_msg(rx->aio);
+		rl_loop_push(l, &ev);
+	}
+	/* Each socket has one receive in flight, so keeping RL_LOOP_MAX_SOCKETS slots free
+	 * for them guarantees a completed receive always finds room. */
+	if (l->count >= RL_LOOP_INBOX - RL_LOOP_MAX_SOCKETS) {
+		rx->paused = 1;
+		nng_mtx_unlock(l->mtx);
+		return;
+	}
+	nng_mtx_unlock(l->mtx);
+	nng_recv_aio(rx->sock, rx->aio);
+}
+
+int rl_loop_create(struct rl_loop **out)
+{
+	struct rl_loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return RL_ENOMEM;
+	if ((l->ring = calloc(RL_LOOP_INBOX, sizeof(*l->ring))) == NULL)
+		goto fail;
+	if (nng_mtx_alloc(&l->mtx) != 0)
+		goto fail;
+	if (nng_cv_alloc(&l->cv, l->mtx) != 0)
+		goto fail;
+	*out = l;
+	return RL_OK;
+fail:
+	if (l->mtx != NULL)
+		nng_mtx_free(l->mtx);
+	free(l->ring);
+	free(l);
+	return RL_ENOMEM;
+}
+
+int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag)
+{
+	struct rl_loop_rx *rx;
+
+	if (l->nrx == RL_LOOP_MAX_SOCKETS)
+		return RL_EFULL;
+	rx = &l->rx[l->nrx];
+	rx->loop = l;
+	rx->sock = s;
+	rx->tag = tag;
+	rx->paused = 0;
+	if (nng_aio_alloc(&rx->aio, rl_loop_rx_cb, rx) != 0)
+		return RL_ENOMEM;
+	l->nrx++;
+	nng_recv_aio(s, rx->aio);
+	return RL_OK;
+}
+
+int rl_loop_post(struct rl_loop *l, int tag, void *ptr)
+{
+	struct rl_loop_event ev = {.kind = RL_LOOP_POST, .src = tag, .ptr = ptr};
+	int rv;
+
+	nng_mtx_lock(l->mtx);
+	if (l->count >= RL_LOOP_INBOX - RL_LOOP_MAX_SOCKETS)
+		rv = RL_EFULL;
+	else
+		rv = rl_loop_push(l, &ev);
+	nng_mtx_unlock(l->mtx);
+	return rv;
+}
+
+int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, int max)
+{
+	int n = 0;
+	struct rl_loop_rx *resume[RL_LOOP_MAX_SOCKETS];
+	int nresume = 0;
+
+	nng_mtx_lock(l->mtx);
+	if (l->count == 0 && !l->stopped && timeout_ms != 0) {
+		if (timeout_ms < 0) {
+			while (l->count == 0 && !l->stopped)
+				nng_cv_wait(l->cv);
+		} else {
+			nng_time until = nng_clock() + (nng_time)timeout_ms;
+			while (l->count == 0 && !l->stopped)
+				if (nng_cv_until(l->cv, until) == NNG_ETIMEDOUT)
+					break;
+		}
+	}
+	if (l->stopped) {
+		nng_mtx_unlock(l->mtx);
+		return -1;
+	}
+	while (n < max && l->count > 0) {
+		evs[n++] = l->ring[l->head];
+		l->head = (l->head + 1) % RL_LOOP_INBOX;
+		l->count--;
+	}
+	if (l->count < RL_LOOP_INBOX / 2) {
+		for (int i = 0; i < l->nrx; i++) {
+			if (l->rx[i].paused) {
+				l->rx[i].paused = 0;
+				resume[nresume++] = &l->rx[i];
+			}
+		}
+	}
+	nng_mtx_unlock(l->mtx);
+	for (int i = 0; i < nresume; i++)
+		nng_recv_aio(resume[i]->sock, resume[i]->aio);
+	return n;
+}
+
+void rl_loop_stop(struct rl_loop *l)
+{
+	nng_mtx_lock(l->mtx);
+	l->stopped = 1;
+	nng_cv_wake(l->cv);
+	nng_mtx_unlock(l->mtx);
+}
+
+void rl_loop_destroy(struct rl_loop *l)
+{
+	if (l == NULL)
+		return;
+	nng_mtx_lock(l->mtx);
+	l->closing = 1;
+	nng_mtx_unlock(l->mtx);
+	for (int i = 0; i < l->nrx; i++)
+		nng_aio_stop(l->rx[i].aio);
+	for (int i = 0; i < l->nrx; i++)
+		nng_aio_free(l->rx[i].aio);
+	while (l->count > 0) {
+		struct rl_loop_event *ev = &l->ring[l->head];
+		if (ev->kind == RL_LOOP_MSG)
+			nng_msg_free(ev->msg);
+		/* Posted pointers belong to their poster; it must not post after destroy. */
+		l->head = (l->head + 1) % RL_LOOP_INBOX;
+		l->count--;
+	}
+	nng_cv_free(l->cv);
+	nng_mtx_free(l->mtx);
+	free(l->ring);
+	free(l);
+}

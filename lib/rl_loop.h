@@ -1,0 +1,64 @@
+/*
+ * rl_loop.h - one event loop per daemon thread.
+ *
+ * nng receives on its own threads; rl_loop turns that into a single-threaded loop: each
+ * socket added gets an async receive whose completion pushes the message into one bounded
+ * inbox; other threads (auth worker, stdin reader) post their own events into the same
+ * inbox. The owning thread drains it with rl_loop_wait in batches, so it can apply a whole
+ * batch in one store transaction (group commit).
+ *
+ * When the inbox is full a socket's receive is not re-armed until the owner drains below
+ * half, which pushes back through nng's queues to TCP rather than growing memory.
+ */
+#ifndef RL_LOOP_H
+#define RL_LOOP_H
+
+#include <nng/nng.h>
+#include <stdint.h>
+
+#define RL_LOOP_INBOX 65536
+
+enum rl_loop_kind {
+	RL_LOOP_MSG = 1,  /* msg from socket `src` (the owner now owns msg) */
+	RL_LOOP_POST = 2, /* ptr posted with rl_loop_post by another thread */
+};
+
+struct rl_loop_event {
+	int kind;
+	int src;      /* socket tag or post tag */
+	nng_msg *msg; /* RL_LOOP_MSG */
+	void *ptr;    /* RL_LOOP_POST */
+};
+
+struct rl_loop;
+
+/* rl_loop_create allocates a loop. Errors: RL_ENOMEM. */
+int rl_loop_create(struct rl_loop **out);
+
+/*
+ * rl_loop_add_socket starts receiving from s; events carry src = tag. At most 8 sockets.
+ * Errors: RL_EFULL, RL_ENOMEM.
+ */
+int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);
+
+/* rl_loop_post queues ptr for the owner from any thread. RL_EFULL if the inbox is full. */
+int rl_loop_post(struct rl_loop *l, int tag, void *ptr);
+
+/*
+ * rl_loop_wait waits up to timeout_ms (-1 = forever, 0 = poll) for events and moves up to
+ * max of them into evs. Returns the number of events (0 on timeout), or -1 after
+ * rl_loop_stop.
+ */
+int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, int max);
+
+/* rl_loop_stop makes rl_loop_wait return -1 (async-signal-unsafe; call from a thread). */
+void rl_loop_stop(struct rl_loop *l);
+
+/*
+ * rl_loop_destroy stops receives and frees queued messages. Pointers still queued from
+ * rl_loop_post are not freed: posters stop (join their threads) and drain first.
+ * Close sockets after this.
+ */
+void rl_loop_destroy(struct rl_loop *l);
+
+#endif

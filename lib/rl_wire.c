@@ -1,0 +1,183 @@
+#include "rl_wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+
+struct rl_wire_stats rl_wire_stats;
+
+/*
+ * Decoding allocates through a budgeted allocator: a frame of n bytes may expand to many
+ * small objects (each empty sub-message costs a struct), so without a cap a 64 KiB frame of
+ * repeated empty entries could ask for hundreds of MiB. The budget is a multiple of the
+ * largest frame; past it protobuf-c sees an allocation failure and rejects the frame.
+ */
+#define RL_WIRE_ALLOC_BUDGET (RL_WIRE_MAX_FRAME * 16)
+
+struct rl_wire_budget {
+	size_t used;
+};
+
+static void *rl_wire_alloc(void *data, size_t size)
+{
+	struct rl_wire_budget *b = data;
+
+	if (size > RL_WIRE_ALLOC_BUDGET || b->used > RL_WIRE_ALLOC_BUDGET - size)
+		return NULL;
+	b->used += size;
+	return malloc(size);
+}
+
+static void rl_wire_release(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+int rl_wire_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || *s == 0)
+		return 0;
+	for (; s[n] != 0; n++) {
+		char c = s[n];
+		if (n >= RL_WIRE_MAX_ID)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '@' || c == '+' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int rl_wire_text_ok(const char *s, size_t max)
+{
+	return s == NULL || strnlen(s, max + 1) <= max;
+}
+
+static int rl_wire_pop_ok(const Relais__ScreenPop *p)
+{
+	if (p == NULL)
+		return 1;
+	if (!rl_wire_text_ok(p->caller, RL_WIRE_MAX_ID) || !rl_wire_text_ok(p->dialled, RL_WIRE_MAX_ID))
+		return 0;
+	if (p->n_data > RL_WIRE_MAX_POP_ITEMS)
+		return 0;
+	for (size_t i = 0; i < p->n_data; i++)
+		if (!rl_wire_text_ok(p->data[i]->key, RL_WIRE_MAX_ID) ||
+		    !rl_wire_text_ok(p->data[i]->value, RL_WIRE_MAX_TEXT))
+			return 0;
+	return 1;
+}
+
+/*
+ * Generic bounds that hold for every message from an untrusted peer. Semantic checks
+ * (ids well formed, known tenant) belong to the handler; this only stops oversized text
+ * and lists from travelling further into the program.
+ */
+static int rl_wire_bounds_ok(const rl_env *e)
+{
+	switch (e->body_case) {
+	case RELAIS__ENVELOPE__BODY_HELLO:
+		return rl_wire_text_ok(e->hello->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->hello->name, RL_WIRE_MAX_TEXT);
+	case RELAIS__ENVELOPE__BODY_AGENT_LOGIN:
+		return rl_wire_text_ok(e->agent_login->agent_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->agent_login->secret, RL_WIRE_MAX_SECRET) &&
+		       rl_wire_text_ok(e->agent_login->site_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_AGENT_RESUME:
+		return e->agent_resume->token.len <= 64;
+	case RELAIS__ENVELOPE__BODY_AGENT_SET_STATE:
+		return rl_wire_text_ok(e->agent_set_state->reason, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_OFFER_ANSWER:
+		return rl_wire_text_ok(e->offer_answer->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_CONTACT_HANGUP:
+		return rl_wire_text_ok(e->contact_hangup->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_WRAPUP_DONE:
+		return rl_wire_text_ok(e->wrapup_done->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->wrapup_done->disposition, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT: {
+		const Relais__SubmitContact *s = e->submit_contact;
+		return rl_wire_text_ok(s->ext_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(s->tenant_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(s->queue_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(s->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(s->media, RL_WIRE_MAX_ID) && rl_wire_pop_ok(s->pop);
+	}
+	case RELAIS__ENVELOPE__BODY_CONTACT_CANCEL:
+		return rl_wire_text_ok(e->contact_cancel->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
+		return rl_wire_text_ok(e->site_register->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT);
+	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
+		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
+		return rl_wire_text_ok(e->admin_set_agent_state->agent_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->admin_set_agent_state->reason, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_OFFER:
+		return rl_wire_pop_ok(e->offer->pop);
+	case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
+		return e->agent_status->contact == NULL || rl_wire_pop_ok(e->agent_status->contact->pop);
+	default:
+		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
+		return 1;
+	}
+}
+
+int rl_wire_decode(const void *buf, size_t len, rl_env **out)
+{
+	struct rl_wire_budget budget = {0};
+	ProtobufCAllocator alloc = {rl_wire_alloc, rl_wire_release, &budget};
+	rl_env *e;
+
+	*out = NULL;
+	if (len > RL_WIRE_MAX_FRAME) {
+		atomic_fetch_add(&rl_wire_stats.oversized, 1);
+		return RL_ETOOBIG;
+	}
+	e = relais__envelope__unpack(&alloc, len, buf);
+	if (e == NULL || e->body_case == RELAIS__ENVELOPE__BODY__NOT_SET) {
+		if (e != NULL)
+			relais__envelope__free_unpacked(e, NULL);
+		atomic_fetch_add(&rl_wire_stats.malformed, 1);
+		return RL_EPROTO;
+	}
+	if (e->version != RL_WIRE_VERSION) {
+		atomic_fetch_add(&rl_wire_stats.badversion, 1);
+		*out = e;
+		return RL_EVERSION;
+	}
+	if (!rl_wire_bounds_ok(e)) {
+		relais__envelope__free_unpacked(e, NULL);
+		atomic_fetch_add(&rl_wire_stats.badfield, 1);
+		return RL_ERANGE;
+	}
+	atomic_fetch_add(&rl_wire_stats.decoded, 1);
+	*out = e;
+	return RL_OK;
+}
+
+void rl_wire_free(rl_env *env)
+{
+	if (env != NULL)
+		relais__envelope__free_unpacked(env, NULL);
+}
+
+int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
+{
+	size_t n;
+	uint8_t *p;
+
+	env->version = RL_WIRE_VERSION;
+	n = relais__envelope__get_packed_size(env);
+	if (n > RL_WIRE_MAX_FRAME)
+		return RL_ETOOBIG;
+	if ((p = malloc(n ? n : 1)) == NULL)
+		return RL_ENOMEM;
+	relais__envelope__pack(env, p);
+	*buf = p;
+	*len = n;
+	return RL_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * rl_wire.h - the envelope codec.
+ *
+ * Every control message is one relais.Envelope (proto/relais.proto). Decoding treats the
+ * frame as hostile: it is bounded in size, decoded with an allocation budget, and checked
+ * for version and field bounds. Rejected frames are counted in rl_wire_stats.
+ */
+#ifndef RL_WIRE_H
+#define RL_WIRE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relais.pb-c.h"
+
+#define RL_WIRE_VERSION 1
+#define RL_WIRE_MAX_FRAME (64 * 1024) /* NNG_OPT_RECVMAXSZ on every socket */
+#define RL_WIRE_MAX_ID 64             /* ids: tenant, queue, agent, site, contact, ext */
+#define RL_WIRE_MAX_TEXT 256          /* other strings: reasons, names, pop values */
+#define RL_WIRE_MAX_SECRET 256
+#define RL_WIRE_MAX_POP_ITEMS 32      /* ScreenPop.data entries */
+#define RL_WIRE_MAX_STATUS_ITEMS 200000 /* StatusReply rows (trusted direction only) */
+
+#define RL_HEARTBEAT_MS 2000
+#define RL_LINK_DEAD_MS 6000
+
+typedef Relais__Envelope rl_env;
+
+/* Counters of frames seen by rl_wire_decode in this process (all threads). */
+struct rl_wire_stats {
+	atomic_ullong decoded;   /* accepted */
+	atomic_ullong malformed; /* protobuf did not parse, or allocation budget exceeded */
+	atomic_ullong oversized; /* frame longer than RL_WIRE_MAX_FRAME */
+	atomic_ullong badversion;
+	atomic_ullong badfield;  /* parsed, but an id/text/list broke its bound */
+};
+extern struct rl_wire_stats rl_wire_stats;
+
+/*
+ * rl_wire_decode parses len bytes at buf into *out. On success the caller owns *out and
+ * frees it with rl_wire_free. Errors: RL_ETOOBIG (frame too long), RL_EPROTO (not an
+ * envelope, or no body), RL_EVERSION (other version; *out is still set so the caller can
+ * answer with req_id), RL_ERANGE (a field broke its bound). On any error but RL_EVERSION
+ * *out is NULL.
+ */
+int rl_wire_decode(const void *buf, size_t len, rl_env **out);
+
+/* rl_wire_free releases an envelope from rl_wire_decode. NULL is allowed. */
+void rl_wire_free(rl_env *env);
+
+/*
+ * rl_wire_encode packs env (setting env->version) into a new buffer. On success *buf is a
+ * malloc'd buffer the caller frees, *len its length. RL_ETOOBIG if the packed size exceeds
+ * RL_WIRE_MAX_FRAME.
+ */
+int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
+
+/* rl_wire_id_ok: 1..RL_WIRE_MAX_ID chars of [A-Za-z0-9._:@+-]. */
+int rl_wire_id_ok(const char *s);
+
+/* rl_wire_text_ok: NULL or at most max bytes. */
+int rl_wire_text_ok(const char *s, size_t max);
+
+/* Convenience: a zeroed envelope with version set. */
+static inline void rl_env_init(rl_env *env)
+{
+	relais__envelope__init(env);
+	env->version = RL_WIRE_VERSION;
+}
+
+#endif

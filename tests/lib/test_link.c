@@ -1,0 +1,231 @@
+/*
+ * Links over real sockets: hello, reliable requests with re-send, mutual TLS (and refusal
+ * of a client from another CA), and the receive-size cap.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_client.h"
+#include "rl_err.h"
+#include "rl_link.h"
+#include "rl_loop.h"
+#include "rl_time.h"
+#include "rltest.h"
+
+enum { TAG_SERVER = 1, TAG_CLIENT = 2 };
+
+struct server {
+	nng_socket sock;
+	unsigned hellos, requests, drop_first; /* drop_first: ignore the first copy of each request */
+	uint64_t last_req;
+};
+
+struct client_seen {
+	unsigned replies;
+	void *cookie;
+};
+
+static void server_handle(struct server *s, nng_msg *m)
+{
+	rl_env *env = NULL;
+	uint32_t pipe;
+	rl_env out;
+	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	Relais__Ok okb = RELAIS__OK__INIT;
+
+	if (rl_link_recv_env(m, &env, &pipe) != RL_OK) {
+		nng_msg_free(m);
+		rl_wire_free(env);
+		return;
+	}
+	nng_msg_free(m);
+	rl_env_init(&out);
+	out.req_id = env->req_id;
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
+		s->hellos++;
+		out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
+		out.hello_ok = &ok;
+		rl_link_send(s->sock, pipe, &out);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_STATUS_REQUEST) {
+		s->requests++;
+		if (!(s->drop_first && env->req_id != s->last_req)) {
+			out.body_case = RELAIS__ENVELOPE__BODY_OK;
+			out.ok = &okb;
+			rl_link_send(s->sock, pipe, &out);
+		}
+		s->last_req = env->req_id;
+	}
+	rl_wire_free(env);
+}
+
+/* pump runs the loop for up to ms, until the client has seen `want` replies. */
+static void pump(struct rl_loop *loop, struct server *s, struct rl_client *c, struct client_seen *seen,
+                 unsigned want, int ms)
+{
+	struct rl_loop_event evs[16];
+	uint64_t end = rl_mono_us() + (uint64_t)ms * 1000u;
+
+	while (rl_mono_us() < end && seen->replies < want) {
+		int n = rl_loop_wait(loop, 50, evs, 16);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].src == TAG_SERVER) {
+				server_handle(s, evs[i].msg);
+			} else {
+				rl_env *env;
+				void *cookie;
+				int is_reply;
+				if (rl_client_input(c, evs[i].msg, &env, &cookie, &is_reply) == RL_OK) {
+					if (is_reply) {
+						seen->replies++;
+						seen->cookie = cookie;
+					}
+					rl_wire_free(env);
+				}
+			}
+		}
+		rl_client_tick(c);
+	}
+}
+
+static void request(struct rl_client *c, void *cookie)
+{
+	Relais__StatusRequest sr = RELAIS__STATUS_REQUEST__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
+	env.status_request = &sr;
+	RL_CHECK(rl_client_request(c, &env, cookie, NULL) == RL_OK);
+}
+
+static void exchange(const char *url, const struct rl_tls *stls, const struct rl_tls *ctls)
+{
+	struct rl_loop *loop;
+	struct server s = {0};
+	struct rl_client *c;
+	struct client_seen seen = {0};
+	struct rl_client_opts o = {.url = url, .tls = ctls, .role = RELAIS__ROLE__ROLE_CTL, .name = "test"};
+	int cookie;
+
+	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
+	RL_REQUIRE(rl_link_server_open(&s.sock) == RL_OK);
+	RL_REQUIRE(rl_link_listen(s.sock, url, stls) == RL_OK);
+	RL_REQUIRE(rl_loop_add_socket(loop, s.sock, TAG_SERVER) == RL_OK);
+	RL_REQUIRE(rl_client_open(&c, &o, loop, TAG_CLIENT) == RL_OK);
+
+	request(c, &cookie); /* queued until the hello completes */
+	pump(loop, &s, c, &seen, 1, 5000);
+	RL_CHECK(s.hellos >= 1);
+	RL_CHECK(seen.replies == 1 && seen.cookie == &cookie);
+	RL_CHECK(rl_client_up(c));
+	RL_CHECK(rl_client_pending(c) == 0);
+
+	/* The server ignores the first copy: the client re-sends the same req_id. */
+	s.drop_first = 1;
+	unsigned before = s.requests;
+	request(c, &cookie);
+	pump(loop, &s, c, &seen, 2, 5000);
+	RL_CHECK(seen.replies == 2);
+	RL_CHECK(s.requests == before + 2);
+
+	rl_loop_destroy(loop);
+	rl_client_close(c);
+	nng_close(s.sock);
+}
+
+static void tls_refused(const char *url, const struct rl_tls *stls, const struct rl_tls *bad)
+{
+	struct rl_loop *loop;
+	struct server s = {0};
+	struct rl_client *c;
+	struct client_seen seen = {0};
+	struct rl_client_opts o = {.url = url, .tls = bad, .role = RELAIS__ROLE__ROLE_CTL};
+
+	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
+	RL_REQUIRE(rl_link_server_open(&s.sock) == RL_OK);
+	RL_REQUIRE(rl_link_listen(s.sock, url, stls) == RL_OK);
+	RL_REQUIRE(rl_loop_add_socket(loop, s.sock, TAG_SERVER) == RL_OK);
+	RL_REQUIRE(rl_client_open(&c, &o, loop, TAG_CLIENT) == RL_OK);
+	request(c, NULL);
+	pump(loop, &s, c, &seen, 1, 2500);
+	RL_CHECK(s.hellos == 0);
+	RL_CHECK(seen.replies == 0);
+	RL_CHECK(!rl_client_up(c));
+	rl_loop_destroy(loop);
+	rl_client_close(c);
+	nng_close(s.sock);
+}
+
+static void oversized(const char *url)
+{
+	struct rl_loop *loop;
+	struct server s = {0};
+	nng_socket raw;
+	struct rl_loop_event evs[4];
+	int got = 0;
+
+	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
+	RL_REQUIRE(rl_link_server_open(&s.sock) == RL_OK);
+	RL_REQUIRE(rl_link_listen(s.sock, url, NULL) == RL_OK);
+	RL_REQUIRE(rl_loop_add_socket(loop, s.sock, TAG_SERVER) == RL_OK);
+	RL_REQUIRE(nng_pair1_open(&raw) == 0);
+	RL_REQUIRE(nng_dial(raw, url, NULL, 0) == 0);
+	size_t big = RL_WIRE_MAX_FRAME * 4;
+	void *buf = calloc(1, big);
+	RL_CHECK(nng_send(raw, buf, big, 0) == 0);
+	free(buf);
+	for (int i = 0; i < 20; i++) {
+		int n = rl_loop_wait(loop, 50, evs, 4);
+		for (int k = 0; k < n; k++) {
+			got++;
+			nng_msg_free(evs[k].msg);
+		}
+	}
+	RL_CHECK(got == 0); /* the transport refused the frame before it reached us */
+	nng_close(raw);
+	rl_loop_destroy(loop);
+	nng_close(s.sock);
+}
+
+int main(void)
+{
+	char url[128];
+	const char *dir = rltest_tmpdir("certs");
+	const char *other = rltest_tmpdir("othercerts");
+	char cmd[1200];
+	static char ca[600], hub[600], hubk[600], ag[600], agk[600], oca[600], oag[600], oagk[600];
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
+	exchange(url, NULL, NULL);
+
+	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), dir);
+	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
+	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), other);
+	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(hub, sizeof(hub), "%s/hub.pem", dir);
+	snprintf(hubk, sizeof(hubk), "%s/hub.key", dir);
+	snprintf(ag, sizeof(ag), "%s/agent.pem", dir);
+	snprintf(agk, sizeof(agk), "%s/agent.key", dir);
+	snprintf(oca, sizeof(oca), "%s/ca.pem", other);
+	snprintf(oag, sizeof(oag), "%s/agent.pem", other);
+	snprintf(oagk, sizeof(oagk), "%s/agent.key", other);
+	struct rl_tls stls = {ca, hub, hubk, NULL};
+	struct rl_tls ctls = {ca, ag, agk, NULL};
+	struct rl_tls foreign = {oca, oag, oagk, NULL};   /* another CA entirely */
+	struct rl_tls wrongname = {ca, ag, agk, "relais-elsewhere"};
+
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+	exchange(url, &stls, &ctls);
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+	tls_refused(url, &stls, &foreign);
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+	tls_refused(url, &stls, &wrongname);
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
+	oversized(url);
+	return rltest_done();
+}

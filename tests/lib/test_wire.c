@@ -1,0 +1,144 @@
+/* Envelope codec: round trip, and hostile frames are rejected and counted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+#include "rl_wire.h"
+#include "rltest.h"
+
+static void roundtrip(void)
+{
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	Relais__KeyValue kv = RELAIS__KEY_VALUE__INIT, *kvs[1] = {&kv};
+	rl_env env, *out = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	rl_env_init(&env);
+	env.req_id = 42;
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	sc.ext_id = "n1:7";
+	sc.tenant_id = "telco";
+	sc.queue_id = "telco.billing";
+	sc.priority = 3;
+	sc.pop = &pop;
+	pop.caller = "+212522000000";
+	pop.n_data = 1;
+	pop.data = kvs;
+	kv.key = "lang";
+	kv.value = "fr";
+	RL_REQUIRE(rl_wire_encode(&env, &buf, &len) == RL_OK);
+	RL_REQUIRE(rl_wire_decode(buf, len, &out) == RL_OK);
+	RL_CHECK(out->req_id == 42);
+	RL_CHECK(out->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT);
+	RL_CHECK(strcmp(out->submit_contact->queue_id, "telco.billing") == 0);
+	RL_CHECK(out->submit_contact->pop->n_data == 1);
+	RL_CHECK(strcmp(out->submit_contact->pop->data[0]->value, "fr") == 0);
+	rl_wire_free(out);
+
+	/* Wrong version: decoded so the caller can answer, but flagged. */
+	unsigned long long before = rl_wire_stats.badversion;
+	env.version = 7;
+	size_t n = relais__envelope__get_packed_size(&env);
+	uint8_t *b2 = malloc(n);
+	relais__envelope__pack(&env, b2);
+	RL_CHECK(rl_wire_decode(b2, n, &out) == RL_EVERSION);
+	RL_CHECK(out != NULL && out->req_id == 42);
+	rl_wire_free(out);
+	RL_CHECK(rl_wire_stats.badversion == before + 1);
+	free(b2);
+	free(buf);
+}
+
+static void hostile(void)
+{
+	rl_env *out = (rl_env *)1;
+	uint8_t junk[64];
+	static uint8_t big[RL_WIRE_MAX_FRAME + 1];
+
+	memset(junk, 0xff, sizeof(junk));
+	RL_CHECK(rl_wire_decode(junk, sizeof(junk), &out) == RL_EPROTO);
+	RL_CHECK(out == NULL);
+	RL_CHECK(rl_wire_decode(big, sizeof(big), &out) == RL_ETOOBIG);
+	RL_CHECK(rl_wire_stats.oversized == 1);
+	/* An empty frame is a valid protobuf but has no body. */
+	RL_CHECK(rl_wire_decode(junk, 0, &out) == RL_EPROTO);
+
+	/* A field over its bound: a 300-byte agent id. */
+	Relais__AgentLogin al = RELAIS__AGENT_LOGIN__INIT;
+	char longid[300];
+	rl_env env;
+	uint8_t *buf;
+	size_t len;
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
+	env.agent_login = &al;
+	al.agent_id = longid;
+	al.secret = "x";
+	RL_REQUIRE(rl_wire_encode(&env, &buf, &len) == RL_OK);
+	RL_CHECK(rl_wire_decode(buf, len, &out) == RL_ERANGE);
+	RL_CHECK(rl_wire_stats.badfield == 1);
+	free(buf);
+
+	/*
+	 * Allocation bomb: thousands of empty repeated sub-messages in one frame. Each costs
+	 * two bytes on the wire but a struct and a pointer in memory; the budget stops it.
+	 */
+	size_t n = 0;
+	uint8_t *bomb = malloc(RL_WIRE_MAX_FRAME);
+	/* Envelope field 51 (status_reply), length-delimited, containing repeated field 2
+	 * (agents) entries of zero length: tag 0x12 0x00. */
+	size_t inner = (RL_WIRE_MAX_FRAME - 16) / 2 * 2;
+	bomb[n++] = 0x08; /* version = 1 */
+	bomb[n++] = 0x01;
+	bomb[n++] = (uint8_t)((((51 << 3) | 2) & 0x7f) | 0x80);
+	bomb[n++] = (uint8_t)(((51 << 3) | 2) >> 7);
+	/* varint length of inner */
+	size_t l = inner;
+	while (l >= 0x80) {
+		bomb[n++] = (uint8_t)(l | 0x80);
+		l >>= 7;
+	}
+	bomb[n++] = (uint8_t)l;
+	for (size_t i = 0; i < inner && n + 2 <= RL_WIRE_MAX_FRAME; i += 2) {
+		bomb[n++] = 0x12;
+		bomb[n++] = 0x00;
+	}
+	unsigned long long malformed = rl_wire_stats.malformed;
+	RL_CHECK(rl_wire_decode(bomb, n, &out) == RL_EPROTO);
+	RL_CHECK(out == NULL);
+	RL_CHECK(rl_wire_stats.malformed == malformed + 1);
+	free(bomb);
+}
+
+static void ids(void)
+{
+	RL_CHECK(rl_wire_id_ok("telco.billing"));
+	RL_CHECK(rl_wire_id_ok("a1001"));
+	RL_CHECK(rl_wire_id_ok("+212600000000"));
+	RL_CHECK(!rl_wire_id_ok(""));
+	RL_CHECK(!rl_wire_id_ok(NULL));
+	RL_CHECK(!rl_wire_id_ok("has space"));
+	RL_CHECK(!rl_wire_id_ok("semi;colon"));
+	char id[RL_WIRE_MAX_ID + 2];
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = 0;
+	RL_CHECK(!rl_wire_id_ok(id));
+	id[RL_WIRE_MAX_ID] = 0;
+	RL_CHECK(rl_wire_id_ok(id));
+	RL_CHECK(rl_wire_text_ok(NULL, 3));
+	RL_CHECK(rl_wire_text_ok("abc", 3));
+	RL_CHECK(!rl_wire_text_ok("abcd", 3));
+}
+
+int main(void)
+{
+	roundtrip();
+	hostile();
+	ids();
+	return rltest_done();
+}

@@ -1,0 +1,175 @@
+#include "rltest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+unsigned rltest_passed, rltest_failed;
+
+int rltest_done(void)
+{
+	printf("%u passed, %u failed\n", rltest_passed, rltest_failed);
+	fflush(stdout);
+	return (rltest_failed == 0 && rltest_passed > 0) ? 0 : 1;
+}
+
+const char *rltest_tmpdir(const char *prefix)
+{
+	static char path[4][512];
+	static int n;
+	const char *base = getenv("TMPDIR");
+	char *p = path[n++ & 3];
+
+	snprintf(p, 512, "%s/%s-XXXXXX", base ? base : "/tmp", prefix ? prefix : "rltest");
+	if (mkdtemp(p) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	return p;
+}
+
+static const char *rltest_path(const char *envname, const char *def, const char *rel)
+{
+	static char buf[8][1024];
+	static int n;
+	const char *base = getenv(envname);
+	char *p = buf[n++ & 7];
+
+	snprintf(p, 1024, "%s/%s", base ? base : def, rel);
+	return p;
+}
+
+const char *rltest_bin(const char *rel)
+{
+	return rltest_path("RELAIS_BIN", ".", rel);
+}
+
+const char *rltest_src(const char *rel)
+{
+	return rltest_path("RELAIS_SRC", "..", rel);
+}
+
+pid_t rltest_spawn_env(char *const argv[], char *const env[], const char *logpath)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		int fd = open(logpath ? logpath : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			close(nul);
+		}
+		for (int i = 0; env != NULL && env[i] != NULL; i++)
+			putenv(env[i]);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+pid_t rltest_spawn(char *const argv[], const char *logpath)
+{
+	return rltest_spawn_env(argv, NULL, logpath);
+}
+
+int rltest_stop(pid_t pid, int sig, int timeout_ms)
+{
+	int status;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, sig);
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		rltest_sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) == pid)
+		return status;
+	return -1;
+}
+
+int rltest_free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+void rltest_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int rltest_run(const char *cmdline, const char *logpath)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "(%s) >>'%s' 2>&1", cmdline, logpath ? logpath : "/dev/null");
+	int st = system(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *rltest_capture(const char *cmdline)
+{
+	FILE *f = popen(cmdline, "r");
+	size_t cap = 4096, n = 0, r;
+	char *out = malloc(cap);
+
+	if (f == NULL || out == NULL) {
+		free(out);
+		if (f)
+			pclose(f);
+		return NULL;
+	}
+	while ((r = fread(out + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (cap - n < 1024) {
+			char *p = realloc(out, cap * 2);
+			if (p == NULL)
+				break;
+			out = p;
+			cap *= 2;
+		}
+	}
+	out[n] = 0;
+	pclose(f);
+	return out;
+}
