@@ -1,0 +1,205 @@
+#!/bin/bash
+# cluster.sh - the main job: a local multi-site Relais cluster on loopback, with TLS.
+#
+# Starts a hub, three site nodes (Casablanca, Fès, Dakar) whose contact generators stand in
+# for carrier calls, scripted agents (seated at each site, and home agents dialling the
+# hub), and shows a live per-queue summary. Stops cleanly on Ctrl-C or after --duration.
+#
+#   deploy/cluster.sh [--duration SECONDS] [--rate-scale X] [--dir DIR] [--base-port P]
+#
+# Installs missing Debian packages and builds into build/ when needed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+duration=0
+scale=1.0
+dir="$top/run/cluster"
+port=7400
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) duration=$2; shift 2 ;;
+	--rate-scale) scale=$2; shift 2 ;;
+	--dir) dir=$2; shift 2 ;;
+	--base-port) port=$2; shift 2 ;;
+	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	*) echo "unknown option: $1" >&2; exit 2 ;;
+	esac
+done
+
+sh "$top/deploy/deps.sh"
+build="$top/build"
+if [ ! -x "$build/hub/relais-hub" ] || [ -n "$(find "$top"/{lib,hub,node,agent-client,ctl,proto} -newer "$build/hub/relais-hub" -type f 2>/dev/null | head -1)" ]; then
+	echo "building into $build"
+	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAIS_TESTS=OFF >/dev/null
+	cmake --build "$build" -j"$(nproc)" >/dev/null
+fi
+hub_bin="$build/hub/relais-hub"
+node_bin="$build/node/relais-node"
+agent_bin="$build/agent-client/relais-agent"
+ctl_bin="$build/ctl/relaisctl"
+
+mkdir -p "$dir"/{certs,secrets,logs,data}
+chmod 700 "$dir/secrets"
+sh "$top/deploy/mkcerts.sh" "$dir/certs" casablanca fes dakar >/dev/null
+certs="$dir/certs"
+hub_url="tls+tcp://127.0.0.1:$port"
+declare -A node_port=([casablanca]=$((port + 11)) [fes]=$((port + 12)) [dakar]=$((port + 13)))
+
+# Agents: id site tenants skills. Seated agents dial their site's node; home agents
+# (site "") dial the hub. Ids are grouped so one relais-agent process runs each group.
+agents_conf() {
+	cat <<'AGENTS'
+casablanca telco      billing=7,fr=8,ar=6       a1001 a1002 a1003 a1004 a1005 a1006
+casablanca telco      tech=6,fr=7,ar=7          a1007 a1008 a1009 a1010
+fes        telco,ecom billing=5,fr=7,orders=6   a2001 a2002 a2003 a2004
+fes        ecom       orders=8,fr=6             a2005 a2006
+dakar      bank       cards=7,fr=8,wo=8         a3001 a3002 a3003 a3004 a3005 a3006
+dakar      bank,telco cards=5,billing=4,fr=8,wo=6 a3007 a3008
+home       telco,bank billing=6,cards=6,fr=8    a9001 a9002 a9003
+home       ecom       orders=7,fr=7,ar=5        a9004 a9005 a9006
+AGENTS
+}
+
+# Secrets: one random secret per agent, kept in a 0600 file the agent reads; the hub
+# only ever sees the argon2id hash.
+agent_entries=""
+while read -r site tenants skills ids; do
+	for id in $ids; do
+		sf="$dir/secrets/$id.secret"
+		[ -s "$sf" ] || (umask 077; head -c 18 /dev/urandom | base64 > "$sf")
+		hash=$("$ctl_bin" hash-secret < "$sf")
+		tl=$(echo "$tenants" | sed 's/\([^,]*\)/"\1"/g')
+		sk=$(echo "$skills" | sed 's/=/ = /g; s/,/; /g')
+		s=$site; [ "$s" = home ] && s=""
+		agent_entries+="  { id = \"$id\"; tenants = [ $tl ]; skills = { $sk; }; site = \"$s\"; secret_hash = \"$hash\"; },"$'\n'
+	done
+done < <(agents_conf)
+
+cat > "$dir/hub.conf" <<EOF2
+hub: {
+  id = "hub-1";
+  data_dir = "$dir/data/hub";
+  listen = [ "$hub_url" ];
+  agent_grace_s = 60;
+  offer_timeout_s = 12;
+  wrapup_s = 10;
+  log_level = "notice";
+};
+tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
+sites = (
+  { id = "casablanca"; name = "Casablanca"; },
+  { id = "fes"; name = "Fès"; },
+  { id = "dakar"; name = "Dakar"; }
+);
+tenants = (
+  { id = "telco"; name = "Maroc Telco"; },
+  { id = "bank"; name = "Banque Atlas"; },
+  { id = "ecom"; name = "Souk Online"; }
+);
+queues = (
+  { id = "telco.billing"; tenant = "telco"; name = "Facturation";
+    skills = { billing = 3; fr = 5; }; sites = [ "casablanca", "fes" ];
+    sl_pct = 90; sl_seconds = 10; wrapup_s = 8; offer_timeout_s = 10;
+    policy = "longest_idle"; sticky_s = 3600;
+    overflow = ( { after_s = 8; waiting_over = 0; widen = [ "all_sites" ]; },
+                 { after_s = 20; waiting_over = 6; widen = [ "home" ]; } ); },
+  { id = "telco.tech"; tenant = "telco"; name = "Support technique";
+    skills = { tech = 4; fr = 5; }; sites = [ "casablanca" ];
+    sl_pct = 80; sl_seconds = 20; wrapup_s = 10; policy = "most_skilled";
+    skills2 = { billing = 5; fr = 5; };
+    overflow = ( { after_s = 30; waiting_over = 0; widen = [ "skills2", "all_sites" ]; } ); },
+  { id = "bank.cards"; tenant = "bank"; name = "Cartes";
+    skills = { cards = 4; fr = 5; }; sites = [ "dakar" ];
+    sl_pct = 80; sl_seconds = 20; wrapup_s = 10;
+    overflow = ( { after_s = 15; waiting_over = 4; widen = [ "home" ]; } ); },
+  { id = "ecom.orders"; tenant = "ecom"; name = "Commandes";
+    skills = { orders = 3; }; sites = [ ];
+    sl_pct = 80; sl_seconds = 30; wrapup_s = 6; }
+);
+agents = (
+$agent_entries);
+EOF2
+
+gen_node() { # site name streams...
+	local site=$1 name=$2
+	shift 2
+	cat > "$dir/node-$site.conf" <<EOF2
+node: {
+  site_id = "$site";
+  name = "$name";
+  capacity = 120;
+  hub = "$hub_url";
+  listen = [ "tls+tcp://127.0.0.1:${node_port[$site]}" ];
+  log_level = "notice";
+};
+tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
+generator = (
+$(printf '%s\n' "$@" | sed '$!s/$/,/')
+);
+EOF2
+}
+rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
+# Demo traffic: Poisson arrivals; handle times are scaled down (talk ~20 s, wrap ~5 s).
+gen_node casablanca "Casablanca" \
+	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 18); priority = 0; patience_s = 45.0; }" \
+	"  { tenant = \"telco\"; queue = \"telco.tech\"; per_minute = $(rate 8); priority = 1; patience_s = 60.0; }"
+gen_node fes "Fès" \
+	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 6); priority = 0; patience_s = 45.0; }" \
+	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 10); priority = 0; patience_s = 90.0; }"
+gen_node dakar "Dakar" \
+	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 14); priority = 2; patience_s = 60.0; }"
+
+pids=()
+stopping=0
+cleanup() {
+	[ $stopping = 1 ] && return
+	stopping=1
+	echo
+	echo "stopping cluster..."
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${pids[$i]}" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	echo "final status:"
+	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>/dev/null || true
+	echo "logs in $dir/logs"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+ctl_tls=(--ca "$certs/ca.pem" --cert "$certs/ctl.pem" --key "$certs/ctl.key")
+agent_tls=(--ca "$certs/ca.pem" --cert "$certs/agent.pem" --key "$certs/agent.key")
+
+"$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1 &
+pids+=($!)
+for site in casablanca fes dakar; do
+	"$node_bin" -c "$dir/node-$site.conf" >>"$dir/logs/node-$site.log" 2>&1 &
+	pids+=($!)
+done
+g=0
+while read -r site tenants skills ids; do
+	g=$((g + 1))
+	if [ "$site" = home ]; then url=$hub_url; else url="tls+tcp://127.0.0.1:${node_port[$site]}"; fi
+	"$agent_bin" "${agent_tls[@]}" --connect "$url" --agents "$(echo "$ids" | tr ' ' ,)" \
+		--secret-dir "$dir/secrets" --seed "$g" \
+		--script "answer=2,talk=20,wrap=5,reject=0.03,break=0.05" \
+		>>"$dir/logs/agents-$g.log" 2>&1 &
+	pids+=($!)
+done < <(agents_conf)
+
+echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
+echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
+start=$(date +%s)
+while :; do
+	sleep 2
+	for p in "${pids[@]:0:4}"; do
+		kill -0 "$p" 2>/dev/null || { echo "a core process exited; see $dir/logs" >&2; exit 1; }
+	done
+	if [ -t 1 ]; then printf '\033[H\033[2J'; fi
+	echo "Relais local cluster — $(date '+%H:%M:%S'), up $(( $(date +%s) - start )) s (Ctrl-C to stop)"
+	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>&1 || true
+	echo
+	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status sites 2>&1 || true
+	if [ "$duration" != 0 ] && [ $(( $(date +%s) - start )) -ge "$duration" ]; then
+		break
+	fi
+done

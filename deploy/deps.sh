@@ -1,0 +1,21 @@
+#!/bin/sh
+# deps.sh [--test] - install what Relais needs on Debian 12, only what is missing.
+# --test adds the test-only tools (clang for the fuzz targets, lmdb-utils).
+set -eu
+pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
+libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev openssl procps"
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs lmdb-utils"
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -q
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
