@@ -1,0 +1,249 @@
+#include "rlcluster.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rltest.h"
+
+const char *rlc_path(struct rlc *c, const char *name)
+{
+	static char buf[4][800];
+	static int n;
+	char *p = buf[n++ & 3];
+
+	snprintf(p, 800, "%s/%s", c->dir, name);
+	return p;
+}
+
+void rlc_init(struct rlc *c, const char *name, int tls)
+{
+	char cmd[1200];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "%s", rltest_tmpdir(name));
+	snprintf(c->certs, sizeof(c->certs), "%s/certs", c->dir);
+	c->tls = tls;
+	c->hub_port = rltest_free_port();
+	snprintf(c->hub_url, sizeof(c->hub_url), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp",
+	         c->hub_port);
+	mkdir(rlc_path(c, "secrets"), 0700);
+	if (tls) {
+		snprintf(cmd, sizeof(cmd), "sh %s %s casablanca fes dakar", rltest_src("deploy/mkcerts.sh"),
+		         c->certs);
+		RL_REQUIRE(rltest_run(cmd, rlc_path(c, "setup.log")) == 0);
+	}
+}
+
+static const char *rlc_tls_args(struct rlc *c, const char *who)
+{
+	static char buf[2][1024];
+	static int n;
+	char *p = buf[n++ & 1];
+
+	if (!c->tls)
+		return "";
+	snprintf(p, 1024, "--ca %s/ca.pem --cert %s/%s.pem --key %s/%s.key", c->certs, c->certs, who,
+	         c->certs, who);
+	return p;
+}
+
+void rlc_agent(struct rlc *c, const char *id, const char *tenants, const char *skills, const char *site)
+{
+	char path[700], cmd[2048], tl[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/secrets/%s.secret", c->dir, id);
+	f = fopen(path, "w");
+	RL_REQUIRE(f != NULL);
+	fprintf(f, "pw-%s-%d\n", id, rand());
+	fclose(f);
+	chmod(path, 0600);
+	snprintf(cmd, sizeof(cmd), "%s hash-secret --min < %s", rltest_bin("ctl/relaisctl"), path);
+	char *hash = rltest_capture(cmd);
+	RL_REQUIRE(hash != NULL && strncmp(hash, "$argon2id$", 10) == 0);
+	hash[strcspn(hash, "\r\n")] = 0;
+	/* "a,b" -> "\"a\", \"b\"" */
+	for (const char *t = tenants; *t;) {
+		size_t n = strcspn(t, ",");
+		snprintf(tl + strlen(tl), sizeof(tl) - strlen(tl), "%s\"%.*s\"", tl[0] ? ", " : "", (int)n, t);
+		t += n + (t[n] == ',');
+	}
+	snprintf(c->agents + strlen(c->agents), sizeof(c->agents) - strlen(c->agents),
+	         "  { id = \"%s\"; tenants = [ %s ]; skills = { %s }; site = \"%s\"; secret_hash = \"%s\"; },\n",
+	         id, tl, skills, site, hash);
+	free(hash);
+}
+
+void rlc_queue(struct rlc *c, const char *entry)
+{
+	snprintf(c->queues + strlen(c->queues), sizeof(c->queues) - strlen(c->queues), "%s  %s\n",
+	         c->queues[0] ? "," : "", entry);
+}
+
+static void rlc_write_hub_conf(struct rlc *c)
+{
+	FILE *f = fopen(rlc_path(c, "hub.conf"), "w");
+
+	RL_REQUIRE(f != NULL);
+	fprintf(f, "hub: {\n  id = \"hub-test\";\n  data_dir = \"%s/hubdata\";\n  listen = [ \"%s\" ];\n"
+	           "  agent_grace_s = 60;\n  offer_timeout_s = 5;\n  wrapup_s = 2;\n  log_level = \"info\";\n%s};\n",
+	        c->dir, c->hub_url, c->hub_extra);
+	if (c->tls)
+		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n",
+		        c->certs, c->certs, c->certs);
+	fprintf(f, "sites = (\n  { id = \"casablanca\"; name = \"Casablanca\"; },\n"
+	           "  { id = \"fes\"; name = \"Fes\"; },\n  { id = \"dakar\"; name = \"Dakar\"; }\n);\n");
+	fprintf(f, "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; },\n"
+	           "  { id = \"bank\"; name = \"Banque Atlas\"; }\n);\n");
+	fprintf(f, "queues = (\n%s);\n", c->queues);
+	/* libconfig lists accept no trailing comma: strip the last one. */
+	char *last = strrchr(c->agents, ',');
+	if (last != NULL)
+		*last = ' ';
+	fprintf(f, "agents = (\n%s);\n", c->agents);
+	if (last != NULL)
+		*last = ',';
+	fclose(f);
+}
+
+void rlc_start_hub(struct rlc *c)
+{
+	char *argv[] = {(char *)rltest_bin("hub/relais-hub"), "-c", (char *)rlc_path(c, "hub.conf"), NULL};
+
+	rlc_write_hub_conf(c);
+	c->hub = rltest_spawn(argv, rlc_path(c, "hub.log"));
+	for (int i = 0; i < 100; i++) {
+		char *out = NULL;
+		if (rlc_ctl(c, c->hub_url, "status queues", &out) == 0) {
+			free(out);
+			return;
+		}
+		free(out);
+		rltest_sleep_ms(100);
+	}
+	RL_REQUIRE(!"hub did not come up");
+}
+
+void rlc_stop_hub(struct rlc *c, int sig)
+{
+	rltest_stop(c->hub, sig, 10000);
+	c->hub = 0;
+}
+
+const char *rlc_start_node(struct rlc *c, const char *site, const char *generator, pid_t *pid)
+{
+	static char urls[4][128];
+	char *url = urls[c->nnodes++ & 3];
+	char conf[64], logname[64];
+	FILE *f;
+
+	snprintf(url, 128, "%s://127.0.0.1:%d", c->tls ? "tls+tcp" : "tcp", rltest_free_port());
+	snprintf(conf, sizeof(conf), "node-%s.conf", site);
+	snprintf(logname, sizeof(logname), "node-%s.log", site);
+	f = fopen(rlc_path(c, conf), "w");
+	RL_REQUIRE(f != NULL);
+	fprintf(f, "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
+	           "  listen = [ \"%s\" ];\n  log_level = \"info\";\n};\n",
+	        site, site, c->hub_url, url);
+	if (c->tls)
+		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
+		        c->certs, c->certs, site, c->certs, site);
+	fprintf(f, "generator = (%s);\n", generator ? generator : "");
+	fclose(f);
+	char *argv[] = {(char *)rltest_bin("node/relais-node"), "-c", (char *)rlc_path(c, conf), NULL};
+	pid_t p = rltest_spawn(argv, rlc_path(c, logname));
+	RL_REQUIRE(c->nprocs < RLC_MAX_PROCS);
+	c->procs[c->nprocs++] = p;
+	if (pid != NULL)
+		*pid = p;
+	return url;
+}
+
+pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script,
+                       const char *logname)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "exec %s %s --connect %s --agents %s --secret-dir %s/secrets --script %s",
+	         rltest_bin("agent-client/relais-agent"), rlc_tls_args(c, "agent"), url, ids, c->dir, script);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	pid_t p = rltest_spawn(argv, rlc_path(c, logname));
+	RL_REQUIRE(c->nprocs < RLC_MAX_PROCS);
+	c->procs[c->nprocs++] = p;
+	return p;
+}
+
+int rlc_ctl(struct rlc *c, const char *url, const char *args, char **out)
+{
+	char cmd[4096];
+	char *res;
+	int status = -1;
+
+	snprintf(cmd, sizeof(cmd), "%s %s --connect %s --timeout 3 %s 2>&1; echo \"::exit=$?\"",
+	         rltest_bin("ctl/relaisctl"), rlc_tls_args(c, "ctl"), url, args);
+	res = rltest_capture(cmd);
+	if (res != NULL) {
+		char *e = strstr(res, "::exit=");
+		if (e != NULL) {
+			status = atoi(e + 7);
+			*e = 0;
+		}
+	}
+	if (out != NULL)
+		*out = res;
+	else
+		free(res);
+	return status;
+}
+
+cJSON *rlc_status(struct rlc *c)
+{
+	char *out = NULL;
+	cJSON *j = NULL;
+
+	if (rlc_ctl(c, c->hub_url, "--json status all", &out) == 0)
+		j = cJSON_Parse(out);
+	free(out);
+	return j;
+}
+
+static cJSON *rlc_find(cJSON *status, const char *list, const char *key, const char *id)
+{
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(status, list), *e;
+
+	cJSON_ArrayForEach(e, arr)
+	{
+		cJSON *k = cJSON_GetObjectItemCaseSensitive(e, key);
+		if (cJSON_IsString(k) && strcmp(k->valuestring, id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+double rlc_queue_num(cJSON *status, const char *qid, const char *field)
+{
+	cJSON *q = rlc_find(status, "queues", "queue_id", qid);
+	cJSON *v = q ? cJSON_GetObjectItemCaseSensitive(q, field) : NULL;
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+const char *rlc_agent_str(cJSON *status, const char *aid, const char *field)
+{
+	cJSON *a = rlc_find(status, "agents", "agent_id", aid);
+	cJSON *v = a ? cJSON_GetObjectItemCaseSensitive(a, field) : NULL;
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void rlc_stop_all(struct rlc *c)
+{
+	for (int i = c->nprocs - 1; i >= 0; i--)
+		rltest_stop(c->procs[i], SIGTERM, 5000);
+	c->nprocs = 0;
+	if (c->hub > 0)
+		rlc_stop_hub(c, SIGTERM);
+}

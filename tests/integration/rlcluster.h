@@ -1,0 +1,71 @@
+/*
+ * rlcluster.h - real Relais processes on loopback for black-box tests.
+ *
+ * A cluster lives in a fresh temp directory: certificates from deploy/mkcerts.sh, agent
+ * secrets in 0600 files (hashed with `relaisctl hash-secret --min`), a generated hub.conf,
+ * and one log file per process. Processes are the real binaries of the build tree.
+ */
+#ifndef RLCLUSTER_H
+#define RLCLUSTER_H
+
+#include <cjson/cJSON.h>
+#include <sys/types.h>
+
+#define RLC_MAX_PROCS 32
+
+struct rlc {
+	char dir[512];
+	char certs[600];
+	int tls;          /* 1: tls+tcp everywhere */
+	int hub_port;
+	char hub_url[128];
+	pid_t hub;
+	char agents[16384];  /* hub.conf agent entries */
+	char queues[16384];  /* hub.conf queue entries */
+	char hub_extra[1024];
+	pid_t procs[RLC_MAX_PROCS];
+	int nprocs;
+	int nnodes;
+};
+
+/* rlc_init makes the directory (and certificates if tls). */
+void rlc_init(struct rlc *c, const char *name, int tls);
+
+/* rlc_agent provisions an agent: tenants "a,b", skills "billing = 5; fr = 6;", site or "". */
+void rlc_agent(struct rlc *c, const char *id, const char *tenants, const char *skills, const char *site);
+
+/* rlc_queue adds a raw libconfig queue entry, e.g. "{ id = ...; tenant = ...; ... }". */
+void rlc_queue(struct rlc *c, const char *entry);
+
+/* rlc_start_hub writes hub.conf and starts the hub; waits until it answers status. */
+void rlc_start_hub(struct rlc *c);
+
+/* rlc_stop_hub sends sig (SIGKILL for a crash) and reaps it. */
+void rlc_stop_hub(struct rlc *c, int sig);
+
+/* rlc_start_node starts a node for site with optional generator entries; returns its url. */
+const char *rlc_start_node(struct rlc *c, const char *site, const char *generator, pid_t *pid);
+
+/* rlc_start_agents runs scripted agents "a1,a2" against url; returns pid. */
+pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script,
+                       const char *logname);
+
+/* rlc_ctl runs relaisctl against url with args; returns exit status, output in *out (malloc'd). */
+int rlc_ctl(struct rlc *c, const char *url, const char *args, char **out);
+
+/* rlc_status returns `relaisctl --json status all` from the hub, parsed (NULL on failure). */
+cJSON *rlc_status(struct rlc *c);
+
+/* rlc_queue_stat returns a number field of queue `qid` from status (or -1). */
+double rlc_queue_num(cJSON *status, const char *qid, const char *field);
+
+/* rlc_agent_field returns a string field of agent `aid` from status (or NULL). */
+const char *rlc_agent_str(cJSON *status, const char *aid, const char *field);
+
+/* rlc_log_path returns the path of a log file in the cluster dir. */
+const char *rlc_path(struct rlc *c, const char *name);
+
+/* rlc_stop_all stops every process (SIGTERM) and the hub. */
+void rlc_stop_all(struct rlc *c);
+
+#endif

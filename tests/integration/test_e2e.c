@@ -1,0 +1,136 @@
+/*
+ * End to end over mutual TLS on loopback: a hub, two site nodes, seated agents relayed by
+ * their node, a home agent dialling the hub, contacts submitted through the nodes. Checks
+ * the lifecycle counts, tenant isolation, where agents are seen, and clear refusals.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rlcluster.h"
+#include "rltest.h"
+
+static int count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* wait_answered polls the hub until queue qid has `want` answered contacts. */
+static int wait_answered(struct rlc *c, const char *qid, int want, int seconds)
+{
+	for (int i = 0; i < seconds * 5; i++) {
+		cJSON *s = rlc_status(c);
+		double got = s ? rlc_queue_num(s, qid, "answered") : -1;
+		cJSON_Delete(s);
+		if (got >= want)
+			return 1;
+		rltest_sleep_ms(200);
+	}
+	return 0;
+}
+
+int main(void)
+{
+	struct rlc c;
+	char args[512], *out = NULL;
+
+	rlc_init(&c, "e2e", 1);
+	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; };"
+	              " sites = [ \"casablanca\" ]; sl_pct = 90; sl_seconds = 10; wrapup_s = 1;"
+	              " overflow = ( { after_s = 1; waiting_over = 0; widen = [ \"home\" ]; } ); }");
+	rlc_queue(&c, "{ id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 3; };"
+	              " sites = [ \"dakar\" ]; sl_pct = 80; sl_seconds = 20; wrapup_s = 1; }");
+	rlc_agent(&c, "a1", "telco", "billing = 6;", "casablanca");
+	rlc_agent(&c, "a2", "bank", "cards = 6; billing = 9;", "dakar");
+	rlc_agent(&c, "a3", "telco", "billing = 4;", "");
+	rlc_start_hub(&c);
+
+	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
+	const char *dakar = rlc_start_node(&c, "dakar", NULL, NULL);
+	rlc_start_agents(&c, casa, "a1", "answer=0.2,talk=0.5,wrap=0.2", "agents-casa.log");
+	rlc_start_agents(&c, dakar, "a2", "answer=0.2,talk=0.5,wrap=0.2", "agents-dakar.log");
+	rlc_start_agents(&c, c.hub_url, "a3", "answer=0.2,talk=0.5,wrap=0.2", "agents-home.log");
+
+	/* Wait until all three are logged in and ready. */
+	int ready = 0;
+	for (int i = 0; i < 100 && !ready; i++) {
+		cJSON *s = rlc_status(&c);
+		const char *s1 = s ? rlc_agent_str(s, "a1", "state") : NULL;
+		const char *s2 = s ? rlc_agent_str(s, "a2", "state") : NULL;
+		const char *s3 = s ? rlc_agent_str(s, "a3", "state") : NULL;
+		ready = s1 && s2 && s3 && strstr(s1, "READY") && strstr(s2, "READY") && strstr(s3, "READY") &&
+		        !strstr(s1, "NOT") && !strstr(s2, "NOT") && !strstr(s3, "NOT");
+		if (ready) {
+			/* Seated agents are seen at their node's site; the home agent at none. */
+			const char *site1 = rlc_agent_str(s, "a1", "site_id");
+			const char *site2 = rlc_agent_str(s, "a2", "site_id");
+			const char *site3 = rlc_agent_str(s, "a3", "site_id");
+			RL_CHECK(site1 && strcmp(site1, "casablanca") == 0);
+			RL_CHECK(site2 && strcmp(site2, "dakar") == 0);
+			RL_CHECK(site3 == NULL || site3[0] == 0);
+		}
+		cJSON_Delete(s);
+		if (!ready)
+			rltest_sleep_ms(200);
+	}
+	RL_REQUIRE(ready);
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(args, sizeof(args), "submit --tenant telco --queue telco.billing --caller +21252200%04d", i);
+		RL_CHECK(rlc_ctl(&c, casa, args, NULL) == 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(args, sizeof(args), "submit --tenant bank --queue bank.cards --caller +22177000%04d", i);
+		RL_CHECK(rlc_ctl(&c, dakar, args, NULL) == 0);
+	}
+	RL_CHECK(wait_answered(&c, "telco.billing", 6, 40));
+	RL_CHECK(wait_answered(&c, "bank.cards", 3, 40));
+
+	/* Tenant isolation: the bank agent (who has billing skills) never saw a telco offer. */
+	RL_CHECK(count_in_file(rlc_path(&c, "agents-dakar.log"), "telco") == 0);
+	RL_CHECK(count_in_file(rlc_path(&c, "agents-dakar.log"), "bank.cards") >= 1);
+
+	/* Clear refusals: unknown queue, unknown tenant, bad field. */
+	RL_CHECK(rlc_ctl(&c, casa, "submit --tenant telco --queue nope", &out) == 1);
+	RL_CHECK(out && strstr(out, "queue") != NULL);
+	free(out);
+	RL_CHECK(rlc_ctl(&c, c.hub_url, "submit --tenant acme --queue telco.billing", &out) == 1);
+	RL_CHECK(out && strstr(out, "tenant") != NULL);
+	free(out);
+	RL_CHECK(rlc_ctl(&c, c.hub_url, "submit --tenant bank --queue telco.billing", &out) == 1);
+	free(out);
+	RL_CHECK(rlc_ctl(&c, c.hub_url, "submit --tenant telco --queue telco.billing --priority 42", &out) == 1);
+	free(out);
+
+	/* Wrong secret: a clear refusal, and the real agent is not disturbed. */
+	char bad[700], cmd[2048];
+	snprintf(bad, sizeof(bad), "%s/bad.secret", c.dir);
+	FILE *f = fopen(bad, "w");
+	fputs("not-the-secret\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+	         "timeout 20 %s --ca %s/ca.pem --cert %s/agent.pem --key %s/agent.key --connect %s --agent a3"
+	         " --secret-file %s --script answer=1 --duration 3",
+	         rltest_bin("agent-client/relais-agent"), c.certs, c.certs, c.certs, c.hub_url, bad);
+	char *refused = rltest_capture(cmd);
+	RL_CHECK(refused != NULL && (strstr(refused, "secret") != NULL || strstr(refused, "auth") != NULL));
+	free(refused);
+	cJSON *s = rlc_status(&c);
+	const char *st = s ? rlc_agent_str(s, "a3", "state") : NULL;
+	RL_CHECK(st != NULL && strstr(st, "LOGGED_OUT") == NULL);
+	cJSON_Delete(s);
+
+	rlc_stop_all(&c);
+	return rltest_done();
+}
