@@ -42,6 +42,8 @@ static int rl_cfg_set_default(const struct rl_cfg_opt *o, char *field, char *err
 	case RL_CFG_STR:
 		snprintf(field, RL_CFG_STRLEN, "%s", o->def);
 		break;
+	case RL_CFG_LIST:
+		break;
 	}
 	return RL_OK;
 }
@@ -53,6 +55,12 @@ static int rl_cfg_set(const struct rl_cfg_opt *o, const config_setting_t *s, cha
 	double v;
 
 	switch (o->type) {
+	case RL_CFG_LIST:
+		if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY) {
+			snprintf(err, errlen, "%s: expected a list like [ \"a\", \"b\" ]", o->name);
+			return RL_ECONFIG;
+		}
+		return RL_OK;
 	case RL_CFG_BOOL:
 		if (t != CONFIG_TYPE_BOOL) {
 			snprintf(err, errlen, "%s: expected true or false", o->name);
@@ -110,8 +118,9 @@ int rl_cfg_apply(const config_setting_t *group, const struct rl_cfg_opt *table, 
 		if (s != NULL) {
 			if ((rv = rl_cfg_set(o, s, field, err, errlen)) != RL_OK)
 				return rv;
-		} else if (o->def != NULL) {
-			rl_cfg_set_default(o, field, err, errlen);
+		} else if (o->def != NULL || o->type == RL_CFG_LIST) {
+			if (o->def != NULL)
+				rl_cfg_set_default(o, field, err, errlen);
 		} else {
 			snprintf(err, errlen, "%s: required setting is missing", o->name);
 			return RL_ECONFIG;

@@ -12,7 +12,8 @@
 #include <libconfig.h>
 #include <stddef.h>
 
-enum rl_cfg_type { RL_CFG_INT, RL_CFG_BOOL, RL_CFG_DOUBLE, RL_CFG_STR };
+/* RL_CFG_LIST: a list or array read by the owner; the table only admits the key. */
+enum rl_cfg_type { RL_CFG_INT, RL_CFG_BOOL, RL_CFG_DOUBLE, RL_CFG_STR, RL_CFG_LIST };
 
 struct rl_cfg_opt {
 	const char *name;

@@ -6,7 +6,7 @@
 
 #include "rl_err.h"
 
-#define RL_LOOP_MAX_SOCKETS 8
+#define RL_LOOP_MAX_SOCKETS 256
 
 struct rl_loop_rx {
 	struct rl_loop *loop;

@@ -36,7 +36,7 @@ struct rl_loop;
 int rl_loop_create(struct rl_loop **out);
 
 /*
- * rl_loop_add_socket starts receiving from s; events carry src = tag. At most 8 sockets.
+ * rl_loop_add_socket starts receiving from s; events carry src = tag. At most 256 sockets.
  * Errors: RL_EFULL, RL_ENOMEM.
  */
 int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);

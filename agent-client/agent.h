@@ -1,0 +1,82 @@
+/*
+ * agent.h - one agent's session with the hub (directly, or through its site node).
+ *
+ * The session logs in, resumes after link drops or hub restarts (same session, same
+ * state), re-logs in only when the hub no longer knows the session, and keeps a local view
+ * of the agent's state and current contact that the hub's heartbeats confirm. Two drivers
+ * sit on top: the scripted behaviour (script spec below) and the terminal UI (tui.c).
+ */
+#ifndef RL_AGENT_H
+#define RL_AGENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rl_client.h"
+#include "rl_loop.h"
+
+struct rl_script {
+	double answer_s;   /* delay before answering an offer */
+	double talk_s;     /* mean talk time (exponential) */
+	double wrap_s;     /* wrap-up time */
+	double reject_p;   /* probability to reject an offer */
+	double break_p;    /* probability of a short not-ready break after a call */
+	double break_s;    /* break length */
+};
+
+/* rl_script_parse reads "answer=2,talk=30,wrap=10,reject=0.05,break=0.02". RL_EINVAL. */
+int rl_script_parse(const char *spec, struct rl_script *s);
+
+enum rl_action { RL_ACT_NONE, RL_ACT_ANSWER, RL_ACT_HANGUP, RL_ACT_WRAP, RL_ACT_READY };
+
+struct rl_agent_sess {
+	char id[RL_WIRE_MAX_ID + 1];
+	char secret[RL_WIRE_MAX_SECRET + 1];
+	struct rl_client *cl;
+	int tag;
+	uint64_t session;
+	uint8_t token[16];
+	unsigned gen_seen;
+	int login_pending;
+	uint64_t retry_at_us;  /* mono: no login before then */
+	int refused;           /* wrong credentials (interactive: exit) */
+	int stopped;
+	/* The hub's view, as last told. */
+	Relais__AgentState state;
+	char reason[RL_WIRE_MAX_ID + 1];
+	char contact[RL_WIRE_MAX_ID + 1];
+	uint64_t state_since_us, deadline_us;
+	Relais__Offer *offer;  /* last offer (owned), for the screen-pop */
+	char site[RL_WIRE_MAX_ID + 1];
+	/* Scripted behaviour. */
+	const struct rl_script *script;
+	enum rl_action act;
+	char act_contact[RL_WIRE_MAX_ID + 1];
+	uint64_t act_at_us;
+	uint64_t rng;
+	FILE *out;             /* event lines (scripted), NULL = quiet */
+	unsigned offers, handled;
+};
+
+/* rl_agent_open dials url for agent id; tag identifies its socket in loop. */
+int rl_agent_open(struct rl_agent_sess *a, const char *url, const struct rl_tls *tls, struct rl_loop *loop, int tag);
+
+/* rl_agent_input handles one message for this agent (consumes msg). */
+void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg);
+
+/* rl_agent_tick drives link upkeep, login/resume and the script. */
+void rl_agent_tick(struct rl_agent_sess *a);
+
+/* Requests a person (or the script) can make. */
+void rl_agent_set_state(struct rl_agent_sess *a, Relais__AgentState st, const char *reason);
+void rl_agent_answer(struct rl_agent_sess *a, int accept);
+void rl_agent_hangup(struct rl_agent_sess *a);
+void rl_agent_wrapup(struct rl_agent_sess *a, const char *disposition, unsigned extend_s);
+
+/* rl_agent_close logs out (best effort if linked) and frees. */
+void rl_agent_close(struct rl_agent_sess *a);
+
+/* rl_agent_state_name: "READY" etc. */
+const char *rl_agent_state_name(Relais__AgentState s);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * relaisctl - status, agent state, contact submission and secret hashing.
+ *
+ *   relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND ...
+ *     status [queues|agents|sites|all] [--tenant T] [--watch SECONDS]
+ *     agent-state AGENT ready|not-ready [REASON]|logout
+ *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N]
+ *            [--data k=v ...] [--ext-id ID]
+ *     hash-secret [--min]          (reads the secret on standard input)
+ *
+ * URL defaults to $RELAIS_HUB; TLS paths to $RELAIS_CA, $RELAIS_CERT, $RELAIS_KEY.
+ * Exit: 0 ok, 1 refused (the hub's message is printed), 2 usage, 3 no answer in time.
+ */
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "render.h"
+#include "rl_client.h"
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rl_loop.h"
+#include "rl_secret.h"
+#include "rl_time.h"
+
+struct ctl {
+	const char *url;
+	struct rl_tls tls;
+	int json;
+	int timeout_s;
+	struct rl_loop *loop;
+	struct rl_client *client;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_int(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+	        "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND\n"
+	        "  status [queues|agents|sites|all] [--tenant T] [--watch SECONDS]\n"
+	        "  agent-state AGENT ready|not-ready [REASON]|logout\n"
+	        "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
+	        "  hash-secret [--min]   (secret on standard input)\n");
+	return 2;
+}
+
+static int ctl_open(struct ctl *c)
+{
+	struct rl_client_opts o = {.url = c->url, .tls = &c->tls, .role = RELAIS__ROLE__ROLE_CTL, .name = "relaisctl"};
+
+	if (c->url == NULL) {
+		fprintf(stderr, "relaisctl: no --connect URL (or RELAIS_HUB)\n");
+		return 2;
+	}
+	if (rl_loop_create(&c->loop) != RL_OK || rl_client_open(&c->client, &o, c->loop, 1) != RL_OK) {
+		fprintf(stderr, "relaisctl: cannot set up a link to %s\n", c->url);
+		return 2;
+	}
+	return 0;
+}
+
+static void ctl_close(struct ctl *c)
+{
+	if (c->loop)
+		rl_loop_destroy(c->loop);
+	rl_client_close(c->client);
+}
+
+/* rpc sends env and waits for its answer; returns the reply (caller frees) or NULL. */
+static rl_env *rpc(struct ctl *c, rl_env *env)
+{
+	struct rl_loop_event evs[16];
+	uint64_t end = rl_mono_us() + (uint64_t)c->timeout_s * 1000000u;
+	int marker;
+
+	if (rl_client_request(c->client, env, &marker, NULL) != RL_OK)
+		return NULL;
+	rl_client_tick(c->client);
+	while (rl_mono_us() < end && !stop) {
+		int n = rl_loop_wait(c->loop, 50, evs, 16);
+		rl_env *found = NULL;
+		for (int i = 0; i < n; i++) {
+			rl_env *r;
+			void *cookie;
+			int is_reply;
+			if (rl_client_input(c->client, evs[i].msg, &r, &cookie, &is_reply) != RL_OK)
+				continue;
+			if (is_reply && cookie == &marker && found == NULL)
+				found = r;
+			else
+				rl_wire_free(r);
+		}
+		if (found)
+			return found;
+		rl_client_tick(c->client);
+	}
+	return NULL;
+}
+
+static int refused(rl_env *r)
+{
+	if (r->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
+		fprintf(stderr, "relaisctl: refused: %s\n", r->error->message ? r->error->message : "error");
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_status(struct ctl *c, int argc, char **argv)
+{
+	Relais__StatusRequest sr = RELAIS__STATUS_REQUEST__INIT;
+	const char *what = "all";
+	int watch = 0, rv = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc)
+			sr.tenant_id = argv[++i];
+		else if (strcmp(argv[i], "--watch") == 0 && i + 1 < argc)
+			watch = atoi(argv[++i]);
+		else if (argv[i][0] != '-')
+			what = argv[i];
+		else
+			return usage();
+	}
+	sr.queues = strcmp(what, "queues") == 0 || strcmp(what, "all") == 0;
+	sr.agents = strcmp(what, "agents") == 0 || strcmp(what, "all") == 0;
+	sr.sites = strcmp(what, "sites") == 0 || strcmp(what, "all") == 0;
+	if (!sr.queues && !sr.agents && !sr.sites)
+		return usage();
+	if ((rv = ctl_open(c)) != 0)
+		return rv;
+	do {
+		rl_env env, *r;
+		rl_env_init(&env);
+		env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
+		env.status_request = &sr;
+		if ((r = rpc(c, &env)) == NULL) {
+			fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
+			rv = 3;
+			break;
+		}
+		if (refused(r)) {
+			rl_wire_free(r);
+			rv = 1;
+			break;
+		}
+		if (r->body_case == RELAIS__ENVELOPE__BODY_STATUS_REPLY) {
+			if (watch && isatty(1))
+				printf("\033[H\033[2J");
+			if (c->json) {
+				char *s = rl_render_json(r->status_reply);
+				puts(s ? s : "{}");
+				free(s);
+			} else {
+				rl_render_tables(stdout, r->status_reply, sr.queues, sr.agents, sr.sites);
+			}
+			fflush(stdout);
+		}
+		rl_wire_free(r);
+		for (int i = 0; watch && i < watch * 10 && !stop; i++)
+			usleep(100000);
+	} while (watch && !stop);
+	ctl_close(c);
+	return rv;
+}
+
+static int cmd_agent_state(struct ctl *c, int argc, char **argv)
+{
+	Relais__AdminSetAgentState as = RELAIS__ADMIN_SET_AGENT_STATE__INIT;
+	rl_env env, *r;
+	int rv;
+
+	if (argc < 2)
+		return usage();
+	as.agent_id = argv[0];
+	if (strcmp(argv[1], "ready") == 0)
+		as.state = RELAIS__AGENT_STATE__AGENT_READY;
+	else if (strcmp(argv[1], "not-ready") == 0) {
+		as.state = RELAIS__AGENT_STATE__AGENT_NOT_READY;
+		as.reason = argc > 2 ? argv[2] : "supervisor";
+	} else if (strcmp(argv[1], "logout") == 0)
+		as.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
+	else
+		return usage();
+	if ((rv = ctl_open(c)) != 0)
+		return rv;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE;
+	env.admin_set_agent_state = &as;
+	if ((r = rpc(c, &env)) == NULL) {
+		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
+		rv = 3;
+	} else {
+		rv = refused(r);
+		if (rv == 0)
+			printf("agent %s: %s\n", as.agent_id, argv[1]);
+		rl_wire_free(r);
+	}
+	ctl_close(c);
+	return rv;
+}
+
+static int cmd_submit(struct ctl *c, int argc, char **argv)
+{
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	Relais__KeyValue kvs[RL_WIRE_MAX_POP_ITEMS], *kvp[RL_WIRE_MAX_POP_ITEMS];
+	char ext[64];
+	rl_env env, *r;
+	int rv;
+
+	sc.pop = &pop;
+	pop.data = kvp;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (v == NULL)
+			return usage();
+		if (strcmp(a, "--tenant") == 0)
+			sc.tenant_id = argv[++i];
+		else if (strcmp(a, "--queue") == 0)
+			sc.queue_id = argv[++i];
+		else if (strcmp(a, "--priority") == 0)
+			sc.priority = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(a, "--caller") == 0)
+			pop.caller = argv[++i];
+		else if (strcmp(a, "--dialled") == 0)
+			pop.dialled = argv[++i];
+		else if (strcmp(a, "--ext-id") == 0)
+			sc.ext_id = argv[++i];
+		else if (strcmp(a, "--data") == 0) {
+			char *kv = argv[++i], *eq = strchr(kv, '=');
+			if (eq == NULL || pop.n_data == RL_WIRE_MAX_POP_ITEMS)
+				return usage();
+			*eq = 0;
+			relais__key_value__init(&kvs[pop.n_data]);
+			kvs[pop.n_data].key = kv;
+			kvs[pop.n_data].value = eq + 1;
+			kvp[pop.n_data] = &kvs[pop.n_data];
+			pop.n_data++;
+		} else
+			return usage();
+	}
+	if (sc.tenant_id == NULL || sc.queue_id == NULL)
+		return usage();
+	if (sc.ext_id == NULL) {
+		/* One id for this command, so its re-sends are one contact. */
+		uint64_t rnd;
+		rl_secret_random(&rnd, sizeof(rnd));
+		snprintf(ext, sizeof(ext), "ctl-%016llx", (unsigned long long)rnd);
+		sc.ext_id = ext;
+	}
+	sc.media = "voice";
+	if ((rv = ctl_open(c)) != 0)
+		return rv;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	if ((r = rpc(c, &env)) == NULL) {
+		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
+		rv = 3;
+	} else if ((rv = refused(r)) == 0 && r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+		if (c->json) {
+			cJSON *o = cJSON_CreateObject();
+			char *txt;
+			cJSON_AddStringToObject(o, "contact_id", r->submit_contact_ok->contact_id);
+			cJSON_AddBoolToObject(o, "duplicate", r->submit_contact_ok->duplicate);
+			txt = cJSON_PrintUnformatted(o);
+			puts(txt ? txt : "{}");
+			free(txt);
+			cJSON_Delete(o);
+		} else
+			printf("%s%s\n", r->submit_contact_ok->contact_id, r->submit_contact_ok->duplicate ? " (duplicate)" : "");
+	}
+	rl_wire_free(r);
+	ctl_close(c);
+	return rv;
+}
+
+static int cmd_hash(int argc, char **argv)
+{
+	char secret[RL_WIRE_MAX_SECRET + 2], hash[256];
+	int min = argc > 0 && strcmp(argv[0], "--min") == 0;
+
+	if (fgets(secret, sizeof(secret), stdin) == NULL) {
+		fprintf(stderr, "relaisctl: no secret on standard input\n");
+		return 2;
+	}
+	secret[strcspn(secret, "\r\n")] = 0;
+	if (secret[0] == 0 || strlen(secret) > RL_WIRE_MAX_SECRET) {
+		fprintf(stderr, "relaisctl: secret must be 1..%d characters\n", RL_WIRE_MAX_SECRET);
+		return 2;
+	}
+	if (rl_secret_hash(secret, min ? RL_SECRET_MIN : RL_SECRET_INTERACTIVE, hash, sizeof(hash)) != RL_OK)
+		return 1;
+	puts(hash);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = {.url = getenv("RELAIS_HUB"), .timeout_s = 5};
+	int i;
+
+	c.tls.ca_file = getenv("RELAIS_CA");
+	c.tls.cert_file = getenv("RELAIS_CERT");
+	c.tls.key_file = getenv("RELAIS_KEY");
+	rl_log_init("relaisctl", RL_LOG_WARNING);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_int);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0)
+			c.json = 1;
+		else if (i + 1 >= argc)
+			return usage();
+		else if (strcmp(a, "--connect") == 0)
+			c.url = argv[++i];
+		else if (strcmp(a, "--ca") == 0)
+			c.tls.ca_file = argv[++i];
+		else if (strcmp(a, "--cert") == 0)
+			c.tls.cert_file = argv[++i];
+		else if (strcmp(a, "--key") == 0)
+			c.tls.key_file = argv[++i];
+		else if (strcmp(a, "--timeout") == 0)
+			c.timeout_s = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 5;
+		else if (strcmp(a, "--server-name") == 0)
+			c.tls.server_name = argv[++i];
+		else
+			return usage();
+	}
+	if (i >= argc)
+		return usage();
+	if (strcmp(argv[i], "status") == 0)
+		return cmd_status(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "agent-state") == 0)
+		return cmd_agent_state(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "submit") == 0)
+		return cmd_submit(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "hash-secret") == 0)
+		return cmd_hash(argc - i - 1, argv + i + 1);
+	return usage();
+}

@@ -1,0 +1,154 @@
+#include "render.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+const char *rl_render_state(Relais__AgentState s)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&relais__agent_state__descriptor, (int)s);
+	const char *n = v ? v->name : "UNKNOWN";
+
+	return strncmp(n, "AGENT_", 6) == 0 ? n + 6 : n;
+}
+
+const char *rl_render_duration(char *buf, size_t len, unsigned long long ms)
+{
+	unsigned long long s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%llus", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lluh%02llum", s / 3600, (s / 60) % 60);
+	return buf;
+}
+
+char *rl_render_json(const Relais__StatusReply *r)
+{
+	cJSON *root = cJSON_CreateObject(), *qs, *as, *ss, *ctr;
+	char *out;
+
+	if (root == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(root, "now_us", (double)r->now_us);
+	qs = cJSON_AddArrayToObject(root, "queues");
+	for (size_t i = 0; i < r->n_queues; i++) {
+		const Relais__QueueStat *q = r->queues[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "queue_id", q->queue_id);
+		cJSON_AddStringToObject(o, "tenant_id", q->tenant_id);
+		cJSON_AddNumberToObject(o, "waiting", q->waiting);
+		cJSON_AddNumberToObject(o, "longest_wait_ms", (double)q->longest_wait_ms);
+		cJSON_AddNumberToObject(o, "offered", (double)q->offered);
+		cJSON_AddNumberToObject(o, "answered", (double)q->answered);
+		cJSON_AddNumberToObject(o, "answered_in_sl", (double)q->answered_in_sl);
+		cJSON_AddNumberToObject(o, "abandoned", (double)q->abandoned);
+		cJSON_AddNumberToObject(o, "service_level", q->service_level);
+		cJSON_AddNumberToObject(o, "asa_ms", q->asa_ms);
+		cJSON_AddNumberToObject(o, "aht_ms", q->aht_ms);
+		cJSON_AddNumberToObject(o, "sl_target_pct", q->sl_target_pct);
+		cJSON_AddNumberToObject(o, "sl_seconds", q->sl_seconds);
+		cJSON_AddNumberToObject(o, "agents_ready", q->agents_ready);
+		cJSON_AddNumberToObject(o, "agents_staffed", q->agents_staffed);
+		cJSON_AddItemToArray(qs, o);
+	}
+	as = cJSON_AddArrayToObject(root, "agents");
+	for (size_t i = 0; i < r->n_agents; i++) {
+		const Relais__AgentStat *a = r->agents[i];
+		cJSON *o = cJSON_CreateObject(), *t;
+		cJSON_AddStringToObject(o, "agent_id", a->agent_id);
+		cJSON_AddStringToObject(o, "state", rl_render_state(a->state));
+		cJSON_AddStringToObject(o, "reason", a->reason);
+		cJSON_AddStringToObject(o, "site_id", a->site_id);
+		t = cJSON_AddArrayToObject(o, "tenants");
+		for (size_t k = 0; k < a->n_tenants; k++)
+			cJSON_AddItemToArray(t, cJSON_CreateString(a->tenants[k]));
+		cJSON_AddNumberToObject(o, "in_state_ms", (double)a->in_state_ms);
+		cJSON_AddStringToObject(o, "contact_id", a->contact_id);
+		cJSON_AddBoolToObject(o, "connected", a->connected);
+		cJSON_AddNumberToObject(o, "handled", (double)a->handled);
+		cJSON_AddItemToArray(as, o);
+	}
+	cJSON_AddNumberToObject(root, "agents_total", r->agents_total);
+	ss = cJSON_AddArrayToObject(root, "sites");
+	for (size_t i = 0; i < r->n_sites; i++) {
+		const Relais__SiteStat *s = r->sites[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "site_id", s->site_id);
+		cJSON_AddStringToObject(o, "name", s->name);
+		cJSON_AddBoolToObject(o, "connected", s->connected);
+		cJSON_AddNumberToObject(o, "health", s->health);
+		cJSON_AddNumberToObject(o, "capacity", s->capacity);
+		cJSON_AddNumberToObject(o, "agents", s->agents);
+		cJSON_AddNumberToObject(o, "contacts", s->contacts);
+		cJSON_AddItemToArray(ss, o);
+	}
+	if (r->counters != NULL) {
+		const Relais__HubCounters *c = r->counters;
+		ctr = cJSON_AddObjectToObject(root, "counters");
+		cJSON_AddNumberToObject(ctr, "frames", (double)c->frames);
+		cJSON_AddNumberToObject(ctr, "malformed", (double)c->malformed);
+		cJSON_AddNumberToObject(ctr, "oversized", (double)c->oversized);
+		cJSON_AddNumberToObject(ctr, "bad_version", (double)c->bad_version);
+		cJSON_AddNumberToObject(ctr, "bad_field", (double)c->bad_field);
+		cJSON_AddNumberToObject(ctr, "send_drops", (double)c->send_drops);
+		cJSON_AddNumberToObject(ctr, "auth_failures", (double)c->auth_failures);
+		cJSON_AddNumberToObject(ctr, "commits", (double)c->commits);
+		cJSON_AddNumberToObject(ctr, "requests", (double)c->requests);
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites)
+{
+	char b1[32], b2[32];
+
+	if (queues) {
+		fprintf(f, "%-16s %-8s %7s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING", "LONGEST",
+		        "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
+		for (size_t i = 0; i < r->n_queues; i++) {
+			const Relais__QueueStat *q = r->queues[i];
+			char sl[32], rs[24];
+			snprintf(sl, sizeof(sl), "%.0f%% (%u%%/%us)", q->service_level * 100.0, q->sl_target_pct, q->sl_seconds);
+			snprintf(rs, sizeof(rs), "%u/%u", q->agents_ready, q->agents_staffed);
+			fprintf(f, "%-16s %-8s %7u %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id, q->waiting,
+			        rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), sl,
+			        rl_render_duration(b2, sizeof(b2), (unsigned long long)q->asa_ms),
+			        rl_render_duration((char[32]){0}, 32, (unsigned long long)q->aht_ms),
+			        (unsigned long long)q->answered, (unsigned long long)q->abandoned, rs);
+		}
+	}
+	if (agents) {
+		if (queues)
+			fputc('\n', f);
+		fprintf(f, "%-10s %-22s %-11s %-14s %8s %-12s %-5s %7s\n", "AGENT", "STATE", "SITE", "TENANTS", "IN STATE",
+		        "CONTACT", "LINK", "HANDLED");
+		for (size_t i = 0; i < r->n_agents; i++) {
+			const Relais__AgentStat *a = r->agents[i];
+			char st[64], tn[64] = "";
+			snprintf(st, sizeof(st), "%s%s%s", rl_render_state(a->state), a->reason && a->reason[0] ? ":" : "",
+			         a->reason ? a->reason : "");
+			for (size_t k = 0; k < a->n_tenants; k++)
+				snprintf(tn + strlen(tn), sizeof(tn) - strlen(tn), "%s%s", k ? "," : "", a->tenants[k]);
+			fprintf(f, "%-10s %-22s %-11s %-14s %8s %-12s %-5s %7llu\n", a->agent_id, st,
+			        a->site_id && a->site_id[0] ? a->site_id : "home", tn,
+			        rl_render_duration(b1, sizeof(b1), a->in_state_ms), a->contact_id && a->contact_id[0] ? a->contact_id : "-",
+			        a->connected ? "up" : "down", (unsigned long long)a->handled);
+		}
+		if (r->agents_total > r->n_agents)
+			fprintf(f, "(%u of %u agents shown)\n", (unsigned)r->n_agents, r->agents_total);
+	}
+	if (sites) {
+		if (queues || agents)
+			fputc('\n', f);
+		fprintf(f, "%-12s %-12s %-5s %6s %8s %6s %8s\n", "SITE", "NAME", "LINK", "HEALTH", "CAPACITY", "AGENTS", "CONTACTS");
+		for (size_t i = 0; i < r->n_sites; i++) {
+			const Relais__SiteStat *s = r->sites[i];
+			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name, s->connected ? "up" : "down",
+			        s->health, s->capacity, s->agents, s->contacts);
+		}
+	}
+}

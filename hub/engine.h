@@ -1,0 +1,95 @@
+/*
+ * engine.h - the hub's ACD state machine.
+ *
+ * The engine owns the model (hub.h), the store and the router, and applies requests in
+ * batches: rl_engine_begin opens the batch's write transaction, rl_engine_input applies
+ * each received envelope, rl_engine_tick fires due timers (RONA, wrap-up, link loss,
+ * grace, overflow), rl_engine_commit routes, commits durably and only then hands the
+ * batch's replies and pushes to the send callback. Time comes from the caller, so tests
+ * drive it deterministically. Not thread-safe: one thread owns an engine.
+ */
+#ifndef RL_ENGINE_H
+#define RL_ENGINE_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl_wire.h"
+
+struct rl_hub_conf {
+	char id[RL_WIRE_MAX_ID + 1];
+	char data_dir[1024];
+	int map_size_mb;
+	int agent_grace_s;
+	int offer_timeout_s;
+	int wrapup_s;
+	int batch_max;
+};
+
+/* Where a message goes: a pipe and, on a node link, the agent's chan. buf is borrowed. */
+typedef void (*rl_engine_send_fn)(void *arg, uint32_t pipe, const uint8_t *buf, size_t len);
+
+/* A login waiting for its argon2id verification (done off the engine's thread). */
+struct rl_auth_job {
+	char agent_id[RL_WIRE_MAX_ID + 1];
+	char secret[RL_WIRE_MAX_SECRET + 1];
+	char hash[256];    /* empty: unknown agent (verified against a dummy, then refused) */
+	uint32_t pipe;
+	uint64_t chan;
+	uint64_t req_id;
+	int site;          /* -1 = home */
+	int ok;            /* set by the verifier */
+};
+
+/* The verifier takes the job (owned by the engine until rl_engine_auth_done). */
+typedef void (*rl_engine_auth_fn)(void *arg, struct rl_auth_job *job);
+
+struct rl_engine;
+
+struct rl_engine_counters {
+	uint64_t requests, send_drops, auth_failures, offers, conflicts;
+};
+
+/*
+ * rl_engine_open loads the store in conf->data_dir, provisions the directory from cfg
+ * (sites, tenants, queues, agents lists; see docs/config.md) and rebuilds the model.
+ * Errors: RL_ECONFIG (message logged), RL_EIO, RL_ENOMEM.
+ */
+int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg,
+                   rl_engine_send_fn send, void *send_arg, rl_engine_auth_fn auth, void *auth_arg,
+                   uint64_t now_us);
+
+/* Batch control. begin: RL_EIO. commit: routes, commits, flushes; RL_EIO = fail-stop. */
+int rl_engine_begin(struct rl_engine *e, uint64_t now_us);
+int rl_engine_commit(struct rl_engine *e);
+/* abort drops the batch's writes and its outbox (crash simulation in tests). */
+void rl_engine_abort(struct rl_engine *e);
+
+/* rl_engine_input applies one decoded envelope that arrived on pipe. */
+void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env);
+
+/* rl_engine_bad_version answers a frame of another protocol version. */
+void rl_engine_bad_version(struct rl_engine *e, uint32_t pipe, const rl_env *env);
+
+/* rl_engine_auth_done finishes a login after verification; frees the job. */
+void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job);
+
+/* rl_engine_pipe_gone: a link closed. */
+void rl_engine_pipe_gone(struct rl_engine *e, uint32_t pipe);
+
+/* rl_engine_tick fires due timers at the batch's time. */
+void rl_engine_tick(struct rl_engine *e);
+
+/* rl_engine_counters returns the engine's counters. */
+const struct rl_engine_counters *rl_engine_counters(const struct rl_engine *e);
+
+/* Wire-level counters the server keeps, shown in status replies. */
+void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters *c);
+
+/* rl_engine_check verifies the model against the store (tests); returns violations. */
+int rl_engine_check(struct rl_engine *e, char *why, size_t len);
+
+void rl_engine_close(struct rl_engine *e);
+
+#endif

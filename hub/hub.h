@@ -1,0 +1,133 @@
+/*
+ * hub.h - the hub's internal model, shared by its modules.
+ *
+ * The hub is one thread. Memory holds the live model (tenants, sites, queues, agents, live
+ * contacts, the router's ordered sets); LMDB holds the durable truth (store.c). Each batch
+ * of requests runs in one write transaction (engine.c): memory and records change together,
+ * the transaction commits, then the replies of the batch go out. A failed commit stops the
+ * hub (fail-stop); start-up rebuilds memory from LMDB.
+ */
+#ifndef RL_HUB_H
+#define RL_HUB_H
+
+#include <stdint.h>
+
+#include "htab.h"
+#include "relais.pb-c.h"
+#include "rl_wire.h"
+
+#define RL_MAX_SKILLS 64    /* distinct skill names across the hub */
+#define RL_MAX_TENANTS 64   /* tenant bit masks */
+#define RL_MAX_SITES 64
+#define RL_MAX_TIERS 5      /* tier 0 + up to 4 overflow rules */
+#define RL_REPLY_CACHE 4    /* per agent session */
+#define RL_PEER_CACHE 64    /* per node / ctl link */
+
+enum rl_widen { RL_WIDEN_ALL_SITES = 1, RL_WIDEN_HOME = 2, RL_WIDEN_SKILLS2 = 4 };
+enum rl_policy { RL_POLICY_LONGEST_IDLE, RL_POLICY_MOST_SKILLED };
+
+struct rl_tenant {
+	char id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+};
+
+struct rl_site {
+	char id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+	uint32_t pipe;       /* node link, 0 = not connected */
+	uint32_t capacity, health;
+	uint32_t agents;     /* logged-in agents seated here */
+	uint32_t contacts;   /* live contacts submitted here */
+};
+
+struct rl_overflow {
+	uint32_t after_s, waiting_over;
+	unsigned widen; /* RL_WIDEN_* */
+};
+
+struct rl_contact;
+struct rl_agent;
+
+/* A ready agent's place in one (queue, tier) list. */
+struct rl_member {
+	struct rl_member *prev, *next;
+	struct rl_agent *agent;
+	int queue, tier;
+	int linked;
+};
+
+struct rl_list {
+	struct rl_member *head, *tail;
+	uint32_t len;
+};
+
+struct rl_qstats {
+	uint64_t offered, answered, answered_in_sl, abandoned;
+	uint64_t answer_wait_ms, handle_ms, handled;
+	uint32_t day; /* days since epoch the counters are for */
+};
+
+struct rl_queue {
+	char id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+	int tenant;
+	uint8_t need[RL_MAX_SKILLS];   /* minimum level per skill index, 0 = not required */
+	uint8_t need2[RL_MAX_SKILLS];  /* second skill set (widen skills2) */
+	int has_need2;
+	uint64_t sites;                /* bit per site index; 0 = any site or home */
+	uint32_t sl_pct, sl_s, wrapup_s, offer_timeout_s, sticky_s;
+	enum rl_policy policy;
+	struct rl_overflow overflow[RL_MAX_TIERS - 1];
+	int noverflow;
+	/* Waiting contacts: a binary heap, best first (priority desc, enqueue asc, seq). */
+	struct rl_contact **heap;
+	uint32_t nheap, capheap;
+	struct rl_list ready[RL_MAX_TIERS];
+	uint32_t staffed; /* logged-in agents eligible at some tier */
+	struct rl_qstats st;
+	int dirty;
+};
+
+struct rl_contact {
+	char id[RL_WIRE_MAX_ID + 1];
+	Relais__ContactRecord *rec; /* owned; the durable record's image */
+	int queue;
+	int site;                   /* submitting site, -1 = ctl / none */
+	uint32_t heap_idx;          /* valid while queued */
+	int queued;
+	struct rl_agent *agent;     /* offered / connected agent */
+	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */
+};
+
+struct rl_reply {
+	uint64_t req_id;
+	uint8_t *buf; /* encoded reply; NULL while the request is still in the batch */
+	size_t len;
+};
+
+struct rl_agent {
+	char id[RL_WIRE_MAX_ID + 1];
+	Relais__AgentRecord *rec;   /* owned; the durable record's image */
+	uint64_t tenants;           /* bit per tenant index */
+	uint8_t level[RL_MAX_SKILLS];
+	int site;                   /* logged in at this site index; -1 = home */
+	int tier[64];               /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
+	struct rl_member *members;  /* one per queue */
+	struct rl_contact *contact; /* offered / connected */
+	/* Link binding: where this session's last message came from. */
+	uint32_t pipe;
+	uint64_t chan;
+	int bound;
+	int reachable;              /* heard within RL_LINK_DEAD_MS */
+	uint64_t last_seen_mono;
+	uint64_t wrap_started_us;
+	int wrap_queue;
+	char pending_nr[RL_WIRE_MAX_ID + 1]; /* not-ready asked while busy */
+	int has_pending_nr;
+	struct rl_reply cache[RL_REPLY_CACHE];
+	unsigned cache_next;
+	unsigned lock_failures;     /* consecutive failed logins */
+	uint64_t lock_until_us;     /* refused until then */
+};
+
+#endif

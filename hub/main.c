@@ -1,0 +1,315 @@
+/*
+ * relais-hub: global queues, routing and agent sessions.
+ *
+ *   relais-hub -c hub.conf [--log-level LEVEL]
+ *
+ * The main loop: take a batch of frames from the loop, apply them in one write
+ * transaction, fire timers, commit (fsync), then send the batch's replies and pushes.
+ */
+#include <getopt.h>
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "engine.h"
+#include "rl_config.h"
+#include "rl_err.h"
+#include "rl_link.h"
+#include "rl_log.h"
+#include "rl_loop.h"
+#include "rl_time.h"
+
+enum { TAG_SOCK = 1, TAG_AUTH = 2, TAG_PIPE = 3, TAG_STOP = 4 };
+
+struct hub_settings {
+	char id[RL_CFG_STRLEN];
+	char data_dir[RL_CFG_STRLEN];
+	int map_size_mb;
+	int agent_grace_s;
+	int offer_timeout_s;
+	int wrapup_s;
+	int batch_max;
+	char log_level[RL_CFG_STRLEN];
+};
+
+static const struct rl_cfg_opt hub_opts[] = {
+	{"id", RL_CFG_STR, 0, 64, "hub-1", offsetof(struct hub_settings, id), "hub name in logs and replies"},
+	{"data_dir", RL_CFG_STR, 0, 1000, NULL, offsetof(struct hub_settings, data_dir), "LMDB directory"},
+	{"map_size_mb", RL_CFG_INT, 16, 1 << 20, "4096", offsetof(struct hub_settings, map_size_mb), "LMDB map size"},
+	{"agent_grace_s", RL_CFG_INT, 5, 86400, "60", offsetof(struct hub_settings, agent_grace_s), "silence before logout"},
+	{"offer_timeout_s", RL_CFG_INT, 1, 300, "15", offsetof(struct hub_settings, offer_timeout_s), "default RONA time"},
+	{"wrapup_s", RL_CFG_INT, 0, 3600, "30", offsetof(struct hub_settings, wrapup_s), "default wrap-up time"},
+	{"batch_max", RL_CFG_INT, 1, 65536, "2048", offsetof(struct hub_settings, batch_max), "requests per commit"},
+	{"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct hub_settings, log_level), "err..debug"},
+	{"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+struct hub {
+	nng_socket sock;
+	struct rl_loop *loop;
+	struct rl_engine *engine;
+	struct rl_auth *auth;
+	uint64_t send_drops;
+};
+
+/* Signals are taken synchronously by this thread, which wakes the loop. */
+static void *signal_thread(void *arg)
+{
+	struct hub *h = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) == 0) {
+		rl_log(RL_LOG_NOTICE, "signal %d: stopping", sig);
+		while (rl_loop_post(h->loop, TAG_STOP, NULL) != RL_OK)
+			nng_msleep(10);
+	}
+	return NULL;
+}
+
+static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
+{
+	struct hub *h = arg;
+	nng_msg *m;
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+
+	if (nng_msg_alloc(&m, len) != 0) {
+		h->send_drops++;
+		return;
+	}
+	memcpy(nng_msg_body(m), buf, len);
+	p.id = pipe;
+	nng_msg_set_pipe(m, p);
+	if (nng_sendmsg(h->sock, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+		h->send_drops++;
+	}
+}
+
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct hub *h = arg;
+
+	if (ev == NNG_PIPE_EV_REM_POST)
+		rl_loop_post(h->loop, TAG_PIPE, (void *)(uintptr_t)nng_pipe_id(p));
+}
+
+static void wire_counters(struct hub *h)
+{
+	Relais__HubCounters c = RELAIS__HUB_COUNTERS__INIT;
+
+	c.frames = rl_wire_stats.decoded;
+	c.malformed = rl_wire_stats.malformed;
+	c.oversized = rl_wire_stats.oversized;
+	c.bad_version = rl_wire_stats.badversion;
+	c.bad_field = rl_wire_stats.badfield;
+	c.send_drops = h->send_drops + rl_engine_counters(h->engine)->send_drops;
+	rl_engine_set_wire_counters(h->engine, &c);
+}
+
+static void log_counters(struct hub *h, int level)
+{
+	const struct rl_engine_counters *ec = rl_engine_counters(h->engine);
+
+	rl_log(level, "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
+	              "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu conflicts=%llu",
+	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
+	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
+	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
+	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
+	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->conflicts);
+}
+
+/* hub_run is the loop; returns the exit code. */
+static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
+{
+	struct rl_loop_event *evs = calloc((size_t)hc->batch_max, sizeof(*evs));
+	uint64_t last_tick = 0, last_log = rl_mono_us();
+	int stop = 0;
+
+	if (evs == NULL)
+		return 1;
+	while (!stop) {
+		/* Timers tick every 100 ms; frames are taken as they come, up to batch_max. */
+		int n = rl_loop_wait(h->loop, 100, evs, hc->batch_max);
+		if (n < 0)
+			break;
+		if (rl_engine_begin(h->engine, rl_wall_us()) != RL_OK) {
+			rl_log(RL_LOG_ERR, "cannot begin a write transaction: stopping");
+			free(evs);
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			struct rl_loop_event *ev = &evs[i];
+			if (ev->kind == RL_LOOP_MSG) {
+				rl_env *env = NULL;
+				uint32_t pipe;
+				int rv = rl_link_recv_env(ev->msg, &env, &pipe);
+				nng_msg_free(ev->msg);
+				if (rv == RL_OK)
+					rl_engine_input(h->engine, pipe, env);
+				else if (rv == RL_EVERSION)
+					rl_engine_bad_version(h->engine, pipe, env);
+				else
+					rl_log(RL_LOG_INFO, "dropped frame pipe=%u err=\"%s\"", pipe, rl_strerror(rv));
+				rl_wire_free(env);
+			} else if (ev->src == TAG_AUTH) {
+				rl_engine_auth_done(h->engine, ev->ptr);
+			} else if (ev->src == TAG_PIPE) {
+				rl_engine_pipe_gone(h->engine, (uint32_t)(uintptr_t)ev->ptr);
+			} else if (ev->src == TAG_STOP) {
+				stop = 1;
+			}
+		}
+		uint64_t mono = rl_mono_us();
+		if (mono - last_tick >= 100000u) {
+			last_tick = mono;
+			wire_counters(h);
+			rl_engine_tick(h->engine);
+		}
+		if (rl_engine_commit(h->engine) != RL_OK) {
+			/* Memory is ahead of disk: stop; a restart recovers from the last commit. */
+			rl_log(RL_LOG_ERR, "commit failed: stopping (fail-stop, restart recovers)");
+			free(evs);
+			return 1;
+		}
+		if (mono - last_log >= 60000000u) {
+			last_log = mono;
+			log_counters(h, RL_LOG_INFO);
+		}
+	}
+	log_counters(h, RL_LOG_NOTICE);
+	free(evs);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: relais-hub -c hub.conf [--log-level err|warning|notice|info|debug]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {{"config", required_argument, NULL, 'c'},
+	                                      {"log-level", required_argument, NULL, 'l'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {NULL, 0, NULL, 0}};
+	const char *conf_path = NULL, *level = NULL;
+	struct hub_settings hs;
+	struct rl_hub_conf hc;
+	struct hub h;
+	config_t cfg;
+	char err[512];
+	const config_setting_t *listen;
+	sigset_t set;
+	int c, rv, exit_code = 1;
+
+
+	memset(&h, 0, sizeof(h));
+	while ((c = getopt_long(argc, argv, "c:l:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf_path = optarg; break;
+		case 'l': level = optarg; break;
+		default: usage(); return c == 'h' ? 0 : 2;
+		}
+	}
+	if (conf_path == NULL) {
+		usage();
+		return 2;
+	}
+	rl_log_init("relais-hub", RL_LOG_NOTICE);
+	if (rl_cfg_load(&cfg, conf_path, err, sizeof(err)) != RL_OK) {
+		fprintf(stderr, "relais-hub: %s\n", err);
+		config_destroy(&cfg);
+		return 1;
+	}
+	if (rl_cfg_apply(config_lookup(&cfg, "hub"), hub_opts, &hs, err, sizeof(err)) != RL_OK) {
+		fprintf(stderr, "relais-hub: %s: hub.%s\n", conf_path, err);
+		config_destroy(&cfg);
+		return 1;
+	}
+	rl_log_init("relais-hub", rl_log_parse_level(level ? level : hs.log_level));
+	memset(&hc, 0, sizeof(hc));
+	snprintf(hc.id, sizeof(hc.id), "%.64s", hs.id);
+	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", hs.data_dir);
+	hc.map_size_mb = hs.map_size_mb;
+	hc.agent_grace_s = hs.agent_grace_s;
+	hc.offer_timeout_s = hs.offer_timeout_s;
+	hc.wrapup_s = hs.wrapup_s;
+	hc.batch_max = hs.batch_max;
+
+	/* Signals are taken synchronously by a helper thread (below) so the loop can be woken
+	 * with rl_loop_post, which is not async-signal-safe. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (rl_loop_create(&h.loop) != RL_OK)
+		goto out;
+	pthread_t sigthr;
+	if (pthread_create(&sigthr, NULL, signal_thread, &h) != 0)
+		goto out;
+	pthread_detach(sigthr);
+	if (rl_auth_start(&h.auth, h.loop, TAG_AUTH) != RL_OK)
+		goto out;
+	if ((rv = rl_engine_open(&h.engine, &hc, &cfg, send_cb, &h, rl_auth_submit, h.auth, rl_wall_us())) != RL_OK) {
+		fprintf(stderr, "relais-hub: cannot start: %s (see log above)\n", rl_strerror(rv));
+		goto out;
+	}
+	if (rl_link_server_open(&h.sock) != RL_OK)
+		goto out;
+	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
+	if (rl_loop_add_socket(h.loop, h.sock, TAG_SOCK) != RL_OK)
+		goto out;
+	{
+		const char *ca = NULL, *cert = NULL, *key = NULL;
+		config_lookup_string(&cfg, "tls.ca", &ca);
+		config_lookup_string(&cfg, "tls.cert", &cert);
+		config_lookup_string(&cfg, "tls.key", &key);
+		struct rl_tls tls = {ca, cert, key, NULL};
+		listen = config_lookup(&cfg, "hub.listen");
+		if (listen == NULL || config_setting_length(listen) == 0) {
+			fprintf(stderr, "relais-hub: hub.listen needs at least one URL\n");
+			goto out;
+		}
+		for (int i = 0; i < config_setting_length(listen); i++) {
+			const char *url = config_setting_get_string_elem(listen, i);
+			if (url == NULL || rl_link_listen(h.sock, url, &tls) != RL_OK) {
+				fprintf(stderr, "relais-hub: cannot listen on %s\n", url ? url : "(not a string)");
+				goto out;
+			}
+			rl_log(RL_LOG_NOTICE, "listening url=%s", url);
+		}
+	}
+	exit_code = hub_run(&h, &hc);
+out:
+	if (h.sock.id)
+		nng_close(h.sock);
+	rl_auth_stop(h.auth);
+	if (h.loop != NULL) {
+		/* Drain what is still queued: messages, and logins the worker finished. */
+		struct rl_loop_event ev;
+		while (rl_loop_wait(h.loop, 0, &ev, 1) == 1) {
+			if (ev.kind == RL_LOOP_MSG)
+				nng_msg_free(ev.msg);
+			else if (ev.src == TAG_AUTH)
+				free(ev.ptr);
+		}
+	}
+	rl_engine_close(h.engine);
+	rl_loop_destroy(h.loop);
+	config_destroy(&cfg);
+	return exit_code;
+}

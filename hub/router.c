@@ -1,0 +1,251 @@
+#include "router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+
+static int rl_router_skills_ok(const uint8_t *need, const struct rl_agent *a)
+{
+	for (int i = 0; i < RL_MAX_SKILLS; i++)
+		if (need[i] != 0 && a->level[i] < need[i])
+			return 0;
+	return 1;
+}
+
+int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
+{
+	int s1, s2, here, home, elsewhere;
+	unsigned widen = 0;
+
+	if (!(a->tenants & (1ULL << q->tenant)))
+		return -1; /* tenants never see each other's contacts */
+	s1 = rl_router_skills_ok(q->need, a);
+	s2 = q->has_need2 && rl_router_skills_ok(q->need2, a);
+	if (!s1 && !s2)
+		return -1;
+	home = a->site < 0;
+	here = q->sites == 0 || (!home && (q->sites & (1ULL << a->site)));
+	elsewhere = !home && !here;
+	for (int t = 0; t <= q->noverflow; t++) {
+		if (t > 0)
+			widen |= q->overflow[t - 1].widen;
+		int skills = s1 || (s2 && (widen & RL_WIDEN_SKILLS2));
+		int place = here || (elsewhere && (widen & RL_WIDEN_ALL_SITES)) ||
+		            (home && (widen & RL_WIDEN_HOME));
+		if (skills && place)
+			return t;
+	}
+	return -1;
+}
+
+int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us)
+{
+	const struct rl_contact *head = rl_router_head(q);
+	uint64_t wait_s;
+	int tier = 0;
+
+	if (head == NULL)
+		return 0;
+	wait_s = now_us > head->rec->enqueued_us ? (now_us - head->rec->enqueued_us) / 1000000u : 0;
+	for (int i = 0; i < q->noverflow; i++) {
+		const struct rl_overflow *o = &q->overflow[i];
+		if ((o->after_s > 0 && wait_s >= o->after_s) ||
+		    (o->waiting_over > 0 && q->nheap > o->waiting_over))
+			tier = i + 1;
+	}
+	return tier;
+}
+
+int rl_router_better(const struct rl_contact *x, const struct rl_contact *y)
+{
+	if (x->rec->priority != y->rec->priority)
+		return x->rec->priority > y->rec->priority;
+	if (x->rec->enqueued_us != y->rec->enqueued_us)
+		return x->rec->enqueued_us < y->rec->enqueued_us;
+	return strcmp(x->id, y->id) < 0;
+}
+
+static void rl_heap_set(struct rl_queue *q, uint32_t i, struct rl_contact *c)
+{
+	q->heap[i] = c;
+	c->heap_idx = i;
+}
+
+static void rl_heap_up(struct rl_queue *q, uint32_t i)
+{
+	struct rl_contact *c = q->heap[i];
+
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!rl_router_better(c, q->heap[p]))
+			break;
+		rl_heap_set(q, i, q->heap[p]);
+		i = p;
+	}
+	rl_heap_set(q, i, c);
+}
+
+static void rl_heap_down(struct rl_queue *q, uint32_t i)
+{
+	struct rl_contact *c = q->heap[i];
+
+	for (;;) {
+		uint32_t l = 2 * i + 1, r = l + 1, best = i;
+		const struct rl_contact *bc = c;
+		if (l < q->nheap && rl_router_better(q->heap[l], bc)) {
+			best = l;
+			bc = q->heap[l];
+		}
+		if (r < q->nheap && rl_router_better(q->heap[r], bc))
+			best = r;
+		if (best == i)
+			break;
+		rl_heap_set(q, i, q->heap[best]);
+		i = best;
+	}
+	rl_heap_set(q, i, c);
+}
+
+int rl_router_push(struct rl_queue *q, struct rl_contact *c)
+{
+	if (c->queued)
+		return RL_OK;
+	if (q->nheap == q->capheap) {
+		uint32_t ncap = q->capheap ? q->capheap * 2 : 64;
+		struct rl_contact **n = realloc(q->heap, ncap * sizeof(*n));
+		if (n == NULL)
+			return RL_ENOMEM;
+		q->heap = n;
+		q->capheap = ncap;
+	}
+	c->queued = 1;
+	rl_heap_set(q, q->nheap++, c);
+	rl_heap_up(q, c->heap_idx);
+	return RL_OK;
+}
+
+void rl_router_remove(struct rl_queue *q, struct rl_contact *c)
+{
+	uint32_t i = c->heap_idx;
+
+	if (!c->queued)
+		return;
+	c->queued = 0;
+	q->nheap--;
+	if (i == q->nheap)
+		return;
+	rl_heap_set(q, i, q->heap[q->nheap]);
+	rl_heap_up(q, i);
+	rl_heap_down(q, q->heap[i]->heap_idx);
+}
+
+struct rl_contact *rl_router_head(const struct rl_queue *q)
+{
+	return q->nheap ? q->heap[0] : NULL;
+}
+
+int rl_router_skill_score(const struct rl_queue *q, const struct rl_agent *a)
+{
+	int score = 0;
+
+	for (int i = 0; i < RL_MAX_SKILLS; i++)
+		if (q->need[i])
+			score += a->level[i];
+	return score;
+}
+
+static void rl_list_unlink(struct rl_list *l, struct rl_member *m)
+{
+	if (!m->linked)
+		return;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		l->head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		l->tail = m->prev;
+	m->prev = m->next = NULL;
+	m->linked = 0;
+	l->len--;
+}
+
+/* Insert before `at` (NULL = at the tail). */
+static void rl_list_insert(struct rl_list *l, struct rl_member *m, struct rl_member *at)
+{
+	m->next = at;
+	m->prev = at ? at->prev : l->tail;
+	if (m->prev)
+		m->prev->next = m;
+	else
+		l->head = m;
+	if (at)
+		at->prev = m;
+	else
+		l->tail = m;
+	m->linked = 1;
+	l->len++;
+}
+
+static uint64_t rl_idle_since(const struct rl_member *m)
+{
+	return m->agent->rec->idle_since_us;
+}
+
+void rl_router_ready(struct rl_queue *queues, int nqueues, struct rl_agent *a)
+{
+	for (int qi = 0; qi < nqueues; qi++) {
+		struct rl_queue *q = &queues[qi];
+		struct rl_member *m = &a->members[qi];
+		int t = a->tier[qi];
+		struct rl_list *l;
+		struct rl_member *at = NULL;
+
+		if (t < 0 || m->linked)
+			continue;
+		m->agent = a;
+		m->queue = qi;
+		m->tier = t;
+		l = &q->ready[t];
+		/*
+		 * Keep the list ordered by (score desc for most_skilled, then idle_since asc).
+		 * An agent usually becomes ready "now", so the scan from the tail stops at once.
+		 */
+		int score = q->policy == RL_POLICY_MOST_SKILLED ? rl_router_skill_score(q, a) : 0;
+		for (struct rl_member *p = l->tail; p != NULL; p = p->prev) {
+			int ps = q->policy == RL_POLICY_MOST_SKILLED ? rl_router_skill_score(q, p->agent) : 0;
+			if (ps > score || (ps == score && rl_idle_since(p) <= a->rec->idle_since_us))
+				break;
+			at = p;
+		}
+		rl_list_insert(l, m, at);
+		q->dirty = 1;
+	}
+}
+
+void rl_router_unready(struct rl_queue *queues, int nqueues, struct rl_agent *a)
+{
+	for (int qi = 0; qi < nqueues; qi++) {
+		struct rl_member *m = &a->members[qi];
+		if (m->linked)
+			rl_list_unlink(&queues[qi].ready[m->tier], m);
+	}
+}
+
+struct rl_agent *rl_router_pick(struct rl_queue *q, int max_tier, const char *skip)
+{
+	struct rl_agent *fallback = NULL;
+
+	for (int t = 0; t <= max_tier && t < RL_MAX_TIERS; t++) {
+		for (struct rl_member *m = q->ready[t].head; m != NULL; m = m->next) {
+			if (skip != NULL && skip[0] && strcmp(m->agent->id, skip) == 0) {
+				fallback = m->agent;
+				continue;
+			}
+			return m->agent;
+		}
+	}
+	return fallback;
+}

@@ -1,0 +1,449 @@
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rl_err.h"
+#include "rl_log.h"
+
+struct rl_store {
+	MDB_env *env;
+	MDB_txn *txn; /* open write transaction of the current batch */
+	MDB_dbi agents, contacts, live, extids, lastagent, events, meta;
+	uint64_t next_event;
+	uint64_t commits;
+};
+
+static int rl_store_err(int rc, const char *what)
+{
+	rl_log(RL_LOG_ERR, "lmdb %s err=\"%s\"", what, mdb_strerror(rc));
+	return rc == ENOMEM ? RL_ENOMEM : RL_EIO;
+}
+
+static uint64_t rl_be64(const void *p)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static void rl_put_be64(void *p, uint64_t v)
+{
+	uint8_t *b = p;
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb)
+{
+	struct rl_store *s = calloc(1, sizeof(*s));
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc, dead = 0;
+
+	if (s == NULL)
+		return RL_ENOMEM;
+	mkdir(dir, 0700);
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto fail;
+	mdb_env_set_maxdbs(s->env, 16);
+	mdb_env_set_mapsize(s->env, map_mb * 1024 * 1024);
+	/* No MDB_NOSYNC / MDB_NOMETASYNC: a commit is on disk when it returns. */
+	if ((rc = mdb_env_open(s->env, dir, 0, 0600)) != 0)
+		goto fail;
+	/* A crashed process may have left reader slots behind; free them. */
+	mdb_reader_check(s->env, &dead);
+	if (dead > 0)
+		rl_log(RL_LOG_NOTICE, "lmdb cleared stale readers count=%d", dead);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "agents", MDB_CREATE, &s->agents)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "contacts", MDB_CREATE, &s->contacts)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "live", MDB_CREATE, &s->live)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "extids", MDB_CREATE, &s->extids)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "lastagent", MDB_CREATE, &s->lastagent)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+		goto fail;
+	if ((rc = mdb_cursor_open(txn, s->events, &cur)) != 0)
+		goto fail;
+	s->next_event = 1;
+	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+		s->next_event = rl_be64(k.mv_data) + 1;
+	mdb_cursor_close(cur);
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	*out = s;
+	return RL_OK;
+fail:
+	rl_store_err(rc, "open");
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+	return RL_EIO;
+}
+
+void rl_store_close(struct rl_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->txn != NULL)
+		mdb_txn_abort(s->txn);
+	mdb_env_close(s->env);
+	free(s);
+}
+
+int rl_store_begin(struct rl_store *s)
+{
+	int rc;
+
+	if (s->txn != NULL)
+		return RL_OK;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->txn)) != 0) {
+		s->txn = NULL;
+		return rl_store_err(rc, "begin");
+	}
+	return RL_OK;
+}
+
+int rl_store_commit(struct rl_store *s)
+{
+	int rc;
+
+	if (s->txn == NULL)
+		return RL_OK;
+	rc = mdb_txn_commit(s->txn);
+	s->txn = NULL;
+	if (rc != 0)
+		return rl_store_err(rc, "commit");
+	s->commits++;
+	return RL_OK;
+}
+
+void rl_store_abort(struct rl_store *s)
+{
+	if (s->txn != NULL)
+		mdb_txn_abort(s->txn);
+	s->txn = NULL;
+}
+
+int rl_store_in_txn(const struct rl_store *s)
+{
+	return s->txn != NULL;
+}
+
+uint64_t rl_store_commits(const struct rl_store *s)
+{
+	return s->commits;
+}
+
+/* rl_store_read runs a get in the batch transaction or a short read transaction. */
+static int rl_store_get(struct rl_store *s, MDB_dbi dbi, const char *key, MDB_val *v, MDB_txn **rtxn)
+{
+	MDB_val k = {strlen(key), (void *)key};
+	MDB_txn *txn = s->txn;
+	int rc;
+
+	*rtxn = NULL;
+	if (txn == NULL) {
+		if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+			return rl_store_err(rc, "begin read");
+		*rtxn = txn;
+	}
+	if ((rc = mdb_get(txn, dbi, &k, v)) == MDB_NOTFOUND)
+		return RL_ENOENT;
+	if (rc != 0)
+		return rl_store_err(rc, "get");
+	return RL_OK;
+}
+
+static void rl_store_end(MDB_txn *rtxn)
+{
+	if (rtxn != NULL)
+		mdb_txn_abort(rtxn);
+}
+
+static int rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen,
+                            const void *val, size_t vlen)
+{
+	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+	int rc;
+
+	if (s->txn == NULL)
+		return RL_EINVAL;
+	if ((rc = mdb_put(s->txn, dbi, &k, &v, 0)) != 0)
+		return rl_store_err(rc, "put");
+	return RL_OK;
+}
+
+/* Records are packed into a stack buffer when small, else the heap. */
+#define RL_PACK(type, r, fn_size, fn_pack, dbi, key)                                             \
+	do {                                                                                     \
+		uint8_t stackbuf[2048], *buf = stackbuf;                                        \
+		size_t n = fn_size(r);                                                           \
+		if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)                           \
+			return RL_ENOMEM;                                                        \
+		fn_pack(r, buf);                                                                 \
+		rv = rl_store_put_raw(s, dbi, key, strlen(key), buf, n);                         \
+		if (buf != stackbuf)                                                             \
+			free(buf);                                                               \
+	} while (0)
+
+int rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r)
+{
+	int rv;
+	RL_PACK(Relais__AgentRecord, r, relais__agent_record__get_packed_size,
+	        relais__agent_record__pack, s->agents, r->agent_id);
+	return rv;
+}
+
+int rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live)
+{
+	MDB_val k = {strlen(r->contact_id), r->contact_id};
+	int rv, rc;
+
+	RL_PACK(Relais__ContactRecord, r, relais__contact_record__get_packed_size,
+	        relais__contact_record__pack, s->contacts, r->contact_id);
+	if (rv != RL_OK)
+		return rv;
+	if (live)
+		return rl_store_put_raw(s, s->live, r->contact_id, strlen(r->contact_id), "", 0);
+	if ((rc = mdb_del(s->txn, s->live, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+		return rl_store_err(rc, "del live");
+	return RL_OK;
+}
+
+int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	int rv = rl_store_get(s, s->agents, id, &v, &rtxn);
+
+	if (rv == RL_OK) {
+		*out = relais__agent_record__unpack(NULL, v.mv_size, v.mv_data);
+		rv = *out ? RL_OK : RL_EIO;
+	}
+	rl_store_end(rtxn);
+	return rv;
+}
+
+int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	int rv = rl_store_get(s, s->contacts, id, &v, &rtxn);
+
+	if (rv == RL_OK) {
+		*out = relais__contact_record__unpack(NULL, v.mv_size, v.mv_data);
+		rv = *out ? RL_OK : RL_EIO;
+	}
+	rl_store_end(rtxn);
+	return rv;
+}
+
+int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	int rv = rl_store_get(s, s->extids, key, &v, &rtxn);
+
+	if (rv == RL_OK) {
+		if (v.mv_size >= outlen)
+			rv = RL_EIO;
+		else {
+			memcpy(out, v.mv_data, v.mv_size);
+			out[v.mv_size] = 0;
+		}
+	}
+	rl_store_end(rtxn);
+	return rv;
+}
+
+int rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id)
+{
+	return rl_store_put_raw(s, s->extids, key, strlen(key), contact_id, strlen(contact_id));
+}
+
+int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, size_t len, uint64_t *ts)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	int rv = rl_store_get(s, s->lastagent, key, &v, &rtxn);
+
+	if (rv == RL_OK) {
+		if (v.mv_size < 9 || v.mv_size - 8 > len)
+			rv = RL_EIO;
+		else {
+			memcpy(agent, v.mv_data, v.mv_size - 8);
+			agent[v.mv_size - 9] = 0;
+			*ts = rl_be64((const uint8_t *)v.mv_data + v.mv_size - 8);
+		}
+	}
+	rl_store_end(rtxn);
+	return rv;
+}
+
+int rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts)
+{
+	uint8_t buf[128];
+	size_t n = strlen(agent) + 1;
+
+	if (n + 8 > sizeof(buf))
+		return RL_ETOOBIG;
+	memcpy(buf, agent, n);
+	rl_put_be64(buf + n, ts);
+	return rl_store_put_raw(s, s->lastagent, key, strlen(key), buf, n + 8);
+}
+
+int rl_store_next_id(struct rl_store *s, const char *name, uint64_t *out)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	uint8_t buf[8];
+	uint64_t cur = 1;
+	int rv;
+
+	if (s->txn == NULL)
+		return RL_EINVAL;
+	if ((rv = rl_store_get(s, s->meta, name, &v, &rtxn)) == RL_OK && v.mv_size == 8)
+		cur = rl_be64(v.mv_data);
+	else if (rv != RL_OK && rv != RL_ENOENT)
+		return rv;
+	rl_put_be64(buf, cur + 1);
+	if ((rv = rl_store_put_raw(s, s->meta, name, strlen(name), buf, 8)) != RL_OK)
+		return rv;
+	*out = cur;
+	return RL_OK;
+}
+
+int rl_store_event(struct rl_store *s, const Relais__EventRecord *ev)
+{
+	uint8_t key[8], stackbuf[1024], *buf = stackbuf;
+	size_t n = relais__event_record__get_packed_size(ev);
+	int rv;
+
+	if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)
+		return RL_ENOMEM;
+	relais__event_record__pack(ev, buf);
+	rl_put_be64(key, s->next_event);
+	/* Sequence keys only grow, so MDB_APPEND keeps pages full and writes cheap. */
+	MDB_val k = {8, key}, v = {n, buf};
+	int rc = mdb_put(s->txn, s->events, &k, &v, MDB_APPEND);
+	if (buf != stackbuf)
+		free(buf);
+	if (rc != 0)
+		return rl_store_err(rc, "event");
+	s->next_event++;
+	rv = RL_OK;
+	return rv;
+}
+
+static int rl_store_scan(struct rl_store *s, MDB_dbi dbi, int (*each)(void *, MDB_val *, MDB_val *, MDB_txn *),
+                         void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, rv = RL_OK;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rl_store_err(rc, "scan");
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rl_store_err(rc, "cursor");
+	}
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+		if ((rv = each(arg, &k, &v, txn)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rv;
+}
+
+struct rl_scan_arg {
+	struct rl_store *s;
+	void *cb;
+	void *arg;
+};
+
+static int rl_store_agent_each(void *a, MDB_val *k, MDB_val *v, MDB_txn *txn)
+{
+	struct rl_scan_arg *sa = a;
+	Relais__AgentRecord *r = relais__agent_record__unpack(NULL, v->mv_size, v->mv_data);
+
+	if (r == NULL)
+		return RL_EIO;
+	return ((rl_store_agent_cb)sa->cb)(sa->arg, r);
+}
+
+int rl_store_each_agent(struct rl_store *s, rl_store_agent_cb cb, void *arg)
+{
+	struct rl_scan_arg sa = {s, (void *)cb, arg};
+	return rl_store_scan(s, s->agents, rl_store_agent_each, &sa);
+}
+
+static int rl_store_live_each(void *a, MDB_val *k, MDB_val *v, MDB_txn *txn)
+{
+	struct rl_scan_arg *sa = a;
+	MDB_val cv;
+	Relais__ContactRecord *r;
+
+	if (mdb_get(txn, sa->s->contacts, k, &cv) != 0)
+		return RL_OK; /* a live key without a record cannot happen; skip it */
+	if ((r = relais__contact_record__unpack(NULL, cv.mv_size, cv.mv_data)) == NULL)
+		return RL_EIO;
+	return ((rl_store_contact_cb)sa->cb)(sa->arg, r);
+}
+
+int rl_store_each_live(struct rl_store *s, rl_store_contact_cb cb, void *arg)
+{
+	struct rl_scan_arg sa = {s, (void *)cb, arg};
+	return rl_store_scan(s, s->live, rl_store_live_each, &sa);
+}
+
+int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, rv = RL_OK;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rl_store_err(rc, "scan");
+	if ((rc = mdb_cursor_open(txn, s->events, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rl_store_err(rc, "cursor");
+	}
+	/* Walk back to the first event of the window, then forward in order. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	while (rc == 0) {
+		Relais__EventRecord *ev = relais__event_record__unpack(NULL, v.mv_size, v.mv_data);
+		int older = ev == NULL || ev->ts_us < since_us;
+		relais__event_record__free_unpacked(ev, NULL);
+		if (older)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_NEXT) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Relais__EventRecord *ev = relais__event_record__unpack(NULL, v.mv_size, v.mv_data);
+		if (ev == NULL)
+			continue;
+		rv = cb(arg, ev);
+		relais__event_record__free_unpacked(ev, NULL);
+		if (rv != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rv;
+}

@@ -1,0 +1,70 @@
+/*
+ * store.h - the hub's durable state in LMDB.
+ *
+ * One environment, named databases:
+ *   agents    agent id   -> AgentRecord      contacts  contact id -> ContactRecord
+ *   live      contact id -> ""  (contacts not yet ended: start-up reads only these)
+ *   extids    submitter "/" ext_id -> contact id (idempotent submission)
+ *   lastagent tenant "/" caller     -> agent id "\0" u64 time (returning callers)
+ *   events    big-endian u64 seq  -> EventRecord (append-only)
+ *   meta      "next_contact", "next_event" -> u64
+ *   directory "tenant/..", "queue/..", "site/.." -> provisioning as loaded (for reports)
+ * Writes happen only inside rl_store_begin .. rl_store_commit; commit fsyncs (the
+ * environment is opened without MDB_NOSYNC / MDB_NOMETASYNC). Reads outside a batch use
+ * the same write transaction when one is open, else a short read transaction.
+ */
+#ifndef RL_STORE_H
+#define RL_STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relais.pb-c.h"
+
+struct rl_store;
+
+/* rl_store_open opens (creating) the environment in dir. Errors: RL_EIO. */
+int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb);
+void rl_store_close(struct rl_store *s);
+
+/* A write transaction for one batch. RL_EIO on failure. */
+int rl_store_begin(struct rl_store *s);
+int rl_store_commit(struct rl_store *s); /* durable on RL_OK */
+void rl_store_abort(struct rl_store *s);
+int rl_store_in_txn(const struct rl_store *s);
+
+/* Records (inside a batch). Errors: RL_EIO, RL_ENOMEM. */
+int rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r);
+int rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live);
+
+/* rl_store_get_* unpack into a new record the caller frees (…__free_unpacked). RL_ENOENT. */
+int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out);
+int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out);
+
+/* rl_store_extid_get copies the contact id for key into out (size RL_WIRE_MAX_ID+1). */
+int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen);
+int rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id);
+
+int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, size_t len, uint64_t *ts);
+int rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts);
+
+/* rl_store_next_id returns and advances a durable counter (inside a batch). */
+int rl_store_next_id(struct rl_store *s, const char *name, uint64_t *out);
+
+/* rl_store_event appends an event (inside a batch). */
+int rl_store_event(struct rl_store *s, const Relais__EventRecord *ev);
+
+/* Iteration at start-up. The callback returns 0 to go on. */
+typedef int (*rl_store_agent_cb)(void *arg, Relais__AgentRecord *r); /* callback owns r */
+typedef int (*rl_store_contact_cb)(void *arg, Relais__ContactRecord *r);
+typedef int (*rl_store_event_cb)(void *arg, const Relais__EventRecord *ev);
+int rl_store_each_agent(struct rl_store *s, rl_store_agent_cb cb, void *arg);
+int rl_store_each_live(struct rl_store *s, rl_store_contact_cb cb, void *arg);
+/* Events newer than since_us, oldest first. */
+int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg);
+
+/* Counters. */
+uint64_t rl_store_commits(const struct rl_store *s);
+
+#endif
