@@ -355,10 +355,10 @@ void rl_agent_tick(struct rl_agent_sess *a)
 		return;
 	gen = rl_client_generation(a->cl);
 	if (gen != a->gen_seen && gen != 0) {
-		/* A new link: re-attach the session (or log in for the first time). */
+		/* A new link: re-attach the session. A login or resume already in flight is
+		 * re-sent by the link itself, so it is not sent twice. */
 		a->gen_seen = gen;
-		a->login_pending = 0;
-		if (a->session)
+		if (a->session && !a->login_pending)
 			rl_send_resume(a);
 	}
 	if (gen != 0 && a->session == 0 && !a->login_pending && now >= a->retry_at_us && (!a->refused || a->script))

@@ -1374,7 +1374,7 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 	if (p == NULL || !p->hello) {
 		if (env->req_id != 0 || env->session != 0) {
 			r.peer = NULL;
-			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN, "say Hello first", 0);
+			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first", 0);
 		}
 		return;
 	}

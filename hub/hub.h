@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "htab.h"
+#include "rl_htab.h"
 #include "relais.pb-c.h"
 #include "rl_wire.h"
 

@@ -97,6 +97,12 @@ void rl_client_set_session(struct rl_client *c, uint64_t session)
 	c->hb_session = session;
 }
 
+/* Ready: hello answered on the current pipe, and no pipe came or went since. */
+static int rl_client_ready(struct rl_client *c)
+{
+	return c->ready && atomic_load(&c->pipe_events) == c->pipe_seen;
+}
+
 static struct rl_pending **rl_client_slot(struct rl_client *c, uint64_t req_id)
 {
 	struct rl_pending **pp = &c->buckets[(req_id ^ (req_id >> 17)) & (RL_CLIENT_BUCKETS - 1)];
@@ -142,7 +148,7 @@ int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *
 	if (req_id != NULL)
 		*req_id = p->req_id;
 	/* Send now if the link is ready; otherwise the next hello completion sends it. */
-	if (c->ready) {
+	if (rl_client_ready(c)) {
 		rl_client_send_raw(c, p->buf, p->len);
 		p->tries = 1;
 		p->next_us = rl_mono_us() + RL_CLIENT_RESEND_MS * 1000u;
@@ -173,7 +179,7 @@ int rl_client_send(struct rl_client *c, rl_env *env)
 	size_t len;
 	int rv;
 
-	if (!c->ready)
+	if (!rl_client_ready(c))
 		return RL_EAGAIN;
 	if ((rv = rl_wire_encode(env, &buf, &len)) != RL_OK)
 		return rv;
@@ -299,6 +305,15 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 			return RL_EAGAIN;
 		}
 	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
+	    env->error->code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST) {
+		/* The server does not know this pipe (it restarted, or our hello was lost):
+		 * say hello again; the request stays pending and goes out after HelloOk. */
+		c->ready = 0;
+		rl_client_send_hello(c, now);
+		rl_wire_free(env);
+		return RL_EAGAIN;
+	}
 	if (env->req_id != 0) {
 		struct rl_pending **pp = rl_client_slot(c, env->req_id), *p = *pp;
 		if (p != NULL) {
@@ -331,6 +346,13 @@ unsigned rl_client_pending(const struct rl_client *c)
 unsigned rl_client_generation(const struct rl_client *c)
 {
 	return c->generation;
+}
+
+void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg)
+{
+	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
+		for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
+			fn(p->cookie, arg);
 }
 
 void rl_client_close(struct rl_client *c)

@@ -84,6 +84,9 @@ unsigned rl_client_pending(const struct rl_client *c);
 /* rl_client_generation: increases each time the link becomes ready (hello answered). */
 unsigned rl_client_generation(const struct rl_client *c);
 
+/* rl_client_each_pending calls fn for the cookie of every unanswered request (cleanup). */
+void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg);
+
 void rl_client_close(struct rl_client *c);
 
 #endif

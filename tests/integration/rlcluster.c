@@ -39,13 +39,13 @@ void rlc_init(struct rlc *c, const char *name, int tls)
 
 static const char *rlc_tls_args(struct rlc *c, const char *who)
 {
-	static char buf[2][1024];
+	static char buf[2][2048];
 	static int n;
 	char *p = buf[n++ & 1];
 
 	if (!c->tls)
 		return "";
-	snprintf(p, 1024, "--ca %s/ca.pem --cert %s/%s.pem --key %s/%s.key", c->certs, c->certs, who,
+	snprintf(p, 2048, "--ca %s/ca.pem --cert %s/%s.pem --key %s/%s.key", c->certs, c->certs, who,
 	         c->certs, who);
 	return p;
 }

@@ -114,7 +114,7 @@ int main(void)
 	free(out);
 
 	/* Wrong secret: a clear refusal, and the real agent is not disturbed. */
-	char bad[700], cmd[2048];
+	char bad[700], cmd[4096];
 	snprintf(bad, sizeof(bad), "%s/bad.secret", c.dir);
 	FILE *f = fopen(bad, "w");
 	fputs("not-the-secret\n", f);

@@ -1,5 +1,5 @@
 /*
- * htab.h - an open-addressing hash table from 64-bit keys to pointers.
+ * rl_htab.h - an open-addressing hash table from 64-bit keys to pointers.
  *
  * String-keyed tables hash the string with rl_htab_hash and pass an equality callback that
  * compares the stored object's own key, so a 64-bit hash collision is still told apart.

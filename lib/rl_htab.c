@@ -1,4 +1,4 @@
-#include "htab.h"
+#include "rl_htab.h"
 
 #include <stdlib.h>
 

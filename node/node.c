@@ -1,0 +1,481 @@
+#include "node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_client.h"
+#include "rl_err.h"
+#include "rl_htab.h"
+#include "rl_log.h"
+#include "rl_secret.h"
+#include "rl_time.h"
+
+#define RL_NODE_MAX_SOURCES 8
+#define RL_NODE_CTL_INFLIGHT 16
+
+/* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
+struct rl_lpeer {
+	uint32_t pipe;
+	int role;
+	uint64_t inflight[RL_NODE_CTL_INFLIGHT]; /* ctl submissions waiting for the hub */
+	unsigned next;
+};
+
+struct rl_sub {
+	struct rl_source *src;
+	void *cookie;
+};
+
+struct rl_ncontact {
+	char id[RL_WIRE_MAX_ID + 1];
+	struct rl_source *src;
+	void *cookie;
+};
+
+struct rl_ctl_cookie {
+	uint32_t pipe;
+	uint64_t req_id;
+};
+
+struct rl_node {
+	struct rl_node_conf conf;
+	struct rl_loop *loop;
+	struct rl_client *hub;
+	nng_socket lsock;
+	struct rl_htab peers, contacts;
+	unsigned gen_seen;
+	uint64_t boot_id, seq;
+	struct rl_source *sources[RL_NODE_MAX_SOURCES];
+	int nsources;
+	struct rl_source ctl;
+	struct rl_node_counters ctr;
+	int marker; /* cookie of requests whose answers need no handling */
+};
+
+static int rl_eq_ncontact(const void *v, const void *k)
+{
+	return strcmp(((const struct rl_ncontact *)v)->id, k) == 0;
+}
+
+const char *rl_node_site(const struct rl_node *n)
+{
+	return n->conf.site_id;
+}
+
+const struct rl_node_counters *rl_node_counters(const struct rl_node *n)
+{
+	return &n->ctr;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the relaisctl source: a tool on the node's listener submits as this site */
+
+static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg)
+{
+	struct rl_node *n = s->node;
+	struct rl_ctl_cookie *cc = cookie;
+	struct rl_lpeer *p = rl_htab_get(&n->peers, cc->pipe, NULL, NULL);
+	rl_env env;
+	Relais__SubmitContactOk ok = RELAIS__SUBMIT_CONTACT_OK__INIT;
+	Relais__Error er = RELAIS__ERROR__INIT;
+
+	if (p != NULL) {
+		for (int i = 0; i < RL_NODE_CTL_INFLIGHT; i++)
+			if (p->inflight[i] == cc->req_id)
+				p->inflight[i] = 0;
+		rl_env_init(&env);
+		env.req_id = cc->req_id;
+		if (contact_id != NULL) {
+			ok.contact_id = (char *)contact_id;
+			ok.enqueued_us = rl_wall_us();
+			env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK;
+			env.submit_contact_ok = &ok;
+		} else {
+			er.code = err;
+			er.message = (char *)msg;
+			env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
+			env.error = &er;
+		}
+		if (rl_link_send(n->lsock, cc->pipe, &env) != RL_OK)
+			n->ctr.dropped_down++;
+	}
+	free(cc);
+}
+
+static const struct rl_source_ops rl_ctl_ops = {"relaisctl", rl_ctl_ack, NULL, NULL, NULL};
+
+struct rl_source *rl_node_source_ctl(struct rl_node *n)
+{
+	return &n->ctl;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_contact_req *req, void *cookie)
+{
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	struct rl_sub *sub;
+	char ext[RL_WIRE_MAX_ID + 1];
+	rl_env env;
+	int rv;
+
+	if (req->ext_id != NULL)
+		snprintf(ext, sizeof(ext), "%s", req->ext_id);
+	else
+		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id, (unsigned long long)++n->seq);
+	if ((sub = calloc(1, sizeof(*sub))) == NULL)
+		return RL_ENOMEM;
+	sub->src = src;
+	sub->cookie = cookie;
+	rl_env_init(&env);
+	sc.ext_id = ext;
+	sc.tenant_id = (char *)req->tenant_id;
+	sc.queue_id = (char *)req->queue_id;
+	sc.priority = req->priority;
+	sc.pop = (Relais__ScreenPop *)req->pop;
+	sc.site_id = n->conf.site_id;
+	sc.media = "voice";
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	if ((rv = rl_client_request(n->hub, &env, sub, NULL)) != RL_OK) {
+		free(sub);
+		return rv;
+	}
+	n->ctr.submitted++;
+	return RL_OK;
+}
+
+int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome)
+{
+	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	cc.contact_id = (char *)contact_id;
+	cc.outcome = outcome;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
+	env.contact_cancel = &cc;
+	n->ctr.cancels++;
+	return rl_client_request(n->hub, &env, &n->marker, NULL);
+}
+
+static void rl_node_register(struct rl_node *n)
+{
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sr.site_id = n->conf.site_id;
+	sr.capacity = n->conf.capacity;
+	sr.health = 100;
+	sr.name = n->conf.name;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	rl_client_request(n->hub, &env, &n->marker, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* from the hub */
+
+static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
+{
+	rl_env *env;
+	void *cookie;
+	int is_reply;
+
+	if (rl_client_input(n->hub, msg, &env, &cookie, &is_reply) != RL_OK)
+		return;
+	if (env->chan != 0) {
+		/* For one of our seated agents (or a tool's relayed request). */
+		uint32_t pipe = (uint32_t)env->chan;
+		env->chan = 0;
+		if (rl_htab_get(&n->peers, pipe, NULL, NULL) == NULL || rl_link_send(n->lsock, pipe, env) != RL_OK)
+			n->ctr.dropped_down++;
+		else
+			n->ctr.relayed_down++;
+	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
+		struct rl_sub *sub = cookie;
+		if (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+			const char *cid = env->submit_contact_ok->contact_id;
+			struct rl_ncontact *c;
+			n->ctr.acked++;
+			if (rl_htab_get(&n->contacts, rl_htab_hash(cid), rl_eq_ncontact, cid) == NULL &&
+			    (c = calloc(1, sizeof(*c))) != NULL) {
+				snprintf(c->id, sizeof(c->id), "%s", cid);
+				c->src = sub->src;
+				c->cookie = sub->src->ops->on_update ? sub->cookie : NULL;
+				rl_htab_put(&n->contacts, rl_htab_hash(c->id), c);
+			}
+			sub->src->ops->on_ack(sub->src, sub->cookie, cid, 0, NULL);
+		} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
+			n->ctr.refused++;
+			rl_log(RL_LOG_WARNING, "hub refused a contact source=%s err=\"%s\"", sub->src->ops->name,
+			       env->error->message ? env->error->message : "");
+			sub->src->ops->on_ack(sub->src, sub->cookie, NULL, env->error->code, env->error->message);
+		}
+		free(sub);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
+		const Relais__ContactUpdate *u = env->contact_update;
+		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(u->contact_id ? u->contact_id : ""),
+		                                    rl_eq_ncontact, u->contact_id ? u->contact_id : "");
+		if (c != NULL) {
+			if (c->src->ops->on_update != NULL && c->cookie != NULL)
+				c->src->ops->on_update(c->src, c->cookie, u);
+			if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
+				rl_htab_del(&n->contacts, rl_htab_hash(c->id), c);
+				free(c);
+			}
+		}
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && !is_reply) {
+		rl_log(RL_LOG_WARNING, "hub says: %s", env->error->message ? env->error->message : "?");
+	}
+	rl_wire_free(env);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* from a local link */
+
+static void rl_node_relay_up(struct rl_node *n, uint32_t pipe, rl_env *env)
+{
+	env->chan = pipe;
+	if (rl_client_send(n->hub, env) != RL_OK)
+		n->ctr.dropped_up++; /* hub link down: the agent re-sends */
+	else
+		n->ctr.relayed_up++;
+}
+
+static void rl_node_local_reply(struct rl_node *n, uint32_t pipe, uint64_t req_id, Relais__ErrorCode code, const char *msg)
+{
+	Relais__Error er = RELAIS__ERROR__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.req_id = req_id;
+	er.code = code;
+	er.message = (char *)msg;
+	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
+	env.error = &er;
+	rl_link_send(n->lsock, pipe, &env);
+}
+
+static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_env *env)
+{
+	const Relais__SubmitContact *s = env->submit_contact;
+	struct rl_contact_req req = {0};
+	struct rl_ctl_cookie *cc;
+	char ext[RL_WIRE_MAX_ID + 8];
+
+	for (int i = 0; i < RL_NODE_CTL_INFLIGHT; i++)
+		if (env->req_id != 0 && p->inflight[i] == env->req_id)
+			return; /* a re-send of one already on its way */
+	if (s->ext_id && s->ext_id[0]) {
+		snprintf(ext, sizeof(ext), "ctl:%s", s->ext_id);
+		if (!rl_wire_id_ok(ext)) {
+			rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "ext_id too long or bad characters");
+			return;
+		}
+		req.ext_id = ext;
+	}
+	req.tenant_id = s->tenant_id;
+	req.queue_id = s->queue_id;
+	req.priority = s->priority;
+	req.pop = s->pop;
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		return;
+	cc->pipe = p->pipe;
+	cc->req_id = env->req_id;
+	if (rl_node_submit(n, &n->ctl, &req, cc) != RL_OK) {
+		free(cc);
+		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL, "node cannot queue the contact");
+		return;
+	}
+	p->inflight[p->next++ % RL_NODE_CTL_INFLIGHT] = env->req_id;
+}
+
+static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
+{
+	rl_env *env = NULL;
+	uint32_t pipe;
+	int rv = rl_link_recv_env(msg, &env, &pipe);
+	struct rl_lpeer *p;
+
+	nng_msg_free(msg);
+	if (rv != RL_OK) {
+		if (rv == RL_EVERSION)
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_VERSION, "unsupported protocol version");
+		rl_wire_free(env);
+		return;
+	}
+	p = rl_htab_get(&n->peers, pipe, NULL, NULL);
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
+		Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+		rl_env out;
+		int role = env->hello->role;
+		if (role != RELAIS__ROLE__ROLE_AGENT && role != RELAIS__ROLE__ROLE_CTL) {
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "agents and tools only");
+			rl_wire_free(env);
+			return;
+		}
+		if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL) {
+			p->pipe = pipe;
+			rl_htab_put(&n->peers, pipe, p);
+		}
+		if (p != NULL)
+			p->role = role;
+		rl_env_init(&out);
+		out.req_id = env->req_id;
+		ok.server_time_us = rl_wall_us();
+		ok.hub_id = n->conf.site_id;
+		out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
+		out.hello_ok = &ok;
+		rl_link_send(n->lsock, pipe, &out);
+	} else if (p == NULL) {
+		if (env->req_id)
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first");
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT && env->session == 0) {
+		Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
+		rl_env out;
+		rl_env_init(&out);
+		hb.sent_us = rl_wall_us();
+		hb.echo_us = env->heartbeat->sent_us;
+		out.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
+		out.heartbeat = &hb;
+		rl_link_send(n->lsock, pipe, &out);
+	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT) {
+		rl_node_ctl_submit(n, p, env);
+	} else if (p->role == RELAIS__ROLE__ROLE_AGENT && env->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN) {
+		/* A seated agent is at this site, whatever it says; the hub checks it too. */
+		env->agent_login->site_id = n->conf.site_id;
+		rl_node_relay_up(n, pipe, env);
+		env->agent_login->site_id = NULL; /* not ours to free */
+	} else if (p->role == RELAIS__ROLE__ROLE_AGENT ||
+	           env->body_case == RELAIS__ENVELOPE__BODY_STATUS_REQUEST ||
+	           env->body_case == RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE) {
+		rl_node_relay_up(n, pipe, env);
+	} else if (env->req_id) {
+		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "unexpected message");
+	}
+	rl_wire_free(env);
+}
+
+static void rl_node_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct rl_node *n = arg;
+
+	if (ev == NNG_PIPE_EV_REM_POST)
+		rl_loop_post(n->loop, RL_NODE_TAG_PIPE, (void *)(uintptr_t)nng_pipe_id(p));
+}
+
+void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
+{
+	if (ev->kind == RL_LOOP_MSG && ev->src == RL_NODE_TAG_HUB)
+		rl_node_from_hub(n, ev->msg);
+	else if (ev->kind == RL_LOOP_MSG && ev->src == RL_NODE_TAG_LISTEN)
+		rl_node_from_local(n, ev->msg);
+	else if (ev->kind == RL_LOOP_MSG)
+		nng_msg_free(ev->msg);
+	else if (ev->src == RL_NODE_TAG_PIPE) {
+		uint32_t pipe = (uint32_t)(uintptr_t)ev->ptr;
+		struct rl_lpeer *p = rl_htab_get(&n->peers, pipe, NULL, NULL);
+		if (p != NULL) {
+			rl_htab_del(&n->peers, pipe, p);
+			free(p);
+		}
+	}
+}
+
+void rl_node_tick(struct rl_node *n)
+{
+	uint64_t now = rl_mono_us();
+	unsigned gen;
+
+	rl_client_tick(n->hub);
+	gen = rl_client_generation(n->hub);
+	if (gen != n->gen_seen) {
+		n->gen_seen = gen;
+		rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
+		rl_node_register(n);
+	}
+	for (int i = 0; i < n->nsources; i++)
+		if (n->sources[i]->ops->tick)
+			n->sources[i]->ops->tick(n->sources[i], now);
+}
+
+int rl_node_add_source(struct rl_node *n, struct rl_source *src)
+{
+	if (n->nsources == RL_NODE_MAX_SOURCES)
+		return RL_EFULL;
+	src->node = n;
+	n->sources[n->nsources++] = src;
+	return RL_OK;
+}
+
+int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop)
+{
+	struct rl_node *n = calloc(1, sizeof(*n));
+	struct rl_client_opts o = {.url = conf->hub_url, .tls = &conf->tls, .role = RELAIS__ROLE__ROLE_NODE,
+	                           .site_id = conf->site_id, .name = "relais-node"};
+	int rv;
+
+	if (n == NULL)
+		return RL_ENOMEM;
+	n->conf = *conf;
+	n->loop = loop;
+	n->ctl.ops = &rl_ctl_ops;
+	n->ctl.node = n;
+	/* ext_ids must stay unique across restarts of this node: a random boot id. */
+	rl_secret_random(&n->boot_id, sizeof(n->boot_id));
+	if ((rv = rl_link_server_open(&n->lsock)) != RL_OK)
+		goto fail;
+	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, rl_node_pipe_cb, n);
+	if ((rv = rl_loop_add_socket(loop, n->lsock, RL_NODE_TAG_LISTEN)) != RL_OK)
+		goto fail;
+	for (int i = 0; conf->listen && conf->listen[i]; i++) {
+		if ((rv = rl_link_listen(n->lsock, conf->listen[i], &conf->tls)) != RL_OK)
+			goto fail;
+		rl_log(RL_LOG_NOTICE, "listening url=%s", conf->listen[i]);
+	}
+	if ((rv = rl_client_open(&n->hub, &o, loop, RL_NODE_TAG_HUB)) != RL_OK)
+		goto fail;
+	*out = n;
+	return RL_OK;
+fail:
+	if (n->lsock.id)
+		nng_close(n->lsock);
+	free(n);
+	return rv;
+}
+
+static void rl_node_free_pending(void *cookie, void *arg)
+{
+	struct rl_node *n = arg;
+	struct rl_sub *sub = cookie;
+
+	if (cookie == NULL || cookie == &n->marker)
+		return;
+	if (sub->src == &n->ctl)
+		free(sub->cookie);
+	free(sub);
+}
+
+void rl_node_close(struct rl_node *n)
+{
+	if (n == NULL)
+		return;
+	rl_client_each_pending(n->hub, rl_node_free_pending, n);
+	for (int i = 0; i < n->nsources; i++)
+		if (n->sources[i]->ops->stop)
+			n->sources[i]->ops->stop(n->sources[i]);
+	nng_close(n->lsock);
+	rl_client_close(n->hub);
+	for (size_t i = 0; i < n->peers.cap; i++)
+		if (n->peers.ents && n->peers.ents[i].val)
+			free(n->peers.ents[i].val);
+	for (size_t i = 0; i < n->contacts.cap; i++)
+		if (n->contacts.ents && n->contacts.ents[i].val)
+			free(n->contacts.ents[i].val);
+	rl_htab_fini(&n->peers);
+	rl_htab_fini(&n->contacts);
+	free(n);
+}

@@ -1,0 +1,48 @@
+/*
+ * node.h - the site node core: one link to the hub carrying the site's own requests and
+ * its seated agents' traffic (each agent link a `chan` on it), a listener for those agents
+ * and for local tools, and the table of live contacts the site's sources submitted.
+ */
+#ifndef RL_NODE_H
+#define RL_NODE_H
+
+#include "rl_link.h"
+#include "rl_loop.h"
+#include "source.h"
+
+struct rl_node_conf {
+	char site_id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+	uint32_t capacity;
+	const char *hub_url;
+	const char *const *listen; /* NULL-terminated */
+	struct rl_tls tls;
+};
+
+struct rl_node_counters {
+	uint64_t relayed_up, relayed_down, dropped_up, dropped_down, submitted, acked, refused, cancels;
+};
+
+/* rl_node_open dials the hub and listens. Errors: RL_ENET, RL_ECONFIG, RL_ENOMEM. */
+int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop);
+
+/* rl_node_add_source attaches a source (the node calls its tick and stop). */
+int rl_node_add_source(struct rl_node *n, struct rl_source *src);
+
+/* rl_node_source_ctl returns the built-in source for relaisctl submissions. */
+struct rl_source *rl_node_source_ctl(struct rl_node *n);
+
+/* rl_node_event handles one loop event of the node's sockets. */
+void rl_node_event(struct rl_node *n, struct rl_loop_event *ev);
+
+/* rl_node_tick: link upkeep and the sources' timers. */
+void rl_node_tick(struct rl_node *n);
+
+const struct rl_node_counters *rl_node_counters(const struct rl_node *n);
+
+/* Tags the node uses in the loop. */
+enum { RL_NODE_TAG_HUB = 1, RL_NODE_TAG_LISTEN = 2, RL_NODE_TAG_PIPE = 3 };
+
+void rl_node_close(struct rl_node *n);
+
+#endif

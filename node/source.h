@@ -1,0 +1,56 @@
+/*
+ * source.h - where a site's contacts come from.
+ *
+ * A contact source (relaisctl through the node, the demo generator, and next the SIP trunk)
+ * hands contacts to the node core with rl_node_submit; the core makes the submission
+ * reliable (re-sent until the hub acknowledges, idempotent by ext_id) and calls back:
+ * on_ack once with the hub's answer, then on_update for every ContactUpdate the hub pushes
+ * about that contact, until it ends. Callbacks run on the node's loop thread.
+ */
+#ifndef RL_SOURCE_H
+#define RL_SOURCE_H
+
+#include <stdint.h>
+
+#include "relais.pb-c.h"
+#include "rl_wire.h"
+
+struct rl_node;
+struct rl_source;
+
+struct rl_contact_req {
+	const char *ext_id;   /* NULL: the node makes one, unique across node restarts */
+	const char *tenant_id;
+	const char *queue_id;
+	uint32_t priority;
+	const Relais__ScreenPop *pop; /* caller, dialled, IVR answers; may be NULL */
+};
+
+struct rl_source_ops {
+	const char *name;
+	/* The hub's answer: contact_id on success, else err (ErrorCode) and its message. */
+	void (*on_ack)(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg);
+	/* A change of a contact this source submitted (offered, connected, ended). */
+	void (*on_update)(struct rl_source *s, void *cookie, const Relais__ContactUpdate *u);
+	/* Called about every 100 ms. */
+	void (*tick)(struct rl_source *s, uint64_t now_mono_us);
+	/* Frees the source's state. */
+	void (*stop)(struct rl_source *s);
+};
+
+struct rl_source {
+	const struct rl_source_ops *ops;
+	struct rl_node *node;
+	void *impl;
+};
+
+/* rl_node_submit queues a contact for the hub. Errors: RL_EFULL, RL_ENOMEM, RL_ETOOBIG. */
+int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_contact_req *req, void *cookie);
+
+/* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED). */
+int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome);
+
+/* rl_node_site returns this node's site id. */
+const char *rl_node_site(const struct rl_node *n);
+
+#endif
