@@ -29,7 +29,7 @@ sh "$top/deploy/deps.sh"
 build="$top/build"
 if [ ! -x "$build/hub/relais-hub" ] || [ -n "$(find "$top"/{lib,hub,node,agent-client,ctl,proto} -newer "$build/hub/relais-hub" -type f 2>/dev/null | head -1)" ]; then
 	echo "building into $build"
-	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAIS_TESTS=OFF >/dev/null
+	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAIS_TESTS=OFF -DRELAIS_SANITIZE= >/dev/null
 	cmake --build "$build" -j"$(nproc)" >/dev/null
 fi
 hub_bin="$build/hub/relais-hub"
@@ -74,6 +74,7 @@ while read -r site tenants skills ids; do
 	done
 done < <(agents_conf)
 
+agent_list=${agent_entries%,$'\n'} # libconfig lists take no trailing comma
 cat > "$dir/hub.conf" <<EOF2
 hub: {
   id = "hub-1";
@@ -116,7 +117,8 @@ queues = (
     sl_pct = 80; sl_seconds = 30; wrapup_s = 6; }
 );
 agents = (
-$agent_entries);
+$agent_list
+);
 EOF2
 
 gen_node() { # site name streams...
@@ -140,13 +142,13 @@ EOF2
 rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
 # Demo traffic: Poisson arrivals; handle times are scaled down (talk ~20 s, wrap ~5 s).
 gen_node casablanca "Casablanca" \
-	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 18); priority = 0; patience_s = 45.0; }" \
-	"  { tenant = \"telco\"; queue = \"telco.tech\"; per_minute = $(rate 8); priority = 1; patience_s = 60.0; }"
+	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 24); priority = 0; patience_s = 45.0; }" \
+	"  { tenant = \"telco\"; queue = \"telco.tech\"; per_minute = $(rate 10); priority = 1; patience_s = 60.0; }"
 gen_node fes "Fès" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 6); priority = 0; patience_s = 45.0; }" \
-	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 10); priority = 0; patience_s = 90.0; }"
+	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 12); priority = 0; patience_s = 90.0; }"
 gen_node dakar "Dakar" \
-	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 14); priority = 2; patience_s = 60.0; }"
+	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 18); priority = 2; patience_s = 60.0; }"
 
 pids=()
 stopping=0
@@ -154,13 +156,13 @@ cleanup() {
 	[ $stopping = 1 ] && return
 	stopping=1
 	echo
+	echo "final status:"
+	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>/dev/null || true
 	echo "stopping cluster..."
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${pids[$i]}" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
-	echo "final status:"
-	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>/dev/null || true
 	echo "logs in $dir/logs"
 }
 trap cleanup EXIT

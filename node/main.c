@@ -188,8 +188,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)c->refused, (unsigned long long)c->cancels);
 	exit_code = 0;
 out:
-	rl_loop_destroy(g_loop);
+	/* Sockets close first: their callbacks post into the loop, which must outlive them. */
 	rl_node_close(node);
+	rl_loop_destroy(g_loop);
 	free(streams);
 	config_destroy(&cfg);
 	return exit_code;
