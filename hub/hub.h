@@ -119,7 +119,7 @@ struct rl_agent {
 	uint64_t chan;
 	int bound;
 	int reachable;              /* heard within RL_LINK_DEAD_MS */
-	uint64_t last_seen_mono;
+	uint64_t last_seen_us;       /* batch clock of the last message */
 	uint64_t wrap_started_us;
 	int wrap_queue;
 	char pending_nr[RL_WIRE_MAX_ID + 1]; /* not-ready asked while busy */

@@ -1,0 +1,484 @@
+/*
+ * Randomized property test of the hub engine: thousands of random interleavings of
+ * enqueue, login, ready / not ready, accept, reject, hangup, wrap-up, caller abandon, link
+ * loss, time jumps (RONA, wrap-up, overflow, grace) and hub crashes (the batch in flight is
+ * aborted, the engine closed and reopened from the same LMDB directory).
+ *
+ * After every step: the engine's model agrees with itself and with the store
+ * (rl_engine_check: no contact with two agents, no agent with two contacts, references
+ * agree both ways, queue membership matches state). Every acknowledgement the engine
+ * released was for a durable contact: re-submitting its ext_id after any number of crashes
+ * returns the same contact id and original enqueue time. At the end, with time run past
+ * every timer, no agent is left reserved and no contact left offered.
+ *
+ * RL_PROPERTY_SEED=N reproduces a run; RL_PROPERTY_STEPS=N changes its length.
+ */
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rl_secret.h"
+#include "rltest.h"
+
+#define NAGENTS 8
+#define MAXC 4096
+#define NODE_PIPE 1
+#define CTL_PIPE 2
+#define AGENT_PIPE0 100
+
+struct tagent {
+	char id[16];
+	uint32_t pipe;      /* current link (changes on reconnect) */
+	int linked;         /* has said hello on pipe */
+	uint64_t session;
+	uint8_t token[16];
+	char offer[32];     /* last offered contact */
+	int state;
+};
+
+struct tack {
+	char ext[32];
+	char id[32];
+	uint64_t enq;
+	int acked;
+};
+
+static struct tagent agents[NAGENTS];
+static struct tack acks[MAXC];
+static int nsubmitted;
+static struct rl_auth_job *jobs[64];
+static int njobs;
+static uint64_t now_us = 1790000000000000ULL;
+static uint32_t next_pipe = 1000;
+static int reserved_seen, offered_seen, mismatches, status_seen;
+static int offers, busy, wraps;
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static int pick(int n)
+{
+	return (int)(rnd() % (uint64_t)n);
+}
+
+static struct tagent *agent_by_pipe(uint32_t pipe)
+{
+	for (int i = 0; i < NAGENTS; i++)
+		if (agents[i].pipe == pipe)
+			return &agents[i];
+	return NULL;
+}
+
+static void on_send(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
+{
+	rl_env *env = NULL;
+	struct tagent *a;
+
+	(void)arg;
+	if (rl_wire_decode(buf, len, &env) != RL_OK) {
+		mismatches++;
+		rl_wire_free(env);
+		return;
+	}
+	if (pipe == NODE_PIPE && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+		const Relais__SubmitContactOk *ok = env->submit_contact_ok;
+		for (int i = 0; i < nsubmitted; i++) {
+			struct tack *t = &acks[i];
+			if ((uint64_t)(i + 1) != env->req_id)
+				continue;
+			if (t->acked && (strcmp(t->id, ok->contact_id) != 0 || t->enq != ok->enqueued_us)) {
+				fprintf(stderr, "ext %s acked as %s/%llu, now %s/%llu\n", t->ext, t->id,
+				        (unsigned long long)t->enq, ok->contact_id, (unsigned long long)ok->enqueued_us);
+				mismatches++;
+			}
+			snprintf(t->id, sizeof(t->id), "%s", ok->contact_id);
+			t->enq = ok->enqueued_us;
+			t->acked = 1;
+		}
+	} else if (pipe == CTL_PIPE && env->body_case == RELAIS__ENVELOPE__BODY_STATUS_REPLY) {
+		const Relais__StatusReply *r = env->status_reply;
+		status_seen = 1;
+		reserved_seen = 0;
+		for (size_t i = 0; i < r->n_agents; i++)
+			if (r->agents[i]->state == RELAIS__AGENT_STATE__AGENT_RESERVED)
+				reserved_seen++;
+		offered_seen = 0;
+	} else if ((a = agent_by_pipe(pipe)) != NULL) {
+		if (env->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK) {
+			a->session = env->agent_login_ok->session;
+			if (env->agent_login_ok->token.len == 16)
+				memcpy(a->token, env->agent_login_ok->token.data, 16);
+		} else if (env->body_case == RELAIS__ENVELOPE__BODY_OFFER) {
+			snprintf(a->offer, sizeof(a->offer), "%s", env->offer->contact_id);
+			offers++;
+		} else if (env->body_case == RELAIS__ENVELOPE__BODY_AGENT_STATUS) {
+			a->state = env->agent_status->state;
+			busy += a->state == RELAIS__AGENT_STATE__AGENT_BUSY;
+			wraps += a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP;
+			if (a->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
+				a->session = 0;
+		}
+	}
+	rl_wire_free(env);
+}
+
+static void on_auth(void *arg, struct rl_auth_job *job)
+{
+	(void)arg;
+	job->ok = job->hash[0] && rl_secret_verify(job->hash, job->secret) == RL_OK;
+	jobs[njobs++] = job;
+}
+
+static void input(struct rl_engine *e, uint32_t pipe, rl_env *env)
+{
+	uint8_t *buf;
+	size_t len;
+	rl_env *dec = NULL;
+
+	/* Through the codec, as on the wire. */
+	RL_REQUIRE(rl_wire_encode(env, &buf, &len) == RL_OK);
+	RL_REQUIRE(rl_wire_decode(buf, len, &dec) == RL_OK);
+	rl_engine_input(e, pipe, dec);
+	rl_wire_free(dec);
+	free(buf);
+	while (njobs > 0)
+		rl_engine_auth_done(e, jobs[--njobs]);
+}
+
+static void hello(struct rl_engine *e, uint32_t pipe, int role, const char *site)
+{
+	Relais__Hello h = RELAIS__HELLO__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.req_id = rnd() | 1;
+	h.role = role;
+	h.site_id = (char *)site;
+	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	input(e, pipe, &env);
+}
+
+static void submit(struct rl_engine *e, int i)
+{
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	static const char *const queues[] = {"telco.billing", "telco.tech", "bank.cards"};
+	char caller[32];
+	rl_env env;
+
+	rl_env_init(&env);
+	env.req_id = (uint64_t)i + 1; /* one req_id per ext_id, as a re-sending node does */
+	snprintf(caller, sizeof(caller), "+2126000%05d", i % 50); /* some callers return */
+	pop.caller = caller;
+	sc.ext_id = acks[i].ext;
+	sc.queue_id = (char *)queues[i % 3];
+	sc.tenant_id = i % 3 == 2 ? "bank" : "telco";
+	sc.priority = (uint32_t)(i % 4);
+	sc.pop = &pop;
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	input(e, NODE_PIPE, &env);
+}
+
+static void agent_req(struct rl_engine *e, struct tagent *a, rl_env *env)
+{
+	env->session = a->session;
+	env->req_id = rnd() | 1;
+	input(e, a->pipe, env);
+}
+
+static void agent_op(struct rl_engine *e, struct tagent *a, const char *secret)
+{
+	rl_env env;
+	rl_env_init(&env);
+
+	if (!a->linked) {
+		a->pipe = next_pipe++;
+		hello(e, a->pipe, RELAIS__ROLE__ROLE_AGENT, "");
+		a->linked = 1;
+		if (a->session) {
+			Relais__AgentResume r = RELAIS__AGENT_RESUME__INIT;
+			r.session = a->session;
+			r.token.data = a->token;
+			r.token.len = 16;
+			env.body_case = RELAIS__ENVELOPE__BODY_AGENT_RESUME;
+			env.agent_resume = &r;
+			agent_req(e, a, &env);
+			if (a->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
+				a->session = 0;
+		}
+		return;
+	}
+	if (a->session == 0) {
+		Relais__AgentLogin l = RELAIS__AGENT_LOGIN__INIT;
+		l.agent_id = a->id;
+		l.secret = pick(10) == 0 ? "wrong" : (char *)secret;
+		env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
+		env.agent_login = &l;
+		agent_req(e, a, &env);
+		return;
+	}
+	switch (pick(8)) {
+	case 0:
+	case 1: {
+		Relais__AgentSetState s = RELAIS__AGENT_SET_STATE__INIT;
+		s.state = pick(4) ? RELAIS__AGENT_STATE__AGENT_READY : RELAIS__AGENT_STATE__AGENT_NOT_READY;
+		s.reason = "break";
+		if (pick(30) == 0)
+			s.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
+		env.body_case = RELAIS__ENVELOPE__BODY_AGENT_SET_STATE;
+		env.agent_set_state = &s;
+		agent_req(e, a, &env);
+		break;
+	}
+	case 2:
+	case 3: {
+		Relais__OfferAnswer o = RELAIS__OFFER_ANSWER__INIT;
+		o.contact_id = a->offer;
+		o.accept = pick(5) != 0;
+		env.body_case = RELAIS__ENVELOPE__BODY_OFFER_ANSWER;
+		env.offer_answer = &o;
+		agent_req(e, a, &env);
+		break;
+	}
+	case 4: {
+		Relais__ContactHangup h = RELAIS__CONTACT_HANGUP__INIT;
+		h.contact_id = a->offer;
+		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
+		env.contact_hangup = &h;
+		agent_req(e, a, &env);
+		break;
+	}
+	case 5: {
+		Relais__WrapupDone w = RELAIS__WRAPUP_DONE__INIT;
+		w.contact_id = a->offer;
+		w.disposition = "resolved";
+		w.extend_s = pick(6) == 0 ? 5 : 0;
+		env.body_case = RELAIS__ENVELOPE__BODY_WRAPUP_DONE;
+		env.wrapup_done = &w;
+		agent_req(e, a, &env);
+		break;
+	}
+	case 6: {
+		/* The link drops (a blip): the hub sees the pipe go. */
+		rl_engine_pipe_gone(e, a->pipe);
+		a->linked = 0;
+		break;
+	}
+	default: {
+		Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
+		env.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
+		env.heartbeat = &hb;
+		env.session = a->session;
+		input(e, a->pipe, &env);
+		break;
+	}
+	}
+}
+
+static void cancel(struct rl_engine *e)
+{
+	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
+	rl_env env;
+	int i;
+
+	if (nsubmitted == 0)
+		return;
+	i = pick(nsubmitted);
+	if (!acks[i].acked)
+		return;
+	rl_env_init(&env);
+	env.req_id = rnd() | 1;
+	cc.contact_id = acks[i].id;
+	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
+	env.contact_cancel = &cc;
+	input(e, NODE_PIPE, &env);
+}
+
+static void status(struct rl_engine *e)
+{
+	Relais__StatusRequest sr = RELAIS__STATUS_REQUEST__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.req_id = rnd() | 1;
+	sr.agents = 1;
+	sr.queues = 1;
+	env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
+	env.status_request = &sr;
+	status_seen = 0;
+	input(e, CTL_PIPE, &env);
+}
+
+static const char conf_text[] =
+	"sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
+	"tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
+	"queues = (\n"
+	" { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; sites = [ \"casablanca\" ];"
+	"   wrapup_s = 3; offer_timeout_s = 5; sticky_s = 600;"
+	"   overflow = ( { after_s = 10; widen = [ \"home\", \"all_sites\" ]; } ); },\n"
+	" { id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 5; }; skills2 = { billing = 7; };"
+	"   policy = \"most_skilled\"; wrapup_s = 2; offer_timeout_s = 4;"
+	"   overflow = ( { after_s = 0; waiting_over = 2; widen = [ \"skills2\" ]; } ); },\n"
+	" { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 2; }; wrapup_s = 4; offer_timeout_s = 6; }\n"
+	");\n";
+
+static struct rl_engine *open_engine(const char *dir, const char *hashes[NAGENTS])
+{
+	config_t cfg;
+	char text[16384];
+	size_t n = (size_t)snprintf(text, sizeof(text), "%sagents = (\n", conf_text);
+	static const char *const skills[] = {"billing = 5; tech = 6;", "billing = 8;", "cards = 4;", "cards = 9; billing = 4;",
+	                                     "tech = 9;", "billing = 3;", "cards = 2; tech = 5;", "billing = 9; tech = 2;"};
+	static const char *const tenants[] = {"\"telco\"", "\"telco\"", "\"bank\"", "\"bank\", \"telco\"",
+	                                      "\"telco\"", "\"telco\"", "\"bank\", \"telco\"", "\"telco\""};
+	struct rl_hub_conf hc = {.map_size_mb = 256, .agent_grace_s = 30, .offer_timeout_s = 5, .wrapup_s = 3, .batch_max = 64};
+	struct rl_engine *e;
+
+	for (int i = 0; i < NAGENTS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		                      " { id = \"%s\"; tenants = [ %s ]; skills = { %s }; secret_hash = \"%s\"; }%s\n",
+		                      agents[i].id, tenants[i], skills[i], hashes[i], i + 1 < NAGENTS ? "," : "");
+	snprintf(text + n, sizeof(text) - n, ");\n");
+	snprintf(hc.id, sizeof(hc.id), "prop");
+	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", dir);
+	config_init(&cfg);
+	RL_REQUIRE(config_read_string(&cfg, text) == CONFIG_TRUE);
+	RL_REQUIRE(rl_engine_open(&e, &hc, &cfg, on_send, NULL, on_auth, NULL, now_us) == RL_OK);
+	config_destroy(&cfg);
+	/* A new engine knows no links: everyone says hello again. */
+	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+	hello(e, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	hello(e, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "");
+	RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	for (int i = 0; i < NAGENTS; i++)
+		agents[i].linked = 0;
+	return e;
+}
+
+int main(void)
+{
+	const char *dir = rltest_tmpdir("hubprop");
+	const char *seed_env = getenv("RL_PROPERTY_SEED"), *steps_env = getenv("RL_PROPERTY_STEPS");
+	char hashbuf[NAGENTS][256], secret[NAGENTS][32];
+	const char *hashes[NAGENTS];
+	int steps = steps_env ? atoi(steps_env) : 3000, crashes = 0, violations = 0;
+	char why[256];
+
+	rl_log_init("test", RL_LOG_ERR);
+	if (seed_env)
+		rng = strtoull(seed_env, NULL, 10);
+	else
+		rl_secret_random(&rng, sizeof(rng));
+	rng |= 1;
+	printf("seed %llu (RL_PROPERTY_SEED to reproduce), %d steps\n", (unsigned long long)rng, steps);
+	for (int i = 0; i < NAGENTS; i++) {
+		snprintf(agents[i].id, sizeof(agents[i].id), "p%d", i);
+		snprintf(secret[i], sizeof(secret[i]), "s3cret-%d", i);
+		RL_REQUIRE(rl_secret_hash(secret[i], RL_SECRET_MIN, hashbuf[i], sizeof(hashbuf[i])) == RL_OK);
+		hashes[i] = hashbuf[i];
+	}
+	struct rl_engine *e = open_engine(dir, hashes);
+
+	for (int step = 0; step < steps; step++) {
+		int ops = 1 + pick(6), crash = pick(60) == 0;
+		int acked_before[MAXC];
+		for (int i = 0; i < nsubmitted; i++)
+			acked_before[i] = acks[i].acked;
+		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		for (int k = 0; k < ops; k++) {
+			int what = pick(10);
+			if (what < 2 && nsubmitted < MAXC) {
+				snprintf(acks[nsubmitted].ext, sizeof(acks[nsubmitted].ext), "x%d", nsubmitted);
+				submit(e, nsubmitted++);
+			} else if (what == 2 && nsubmitted > 0) {
+				submit(e, pick(nsubmitted)); /* a re-send, maybe after crashes */
+			} else if (what == 3) {
+				cancel(e);
+			} else {
+				struct tagent *a = &agents[pick(NAGENTS)];
+				agent_op(e, a, secret[a - agents]);
+			}
+		}
+		if (pick(4) == 0)
+			now_us += (uint64_t)pick(8000) * 1000u; /* up to 8 s: RONA, wrap-up, overflow */
+		rl_engine_tick(e);
+		if (crash) {
+			/* Crash: the batch never commits, so nothing it produced was ever sent. */
+			rl_engine_abort(e);
+			for (int i = 0; i < nsubmitted; i++)
+				if (!acked_before[i] && acks[i].acked)
+					RL_REQUIRE(!"an ack escaped an uncommitted batch");
+			rl_engine_close(e);
+			e = open_engine(dir, hashes);
+			crashes++;
+			continue;
+		}
+		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+		if (rl_engine_check(e, why, sizeof(why)) != 0) {
+			violations++;
+			fprintf(stderr, "step %d: %s\n", step, why);
+			if (violations > 5)
+				break;
+		}
+	}
+	RL_CHECK(violations == 0);
+	RL_CHECK(mismatches == 0);
+	RL_CHECK(crashes > 0);
+
+	/* Every acknowledged contact is durable: re-submitting each ext_id, after the crashes,
+	 * returns the id and enqueue time it was acknowledged with (checked in on_send). */
+	int acked = 0;
+	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+	for (int i = 0; i < nsubmitted; i++)
+		if (acks[i].acked) {
+			acked++;
+			submit(e, i);
+		}
+	RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	RL_CHECK(mismatches == 0);
+	RL_CHECK(acked > 0);
+
+	/* Run time past every timer with every agent back on its link: nobody stays reserved. */
+	for (int round = 0; round < 20; round++) {
+		now_us += 7000000u;
+		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		for (int i = 0; i < NAGENTS; i++)
+			if (!agents[i].linked)
+				agent_op(e, &agents[i], secret[i]);
+		rl_engine_tick(e);
+		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	}
+	for (int round = 0; round < 3; round++) {
+		now_us += 7000000u; /* let the last offers ring out */
+		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		rl_engine_tick(e);
+		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	}
+	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+	status(e);
+	RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	RL_CHECK(status_seen);
+	RL_CHECK(reserved_seen == 0);
+	RL_CHECK(rl_engine_check(e, why, sizeof(why)) == 0);
+	printf("%d steps, %d crashes, %d contacts submitted, %d acknowledged, %d offers, %d accepted, %d wrap-ups\n",
+	       steps, crashes, nsubmitted, acked, offers, busy, wraps);
+	/* The run must have exercised the whole lifecycle, or it proves nothing. */
+	RL_CHECK(offers > steps / 20);
+	RL_CHECK(busy > steps / 100);
+	RL_CHECK(wraps > steps / 200);
+	rl_engine_close(e);
+	return rltest_done();
+}

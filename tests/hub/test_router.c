@@ -1,0 +1,171 @@
+/* Router decisions, table-driven: eligibility tiers, ordering of contacts and agents. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "rltest.h"
+
+enum { BILLING, TECH, FR };
+enum { CASA, FES, DAKAR };
+
+static struct rl_queue queue(int tenant, uint8_t billing, uint64_t sites)
+{
+	struct rl_queue q;
+	memset(&q, 0, sizeof(q));
+	q.tenant = tenant;
+	q.need[BILLING] = billing;
+	q.sites = sites;
+	return q;
+}
+
+static struct rl_agent *agent(const char *id, uint64_t tenants, uint8_t billing, uint8_t tech, int site)
+{
+	struct rl_agent *a = calloc(1, sizeof(*a));
+	a->rec = calloc(1, sizeof(*a->rec));
+	relais__agent_record__init(a->rec);
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->tenants = tenants;
+	a->level[BILLING] = billing;
+	a->level[TECH] = tech;
+	a->site = site;
+	a->reachable = 1;
+	a->members = calloc(4, sizeof(*a->members));
+	return a;
+}
+
+static void agent_free(struct rl_agent *a)
+{
+	free(a->rec);
+	free(a->members);
+	free(a);
+}
+
+static void tiers(void)
+{
+	struct {
+		const char *what;
+		uint64_t sites;
+		int noverflow;
+		unsigned widen1, widen2;
+		uint64_t agent_tenants;
+		uint8_t billing, tech;
+		int site;
+		int want;
+	} t[] = {
+		{"seated at a queue site, skilled", 1u << CASA, 0, 0, 0, 1, 5, 0, CASA, 0},
+		{"other tenant never", 1u << CASA, 1, RL_WIDEN_ALL_SITES | RL_WIDEN_HOME, 0, 2, 9, 0, CASA, -1},
+		{"mutualised agent serves both", 1u << CASA, 0, 0, 0, 3, 5, 0, CASA, 0},
+		{"skill below minimum", 1u << CASA, 0, 0, 0, 1, 2, 0, CASA, -1},
+		{"other site, no overflow", 1u << CASA, 0, 0, 0, 1, 5, 0, DAKAR, -1},
+		{"other site after all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, DAKAR, 1},
+		{"home agent not by all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, -1, -1},
+		{"home agent by home (tier 2)", 1u << CASA, 2, RL_WIDEN_ALL_SITES, RL_WIDEN_HOME, 1, 5, 0, -1, 2},
+		{"any site queue takes home agents", 0, 0, 0, 0, 1, 5, 0, -1, 0},
+		{"skills2 opens tech agents", 1u << CASA, 1, RL_WIDEN_SKILLS2, 0, 1, 0, 7, CASA, 1},
+		{"skills2 not before its tier", 1u << CASA, 0, 0, 0, 1, 0, 7, CASA, -1},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct rl_queue q = queue(0, 3, t[i].sites);
+		struct rl_agent *a = agent("a", t[i].agent_tenants, t[i].billing, t[i].tech, t[i].site);
+		q.has_need2 = 1;
+		q.need2[TECH] = 6;
+		q.noverflow = t[i].noverflow;
+		q.overflow[0].widen = t[i].widen1;
+		q.overflow[1].widen = t[i].widen2;
+		int got = rl_router_tier(&q, a);
+		if (got != t[i].want)
+			fprintf(stderr, "case \"%s\": tier %d, want %d\n", t[i].what, got, t[i].want);
+		RL_CHECK(got == t[i].want);
+		agent_free(a);
+	}
+}
+
+static Relais__ContactRecord recs[8];
+
+static struct rl_contact *contact(int i, uint32_t prio, uint64_t enq)
+{
+	struct rl_contact *c = calloc(1, sizeof(*c));
+	relais__contact_record__init(&recs[i]);
+	recs[i].priority = prio;
+	recs[i].enqueued_us = enq;
+	c->rec = &recs[i];
+	snprintf(c->id, sizeof(c->id), "c%d", i);
+	return c;
+}
+
+static void ordering(void)
+{
+	struct rl_queue q = queue(0, 1, 0);
+	struct rl_contact *c[6] = {contact(0, 0, 100), contact(1, 0, 50), contact(2, 5, 300),
+	                           contact(3, 0, 200), contact(4, 5, 250), contact(5, 1, 400)};
+	const char *want[] = {"c4", "c2", "c5", "c1", "c0", "c3"};
+
+	for (int i = 0; i < 6; i++)
+		RL_REQUIRE(rl_router_push(&q, c[i]) == 0);
+	/* Remove one (abandon) and put it back (RONA): it returns to its original place. */
+	rl_router_remove(&q, c[1]);
+	RL_CHECK(strcmp(rl_router_head(&q)->id, "c4") == 0);
+	RL_CHECK(rl_router_push(&q, c[1]) == 0);
+	for (int i = 0; i < 6; i++) {
+		struct rl_contact *h = rl_router_head(&q);
+		RL_CHECK(h != NULL && strcmp(h->id, want[i]) == 0);
+		rl_router_remove(&q, h);
+	}
+	RL_CHECK(rl_router_head(&q) == NULL);
+	/* Overflow by wait and by count. */
+	q.noverflow = 2;
+	q.overflow[0].after_s = 10;
+	q.overflow[1].waiting_over = 3;
+	rl_router_push(&q, c[0]); /* enqueued at 100 us */
+	RL_CHECK(rl_router_queue_tier(&q, 100 + 5000000) == 0);
+	RL_CHECK(rl_router_queue_tier(&q, 100 + 10000000) == 1);
+	for (int i = 1; i < 4; i++)
+		rl_router_push(&q, c[i]);
+	RL_CHECK(rl_router_queue_tier(&q, 300) == 2);
+	free(q.heap);
+	for (int i = 0; i < 6; i++)
+		free(c[i]);
+}
+
+static void ready_order(void)
+{
+	struct rl_queue q[1];
+	struct rl_agent *a = agent("a", 1, 5, 0, CASA), *b = agent("b", 1, 9, 0, CASA), *c = agent("c", 1, 7, 0, CASA);
+
+	q[0] = queue(0, 3, 0);
+	a->rec->idle_since_us = 10;
+	b->rec->idle_since_us = 20;
+	c->rec->idle_since_us = 5;
+	for (struct rl_agent **p = (struct rl_agent *[]){a, b, c, NULL}; *p; p++) {
+		(*p)->tier[0] = rl_router_tier(&q[0], *p);
+		rl_router_ready(q, 1, *p);
+	}
+	/* Longest idle first, whatever order they became ready in. */
+	RL_CHECK(rl_router_pick(&q[0], 0, NULL) == c);
+	RL_CHECK(rl_router_pick(&q[0], 0, "c") == a); /* the agent who rejected it is skipped */
+	rl_router_unready(q, 1, c);
+	RL_CHECK(rl_router_pick(&q[0], 0, NULL) == a);
+	rl_router_unready(q, 1, a);
+	rl_router_unready(q, 1, b);
+	RL_CHECK(rl_router_pick(&q[0], 0, NULL) == NULL);
+	/* Most skilled first. */
+	q[0].policy = RL_POLICY_MOST_SKILLED;
+	for (struct rl_agent **p = (struct rl_agent *[]){a, b, c, NULL}; *p; p++)
+		rl_router_ready(q, 1, *p);
+	RL_CHECK(rl_router_pick(&q[0], 0, NULL) == b);
+	rl_router_unready(q, 1, b);
+	RL_CHECK(rl_router_pick(&q[0], 0, NULL) == c);
+	rl_router_unready(q, 1, a);
+	rl_router_unready(q, 1, c);
+	agent_free(a);
+	agent_free(b);
+	agent_free(c);
+}
+
+int main(void)
+{
+	tiers();
+	ordering();
+	ready_order();
+	return rltest_done();
+}
