@@ -140,10 +140,10 @@ int main(int argc, char **argv)
 		char path[1200];
 		const char *f = secret_file;
 		if (secret_dir != NULL) {
-			snprintf(path, sizeof(path), "%s/%s.secret", secret_dir, ids[i]);
+			snprintf(path, sizeof(path), "%.1000s/%.64s.secret", secret_dir, ids[i]);
 			f = path;
 		}
-		snprintf(agents[i].id, sizeof(agents[i].id), "%s", ids[i]);
+		snprintf(agents[i].id, sizeof(agents[i].id), "%.64s", ids[i]);
 		rv = rl_secret_read(f, "RELAIS_AGENT_SECRET", agents[i].secret, sizeof(agents[i].secret));
 		if (rv != RL_OK) {
 			fprintf(stderr, "relais-agent: no secret for %s (%s): use --secret-file, --secret-dir or RELAIS_AGENT_SECRET\n",

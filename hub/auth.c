@@ -89,10 +89,9 @@ void rl_auth_submit(void *arg, struct rl_auth_job *job)
 
 	pthread_mutex_lock(&a->mtx);
 	if (a->count == RL_AUTH_QUEUE) {
-		/* A login storm beyond what can be verified: refuse now (counted as failure). */
+		/* A login storm beyond what can be verified: ask the client to come back. */
 		pthread_mutex_unlock(&a->mtx);
-		job->ok = 0;
-		job->hash[0] = 0;
+		job->ok = -1;
 		sodium_memzero(job->secret, sizeof(job->secret));
 		if (rl_loop_post(a->loop, a->tag, job) != RL_OK)
 			free(job);

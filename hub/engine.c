@@ -793,6 +793,11 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 		free(job); /* the link went away meanwhile */
 		return;
 	}
+	if (job->ok < 0) {
+		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_RATE_LIMITED, "login verifier busy; retry shortly", 1000);
+		free(job);
+		return;
+	}
 	if (a == NULL || !job->ok) {
 		e->ctr.auth_failures++;
 		/* After 3 failures in a row: locked 1 s, doubling up to 60 s. */
@@ -808,6 +813,13 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 	}
 	a->lock_failures = 0;
 	a->lock_until_us = 0;
+	/* The same link logging in again (a re-sent login that crossed a restart or a new
+	 * pipe): the session it already has is the answer, not a takeover. */
+	if (a->bound && a->pipe == job->pipe && a->chan == job->chan && a->rec->session && rl_agent_live(a) &&
+	    a->rec->token.len == sizeof(token)) {
+		memcpy(token, a->rec->token.data, sizeof(token));
+		goto reply;
+	}
 	/* A second login takes the session over; the old link hears it is logged out. */
 	if (a->bound && (a->pipe != job->pipe || a->chan != job->chan)) {
 		Relais__AgentStatus os;
@@ -845,6 +857,7 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 	rl_save_agent(e, a);
 	rl_event(e, RELAIS__EVENT_TYPE__EV_AGENT_LOGIN, NULL, a, 0, NULL);
 	rl_log(RL_LOG_NOTICE, "agent login agent=%s site=%s", a->id, a->site >= 0 ? e->sites[a->site].id : "home");
+reply:
 	rl_env_init(&env);
 	rl_fill_status(e, &st, &o, a);
 	ok.session = a->rec->session;

@@ -39,7 +39,7 @@ struct rl_auth_job {
 	uint64_t chan;
 	uint64_t req_id;
 	int site;          /* -1 = home */
-	int ok;            /* set by the verifier */
+	int ok;            /* set by the verifier: 1 match, 0 no match, -1 verifier busy */
 };
 
 /* The verifier takes the job (owned by the engine until rl_engine_auth_done). */
