@@ -34,6 +34,7 @@ struct bagent {
 	char contact[32];
 	uint64_t next_hb;
 	uint64_t retry_at;
+	uint64_t req_sent;
 };
 
 struct bsub {
@@ -44,16 +45,19 @@ static const char *const sites[NNODES] = {"casablanca", "fes", "dakar"};
 static struct rl_client *nodes[NNODES];
 static struct bagent *agents;
 static int nagents;
-static uint64_t *lat_offer, *lat_ack;
+static uint64_t *lat_offer, *lat_ack, *lat_rt;
+static size_t nlat_rt;
 static size_t nlat_offer, nlat_ack, cap_lat = 4000000;
-static uint64_t completed, submitted, acked, errors, inflight, logins_done, measuring;
+static uint64_t completed, completed_all, submitted, acked, errors, inflight, logins_done, measuring;
 
 static void send_agent(struct bagent *a, rl_env *env, int reliable)
 {
 	env->chan = a->chan;
 	env->session = a->session;
-	if (reliable)
+	if (reliable) {
+		a->req_sent = rl_mono_us();
 		rl_client_request(nodes[a->node], env, a, NULL);
+	}
 	else
 		rl_client_send(nodes[a->node], env);
 }
@@ -105,6 +109,7 @@ static void on_status(struct bagent *a, const Relais__AgentStatus *st)
 		env.body_case = RELAIS__ENVELOPE__BODY_WRAPUP_DONE;
 		env.wrapup_done = &w;
 		send_agent(a, &env, 1);
+		completed_all++;
 		if (measuring)
 			completed++;
 	}
@@ -159,6 +164,8 @@ static void handle(int node, nng_msg *msg)
 			set_ready(a);
 			break;
 		case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
+			if (is_reply && measuring && nlat_rt < cap_lat)
+				lat_rt[nlat_rt++] = rl_mono_us() - a->req_sent;
 			on_status(a, env->agent_status);
 			break;
 		case RELAIS__ENVELOPE__BODY_OFFER:
@@ -272,7 +279,7 @@ static void pump(struct rl_loop *loop, int ms)
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *secret = "bench";
-	int hub_pid = 0, seconds = 10, warmup = 2, idle = 0, window = 2000;
+	int hub_pid = 0, seconds = 10, warmup = 2, idle = 0, window = 0;
 	double rate = 0;
 	struct rl_loop *loop;
 
@@ -300,9 +307,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rl_log_init("bench", RL_LOG_ERR);
+	if (window <= 0)
+		window = nagents; /* one contact per agent in flight: a saturated ACD */
 	agents = calloc((size_t)nagents, sizeof(*agents));
 	lat_offer = malloc(cap_lat * sizeof(uint64_t));
 	lat_ack = malloc(cap_lat * sizeof(uint64_t));
+	lat_rt = malloc(cap_lat * sizeof(uint64_t));
 	if (rl_loop_create(&loop) != RL_OK)
 		return 1;
 	for (int i = 0; i < NNODES; i++) {
@@ -354,7 +364,8 @@ int main(int argc, char **argv)
 			credit += rate > 0 ? rate * (double)(now - last) / 1e6 : 1e9;
 			if (credit > 1000)
 				credit = rate > 0 ? 1000 : 1e9;
-			while (credit >= 1 && inflight < (uint64_t)window) {
+			/* Closed loop: at most `window` contacts between submission and wrap-up. */
+			while (credit >= 1 && submitted - completed_all < (uint64_t)window) {
 				submit((int)(k % NNODES), k);
 				k++;
 				credit -= 1;
@@ -384,6 +395,7 @@ int main(int argc, char **argv)
 	long hwm = proc_kb(hub_pid, "VmHWM:"), rss = proc_kb(hub_pid, "VmRSS:");
 	qsort(lat_offer, nlat_offer, sizeof(uint64_t), cmp_u64);
 	qsort(lat_ack, nlat_ack, sizeof(uint64_t), cmp_u64);
+	qsort(lat_rt, nlat_rt, sizeof(uint64_t), cmp_u64);
 	double hub_cpu = cpu1 - cpu0;
 	printf("agents            %d (3 sites)\n", nagents);
 	if (!idle) {
@@ -394,6 +406,8 @@ int main(int argc, char **argv)
 		printf("enqueue->offer    p50 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%zu)\n", pct(lat_offer, nlat_offer, 0.5),
 		       pct(lat_offer, nlat_offer, 0.99), pct(lat_offer, nlat_offer, 1.0), nlat_offer);
 		printf("submit->ack       p50 %.2f ms  p99 %.2f ms\n", pct(lat_ack, nlat_ack, 0.5), pct(lat_ack, nlat_ack, 0.99));
+		printf("agent request rtt p50 %.2f ms  p90 %.2f ms  p99 %.2f ms\n", pct(lat_rt, nlat_rt, 0.5),
+		       pct(lat_rt, nlat_rt, 0.9), pct(lat_rt, nlat_rt, 0.99));
 		if (completed)
 			printf("hub CPU/contact   %.1f us\n", hub_cpu * 1e6 / (double)completed);
 	}

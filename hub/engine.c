@@ -1209,7 +1209,6 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 	e->wire.auth_failures = e->ctr.auth_failures;
 	e->wire.requests = e->ctr.requests;
 	e->wire.commits = rl_store_commits(e->store);
-	e->wire.send_drops = e->ctr.send_drops;
 	if (sr->queues || (!sr->agents && !sr->sites)) {
 		for (int i = 0; i < e->nqueues; i++) {
 			struct rl_queue *q = &e->queues[i];

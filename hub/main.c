@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "engine.h"
+#include "rl_bundle.h"
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_link.h"
@@ -56,6 +57,7 @@ struct hub {
 	struct rl_loop *loop;
 	struct rl_engine *engine;
 	struct rl_auth *auth;
+	struct rl_bundler *out; /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
 };
 
@@ -80,20 +82,9 @@ static void *signal_thread(void *arg)
 static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 {
 	struct hub *h = arg;
-	nng_msg *m;
-	nng_pipe p = NNG_PIPE_INITIALIZER;
 
-	if (nng_msg_alloc(&m, len) != 0) {
+	if (rl_bundler_add(h->out, pipe, buf, len) != RL_OK)
 		h->send_drops++;
-		return;
-	}
-	memcpy(nng_msg_body(m), buf, len);
-	p.id = pipe;
-	nng_msg_set_pipe(m, p);
-	if (nng_sendmsg(h->sock, m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-		h->send_drops++;
-	}
 }
 
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -183,6 +174,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			free(evs);
 			return 1;
 		}
+		h->send_drops += rl_bundler_flush(h->out, h->sock);
 		if (mono - last_log >= 60000000u) {
 			last_log = mono;
 			log_counters(h, RL_LOG_INFO);
@@ -256,7 +248,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (rl_loop_create(&h.loop) != RL_OK)
+	if (rl_loop_create(&h.loop) != RL_OK || rl_bundler_create(&h.out) != RL_OK)
 		goto out;
 	pthread_t sigthr;
 	if (pthread_create(&sigthr, NULL, signal_thread, &h) != 0)
@@ -309,6 +301,7 @@ out:
 		}
 	}
 	rl_engine_close(h.engine);
+	rl_bundler_destroy(h.out);
 	rl_loop_destroy(h.loop);
 	config_destroy(&cfg);
 	return exit_code;

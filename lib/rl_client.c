@@ -148,11 +148,11 @@ int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *
 	if (req_id != NULL)
 		*req_id = p->req_id;
 	/* Send now if the link is ready; otherwise the next hello completion sends it. */
-	if (rl_client_ready(c)) {
-		rl_client_send_raw(c, p->buf, p->len);
+	if (rl_client_ready(c) && rl_client_send_raw(c, p->buf, p->len) == RL_OK) {
 		p->tries = 1;
 		p->next_us = rl_mono_us() + RL_CLIENT_RESEND_MS * 1000u;
 	}
+	/* else next_us stays 0: the next tick (or hello completion) sends it. */
 	return RL_OK;
 }
 

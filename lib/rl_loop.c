@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_bundle.h"
 #include "rl_err.h"
 
 #define RL_LOOP_MAX_SOCKETS 256
+/* Room kept free for receives in flight: each socket may complete one bundle. */
+#define RL_LOOP_RESERVE (RL_LOOP_MAX_SOCKETS * RL_BUNDLE_MAX_FRAMES / 2)
 
 struct rl_loop_rx {
 	struct rl_loop *loop;
@@ -23,6 +26,7 @@ struct rl_loop {
 	unsigned head, count;
 	int stopped;
 	int closing;
+	unsigned long long dropped; /* frames lost to a full inbox */
 	int nrx;
 	struct rl_loop_rx rx[RL_LOOP_MAX_SOCKETS];
 };
@@ -54,13 +58,30 @@ static void rl_loop_rx_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(rx->aio));
 		return;
 	}
+	nng_mtx_unlock(l->mtx);
 	if (rv == 0) {
-		ev.msg = nng_aio_get_msg(rx->aio);
-		rl_loop_push(l, &ev);
+		nng_msg *frames[RL_BUNDLE_MAX_FRAMES];
+		nng_msg *msg = nng_aio_get_msg(rx->aio);
+		unsigned n = 0;
+		/* Split outside the lock: decoding a bundle is the costly part. */
+		if (!rl_bundle_split(msg, frames, RL_BUNDLE_MAX_FRAMES, &n)) {
+			frames[0] = msg;
+			n = 1;
+		}
+		nng_mtx_lock(l->mtx);
+		for (unsigned i = 0; i < n; i++) {
+			ev.msg = frames[i];
+			if (rl_loop_push(l, &ev) != RL_OK) {
+				nng_msg_free(frames[i]);
+				l->dropped++;
+			}
+		}
+	} else {
+		nng_mtx_lock(l->mtx);
 	}
-	/* Each socket has one receive in flight, so keeping RL_LOOP_MAX_SOCKETS slots free
-	 * for them guarantees a completed receive always finds room. */
-	if (l->count >= RL_LOOP_INBOX - RL_LOOP_MAX_SOCKETS) {
+	/* Each socket has one receive in flight; keeping RL_LOOP_RESERVE slots free lets a
+	 * completed receive (even a bundle) find room. */
+	if (l->count >= RL_LOOP_INBOX - RL_LOOP_RESERVE) {
 		rx->paused = 1;
 		nng_mtx_unlock(l->mtx);
 		return;
@@ -115,7 +136,7 @@ int rl_loop_post(struct rl_loop *l, int tag, void *ptr)
 	int rv;
 
 	nng_mtx_lock(l->mtx);
-	if (l->count >= RL_LOOP_INBOX - RL_LOOP_MAX_SOCKETS)
+	if (l->count >= RL_LOOP_INBOX - RL_LOOP_RESERVE)
 		rv = RL_EFULL;
 	else
 		rv = rl_loop_push(l, &ev);

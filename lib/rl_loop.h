@@ -9,6 +9,7 @@
  *
  * When the inbox is full a socket's receive is not re-armed until the owner drains below
  * half, which pushes back through nng's queues to TCP rather than growing memory.
+ * Bundles (rl_bundle.h) are split here into their frames, so owners see single frames.
  */
 #ifndef RL_LOOP_H
 #define RL_LOOP_H
@@ -16,7 +17,7 @@
 #include <nng/nng.h>
 #include <stdint.h>
 
-#define RL_LOOP_INBOX 65536
+#define RL_LOOP_INBOX 131072
 
 enum rl_loop_kind {
 	RL_LOOP_MSG = 1,  /* msg from socket `src` (the owner now owns msg) */

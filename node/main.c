@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 			last_tick = rl_mono_us();
 			rl_node_tick(node);
 		}
+		rl_node_flush(node);
 	}
 	const struct rl_node_counters *c = rl_node_counters(node);
 	rl_log(RL_LOG_NOTICE, "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu refused=%llu cancels=%llu",

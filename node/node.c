@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
 #include "rl_htab.h"
@@ -50,6 +51,7 @@ struct rl_node {
 	int nsources;
 	struct rl_source ctl;
 	struct rl_node_counters ctr;
+	struct rl_bundler *down; /* frames for local links, sent once per loop batch */
 	int marker; /* cookie of requests whose answers need no handling */
 };
 
@@ -66,6 +68,25 @@ const char *rl_node_site(const struct rl_node *n)
 const struct rl_node_counters *rl_node_counters(const struct rl_node *n)
 {
 	return &n->ctr;
+}
+
+/* rl_node_send queues env for a local link; rl_node_flush sends the batch. */
+static int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
+{
+	uint8_t *buf;
+	size_t len;
+	int rv;
+
+	if ((rv = rl_wire_encode(env, &buf, &len)) != RL_OK)
+		return rv;
+	rv = rl_bundler_add(n->down, pipe, buf, len);
+	free(buf);
+	return rv;
+}
+
+void rl_node_flush(struct rl_node *n)
+{
+	n->ctr.dropped_down += rl_bundler_flush(n->down, n->lsock);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -97,7 +118,7 @@ static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id
 			env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
 			env.error = &er;
 		}
-		if (rl_link_send(n->lsock, cc->pipe, &env) != RL_OK)
+		if (rl_node_send(n, cc->pipe, &env) != RL_OK)
 			n->ctr.dropped_down++;
 	}
 	free(cc);
@@ -190,7 +211,7 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		/* For one of our seated agents (or a tool's relayed request). */
 		uint32_t pipe = (uint32_t)env->chan;
 		env->chan = 0;
-		if (rl_htab_get(&n->peers, pipe, NULL, NULL) == NULL || rl_link_send(n->lsock, pipe, env) != RL_OK)
+		if (rl_htab_get(&n->peers, pipe, NULL, NULL) == NULL || rl_node_send(n, pipe, env) != RL_OK)
 			n->ctr.dropped_down++;
 		else
 			n->ctr.relayed_down++;
@@ -256,7 +277,7 @@ static void rl_node_local_reply(struct rl_node *n, uint32_t pipe, uint64_t req_i
 	er.message = (char *)msg;
 	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
 	env.error = &er;
-	rl_link_send(n->lsock, pipe, &env);
+	rl_node_send(n, pipe, &env);
 }
 
 static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_env *env)
@@ -329,7 +350,7 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		ok.hub_id = n->conf.site_id;
 		out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
 		out.hello_ok = &ok;
-		rl_link_send(n->lsock, pipe, &out);
+		rl_node_send(n, pipe, &out);
 	} else if (p == NULL) {
 		if (env->req_id)
 			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first");
@@ -341,7 +362,7 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		hb.echo_us = env->heartbeat->sent_us;
 		out.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
 		out.heartbeat = &hb;
-		rl_link_send(n->lsock, pipe, &out);
+		rl_node_send(n, pipe, &out);
 	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT) {
 		rl_node_ctl_submit(n, p, env);
 	} else if (p->role == RELAIS__ROLE__ROLE_AGENT && env->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN) {
@@ -420,6 +441,10 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 
 	if (n == NULL)
 		return RL_ENOMEM;
+	if (rl_bundler_create(&n->down) != RL_OK) {
+		free(n);
+		return RL_ENOMEM;
+	}
 	n->conf = *conf;
 	n->loop = loop;
 	n->ctl.ops = &rl_ctl_ops;
@@ -443,6 +468,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 fail:
 	if (n->lsock.id)
 		nng_close(n->lsock);
+	rl_bundler_destroy(n->down);
 	free(n);
 	return rv;
 }
@@ -477,5 +503,6 @@ void rl_node_close(struct rl_node *n)
 			free(n->contacts.ents[i].val);
 	rl_htab_fini(&n->peers);
 	rl_htab_fini(&n->contacts);
+	rl_bundler_destroy(n->down);
 	free(n);
 }

@@ -35,6 +35,9 @@ struct rl_source *rl_node_source_ctl(struct rl_node *n);
 /* rl_node_event handles one loop event of the node's sockets. */
 void rl_node_event(struct rl_node *n, struct rl_loop_event *ev);
 
+/* rl_node_flush sends what the events handled so far produced for local links. */
+void rl_node_flush(struct rl_node *n);
+
 /* rl_node_tick: link upkeep and the sources' timers. */
 void rl_node_tick(struct rl_node *n);
 

@@ -1,0 +1,41 @@
+/*
+ * rl_bundle.h - coalescing outgoing frames per pipe.
+ *
+ * nng's pair1 polyamorous sockets queue at most two messages per pipe and silently drop
+ * the rest, so a burst to one peer (a node link carrying many agents, or a batch's reply,
+ * offer and status to one agent) must leave as one frame. A bundler collects encoded
+ * envelopes per pipe during a batch and sends each pipe's collection as one Bundle
+ * envelope (or the lone frame as is). rl_loop splits bundles back into frames on receipt,
+ * so consumers never see them.
+ */
+#ifndef RL_BUNDLE_H
+#define RL_BUNDLE_H
+
+#include <nng/nng.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RL_BUNDLE_MAX_FRAMES 256
+
+struct rl_bundler;
+
+/* rl_bundler_create: an empty bundler. RL_ENOMEM. */
+int rl_bundler_create(struct rl_bundler **out);
+
+/* rl_bundler_add copies buf (one encoded envelope) for pipe. RL_ENOMEM, RL_ETOOBIG. */
+int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size_t len);
+
+/* rl_bundler_flush sends everything collected on s and empties the bundler; returns the
+ * number of frames that could not be sent (counted by the caller as drops). */
+unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s);
+
+void rl_bundler_destroy(struct rl_bundler *b);
+
+/*
+ * rl_bundle_split: if msg is a Bundle, returns its frames as new messages (same pipe) in
+ * out (up to max; *n set) and frees msg; returns 1. Otherwise returns 0 and leaves msg.
+ * Malformed bundles are freed and counted as malformed (returns 1 with *n = 0).
+ */
+int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n);
+
+#endif
