@@ -36,8 +36,20 @@ struct rl_peer {
 	unsigned next;
 };
 
+/*
+ * Failed-login lockouts, keyed by the id the client gave (known or not, so refusals do
+ * not tell which ids exist). A fixed table: an attacker cycling ids only recycles slots.
+ */
+#define RL_LOCKS 4096
+struct rl_lock {
+	uint64_t h;
+	unsigned failures;
+	uint64_t until_us;
+};
+
 struct rl_engine {
 	struct rl_hub_conf conf;
+	struct rl_lock locks[RL_LOCKS];
 	struct rl_store *store;
 	rl_engine_send_fn send;
 	rl_engine_auth_fn auth;
@@ -434,16 +446,30 @@ static void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentS
 	rl_event(e, RELAIS__EVENT_TYPE__EV_AGENT_STATE, NULL, a, 0, reason);
 }
 
+/* rl_set_pending records (durably, with the agent) a not-ready asked for during a call. */
+static void rl_set_pending(struct rl_agent *a, const char *reason)
+{
+	rl_set_str(&a->rec->pending_reason, reason ? reason : "");
+}
+
+/* rl_agent_after_nr: READY, or the not-ready the agent asked for during the contact. */
+static void rl_agent_after_nr(struct rl_engine *e, struct rl_agent *a)
+{
+	if (a->rec->pending_reason && a->rec->pending_reason[0]) {
+		char reason[RL_WIRE_MAX_ID + 1];
+		snprintf(reason, sizeof(reason), "%s", a->rec->pending_reason);
+		rl_set_pending(a, "");
+		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, reason);
+	} else {
+		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_READY, "");
+	}
+}
+
 /* rl_agent_after_contact: READY, or the not-ready the agent asked for meanwhile. */
 static void rl_agent_after_contact(struct rl_engine *e, struct rl_agent *a)
 {
 	rl_set_str(&a->rec->contact_id, "");
-	if (a->has_pending_nr) {
-		a->has_pending_nr = 0;
-		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, a->pending_nr);
-	} else {
-		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_READY, "");
-	}
+	rl_agent_after_nr(e, a);
 }
 
 static void rl_stats_day(struct rl_engine *e, struct rl_queue *q)
@@ -525,8 +551,21 @@ static void rl_finish_wrapup(struct rl_engine *e, struct rl_agent *a, const char
 {
 	if (a->wrap_queue >= 0 && a->wrap_queue < e->nqueues) {
 		struct rl_queue *q = &e->queues[a->wrap_queue];
+		Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
+		uint64_t wrap_ms = (e->now - a->wrap_started_us) / 1000u;
 		rl_stats_day(e, q);
-		q->st.handle_ms += (e->now - a->wrap_started_us) / 1000u;
+		q->st.handle_ms += wrap_ms;
+		/* Handle time is talk + wrap-up: log the wrap-up so KPIs rebuild after a restart. */
+		ev.ts_us = e->now;
+		ev.type = RELAIS__EVENT_TYPE__EV_AGENT_STATE;
+		ev.agent_id = a->rec->agent_id;
+		ev.queue_id = q->id;
+		ev.tenant_id = e->tenants[q->tenant].id;
+		ev.contact_id = a->rec->contact_id;
+		ev.agent_state = RELAIS__AGENT_STATE__AGENT_WRAPUP;
+		ev.wait_ms = wrap_ms;
+		ev.detail = (char *)"wrapup-done";
+		rl_store_event(e->store, &ev);
 	}
 	if (disposition != NULL && disposition[0] && a->rec->contact_id[0]) {
 		Relais__ContactRecord *r;
@@ -740,6 +779,16 @@ static void rl_bind(struct rl_engine *e, struct rl_agent *a, const struct rl_req
 	rl_touch(e, a);
 }
 
+static struct rl_lock *rl_lock(struct rl_engine *e, const char *id)
+{
+	uint64_t h = rl_htab_hash(id);
+	struct rl_lock *lk = &e->locks[h % RL_LOCKS];
+
+	if (lk->h != h)
+		*lk = (struct rl_lock){h, 0, 0};
+	return lk;
+}
+
 static void rl_do_login(struct rl_engine *e, const struct rl_req *r, const Relais__AgentLogin *l)
 {
 	struct rl_agent *a;
@@ -757,9 +806,10 @@ static void rl_do_login(struct rl_engine *e, const struct rl_req *r, const Relai
 		return;
 	}
 	a = rl_agent_find(e, l->agent_id);
-	if (a != NULL && a->lock_until_us > e->now) {
+	struct rl_lock *lk = rl_lock(e, l->agent_id);
+	if (lk->until_us > e->now) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_RATE_LIMITED, "too many failed logins; retry later",
-		               (uint32_t)((a->lock_until_us - e->now) / 1000u) + 1);
+		               (uint32_t)((lk->until_us - e->now) / 1000u) + 1);
 		return;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
@@ -801,18 +851,18 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 	if (a == NULL || !job->ok) {
 		e->ctr.auth_failures++;
 		/* After 3 failures in a row: locked 1 s, doubling up to 60 s. */
-		if (a != NULL && ++a->lock_failures >= 3) {
-			unsigned shift = a->lock_failures - 3 < 6 ? a->lock_failures - 3 : 6;
+		struct rl_lock *lk = rl_lock(e, job->agent_id);
+		if (++lk->failures >= 3) {
+			unsigned shift = lk->failures - 3 < 6 ? lk->failures - 3 : 6;
 			uint64_t ms = 1000u << shift;
-			a->lock_until_us = e->now + (ms > 60000 ? 60000 : ms) * 1000u;
+			lk->until_us = e->now + (ms > 60000 ? 60000 : ms) * 1000u;
 		}
 		rl_log(RL_LOG_WARNING, "login refused agent=%s", job->agent_id);
 		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_AUTH, "wrong agent id or secret", 0);
 		free(job);
 		return;
 	}
-	a->lock_failures = 0;
-	a->lock_until_us = 0;
+	*rl_lock(e, job->agent_id) = (struct rl_lock){rl_htab_hash(job->agent_id), 0, 0};
 	/* The same link logging in again (a re-sent login that crossed a restart or a new
 	 * pipe): the session it already has is the answer, not a takeover. */
 	if (a->bound && a->pipe == job->pipe && a->chan == job->chan && a->rec->session && rl_agent_live(a) &&
@@ -904,18 +954,19 @@ static void rl_do_set_state(struct rl_engine *e, const struct rl_req *r, struct 
 			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_READY, "");
 		else if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP)
 			rl_finish_wrapup(e, a, NULL);
-		else if (st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY)
-			a->has_pending_nr = 0;
+		else if (st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) {
+			rl_set_pending(a, "");
+			rl_save_agent(e, a);
+		}
 		break;
 	case RELAIS__AGENT_STATE__AGENT_NOT_READY:
 		if (reason == NULL || !reason[0])
 			reason = "break";
 		if (st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) {
-			a->has_pending_nr = 1;
-			snprintf(a->pending_nr, sizeof(a->pending_nr), "%s", reason);
+			rl_set_pending(a, reason);
+			rl_save_agent(e, a);
 		} else if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP) {
-			a->has_pending_nr = 1;
-			snprintf(a->pending_nr, sizeof(a->pending_nr), "%s", reason);
+			rl_set_pending(a, reason);
 			rl_finish_wrapup(e, a, NULL);
 		} else {
 			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, reason);
@@ -975,12 +1026,7 @@ static void rl_do_answer(struct rl_engine *e, const struct rl_req *r, struct rl_
 	} else {
 		rl_requeue(e, c, RELAIS__EVENT_TYPE__EV_CONTACT_REJECTED);
 		rl_set_str(&a->rec->contact_id, "");
-		if (a->has_pending_nr) {
-			a->has_pending_nr = 0;
-			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, a->pending_nr);
-		} else {
-			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_READY, "");
-		}
+		rl_agent_after_nr(e, a);
 	}
 	rl_push_status(e, a, r);
 }
@@ -1542,7 +1588,7 @@ void rl_engine_tick(struct rl_engine *e)
 			/* RONA: the contact goes back to its place, the agent stops taking calls. */
 			rl_requeue(e, a->contact, RELAIS__EVENT_TYPE__EV_CONTACT_RONA);
 			rl_set_str(&a->rec->contact_id, "");
-			a->has_pending_nr = 0;
+			rl_set_pending(a, "");
 			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "no-answer");
 			rl_push_status(e, a, NULL);
 		} else if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP && a->rec->deadline_us <= e->now) {
@@ -1958,6 +2004,10 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 		q->st.handle_ms += ev->wait_ms;
 		q->st.handled++;
 		break;
+	case RELAIS__EVENT_TYPE__EV_AGENT_STATE:
+		if (ev->detail && strcmp(ev->detail, "wrapup-done") == 0)
+			q->st.handle_ms += ev->wait_ms;
+		break;
 	default:
 		break;
 	}
@@ -2060,8 +2110,14 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 			rl_set_str(&a->rec->contact_id, "");
 			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "recovered");
 		}
-		if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP)
+		if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP) {
+			Relais__ContactRecord *cr;
 			a->wrap_started_us = a->rec->state_since_us;
+			if (rl_store_get_contact(e->store, a->rec->contact_id, &cr) == RL_OK) {
+				a->wrap_queue = rl_queue_idx(e, cr->queue_id);
+				relais__contact_record__free_unpacked(cr, NULL);
+			}
+		}
 	}
 	if ((rv = rl_engine_commit(e)) != RL_OK)
 		goto fail;

@@ -122,12 +122,8 @@ struct rl_agent {
 	uint64_t last_seen_us;       /* batch clock of the last message */
 	uint64_t wrap_started_us;
 	int wrap_queue;
-	char pending_nr[RL_WIRE_MAX_ID + 1]; /* not-ready asked while busy */
-	int has_pending_nr;
 	struct rl_reply cache[RL_REPLY_CACHE];
 	unsigned cache_next;
-	unsigned lock_failures;     /* consecutive failed logins */
-	uint64_t lock_until_us;     /* refused until then */
 };
 
 #endif

@@ -209,6 +209,22 @@ int main(void)
 	RL_CHECK(r != NULL && r->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
 	         r->error->code == RELAIS__ERROR_CODE__ERR_AUTH);
 	rl_wire_free(r);
+	/* ... and is rate limited the same way, so refusals do not tell which ids exist. */
+	int unknown_limited = 0;
+	for (int i = 0; i < 6; i++) {
+		Relais__AgentLogin u2 = RELAIS__AGENT_LOGIN__INIT;
+		rl_env_init(&env);
+		u2.agent_id = "nobody2";
+		u2.secret = "x";
+		env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
+		env.agent_login = &u2;
+		r = rpc(&env);
+		if (r != NULL && r->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
+		    r->error->code == RELAIS__ERROR_CODE__ERR_RATE_LIMITED)
+			unknown_limited++;
+		rl_wire_free(r);
+	}
+	RL_CHECK(unknown_limited >= 1);
 	nng_close(sock);
 
 	/* Still alive and answering. */
