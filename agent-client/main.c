@@ -28,17 +28,6 @@ enum { TAG_KEY = 1000, TAG_STOP = 1001 };
 
 static struct rl_loop *g_loop;
 
-static void *signal_thread(void *arg)
-{
-	sigset_t *set = arg;
-	int sig;
-
-	if (sigwait(set, &sig) == 0)
-		while (rl_loop_post(g_loop, TAG_STOP, NULL) != RL_OK)
-			usleep(1000);
-	return NULL;
-}
-
 /* parse_ids expands "a1,a2" and "a1001-a1020" (same prefix, numeric suffix) into ids. */
 static int parse_ids(const char *spec, char ids[][RL_WIRE_MAX_ID + 1], int max)
 {
@@ -90,7 +79,6 @@ int main(int argc, char **argv)
 	struct rl_script script;
 	int tui = 0, n = 0, duration = 0, rv, exit_code = 0;
 	unsigned long long seed = 0;
-	sigset_t set;
 
 	rl_log_init("relais-agent", RL_LOG_WARNING);
 	for (int i = 1; i < argc; i++) {
@@ -157,16 +145,8 @@ int main(int argc, char **argv)
 	if (spec == NULL)
 		tui = 1;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (rl_loop_create(&g_loop) != RL_OK)
+	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK)
 		return 1;
-	pthread_t th;
-	pthread_create(&th, NULL, signal_thread, &set);
-	pthread_detach(th);
 	for (int i = 0; i < n; i++) {
 		if (rl_agent_open(&agents[i], url, &tls, g_loop, i) != RL_OK) {
 			fprintf(stderr, "relais-agent: cannot dial %s\n", url);

@@ -61,24 +61,6 @@ struct hub {
 	uint64_t send_drops;
 };
 
-/* Signals are taken synchronously by this thread, which wakes the loop. */
-static void *signal_thread(void *arg)
-{
-	struct hub *h = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigwait(&set, &sig) == 0) {
-		rl_log(RL_LOG_NOTICE, "signal %d: stopping", sig);
-		while (rl_loop_post(h->loop, TAG_STOP, NULL) != RL_OK)
-			nng_msleep(10);
-	}
-	return NULL;
-}
-
 static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 {
 	struct hub *h = arg;
@@ -203,7 +185,6 @@ int main(int argc, char **argv)
 	config_t cfg;
 	char err[512];
 	const config_setting_t *listen;
-	sigset_t set;
 	int c, rv, exit_code = 1;
 
 
@@ -240,20 +221,10 @@ int main(int argc, char **argv)
 	hc.wrapup_s = hs.wrapup_s;
 	hc.batch_max = hs.batch_max;
 
-	/* Signals are taken synchronously by a helper thread (below) so the loop can be woken
-	 * with rl_loop_post, which is not async-signal-safe. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (rl_loop_create(&h.loop) != RL_OK || rl_bundler_create(&h.out) != RL_OK)
 		goto out;
-	pthread_t sigthr;
-	if (pthread_create(&sigthr, NULL, signal_thread, &h) != 0)
+	if (rl_loop_catch_signals(h.loop, TAG_STOP) != RL_OK)
 		goto out;
-	pthread_detach(sigthr);
 	if (rl_auth_start(&h.auth, h.loop, TAG_AUTH) != RL_OK)
 		goto out;
 	if ((rv = rl_engine_open(&h.engine, &hc, &cfg, send_cb, &h, rl_auth_submit, h.auth, rl_wall_us())) != RL_OK) {

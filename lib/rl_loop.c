@@ -1,6 +1,8 @@
 #include "rl_loop.h"
 
 #include <nng/supplemental/util/platform.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,4 +218,44 @@ void rl_loop_destroy(struct rl_loop *l)
 	nng_mtx_free(l->mtx);
 	free(l->ring);
 	free(l);
+}
+
+struct rl_sigwait {
+	struct rl_loop *loop;
+	int tag;
+	sigset_t set;
+};
+
+static void *rl_loop_sigwait(void *arg)
+{
+	struct rl_sigwait *w = arg;
+	int sig;
+
+	if (sigwait(&w->set, &sig) == 0)
+		while (rl_loop_post(w->loop, w->tag, NULL) != RL_OK)
+			nng_msleep(1);
+	free(w);
+	return NULL;
+}
+
+int rl_loop_catch_signals(struct rl_loop *l, int tag)
+{
+	struct rl_sigwait *w = calloc(1, sizeof(*w));
+	pthread_t th;
+
+	if (w == NULL)
+		return RL_ENOMEM;
+	w->loop = l;
+	w->tag = tag;
+	sigemptyset(&w->set);
+	sigaddset(&w->set, SIGINT);
+	sigaddset(&w->set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&th, NULL, rl_loop_sigwait, w) != 0) {
+		free(w);
+		return RL_ENOMEM;
+	}
+	pthread_detach(th);
+	return RL_OK;
 }

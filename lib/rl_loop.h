@@ -52,6 +52,14 @@ int rl_loop_post(struct rl_loop *l, int tag, void *ptr);
  */
 int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, int max);
 
+/*
+ * rl_loop_catch_signals blocks SIGINT and SIGTERM in the calling thread (call it before
+ * starting other threads, so they inherit the mask) and starts a thread that waits for
+ * them and posts (tag, NULL) to the loop: a daemon stops from its own loop, at a safe
+ * point, instead of inside a signal handler. Also ignores SIGPIPE. Errors: RL_ENOMEM.
+ */
+int rl_loop_catch_signals(struct rl_loop *l, int tag);
+
 /* rl_loop_stop makes rl_loop_wait return -1 (async-signal-unsafe; call from a thread). */
 void rl_loop_stop(struct rl_loop *l);
 

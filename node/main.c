@@ -59,19 +59,6 @@ static const struct rl_cfg_opt gen_entry_opts[] = {
 
 static struct rl_loop *g_loop;
 
-static void *signal_thread(void *arg)
-{
-	sigset_t *set = arg;
-	int sig;
-
-	if (sigwait(set, &sig) == 0) {
-		rl_log(RL_LOG_NOTICE, "signal %d: stopping", sig);
-		while (rl_loop_post(g_loop, TAG_STOP, NULL) != RL_OK)
-			usleep(1000);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	const char *conf_path = NULL, *level = NULL;
@@ -83,7 +70,6 @@ int main(int argc, char **argv)
 	const char *listen[9] = {0};
 	config_t cfg;
 	char err[512];
-	sigset_t set;
 	int nstreams = 0, exit_code = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -145,16 +131,8 @@ int main(int argc, char **argv)
 		streams[i].patience_s = ge.patience_s;
 	}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (rl_loop_create(&g_loop) != RL_OK)
+	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK)
 		goto out;
-	pthread_t th;
-	pthread_create(&th, NULL, signal_thread, &set);
-	pthread_detach(th);
 	if (rl_node_open(&node, &nc, g_loop) != RL_OK) {
 		fprintf(stderr, "relais-node: cannot start (see log)\n");
 		goto out;

@@ -247,3 +247,31 @@ void rlc_stop_all(struct rlc *c)
 	if (c->hub > 0)
 		rlc_stop_hub(c, SIGTERM);
 }
+
+int rlc_count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds)
+{
+	for (int i = 0; i < seconds * 5; i++) {
+		cJSON *s = rlc_status(c);
+		double got = s ? rlc_queue_num(s, qid, "answered") : -1;
+		cJSON_Delete(s);
+		if (got >= want)
+			return 1;
+		rltest_sleep_ms(200);
+	}
+	return 0;
+}

@@ -65,6 +65,12 @@ const char *rlc_agent_str(cJSON *status, const char *aid, const char *field);
 /* rlc_log_path returns the path of a log file in the cluster dir. */
 const char *rlc_path(struct rlc *c, const char *name);
 
+/* rlc_count_in_file counts the lines of path containing needle (-1: no file). */
+int rlc_count_in_file(const char *path, const char *needle);
+
+/* rlc_wait_answered polls until queue qid has at least want answered; returns 1 if so. */
+int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds);
+
 /* rlc_stop_all stops every process (SIGTERM) and the hub. */
 void rlc_stop_all(struct rlc *c);
 

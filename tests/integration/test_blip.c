@@ -29,34 +29,6 @@ static int wait_state(struct rlc *c, const char *aid, const char *state, int sec
 	return 0;
 }
 
-static int wait_answered(struct rlc *c, const char *qid, int want, int seconds)
-{
-	for (int i = 0; i < seconds * 5; i++) {
-		cJSON *s = rlc_status(c);
-		double got = s ? rlc_queue_num(s, qid, "answered") : -1;
-		cJSON_Delete(s);
-		if (got >= want)
-			return 1;
-		rltest_sleep_ms(200);
-	}
-	return 0;
-}
-
-static int count_in_file(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, needle) != NULL)
-			n++;
-	fclose(f);
-	return n;
-}
-
 int main(void)
 {
 	struct rlc c;
@@ -88,7 +60,7 @@ int main(void)
 	c.procs[c.nprocs++] = rltest_spawn(argv, rlc_path(&c, "node-casablanca.log"));
 	RL_CHECK(wait_state(&c, "a1", "READY", 20));
 	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000001", NULL) == 0);
-	RL_CHECK(wait_answered(&c, "telco.billing", 1, 30));
+	RL_CHECK(rlc_wait_answered(&c, "telco.billing", 1, 30));
 
 	/* 2. The hub restarts: both agents resume where they were. */
 	rlc_stop_hub(&c, SIGTERM);
@@ -97,10 +69,10 @@ int main(void)
 	RL_CHECK(wait_state(&c, "a1", "READY", 20));
 	RL_CHECK(wait_state(&c, "h1", "READY", 20));
 	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000002", NULL) == 0);
-	RL_CHECK(wait_answered(&c, "telco.billing", 2, 30));
+	RL_CHECK(rlc_wait_answered(&c, "telco.billing", 2, 30));
 	/* Sessions resumed: each agent logged in exactly once. */
-	RL_CHECK(count_in_file(rlc_path(&c, "agent-a1.log"), "event=login") == 1);
-	RL_CHECK(count_in_file(rlc_path(&c, "agent-h1.log"), "event=login") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a1.log"), "event=login") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-h1.log"), "event=login") == 1);
 
 	rlc_stop_all(&c);
 	return rltest_done();

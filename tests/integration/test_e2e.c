@@ -11,35 +11,6 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
-static int count_in_file(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	int n = 0;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, needle) != NULL)
-			n++;
-	fclose(f);
-	return n;
-}
-
-/* wait_answered polls the hub until queue qid has `want` answered contacts. */
-static int wait_answered(struct rlc *c, const char *qid, int want, int seconds)
-{
-	for (int i = 0; i < seconds * 5; i++) {
-		cJSON *s = rlc_status(c);
-		double got = s ? rlc_queue_num(s, qid, "answered") : -1;
-		cJSON_Delete(s);
-		if (got >= want)
-			return 1;
-		rltest_sleep_ms(200);
-	}
-	return 0;
-}
-
 int main(void)
 {
 	struct rlc c;
@@ -94,12 +65,12 @@ int main(void)
 		snprintf(args, sizeof(args), "submit --tenant bank --queue bank.cards --caller +22177000%04d", i);
 		RL_CHECK(rlc_ctl(&c, dakar, args, NULL) == 0);
 	}
-	RL_CHECK(wait_answered(&c, "telco.billing", 6, 40));
-	RL_CHECK(wait_answered(&c, "bank.cards", 3, 40));
+	RL_CHECK(rlc_wait_answered(&c, "telco.billing", 6, 40));
+	RL_CHECK(rlc_wait_answered(&c, "bank.cards", 3, 40));
 
 	/* Tenant isolation: the bank agent (who has billing skills) never saw a telco offer. */
-	RL_CHECK(count_in_file(rlc_path(&c, "agents-dakar.log"), "telco") == 0);
-	RL_CHECK(count_in_file(rlc_path(&c, "agents-dakar.log"), "bank.cards") >= 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents-dakar.log"), "telco") == 0);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents-dakar.log"), "bank.cards") >= 1);
 
 	/* Clear refusals: unknown queue, unknown tenant, bad field. */
 	RL_CHECK(rlc_ctl(&c, casa, "submit --tenant telco --queue nope", &out) == 1);
