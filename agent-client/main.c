@@ -80,6 +80,7 @@ int main(int argc, char **argv)
 	int tui = 0, n = 0, duration = 0, rv, exit_code = 0;
 	unsigned long long seed = 0;
 
+	rl_signals_block(); /* before any thread exists */
 	rl_log_init("relais-agent", RL_LOG_WARNING);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

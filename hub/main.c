@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	int c, rv, exit_code = 1;
 
 
+	rl_signals_block(); /* before any thread exists */
 	memset(&h, 0, sizeof(h));
 	while ((c = getopt_long(argc, argv, "c:l:h", lopts, NULL)) != -1) {
 		switch (c) {

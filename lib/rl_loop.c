@@ -238,6 +238,17 @@ static void *rl_loop_sigwait(void *arg)
 	return NULL;
 }
 
+void rl_signals_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int rl_loop_catch_signals(struct rl_loop *l, int tag)
 {
 	struct rl_sigwait *w = calloc(1, sizeof(*w));
@@ -250,8 +261,6 @@ int rl_loop_catch_signals(struct rl_loop *l, int tag)
 	sigemptyset(&w->set);
 	sigaddset(&w->set, SIGINT);
 	sigaddset(&w->set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&th, NULL, rl_loop_sigwait, w) != 0) {
 		free(w);
 		return RL_ENOMEM;

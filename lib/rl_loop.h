@@ -53,10 +53,15 @@ int rl_loop_post(struct rl_loop *l, int tag, void *ptr);
 int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, int max);
 
 /*
- * rl_loop_catch_signals blocks SIGINT and SIGTERM in the calling thread (call it before
- * starting other threads, so they inherit the mask) and starts a thread that waits for
- * them and posts (tag, NULL) to the loop: a daemon stops from its own loop, at a safe
- * point, instead of inside a signal handler. Also ignores SIGPIPE. Errors: RL_ENOMEM.
+ * rl_signals_block blocks SIGINT and SIGTERM and ignores SIGPIPE in the calling thread. Call
+ * it first in main, before any nng call starts threads, so every thread inherits the mask.
+ */
+void rl_signals_block(void);
+
+/*
+ * rl_loop_catch_signals starts a thread that waits for SIGINT/SIGTERM (blocked by
+ * rl_signals_block) and posts (tag, NULL) to the loop: a daemon stops from its own loop,
+ * at a safe point, instead of inside a signal handler. Errors: RL_ENOMEM.
  */
 int rl_loop_catch_signals(struct rl_loop *l, int tag);
 

@@ -72,6 +72,7 @@ int main(int argc, char **argv)
 	char err[512];
 	int nstreams = 0, exit_code = 1;
 
+	rl_signals_block(); /* before any thread exists */
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0))
 			conf_path = argv[++i];
