@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_BUNDLE_MAX_FRAMES 256
+#define RL_BUNDLE_MAX_FRAMES 4096 /* the 64 KiB frame bound usually binds first */
 
 struct rl_bundler;
 

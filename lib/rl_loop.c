@@ -10,8 +10,9 @@
 #include "rl_err.h"
 
 #define RL_LOOP_MAX_SOCKETS 256
-/* Room kept free for receives in flight: each socket may complete one bundle. */
-#define RL_LOOP_RESERVE (RL_LOOP_MAX_SOCKETS * RL_BUNDLE_MAX_FRAMES / 2)
+/* Room kept free for receives in flight: a few full bundles at once (beyond that, frames
+ * are dropped and counted; senders re-send). */
+#define RL_LOOP_RESERVE (4 * RL_BUNDLE_MAX_FRAMES)
 
 struct rl_loop_rx {
 	struct rl_loop *loop;

@@ -2,7 +2,7 @@
  * Bursts to one peer of a polyamorous socket: nng keeps two messages per pipe and drops
  * the rest, so a burst must travel as bundles. 1,000 frames sent in one batch to one
  * client arrive, all of them, in order, split back into frames by the receiving loop.
- * The same burst sent frame by frame loses most of them (the reason bundles exist).
+ * The same burst sent frame by frame usually loses many of them (the reason bundles exist).
  */
 #include <nng/nng.h>
 #include <stdio.h>
@@ -97,7 +97,8 @@ int main(void)
 	unsigned unbundled = burst(0), bundled = burst(1);
 
 	printf("burst of %d frames to one pipe: %u arrive frame by frame, %u bundled\n", BURST, unbundled, bundled);
+	/* How many survive frame by frame depends on how fast the writer drains (usually far
+	 * fewer than all); bundled, every one must arrive. */
 	RL_CHECK(bundled == BURST);
-	RL_CHECK(unbundled < BURST); /* documents nng's per-pipe drop that bundles avoid */
 	return rltest_done();
 }
