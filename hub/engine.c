@@ -1259,7 +1259,6 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 		for (int i = 0; i < e->nqueues; i++) {
 			struct rl_queue *q = &e->queues[i];
 			Relais__QueueStat *x = &qs[rep.n_queues];
-			struct rl_contact *h = rl_router_head(q);
 			if (ti >= 0 && q->tenant != ti)
 				continue;
 			rl_stats_day(e, q);
@@ -1268,12 +1267,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->tenant_id = e->tenants[q->tenant].id;
 			x->waiting = q->nheap;
 			/* Longest wait: the oldest waiting contact, whatever its priority. */
-			for (uint32_t k = 0; k < q->nheap; k++) {
-				uint64_t w = (e->now - q->heap[k]->rec->enqueued_us) / 1000u;
-				if (w > x->longest_wait_ms)
-					x->longest_wait_ms = w;
-			}
-			(void)h;
+			if (q->fifo_head != NULL && e->now > q->fifo_head->rec->enqueued_us)
+				x->longest_wait_ms = (e->now - q->fifo_head->rec->enqueued_us) / 1000u;
 			x->offered = q->st.offered;
 			x->answered = q->st.answered;
 			x->answered_in_sl = q->st.answered_in_sl;
@@ -2219,8 +2214,18 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 		}
 	}
 	uint32_t inheaps = 0;
-	for (int q = 0; q < e->nqueues; q++)
+	for (int q = 0; q < e->nqueues; q++) {
+		uint32_t infifo = 0;
+		uint64_t last = 0;
 		inheaps += e->queues[q].nheap;
+		for (struct rl_contact *c = e->queues[q].fifo_head; c != NULL; c = c->fifo_next, infifo++)
+			if (c->rec->enqueued_us < last)
+				RL_BAD("queue %s: wait order broken at %s", e->queues[q].id, c->id);
+			else
+				last = c->rec->enqueued_us;
+		if (infifo != e->queues[q].nheap)
+			RL_BAD("queue %s: %u by priority, %u by wait", e->queues[q].id, e->queues[q].nheap, infifo);
+	}
 	if (inheaps != queued)
 		RL_BAD("heaps hold %u contacts, %u are queued", inheaps, queued);
 #undef RL_BAD

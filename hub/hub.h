@@ -82,6 +82,9 @@ struct rl_queue {
 	/* Waiting contacts: a binary heap, best first (priority desc, enqueue asc, seq). */
 	struct rl_contact **heap;
 	uint32_t nheap, capheap;
+	/* The same contacts by original enqueue time: the head is the longest waiting, whatever
+	 * its priority (overflow by wait, longest-wait figures). */
+	struct rl_contact *fifo_head, *fifo_tail;
 	struct rl_list ready[RL_MAX_TIERS];
 	uint32_t staffed; /* logged-in agents eligible at some tier */
 	struct rl_qstats st;
@@ -94,6 +97,7 @@ struct rl_contact {
 	int queue;
 	int site;                   /* submitting site, -1 = ctl / none */
 	uint32_t heap_idx;          /* valid while queued */
+	struct rl_contact *fifo_prev, *fifo_next;
 	int queued;
 	struct rl_agent *agent;     /* offered / connected agent */
 	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */

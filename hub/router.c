@@ -41,7 +41,7 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
 
 int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us)
 {
-	const struct rl_contact *head = rl_router_head(q);
+	const struct rl_contact *head = q->fifo_head; /* longest waiting, any priority */
 	uint64_t wait_s;
 	int tier = 0;
 
@@ -122,6 +122,21 @@ int rl_router_push(struct rl_queue *q, struct rl_contact *c)
 	c->queued = 1;
 	rl_heap_set(q, q->nheap++, c);
 	rl_heap_up(q, c->heap_idx);
+	/* New contacts are the newest, so this stops at once; a requeued contact walks back
+	 * to its original place among the older ones. */
+	struct rl_contact *after = q->fifo_tail;
+	while (after != NULL && after->rec->enqueued_us > c->rec->enqueued_us)
+		after = after->fifo_prev;
+	c->fifo_prev = after;
+	c->fifo_next = after ? after->fifo_next : q->fifo_head;
+	if (c->fifo_next)
+		c->fifo_next->fifo_prev = c;
+	else
+		q->fifo_tail = c;
+	if (after)
+		after->fifo_next = c;
+	else
+		q->fifo_head = c;
 	return RL_OK;
 }
 
@@ -132,6 +147,15 @@ void rl_router_remove(struct rl_queue *q, struct rl_contact *c)
 	if (!c->queued)
 		return;
 	c->queued = 0;
+	if (c->fifo_prev)
+		c->fifo_prev->fifo_next = c->fifo_next;
+	else
+		q->fifo_head = c->fifo_next;
+	if (c->fifo_next)
+		c->fifo_next->fifo_prev = c->fifo_prev;
+	else
+		q->fifo_tail = c->fifo_prev;
+	c->fifo_prev = c->fifo_next = NULL;
 	q->nheap--;
 	if (i == q->nheap)
 		return;

@@ -14,7 +14,8 @@
 /* rl_router_tier returns the lowest tier at which agent a may serve queue q, or -1. */
 int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a);
 
-/* rl_router_queue_tier: the highest tier open for q at now_us (overflow rules). */
+/* rl_router_queue_tier: the highest tier open for q at now_us (overflow rules; the wait
+ * is the longest-waiting contact's, whatever its priority). */
 int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us);
 
 /* Waiting set. push/remove keep heap_idx; RL_ENOMEM on push. */

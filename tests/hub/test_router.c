@@ -122,6 +122,22 @@ static void ordering(void)
 	for (int i = 1; i < 4; i++)
 		rl_router_push(&q, c[i]);
 	RL_CHECK(rl_router_queue_tier(&q, 300) == 2);
+	/* Overflow by wait follows the longest-waiting contact, not the highest priority:
+	 * an old priority-0 contact behind a fresh priority-9 one still opens tier 1. */
+	while (rl_router_head(&q))
+		rl_router_remove(&q, rl_router_head(&q));
+	q.overflow[1].waiting_over = 0;
+	struct rl_contact *old = contact(6, 0, 1000), *vip = contact(7, 9, 20000000);
+	rl_router_push(&q, old);
+	rl_router_push(&q, vip);
+	RL_CHECK(rl_router_head(&q) == vip);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000) == 1);
+	rl_router_remove(&q, old);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000) == 0);
+	rl_router_remove(&q, vip);
+	RL_CHECK(q.fifo_head == NULL && q.fifo_tail == NULL);
+	free(old);
+	free(vip);
 	free(q.heap);
 	for (int i = 0; i < 6; i++)
 		free(c[i]);
