@@ -199,6 +199,7 @@ int main(int argc, char **argv)
 			rl_agent_set_state(&agents[i], RELAIS__AGENT_STATE__AGENT_LOGGED_OUT, "logout");
 			pending++;
 		}
+		agents[i].stopped = 1; /* leaving: no new login, no script moves */
 	}
 	for (uint64_t until = rl_mono_us() + 1000000u; pending && rl_mono_us() < until;) {
 		struct rl_loop_event evs[64];
