@@ -70,6 +70,7 @@ struct rl_engine {
 	struct rl_htab agent_by_id, agent_by_session, contact_by_id, peers;
 
 	uint64_t now;      /* wall clock of the batch */
+	int write_failed;  /* a store write of this batch failed: the batch must not commit */
 	uint64_t last_reach_check;
 	int in_batch;
 	struct rl_out *out;
@@ -285,20 +286,26 @@ static void rl_event(struct rl_engine *e, Relais__EventType type, const struct r
 	}
 	ev.wait_ms = wait_ms;
 	ev.detail = (char *)(detail ? detail : "");
-	if (rl_store_event(e->store, &ev) != RL_OK)
+	if (rl_store_event(e->store, &ev) != RL_OK) {
 		rl_log(RL_LOG_ERR, "event append failed type=%d", type);
+		e->write_failed = 1;
+	}
 }
 
 static void rl_save_agent(struct rl_engine *e, struct rl_agent *a)
 {
-	if (rl_store_put_agent(e->store, a->rec) != RL_OK)
+	if (rl_store_put_agent(e->store, a->rec) != RL_OK) {
 		rl_log(RL_LOG_ERR, "agent write failed agent=%s", a->id);
+		e->write_failed = 1;
+	}
 }
 
 static void rl_save_contact(struct rl_engine *e, struct rl_contact *c)
 {
-	if (rl_store_put_contact(e->store, c->rec, c->rec->state != RELAIS__CONTACT_STATE__CONTACT_ENDED) != RL_OK)
+	if (rl_store_put_contact(e->store, c->rec, c->rec->state != RELAIS__CONTACT_STATE__CONTACT_ENDED) != RL_OK) {
 		rl_log(RL_LOG_ERR, "contact write failed contact=%s", c->id);
+		e->write_failed = 1;
+	}
 }
 
 static void rl_contact_free(struct rl_contact *c)
@@ -565,13 +572,15 @@ static void rl_finish_wrapup(struct rl_engine *e, struct rl_agent *a, const char
 		ev.agent_state = RELAIS__AGENT_STATE__AGENT_WRAPUP;
 		ev.wait_ms = wrap_ms;
 		ev.detail = (char *)"wrapup-done";
-		rl_store_event(e->store, &ev);
+		if (rl_store_event(e->store, &ev) != RL_OK)
+			e->write_failed = 1;
 	}
 	if (disposition != NULL && disposition[0] && a->rec->contact_id[0]) {
 		Relais__ContactRecord *r;
 		if (rl_store_get_contact(e->store, a->rec->contact_id, &r) == RL_OK) {
 			rl_set_str(&r->disposition, disposition);
-			rl_store_put_contact(e->store, r, 0);
+			if (rl_store_put_contact(e->store, r, 0) != RL_OK)
+				e->write_failed = 1;
 			relais__contact_record__free_unpacked(r, NULL);
 		}
 	}
@@ -1616,6 +1625,7 @@ int rl_engine_begin(struct rl_engine *e, uint64_t now_us)
 	if ((rv = rl_store_begin(e->store)) != RL_OK)
 		return rv;
 	e->in_batch = 1;
+	e->write_failed = 0;
 	return RL_OK;
 }
 
@@ -1648,6 +1658,12 @@ int rl_engine_commit(struct rl_engine *e)
 	if (e->in_batch) {
 		rl_route(e);
 		e->in_batch = 0;
+		if (e->write_failed) {
+			/* Memory holds a change the store could not take: never commit half a
+			 * batch; the caller stops and a restart recovers from the last commit. */
+			rl_store_abort(e->store);
+			return RL_EIO;
+		}
 		if ((rv = rl_store_commit(e->store)) != RL_OK)
 			return rv; /* the caller stops: memory is ahead of disk */
 	}
