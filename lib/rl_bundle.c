@@ -188,6 +188,8 @@ int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n)
 	for (size_t i = 0; i < env->bundle->n_frames && *n < max; i++) {
 		const ProtobufCBinaryData *f = &env->bundle->frames[i];
 		nng_msg *m;
+		if (f->len == 0 || f->data == NULL)
+			continue; /* an empty frame is no envelope */
 		if (nng_msg_alloc(&m, f->len) != 0)
 			break;
 		memcpy(nng_msg_body(m), f->data, f->len);

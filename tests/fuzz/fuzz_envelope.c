@@ -1,11 +1,16 @@
 /*
- * libFuzzer target: the envelope decoder, which sees every frame from every peer.
+ * libFuzzer target: the envelope decoder, which sees every frame from every peer, and the
+ * bundle splitter that runs before it in every receiving loop.
  * Built with -DRELAIS_FUZZ=ON (clang) as a fuzzer; always built as a corpus replay test.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <nng/nng.h>
+
+#include "rl_bundle.h"
 #include "rl_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -20,6 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rv == 0 && rl_wire_encode(env, &buf, &len) == 0)
 			free(buf);
 		rl_wire_free(env);
+	}
+	nng_msg *m, *frames[RL_BUNDLE_MAX_FRAMES];
+	unsigned n = 0;
+	if (nng_msg_alloc(&m, size) == 0) {
+		if (size)
+			memcpy(nng_msg_body(m), data, size);
+		if (!rl_bundle_split(m, frames, RL_BUNDLE_MAX_FRAMES, &n))
+			nng_msg_free(m);
+		for (unsigned i = 0; i < n; i++)
+			nng_msg_free(frames[i]);
 	}
 	return 0;
 }
