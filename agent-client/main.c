@@ -216,6 +216,7 @@ int main(int argc, char **argv)
 			pending += agents[i].session != 0 && rl_client_pending(agents[i].cl) > 0;
 		}
 	}
+	rl_exit_watchdog(5, exit_code);
 	rl_loop_destroy(g_loop);
 	for (int i = 0; i < n; i++)
 		rl_agent_close(&agents[i]);

@@ -258,6 +258,7 @@ int main(int argc, char **argv)
 		}
 	}
 	exit_code = hub_run(&h, &hc);
+	rl_exit_watchdog(5, exit_code); /* all is committed; do not hang on a peer */
 out:
 	if (h.sock.id)
 		nng_close(h.sock);

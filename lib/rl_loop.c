@@ -3,6 +3,8 @@
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,4 +270,35 @@ int rl_loop_catch_signals(struct rl_loop *l, int tag)
 	}
 	pthread_detach(th);
 	return RL_OK;
+}
+
+struct rl_watchdog {
+	int seconds, code;
+};
+
+static void *rl_watchdog_main(void *arg)
+{
+	struct rl_watchdog w = *(struct rl_watchdog *)arg;
+
+	free(arg);
+	sleep((unsigned)w.seconds);
+	fprintf(stderr, "shutdown took longer than %d s: exiting\n", w.seconds);
+	_exit(w.code);
+	return NULL;
+}
+
+void rl_exit_watchdog(int seconds, int code)
+{
+	struct rl_watchdog *w = malloc(sizeof(*w));
+	pthread_t th;
+
+	if (w == NULL)
+		return;
+	w->seconds = seconds;
+	w->code = code;
+	if (pthread_create(&th, NULL, rl_watchdog_main, w) != 0) {
+		free(w);
+		return;
+	}
+	pthread_detach(th);
 }

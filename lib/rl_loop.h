@@ -65,6 +65,13 @@ void rl_signals_block(void);
  */
 int rl_loop_catch_signals(struct rl_loop *l, int tag);
 
+/*
+ * rl_exit_watchdog ends the process with code after seconds unless it exits first. Daemons
+ * start it when they begin shutting down: everything durable is already committed, and
+ * closing nng sockets can wait on peers that never finish their side.
+ */
+void rl_exit_watchdog(int seconds, int code);
+
 /* rl_loop_stop makes rl_loop_wait return -1 (async-signal-unsafe; call from a thread). */
 void rl_loop_stop(struct rl_loop *l);
 

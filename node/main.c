@@ -167,6 +167,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)c->dropped_down, (unsigned long long)c->submitted, (unsigned long long)c->acked,
 	       (unsigned long long)c->refused, (unsigned long long)c->cancels);
 	exit_code = 0;
+	rl_exit_watchdog(5, exit_code);
 out:
 	/* Sockets close first: their callbacks post into the loop, which must outlive them. */
 	rl_node_close(node);
