@@ -1478,6 +1478,15 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 	default:
 		break;
 	}
+	/* A frame relayed for one of a node's agents (chan set) speaks for that agent, never
+	 * for the site: site-level requests on a chan are refused. */
+	if (env->chan != 0 && (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT ||
+	                       env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_CANCEL ||
+	                       env->body_case == RELAIS__ENVELOPE__BODY_SITE_REGISTER ||
+	                       env->body_case == RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE)) {
+		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "not allowed for a relayed agent", 0);
+		return;
+	}
 	/* Link-level requests: answered once per req_id. */
 	if (env->req_id != 0) {
 		if ((cached = rl_cache_find(p->cache, RL_PEER_CACHE, env->req_id)) != NULL) {

@@ -314,6 +314,17 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	p->inflight[p->next++ % RL_NODE_CTL_INFLIGHT] = env->req_id;
 }
 
+/* rl_node_may_relay: what a seated agent or a local tool may send on to the hub. */
+static int rl_node_may_relay(int role, Relais__Envelope__BodyCase body)
+{
+	if (role == RELAIS__ROLE__ROLE_AGENT)
+		return body == RELAIS__ENVELOPE__BODY_AGENT_LOGIN || body == RELAIS__ENVELOPE__BODY_AGENT_RESUME ||
+		       body == RELAIS__ENVELOPE__BODY_AGENT_SET_STATE || body == RELAIS__ENVELOPE__BODY_OFFER_ANSWER ||
+		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP || body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
+		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT;
+	return role == RELAIS__ROLE__ROLE_CTL && body == RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
+}
+
 static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 {
 	rl_env *env = NULL;
@@ -370,12 +381,12 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		env->agent_login->site_id = n->conf.site_id;
 		rl_node_relay_up(n, pipe, env);
 		env->agent_login->site_id = NULL; /* not ours to free */
-	} else if (p->role == RELAIS__ROLE__ROLE_AGENT ||
-	           env->body_case == RELAIS__ENVELOPE__BODY_STATUS_REQUEST ||
-	           env->body_case == RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE) {
+	} else if (rl_node_may_relay(p->role, env->body_case)) {
 		rl_node_relay_up(n, pipe, env);
 	} else if (env->req_id) {
-		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "unexpected message");
+		/* The hub sees relayed frames on the node's link: anything an agent or tool may
+		 * not ask for itself (submit, cancel, site registration) stops here. */
+		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "not allowed on this link");
 	}
 	rl_wire_free(env);
 }

@@ -8,8 +8,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nng/nng.h>
+
+#include "rl_err.h"
+#include "rl_link.h"
 #include "rlcluster.h"
 #include "rltest.h"
+
+/* agent_link_submit: as a seated agent on the node, try to submit a contact as the site. */
+static int agent_link_submit(struct rlc *c, const char *url)
+{
+	char ca[700], cert[700], key[700];
+	nng_socket s;
+	rl_env env, *r = NULL;
+	Relais__Hello h = RELAIS__HELLO__INIT;
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	int code = -1;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", c->certs);
+	snprintf(cert, sizeof(cert), "%s/agent.pem", c->certs);
+	snprintf(key, sizeof(key), "%s/agent.key", c->certs);
+	struct rl_tls tls = {ca, cert, key, NULL};
+	if (rl_link_client_open(&s) != RL_OK || rl_link_dial(s, url, &tls, NULL) != RL_OK)
+		return -1;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 3000);
+	rl_env_init(&env);
+	env.req_id = 1;
+	h.role = RELAIS__ROLE__ROLE_AGENT;
+	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	rltest_sleep_ms(300);
+	rl_link_send(s, 0, &env);
+	rl_env_init(&env);
+	env.req_id = 2;
+	sc.ext_id = "forged-1";
+	sc.tenant_id = "telco";
+	sc.queue_id = "telco.billing";
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	rl_link_send(s, 0, &env);
+	for (int i = 0; i < 5 && code < 0; i++) {
+		nng_msg *m;
+		if (nng_recvmsg(s, &m, 0) != 0)
+			break;
+		if (rl_link_recv_env(m, &r, NULL) == RL_OK && r->req_id == 2)
+			code = r->body_case == RELAIS__ENVELOPE__BODY_ERROR ? (int)r->error->code : 0;
+		rl_wire_free(r);
+		r = NULL;
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return code;
+}
 
 int main(void)
 {
@@ -71,6 +121,15 @@ int main(void)
 	/* Tenant isolation: the bank agent (who has billing skills) never saw a telco offer. */
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents-dakar.log"), "telco") == 0);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents-dakar.log"), "bank.cards") >= 1);
+
+	/* An agent seated at a node cannot speak for the site: no forged contacts. */
+	cJSON *before = rlc_status(&c);
+	double offered = before ? rlc_queue_num(before, "telco.billing", "offered") : -1;
+	cJSON_Delete(before);
+	RL_CHECK(agent_link_submit(&c, casa) == RELAIS__ERROR_CODE__ERR_FORBIDDEN);
+	cJSON *after = rlc_status(&c);
+	RL_CHECK(after != NULL && rlc_queue_num(after, "telco.billing", "offered") == offered);
+	cJSON_Delete(after);
 
 	/* Clear refusals: unknown queue, unknown tenant, bad field. */
 	RL_CHECK(rlc_ctl(&c, casa, "submit --tenant telco --queue nope", &out) == 1);
