@@ -1,11 +1,16 @@
 #!/bin/sh
 # deps.sh [--test] - install what Relais needs on Debian 12, only what is missing.
-# --test adds the test-only tools (clang for the fuzz targets, lmdb-utils).
+# --test adds the test-only tools (clang for the fuzz targets, lmdb-utils); --cluster adds
+# espeak-ng for the local cluster's caller voice.
 set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
-libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev openssl procps"
+libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev libopus-dev libsrtp2-dev
+libsndfile1-dev libasound2-dev openssl procps"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs lmdb-utils"
+fi
+if [ "${1:-}" = "--cluster" ]; then
+	pkgs="$pkgs espeak-ng" # the demo caller's voice
 fi
 missing=""
 for p in $pkgs; do

@@ -77,6 +77,13 @@ static int rl_wire_pop_ok(const Relais__ScreenPop *p)
  * (ids well formed, known tenant) belong to the handler; this only stops oversized text
  * and lists from travelling further into the program.
  */
+static int rl_wire_media_ok(const Relais__MediaLeg *m)
+{
+	return m == NULL || (rl_wire_text_ok(m->contact_id, RL_WIRE_MAX_ID) &&
+	                     rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID) && m->tx_key.len <= RL_WIRE_MAX_KEY &&
+	                     m->rx_key.len <= RL_WIRE_MAX_KEY);
+}
+
 static int rl_wire_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
@@ -110,7 +117,12 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		return rl_wire_text_ok(e->contact_cancel->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
 		return rl_wire_text_ok(e->site_register->site_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT);
+		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_text_ok(e->site_register->media_addr, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_CALL_QUALITY:
+		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
+		return rl_wire_media_ok(e->contact_update->media);
 	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
 		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
@@ -119,7 +131,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_OFFER:
 		return rl_wire_pop_ok(e->offer->pop);
 	case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
-		return e->agent_status->contact == NULL || rl_wire_pop_ok(e->agent_status->contact->pop);
+		return (e->agent_status->contact == NULL || rl_wire_pop_ok(e->agent_status->contact->pop)) &&
+		       rl_wire_media_ok(e->agent_status->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
 		return 1;

@@ -1,0 +1,845 @@
+#define _GNU_SOURCE /* recvmmsg, ppoll, pipe2 */
+#include "rl_media.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <opus/opus.h>
+#include <sodium.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rl_emodel.h"
+#include "rl_err.h"
+#include "rl_jbuf.h"
+#include "rl_log.h"
+#include "rl_rtp.h"
+#include "rl_time.h"
+
+#define RL_MEDIA_MAX_FRAME 960      /* samples per 20 ms at 48 kHz: the most we ever handle */
+#define RL_MEDIA_PKT 1500
+#define RL_MEDIA_RTCP_US 1000000u   /* one report a second */
+#define RL_MEDIA_BATCH 32
+#define RL_MEDIA_OPUS_LOOKAHEAD_MS 6.5
+#define RL_MEDIA_SILENCE_BYTES 10   /* Opus frames this small carry silence or comfort noise */
+
+struct rl_mcall {
+	struct rl_media_leg leg;
+	int fd;                          /* own socket, or -1 */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;              /* 0 = not known yet */
+	struct rl_srtp *tx, *rx;
+	OpusEncoder *enc;
+	OpusDecoder *dec;
+	struct rl_jbuf *jb;
+	struct rl_rtp_rx rxs;
+	unsigned samples;                /* per frame at leg.rate */
+	uint16_t seq;
+	uint32_t ts;
+	uint64_t sent, octets, fec, concealed, dropped, frames;
+	uint64_t next_rtcp_us;
+	double rtt_ms;
+	uint32_t peer_lost_frac;         /* fraction lost the peer reports, /256 */
+	uint64_t t0_wall_us;
+	int src_ended;
+};
+
+struct rl_media {
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	int fd;                          /* shared socket, -1 = none */
+	int wake[2];                     /* pipe: add/del changes the poll set */
+	char local[RL_WIRE_MAX_ID + 1];
+	struct rl_mcall **calls;
+	size_t ncalls, capcalls;
+	struct rl_media_counters ctr;
+	uint64_t next_tick_us;
+	uint64_t gen;                    /* bumped by every add/del: poll sets built before are stale */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* addresses */
+
+int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+	char host[RL_WIRE_MAX_ID + 1];
+	const char *colon, *h = s;
+	size_t hl;
+	struct addrinfo hints = {0}, *res = NULL;
+	char *end;
+	long port;
+
+	if (s == NULL || (colon = strrchr(s, ':')) == NULL)
+		return RL_EINVAL;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return RL_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != 0 || end == colon + 1 || port < 0 || port > 65535)
+		return RL_EINVAL;
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+		return RL_EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = (unsigned)res->ai_addrlen;
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		return RL_EINVAL;
+	return RL_OK;
+}
+
+void rl_media_format_addr(const void *sa, char *out, size_t len)
+{
+	const struct sockaddr *a = sa;
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *in = sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "?");
+	}
+}
+
+static int rl_udp_socket(const struct sockaddr_storage *bind_to, socklen_t len, int family)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int buf = 1 << 20;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (bind_to != NULL && bind(fd, (const struct sockaddr *)bind_to, len) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* calls */
+
+static void rl_mcall_free(struct rl_mcall *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	rl_srtp_close(c->tx);
+	rl_srtp_close(c->rx);
+	if (c->enc)
+		opus_encoder_destroy(c->enc);
+	if (c->dec)
+		opus_decoder_destroy(c->dec);
+	rl_jbuf_free(c->jb);
+	if (c->leg.src)
+		c->leg.src->close(c->leg.src);
+	if (c->leg.sink)
+		c->leg.sink->close(c->leg.sink);
+	sodium_memzero(c->leg.tx_key, sizeof(c->leg.tx_key));
+	sodium_memzero(c->leg.rx_key, sizeof(c->leg.rx_key));
+	free(c);
+}
+
+static struct rl_mcall *rl_find(struct rl_media *m, const char *id, size_t *idx)
+{
+	for (size_t i = 0; i < m->ncalls; i++)
+		if (strcmp(m->calls[i]->leg.id, id) == 0) {
+			if (idx)
+				*idx = i;
+			return m->calls[i];
+		}
+	return NULL;
+}
+
+/* rl_find_ssrc: the call on the shared socket that receives from ssrc. */
+static struct rl_mcall *rl_find_ssrc(struct rl_media *m, uint32_t ssrc)
+{
+	for (size_t i = 0; i < m->ncalls; i++)
+		if (m->calls[i]->fd < 0 && m->calls[i]->leg.rx_ssrc == ssrc)
+			return m->calls[i];
+	return NULL;
+}
+
+static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
+{
+	struct rl_mcall *c = calloc(1, sizeof(*c));
+	struct rl_jbuf_conf jc = {.clock_rate = RL_MEDIA_RTP_CLOCK, .frame_ms = RL_MEDIA_FRAME_MS, .min_ms = 20,
+	                          .start_ms = 40, .max_ms = 300, .slots = 64};
+	int err, rv = RL_OK;
+
+	if (c == NULL)
+		return RL_ENOMEM;
+	c->leg = *leg;
+	c->leg.src = NULL;
+	c->leg.sink = NULL;
+	c->fd = -1;
+	c->rtt_ms = -1;
+	if (c->leg.pt == 0)
+		c->leg.pt = RL_MEDIA_PT_OPUS;
+	if (c->leg.rate == 0)
+		c->leg.rate = 16000;
+	if ((c->leg.rate != 16000 && c->leg.rate != 8000) || leg->key_len != rl_srtp_key_len(leg->suite) ||
+	    leg->key_len == 0) {
+		rv = RL_EINVAL;
+		goto fail;
+	}
+	c->samples = c->leg.rate * RL_MEDIA_FRAME_MS / 1000;
+	if (c->leg.peer[0]) {
+		unsigned len;
+		if ((rv = rl_media_parse_addr(c->leg.peer, &c->peer, &len)) != RL_OK)
+			goto fail;
+		c->peer_len = len;
+	}
+	if ((rv = rl_srtp_open(&c->tx, leg->suite, leg->tx_key, leg->key_len, 1)) != RL_OK ||
+	    (rv = rl_srtp_open(&c->rx, leg->suite, leg->rx_key, leg->key_len, 0)) != RL_OK)
+		goto fail;
+	c->enc = opus_encoder_create((opus_int32)c->leg.rate, 1, OPUS_APPLICATION_VOIP, &err);
+	c->dec = opus_decoder_create((opus_int32)c->leg.rate, 1, &err);
+	if (c->enc == NULL || c->dec == NULL) {
+		rv = RL_ENOMEM;
+		goto fail;
+	}
+	/* Relais defaults: VBR, in-band FEC tuned for a few percent loss, moderate complexity
+	 * (many calls per core at the node), 24 kb/s wideband / 16 kb/s narrowband. */
+	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
+	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
+	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
+	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
+	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->leg.rate == 16000 ? 24000 : 16000));
+	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	if ((rv = rl_jbuf_new(&c->jb, &jc)) != RL_OK)
+		goto fail;
+	rl_rtp_rx_init(&c->rxs, RL_MEDIA_RTP_CLOCK);
+	/* Random initial sequence number and timestamp (RFC 3550 5.1). */
+	c->seq = (uint16_t)(leg->tx_ssrc * 2654435761u >> 16);
+	c->ts = leg->tx_ssrc * 2246822519u;
+	if (leg->own_socket) {
+		struct sockaddr_storage any = {0};
+		socklen_t alen;
+		int fam = c->peer_len ? c->peer.ss_family : AF_INET;
+		any.ss_family = (sa_family_t)fam;
+		alen = fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if ((c->fd = rl_udp_socket(&any, alen, fam)) < 0) {
+			rv = RL_ENET;
+			goto fail;
+		}
+	}
+	*out = c;
+	return RL_OK;
+fail:
+	rl_mcall_free(c);
+	return rv;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* receive */
+
+static void rl_mcall_rtcp(struct rl_mcall *c, uint8_t *buf, size_t len, uint64_t now)
+{
+	struct rl_rtcp r;
+
+	if (rl_rtcp_parse(buf, len, &r) != RL_OK)
+		return;
+	if (r.is_sr) {
+		c->rxs.last_sr_ntp_mid = rl_ntp_mid(r.ntp);
+		c->rxs.last_sr_recv_us = now;
+	}
+	if (r.has_report && r.rb.ssrc == c->leg.tx_ssrc) {
+		double rtt = rl_rtcp_rtt_ms(&r.rb, rl_ntp_mid(rl_ntp_now()));
+		if (rtt >= 0)
+			c->rtt_ms = c->rtt_ms < 0 ? rtt : 0.8 * c->rtt_ms + 0.2 * rtt;
+		c->peer_lost_frac = r.rb.fraction_lost;
+	}
+}
+
+/* rl_mcall_input handles one datagram for call c; returns 0 if it was dropped. */
+static int rl_mcall_input(struct rl_media *m, struct rl_mcall *c, uint8_t *buf, size_t len, const void *from,
+                          socklen_t fromlen, uint64_t now)
+{
+	struct rl_rtp_hdr h;
+	int rv;
+
+	if (rl_rtp_is_rtcp(buf, len)) {
+		if ((rv = rl_srtp_unprotect_rtcp(c->rx, buf, &len)) != RL_OK)
+			goto bad;
+		rl_mcall_rtcp(c, buf, len, now);
+	} else {
+		if ((rv = rl_srtp_unprotect(c->rx, buf, &len)) != RL_OK)
+			goto bad;
+		if (rl_rtp_parse(buf, len, &h) != RL_OK || h.pt != c->leg.pt || h.ssrc != c->leg.rx_ssrc ||
+		    h.pay_len == 0) {
+			m->ctr.bad_rtp++;
+			c->dropped++;
+			return 0;
+		}
+		if (!rl_rtp_rx_update(&c->rxs, h.seq, h.ts, now)) {
+			c->dropped++;
+			return 0;
+		}
+		if (rl_jbuf_put(c->jb, h.seq, h.ts, buf + h.hdr_len, h.pay_len, h.pay_len <= RL_MEDIA_SILENCE_BYTES,
+		                now) != RL_OK)
+			c->dropped++; /* late, duplicate: counted by the buffer too */
+	}
+	/* Authenticated: a call without a fixed peer answers here (NAT rebinding included). */
+	if (!c->leg.peer[0] && fromlen <= sizeof(c->peer)) {
+		memcpy(&c->peer, from, fromlen);
+		c->peer_len = fromlen;
+	}
+	return 1;
+bad:
+	if (rv == RL_EAUTH)
+		m->ctr.auth_fail++;
+	else if (rv == RL_EEXIST)
+		m->ctr.replay++;
+	else
+		m->ctr.malformed++;
+	c->dropped++;
+	return 0;
+}
+
+/* rl_media_datagram routes one received datagram; fd_call is the call owning the socket it
+ * came on (NULL: the shared socket). */
+static void rl_media_datagram(struct rl_media *m, struct rl_mcall *fd_call, uint8_t *buf, size_t len,
+                              const void *from, socklen_t fromlen, uint64_t now)
+{
+	uint32_t ssrc;
+	struct rl_mcall *c;
+
+	m->ctr.rx++;
+	if (len < 8 || len > RL_MEDIA_PKT || rl_rtp_peek_ssrc(buf, len, &ssrc) != RL_OK) {
+		m->ctr.malformed++;
+		return;
+	}
+	c = fd_call ? (fd_call->leg.rx_ssrc == ssrc ? fd_call : NULL) : rl_find_ssrc(m, ssrc);
+	if (c == NULL) {
+		m->ctr.unknown_ssrc++;
+		return;
+	}
+	rl_mcall_input(m, c, buf, len, from, fromlen, now);
+}
+
+int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen)
+{
+	uint8_t copy[RL_MEDIA_PKT + 64];
+
+	if (len > RL_MEDIA_PKT) {
+		pthread_mutex_lock(&m->mu);
+		m->ctr.rx++;
+		m->ctr.malformed++;
+		pthread_mutex_unlock(&m->mu);
+		return RL_ETOOBIG;
+	}
+	memcpy(copy, buf, len);
+	pthread_mutex_lock(&m->mu);
+	rl_media_datagram(m, NULL, copy, len, from, fromlen, rl_mono_us());
+	pthread_mutex_unlock(&m->mu);
+	return RL_OK;
+}
+
+static void rl_media_drain(struct rl_media *m, int fd, struct rl_mcall *owner)
+{
+	static __thread uint8_t bufs[RL_MEDIA_BATCH][RL_MEDIA_PKT + 64];
+	struct mmsghdr msgs[RL_MEDIA_BATCH];
+	struct iovec iov[RL_MEDIA_BATCH];
+	struct sockaddr_storage from[RL_MEDIA_BATCH];
+	int n;
+
+	do {
+		for (int i = 0; i < RL_MEDIA_BATCH; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = RL_MEDIA_PKT + 1; /* one more: oversized datagrams show */
+			memset(&msgs[i], 0, sizeof(msgs[i]));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(fd, msgs, RL_MEDIA_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		uint64_t now = rl_mono_us();
+		for (int i = 0; i < n; i++) {
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				m->ctr.rx++;
+				m->ctr.malformed++;
+				continue;
+			}
+			rl_media_datagram(m, owner, bufs[i], msgs[i].msg_len, &from[i], msgs[i].msg_hdr.msg_namelen, now);
+		}
+	} while (n == RL_MEDIA_BATCH);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* send */
+
+static void rl_mcall_send(struct rl_media *m, struct rl_mcall *c, const uint8_t *buf, size_t len)
+{
+	int fd = c->fd >= 0 ? c->fd : m->fd;
+
+	if (c->peer_len == 0 || fd < 0)
+		return; /* peer not known yet: its first authenticated packet tells */
+	if (sendto(fd, buf, len, 0, (const struct sockaddr *)&c->peer, c->peer_len) < 0)
+		m->ctr.send_fail++;
+	else
+		m->ctr.sent++;
+}
+
+static void rl_mcall_send_rtcp(struct rl_media *m, struct rl_mcall *c, uint64_t now)
+{
+	uint8_t buf[256];
+	struct rl_rtcp r = {0};
+	size_t len;
+
+	r.is_sr = 1;
+	r.ssrc = c->leg.tx_ssrc;
+	r.ntp = rl_ntp_now();
+	r.rtp_ts = c->ts;
+	r.packets = (uint32_t)c->sent;
+	r.octets = (uint32_t)c->octets;
+	if (c->rxs.received > 0) {
+		r.has_report = 1;
+		rl_rtcp_fill_report(&c->rxs, c->leg.rx_ssrc, now, &r.rb);
+	}
+	if ((len = rl_rtcp_write(buf, sizeof(buf) - RL_SRTCP_OVERHEAD, &r)) == 0)
+		return;
+	if (rl_srtp_protect_rtcp(c->tx, buf, &len, sizeof(buf)) == RL_OK)
+		rl_mcall_send(m, c, buf, len);
+}
+
+static void rl_mcall_tick(struct rl_media *m, struct rl_mcall *c, uint64_t now)
+{
+	int16_t pcm[RL_MEDIA_MAX_FRAME];
+	uint8_t pkt[RL_MEDIA_PKT];
+	uint8_t pay[RL_JBUF_MAX_PAYLOAD];
+	size_t hl, plen, len;
+	int n, kind;
+
+	if (c->t0_wall_us == 0)
+		c->t0_wall_us = rl_wall_us();
+	/* Out: one frame from the source. */
+	if (c->leg.src->read(c->leg.src, pcm, c->samples) == RL_ENOENT)
+		c->src_ended = 1;
+	hl = rl_rtp_write(pkt, sizeof(pkt), c->leg.pt, c->sent == 0, c->seq, c->ts, c->leg.tx_ssrc);
+	n = opus_encode(c->enc, pcm, (int)c->samples, pkt + hl, (opus_int32)(sizeof(pkt) - hl - RL_SRTP_OVERHEAD));
+	if (n > 0) {
+		len = hl + (size_t)n;
+		if (rl_srtp_protect(c->tx, pkt, &len, sizeof(pkt)) == RL_OK) {
+			rl_mcall_send(m, c, pkt, len);
+			c->sent++;
+			c->octets += (uint64_t)n;
+		}
+	}
+	c->seq++;
+	c->ts += RL_MEDIA_RTP_CLOCK * RL_MEDIA_FRAME_MS / 1000;
+
+	/* In: the frame due now from the jitter buffer. */
+	kind = rl_jbuf_get(c->jb, now, pay, sizeof(pay), &plen);
+	switch (kind) {
+	case RL_JB_FRAME:
+		n = opus_decode(c->dec, pay, (opus_int32)plen, pcm, (int)c->samples, 0);
+		break;
+	case RL_JB_FEC:
+		n = opus_decode(c->dec, pay, (opus_int32)plen, pcm, (int)c->samples, 1);
+		c->fec++;
+		break;
+	case RL_JB_LOSS:
+		n = opus_decode(c->dec, NULL, 0, pcm, (int)c->samples, 0);
+		c->concealed++;
+		break;
+	default:
+		n = 0;
+		break;
+	}
+	if (n != (int)c->samples)
+		memset(pcm, 0, c->samples * sizeof(pcm[0]));
+	c->leg.sink->write(c->leg.sink, pcm, c->samples);
+	c->frames++;
+
+	if (now >= c->next_rtcp_us) {
+		c->next_rtcp_us = now + RL_MEDIA_RTCP_US;
+		rl_mcall_send_rtcp(m, c, now);
+		/* Tell the encoder what the peer sees, so FEC strength follows the path. */
+		int perc = (int)(c->peer_lost_frac * 100 / 256);
+		opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(perc < 5 ? 5 : perc > 30 ? 30 : perc));
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the thread */
+
+static void *rl_media_run(void *arg)
+{
+	struct rl_media *m = arg;
+	struct pollfd *pfd = NULL;
+	struct rl_mcall **owner = NULL;
+	size_t cap = 0;
+
+	pthread_mutex_lock(&m->mu);
+	m->next_tick_us = rl_mono_us() + RL_MEDIA_FRAME_MS * 1000u;
+	while (m->running) {
+		size_t n = 0, need = m->ncalls + 2;
+		uint64_t gen = m->gen;
+		uint64_t now = rl_mono_us();
+		struct timespec to;
+
+		if (need > cap) {
+			struct pollfd *p2 = realloc(pfd, need * sizeof(*p2));
+			struct rl_mcall **o2 = p2 ? realloc(owner, need * sizeof(*o2)) : NULL;
+			if (p2)
+				pfd = p2;
+			if (o2)
+				owner = o2;
+			if (p2 == NULL || o2 == NULL) {
+				pthread_mutex_unlock(&m->mu);
+				usleep(10000);
+				pthread_mutex_lock(&m->mu);
+				continue;
+			}
+			cap = need;
+		}
+		pfd[n] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
+		owner[n++] = NULL;
+		if (m->fd >= 0) {
+			pfd[n] = (struct pollfd){.fd = m->fd, .events = POLLIN};
+			owner[n++] = NULL;
+		}
+		for (size_t i = 0; i < m->ncalls; i++)
+			if (m->calls[i]->fd >= 0) {
+				pfd[n] = (struct pollfd){.fd = m->calls[i]->fd, .events = POLLIN};
+				owner[n++] = m->calls[i];
+			}
+		uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
+		to.tv_sec = (time_t)(wait / 1000000u);
+		to.tv_nsec = (long)(wait % 1000000u) * 1000;
+		pthread_mutex_unlock(&m->mu);
+		int r = ppoll(pfd, n, &to, NULL);
+		pthread_mutex_lock(&m->mu);
+		if (r > 0) {
+			if ((pfd[0].revents & POLLIN) || gen != m->gen) {
+				char b[64];
+				while (read(m->wake[0], b, sizeof(b)) > 0)
+					;
+				/* The call set changed: owners may be gone; poll again with a fresh set. */
+				goto tick;
+			}
+			for (size_t i = 1; i < n; i++)
+				if (pfd[i].revents & POLLIN)
+					rl_media_drain(m, pfd[i].fd, owner[i]);
+		}
+	tick:
+		now = rl_mono_us();
+		if (now >= m->next_tick_us) {
+			for (size_t i = 0; i < m->ncalls; i++)
+				rl_mcall_tick(m, m->calls[i], now);
+			m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
+			if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
+				/* Far behind (the machine stalled): skip ahead rather than burst. */
+				m->ctr.late_ticks++;
+				m->next_tick_us = now + RL_MEDIA_FRAME_MS * 1000u;
+			}
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(pfd);
+	free(owner);
+	return NULL;
+}
+
+static void rl_media_wake(struct rl_media *m)
+{
+	char c = 1;
+
+	if (write(m->wake[1], &c, 1) < 0) {
+		/* full pipe: a wake-up is pending anyway */
+	}
+}
+
+int rl_media_open(struct rl_media **out, const char *bind_addr)
+{
+	struct rl_media *m = calloc(1, sizeof(*m));
+	int rv = RL_ENET;
+
+	if (m == NULL)
+		return RL_ENOMEM;
+	m->fd = -1;
+	m->wake[0] = m->wake[1] = -1;
+	pthread_mutex_init(&m->mu, NULL);
+	if (pipe2(m->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+		goto fail;
+	if (bind_addr != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		unsigned len;
+		if ((rv = rl_media_parse_addr(bind_addr, &ss, &len)) != RL_OK)
+			goto fail;
+		rv = RL_ENET;
+		if ((m->fd = rl_udp_socket(&ss, len, ss.ss_family)) < 0)
+			goto fail;
+		getsockname(m->fd, (struct sockaddr *)&ss, &sl);
+		rl_media_format_addr(&ss, m->local, sizeof(m->local));
+	}
+	m->running = 1;
+	if (pthread_create(&m->thread, NULL, rl_media_run, m) != 0) {
+		m->running = 0;
+		goto fail;
+	}
+	*out = m;
+	return RL_OK;
+fail:
+	if (m->fd >= 0)
+		close(m->fd);
+	if (m->wake[0] >= 0) {
+		close(m->wake[0]);
+		close(m->wake[1]);
+	}
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+	return rv;
+}
+
+const char *rl_media_local(const struct rl_media *m)
+{
+	return m->local;
+}
+
+static void rl_media_remove_at(struct rl_media *m, size_t i)
+{
+	m->gen++;
+	m->calls[i] = m->calls[--m->ncalls];
+	m->ctr.calls = (uint32_t)m->ncalls;
+}
+
+static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *q)
+{
+	struct rl_jbuf_stats js;
+	uint64_t expected = rl_rtp_rx_expected(&c->rxs);
+	struct rl_emodel_in em = {0};
+
+	rl_jbuf_stats(c->jb, &js);
+	memset(q, 0, sizeof(*q));
+	q->sent = c->sent;
+	q->rx_packets = c->rxs.received;
+	q->lost = rl_rtp_rx_lost(&c->rxs);
+	q->loss_pct = expected ? 100.0 * (double)(q->lost > 0 ? q->lost : 0) / (double)expected : 0;
+	q->jitter_ms = rl_rtp_rx_jitter_ms(&c->rxs);
+	q->rtt_ms = c->rtt_ms;
+	q->playout_ms = js.delay_ms;
+	q->fec = c->fec;
+	q->concealed = c->concealed;
+	q->late = js.late;
+	q->dropped = c->dropped;
+	q->t0_wall_us = c->t0_wall_us;
+	q->frames = c->frames;
+	/* Mouth-to-ear: network (half the round trip; 20 ms assumed until RTCP tells), the
+	 * jitter buffer, one frame of packetisation and the codec's look-ahead. */
+	em.codec = c->leg.rate == 16000 ? RL_EMODEL_OPUS_WB : RL_EMODEL_OPUS_NB;
+	em.delay_ms = (c->rtt_ms >= 0 ? c->rtt_ms / 2 : 20) + js.delay_ms + RL_MEDIA_FRAME_MS + RL_MEDIA_OPUS_LOOKAHEAD_MS;
+	/* What the listener lost: frames concealed, after FEC rebuilt what it could. */
+	em.loss_pct = c->frames ? 100.0 * (double)c->concealed / (double)c->frames : 0;
+	em.burst_ratio = 1;
+	q->mos = rl_emodel_mos(&em);
+}
+
+int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
+{
+	struct rl_mcall *c, *old;
+	size_t idx;
+	int rv;
+
+	if (leg->src == NULL || leg->sink == NULL || (!leg->own_socket && m->fd < 0))
+		return RL_EINVAL;
+	if ((rv = rl_mcall_new(&c, leg)) != RL_OK)
+		return rv;
+	pthread_mutex_lock(&m->mu);
+	if ((old = rl_find(m, leg->id, &idx)) != NULL)
+		rl_media_remove_at(m, idx);
+	if (!leg->own_socket && rl_find_ssrc(m, leg->rx_ssrc) != NULL) {
+		if (old) /* put the old one back: nothing changed */
+			m->calls[m->ncalls++] = old;
+		pthread_mutex_unlock(&m->mu);
+		rl_mcall_free(c);
+		return RL_EEXIST;
+	}
+	if (m->ncalls == m->capcalls) {
+		size_t ncap = m->capcalls ? m->capcalls * 2 : 16;
+		struct rl_mcall **n2 = realloc(m->calls, ncap * sizeof(*n2));
+		if (n2 == NULL) {
+			if (old)
+				m->calls[m->ncalls++] = old;
+			pthread_mutex_unlock(&m->mu);
+			rl_mcall_free(c);
+			return RL_ENOMEM;
+		}
+		m->calls = n2;
+		m->capcalls = ncap;
+	}
+	c->leg.src = leg->src;
+	c->leg.sink = leg->sink;
+	if (old) {
+		/* Same call, new plan: the audio goes on from where it was. */
+		c->leg.src = old->leg.src;
+		c->leg.sink = old->leg.sink;
+		c->t0_wall_us = old->t0_wall_us;
+		c->frames = old->frames;
+		old->leg.src = NULL;
+		old->leg.sink = NULL;
+	}
+	m->calls[m->ncalls++] = c;
+	m->ctr.calls = (uint32_t)m->ncalls;
+	m->gen++;
+	pthread_mutex_unlock(&m->mu);
+	if (old) {
+		/* The new plan brought its own source and sink; the call keeps the old ones. */
+		leg->src->close(leg->src);
+		leg->sink->close(leg->sink);
+		rl_mcall_free(old);
+	}
+	rl_media_wake(m);
+	return RL_OK;
+}
+
+int rl_media_has(struct rl_media *m, const char *id, uint32_t tx_ssrc)
+{
+	struct rl_mcall *c;
+	int has;
+
+	pthread_mutex_lock(&m->mu);
+	c = rl_find(m, id, NULL);
+	has = c != NULL && c->leg.tx_ssrc == tx_ssrc;
+	pthread_mutex_unlock(&m->mu);
+	return has;
+}
+
+int rl_media_quality(struct rl_media *m, const char *id, struct rl_media_quality *q)
+{
+	struct rl_mcall *c;
+
+	pthread_mutex_lock(&m->mu);
+	if ((c = rl_find(m, id, NULL)) != NULL)
+		rl_mcall_quality(c, q);
+	pthread_mutex_unlock(&m->mu);
+	return c ? RL_OK : RL_ENOENT;
+}
+
+int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q)
+{
+	struct rl_mcall *c;
+	size_t idx;
+
+	pthread_mutex_lock(&m->mu);
+	if ((c = rl_find(m, id, &idx)) != NULL) {
+		if (q)
+			rl_mcall_quality(c, q);
+		rl_media_remove_at(m, idx);
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (c == NULL)
+		return RL_ENOENT;
+	rl_media_wake(m);
+	rl_mcall_free(c);
+	return RL_OK;
+}
+
+void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
+{
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->ncalls; i++)
+		fn(arg, m->calls[i]->leg.id);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void rl_media_counters(struct rl_media *m, struct rl_media_counters *c)
+{
+	pthread_mutex_lock(&m->mu);
+	*c = m->ctr;
+	pthread_mutex_unlock(&m->mu);
+}
+
+void rl_media_close(struct rl_media *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->running = 0;
+	pthread_mutex_unlock(&m->mu);
+	rl_media_wake(m);
+	pthread_join(m->thread, NULL);
+	for (size_t i = 0; i < m->ncalls; i++)
+		rl_mcall_free(m->calls[i]);
+	free(m->calls);
+	if (m->fd >= 0)
+		close(m->fd);
+	close(m->wake[0]);
+	close(m->wake[1]);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* control-plane glue */
+
+int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m)
+{
+	size_t kl = rl_srtp_key_len((int)m->suite);
+
+	memset(leg, 0, sizeof(*leg));
+	if (kl == 0 || m->tx_key.len != kl || m->rx_key.len != kl || m->tx_ssrc == 0 || m->rx_ssrc == 0 ||
+	    m->tx_ssrc == m->rx_ssrc || m->payload_type > 127 || !rl_wire_id_ok(m->contact_id) ||
+	    !rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID))
+		return RL_EINVAL;
+	snprintf(leg->id, sizeof(leg->id), "%s", m->contact_id);
+	leg->suite = (int)m->suite;
+	memcpy(leg->tx_key, m->tx_key.data, kl);
+	memcpy(leg->rx_key, m->rx_key.data, kl);
+	leg->key_len = kl;
+	leg->tx_ssrc = m->tx_ssrc;
+	leg->rx_ssrc = m->rx_ssrc;
+	leg->pt = (uint8_t)(m->payload_type ? m->payload_type : RL_MEDIA_PT_OPUS);
+	snprintf(leg->peer, sizeof(leg->peer), "%s", m->peer_addr ? m->peer_addr : "");
+	return RL_OK;
+}
+
+void rl_media_quality_pb(const struct rl_media_quality *q, const char *id, int final, Relais__CallQuality *out)
+{
+	relais__call_quality__init(out);
+	out->contact_id = (char *)id;
+	out->rx_packets = q->rx_packets;
+	out->lost = q->lost;
+	out->loss_pct = (float)q->loss_pct;
+	out->jitter_ms = (float)q->jitter_ms;
+	out->rtt_ms = (float)q->rtt_ms;
+	out->playout_ms = (float)q->playout_ms;
+	out->fec = q->fec;
+	out->concealed = q->concealed;
+	out->dropped = q->dropped;
+	out->mos = (float)q->mos;
+	out->final = final;
+}

@@ -1,0 +1,121 @@
+/*
+ * rl_media.h - the voice path of calls: Opus inside SRTP over UDP, one thread for many calls.
+ *
+ * A media engine owns a thread that, every 20 ms, takes a frame from each call's audio
+ * source, encodes it (Opus: wideband 16 kHz by default, VBR, in-band FEC), protects it
+ * (SRTP, fresh keys per call and direction) and sends it; and that receives, authenticates
+ * and decrypts the peer's packets, puts them through an adaptive jitter buffer and decodes
+ * one frame per tick into the call's sink (Opus FEC for a lost frame when the next packet
+ * is there, PLC otherwise). Every second each call sends an RTCP sender report so both ends
+ * know loss, jitter and round-trip time; rl_media_quality turns them into a MOS (E-model).
+ *
+ * Sockets: a site node serves many calls on ONE shared UDP socket (the address it gives its
+ * seated agents and the relay) and tells calls apart by the sender's SSRC; an agent gives
+ * each call a socket of its own. A call whose peer address is not known (a site waiting for
+ * its seated agent) answers to the address of the last packet that passed SRTP
+ * authentication, so a forged or replayed packet can never steer its media.
+ *
+ * Every datagram is hostile: length-checked, authenticated before anything else is read
+ * from its payload, and dropped with a count when it fails. All functions are thread-safe;
+ * callbacks do not exist (quality is polled).
+ */
+#ifndef RL_MEDIA_H
+#define RL_MEDIA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl_audio.h"
+#include "rl_srtp.h"
+#include "rl_wire.h"
+
+#define RL_MEDIA_FRAME_MS 20
+#define RL_MEDIA_RTP_CLOCK 48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
+#define RL_MEDIA_PT_OPUS 111
+
+/* One end of a call, as the control plane described it (MediaLeg). */
+struct rl_media_leg {
+	char id[RL_WIRE_MAX_ID + 1];    /* the contact id */
+	int suite;                      /* enum rl_srtp_suite */
+	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
+	size_t key_len;                 /* must equal rl_srtp_key_len(suite) */
+	uint32_t tx_ssrc, rx_ssrc;
+	uint8_t pt;                     /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_WIRE_MAX_ID + 1];  /* "IP:port"; "" = answer to the authenticated sender */
+	int own_socket;                 /* 1: a socket of its own; 0: the engine's shared one */
+	unsigned rate;                  /* audio rate of source and sink: 16000 (default) or 8000 */
+	struct rl_audio_src *src;       /* taken by rl_media_add on success */
+	struct rl_audio_sink *sink;     /* taken by rl_media_add on success */
+};
+
+struct rl_media_quality {
+	uint64_t sent, rx_packets;
+	int64_t lost;                   /* lost on the way here (before FEC) */
+	double loss_pct;                /* lost / expected */
+	double jitter_ms, rtt_ms;       /* rtt < 0: not known yet */
+	double playout_ms;              /* jitter buffer delay now */
+	uint64_t fec, concealed, late;
+	uint64_t dropped;               /* auth failures, replays, malformed, wrong SSRC */
+	double mos;                     /* E-model */
+	uint64_t t0_wall_us;            /* wall clock of the call's first frame (source and sink) */
+	uint64_t frames;                /* frames played to the sink */
+};
+
+struct rl_media_counters {
+	uint64_t rx, malformed, unknown_ssrc, auth_fail, replay, bad_rtp, sent, send_fail, late_ticks;
+	uint32_t calls;
+};
+
+struct rl_media;
+
+/* rl_media_open starts an engine. bind: "IP:port" for the shared socket (port 0: any), or
+ * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET, RL_ENOMEM. */
+int rl_media_open(struct rl_media **out, const char *bind);
+
+/* rl_media_local: the shared socket's "IP:port" (valid until close), "" if none. */
+const char *rl_media_local(const struct rl_media *m);
+
+/* rl_media_add starts a call. On success the engine owns leg->src and leg->sink (closed at
+ * rl_media_del); on failure they stay the caller's. A call with the same id is replaced
+ * (a new plan: new keys, new SSRCs). Errors: RL_EINVAL (bad key length, suite, address,
+ * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_ENOMEM, RL_EIO. */
+int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
+
+/* rl_media_has: 1 if call id is live and was set up with tx_ssrc. */
+int rl_media_has(struct rl_media *m, const char *id, uint32_t tx_ssrc);
+
+/* rl_media_quality fills q for call id. Errors: RL_ENOENT. */
+int rl_media_quality(struct rl_media *m, const char *id, struct rl_media_quality *q);
+
+/* rl_media_del ends call id; if q is non-NULL it gets the final quality. Errors: RL_ENOENT. */
+int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q);
+
+/* rl_media_each calls fn for every live call id (under the engine's lock: fn must not call
+ * back into the engine). */
+void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg);
+
+void rl_media_counters(struct rl_media *m, struct rl_media_counters *c);
+
+/* rl_media_inject processes one datagram as if it came from `from` (a sockaddr) on the shared
+ * socket - for fuzzing and tests; the engine thread must not be racing (it takes the lock). */
+int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen);
+
+/* rl_media_leg_from_pb fills leg (ids, keys, SSRCs, peer) from a MediaLeg of the control
+ * plane; src, sink, own_socket and rate are left for the caller. Errors: RL_EINVAL (unknown
+ * suite, key lengths that do not fit it, zero SSRCs, bad ids). */
+int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m);
+
+/* rl_media_quality_pb fills out (pointing to id) from q for a CallQuality report. */
+void rl_media_quality_pb(const struct rl_media_quality *q, const char *id, int final, Relais__CallQuality *out);
+
+/* rl_media_close stops the thread and ends every call (NULL is fine). */
+void rl_media_close(struct rl_media *m);
+
+/* rl_media_parse_addr parses "IP:port" / "[v6]:port" into ss. Errors: RL_EINVAL. */
+struct sockaddr_storage;
+int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len);
+
+/* rl_media_format_addr writes "IP:port" of sa into out. */
+void rl_media_format_addr(const void *sa, char *out, size_t len);
+
+#endif
