@@ -1,11 +1,15 @@
 #include "engine.h"
 
+#include <netinet/in.h>
+#include <nng/nng.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
+#include "plan.h"
+#include "relay.h"
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_log.h"
@@ -17,6 +21,18 @@
 #define RL_OFFER_VERIFY 1 /* re-check offers against stored records (the invariant) */
 #define RL_STATUS_AGENT_ROWS 400
 #define RL_WRAP_MAX_S 3600
+#define RL_RECENT_CALLS 64
+#define RL_STATUS_CALL_ROWS 182   /* live + recent calls in one status reply (fits a frame) */
+#define RL_STATUS_RECENT_ROWS 32 /* ended calls relaisctl still shows with their quality */
+
+/* A call that ended, for `relaisctl status calls`. */
+struct rl_recent {
+	char id[RL_WIRE_MAX_ID + 1], agent[RL_WIRE_MAX_ID + 1], site[RL_WIRE_MAX_ID + 1];
+	int tenant, relayed;
+	uint64_t answered_us, ended_us;
+	Relais__CallQuality q_site, q_agent;
+	int has_q_site, has_q_agent;
+};
 
 struct rl_out {
 	uint32_t pipe;
@@ -77,6 +93,16 @@ struct rl_engine {
 	size_t nout, capout;
 	struct rl_engine_counters ctr;
 	Relais__HubCounters wire;
+
+	/* voice path */
+	struct rl_relay *relay;    /* NULL: no relay (every agent talks to the site) */
+	int suite;                 /* SRTP suite of new plans */
+	int relay_check_ip;        /* relay legs latch only from their control link's IP */
+	uint64_t relay_seq;
+	uint32_t plan_epoch;
+	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
+	struct rl_recent recent[RL_RECENT_CALLS];
+	unsigned nrecent;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -310,6 +336,7 @@ static void rl_save_contact(struct rl_engine *e, struct rl_contact *c)
 
 static void rl_contact_free(struct rl_contact *c)
 {
+	/* The plan's relay call is released in rl_end_contact / rl_engine_close. */
 	if (c == NULL)
 		return;
 	relais__contact_record__free_unpacked(c->rec, NULL);
@@ -327,6 +354,168 @@ static Relais__ContactRecord *rl_contact_rec_new(void)
 
 /* ---------------------------------------------------------------------------------------- */
 /* pushes */
+
+/* ---------------------------------------------------------------------------------------- */
+/* voice path: media plans, quality reports */
+
+static int rl_agent_request_ok(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a);
+
+/* rl_pipe_ip: the remote IP of a control link (port 0), for the relay's latching rule. */
+static int rl_pipe_ip(uint32_t pipe, struct sockaddr_storage *ss)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	nng_sockaddr sa;
+
+	p.id = pipe;
+	memset(ss, 0, sizeof(*ss));
+	if (pipe == 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return -1;
+	if (sa.s_family == NNG_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = sa.s_in.sa_addr;
+		return 0;
+	}
+	if (sa.s_family == NNG_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(in6->sin6_addr.s6_addr, sa.s_in6.sa_addr, 16);
+		return 0;
+	}
+	return -1;
+}
+
+/* rl_plan_ensure returns the media plan of a connected contact, making it on first use. */
+static struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
+{
+	struct rl_agent *a = c->agent;
+	struct rl_plan_where w = {0};
+	struct sockaddr_storage ips, ipa;
+	int rv;
+
+	if (c->plan != NULL)
+		return c->plan;
+	if (c->rec->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED || a == NULL)
+		return NULL;
+	w.site_media = c->site >= 0 ? e->sites[c->site].media_addr : "";
+	w.seated_here = a->site >= 0 && a->site == c->site;
+	w.relay = e->relay;
+	w.relay_id = ++e->relay_seq;
+	w.suite = e->suite;
+	w.epoch = ++e->plan_epoch;
+	if (e->relay_check_ip) {
+		if (c->site >= 0 && rl_pipe_ip(e->sites[c->site].pipe, &ips) == 0)
+			w.ip_site = (const struct sockaddr *)&ips;
+		if (a->bound && rl_pipe_ip(a->pipe, &ipa) == 0)
+			w.ip_agent = (const struct sockaddr *)&ipa;
+	}
+	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {
+		rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id, rl_strerror(rv));
+		return NULL;
+	}
+	rl_log(RL_LOG_INFO, "call media contact=%s agent=%s relayed=%d", c->id, a->id, c->plan->relay_id != 0);
+	return c->plan;
+}
+
+static struct rl_recent *rl_recent_find(struct rl_engine *e, const char *id)
+{
+	for (unsigned i = 0; i < RL_RECENT_CALLS; i++)
+		if (e->recent[i].id[0] && strcmp(e->recent[i].id, id) == 0)
+			return &e->recent[i];
+	return NULL;
+}
+
+/* rl_call_finish keeps an ending call's quality in its record and the recent list, and
+ * releases its relay call. */
+static void rl_call_finish(struct rl_engine *e, struct rl_contact *c)
+{
+	struct rl_plan *pl = c->plan;
+	struct rl_recent *r = &e->recent[e->nrecent++ % RL_RECENT_CALLS];
+
+	c->rec->relayed = pl->relay_id != 0;
+	if (pl->has_q_site && c->rec->quality_site == NULL)
+		c->rec->quality_site = rl_plan_quality_dup(&pl->q_site);
+	if (pl->has_q_agent && c->rec->quality_agent == NULL)
+		c->rec->quality_agent = rl_plan_quality_dup(&pl->q_agent);
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", c->id);
+	snprintf(r->agent, sizeof(r->agent), "%s", c->rec->agent_id ? c->rec->agent_id : "");
+	snprintf(r->site, sizeof(r->site), "%s", c->rec->site_id ? c->rec->site_id : "");
+	r->tenant = e->queues[c->queue].tenant;
+	r->relayed = pl->relay_id != 0;
+	r->answered_us = c->rec->answered_us;
+	r->ended_us = e->now;
+	r->q_site = pl->q_site;
+	r->q_agent = pl->q_agent;
+	r->has_q_site = pl->has_q_site;
+	r->has_q_agent = pl->has_q_agent;
+	rl_plan_free(pl, e->relay);
+	c->plan = NULL;
+}
+
+/* A quality report from a site (for its own contact) or an agent (for its own call). Reports
+ * about a call that has ended (the final one usually) go to its record. */
+static void rl_do_quality(struct rl_engine *e, const struct rl_req *r, const rl_env *env)
+{
+	const Relais__CallQuality *q = env->call_quality;
+	const char *cid = q->contact_id ? q->contact_id : "";
+	struct rl_contact *c = rl_contact_find(e, cid);
+	struct rl_recent *rc = c ? NULL : rl_recent_find(e, cid);
+	struct rl_agent *a = NULL;
+	Relais__ContactRecord *rec;
+	int side;
+
+	if (env->session != 0) {
+		a = rl_agent_by_session(e, env->session);
+		if (!rl_agent_request_ok(e, r, a))
+			return;
+		side = 2;
+		if ((c && c->agent != a) || (rc && strcmp(rc->agent, a->id) != 0))
+			return;
+	} else if (r->peer->role == RELAIS__ROLE__ROLE_NODE && env->chan == 0 && r->peer->site >= 0) {
+		side = 1;
+		if ((c && c->site != r->peer->site) || (rc && strcmp(rc->site, e->sites[r->peer->site].id) != 0))
+			return;
+	} else {
+		return;
+	}
+	if (c != NULL) {
+		if (c->plan != NULL)
+			rl_plan_quality(c->plan, side, q);
+		return;
+	}
+	if (rc == NULL)
+		return;
+	if (side == 1) {
+		rc->q_site = *q;
+		rc->q_site.contact_id = (char *)protobuf_c_empty_string;
+		rc->q_site.side = 1;
+		rc->has_q_site = 1;
+	} else {
+		rc->q_agent = *q;
+		rc->q_agent.contact_id = (char *)protobuf_c_empty_string;
+		rc->q_agent.side = 2;
+		rc->has_q_agent = 1;
+	}
+	if (rl_store_get_contact(e->store, cid, &rec) != RL_OK)
+		return;
+	Relais__CallQuality **slot = side == 1 ? &rec->quality_site : &rec->quality_agent;
+	if (*slot != NULL)
+		relais__call_quality__free_unpacked(*slot, NULL);
+	*slot = rl_plan_quality_dup(side == 1 ? &rc->q_site : &rc->q_agent);
+	if (rl_store_put_contact(e->store, rec, 0) != RL_OK) {
+		rl_log(RL_LOG_ERR, "contact write failed contact=%s", cid);
+		e->write_failed = 1;
+	}
+	relais__contact_record__free_unpacked(rec, NULL);
+}
+
+void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip)
+{
+	e->relay = relay;
+	e->suite = suite;
+	e->relay_check_ip = check_ip;
+}
 
 static void rl_fill_offer(struct rl_engine *e, Relais__Offer *o, const struct rl_contact *c)
 {
@@ -355,8 +544,14 @@ static void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais_
 	st->n_tenants = a->rec->n_tenants;
 	st->tenants = a->rec->tenants;
 	if (a->contact != NULL) {
+		struct rl_plan *pl;
 		rl_fill_offer(e, o, a->contact);
 		st->contact = o;
+		if (a->contact->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+		    (pl = rl_plan_ensure(e, a->contact)) != NULL) {
+			rl_plan_leg(pl, a->contact->id, 1, &e->scratch_leg);
+			st->media = &e->scratch_leg;
+		}
 	} else if (a->rec->contact_id && a->rec->contact_id[0]) {
 		relais__offer__init(o);
 		o->contact_id = a->rec->contact_id;
@@ -397,6 +592,13 @@ static void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 	u.agent_site = (char *)"";
 	if (c->agent != NULL)
 		u.agent_site = c->agent->rec->site_id;
+	if (c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED) {
+		struct rl_plan *pl = rl_plan_ensure(e, (struct rl_contact *)c);
+		if (pl != NULL) {
+			rl_plan_leg(pl, c->id, 0, &e->scratch_leg);
+			u.media = &e->scratch_leg;
+		}
+	}
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
 	env.contact_update = &u;
 	rl_out_push(e, e->sites[c->site].pipe, 0, 0, 0, &env, NULL, 0);
@@ -530,6 +732,8 @@ static void rl_end_contact(struct rl_engine *e, struct rl_contact *c, Relais__Co
 	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
 	c->rec->outcome = outcome;
 	c->rec->ended_us = e->now;
+	if (c->plan != NULL)
+		rl_call_finish(e, c);
 	rl_save_contact(e, c);
 	rl_event(e, ev, c, c->agent, wait_ms, NULL);
 	rl_push_update(e, c);
@@ -889,6 +1093,7 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 		os.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
 		os.reason = (char *)"session taken over";
 		os.contact = NULL;
+		os.media = NULL;
 		oenv.body_case = RELAIS__ENVELOPE__BODY_AGENT_STATUS;
 		oenv.agent_status = &os;
 		rl_out_push(e, a->pipe, a->chan, a->rec->session, 0, &oenv, NULL, 0);
@@ -1248,6 +1453,9 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 	unsigned limit = sr->agent_limit ? sr->agent_limit : RL_STATUS_AGENT_ROWS;
 	Relais__AgentStat *as = NULL;
 	Relais__AgentStat **ap = NULL;
+	Relais__CallStat *cs = NULL;
+	Relais__CallStat **cp = NULL;
+	Relais__RelayStat rs = RELAIS__RELAY_STAT__INIT;
 	int ti = -1;
 	rl_env env;
 
@@ -1264,7 +1472,7 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 	e->wire.auth_failures = e->ctr.auth_failures;
 	e->wire.requests = e->ctr.requests;
 	e->wire.commits = rl_store_commits(e->store);
-	if (sr->queues || (!sr->agents && !sr->sites)) {
+	if (sr->queues || (!sr->agents && !sr->sites && !sr->calls)) {
 		for (int i = 0; i < e->nqueues; i++) {
 			struct rl_queue *q = &e->queues[i];
 			Relais__QueueStat *x = &qs[rep.n_queues];
@@ -1296,7 +1504,7 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 		}
 		rep.queues = qp;
 	}
-	if (sr->sites || (!sr->agents && !sr->queues)) {
+	if (sr->sites || (!sr->agents && !sr->queues && !sr->calls)) {
 		for (int i = 0; i < e->nsites; i++) {
 			Relais__SiteStat *x = &ss[i];
 			relais__site_stat__init(x);
@@ -1341,6 +1549,55 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 		}
 		rep.agents = ap;
 	}
+	if (sr->calls) {
+		if ((cs = calloc(RL_STATUS_CALL_ROWS, sizeof(*cs))) == NULL ||
+		    (cp = calloc(RL_STATUS_CALL_ROWS, sizeof(*cp))) == NULL)
+			goto out;
+		for (size_t i = 0; i < e->contact_by_id.cap && rep.n_calls < RL_STATUS_CALL_ROWS - RL_STATUS_RECENT_ROWS; i++) {
+			struct rl_contact *c = e->contact_by_id.ents ? e->contact_by_id.ents[i].val : NULL;
+			if (c == NULL || c->plan == NULL || (ti >= 0 && e->queues[c->queue].tenant != ti))
+				continue;
+			Relais__CallStat *x = &cs[rep.n_calls];
+			relais__call_stat__init(x);
+			x->contact_id = c->id;
+			x->agent_id = c->rec->agent_id;
+			x->site_id = c->rec->site_id;
+			x->relayed = c->plan->relay_id != 0;
+			x->live = 1;
+			x->answered_us = c->rec->answered_us;
+			x->site = c->plan->has_q_site ? &c->plan->q_site : NULL;
+			x->agent = c->plan->has_q_agent ? &c->plan->q_agent : NULL;
+			cp[rep.n_calls++] = x;
+		}
+		/* The most recently ended first. */
+		for (unsigned k = 0; k < RL_STATUS_RECENT_ROWS && k < e->nrecent && k < RL_RECENT_CALLS; k++) {
+			struct rl_recent *rc = &e->recent[(e->nrecent - 1 - k) % RL_RECENT_CALLS];
+			if (ti >= 0 && rc->tenant != ti)
+				continue;
+			Relais__CallStat *x = &cs[rep.n_calls];
+			relais__call_stat__init(x);
+			x->contact_id = rc->id;
+			x->agent_id = rc->agent;
+			x->site_id = rc->site;
+			x->relayed = rc->relayed;
+			x->answered_us = rc->answered_us;
+			x->ended_us = rc->ended_us;
+			x->site = rc->has_q_site ? &rc->q_site : NULL;
+			x->agent = rc->has_q_agent ? &rc->q_agent : NULL;
+			cp[rep.n_calls++] = x;
+		}
+		rep.calls = cp;
+		if (e->relay != NULL) {
+			struct rl_relay_counters rcnt;
+			rl_relay_counters(e->relay, &rcnt);
+			rs.rx = rcnt.rx;
+			rs.fwd = rcnt.fwd;
+			rs.dropped = rcnt.drop_malformed + rcnt.drop_unknown + rcnt.drop_source + rcnt.drop_unlatched + rcnt.drop_send;
+			rs.calls = rcnt.calls;
+			rs.addr = (char *)rl_relay_advertise(e->relay);
+			rep.relay = &rs;
+		}
+	}
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REPLY;
 	env.status_reply = &rep;
@@ -1352,6 +1609,8 @@ out:
 	free(sp);
 	free(as);
 	free(ap);
+	free(cs);
+	free(cp);
 }
 
 static void rl_do_heartbeat(struct rl_engine *e, const struct rl_req *r, const rl_env *in)
@@ -1444,6 +1703,10 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		rl_do_heartbeat(e, &r, env);
 		return;
 	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_CALL_QUALITY) {
+		rl_do_quality(e, &r, env); /* not acknowledged: the next report supersedes it */
+		return;
+	}
 	/* Session-bound agent requests. */
 	switch (env->body_case) {
 	case RELAIS__ENVELOPE__BODY_AGENT_SET_STATE:
@@ -1517,6 +1780,15 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		}
 		e->sites[p->site].capacity = sr->capacity;
 		e->sites[p->site].health = sr->health > 100 ? 100 : sr->health;
+		snprintf(e->sites[p->site].media_addr, sizeof(e->sites[p->site].media_addr), "%s",
+		         sr->media_addr ? sr->media_addr : "");
+		/* A (re)registered site hears the state of every live contact it owns: what changed
+		 * while its link was down, and fresh media plans after a hub restart. */
+		for (size_t i = 0; i < e->contact_by_id.cap; i++) {
+			struct rl_contact *c = e->contact_by_id.ents ? e->contact_by_id.ents[i].val : NULL;
+			if (c != NULL && c->site == p->site && c->rec->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED)
+				rl_push_update(e, c);
+		}
 		rl_event(e, RELAIS__EVENT_TYPE__EV_SITE_STATE, NULL, NULL, 0, e->sites[p->site].id);
 		rl_reply_ok(e, &r);
 		break;
@@ -2160,8 +2432,11 @@ void rl_engine_close(struct rl_engine *e)
 		return;
 	rl_engine_abort(e);
 	for (size_t i = 0; i < e->contact_by_id.cap; i++)
-		if (e->contact_by_id.ents && e->contact_by_id.ents[i].val)
-			rl_contact_free(e->contact_by_id.ents[i].val);
+		if (e->contact_by_id.ents && e->contact_by_id.ents[i].val) {
+			struct rl_contact *c = e->contact_by_id.ents[i].val;
+			rl_plan_free(c->plan, e->relay);
+			rl_contact_free(c);
+		}
 	for (size_t i = 0; i < e->peers.cap; i++) {
 		struct rl_peer *p = e->peers.ents ? e->peers.ents[i].val : NULL;
 		if (p == NULL)

@@ -90,6 +90,12 @@ void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters 
 /* rl_engine_check verifies the model against the store (tests); returns violations. */
 int rl_engine_check(struct rl_engine *e, char *why, size_t len);
 
+/* rl_engine_set_media: the relay for calls of agents not seated at the call's site (NULL:
+ * none), the SRTP suite of new plans, and whether relay legs latch only from the IP of
+ * their control link. */
+struct rl_relay;
+void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip);
+
 void rl_engine_close(struct rl_engine *e);
 
 #endif

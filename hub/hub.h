@@ -38,6 +38,7 @@ struct rl_site {
 	uint32_t capacity, health;
 	uint32_t agents;     /* logged-in agents seated here */
 	uint32_t contacts;   /* live contacts submitted here */
+	char media_addr[RL_WIRE_MAX_ID + 1]; /* where its seated agents send media ("" = unknown) */
 };
 
 struct rl_overflow {
@@ -101,6 +102,7 @@ struct rl_contact {
 	int queued;
 	struct rl_agent *agent;     /* offered / connected agent */
 	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */
+	struct rl_plan *plan;       /* connected: its media plan (plan.h), made on first push */
 };
 
 struct rl_reply {

@@ -18,11 +18,13 @@
 
 #include "auth.h"
 #include "engine.h"
+#include "relay.h"
 #include "rl_bundle.h"
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_link.h"
 #include "rl_log.h"
+#include "rl_srtp.h"
 #include "rl_loop.h"
 #include "rl_time.h"
 
@@ -52,8 +54,34 @@ static const struct rl_cfg_opt hub_opts[] = {
 	{NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/* The voice path: the relay for calls whose agent is not seated at the call's site. */
+struct media_settings {
+	char relay_listen[RL_CFG_STRLEN];
+	char relay_advertise[RL_CFG_STRLEN];
+	int relay_threads;
+	int relay_idle_s;
+	int relay_check_ip;
+	char srtp_suite[RL_CFG_STRLEN];
+};
+
+static const struct rl_cfg_opt media_opts[] = {
+	{"relay_listen", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_listen),
+	 "IP:port of the media relay's UDP socket; empty = no relay"},
+	{"relay_advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_advertise),
+	 "IP:port peers send to (NAT, load balancer); empty = relay_listen"},
+	{"relay_threads", RL_CFG_INT, 1, 16, "1", offsetof(struct media_settings, relay_threads), "relay threads"},
+	{"relay_idle_s", RL_CFG_INT, 5, 3600, "30", offsetof(struct media_settings, relay_idle_s),
+	 "release a relay call after this silence"},
+	{"relay_check_ip", RL_CFG_BOOL, 0, 1, "true", offsetof(struct media_settings, relay_check_ip),
+	 "a relay leg latches only from its control link's IP"},
+	{"srtp_suite", RL_CFG_STR, 0, 64, "AEAD_AES_128_GCM", offsetof(struct media_settings, srtp_suite),
+	 "AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
 struct hub {
 	nng_socket sock;
+	struct rl_relay *relay;
 	struct rl_loop *loop;
 	struct rl_engine *engine;
 	struct rl_auth *auth;
@@ -180,6 +208,8 @@ int main(int argc, char **argv)
 	                                      {NULL, 0, NULL, 0}};
 	const char *conf_path = NULL, *level = NULL;
 	struct hub_settings hs;
+	struct media_settings ms;
+	int suite;
 	struct rl_hub_conf hc;
 	struct hub h;
 	config_t cfg;
@@ -212,6 +242,20 @@ int main(int argc, char **argv)
 		config_destroy(&cfg);
 		return 1;
 	}
+	if (rl_cfg_apply(config_lookup(&cfg, "media"), media_opts, &ms, err, sizeof(err)) != RL_OK) {
+		fprintf(stderr, "relais-hub: %s: media.%s\n", conf_path, err);
+		config_destroy(&cfg);
+		return 1;
+	}
+	if (strcmp(ms.srtp_suite, "AEAD_AES_128_GCM") == 0)
+		suite = RL_SRTP_AEAD_AES_128_GCM;
+	else if (strcmp(ms.srtp_suite, "AES_CM_128_HMAC_SHA1_80") == 0)
+		suite = RL_SRTP_AES_CM_128_HMAC_SHA1_80;
+	else {
+		fprintf(stderr, "relais-hub: %s: media.srtp_suite: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80\n", conf_path);
+		config_destroy(&cfg);
+		return 1;
+	}
 	rl_log_init("relais-hub", rl_log_parse_level(level ? level : hs.log_level));
 	memset(&hc, 0, sizeof(hc));
 	snprintf(hc.id, sizeof(hc.id), "%.64s", hs.id);
@@ -232,6 +276,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "relais-hub: cannot start: %s (see log above)\n", rl_strerror(rv));
 		goto out;
 	}
+	if (ms.relay_listen[0]) {
+		struct rl_relay_conf rc = {ms.relay_listen, ms.relay_advertise[0] ? ms.relay_advertise : NULL,
+		                           (unsigned)ms.relay_threads, (unsigned)ms.relay_idle_s * 1000u, 65536};
+		if ((rv = rl_relay_open(&h.relay, &rc)) != RL_OK) {
+			fprintf(stderr, "relais-hub: media relay on %s: %s\n", ms.relay_listen, rl_strerror(rv));
+			goto out;
+		}
+		rl_log(RL_LOG_NOTICE, "media relay listen=%s advertise=%s", ms.relay_listen, rl_relay_advertise(h.relay));
+	}
+	rl_engine_set_media(h.engine, h.relay, suite, ms.relay_check_ip);
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;
 	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
@@ -273,7 +327,8 @@ out:
 				free(ev.ptr);
 		}
 	}
-	rl_engine_close(h.engine);
+	rl_engine_close(h.engine); /* releases its relay calls first */
+	rl_relay_close(h.relay);
 	rl_bundler_destroy(h.out);
 	rl_loop_destroy(h.loop);
 	config_destroy(&cfg);
