@@ -47,6 +47,8 @@ int rl_script_parse(const char *spec, struct rl_script *s)
 			s->break_p = v;
 		else if (strcmp(kv, "breaklen") == 0)
 			s->break_s = v;
+		else if (strcmp(kv, "fixed") == 0 && v <= 1)
+			s->fixed = v > 0;
 		else
 			return RL_EINVAL;
 	}
@@ -62,8 +64,8 @@ static double rl_rand01(struct rl_agent_sess *a)
 	return (double)((a->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-static void rl_emit(struct rl_agent_sess *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rl_emit(struct rl_agent_sess *a, const char *fmt, ...)
+#define rl_emit rl_agent_emit
+void rl_agent_emit(struct rl_agent_sess *a, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -201,7 +203,7 @@ static void rl_plan(struct rl_agent_sess *a)
 		break;
 	case RELAIS__AGENT_STATE__AGENT_BUSY:
 		want = RL_ACT_HANGUP;
-		delay = -s->talk_s * log(1.0 - rl_rand01(a) * 0.999999);
+		delay = s->fixed ? s->talk_s : -s->talk_s * log(1.0 - rl_rand01(a) * 0.999999);
 		break;
 	case RELAIS__AGENT_STATE__AGENT_WRAPUP:
 		want = RL_ACT_WRAP;
@@ -240,8 +242,10 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 		a->session = 0;
 		rl_client_set_session(a->cl, 0);
 		a->stopped = a->script != NULL; /* taken over or logged out by a supervisor */
+		rl_phone_end(a);
 		return;
 	}
+	rl_phone_status(a, st);
 	rl_plan(a);
 }
 
@@ -351,6 +355,7 @@ void rl_agent_tick(struct rl_agent_sess *a)
 	unsigned gen;
 
 	rl_client_tick(a->cl);
+	rl_phone_tick(a, now);
 	if (a->stopped)
 		return;
 	gen = rl_client_generation(a->cl);
@@ -401,6 +406,7 @@ void rl_agent_tick(struct rl_agent_sess *a)
 
 void rl_agent_close(struct rl_agent_sess *a)
 {
+	rl_phone_end(a);
 	sodium_memzero(a->secret, sizeof(a->secret));
 	if (a->offer)
 		relais__offer__free_unpacked(a->offer, NULL);

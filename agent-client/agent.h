@@ -14,6 +14,7 @@
 
 #include "rl_client.h"
 #include "rl_loop.h"
+#include "phone.h"
 
 struct rl_script {
 	double answer_s;   /* delay before answering an offer */
@@ -22,6 +23,7 @@ struct rl_script {
 	double reject_p;   /* probability to reject an offer */
 	double break_p;    /* probability of a short not-ready break after a call */
 	double break_s;    /* break length */
+	int fixed;         /* 1: talk time exactly talk_s (tests), else exponential */
 };
 
 /* rl_script_parse reads "answer=2,talk=30,wrap=10,reject=0.05,break=0.02". RL_EINVAL. */
@@ -55,6 +57,13 @@ struct rl_agent_sess {
 	uint64_t act_at_us;
 	uint64_t rng;
 	FILE *out;             /* event lines (scripted), NULL = quiet */
+	/* The voice path (phone.c). */
+	const struct rl_phone_conf *phone; /* NULL: no audio */
+	char call[RL_WIRE_MAX_ID + 1];     /* contact whose media runs, "" = none */
+	uint32_t call_ssrc;
+	int call_relayed;
+	uint64_t next_report_us;
+	double last_mos;
 	unsigned offers, handled;
 };
 
@@ -72,6 +81,9 @@ void rl_agent_set_state(struct rl_agent_sess *a, Relais__AgentState st, const ch
 void rl_agent_answer(struct rl_agent_sess *a, int accept);
 void rl_agent_hangup(struct rl_agent_sess *a);
 void rl_agent_wrapup(struct rl_agent_sess *a, const char *disposition, unsigned extend_s);
+
+/* rl_agent_emit writes one event line "agent=ID ..." (scripted mode). */
+void rl_agent_emit(struct rl_agent_sess *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* rl_agent_close logs out (best effort if linked) and frees. */
 void rl_agent_close(struct rl_agent_sess *a);

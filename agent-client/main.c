@@ -8,6 +8,11 @@
  * URL is the hub (home agent) or the agent's site node (seated agent). The secret comes
  * from --secret-file, --secret-dir D/<id>.secret, or RELAIS_AGENT_SECRET; never argv.
  * SPEC: answer=2,talk=30,wrap=10,reject=0.05,break=0.02[,breaklen=10] (seconds, probabilities).
+ *
+ * Audio: the terminal UI uses the sound card; scripted agents speak with a speech-like
+ * generator and play nowhere. --audio-in F.wav is spoken instead, --audio-out F.wav records
+ * what the caller says ("%c" in the name = contact id, "%a" = agent id), --no-audio turns
+ * the voice path off, --sound-card / --device D select ALSA.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +24,7 @@
 #include "agent.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_media.h"
 #include "rl_secret.h"
 #include "rl_time.h"
 #include "tui.h"
@@ -66,7 +72,8 @@ static int parse_ids(const char *spec, char ids[][RL_WIRE_MAX_ID + 1], int max)
 static int usage(void)
 {
 	fprintf(stderr, "usage: relais-agent --connect URL (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
-	                "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n");
+	                "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
+	                "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n");
 	return 2;
 }
 
@@ -77,7 +84,9 @@ int main(int argc, char **argv)
 	const char *url = NULL, *one = NULL, *many = NULL, *secret_file = NULL, *secret_dir = NULL, *spec = NULL;
 	struct rl_tls tls = {0};
 	struct rl_script script;
-	int tui = 0, n = 0, duration = 0, rv, exit_code = 0;
+	int tui = 0, n = 0, duration = 0, rv, exit_code = 0, no_audio = 0, sound_card = -1;
+	struct rl_phone_conf phone = {0};
+	struct rl_media *media = NULL;
 	unsigned long long seed = 0;
 
 	rl_signals_block(); /* before any thread exists */
@@ -86,6 +95,11 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--tui") == 0) {
 			tui = 1;
+			continue;
+		}
+		if (strcmp(a, "--no-audio") == 0 || strcmp(a, "--sound-card") == 0) {
+			no_audio |= a[2] == 'n';
+			sound_card = a[2] == 's' ? 1 : sound_card;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -101,6 +115,9 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--key") == 0) tls.key_file = v;
 		else if (strcmp(a, "--server-name") == 0) tls.server_name = v;
 		else if (strcmp(a, "--script") == 0) spec = v;
+		else if (strcmp(a, "--audio-in") == 0) phone.audio_in = v;
+		else if (strcmp(a, "--audio-out") == 0) phone.audio_out = v;
+		else if (strcmp(a, "--device") == 0) phone.device = v;
 		else if (strcmp(a, "--duration") == 0) duration = atoi(v);
 		else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--log-level") == 0) rl_log_init("relais-agent", rl_log_parse_level(v));
@@ -145,6 +162,18 @@ int main(int argc, char **argv)
 	}
 	if (spec == NULL)
 		tui = 1;
+	if (!no_audio) {
+		/* One media engine (one thread) carries the calls of every agent of this process. */
+		if ((rv = rl_media_open(&media, NULL)) != RL_OK) {
+			fprintf(stderr, "relais-agent: cannot start audio: %s\n", rl_strerror(rv));
+			return 1;
+		}
+		phone.media = media;
+		phone.sound_card = sound_card >= 0 ? sound_card : tui;
+		phone.report_s = 5;
+		for (int i = 0; i < n; i++)
+			agents[i].phone = &phone;
+	}
 
 	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK)
 		return 1;
@@ -217,8 +246,22 @@ int main(int argc, char **argv)
 		}
 	}
 	rl_exit_watchdog(5, exit_code);
+	for (int i = 0; i < n; i++)
+		rl_phone_end(&agents[i]); /* final quality reports, while the links are up */
+	if (media != NULL && spec != NULL) {
+		struct rl_media_counters mc;
+		rl_media_counters(media, &mc);
+		printf("agent=%s event=media_counters rx=%llu auth_fail=%llu replay=%llu malformed=%llu unknown_ssrc=%llu "
+		       "bad_rtp=%llu sent=%llu send_fail=%llu late_ticks=%llu\n",
+		       agents[0].id, (unsigned long long)mc.rx, (unsigned long long)mc.auth_fail,
+		       (unsigned long long)mc.replay, (unsigned long long)mc.malformed, (unsigned long long)mc.unknown_ssrc,
+		       (unsigned long long)mc.bad_rtp, (unsigned long long)mc.sent, (unsigned long long)mc.send_fail,
+		       (unsigned long long)mc.late_ticks);
+		fflush(stdout);
+	}
 	rl_loop_destroy(g_loop);
 	for (int i = 0; i < n; i++)
 		rl_agent_close(&agents[i]);
+	rl_media_close(media);
 	return exit_code;
 }

@@ -131,6 +131,11 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 				printf("    %s: %s\r\n", o->pop->data[i]->key, o->pop->data[i]->value);
 		}
 	}
+	if (a->call[0])
+		printf("  Audio: %s, Opus/SRTP%s\r\n", a->call_relayed ? "through the hub relay" : "direct to the site",
+		       a->last_mos > 0 ? "" : " (quality after 5 s)");
+	if (a->last_mos > 0)
+		printf("  Call quality (MOS, last call or now): %.2f\r\n", a->last_mos);
 	printf("\r\n  Handled: %u\r\n\r\n", a->handled);
 	if (rl_tui_menu == 'n')
 		printf("  Not ready because: 1 break  2 lunch  3 training  4 meeting\r\n");

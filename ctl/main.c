@@ -2,7 +2,7 @@
  * relaisctl - status, agent state, contact submission and secret hashing.
  *
  *   relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND ...
- *     status [queues|agents|sites|all] [--tenant T] [--watch SECONDS]
+ *     status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]
  *     agent-state AGENT ready|not-ready [REASON]|logout
  *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N]
  *            [--data k=v ...] [--ext-id ID]
@@ -47,7 +47,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 	        "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND\n"
-	        "  status [queues|agents|sites|all] [--tenant T] [--watch SECONDS]\n"
+	        "  status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]\n"
 	        "  agent-state AGENT ready|not-ready [REASON]|logout\n"
 	        "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
 	        "  hash-secret [--min]   (secret on standard input)\n");
@@ -135,7 +135,8 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 	sr.queues = strcmp(what, "queues") == 0 || strcmp(what, "all") == 0;
 	sr.agents = strcmp(what, "agents") == 0 || strcmp(what, "all") == 0;
 	sr.sites = strcmp(what, "sites") == 0 || strcmp(what, "all") == 0;
-	if (!sr.queues && !sr.agents && !sr.sites)
+	sr.calls = strcmp(what, "calls") == 0; /* live and recent calls with their quality */
+	if (!sr.queues && !sr.agents && !sr.sites && !sr.calls)
 		return usage();
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
@@ -162,7 +163,7 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 				puts(s ? s : "{}");
 				free(s);
 			} else {
-				rl_render_tables(stdout, r->status_reply, sr.queues, sr.agents, sr.sites);
+				rl_render_tables(stdout, r->status_reply, sr.queues, sr.agents, sr.sites, sr.calls);
 			}
 			fflush(stdout);
 		}

@@ -24,6 +24,26 @@ const char *rl_render_duration(char *buf, size_t len, unsigned long long ms)
 	return buf;
 }
 
+static void rl_render_quality(cJSON *o, const char *name, const Relais__CallQuality *q)
+{
+	cJSON *x;
+
+	if (q == NULL)
+		return;
+	x = cJSON_AddObjectToObject(o, name);
+	cJSON_AddNumberToObject(x, "rx_packets", (double)q->rx_packets);
+	cJSON_AddNumberToObject(x, "lost", (double)q->lost);
+	cJSON_AddNumberToObject(x, "loss_pct", q->loss_pct);
+	cJSON_AddNumberToObject(x, "jitter_ms", q->jitter_ms);
+	cJSON_AddNumberToObject(x, "rtt_ms", q->rtt_ms);
+	cJSON_AddNumberToObject(x, "playout_ms", q->playout_ms);
+	cJSON_AddNumberToObject(x, "fec", (double)q->fec);
+	cJSON_AddNumberToObject(x, "concealed", (double)q->concealed);
+	cJSON_AddNumberToObject(x, "dropped", (double)q->dropped);
+	cJSON_AddNumberToObject(x, "mos", q->mos);
+	cJSON_AddBoolToObject(x, "final", q->final);
+}
+
 char *rl_render_json(const Relais__StatusReply *r)
 {
 	cJSON *root = cJSON_CreateObject(), *qs, *as, *ss, *ctr;
@@ -84,6 +104,31 @@ char *rl_render_json(const Relais__StatusReply *r)
 		cJSON_AddNumberToObject(o, "contacts", s->contacts);
 		cJSON_AddItemToArray(ss, o);
 	}
+	if (r->n_calls > 0 || r->relay != NULL) {
+		cJSON *cs = cJSON_AddArrayToObject(root, "calls");
+		for (size_t i = 0; i < r->n_calls; i++) {
+			const Relais__CallStat *x = r->calls[i];
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "contact_id", x->contact_id);
+			cJSON_AddStringToObject(o, "agent_id", x->agent_id);
+			cJSON_AddStringToObject(o, "site_id", x->site_id);
+			cJSON_AddBoolToObject(o, "relayed", x->relayed);
+			cJSON_AddBoolToObject(o, "live", x->live);
+			cJSON_AddNumberToObject(o, "answered_us", (double)x->answered_us);
+			cJSON_AddNumberToObject(o, "ended_us", (double)x->ended_us);
+			rl_render_quality(o, "site", x->site);
+			rl_render_quality(o, "agent", x->agent);
+			cJSON_AddItemToArray(cs, o);
+		}
+		if (r->relay != NULL) {
+			cJSON *ro = cJSON_AddObjectToObject(root, "relay");
+			cJSON_AddStringToObject(ro, "addr", r->relay->addr);
+			cJSON_AddNumberToObject(ro, "rx", (double)r->relay->rx);
+			cJSON_AddNumberToObject(ro, "fwd", (double)r->relay->fwd);
+			cJSON_AddNumberToObject(ro, "dropped", (double)r->relay->dropped);
+			cJSON_AddNumberToObject(ro, "calls", r->relay->calls);
+		}
+	}
 	if (r->counters != NULL) {
 		const Relais__HubCounters *c = r->counters;
 		ctr = cJSON_AddObjectToObject(root, "counters");
@@ -102,7 +147,19 @@ char *rl_render_json(const Relais__StatusReply *r)
 	return out;
 }
 
-void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites)
+/* rl_render_q writes "MOS loss% jitter rtt" of one end, or "-". */
+static const char *rl_render_q(char *buf, size_t len, const Relais__CallQuality *q)
+{
+	if (q == NULL)
+		snprintf(buf, len, "-");
+	else if (q->rtt_ms >= 0)
+		snprintf(buf, len, "%.2f %4.1f%% %3.0fms %3.0fms", q->mos, q->loss_pct, q->jitter_ms, q->rtt_ms);
+	else
+		snprintf(buf, len, "%.2f %4.1f%% %3.0fms     -", q->mos, q->loss_pct, q->jitter_ms);
+	return buf;
+}
+
+void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites, int calls)
 {
 	char b1[32], b2[32];
 
@@ -150,5 +207,22 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name, s->connected ? "up" : "down",
 			        s->health, s->capacity, s->agents, s->contacts);
 		}
+	}
+	if (calls) {
+		char qa[64], qs[64];
+		if (queues || agents || sites)
+			fputc('\n', f);
+		fprintf(f, "%-24s %-8s %-11s %-7s %-6s %-30s %-30s\n", "CALL", "AGENT", "SITE", "PATH", "STATE",
+		        "AT AGENT: MOS LOSS JIT RTT", "AT SITE: MOS LOSS JIT RTT");
+		for (size_t i = 0; i < r->n_calls; i++) {
+			const Relais__CallStat *x = r->calls[i];
+			fprintf(f, "%-24s %-8s %-11s %-7s %-6s %-30s %-30s\n", x->contact_id, x->agent_id, x->site_id,
+			        x->relayed ? "relay" : "direct", x->live ? "live" : "ended", rl_render_q(qa, sizeof(qa), x->agent),
+			        rl_render_q(qs, sizeof(qs), x->site));
+		}
+		if (r->relay != NULL)
+			fprintf(f, "relay %s: %u calls, %llu packets in, %llu forwarded, %llu dropped\n", r->relay->addr,
+			        r->relay->calls, (unsigned long long)r->relay->rx, (unsigned long long)r->relay->fwd,
+			        (unsigned long long)r->relay->dropped);
 	}
 }

@@ -10,7 +10,7 @@
 char *rl_render_json(const Relais__StatusReply *r);
 
 /* rl_render_tables prints the selected sections. */
-void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites);
+void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites, int calls);
 
 /* rl_render_state: "READY", "NOT_READY", ... without the enum prefix. */
 const char *rl_render_state(Relais__AgentState s);

@@ -39,6 +39,25 @@ static const struct rl_cfg_opt node_opts[] = {
 	{NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/* The voice path (optional group `media`). */
+struct media_settings {
+	char listen[RL_CFG_STRLEN], advertise[RL_CFG_STRLEN], caller_audio[RL_CFG_STRLEN], record_dir[RL_CFG_STRLEN];
+	int caller_loop, report_s;
+};
+
+static const struct rl_cfg_opt media_opts[] = {
+	{"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct media_settings, listen), "IP:port of the site's media socket"},
+	{"advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, advertise),
+	 "IP:port seated agents send to; empty = listen"},
+	{"caller_audio", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, caller_audio),
+	 "WAV played as the caller's voice; empty = speech-like generator"},
+	{"caller_loop", RL_CFG_BOOL, 0, 1, "false", offsetof(struct media_settings, caller_loop), "loop caller_audio"},
+	{"record_dir", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, record_dir),
+	 "write what agents say to <dir>/<contact>.agent.wav"},
+	{"report_s", RL_CFG_INT, 1, 300, "5", offsetof(struct media_settings, report_s), "call quality report period"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
 /* Strings in the tables land in fixed buffers; the stream struct has smaller ones. */
 struct gen_entry {
 	char tenant[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], dialled[RL_CFG_STRLEN];
@@ -64,6 +83,8 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL, *level = NULL;
 	unsigned long long seed = 0;
 	struct node_settings ns;
+	struct media_settings ms;
+	struct rl_bridge_conf bc;
 	struct rl_node_conf nc;
 	struct rl_node *node = NULL;
 	struct rl_gen_stream *streams = NULL;
@@ -113,6 +134,23 @@ int main(int argc, char **argv)
 	config_lookup_string(&cfg, "tls.ca", &nc.tls.ca_file);
 	config_lookup_string(&cfg, "tls.cert", &nc.tls.cert_file);
 	config_lookup_string(&cfg, "tls.key", &nc.tls.key_file);
+
+	const config_setting_t *mg = config_lookup(&cfg, "media");
+	if (mg != NULL) {
+		if (rl_cfg_apply(mg, media_opts, &ms, err, sizeof(err)) != RL_OK) {
+			fprintf(stderr, "relais-node: %s: media.%s\n", conf_path, err);
+			goto out;
+		}
+		memset(&bc, 0, sizeof(bc));
+		bc.listen = ms.listen;
+		bc.advertise = ms.advertise;
+		bc.caller_audio = ms.caller_audio;
+		bc.caller_loop = ms.caller_loop;
+		bc.record_dir = ms.record_dir;
+		bc.rate = 16000;
+		bc.report_s = (unsigned)ms.report_s;
+		nc.media = &bc;
+	}
 
 	const config_setting_t *gl = config_lookup(&cfg, "generator");
 	nstreams = gl ? config_setting_length(gl) : 0;

@@ -52,6 +52,7 @@ struct rl_node {
 	struct rl_source ctl;
 	struct rl_node_counters ctr;
 	struct rl_bundler *down; /* frames for local links, sent once per loop batch */
+	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
 	int marker; /* cookie of requests whose answers need no handling */
 };
 
@@ -191,6 +192,7 @@ static void rl_node_register(struct rl_node *n)
 	sr.capacity = n->conf.capacity;
 	sr.health = 100;
 	sr.name = n->conf.name;
+	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
 	env.site_register = &sr;
 	rl_client_request(n->hub, &env, &n->marker, NULL);
@@ -238,6 +240,8 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		free(sub);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		const Relais__ContactUpdate *u = env->contact_update;
+		if (n->bridge != NULL)
+			rl_bridge_update(n->bridge, u, n->hub);
 		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(u->contact_id ? u->contact_id : ""),
 		                                    rl_eq_ncontact, u->contact_id ? u->contact_id : "");
 		if (c != NULL) {
@@ -321,7 +325,7 @@ static int rl_node_may_relay(int role, Relais__Envelope__BodyCase body)
 		return body == RELAIS__ENVELOPE__BODY_AGENT_LOGIN || body == RELAIS__ENVELOPE__BODY_AGENT_RESUME ||
 		       body == RELAIS__ENVELOPE__BODY_AGENT_SET_STATE || body == RELAIS__ENVELOPE__BODY_OFFER_ANSWER ||
 		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP || body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
-		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT;
+		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT || body == RELAIS__ENVELOPE__BODY_CALL_QUALITY;
 	return role == RELAIS__ROLE__ROLE_CTL && body == RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
 }
 
@@ -432,6 +436,8 @@ void rl_node_tick(struct rl_node *n)
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->tick)
 			n->sources[i]->ops->tick(n->sources[i], now);
+	if (n->bridge != NULL)
+		rl_bridge_tick(n->bridge, n->hub, now);
 }
 
 int rl_node_add_source(struct rl_node *n, struct rl_source *src)
@@ -462,6 +468,10 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	n->ctl.node = n;
 	/* ext_ids must stay unique across restarts of this node: a random boot id. */
 	rl_secret_random(&n->boot_id, sizeof(n->boot_id));
+	if (conf->media != NULL && (rv = rl_bridge_open(&n->bridge, conf->media)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "media socket unavailable addr=%s err=\"%s\"", conf->media->listen, rl_strerror(rv));
+		goto fail;
+	}
 	if ((rv = rl_link_server_open(&n->lsock)) != RL_OK)
 		goto fail;
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, rl_node_pipe_cb, n);
@@ -479,6 +489,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 fail:
 	if (n->lsock.id)
 		nng_close(n->lsock);
+	rl_bridge_close(n->bridge);
 	rl_bundler_destroy(n->down);
 	free(n);
 	return rv;
@@ -506,6 +517,7 @@ void rl_node_close(struct rl_node *n)
 			n->sources[i]->ops->stop(n->sources[i]);
 	nng_close(n->lsock);
 	rl_client_close(n->hub);
+	rl_bridge_close(n->bridge);
 	for (size_t i = 0; i < n->peers.cap; i++)
 		if (n->peers.ents && n->peers.ents[i].val)
 			free(n->peers.ents[i].val);

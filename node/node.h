@@ -8,6 +8,7 @@
 
 #include "rl_link.h"
 #include "rl_loop.h"
+#include "bridge.h"
 #include "source.h"
 
 struct rl_node_conf {
@@ -17,6 +18,7 @@ struct rl_node_conf {
 	const char *hub_url;
 	const char *const *listen; /* NULL-terminated */
 	struct rl_tls tls;
+	const struct rl_bridge_conf *media; /* the voice path; NULL = none */
 };
 
 struct rl_node_counters {

@@ -1,0 +1,175 @@
+#include "bridge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rl_media.h"
+#include "rl_time.h"
+
+struct rl_bridge {
+	struct rl_bridge_conf conf;
+	char caller_audio[1024], record_dir[1024], advertise[RL_WIRE_MAX_ID + 1];
+	struct rl_media *media;
+	uint64_t next_report_us;
+	uint32_t seed;
+};
+
+int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf)
+{
+	struct rl_bridge *b = calloc(1, sizeof(*b));
+	int rv;
+
+	if (b == NULL)
+		return RL_ENOMEM;
+	b->conf = *conf;
+	snprintf(b->caller_audio, sizeof(b->caller_audio), "%s", conf->caller_audio ? conf->caller_audio : "");
+	snprintf(b->record_dir, sizeof(b->record_dir), "%s", conf->record_dir ? conf->record_dir : "");
+	if (b->conf.rate == 0)
+		b->conf.rate = 16000;
+	if (b->conf.report_s == 0)
+		b->conf.report_s = 5;
+	if ((rv = rl_media_open(&b->media, conf->listen)) != RL_OK) {
+		free(b);
+		return rv;
+	}
+	snprintf(b->advertise, sizeof(b->advertise), "%s",
+	         conf->advertise && conf->advertise[0] ? conf->advertise : rl_media_local(b->media));
+	rl_log(RL_LOG_NOTICE, "media listening addr=%s advertise=%s", rl_media_local(b->media), b->advertise);
+	*out = b;
+	return RL_OK;
+}
+
+const char *rl_bridge_addr(const struct rl_bridge *b)
+{
+	return b->advertise;
+}
+
+static void rl_bridge_report(struct rl_bridge *b, struct rl_client *hub, const char *id,
+                             const struct rl_media_quality *q, int final)
+{
+	Relais__CallQuality cq;
+	rl_env env;
+
+	rl_media_quality_pb(q, id, final, &cq);
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_CALL_QUALITY;
+	env.call_quality = &cq;
+	rl_client_send(hub, &env); /* not acknowledged: the next report supersedes a lost one */
+}
+
+static void rl_bridge_start(struct rl_bridge *b, const Relais__ContactUpdate *u)
+{
+	struct rl_media_leg leg;
+	char path[1200];
+	int rv;
+
+	if (rl_media_leg_from_pb(&leg, u->media) != RL_OK || strcmp(leg.id, u->contact_id) != 0) {
+		rl_log(RL_LOG_WARNING, "media plan refused contact=%s", u->contact_id);
+		return;
+	}
+	if (rl_media_has(b->media, leg.id, leg.tx_ssrc))
+		return; /* the same plan again (a re-pushed update) */
+	leg.own_socket = 0;
+	leg.rate = b->conf.rate;
+	if (b->caller_audio[0])
+		rv = rl_audio_wav_src(&leg.src, b->caller_audio, leg.rate, b->conf.caller_loop);
+	else
+		rv = rl_audio_gen_src(&leg.src, leg.rate, b->seed++, 0);
+	if (rv != RL_OK) {
+		rl_log(RL_LOG_ERR, "caller audio unavailable file=%s err=\"%s\"", b->caller_audio, rl_strerror(rv));
+		return;
+	}
+	if (b->record_dir[0]) {
+		snprintf(path, sizeof(path), "%s/%s.agent.wav", b->record_dir, leg.id);
+		rv = rl_audio_wav_sink(&leg.sink, path, leg.rate);
+	} else {
+		rv = rl_audio_null_sink(&leg.sink, leg.rate);
+	}
+	if (rv != RL_OK) {
+		rl_log(RL_LOG_ERR, "cannot record contact=%s path=%s", leg.id, path);
+		leg.src->close(leg.src);
+		return;
+	}
+	if ((rv = rl_media_add(b->media, &leg)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "media start failed contact=%s err=\"%s\"", leg.id, rl_strerror(rv));
+		leg.src->close(leg.src);
+		leg.sink->close(leg.sink);
+		return;
+	}
+	rl_log(RL_LOG_INFO, "media start contact=%s relayed=%d peer=%s", leg.id, u->media->relayed,
+	       leg.peer[0] ? leg.peer : "(latch)");
+}
+
+void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub)
+{
+	struct rl_media_quality q;
+
+	if (u->contact_id == NULL)
+		return;
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL) {
+		rl_bridge_start(b, u);
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
+	           rl_media_del(b->media, u->contact_id, &q) == RL_OK) {
+		rl_log(RL_LOG_NOTICE,
+		       "media end contact=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
+		       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",
+		       u->contact_id, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames,
+		       (unsigned long long)q.rx_packets, (long long)q.lost, (unsigned long long)q.fec,
+		       (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms, q.mos);
+		rl_bridge_report(b, hub, u->contact_id, &q, 1);
+	}
+}
+
+struct rl_report_ctx {
+	char (*ids)[RL_WIRE_MAX_ID + 1];
+	size_t n, cap;
+};
+
+static void rl_collect(void *arg, const char *id)
+{
+	struct rl_report_ctx *x = arg;
+
+	if (x->n < x->cap)
+		snprintf(x->ids[x->n++], RL_WIRE_MAX_ID + 1, "%s", id);
+}
+
+void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now)
+{
+	struct rl_media_counters mc;
+	struct rl_report_ctx x = {0};
+	struct rl_media_quality q;
+
+	if (now < b->next_report_us)
+		return;
+	b->next_report_us = now + (uint64_t)b->conf.report_s * 1000000u;
+	rl_media_counters(b->media, &mc);
+	if (mc.calls == 0)
+		return;
+	x.cap = mc.calls + 16;
+	if ((x.ids = calloc(x.cap, sizeof(*x.ids))) == NULL)
+		return;
+	rl_media_each(b->media, rl_collect, &x);
+	for (size_t i = 0; i < x.n; i++)
+		if (rl_media_quality(b->media, x.ids[i], &q) == RL_OK)
+			rl_bridge_report(b, hub, x.ids[i], &q, 0);
+	free(x.ids);
+}
+
+unsigned rl_bridge_calls(struct rl_bridge *b)
+{
+	struct rl_media_counters mc;
+
+	rl_media_counters(b->media, &mc);
+	return mc.calls;
+}
+
+void rl_bridge_close(struct rl_bridge *b)
+{
+	if (b == NULL)
+		return;
+	rl_media_close(b->media);
+	free(b);
+}
