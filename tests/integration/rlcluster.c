@@ -94,6 +94,7 @@ static void rlc_write_hub_conf(struct rlc *c)
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n",
 		        c->certs, c->certs, c->certs);
+	fprintf(f, "%s\n", c->top_extra);
 	fprintf(f, "sites = (\n  { id = \"casablanca\"; name = \"Casablanca\"; },\n"
 	           "  { id = \"fes\"; name = \"Fes\"; },\n  { id = \"dakar\"; name = \"Dakar\"; }\n);\n");
 	fprintf(f, "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; },\n"
@@ -136,7 +137,8 @@ void rlc_stop_hub(struct rlc *c, int sig)
 const char *rlc_start_node(struct rlc *c, const char *site, const char *generator, pid_t *pid)
 {
 	static char urls[4][128];
-	char *url = urls[c->nnodes++ & 3];
+	int idx = c->nnodes++ & 3;
+	char *url = urls[idx];
 	char conf[64], logname[64];
 	FILE *f;
 
@@ -152,6 +154,11 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
 		        c->certs, c->certs, site, c->certs, site);
 	fprintf(f, "generator = (%s);\n", generator ? generator : "");
+	if (c->media) {
+		c->media_port[idx] = rltest_free_port();
+		fprintf(f, "media = { listen = \"127.0.0.1:%d\"; caller_audio = \"%s\"; record_dir = \"%s\"; report_s = 1; };\n",
+		        c->media_port[idx], c->caller_wav, c->dir);
+	}
 	fclose(f);
 	char *argv[] = {(char *)rltest_bin("node/relais-node"), "-c", (char *)rlc_path(c, conf), NULL};
 	pid_t p = rltest_spawn(argv, rlc_path(c, logname));
@@ -167,8 +174,9 @@ pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const ch
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "exec %s %s --connect %s --agents %s --secret-dir %s/secrets --script %s",
-	         rltest_bin("agent-client/relais-agent"), rlc_tls_args(c, "agent"), url, ids, c->dir, script);
+	snprintf(cmd, sizeof(cmd), "exec %s %s --connect %s --agents %s --secret-dir %s/secrets --script %s %s",
+	         rltest_bin("agent-client/relais-agent"), rlc_tls_args(c, "agent"), url, ids, c->dir, script,
+	         c->agent_extra);
 	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	pid_t p = rltest_spawn(argv, rlc_path(c, logname));
 	RL_REQUIRE(c->nprocs < RLC_MAX_PROCS);

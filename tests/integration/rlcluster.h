@@ -26,6 +26,12 @@ struct rlc {
 	pid_t procs[RLC_MAX_PROCS];
 	int nprocs;
 	int nnodes;
+	/* voice path */
+	char top_extra[1024];     /* top-level hub.conf groups, e.g. media = { ... }; */
+	int media;                /* nodes get a media group: */
+	char caller_wav[600];     /*   the caller's voice ("" = generator) */
+	int media_port[4];        /*   their media UDP ports, by start order */
+	char agent_extra[1024];   /* more relais-agent arguments */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */
