@@ -4,6 +4,9 @@
 # Starts a hub, three site nodes (Casablanca, Fès, Dakar) whose contact generators stand in
 # for carrier calls, scripted agents (seated at each site, and home agents dialling the
 # hub), and shows a live per-queue summary. Stops cleanly on Ctrl-C or after --duration.
+# Calls carry audio: the caller's voice (a sentence spoken by espeak-ng) goes as Opus/SRTP
+# from the node to the agent - straight to seated agents, through the hub's relay to home
+# agents - and the home agents write what they hear to run/cluster/audio/<agent>-<call>.wav.
 #
 #   deploy/cluster.sh [--duration SECONDS] [--rate-scale X] [--dir DIR] [--base-port P]
 #
@@ -25,7 +28,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-sh "$top/deploy/deps.sh"
+sh "$top/deploy/deps.sh" --cluster
 build="$top/build"
 if [ ! -x "$build/hub/relais-hub" ] || [ -n "$(find "$top"/{lib,hub,node,agent-client,ctl,proto} -newer "$build/hub/relais-hub" -type f 2>/dev/null | head -1)" ]; then
 	echo "building into $build"
@@ -37,12 +40,21 @@ node_bin="$build/node/relais-node"
 agent_bin="$build/agent-client/relais-agent"
 ctl_bin="$build/ctl/relaisctl"
 
-mkdir -p "$dir"/{certs,secrets,logs,data}
+mkdir -p "$dir"/{certs,secrets,logs,data,audio}
 chmod 700 "$dir/secrets"
 sh "$top/deploy/mkcerts.sh" "$dir/certs" casablanca fes dakar >/dev/null
 certs="$dir/certs"
 hub_url="tls+tcp://127.0.0.1:$port"
 declare -A node_port=([casablanca]=$((port + 11)) [fes]=$((port + 12)) [dakar]=$((port + 13)))
+declare -A media_port=([casablanca]=$((port + 21)) [fes]=$((port + 22)) [dakar]=$((port + 23)))
+# The caller's voice: a spoken sentence (espeak-ng), looped for the length of each call.
+caller_wav=""
+if command -v espeak-ng >/dev/null; then
+	caller_wav="$dir/audio/caller.wav"
+	espeak-ng -v fr -s 150 -w "$caller_wav" \
+		"Bonjour, j'appelle au sujet de ma facture du mois dernier. Le montant me semble trop élevé." 2>/dev/null ||
+		caller_wav=""
+fi
 
 # Agents: id site tenants skills. Seated agents dial their site's node; home agents
 # (site "") dial the hub. Ids are grouped so one relais-agent process runs each group.
@@ -86,6 +98,7 @@ hub: {
   log_level = "notice";
 };
 tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
+media = { relay_listen = "127.0.0.1:$((port + 100))"; };
 sites = (
   { id = "casablanca"; name = "Casablanca"; },
   { id = "fes"; name = "Fès"; },
@@ -134,6 +147,7 @@ node: {
   log_level = "notice";
 };
 tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
+media = { listen = "127.0.0.1:${media_port[$site]}"; caller_audio = "$caller_wav"; caller_loop = true; };
 generator = (
 $(printf '%s\n' "$@" | sed '$!s/$/,/')
 );
@@ -180,8 +194,14 @@ done
 g=0
 while read -r site tenants skills ids; do
 	g=$((g + 1))
-	if [ "$site" = home ]; then url=$hub_url; else url="tls+tcp://127.0.0.1:${node_port[$site]}"; fi
-	"$agent_bin" "${agent_tls[@]}" --connect "$url" --agents "$(echo "$ids" | tr ' ' ,)" \
+	audio=()
+	if [ "$site" = home ]; then
+		url=$hub_url
+		audio=(--audio-out "$dir/audio/%a-%c.wav") # what home agents hear, one file per call
+	else
+		url="tls+tcp://127.0.0.1:${node_port[$site]}"
+	fi
+	"$agent_bin" "${agent_tls[@]}" --connect "$url" --agents "$(echo "$ids" | tr ' ' ,)" "${audio[@]}" \
 		--secret-dir "$dir/secrets" --seed "$g" \
 		--script "answer=2,talk=20,wrap=5,reject=0.03,break=0.05" \
 		>>"$dir/logs/agents-$g.log" 2>&1 &
@@ -190,6 +210,7 @@ done < <(agents_conf)
 
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
 echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
+echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
 start=$(date +%s)
 while :; do
 	sleep 2
@@ -201,6 +222,8 @@ while :; do
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>&1 || true
 	echo
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status sites 2>&1 || true
+	echo
+	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status calls 2>&1 | head -12 || true
 	if [ "$duration" != 0 ] && [ $(( $(date +%s) - start )) -ge "$duration" ]; then
 		break
 	fi
