@@ -743,6 +743,8 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 	int rv;
 
 	*out = NULL;
+	if (conf == NULL)
+		return RL_EINVAL;
 	nthreads = conf->threads == 0 ? 1 : conf->threads;
 	if (nthreads > RL_RELAY_MAX_THREADS || conf->max_calls > RL_RELAY_MAX_CALLS ||
 	    rl_relay_parse(conf->listen, &la) != 0 ||
