@@ -177,7 +177,7 @@ static double make_speech(int16_t *out, size_t n, int fs)
 static OpusEncoder *encoder(int fs, int complexity)
 {
 	int err;
-	OpusEncoder *e = opus_encoder_create(fs, 1, OPUS_APPLICATION_VOIP, &err);
+	OpusEncoder *e = opus_encoder_create(fs, 1, OPUS_APPLICATION_AUDIO, &err);
 
 	if (e == NULL)
 		die("opus_encoder_create", err);
@@ -529,7 +529,7 @@ int main(int argc, char **argv)
 	printf("signal: %.0f s synthetic speech (pitch 100-250 Hz, 3 formants, fricatives, pauses, noise floor),"
 	       " %.0f %% voiced, %.1f dBFS RMS\n\n", seconds, voiced * 100, 20 * log10(rms / 32768));
 
-	printf("(a) Opus, 20 ms frames, VOIP, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
+	printf("(a) Opus, 20 ms frames, AUDIO application, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
 	printf("  %-34s %15s %15s %8s %10s   %-8s %-8s %s\n", "", "encode us/frame", "decode us/frame",
 		"avg pkt", "bitrate", "enc %", "dec %", "enc+dec % of one core per stream");
 	bench_opus("16 kHz WB, complexity 5 (default)", sig16, frames, 16000, 5);

@@ -4,7 +4,7 @@
  *   relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND ...
  *     status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]
  *     agent-state AGENT ready|not-ready [REASON]|logout
- *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N]
+ *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--audio F.wav]
  *            [--data k=v ...] [--ext-id ID]
  *     hash-secret [--min]          (reads the secret on standard input)
  *
@@ -13,6 +13,7 @@
  */
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static int usage(void)
 	        "  status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]\n"
 	        "  agent-state AGENT ready|not-ready [REASON]|logout\n"
 	        "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
+	        "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
 	        "  hash-secret [--min]   (secret on standard input)\n");
 	return 2;
 }
@@ -216,7 +218,7 @@ static int cmd_submit(struct ctl *c, int argc, char **argv)
 	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
 	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
 	Relais__KeyValue kvs[RL_WIRE_MAX_POP_ITEMS], *kvp[RL_WIRE_MAX_POP_ITEMS];
-	char ext[64];
+	char ext[64], audio[PATH_MAX];
 	rl_env env, *r;
 	int rv;
 
@@ -238,6 +240,14 @@ static int cmd_submit(struct ctl *c, int argc, char **argv)
 			pop.dialled = argv[++i];
 		else if (strcmp(a, "--ext-id") == 0)
 			sc.ext_id = argv[++i];
+		else if (strcmp(a, "--audio") == 0) {
+			/* a WAV on the node's host: made absolute, the node may run elsewhere in the tree */
+			if (realpath(argv[++i], audio) == NULL) {
+				fprintf(stderr, "relaisctl: %s: cannot find the file\n", argv[i]);
+				return 2;
+			}
+			sc.caller_audio = audio;
+		}
 		else if (strcmp(a, "--data") == 0) {
 			char *kv = argv[++i], *eq = strchr(kv, '=');
 			if (eq == NULL || pop.n_data == RL_WIRE_MAX_POP_ITEMS)

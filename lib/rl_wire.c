@@ -111,7 +111,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_text_ok(s->tenant_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(s->queue_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(s->site_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(s->media, RL_WIRE_MAX_ID) && rl_wire_pop_ok(s->pop);
+		       rl_wire_text_ok(s->media, RL_WIRE_MAX_ID) && rl_wire_pop_ok(s->pop) &&
+		       rl_wire_text_ok(s->caller_audio, RL_WIRE_MAX_TEXT);
 	}
 	case RELAIS__ENVELOPE__BODY_CONTACT_CANCEL:
 		return rl_wire_text_ok(e->contact_cancel->contact_id, RL_WIRE_MAX_ID);

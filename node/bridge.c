@@ -9,8 +9,15 @@
 #include "rl_media.h"
 #include "rl_time.h"
 
+struct rl_choice {
+	char id[RL_WIRE_MAX_ID + 1];
+	char path[RL_WIRE_MAX_TEXT + 1];
+};
+
 struct rl_bridge {
 	struct rl_bridge_conf conf;
+	struct rl_choice choice[RL_BRIDGE_CHOICES]; /* per-contact caller voices (relaisctl) */
+	unsigned nchoice;
 	char caller_audio[1024], record_dir[1024], advertise[RL_WIRE_MAX_ID + 1];
 	struct rl_media *media;
 	uint64_t next_report_us;
@@ -47,6 +54,22 @@ const char *rl_bridge_addr(const struct rl_bridge *b)
 	return b->advertise;
 }
 
+void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *path)
+{
+	struct rl_choice *c = &b->choice[b->nchoice++ % RL_BRIDGE_CHOICES];
+
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+}
+
+static struct rl_choice *rl_bridge_choice(struct rl_bridge *b, const char *id)
+{
+	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++)
+		if (b->choice[i].id[0] && strcmp(b->choice[i].id, id) == 0)
+			return &b->choice[i];
+	return NULL;
+}
+
 static void rl_bridge_report(struct rl_bridge *b, struct rl_client *hub, const char *id,
                              const struct rl_media_quality *q, int final)
 {
@@ -74,9 +97,16 @@ static void rl_bridge_start(struct rl_bridge *b, const Relais__ContactUpdate *u)
 		return; /* the same plan again (a re-pushed update) */
 	leg.own_socket = 0;
 	leg.rate = b->conf.rate;
-	if (b->caller_audio[0])
+	/* The caller's voice: what relaisctl chose for this contact, else the configured WAV,
+	 * else the generator. */
+	struct rl_choice *ch = rl_bridge_choice(b, leg.id);
+	rv = RL_ENOENT;
+	if (ch != NULL && (rv = rl_audio_wav_src(&leg.src, ch->path, leg.rate, 0)) != RL_OK)
+		rl_log(RL_LOG_WARNING, "caller audio unavailable contact=%s file=%s err=\"%s\"", leg.id, ch->path,
+		       rl_strerror(rv));
+	if (rv != RL_OK && b->caller_audio[0])
 		rv = rl_audio_wav_src(&leg.src, b->caller_audio, leg.rate, b->conf.caller_loop);
-	else
+	else if (rv != RL_OK)
 		rv = rl_audio_gen_src(&leg.src, leg.rate, b->seed++, 0);
 	if (rv != RL_OK) {
 		rl_log(RL_LOG_ERR, "caller audio unavailable file=%s err=\"%s\"", b->caller_audio, rl_strerror(rv));
@@ -111,8 +141,12 @@ void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struc
 		return;
 	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL) {
 		rl_bridge_start(b, u);
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
-	           rl_media_del(b->media, u->contact_id, &q) == RL_OK) {
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
+		struct rl_choice *ch = rl_bridge_choice(b, u->contact_id);
+		if (ch != NULL)
+			ch->id[0] = 0;
+		if (rl_media_del(b->media, u->contact_id, &q) != RL_OK)
+			return;
 		rl_log(RL_LOG_NOTICE,
 		       "media end contact=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
 		       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",

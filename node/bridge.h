@@ -39,6 +39,12 @@ const char *rl_bridge_addr(const struct rl_bridge *b);
  * reports go to hub. */
 void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub);
 
+/* rl_bridge_caller_audio: the caller of contact id speaks the WAV at path (once, then
+ * silence) instead of the configured voice, when its call connects. Keeps the last
+ * RL_BRIDGE_CHOICES choices. */
+#define RL_BRIDGE_CHOICES 64
+void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *path);
+
 /* rl_bridge_tick sends due quality reports. */
 void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now_mono_us);
 

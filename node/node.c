@@ -37,6 +37,7 @@ struct rl_ncontact {
 struct rl_ctl_cookie {
 	uint32_t pipe;
 	uint64_t req_id;
+	char audio[RL_WIRE_MAX_TEXT + 1]; /* the caller's voice for this contact, "" = default */
 };
 
 struct rl_node {
@@ -109,6 +110,8 @@ static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id
 		rl_env_init(&env);
 		env.req_id = cc->req_id;
 		if (contact_id != NULL) {
+			if (cc->audio[0] && n->bridge != NULL)
+				rl_bridge_caller_audio(n->bridge, contact_id, cc->audio);
 			ok.contact_id = (char *)contact_id;
 			ok.enqueued_us = rl_wall_us();
 			env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK;
@@ -310,6 +313,15 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 		return;
 	cc->pipe = p->pipe;
 	cc->req_id = env->req_id;
+	if (s->caller_audio && s->caller_audio[0]) {
+		if (n->bridge == NULL) {
+			free(cc);
+			rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST,
+			                    "this node carries no audio (no media group in its config)");
+			return;
+		}
+		snprintf(cc->audio, sizeof(cc->audio), "%s", s->caller_audio);
+	}
 	if (rl_node_submit(n, &n->ctl, &req, cc) != RL_OK) {
 		free(cc);
 		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL, "node cannot queue the contact");
