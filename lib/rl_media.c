@@ -49,6 +49,10 @@ struct rl_mcall {
 	uint32_t peer_lost_frac;         /* fraction lost the peer reports, /256 */
 	uint64_t t0_wall_us;
 	int src_ended;
+	/* A local call (no network): leg.src -> leg.sink, and listen -> heard. */
+	int local;
+	struct rl_audio_src *listen;
+	struct rl_audio_sink *heard;
 };
 
 struct rl_media {
@@ -163,6 +167,10 @@ static void rl_mcall_free(struct rl_mcall *c)
 		c->leg.src->close(c->leg.src);
 	if (c->leg.sink)
 		c->leg.sink->close(c->leg.sink);
+	if (c->listen)
+		c->listen->close(c->listen);
+	if (c->heard)
+		c->heard->close(c->heard);
 	sodium_memzero(c->leg.tx_key, sizeof(c->leg.tx_key));
 	sodium_memzero(c->leg.rx_key, sizeof(c->leg.rx_key));
 	free(c);
@@ -183,7 +191,7 @@ static struct rl_mcall *rl_find(struct rl_media *m, const char *id, size_t *idx)
 static struct rl_mcall *rl_find_ssrc(struct rl_media *m, uint32_t ssrc)
 {
 	for (size_t i = 0; i < m->ncalls; i++)
-		if (m->calls[i]->fd < 0 && m->calls[i]->leg.rx_ssrc == ssrc)
+		if (m->calls[i]->fd < 0 && !m->calls[i]->local && m->calls[i]->leg.rx_ssrc == ssrc)
 			return m->calls[i];
 	return NULL;
 }
@@ -242,8 +250,8 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 		goto fail;
 	rl_rtp_rx_init(&c->rxs, RL_MEDIA_RTP_CLOCK);
 	/* Random initial sequence number and timestamp (RFC 3550 5.1). */
-	c->seq = (uint16_t)(leg->tx_ssrc * 2654435761u >> 16);
-	c->ts = leg->tx_ssrc * 2246822519u;
+	randombytes_buf(&c->seq, sizeof(c->seq));
+	randombytes_buf(&c->ts, sizeof(c->ts));
 	if (leg->own_socket) {
 		struct sockaddr_storage any = {0};
 		socklen_t alen;
@@ -437,6 +445,27 @@ static void rl_mcall_send_rtcp(struct rl_media *m, struct rl_mcall *c, uint64_t 
 		rl_mcall_send(m, c, buf, len);
 }
 
+/* rl_local_tick moves one frame each way of a local call. */
+static void rl_local_tick(struct rl_mcall *c)
+{
+	int16_t pcm[RL_MEDIA_MAX_FRAME];
+
+	if (c->t0_wall_us == 0)
+		c->t0_wall_us = rl_wall_us();
+	if (c->leg.src != NULL) {
+		if (c->leg.src->read(c->leg.src, pcm, c->samples) == RL_ENOENT)
+			c->src_ended = 1;
+		if (c->leg.sink != NULL)
+			c->leg.sink->write(c->leg.sink, pcm, c->samples);
+	}
+	if (c->listen != NULL) {
+		c->listen->read(c->listen, pcm, c->samples);
+		if (c->heard != NULL)
+			c->heard->write(c->heard, pcm, c->samples);
+	}
+	c->frames++;
+}
+
 static void rl_mcall_tick(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 {
 	int16_t pcm[RL_MEDIA_MAX_FRAME];
@@ -560,8 +589,12 @@ static void *rl_media_run(void *arg)
 	tick:
 		now = rl_mono_us();
 		if (now >= m->next_tick_us) {
-			for (size_t i = 0; i < m->ncalls; i++)
-				rl_mcall_tick(m, m->calls[i], now);
+			for (size_t i = 0; i < m->ncalls; i++) {
+				if (m->calls[i]->local)
+					rl_local_tick(m->calls[i]);
+				else
+					rl_mcall_tick(m, m->calls[i], now);
+			}
 			m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
 			if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
 				/* Far behind (the machine stalled): skip ahead rather than burst. */
@@ -646,8 +679,13 @@ static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *
 	uint64_t expected = rl_rtp_rx_expected(&c->rxs);
 	struct rl_emodel_in em = {0};
 
-	rl_jbuf_stats(c->jb, &js);
 	memset(q, 0, sizeof(*q));
+	if (c->local) {
+		q->t0_wall_us = c->t0_wall_us;
+		q->frames = c->frames;
+		return;
+	}
+	rl_jbuf_stats(c->jb, &js);
 	q->sent = c->sent;
 	q->rx_packets = c->rxs.received;
 	q->lost = rl_rtp_rx_lost(&c->rxs);
@@ -727,6 +765,77 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 	}
 	rl_media_wake(m);
 	return RL_OK;
+}
+
+/* rl_media_insert puts a new call in (replacing one with its id: that one is returned, taken
+ * out, for the caller to free outside the lock). */
+static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old)
+{
+	size_t idx;
+
+	*old = NULL;
+	if ((*old = rl_find(m, c->leg.id, &idx)) != NULL)
+		rl_media_remove_at(m, idx);
+	if (m->ncalls == m->capcalls) {
+		size_t ncap = m->capcalls ? m->capcalls * 2 : 16;
+		struct rl_mcall **n2 = realloc(m->calls, ncap * sizeof(*n2));
+		if (n2 == NULL) {
+			if (*old != NULL)
+				m->calls[m->ncalls++] = *old;
+			*old = NULL;
+			return RL_ENOMEM;
+		}
+		m->calls = n2;
+		m->capcalls = ncap;
+	}
+	m->calls[m->ncalls++] = c;
+	m->ctr.calls = (uint32_t)m->ncalls;
+	m->gen++;
+	return RL_OK;
+}
+
+int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
+                       struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard)
+{
+	struct rl_mcall *c, *old;
+	int rv;
+
+	if ((rate != 16000 && rate != 8000) || !rl_wire_text_ok(id, RL_WIRE_MAX_ID) || id[0] == 0)
+		return RL_EINVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return RL_ENOMEM;
+	snprintf(c->leg.id, sizeof(c->leg.id), "%s", id);
+	c->local = 1;
+	c->fd = -1;
+	c->rtt_ms = -1;
+	c->leg.rate = rate;
+	c->samples = rate * RL_MEDIA_FRAME_MS / 1000;
+	pthread_mutex_lock(&m->mu);
+	if ((rv = rl_media_insert(m, c, &old)) != RL_OK) {
+		pthread_mutex_unlock(&m->mu);
+		free(c);
+		return rv;
+	}
+	c->leg.src = play;
+	c->leg.sink = to;
+	c->listen = listen;
+	c->heard = heard;
+	pthread_mutex_unlock(&m->mu);
+	rl_mcall_free(old);
+	rl_media_wake(m);
+	return RL_OK;
+}
+
+int rl_media_played(struct rl_media *m, const char *id)
+{
+	struct rl_mcall *c;
+	int r;
+
+	pthread_mutex_lock(&m->mu);
+	c = rl_find(m, id, NULL);
+	r = c == NULL ? -1 : c->src_ended;
+	pthread_mutex_unlock(&m->mu);
+	return r;
 }
 
 int rl_media_has(struct rl_media *m, const char *id, uint32_t tx_ssrc)

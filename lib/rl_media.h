@@ -81,6 +81,18 @@ const char *rl_media_local(const struct rl_media *m);
  * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_ENOMEM, RL_EIO. */
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
 
+/* rl_media_add_local starts a call without network under id: every 20 ms one frame goes from
+ * play to `to` and one from listen to heard (any of them NULL: that way is idle). For a
+ * caller in an IVR or on hold: the prompt plays to the carrier leg while the caller's audio
+ * (and DTMF) is drained. rate: 8000 or 16000. On success the engine owns the four (closed at
+ * rl_media_del or when the id is replaced). Errors: RL_EINVAL, RL_ENOMEM. */
+int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
+                       struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard);
+
+/* rl_media_played: 1 once the play source of call id has ended (RL_ENOENT), 0 while it plays,
+ * -1 if there is no such call. */
+int rl_media_played(struct rl_media *m, const char *id);
+
 /* rl_media_has: 1 if call id is live and was set up with tx_ssrc. */
 int rl_media_has(struct rl_media *m, const char *id, uint32_t tx_ssrc);
 
