@@ -1,0 +1,1090 @@
+/*
+ * sip.c - the SIP endpoint glue over sofia-sip NUA (see sip.h for the contract).
+ *
+ * Threading. One thread owns everything sofia: it creates the su_root, turns NUA's stack
+ * threading off (so NUA does not start a second thread of its own), creates the NUA, then
+ * sits in su_root_run. Other threads only touch the command queue, the counters and the
+ * draining flag, all behind s->mtx or atomics; they wake the SIP thread through an eventfd
+ * registered with the root. Closing queues nothing: it sets s->stop and wakes the thread,
+ * which calls nua_shutdown, breaks the root once NUA reports the shutdown final, destroys
+ * the NUA and the root, and returns to the join.
+ *
+ * Calls. Every initial INVITE gets a struct sip_call bound to its NUA handle, refused ones
+ * too, because NUA hands the application every handle it reports and the handle may only be
+ * destroyed once its call state is "terminated" (destroying it earlier would drop the
+ * server transaction that retransmits our final response). Calls the node knows about
+ * (reported) are in s->calls by id; that table is how commands find them.
+ *
+ * SDP. NUA's own offer/answer engine is off (NUTAG_MEDIA_ENABLE(0)): we read offers with
+ * sofia's SDP parser and print our answers ourselves (sip_sdp.c), which keeps codec choice,
+ * telephone-event and hold handling in our hands.
+ */
+#define _GNU_SOURCE
+#include "sip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct rl_sip;
+struct sip_call;
+#define SU_ROOT_MAGIC_T struct rl_sip
+#define SU_WAKEUP_ARG_T struct rl_sip
+#define NUA_MAGIC_T struct rl_sip
+#define NUA_HMAGIC_T struct sip_call
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/msg_mime.h>
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/su_wait.h>
+#include <sofia-sip/url.h>
+
+#include "rl_err.h"
+#include "rl_htab.h"
+#include "rl_log.h"
+#include "rl_time.h"
+
+#define CMDQ_MAX 1024        /* queued commands; more is RL_EFULL */
+#define SIP_MSG_MAX 65536    /* biggest SIP message sofia accepts from the network */
+#define ANSWER_MAX 1024      /* our SDP */
+#define DEFAULT_MAX_CALLS 1024
+
+enum cmd_op { CMD_RINGING = 1, CMD_ANSWER, CMD_REJECT, CMD_HANGUP };
+
+struct sip_cmd {
+	int op;
+	uint64_t call;
+	uint16_t port;
+	int codec, dtmf_pt, status;
+	unsigned retry_after_s;
+	char ip[RL_SIP_IP_MAX];
+	char reason[RL_SIP_REASON_MAX];
+};
+
+enum call_state {
+	CALL_OFFERED,   /* INVITE reported, nothing sent but 100 */
+	CALL_RINGING,   /* 180 sent */
+	CALL_ANSWERING, /* 200 sent, waiting for the ACK */
+	CALL_UP,        /* ACKed */
+	CALL_ENDING,    /* final non-2xx or BYE sent, or BYE/CANCEL received */
+};
+
+struct sip_call {
+	struct sip_call *next, **prevp; /* s->all */
+	uint64_t id;            /* 0 for calls the glue refused itself (never reported) */
+	nua_handle_t *nh;
+	enum call_state state;
+	struct rl_sip_offer offer;  /* the remote side's latest offer */
+	struct rl_sip_local local;  /* our side, once answered */
+	int offerless_reinvite;     /* our 200 carried an offer; the ACK has the answer */
+	char sdp[ANSWER_MAX];       /* our last SDP, to bump o= version only on change */
+	char call_id[RL_SIP_CALLID_MAX];
+};
+
+struct trunk {
+	int af;
+	unsigned char addr[16];
+};
+
+struct rl_sip {
+	struct rl_sip_conf conf;
+	char listen_ip[RL_SIP_IP_MAX];
+	uint16_t listen_port;
+	char user_agent[64];
+	struct trunk trunks[RL_SIP_TRUNKS_MAX];
+	unsigned n_trunks;
+	unsigned max_calls;
+
+	pthread_t thread;
+	int efd;
+
+	/* Shared with other threads, under mtx. */
+	pthread_mutex_t mtx;
+	pthread_cond_t started_cv;
+	int started, start_rv;
+	struct sip_cmd q[CMDQ_MAX];
+	unsigned q_head, q_len;
+	struct rl_sip_counters cnt;
+	int draining; /* atomics */
+	int stop;
+	int closing;
+
+	/* SIP thread only. */
+	su_root_t *root;
+	nua_t *nua;
+	su_wait_t wait[1];
+	int registered;
+	int shutting;
+	struct rl_htab calls;  /* id -> reported struct sip_call */
+	struct sip_call *all;  /* every struct sip_call alive, refused ones included */
+	unsigned n_calls;
+	uint64_t next_id;
+};
+
+#define COUNT(s, field)                                                                          \
+	do {                                                                                     \
+		pthread_mutex_lock(&(s)->mtx);                                                   \
+		(s)->cnt.field++;                                                                \
+		pthread_mutex_unlock(&(s)->mtx);                                                 \
+	} while (0)
+
+/* ---- process-wide sofia setup ---------------------------------------------------------- */
+
+static pthread_once_t sofia_once = PTHREAD_ONCE_INIT;
+static msg_mclass_t *sofia_mclass; /* the SIP parser with the extra headers (P-Asserted-Identity) */
+
+/* Sofia's own log lines (all its modules fall back to su_log_default) go to rl_log. */
+static void sofia_logger(void *stream, char const *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)stream;
+	if (rl_log_level < RL_LOG_DEBUG)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n > 0)
+		rl_log_write(RL_LOG_DEBUG, "sofia %s", line);
+}
+
+static void sofia_init(void)
+{
+	/* su_init: thread-safe su_home, SIGPIPE ignored (sofia wants EPIPE), logs set up. */
+	su_init();
+	su_log_redirect(su_log_default, sofia_logger, NULL);
+	sofia_mclass = sip_extend_mclass(NULL);
+}
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+/* Parses "IP:port" or "[IPv6]:port". */
+static int parse_listen(const char *s, char *ip, size_t cap, uint16_t *port)
+{
+	const char *colon, *host = s;
+	size_t hl;
+	unsigned char buf[16];
+	char *end;
+	unsigned long p;
+
+	if (s == NULL)
+		return RL_EINVAL;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || rb[1] != ':')
+			return RL_EINVAL;
+		host = s + 1;
+		hl = (size_t)(rb - host);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return RL_EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= cap)
+		return RL_EINVAL;
+	memcpy(ip, host, hl);
+	ip[hl] = '\0';
+	if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
+		return RL_EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || p == 0 || p > 65535)
+		return RL_EINVAL;
+	*port = (uint16_t)p;
+	return RL_OK;
+}
+
+/* Binds and releases a socket of each transport on the address. sofia cannot say why it
+ * failed to bind, and a failed nua_create leaks sofia's port (a reference its half-started
+ * stack keeps on our su_root), so the common failure is caught here first. */
+static int probe_bind(const char *ip, uint16_t port, char *why, size_t cap)
+{
+	static const int types[2] = {SOCK_DGRAM, SOCK_STREAM};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return RL_EINVAL;
+	}
+	for (int i = 0; i < 2; i++) {
+		int one = 1, fd = socket(ss.ss_family, types[i] | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(why, cap, "socket: %s", strerror(errno));
+			return RL_ENET;
+		}
+		/* As sofia does for TCP, so TIME_WAIT leftovers do not count as busy. */
+		if (types[i] == SOCK_STREAM)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+			snprintf(why, cap, "%s: %s", types[i] == SOCK_DGRAM ? "udp" : "tcp", strerror(errno));
+			close(fd);
+			return RL_ENET;
+		}
+		close(fd);
+	}
+	return RL_OK;
+}
+
+static int ip_literal(const char *ip)
+{
+	unsigned char buf[16];
+	return ip != NULL && (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1);
+}
+
+/* Copies text from the network into a fixed array: cut at cap - 1, nothing that could break
+ * a log line or a screen pop (controls, quotes, backslashes become '_'). */
+static void copy_safe(char *dst, size_t cap, const char *src, size_t srclen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; src != NULL && i < srclen && src[i] != '\0' && n + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[n++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '_' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+/* The number in a SIP or tel URI: its user part up to any ';' user parameter, unescaped. */
+static void copy_number(char *dst, size_t cap, const url_t *u)
+{
+	char tmp[256];
+	const char *user;
+	size_t n;
+
+	dst[0] = '\0';
+	if (u == NULL)
+		return;
+	user = u->url_user;
+	if (user == NULL && u->url_type == url_tel)
+		user = u->url_host;
+	if (user == NULL)
+		return;
+	n = strcspn(user, ";");
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	memcpy(tmp, user, n);
+	tmp[n] = '\0';
+	url_unescape(tmp, tmp);
+	copy_safe(dst, cap, tmp, sizeof(tmp));
+}
+
+static void copy_display(char *dst, size_t cap, const char *display)
+{
+	char tmp[256];
+
+	dst[0] = '\0';
+	if (display == NULL)
+		return;
+	if (display[0] == '"' && strlen(display) < sizeof(tmp)) {
+		if (msg_unquote(tmp, display) == NULL)
+			return;
+		copy_safe(dst, cap, tmp, sizeof(tmp));
+	} else {
+		copy_safe(dst, cap, display, strlen(display));
+	}
+}
+
+/* The request's source address as text, IPv4-mapped IPv6 shown as IPv4. */
+static int request_source(nua_t *nua, char *ip, size_t cap, uint16_t *port, uint8_t *tcp, struct trunk *bin)
+{
+	msg_t *msg = nua_current_request(nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	const su_sockaddr_t *su;
+
+	ip[0] = '\0';
+	*port = 0;
+	*tcp = 0;
+	memset(bin, 0, sizeof(*bin));
+	if (ai == NULL || ai->ai_addr == NULL)
+		return RL_ENOENT;
+	su = (const su_sockaddr_t *)ai->ai_addr;
+	*tcp = ai->ai_protocol == IPPROTO_TCP;
+	if (su->su_family == AF_INET) {
+		bin->af = AF_INET;
+		memcpy(bin->addr, &su->su_sin.sin_addr, 4);
+		*port = ntohs(su->su_sin.sin_port);
+	} else if (su->su_family == AF_INET6) {
+		const unsigned char *a = (const unsigned char *)&su->su_sin6.sin6_addr;
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(a, mapped, 12) == 0) {
+			bin->af = AF_INET;
+			memcpy(bin->addr, a + 12, 4);
+		} else {
+			bin->af = AF_INET6;
+			memcpy(bin->addr, a, 16);
+		}
+		*port = ntohs(su->su_sin6.sin6_port);
+	} else {
+		return RL_ENOENT;
+	}
+	if (inet_ntop(bin->af, bin->addr, ip, (socklen_t)cap) == NULL) {
+		ip[0] = '\0';
+		return RL_ENOENT;
+	}
+	return RL_OK;
+}
+
+static int trunk_allowed(const struct rl_sip *s, const struct trunk *src)
+{
+	if (s->n_trunks == 0)
+		return 1;
+	for (unsigned i = 0; i < s->n_trunks; i++)
+		if (s->trunks[i].af == src->af && memcmp(s->trunks[i].addr, src->addr, src->af == AF_INET ? 4 : 16) == 0)
+			return 1;
+	return 0;
+}
+
+/* The SDP body of a request: application/sdp, or the SDP part of a multipart body (carriers
+ * sending SIP-I put ISUP beside it). Parsed parts live in home. */
+static int request_sdp(const sip_t *sip, su_home_t *home, const char **body, size_t *len)
+{
+	const sip_content_type_t *ct = sip->sip_content_type;
+	sip_payload_t *pl = sip->sip_payload;
+
+	*body = NULL;
+	*len = 0;
+	if (pl == NULL || pl->pl_data == NULL || pl->pl_len == 0)
+		return RL_ENOENT;
+	if (ct == NULL || ct->c_type == NULL)
+		return RL_EPROTO;
+	if (su_casematch(ct->c_type, "application/sdp")) {
+		*body = pl->pl_data;
+		*len = pl->pl_len;
+		return RL_OK;
+	}
+	if (su_casenmatch(ct->c_type, "multipart/", 10)) {
+		for (msg_multipart_t *mp = msg_multipart_parse(home, ct, pl); mp != NULL; mp = mp->mp_next) {
+			if (mp->mp_content_type && mp->mp_content_type->c_type &&
+			    su_casematch(mp->mp_content_type->c_type, "application/sdp") && mp->mp_payload &&
+			    mp->mp_payload->pl_data && mp->mp_payload->pl_len > 0) {
+				*body = mp->mp_payload->pl_data;
+				*len = mp->mp_payload->pl_len;
+				return RL_OK;
+			}
+		}
+	}
+	return RL_EPROTO;
+}
+
+/* Parses the SDP offer of a request. RL_ENOENT: no body at all. */
+static int request_offer(const sip_t *sip, unsigned accept, struct rl_sip_offer *o)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	const char *body;
+	size_t len;
+	int rv;
+
+	if ((rv = request_sdp(sip, home, &body, &len)) == RL_OK) {
+		rv = rl_sip_sdp_offer(o, body, len, accept);
+		if (rv == RL_ENOENT)
+			rv = RL_ERANGE; /* keep ENOENT for "no body" */
+	}
+	su_home_deinit(home);
+	return rv;
+}
+
+static void emit(struct rl_sip *s, struct rl_sip_event *ev)
+{
+	if (__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
+		return;
+	s->conf.fn(s->conf.arg, ev);
+}
+
+static void emit_simple(struct rl_sip *s, struct sip_call *c, int type)
+{
+	struct rl_sip_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.call = c->id;
+	if (type == RL_SIP_EV_REINVITE)
+		ev.media = c->offer.media;
+	emit(s, &ev);
+}
+
+/* ---- calls ----------------------------------------------------------------------------- */
+
+static struct sip_call *call_new(struct rl_sip *s, nua_handle_t *nh, const sip_t *sip)
+{
+	struct sip_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->nh = nh;
+	c->state = CALL_OFFERED;
+	if (sip != NULL && sip->sip_call_id != NULL && sip->sip_call_id->i_id != NULL)
+		copy_safe(c->call_id, sizeof(c->call_id), sip->sip_call_id->i_id, strlen(sip->sip_call_id->i_id));
+	nua_handle_bind(nh, c);
+	if ((c->next = s->all) != NULL)
+		c->next->prevp = &c->next;
+	c->prevp = &s->all;
+	s->all = c;
+	s->n_calls++;
+	return c;
+}
+
+/* The call is over for sofia: tell the node (if it knew), forget the handle and the call. */
+static void call_free(struct rl_sip *s, struct sip_call *c, int status, const char *phrase)
+{
+	if (c->id != 0) {
+		struct rl_sip_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = RL_SIP_EV_ENDED;
+		ev.call = c->id;
+		ev.status = status;
+		copy_safe(ev.reason, sizeof(ev.reason), phrase, phrase ? strlen(phrase) : 0);
+		rl_log(RL_LOG_INFO, "sip ended call=%llu status=%d reason=\"%s\" call_id=%s", (unsigned long long)c->id,
+		       status, ev.reason, c->call_id);
+		rl_htab_del(&s->calls, c->id, c);
+		emit(s, &ev);
+	}
+	nua_handle_bind(c->nh, NULL);
+	nua_handle_destroy(c->nh);
+	if ((*c->prevp = c->next) != NULL)
+		c->next->prevp = c->prevp;
+	s->n_calls--;
+	free(c);
+}
+
+static struct sip_call *call_find(struct rl_sip *s, uint64_t id)
+{
+	return id != 0 ? rl_htab_get(&s->calls, id, NULL, NULL) : NULL;
+}
+
+/* Our SDP for the call's current offer; bumps the o= version when the content changes. */
+static int call_answer_sdp(struct sip_call *c)
+{
+	char buf[ANSWER_MAX];
+	int n = rl_sip_sdp_answer(buf, sizeof(buf), &c->offer, &c->local);
+
+	if (n < 0)
+		return -n;
+	if (c->sdp[0] != '\0' && strcmp(buf, c->sdp) != 0) {
+		c->local.version++;
+		n = rl_sip_sdp_answer(buf, sizeof(buf), &c->offer, &c->local);
+		if (n < 0)
+			return -n;
+	}
+	memcpy(c->sdp, buf, (size_t)n + 1);
+	return RL_OK;
+}
+
+static void respond_retry(nua_handle_t *nh, int status, const char *phrase, unsigned retry_after_s)
+{
+	char ra[16];
+
+	if (retry_after_s > 0) {
+		snprintf(ra, sizeof(ra), "%u", retry_after_s);
+		nua_respond(nh, status, phrase, SIPTAG_RETRY_AFTER_STR(ra), TAG_END());
+	} else {
+		nua_respond(nh, status, phrase, TAG_END());
+	}
+}
+
+/* A new INVITE: refuse it ourselves, or report it to the node. */
+static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_t *sip)
+{
+	struct rl_sip_event ev;
+	struct sip_call *c;
+	struct trunk src;
+	int rv;
+
+	COUNT(s, invites);
+	if ((c = call_new(s, nh, sip)) == NULL) {
+		/* Out of memory: answer and let sofia's handle go; nothing of ours to keep. */
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	request_source(nua, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &src);
+
+	if (!trunk_allowed(s, &src)) {
+		COUNT(s, refused_trunk);
+		rl_log(RL_LOG_WARNING, "sip refused reason=trunk src=%s", ev.src_ip[0] ? ev.src_ip : "?");
+		c->state = CALL_ENDING;
+		nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
+		return;
+	}
+	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
+		COUNT(s, refused_draining);
+		rl_log(RL_LOG_INFO, "sip refused reason=draining src=%s", ev.src_ip);
+		c->state = CALL_ENDING;
+		respond_retry(nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
+		return;
+	}
+	if (s->calls.len >= s->max_calls) {
+		COUNT(s, refused_full);
+		rl_log(RL_LOG_WARNING, "sip refused reason=full calls=%zu src=%s", s->calls.len, ev.src_ip);
+		c->state = CALL_ENDING;
+		respond_retry(nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
+		return;
+	}
+	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) != RL_OK) {
+		/* No offer (late-offer INVITE), broken SDP or no codec we take: 488 (not done yet
+		 * for late offers, see docs/sip.md). */
+		COUNT(s, bad_sdp);
+		rl_log(RL_LOG_NOTICE, "sip refused reason=%s src=%s call_id=%s",
+		       rv == RL_ENOENT ? "no_sdp" : rv == RL_ERANGE ? "no_codec" : "bad_sdp", ev.src_ip, c->call_id);
+		c->state = CALL_ENDING;
+		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		return;
+	}
+
+	c->id = ++s->next_id;
+	if (rl_htab_put(&s->calls, c->id, c) != RL_OK) {
+		c->id = 0;
+		c->state = CALL_ENDING;
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		return;
+	}
+	ev.type = RL_SIP_EV_INVITE;
+	ev.call = c->id;
+	{
+		const sip_p_asserted_identity_t *pai = sip_p_asserted_identity(sip);
+		const url_t *from = pai ? pai->paid_url : sip->sip_from ? sip->sip_from->a_url : NULL;
+		const char *display = pai ? pai->paid_display : sip->sip_from ? sip->sip_from->a_display : NULL;
+		copy_number(ev.caller, sizeof(ev.caller), from);
+		copy_display(ev.caller_name, sizeof(ev.caller_name), display);
+	}
+	copy_number(ev.dialled, sizeof(ev.dialled), sip->sip_request ? sip->sip_request->rq_url : NULL);
+	memcpy(ev.call_id, c->call_id, sizeof(ev.call_id));
+	ev.media = c->offer.media;
+	rl_log(RL_LOG_INFO,
+	       "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
+	       (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.media.ip, ev.media.port,
+	       rl_sip_codec_name(ev.media.codec), ev.media.dtmf_pt, c->call_id);
+	emit(s, &ev);
+}
+
+/* A re-INVITE on a call: answer it ourselves with our SDP and report the new remote side. */
+static void on_reinvite(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
+{
+	struct rl_sip_offer o;
+	int rv;
+
+	if (c->state != CALL_UP || c->id == 0) {
+		nua_respond(c->nh, 491, "Request Pending", TAG_END());
+		return;
+	}
+	rv = request_offer(sip, (unsigned)c->local.codec, &o);
+	if (rv == RL_ENOENT) {
+		/* No offer: ours goes in the 200 (sendrecv), the answer comes in the ACK. */
+		c->offer.media.dir = 3;
+		if (call_answer_sdp(c) != RL_OK) {
+			nua_respond(c->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			return;
+		}
+		c->offerless_reinvite = 1;
+		nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+		            TAG_END());
+		return;
+	}
+	if (rv != RL_OK) {
+		/* The call goes on as it was (RFC 3261 14.2). */
+		COUNT(s, bad_sdp);
+		rl_log(RL_LOG_NOTICE, "sip reinvite refused call=%llu err=\"%s\"", (unsigned long long)c->id,
+		       rl_strerror(rv));
+		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		return;
+	}
+	struct rl_sip_offer old = c->offer;
+	c->offer = o;
+	if (call_answer_sdp(c) != RL_OK) {
+		c->offer = old;
+		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		return;
+	}
+	nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+	            TAG_END());
+	COUNT(s, reinvites);
+	rl_log(RL_LOG_INFO, "sip reinvite call=%llu rtp=%s:%u hold=%d", (unsigned long long)c->id, o.media.ip,
+	       o.media.port, o.media.hold);
+	emit_simple(s, c, RL_SIP_EV_REINVITE);
+}
+
+static void on_ack(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
+{
+	if (c->state == CALL_ANSWERING) {
+		c->state = CALL_UP;
+		COUNT(s, answered);
+		rl_log(RL_LOG_INFO, "sip answered call=%llu", (unsigned long long)c->id);
+		emit_simple(s, c, RL_SIP_EV_ANSWERED);
+		return;
+	}
+	if (c->offerless_reinvite) {
+		struct rl_sip_offer o;
+		c->offerless_reinvite = 0;
+		/* The ACK carries the answer to our offer; an answer is parsed like an offer. */
+		if (sip != NULL && request_offer(sip, (unsigned)c->local.codec, &o) == RL_OK) {
+			c->offer = o;
+			COUNT(s, reinvites);
+			rl_log(RL_LOG_INFO, "sip reinvite call=%llu rtp=%s:%u hold=%d offerless=1",
+			       (unsigned long long)c->id, o.media.ip, o.media.port, o.media.hold);
+			emit_simple(s, c, RL_SIP_EV_REINVITE);
+		}
+	}
+}
+
+static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct sip_call *c)
+{
+	char ra[16];
+
+	COUNT(s, options);
+	/* Not an INVITE: nua_respond must be told which request (NUTAG_WITH_THIS). */
+	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
+		snprintf(ra, sizeof(ra), "%u", s->conf.retry_after_s);
+		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
+		            TAG_IF(s->conf.retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
+	} else {
+		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+	}
+	/* An OPTIONS outside a call came on a handle made for it alone. */
+	if (c == NULL)
+		nua_handle_destroy(nh);
+}
+
+static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct rl_sip *s,
+                   nua_handle_t *nh, struct sip_call *c, sip_t const *sip, tagi_t tags[])
+{
+	switch (event) {
+	case nua_i_invite:
+		if (sip == NULL || nh == NULL)
+			break;
+		if (c != NULL) {
+			if (status < 200) /* else sofia answered it already (overlap, glare) */
+				on_reinvite(s, c, sip);
+		} else if (status < 200)
+			on_invite(s, nua, nh, sip);
+		else
+			nua_handle_destroy(nh); /* sofia already refused it */
+		break;
+	case nua_i_ack:
+		if (c != NULL && status < 300)
+			on_ack(s, c, sip);
+		break;
+	case nua_i_cancel:
+		if (c != NULL && c->id != 0) {
+			COUNT(s, cancels);
+			c->state = CALL_ENDING;
+			rl_log(RL_LOG_INFO, "sip cancel call=%llu", (unsigned long long)c->id);
+			emit_simple(s, c, RL_SIP_EV_CANCEL);
+		}
+		break;
+	case nua_i_bye:
+		if (c != NULL && c->id != 0) {
+			COUNT(s, byes_in);
+			c->state = CALL_ENDING;
+			rl_log(RL_LOG_INFO, "sip bye call=%llu", (unsigned long long)c->id);
+			emit_simple(s, c, RL_SIP_EV_BYE);
+		}
+		break;
+	case nua_i_state: {
+		int cs = -1;
+		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+		if (c != NULL && cs == nua_callstate_terminated)
+			call_free(s, c, status, phrase);
+		break;
+	}
+	case nua_i_options:
+		if (nh != NULL)
+			on_options(s, nua, nh, c);
+		break;
+	case nua_r_shutdown:
+		if (status >= 200)
+			su_root_break(s->root);
+		break;
+	case nua_i_error:
+		rl_log(RL_LOG_WARNING, "sip error call=%llu status=%d phrase=\"%s\"",
+		       (unsigned long long)(c ? c->id : 0), status, phrase ? phrase : "");
+		break;
+	case nua_r_bye:
+	case nua_i_terminated:
+	case nua_i_active:
+	case nua_r_set_params:
+		break;
+	default:
+		/* Any other request came on a handle sofia made for us (MESSAGE, SUBSCRIBE...) and
+		 * sofia has answered it; the handle is ours to destroy. */
+		if (nh != NULL && c == NULL && (event < nua_r_set_params || event == nua_i_register))
+			nua_handle_destroy(nh);
+		break;
+	}
+}
+
+/* ---- commands ------------------------------------------------------------------------ */
+
+static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
+{
+	struct sip_call *c = call_find(s, cmd->call);
+
+	if (c == NULL || c->state == CALL_ENDING || s->shutting) {
+		COUNT(s, cmd_dropped);
+		rl_log(RL_LOG_DEBUG, "sip command dropped op=%d call=%llu", cmd->op, (unsigned long long)cmd->call);
+		return;
+	}
+	switch (cmd->op) {
+	case CMD_RINGING:
+		if (c->state == CALL_OFFERED) {
+			nua_respond(c->nh, SIP_180_RINGING, TAG_END());
+			c->state = CALL_RINGING;
+		}
+		break;
+	case CMD_ANSWER:
+		if (c->state > CALL_RINGING) {
+			COUNT(s, cmd_dropped);
+			break;
+		}
+		snprintf(c->local.ip, sizeof(c->local.ip), "%s", cmd->ip);
+		c->local.port = cmd->port;
+		c->local.codec = cmd->codec;
+		c->local.dtmf_pt = cmd->dtmf_pt;
+		c->local.sess_id = (rl_wall_us() & 0xffffffffffULL) ^ c->id;
+		c->local.version = 1;
+		if (call_answer_sdp(c) != RL_OK) {
+			rl_log(RL_LOG_ERR, "sip answer refused call=%llu codec=%s (not offered)", (unsigned long long)c->id,
+			       rl_sip_codec_name(cmd->codec));
+			COUNT(s, rejected);
+			c->state = CALL_ENDING;
+			nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+			break;
+		}
+		nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+		            TAG_END());
+		c->state = CALL_ANSWERING;
+		break;
+	case CMD_REJECT:
+	case CMD_HANGUP:
+		if (c->state <= CALL_RINGING) {
+			int st = cmd->op == CMD_REJECT ? cmd->status : 480;
+			const char *ph = cmd->op == CMD_REJECT && cmd->reason[0] ? cmd->reason : sip_status_phrase(st);
+			COUNT(s, rejected);
+			c->state = CALL_ENDING;
+			respond_retry(c->nh, st, ph ? ph : "Rejected", cmd->op == CMD_REJECT ? cmd->retry_after_s : 0);
+		} else if (cmd->op == CMD_HANGUP) {
+			COUNT(s, byes_out);
+			c->state = CALL_ENDING;
+			nua_bye(c->nh, TAG_END());
+		} else {
+			COUNT(s, cmd_dropped); /* reject after answer: that is a hangup */
+		}
+		break;
+	}
+}
+
+static int on_wakeup(struct rl_sip *s, su_wait_t *w, struct rl_sip *arg)
+{
+	uint64_t v;
+	struct sip_cmd cmd;
+
+	(void)w;
+	(void)arg;
+	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		rl_log(RL_LOG_WARNING, "sip eventfd read err=\"%s\"", strerror(errno));
+	for (;;) {
+		pthread_mutex_lock(&s->mtx);
+		if (s->q_len == 0) {
+			pthread_mutex_unlock(&s->mtx);
+			break;
+		}
+		cmd = s->q[s->q_head];
+		s->q_head = (s->q_head + 1) % CMDQ_MAX;
+		s->q_len--;
+		pthread_mutex_unlock(&s->mtx);
+		run_cmd(s, &cmd);
+	}
+	if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) && !s->shutting) {
+		s->shutting = 1;
+		/* End the calls ourselves first: sofia's shutdown would answer a ringing call
+		 * "410 Gone", which carriers take for a dead number; 503 makes an SBC try another
+		 * node. nua_shutdown then waits for what is in flight (it runs after these, in
+		 * order) and nua_r_shutdown breaks the root. */
+		for (struct sip_call *c = s->all; c != NULL; c = c->next) {
+			if (c->id == 0 || c->state == CALL_ENDING)
+				continue;
+			if (c->state <= CALL_RINGING)
+				respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
+			else
+				nua_bye(c->nh, TAG_END());
+			c->state = CALL_ENDING;
+		}
+		nua_shutdown(s->nua);
+	}
+	return 0;
+}
+
+static int push_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->q_len >= CMDQ_MAX) {
+		pthread_mutex_unlock(&s->mtx);
+		return RL_EFULL;
+	}
+	s->q[(s->q_head + s->q_len) % CMDQ_MAX] = *cmd;
+	s->q_len++;
+	pthread_mutex_unlock(&s->mtx);
+	if (write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return RL_EIO;
+	return RL_OK;
+}
+
+int rl_sip_ringing(struct rl_sip *s, uint64_t call)
+{
+	struct sip_cmd cmd = {.op = CMD_RINGING, .call = call};
+	return push_cmd(s, &cmd);
+}
+
+int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt)
+{
+	struct sip_cmd cmd = {.op = CMD_ANSWER, .call = call, .port = rtp_port, .codec = codec, .dtmf_pt = dtmf_pt};
+
+	if (!ip_literal(local_ip) || strlen(local_ip) >= sizeof(cmd.ip) || rtp_port == 0 ||
+	    (codec != RL_SIP_PCMU && codec != RL_SIP_PCMA && codec != RL_SIP_OPUS) || dtmf_pt > 127)
+		return RL_EINVAL;
+	if (dtmf_pt < 0)
+		cmd.dtmf_pt = -1;
+	snprintf(cmd.ip, sizeof(cmd.ip), "%s", local_ip);
+	return push_cmd(s, &cmd);
+}
+
+int rl_sip_reject(struct rl_sip *s, uint64_t call, int status, const char *reason, unsigned retry_after_s)
+{
+	struct sip_cmd cmd = {.op = CMD_REJECT, .call = call, .status = status, .retry_after_s = retry_after_s};
+
+	if (status < 300 || status > 699 || retry_after_s > 86400)
+		return RL_EINVAL;
+	if (reason != NULL)
+		copy_safe(cmd.reason, sizeof(cmd.reason), reason, strlen(reason));
+	return push_cmd(s, &cmd);
+}
+
+int rl_sip_hangup(struct rl_sip *s, uint64_t call)
+{
+	struct sip_cmd cmd = {.op = CMD_HANGUP, .call = call};
+	return push_cmd(s, &cmd);
+}
+
+void rl_sip_set_draining(struct rl_sip *s, int on)
+{
+	__atomic_store_n(&s->draining, on ? 1 : 0, __ATOMIC_RELEASE);
+	rl_log(RL_LOG_NOTICE, "sip draining=%d", on ? 1 : 0);
+}
+
+void rl_sip_counters(struct rl_sip *s, struct rl_sip_counters *out)
+{
+	pthread_mutex_lock(&s->mtx);
+	*out = s->cnt;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* ---- the thread -------------------------------------------------------------------------- */
+
+static void started(struct rl_sip *s, int rv)
+{
+	pthread_mutex_lock(&s->mtx);
+	s->started = 1;
+	s->start_rv = rv;
+	pthread_cond_signal(&s->started_cv);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* Frees what the SIP thread built; copes with any stage of construction. */
+static void sip_teardown(struct rl_sip *s)
+{
+	if (s->nua != NULL) {
+		nua_destroy(s->nua);
+		s->nua = NULL;
+	}
+	/* nua_destroy took the handles; our calls are left without them. */
+	while (s->all != NULL) {
+		struct sip_call *c = s->all;
+		s->all = c->next;
+		s->n_calls--;
+		free(c);
+	}
+	rl_htab_fini(&s->calls);
+	if (s->registered)
+		su_root_unregister(s->root, s->wait, on_wakeup, s);
+	s->registered = 0;
+	if (s->root != NULL)
+		su_root_destroy(s->root);
+	s->root = NULL;
+}
+
+static void *sip_main(void *arg)
+{
+	struct rl_sip *s = arg;
+	char url[128], why[128];
+	unsigned left;
+
+	pthread_once(&sofia_once, sofia_init);
+	if (probe_bind(s->listen_ip, s->listen_port, why, sizeof(why)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "sip cannot listen addr=%s port=%u err=\"%s\"", s->listen_ip, s->listen_port, why);
+		started(s, RL_ENET);
+		return NULL;
+	}
+	if ((s->root = su_root_create(s)) == NULL) {
+		started(s, RL_ENOMEM);
+		return NULL;
+	}
+	su_root_threading(s->root, 0);
+	if (su_wait_create(s->wait, s->efd, SU_WAIT_IN) != 0 ||
+	    su_root_register(s->root, s->wait, on_wakeup, s, 0) < 0) {
+		sip_teardown(s);
+		started(s, RL_ENOMEM);
+		return NULL;
+	}
+	s->registered = 1;
+	if (strchr(s->listen_ip, ':') != NULL)
+		snprintf(url, sizeof(url), "sip:[%s]:%u", s->listen_ip, s->listen_port);
+	else
+		snprintf(url, sizeof(url), "sip:%s:%u", s->listen_ip, s->listen_port);
+	/* A sip: URL without a transport parameter binds UDP and TCP both. */
+	s->nua = nua_create(s->root, on_nua, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOALERT(0),
+	                    NUTAG_AUTOANSWER(0), NUTAG_APPL_METHOD("OPTIONS"),
+	                    /* No UPDATE (sofia would answer an UPDATE offer without SDP when media
+	                     * is off), no REFER/SUBSCRIBE/MESSAGE, no PRACK. */
+	                    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+	                    /* No 100rel, no session timers: sofia would refresh with offerless
+	                     * re-INVITEs it cannot complete without its media engine. */
+	                    SIPTAG_SUPPORTED_STR(""), SIPTAG_USER_AGENT_STR(s->user_agent),
+	                    NTATAG_MCLASS(sofia_mclass), NTATAG_MAXSIZE(SIP_MSG_MAX), TAG_END());
+	if (s->nua == NULL) {
+		rl_log(RL_LOG_ERR, "sip cannot listen url=%s", url);
+		sip_teardown(s);
+		started(s, RL_ENET);
+		return NULL;
+	}
+	rl_log(RL_LOG_NOTICE, "sip listening url=%s transports=udp,tcp trunks=%u", url, s->n_trunks);
+	started(s, RL_OK);
+
+	su_root_run(s->root);
+
+	left = s->n_calls;
+	sip_teardown(s);
+	rl_log(RL_LOG_INFO, "sip stopped calls_left=%u", left);
+	return NULL;
+}
+
+int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
+{
+	struct rl_sip *s;
+	int rv;
+
+	*out = NULL;
+	if (conf == NULL || conf->fn == NULL)
+		return RL_EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return RL_ENOMEM;
+	s->efd = -1;
+	s->conf = *conf;
+	s->conf.trunks = NULL;
+	if ((rv = parse_listen(conf->listen, s->listen_ip, sizeof(s->listen_ip), &s->listen_port)) != RL_OK)
+		goto fail_free;
+	if (s->conf.codecs == 0)
+		s->conf.codecs = RL_SIP_PCMU | RL_SIP_PCMA;
+	s->conf.codecs &= RL_SIP_PCMU | RL_SIP_PCMA | RL_SIP_OPUS;
+	if (s->conf.codecs == 0 || s->conf.retry_after_s > 86400) {
+		rv = RL_EINVAL;
+		goto fail_free;
+	}
+	s->max_calls = conf->max_calls ? conf->max_calls : DEFAULT_MAX_CALLS;
+	snprintf(s->user_agent, sizeof(s->user_agent), "%s", conf->user_agent ? conf->user_agent : "relais-node");
+	s->conf.user_agent = s->user_agent;
+	s->conf.listen = NULL;
+	for (unsigned i = 0; conf->trunks != NULL && conf->trunks[i] != NULL; i++) {
+		struct trunk *t = &s->trunks[s->n_trunks];
+		if (s->n_trunks >= RL_SIP_TRUNKS_MAX) {
+			rv = RL_EINVAL;
+			goto fail_free;
+		}
+		if (inet_pton(AF_INET, conf->trunks[i], t->addr) == 1)
+			t->af = AF_INET;
+		else if (inet_pton(AF_INET6, conf->trunks[i], t->addr) == 1)
+			t->af = AF_INET6;
+		else {
+			rv = RL_EINVAL;
+			goto fail_free;
+		}
+		s->n_trunks++;
+	}
+	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		rv = RL_ENOMEM;
+		goto fail_free;
+	}
+	pthread_mutex_init(&s->mtx, NULL);
+	pthread_cond_init(&s->started_cv, NULL);
+	if (pthread_create(&s->thread, NULL, sip_main, s) != 0) {
+		rv = RL_ENOMEM;
+		goto fail_sync;
+	}
+	pthread_mutex_lock(&s->mtx);
+	while (!s->started)
+		pthread_cond_wait(&s->started_cv, &s->mtx);
+	rv = s->start_rv;
+	pthread_mutex_unlock(&s->mtx);
+	if (rv != RL_OK) {
+		pthread_join(s->thread, NULL);
+		goto fail_sync;
+	}
+	*out = s;
+	return RL_OK;
+
+fail_sync:
+	pthread_cond_destroy(&s->started_cv);
+	pthread_mutex_destroy(&s->mtx);
+fail_free:
+	if (s->efd >= 0)
+		close(s->efd);
+	free(s);
+	return rv;
+}
+
+void rl_sip_close(struct rl_sip *s)
+{
+	uint64_t one = 1;
+
+	if (s == NULL)
+		return;
+	__atomic_store_n(&s->closing, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->started_cv);
+	pthread_mutex_destroy(&s->mtx);
+	close(s->efd);
+	free(s);
+}

@@ -1,0 +1,263 @@
+/*
+ * sip_sdp.c - SDP offer/answer for the SIP glue: sofia's sdp_parse reads the offer, the
+ * answer is printed from a fixed template. Pure functions, no state, no threads.
+ */
+#include "sip.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/sdp.h>
+#include <sofia-sip/su_alloc.h>
+
+#include "rl_err.h"
+
+/* Bigger offers are refused before parsing: a real one is well under 2 KiB. */
+#define SDP_MAX 16384
+
+const char *rl_sip_codec_name(int codec)
+{
+	switch (codec) {
+	case RL_SIP_PCMU:
+		return "PCMU";
+	case RL_SIP_PCMA:
+		return "PCMA";
+	case RL_SIP_OPUS:
+		return "opus";
+	default:
+		return "none";
+	}
+}
+
+/* The offer's payload type for codec, or -1. */
+static int codec_pt(const struct rl_sip_media *m, int codec)
+{
+	switch (codec) {
+	case RL_SIP_PCMU:
+		return m->pt_pcmu;
+	case RL_SIP_PCMA:
+		return m->pt_pcma;
+	case RL_SIP_OPUS:
+		return m->pt_opus;
+	default:
+		return -1;
+	}
+}
+
+/* Copies a token echoed back into our SDP (media type, proto, format), keeping only token
+ * characters so nothing the peer sent can break our lines; def if nothing is left. */
+static void copy_token(char *dst, size_t cap, const char *src, const char *def)
+{
+	size_t n = 0;
+
+	for (; src != NULL && *src != '\0' && n + 1 < cap; src++) {
+		char c = *src;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+		    c == '.' || c == '-' || c == '_' || c == '+')
+			dst[n++] = c;
+	}
+	dst[n] = '\0';
+	if (n == 0)
+		snprintf(dst, cap, "%s", def);
+}
+
+/* The stream's address: media-level c= first, then session-level. Must be an IP literal of
+ * its family and unicast; FQDNs and multicast are not for trunks. */
+static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip, size_t cap)
+{
+	const sdp_connection_t *c = m->m_connections ? m->m_connections : sdp->sdp_connection;
+	unsigned char buf[sizeof(struct in6_addr)];
+	int af;
+
+	if (c == NULL || c->c_nettype != sdp_net_in || c->c_address == NULL || c->c_mcast)
+		return RL_EPROTO;
+	if (c->c_addrtype == sdp_addr_ip4)
+		af = AF_INET;
+	else if (c->c_addrtype == sdp_addr_ip6)
+		af = AF_INET6;
+	else
+		return RL_EPROTO;
+	if (strlen(c->c_address) >= cap || inet_pton(af, c->c_address, buf) != 1)
+		return RL_EPROTO;
+	/* Re-print rather than copy, so the text is canonical. */
+	if (inet_ntop(af, buf, ip, (socklen_t)cap) == NULL)
+		return RL_EPROTO;
+	return RL_OK;
+}
+
+/* Reads the codecs of one audio stream into m (offer order decides the pick). */
+static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_media *m)
+{
+	for (const sdp_rtpmap_t *rm = sm->m_rtpmaps; rm != NULL; rm = rm->rm_next) {
+		int codec = 0;
+		if (rm->rm_encoding == NULL)
+			continue;
+		if (strcasecmp(rm->rm_encoding, "PCMU") == 0 && rm->rm_rate == 8000)
+			codec = RL_SIP_PCMU;
+		else if (strcasecmp(rm->rm_encoding, "PCMA") == 0 && rm->rm_rate == 8000)
+			codec = RL_SIP_PCMA;
+		else if (strcasecmp(rm->rm_encoding, "opus") == 0 && rm->rm_rate == 48000)
+			codec = RL_SIP_OPUS;
+		else if (strcasecmp(rm->rm_encoding, "telephone-event") == 0 && rm->rm_rate == 8000) {
+			if (m->dtmf_pt < 0)
+				m->dtmf_pt = rm->rm_pt;
+			continue;
+		} else
+			continue;
+		if (m->offered & (unsigned)codec)
+			continue; /* the same codec twice: the first one counts */
+		m->offered |= (unsigned)codec;
+		if (codec == RL_SIP_PCMU)
+			m->pt_pcmu = rm->rm_pt;
+		else if (codec == RL_SIP_PCMA)
+			m->pt_pcma = rm->rm_pt;
+		else
+			m->pt_opus = rm->rm_pt;
+		if (m->codec == 0 && (accept & (unsigned)codec)) {
+			m->codec = codec;
+			m->pt = rm->rm_pt;
+		}
+	}
+}
+
+int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsigned accept)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sdp_parser_t *p = NULL;
+	const sdp_session_t *sdp;
+	int rv = RL_EPROTO, found = 0, audio_seen = 0;
+	unsigned n = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (body == NULL || len == 0)
+		return RL_EPROTO;
+	if (len > SDP_MAX)
+		return RL_ETOOBIG;
+	p = sdp_parse(home, body, (issize_t)len, 0);
+	sdp = p ? sdp_session(p) : NULL;
+	if (sdp == NULL)
+		goto out;
+
+	for (const sdp_media_t *sm = sdp->sdp_media; sm != NULL; sm = sm->m_next, n++) {
+		struct rl_sip_media m;
+
+		if (n >= RL_SIP_STREAMS_MAX) {
+			rv = RL_ETOOBIG;
+			goto out;
+		}
+		copy_token(o->streams[n].type, sizeof(o->streams[n].type), sm->m_type_name, "audio");
+		copy_token(o->streams[n].proto, sizeof(o->streams[n].proto), sm->m_proto_name, "RTP/AVP");
+		/* sofia keeps RTP formats as rtpmaps, others as a text list. */
+		if (sm->m_rtpmaps != NULL)
+			snprintf(o->streams[n].fmt, sizeof(o->streams[n].fmt), "%u", (unsigned)sm->m_rtpmaps->rm_pt);
+		else
+			copy_token(o->streams[n].fmt, sizeof(o->streams[n].fmt),
+			           sm->m_format ? sm->m_format->l_text : NULL, "0");
+		if (found || sm->m_type != sdp_media_audio || sm->m_proto != sdp_proto_rtp || sm->m_rejected ||
+		    sm->m_port == 0 || sm->m_port > 65535)
+			continue;
+
+		memset(&m, 0, sizeof(m));
+		m.pt = m.pt_pcmu = m.pt_pcma = m.pt_opus = m.dtmf_pt = -1;
+		if (stream_addr(sdp, sm, m.ip, sizeof(m.ip)) != RL_OK)
+			continue;
+		m.port = (uint16_t)sm->m_port;
+		audio_seen = 1;
+		stream_codecs(sm, accept, &m);
+		if (m.codec == 0)
+			continue;
+
+		m.dir = (uint8_t)(sm->m_mode & 3);
+		m.hold = m.dir == sdp_sendonly || m.dir == sdp_inactive || strcmp(m.ip, "0.0.0.0") == 0;
+		const sdp_attribute_t *a = sdp_attribute_find(sm->m_attributes, "ptime");
+		if (a == NULL)
+			a = sdp_attribute_find(sdp->sdp_attributes, "ptime");
+		if (a != NULL && a->a_value != NULL) {
+			unsigned long pt = strtoul(a->a_value, NULL, 10);
+			m.ptime = pt >= 1 && pt <= 1000 ? (uint16_t)pt : 0;
+		}
+		o->media = m;
+		o->audio = n;
+		found = 1;
+	}
+	o->n_streams = n;
+	rv = found ? RL_OK : audio_seen ? RL_ENOENT : RL_EPROTO;
+out:
+	if (p != NULL)
+		sdp_parser_free(p);
+	su_home_deinit(home);
+	if (rv != RL_OK) {
+		/* Leave nothing half-filled for a caller that ignores the code. */
+		memset(o, 0, sizeof(*o));
+		o->media.pt = o->media.pt_pcmu = o->media.pt_pcma = o->media.pt_opus = o->media.dtmf_pt = -1;
+	}
+	return rv;
+}
+
+/* Appends with bounds; *n becomes > cap on overflow, which the caller checks once. */
+static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*n >= cap)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	*n += r < 0 ? cap : (size_t)r;
+}
+
+int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const struct rl_sip_local *l)
+{
+	static const char *const dirs[4] = {"inactive", "sendonly", "recvonly", "sendrecv"};
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *fam;
+	int pt = codec_pt(&o->media, l->codec);
+	int dtmf = (l->dtmf_pt >= 0 && o->media.dtmf_pt >= 0) ? l->dtmf_pt : -1;
+	size_t n = 0;
+
+	if (dtmf == pt)
+		dtmf = -1; /* a hostile offer mapping both on one PT: audio wins */
+	if (cap == 0)
+		return -RL_ETOOBIG;
+	if (pt < 0 || o->n_streams == 0 || o->audio >= o->n_streams || l->port == 0 || dtmf > 127)
+		return -RL_EINVAL;
+	if (inet_pton(AF_INET, l->ip, addr) == 1)
+		fam = "IP4";
+	else if (inet_pton(AF_INET6, l->ip, addr) == 1)
+		fam = "IP6";
+	else
+		return -RL_EINVAL;
+
+	put(buf, cap, &n, "v=0\r\no=relais %llu %llu IN %s %s\r\ns=relais\r\nc=IN %s %s\r\nt=0 0\r\n",
+	    (unsigned long long)l->sess_id, (unsigned long long)l->version, fam, l->ip, fam, l->ip);
+	for (unsigned i = 0; i < o->n_streams; i++) {
+		if (i != o->audio) {
+			put(buf, cap, &n, "m=%s 0 %s %s\r\n", o->streams[i].type, o->streams[i].proto, o->streams[i].fmt);
+			continue;
+		}
+		put(buf, cap, &n, "m=audio %u RTP/AVP %d", l->port, pt);
+		if (dtmf >= 0)
+			put(buf, cap, &n, " %d", dtmf);
+		put(buf, cap, &n, "\r\n");
+		if (l->codec == RL_SIP_OPUS)
+			put(buf, cap, &n, "a=rtpmap:%d opus/48000/2\r\n", pt);
+		else
+			put(buf, cap, &n, "a=rtpmap:%d %s/8000\r\n", pt, rl_sip_codec_name(l->codec));
+		if (dtmf >= 0)
+			put(buf, cap, &n, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", dtmf, dtmf);
+		/* Mirror the offer: its sendonly is our recvonly (RFC 3264 6.1). */
+		unsigned d = o->media.dir & 3;
+		d = ((d & 1) << 1) | ((d & 2) >> 1);
+		put(buf, cap, &n, "a=ptime:20\r\na=%s\r\n", dirs[d]);
+	}
+	if (n >= cap)
+		return -RL_ETOOBIG;
+	return (int)n;
+}
