@@ -1,0 +1,180 @@
+/*
+ * rl_carrier.h - the carrier's RTP leg of a call at a site node: plain RTP (trunks do not do
+ * SRTP), G.711 PCMU/PCMA at 20 ms, RFC 4733 telephone-events, seen by the rest of the node
+ * as an rl_audio source (what the caller says) and sink (what the caller hears).
+ *
+ * One struct rl_carrier per call leg, one UDP socket of its own. The media engine (rl_media)
+ * calls the source's read and the sink's write every 20 ms from its thread, which moves
+ * audio both ways: read first drains the socket without blocking, then returns one frame
+ * from the jitter buffer; write encodes one frame and sends it. The node's thread steers the
+ * leg (set_peer, hold, send_dtmf) and polls it (dtmf, stats). Nothing here runs by itself.
+ *
+ * Receive. Every datagram is hostile: over RL_RTP_MAX_PACKET it is dropped before parsing,
+ * then rl_rtp_parse bounds its header; RTCP is recognised and ignored (trunks do without it;
+ * we send none); anything but the codec's payload type and the telephone-event type is
+ * dropped. Each drop is counted. The arrival time of a datagram is the kernel's receive
+ * timestamp (SO_TIMESTAMPNS), so that draining once per 20 ms tick does not blur the
+ * jitter buffer's view of network jitter. Audio goes into an rl_jbuf (clock 8000, 20 ms
+ * frames): a packet of k x 20 ms is split into k frames; other packet times (10, 30 ms) are
+ * repacketised into 20 ms frames in arrival order (a lost or reordered packet then costs the
+ * frames it touches). Frames that decode below -54 dBFS are flagged as silence, so the
+ * buffer may drop them to shrink its delay after a spike.
+ *
+ * Source address (strict RTP and symmetric RTP). The leg learns the source of the first valid
+ * RTP packet of an expected payload type - at open, and again after every set_peer (an SDP
+ * answer or re-INVITE may move the media) - and from then on drops datagrams from any other
+ * address (wrong_src): a third party cannot inject audio or digits into a call whose media
+ * it does not see. With conf.symmetric (the default), the leg also SENDS to that learned
+ * address rather than to the SDP one, which is what carriers behind NAT need (the address in
+ * their SDP is often private or not the one their media leaves from). Nothing is sent before
+ * set_peer, learned source or not: the SDP is our consent to talk to this carrier.
+ *
+ * SSRC. The first audio SSRC is followed; another one is followed only after
+ * RL_CARRIER_SSRC_SWITCH consecutive in-sequence audio packets carry it (carriers change it
+ * on re-INVITE or when a media server takes over), so a stray packet never resets the
+ * stream. A switch restarts the jitter buffer (the new stream has its own sequence and
+ * timestamps). Telephone-events are accepted whatever their SSRC (some senders use a stream
+ * of their own for them) and are keyed by SSRC and timestamp.
+ *
+ * Loss concealment (G.711 has none of its own): a lost frame continues the last good audio
+ * by repeating its last pitch period (estimated by autocorrelation over 2.5..15 ms), at full
+ * level for 10 ms and fading out to silence at 60 ms; the first good frame after a loss is
+ * cross-faded over 5 ms. This is the idea of G.711 Appendix I without its refinements.
+ *
+ * Rates. The wire is 8 kHz. With conf.rate 16000 the leg converts inside: 2x up- and
+ * down-sampling through one linear-phase halfband FIR (63 taps, Kaiser beta 7; 32 multiplies
+ * per 8 kHz sample): flat within 0.01 dB to 3.4 kHz (the whole G.711 band), -6 dB at 4 kHz,
+ * at least 70 dB of image or alias rejection above 4.6 kHz, 31 samples at 16 kHz (1.9 ms) of
+ * delay each way. Telephone speech has nothing above 4 kHz, so wideband Opus towards the
+ * agent gets the same narrowband caller as 8 kHz would, at twice the Opus cost; 8000 is the
+ * cheaper choice.
+ *
+ * DTMF (RFC 4733). One key press yields exactly one digit, on the first packet of the event
+ * seen (start, update or end: a lost start costs nothing); later packets of the same event -
+ * updates, the three end packets, retransmissions, duplicates - carry the same RTP timestamp
+ * and are recognised by it (the last 16 events are remembered). A long press that the sender
+ * splits into segments (duration field full) stays one digit. Events 0..15 are digits
+ * ('0'-'9', '*', '#', 'A'-'D'); others (flash...) are counted and ignored. Only the first
+ * event block of a payload is read.
+ *
+ * Send. write downsamples if needed and sends one RTP packet per 20 ms of audio: our random
+ * SSRC, sequence number and timestamp, the marker bit on the first packet and on the first
+ * after a hold. On hold, or before set_peer, nothing is sent but the timestamp keeps running
+ * (as RTP wants across a pause). rl_carrier_send_dtmf queues RFC 4733 events that write sends
+ * instead of audio: start with the marker, an update every 20 ms, the end packet three times.
+ *
+ * Threads and ownership. All functions are thread-safe (one mutex per leg, never held
+ * across anything that blocks). The leg is reference counted: rl_carrier_open gives the
+ * owner one reference; rl_carrier_src and rl_carrier_sink each take one more, which the
+ * returned object's close() drops. rl_carrier_close ends the leg at once - the socket is
+ * closed, read then returns silence and RL_ENOENT, write RL_EIO - and drops the owner's
+ * reference; the memory goes with the last reference, so the media engine and the node may
+ * let go in either order.
+ */
+#ifndef RL_CARRIER_H
+#define RL_CARRIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rl_audio.h"
+#include "rl_jbuf.h"
+
+#define RL_CARRIER_PCMU 0          /* static payload types (RFC 3551) */
+#define RL_CARRIER_PCMA 8
+#define RL_CARRIER_CLOCK 8000      /* G.711 and telephone-event RTP clock */
+#define RL_CARRIER_FRAME_MS 20
+#define RL_CARRIER_SSRC_SWITCH 3   /* consecutive packets before a new SSRC is followed */
+#define RL_CARRIER_DTMF_QUEUE 32   /* received digits not yet taken; more are dropped */
+
+struct rl_carrier_conf {
+	int codec;                 /* RL_CARRIER_PCMU or RL_CARRIER_PCMA */
+	int dtmf_pt;               /* telephone-event payload type (0..127, not codec); -1: none */
+	unsigned rate;             /* src/sink audio rate: 8000 or 16000 */
+	uint16_t port_min, port_max; /* even ports to bind in [min, max]; 0, 0: the kernel's choice */
+	int symmetric;             /* 1: send to the learned source (symmetric RTP); 0: to the SDP */
+	uint32_t jb_min_ms, jb_start_ms, jb_max_ms, jb_slots; /* jitter buffer (see rl_jbuf.h) */
+};
+
+struct rl_carrier_stats {
+	uint64_t rx;               /* datagrams received (and injected) */
+	uint64_t oversized;        /* over RL_RTP_MAX_PACKET: dropped unparsed */
+	uint64_t malformed;        /* not RTP version 2, bad lengths, empty or short payload */
+	uint64_t rtcp;             /* RTCP datagrams, ignored */
+	uint64_t wrong_pt;         /* neither the codec nor the telephone-event type */
+	uint64_t wrong_src;        /* from another address than the learned source */
+	uint64_t wrong_ssrc;       /* audio from an SSRC not (yet) followed */
+	uint64_t ssrc_changes;     /* SSRC switches followed */
+	uint64_t audio;            /* audio packets accepted */
+	uint64_t frames;           /* 20 ms frames read by the src side */
+	uint64_t concealed;        /* of which concealed (lost, or buffer growing) */
+	uint64_t dtmf_packets;     /* telephone-event packets accepted */
+	uint64_t dtmf_digits;      /* digits decoded */
+	uint64_t dtmf_other;       /* events other than digits, ignored */
+	uint64_t dtmf_overflow;    /* digits dropped: nobody took them */
+	uint64_t sent, send_fail;  /* RTP packets sent (audio and events); sendto failures */
+	uint64_t dtmf_sent;        /* events sent (one per digit) */
+	struct rl_jbuf_stats jb;   /* summed over the buffers of every SSRC followed */
+	int learned;               /* 1: source learned (source holds it) */
+	char source[64];           /* "IP:port" of the learned source, "" if none */
+};
+
+struct rl_carrier;
+
+/* rl_carrier_conf_default fills conf with PCMU, dtmf_pt 101, rate 8000, any port,
+ * symmetric 1, and jitter buffer 20/40/300 ms, 64 slots. */
+void rl_carrier_conf_default(struct rl_carrier_conf *conf);
+
+/* rl_carrier_open creates a leg whose socket is bound to bind_ip (numeric IPv4 or IPv6; an
+ * IPv6 socket also reaches IPv4 peers) on an even port in [conf->port_min, conf->port_max],
+ * tried from a random start, or on the kernel's choice if both are 0. conf NULL: defaults.
+ * Errors: RL_EINVAL (address, codec, payload types, rate, port range, jitter buffer), RL_EFULL
+ * (no free port in the range), RL_ENET, RL_ENOMEM. */
+int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf);
+
+/* rl_carrier_port: the local UDP port, for our SDP. */
+unsigned rl_carrier_port(const struct rl_carrier *c);
+
+/* rl_carrier_set_peer sets the address from the carrier's SDP (c= and m= lines) and starts
+ * learning the source again; ip NULL forgets it (nothing is sent). An IPv4 peer of an IPv6
+ * leg is mapped (::ffff:a.b.c.d). Errors: RL_EINVAL (not a numeric address of a family the
+ * socket reaches, port 0 or over 65535). */
+int rl_carrier_set_peer(struct rl_carrier *c, const char *ip, unsigned port);
+
+/* rl_carrier_hold: on (1) sends nothing and makes the source side silent; off (0) resumes
+ * (the next packet has the marker bit). Packets are still received and digits decoded. */
+void rl_carrier_hold(struct rl_carrier *c, int on);
+
+/* rl_carrier_src / rl_carrier_sink return the leg's source (rate conf.rate, 20 ms frames are
+ * what the jitter buffer is paced for) and sink, each taking a reference that its close()
+ * drops. One reader and one writer at a time. Valid until that close(). */
+struct rl_audio_src *rl_carrier_src(struct rl_carrier *c);
+struct rl_audio_sink *rl_carrier_sink(struct rl_carrier *c);
+
+/* rl_carrier_dtmf takes the next received digit ('0'-'9', '*', '#', 'A'-'D') into *digit.
+ * Errors: RL_ENOENT (none waiting). */
+int rl_carrier_dtmf(struct rl_carrier *c, char *digit);
+
+/* rl_carrier_send_dtmf queues a digit to send as an RFC 4733 event of duration_ms (clamped
+ * to 40..8000), 60 ms of audio apart from the one before; write sends it when not on hold.
+ * Errors: RL_EINVAL (not a digit, or no telephone-event type), RL_EFULL (16 queued). */
+int rl_carrier_send_dtmf(struct rl_carrier *c, char digit, unsigned duration_ms);
+
+/* rl_carrier_stats copies the counters. */
+void rl_carrier_stats(struct rl_carrier *c, struct rl_carrier_stats *st);
+
+/* rl_carrier_inject processes one datagram as if it had arrived now from `from` (a sockaddr
+ * of fromlen bytes) - for fuzzing and tests. Errors: RL_ETOOBIG (dropped as oversized),
+ * RL_ECLOSED. */
+int rl_carrier_inject(struct rl_carrier *c, const uint8_t *buf, size_t len, const void *from, unsigned fromlen);
+
+/* rl_carrier_set_clock replaces the monotonic clock (microseconds) that paces the jitter
+ * buffer with now(arg) - for deterministic tests and fuzzing; NULL restores rl_mono_us.
+ * With a replaced clock a datagram's arrival time is the clock's at the read that drains it
+ * (kernel timestamps are not on that clock). Call it before the leg is used. */
+void rl_carrier_set_clock(struct rl_carrier *c, uint64_t (*now)(void *arg), void *arg);
+
+/* rl_carrier_close ends the leg (see above) and drops the owner's reference. NULL is fine. */
+void rl_carrier_close(struct rl_carrier *c);
+
+#endif
