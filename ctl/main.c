@@ -52,6 +52,7 @@ static int usage(void)
 	        "  agent-state AGENT ready|not-ready [REASON]|logout\n"
 	        "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
 	        "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
+	        "  drain on|off               (at a node: refuse new carrier calls with 503 / take them again)\n"
 	        "  hash-secret [--min]   (secret on standard input)\n");
 	return 2;
 }
@@ -173,6 +174,34 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		for (int i = 0; watch && i < watch * 10 && !stop; i++)
 			usleep(100000);
 	} while (watch && !stop);
+	ctl_close(c);
+	return rv;
+}
+
+/* drain on|off, at a site node: stop or resume taking new carrier calls there. */
+static int cmd_drain(struct ctl *c, int argc, char **argv)
+{
+	Relais__SiteDrain sd = RELAIS__SITE_DRAIN__INIT;
+	rl_env env, *r;
+	int rv;
+
+	if (argc != 1 || (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0))
+		return usage();
+	sd.on = strcmp(argv[0], "on") == 0;
+	if ((rv = ctl_open(c)) != 0)
+		return rv;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_DRAIN;
+	env.site_drain = &sd;
+	if ((r = rpc(c, &env)) == NULL) {
+		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
+		rv = 3;
+	} else {
+		rv = refused(r);
+		if (rv == 0)
+			printf("drain %s\n", argv[0]);
+		rl_wire_free(r);
+	}
 	ctl_close(c);
 	return rv;
 }
@@ -357,6 +386,8 @@ int main(int argc, char **argv)
 		return cmd_agent_state(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "submit") == 0)
 		return cmd_submit(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "drain") == 0)
+		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)
 		return cmd_hash(argc - i - 1, argv + i + 1);
 	return usage();

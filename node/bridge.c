@@ -12,7 +12,18 @@
 struct rl_choice {
 	char id[RL_WIRE_MAX_ID + 1];
 	char path[RL_WIRE_MAX_TEXT + 1];
+	struct rl_audio_src *src;   /* attached audio (a carrier leg), owned until used */
+	struct rl_audio_sink *sink;
 };
+
+static void rl_choice_clear(struct rl_choice *c)
+{
+	if (c->src)
+		c->src->close(c->src);
+	if (c->sink)
+		c->sink->close(c->sink);
+	memset(c, 0, sizeof(*c));
+}
 
 struct rl_bridge {
 	struct rl_bridge_conf conf;
@@ -58,8 +69,32 @@ void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *pat
 {
 	struct rl_choice *c = &b->choice[b->nchoice++ % RL_BRIDGE_CHOICES];
 
+	if (c->src != NULL)
+		return; /* a live carrier call's slot: never overwritten (the table is full) */
+	rl_choice_clear(c);
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	snprintf(c->path, sizeof(c->path), "%s", path);
+}
+
+int rl_bridge_attach(struct rl_bridge *b, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink)
+{
+	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++) {
+		struct rl_choice *c = &b->choice[(b->nchoice + i) % RL_BRIDGE_CHOICES];
+		if (c->src != NULL)
+			continue;
+		rl_choice_clear(c);
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->src = src;
+		c->sink = sink;
+		b->nchoice += i + 1;
+		return RL_OK;
+	}
+	return RL_EFULL;
+}
+
+struct rl_media *rl_bridge_media(struct rl_bridge *b)
+{
+	return b->media;
 }
 
 static struct rl_choice *rl_bridge_choice(struct rl_bridge *b, const char *id)
@@ -101,6 +136,21 @@ static void rl_bridge_start(struct rl_bridge *b, const Relais__ContactUpdate *u)
 	 * else the generator. */
 	struct rl_choice *ch = rl_bridge_choice(b, leg.id);
 	rv = RL_ENOENT;
+	if (ch != NULL && ch->src != NULL) {
+		/* a carrier leg: the caller's own voice, and where the agent's goes */
+		leg.src = ch->src;
+		leg.sink = ch->sink;
+		if ((rv = rl_media_add(b->media, &leg)) != RL_OK) {
+			rl_log(RL_LOG_ERR, "media start failed contact=%s err=\"%s\"", leg.id, rl_strerror(rv));
+			return; /* the choice keeps them; the contact's end closes them */
+		}
+		ch->src = NULL;
+		ch->sink = NULL;
+		ch->id[0] = 0;
+		rl_log(RL_LOG_INFO, "media start contact=%s relayed=%d peer=%s carrier=1", leg.id, u->media->relayed,
+		       leg.peer[0] ? leg.peer : "(latch)");
+		return;
+	}
 	if (ch != NULL && (rv = rl_audio_wav_src(&leg.src, ch->path, leg.rate, 0)) != RL_OK)
 		rl_log(RL_LOG_WARNING, "caller audio unavailable contact=%s file=%s err=\"%s\"", leg.id, ch->path,
 		       rl_strerror(rv));
@@ -144,7 +194,7 @@ void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struc
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
 		struct rl_choice *ch = rl_bridge_choice(b, u->contact_id);
 		if (ch != NULL)
-			ch->id[0] = 0;
+			rl_choice_clear(ch);
 		if (rl_media_del(b->media, u->contact_id, &q) != RL_OK)
 			return;
 		rl_log(RL_LOG_NOTICE,
@@ -205,5 +255,7 @@ void rl_bridge_close(struct rl_bridge *b)
 	if (b == NULL)
 		return;
 	rl_media_close(b->media);
+	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++)
+		rl_choice_clear(&b->choice[i]);
 	free(b);
 }

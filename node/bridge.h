@@ -45,6 +45,16 @@ void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struc
 #define RL_BRIDGE_CHOICES 64
 void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *path);
 
+/* rl_bridge_attach: contact id's audio, when it connects, is src/sink (a carrier leg)
+ * instead of the configured voice. Taken; closed by the bridge if the contact ends first or
+ * when the call's media ends. Errors: RL_EFULL (RL_BRIDGE_CHOICES calls waiting). */
+struct rl_audio_src;
+struct rl_audio_sink;
+int rl_bridge_attach(struct rl_bridge *b, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink);
+
+/* rl_bridge_media: the bridge's media engine. */
+struct rl_media *rl_bridge_media(struct rl_bridge *b);
+
 /* rl_bridge_tick sends due quality reports. */
 void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now_mono_us);
 

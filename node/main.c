@@ -18,6 +18,7 @@
 #include "rl_log.h"
 #include "rl_time.h"
 #include "source_gen.h"
+#include "source_sip.h"
 
 enum { TAG_STOP = 100 };
 
@@ -58,6 +59,170 @@ static const struct rl_cfg_opt media_opts[] = {
 	{NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/* SIP trunks (optional group `sip`): see docs/config.md. */
+struct sip_settings {
+	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN];
+	int rtp_min, rtp_max, retry_after_s, max_calls;
+};
+
+static const struct rl_cfg_opt sip_opts[] = {
+	{"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct sip_settings, listen), "IP:port for SIP over UDP and TCP"},
+	{"media_ip", RL_CFG_STR, 0, 45, NULL, offsetof(struct sip_settings, media_ip), "our RTP address towards carriers"},
+	{"rtp_min", RL_CFG_INT, 0, 65534, "0", offsetof(struct sip_settings, rtp_min), "lowest RTP port (0: any)"},
+	{"rtp_max", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, rtp_max), "highest RTP port"},
+	{"retry_after_s", RL_CFG_INT, 0, 86400, "30", offsetof(struct sip_settings, retry_after_s),
+	 "Retry-After of 503s (draining, full)"},
+	{"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
+	{"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
+	{"trunks", RL_CFG_LIST, 0, 0, NULL, 0, "source IPs allowed to send calls (empty: any)"},
+	{"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue"},
+	{"menus", RL_CFG_LIST, 0, 0, NULL, 0, "IVR menus"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+struct did_entry {
+	char did[RL_CFG_STRLEN], tenant[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], menu[RL_CFG_STRLEN];
+	int priority;
+};
+
+static const struct rl_cfg_opt did_opts[] = {
+	{"did", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, did), "dialled number, \"*\" = any other"},
+	{"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, tenant), "tenant id"},
+	{"queue", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, queue), "queue (without a menu)"},
+	{"menu", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, menu), "IVR menu id"},
+	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct did_entry, priority), "contact priority"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+struct menu_entry {
+	char id[RL_CFG_STRLEN], prompt[RL_CFG_STRLEN], invalid[RL_CFG_STRLEN], default_queue[RL_CFG_STRLEN];
+	int timeout_s, tries, default_priority;
+};
+
+static const struct rl_cfg_opt menu_opts[] = {
+	{"id", RL_CFG_STR, 0, 64, NULL, offsetof(struct menu_entry, id), "menu id"},
+	{"prompt", RL_CFG_STR, 0, 500, NULL, offsetof(struct menu_entry, prompt), "WAV played when the menu starts"},
+	{"invalid", RL_CFG_STR, 0, 500, "", offsetof(struct menu_entry, invalid), "WAV after a timeout or wrong key"},
+	{"timeout_s", RL_CFG_INT, 1, 120, "5", offsetof(struct menu_entry, timeout_s), "wait for a key after the prompt"},
+	{"tries", RL_CFG_INT, 1, 10, "3", offsetof(struct menu_entry, tries), "failures before the default"},
+	{"default_queue", RL_CFG_STR, 0, 64, "", offsetof(struct menu_entry, default_queue), "after `tries` failures"},
+	{"default_priority", RL_CFG_INT, 0, 9, "0", offsetof(struct menu_entry, default_priority), "its priority"},
+	{"options", RL_CFG_LIST, 0, 0, NULL, 0, "choices"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+struct option_entry {
+	char digit[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], menu[RL_CFG_STRLEN], key[RL_CFG_STRLEN], value[RL_CFG_STRLEN];
+	int priority;
+};
+
+static const struct rl_cfg_opt option_opts[] = {
+	{"digit", RL_CFG_STR, 0, 1, NULL, offsetof(struct option_entry, digit), "0-9, * or #"},
+	{"queue", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, queue), "go to this queue"},
+	{"menu", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, menu), "or to this menu"},
+	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct option_entry, priority), "contact priority"},
+	{"key", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, key), "screen-pop answer: key"},
+	{"value", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, value), "screen-pop answer: value"},
+	{NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+/* load_sip reads the `sip` group into conf (dids and menus into the given arrays). */
+static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, struct rl_sip_did **dids,
+                    struct rl_ivr_menus *menus, const char **trunks, char *err, size_t errlen)
+{
+	struct sip_settings ss;
+	const config_setting_t *l;
+	int n;
+
+	if (rl_cfg_apply(g, sip_opts, &ss, err, errlen) != RL_OK)
+		return RL_ECONFIG;
+	memset(conf, 0, sizeof(*conf));
+	conf->sip.listen = strdup(ss.listen);
+	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
+	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
+	conf->rtp_min = (uint16_t)ss.rtp_min;
+	conf->rtp_max = (uint16_t)ss.rtp_max;
+	conf->sip.retry_after_s = (unsigned)ss.retry_after_s;
+	conf->sip.max_calls = (unsigned)ss.max_calls;
+	l = config_setting_get_member(g, "trunks");
+	for (int i = 0; l && i < config_setting_length(l) && i < RL_SIP_TRUNKS_MAX; i++)
+		trunks[i] = config_setting_get_string_elem(l, i);
+	conf->sip.trunks = trunks;
+	l = config_setting_get_member(g, "dids");
+	n = l ? config_setting_length(l) : 0;
+	if (n == 0) {
+		snprintf(err, errlen, "dids: at least one dialled number");
+		return RL_ECONFIG;
+	}
+	if ((*dids = calloc((size_t)n, sizeof(**dids))) == NULL)
+		return RL_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct did_entry de;
+		if (rl_cfg_apply(config_setting_get_elem(l, (unsigned)i), did_opts, &de, err, errlen) != RL_OK)
+			return RL_ECONFIG;
+		if (!de.queue[0] && !de.menu[0]) {
+			snprintf(err, errlen, "dids: %.64s needs a queue or a menu", de.did);
+			return RL_ECONFIG;
+		}
+		snprintf((*dids)[i].did, sizeof((*dids)[i].did), "%.64s", de.did);
+		snprintf((*dids)[i].tenant, sizeof((*dids)[i].tenant), "%.64s", de.tenant);
+		snprintf((*dids)[i].queue, sizeof((*dids)[i].queue), "%.64s", de.queue);
+		snprintf((*dids)[i].menu, sizeof((*dids)[i].menu), "%.64s", de.menu);
+		(*dids)[i].priority = (uint32_t)de.priority;
+	}
+	conf->dids = *dids;
+	conf->ndids = n;
+	l = config_setting_get_member(g, "menus");
+	n = l ? config_setting_length(l) : 0;
+	menus->n = 0;
+	if (n > 0 && (menus->menu = calloc((size_t)n, sizeof(*menus->menu))) == NULL)
+		return RL_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *me = config_setting_get_elem(l, (unsigned)i), *ol;
+		struct rl_ivr_menu *m = &menus->menu[i];
+		struct menu_entry mm;
+		if (rl_cfg_apply(me, menu_opts, &mm, err, errlen) != RL_OK)
+			return RL_ECONFIG;
+		snprintf(m->id, sizeof(m->id), "%.64s", mm.id);
+		snprintf(m->prompt, sizeof(m->prompt), "%.500s", mm.prompt);
+		snprintf(m->invalid, sizeof(m->invalid), "%.500s", mm.invalid);
+		snprintf(m->default_queue, sizeof(m->default_queue), "%.64s", mm.default_queue);
+		m->timeout_ms = (uint32_t)mm.timeout_s * 1000u;
+		m->tries = (uint32_t)mm.tries;
+		m->default_priority = (uint32_t)mm.default_priority;
+		ol = config_setting_get_member(me, "options");
+		for (int k = 0; ol && k < config_setting_length(ol); k++) {
+			struct option_entry oe;
+			struct rl_ivr_option *o;
+			if (m->nopt == RL_IVR_MAX_OPTIONS) {
+				snprintf(err, errlen, "menus: %s has more than %d options", m->id, RL_IVR_MAX_OPTIONS);
+				return RL_ECONFIG;
+			}
+			if (rl_cfg_apply(config_setting_get_elem(ol, (unsigned)k), option_opts, &oe, err, errlen) != RL_OK)
+				return RL_ECONFIG;
+			if (strlen(oe.digit) != 1 || !strchr("0123456789*#", oe.digit[0]) || (!oe.queue[0] && !oe.menu[0])) {
+				snprintf(err, errlen, "menus: %s: each option needs a digit (0-9, *, #) and a queue or a menu", m->id);
+				return RL_ECONFIG;
+			}
+			o = &m->opt[m->nopt++];
+			o->digit = oe.digit[0];
+			snprintf(o->queue, sizeof(o->queue), "%.64s", oe.queue);
+			snprintf(o->menu, sizeof(o->menu), "%.64s", oe.menu);
+			snprintf(o->key, sizeof(o->key), "%.64s", oe.key);
+			snprintf(o->value, sizeof(o->value), "%.64s", oe.value);
+			o->priority = (uint32_t)oe.priority;
+		}
+		menus->n++;
+	}
+	for (int i = 0; i < conf->ndids; i++)
+		if (conf->dids[i].menu[0] && rl_ivr_find(menus, conf->dids[i].menu) == NULL) {
+			snprintf(err, errlen, "dids: %s: no menu %s", conf->dids[i].did, conf->dids[i].menu);
+			return RL_ECONFIG;
+		}
+	conf->menus = menus;
+	return RL_OK;
+}
+
 /* Strings in the tables land in fixed buffers; the stream struct has smaller ones. */
 struct gen_entry {
 	char tenant[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], dialled[RL_CFG_STRLEN];
@@ -85,6 +250,11 @@ int main(int argc, char **argv)
 	struct node_settings ns;
 	struct media_settings ms;
 	struct rl_bridge_conf bc;
+	struct rl_sip_source_conf sipc = {0};
+	struct rl_sip_did *dids = NULL;
+	struct rl_ivr_menus menus = {0};
+	const char *trunks[RL_SIP_TRUNKS_MAX + 1] = {0};
+	int have_sip = 0;
 	struct rl_node_conf nc;
 	struct rl_node *node = NULL;
 	struct rl_gen_stream *streams = NULL;
@@ -152,6 +322,19 @@ int main(int argc, char **argv)
 		nc.media = &bc;
 	}
 
+	const config_setting_t *sg = config_lookup(&cfg, "sip");
+	if (sg != NULL) {
+		if (mg == NULL) {
+			fprintf(stderr, "relais-node: %s: sip needs a media group (calls carry audio)\n", conf_path);
+			goto out;
+		}
+		if (load_sip(sg, &sipc, &dids, &menus, trunks, err, sizeof(err)) != RL_OK) {
+			fprintf(stderr, "relais-node: %s: sip.%s\n", conf_path, err);
+			goto out;
+		}
+		have_sip = 1;
+	}
+
 	const config_setting_t *gl = config_lookup(&cfg, "generator");
 	nstreams = gl ? config_setting_length(gl) : 0;
 	if (nstreams > 0 && (streams = calloc((size_t)nstreams, sizeof(*streams))) == NULL)
@@ -182,7 +365,17 @@ int main(int argc, char **argv)
 		if (gen == NULL || rl_node_add_source(node, gen) != RL_OK)
 			goto out;
 	}
-	rl_log(RL_LOG_NOTICE, "node up site=%s hub=%s generator_streams=%d", nc.site_id, nc.hub_url, nstreams);
+	if (have_sip) {
+		struct rl_source *sip;
+		int rv = rl_sip_source_create(&sip, node, &sipc);
+		if (rv != RL_OK) {
+			fprintf(stderr, "relais-node: cannot start SIP on %s: %s\n", sipc.sip.listen, rl_strerror(rv));
+			goto out;
+		}
+		rl_node_add_source(node, sip);
+	}
+	rl_log(RL_LOG_NOTICE, "node up site=%s hub=%s generator_streams=%d sip=%d", nc.site_id, nc.hub_url, nstreams,
+	       have_sip);
 	uint64_t last_tick = 0;
 	for (int stop = 0; !stop;) {
 		struct rl_loop_event evs[256];
@@ -211,6 +404,9 @@ out:
 	rl_node_close(node);
 	rl_loop_destroy(g_loop);
 	free(streams);
+	free(dids);
+	free(menus.menu);
+	free((char *)sipc.sip.listen);
 	config_destroy(&cfg);
 	return exit_code;
 }

@@ -34,6 +34,11 @@ struct rl_ncontact {
 	void *cookie;
 };
 
+struct rl_posted {
+	struct rl_source *src;
+	void *ptr;
+};
+
 struct rl_ctl_cookie {
 	uint32_t pipe;
 	uint64_t req_id;
@@ -55,6 +60,7 @@ struct rl_node {
 	struct rl_bundler *down; /* frames for local links, sent once per loop batch */
 	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
 	int marker; /* cookie of requests whose answers need no handling */
+	int draining;
 };
 
 static int rl_eq_ncontact(const void *v, const void *k)
@@ -128,7 +134,7 @@ static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id
 	free(cc);
 }
 
-static const struct rl_source_ops rl_ctl_ops = {"relaisctl", rl_ctl_ack, NULL, NULL, NULL};
+static const struct rl_source_ops rl_ctl_ops = {.name = "relaisctl", .on_ack = rl_ctl_ack};
 
 struct rl_source *rl_node_source_ctl(struct rl_node *n)
 {
@@ -193,12 +199,50 @@ static void rl_node_register(struct rl_node *n)
 	rl_env_init(&env);
 	sr.site_id = n->conf.site_id;
 	sr.capacity = n->conf.capacity;
-	sr.health = 100;
+	sr.health = n->draining ? 0 : 100;
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
 	env.site_register = &sr;
 	rl_client_request(n->hub, &env, &n->marker, NULL);
+}
+
+int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr)
+{
+	struct rl_posted *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return RL_ENOMEM;
+	p->src = s;
+	p->ptr = ptr;
+	if (rl_loop_post(n->loop, RL_NODE_TAG_SOURCE, p) != RL_OK) {
+		free(p);
+		return RL_EFULL;
+	}
+	return RL_OK;
+}
+
+struct rl_media *rl_node_media(struct rl_node *n)
+{
+	return n->bridge ? rl_bridge_media(n->bridge) : NULL;
+}
+
+int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink)
+{
+	return n->bridge ? rl_bridge_attach(n->bridge, id, src, sink) : RL_ENOENT;
+}
+
+void rl_node_set_draining(struct rl_node *n, int on)
+{
+	if (n->draining == on)
+		return;
+	n->draining = on;
+	rl_log(RL_LOG_NOTICE, "site %s site=%s", on ? "draining: new calls go elsewhere" : "taking calls again",
+	       n->conf.site_id);
+	for (int i = 0; i < n->nsources; i++)
+		if (n->sources[i]->ops->drain != NULL)
+			n->sources[i]->ops->drain(n->sources[i], on);
+	rl_node_register(n); /* health 0 while draining */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -243,13 +287,14 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		free(sub);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		const Relais__ContactUpdate *u = env->contact_update;
-		if (n->bridge != NULL)
-			rl_bridge_update(n->bridge, u, n->hub);
 		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(u->contact_id ? u->contact_id : ""),
 		                                    rl_eq_ncontact, u->contact_id ? u->contact_id : "");
+		/* The source first (a carrier call hands its audio to the bridge), then the bridge. */
+		if (c != NULL && c->src->ops->on_update != NULL && c->cookie != NULL)
+			c->src->ops->on_update(c->src, c->cookie, u);
+		if (n->bridge != NULL)
+			rl_bridge_update(n->bridge, u, n->hub);
 		if (c != NULL) {
-			if (c->src->ops->on_update != NULL && c->cookie != NULL)
-				c->src->ops->on_update(c->src, c->cookie, u);
 			if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
 				rl_htab_del(&n->contacts, rl_htab_hash(c->id), c);
 				free(c);
@@ -392,6 +437,15 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		rl_node_send(n, pipe, &out);
 	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT) {
 		rl_node_ctl_submit(n, p, env);
+	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
+		Relais__Ok ok = RELAIS__OK__INIT;
+		rl_env out;
+		rl_node_set_draining(n, env->site_drain->on);
+		rl_env_init(&out);
+		out.req_id = env->req_id;
+		out.body_case = RELAIS__ENVELOPE__BODY_OK;
+		out.ok = &ok;
+		rl_node_send(n, pipe, &out);
 	} else if (p->role == RELAIS__ROLE__ROLE_AGENT && env->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN) {
 		/* A seated agent is at this site, whatever it says; the hub checks it too. */
 		env->agent_login->site_id = n->conf.site_id;
@@ -423,6 +477,12 @@ void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
 		rl_node_from_local(n, ev->msg);
 	else if (ev->kind == RL_LOOP_MSG)
 		nng_msg_free(ev->msg);
+	else if (ev->src == RL_NODE_TAG_SOURCE) {
+		struct rl_posted *p = ev->ptr;
+		if (p->src->ops->posted != NULL)
+			p->src->ops->posted(p->src, p->ptr);
+		free(p);
+	}
 	else if (ev->src == RL_NODE_TAG_PIPE) {
 		uint32_t pipe = (uint32_t)(uintptr_t)ev->ptr;
 		struct rl_lpeer *p = rl_htab_get(&n->peers, pipe, NULL, NULL);
@@ -530,6 +590,16 @@ void rl_node_close(struct rl_node *n)
 	nng_close(n->lsock);
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
+	/* What sources posted and nobody handled: their threads are stopped, free it. */
+	for (struct rl_loop_event ev; rl_loop_wait(n->loop, 0, &ev, 1) == 1;) {
+		if (ev.kind == RL_LOOP_MSG)
+			nng_msg_free(ev.msg);
+		else if (ev.src == RL_NODE_TAG_SOURCE) {
+			struct rl_posted *p = ev.ptr;
+			free(p->ptr);
+			free(p);
+		}
+	}
 	for (size_t i = 0; i < n->peers.cap; i++)
 		if (n->peers.ents && n->peers.ents[i].val)
 			free(n->peers.ents[i].val);

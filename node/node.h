@@ -29,6 +29,7 @@ struct rl_node_counters {
 int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop);
 
 /* rl_node_add_source attaches a source (the node calls its tick and stop). */
+struct rl_media;
 int rl_node_add_source(struct rl_node *n, struct rl_source *src);
 
 /* rl_node_source_ctl returns the built-in source for relaisctl submissions. */
@@ -46,7 +47,11 @@ void rl_node_tick(struct rl_node *n);
 const struct rl_node_counters *rl_node_counters(const struct rl_node *n);
 
 /* Tags the node uses in the loop. */
-enum { RL_NODE_TAG_HUB = 1, RL_NODE_TAG_LISTEN = 2, RL_NODE_TAG_PIPE = 3 };
+enum { RL_NODE_TAG_HUB = 1, RL_NODE_TAG_LISTEN = 2, RL_NODE_TAG_PIPE = 3, RL_NODE_TAG_SOURCE = 4 };
+
+/* rl_node_set_draining: new carrier calls are refused (503) so SBCs try another site, and the
+ * hub hears health 0; calls in progress go on. */
+void rl_node_set_draining(struct rl_node *n, int on);
 
 void rl_node_close(struct rl_node *n);
 

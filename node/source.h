@@ -36,6 +36,10 @@ struct rl_source_ops {
 	void (*tick)(struct rl_source *s, uint64_t now_mono_us);
 	/* Frees the source's state. */
 	void (*stop)(struct rl_source *s);
+	/* Something the source's own thread handed over with rl_node_post, now on the loop. */
+	void (*posted)(struct rl_source *s, void *ptr);
+	/* The site starts (1) or stops (0) draining: refuse new calls, keep the ones in progress. */
+	void (*drain)(struct rl_source *s, int on);
 };
 
 struct rl_source {
@@ -49,6 +53,20 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 
 /* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED). */
 int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome);
+
+/* rl_node_post hands ptr (one malloc'd block) from any thread to s->ops->posted on the
+ * node's loop thread, which frees it; posts never handled (node closing) are freed with
+ * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr), RL_ENOMEM. */
+int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr);
+
+/* rl_node_media returns the node's media engine (calls' audio), NULL if it has none. */
+struct rl_media *rl_node_media(struct rl_node *n);
+
+/* rl_node_attach_audio: when contact id connects to an agent, its audio is src/sink (taken;
+ * closed by the node if the contact ends first). Errors: RL_ENOENT (no media), RL_EFULL. */
+struct rl_audio_src;
+struct rl_audio_sink;
+int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink);
 
 /* rl_node_site returns this node's site id. */
 const char *rl_node_site(const struct rl_node *n);

@@ -178,7 +178,8 @@ static void gen_stop(struct rl_source *s)
 	free(g);
 }
 
-static const struct rl_source_ops gen_ops = {"generator", gen_ack, gen_update, gen_tick, gen_stop};
+static const struct rl_source_ops gen_ops = {
+	.name = "generator", .on_ack = gen_ack, .on_update = gen_update, .tick = gen_tick, .stop = gen_stop};
 
 struct rl_source *rl_gen_create(const struct rl_gen_stream *streams, int n, uint64_t seed)
 {

@@ -154,6 +154,8 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
 		        c->certs, c->certs, site, c->certs, site);
 	fprintf(f, "generator = (%s);\n", generator ? generator : "");
+	fprintf(f, "%s\n", c->node_extra);
+	c->node_extra[0] = 0;
 	if (c->media) {
 		c->media_port[idx] = rltest_free_port();
 		fprintf(f, "media = { listen = \"127.0.0.1:%d\"; caller_audio = \"%s\"; record_dir = \"%s\"; report_s = 1; };\n",

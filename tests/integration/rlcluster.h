@@ -32,6 +32,7 @@ struct rlc {
 	char caller_wav[600];     /*   the caller's voice ("" = generator) */
 	int media_port[4];        /*   their media UDP ports, by start order */
 	char agent_extra[1024];   /* more relais-agent arguments */
+	char node_extra[8192];    /* more top-level groups for the next node's conf (then cleared) */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */

@@ -1,0 +1,472 @@
+#include "source_sip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_carrier.h"
+#include "rl_err.h"
+#include "rl_htab.h"
+#include "rl_log.h"
+#include "rl_media.h"
+#include "rl_time.h"
+
+#define RL_SIP_RATE 16000 /* the bridge's audio rate: the carrier leg converts 8k <-> 16k */
+
+enum rl_scall_state {
+	SC_IVR,       /* answered, in the menu */
+	SC_WAITING,   /* submitted (or about to be): queued at the hub, hold music or ringing */
+	SC_CONNECTED, /* an agent has it */
+};
+
+/* One carrier call. It lives until both its SIP dialog and its contact are over: the node
+ * keeps this as the contact's cookie until the hub says the contact ended. */
+struct rl_scall {
+	uint64_t call;
+	struct rl_sip_event inv;          /* the INVITE: caller, DID, media */
+	const struct rl_sip_did *did;
+	struct rl_carrier *leg;
+	int state;
+	int sip_answered;                 /* our 200 went out */
+	int sip_done;                     /* RL_SIP_EV_ENDED seen */
+	int submitted, contact_done;      /* the contact: asked for, and over (or never made) */
+	int gone;                         /* the caller left */
+	char contact[RL_WIRE_MAX_ID + 1]; /* the hub's id once acknowledged */
+	char local[RL_WIRE_MAX_ID + 1];   /* id of the prompt/hold call in the media engine */
+	int local_live;
+	struct rl_ivr ivr;
+};
+
+struct rl_sipsrc {
+	struct rl_source base;
+	struct rl_sip_source_conf conf;
+	struct rl_sip *sip;
+	struct rl_htab calls; /* by SIP call id */
+	uint64_t answered, queued, abandoned, released, unknown_did;
+};
+
+static struct rl_sipsrc *rl_ss(struct rl_source *s)
+{
+	return (struct rl_sipsrc *)s->impl;
+}
+
+static struct rl_media *rl_ss_media(struct rl_sipsrc *ss)
+{
+	return rl_node_media(ss->base.node);
+}
+
+static const struct rl_sip_did *rl_ss_did(struct rl_sipsrc *ss, const char *dialled)
+{
+	const struct rl_sip_did *any = NULL;
+
+	for (int i = 0; i < ss->conf.ndids; i++) {
+		if (strcmp(ss->conf.dids[i].did, dialled) == 0)
+			return &ss->conf.dids[i];
+		if (strcmp(ss->conf.dids[i].did, "*") == 0)
+			any = &ss->conf.dids[i];
+	}
+	return any;
+}
+
+static void rl_sc_local_stop(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	if (c->local_live && rl_ss_media(ss) != NULL)
+		rl_media_del(rl_ss_media(ss), c->local, NULL);
+	c->local_live = 0;
+}
+
+/* rl_sc_play plays path (loop: hold music) to the caller while draining what the caller
+ * sends (and the digits in it). path "" = silence. */
+static int rl_sc_play(struct rl_sipsrc *ss, struct rl_scall *c, const char *path, int loop)
+{
+	struct rl_audio_src *play = NULL, *listen;
+	struct rl_audio_sink *to;
+	struct rl_media *m = rl_ss_media(ss);
+	int rv;
+
+	if (m == NULL || c->leg == NULL)
+		return RL_ENOENT;
+	if (path[0] && (rv = rl_audio_wav_src(&play, path, RL_SIP_RATE, loop)) != RL_OK) {
+		rl_log(RL_LOG_WARNING, "prompt unavailable file=%s err=\"%s\"", path, rl_strerror(rv));
+		play = NULL; /* silence: the call goes on */
+	}
+	listen = rl_carrier_src(c->leg);
+	to = rl_carrier_sink(c->leg);
+	if ((rv = rl_media_add_local(m, c->local, RL_SIP_RATE, play, to, listen, NULL)) != RL_OK) {
+		if (play)
+			play->close(play);
+		listen->close(listen);
+		to->close(to);
+		return rv;
+	}
+	c->local_live = 1;
+	return RL_OK;
+}
+
+static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	struct rl_carrier_stats st;
+
+	rl_carrier_stats(c->leg, &st);
+	rl_log(RL_LOG_NOTICE,
+	       "carrier end call=%llu contact=%s caller=%s did=%s rx=%llu audio=%llu sent=%llu malformed=%llu "
+	       "wrong_src=%llu concealed=%llu dtmf=%llu",
+	       (unsigned long long)c->call, c->contact[0] ? c->contact : "-", c->inv.caller, c->inv.dialled,
+	       (unsigned long long)st.rx, (unsigned long long)st.audio, (unsigned long long)st.sent,
+	       (unsigned long long)st.malformed, (unsigned long long)st.wrong_src, (unsigned long long)st.concealed,
+	       (unsigned long long)st.dtmf_digits);
+	rl_sc_local_stop(ss, c);
+	rl_carrier_close(c->leg);
+	rl_htab_del(&ss->calls, c->call, c);
+	free(c);
+}
+
+/* rl_sc_maybe_free frees c once both its dialog and its contact are over. */
+static void rl_sc_maybe_free(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	if (c->sip_done && (c->contact_done || !c->submitted))
+		rl_sc_free(ss, c);
+}
+
+static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *queue, uint32_t priority)
+{
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	Relais__KeyValue kv[RL_IVR_MAX_ANSWERS + 1], *kvp[RL_IVR_MAX_ANSWERS + 1];
+	struct rl_contact_req req = {0};
+	int n = 0;
+
+	pop.caller = c->inv.caller;
+	pop.dialled = c->inv.dialled;
+	for (int i = 0; i < c->ivr.nans && n < RL_IVR_MAX_ANSWERS; i++, n++) {
+		relais__key_value__init(&kv[n]);
+		kv[n].key = c->ivr.ans[i].key;
+		kv[n].value = c->ivr.ans[i].value;
+		kvp[n] = &kv[n];
+	}
+	if (c->inv.caller_name[0]) {
+		relais__key_value__init(&kv[n]);
+		kv[n].key = "caller_name";
+		kv[n].value = c->inv.caller_name;
+		kvp[n] = &kv[n];
+		n++;
+	}
+	pop.n_data = (size_t)n;
+	pop.data = kvp;
+	req.tenant_id = c->did->tenant;
+	req.queue_id = queue;
+	req.priority = priority;
+	req.pop = &pop;
+	if (rl_node_submit(ss->base.node, &ss->base, &req, c) != RL_OK) {
+		rl_log(RL_LOG_ERR, "cannot queue carrier call call=%llu", (unsigned long long)c->call);
+		rl_sip_reject(ss->sip, c->call, 503, "Cannot queue the call", ss->conf.sip.retry_after_s);
+		return;
+	}
+	c->submitted = 1;
+	c->state = SC_WAITING;
+	ss->queued++;
+	rl_log(RL_LOG_INFO, "carrier call queued call=%llu caller=%s did=%s queue=%s priority=%u",
+	       (unsigned long long)c->call, c->inv.caller, c->inv.dialled, queue, priority);
+}
+
+static void rl_sc_step(struct rl_sipsrc *ss, struct rl_scall *c, const struct rl_ivr_step *st)
+{
+	switch (st->what) {
+	case RL_IVR_PLAY:
+		rl_sc_play(ss, c, st->prompt, 0);
+		break;
+	case RL_IVR_QUEUE:
+		rl_sc_submit(ss, c, st->queue, st->priority);
+		if (c->submitted)
+			rl_sc_play(ss, c, ss->conf.hold_music, 1);
+		break;
+	case RL_IVR_RELEASE:
+		ss->released++;
+		rl_sc_local_stop(ss, c);
+		rl_sip_hangup(ss->sip, c->call);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SIP events, on the node's loop */
+
+static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
+{
+	struct rl_scall *c;
+	struct rl_carrier_conf cc;
+	const struct rl_sip_did *did = rl_ss_did(ss, ev->dialled);
+	int rv;
+
+	if (did == NULL) {
+		ss->unknown_did++;
+		rl_log(RL_LOG_NOTICE, "carrier call to an unknown number did=%s caller=%s", ev->dialled, ev->caller);
+		rl_sip_reject(ss->sip, ev->call, 404, "No such number here", 0);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		rl_sip_reject(ss->sip, ev->call, 503, NULL, ss->conf.sip.retry_after_s);
+		return;
+	}
+	c->call = ev->call;
+	c->inv = *ev;
+	c->did = did;
+	snprintf(c->local, sizeof(c->local), "sip:%llu", (unsigned long long)ev->call);
+	rl_carrier_conf_default(&cc);
+	cc.codec = ev->media.codec == RL_SIP_PCMA ? RL_CARRIER_PCMA : RL_CARRIER_PCMU;
+	cc.dtmf_pt = ev->media.dtmf_pt >= 0 && ev->media.dtmf_pt != cc.codec ? ev->media.dtmf_pt : -1;
+	cc.rate = RL_SIP_RATE;
+	cc.port_min = ss->conf.rtp_min;
+	cc.port_max = ss->conf.rtp_max;
+	if ((rv = rl_carrier_open(&c->leg, ss->conf.media_ip, &cc)) != RL_OK ||
+	    (rv = rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "carrier leg unavailable call=%llu err=\"%s\"", (unsigned long long)ev->call, rl_strerror(rv));
+		rl_carrier_close(c->leg);
+		free(c);
+		rl_sip_reject(ss->sip, ev->call, 503, "No media port", ss->conf.sip.retry_after_s);
+		return;
+	}
+	rl_htab_put(&ss->calls, c->call, c);
+	rl_sip_ringing(ss->sip, c->call);
+	if (did->menu[0] && rl_ivr_find(ss->conf.menus, did->menu) != NULL) {
+		struct rl_ivr_step st;
+		rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), ev->media.codec,
+		              cc.dtmf_pt);
+		c->sip_answered = 1;
+		c->state = SC_IVR;
+		ss->answered++;
+		rl_ivr_start(&c->ivr, ss->conf.menus, rl_ivr_find(ss->conf.menus, did->menu), rl_mono_us(), &st);
+		rl_sc_step(ss, c, &st);
+	} else {
+		/* No menu: the caller hears the carrier's ringing until an agent answers. */
+		rl_sc_submit(ss, c, did->queue, did->priority);
+		if (!c->submitted)
+			return;
+		/* Drain the leg meanwhile (no early media is sent). */
+		rl_sc_play(ss, c, "", 0);
+	}
+}
+
+/* The caller left: the contact is abandoned wherever it is. */
+static void rl_ss_caller_left(struct rl_sipsrc *ss, struct rl_scall *c, const char *how)
+{
+	if (c->gone)
+		return;
+	c->gone = 1;
+	rl_sc_local_stop(ss, c);
+	if (c->contact[0] && !c->contact_done) {
+		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		ss->abandoned++;
+	}
+	rl_log(RL_LOG_INFO, "caller left call=%llu how=%s contact=%s", (unsigned long long)c->call, how,
+	       c->contact[0] ? c->contact : "-");
+}
+
+static void rl_ss_posted(struct rl_source *s, void *ptr)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_sip_event *ev = ptr;
+	struct rl_scall *c = rl_htab_get(&ss->calls, ev->call, NULL, NULL);
+
+	switch (ev->type) {
+	case RL_SIP_EV_INVITE:
+		if (c == NULL)
+			rl_ss_invite(ss, ev);
+		break;
+	case RL_SIP_EV_REINVITE:
+		if (c != NULL && c->leg != NULL) {
+			rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port);
+			rl_carrier_hold(c->leg, ev->media.hold);
+			rl_log(RL_LOG_INFO, "carrier call %s call=%llu", ev->media.hold ? "on hold" : "resumed",
+			       (unsigned long long)c->call);
+		}
+		break;
+	case RL_SIP_EV_BYE:
+	case RL_SIP_EV_CANCEL:
+		if (c != NULL)
+			rl_ss_caller_left(ss, c, ev->type == RL_SIP_EV_BYE ? "bye" : "cancel");
+		break;
+	case RL_SIP_EV_ENDED:
+		if (c != NULL) {
+			/* Ended while the contact lives (timeout, transport): the caller is gone. */
+			if (!c->contact_done)
+				rl_ss_caller_left(ss, c, "ended");
+			c->sip_done = 1;
+			rl_sc_maybe_free(ss, c);
+		}
+		break;
+	default:
+		break;
+	}
+	free(ev);
+}
+
+/* On the SIP thread: hand the event to the node's loop. */
+static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
+{
+	struct rl_sipsrc *ss = arg;
+	struct rl_sip_event *copy = malloc(sizeof(*copy));
+
+	if (copy == NULL)
+		return;
+	*copy = *ev;
+	if (rl_node_post(ss->base.node, &ss->base, copy) != RL_OK) {
+		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call, ev->type);
+		free(copy);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the contact's side */
+
+static void rl_ss_ack(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_scall *c = cookie;
+
+	if (contact_id == NULL) {
+		rl_log(RL_LOG_WARNING, "hub refused a carrier call call=%llu err=\"%s\"", (unsigned long long)c->call,
+		       msg ? msg : "");
+		c->contact_done = 1;
+		if (!c->gone) {
+			rl_sc_local_stop(ss, c);
+			if (c->sip_answered)
+				rl_sip_hangup(ss->sip, c->call);
+			else
+				rl_sip_reject(ss->sip, c->call, 480, "Temporarily unavailable", 0);
+		}
+		rl_sc_maybe_free(ss, c);
+		return;
+	}
+	snprintf(c->contact, sizeof(c->contact), "%s", contact_id);
+	if (c->gone) {
+		/* The caller left before the hub knew the contact. */
+		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		ss->abandoned++;
+	}
+}
+
+static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__ContactUpdate *u)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_scall *c = cookie;
+
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL && c->state != SC_CONNECTED &&
+	    !c->gone) {
+		if (!c->sip_answered) {
+			rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg),
+			              c->inv.media.codec, c->inv.media.dtmf_pt);
+			c->sip_answered = 1;
+			ss->answered++;
+		}
+		/* The prompt/hold call gives the leg back; the bridge carries it to the agent. */
+		rl_sc_local_stop(ss, c);
+		if (rl_node_attach_audio(ss->base.node, u->contact_id, rl_carrier_src(c->leg), rl_carrier_sink(c->leg)) != RL_OK)
+			rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", u->contact_id);
+		c->state = SC_CONNECTED;
+		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", (unsigned long long)c->call,
+		       u->contact_id, u->agent_id ? u->agent_id : "");
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
+		c->contact_done = 1;
+		rl_sc_local_stop(ss, c);
+		if (!c->gone && !c->sip_done) {
+			/* The agent hung up (or the hub ended it): release the caller. */
+			rl_sip_hangup(ss->sip, c->call);
+		}
+		rl_sc_maybe_free(ss, c);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void rl_ss_tick(struct rl_source *s, uint64_t now)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_media *m = rl_ss_media(ss);
+
+	for (size_t i = 0; i < ss->calls.cap; i++) {
+		struct rl_scall *c = ss->calls.ents ? ss->calls.ents[i].val : NULL;
+		struct rl_ivr_step st;
+		char d;
+		if (c == NULL || c->state != SC_IVR || c->gone || c->sip_done)
+			continue;
+		while (c->state == SC_IVR && rl_carrier_dtmf(c->leg, &d) == RL_OK) {
+			rl_log(RL_LOG_INFO, "caller pressed call=%llu digit=%c", (unsigned long long)c->call, d);
+			rl_ivr_digit(&c->ivr, d, now, &st);
+			rl_sc_step(ss, c, &st);
+		}
+		if (c->state != SC_IVR)
+			continue;
+		if (c->ivr.playing && m != NULL && rl_media_played(m, c->local) == 1) {
+			rl_ivr_played(&c->ivr, now, &st);
+			rl_sc_step(ss, c, &st);
+		}
+		rl_ivr_tick(&c->ivr, now, &st);
+		rl_sc_step(ss, c, &st);
+	}
+}
+
+static void rl_ss_drain(struct rl_source *s, int on)
+{
+	rl_sip_set_draining(rl_ss(s)->sip, on);
+}
+
+static void rl_ss_stop(struct rl_source *s)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+
+	/* No SIP callback runs once close starts; events already posted are dropped with the
+	 * node's loop. */
+	rl_sip_close(ss->sip);
+	for (size_t i = 0; i < ss->calls.cap; i++) {
+		struct rl_scall *c = ss->calls.ents ? ss->calls.ents[i].val : NULL;
+		if (c != NULL) {
+			rl_sc_local_stop(ss, c);
+			rl_carrier_close(c->leg);
+			free(c);
+		}
+	}
+	rl_htab_fini(&ss->calls);
+	rl_log(RL_LOG_NOTICE, "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu",
+	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
+	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did);
+	free(ss);
+}
+
+static const struct rl_source_ops rl_ss_ops = {
+	.name = "sip",
+	.on_ack = rl_ss_ack,
+	.on_update = rl_ss_update,
+	.tick = rl_ss_tick,
+	.stop = rl_ss_stop,
+	.posted = rl_ss_posted,
+	.drain = rl_ss_drain,
+};
+
+int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct rl_sip_source_conf *conf)
+{
+	struct rl_sipsrc *ss;
+	struct rl_sip_conf sc;
+	int rv;
+
+	if (rl_node_media(n) == NULL)
+		return RL_ENOENT;
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		return RL_ENOMEM;
+	ss->conf = *conf;
+	ss->base.ops = &rl_ss_ops;
+	ss->base.node = n;
+	ss->base.impl = ss;
+	sc = conf->sip;
+	sc.codecs = RL_SIP_PCMU | RL_SIP_PCMA; /* the carrier leg is G.711 */
+	sc.fn = rl_ss_sip_event;
+	sc.arg = ss;
+	if ((rv = rl_sip_open(&ss->sip, &sc)) != RL_OK) {
+		free(ss);
+		return rv;
+	}
+	rl_log(RL_LOG_NOTICE, "sip listening addr=%s media_ip=%s dids=%d", conf->sip.listen, conf->media_ip, conf->ndids);
+	*out = &ss->base;
+	return RL_OK;
+}

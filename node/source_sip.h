@@ -1,0 +1,44 @@
+/*
+ * source_sip.h - carrier calls as a contact source: SIP trunks at the site.
+ *
+ * A call arriving on a trunk (node/sip.c) is matched by its dialled number (DID) to a tenant
+ * and either an IVR menu or a queue. With a menu the call is answered at once, the menu's
+ * prompts play and the caller's DTMF choices (RFC 4733) pick the queue, priority and
+ * screen-pop answers; without one the caller hears ringing until an agent answers. The
+ * contact is then submitted to the hub with the caller's number, the DID and the IVR answers
+ * as screen-pop data. While it waits, the caller hears the hold music. When an agent takes
+ * it, the carrier leg (node's rl_carrier: G.711 <-> the agent's Opus/SRTP, transcoded by the
+ * media bridge) carries the call. Either side hanging up ends the other: the caller leaving
+ * (BYE, or CANCEL before answer) abandons the contact wherever it is; the agent hanging up
+ * sends BYE. A draining site answers new INVITEs 503 with Retry-After.
+ */
+#ifndef RL_SOURCE_SIP_H
+#define RL_SOURCE_SIP_H
+
+#include "ivr.h"
+#include "sip.h"
+#include "source.h"
+
+struct rl_sip_did {
+	char did[RL_WIRE_MAX_ID + 1];    /* dialled number as it arrives; "*" = any other */
+	char tenant[RL_WIRE_MAX_ID + 1];
+	char queue[RL_WIRE_MAX_ID + 1];  /* without a menu: the queue */
+	char menu[RL_WIRE_MAX_ID + 1];   /* IVR menu; "" = none */
+	uint32_t priority;
+};
+
+struct rl_sip_source_conf {
+	struct rl_sip_conf sip;          /* listen, codecs, trunks, retry_after_s, max_calls */
+	char media_ip[64];               /* our RTP address in SDP */
+	uint16_t rtp_min, rtp_max;       /* RTP port range (even ports); 0, 0 = any */
+	char hold_music[RL_IVR_PATH];    /* WAV looped while the caller waits; "" = silence */
+	const struct rl_sip_did *dids;   /* kept by reference: must outlive the source */
+	int ndids;
+	const struct rl_ivr_menus *menus;
+};
+
+/* rl_sip_source_create starts the SIP endpoint for node n (which must have media).
+ * Errors: RL_ENOENT (the node has no media), RL_EINVAL, RL_ENET, RL_ENOMEM. */
+int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct rl_sip_source_conf *conf);
+
+#endif

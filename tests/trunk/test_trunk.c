@@ -1,0 +1,207 @@
+/*
+ * Carrier calls end to end with a real SIP peer (sipp): hub, a site node with a SIP trunk,
+ * seated agents. Every call is checked where it lands: the hub's queue counters, the agents'
+ * offers and recorded audio, the node's carrier leg.
+ *
+ *   1. a call to a DID without menu rings until an agent answers; G.711 audio from a pcap
+ *      reaches the agent, the agent's voice reaches the carrier; the agent hangs up (BYE);
+ *   2. a DID with a menu: the caller presses 2 (RFC 4733) and lands in the tech queue with
+ *      the IVR's answer as screen-pop data;
+ *   3. the caller presses 3 (a queue nobody staffs) and hangs up while queued: abandoned;
+ *   4. the caller cancels while an agent's phone rings: abandoned, the offer withdrawn;
+ *   5. the site drains: 503 with Retry-After; after `drain off` calls are taken again.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_audio.h"
+#include "rl_err.h"
+#include "rlcluster.h"
+#include "rltest.h"
+
+static int g_sip_port;
+
+/* sipp runs one call of scenario against the node; returns its exit status (0 = passed). */
+static int sipp(struct rlc *c, const char *scenario, const char *did)
+{
+	char cmd[4096], log[600];
+	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
+
+	snprintf(log, sizeof(log), "%s/sipp-%s.log", c->dir, scenario);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
+	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
+	         "echo \"::exit=$?\"",
+	         c->dir, bin, g_sip_port, rltest_src("tests/trunk/scenarios"), scenario, did, rltest_free_port(), rltest_free_port(), log,
+	         log);
+	char *out = rltest_capture(cmd);
+	int st = -1;
+	if (out != NULL && strstr(out, "::exit=") != NULL)
+		st = atoi(strstr(out, "::exit=") + 7);
+	free(out);
+	printf("sipp %-16s did %-14s exit %d\n", scenario, did, st);
+	return st;
+}
+
+static double qnum(struct rlc *c, const char *q, const char *field)
+{
+	cJSON *s = rlc_status(c);
+	double v = s ? rlc_queue_num(s, q, field) : -1;
+
+	cJSON_Delete(s);
+	return v;
+}
+
+static int wait_q(struct rlc *c, const char *q, const char *field, double want, int seconds)
+{
+	for (int i = 0; i < seconds * 5; i++) {
+		if (qnum(c, q, field) >= want)
+			return 1;
+		rltest_sleep_ms(200);
+	}
+	return 0;
+}
+
+/* voiced: the share of 100 ms windows of a WAV whose RMS is above floor. */
+static double voiced(const char *path, double floor)
+{
+	int16_t *pcm = NULL;
+	size_t n = 0, win, on = 0, all = 0;
+	unsigned rate = 0;
+
+	if (rl_audio_read_wav(path, &pcm, &n, &rate) != RL_OK)
+		return -1;
+	win = rate / 10;
+	for (size_t w = 0; w + win <= n; w += win, all++) {
+		double s = 0;
+		for (size_t i = w; i < w + win; i++)
+			s += (double)pcm[i] * pcm[i];
+		on += sqrt(s / (double)win) > floor;
+	}
+	free(pcm);
+	return all ? (double)on / (double)all : 0;
+}
+
+int main(void)
+{
+	struct rlc c;
+	char prompt[600], *out = NULL, heard[700];
+
+	rlc_init(&c, "trunk", 1);
+	c.media = 1;
+	snprintf(c.top_extra, sizeof(c.top_extra), "media = { relay_listen = \"127.0.0.1:%d\"; };", rltest_free_port());
+	/* The IVR prompt: one second of speech-like sound. */
+	snprintf(prompt, sizeof(prompt), "%s", rlc_path(&c, "menu.wav"));
+	{
+		struct rl_audio_src *g;
+		int16_t pcm[16000];
+		RL_REQUIRE(rl_audio_gen_src(&g, 16000, 5, 1) == RL_OK);
+		g->read(g, pcm, 16000);
+		g->close(g);
+		RL_REQUIRE(rl_audio_write_wav(prompt, pcm, 16000, 16000) == RL_OK);
+	}
+	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 1; }");
+	rlc_queue(&c, "{ id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 1; }; wrapup_s = 1; }");
+	rlc_queue(&c, "{ id = \"telco.empty\"; tenant = \"telco\"; skills = { nobody = 1; }; wrapup_s = 1; }");
+	rlc_queue(&c, "{ id = \"telco.slow\"; tenant = \"telco\"; skills = { slow = 1; }; wrapup_s = 1; offer_timeout_s = 20; }");
+	rlc_agent(&c, "a1", "telco", "billing = 5;", "casablanca");
+	rlc_agent(&c, "a2", "telco", "tech = 5;", "casablanca");
+	rlc_agent(&c, "a3", "telco", "slow = 5;", "casablanca");
+	rlc_start_hub(&c);
+
+	g_sip_port = rltest_free_port();
+	snprintf(c.node_extra, sizeof(c.node_extra),
+	         "sip = {\n"
+	         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 17;\n"
+	         "  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; queue = \"telco.billing\"; },\n"
+	         "           { did = \"+212522000200\"; tenant = \"telco\"; menu = \"main\"; },\n"
+	         "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; } );\n"
+	         "  menus = ( { id = \"main\"; prompt = \"%s\"; timeout_s = 8; tries = 2; default_queue = \"telco.billing\";\n"
+	         "              options = ( { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"tech\"; },\n"
+	         "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
+	         "};\n",
+	         g_sip_port, prompt);
+	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
+	char casa_url[128];
+	snprintf(casa_url, sizeof(casa_url), "%s", casa);
+	snprintf(c.agent_extra, sizeof(c.agent_extra), "--audio-out %s/heard-%%a-%%c.wav", c.dir);
+	rlc_start_agents(&c, casa_url, "a1,a2", "answer=0.3,talk=6,wrap=0.5,fixed=1", "agents.log");
+	rlc_start_agents(&c, casa_url, "a3", "answer=8,talk=3,wrap=0.5,fixed=1", "agent-a3.log");
+	rltest_sleep_ms(3000);
+
+	/* 1. Ringing, then audio both ways; the agent hangs up. */
+	RL_CHECK(sipp(&c, "call_audio", "+212522000100") == 0);
+	RL_CHECK(wait_q(&c, "telco.billing", "answered", 1, 10));
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents.log"), "event=media_end") >= 1);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "ls %s/heard-a1-*.wav 2>/dev/null | head -1", c.dir);
+	out = rltest_capture(cmd);
+	snprintf(heard, sizeof(heard), "%.*s", out ? (int)strcspn(out, "\n") : 0, out ? out : "");
+	free(out);
+	double v = voiced(heard, 300);
+	printf("caller audio at the agent: %.0f %% of 100 ms windows voiced (%s)\n", v * 100, heard);
+	RL_CHECK(v >= 0.3);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "carrier end") >= 1);
+	{
+		/* The agent's voice went to the carrier: the leg sent RTP for the call's length. */
+		FILE *f = fopen(rlc_path(&c, "node-casablanca.log"), "r");
+		char line[2048];
+		long sent = 0, audio = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "carrier end");
+			if (p && strstr(p, " sent=") && strstr(p, " audio="))
+				sent = atol(strstr(p, " sent=") + 6), audio = atol(strstr(p, " audio=") + 7);
+		}
+		if (f)
+			fclose(f);
+		printf("carrier leg: %ld RTP packets sent, %ld audio packets received\n", sent, audio);
+		RL_CHECK(sent >= 200);  /* 6 s of talk at 50 packets/s, with margin */
+		RL_CHECK(audio >= 100); /* the pcap's packets */
+	}
+
+	/* 2. IVR: 2 -> telco.tech, with the answer on the agent's screen. */
+	RL_CHECK(sipp(&c, "ivr_dtmf", "+212522000200") == 0);
+	RL_CHECK(wait_q(&c, "telco.tech", "answered", 1, 10));
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents.log"), "queue=telco.tech") >= 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "caller pressed") >= 1);
+
+	/* 3. Abandon while queued. */
+	RL_CHECK(sipp(&c, "abandon_queued", "+212522000200") == 0);
+	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 1, 10));
+	RL_CHECK(qnum(&c, "telco.empty", "waiting") == 0);
+
+	/* 4. CANCEL while the agent's phone rings. */
+	RL_CHECK(sipp(&c, "cancel_ringing", "+212522000300") == 0);
+	RL_CHECK(wait_q(&c, "telco.slow", "abandoned", 1, 10));
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a3.log"), "event=offer") >= 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a3.log"), "event=accept") == 0);
+
+	/* 5. Draining: 503 + Retry-After; then calls again. */
+	RL_CHECK(rlc_ctl(&c, casa_url, "drain on", NULL) == 0);
+	RL_CHECK(sipp(&c, "draining", "+212522000100") == 0);
+	RL_CHECK(rlc_ctl(&c, casa_url, "drain off", NULL) == 0);
+	RL_CHECK(sipp(&c, "call_audio", "+212522000100") == 0);
+	RL_CHECK(wait_q(&c, "telco.billing", "answered", 2, 10));
+
+	/* Every call is accounted for at the hub: offered = answered + abandoned. */
+	cJSON *s = rlc_status(&c);
+	double offered = 0, done = 0;
+	const char *qs[] = {"telco.billing", "telco.tech", "telco.empty", "telco.slow"};
+	for (int i = 0; i < 4; i++) {
+		offered += rlc_queue_num(s, qs[i], "offered");
+		done += rlc_queue_num(s, qs[i], "answered") + rlc_queue_num(s, qs[i], "abandoned");
+	}
+	cJSON_Delete(s);
+	printf("hub: %.0f contacts offered, %.0f answered or abandoned\n", offered, done);
+	RL_CHECK(offered == 5 && done == 5);
+
+	rlc_stop_all(&c);
+	const char *logs[] = {"hub.log", "node-casablanca.log", "agents.log", "agent-a3.log"};
+	for (int i = 0; i < 4; i++) {
+		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "Sanitizer") == 0);
+		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "runtime error") == 0);
+	}
+	return rltest_done();
+}
