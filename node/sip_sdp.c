@@ -2,6 +2,7 @@
  * sip_sdp.c - SDP offer/answer for the SIP glue: sofia's sdp_parse reads the offer, the
  * answer is printed from a fixed template. Pure functions, no state, no threads.
  */
+#include <ctype.h>
 #include "sip.h"
 
 #include <arpa/inet.h>
@@ -124,6 +125,81 @@ static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_
 	}
 }
 
+/* rl_sdp_fmt_ok: every m= line keeps to RFC 4566's grammar for its fields. sofia-sip
+ * 1.12.11's parser, given an m= line with a transport it does not know and a non-token such
+ * as ":" in it ("m=audio 4000 FOO ::1", "m=audio 4002 RT::P/AVP 0"), computes a list size in
+ * the gigabytes and allocates it (found by fuzzing): one INVITE could exhaust the node's
+ * memory. This guards that one line's grammar, it is not a parser: sofia parses everything. */
+/* rl_sdp_proto_known: the transport of an m= line (its third field) is one sofia knows;
+ * unknown ones are where its parser goes wrong, and we carry none of them anyway. */
+static int rl_sdp_proto_known(const char *line, size_t len)
+{
+	static const char *const known[] = {"RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP",
+	                                    "UDP/TLS/RTP/SAVPF", "udptl", "TCP", "UDP", NULL};
+	size_t f = 0, k = 0, start = 0, plen;
+
+	/* skip media and port */
+	for (; k < len && f < 2; k++)
+		if (line[k] == ' ' && k > 0 && line[k - 1] != ' ')
+			f++;
+	while (k < len && line[k] == ' ')
+		k++;
+	start = k;
+	while (k < len && line[k] != ' ' && line[k] != '\r')
+		k++;
+	plen = k - start;
+	for (int i = 0; known[i] != NULL; i++)
+		if (strlen(known[i]) == plen && strncasecmp(known[i], line + start, plen) == 0)
+			return 1;
+	return 0;
+}
+
+static int rl_sdp_fmt_ok(const char *body, size_t len)
+{
+	static const char tok[] = "!#$%&'*+-.^_`{|}~";
+	size_t i = 0;
+
+	while (i < len) {
+		size_t end = i;
+		while (end < len && body[end] != '\n' && body[end] != '\r') /* sofia ends lines at either */
+			end++;
+		/* every non-empty line is "<letter>=...", nothing before it */
+		if (end > i && (end - i < 2 || body[i] < 'a' || body[i] > 'z' || body[i + 1] != '='))
+			return 0;
+		for (size_t k = i; k < end; k++)
+			if (body[k] == '\t')
+				return 0;
+		if (end - i >= 2 && body[i] == 'm' && body[i + 1] == '=') {
+			unsigned field = 0;
+			int in = 0;
+			for (size_t k = i + 2; k < end; k++) {
+				char ch = body[k];
+				if (ch == '\t')
+					return 0; /* fields are separated by single spaces */
+				if (ch == ' ' || ch == '\r') {
+					in = 0;
+					continue;
+				}
+				if (!in) {
+					in = 1;
+					field++;
+				}
+				/* media and formats are tokens, the port digits ("/count"), the
+				 * transport tokens joined by "/" (RFC 4566 5.14) */
+				int ok = field == 2 ? (isdigit((unsigned char)ch) || ch == '/')
+				                    : (isalnum((unsigned char)ch) || (ch && strchr(tok, ch)) ||
+				                       (field == 3 && ch == '/'));
+				if (!ok)
+					return 0;
+			}
+			if (!rl_sdp_proto_known(body + i + 2, end - i - 2))
+				return 0;
+		}
+		i = end + 1;
+	}
+	return 1;
+}
+
 int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsigned accept)
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
@@ -137,6 +213,17 @@ int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsig
 		return RL_EPROTO;
 	if (len > SDP_MAX)
 		return RL_ETOOBIG;
+	/* sofia's SDP parser mishandles bytes above 0x7f in some tokens (fuzzing found an m=
+	 * line that makes it ask for 2 GiB): SDP's grammar is ASCII except free text (s=, i=)
+	 * that we never read, so anything else is refused before sofia sees it, as are NULs
+	 * and control characters other than CR, LF and TAB. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)body[i];
+		if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n' && ch != '\t'))
+			return RL_EPROTO;
+	}
+	if (!rl_sdp_fmt_ok(body, len))
+		return RL_EPROTO;
 	p = sdp_parse(home, body, (issize_t)len, 0);
 	sdp = p ? sdp_session(p) : NULL;
 	if (sdp == NULL)
