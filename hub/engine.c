@@ -1782,6 +1782,36 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		e->sites[p->site].health = sr->health > 100 ? 100 : sr->health;
 		snprintf(e->sites[p->site].media_addr, sizeof(e->sites[p->site].media_addr), "%s",
 		         sr->media_addr ? sr->media_addr : "");
+		/* Contacts the node still holds that have ended here: a push lost while its link
+		 * was down. It hears again how they ended (its caller may still be on the line). */
+		for (size_t i = 0; i < sr->n_live; i++) {
+			Relais__ContactRecord *rec = NULL;
+			struct rl_contact tmp;
+			if (rl_contact_find(e, sr->live[i]) != NULL)
+				continue;
+			memset(&tmp, 0, sizeof(tmp));
+			if (rl_store_get_contact(e->store, sr->live[i], &rec) == RL_OK && rec->site_id &&
+			    strcmp(rec->site_id, e->sites[p->site].id) == 0) {
+				tmp.rec = rec;
+				tmp.site = p->site;
+				snprintf(tmp.id, sizeof(tmp.id), "%s", rec->contact_id);
+				rl_push_update(e, &tmp);
+			}
+			if (rec != NULL) {
+				relais__contact_record__free_unpacked(rec, NULL);
+			} else {
+				/* Unknown here (never acknowledged, or the store lost it): over. */
+				Relais__ContactUpdate u = RELAIS__CONTACT_UPDATE__INIT;
+				rl_env env;
+				rl_env_init(&env);
+				u.contact_id = sr->live[i];
+				u.state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
+				u.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED;
+				env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
+				env.contact_update = &u;
+				rl_out_push(e, e->sites[p->site].pipe, 0, 0, 0, &env, NULL, 0);
+			}
+		}
 		/* A (re)registered site hears the state of every live contact it owns: what changed
 		 * while its link was down, and fresh media plans after a hub restart. */
 		for (size_t i = 0; i < e->contact_by_id.cap; i++) {

@@ -84,6 +84,16 @@ static int rl_wire_media_ok(const Relais__MediaLeg *m)
 	                     m->rx_key.len <= RL_WIRE_MAX_KEY);
 }
 
+static int rl_wire_live_ok(const Relais__SiteRegister *sr)
+{
+	if (sr->n_live > RL_WIRE_MAX_LIVE)
+		return 0;
+	for (size_t i = 0; i < sr->n_live; i++)
+		if (!rl_wire_text_ok(sr->live[i], RL_WIRE_MAX_ID))
+			return 0;
+	return 1;
+}
+
 static int rl_wire_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
@@ -119,7 +129,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
 		return rl_wire_text_ok(e->site_register->site_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT) &&
-		       rl_wire_text_ok(e->site_register->media_addr, RL_WIRE_MAX_ID);
+		       rl_wire_text_ok(e->site_register->media_addr, RL_WIRE_MAX_ID) &&
+		       rl_wire_live_ok(e->site_register);
 	case RELAIS__ENVELOPE__BODY_CALL_QUALITY:
 		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:

@@ -202,9 +202,16 @@ static void rl_node_register(struct rl_node *n)
 	sr.health = n->draining ? 0 : 100;
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
+	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */
+	char **live = calloc(RL_WIRE_MAX_LIVE, sizeof(*live));
+	for (size_t i = 0; live != NULL && i < n->contacts.cap && sr.n_live < RL_WIRE_MAX_LIVE; i++)
+		if (n->contacts.ents && n->contacts.ents[i].val)
+			live[sr.n_live++] = ((struct rl_ncontact *)n->contacts.ents[i].val)->id;
+	sr.live = live;
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
 	env.site_register = &sr;
 	rl_client_request(n->hub, &env, &n->marker, NULL);
+	free(live);
 }
 
 int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr)
