@@ -14,13 +14,21 @@
  *
  * Accounting, each figure from its own source:
  *   sipp      calls created = successful, none failed; outcomes (its -trace_logs):
- *             answered + abandoned + rejected + late = calls;
- *   node      one `sip refused reason=full` per 503; one `carrier end` per call it took, with
- *             audio > 0 for every call it answered; `carrier call connected` per agent answer;
+ *             answered + abandoned + rejected + late = calls; the node held all 200 at once;
+ *   node      one `sip refused reason=full` per 503, as many as sipp saw; one `carrier end`
+ *             per call it took, with caller audio in every call it answered (200 ACKed) and
+ *             kept; one `sip answered` per 200 sipp ACKed;
  *   hub       per queue offered = answered + abandoned, nothing waiting at the end;
- *             offered = sipp calls - node refusals, answered = the node's connected calls;
- *   agents    one accept and one media_end per answered call; none BUSY or RESERVED at the
+ *             offered = calls - refusals; answered = the calls an agent accepted (the node's
+ *             `carrier call connected`, or the agent's media for a call whose CANCEL the
+ *             node saw first); abandoned = sipp's abandoned calls less those;
+ *   agents    every accept either taken (answered) or refused as withdrawn; one media_end
+ *             per answered call, <= 1 % of the packets lost; none BUSY or RESERVED at the
  *             end (READY, or WRAPUP for the last few).
+ *
+ * 40 agents: under ASan each side of a call with audio (the node's bridge, an agent's phone)
+ * costs about 1.5 % of a core, so 40 calls talking take some 60 % of a core in the node and
+ * as much in the agents' process on this 2-core machine; the other 160 calls wait ringing.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,7 +58,9 @@
  */
 #define AGENTS 40
 #define TALK_S 30
-#define SCRIPT "answer=0.5,talk=30,wrap=1,fixed=1"
+#define XSTR(x) #x
+#define STR(x) XSTR(x)
+#define SCRIPT "answer=0.5,talk=" STR(TALK_S) ",wrap=1,fixed=1"
 #define QUEUE "telco.load"
 #define MAXIDS 1024
 
