@@ -10,6 +10,8 @@
 #include <sodium.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,16 @@ struct rl_media {
 	struct rl_media_counters ctr;
 	uint64_t next_tick_us;
 	uint64_t gen;                    /* bumped by every add/del: poll sets built before are stale */
+	atomic_int waiting;              /* other threads waiting for mu (see rl_media_lock) */
 };
+
+/* rl_media_lock: the engine's lock for every thread but its own, which yields it to them. */
+static void rl_media_lock(struct rl_media *m)
+{
+	atomic_fetch_add(&m->waiting, 1);
+	pthread_mutex_lock(&m->mu);
+	atomic_fetch_sub(&m->waiting, 1);
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* addresses */
@@ -362,14 +373,14 @@ int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const vo
 	uint8_t copy[RL_MEDIA_PKT + 64];
 
 	if (len > RL_MEDIA_PKT) {
-		pthread_mutex_lock(&m->mu);
+		rl_media_lock(m);
 		m->ctr.rx++;
 		m->ctr.malformed++;
 		pthread_mutex_unlock(&m->mu);
 		return RL_ETOOBIG;
 	}
 	memcpy(copy, buf, len);
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	rl_media_datagram(m, NULL, copy, len, from, fromlen, rl_mono_us());
 	pthread_mutex_unlock(&m->mu);
 	return RL_OK;
@@ -573,6 +584,11 @@ static void *rl_media_run(void *arg)
 		to.tv_nsec = (long)(wait % 1000000u) * 1000;
 		pthread_mutex_unlock(&m->mu);
 		int r = ppoll(pfd, n, &to, NULL);
+		/* Behind schedule the poll does not wait and a mutex is not fair: let the threads
+		 * that asked for the lock (the node's loop, add/del) have it before taking it back,
+		 * or an overloaded engine would starve them for good. */
+		while (atomic_load(&m->waiting) > 0)
+			sched_yield();
 		pthread_mutex_lock(&m->mu);
 		if (r > 0) {
 			if ((pfd[0].revents & POLLIN) || gen != m->gen) {
@@ -709,60 +725,43 @@ static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *
 	q->mos = rl_emodel_mos(&em);
 }
 
+static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old);
+
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 {
-	struct rl_mcall *c, *old;
-	size_t idx;
+	struct rl_mcall *c, *old, *same;
 	int rv;
 
 	if (leg->src == NULL || leg->sink == NULL || (!leg->own_socket && m->fd < 0))
 		return RL_EINVAL;
 	if ((rv = rl_mcall_new(&c, leg)) != RL_OK)
 		return rv;
-	pthread_mutex_lock(&m->mu);
-	if ((old = rl_find(m, leg->id, &idx)) != NULL)
-		rl_media_remove_at(m, idx);
-	if (!leg->own_socket && rl_find_ssrc(m, leg->rx_ssrc) != NULL) {
-		if (old) /* put the old one back: nothing changed */
-			m->calls[m->ncalls++] = old;
+	rl_media_lock(m);
+	/* The shared socket tells calls apart by SSRC: one receiver per SSRC (the call being
+	 * replaced may keep its own). */
+	if (!leg->own_socket && (same = rl_find_ssrc(m, leg->rx_ssrc)) != NULL && strcmp(same->leg.id, leg->id) != 0)
+		rv = RL_EEXIST;
+	else
+		rv = rl_media_insert(m, c, &old);
+	if (rv != RL_OK) {
 		pthread_mutex_unlock(&m->mu);
 		rl_mcall_free(c);
-		return RL_EEXIST;
-	}
-	if (m->ncalls == m->capcalls) {
-		size_t ncap = m->capcalls ? m->capcalls * 2 : 16;
-		struct rl_mcall **n2 = realloc(m->calls, ncap * sizeof(*n2));
-		if (n2 == NULL) {
-			if (old)
-				m->calls[m->ncalls++] = old;
-			pthread_mutex_unlock(&m->mu);
-			rl_mcall_free(c);
-			return RL_ENOMEM;
-		}
-		m->calls = n2;
-		m->capcalls = ncap;
+		return rv;
 	}
 	c->leg.src = leg->src;
 	c->leg.sink = leg->sink;
-	if (old) {
-		/* Same call, new plan: the audio goes on from where it was. */
+	if (old != NULL) {
+		/* Same call, new plan: the audio goes on from where it was; the new plan's own
+		 * source and sink are closed with the old call's husk. */
 		c->leg.src = old->leg.src;
 		c->leg.sink = old->leg.sink;
 		c->t0_wall_us = old->t0_wall_us;
 		c->frames = old->frames;
-		old->leg.src = NULL;
-		old->leg.sink = NULL;
+		old->leg.src = leg->src;
+		old->leg.sink = leg->sink;
 	}
-	m->calls[m->ncalls++] = c;
-	m->ctr.calls = (uint32_t)m->ncalls;
-	m->gen++;
 	pthread_mutex_unlock(&m->mu);
-	if (old) {
-		/* The new plan brought its own source and sink; the call keeps the old ones. */
-		leg->src->close(leg->src);
-		leg->sink->close(leg->sink);
-		rl_mcall_free(old);
-	}
+	rl_mcall_free(old);
 	rl_media_wake(m);
 	return RL_OK;
 }
@@ -810,7 +809,7 @@ int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct
 	c->rtt_ms = -1;
 	c->leg.rate = rate;
 	c->samples = rate * RL_MEDIA_FRAME_MS / 1000;
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	if ((rv = rl_media_insert(m, c, &old)) != RL_OK) {
 		pthread_mutex_unlock(&m->mu);
 		free(c);
@@ -831,7 +830,7 @@ int rl_media_played(struct rl_media *m, const char *id)
 	struct rl_mcall *c;
 	int r;
 
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	c = rl_find(m, id, NULL);
 	r = c == NULL ? -1 : c->src_ended;
 	pthread_mutex_unlock(&m->mu);
@@ -843,7 +842,7 @@ int rl_media_has(struct rl_media *m, const char *id, uint32_t tx_ssrc)
 	struct rl_mcall *c;
 	int has;
 
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	c = rl_find(m, id, NULL);
 	has = c != NULL && c->leg.tx_ssrc == tx_ssrc;
 	pthread_mutex_unlock(&m->mu);
@@ -854,7 +853,7 @@ int rl_media_quality(struct rl_media *m, const char *id, struct rl_media_quality
 {
 	struct rl_mcall *c;
 
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	if ((c = rl_find(m, id, NULL)) != NULL)
 		rl_mcall_quality(c, q);
 	pthread_mutex_unlock(&m->mu);
@@ -866,7 +865,7 @@ int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q)
 	struct rl_mcall *c;
 	size_t idx;
 
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	if ((c = rl_find(m, id, &idx)) != NULL) {
 		if (q)
 			rl_mcall_quality(c, q);
@@ -882,7 +881,7 @@ int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q)
 
 void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
 {
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	for (size_t i = 0; i < m->ncalls; i++)
 		fn(arg, m->calls[i]->leg.id);
 	pthread_mutex_unlock(&m->mu);
@@ -890,7 +889,7 @@ void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), vo
 
 void rl_media_counters(struct rl_media *m, struct rl_media_counters *c)
 {
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	*c = m->ctr;
 	pthread_mutex_unlock(&m->mu);
 }
@@ -899,7 +898,7 @@ void rl_media_close(struct rl_media *m)
 {
 	if (m == NULL)
 		return;
-	pthread_mutex_lock(&m->mu);
+	rl_media_lock(m);
 	m->running = 0;
 	pthread_mutex_unlock(&m->mu);
 	rl_media_wake(m);

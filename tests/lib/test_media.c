@@ -93,6 +93,21 @@ static double corr(const int16_t *a, size_t na, const int16_t *b, size_t nb, lon
 	return taa > 0 && tbb > 0 ? tab / sqrt(taa * tbb) : 0;
 }
 
+/* A source slower than real time: 30 ms of work for 20 ms of audio. */
+static int slow_read(struct rl_audio_src *s, int16_t *pcm, size_t n)
+{
+	uint64_t until = rl_mono_us() + 30000;
+
+	while (rl_mono_us() < until)
+		;
+	memset(pcm, 0, n * sizeof(*pcm));
+	return RL_OK;
+}
+
+static void slow_close(struct rl_audio_src *s)
+{
+}
+
 static void make_leg(struct rl_media_leg *l, const char *id, const uint8_t *ktx, const uint8_t *krx, uint32_t stx,
                      uint32_t srx, const char *peer, int own, uint32_t seed)
 {
@@ -225,6 +240,23 @@ int main(void)
 	RL_CHECK(rl_media_played(site, "nope") == -1);
 	RL_CHECK(rl_media_del(site, "ivr:1", NULL) == RL_OK);
 	RL_CHECK(g_kept_n[g_nkept - 1] >= 8000 * 12 / 10);
+
+	/* An overloaded engine (a source that takes longer than a frame to read) still lets
+	 * other threads in: a node's loop must never wait on it for long. */
+	struct rl_audio_src slow = {.read = slow_read, .close = slow_close, .rate = 8000};
+	RL_CHECK(rl_media_add_local(site, "slow", 8000, &slow, NULL, NULL, NULL) == RL_OK);
+	uint64_t worst = 0;
+	for (int i = 0; i < 40; i++) {
+		uint64_t t = rl_mono_us();
+		rl_media_counters(site, &mc);
+		if (rl_mono_us() - t > worst)
+			worst = rl_mono_us() - t;
+		rltest_sleep_ms(5);
+	}
+	printf("overloaded engine: the longest wait for its lock %.1f ms (late ticks %llu)\n", worst / 1000.0,
+	       (unsigned long long)mc.late_ticks);
+	RL_CHECK(worst < 200000);
+	RL_CHECK(rl_media_del(site, "slow", NULL) == RL_OK);
 
 	rl_media_close(site);
 	rl_media_close(agent);
