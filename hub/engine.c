@@ -30,8 +30,7 @@ struct rl_recent {
 	char id[RL_WIRE_MAX_ID + 1], agent[RL_WIRE_MAX_ID + 1], site[RL_WIRE_MAX_ID + 1];
 	int tenant, relayed;
 	uint64_t answered_us, ended_us;
-	Relais__CallQuality q_site, q_agent;
-	int has_q_site, has_q_agent;
+	struct rl_call_quality quality;
 };
 
 struct rl_out {
@@ -433,10 +432,10 @@ static void rl_call_finish(struct rl_engine *e, struct rl_contact *c)
 	struct rl_recent *r = &e->recent[e->nrecent++ % RL_RECENT_CALLS];
 
 	c->rec->relayed = pl->relay_id != 0;
-	if (pl->has_q_site && c->rec->quality_site == NULL)
-		c->rec->quality_site = rl_plan_quality_dup(&pl->q_site);
-	if (pl->has_q_agent && c->rec->quality_agent == NULL)
-		c->rec->quality_agent = rl_plan_quality_dup(&pl->q_agent);
+	if (c->rec->quality_site == NULL)
+		c->rec->quality_site = rl_quality_dup(&pl->quality, RL_SIDE_SITE);
+	if (c->rec->quality_agent == NULL)
+		c->rec->quality_agent = rl_quality_dup(&pl->quality, RL_SIDE_AGENT);
 	memset(r, 0, sizeof(*r));
 	snprintf(r->id, sizeof(r->id), "%s", c->id);
 	snprintf(r->agent, sizeof(r->agent), "%s", c->rec->agent_id ? c->rec->agent_id : "");
@@ -445,10 +444,7 @@ static void rl_call_finish(struct rl_engine *e, struct rl_contact *c)
 	r->relayed = pl->relay_id != 0;
 	r->answered_us = c->rec->answered_us;
 	r->ended_us = e->now;
-	r->q_site = pl->q_site;
-	r->q_agent = pl->q_agent;
-	r->has_q_site = pl->has_q_site;
-	r->has_q_agent = pl->has_q_agent;
+	r->quality = pl->quality;
 	rl_plan_free(pl, e->relay);
 	c->plan = NULL;
 }
@@ -469,11 +465,11 @@ static void rl_do_quality(struct rl_engine *e, const struct rl_req *r, const rl_
 		a = rl_agent_by_session(e, env->session);
 		if (!rl_agent_request_ok(e, r, a))
 			return;
-		side = 2;
+		side = RL_SIDE_AGENT;
 		if ((c && c->agent != a) || (rc && strcmp(rc->agent, a->id) != 0))
 			return;
 	} else if (r->peer->role == RELAIS__ROLE__ROLE_NODE && env->chan == 0 && r->peer->site >= 0) {
-		side = 1;
+		side = RL_SIDE_SITE;
 		if ((c && c->site != r->peer->site) || (rc && strcmp(rc->site, e->sites[r->peer->site].id) != 0))
 			return;
 	} else {
@@ -481,28 +477,18 @@ static void rl_do_quality(struct rl_engine *e, const struct rl_req *r, const rl_
 	}
 	if (c != NULL) {
 		if (c->plan != NULL)
-			rl_plan_quality(c->plan, side, q);
+			rl_quality_keep(&c->plan->quality, side, q);
 		return;
 	}
 	if (rc == NULL)
 		return;
-	if (side == 1) {
-		rc->q_site = *q;
-		rc->q_site.contact_id = (char *)protobuf_c_empty_string;
-		rc->q_site.side = 1;
-		rc->has_q_site = 1;
-	} else {
-		rc->q_agent = *q;
-		rc->q_agent.contact_id = (char *)protobuf_c_empty_string;
-		rc->q_agent.side = 2;
-		rc->has_q_agent = 1;
-	}
+	rl_quality_keep(&rc->quality, side, q);
 	if (rl_store_get_contact(e->store, cid, &rec) != RL_OK)
 		return;
-	Relais__CallQuality **slot = side == 1 ? &rec->quality_site : &rec->quality_agent;
+	Relais__CallQuality **slot = side == RL_SIDE_SITE ? &rec->quality_site : &rec->quality_agent;
 	if (*slot != NULL)
 		relais__call_quality__free_unpacked(*slot, NULL);
-	*slot = rl_plan_quality_dup(side == 1 ? &rc->q_site : &rc->q_agent);
+	*slot = rl_quality_dup(&rc->quality, side);
 	if (rl_store_put_contact(e->store, rec, 0) != RL_OK) {
 		rl_log(RL_LOG_ERR, "contact write failed contact=%s", cid);
 		e->write_failed = 1;
@@ -1565,8 +1551,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->relayed = c->plan->relay_id != 0;
 			x->live = 1;
 			x->answered_us = c->rec->answered_us;
-			x->site = c->plan->has_q_site ? &c->plan->q_site : NULL;
-			x->agent = c->plan->has_q_agent ? &c->plan->q_agent : NULL;
+			x->site = rl_quality_get(&c->plan->quality, RL_SIDE_SITE);
+			x->agent = rl_quality_get(&c->plan->quality, RL_SIDE_AGENT);
 			cp[rep.n_calls++] = x;
 		}
 		/* The most recently ended first. */
@@ -1582,8 +1568,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->relayed = rc->relayed;
 			x->answered_us = rc->answered_us;
 			x->ended_us = rc->ended_us;
-			x->site = rc->has_q_site ? &rc->q_site : NULL;
-			x->agent = rc->has_q_agent ? &rc->q_agent : NULL;
+			x->site = rl_quality_get(&rc->quality, RL_SIDE_SITE);
+			x->agent = rl_quality_get(&rc->quality, RL_SIDE_AGENT);
 			cp[rep.n_calls++] = x;
 		}
 		rep.calls = cp;

@@ -42,8 +42,6 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w)
 	}
 	p->ssrc_site = rl_plan_ssrc(relayed ? w->relay : NULL, 0);
 	p->ssrc_agent = rl_plan_ssrc(relayed ? w->relay : NULL, p->ssrc_site);
-	relais__call_quality__init(&p->q_site);
-	relais__call_quality__init(&p->q_agent);
 	if (relayed) {
 		if ((rv = rl_relay_add(w->relay, w->relay_id, p->ssrc_site, p->ssrc_agent, w->ip_site, w->ip_agent)) != RL_OK) {
 			sodium_memzero(p, sizeof(*p));
@@ -86,27 +84,31 @@ void rl_plan_leg(const struct rl_plan *p, const char *contact_id, int agent_side
 	leg->rx_key.len = p->key_len;
 }
 
-void rl_plan_quality(struct rl_plan *p, int side, const Relais__CallQuality *q)
+void rl_quality_keep(struct rl_call_quality *cq, int side, const Relais__CallQuality *q)
 {
-	Relais__CallQuality *dst = side == 1 ? &p->q_site : &p->q_agent;
+	int i = side == RL_SIDE_SITE ? 0 : 1;
 
-	*dst = *q;
-	dst->contact_id = (char *)protobuf_c_empty_string;
-	dst->side = (uint32_t)side;
-	if (side == 1)
-		p->has_q_site = 1;
-	else
-		p->has_q_agent = 1;
+	cq->q[i] = *q;
+	cq->q[i].contact_id = (char *)protobuf_c_empty_string;
+	cq->q[i].side = (uint32_t)side;
+	cq->has[i] = 1;
 }
 
-Relais__CallQuality *rl_plan_quality_dup(const Relais__CallQuality *q)
+Relais__CallQuality *rl_quality_get(struct rl_call_quality *cq, int side)
 {
-	Relais__CallQuality *d = malloc(sizeof(*d));
+	int i = side == RL_SIDE_SITE ? 0 : 1;
 
-	if (d == NULL)
+	return cq->has[i] ? &cq->q[i] : NULL;
+}
+
+Relais__CallQuality *rl_quality_dup(struct rl_call_quality *cq, int side)
+{
+	const Relais__CallQuality *q = rl_quality_get(cq, side);
+	Relais__CallQuality *d;
+
+	if (q == NULL || (d = malloc(sizeof(*d))) == NULL)
 		return NULL;
 	*d = *q;
-	d->contact_id = (char *)protobuf_c_empty_string;
 	return d;
 }
 

@@ -21,6 +21,22 @@
 
 struct rl_relay;
 
+/* The last quality report of each end of a call: [0] the site, [1] the agent. */
+enum { RL_SIDE_SITE = 1, RL_SIDE_AGENT = 2 };
+struct rl_call_quality {
+	Relais__CallQuality q[2]; /* contact_id unset */
+	int has[2];
+};
+
+/* rl_quality_keep keeps a copy of report q from side (RL_SIDE_*). */
+void rl_quality_keep(struct rl_call_quality *cq, int side, const Relais__CallQuality *q);
+
+/* rl_quality_get: side's last report, NULL if none (valid while cq lives). */
+Relais__CallQuality *rl_quality_get(struct rl_call_quality *cq, int side);
+
+/* rl_quality_dup: a malloc'd copy of side's last report for a record, NULL if none. */
+Relais__CallQuality *rl_quality_dup(struct rl_call_quality *cq, int side);
+
 struct rl_plan {
 	uint64_t relay_id;              /* nonzero: registered with the relay under this id */
 	int suite;
@@ -30,8 +46,7 @@ struct rl_plan {
 	size_t key_len;
 	char site_peer[RL_WIRE_MAX_ID + 1];  /* where the site sends ("" = latch on the agent) */
 	char agent_peer[RL_WIRE_MAX_ID + 1]; /* where the agent sends */
-	Relais__CallQuality q_site, q_agent; /* last reports (contact_id unset) */
-	int has_q_site, has_q_agent;
+	struct rl_call_quality quality;
 };
 
 struct rl_plan_where {
@@ -51,11 +66,6 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w);
 /* rl_plan_leg fills leg (pointers into p, valid while p lives) with one end's view. */
 void rl_plan_leg(const struct rl_plan *p, const char *contact_id, int agent_side, Relais__MediaLeg *leg);
 
-/* rl_plan_quality keeps a copy of a report (side 1 site, 2 agent). */
-void rl_plan_quality(struct rl_plan *p, int side, const Relais__CallQuality *q);
-
-/* rl_plan_quality_dup returns a malloc'd copy of a kept report for a record, or NULL. */
-Relais__CallQuality *rl_plan_quality_dup(const Relais__CallQuality *q);
 
 /* rl_plan_free releases the relay call and wipes the keys (NULL is fine). */
 void rl_plan_free(struct rl_plan *p, struct rl_relay *relay);
