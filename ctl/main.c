@@ -178,38 +178,48 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 	return rv;
 }
 
-/* drain on|off, at a site node: stop or resume taking new carrier calls there. */
-static int cmd_drain(struct ctl *c, int argc, char **argv)
+/* ctl_command sends a request that is answered Ok or Error: 0 when done, else the exit
+ * status (3: no answer, refused()'s code otherwise). */
+static int ctl_command(struct ctl *c, rl_env *env)
 {
-	Relais__SiteDrain sd = RELAIS__SITE_DRAIN__INIT;
-	rl_env env, *r;
+	rl_env *r;
 	int rv;
 
-	if (argc != 1 || (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0))
-		return usage();
-	sd.on = strcmp(argv[0], "on") == 0;
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
-	rl_env_init(&env);
-	env.body_case = RELAIS__ENVELOPE__BODY_SITE_DRAIN;
-	env.site_drain = &sd;
-	if ((r = rpc(c, &env)) == NULL) {
+	if ((r = rpc(c, env)) == NULL) {
 		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
 		rv = 3;
 	} else {
 		rv = refused(r);
-		if (rv == 0)
-			printf("drain %s\n", argv[0]);
 		rl_wire_free(r);
 	}
 	ctl_close(c);
 	return rv;
 }
 
+/* drain on|off, at a site node: stop or resume taking new carrier calls there. */
+static int cmd_drain(struct ctl *c, int argc, char **argv)
+{
+	Relais__SiteDrain sd = RELAIS__SITE_DRAIN__INIT;
+	rl_env env;
+	int rv;
+
+	if (argc != 1 || (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0))
+		return usage();
+	sd.on = strcmp(argv[0], "on") == 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_DRAIN;
+	env.site_drain = &sd;
+	if ((rv = ctl_command(c, &env)) == 0)
+		printf("drain %s\n", argv[0]);
+	return rv;
+}
+
 static int cmd_agent_state(struct ctl *c, int argc, char **argv)
 {
 	Relais__AdminSetAgentState as = RELAIS__ADMIN_SET_AGENT_STATE__INIT;
-	rl_env env, *r;
+	rl_env env;
 	int rv;
 
 	if (argc < 2)
@@ -224,21 +234,11 @@ static int cmd_agent_state(struct ctl *c, int argc, char **argv)
 		as.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
 	else
 		return usage();
-	if ((rv = ctl_open(c)) != 0)
-		return rv;
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE;
 	env.admin_set_agent_state = &as;
-	if ((r = rpc(c, &env)) == NULL) {
-		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
-		rv = 3;
-	} else {
-		rv = refused(r);
-		if (rv == 0)
-			printf("agent %s: %s\n", as.agent_id, argv[1]);
-		rl_wire_free(r);
-	}
-	ctl_close(c);
+	if ((rv = ctl_command(c, &env)) == 0)
+		printf("agent %s: %s\n", as.agent_id, argv[1]);
 	return rv;
 }
 
