@@ -97,9 +97,12 @@ int main(int argc, char **argv)
 			tui = 1;
 			continue;
 		}
-		if (strcmp(a, "--no-audio") == 0 || strcmp(a, "--sound-card") == 0) {
-			no_audio |= a[2] == 'n';
-			sound_card = a[2] == 's' ? 1 : sound_card;
+		if (strcmp(a, "--no-audio") == 0) {
+			no_audio = 1;
+			continue;
+		}
+		if (strcmp(a, "--sound-card") == 0) {
+			sound_card = 1;
 			continue;
 		}
 		if (i + 1 >= argc)
