@@ -227,8 +227,23 @@ int main(void)
 			pump(loop, cl, 200);
 	}
 	RL_CHECK(drained);
-	/* Let the last calls end (talk + wrap) before stopping. */
-	pump(loop, cl, 1500);
+	/* Let the last calls end (talk, then hang-up) before stopping: no agent on a call. */
+	int busy = -1;
+	for (int i = 0; i < 100 && busy != 0; i++) {
+		cJSON *s = rlc_status(&c), *a;
+		busy = s ? 0 : -1;
+		cJSON *agents = s ? cJSON_GetObjectItemCaseSensitive(s, "agents") : NULL;
+		cJSON_ArrayForEach(a, agents)
+		{
+			cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "state");
+			busy += cJSON_IsString(st) && (strcmp(st->valuestring, "BUSY") == 0 ||
+			                               strcmp(st->valuestring, "RESERVED") == 0);
+		}
+		cJSON_Delete(s);
+		if (busy != 0)
+			pump(loop, cl, 200);
+	}
+	RL_CHECK(busy == 0);
 	rl_loop_destroy(loop);
 	rl_client_close(cl);
 	rlc_stop_all(&c);
