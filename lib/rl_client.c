@@ -25,7 +25,9 @@ struct rl_client {
 	nng_socket sock;
 	char *url;
 	struct rl_tls tls;
-	uint64_t redial_us;
+	uint64_t redial_us;      /* last time the dialer was replaced */
+	uint64_t down_us;        /* when the link last stopped being ready (or was opened) */
+	unsigned redials;
 	nng_dialer dialer;
 	int role;
 	char site_id[RL_WIRE_MAX_ID + 1];
@@ -83,6 +85,7 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	}
 	if ((rv = rl_link_dial(c->sock, o->url, o->tls, &c->dialer)) != RL_OK)
 		goto fail;
+	c->down_us = rl_mono_us();
 	*out = c;
 	return RL_OK;
 fail:
@@ -223,6 +226,18 @@ static void rl_client_send_heartbeat(struct rl_client *c, uint64_t now)
 	rl_client_send(c, &env);
 }
 
+/* rl_client_redial replaces the dialer, which closes its pipe if it has one; the Hello on
+ * the next pipe binds us at the server again. */
+static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why, uint64_t ms)
+{
+	c->redial_us = now;
+	c->redials++;
+	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
+	nng_dialer_close(c->dialer);
+	c->ready = 0;
+	rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
+}
+
 void rl_client_tick(struct rl_client *c)
 {
 	uint64_t now = rl_mono_us();
@@ -231,10 +246,20 @@ void rl_client_tick(struct rl_client *c)
 	if (ev != c->pipe_seen) {
 		/* A pipe came or went: whoever is at the other end must hear Hello first. */
 		c->pipe_seen = ev;
+		if (c->ready)
+			c->down_us = now;
 		c->ready = 0;
 		rl_client_send_hello(c, now);
 	}
 	if (!c->ready) {
+		uint64_t since = c->down_us > c->redial_us ? c->down_us : c->redial_us;
+		if (now - since >= RL_LINK_DEAD_MS * 1000u) {
+			/* No HelloOk for that long, whatever the reason (server down, a connection
+			 * attempt that never completes, a dialer that stopped retrying after a
+			 * handshake cut short): start over with a fresh dialer. */
+			rl_client_redial(c, now, "not up", (now - since) / 1000u);
+			return;
+		}
 		if (now - c->hello_sent_us >= RL_CLIENT_RESEND_MS * 1000u)
 			rl_client_send_hello(c, now);
 		return;
@@ -242,14 +267,9 @@ void rl_client_tick(struct rl_client *c)
 	if (now - c->last_rx_us >= RL_LINK_DEAD_MS * 1000u &&
 	    now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
 		/* The pipe looks alive to TCP but nothing comes back (NAT or WAN dropped it
-		 * silently): replace the dialer, which closes its pipe; the Hello on the new
-		 * pipe rebinds us at the server. */
-		c->redial_us = now;
-		rl_log(RL_LOG_WARNING, "link silent url=%s ms=%llu: re-dialling", c->url,
-		       (unsigned long long)((now - c->last_rx_us) / 1000u));
-		nng_dialer_close(c->dialer);
-		c->ready = 0;
-		rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
+		 * silently). */
+		c->down_us = now;
+		rl_client_redial(c, now, "silent", (now - c->last_rx_us) / 1000u);
 		return;
 	}
 	if (now - c->last_hb_us >= RL_HEARTBEAT_MS * 1000u)
@@ -309,6 +329,8 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 	    env->error->code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST) {
 		/* The server does not know this pipe (it restarted, or our hello was lost):
 		 * say hello again; the request stays pending and goes out after HelloOk. */
+		if (c->ready)
+			c->down_us = now;
 		c->ready = 0;
 		rl_client_send_hello(c, now);
 		rl_wire_free(env);
@@ -346,6 +368,11 @@ unsigned rl_client_pending(const struct rl_client *c)
 unsigned rl_client_generation(const struct rl_client *c)
 {
 	return c->generation;
+}
+
+unsigned rl_client_redials(const struct rl_client *c)
+{
+	return c->redials;
 }
 
 void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg)

@@ -8,7 +8,10 @@
  *   - keeps each request (with its req_id) until its reply arrives, re-sending it every
  *     RL_CLIENT_RESEND_MS on the same req_id; the server makes repeats harmless;
  *   - sends a Heartbeat every RL_HEARTBEAT_MS and reports the link down after
- *     RL_LINK_DEAD_MS of silence.
+ *     RL_LINK_DEAD_MS of silence;
+ *   - replaces its dialer when the link has been silent, or has not come up (no HelloOk),
+ *     for RL_LINK_DEAD_MS: a half-dead connection or a dialer that stopped retrying never
+ *     keeps a site or an agent away from the hub.
  * Not thread-safe: call everything from the loop's thread.
  */
 #ifndef RL_CLIENT_H
@@ -83,6 +86,8 @@ unsigned rl_client_pending(const struct rl_client *c);
 
 /* rl_client_generation: increases each time the link becomes ready (hello answered). */
 unsigned rl_client_generation(const struct rl_client *c);
+/* rl_client_redials: how many times the dialer was replaced (link silent or never up). */
+unsigned rl_client_redials(const struct rl_client *c);
 
 /* rl_client_each_pending calls fn for the cookie of every unanswered request (cleanup). */
 void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg);

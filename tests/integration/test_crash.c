@@ -136,6 +136,9 @@ static void verify_store(const char *dir)
 				offered_left++;
 			if (r->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED)
 				handled++;
+			else
+				printf("not handled: %s %s state %d outcome %d agent %s\n", r->ext_id,
+				       r->contact_id, r->state, r->outcome, r->agent_id ? r->agent_id : "-");
 		}
 		relais__contact_record__free_unpacked(r, NULL);
 	}

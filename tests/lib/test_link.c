@@ -1,12 +1,17 @@
 /*
  * Links over real sockets: hello, reliable requests with re-send, mutual TLS (and refusal
- * of a client from another CA), and the receive-size cap.
+ * of a client from another CA), the receive-size cap, and a client that replaces its dialer
+ * when a peer takes its connection but never answers.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rl_client.h"
 #include "rl_err.h"
@@ -190,6 +195,47 @@ static void oversized(const char *url)
 	nng_close(s.sock);
 }
 
+/* A listener whose connections complete in the kernel but never hear a byte back (a hung
+ * process, a half-open middlebox): the client must give up on it after RL_LINK_DEAD_MS and
+ * dial again, then come up as soon as a real server answers on that address. */
+static void stuck_peer(int port)
+{
+	struct rl_loop *loop;
+	struct server s = {0};
+	struct rl_client *c;
+	struct client_seen seen = {0};
+	char url[64];
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	struct rl_client_opts o = {.url = url, .role = RELAIS__ROLE__ROLE_CTL, .name = "test"};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	RL_REQUIRE(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	RL_REQUIRE(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	RL_REQUIRE(listen(fd, 16) == 0); /* never accept()ed */
+	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
+	RL_REQUIRE(rl_client_open(&c, &o, loop, TAG_CLIENT) == RL_OK);
+	request(c, &seen);
+	pump(loop, &s, c, &seen, 1, RL_LINK_DEAD_MS + 1500);
+	RL_CHECK(seen.replies == 0);
+	RL_CHECK(!rl_client_up(c));
+	RL_CHECK(rl_client_redials(c) >= 1);
+
+	close(fd);
+	RL_REQUIRE(rl_link_server_open(&s.sock) == RL_OK);
+	RL_REQUIRE(rl_link_listen(s.sock, url, NULL) == RL_OK);
+	RL_REQUIRE(rl_loop_add_socket(loop, s.sock, TAG_SERVER) == RL_OK);
+	pump(loop, &s, c, &seen, 1, RL_LINK_DEAD_MS + 5000);
+	RL_CHECK(seen.replies == 1); /* the request made while stuck was kept and answered */
+	RL_CHECK(rl_client_up(c));
+	printf("stuck peer: %u re-dials, then up\n", rl_client_redials(c));
+	rl_loop_destroy(loop);
+	rl_client_close(c);
+	nng_close(s.sock);
+}
+
 int main(void)
 {
 	char url[128];
@@ -227,5 +273,6 @@ int main(void)
 
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
 	oversized(url);
+	stuck_peer(rltest_free_port());
 	return rltest_done();
 }
