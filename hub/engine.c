@@ -21,6 +21,7 @@
 #define RL_OFFER_VERIFY 1 /* re-check offers against stored records (the invariant) */
 #define RL_STATUS_AGENT_ROWS 400
 #define RL_WRAP_MAX_S 3600
+#define RL_AHT_WEIGHT 0.1 /* weight of the newest call in a queue's recent handle time */
 #define RL_RECENT_CALLS 64
 #define RL_STATUS_CALL_ROWS 182   /* live + recent calls in one status reply (fits a frame) */
 #define RL_STATUS_RECENT_ROWS 32 /* ended calls relaisctl still shows with their quality */
@@ -676,6 +677,41 @@ static void rl_stats_day(struct rl_engine *e, struct rl_queue *q)
 	}
 }
 
+/* rl_avg_add folds x into a moving average: the plain mean of the first calls, then an
+ * exponential average where the newest call weighs RL_AHT_WEIGHT. */
+static void rl_avg_add(double *avg, uint32_t *n, double x)
+{
+	double w = *n + 1 < (uint32_t)(1.0 / RL_AHT_WEIGHT) ? 1.0 / (double)(*n + 1) : RL_AHT_WEIGHT;
+
+	*avg += w * (x - *avg);
+	if (*n < UINT32_MAX)
+		(*n)++;
+}
+
+/* rl_queue_aht_ms: the queue's recent handle time (talk + wrap-up), or its aht_s. */
+static double rl_queue_aht_ms(const struct rl_queue *q)
+{
+	if (q->talk_n == 0)
+		return (double)q->aht_s * 1000.0;
+	return q->talk_avg_ms + (q->wrap_n ? q->wrap_avg_ms : (double)q->wrapup_s * 1000.0);
+}
+
+/* rl_queue_workers counts the agents working queue qi now: logged in, eligible for it, and
+ * ready, ringing, on a call or in wrap-up - not on a break, nor going on one after this call. */
+static uint32_t rl_queue_workers(const struct rl_engine *e, int qi)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < e->nagents; i++) {
+		const struct rl_agent *a = e->agents[i];
+		Relais__AgentState st = a->rec->state;
+		n += a->tier[qi] >= 0 && !(a->rec->pending_reason && a->rec->pending_reason[0]) &&
+		     (st == RELAIS__AGENT_STATE__AGENT_READY || st == RELAIS__AGENT_STATE__AGENT_RESERVED ||
+		      st == RELAIS__AGENT_STATE__AGENT_BUSY || st == RELAIS__AGENT_STATE__AGENT_WRAPUP);
+	}
+	return n;
+}
+
 /* rl_requeue puts an offered contact back at its original place. */
 static void rl_requeue(struct rl_engine *e, struct rl_contact *c, Relais__EventType why)
 {
@@ -714,6 +750,7 @@ static void rl_end_contact(struct rl_engine *e, struct rl_contact *c, Relais__Co
 		wait_ms = (e->now - c->rec->answered_us) / 1000u; /* talk time */
 		q->st.handle_ms += wait_ms;
 		q->st.handled++;
+		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)wait_ms);
 	}
 	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
 	c->rec->outcome = outcome;
@@ -752,6 +789,7 @@ static void rl_finish_wrapup(struct rl_engine *e, struct rl_agent *a, const char
 		uint64_t wrap_ms = (e->now - a->wrap_started_us) / 1000u;
 		rl_stats_day(e, q);
 		q->st.handle_ms += wrap_ms;
+		rl_avg_add(&q->wrap_avg_ms, &q->wrap_n, (double)wrap_ms);
 		/* Handle time is talk + wrap-up: log the wrap-up so KPIs rebuild after a restart. */
 		ev.ts_us = e->now;
 		ev.type = RELAIS__EVENT_TYPE__EV_AGENT_STATE;
@@ -1383,6 +1421,45 @@ fail:
 	rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_INTERNAL, "could not store the contact", 0);
 }
 
+/* rl_do_queue_position: where a waiting contact stands and how long it should still wait.
+ * The estimate is position x recent handle time / agents working the queue: every agent
+ * frees up once per handle time, and the contacts ahead go first. Agents shared with other
+ * queues and calls already half done make it rough; it is what callers are told. */
+static void rl_do_queue_position(struct rl_engine *e, const struct rl_req *r, const Relais__QueuePosition *qp)
+{
+	Relais__QueuePositionReply rep = RELAIS__QUEUE_POSITION_REPLY__INIT;
+	struct rl_contact *c = rl_contact_find(e, qp->contact_id);
+	rl_env env;
+
+	if (r->peer->role != RELAIS__ROLE__ROLE_NODE && r->peer->role != RELAIS__ROLE__ROLE_CTL) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only sites and tools ask for queue positions", 0);
+		return;
+	}
+	if (c != NULL && r->peer->role == RELAIS__ROLE__ROLE_NODE && c->site != r->peer->site) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "contact belongs to another site", 0);
+		return;
+	}
+	rep.contact_id = qp->contact_id;
+	rep.state = c != NULL ? c->rec->state : RELAIS__CONTACT_STATE__CONTACT_ENDED;
+	if (c != NULL) {
+		const struct rl_queue *q = &e->queues[c->queue];
+		rep.waiting = q->nheap;
+		rep.agents = rl_queue_workers(e, c->queue);
+		if (c->queued) {
+			rep.position = rl_router_position(q, c);
+			rep.ewt_known = rep.agents > 0;
+			if (rep.ewt_known) {
+				double ms = (double)rep.position * rl_queue_aht_ms(q) / (double)rep.agents;
+				rep.ewt_s = ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
+			}
+		}
+	}
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY;
+	env.queue_position_reply = &rep;
+	rl_reply(e, r, &env);
+}
+
 static void rl_do_cancel(struct rl_engine *e, const struct rl_req *r, const Relais__ContactCancel *cc)
 {
 	struct rl_contact *c = rl_contact_find(e, cc->contact_id);
@@ -1731,6 +1808,8 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 	 * for the site: site-level requests on a chan are refused. */
 	if (env->chan != 0 && (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT ||
 	                       env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_CANCEL ||
+	                       env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION ||
+	                       env->body_case == RELAIS__ENVELOPE__BODY_TRANSFER_RESULT ||
 	                       env->body_case == RELAIS__ENVELOPE__BODY_SITE_REGISTER ||
 	                       env->body_case == RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE)) {
 		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "not allowed for a relayed agent", 0);
@@ -1757,6 +1836,9 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		break;
 	case RELAIS__ENVELOPE__BODY_CONTACT_CANCEL:
 		rl_do_cancel(e, &r, env->contact_cancel);
+		break;
+	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
+		rl_do_queue_position(e, &r, env->queue_position);
 		break;
 	case RELAIS__ENVELOPE__BODY_SITE_REGISTER: {
 		const Relais__SiteRegister *sr = env->site_register;
@@ -2074,6 +2156,9 @@ static int rl_load_queue(struct rl_engine *e, struct rl_queue *q, const config_s
 	q->wrapup_s = (uint32_t)rl_cfg_int(s, "wrapup_s", e->conf.wrapup_s);
 	q->offer_timeout_s = (uint32_t)rl_cfg_int(s, "offer_timeout_s", e->conf.offer_timeout_s);
 	q->sticky_s = (uint32_t)rl_cfg_int(s, "sticky_s", 0);
+	q->aht_s = (uint32_t)rl_cfg_int(s, "aht_s", 180);
+	if (q->aht_s < 1 || q->aht_s > 7200)
+		return rl_cfg_err(s, "aht_s (expected handle time before there is history) is 1..7200");
 	if (q->sl_pct > 100 || q->sl_s > 3600 || q->wrapup_s > 3600 || q->offer_timeout_s < 1 || q->offer_timeout_s > 300)
 		return rl_cfg_err(s, "queue setting out of range (sl_pct 0..100, sl_seconds/wrapup_s <= 3600, offer_timeout_s 1..300)");
 	if (strcmp(policy, "longest_idle") == 0)
@@ -2311,10 +2396,13 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
 		q->st.handle_ms += ev->wait_ms;
 		q->st.handled++;
+		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)ev->wait_ms);
 		break;
 	case RELAIS__EVENT_TYPE__EV_AGENT_STATE:
-		if (ev->detail && strcmp(ev->detail, "wrapup-done") == 0)
+		if (ev->detail && strcmp(ev->detail, "wrapup-done") == 0) {
 			q->st.handle_ms += ev->wait_ms;
+			rl_avg_add(&q->wrap_avg_ms, &q->wrap_n, (double)ev->wait_ms);
+		}
 		break;
 	default:
 		break;

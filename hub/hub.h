@@ -89,6 +89,11 @@ struct rl_queue {
 	struct rl_list ready[RL_MAX_TIERS];
 	uint32_t staffed; /* logged-in agents eligible at some tier */
 	struct rl_qstats st;
+	/* Recent handle time for expected-wait estimates: moving averages of talk and of
+	 * wrap-up over the last calls (RL_AHT_WEIGHT), aht_s until there is history. */
+	uint32_t aht_s;
+	double talk_avg_ms, wrap_avg_ms;
+	uint32_t talk_n, wrap_n;
 	int dirty;
 };
 

@@ -107,6 +107,15 @@ static void rl_heap_down(struct rl_queue *q, uint32_t i)
 	rl_heap_set(q, i, c);
 }
 
+uint32_t rl_router_position(const struct rl_queue *q, const struct rl_contact *c)
+{
+	uint32_t ahead = 0;
+
+	for (uint32_t i = 0; i < q->nheap; i++)
+		ahead += q->heap[i] != c && rl_router_better(q->heap[i], c);
+	return ahead + 1;
+}
+
 int rl_router_push(struct rl_queue *q, struct rl_contact *c)
 {
 	if (c->queued)

@@ -23,6 +23,9 @@ int rl_router_push(struct rl_queue *q, struct rl_contact *c);
 void rl_router_remove(struct rl_queue *q, struct rl_contact *c);
 struct rl_contact *rl_router_head(const struct rl_queue *q);
 
+/* rl_router_position: c's place among q's waiting contacts, 1 = served next (O(waiting)). */
+uint32_t rl_router_position(const struct rl_queue *q, const struct rl_contact *c);
+
 /* rl_router_better: 1 if contact x should be served before y. */
 int rl_router_better(const struct rl_contact *x, const struct rl_contact *y);
 

@@ -134,7 +134,18 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_CALL_QUALITY:
 		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
-		return rl_wire_media_ok(e->contact_update->media);
+		return rl_wire_media_ok(e->contact_update->media) &&
+		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
+		return rl_wire_text_ok(e->queue_position->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER:
+		return rl_wire_text_ok(e->contact_transfer->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->contact_transfer->queue_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->contact_transfer->number, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->contact_transfer->note, RL_WIRE_MAX_TEXT);
+	case RELAIS__ENVELOPE__BODY_TRANSFER_RESULT:
+		return rl_wire_text_ok(e->transfer_result->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->transfer_result->reason, RL_WIRE_MAX_TEXT);
 	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
 		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
