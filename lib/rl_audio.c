@@ -192,6 +192,67 @@ int rl_audio_read_wav(const char *path, int16_t **pcm, size_t *n, unsigned *rate
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* one source after another (announcements made of recorded pieces) */
+
+#define RL_SEQ_MAX 32
+
+struct rl_seq_src {
+	struct rl_audio_src base;
+	struct rl_audio_src *srcs[RL_SEQ_MAX];
+	int n, cur;
+};
+
+static int rl_seq_read(struct rl_audio_src *s, int16_t *pcm, size_t n)
+{
+	struct rl_seq_src *q = (struct rl_seq_src *)s;
+
+	while (q->cur < q->n) {
+		int rv = q->srcs[q->cur]->read(q->srcs[q->cur], pcm, n);
+		if (rv != RL_ENOENT)
+			return RL_OK;
+		q->srcs[q->cur]->close(q->srcs[q->cur]);
+		q->srcs[q->cur++] = NULL;
+		/* The piece ended inside this frame: its tail and silence make the frame. */
+		return q->cur < q->n ? RL_OK : RL_ENOENT;
+	}
+	memset(pcm, 0, n * sizeof(*pcm));
+	return RL_ENOENT;
+}
+
+static void rl_seq_close(struct rl_audio_src *s)
+{
+	struct rl_seq_src *q = (struct rl_seq_src *)s;
+
+	if (q == NULL)
+		return;
+	for (int i = q->cur; i < q->n; i++)
+		q->srcs[i]->close(q->srcs[i]);
+	free(q);
+}
+
+int rl_audio_seq_src(struct rl_audio_src **out, struct rl_audio_src **srcs, int n, unsigned rate)
+{
+	struct rl_seq_src *q;
+	int ok = n >= 1 && n <= RL_SEQ_MAX;
+
+	for (int i = 0; ok && i < n; i++)
+		ok = srcs[i] != NULL && srcs[i]->rate == rate;
+	if (!ok || (q = calloc(1, sizeof(*q))) == NULL) {
+		for (int i = 0; i < n; i++)
+			if (srcs[i] != NULL)
+				srcs[i]->close(srcs[i]);
+		return ok ? RL_ENOMEM : RL_EINVAL;
+	}
+	memcpy(q->srcs, srcs, (size_t)n * sizeof(*srcs));
+	q->n = n;
+	q->base.read = rl_seq_read;
+	q->base.close = rl_seq_close;
+	q->base.rate = rate;
+	*out = &q->base;
+	return RL_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* speech-like generator */
 
 struct rl_gen_src {

@@ -35,6 +35,12 @@ struct rl_audio_sink {
  * Errors: RL_ENOENT (cannot open), RL_EINVAL (no audio), RL_ENOMEM. */
 int rl_audio_wav_src(struct rl_audio_src **out, const char *path, unsigned rate, int loop);
 
+/* rl_audio_seq_src plays srcs[0..n) one after the other (it takes them: each is closed when
+ * it ends, the rest at close), then ends (RL_ENOENT). All must be at rate. The frame in which
+ * one ends is completed with silence. Errors: RL_EINVAL (n 0 or over 32, rates), RL_ENOMEM
+ * (the sources are then closed). */
+int rl_audio_seq_src(struct rl_audio_src **out, struct rl_audio_src **srcs, int n, unsigned rate);
+
 /* rl_audio_wav_sink creates (truncates) a 16-bit mono WAV file at rate Hz.
  * Errors: RL_EIO, RL_ENOMEM. */
 int rl_audio_wav_sink(struct rl_audio_sink **out, const char *path, unsigned rate);

@@ -61,8 +61,8 @@ static const struct rl_cfg_opt media_opts[] = {
 
 /* SIP trunks (optional group `sip`): see docs/config.md. */
 struct sip_settings {
-	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN];
-	int rtp_min, rtp_max, retry_after_s, max_calls;
+	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
+	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s;
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
@@ -74,6 +74,12 @@ static const struct rl_cfg_opt sip_opts[] = {
 	 "Retry-After of 503s (draining, full)"},
 	{"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
 	{"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
+	{"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
+	 "prompt set for queue position and expected wait (\"\": none)"},
+	{"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
+	 "first announcement after queueing"},
+	{"announce_every_s", RL_CFG_INT, 0, 3600, "60", offsetof(struct sip_settings, announce_every_s),
+	 "then every (0: never)"},
 	{"trunks", RL_CFG_LIST, 0, 0, NULL, 0, "source IPs allowed to send calls (empty: any)"},
 	{"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue"},
 	{"menus", RL_CFG_LIST, 0, 0, NULL, 0, "IVR menus"},
@@ -140,6 +146,9 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	conf->sip.listen = strdup(ss.listen);
 	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
 	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
+	snprintf(conf->announce_dir, sizeof(conf->announce_dir), "%.500s", ss.announce_dir);
+	conf->announce_first_s = (uint32_t)ss.announce_first_s;
+	conf->announce_every_s = (uint32_t)ss.announce_every_s;
 	conf->rtp_min = (uint16_t)ss.rtp_min;
 	conf->rtp_max = (uint16_t)ss.rtp_max;
 	conf->sip.retry_after_s = (unsigned)ss.retry_after_s;

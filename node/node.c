@@ -191,6 +191,20 @@ int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOut
 	return rl_client_request(n->hub, &env, &n->marker, NULL);
 }
 
+int rl_node_queue_position(struct rl_node *n, const char *contact_id)
+{
+	Relais__QueuePosition qp = RELAIS__QUEUE_POSITION__INIT;
+	rl_env env;
+
+	if (!rl_client_up(n->hub))
+		return RL_ENET; /* not worth queueing: the caller hears the music meanwhile */
+	rl_env_init(&env);
+	qp.contact_id = (char *)contact_id;
+	env.body_case = RELAIS__ENVELOPE__BODY_QUEUE_POSITION;
+	env.queue_position = &qp;
+	return rl_client_request(n->hub, &env, &n->marker, NULL);
+}
+
 static void rl_node_register(struct rl_node *n)
 {
 	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
@@ -307,6 +321,12 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 				free(c);
 			}
 		}
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY) {
+		const Relais__QueuePositionReply *r = env->queue_position_reply;
+		const char *id = r->contact_id ? r->contact_id : "";
+		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(id), rl_eq_ncontact, id);
+		if (c != NULL && c->src->ops->on_position != NULL && c->cookie != NULL)
+			c->src->ops->on_position(c->src, c->cookie, r);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && !is_reply) {
 		rl_log(RL_LOG_WARNING, "hub says: %s", env->error->message ? env->error->message : "?");
 	}

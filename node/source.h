@@ -40,6 +40,8 @@ struct rl_source_ops {
 	void (*posted)(struct rl_source *s, void *ptr);
 	/* The site starts (1) or stops (0) draining: refuse new calls, keep the ones in progress. */
 	void (*drain)(struct rl_source *s, int on);
+	/* The hub's answer to rl_node_queue_position for one of this source's contacts. */
+	void (*on_position)(struct rl_source *s, void *cookie, const Relais__QueuePositionReply *r);
 };
 
 struct rl_source {
@@ -53,6 +55,10 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 
 /* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED). */
 int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome);
+
+/* rl_node_queue_position asks the hub where contact_id stands in its queue; the answer comes
+ * to the contact's source as on_position (nothing comes if the hub is unreachable). */
+int rl_node_queue_position(struct rl_node *n, const char *contact_id);
 
 /* rl_node_post hands ptr (one malloc'd block) from any thread to s->ops->posted on the
  * node's loop thread, which frees it; posts never handled (node closing) are freed with

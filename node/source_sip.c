@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "rl_carrier.h"
 #include "rl_err.h"
 #include "rl_htab.h"
@@ -34,6 +35,9 @@ struct rl_scall {
 	char contact[RL_WIRE_MAX_ID + 1]; /* the hub's id once acknowledged */
 	char local[RL_WIRE_MAX_ID + 1];   /* id of the prompt/hold call in the media engine */
 	int local_live;
+	uint64_t next_announce_us;        /* waiting: when to ask the hub for the next announcement */
+	uint64_t asked_us;                /* 0, or when the position was asked for */
+	int announcing;                   /* an announcement plays instead of the music */
 	struct rl_ivr ivr;
 };
 
@@ -42,7 +46,7 @@ struct rl_sipsrc {
 	struct rl_sip_source_conf conf;
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
-	uint64_t answered, queued, abandoned, released, unknown_did;
+	uint64_t answered, queued, abandoned, released, unknown_did, announcements;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -75,20 +79,19 @@ static void rl_sc_local_stop(struct rl_sipsrc *ss, struct rl_scall *c)
 	c->local_live = 0;
 }
 
-/* rl_sc_play plays path (loop: hold music) to the caller while draining what the caller
- * sends (and the digits in it). path "" = silence. */
-static int rl_sc_play(struct rl_sipsrc *ss, struct rl_scall *c, const char *path, int loop)
+/* rl_sc_play_src plays play (taken; NULL = silence) to the caller while draining what the
+ * caller sends (and the digits in it). */
+static int rl_sc_play_src(struct rl_sipsrc *ss, struct rl_scall *c, struct rl_audio_src *play)
 {
-	struct rl_audio_src *play = NULL, *listen;
+	struct rl_audio_src *listen;
 	struct rl_audio_sink *to;
 	struct rl_media *m = rl_ss_media(ss);
 	int rv;
 
-	if (m == NULL || c->leg == NULL)
+	if (m == NULL || c->leg == NULL) {
+		if (play)
+			play->close(play);
 		return RL_ENOENT;
-	if (path[0] && (rv = rl_audio_wav_src(&play, path, RL_SIP_RATE, loop)) != RL_OK) {
-		rl_log(RL_LOG_WARNING, "prompt unavailable file=%s err=\"%s\"", path, rl_strerror(rv));
-		play = NULL; /* silence: the call goes on */
 	}
 	listen = rl_carrier_src(c->leg);
 	to = rl_carrier_sink(c->leg);
@@ -101,6 +104,19 @@ static int rl_sc_play(struct rl_sipsrc *ss, struct rl_scall *c, const char *path
 	}
 	c->local_live = 1;
 	return RL_OK;
+}
+
+/* rl_sc_play plays path (loop: hold music) to the caller; path "" = silence. */
+static int rl_sc_play(struct rl_sipsrc *ss, struct rl_scall *c, const char *path, int loop)
+{
+	struct rl_audio_src *play = NULL;
+	int rv;
+
+	if (path[0] && (rv = rl_audio_wav_src(&play, path, RL_SIP_RATE, loop)) != RL_OK) {
+		rl_log(RL_LOG_WARNING, "prompt unavailable file=%s err=\"%s\"", path, rl_strerror(rv));
+		play = NULL; /* silence: the call goes on */
+	}
+	return rl_sc_play_src(ss, c, play);
 }
 
 static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
@@ -163,6 +179,7 @@ static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *q
 	}
 	c->submitted = 1;
 	c->state = SC_WAITING;
+	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
 	ss->queued++;
 	rl_log(RL_LOG_INFO, "carrier call queued call=%llu caller=%s did=%s queue=%s priority=%u",
 	       (unsigned long long)c->call, c->inv.caller, c->inv.dialled, queue, priority);
@@ -362,6 +379,7 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 		}
 		/* The prompt/hold call gives the leg back; the bridge carries it to the agent. */
 		rl_sc_local_stop(ss, c);
+		c->announcing = 0;
 		if (rl_node_attach_audio(ss->base.node, u->contact_id, rl_carrier_src(c->leg), rl_carrier_sink(c->leg)) != RL_OK)
 			rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", u->contact_id);
 		c->state = SC_CONNECTED;
@@ -379,6 +397,79 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* announcements while waiting */
+
+#define RL_ANNOUNCE_ASK_US 5000000u /* no answer from the hub that soon: skip this one */
+
+static int rl_sc_announces(const struct rl_sipsrc *ss, const struct rl_scall *c)
+{
+	/* Only a caller who hears us: answered (an IVR), not one hearing the carrier's ringing. */
+	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && c->state == SC_WAITING && c->sip_answered &&
+	       !c->gone && !c->sip_done && c->contact[0];
+}
+
+static void rl_sc_announce_tick(struct rl_sipsrc *ss, struct rl_scall *c, uint64_t now)
+{
+	struct rl_media *m = rl_ss_media(ss);
+	uint64_t every = (uint64_t)ss->conf.announce_every_s * 1000000u;
+
+	if (!rl_sc_announces(ss, c))
+		return;
+	if (c->announcing) {
+		if (m != NULL && rl_media_played(m, c->local) != 0) {
+			/* Said: back to the music, until the next one. */
+			c->announcing = 0;
+			rl_sc_play(ss, c, ss->conf.hold_music, 1);
+			c->next_announce_us = now + every;
+		}
+		return;
+	}
+	if (c->asked_us != 0) {
+		if (now - c->asked_us > RL_ANNOUNCE_ASK_US) {
+			c->asked_us = 0;
+			c->next_announce_us = now + every;
+		}
+		return;
+	}
+	if (now < c->next_announce_us)
+		return;
+	if (rl_node_queue_position(ss->base.node, c->contact) == RL_OK)
+		c->asked_us = now;
+	else
+		c->next_announce_us = now + every; /* hub unreachable: music only */
+}
+
+static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__QueuePositionReply *r)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_scall *c = cookie;
+	char paths[RL_ANNOUNCE_MAX][RL_IVR_PATH];
+	struct rl_audio_src *srcs[RL_ANNOUNCE_MAX], *seq;
+	int n, k = 0;
+
+	if (!rl_sc_announces(ss, c) || c->asked_us == 0 || c->announcing)
+		return;
+	c->asked_us = 0;
+	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_every_s * 1000000u;
+	if (r->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED || r->position == 0)
+		return;
+	n = rl_announce_files(ss->conf.announce_dir, r->position, r->ewt_known, r->ewt_s, paths);
+	for (int i = 0; i < n; i++)
+		if (rl_audio_wav_src(&srcs[k], paths[i], RL_SIP_RATE, 0) == RL_OK)
+			k++;
+	if (k == 0 || rl_audio_seq_src(&seq, srcs, k, RL_SIP_RATE) != RL_OK || rl_sc_play_src(ss, c, seq) != RL_OK) {
+		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call,
+		       ss->conf.announce_dir, n);
+		return;
+	}
+	c->announcing = 1;
+	ss->announcements++;
+	rl_log(RL_LOG_INFO, "announce call=%llu contact=%s position=%u waiting=%u agents=%u ewt_s=%s%u files=%d",
+	       (unsigned long long)c->call, c->contact, r->position, r->waiting, r->agents, r->ewt_known ? "" : "unknown:",
+	       r->ewt_s, k);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 static void rl_ss_tick(struct rl_source *s, uint64_t now)
 {
@@ -389,6 +480,8 @@ static void rl_ss_tick(struct rl_source *s, uint64_t now)
 		struct rl_scall *c = ss->calls.ents ? ss->calls.ents[i].val : NULL;
 		struct rl_ivr_step st;
 		char d;
+		if (c != NULL && c->state == SC_WAITING)
+			rl_sc_announce_tick(ss, c, now);
 		if (c == NULL || c->state != SC_IVR || c->gone || c->sip_done)
 			continue;
 		while (c->state == SC_IVR && rl_carrier_dtmf(c->leg, &d) == RL_OK) {
@@ -428,9 +521,10 @@ static void rl_ss_stop(struct rl_source *s)
 		}
 	}
 	rl_htab_fini(&ss->calls);
-	rl_log(RL_LOG_NOTICE, "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu",
+	rl_log(RL_LOG_NOTICE,
+	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu",
 	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
-	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did);
+	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements);
 	free(ss);
 }
 
@@ -442,6 +536,7 @@ static const struct rl_source_ops rl_ss_ops = {
 	.stop = rl_ss_stop,
 	.posted = rl_ss_posted,
 	.drain = rl_ss_drain,
+	.on_position = rl_ss_position,
 };
 
 int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct rl_sip_source_conf *conf)

@@ -6,7 +6,9 @@
  * prompts play and the caller's DTMF choices (RFC 4733) pick the queue, priority and
  * screen-pop answers; without one the caller hears ringing until an agent answers. The
  * contact is then submitted to the hub with the caller's number, the DID and the IVR answers
- * as screen-pop data. While it waits, the caller hears the hold music. When an agent takes
+ * as screen-pop data. While it waits, the caller hears the hold music, interrupted every
+ * announce_every_s by its position in queue and expected wait (asked from the hub, spoken
+ * from the prompt set in announce_dir: announce.h). When an agent takes
  * it, the carrier leg (node's rl_carrier: G.711 <-> the agent's Opus/SRTP, transcoded by the
  * media bridge) carries the call. Either side hanging up ends the other: the caller leaving
  * (BYE, or CANCEL before answer) abandons the contact wherever it is; the agent hanging up
@@ -32,6 +34,9 @@ struct rl_sip_source_conf {
 	char media_ip[64];               /* our RTP address in SDP */
 	uint16_t rtp_min, rtp_max;       /* RTP port range (even ports); 0, 0 = any */
 	char hold_music[RL_IVR_PATH];    /* WAV looped while the caller waits; "" = silence */
+	char announce_dir[RL_IVR_PATH];  /* prompt set for position/wait (announce.h); "" = none */
+	uint32_t announce_first_s;       /* first announcement this long after queueing */
+	uint32_t announce_every_s;       /* then every so often; 0 = never */
 	const struct rl_sip_did *dids;   /* kept by reference: must outlive the source */
 	int ndids;
 	const struct rl_ivr_menus *menus;

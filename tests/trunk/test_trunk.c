@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rl_audio.h"
 #include "rl_err.h"
@@ -102,6 +103,21 @@ int main(void)
 		g->close(g);
 		RL_REQUIRE(rl_audio_write_wav(prompt, pcm, 16000, 16000) == RL_OK);
 	}
+	/* The announcement prompt set: short tones are enough (what is said is in the node's log). */
+	char prompts[700];
+	snprintf(prompts, sizeof(prompts), "%s/prompts", c.dir);
+	RL_REQUIRE(mkdir(prompts, 0700) == 0);
+	{
+		const char *names[] = {"queue-position", "queue-wait", "queue-wait-short", "minutes", "1", "2", "3"};
+		int16_t tone[4800];
+		for (int i = 0; i < 4800; i++)
+			tone[i] = (int16_t)(6000 * sin(2 * M_PI * 440 * i / 16000.0));
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			char path[800];
+			snprintf(path, sizeof(path), "%s/%s.wav", prompts, names[i]);
+			RL_REQUIRE(rl_audio_write_wav(path, tone, 4800, 16000) == RL_OK);
+		}
+	}
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 1; }");
 	rlc_queue(&c, "{ id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 1; }; wrapup_s = 1; }");
 	rlc_queue(&c, "{ id = \"telco.empty\"; tenant = \"telco\"; skills = { nobody = 1; }; wrapup_s = 1; }");
@@ -115,6 +131,7 @@ int main(void)
 	snprintf(c.node_extra, sizeof(c.node_extra),
 	         "sip = {\n"
 	         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 17;\n"
+	         "  announce_dir = \"%s\"; announce_first_s = 1; announce_every_s = 1;\n"
 	         "  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; queue = \"telco.billing\"; },\n"
 	         "           { did = \"+212522000200\"; tenant = \"telco\"; menu = \"main\"; },\n"
 	         "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; } );\n"
@@ -122,7 +139,7 @@ int main(void)
 	         "              options = ( { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"tech\"; },\n"
 	         "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
 	         "};\n",
-	         g_sip_port, prompt);
+	         g_sip_port, prompts, prompt);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
@@ -167,10 +184,14 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents.log"), "queue=telco.tech") >= 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "caller pressed") >= 1);
 
-	/* 3. Abandon while queued. */
+	/* 3. Abandon while queued, after hearing its position (nobody staffs that queue: no
+	 * estimate of the wait is given). */
 	RL_CHECK(sipp(&c, "abandon_queued", "+212522000200") == 0);
 	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 1, 10));
 	RL_CHECK(qnum(&c, "telco.empty", "waiting") == 0);
+	int said = rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "position=1 waiting=1 agents=0 ewt_s=unknown");
+	printf("announcements to the waiting caller: %d\n", said);
+	RL_CHECK(said >= 1);
 
 	/* 4. CANCEL while the agent's phone rings. */
 	RL_CHECK(sipp(&c, "cancel_ringing", "+212522000300") == 0);
