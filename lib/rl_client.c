@@ -1,5 +1,6 @@
 #include "rl_client.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,9 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 	}
 	c->last_rx_us = now;
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req) {
+		if (c->generation > 0)
+			rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
+			       (unsigned long long)((now - c->down_us) / 1000u));
 		c->ready = 1;
 		c->generation++;
 		c->last_hb_us = now;
@@ -382,11 +386,99 @@ void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *
 			fn(p->cookie, arg);
 }
 
+/*
+ * Closing the socket waits for nng to reap its pipes and dialers. With nng 1.5.2 that wait can
+ * last forever when a dialer is wedged in a connection attempt that never completes (seen
+ * after the server was killed mid-handshake, on a busy machine). A process shutting down must
+ * not hang on it: the close gets RL_CLIENT_CLOSE_MS, then the client is left to nng (kept
+ * reachable, its callback may still run) and the caller goes on.
+ */
+#define RL_CLIENT_CLOSE_MS 3000
+
+struct rl_closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	atomic_int refs;
+};
+
+static struct rl_client *rl_client_abandoned[16]; /* left to a wedged nng close */
+static atomic_uint rl_client_nabandoned;
+
+static void rl_closer_put(struct rl_closer *k)
+{
+	if (atomic_fetch_sub(&k->refs, 1) == 1) {
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->mu);
+		free(k);
+	}
+}
+
+static void *rl_closer_run(void *arg)
+{
+	struct rl_closer *k = arg;
+
+	nng_close(k->sock);
+	pthread_mutex_lock(&k->mu);
+	k->done = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	rl_closer_put(k);
+	return NULL;
+}
+
+/* rl_client_close_sock closes c's socket within RL_CLIENT_CLOSE_MS; 0 if it did not finish. */
+static int rl_client_close_sock(struct rl_client *c)
+{
+	struct rl_closer *k = calloc(1, sizeof(*k));
+	struct timespec until;
+	pthread_t t;
+	int done;
+
+	if (k == NULL || pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k);
+		nng_close(c->sock);
+		return 1;
+	}
+	pthread_cond_init(&k->cv, NULL);
+	k->sock = c->sock;
+	atomic_init(&k->refs, 2);
+	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
+		nng_close(c->sock);
+		k->done = 1;
+		atomic_store(&k->refs, 1);
+		rl_closer_put(k);
+		return 1;
+	}
+	pthread_detach(t);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RL_CLIENT_CLOSE_MS / 1000;
+	until.tv_nsec += (long)(RL_CLIENT_CLOSE_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&k->mu);
+	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+		;
+	done = k->done;
+	pthread_mutex_unlock(&k->mu);
+	rl_closer_put(k);
+	return done;
+}
+
 void rl_client_close(struct rl_client *c)
 {
 	if (c == NULL)
 		return;
-	nng_close(c->sock);
+	if (!rl_client_close_sock(c)) {
+		unsigned i = atomic_fetch_add(&rl_client_nabandoned, 1);
+		rl_log(RL_LOG_WARNING, "link close did not finish in %d ms url=%s: left to nng", RL_CLIENT_CLOSE_MS, c->url);
+		if (i < sizeof(rl_client_abandoned) / sizeof(rl_client_abandoned[0]))
+			rl_client_abandoned[i] = c;
+		return;
+	}
 	free(c->url);
 	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++) {
 		struct rl_pending *p = c->buckets[b], *n;

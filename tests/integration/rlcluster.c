@@ -23,6 +23,7 @@ void rlc_init(struct rlc *c, const char *name, int tls)
 	char cmd[1200];
 
 	memset(c, 0, sizeof(*c));
+	setvbuf(stdout, NULL, _IOLBF, 0); /* a test killed by its timeout still shows its progress */
 	snprintf(c->dir, sizeof(c->dir), "%s", rltest_tmpdir(name));
 	snprintf(c->certs, sizeof(c->certs), "%s/certs", c->dir);
 	c->tls = tls;

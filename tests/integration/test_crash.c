@@ -212,6 +212,7 @@ int main(void)
 		submit(cl, next++);
 	for (int i = 0; i < 300 && acked_count() < NCONTACTS; i++)
 		pump(loop, cl, 100);
+	printf("all submitted: %d acked, link %s\n", acked_count(), rl_client_up(cl) ? "up" : "down");
 	RL_CHECK(acked_count() == NCONTACTS);
 	int mism = 0;
 	for (int i = 0; i < NCONTACTS; i++)
@@ -228,6 +229,8 @@ int main(void)
 		drained = waiting == 0 && answered >= NCONTACTS;
 		if (!drained)
 			pump(loop, cl, 200);
+		if (!drained && i % 25 == 24)
+			printf("waiting for the agents: %.0f waiting, %.0f answered\n", waiting, answered);
 	}
 	RL_CHECK(drained);
 	/* Let the last calls end (talk, then hang-up) before stopping: no agent on a call. */
