@@ -32,6 +32,13 @@ int rl_script_parse(const char *spec, struct rl_script *s)
 		if (eq == NULL)
 			return RL_EINVAL;
 		*eq = 0;
+		if (strcmp(kv, "xfer") == 0 || strcmp(kv, "xfer_number") == 0) {
+			char *dst = kv[4] ? s->xfer_number : s->xfer_queue;
+			if (eq[1] == 0 || strlen(eq + 1) > RL_WIRE_MAX_ID)
+				return RL_EINVAL;
+			snprintf(dst, RL_WIRE_MAX_ID + 1, "%s", eq + 1);
+			continue;
+		}
 		v = strtod(eq + 1, &end);
 		if (*end != 0 || eq[1] == 0 || v < 0 || !isfinite(v))
 			return RL_EINVAL;
@@ -170,6 +177,22 @@ void rl_agent_hangup(struct rl_agent_sess *a)
 	rl_request(a, &env);
 }
 
+void rl_agent_transfer(struct rl_agent_sess *a, const char *queue, const char *number, const char *note)
+{
+	Relais__ContactTransfer t = RELAIS__CONTACT_TRANSFER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	t.contact_id = a->contact;
+	t.queue_id = (char *)(queue ? queue : "");
+	t.number = (char *)(queue ? "" : number ? number : "");
+	t.note = (char *)(note ? note : "");
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER;
+	env.contact_transfer = &t;
+	rl_emit(a, "event=transfer contact=%s to=%s", a->contact, queue ? queue : t.number);
+	rl_request(a, &env);
+}
+
 void rl_agent_wrapup(struct rl_agent_sess *a, const char *disposition, unsigned extend_s)
 {
 	Relais__WrapupDone w = RELAIS__WRAPUP_DONE__INIT;
@@ -266,6 +289,20 @@ static void rl_take_offer(struct rl_agent_sess *a, const Relais__Offer *o)
 	rl_emit(a, "event=offer contact=%s tenant=%s queue=%s priority=%u caller=%s wait_ms=%llu", o->contact_id,
 	        o->tenant_id, o->queue_id, o->priority, caller,
 	        (unsigned long long)(o->offered_us > o->enqueued_us ? (o->offered_us - o->enqueued_us) / 1000u : 0));
+	if (a->out != NULL && o->pop != NULL && o->pop->n_data > 0) {
+		/* The screen-pop's data (IVR answers, transfer notes): one line, values quoted. */
+		char line[2048];
+		size_t len = 0;
+		for (size_t i = 0; i < o->pop->n_data && len < sizeof(line); i++) {
+			int k = snprintf(line + len, sizeof(line) - len, " %s=\"%s\"", o->pop->data[i]->key ? o->pop->data[i]->key : "",
+			                 o->pop->data[i]->value ? o->pop->data[i]->value : "");
+			if (k < 0)
+				break;
+			len += (size_t)k;
+		}
+		line[sizeof(line) - 1] = '\0';
+		rl_emit(a, "event=screenpop contact=%s%s", o->contact_id, line);
+	}
 }
 
 void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
@@ -379,7 +416,14 @@ void rl_agent_tick(struct rl_agent_sess *a)
 			break;
 		case RL_ACT_HANGUP:
 			if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY) {
-				rl_agent_hangup(a);
+				if ((a->script->xfer_queue[0] || a->script->xfer_number[0]) && strcmp(a->xfer_tried, a->contact) != 0) {
+					/* Once per call: if the transfer is refused, the plan comes back here
+					 * and the agent hangs up instead. */
+					snprintf(a->xfer_tried, sizeof(a->xfer_tried), "%s", a->contact);
+					rl_agent_transfer(a, a->script->xfer_queue[0] ? a->script->xfer_queue : NULL,
+					                  a->script->xfer_number, "scripted transfer");
+				} else
+					rl_agent_hangup(a);
 				a->handled++;
 			}
 			break;

@@ -24,9 +24,13 @@ struct rl_script {
 	double break_p;    /* probability of a short not-ready break after a call */
 	double break_s;    /* break length */
 	int fixed;         /* 1: talk time exactly talk_s (tests), else exponential */
+	char xfer_queue[RL_WIRE_MAX_ID + 1];  /* at the end of talk: transfer to this queue ... */
+	char xfer_number[RL_WIRE_MAX_ID + 1]; /* ... or to this number, instead of hanging up */
 };
 
-/* rl_script_parse reads "answer=2,talk=30,wrap=10,reject=0.05,break=0.02". RL_EINVAL. */
+/* rl_script_parse reads "answer=2,talk=30,wrap=10,reject=0.05,break=0.02" (numbers), and
+ * xfer=QUEUE or xfer_number=NUMBER (the agent transfers every call at the end of its talk
+ * time instead of hanging up). RL_EINVAL. */
 int rl_script_parse(const char *spec, struct rl_script *s);
 
 enum rl_action { RL_ACT_NONE, RL_ACT_ANSWER, RL_ACT_HANGUP, RL_ACT_WRAP, RL_ACT_READY };
@@ -56,6 +60,7 @@ struct rl_agent_sess {
 	char act_contact[RL_WIRE_MAX_ID + 1];
 	uint64_t act_at_us;
 	uint64_t rng;
+	char xfer_tried[RL_WIRE_MAX_ID + 1]; /* contact an external transfer was tried for */
 	FILE *out;             /* event lines (scripted), NULL = quiet */
 	/* The voice path (phone.c). */
 	const struct rl_phone_conf *phone; /* NULL: no audio */
@@ -80,6 +85,9 @@ void rl_agent_tick(struct rl_agent_sess *a);
 void rl_agent_set_state(struct rl_agent_sess *a, Relais__AgentState st, const char *reason);
 void rl_agent_answer(struct rl_agent_sess *a, int accept);
 void rl_agent_hangup(struct rl_agent_sess *a);
+/* rl_agent_transfer sends the current call to queue (same tenant) or, queue NULL, to an
+ * external number over the site's trunk; note goes to the next agent's screen-pop. */
+void rl_agent_transfer(struct rl_agent_sess *a, const char *queue, const char *number, const char *note);
 void rl_agent_wrapup(struct rl_agent_sess *a, const char *disposition, unsigned extend_s);
 
 /* rl_agent_emit writes one event line "agent=ID ..." (scripted mode). */

@@ -12,7 +12,8 @@
  * Audio: the terminal UI uses the sound card; scripted agents speak with a speech-like
  * generator and play nowhere. --audio-in F.wav is spoken instead, --audio-out F.wav records
  * what the caller says ("%c" in the name = contact id, "%a" = agent id), --no-audio turns
- * the voice path off, --sound-card / --device D select ALSA.
+ * the voice path off, --sound-card / --device D select ALSA. --transfer-targets lists the
+ * queues and numbers the [t] menu offers during a call.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -73,7 +74,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: relais-agent --connect URL (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
 	                "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
-	                "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n");
+	                "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
+	                "                    [--transfer-targets QUEUE,+NUMBER,...]\n");
 	return 2;
 }
 
@@ -121,6 +123,10 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--audio-in") == 0) phone.audio_in = v;
 		else if (strcmp(a, "--audio-out") == 0) phone.audio_out = v;
 		else if (strcmp(a, "--device") == 0) phone.device = v;
+		else if (strcmp(a, "--transfer-targets") == 0) {
+			if (rl_tui_set_targets(v) != RL_OK)
+				return usage();
+		}
 		else if (strcmp(a, "--duration") == 0) duration = atoi(v);
 		else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--log-level") == 0) rl_log_init("relais-agent", rl_log_parse_level(v));

@@ -17,6 +17,30 @@ static int rl_tui_tag;
 static char rl_tui_menu; /* 'n' reason menu, 'w' disposition menu, 0 none */
 
 static const char *const rl_reasons[] = {"break", "lunch", "training", "meeting"};
+#define RL_TUI_TARGETS 9
+static char rl_tui_targets[RL_TUI_TARGETS][RL_WIRE_MAX_ID + 1]; /* transfer menu */
+static int rl_tui_ntargets;
+
+int rl_tui_set_targets(const char *list)
+{
+	const char *p = list;
+
+	rl_tui_ntargets = 0;
+	while (p != NULL && *p) {
+		size_t n = strcspn(p, ",");
+		if (n == 0 || n > RL_WIRE_MAX_ID || rl_tui_ntargets == RL_TUI_TARGETS)
+			return RL_EINVAL;
+		snprintf(rl_tui_targets[rl_tui_ntargets++], RL_WIRE_MAX_ID + 1, "%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	return RL_OK;
+}
+
+/* A target starting with '+' or a digit is an external number, anything else a queue. */
+static int rl_tui_is_number(const char *t)
+{
+	return t[0] == '+' || (t[0] >= '0' && t[0] <= '9');
+}
 static const char *const rl_dispositions[] = {"resolved", "callback", "escalated", "no-answer"};
 
 static void *rl_tui_reader(void *arg)
@@ -69,6 +93,13 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 		rl_tui_menu = 0;
 		return 0;
 	}
+	if (rl_tui_menu == 't' && key >= '1' && key < '1' + rl_tui_ntargets) {
+		const char *t = rl_tui_targets[key - '1'];
+		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY)
+			rl_agent_transfer(a, rl_tui_is_number(t) ? NULL : t, t, "");
+		rl_tui_menu = 0;
+		return 0;
+	}
 	if (rl_tui_menu == 'w' && key >= '1' && key <= '4') {
 		rl_agent_wrapup(a, rl_dispositions[key - '1'], 0);
 		rl_tui_menu = 0;
@@ -81,6 +112,7 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 	case 'a': if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED) rl_agent_answer(a, 1); break;
 	case 'x': if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED) rl_agent_answer(a, 0); break;
 	case 'h': if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY) rl_agent_hangup(a); break;
+	case 't': if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rl_tui_ntargets) rl_tui_menu = 't'; break;
 	case 'w': if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP) rl_tui_menu = 'w'; break;
 	case 'e': if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP) rl_agent_wrapup(a, "", 30); break;
 	case 'q': return 1;
@@ -141,7 +173,13 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 		printf("  Not ready because: 1 break  2 lunch  3 training  4 meeting\r\n");
 	else if (rl_tui_menu == 'w')
 		printf("  Disposition: 1 resolved  2 callback  3 escalated  4 no-answer\r\n");
-	else
-		printf("  [r] ready  [n] not ready  [a] accept  [x] reject  [h] hang up  [w] end wrap-up  [e] +30 s  [q] quit\r\n");
+	else if (rl_tui_menu == 't') {
+		printf("  Transfer to:");
+		for (int i = 0; i < rl_tui_ntargets; i++)
+			printf("  %d %s", i + 1, rl_tui_targets[i]);
+		printf("\r\n");
+	} else
+		printf("  [r] ready  [n] not ready  [a] accept  [x] reject  [h] hang up  [t] transfer  [w] end wrap-up  [e] +30 s"
+		       "  [q] quit\r\n");
 	fflush(stdout);
 }

@@ -11,6 +11,10 @@
 /* rl_tui_start puts the terminal in raw mode and starts the key reader (posts tag). */
 int rl_tui_start(struct rl_loop *loop, int tag);
 
+/* rl_tui_set_targets sets the transfer menu from "queue,+number,..." (9 at most; a target
+ * starting with + or a digit is an external number). RL_EINVAL. */
+int rl_tui_set_targets(const char *list);
+
 /* rl_tui_key applies one key; returns 1 when the person asked to quit. */
 int rl_tui_key(struct rl_agent_sess *a, int key);
 

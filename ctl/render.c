@@ -67,6 +67,7 @@ char *rl_render_json(const Relais__StatusReply *r)
 		cJSON_AddNumberToObject(o, "service_level", q->service_level);
 		cJSON_AddNumberToObject(o, "asa_ms", q->asa_ms);
 		cJSON_AddNumberToObject(o, "aht_ms", q->aht_ms);
+		cJSON_AddNumberToObject(o, "handled", (double)q->handled);
 		cJSON_AddNumberToObject(o, "sl_target_pct", q->sl_target_pct);
 		cJSON_AddNumberToObject(o, "sl_seconds", q->sl_seconds);
 		cJSON_AddNumberToObject(o, "agents_ready", q->agents_ready);

@@ -585,6 +585,7 @@ static void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 			rl_plan_leg(pl, c->id, 0, &e->scratch_leg);
 			u.media = &e->scratch_leg;
 		}
+		u.transfer_to = (char *)c->xfer_to;
 	}
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
 	env.contact_update = &u;
@@ -1282,6 +1283,182 @@ static void rl_do_hangup(struct rl_engine *e, const struct rl_req *r, struct rl_
 	rl_push_status(e, a, r);
 }
 
+/* rl_pop_set sets key in the contact's screen-pop (adds it; RL_WIRE_MAX_POP_ITEMS at most). */
+static void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value)
+{
+	Relais__ScreenPop *p = rec->pop;
+	Relais__KeyValue **d, *kv;
+
+	if (p == NULL) {
+		if ((p = malloc(sizeof(*p))) == NULL)
+			return;
+		relais__screen_pop__init(p);
+		rec->pop = p;
+	}
+	for (size_t i = 0; i < p->n_data; i++) {
+		if (p->data[i]->key && strcmp(p->data[i]->key, key) == 0) {
+			rl_set_str(&p->data[i]->value, value);
+			return;
+		}
+	}
+	if (p->n_data >= RL_WIRE_MAX_POP_ITEMS || (kv = malloc(sizeof(*kv))) == NULL)
+		return;
+	if ((d = realloc(p->data, (p->n_data + 1) * sizeof(*d))) == NULL) {
+		free(kv);
+		return;
+	}
+	relais__key_value__init(kv);
+	rl_set_str(&kv->key, key);
+	rl_set_str(&kv->value, value);
+	p->data = d;
+	p->data[p->n_data++] = kv;
+}
+
+/* rl_transfer_queue: the agent's call goes to queue qi. The agent starts wrap-up as after a
+ * hangup; the caller (still on the line at the site, hearing the hold music again) waits
+ * in the new queue from now, with the screen-pop saying where it comes from. */
+static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl_contact *c, int qi, const char *note)
+{
+	struct rl_queue *from = &e->queues[c->queue], *to = &e->queues[qi];
+	uint64_t talk_ms = c->rec->answered_us && e->now > c->rec->answered_us ? (e->now - c->rec->answered_us) / 1000u : 0;
+
+	rl_start_wrapup(e, a, c);
+	if (c->plan != NULL)
+		rl_call_finish(e, c);
+	rl_stats_day(e, from);
+	from->st.handle_ms += talk_ms;
+	from->st.handled++;
+	rl_avg_add(&from->talk_avg_ms, &from->talk_n, (double)talk_ms);
+	rl_event(e, RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED, c, a, talk_ms, to->id);
+	rl_pop_set(c->rec, "transferred_from", from->id);
+	rl_pop_set(c->rec, "transferred_by", a->id);
+	if (note != NULL && note[0])
+		rl_pop_set(c->rec, "transfer_note", note);
+	a->contact = NULL;
+	c->agent = NULL;
+	c->last_reject[0] = '\0';
+	c->queue = qi;
+	rl_set_str(&c->rec->queue_id, to->id);
+	rl_set_str(&c->rec->agent_id, "");
+	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;
+	c->rec->enqueued_us = e->now; /* its wait in the new queue */
+	c->rec->offered_us = c->rec->answered_us = 0;
+	c->rec->transfers++;
+	rl_stats_day(e, to);
+	to->st.offered++;
+	rl_router_push(to, c);
+	to->dirty = 1;
+	rl_save_contact(e, c);
+	rl_event(e, RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED, c, NULL, 0, "transfer");
+	rl_push_update(e, c);
+	rl_log(RL_LOG_INFO, "contact transferred contact=%s agent=%s from=%s to=%s", c->id, a->id, from->id, to->id);
+}
+
+/* rl_number_ok: an external number is digits, with an optional leading '+', 3..32 long. */
+static int rl_number_ok(const char *n)
+{
+	size_t len = strlen(n), i = n[0] == '+';
+
+	if (len - i < 3 || len > 32)
+		return 0;
+	for (; i < len; i++)
+		if (n[i] < '0' || n[i] > '9')
+			return 0;
+	return 1;
+}
+
+static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a, const Relais__ContactTransfer *t)
+{
+	struct rl_contact *c = a->contact;
+	const char *queue = t->queue_id ? t->queue_id : "", *number = t->number ? t->number : "";
+	int qi;
+
+	if (a->rec->state != RELAIS__AGENT_STATE__AGENT_BUSY || !rl_contact_is(a, t->contact_id)) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "no such contact connected", 0);
+		return;
+	}
+	if ((queue[0] != '\0') == (number[0] != '\0')) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "transfer to a queue or to a number", 0);
+		return;
+	}
+	if (c->xfer_to[0]) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "a transfer is already under way", 0);
+		return;
+	}
+	if (queue[0]) {
+		qi = rl_queue_idx(e, queue);
+		if (qi < 0 || e->queues[qi].tenant != e->queues[c->queue].tenant) {
+			/* Another tenant's queue is as good as unknown: data stays apart. */
+			rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNKNOWN_QUEUE, "no such queue for this tenant", 0);
+			return;
+		}
+		rl_transfer_queue(e, a, c, qi, t->note);
+		rl_push_status(e, a, r);
+		return;
+	}
+	if (!rl_number_ok(number)) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "number: digits, optional leading +", 0);
+		return;
+	}
+	if (c->site < 0 || e->sites[c->site].pipe == 0) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "the call's site is not reachable", 0);
+		return;
+	}
+	/* The site sends the caller on (SIP REFER) and says how it went (TransferResult). The
+	 * agent stays on the call meanwhile. */
+	snprintf(c->xfer_to, sizeof(c->xfer_to), "%s", number);
+	if (t->note && t->note[0])
+		rl_pop_set(c->rec, "transfer_note", t->note);
+	rl_push_update(e, c);
+	rl_log(RL_LOG_INFO, "external transfer asked contact=%s agent=%s number=%s", c->id, a->id, number);
+	rl_reply_ok(e, r);
+}
+
+/* A site's answer to an external transfer. */
+static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, const Relais__TransferResult *tr)
+{
+	struct rl_contact *c = rl_contact_find(e, tr->contact_id);
+	struct rl_agent *a;
+
+	if (r->peer->role != RELAIS__ROLE__ROLE_NODE) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only sites report transfers", 0);
+		return;
+	}
+	if (c != NULL && c->site != r->peer->site) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "contact belongs to another site", 0);
+		return;
+	}
+	if (c == NULL || !c->xfer_to[0] || (a = c->agent) == NULL ||
+	    c->rec->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED) {
+		rl_reply_ok(e, r); /* already over (a re-send, or the call ended first) */
+		return;
+	}
+	rl_log(RL_LOG_INFO, "external transfer %s contact=%s agent=%s number=%s status=%u reason=\"%s\"",
+	       tr->ok ? "done" : "failed", c->id, a->id, c->xfer_to, tr->status, tr->reason ? tr->reason : "");
+	if (tr->ok) {
+		rl_pop_set(c->rec, "transferred_to", c->xfer_to);
+		rl_start_wrapup(e, a, c);
+		rl_end_contact(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED);
+		rl_push_status(e, a, NULL);
+	} else {
+		/* The carrier refused: the caller is still with the agent, who is told. */
+		char msg[RL_WIRE_MAX_TEXT + 1];
+		Relais__Error er = RELAIS__ERROR__INIT;
+		rl_env env;
+		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", c->xfer_to, tr->status, tr->reason ? tr->reason : "");
+		c->xfer_to[0] = '\0';
+		rl_env_init(&env);
+		er.code = RELAIS__ERROR_CODE__ERR_BAD_STATE;
+		er.message = msg;
+		env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
+		env.error = &er;
+		if (a->bound)
+			rl_out_push(e, a->pipe, a->chan, a->rec->session, 0, &env, NULL, 0);
+		rl_push_update(e, c);
+	}
+	rl_reply_ok(e, r);
+}
+
 static void rl_do_wrapup(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a, const Relais__WrapupDone *w)
 {
 	if (a->rec->state != RELAIS__AGENT_STATE__AGENT_WRAPUP ||
@@ -1558,6 +1735,7 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			                           : 1.0;
 			x->asa_ms = q->st.answered ? (double)q->st.answer_wait_ms / (double)q->st.answered : 0;
 			x->aht_ms = q->st.handled ? (double)q->st.handle_ms / (double)q->st.handled : 0;
+			x->handled = q->st.handled;
 			x->sl_target_pct = q->sl_pct;
 			x->sl_seconds = q->sl_s;
 			for (int t = 0; t < RL_MAX_TIERS; t++)
@@ -1775,6 +1953,7 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 	case RELAIS__ENVELOPE__BODY_AGENT_SET_STATE:
 	case RELAIS__ENVELOPE__BODY_OFFER_ANSWER:
 	case RELAIS__ENVELOPE__BODY_CONTACT_HANGUP:
+	case RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER:
 	case RELAIS__ENVELOPE__BODY_WRAPUP_DONE: {
 		struct rl_agent *a = rl_agent_by_session(e, env->session);
 		if (!rl_agent_request_ok(e, &r, a)) {
@@ -1797,6 +1976,8 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 			rl_do_answer(e, &r, a, env->offer_answer);
 		else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP)
 			rl_do_hangup(e, &r, a, env->contact_hangup);
+		else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER)
+			rl_do_transfer(e, &r, a, env->contact_transfer);
 		else
 			rl_do_wrapup(e, &r, a, env->wrapup_done);
 		return;
@@ -1839,6 +2020,9 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		break;
 	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
 		rl_do_queue_position(e, &r, env->queue_position);
+		break;
+	case RELAIS__ENVELOPE__BODY_TRANSFER_RESULT:
+		rl_do_transfer_result(e, &r, env->transfer_result);
 		break;
 	case RELAIS__ENVELOPE__BODY_SITE_REGISTER: {
 		const Relais__SiteRegister *sr = env->site_register;
@@ -2394,6 +2578,7 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 		q->st.abandoned++;
 		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
+	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED:
 		q->st.handle_ms += ev->wait_ms;
 		q->st.handled++;
 		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)ev->wait_ms);

@@ -183,27 +183,36 @@ static void rl_bridge_start(struct rl_bridge *b, const Relais__ContactUpdate *u)
 	       leg.peer[0] ? leg.peer : "(latch)");
 }
 
-void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub)
+/* rl_bridge_end stops contact id's media call, logs and reports its final quality. */
+static void rl_bridge_end(struct rl_bridge *b, const char *id, struct rl_client *hub, const char *why)
 {
 	struct rl_media_quality q;
 
+	if (rl_media_del(b->media, id, &q) != RL_OK)
+		return;
+	rl_log(RL_LOG_NOTICE,
+	       "media end contact=%s why=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
+	       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",
+	       id, why, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames, (unsigned long long)q.rx_packets,
+	       (long long)q.lost, (unsigned long long)q.fec, (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms,
+	       q.mos);
+	rl_bridge_report(b, hub, id, &q, 1);
+}
+
+void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub)
+{
 	if (u->contact_id == NULL)
 		return;
 	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL) {
 		rl_bridge_start(b, u);
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED) {
+		/* Transferred to another queue: this agent's call is over, the contact is not. */
+		rl_bridge_end(b, u->contact_id, hub, "transferred");
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
 		struct rl_choice *ch = rl_bridge_choice(b, u->contact_id);
 		if (ch != NULL)
 			rl_choice_clear(ch);
-		if (rl_media_del(b->media, u->contact_id, &q) != RL_OK)
-			return;
-		rl_log(RL_LOG_NOTICE,
-		       "media end contact=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
-		       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",
-		       u->contact_id, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames,
-		       (unsigned long long)q.rx_packets, (long long)q.lost, (unsigned long long)q.fec,
-		       (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms, q.mos);
-		rl_bridge_report(b, hub, u->contact_id, &q, 1);
+		rl_bridge_end(b, u->contact_id, hub, "ended");
 	}
 }
 

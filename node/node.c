@@ -310,10 +310,15 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		const Relais__ContactUpdate *u = env->contact_update;
 		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(u->contact_id ? u->contact_id : ""),
 		                                    rl_eq_ncontact, u->contact_id ? u->contact_id : "");
-		/* The source first (a carrier call hands its audio to the bridge), then the bridge. */
+		/* The source first (a carrier call hands its audio to the bridge), then the bridge;
+		 * but a call going back to a queue leaves the bridge before the source takes the
+		 * caller's audio back for the hold music. */
+		int bridge_first = u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED;
+		if (bridge_first && n->bridge != NULL)
+			rl_bridge_update(n->bridge, u, n->hub);
 		if (c != NULL && c->src->ops->on_update != NULL && c->cookie != NULL)
 			c->src->ops->on_update(c->src, c->cookie, u);
-		if (n->bridge != NULL)
+		if (!bridge_first && n->bridge != NULL)
 			rl_bridge_update(n->bridge, u, n->hub);
 		if (c != NULL) {
 			if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
@@ -408,7 +413,8 @@ static int rl_node_may_relay(int role, Relais__Envelope__BodyCase body)
 	if (role == RELAIS__ROLE__ROLE_AGENT)
 		return body == RELAIS__ENVELOPE__BODY_AGENT_LOGIN || body == RELAIS__ENVELOPE__BODY_AGENT_RESUME ||
 		       body == RELAIS__ENVELOPE__BODY_AGENT_SET_STATE || body == RELAIS__ENVELOPE__BODY_OFFER_ANSWER ||
-		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP || body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
+		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP || body == RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER ||
+		       body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
 		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT || body == RELAIS__ENVELOPE__BODY_CALL_QUALITY;
 	return role == RELAIS__ROLE__ROLE_CTL && body == RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
 }

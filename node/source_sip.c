@@ -46,7 +46,7 @@ struct rl_sipsrc {
 	struct rl_sip_source_conf conf;
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
-	uint64_t answered, queued, abandoned, released, unknown_did, announcements;
+	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -385,6 +385,15 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 		c->state = SC_CONNECTED;
 		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", (unsigned long long)c->call,
 		       u->contact_id, u->agent_id ? u->agent_id : "");
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && c->state == SC_CONNECTED && !c->gone) {
+		/* The agent sent the caller to another queue: hold music (and announcements) again. */
+		c->state = SC_WAITING;
+		c->asked_us = 0;
+		c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+		rl_sc_play(ss, c, ss->conf.hold_music, 1);
+		ss->transferred++;
+		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)", (unsigned long long)c->call,
+		       u->contact_id);
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
 		c->contact_done = 1;
 		rl_sc_local_stop(ss, c);
@@ -522,9 +531,11 @@ static void rl_ss_stop(struct rl_source *s)
 	}
 	rl_htab_fini(&ss->calls);
 	rl_log(RL_LOG_NOTICE,
-	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu",
+	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
+	       "transferred=%llu",
 	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
-	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements);
+	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements,
+	       (unsigned long long)ss->transferred);
 	free(ss);
 }
 
