@@ -17,7 +17,24 @@
  *
  * SDP. NUA's own offer/answer engine is off (NUTAG_MEDIA_ENABLE(0)): we read offers with
  * sofia's SDP parser and print our answers ourselves (sip_sdp.c), which keeps codec choice,
- * telephone-event and hold handling in our hands.
+ * telephone-event and hold handling in our hands. A 183 carries the same answer the 200 will
+ * carry (c->sdp), so early media and the answered call agree on o= and on the media.
+ *
+ * TLS. Sofia's transport layer opens a sips: listener next to UDP and TCP from a certificate
+ * directory (TPTAG_CERTIFICATE). Sofia 1.12 has no hook for the application to hear about
+ * TLS trouble: a failed handshake is only a line in its transport log, and a certificate it
+ * cannot load still leaves a listener that fails every handshake. So the glue listens to
+ * sofia's log (su_log_default, where every module's lines go), recognises those few lines by
+ * their format string, and charges them to the rl_sip whose SIP thread logged them (sofia
+ * logs on the thread that runs it): a failed handshake is counted, an unusable certificate
+ * makes rl_sip_open fail. Which transport a request came over is read from its top Via,
+ * whose protocol sofia's transaction layer checks against the real transport (a request
+ * whose Via claims another one is dropped), so "SIP/2.0/TLS" there means TLS.
+ *
+ * Transfer. A REFER in the call's dialog creates an implicit subscription in NUA: the
+ * carrier's NOTIFYs (message/sipfrag) come back on the call's handle as nua_i_notify, NUA
+ * answers them, and we read their status line with sofia's parser. One su_timer per call
+ * bounds the wait for the outcome, and then the wait for the carrier's BYE after success.
  */
 #define _GNU_SOURCE
 #include "sip.h"
@@ -30,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +58,7 @@ struct sip_call;
 #define SU_WAKEUP_ARG_T struct rl_sip
 #define NUA_MAGIC_T struct rl_sip
 #define NUA_HMAGIC_T struct sip_call
+#define SU_TIMER_ARG_T struct sip_call
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
@@ -54,6 +73,7 @@ struct sip_call;
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_wait.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
 #include "rl_err.h"
@@ -65,8 +85,11 @@ struct sip_call;
 #define SIP_MSG_MAX 65536    /* biggest SIP message sofia accepts from the network */
 #define ANSWER_MAX 1024      /* our SDP */
 #define DEFAULT_MAX_CALLS 1024
+#define DEFAULT_REFER_TIMEOUT_S 60 /* a transfer target may ring for a while */
+#define REFER_BYE_WAIT_MS 4000     /* after a transfer, how long the carrier has to hang up */
+#define SIPFRAG_LINE_MAX 256       /* the status line of a NOTIFY's sipfrag */
 
-enum cmd_op { CMD_RINGING = 1, CMD_ANSWER, CMD_REJECT, CMD_HANGUP };
+enum cmd_op { CMD_RINGING = 1, CMD_PROGRESS, CMD_ANSWER, CMD_REJECT, CMD_HANGUP, CMD_REFER };
 
 struct sip_cmd {
 	int op;
@@ -76,14 +99,23 @@ struct sip_cmd {
 	unsigned retry_after_s;
 	char ip[RL_SIP_IP_MAX];
 	char reason[RL_SIP_REASON_MAX];
+	char target[RL_SIP_URI_MAX];
 };
 
 enum call_state {
 	CALL_OFFERED,   /* INVITE reported, nothing sent but 100 */
 	CALL_RINGING,   /* 180 sent */
+	CALL_EARLY,     /* 183 with our SDP sent: early media */
 	CALL_ANSWERING, /* 200 sent, waiting for the ACK */
 	CALL_UP,        /* ACKed */
 	CALL_ENDING,    /* final non-2xx or BYE sent, or BYE/CANCEL received */
+};
+
+enum refer_state {
+	REFER_NONE,     /* no transfer, or the last one failed */
+	REFER_SENT,     /* REFER sent, no answer yet */
+	REFER_ACCEPTED, /* 202 reported, waiting for the final NOTIFY (c->timer) */
+	REFER_DONE,     /* transfer done, waiting for the carrier's BYE (c->timer) */
 };
 
 struct sip_call {
@@ -96,6 +128,9 @@ struct sip_call {
 	int offerless_reinvite;     /* our 200 carried an offer; the ACK has the answer */
 	char sdp[ANSWER_MAX];       /* our last SDP, to bump o= version only on change */
 	char call_id[RL_SIP_CALLID_MAX];
+	char remote_target[RL_SIP_URI_MAX]; /* the carrier's Contact, for Refer-To numbers */
+	enum refer_state refer;
+	su_timer_t *timer;          /* REFER_ACCEPTED: outcome bound; REFER_DONE: BYE wait */
 };
 
 struct trunk {
@@ -108,6 +143,7 @@ struct rl_sip {
 	char listen_ip[RL_SIP_IP_MAX];
 	uint16_t listen_port;
 	char user_agent[64];
+	char tls_dir[RL_SIP_PATH_MAX];
 	struct trunk trunks[RL_SIP_TRUNKS_MAX];
 	unsigned n_trunks;
 	unsigned max_calls;
@@ -132,6 +168,7 @@ struct rl_sip {
 	su_wait_t wait[1];
 	int registered;
 	int shutting;
+	int tls_cert_bad;      /* sofia logged that it could not load our key or certificate */
 	struct rl_htab calls;  /* id -> reported struct sip_call */
 	struct sip_call *all;  /* every struct sip_call alive, refused ones included */
 	unsigned n_calls;
@@ -149,6 +186,20 @@ struct rl_sip {
 
 static pthread_once_t sofia_once = PTHREAD_ONCE_INIT;
 static msg_mclass_t *sofia_mclass; /* the SIP parser with the extra headers (P-Asserted-Identity) */
+static _Thread_local struct rl_sip *sip_self; /* the rl_sip whose SIP thread this is */
+
+/* The lines of sofia's transport log (tport_tls.c, level 1 and 3, format strings of sofia
+ * 1.12.11) that carry TLS news nothing else reports; see the comment at the top. */
+static void sofia_tls_news(struct rl_sip *s, const char *fmt)
+{
+	if (strstr(fmt, "TLS setup failed") != NULL) {
+		COUNT(s, tls_failed);
+		rl_log(RL_LOG_INFO, "sip tls handshake failed");
+	} else if (strstr(fmt, "invalid local certificate") != NULL || strstr(fmt, "invalid private key") != NULL ||
+	           strstr(fmt, "private key does not match") != NULL) {
+		s->tls_cert_bad = 1;
+	}
+}
 
 /* Sofia's own log lines (all its modules fall back to su_log_default) go to rl_log. */
 static void sofia_logger(void *stream, char const *fmt, va_list ap)
@@ -157,6 +208,8 @@ static void sofia_logger(void *stream, char const *fmt, va_list ap)
 	size_t n;
 
 	(void)stream;
+	if (sip_self != NULL && sip_self->tls_dir[0] != '\0' && fmt != NULL)
+		sofia_tls_news(sip_self, fmt);
 	if (rl_log_level < RL_LOG_DEBUG)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -172,6 +225,11 @@ static void sofia_init(void)
 	/* su_init: thread-safe su_home, SIGPIPE ignored (sofia wants EPIPE), logs set up. */
 	su_init();
 	su_log_redirect(su_log_default, sofia_logger, NULL);
+	/* The TLS lines above are at level 3, sofia's default; a lower SOFIA_DEBUG would hide
+	 * them (a module's own TPORT_DEBUG still wins: keep it unset or at 3 and up). */
+	su_log_init(su_log_default);
+	if (su_log_default->log_level < 3)
+		su_log_set_level(su_log_default, 3);
 	sofia_mclass = sip_extend_mclass(NULL);
 }
 
@@ -215,10 +273,11 @@ static int parse_listen(const char *s, char *ip, size_t cap, uint16_t *port)
 	return RL_OK;
 }
 
-/* Binds and releases a socket of each transport on the address. sofia cannot say why it
- * failed to bind, and a failed nua_create leaks sofia's port (a reference its half-started
- * stack keeps on our su_root), so the common failure is caught here first. */
-static int probe_bind(const char *ip, uint16_t port, char *why, size_t cap)
+/* Binds and releases a socket of each transport on the address (TCP only if stream_only).
+ * sofia cannot say why it failed to bind, and a failed nua_create leaks sofia's port (a
+ * reference its half-started stack keeps on our su_root), so the common failure is caught
+ * here first. */
+static int probe_bind(const char *ip, uint16_t port, int stream_only, char *why, size_t cap)
 {
 	static const int types[2] = {SOCK_DGRAM, SOCK_STREAM};
 	struct sockaddr_storage ss;
@@ -236,7 +295,7 @@ static int probe_bind(const char *ip, uint16_t port, char *why, size_t cap)
 	} else {
 		return RL_EINVAL;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = stream_only ? 1 : 0; i < 2; i++) {
 		int one = 1, fd = socket(ss.ss_family, types[i] | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			snprintf(why, cap, "socket: %s", strerror(errno));
@@ -246,7 +305,8 @@ static int probe_bind(const char *ip, uint16_t port, char *why, size_t cap)
 		if (types[i] == SOCK_STREAM)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-			snprintf(why, cap, "%s: %s", types[i] == SOCK_DGRAM ? "udp" : "tcp", strerror(errno));
+			snprintf(why, cap, "%s: %s", types[i] == SOCK_DGRAM ? "udp" : stream_only ? "tls" : "tcp",
+			         strerror(errno));
 			close(fd);
 			return RL_ENET;
 		}
@@ -314,8 +374,11 @@ static void copy_display(char *dst, size_t cap, const char *display)
 	}
 }
 
-/* The request's source address as text, IPv4-mapped IPv6 shown as IPv4. */
-static int request_source(nua_t *nua, char *ip, size_t cap, uint16_t *port, uint8_t *tcp, struct trunk *bin)
+/* The request's source address as text, IPv4-mapped IPv6 shown as IPv4, and its transport:
+ * TLS is TCP whose top Via says TLS (sofia drops requests whose Via protocol is not the
+ * transport's, so the Via cannot lie about it). */
+static int request_source(nua_t *nua, const sip_t *sip, char *ip, size_t cap, uint16_t *port, uint8_t *tcp,
+                          uint8_t *tls, struct trunk *bin)
 {
 	msg_t *msg = nua_current_request(nua);
 	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
@@ -324,11 +387,14 @@ static int request_source(nua_t *nua, char *ip, size_t cap, uint16_t *port, uint
 	ip[0] = '\0';
 	*port = 0;
 	*tcp = 0;
+	*tls = 0;
 	memset(bin, 0, sizeof(*bin));
 	if (ai == NULL || ai->ai_addr == NULL)
 		return RL_ENOENT;
 	su = (const su_sockaddr_t *)ai->ai_addr;
 	*tcp = ai->ai_protocol == IPPROTO_TCP;
+	*tls = *tcp && sip->sip_via != NULL && sip->sip_via->v_protocol != NULL &&
+	       su_casematch(sip->sip_via->v_protocol, sip_transport_tls);
 	if (su->su_family == AF_INET) {
 		bin->af = AF_INET;
 		memcpy(bin->addr, &su->su_sin.sin_addr, 4);
@@ -434,6 +500,21 @@ static void emit_simple(struct rl_sip *s, struct sip_call *c, int type)
 
 /* ---- calls ----------------------------------------------------------------------------- */
 
+/* Keeps the carrier's Contact (the dialog's remote target), printed by sofia, for building
+ * Refer-To from a number; one that does not fit is left out (the source address is used). */
+static void call_remote_target(struct sip_call *c, const sip_t *sip)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char *str;
+
+	if (sip->sip_contact == NULL || sip->sip_contact->m_url->url_host == NULL)
+		return;
+	str = url_as_string(home, sip->sip_contact->m_url);
+	if (str != NULL && strlen(str) < sizeof(c->remote_target))
+		memcpy(c->remote_target, str, strlen(str) + 1);
+	su_home_deinit(home);
+}
+
 static struct sip_call *call_new(struct rl_sip *s, nua_handle_t *nh, const sip_t *sip)
 {
 	struct sip_call *c = calloc(1, sizeof(*c));
@@ -444,6 +525,8 @@ static struct sip_call *call_new(struct rl_sip *s, nua_handle_t *nh, const sip_t
 	c->state = CALL_OFFERED;
 	if (sip != NULL && sip->sip_call_id != NULL && sip->sip_call_id->i_id != NULL)
 		copy_safe(c->call_id, sizeof(c->call_id), sip->sip_call_id->i_id, strlen(sip->sip_call_id->i_id));
+	if (sip != NULL)
+		call_remote_target(c, sip);
 	nua_handle_bind(nh, c);
 	if ((c->next = s->all) != NULL)
 		c->next->prevp = &c->next;
@@ -468,6 +551,8 @@ static void call_free(struct rl_sip *s, struct sip_call *c, int status, const ch
 		rl_htab_del(&s->calls, c->id, c);
 		emit(s, &ev);
 	}
+	if (c->timer != NULL)
+		su_timer_destroy(c->timer);
 	nua_handle_bind(c->nh, NULL);
 	nua_handle_destroy(c->nh);
 	if ((*c->prevp = c->next) != NULL)
@@ -527,7 +612,14 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 		return;
 	}
 	memset(&ev, 0, sizeof(ev));
-	request_source(nua, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &src);
+	request_source(nua, sip, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &ev.tls, &src);
+	if (c->remote_target[0] == '\0' && ev.src_ip[0] != '\0') {
+		/* No Contact: Refer-To numbers go to where the INVITE came from. */
+		if (strchr(ev.src_ip, ':') != NULL)
+			snprintf(c->remote_target, sizeof(c->remote_target), "sip:[%s]:%u", ev.src_ip, ev.src_port);
+		else
+			snprintf(c->remote_target, sizeof(c->remote_target), "sip:%s:%u", ev.src_ip, ev.src_port);
+	}
 
 	if (!trunk_allowed(s, &src)) {
 		COUNT(s, refused_trunk);
@@ -581,8 +673,8 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 	memcpy(ev.call_id, c->call_id, sizeof(ev.call_id));
 	ev.media = c->offer.media;
 	rl_log(RL_LOG_INFO,
-	       "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
-	       (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.media.ip, ev.media.port,
+	       "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d tls=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
+	       (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.tls, ev.media.ip, ev.media.port,
 	       rl_sip_codec_name(ev.media.codec), ev.media.dtmf_pt, c->call_id);
 	emit(s, &ev);
 }
@@ -627,6 +719,7 @@ static void on_reinvite(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
 	}
 	nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
 	            TAG_END());
+	call_remote_target(c, sip); /* a re-INVITE may move the carrier's side (RFC 3261 12.2) */
 	COUNT(s, reinvites);
 	rl_log(RL_LOG_INFO, "sip reinvite call=%llu rtp=%s:%u hold=%d", (unsigned long long)c->id, o.media.ip,
 	       o.media.port, o.media.hold);
@@ -672,6 +765,198 @@ static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct si
 	/* An OPTIONS outside a call came on a handle made for it alone. */
 	if (c == NULL)
 		nua_handle_destroy(nh);
+}
+
+/* ---- transfer (REFER) --------------------------------------------------------------------- */
+
+static void refer_event(struct rl_sip *s, struct sip_call *c, int status, const char *phrase)
+{
+	struct rl_sip_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RL_SIP_EV_REFER;
+	ev.call = c->id;
+	ev.status = status;
+	copy_safe(ev.reason, sizeof(ev.reason), phrase, phrase ? strlen(phrase) : 0);
+	rl_log(RL_LOG_INFO, "sip refer call=%llu status=%d reason=\"%s\"", (unsigned long long)c->id, status, ev.reason);
+	emit(s, &ev);
+}
+
+static void on_call_timer(struct rl_sip *s, su_timer_t *t, struct sip_call *c);
+
+/* (Re)arms the call's timer; without one (out of memory) the bound is lost, and said so. */
+static void call_timer(struct rl_sip *s, struct sip_call *c, su_duration_t ms)
+{
+	if (c->timer == NULL && (c->timer = su_timer_create(su_root_task(s->root), 0)) == NULL) {
+		rl_log(RL_LOG_ERR, "sip timer lost call=%llu", (unsigned long long)c->id);
+		return;
+	}
+	su_timer_set_interval(c->timer, on_call_timer, c, ms);
+}
+
+static void refer_accepted(struct rl_sip *s, struct sip_call *c)
+{
+	if (c->refer != REFER_SENT)
+		return;
+	c->refer = REFER_ACCEPTED;
+	refer_event(s, c, 202, "Accepted");
+	call_timer(s, c, (su_duration_t)s->conf.refer_timeout_s * 1000);
+}
+
+/* The carrier reports the target answered: expect its BYE, or send ours soon. */
+static void refer_done(struct rl_sip *s, struct sip_call *c, const char *phrase)
+{
+	refer_accepted(s, c); /* a NOTIFY may overtake the 202 */
+	if (c->refer != REFER_ACCEPTED)
+		return;
+	c->refer = REFER_DONE;
+	COUNT(s, refer_ok);
+	refer_event(s, c, 200, phrase && phrase[0] ? phrase : "OK");
+	if (c->state == CALL_UP)
+		call_timer(s, c, REFER_BYE_WAIT_MS);
+}
+
+/* The transfer failed: the call goes on, the node decides. */
+static void refer_fail(struct rl_sip *s, struct sip_call *c, int status, const char *phrase)
+{
+	if (c->refer != REFER_SENT && c->refer != REFER_ACCEPTED)
+		return;
+	c->refer = REFER_NONE;
+	if (c->timer != NULL)
+		su_timer_reset(c->timer);
+	COUNT(s, refer_failed);
+	refer_event(s, c, status, phrase);
+}
+
+static void on_call_timer(struct rl_sip *s, su_timer_t *t, struct sip_call *c)
+{
+	(void)t;
+	if (c->refer == REFER_ACCEPTED) {
+		refer_fail(s, c, 408, "Transfer Timeout");
+	} else if (c->refer == REFER_DONE && c->state == CALL_UP) {
+		rl_log(RL_LOG_INFO, "sip refer call=%llu carrier kept the call: bye", (unsigned long long)c->id);
+		COUNT(s, byes_out);
+		c->state = CALL_ENDING;
+		nua_bye(c->nh, TAG_END());
+	}
+}
+
+/* The Refer-To URI for target: a SIP URI as given, or sip:<number>@<the carrier's host:port>
+ * for a number (sips: if the carrier's Contact is). Parts live in home. */
+static url_t *refer_target(su_home_t *home, const struct sip_call *c, const char *target)
+{
+	url_t *u, *rt;
+	char *user;
+	isize_t len;
+
+	if (su_casenmatch(target, "sip:", 4) || su_casenmatch(target, "sips:", 5)) {
+		u = url_make(home, target);
+		if (u == NULL || (u->url_type != url_sip && u->url_type != url_sips) || u->url_host == NULL)
+			return NULL;
+		return u;
+	}
+	if (c->remote_target[0] == '\0' || (rt = url_make(home, c->remote_target)) == NULL || rt->url_host == NULL)
+		return NULL;
+	len = url_esclen(target, ""); /* "" keeps a leading + as it is, escapes # */
+	if ((user = su_alloc(home, (size_t)len + 1)) == NULL || (u = su_zalloc(home, sizeof(*u))) == NULL)
+		return NULL;
+	url_escape(user, target, "");
+	url_init(u, rt->url_type == url_sips ? url_sips : url_sip);
+	u->url_user = user;
+	u->url_host = rt->url_host;
+	u->url_port = rt->url_port;
+	return u;
+}
+
+static void refer_start(struct rl_sip *s, struct sip_call *c, const char *target)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_refer_to_t rt[1];
+	url_t *u;
+
+	if (c->state != CALL_UP || c->refer != REFER_NONE) {
+		COUNT(s, refer_failed);
+		refer_event(s, c, 491, "Request Pending");
+		return;
+	}
+	if ((u = refer_target(home, c, target)) == NULL) {
+		COUNT(s, refer_failed);
+		refer_event(s, c, 400, "Bad Transfer Target");
+		su_home_deinit(home);
+		return;
+	}
+	sip_refer_to_init(rt);
+	*rt->r_url = *u;
+	/* NUA copies the header into the request before returning. */
+	nua_refer(c->nh, SIPTAG_REFER_TO(rt), TAG_END());
+	c->refer = REFER_SENT;
+	COUNT(s, refers);
+	{
+		char *str = url_as_string(home, u);
+		rl_log(RL_LOG_INFO, "sip refer call=%llu to=%s", (unsigned long long)c->id, str ? str : "?");
+	}
+	su_home_deinit(home);
+}
+
+/* The status of a NOTIFY's message/sipfrag body: its first line, parsed by sofia as a status
+ * line. 0 if there is none. */
+static int sipfrag_status(const sip_t *sip, char *phrase, size_t cap)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	const sip_payload_t *pl = sip->sip_payload;
+	const sip_content_type_t *ct = sip->sip_content_type;
+	char line[SIPFRAG_LINE_MAX];
+	sip_status_t *st;
+	size_t n = 0;
+	int code = 0;
+
+	phrase[0] = '\0';
+	if (pl == NULL || pl->pl_data == NULL || ct == NULL || ct->c_type == NULL ||
+	    !su_casematch(ct->c_type, "message/sipfrag"))
+		return 0;
+	while (n < pl->pl_len && n + 1 < sizeof(line) && pl->pl_data[n] != '\r' && pl->pl_data[n] != '\n' &&
+	       pl->pl_data[n] != '\0') {
+		line[n] = pl->pl_data[n];
+		n++;
+	}
+	line[n] = '\0';
+	if ((st = sip_status_make(home, line)) != NULL && st->st_status >= 100 && st->st_status <= 699) {
+		code = st->st_status;
+		copy_safe(phrase, cap, st->st_phrase, st->st_phrase ? strlen(st->st_phrase) : 0);
+	}
+	su_home_deinit(home);
+	return code;
+}
+
+/* A NOTIFY on a call: the carrier's news of our transfer (NUA has answered it). */
+static void on_notify(struct rl_sip *s, struct sip_call *c, int status, const char *phrase, const sip_t *sip,
+                      tagi_t tags[])
+{
+	char fphrase[RL_SIP_REASON_MAX];
+	int substate = -1, frag;
+
+	if (c->refer != REFER_SENT && c->refer != REFER_ACCEPTED)
+		return;
+	if (sip == NULL) {
+		/* NUA's own, e.g. its subscription expired without a NOTIFY. */
+		if (status >= 300)
+			refer_fail(s, c, status, phrase);
+		return;
+	}
+	if (sip->sip_event == NULL || sip->sip_event->o_type == NULL || !su_casematch(sip->sip_event->o_type, "refer"))
+		return;
+	tl_gets(tags, NUTAG_SUBSTATE_REF(substate), TAG_END());
+	frag = sipfrag_status(sip, fphrase, sizeof(fphrase));
+	rl_log(RL_LOG_DEBUG, "sip refer notify call=%llu sipfrag=%d substate=%d", (unsigned long long)c->id, frag,
+	       substate);
+	if (frag >= 300)
+		refer_fail(s, c, frag, fphrase);
+	else if (frag >= 200)
+		refer_done(s, c, fphrase);
+	else if (substate == nua_substate_terminated)
+		refer_fail(s, c, 487, "Transfer Ended Without Outcome");
+	else
+		refer_accepted(s, c);
 }
 
 static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct rl_sip *s,
@@ -728,6 +1013,20 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 		rl_log(RL_LOG_WARNING, "sip error call=%llu status=%d phrase=\"%s\"",
 		       (unsigned long long)(c ? c->id : 0), status, phrase ? phrase : "");
 		break;
+	case nua_r_refer:
+		if (c != NULL && c->id != 0 && c->refer == REFER_SENT) {
+			if (status >= 300)
+				refer_fail(s, c, status, phrase);
+			else if (status >= 200)
+				refer_accepted(s, c);
+		}
+		break;
+	case nua_i_notify:
+		if (c != NULL && c->id != 0)
+			on_notify(s, c, status, phrase, sip, tags);
+		else if (nh != NULL && c == NULL)
+			nua_handle_destroy(nh); /* outside any call: sofia answered 481 */
+		break;
 	case nua_r_bye:
 	case nua_i_terminated:
 	case nua_i_active:
@@ -743,6 +1042,20 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
+
+/* Our side of the media, from a progress or answer command. The o= session id is fixed by
+ * the first SDP we send; call_answer_sdp bumps the version when the SDP changes. */
+static void call_local(struct sip_call *c, const struct sip_cmd *cmd)
+{
+	snprintf(c->local.ip, sizeof(c->local.ip), "%s", cmd->ip);
+	c->local.port = cmd->port;
+	c->local.codec = cmd->codec;
+	c->local.dtmf_pt = cmd->dtmf_pt;
+	if (c->sdp[0] == '\0') {
+		c->local.sess_id = (rl_wall_us() & 0xffffffffffULL) ^ c->id;
+		c->local.version = 1;
+	}
+}
 
 static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 {
@@ -760,23 +1073,31 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 			c->state = CALL_RINGING;
 		}
 		break;
+	case CMD_PROGRESS:
 	case CMD_ANSWER:
-		if (c->state > CALL_RINGING) {
+		if (c->state > CALL_EARLY) {
 			COUNT(s, cmd_dropped);
 			break;
 		}
-		snprintf(c->local.ip, sizeof(c->local.ip), "%s", cmd->ip);
-		c->local.port = cmd->port;
-		c->local.codec = cmd->codec;
-		c->local.dtmf_pt = cmd->dtmf_pt;
-		c->local.sess_id = (rl_wall_us() & 0xffffffffffULL) ^ c->id;
-		c->local.version = 1;
+		call_local(c, cmd);
 		if (call_answer_sdp(c) != RL_OK) {
-			rl_log(RL_LOG_ERR, "sip answer refused call=%llu codec=%s (not offered)", (unsigned long long)c->id,
+			rl_log(RL_LOG_ERR, "sip %s refused call=%llu codec=%s (not offered)",
+			       cmd->op == CMD_ANSWER ? "answer" : "progress", (unsigned long long)c->id,
 			       rl_sip_codec_name(cmd->codec));
 			COUNT(s, rejected);
 			c->state = CALL_ENDING;
 			nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+			break;
+		}
+		if (cmd->op == CMD_PROGRESS) {
+			/* Unreliable (no 100rel): a lost 183 costs only the early media, the 200
+			 * carries the same answer. */
+			nua_respond(c->nh, SIP_183_SESSION_PROGRESS, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+			            SIPTAG_PAYLOAD_STR(c->sdp), TAG_END());
+			c->state = CALL_EARLY;
+			COUNT(s, early);
+			rl_log(RL_LOG_INFO, "sip progress call=%llu rtp=%s:%u codec=%s", (unsigned long long)c->id,
+			       c->local.ip, c->local.port, rl_sip_codec_name(c->local.codec));
 			break;
 		}
 		nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
@@ -785,7 +1106,7 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 		break;
 	case CMD_REJECT:
 	case CMD_HANGUP:
-		if (c->state <= CALL_RINGING) {
+		if (c->state <= CALL_EARLY) {
 			int st = cmd->op == CMD_REJECT ? cmd->status : 480;
 			const char *ph = cmd->op == CMD_REJECT && cmd->reason[0] ? cmd->reason : sip_status_phrase(st);
 			COUNT(s, rejected);
@@ -798,6 +1119,9 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 		} else {
 			COUNT(s, cmd_dropped); /* reject after answer: that is a hangup */
 		}
+		break;
+	case CMD_REFER:
+		refer_start(s, c, cmd->target);
 		break;
 	}
 }
@@ -832,7 +1156,7 @@ static int on_wakeup(struct rl_sip *s, su_wait_t *w, struct rl_sip *arg)
 		for (struct sip_call *c = s->all; c != NULL; c = c->next) {
 			if (c->id == 0 || c->state == CALL_ENDING)
 				continue;
-			if (c->state <= CALL_RINGING)
+			if (c->state <= CALL_EARLY)
 				respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
 			else
 				nua_bye(c->nh, TAG_END());
@@ -866,9 +1190,11 @@ int rl_sip_ringing(struct rl_sip *s, uint64_t call)
 	return push_cmd(s, &cmd);
 }
 
-int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt)
+/* The answer and the 183 take the same arguments. */
+static int push_media_cmd(struct rl_sip *s, int op, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec,
+                          int dtmf_pt)
 {
-	struct sip_cmd cmd = {.op = CMD_ANSWER, .call = call, .port = rtp_port, .codec = codec, .dtmf_pt = dtmf_pt};
+	struct sip_cmd cmd = {.op = op, .call = call, .port = rtp_port, .codec = codec, .dtmf_pt = dtmf_pt};
 
 	if (!ip_literal(local_ip) || strlen(local_ip) >= sizeof(cmd.ip) || rtp_port == 0 ||
 	    (codec != RL_SIP_PCMU && codec != RL_SIP_PCMA && codec != RL_SIP_OPUS) || dtmf_pt > 127)
@@ -877,6 +1203,16 @@ int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_
 		cmd.dtmf_pt = -1;
 	snprintf(cmd.ip, sizeof(cmd.ip), "%s", local_ip);
 	return push_cmd(s, &cmd);
+}
+
+int rl_sip_progress(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt)
+{
+	return push_media_cmd(s, CMD_PROGRESS, call, local_ip, rtp_port, codec, dtmf_pt);
+}
+
+int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt)
+{
+	return push_media_cmd(s, CMD_ANSWER, call, local_ip, rtp_port, codec, dtmf_pt);
 }
 
 int rl_sip_reject(struct rl_sip *s, uint64_t call, int status, const char *reason, unsigned retry_after_s)
@@ -893,6 +1229,39 @@ int rl_sip_reject(struct rl_sip *s, uint64_t call, int status, const char *reaso
 int rl_sip_hangup(struct rl_sip *s, uint64_t call)
 {
 	struct sip_cmd cmd = {.op = CMD_HANGUP, .call = call};
+	return push_cmd(s, &cmd);
+}
+
+/* The syntax a transfer target may have; sofia parses the URI on the SIP thread. */
+static int refer_target_ok(const char *t)
+{
+	size_t n;
+
+	if (t == NULL || (n = strlen(t)) == 0 || n >= RL_SIP_URI_MAX)
+		return 0;
+	if (strncasecmp(t, "sip:", 4) == 0 || strncasecmp(t, "sips:", 5) == 0) {
+		/* Printable, no spaces, nothing that would end the header's <...> early. */
+		for (size_t i = 0; i < n; i++)
+			if (t[i] <= ' ' || t[i] >= 0x7f || t[i] == '<' || t[i] == '>' || t[i] == '"')
+				return 0;
+		return strchr(t, ':')[1] != '\0';
+	}
+	if (n >= RL_SIP_NUM_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || t[i] == '*' || t[i] == '#' || t[i] == '-' || t[i] == '.' ||
+		      (t[i] == '+' && i == 0)))
+			return 0;
+	return strspn(t, "+-.") < n; /* something besides separators */
+}
+
+int rl_sip_refer(struct rl_sip *s, uint64_t call, const char *target)
+{
+	struct sip_cmd cmd = {.op = CMD_REFER, .call = call};
+
+	if (!refer_target_ok(target))
+		return RL_EINVAL;
+	snprintf(cmd.target, sizeof(cmd.target), "%s", target);
 	return push_cmd(s, &cmd);
 }
 
@@ -932,6 +1301,8 @@ static void sip_teardown(struct rl_sip *s)
 		struct sip_call *c = s->all;
 		s->all = c->next;
 		s->n_calls--;
+		if (c->timer != NULL)
+			su_timer_destroy(c->timer);
 		free(c);
 	}
 	rl_htab_fini(&s->calls);
@@ -946,12 +1317,16 @@ static void sip_teardown(struct rl_sip *s)
 static void *sip_main(void *arg)
 {
 	struct rl_sip *s = arg;
-	char url[128], why[128];
+	char url[128], sips_url[128], why[128];
+	int tls = s->conf.tls_port != 0;
 	unsigned left;
 
+	sip_self = s;
 	pthread_once(&sofia_once, sofia_init);
-	if (probe_bind(s->listen_ip, s->listen_port, why, sizeof(why)) != RL_OK) {
-		rl_log(RL_LOG_ERR, "sip cannot listen addr=%s port=%u err=\"%s\"", s->listen_ip, s->listen_port, why);
+	if (probe_bind(s->listen_ip, s->listen_port, 0, why, sizeof(why)) != RL_OK ||
+	    (tls && probe_bind(s->listen_ip, s->conf.tls_port, 1, why, sizeof(why)) != RL_OK)) {
+		rl_log(RL_LOG_ERR, "sip cannot listen addr=%s port=%u tls_port=%u err=\"%s\"", s->listen_ip,
+		       s->listen_port, s->conf.tls_port, why);
 		started(s, RL_ENET);
 		return NULL;
 	}
@@ -967,16 +1342,22 @@ static void *sip_main(void *arg)
 		return NULL;
 	}
 	s->registered = 1;
-	if (strchr(s->listen_ip, ':') != NULL)
+	if (strchr(s->listen_ip, ':') != NULL) {
 		snprintf(url, sizeof(url), "sip:[%s]:%u", s->listen_ip, s->listen_port);
-	else
+		snprintf(sips_url, sizeof(sips_url), "sips:[%s]:%u", s->listen_ip, s->conf.tls_port);
+	} else {
 		snprintf(url, sizeof(url), "sip:%s:%u", s->listen_ip, s->listen_port);
-	/* A sip: URL without a transport parameter binds UDP and TCP both. */
-	s->nua = nua_create(s->root, on_nua, s, NUTAG_URL(url), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOALERT(0),
+		snprintf(sips_url, sizeof(sips_url), "sips:%s:%u", s->listen_ip, s->conf.tls_port);
+	}
+	/* A sip: URL without a transport parameter binds UDP and TCP both; a sips: one binds
+	 * TLS, with the key and certificate sofia finds in the certificate directory. */
+	s->nua = nua_create(s->root, on_nua, s, NUTAG_URL(url), TAG_IF(tls, NUTAG_SIPS_URL(sips_url)),
+	                    TAG_IF(tls, TPTAG_CERTIFICATE(s->tls_dir)), NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOALERT(0),
 	                    NUTAG_AUTOANSWER(0), NUTAG_APPL_METHOD("OPTIONS"),
 	                    /* No UPDATE (sofia would answer an UPDATE offer without SDP when media
-	                     * is off), no REFER/SUBSCRIBE/MESSAGE, no PRACK. */
-	                    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+	                     * is off), no incoming REFER/SUBSCRIBE/MESSAGE, no PRACK. NOTIFY is for
+	                     * the outcome of our own REFERs (NUA answers 481 to any other). */
+	                    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"),
 	                    /* No 100rel, no session timers: sofia would refresh with offerless
 	                     * re-INVITEs it cannot complete without its media engine. */
 	                    SIPTAG_SUPPORTED_STR(""), SIPTAG_USER_AGENT_STR(s->user_agent),
@@ -987,7 +1368,19 @@ static void *sip_main(void *arg)
 		started(s, RL_ENET);
 		return NULL;
 	}
-	rl_log(RL_LOG_NOTICE, "sip listening url=%s transports=udp,tcp trunks=%u", url, s->n_trunks);
+	if (s->tls_cert_bad) {
+		/* Sofia listens even so, failing every handshake: refuse to start instead. NUA
+		 * must be shut down before it is destroyed; nua_r_shutdown breaks the root. */
+		rl_log(RL_LOG_ERR, "sip cannot load the tls key and certificate dir=%s", s->tls_dir);
+		s->shutting = 1;
+		nua_shutdown(s->nua);
+		su_root_run(s->root);
+		sip_teardown(s);
+		started(s, RL_ECONFIG);
+		return NULL;
+	}
+	rl_log(RL_LOG_NOTICE, "sip listening url=%s%s%s transports=udp,tcp%s trunks=%u", url, tls ? " sips_url=" : "",
+	       tls ? sips_url : "", tls ? ",tls" : "", s->n_trunks);
 	started(s, RL_OK);
 
 	su_root_run(s->root);
@@ -1021,6 +1414,30 @@ int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 		goto fail_free;
 	}
 	s->max_calls = conf->max_calls ? conf->max_calls : DEFAULT_MAX_CALLS;
+	if (s->conf.refer_timeout_s == 0)
+		s->conf.refer_timeout_s = DEFAULT_REFER_TIMEOUT_S;
+	if (s->conf.refer_timeout_s > 3600) {
+		rv = RL_EINVAL;
+		goto fail_free;
+	}
+	s->conf.tls_dir = NULL;
+	if (conf->tls_port != 0) {
+		char pem[RL_SIP_PATH_MAX + 16];
+		if (conf->tls_port == s->listen_port || conf->tls_dir == NULL || conf->tls_dir[0] == '\0' ||
+		    strlen(conf->tls_dir) >= sizeof(s->tls_dir)) {
+			rv = RL_EINVAL;
+			goto fail_free;
+		}
+		snprintf(s->tls_dir, sizeof(s->tls_dir), "%s", conf->tls_dir);
+		s->conf.tls_dir = s->tls_dir;
+		/* Sofia would listen without its key and certificate; name the usual mistake. */
+		snprintf(pem, sizeof(pem), "%s/agent.pem", s->tls_dir);
+		if (access(pem, R_OK) != 0) {
+			rl_log(RL_LOG_ERR, "sip tls certificate unreadable file=%s err=\"%s\"", pem, strerror(errno));
+			rv = RL_ECONFIG;
+			goto fail_free;
+		}
+	}
 	snprintf(s->user_agent, sizeof(s->user_agent), "%s", conf->user_agent ? conf->user_agent : "relais-node");
 	s->conf.user_agent = s->user_agent;
 	s->conf.listen = NULL;

@@ -9,14 +9,17 @@
  *    its data (fixed arrays, no pointer into sofia memory). The pointer is valid only during
  *    the call: copy the struct and post it to the node's loop. The callback must not block
  *    and must not call rl_sip_close; the other rl_sip_* calls are fine from it.
- *  - Commands. rl_sip_ringing/answer/reject/hangup from any thread check their arguments,
- *    copy them into a bounded queue and wake the SIP thread (an eventfd registered with
- *    su_root), which runs them in order. RL_OK means queued. A command naming a call that
- *    has meanwhile ended is dropped quietly: its RL_SIP_EV_ENDED is delivered or on its way.
+ *  - Commands. rl_sip_ringing/progress/answer/reject/hangup/refer from any thread check their
+ *    arguments, copy them into a bounded queue and wake the SIP thread (an eventfd
+ *    registered with su_root), which runs them in order. RL_OK means queued. A command
+ *    naming a call that has meanwhile ended is dropped quietly: its RL_SIP_EV_ENDED is
+ *    delivered or on its way.
  *
  * A call's life as the node sees it:
- *   INVITE -> (node: ringing, answer) -> ANSWERED (the ACK) -> REINVITE* -> BYE -> ENDED
+ *   INVITE -> (node: ringing | progress, answer) -> ANSWERED (the ACK) -> REINVITE* -> BYE -> ENDED
  *   INVITE -> CANCEL -> ENDED            INVITE -> (node: reject or hangup) -> ENDED
+ *   ... ANSWERED -> (node: refer) -> REFER 202 -> REFER 200 -> BYE (or our own BYE) -> ENDED
+ *   ... ANSWERED -> (node: refer) -> REFER 4xx-6xx/408 -> the call goes on
  * Every call reported by RL_SIP_EV_INVITE gets exactly one RL_SIP_EV_ENDED, last, whatever
  * ends it (BYE either way, CANCEL, reject, ACK timeout, transport error), until rl_sip_close
  * (which delivers nothing more); after it the call id is never used again. Call ids are
@@ -26,7 +29,8 @@
  * trunk allow-list (403), INVITEs while draining (503 + Retry-After), INVITEs over max_calls
  * (503), offers without an acceptable audio codec or with broken SDP (488), OPTIONS (200, or
  * 503 while draining), and re-INVITEs (200 with our SDP, reported as RL_SIP_EV_REINVITE).
- * docs/sip.md has the details: transports (UDP and TCP, no TLS yet), codecs and DTMF.
+ * docs/sip.md has the details: transports (UDP, TCP, and TLS when conf.tls_port and
+ * conf.tls_dir are set), codecs and DTMF, early media, transfer.
  */
 #ifndef RL_SIP_H
 #define RL_SIP_H
@@ -40,6 +44,8 @@
 #define RL_SIP_REASON_MAX 64  /* reason phrases */
 #define RL_SIP_TRUNKS_MAX 64  /* allow-list entries */
 #define RL_SIP_STREAMS_MAX 8  /* m= lines in an offer; more is refused (488) */
+#define RL_SIP_URI_MAX 256    /* transfer targets (rl_sip_refer), with the NUL */
+#define RL_SIP_PATH_MAX 512   /* conf.tls_dir, with the NUL */
 
 /* Audio codecs, as bits of a set. PCMU and PCMA are RTP PT 0 and 8 (or a dynamic PT with a
  * matching rtpmap), Opus is opus/48000/2 on a dynamic PT. */
@@ -63,6 +69,8 @@ struct rl_sip_media {
 	unsigned offered;       /* every known codec the offer carries (bits) */
 	int16_t pt_pcmu, pt_pcma, pt_opus; /* their payload types, -1 = not offered */
 	int dtmf_pt;            /* telephone-event/8000 payload type, -1 = not offered */
+	unsigned dtmf_rate;     /* dtmf_pt's rtpmap clock: 8000, or 48000 when the offer has only
+	                         * telephone-event/48000 and the pick is Opus; 0 = no dtmf_pt */
 	uint16_t ptime;         /* a=ptime, 0 = not given */
 };
 
@@ -73,6 +81,7 @@ enum rl_sip_ev_type {
 	RL_SIP_EV_BYE,        /* the caller hung up after answer (ENDED follows) */
 	RL_SIP_EV_CANCEL,     /* the caller gave up before answer (ENDED follows) */
 	RL_SIP_EV_ENDED,      /* the call is over: status/reason say how; forget the id */
+	RL_SIP_EV_REFER,      /* news of a transfer asked with rl_sip_refer: see status */
 };
 
 struct rl_sip_event {
@@ -84,12 +93,20 @@ struct rl_sip_event {
 	char dialled[RL_SIP_NUM_MAX];         /* user of the Request-URI */
 	char src_ip[RL_SIP_IP_MAX];           /* where the INVITE came from (the trunk) */
 	uint16_t src_port;
-	uint8_t tcp;                          /* 1: arrived over TCP, 0: UDP */
+	uint8_t tcp;                          /* 1: arrived over TCP (TLS included), 0: UDP */
+	uint8_t tls;                          /* 1: arrived over TLS (the sips listener) */
 	char call_id[RL_SIP_CALLID_MAX];
 	/* INVITE and REINVITE: the remote audio and the codec negotiation. */
 	struct rl_sip_media media;
 	/* ENDED: the SIP status that ended the call (200 for a BYE either way, 487 after CANCEL,
-	 * the reject status, 408 for a missing ACK...) and sofia's phrase for it. */
+	 * the reject status, 408 for a missing ACK...) and sofia's phrase for it.
+	 * REFER: 202 = the carrier accepted the transfer (the outcome follows in a second REFER
+	 * event); 200 = the carrier reports the target answered (the carrier's BYE, or ours a
+	 * few seconds later, then ends the call); 300..699 = the transfer failed (the REFER was
+	 * refused, or the carrier's NOTIFY reported that status), among them 408 = no outcome
+	 * in conf.refer_timeout_s, 487 = the carrier ended the transfer without an outcome,
+	 * 491 = the call was not up or had a transfer in progress, 400 = no Refer-To could be
+	 * made of the target. After a failure the call goes on as before. */
 	int status;
 	char reason[RL_SIP_REASON_MAX];
 };
@@ -102,6 +119,13 @@ struct rl_sip_conf {
 	unsigned retry_after_s;       /* Retry-After of the automatic 503s; 0 = no header */
 	unsigned max_calls;           /* live calls before new INVITEs get 503; 0 = 1024 */
 	const char *user_agent;       /* Server / User-Agent; NULL = "relais-node" */
+	uint16_t tls_port;            /* SIP over TLS (sips:) on the listen IP at this port; 0 = no
+	                               * TLS. Needs tls_dir; must differ from the listen port. */
+	const char *tls_dir;          /* directory holding agent.pem (our private key followed by
+	                               * our certificate chain, PEM) and optionally cafile.pem;
+	                               * read once at open */
+	unsigned refer_timeout_s;     /* how long a transfer may wait for its outcome after the
+	                               * carrier's 202, up to 3600; 0 = 60 */
 	void (*fn)(void *arg, const struct rl_sip_event *ev); /* required, on the SIP thread */
 	void *arg;
 };
@@ -121,19 +145,43 @@ struct rl_sip_counters {
 	uint64_t refused_full;     /* 503 over max_calls */
 	uint64_t bad_sdp;          /* 488: no SDP, broken SDP, no acceptable codec */
 	uint64_t cmd_dropped;      /* commands for calls already gone */
+	uint64_t tls_failed;       /* TLS connections whose handshake failed (plain TCP or
+	                            * garbage on the TLS port, bad client hello, ...) */
+	uint64_t early;            /* 183 Session Progress with SDP sent */
+	uint64_t refers;           /* REFERs sent */
+	uint64_t refer_ok;         /* transfers the carrier reported done (final NOTIFY 2xx) */
+	uint64_t refer_failed;     /* REFER refused, failure NOTIFY, no outcome in time, or
+	                            * refused by the glue (491) */
 };
 
 struct rl_sip;
 
 /*
- * rl_sip_open binds UDP and TCP on conf->listen and starts the SIP thread. conf is copied.
- * Errors: RL_EINVAL (bad address, no callback, bad trunk entry), RL_ENET (cannot bind),
+ * rl_sip_open binds UDP and TCP on conf->listen, TLS on conf->tls_port if set, and starts
+ * the SIP thread. conf is copied (tls_dir too). Errors: RL_EINVAL (bad address, no
+ * callback, bad trunk entry, tls_port without tls_dir or equal to the listen port, tls_dir
+ * too long, refer_timeout_s over 3600), RL_ECONFIG (tls_dir/agent.pem missing or
+ * unreadable, or sofia cannot load the key and certificate in it), RL_ENET (cannot bind),
  * RL_ENOMEM.
  */
 int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf);
 
-/* rl_sip_ringing sends 180 Ringing (no SDP, no early media). Errors: RL_EFULL. */
+/* rl_sip_ringing sends 180 Ringing (no SDP, no early media); ignored once rl_sip_progress
+ * ran (a 180 there would make many phones drop the early media for local ringback).
+ * Errors: RL_EFULL. */
 int rl_sip_ringing(struct rl_sip *s, uint64_t call);
+
+/*
+ * rl_sip_progress sends 183 Session Progress carrying our SDP answer, built as rl_sip_answer
+ * builds it, so the node can play ringback, prompts or music to the caller before answering
+ * (early media: the caller's side listens from now on). May be sent again. The later
+ * rl_sip_answer's 200 carries the same SDP with the same o= version when given the same
+ * arguments (RFC 3264: the answer does not change); other arguments make a new version. A
+ * codec the offer lacks is answered 488 and the call ends. Ignored after the answer.
+ * Errors: as rl_sip_answer (RL_EINVAL, RL_EFULL).
+ */
+int rl_sip_progress(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec,
+                    int dtmf_pt);
 
 /*
  * rl_sip_answer sends 200 OK with our SDP: c= local_ip, m=audio rtp_port RTP/AVP with codec
@@ -155,6 +203,20 @@ int rl_sip_reject(struct rl_sip *s, uint64_t call, int status, const char *reaso
 
 /* rl_sip_hangup ends a call from our side: BYE once a 200 was sent, 480 before. RL_EFULL. */
 int rl_sip_hangup(struct rl_sip *s, uint64_t call);
+
+/*
+ * rl_sip_refer asks the carrier to take an answered call elsewhere (blind transfer, RFC
+ * 3515): a REFER in the call's dialog whose Refer-To is target, either a SIP URI
+ * ("sip:..." or "sips:...", sent as given) or a number (digits, an optional leading '+',
+ * '*', '#', '-', '.'; sent as sip:<number>@<the carrier's host:port from its Contact>).
+ * The outcome comes as RL_SIP_EV_REFER events (see struct rl_sip_event's status): 202 then
+ * 200 when the transfer is done, after which the carrier normally hangs up and, if it has
+ * not within a few seconds, the glue does (one BYE, then ENDED as for any hangup); or one
+ * failure status, after which the call goes on. One transfer at a time per call. Errors:
+ * RL_EINVAL (target NULL, empty, RL_SIP_URI_MAX or longer, neither a SIP URI nor a
+ * number, or with spaces or control characters), RL_EFULL.
+ */
+int rl_sip_refer(struct rl_sip *s, uint64_t call, const char *target);
 
 /* rl_sip_set_draining: while on, new INVITEs get 503 + Retry-After and OPTIONS get 503, so
  * an SBC's probing marks this node down; calls in progress go on. Takes effect at once. */
