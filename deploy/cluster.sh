@@ -55,6 +55,20 @@ if command -v espeak-ng >/dev/null; then
 		"Bonjour, j'appelle au sujet de ma facture du mois dernier. Le montant me semble trop élevé." 2>/dev/null ||
 		caller_wav=""
 fi
+# The trunk's voice prompts (espeak-ng, French): the menu and the announcement prompt set.
+prompts="$dir/prompts"
+mkdir -p "$prompts/fr"
+say() { espeak-ng -v fr -s 150 -w "$1" "$2" 2>/dev/null; }
+if command -v espeak-ng >/dev/null && [ ! -f "$prompts/fr/minutes.wav" ]; then
+	say "$prompts/menu.wav" "Bienvenue chez Maroc Télécom. Pour la facturation, tapez 1. Pour l'assistance technique, tapez 2."
+	say "$prompts/fr/queue-position.wav" "Vous êtes l'appelant numéro"
+	say "$prompts/fr/queue-wait.wav" "Votre attente est estimée à environ"
+	say "$prompts/fr/queue-wait-short.wav" "moins d'une minute"
+	say "$prompts/fr/minute.wav" "minute"
+	say "$prompts/fr/minutes.wav" "minutes"
+	for n in $(seq 0 99) $(seq 100 100 900); do say "$prompts/fr/$n.wav" "$n"; done
+fi
+sip_port=$((port + 30))
 
 # Agents: id site tenants skills. Seated agents dial their site's node; home agents
 # (site "") dial the hub. Ids are grouped so one relais-agent process runs each group.
@@ -85,6 +99,14 @@ while read -r site tenants skills ids; do
 		agent_entries+="  { id = \"$id\"; tenants = [ $tl ]; skills = { $sk; }; site = \"$s\"; secret_hash = \"$hash\"; },"$'\n'
 	done
 done < <(agents_conf)
+# The carrier: SIP calls with audio into Casablanca's DID (sipp, from Debian's sip-tester).
+if command -v sipp >/dev/null; then
+	sip_rate=$(awk -v s="$scale" 'BEGIN { r = 4 * s; printf "%d", r < 1 ? 1 : r }')
+	(cd "$dir/logs" && exec sipp "127.0.0.1:$sip_port" -sf "$top/deploy/sipp/carrier.xml" -s +212522000100 \
+		-i 127.0.0.1 -p $((port + 31)) -mi 127.0.0.1 -mp $((port + 32)) -r "$sip_rate" -rp 60000 -l 40 \
+		-nostdin -trace_err -error_file "$dir/logs/sipp-errors.log" >"$dir/logs/sipp.log" 2>&1) &
+	pids+=($!)
+fi
 
 agent_list=${agent_entries%,$'\n'} # libconfig lists take no trailing comma
 cat > "$dir/hub.conf" <<EOF2
@@ -134,7 +156,7 @@ $agent_list
 );
 EOF2
 
-gen_node() { # site name streams...
+gen_node() { # site name streams... ($sip_group: the site's trunk, if any)
 	local site=$1 name=$2
 	shift 2
 	cat > "$dir/node-$site.conf" <<EOF2
@@ -151,13 +173,25 @@ media = { listen = "127.0.0.1:${media_port[$site]}"; caller_audio = "$caller_wav
 generator = (
 $(printf '%s\n' "$@" | sed '$!s/$/,/')
 );
+${sip_group:-}
 EOF2
 }
 rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
 # Demo traffic: Poisson arrivals; handle times are scaled down (talk ~20 s, wrap ~5 s).
+sip_group="sip = {
+  listen = \"127.0.0.1:$sip_port\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];
+  rtp_min = $((port + 200)); rtp_max = $((port + 399));
+  announce_dir = \"$prompts/fr\"; announce_first_s = 10; announce_every_s = 30;
+  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"telco-main\"; } );
+  menus = ( { id = \"telco-main\"; prompt = \"$prompts/menu.wav\"; timeout_s = 5; tries = 2;
+              default_queue = \"telco.billing\";
+              options = ( { digit = \"1\"; queue = \"telco.billing\"; key = \"topic\"; value = \"facturation\"; },
+                          { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"technique\"; } ); } );
+};"
 gen_node casablanca "Casablanca" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 24); priority = 0; patience_s = 45.0; }" \
 	"  { tenant = \"telco\"; queue = \"telco.tech\"; per_minute = $(rate 10); priority = 1; patience_s = 60.0; }"
+sip_group=""
 gen_node fes "Fès" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 6); priority = 0; patience_s = 45.0; }" \
 	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 12); priority = 0; patience_s = 90.0; }"
@@ -211,6 +245,8 @@ done < <(agents_conf)
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
 echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
+echo "SIP: Casablanca's trunk is 127.0.0.1:$sip_port (DID +212522000100); sipp sends it calls"
+
 start=$(date +%s)
 while :; do
 	sleep 2

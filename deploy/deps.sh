@@ -7,10 +7,10 @@ pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev lib
 libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev libopus-dev libsrtp2-dev
 libsndfile1-dev libasound2-dev libsofia-sip-ua-dev openssl procps"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs lmdb-utils sip-tester kamailio"
+	pkgs="$pkgs lmdb-utils sip-tester kamailio kamailio-tls-modules"
 fi
 if [ "${1:-}" = "--cluster" ]; then
-	pkgs="$pkgs espeak-ng" # the demo caller's voice
+	pkgs="$pkgs espeak-ng sip-tester" # the demo caller's voice and prompts; the demo carrier
 fi
 missing=""
 for p in $pkgs; do

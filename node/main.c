@@ -62,11 +62,16 @@ static const struct rl_cfg_opt media_opts[] = {
 /* SIP trunks (optional group `sip`): see docs/config.md. */
 struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
-	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s;
+	char tls_dir[RL_CFG_STRLEN];
+	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s, tls_port, refer_timeout_s;
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
 	{"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct sip_settings, listen), "IP:port for SIP over UDP and TCP"},
+	{"tls_port", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, tls_port),
+	 "SIP over TLS on the listen IP at this port (0: none)"},
+	{"tls_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, tls_dir),
+	 "directory with agent.pem (key + certificate chain) and cafile.pem for SIP TLS"},
 	{"media_ip", RL_CFG_STR, 0, 45, NULL, offsetof(struct sip_settings, media_ip), "our RTP address towards carriers"},
 	{"rtp_min", RL_CFG_INT, 0, 65534, "0", offsetof(struct sip_settings, rtp_min), "lowest RTP port (0: any)"},
 	{"rtp_max", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, rtp_max), "highest RTP port"},
@@ -74,6 +79,8 @@ static const struct rl_cfg_opt sip_opts[] = {
 	 "Retry-After of 503s (draining, full)"},
 	{"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
 	{"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
+	{"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
+	 "an external transfer's wait for the carrier's outcome"},
 	{"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
 	 "prompt set for queue position and expected wait (\"\": none)"},
 	{"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
@@ -88,7 +95,7 @@ static const struct rl_cfg_opt sip_opts[] = {
 
 struct did_entry {
 	char did[RL_CFG_STRLEN], tenant[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], menu[RL_CFG_STRLEN];
-	int priority;
+	int priority, early_media;
 };
 
 static const struct rl_cfg_opt did_opts[] = {
@@ -97,6 +104,8 @@ static const struct rl_cfg_opt did_opts[] = {
 	{"queue", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, queue), "queue (without a menu)"},
 	{"menu", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, menu), "IVR menu id"},
 	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct did_entry, priority), "contact priority"},
+	{"early_media", RL_CFG_BOOL, 0, 1, "false", offsetof(struct did_entry, early_media),
+	 "without a menu: 183 with our audio (music, announcements) until an agent answers"},
 	{NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -144,6 +153,9 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 		return RL_ECONFIG;
 	memset(conf, 0, sizeof(*conf));
 	conf->sip.listen = strdup(ss.listen);
+	conf->sip.tls_port = (uint16_t)ss.tls_port;
+	conf->sip.tls_dir = ss.tls_dir[0] ? strdup(ss.tls_dir) : NULL;
+	conf->sip.refer_timeout_s = (unsigned)ss.refer_timeout_s;
 	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
 	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
 	snprintf(conf->announce_dir, sizeof(conf->announce_dir), "%.500s", ss.announce_dir);
@@ -178,6 +190,7 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 		snprintf((*dids)[i].queue, sizeof((*dids)[i].queue), "%.64s", de.queue);
 		snprintf((*dids)[i].menu, sizeof((*dids)[i].menu), "%.64s", de.menu);
 		(*dids)[i].priority = (uint32_t)de.priority;
+		(*dids)[i].early_media = de.early_media;
 	}
 	conf->dids = *dids;
 	conf->ndids = n;
@@ -416,6 +429,7 @@ out:
 	free(dids);
 	free(menus.menu);
 	free((char *)sipc.sip.listen);
+	free((char *)sipc.sip.tls_dir);
 	config_destroy(&cfg);
 	return exit_code;
 }

@@ -205,6 +205,21 @@ int rl_node_queue_position(struct rl_node *n, const char *contact_id)
 	return rl_client_request(n->hub, &env, &n->marker, NULL);
 }
 
+int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, unsigned status, const char *reason)
+{
+	Relais__TransferResult tr = RELAIS__TRANSFER_RESULT__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	tr.contact_id = (char *)contact_id;
+	tr.ok = ok != 0;
+	tr.status = status;
+	tr.reason = (char *)(reason ? reason : "");
+	env.body_case = RELAIS__ENVELOPE__BODY_TRANSFER_RESULT;
+	env.transfer_result = &tr;
+	return rl_client_request(n->hub, &env, &n->marker, NULL);
+}
+
 static void rl_node_register(struct rl_node *n)
 {
 	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;

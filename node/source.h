@@ -60,6 +60,9 @@ int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOut
  * to the contact's source as on_position (nothing comes if the hub is unreachable). */
 int rl_node_queue_position(struct rl_node *n, const char *contact_id);
 
+/* rl_node_transfer_result tells the hub how an external transfer of contact_id went. */
+int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, unsigned status, const char *reason);
+
 /* rl_node_post hands ptr (one malloc'd block) from any thread to s->ops->posted on the
  * node's loop thread, which frees it; posts never handled (node closing) are freed with
  * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr), RL_ENOMEM. */

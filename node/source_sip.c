@@ -29,6 +29,7 @@ struct rl_scall {
 	struct rl_carrier *leg;
 	int state;
 	int sip_answered;                 /* our 200 went out */
+	int early;                        /* our 183 with SDP went out: the caller hears us */
 	int sip_done;                     /* RL_SIP_EV_ENDED seen */
 	int submitted, contact_done;      /* the contact: asked for, and over (or never made) */
 	int gone;                         /* the caller left */
@@ -38,6 +39,7 @@ struct rl_scall {
 	uint64_t next_announce_us;        /* waiting: when to ask the hub for the next announcement */
 	uint64_t asked_us;                /* 0, or when the position was asked for */
 	int announcing;                   /* an announcement plays instead of the music */
+	int xfer;                         /* an external transfer (REFER) is under way */
 	struct rl_ivr ivr;
 };
 
@@ -46,7 +48,7 @@ struct rl_sipsrc {
 	struct rl_sip_source_conf conf;
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
-	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred;
+	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -245,7 +247,12 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		return;
 	}
 	rl_htab_put(&ss->calls, c->call, c);
-	rl_sip_ringing(ss->sip, c->call);
+	if (did->menu[0] == '\0' && did->early_media &&
+	    rl_sip_progress(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), ev->media.codec,
+	                    cc.dtmf_pt) == RL_OK)
+		c->early = 1;
+	else
+		rl_sip_ringing(ss->sip, c->call);
 	if (did->menu[0] && rl_ivr_find(ss->conf.menus, did->menu) != NULL) {
 		struct rl_ivr_step st;
 		rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), ev->media.codec,
@@ -256,12 +263,13 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		rl_ivr_start(&c->ivr, ss->conf.menus, rl_ivr_find(ss->conf.menus, did->menu), rl_mono_us(), &st);
 		rl_sc_step(ss, c, &st);
 	} else {
-		/* No menu: the caller hears the carrier's ringing until an agent answers. */
+		/* No menu: the caller hears the carrier's ringing until an agent answers, or our
+		 * hold music in early media. */
 		rl_sc_submit(ss, c, did->queue, did->priority);
 		if (!c->submitted)
 			return;
-		/* Drain the leg meanwhile (no early media is sent). */
-		rl_sc_play(ss, c, "", 0);
+		/* Without early media the leg is drained meanwhile (nothing is sent). */
+		rl_sc_play(ss, c, c->early ? ss->conf.hold_music : "", c->early);
 	}
 }
 
@@ -297,6 +305,18 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 			rl_carrier_hold(c->leg, ev->media.hold);
 			rl_log(RL_LOG_INFO, "carrier call %s call=%llu", ev->media.hold ? "on hold" : "resumed",
 			       (unsigned long long)c->call);
+		}
+		break;
+	case RL_SIP_EV_REFER:
+		if (c != NULL && c->xfer && ev->status != 202) {
+			/* 200: the carrier has the caller (its BYE follows); else the call goes on. */
+			c->xfer = 0;
+			if (ev->status >= 200 && ev->status < 300)
+				ss->transfers_out++;
+			rl_log(RL_LOG_INFO, "carrier transfer %s call=%llu contact=%s status=%d reason=\"%s\"",
+			       ev->status < 300 ? "done" : "failed", (unsigned long long)c->call, c->contact, ev->status, ev->reason);
+			if (c->contact[0])
+				rl_node_transfer_result(ss->base.node, c->contact, ev->status < 300, (unsigned)ev->status, ev->reason);
 		}
 		break;
 	case RL_SIP_EV_BYE:
@@ -385,6 +405,16 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 		c->state = SC_CONNECTED;
 		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", (unsigned long long)c->call,
 		       u->contact_id, u->agent_id ? u->agent_id : "");
+	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->transfer_to && u->transfer_to[0] &&
+	           c->state == SC_CONNECTED && !c->gone && !c->sip_done && !c->xfer) {
+		/* The agent sends the caller to a number: the carrier places that call (REFER). */
+		int rv = rl_sip_refer(ss->sip, c->call, u->transfer_to);
+		rl_log(RL_LOG_INFO, "carrier transfer asked call=%llu contact=%s to=%s err=\"%s\"", (unsigned long long)c->call,
+		       u->contact_id, u->transfer_to, rv == RL_OK ? "" : rl_strerror(rv));
+		if (rv == RL_OK)
+			c->xfer = 1;
+		else
+			rl_node_transfer_result(ss->base.node, c->contact, 0, 0, rl_strerror(rv));
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && c->state == SC_CONNECTED && !c->gone) {
 		/* The agent sent the caller to another queue: hold music (and announcements) again. */
 		c->state = SC_WAITING;
@@ -412,8 +442,9 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 
 static int rl_sc_announces(const struct rl_sipsrc *ss, const struct rl_scall *c)
 {
-	/* Only a caller who hears us: answered (an IVR), not one hearing the carrier's ringing. */
-	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && c->state == SC_WAITING && c->sip_answered &&
+	/* Only a caller who hears us (answered, or in early media), not one hearing ringing. */
+	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && c->state == SC_WAITING &&
+	       (c->sip_answered || c->early) &&
 	       !c->gone && !c->sip_done && c->contact[0];
 }
 
@@ -532,10 +563,10 @@ static void rl_ss_stop(struct rl_source *s)
 	rl_htab_fini(&ss->calls);
 	rl_log(RL_LOG_NOTICE,
 	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	       "transferred=%llu",
+	       "transferred=%llu transfers_out=%llu",
 	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
 	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements,
-	       (unsigned long long)ss->transferred);
+	       (unsigned long long)ss->transferred, (unsigned long long)ss->transfers_out);
 	free(ss);
 }
 

@@ -4,7 +4,9 @@
  * A call arriving on a trunk (node/sip.c) is matched by its dialled number (DID) to a tenant
  * and either an IVR menu or a queue. With a menu the call is answered at once, the menu's
  * prompts play and the caller's DTMF choices (RFC 4733) pick the queue, priority and
- * screen-pop answers; without one the caller hears ringing until an agent answers. The
+ * screen-pop answers; without one the caller hears ringing until an agent answers, or, with
+ * early_media, the hold music and announcements in early media (183 with our SDP) - the call
+ * is answered (200) only when an agent takes it. The
  * contact is then submitted to the hub with the caller's number, the DID and the IVR answers
  * as screen-pop data. While it waits, the caller hears the hold music, interrupted every
  * announce_every_s by its position in queue and expected wait (asked from the hub, spoken
@@ -27,6 +29,7 @@ struct rl_sip_did {
 	char queue[RL_WIRE_MAX_ID + 1];  /* without a menu: the queue */
 	char menu[RL_WIRE_MAX_ID + 1];   /* IVR menu; "" = none */
 	uint32_t priority;
+	int early_media;                 /* without a menu: 183 + our audio until an agent answers */
 };
 
 struct rl_sip_source_conf {

@@ -125,27 +125,32 @@ int main(void)
 	rlc_agent(&c, "a1", "telco", "billing = 5;", "casablanca");
 	rlc_agent(&c, "a2", "telco", "tech = 5;", "casablanca");
 	rlc_agent(&c, "a3", "telco", "slow = 5;", "casablanca");
+	rlc_queue(&c, "{ id = \"telco.partner\"; tenant = \"telco\"; skills = { partner = 1; }; wrapup_s = 1; }");
+	rlc_agent(&c, "a4", "telco", "partner = 5;", "casablanca");
 	rlc_start_hub(&c);
 
 	g_sip_port = rltest_free_port();
 	snprintf(c.node_extra, sizeof(c.node_extra),
 	         "sip = {\n"
 	         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 17;\n"
-	         "  announce_dir = \"%s\"; announce_first_s = 1; announce_every_s = 1;\n"
+	         "  announce_dir = \"%s\"; announce_first_s = 1; announce_every_s = 1; hold_music = \"%s\";\n"
 	         "  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; queue = \"telco.billing\"; },\n"
 	         "           { did = \"+212522000200\"; tenant = \"telco\"; menu = \"main\"; },\n"
-	         "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; } );\n"
+	         "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; },\n"
+	         "           { did = \"+212522000400\"; tenant = \"telco\"; queue = \"telco.empty\"; early_media = true; },\n"
+	         "           { did = \"+212522000500\"; tenant = \"telco\"; queue = \"telco.partner\"; } );\n"
 	         "  menus = ( { id = \"main\"; prompt = \"%s\"; timeout_s = 8; tries = 2; default_queue = \"telco.billing\";\n"
 	         "              options = ( { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"tech\"; },\n"
 	         "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
 	         "};\n",
-	         g_sip_port, prompts, prompt);
+	         g_sip_port, prompts, prompt, prompt);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
 	snprintf(c.agent_extra, sizeof(c.agent_extra), "--audio-out %s/heard-%%a-%%c.wav", c.dir);
 	rlc_start_agents(&c, casa_url, "a1,a2", "answer=0.3,talk=6,wrap=0.5,fixed=1", "agents.log");
 	rlc_start_agents(&c, casa_url, "a3", "answer=8,talk=3,wrap=0.5,fixed=1", "agent-a3.log");
+	rlc_start_agents(&c, casa_url, "a4", "answer=0.3,talk=1,wrap=0.5,fixed=1,xfer_number=+33140000000", "agent-a4.log");
 	rltest_sleep_ms(3000);
 
 	/* 1. Ringing, then audio both ways; the agent hangs up. */
@@ -193,6 +198,26 @@ int main(void)
 	printf("announcements to the waiting caller: %d\n", said);
 	RL_CHECK(said >= 1);
 
+	/* 3b. Early media: 183 with our SDP, the caller hears the music and its position before
+	 * any answer, then gives up (CANCEL): abandoned, and the leg did send audio. */
+	RL_CHECK(sipp(&c, "early_cancel", "+212522000400") == 0);
+	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 2, 10));
+	{
+		FILE *f = fopen(rlc_path(&c, "node-casablanca.log"), "r");
+		char line[2048];
+		long sent = -1;
+		while (f && fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "carrier end");
+			if (p && strstr(p, "did=+212522000400") && strstr(p, " sent="))
+				sent = atol(strstr(p, " sent=") + 6);
+		}
+		if (f)
+			fclose(f);
+		printf("early media: %ld RTP packets sent before any answer\n", sent);
+		RL_CHECK(sent >= 100); /* 4.5 s of music and announcements at 50 packets/s */
+	}
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "position=1 waiting=1 agents=0") > said);
+
 	/* 4. CANCEL while the agent's phone rings. */
 	RL_CHECK(sipp(&c, "cancel_ringing", "+212522000300") == 0);
 	RL_CHECK(wait_q(&c, "telco.slow", "abandoned", 1, 10));
@@ -206,17 +231,32 @@ int main(void)
 	RL_CHECK(sipp(&c, "call_audio", "+212522000100") == 0);
 	RL_CHECK(wait_q(&c, "telco.billing", "answered", 2, 10));
 
+	/* 6. External transfer: the agent sends the caller to +33140000000; the carrier takes it
+	 * (REFER 202, NOTIFY 200) and hangs up our leg; the agent goes to wrap-up. */
+	RL_CHECK(sipp(&c, "xfer_out", "+212522000500") == 0);
+	RL_CHECK(wait_q(&c, "telco.partner", "handled", 1, 10));
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a4.log"), "event=transfer") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a4.log"), "event=hangup") == 0);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "carrier transfer done") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "hub.log"), "external transfer done") == 1);
+
+	/* 7. The carrier refuses the transfer (403): the agent is told, keeps the caller, hangs up. */
+	RL_CHECK(sipp(&c, "xfer_refused", "+212522000500") == 0);
+	RL_CHECK(wait_q(&c, "telco.partner", "handled", 2, 10));
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a4.log"), "transfer to +33140000000 failed: 403") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a4.log"), "event=hangup") == 1);
+
 	/* Every call is accounted for at the hub: offered = answered + abandoned. */
 	cJSON *s = rlc_status(&c);
 	double offered = 0, done = 0;
-	const char *qs[] = {"telco.billing", "telco.tech", "telco.empty", "telco.slow"};
-	for (int i = 0; i < 4; i++) {
+	const char *qs[] = {"telco.billing", "telco.tech", "telco.empty", "telco.slow", "telco.partner"};
+	for (int i = 0; i < 5; i++) {
 		offered += rlc_queue_num(s, qs[i], "offered");
 		done += rlc_queue_num(s, qs[i], "answered") + rlc_queue_num(s, qs[i], "abandoned");
 	}
 	cJSON_Delete(s);
 	printf("hub: %.0f contacts offered, %.0f answered or abandoned\n", offered, done);
-	RL_CHECK(offered == 5 && done == 5);
+	RL_CHECK(offered == 8 && done == 8);
 
 	rlc_stop_all(&c);
 	const char *logs[] = {"hub.log", "node-casablanca.log", "agents.log", "agent-a3.log"};
