@@ -1,6 +1,7 @@
 /*
  * relais-bench-codec - CPU cost of the media primitives a node runs per call: Opus encode and
- * decode, SRTP protect and unprotect, and the G.711 <-> Opus transcoding of a carrier call.
+ * decode, SRTP protect and unprotect, the G.711 <-> Opus transcoding of a carrier call, and
+ * an Opus carrier leg (lib/rl_carrier.c) through its API.
  *
  *   relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C]
  *
@@ -14,7 +15,9 @@
  * It counts codec and crypto work only: no sockets, no jitter buffer, no RTP statistics.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <opus.h>
 #include <sched.h>
 #include <srtp2/srtp.h>
@@ -22,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "rl_carrier.h"
 #include "rl_err.h"
 #include "rl_g711.h"
 #include "rl_srtp.h"
@@ -471,6 +477,80 @@ static void bench_transcode(const int16_t *sig8, const int16_t *sig16, size_t fr
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The carrier leg with Opus: what a carrier offering opus/48000/2 costs at the node */
+
+static uint64_t leg_clock(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+/* bench_leg times, per 20 ms frame on a leg at fs, the sink's write (Opus encode at the leg's
+ * settings, RTP header, sendto over loopback) and one received packet injected plus the
+ * source's read (RTP and Opus checks, jitter buffer, decode, an empty recvmmsg). */
+static void bench_leg(const int16_t *sig, size_t frames, int fs)
+{
+	const size_t spf = (size_t)fs / 50;
+	uint8_t (*pkt)[PKT_CAP] = malloc(frames * sizeof(*pkt));
+	size_t *plen = malloc(frames * sizeof(size_t)), bytes = 0;
+	double enc[16], dec[16], eb, em, db, dm;
+	int16_t pcm[320];
+
+	for (int r = 0; r < reps; r++) {
+		struct rl_carrier_conf cf;
+		struct rl_carrier *a, *b;
+		struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t alen = sizeof(at);
+		uint64_t clk = 1000000;
+		int fd = socket(AF_INET, SOCK_DGRAM, 0), rv;
+
+		rl_carrier_conf_default(&cf);
+		cf.codec = RL_CARRIER_OPUS;
+		cf.pt = 111;
+		cf.rate = (unsigned)fs;
+		if (fd < 0 || bind(fd, (struct sockaddr *)&at, sizeof(at)) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&at, &alen) != 0)
+			die("socket", 0);
+		if ((rv = rl_carrier_open(&a, "127.0.0.1", &cf)) != RL_OK ||
+		    (rv = rl_carrier_open(&b, "127.0.0.1", &cf)) != RL_OK ||
+		    (rv = rl_carrier_set_peer(a, "127.0.0.1", ntohs(at.sin_port))) != RL_OK)
+			die("rl_carrier_open", rv);
+		rl_carrier_set_clock(b, leg_clock, &clk);
+		struct rl_audio_sink *sink = rl_carrier_sink(a);
+		struct rl_audio_src *src = rl_carrier_src(b);
+		enc[r] = dec[r] = 0;
+		bytes = 0;
+		for (size_t f = 0; f < frames; f++) {
+			double t0 = cpu_now();
+			sink->write(sink, sig + f * spf, spf);
+			enc[r] += cpu_now() - t0;
+			ssize_t n = recv(fd, pkt[f], PKT_CAP, 0); /* outside the timing: the carrier's side */
+			plen[f] = n > 0 ? (size_t)n : 0;
+			bytes += plen[f] > RTP_HDR ? plen[f] - RTP_HDR : 0;
+		}
+		for (size_t f = 0; f < frames; f++, clk += FRAME_MS * 1000) {
+			double t0 = cpu_now();
+			rl_carrier_inject(b, pkt[f], plen[f], &at, sizeof(at));
+			src->read(src, pcm, spf);
+			dec[r] += cpu_now() - t0;
+		}
+		enc[r] = enc[r] / (double)frames * 1e6;
+		dec[r] = dec[r] / (double)frames * 1e6;
+		sink->close(sink);
+		src->close(src);
+		rl_carrier_close(a);
+		rl_carrier_close(b);
+		close(fd);
+	}
+	stats(enc, reps, &eb, &em);
+	stats(dec, reps, &db, &dm);
+	printf("  %2d kHz leg   write (encode) %6.1f [%6.1f] us   read (decode) %6.1f [%6.1f] us   %5.1f kb/s   "
+	       "%5.2f %% of one core\n", fs / 1000, eb, em, db, dm, (double)bytes * 8 / ((double)frames * FRAME_MS),
+	       (eb + db) / (FRAME_MS * 10.0));
+	free(pkt);
+	free(plen);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 static int pin(int cpu)
 {
@@ -544,6 +624,11 @@ int main(int argc, char **argv)
 	printf("\n(c) transcoding a carrier call: per 20 ms, G.711 decode + Opus encode (8 kHz NB, complexity 5)\n"
 	       "    + SRTP protect towards the agent; SRTP unprotect + Opus decode at 8 kHz + G.711 encode back\n");
 	bench_transcode(sig8, sig16, frames, ncalls);
+
+	printf("\n(d) Opus carrier leg (rl_carrier), per 20 ms frame: VOIP, VBR, in-band FEC at 5 %% loss,\n"
+	       "    complexity 5, 22 kb/s cap at 8 kHz, 28 at 16; the leg's rate is the codec's (no resampler)\n");
+	bench_leg(sig8, frames, 8000);
+	bench_leg(sig16, frames, 16000);
 	free(sig16);
 	free(sig8);
 	return 0;

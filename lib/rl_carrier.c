@@ -1,10 +1,12 @@
 /*
- * rl_carrier.c - the carrier's RTP leg: G.711 over plain RTP, RFC 4733 events, rl_audio glue.
+ * rl_carrier.c - the carrier's RTP leg: G.711 or Opus over plain RTP, RFC 4733 events,
+ * rl_audio glue.
  *
  * The design is described in rl_carrier.h. Layout of this file: the halfband filter and the
- * two resamplers; addresses; receive (drain, one datagram, audio, repacketising, events);
- * the source side (one frame out of the jitter buffer, concealment); the sink side (one
- * packet per 20 ms, outgoing events); the leg's life.
+ * two resamplers (G.711 at 16 kHz); addresses; receive (drain, one datagram, audio,
+ * repacketising, events); the source side (one frame out of the jitter buffer: G.711 with
+ * our concealment, Opus with its FEC and PLC); the sink side (one packet per 20 ms,
+ * outgoing events); the leg's life.
  *
  * Locking. Everything mutable in struct rl_carrier is under c->mu, taken by every entry
  * point for a bounded amount of work: a read drains at most CR_DRAIN_MAX datagrams (a flood
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <opus/opus.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,14 @@
 #define CR_BATCH 16               /* datagrams per recvmmsg */
 #define CR_DRAIN_MAX 256          /* datagrams per read at most */
 #define CR_SPLIT_MAX 9            /* a packet of up to 9 x 20 ms is split without repacketising */
+#define CR_OPUS_FRAME 960         /* 20 ms at the Opus RTP clock */
+#define CR_OPUS_MAX 1275          /* largest Opus frame (RFC 6716 3.4), our encoder's cap */
+#define CR_OPUS_SILENCE 10        /* Opus packets this small carry silence or comfort noise */
+/* Opus bitrate caps (VBR: speech averages about 3/4 of them). libopus 1.3 codes in-band FEC
+ * at 5 % loss and complexity 5 only from about 19 kb/s narrowband and 25 kb/s wideband (its
+ * decide_fec()); below, FEC is on in name only. Measured in tests/lib/test_carrier.c. */
+#define CR_OPUS_BPS_NB 22000
+#define CR_OPUS_BPS_WB 28000
 
 #define CR_HB_TAPS 63             /* halfband FIR: 4 * 16 - 1 taps, centre at 31 */
 #define CR_HB_C 31
@@ -81,8 +92,14 @@ struct rl_carrier {
 	unsigned refs;                    /* atomic: owner, src, sink */
 	struct cr_src src;
 	struct cr_sink sink;
-	struct rl_carrier_conf conf;
-	unsigned mul;                     /* conf.rate / 8000 */
+	struct rl_carrier_conf conf;      /* conf.pt resolved (never -1) */
+	unsigned mul;                     /* G.711 resampling: conf.rate / 8000; 1 for Opus */
+	unsigned fn;                      /* samples per 20 ms at conf.rate */
+	uint32_t ts_frame;                /* RTP timestamp units per 20 ms: 160, or 960 for Opus */
+	uint32_t ev_frame;                /* telephone-event duration units per 20 ms */
+	uint32_t ev_span;                 /* timestamp units per event unit, at least 1 */
+	OpusEncoder *enc;                 /* Opus only */
+	OpusDecoder *dec;
 	int fd, family, closed;
 	unsigned port;
 	uint64_t (*now)(void *arg);
@@ -134,8 +151,8 @@ struct rl_carrier {
 	int tx_marker;
 	float dn_x[64];                   /* downsampler input ring (power of two > taps) */
 	unsigned dn_pos, dn_phase;
-	int16_t tx_pcm[CR_FRAME];
-	size_t tx_fill;
+	int16_t tx_pcm[CR_FRAME * CR_MAX_MUL];
+	size_t tx_fill, tx_n;             /* samples per packet: 160 (after downsampling), or fn */
 
 	/* events to send */
 	struct {
@@ -309,12 +326,12 @@ static void cr_format_addr(const struct sockaddr_storage *ss, char *out, size_t 
 
 static uint8_t cr_silence_byte(const struct rl_carrier *c)
 {
-	return c->conf.codec == RL_CARRIER_PCMA ? 0xD5 : 0xFF;
+	return c->conf.codec == RL_CARRIER_G711A ? 0xD5 : 0xFF;
 }
 
 static void cr_decode(const struct rl_carrier *c, int16_t *out, const uint8_t *in, size_t n)
 {
-	if (c->conf.codec == RL_CARRIER_PCMA)
+	if (c->conf.codec == RL_CARRIER_G711A)
 		rl_g711_alaw_decode(out, in, n);
 	else
 		rl_g711_ulaw_decode(out, in, n);
@@ -375,6 +392,8 @@ static void cr_follow(struct rl_carrier *c, uint32_t ssrc)
 	c->cand_n = 0;
 	c->asm_fill = 0;
 	c->st.ssrc_changes++;
+	if (c->dec != NULL) /* the new stream's first packet must not be predicted from the old */
+		opus_decoder_ctl(c->dec, OPUS_RESET_STATE);
 	if (rl_jbuf_new(&jb, &c->jbc) != RL_OK)
 		return; /* out of memory: the old buffer resynchronises on the jump by itself */
 	rl_jbuf_stats(c->jb, &s);
@@ -413,6 +432,11 @@ static void cr_audio(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 		c->cand_n = 0; /* the switch needs consecutive packets */
 	}
 	c->st.audio++;
+	if (c->dec != NULL) {
+		/* One 20 ms packet (cr_input checked), kept whole: FEC is read from the next one. */
+		(void)rl_jbuf_put(c->jb, h->seq, h->ts, p, h->pay_len, h->pay_len <= CR_OPUS_SILENCE, now);
+		return;
+	}
 	if (h->pay_len % CR_FRAME == 0 && h->pay_len / CR_FRAME <= CR_SPLIT_MAX && c->asm_fill == 0) {
 		/* k frames: sequence numbers seq*k+i stay consecutive from packet to packet (and
 		 * across the wrap) as long as k does, so duplicates and jumps are seen as such. */
@@ -455,10 +479,11 @@ static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 		return;
 	}
 	/* A press longer than the duration field holds goes on in a new segment whose
-	 * timestamp is the old one plus the old duration (RFC 4733 2.5.2.3): same digit. */
+	 * timestamp is the old one plus the old duration (RFC 4733 2.5.2.3): same digit. The
+	 * timestamp may run on the audio's clock rather than the event's (see rl_carrier.h). */
 	if (c->last_valid && c->last.ssrc == h->ssrc && c->last_code == code && c->last_dur >= CR_DTMF_LONG) {
 		uint32_t d = h->ts - c->last.ts;
-		if (d > 0 && d <= 0x10000u + 2 * CR_FRAME) {
+		if (d > 0 && d <= (0x10000u + 2 * c->ev_frame) * c->ev_span) {
 			c->last.ts = h->ts;
 			c->last_dur = dur;
 			return;
@@ -477,12 +502,27 @@ static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 	c->dq[(c->dq_head + c->dq_n++) % RL_CARRIER_DTMF_QUEUE] = cr_digits[code];
 }
 
+/* cr_opus_check: RL_OK for a payload that parses as an Opus packet (TOC, frame count and
+ * lengths: what the decoder relies on) of exactly 20 ms, RL_ERANGE for one of another
+ * duration, RL_EPROTO for one that does not parse. */
+static int cr_opus_check(const uint8_t *p, size_t len)
+{
+	const unsigned char *frames[48];
+	opus_int16 size[48];
+	unsigned char toc;
+	int off, n = opus_packet_parse(p, (opus_int32)len, &toc, frames, size, &off);
+
+	if (n <= 0)
+		return RL_EPROTO;
+	return n * opus_packet_get_samples_per_frame(p, RL_CARRIER_OPUS_CLOCK) == CR_OPUS_FRAME ? RL_OK : RL_ERANGE;
+}
+
 /* cr_input handles one datagram that arrived at `now` from `from` (fromlen 0: unknown). */
 static void cr_input(struct rl_carrier *c, const uint8_t *buf, size_t len, const void *from, socklen_t fromlen,
                      uint64_t now)
 {
 	struct rl_rtp_hdr h;
-	int is_ev;
+	int is_ev, rv;
 
 	c->st.rx++;
 	if (len > RL_RTP_MAX_PACKET) {
@@ -498,12 +538,20 @@ static void cr_input(struct rl_carrier *c, const uint8_t *buf, size_t len, const
 		return;
 	}
 	is_ev = c->conf.dtmf_pt >= 0 && h.pt == c->conf.dtmf_pt;
-	if (h.pt != c->conf.codec && !is_ev) {
+	if (h.pt != c->conf.pt && !is_ev) {
 		c->st.wrong_pt++;
 		return;
 	}
 	if (h.pay_len == 0 || (is_ev && h.pay_len < 4)) {
 		c->st.malformed++;
+		return;
+	}
+	/* Before learning from it: a packet we cannot play must not choose the source. */
+	if (!is_ev && c->dec != NULL && (rv = cr_opus_check(buf + h.hdr_len, h.pay_len)) != RL_OK) {
+		if (rv == RL_ERANGE)
+			c->st.wrong_ptime++;
+		else
+			c->st.malformed++;
 		return;
 	}
 	/* Strict RTP: learn the source of the first valid packet, then only listen to it. */
@@ -642,14 +690,49 @@ static void cr_conceal(struct rl_carrier *c, int16_t *f)
 	c->st.concealed++;
 }
 
+/* cr_frame_opus decodes the next 20 ms at the source's rate into c->out: the frame, or the
+ * lost one rebuilt from the next packet's FEC, or the decoder's PLC. */
+static void cr_frame_opus(struct rl_carrier *c, uint64_t now)
+{
+	uint8_t pay[RL_JBUF_MAX_PAYLOAD];
+	size_t len = 0;
+	int kind = rl_jbuf_get(c->jb, now, pay, sizeof(pay), &len), n;
+
+	c->st.frames++;
+	if (kind == RL_JB_FRAME) {
+		n = opus_decode(c->dec, pay, (opus_int32)len, c->out, (int)c->fn, 0);
+		c->played = 1;
+	} else if (kind == RL_JB_FEC) {
+		n = opus_decode(c->dec, pay, (opus_int32)len, c->out, (int)c->fn, 1);
+		c->st.fec++;
+	} else if (kind == RL_JB_EMPTY && !c->played) {
+		n = 0; /* not started yet */
+	} else {
+		/* Lost without FEC, a sender's DTX pause, or the buffer growing its delay. */
+		n = opus_decode(c->dec, NULL, 0, c->out, (int)c->fn, 0);
+		c->st.concealed++;
+	}
+	/* A decode error cannot follow cr_opus_check's parse, but must not play garbage. The
+	 * decoder runs on hold too, so that it resumes from where the stream is. */
+	if (n != (int)c->fn || c->hold)
+		memset(c->out, 0, c->fn * sizeof(c->out[0]));
+	c->out_pos = 0;
+	c->out_len = c->fn;
+}
+
 /* cr_frame produces the next 20 ms at the source's rate into c->out. */
 static void cr_frame(struct rl_carrier *c, uint64_t now)
 {
 	uint8_t pay[RL_JBUF_MAX_PAYLOAD];
 	int16_t f[CR_FRAME];
 	size_t len = 0;
-	int kind = rl_jbuf_get(c->jb, now, pay, sizeof(pay), &len);
+	int kind;
 
+	if (c->dec != NULL) {
+		cr_frame_opus(c, now);
+		return;
+	}
+	kind = rl_jbuf_get(c->jb, now, pay, sizeof(pay), &len);
 	c->st.frames++;
 	if (kind == RL_JB_FRAME && len == CR_FRAME) {
 		cr_decode(c, f, pay, CR_FRAME);
@@ -725,13 +808,16 @@ static const struct sockaddr_storage *cr_dest(const struct rl_carrier *c, sockle
 	return &c->sdp;
 }
 
-static void cr_send(struct rl_carrier *c, const uint8_t *pkt, size_t len, const struct sockaddr_storage *to,
-                    socklen_t tolen)
+/* cr_send returns 1 if the datagram went out. */
+static int cr_send(struct rl_carrier *c, const uint8_t *pkt, size_t len, const struct sockaddr_storage *to,
+                   socklen_t tolen)
 {
-	if (c->fd >= 0 && sendto(c->fd, pkt, len, MSG_DONTWAIT, (const struct sockaddr *)to, tolen) == (ssize_t)len)
+	if (c->fd >= 0 && sendto(c->fd, pkt, len, MSG_DONTWAIT, (const struct sockaddr *)to, tolen) == (ssize_t)len) {
 		c->st.sent++;
-	else
-		c->st.send_fail++;
+		return 1;
+	}
+	c->st.send_fail++;
+	return 0;
 }
 
 /* cr_send_event sends the next packet of the event in progress (RFC 4733 2.5.1): every
@@ -743,7 +829,7 @@ static void cr_send_event(struct rl_carrier *c, const struct sockaddr_storage *t
 	size_t hl;
 
 	if (c->ev_ends == 0) {
-		c->ev_dur += CR_FRAME;
+		c->ev_dur += c->ev_frame;
 		if (c->ev_dur >= c->ev_len) {
 			c->ev_dur = c->ev_len;
 			c->ev_ends = 1;
@@ -766,16 +852,17 @@ static void cr_send_event(struct rl_carrier *c, const struct sockaddr_storage *t
 	}
 }
 
-/* cr_send_frame sends 20 ms of 8 kHz audio as one packet, or the event in progress instead. */
+/* cr_send_frame sends 20 ms of audio (c->tx_n samples: 8 kHz for G.711, conf.rate for Opus)
+ * as one packet, or the event in progress instead. */
 static void cr_send_frame(struct rl_carrier *c, const int16_t *f)
 {
-	uint8_t pkt[RL_RTP_HDR + CR_FRAME];
+	uint8_t pkt[RL_RTP_HDR + CR_OPUS_MAX];
 	uint32_t ts = c->tx_ts;
 	const struct sockaddr_storage *to;
 	socklen_t tolen = 0;
-	size_t hl;
+	size_t plen = CR_FRAME;
 
-	c->tx_ts += CR_FRAME; /* the media clock runs whether we send or not */
+	c->tx_ts += c->ts_frame; /* the media clock runs whether we send or not */
 	if (c->hold || (to = cr_dest(c, &tolen)) == NULL) {
 		c->tx_marker = 1;
 		return;
@@ -797,13 +884,22 @@ static void cr_send_frame(struct rl_carrier *c, const int16_t *f)
 	}
 	if (c->ev_gap > 0)
 		c->ev_gap--;
-	hl = rl_rtp_write(pkt, sizeof(pkt), (uint8_t)c->conf.codec, c->tx_marker, c->tx_seq++, ts, c->tx_ssrc);
-	if (c->conf.codec == RL_CARRIER_PCMA)
-		rl_g711_alaw_encode(pkt + hl, f, CR_FRAME);
-	else
-		rl_g711_ulaw_encode(pkt + hl, f, CR_FRAME);
+	if (c->enc != NULL) {
+		int n = opus_encode(c->enc, f, (int)c->tx_n, pkt + RL_RTP_HDR, CR_OPUS_MAX);
+		if (n <= 0) {
+			c->st.send_fail++; /* nothing goes out, no sequence number is spent */
+			return;
+		}
+		plen = (size_t)n;
+	} else if (c->conf.codec == RL_CARRIER_G711A) {
+		rl_g711_alaw_encode(pkt + RL_RTP_HDR, f, CR_FRAME);
+	} else {
+		rl_g711_ulaw_encode(pkt + RL_RTP_HDR, f, CR_FRAME);
+	}
+	rl_rtp_write(pkt, RL_RTP_HDR, (uint8_t)c->conf.pt, c->tx_marker, c->tx_seq++, ts, c->tx_ssrc);
 	c->tx_marker = 0;
-	cr_send(c, pkt, hl + CR_FRAME, to, tolen);
+	if (cr_send(c, pkt, RL_RTP_HDR + plen, to, tolen))
+		c->st.sent_bytes += plen;
 }
 
 static int cr_write(struct rl_audio_sink *s, const int16_t *pcm, size_t n)
@@ -820,7 +916,7 @@ static int cr_write(struct rl_audio_sink *s, const int16_t *pcm, size_t n)
 		if (c->mul == 2 && !cr_down_push(c, pcm[i], &y))
 			continue;
 		c->tx_pcm[c->tx_fill++] = y;
-		if (c->tx_fill == CR_FRAME) {
+		if (c->tx_fill == c->tx_n) {
 			cr_send_frame(c, c->tx_pcm);
 			c->tx_fill = 0;
 		}
@@ -836,6 +932,10 @@ static void cr_free(struct rl_carrier *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->enc != NULL)
+		opus_encoder_destroy(c->enc);
+	if (c->dec != NULL)
+		opus_decoder_destroy(c->dec);
 	rl_jbuf_free(c->jb);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -862,14 +962,43 @@ static void cr_sink_close(struct rl_audio_sink *s)
 void rl_carrier_conf_default(struct rl_carrier_conf *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->codec = RL_CARRIER_PCMU;
+	conf->codec = RL_CARRIER_G711U;
+	conf->pt = -1;
 	conf->dtmf_pt = 101;
+	conf->dtmf_clock = RL_CARRIER_CLOCK;
 	conf->rate = 8000;
 	conf->symmetric = 1;
 	conf->jb_min_ms = 20;
 	conf->jb_start_ms = 40;
 	conf->jb_max_ms = 300;
 	conf->jb_slots = 64;
+}
+
+/* cr_pt_ok: a payload type we may use: 0..127 but not 64..95, which would read as RTCP
+ * with the marker bit (RFC 5761 4). */
+static int cr_pt_ok(int pt)
+{
+	return pt >= 0 && pt <= 127 && (pt < 64 || pt > 95);
+}
+
+/* cr_opus_open creates the Opus encoder and decoder at the leg's rate (rl_carrier.h says why
+ * these settings). Errors: RL_ENOMEM. */
+static int cr_opus_open(struct rl_carrier *c)
+{
+	int err;
+
+	c->enc = opus_encoder_create((opus_int32)c->conf.rate, 1, OPUS_APPLICATION_VOIP, &err);
+	c->dec = opus_decoder_create((opus_int32)c->conf.rate, 1, &err);
+	if (c->enc == NULL || c->dec == NULL)
+		return RL_ENOMEM;
+	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
+	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
+	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
+	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
+	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB));
+	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	opus_encoder_ctl(c->enc, OPUS_SET_DTX(0));
+	return RL_OK;
 }
 
 static void cr_random(void *p, size_t n)
@@ -914,6 +1043,7 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	struct rl_carrier *c;
 	struct sockaddr_storage ss;
 	socklen_t len;
+	uint32_t clock;
 	int rv, on = 1, off = 0;
 
 	*out = NULL;
@@ -931,19 +1061,29 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	else
 		rl_carrier_conf_default(&c->conf);
 	conf = &c->conf;
-	/* Telephone-event types 64..95 would read as RTCP with the marker bit (RFC 5761 4). */
-	if ((conf->codec != RL_CARRIER_PCMU && conf->codec != RL_CARRIER_PCMA) || conf->dtmf_pt < -1 ||
-	    conf->dtmf_pt > 127 || conf->dtmf_pt == conf->codec || (conf->dtmf_pt >= 64 && conf->dtmf_pt <= 95) ||
+	if (conf->pt == -1 && conf->codec != RL_CARRIER_OPUS)
+		c->conf.pt = conf->codec == RL_CARRIER_G711A ? RL_CARRIER_PT_PCMA : RL_CARRIER_PT_PCMU;
+	if ((conf->codec != RL_CARRIER_G711U && conf->codec != RL_CARRIER_G711A && conf->codec != RL_CARRIER_OPUS) ||
+	    !cr_pt_ok(conf->pt) || (conf->dtmf_pt != -1 && (!cr_pt_ok(conf->dtmf_pt) || conf->dtmf_pt == conf->pt)) ||
+	    (conf->dtmf_clock != 8000 && conf->dtmf_clock != 16000 && conf->dtmf_clock != 48000) ||
 	    (conf->rate != 8000 && conf->rate != 16000) || conf->port_min > conf->port_max ||
 	    (conf->port_max > 0 && (conf->port_min == 0 || conf->port_min + (conf->port_min & 1) > conf->port_max))) {
 		rv = RL_EINVAL;
 		goto fail;
 	}
-	c->mul = conf->rate / 8000;
-	c->jbc = (struct rl_jbuf_conf){.clock_rate = RL_CARRIER_CLOCK, .frame_ms = RL_CARRIER_FRAME_MS,
+	clock = conf->codec == RL_CARRIER_OPUS ? RL_CARRIER_OPUS_CLOCK : RL_CARRIER_CLOCK;
+	c->mul = conf->codec == RL_CARRIER_OPUS ? 1 : conf->rate / 8000;
+	c->fn = conf->rate / 1000 * RL_CARRIER_FRAME_MS;
+	c->tx_n = conf->codec == RL_CARRIER_OPUS ? c->fn : CR_FRAME;
+	c->ts_frame = clock / 1000 * RL_CARRIER_FRAME_MS;
+	c->ev_frame = conf->dtmf_clock / 1000 * RL_CARRIER_FRAME_MS;
+	c->ev_span = clock > conf->dtmf_clock ? clock / conf->dtmf_clock : 1;
+	c->jbc = (struct rl_jbuf_conf){.clock_rate = clock, .frame_ms = RL_CARRIER_FRAME_MS,
 	                               .min_ms = conf->jb_min_ms, .start_ms = conf->jb_start_ms,
 	                               .max_ms = conf->jb_max_ms, .slots = conf->jb_slots};
 	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
+		goto fail;
+	if (conf->codec == RL_CARRIER_OPUS && (rv = cr_opus_open(c)) != RL_OK)
 		goto fail;
 	c->family = AF_INET;
 	if ((rv = cr_parse_ip(bind_ip, 0, AF_INET, &ss, &len)) != RL_OK) {
@@ -1053,21 +1193,24 @@ int rl_carrier_dtmf(struct rl_carrier *c, char *digit)
 int rl_carrier_send_dtmf(struct rl_carrier *c, char digit, unsigned duration_ms)
 {
 	const char *p = digit != 0 ? strchr(cr_digits, digit) : NULL;
+	unsigned per_ms = c->conf.dtmf_clock / 1000, max_ms = 0xFFFFu / per_ms;
 	int rv = RL_OK;
 
 	if (p == NULL || c->conf.dtmf_pt < 0)
 		return RL_EINVAL;
+	if (max_ms > 8000)
+		max_ms = 8000;
 	if (duration_ms < 40)
 		duration_ms = 40;
-	if (duration_ms > 8000)
-		duration_ms = 8000;
+	if (duration_ms > max_ms)
+		duration_ms = max_ms; /* one segment: its duration field is 16 bits */
 	pthread_mutex_lock(&c->mu);
 	if (c->txq_n == CR_TXQ) {
 		rv = RL_EFULL;
 	} else {
 		unsigned i = (c->txq_head + c->txq_n++) % CR_TXQ;
 		c->txq[i].code = (uint8_t)(p - cr_digits);
-		c->txq[i].units = (uint16_t)(duration_ms * (RL_CARRIER_CLOCK / 1000));
+		c->txq[i].units = (uint16_t)(duration_ms * per_ms);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rv;

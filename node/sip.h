@@ -68,7 +68,7 @@ struct rl_sip_media {
 	int pt;                 /* the pick's payload type in the offer */
 	unsigned offered;       /* every known codec the offer carries (bits) */
 	int16_t pt_pcmu, pt_pcma, pt_opus; /* their payload types, -1 = not offered */
-	int dtmf_pt;            /* telephone-event/8000 payload type, -1 = not offered */
+	int dtmf_pt;            /* telephone-event payload type (see dtmf_rate), -1 = not offered */
 	unsigned dtmf_rate;     /* dtmf_pt's rtpmap clock: 8000, or 48000 when the offer has only
 	                         * telephone-event/48000 and the pick is Opus; 0 = no dtmf_pt */
 	uint16_t ptime;         /* a=ptime, 0 = not given */

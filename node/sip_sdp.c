@@ -93,9 +93,13 @@ static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip,
 /* Reads the codecs of one audio stream into m (offer order decides the pick). */
 static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_media *m)
 {
+	int ev48 = -1;
+
 	for (const sdp_rtpmap_t *rm = sm->m_rtpmaps; rm != NULL; rm = rm->rm_next) {
 		int codec = 0;
-		if (rm->rm_encoding == NULL)
+		/* 64..95 would collide with RTCP packet types (RFC 5761): the carrier leg takes
+		 * none of them, so they are not taken here either (another codec, or 488). */
+		if (rm->rm_encoding == NULL || (rm->rm_pt >= 64 && rm->rm_pt <= 95))
 			continue;
 		if (strcasecmp(rm->rm_encoding, "PCMU") == 0 && rm->rm_rate == 8000)
 			codec = RL_SIP_PCMU;
@@ -106,6 +110,10 @@ static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_
 		else if (strcasecmp(rm->rm_encoding, "telephone-event") == 0 && rm->rm_rate == 8000) {
 			if (m->dtmf_pt < 0)
 				m->dtmf_pt = rm->rm_pt;
+			continue;
+		} else if (strcasecmp(rm->rm_encoding, "telephone-event") == 0 && rm->rm_rate == 48000) {
+			if (ev48 < 0)
+				ev48 = rm->rm_pt;
 			continue;
 		} else
 			continue;
@@ -122,6 +130,13 @@ static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_
 			m->codec = codec;
 			m->pt = rm->rm_pt;
 		}
+	}
+	m->dtmf_rate = m->dtmf_pt >= 0 ? 8000 : 0;
+	/* telephone-event/48000 (RFC 4733 2.1: the audio's clock) only next to Opus, and only
+	 * where no /8000 is offered; the answer must then name it /48000 (dtmf_rate). */
+	if (m->dtmf_pt < 0 && ev48 >= 0 && m->codec == RL_SIP_OPUS) {
+		m->dtmf_pt = ev48;
+		m->dtmf_rate = 48000;
 	}
 }
 
@@ -338,7 +353,8 @@ int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const
 		else
 			put(buf, cap, &n, "a=rtpmap:%d %s/8000\r\n", pt, rl_sip_codec_name(l->codec));
 		if (dtmf >= 0)
-			put(buf, cap, &n, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", dtmf, dtmf);
+			put(buf, cap, &n, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d 0-16\r\n", dtmf,
+			    o->media.dtmf_rate == 48000 && l->codec == RL_SIP_OPUS ? 48000u : 8000u, dtmf);
 		/* Mirror the offer: its sendonly is our recvonly (RFC 3264 6.1). */
 		unsigned d = o->media.dir & 3;
 		d = ((d & 1) << 1) | ((d & 2) >> 1);

@@ -233,8 +233,12 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 	c->did = did;
 	snprintf(c->local, sizeof(c->local), "sip:%llu", (unsigned long long)ev->call);
 	rl_carrier_conf_default(&cc);
-	cc.codec = ev->media.codec == RL_SIP_PCMA ? RL_CARRIER_PCMA : RL_CARRIER_PCMU;
-	cc.dtmf_pt = ev->media.dtmf_pt >= 0 && ev->media.dtmf_pt != cc.codec ? ev->media.dtmf_pt : -1;
+	cc.codec = ev->media.codec == RL_SIP_OPUS   ? RL_CARRIER_OPUS
+	           : ev->media.codec == RL_SIP_PCMA ? RL_CARRIER_G711A
+	                                            : RL_CARRIER_G711U;
+	cc.pt = ev->media.pt; /* as offered: static or dynamic */
+	cc.dtmf_pt = ev->media.dtmf_pt >= 0 && ev->media.dtmf_pt != cc.pt ? ev->media.dtmf_pt : -1;
+	cc.dtmf_clock = ev->media.dtmf_rate == 48000 ? 48000 : RL_CARRIER_CLOCK;
 	cc.rate = RL_SIP_RATE;
 	cc.port_min = ss->conf.rtp_min;
 	cc.port_max = ss->conf.rtp_max;
@@ -596,7 +600,7 @@ int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct
 	ss->base.node = n;
 	ss->base.impl = ss;
 	sc = conf->sip;
-	sc.codecs = RL_SIP_PCMU | RL_SIP_PCMA; /* the carrier leg is G.711 */
+	sc.codecs = RL_SIP_PCMU | RL_SIP_PCMA | RL_SIP_OPUS; /* what the carrier leg takes */
 	sc.fn = rl_ss_sip_event;
 	sc.arg = ss;
 	if ((rv = rl_sip_open(&ss->sip, &sc)) != RL_OK) {

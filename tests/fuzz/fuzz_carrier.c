@@ -2,12 +2,14 @@
  * fuzz_carrier: the carrier's RTP leg (lib/rl_carrier.c) as the network and the node drive
  * it: datagrams from several sources (strict RTP, latching), RTP parsing, SSRC following,
  * splitting and repacketising into the jitter buffer, G.711 decoding and concealment,
- * 8 <-> 16 kHz resampling, RFC 4733 events both ways, hold and re-INVITEs.
+ * 8 <-> 16 kHz resampling, Opus packet checks, decoding, FEC and PLC, Opus encoding, RFC
+ * 4733 events both ways (at event clocks of 8000 and 48000), hold and re-INVITEs.
  *
- * The first byte chooses the leg (bit 0 PCMA, bit 1 16 kHz, bit 2 symmetric RTP off); then
- * records [kind:1][len:2 BE][bytes], kind & 7:
+ * The first byte chooses the leg: bit 0 PCMA, bit 1 16 kHz, bit 2 symmetric RTP off, bit 3
+ * Opus on type 111 (bits 0 and 4 are then ignored), bit 4 G.711 on a dynamic type (97), bit 5
+ * telephone-event/48000. Then records [kind:1][len:2 BE][bytes], kind & 7:
  *   0 inject the bytes as they are (up to 1600: oversized ones too)
- *   1 the same made RTP audio: version 2, no CSRC/extension/padding, the codec's type
+ *   1 the same made RTP audio: version 2, no CSRC/extension/padding, the leg's type
  *   2 the same made a telephone-event (type 101)
  *   3 switch the source address among 8 (bytes[0]), or to none if bytes[0] & 0x80
  *   4 read one 20 ms frame, the clock moving 20 ms plus bytes[0] ms of jitter
@@ -16,7 +18,8 @@
  *   7 take the received digits
  * Each input gets a fresh leg on a virtual clock. Invariants: every datagram is counted in
  * exactly one class; digits are digits, and taken + dropped = decoded; on hold the source
- * is silent; a read is a frame.
+ * is silent; a read is a frame, concealed or FEC-rebuilt at most once; a G.711 leg has no
+ * Opus-only counts.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,8 +92,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || fz_setup() != 0)
 		return 0;
 	rl_carrier_conf_default(&conf);
-	conf.codec = data[0] & 1 ? 8 : 0;
+	if (data[0] & 8) {
+		conf.codec = RL_CARRIER_OPUS;
+		conf.pt = 111;
+	} else {
+		conf.codec = data[0] & 1 ? RL_CARRIER_G711A : RL_CARRIER_G711U;
+		conf.pt = data[0] & 16 ? 97 : -1;
+	}
 	conf.dtmf_pt = PT_EV;
+	conf.dtmf_clock = data[0] & 32 ? 48000 : 8000;
 	conf.rate = data[0] & 2 ? 16000 : 8000;
 	conf.symmetric = !(data[0] & 4);
 	data++;
@@ -102,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src = rl_carrier_src(c);
 	sink = rl_carrier_sink(c);
 	const size_t frame = conf.rate / 50;
+	const uint8_t pt = (uint8_t)(conf.pt >= 0 ? conf.pt : conf.codec == RL_CARRIER_G711A ? 8 : 0);
 
 	while (size >= 3) {
 		unsigned kind = data[0] & 7;
@@ -120,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			if (len >= 12) {
 				buf[0] = 0x80;
-				buf[1] = (uint8_t)((buf[1] & 0x80) | (kind == 1 ? conf.codec : PT_EV));
+				buf[1] = (uint8_t)((buf[1] & 0x80) | (kind == 1 ? pt : PT_EV));
 			}
 			/* fall through */
 		case 0: {
@@ -182,11 +193,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rl_carrier_stats(c, &st);
 	CHECK(st.rx == injected);
-	CHECK(st.rx == st.oversized + st.malformed + st.rtcp + st.wrong_pt + st.wrong_src + st.wrong_ssrc + st.audio +
-	                   st.dtmf_packets);
+	CHECK(st.rx == st.oversized + st.malformed + st.rtcp + st.wrong_pt + st.wrong_ptime + st.wrong_src +
+	                   st.wrong_ssrc + st.audio + st.dtmf_packets);
 	CHECK(st.frames == reads);
 	CHECK(st.dtmf_digits == taken + st.dtmf_overflow);
-	CHECK(st.concealed <= st.frames);
+	CHECK(st.concealed + st.fec <= st.frames);
+	CHECK(conf.codec == RL_CARRIER_OPUS || (st.wrong_ptime == 0 && st.fec == 0));
 	src->close(src);
 	rl_carrier_close(c);
 	sink->close(sink);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <opus/opus.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -63,15 +64,23 @@ static void udp_send(int fd, unsigned port, const uint8_t *buf, size_t len)
 static size_t rtp(uint8_t *buf, uint8_t pt, int marker, uint16_t seq, uint32_t ts, uint32_t ssrc, const uint8_t *pay,
                   size_t plen);
 
-/* rtp_audio builds a G.711 packet of n samples. */
-static size_t rtp_audio(uint8_t *pkt, int codec, uint16_t seq, uint32_t ts, uint32_t ssrc, const int16_t *pcm, size_t n)
+/* rtp_g711 builds a G.711 packet of n samples on payload type pt. */
+static size_t rtp_g711(uint8_t *pkt, int codec, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc,
+                       const int16_t *pcm, size_t n)
 {
 	uint8_t pay[1500];
-	if (codec == RL_CARRIER_PCMA)
+	if (codec == RL_CARRIER_G711A)
 		rl_g711_alaw_encode(pay, pcm, n);
 	else
 		rl_g711_ulaw_encode(pay, pcm, n);
-	return rtp(pkt, (uint8_t)codec, 0, seq, ts, ssrc, pay, n);
+	return rtp(pkt, pt, 0, seq, ts, ssrc, pay, n);
+}
+
+/* rtp_audio builds a G.711 packet on a static payload type: 8 is A-law, others mu-law. */
+static size_t rtp_audio(uint8_t *pkt, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, const int16_t *pcm,
+                        size_t n)
+{
+	return rtp_g711(pkt, pt == RL_CARRIER_PT_PCMA ? RL_CARRIER_G711A : RL_CARRIER_G711U, pt, seq, ts, ssrc, pcm, n);
 }
 
 /* udp_recv waits up to ms for a datagram; returns its length or -1. */
@@ -92,18 +101,32 @@ static size_t rtp(uint8_t *buf, uint8_t pt, int marker, uint16_t seq, uint32_t t
 	return hl + plen;
 }
 
-static void send_audio(int fd, unsigned port, int codec, uint16_t seq, uint32_t ts, uint32_t ssrc, const int16_t *pcm,
+static void send_g711(int fd, unsigned port, int codec, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc,
+                      const int16_t *pcm, size_t n)
+{
+	uint8_t pkt[1600];
+	udp_send(fd, port, pkt, rtp_g711(pkt, codec, pt, seq, ts, ssrc, pcm, n));
+}
+
+/* send_audio sends G.711 on a static payload type (0 or 8). */
+static void send_audio(int fd, unsigned port, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, const int16_t *pcm,
                        size_t n)
 {
 	uint8_t pkt[1600];
-	udp_send(fd, port, pkt, rtp_audio(pkt, codec, seq, ts, ssrc, pcm, n));
+	udp_send(fd, port, pkt, rtp_audio(pkt, pt, seq, ts, ssrc, pcm, n));
+}
+
+static void send_event_pt(int fd, unsigned port, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, int marker,
+                          uint8_t code, int end, uint16_t dur)
+{
+	uint8_t pay[4] = {code, (uint8_t)((end ? 0x80 : 0) | 10), (uint8_t)(dur >> 8), (uint8_t)dur}, pkt[64];
+	udp_send(fd, port, pkt, rtp(pkt, pt, marker, seq, ts, ssrc, pay, 4));
 }
 
 static void send_event(int fd, unsigned port, uint16_t seq, uint32_t ts, uint32_t ssrc, int marker, uint8_t code,
                        int end, uint16_t dur)
 {
-	uint8_t pay[4] = {code, (uint8_t)((end ? 0x80 : 0) | 10), (uint8_t)(dur >> 8), (uint8_t)dur}, pkt[64];
-	udp_send(fd, port, pkt, rtp(pkt, PT_EV, marker, seq, ts, ssrc, pay, 4));
+	send_event_pt(fd, port, PT_EV, seq, ts, ssrc, marker, code, end, dur);
 }
 
 static uint64_t vnow(void *arg)
@@ -111,18 +134,31 @@ static uint64_t vnow(void *arg)
 	return *(uint64_t *)arg;
 }
 
-static struct rl_carrier *leg_open(int codec, unsigned rate, int symmetric)
+static struct rl_carrier *leg_open_conf(const struct rl_carrier_conf *conf)
+{
+	struct rl_carrier *c = NULL;
+
+	RL_REQUIRE(rl_carrier_open(&c, "127.0.0.1", conf) == RL_OK);
+	RL_REQUIRE(rl_carrier_port(c) > 0);
+	return c;
+}
+
+/* leg_open: a leg of codec on payload type pt (-1: its static one). */
+static struct rl_carrier *leg_open_pt(int codec, int pt, unsigned rate, int symmetric)
 {
 	struct rl_carrier_conf conf;
-	struct rl_carrier *c = NULL;
 
 	rl_carrier_conf_default(&conf);
 	conf.codec = codec;
+	conf.pt = pt;
 	conf.rate = rate;
 	conf.symmetric = symmetric;
-	RL_REQUIRE(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_OK);
-	RL_REQUIRE(rl_carrier_port(c) > 0);
-	return c;
+	return leg_open_conf(&conf);
+}
+
+static struct rl_carrier *leg_open(int codec, unsigned rate, int symmetric)
+{
+	return leg_open_pt(codec, -1, rate, symmetric);
 }
 
 static void tone(int16_t *x, size_t n, double hz, unsigned rate, double amp)
@@ -235,16 +271,17 @@ static int is_silent(const int16_t *x, size_t n)
 /* rx_audio plays 0.4 s of a 1 kHz tone then 1.6 s of speech-like audio into a leg as RTP of
  * `ptime_ms` packets, dropping packet `drop_every`-th (0: none), and checks what the source
  * side returns against the original. Virtual clock, 10 ms steps. */
-static void rx_audio(int codec, unsigned rate, unsigned ptime_ms, unsigned drop_every, double min_corr)
+static void rx_audio(int codec, int pt, unsigned rate, unsigned ptime_ms, unsigned drop_every, double min_corr)
 {
 	const size_t n = 16000, tone_n = 3200;
 	const unsigned mul = rate / 8000, per = ptime_ms * 8;
 	int16_t *ref = calloc(n, sizeof(*ref)), *ref_r = calloc(n * mul, sizeof(*ref_r));
 	size_t nout = n * mul + 40 * FRAME * mul, got = 0, lag = 0;
 	int16_t *out = calloc(nout, sizeof(*out));
-	struct rl_carrier *c = leg_open(codec, rate, 1);
+	struct rl_carrier *c = leg_open_pt(codec, pt, rate, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st, mid = {0};
+	const uint8_t wire_pt = (uint8_t)(pt >= 0 ? pt : codec == RL_CARRIER_G711A ? 8 : 0);
 	uint64_t clk = 1000000;
 	unsigned sport, pkts = 0, dropped = 0;
 	int fd = udp_open(&sport);
@@ -261,8 +298,8 @@ static void rx_audio(int codec, unsigned rate, unsigned ptime_ms, unsigned drop_
 			if (drop_every && pkts % drop_every == drop_every / 2)
 				dropped++;
 			else
-				send_audio(fd, rl_carrier_port(c), codec, (uint16_t)(100 + pkts), 5000 + (uint32_t)at,
-				           0xabc, ref + at, per);
+				send_g711(fd, rl_carrier_port(c), codec, wire_pt, (uint16_t)(100 + pkts),
+				          5000 + (uint32_t)at, 0xabc, ref + at, per);
 			pkts++;
 		}
 		if (step % 2 == 1) {
@@ -283,8 +320,9 @@ static void rx_audio(int codec, unsigned rate, unsigned ptime_ms, unsigned drop_
 	 * pause (rl_jbuf), so the whole is compared block by block (160 ms). */
 	double rt = xcorr(ref_r, tone_n * mul, out, got, 200 * 8 * mul, &lag);
 	double r = xcorr_blocks(ref_r, n * mul, out, got, 200 * 8 * mul, 1280 * mul);
-	fprintf(stderr, "rx codec=%d rate=%u ptime=%u loss=1/%u: tone corr %.4f at %.1f ms, block-aligned corr %.4f\n",
-	        codec, rate, ptime_ms, drop_every, rt, lag / (8.0 * mul), r);
+	fprintf(stderr,
+	        "rx codec=%d pt=%u rate=%u ptime=%u loss=1/%u: tone corr %.4f at %.1f ms, block-aligned corr %.4f\n",
+	        codec, wire_pt, rate, ptime_ms, drop_every, rt, lag / (8.0 * mul), r);
 	RL_CHECK(rt >= min_corr);
 	RL_CHECK(r >= min_corr);
 	RL_CHECK(lag <= (size_t)100 * 8 * mul); /* playout delay within reason */
@@ -320,7 +358,7 @@ static void rx_realtime(void)
 {
 	const size_t n = 12000, tone_n = 2400, nframes = n / FRAME;
 	int16_t ref[12000], out[12000 + 30 * FRAME];
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 8000, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 8000, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st;
 	struct timespec t;
@@ -334,7 +372,7 @@ static void rx_realtime(void)
 	for (size_t k = 0; k < nframes + 30; k++) {
 		if (k < nframes)
 			/* sequence number and timestamp wrap */
-			send_audio(fd, rl_carrier_port(c), RL_CARRIER_PCMU, (uint16_t)(65500 + k),
+			send_audio(fd, rl_carrier_port(c), 0, (uint16_t)(65500 + k),
 			           0xfffff000u + (uint32_t)(k * FRAME), 0x1234, ref + k * FRAME, FRAME);
 		t.tv_nsec += 20000000;
 		if (t.tv_nsec >= 1000000000) {
@@ -359,11 +397,12 @@ static void rx_realtime(void)
 /* ---------------------------------------------------------------------------------------- */
 /* audio out */
 
-static void tx_audio(int codec, unsigned rate)
+static void tx_audio(int codec, int pt, unsigned rate)
 {
+	const int wire_pt = pt >= 0 ? pt : codec == RL_CARRIER_G711A ? 8 : 0;
 	const unsigned mul = rate / 8000, nf = 50;
 	int16_t in[51 * FRAME * 2], ref[51 * FRAME], got[50 * FRAME];
-	struct rl_carrier *c = leg_open(codec, rate, 1);
+	struct rl_carrier *c = leg_open_pt(codec, pt, rate, 1);
 	struct rl_audio_sink *sink = rl_carrier_sink(c);
 	struct rl_carrier_stats st;
 	struct rl_rtp_hdr h, first = {0};
@@ -384,9 +423,9 @@ static void tx_audio(int codec, unsigned rate)
 		RL_REQUIRE(rl_rtp_parse(buf, (size_t)len, &h) == RL_OK);
 		if (n == 0)
 			first = h;
-		hdr_ok += h.pt == codec && h.pay_len == FRAME && h.ssrc == first.ssrc && h.marker == (n == 0) &&
+		hdr_ok += h.pt == wire_pt && h.pay_len == FRAME && h.ssrc == first.ssrc && h.marker == (n == 0) &&
 		          h.seq == (uint16_t)(first.seq + n) && h.ts == first.ts + n * FRAME;
-		if (codec == RL_CARRIER_PCMA)
+		if (codec == RL_CARRIER_G711A)
 			rl_g711_alaw_decode(got + n * FRAME, buf + h.hdr_len, FRAME);
 		else
 			rl_g711_ulaw_decode(got + n * FRAME, buf + h.hdr_len, FRAME);
@@ -402,11 +441,12 @@ static void tx_audio(int codec, unsigned rate)
 	/* The frame written before set_peer was not sent: what we got starts one frame in
 	 * (at 16 kHz, 15 samples later: the halfband's delay). */
 	double r = xcorr(ref + FRAME, (nf - 2) * FRAME, got, n * FRAME, 40, &lag);
-	fprintf(stderr, "tx codec=%d rate=%u: corr %.4f lag %zu\n", codec, rate, r, lag);
+	fprintf(stderr, "tx codec=%d pt=%d rate=%u: corr %.4f lag %zu\n", codec, wire_pt, rate, r, lag);
 	RL_CHECK(r >= (mul == 1 ? 0.99 : 0.95));
 	RL_CHECK(mul == 1 ? lag == 0 : lag == 15);
 	rl_carrier_stats(c, &st);
 	RL_CHECK(st.sent == nf && st.send_fail == 0);
+	RL_CHECK(st.sent_bytes == nf * FRAME);
 	sink->close(sink);
 	rl_carrier_close(c);
 	close(fd);
@@ -417,7 +457,7 @@ static void loopback_pcma(void)
 {
 	const size_t nf = 100;
 	int16_t in[100 * FRAME], out[130 * FRAME];
-	struct rl_carrier *a = leg_open(RL_CARRIER_PCMA, 8000, 1), *b = leg_open(RL_CARRIER_PCMA, 8000, 1);
+	struct rl_carrier *a = leg_open(RL_CARRIER_G711A, 8000, 1), *b = leg_open(RL_CARRIER_G711A, 8000, 1);
 	struct rl_audio_sink *sink = rl_carrier_sink(a);
 	struct rl_audio_src *src = rl_carrier_src(b);
 	struct rl_carrier_stats st;
@@ -462,7 +502,7 @@ static void take_digits(struct rl_carrier *c, char *s, size_t cap)
 
 static void dtmf_rx(void)
 {
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 8000, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 8000, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st;
 	int16_t pcm[FRAME] = {0};
@@ -542,7 +582,7 @@ static void dtmf_rx(void)
 /* Events we send: the packets on the wire, and another leg decoding them. */
 static void dtmf_tx(void)
 {
-	struct rl_carrier *a = leg_open(RL_CARRIER_PCMU, 8000, 1), *b = leg_open(RL_CARRIER_PCMU, 8000, 1);
+	struct rl_carrier *a = leg_open(RL_CARRIER_G711U, 8000, 1), *b = leg_open(RL_CARRIER_G711U, 8000, 1);
 	struct rl_audio_sink *sink = rl_carrier_sink(a);
 	struct rl_audio_src *src = rl_carrier_src(b);
 	struct rl_carrier_stats st;
@@ -606,7 +646,7 @@ static void ssrc_change(void)
 {
 	const size_t nf = 60;
 	int16_t x[60 * FRAME], out[80 * FRAME];
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 8000, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 8000, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st;
 	uint64_t clk = 7000000;
@@ -646,7 +686,7 @@ static void ssrc_change(void)
 static void hold(unsigned rate)
 {
 	const size_t fn = FRAME * (rate / 8000);
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, rate, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, rate, 1);
 	struct rl_audio_sink *sink = rl_carrier_sink(c);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st;
@@ -709,7 +749,7 @@ static void hold(unsigned rate)
  * nothing sent before set_peer. */
 static void latching(void)
 {
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 8000, 1), *d = leg_open(RL_CARRIER_PCMU, 8000, 0);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 8000, 1), *d = leg_open(RL_CARRIER_G711U, 8000, 0);
 	struct rl_audio_sink *sink = rl_carrier_sink(c), *dsink = rl_carrier_sink(d);
 	struct rl_audio_src *src = rl_carrier_src(c), *dsrc = rl_carrier_src(d);
 	struct rl_carrier_stats st;
@@ -784,11 +824,504 @@ static void latching(void)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Opus: a carrier's libopus on a raw socket, or another leg */
+
+#define PT_OPUS 111
+#define PT_EV48 110
+#define OPUS_TS 960 /* RTP timestamp units per 20 ms */
+
+static struct rl_carrier *opus_leg(unsigned rate, int dtmf_pt, unsigned dtmf_clock)
+{
+	struct rl_carrier_conf conf;
+
+	rl_carrier_conf_default(&conf);
+	conf.codec = RL_CARRIER_OPUS;
+	conf.pt = PT_OPUS;
+	conf.dtmf_pt = dtmf_pt;
+	conf.dtmf_clock = dtmf_clock;
+	conf.rate = rate;
+	return leg_open_conf(&conf);
+}
+
+/* peer_enc: a carrier's encoder - application AUDIO, 24 kb/s, FEC for 10 % loss (which libopus
+ * codes at that rate, narrowing the band if it must). */
+static OpusEncoder *peer_enc(unsigned rate)
+{
+	int err;
+	OpusEncoder *e = opus_encoder_create((opus_int32)rate, 1, OPUS_APPLICATION_AUDIO, &err);
+
+	RL_REQUIRE(e != NULL);
+	opus_encoder_ctl(e, OPUS_SET_BITRATE(24000));
+	opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(1));
+	opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(10));
+	return e;
+}
+
+/* rtp_opus encodes n samples (any legal Opus duration) into one RTP packet on PT_OPUS. */
+static size_t rtp_opus(uint8_t *pkt, OpusEncoder *e, uint16_t seq, uint32_t ts, uint32_t ssrc, const int16_t *pcm,
+                       int n)
+{
+	size_t hl = rl_rtp_write(pkt, RL_RTP_HDR, PT_OPUS, 0, seq, ts, ssrc);
+	int k = opus_encode(e, pcm, n, pkt + hl, 1275);
+
+	RL_REQUIRE(k > 0);
+	return hl + (size_t)k;
+}
+
+static double rms_db(const int16_t *x, size_t n)
+{
+	double e = 0;
+	for (size_t i = 0; i < n; i++)
+		e += (double)x[i] * x[i];
+	return 10 * log10(e / (double)n / (32768.0 * 32768.0) + 1e-12);
+}
+
+/* opus_lost: frame k of a stream is lost in pattern `loss`: 0 none; 1 one in ten (5, 15..);
+ * 2 those and two in a row in every 25 (12-13, 37-38...). */
+static int opus_lost(int loss, unsigned k)
+{
+	return (loss >= 1 && k % 10 == 5) || (loss >= 2 && (k % 25 == 12 || k % 25 == 13));
+}
+
+/* lost_corr: how well out rebuilt the lost frames of ref: each run of lost frames is aligned by
+ * the 80 ms of ref before it (out lags ref by up to maxlag), then compared frame by frame; the
+ * energy-weighted mean correlation over the lost frames that carry speech. */
+static double lost_corr(const int16_t *ref, const int16_t *out, size_t nout, unsigned nf, size_t fn, int loss,
+                        size_t maxlag)
+{
+	double sum = 0, wsum = 0;
+	size_t lag = 0;
+
+	for (unsigned k = 4; k < nf; k++) {
+		if (!opus_lost(loss, k))
+			continue;
+		if (!opus_lost(loss, k - 1))
+			(void)xcorr(ref + (k - 4) * fn, 4 * fn, out + (k - 4) * fn, nout - (k - 4) * fn, maxlag, &lag);
+		double e = 0;
+		for (size_t i = 0; i < fn; i++)
+			e += (double)ref[k * fn + i] * ref[k * fn + i];
+		if (e < fn * 300.0 * 300.0 || (k + 1) * fn + lag > nout)
+			continue;
+		double r = corr_at(ref + k * fn, out + k * fn + lag, fn);
+		sum += e * r;
+		wsum += e;
+	}
+	return wsum > 0 ? sum / wsum : 0;
+}
+
+/* opus_rx: 2 s of speech from a carrier (libopus at 16 kHz, RTP clock 48000) into an Opus leg
+ * at `rate`, losing packets in pattern `loss`; the source side is compared with the
+ * original, and with what libopus itself makes of the same packets - all of them, or with
+ * plain PLC for the lost ones. Virtual clock. */
+static void opus_rx(unsigned rate, int loss)
+{
+	enum { NF = 100, XTRA = 10 };
+	const size_t fn = rate / 50, nout = (NF + XTRA) * fn, maxlag = 200 * rate / 1000;
+	int16_t *x16 = calloc(NF * 320, sizeof(int16_t)), *ref = calloc(NF * fn, sizeof(int16_t));
+	int16_t *out = calloc(nout, sizeof(int16_t)), *lib = calloc(NF * fn, sizeof(int16_t));
+	struct rl_carrier *c = opus_leg(rate, PT_EV, 8000);
+	struct rl_audio_src *src = rl_carrier_src(c);
+	struct rl_carrier_stats st, mid = {0};
+	OpusEncoder *e = peer_enc(16000);
+	OpusDecoder *d;
+	uint8_t pkt[NF][1300];
+	size_t plen[NF];
+	uint64_t clk = 3000000;
+	unsigned sport, lost = 0, pairs = 0, singles = 0;
+	int fd = udp_open(&sport), err;
+
+	RL_REQUIRE(x16 && ref && out && lib);
+	RL_CHECK(src->rate == rate);
+	rl_carrier_set_clock(c, vnow, &clk);
+	speech(x16, NF * 320, 16000, 13);
+	if (rate == 16000)
+		memcpy(ref, x16, NF * 320 * sizeof(int16_t));
+	else
+		ref_down(x16, NF * 320, ref);
+	for (unsigned k = 0; k < NF + XTRA; k++) {
+		if (k < NF) {
+			/* The carrier's timestamps wrap on the way. */
+			plen[k] = rtp_opus(pkt[k], e, (uint16_t)(65000 + k), 0xfffe0000u + k * OPUS_TS, 0x0905,
+			                   x16 + k * 320, 320);
+			if (!opus_lost(loss, k))
+				udp_send(fd, rl_carrier_port(c), pkt[k], plen[k]);
+			else if (lost++, opus_lost(loss, k + 1))
+				pairs++;
+			else if (!opus_lost(loss, k - 1))
+				singles++;
+		}
+		RL_REQUIRE(src->read(src, out + k * fn, fn) == RL_OK);
+		if (k == NF + 1) /* the buffer plays at 40 ms: the last frame is out now */
+			rl_carrier_stats(c, &mid);
+		clk += 20000;
+	}
+	/* libopus on the same packets: every one, or PLC where the leg had FEC. */
+	RL_REQUIRE((d = opus_decoder_create((opus_int32)rate, 1, &err)) != NULL);
+	for (unsigned k = 0; k < NF; k++) {
+		int n = opus_lost(loss, k)
+		            ? opus_decode(d, NULL, 0, lib + k * fn, (int)fn, 0)
+		            : opus_decode(d, pkt[k] + RL_RTP_HDR, (opus_int32)(plen[k] - RL_RTP_HDR), lib + k * fn,
+		                          (int)fn, 0);
+		RL_CHECK(n == (int)fn);
+	}
+	opus_decoder_destroy(d);
+	double r = xcorr_blocks(ref, NF * fn, out, nout, maxlag, 80 * rate / 1000);
+	double r_lib = xcorr_blocks(lib, NF * fn, out, nout, maxlag, 80 * rate / 1000);
+	double lvl = rms_db(out, nout) - rms_db(ref, NF * fn);
+	fprintf(stderr,
+	        "opus rx rate=%u loss=%d (%u lost, %u in pairs): corr %.4f, against libopus%s %.4f, level %+.2f dB\n",
+	        rate, loss, lost, 2 * pairs, r, loss ? " with PLC" : "", r_lib, lvl);
+	RL_CHECK(r >= (rate == 16000 ? 0.90 : 0.85));
+	RL_CHECK(fabs(lvl) <= 1.5);
+	rl_carrier_stats(c, &st);
+	RL_CHECK(st.audio == NF - lost && st.rx == NF - lost);
+	RL_CHECK(st.malformed == 0 && st.wrong_pt == 0 && st.wrong_ptime == 0 && st.wrong_src == 0);
+	fprintf(stderr, "  when the last frame is due: played %llu fec %llu concealed %llu silence dropped %llu\n",
+	        (unsigned long long)mid.jb.played, (unsigned long long)mid.fec, (unsigned long long)mid.concealed,
+	        (unsigned long long)mid.jb.dropped_silence);
+	/* A lost frame is rebuilt from the next packet's FEC if that is here, concealed if not:
+	 * the first of two in a row is concealed, the second rebuilt. */
+	RL_CHECK(mid.fec == singles + pairs && mid.jb.fec == mid.fec);
+	RL_CHECK(mid.concealed == pairs + mid.jb.dropped_silence);
+	RL_CHECK(mid.jb.played == NF - lost - mid.jb.dropped_silence);
+	RL_CHECK(mid.jb.late == 0 && mid.jb.dup == 0);
+	if (loss == 0) {
+		/* What the leg plays is what libopus decodes, only later. */
+		RL_CHECK(r_lib >= 0.999);
+	} else {
+		double lc = lost_corr(ref, out, nout, NF, fn, loss, maxlag);
+		double lc_plc = lost_corr(ref, lib, NF * fn, NF, fn, loss, maxlag);
+		fprintf(stderr, "  lost frames: corr %.3f with FEC, %.3f with PLC alone\n", lc, lc_plc);
+		RL_CHECK(lc >= lc_plc + 0.15);
+	}
+	opus_encoder_destroy(e);
+	src->close(src);
+	rl_carrier_close(c);
+	close(fd);
+	free(x16);
+	free(ref);
+	free(out);
+	free(lib);
+}
+
+/* opus_tx: what the leg sends a carrier - headers, 20 ms of Opus per packet, the bitrate, and
+ * the audio as the carrier's libopus decodes it. */
+static void opus_tx(unsigned rate)
+{
+	enum { NF = 100 };
+	const size_t fn = rate / 50;
+	int16_t *in = calloc(NF * fn, sizeof(int16_t)), *got = calloc(NF * fn, sizeof(int16_t));
+	struct rl_carrier *c = opus_leg(rate, PT_EV, 8000);
+	struct rl_audio_sink *sink = rl_carrier_sink(c);
+	struct rl_carrier_stats st;
+	struct rl_rtp_hdr h, first = {0};
+	OpusDecoder *d;
+	uint8_t buf[1600];
+	unsigned rport, n = 0, hdr_ok = 0, dec_ok = 0;
+	uint64_t bytes = 0;
+	int fd = udp_open(&rport), len, err;
+
+	RL_REQUIRE(in && got);
+	RL_REQUIRE((d = opus_decoder_create((opus_int32)rate, 1, &err)) != NULL);
+	RL_CHECK(sink->rate == rate);
+	speech(in, NF * fn, rate, 17);
+	RL_REQUIRE(rl_carrier_set_peer(c, "127.0.0.1", rport) == RL_OK);
+	for (unsigned k = 0; k < NF; k++) {
+		/* In pieces of 7 ms: the leg cuts its own 20 ms frames. */
+		for (size_t off = 0; off < fn; off += 7 * rate / 1000) {
+			size_t m = fn - off < 7 * rate / 1000 ? fn - off : 7 * rate / 1000;
+			RL_CHECK(sink->write(sink, in + k * fn + off, m) == RL_OK);
+		}
+		while (n <= k && (len = udp_recv(fd, buf, sizeof(buf), 1000)) > 0) {
+			RL_REQUIRE(rl_rtp_parse(buf, (size_t)len, &h) == RL_OK);
+			if (n == 0)
+				first = h;
+			hdr_ok += h.pt == PT_OPUS && h.ssrc == first.ssrc && h.marker == (n == 0) &&
+			          h.seq == (uint16_t)(first.seq + n) && h.ts == first.ts + n * OPUS_TS &&
+			          opus_packet_get_nb_samples(buf + h.hdr_len, (opus_int32)h.pay_len, 48000) == OPUS_TS;
+			dec_ok += opus_decode(d, buf + h.hdr_len, (opus_int32)h.pay_len, got + n * fn, (int)fn, 0) ==
+			          (int)fn;
+			bytes += h.pay_len;
+			n++;
+		}
+	}
+	RL_CHECK(n == NF && hdr_ok == NF && dec_ok == NF);
+	RL_CHECK(udp_recv(fd, buf, sizeof(buf), 50) < 0);
+	size_t lag = 0;
+	double r = xcorr(in, (NF - 2) * fn, got, NF * fn, 20 * rate / 1000, &lag);
+	double rb = xcorr_blocks(in, NF * fn, got, NF * fn, 20 * rate / 1000, 80 * rate / 1000);
+	double kbps = (double)bytes * 8 / (NF * 20.0), lvl = rms_db(got, NF * fn) - rms_db(in, NF * fn);
+	fprintf(stderr, "opus tx rate=%u: corr %.4f at %.2f ms (block-aligned %.4f), level %+.2f dB, %.1f kb/s\n", rate,
+	        r, lag * 1000.0 / rate, rb, lvl, kbps);
+	RL_CHECK(r >= 0.85 && rb >= 0.85);
+	RL_CHECK(lag * 1000 <= 10 * rate); /* the codec's own delay: 6.5 ms */
+	RL_CHECK(fabs(lvl) <= 1.5);
+	RL_CHECK(kbps >= 10 && kbps <= (rate == 16000 ? 28 : 22));
+	rl_carrier_stats(c, &st);
+	RL_CHECK(st.sent == NF && st.send_fail == 0 && st.sent_bytes == bytes);
+	opus_decoder_destroy(d);
+	sink->close(sink);
+	rl_carrier_close(c);
+	close(fd);
+	free(in);
+	free(got);
+}
+
+/* opus_loss: two Opus legs through a lossy relay (the test drops packets between A's sink and
+ * B's source): our encoder's FEC, our decoder's use of it. */
+static void opus_loss(unsigned rate)
+{
+	enum { NF = 100, XTRA = 10 };
+	const size_t fn = rate / 50, nout = (NF + XTRA) * fn, maxlag = 200 * rate / 1000;
+	int16_t *in = calloc(NF * fn, sizeof(int16_t)), *out = calloc(nout, sizeof(int16_t));
+	int16_t *plc = calloc(NF * fn, sizeof(int16_t)), zero[320] = {0};
+	struct rl_carrier *a = opus_leg(rate, PT_EV, 8000), *b = opus_leg(rate, PT_EV, 8000);
+	struct rl_audio_sink *sink = rl_carrier_sink(a);
+	struct rl_audio_src *src = rl_carrier_src(b);
+	struct rl_carrier_stats st, mid = {0};
+	OpusDecoder *d;
+	uint8_t buf[1600];
+	uint64_t clk = 9000000;
+	unsigned relay, lost = 0, pairs = 0, singles = 0;
+	int rfd = udp_open(&relay), len, err;
+
+	RL_REQUIRE(in && out && plc);
+	RL_REQUIRE((d = opus_decoder_create((opus_int32)rate, 1, &err)) != NULL);
+	rl_carrier_set_clock(b, vnow, &clk);
+	speech(in, NF * fn, rate, 29);
+	RL_REQUIRE(rl_carrier_set_peer(a, "127.0.0.1", relay) == RL_OK);
+	RL_REQUIRE(rl_carrier_set_peer(b, "127.0.0.1", relay) == RL_OK);
+	for (unsigned k = 0; k < NF + XTRA; k++) {
+		RL_CHECK(sink->write(sink, k < NF ? in + k * fn : zero, fn) == RL_OK);
+		len = udp_recv(rfd, buf, sizeof(buf), 1000);
+		RL_REQUIRE(len > RL_RTP_HDR);
+		if (k < NF) {
+			/* What a listener without FEC would hear: PLC for the lost ones. */
+			int16_t *to = plc + k * fn;
+			int n = opus_lost(2, k) ? opus_decode(d, NULL, 0, to, (int)fn, 0)
+			                        : opus_decode(d, buf + RL_RTP_HDR, len - RL_RTP_HDR, to, (int)fn, 0);
+			RL_CHECK(n == (int)fn);
+			if (!opus_lost(2, k))
+				udp_send(rfd, rl_carrier_port(b), buf, (size_t)len);
+			else if (lost++, opus_lost(2, k + 1))
+				pairs++;
+			else if (!opus_lost(2, k - 1))
+				singles++;
+		}
+		RL_REQUIRE(src->read(src, out + k * fn, fn) == RL_OK);
+		if (k == NF + 1)
+			rl_carrier_stats(b, &mid);
+		clk += 20000;
+	}
+	double r = xcorr_blocks(in, NF * fn, out, nout, maxlag, 80 * rate / 1000);
+	double lc = lost_corr(in, out, nout, NF, fn, 2, maxlag);
+	double lc_plc = lost_corr(in, plc, NF * fn, NF, fn, 2, maxlag);
+	fprintf(stderr,
+	        "opus leg -> leg rate=%u, %u of %u lost: corr %.4f; lost frames %.3f with FEC, %.3f with PLC alone\n",
+	        rate, lost, (unsigned)NF, r, lc, lc_plc);
+	RL_CHECK(r >= 0.80);
+	RL_CHECK(lc >= lc_plc + 0.15);
+	RL_CHECK(mid.fec == singles + pairs);
+	RL_CHECK(mid.concealed == pairs + mid.jb.dropped_silence);
+	rl_carrier_stats(b, &st);
+	RL_CHECK(st.audio == NF - lost);
+	opus_decoder_destroy(d);
+	sink->close(sink);
+	src->close(src);
+	rl_carrier_close(a);
+	rl_carrier_close(b);
+	close(rfd);
+	free(in);
+	free(out);
+	free(plc);
+}
+
+/* Telephone-events on Opus legs: at clock 48000 as the rtpmap says, and at 8000 next to Opus. */
+static void opus_dtmf(void)
+{
+	struct rl_carrier *c = opus_leg(16000, PT_EV48, 48000), *c8 = opus_leg(8000, PT_EV, 8000);
+	struct rl_carrier *a = opus_leg(8000, PT_EV48, 48000);
+	struct rl_audio_src *src = rl_carrier_src(c);
+	struct rl_audio_sink *sink = rl_carrier_sink(a);
+	struct rl_carrier_stats st;
+	struct rl_rtp_hdr h[12];
+	OpusEncoder *e = peer_enc(16000);
+	int16_t pcm[320] = {0};
+	uint8_t pkt[1600], bufs[12][1600];
+	unsigned fport, rport, n = 0, ok = 0;
+	int fd = udp_open(&fport), rfd = udp_open(&rport), len;
+	uint16_t seq = 1;
+	const uint32_t S = 0x4848, T = 0x7fffff00u;
+	char got[16];
+
+	/* In: "4" (start, updates and ends in 1/48 ms), then a press of "9" of 2 s split into
+	 * two segments (1365 ms is all the duration field holds at 48 kHz), then "9" again. */
+	const unsigned cp = rl_carrier_port(c);
+	const uint32_t T9 = T + 48000;
+	udp_send(fd, cp, pkt, rtp_opus(pkt, e, seq++, T, S, pcm, 320));
+	for (uint16_t dur = 960; dur <= 2880; dur += 960)
+		send_event_pt(fd, cp, PT_EV48, seq++, T + 960, S, dur == 960, 4, 0, dur);
+	for (int i = 0; i < 3; i++)
+		send_event_pt(fd, cp, PT_EV48, seq++, T + 960, S, 0, 4, 1, 3840);
+	send_event(fd, cp, 0, 0, 0, 0, 0, 0, 0); /* on PT 101: not this leg's */
+	send_event_pt(fd, cp, PT_EV48, seq++, T9, S, 1, 9, 0, 960);
+	send_event_pt(fd, cp, PT_EV48, seq++, T9, S, 0, 9, 0, 0xffff);
+	send_event_pt(fd, cp, PT_EV48, seq++, T9 + 0xffff, S, 0, 9, 0, 960);
+	send_event_pt(fd, cp, PT_EV48, seq++, T9 + 0xffff, S, 0, 9, 1, 0x7fff);
+	send_event_pt(fd, cp, PT_EV48, seq++, T9 + 0xffff + 0x8000 + 4800, S, 1, 9, 1, 3840);
+	RL_CHECK(src->read(src, pcm, 320) == RL_OK);
+	take_digits(c, got, sizeof(got));
+	fprintf(stderr, "opus dtmf rx at 48 kHz: \"%s\"\n", got);
+	RL_CHECK(strcmp(got, "499") == 0);
+	rl_carrier_stats(c, &st);
+	RL_CHECK(st.dtmf_digits == 3 && st.dtmf_packets == 11 && st.wrong_pt == 1 && st.audio == 1);
+
+	/* telephone-event/8000 next to Opus: durations in 1/8 ms, the second segment's timestamp
+	 * on the audio's 48 kHz timeline (0xffff units of 8 kHz later). */
+	send_event(fd, rl_carrier_port(c8), seq++, 1000, S, 1, 9, 0, 0xffff);
+	send_event(fd, rl_carrier_port(c8), seq++, 1000 + 6 * 0xffff, S, 0, 9, 1, 1600);
+	send_event(fd, rl_carrier_port(c8), seq++, 1000 + 6 * 0xffff + 20000, S, 1, 5, 1, 1600);
+	{
+		struct rl_audio_src *s8 = rl_carrier_src(c8);
+		RL_CHECK(s8->read(s8, pcm, 160) == RL_OK);
+		s8->close(s8);
+	}
+	take_digits(c8, got, sizeof(got));
+	fprintf(stderr, "opus dtmf rx at 8 kHz next to Opus: \"%s\"\n", got);
+	RL_CHECK(strcmp(got, "95") == 0);
+
+	/* Out at 48 kHz: '3' for 100 ms = 5 packets (durations 960..4800), the end three times,
+	 * on the audio's timeline; 5 s is clamped to what one segment holds. */
+	RL_REQUIRE(rl_carrier_set_peer(a, "127.0.0.1", rport) == RL_OK);
+	RL_CHECK(sink->write(sink, pcm, 160) == RL_OK);
+	RL_CHECK(rl_carrier_send_dtmf(a, '3', 100) == RL_OK);
+	for (int i = 0; i < 9; i++)
+		RL_CHECK(sink->write(sink, pcm, 160) == RL_OK);
+	while (n < 10 && (len = udp_recv(rfd, bufs[n], sizeof(bufs[n]), 1000)) > 0)
+		if (rl_rtp_parse(bufs[n], (size_t)len, &h[n]) == RL_OK)
+			n++;
+	RL_REQUIRE(n == 10);
+	RL_CHECK(h[0].pt == PT_OPUS && h[0].marker == 1);
+	for (unsigned i = 1; i <= 7; i++) {
+		const uint8_t *ev = bufs[i] + h[i].hdr_len;
+		unsigned dur = (unsigned)ev[2] << 8 | ev[3];
+		ok += h[i].pt == PT_EV48 && h[i].pay_len == 4 && ev[0] == 3 && h[i].marker == (i == 1) &&
+		      h[i].ts == h[0].ts + OPUS_TS && h[i].seq == (uint16_t)(h[0].seq + i) &&
+		      (ev[1] & 0x80) == (i >= 5 ? 0x80 : 0) && dur == (i >= 5 ? 4800 : 960 * i);
+	}
+	RL_CHECK(ok == 7);
+	RL_CHECK(h[8].pt == PT_OPUS && h[8].ts == h[0].ts + 8 * OPUS_TS && h[8].seq == (uint16_t)(h[0].seq + 8));
+	RL_CHECK(rl_carrier_send_dtmf(a, '1', 5000) == RL_OK);
+	unsigned last_dur = 0;
+	for (int i = 0; i < 80; i++) {
+		RL_CHECK(sink->write(sink, pcm, 160) == RL_OK);
+		while ((len = udp_recv(rfd, bufs[0], sizeof(bufs[0]), 5)) > 0)
+			if (rl_rtp_parse(bufs[0], (size_t)len, &h[0]) == RL_OK && h[0].pt == PT_EV48)
+				last_dur = (unsigned)bufs[0][h[0].hdr_len + 2] << 8 | bufs[0][h[0].hdr_len + 3];
+	}
+	RL_CHECK(last_dur == 1365 * 48);
+
+	/* Leg to leg at 48 kHz: each digit once. */
+	RL_REQUIRE(rl_carrier_set_peer(a, "127.0.0.1", rl_carrier_port(c)) == RL_OK);
+	RL_REQUIRE(rl_carrier_set_peer(c, "127.0.0.1", rl_carrier_port(a)) == RL_OK);
+	RL_CHECK(rl_carrier_send_dtmf(a, '7', 100) == RL_OK);
+	RL_CHECK(rl_carrier_send_dtmf(a, '*', 60) == RL_OK);
+	RL_CHECK(rl_carrier_send_dtmf(a, 'D', 10) == RL_OK);
+	for (int i = 0; i < 40; i++)
+		RL_CHECK(sink->write(sink, pcm, 160) == RL_OK);
+	RL_CHECK(src->read(src, pcm, 320) == RL_OK);
+	take_digits(c, got, sizeof(got));
+	fprintf(stderr, "opus dtmf leg -> leg at 48 kHz: \"%s\"\n", got);
+	RL_CHECK(strcmp(got, "7*D") == 0);
+	opus_encoder_destroy(e);
+	src->close(src);
+	sink->close(sink);
+	rl_carrier_close(a);
+	rl_carrier_close(c);
+	rl_carrier_close(c8);
+	close(fd);
+	close(rfd);
+}
+
+/* Payload types: a leg hears its own (static or dynamic) and its telephone-event type only;
+ * an Opus leg only well-formed 20 ms packets, and learns no source from the others. */
+static void payload_types(void)
+{
+	struct rl_carrier *g = leg_open_pt(RL_CARRIER_G711U, 97, 8000, 1), *o = opus_leg(8000, PT_EV, 8000);
+	struct rl_audio_src *src = rl_carrier_src(o);
+	struct rl_carrier_stats st;
+	OpusEncoder *e = peer_enc(8000);
+	OpusRepacketizer *rp = opus_repacketizer_create();
+	int16_t pcm[2880] = {0};
+	uint8_t pkt[1600], p10[2][200];
+	unsigned sport, p = rl_carrier_port(o);
+	int fd = udp_open(&sport), n10[2];
+	size_t len;
+	char dg;
+
+	/* PCMU on 97: PT 0 (PCMU's static type) and 8 are someone else's. */
+	send_audio(fd, rl_carrier_port(g), 0, 1, 0, 1, pcm, FRAME);
+	send_audio(fd, rl_carrier_port(g), 8, 2, 160, 1, pcm, FRAME);
+	send_g711(fd, rl_carrier_port(g), RL_CARRIER_G711U, 97, 3, 320, 1, pcm, FRAME);
+	send_event(fd, rl_carrier_port(g), 4, 480, 1, 1, 6, 1, 400);
+	{
+		struct rl_audio_src *gs = rl_carrier_src(g);
+		RL_CHECK(gs->read(gs, pcm, FRAME) == RL_OK);
+		gs->close(gs);
+	}
+	rl_carrier_stats(g, &st);
+	RL_CHECK(st.rx == 4 && st.wrong_pt == 2 && st.audio == 1 && st.dtmf_digits == 1);
+	RL_CHECK(rl_carrier_dtmf(g, &dg) == RL_OK && dg == '6');
+
+	/* Opus on 111. Not ours: PCMU, PT 96. */
+	send_audio(fd, p, 0, 1, 0, 7, pcm, FRAME);
+	udp_send(fd, p, pkt, rtp(pkt, 96, 0, 2, 0, 7, (const uint8_t *)"\x08\x01\x02", 3));
+	/* Not 20 ms: 10, 40 and 60 ms packets, and 2 x 20 ms in one packet. */
+	udp_send(fd, p, pkt, rtp_opus(pkt, e, 3, 0, 7, pcm, 80));
+	udp_send(fd, p, pkt, rtp_opus(pkt, e, 4, 0, 7, pcm, 320));
+	udp_send(fd, p, pkt, rtp_opus(pkt, e, 5, 0, 7, pcm, 480));
+	udp_send(fd, p, pkt, rtp(pkt, PT_OPUS, 0, 6, 0, 7, (const uint8_t *)"\x09\x01\x02", 3));
+	/* Not Opus: a code 3 packet of no frames, a code 1 packet of unequal halves, a code 0
+	 * frame of 1300 bytes (1275 at most). */
+	udp_send(fd, p, pkt, rtp(pkt, PT_OPUS, 0, 7, 0, 7, (const uint8_t *)"\x0b\x00", 2));
+	udp_send(fd, p, pkt, rtp(pkt, PT_OPUS, 0, 8, 0, 7, (const uint8_t *)"\x09\x01\x02\x03", 4));
+	memset(pkt + RL_RTP_HDR, 0x08, 1301);
+	len = rtp(pkt, PT_OPUS, 0, 9, 0, 7, pkt + RL_RTP_HDR, 1301);
+	udp_send(fd, p, pkt, len);
+	RL_CHECK(src->read(src, pcm, 160) == RL_OK);
+	rl_carrier_stats(o, &st);
+	RL_CHECK(st.rx == 9 && st.wrong_pt == 2 && st.wrong_ptime == 4 && st.malformed == 3 && st.audio == 0);
+	RL_CHECK(st.learned == 0);
+	/* 20 ms in two 10 ms frames is 20 ms: played. */
+	opus_encoder_ctl(e, OPUS_SET_BITRATE(64000)); /* CELT, the mode that has 10 ms frames */
+	for (int i = 0; i < 2; i++) {
+		n10[i] = opus_encode(e, pcm, 80, p10[i], sizeof(p10[i]));
+		RL_REQUIRE(n10[i] > 0);
+		RL_REQUIRE(opus_repacketizer_cat(rp, p10[i], n10[i]) == OPUS_OK);
+	}
+	int n = opus_repacketizer_out(rp, pkt + RL_RTP_HDR, 1275);
+	RL_REQUIRE(n > 0);
+	RL_CHECK(opus_packet_get_nb_samples(pkt + RL_RTP_HDR, n, 48000) == 960);
+	rl_rtp_write(pkt, RL_RTP_HDR, PT_OPUS, 0, 10, 0, 7);
+	udp_send(fd, p, pkt, RL_RTP_HDR + (size_t)n);
+	udp_send(fd, p, pkt, rtp_opus(pkt, e, 11, OPUS_TS, 7, pcm, 160));
+	RL_CHECK(src->read(src, pcm, 160) == RL_OK);
+	rl_carrier_stats(o, &st);
+	RL_CHECK(st.audio == 2 && st.learned == 1);
+	opus_repacketizer_destroy(rp);
+	opus_encoder_destroy(e);
+	src->close(src);
+	rl_carrier_close(g);
+	rl_carrier_close(o);
+	close(fd);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* hostile input */
 
 static void hostile(void)
 {
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 8000, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 8000, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_carrier_stats st;
 	int16_t pcm[FRAME];
@@ -866,6 +1399,38 @@ static void config(void)
 	rl_carrier_conf_default(&conf);
 	conf.codec = 9;
 	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL && c == NULL);
+	conf.codec = 0;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	/* Payload types: in 0..127 but not 64..95, distinct, and Opus has no static one. */
+	rl_carrier_conf_default(&conf);
+	conf.pt = 128;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.pt = -2;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.pt = 72;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.pt = 101; /* the telephone-event type's */
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.pt = 96;
+	conf.dtmf_pt = 128;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.dtmf_pt = -2;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.dtmf_pt = 101;
+	conf.dtmf_clock = 44100;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.dtmf_clock = 0;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	rl_carrier_conf_default(&conf);
+	conf.codec = RL_CARRIER_OPUS;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
+	conf.pt = 8; /* unusual, but as negotiated */
+	conf.dtmf_pt = -1;
+	conf.dtmf_clock = 48000;
+	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_OK);
+	RL_CHECK(rl_carrier_send_dtmf(c, '1', 100) == RL_EINVAL); /* no telephone-event type */
+	rl_carrier_close(c);
+	c = NULL;
 	rl_carrier_conf_default(&conf);
 	conf.dtmf_pt = 72; /* would read as RTCP */
 	RL_CHECK(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_EINVAL);
@@ -943,7 +1508,7 @@ static void config(void)
 
 static void ownership(void)
 {
-	struct rl_carrier *c = leg_open(RL_CARRIER_PCMU, 16000, 1);
+	struct rl_carrier *c = leg_open(RL_CARRIER_G711U, 16000, 1);
 	struct rl_audio_src *src = rl_carrier_src(c);
 	struct rl_audio_sink *sink = rl_carrier_sink(c);
 	int16_t pcm[320];
@@ -959,7 +1524,7 @@ static void ownership(void)
 	sink->close(sink); /* the last reference: freed here (ASan watches) */
 
 	/* The engine first, the owner last. */
-	c = leg_open(RL_CARRIER_PCMA, 8000, 1);
+	c = leg_open(RL_CARRIER_G711A, 8000, 1);
 	src = rl_carrier_src(c);
 	sink = rl_carrier_sink(c);
 	sink->close(sink);
@@ -977,6 +1542,8 @@ struct media_thread {
 	unsigned frames, send_fail;
 	int fd;
 	int done;
+	const uint8_t *opus; /* an Opus leg: this 20 ms packet over and over */
+	size_t opus_len;
 };
 
 static void *media_run(void *arg)
@@ -989,7 +1556,8 @@ static void *media_run(void *arg)
 
 	tone(in, FRAME, 1000, 8000, 8000);
 	for (unsigned k = 0; k < m->frames; k++) {
-		size_t len = rtp_audio(pkt, 0, (uint16_t)k, k * FRAME, 42, in, FRAME);
+		size_t len = m->opus ? rtp(pkt, PT_OPUS, 0, (uint16_t)k, k * OPUS_TS, 42, m->opus, m->opus_len)
+		                     : rtp_audio(pkt, 0, (uint16_t)k, k * FRAME, 42, in, FRAME);
 		m->send_fail += !udp_send_raw(m->fd, rl_carrier_port(m->c), pkt, len);
 		src->read(src, pcm, 320);
 		sink->write(sink, pcm, 320);
@@ -1001,7 +1569,7 @@ static void *media_run(void *arg)
 	return NULL;
 }
 
-static void threads(void)
+static void threads(int codec)
 {
 	struct rl_carrier_conf conf;
 	struct rl_carrier *c;
@@ -1010,11 +1578,23 @@ static void threads(void)
 	pthread_t t;
 	unsigned p1, p2, sport, got = 0, i = 0;
 	int r1 = udp_open(&p1), r2 = udp_open(&p2);
-	uint8_t buf[512];
+	uint8_t buf[512], opus[200];
+	int16_t in[320];
 	char d;
 
 	m.fd = udp_open(&sport);
 	rl_carrier_conf_default(&conf);
+	if (codec == RL_CARRIER_OPUS) {
+		OpusEncoder *e = peer_enc(16000);
+		int n;
+		tone(in, 320, 1000, 16000, 8000);
+		RL_REQUIRE((n = opus_encode(e, in, 320, opus, sizeof(opus))) > 0);
+		opus_encoder_destroy(e);
+		m.opus = opus;
+		m.opus_len = (size_t)n;
+		conf.codec = codec;
+		conf.pt = PT_OPUS;
+	}
 	conf.rate = 16000;
 	conf.symmetric = 0; /* send to the SDP address we keep changing */
 	RL_REQUIRE(rl_carrier_open(&c, "127.0.0.1", &conf) == RL_OK);
@@ -1036,7 +1616,7 @@ static void threads(void)
 		got++;
 	while (udp_recv(r2, buf, sizeof(buf), 50) > 0)
 		got++;
-	fprintf(stderr, "threads: %u steering rounds, %llu sent, %u received, %llu audio in\n", i,
+	fprintf(stderr, "threads codec=%d: %u steering rounds, %llu sent, %u received, %llu audio in\n", codec, i,
 	        (unsigned long long)st.sent, got, (unsigned long long)st.audio);
 	RL_CHECK(m.send_fail == 0);
 	RL_CHECK(st.sent > 0 && st.sent <= m.frames);
@@ -1051,19 +1631,23 @@ static void threads(void)
 
 int main(void)
 {
-	rx_audio(RL_CARRIER_PCMU, 8000, 20, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMU, 16000, 20, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMA, 8000, 20, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMA, 16000, 20, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMU, 8000, 10, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMU, 8000, 30, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMU, 8000, 60, 0, 0.95);
-	rx_audio(RL_CARRIER_PCMU, 8000, 20, 10, 0.85); /* 10 % loss, concealed */
+	rx_audio(RL_CARRIER_G711U, -1, 8000, 20, 0, 0.95);
+	rx_audio(RL_CARRIER_G711U, -1, 16000, 20, 0, 0.95);
+	rx_audio(RL_CARRIER_G711A, -1, 8000, 20, 0, 0.95);
+	rx_audio(RL_CARRIER_G711A, -1, 16000, 20, 0, 0.95);
+	rx_audio(RL_CARRIER_G711U, 97, 8000, 20, 0, 0.95);   /* dynamic payload types */
+	rx_audio(RL_CARRIER_G711A, 126, 16000, 20, 0, 0.95);
+	rx_audio(RL_CARRIER_G711U, -1, 8000, 10, 0, 0.95);
+	rx_audio(RL_CARRIER_G711U, -1, 8000, 30, 0, 0.95);
+	rx_audio(RL_CARRIER_G711A, 98, 8000, 60, 0, 0.95);
+	rx_audio(RL_CARRIER_G711U, -1, 8000, 20, 10, 0.85); /* 10 % loss, concealed */
 	rx_realtime();
-	tx_audio(RL_CARRIER_PCMU, 8000);
-	tx_audio(RL_CARRIER_PCMU, 16000);
-	tx_audio(RL_CARRIER_PCMA, 8000);
-	tx_audio(RL_CARRIER_PCMA, 16000);
+	tx_audio(RL_CARRIER_G711U, -1, 8000);
+	tx_audio(RL_CARRIER_G711U, -1, 16000);
+	tx_audio(RL_CARRIER_G711A, -1, 8000);
+	tx_audio(RL_CARRIER_G711A, -1, 16000);
+	tx_audio(RL_CARRIER_G711A, 100, 8000);
+	tx_audio(RL_CARRIER_G711U, 0, 16000);
 	loopback_pcma();
 	dtmf_rx();
 	dtmf_tx();
@@ -1073,7 +1657,18 @@ int main(void)
 	latching();
 	hostile();
 	config();
+	opus_rx(16000, 0);
+	opus_rx(8000, 0);
+	opus_rx(16000, 2);
+	opus_rx(8000, 1);
+	opus_tx(8000);
+	opus_tx(16000);
+	opus_loss(8000);
+	opus_loss(16000);
+	opus_dtmf();
+	payload_types();
 	ownership();
-	threads();
+	threads(RL_CARRIER_G711U);
+	threads(RL_CARRIER_OPUS);
 	return rltest_done();
 }
