@@ -1039,6 +1039,31 @@ static void sdp_unit(void)
 	RL_CHECK(strstr(ans, "a=sendonly\r\n") != NULL && strstr(ans, "c=IN IP6 2001:db8::2\r\n") != NULL);
 	RL_CHECK(strstr(ans, "telephone-event") == NULL); /* not offered: not answered */
 
+	/* telephone-event/48000 next to Opus (RFC 4733: the audio's clock), answered at 48000;
+	 * /8000 is preferred when both are offered; a G.711 call takes no /48000 events. */
+	const char *ev48 = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	                   "m=audio 4000 RTP/AVP 111 0 110\r\na=rtpmap:111 opus/48000/2\r\n"
+	                   "a=rtpmap:110 telephone-event/48000\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, ev48, strlen(ev48), RL_SIP_OPUS | RL_SIP_PCMU) == RL_OK);
+	RL_CHECK(o.media.codec == RL_SIP_OPUS && o.media.dtmf_pt == 110 && o.media.dtmf_rate == 48000);
+	snprintf(l.ip, sizeof(l.ip), "192.0.2.7");
+	l.codec = RL_SIP_OPUS;
+	l.dtmf_pt = 110;
+	RL_CHECK(rl_sip_sdp_answer(ans, sizeof(ans), &o, &l) > 0);
+	RL_CHECK(strstr(ans, "a=rtpmap:110 telephone-event/48000\r\n") != NULL);
+	RL_CHECK(rl_sip_sdp_offer(&o, ev48, strlen(ev48), RL_SIP_PCMU) == RL_OK);
+	RL_CHECK(o.media.codec == RL_SIP_PCMU && o.media.dtmf_pt == -1 && o.media.dtmf_rate == 0);
+	const char *both = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	                   "m=audio 4000 RTP/AVP 111 110 126\r\na=rtpmap:111 opus/48000/2\r\n"
+	                   "a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, both, strlen(both), RL_SIP_OPUS) == RL_OK);
+	RL_CHECK(o.media.dtmf_pt == 126 && o.media.dtmf_rate == 8000);
+	/* Payload types 64..95 (RTCP's range) are passed over: here PCMA on 8 is taken. */
+	const char *rtcpish = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	                      "m=audio 4000 RTP/AVP 72 8\r\na=rtpmap:72 PCMU/8000\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, rtcpish, strlen(rtcpish), RL_SIP_PCMU | RL_SIP_PCMA) == RL_OK);
+	RL_CHECK(o.media.codec == RL_SIP_PCMA && o.media.pt == 8);
+
 	/* Hostile offers. */
 	const char *g729 = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
 	RL_CHECK(rl_sip_sdp_offer(&o, g729, strlen(g729), RL_SIP_PCMU) == RL_ENOENT);
