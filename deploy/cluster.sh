@@ -55,18 +55,24 @@ if command -v espeak-ng >/dev/null; then
 		"Bonjour, j'appelle au sujet de ma facture du mois dernier. Le montant me semble trop élevé." 2>/dev/null ||
 		caller_wav=""
 fi
-# The trunk's voice prompts (espeak-ng, French): the menu and the announcement prompt set.
+# The trunk's voice prompts (espeak-ng): the menu, and the announcement prompt sets - French
+# by default, Arabic for callers who press 3 (lang=ar).
 prompts="$dir/prompts"
-mkdir -p "$prompts/fr"
-say() { espeak-ng -v fr -s 150 -w "$1" "$2" 2>/dev/null; }
-if command -v espeak-ng >/dev/null && [ ! -f "$prompts/fr/minutes.wav" ]; then
-	say "$prompts/menu.wav" "Bienvenue chez Maroc Télécom. Pour la facturation, tapez 1. Pour l'assistance technique, tapez 2."
-	say "$prompts/fr/queue-position.wav" "Vous êtes l'appelant numéro"
-	say "$prompts/fr/queue-wait.wav" "Votre attente est estimée à environ"
-	say "$prompts/fr/queue-wait-short.wav" "moins d'une minute"
-	say "$prompts/fr/minute.wav" "minute"
-	say "$prompts/fr/minutes.wav" "minutes"
-	for n in $(seq 0 99) $(seq 100 100 900); do say "$prompts/fr/$n.wav" "$n"; done
+mkdir -p "$prompts/ar"
+say() { espeak-ng -v "$1" -s 150 -w "$2" "$3" 2>/dev/null; }
+prompt_set() { # voice dir position wait short minute minutes
+	say "$1" "$2/queue-position.wav" "$3"
+	say "$1" "$2/queue-wait.wav" "$4"
+	say "$1" "$2/queue-wait-short.wav" "$5"
+	say "$1" "$2/minute.wav" "$6"
+	say "$1" "$2/minutes.wav" "$7"
+	for n in $(seq 0 99) $(seq 100 100 900); do say "$1" "$2/$n.wav" "$n"; done
+}
+if command -v espeak-ng >/dev/null && [ ! -f "$prompts/ar/minutes.wav" ]; then
+	say fr "$prompts/menu.wav" "Bienvenue chez Maroc Télécom. Pour la facturation, tapez 1. Pour l'assistance technique, tapez 2. Pour l'arabe, tapez 3."
+	prompt_set fr "$prompts" "Vous êtes l'appelant numéro" "Votre attente est estimée à environ" \
+		"moins d'une minute" "minute" "minutes"
+	prompt_set ar "$prompts/ar" "أنت المتصل رقم" "مدة الانتظار المتوقعة حوالي" "أقل من دقيقة" "دقيقة" "دقائق"
 fi
 sip_port=$((port + 30))
 
@@ -181,12 +187,13 @@ rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
 sip_group="sip = {
   listen = \"127.0.0.1:$sip_port\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];
   rtp_min = $((port + 200)); rtp_max = $((port + 399));
-  announce_dir = \"$prompts/fr\"; announce_first_s = 10; announce_every_s = 30;
+  announce_dir = \"$prompts\"; announce_first_s = 10; announce_every_s = 30;
   dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"telco-main\"; } );
   menus = ( { id = \"telco-main\"; prompt = \"$prompts/menu.wav\"; timeout_s = 5; tries = 2;
               default_queue = \"telco.billing\";
               options = ( { digit = \"1\"; queue = \"telco.billing\"; key = \"topic\"; value = \"facturation\"; },
-                          { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"technique\"; } ); } );
+                          { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"technique\"; },
+                          { digit = \"3\"; queue = \"telco.billing\"; key = \"lang\"; value = \"ar\"; } ); } );
 };"
 gen_node casablanca "Casablanca" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 24); priority = 0; patience_s = 45.0; }" \

@@ -1,6 +1,8 @@
 #include "announce.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct rl_say {
@@ -51,6 +53,20 @@ static void rl_say_number(struct rl_say *s, uint32_t v)
 	}
 	snprintf(name, sizeof(name), "%u", v);
 	rl_say_file(s, name);
+}
+
+void rl_announce_dir(char out[RL_IVR_PATH], const char *dir, const char *lang)
+{
+	struct stat st;
+	int len;
+
+	snprintf(out, RL_IVR_PATH, "%s", dir ? dir : "");
+	if (dir == NULL || lang == NULL || lang[0] == '\0' || strlen(lang) > 32 ||
+	    strspn(lang, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != strlen(lang))
+		return;
+	len = snprintf(out, RL_IVR_PATH, "%s/%s", dir, lang);
+	if (len < 0 || len >= RL_IVR_PATH || stat(out, &st) != 0 || !S_ISDIR(st.st_mode))
+		snprintf(out, RL_IVR_PATH, "%s", dir);
 }
 
 int rl_announce_files(const char *dir, uint32_t position, int ewt_known, uint32_t ewt_s,

@@ -497,13 +497,18 @@ static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__Queu
 	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_every_s * 1000000u;
 	if (r->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED || r->position == 0)
 		return;
-	n = rl_announce_files(ss->conf.announce_dir, r->position, r->ewt_known, r->ewt_s, paths);
+	const char *lang = NULL;
+	char dir[RL_IVR_PATH];
+	for (int i = 0; i < c->ivr.nans; i++)
+		if (strcmp(c->ivr.ans[i].key, "lang") == 0)
+			lang = c->ivr.ans[i].value;
+	rl_announce_dir(dir, ss->conf.announce_dir, lang);
+	n = rl_announce_files(dir, r->position, r->ewt_known, r->ewt_s, paths);
 	for (int i = 0; i < n; i++)
 		if (rl_audio_wav_src(&srcs[k], paths[i], RL_SIP_RATE, 0) == RL_OK)
 			k++;
 	if (k == 0 || rl_audio_seq_src(&seq, srcs, k, RL_SIP_RATE) != RL_OK || rl_sc_play_src(ss, c, seq) != RL_OK) {
-		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call,
-		       ss->conf.announce_dir, n);
+		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call, dir, n);
 		return;
 	}
 	c->announcing = 1;

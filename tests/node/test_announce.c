@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "announce.h"
 #include "rl_audio.h"
@@ -79,5 +80,18 @@ int main(void)
 	said(500, 0, 0, "queue-position 500");
 	said(171, 0, 0, "queue-position 100 71");
 	said(5000, 0, 0, "queue-position 900 90 9");
+
+	/* A caller who chose a language hears its set when there is one. */
+	char sub[700], got[RL_IVR_PATH];
+	snprintf(sub, sizeof(sub), "%s/ar", dir);
+	RL_REQUIRE(mkdir(sub, 0700) == 0);
+	rl_announce_dir(got, dir, "ar");
+	RL_CHECK(strcmp(got, sub) == 0);
+	rl_announce_dir(got, dir, "fr"); /* no such set: the default one */
+	RL_CHECK(strcmp(got, dir) == 0);
+	rl_announce_dir(got, dir, NULL);
+	RL_CHECK(strcmp(got, dir) == 0);
+	rl_announce_dir(got, dir, "../ar"); /* not a plain name */
+	RL_CHECK(strcmp(got, dir) == 0);
 	return rltest_done();
 }
