@@ -1407,8 +1407,10 @@ static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct r
 	/* The site sends the caller on (SIP REFER) and says how it went (TransferResult). The
 	 * agent stays on the call meanwhile. */
 	snprintf(c->xfer_to, sizeof(c->xfer_to), "%s", number);
+	rl_set_str(&c->rec->transfer_to, number); /* a restarted hub still knows what it asked */
 	if (t->note && t->note[0])
 		rl_pop_set(c->rec, "transfer_note", t->note);
+	rl_save_contact(e, c);
 	rl_push_update(e, c);
 	rl_log(RL_LOG_INFO, "external transfer asked contact=%s agent=%s number=%s", c->id, a->id, number);
 	rl_reply_ok(e, r);
@@ -1437,6 +1439,7 @@ static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, c
 	       tr->ok ? "done" : "failed", c->id, a->id, c->xfer_to, tr->status, tr->reason ? tr->reason : "");
 	if (tr->ok) {
 		rl_pop_set(c->rec, "transferred_to", c->xfer_to);
+		rl_set_str(&c->rec->transfer_to, "");
 		rl_start_wrapup(e, a, c);
 		rl_end_contact(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED);
 		rl_push_status(e, a, NULL);
@@ -1447,6 +1450,8 @@ static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, c
 		rl_env env;
 		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", c->xfer_to, tr->status, tr->reason ? tr->reason : "");
 		c->xfer_to[0] = '\0';
+		rl_set_str(&c->rec->transfer_to, "");
+		rl_save_contact(e, c);
 		rl_env_init(&env);
 		er.code = RELAIS__ERROR_CODE__ERR_BAD_STATE;
 		er.message = msg;
@@ -2538,6 +2543,8 @@ static int rl_restore_contact(void *arg, Relais__ContactRecord *r)
 		     (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && a->rec->state == RELAIS__AGENT_STATE__AGENT_BUSY))) {
 			c->agent = a;
 			a->contact = c;
+			if (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && r->transfer_to)
+				snprintf(c->xfer_to, sizeof(c->xfer_to), "%s", r->transfer_to);
 			return RL_OK;
 		}
 		/* The two records disagree (cannot happen after a clean commit): requeue. */
