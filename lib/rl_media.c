@@ -68,6 +68,8 @@ struct rl_media {
 	size_t ncalls, capcalls;
 	struct rl_media_counters ctr;
 	uint64_t next_tick_us;
+	uint64_t busy_us, busy_since_us; /* work since the last load sample */
+	atomic_uint load_pm;             /* busy fraction of the media thread, per mille (moving average) */
 	uint64_t gen;                    /* bumped by every add/del: poll sets built before are stale */
 	atomic_int waiting;              /* other threads waiting for mu (see rl_media_lock) */
 };
@@ -538,6 +540,26 @@ static void rl_mcall_tick(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 /* ---------------------------------------------------------------------------------------- */
 /* the thread */
 
+/* rl_media_sample_load folds the thread's work since the last sample (each tick, so about
+ * every 20 ms) into load_pm: a moving average over about ten ticks. */
+static void rl_media_sample_load(struct rl_media *m)
+{
+	uint64_t now = rl_mono_us(), span = now - m->busy_since_us;
+	unsigned pm, old = atomic_load(&m->load_pm);
+
+	if (span == 0)
+		return;
+	pm = m->busy_us >= span ? 1000u : (unsigned)(m->busy_us * 1000u / span);
+	atomic_store(&m->load_pm, (old * 9u + pm) / 10u);
+	m->busy_us = 0;
+	m->busy_since_us = now;
+}
+
+unsigned rl_media_load(struct rl_media *m)
+{
+	return (atomic_load(&m->load_pm) + 5u) / 10u;
+}
+
 static void *rl_media_run(void *arg)
 {
 	struct rl_media *m = arg;
@@ -547,6 +569,8 @@ static void *rl_media_run(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	m->next_tick_us = rl_mono_us() + RL_MEDIA_FRAME_MS * 1000u;
+	uint64_t work_us = rl_mono_us();
+	m->busy_since_us = work_us;
 	while (m->running) {
 		size_t n = 0, need = m->ncalls + 2;
 		uint64_t gen = m->gen;
@@ -582,6 +606,7 @@ static void *rl_media_run(void *arg)
 		uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
 		to.tv_sec = (time_t)(wait / 1000000u);
 		to.tv_nsec = (long)(wait % 1000000u) * 1000;
+		m->busy_us += now - work_us;
 		pthread_mutex_unlock(&m->mu);
 		int r = ppoll(pfd, n, &to, NULL);
 		/* Behind schedule the poll does not wait and a mutex is not fair: let the threads
@@ -590,6 +615,7 @@ static void *rl_media_run(void *arg)
 		while (atomic_load(&m->waiting) > 0)
 			sched_yield();
 		pthread_mutex_lock(&m->mu);
+		work_us = rl_mono_us();
 		if (r > 0) {
 			if ((pfd[0].revents & POLLIN) || gen != m->gen) {
 				char b[64];
@@ -612,6 +638,7 @@ static void *rl_media_run(void *arg)
 					rl_mcall_tick(m, m->calls[i], now);
 			}
 			m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
+			rl_media_sample_load(m);
 			if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
 				/* Far behind (the machine stalled): skip ahead rather than burst. */
 				m->ctr.late_ticks++;

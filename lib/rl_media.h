@@ -68,6 +68,10 @@ struct rl_media_counters {
 
 struct rl_media;
 
+/* rl_media_load: how busy the engine's thread is, in percent of its time (a moving average
+ * over about 200 ms; 100 = it no longer keeps up with the 20 ms ticks). Any thread, no lock. */
+unsigned rl_media_load(struct rl_media *m);
+
 /* rl_media_open starts an engine. bind: "IP:port" for the shared socket (port 0: any), or
  * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET, RL_ENOMEM. */
 int rl_media_open(struct rl_media **out, const char *bind);

@@ -64,6 +64,7 @@ struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
 	char tls_dir[RL_CFG_STRLEN];
 	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s, tls_port, refer_timeout_s;
+	int max_media_load;
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
@@ -78,6 +79,8 @@ static const struct rl_cfg_opt sip_opts[] = {
 	{"retry_after_s", RL_CFG_INT, 0, 86400, "30", offsetof(struct sip_settings, retry_after_s),
 	 "Retry-After of 503s (draining, full)"},
 	{"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
+	{"max_media_load", RL_CFG_INT, 0, 100, "85", offsetof(struct sip_settings, max_media_load),
+	 "media thread busy % above which new calls get 503 (0: no limit)"},
 	{"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
 	{"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
 	 "an external transfer's wait for the carrier's outcome"},
@@ -165,6 +168,7 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	conf->rtp_max = (uint16_t)ss.rtp_max;
 	conf->sip.retry_after_s = (unsigned)ss.retry_after_s;
 	conf->sip.max_calls = (unsigned)ss.max_calls;
+	conf->max_media_load = (unsigned)ss.max_media_load;
 	l = config_setting_get_member(g, "trunks");
 	for (int i = 0; l && i < config_setting_length(l) && i < RL_SIP_TRUNKS_MAX; i++)
 		trunks[i] = config_setting_get_string_elem(l, i);

@@ -48,7 +48,7 @@ struct rl_sipsrc {
 	struct rl_sip_source_conf conf;
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
-	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out;
+	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out, overloaded;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -222,6 +222,16 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		ss->unknown_did++;
 		rl_log(RL_LOG_NOTICE, "carrier call to an unknown number did=%s caller=%s", ev->dialled, ev->caller);
 		rl_sip_reject(ss->sip, ev->call, 404, "No such number here", 0);
+		return;
+	}
+	unsigned load = rl_media_load(rl_ss_media(ss));
+	if (ss->conf.max_media_load > 0 && load >= ss->conf.max_media_load) {
+		/* The media thread no longer keeps up: a call taken now would not be answered in
+		 * time, and would slow every call in progress. An SBC tries another site. */
+		ss->overloaded++;
+		rl_log(RL_LOG_NOTICE, "carrier call refused: media busy load=%u%% limit=%u%% caller=%s did=%s", load,
+		       ss->conf.max_media_load, ev->caller, ev->dialled);
+		rl_sip_reject(ss->sip, ev->call, 503, "Site busy", ss->conf.sip.retry_after_s);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -572,10 +582,11 @@ static void rl_ss_stop(struct rl_source *s)
 	rl_htab_fini(&ss->calls);
 	rl_log(RL_LOG_NOTICE,
 	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	       "transferred=%llu transfers_out=%llu",
+	       "transferred=%llu transfers_out=%llu overloaded=%llu",
 	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
 	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements,
-	       (unsigned long long)ss->transferred, (unsigned long long)ss->transfers_out);
+	       (unsigned long long)ss->transferred, (unsigned long long)ss->transfers_out,
+	       (unsigned long long)ss->overloaded);
 	free(ss);
 }
 

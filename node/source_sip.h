@@ -40,6 +40,7 @@ struct rl_sip_source_conf {
 	char announce_dir[RL_IVR_PATH];  /* prompt set for position/wait (announce.h); "" = none */
 	uint32_t announce_first_s;       /* first announcement this long after queueing */
 	uint32_t announce_every_s;       /* then every so often; 0 = never */
+	unsigned max_media_load;         /* media thread busy % above which new calls get 503; 0 = no limit */
 	const struct rl_sip_did *dids;   /* kept by reference: must outlive the source */
 	int ndids;
 	const struct rl_ivr_menus *menus;

@@ -244,6 +244,7 @@ int main(void)
 	/* An overloaded engine (a source that takes longer than a frame to read) still lets
 	 * other threads in: a node's loop must never wait on it for long. */
 	struct rl_audio_src slow = {.read = slow_read, .close = slow_close, .rate = 8000};
+	unsigned idle_load = rl_media_load(site);
 	RL_CHECK(rl_media_add_local(site, "slow", 8000, &slow, NULL, NULL, NULL) == RL_OK);
 	uint64_t worst = 0;
 	for (int i = 0; i < 40; i++) {
@@ -256,6 +257,11 @@ int main(void)
 	printf("overloaded engine: the longest wait for its lock %.1f ms (late ticks %llu)\n", worst / 1000.0,
 	       (unsigned long long)mc.late_ticks);
 	RL_CHECK(worst < 200000);
+	/* Its load says so (a node refuses new calls above its limit); idle, it was low. */
+	unsigned busy_load = rl_media_load(site);
+	printf("engine load: %u %% idle, %u %% overloaded\n", idle_load, busy_load);
+	RL_CHECK(idle_load < 20);
+	RL_CHECK(busy_load >= 90);
 	RL_CHECK(rl_media_del(site, "slow", NULL) == RL_OK);
 
 	rl_media_close(site);
