@@ -361,7 +361,9 @@ int main(void)
 	snprintf(c->node_extra, sizeof(c->node_extra),
 	         "sip = {\n"
 	         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];\n"
-	         "  max_calls = %d; retry_after_s = 5;\n"
+	         /* Only max_calls refuses calls here: under the sanitizers the media thread is several
+	          * times slower than in a release build and would pass its load limit. */
+	         "  max_calls = %d; retry_after_s = 5; max_media_load = 0;\n"
 	         "  dids = ( { did = \"*\"; tenant = \"telco\"; queue = \"" QUEUE "\"; } );\n"
 	         "};\n",
 	         sip_port, CALLS);
