@@ -1341,7 +1341,9 @@ static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl
 	rl_set_str(&c->rec->queue_id, to->id);
 	rl_set_str(&c->rec->agent_id, "");
 	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;
-	c->rec->enqueued_us = e->now; /* its wait in the new queue */
+	if (c->rec->submitted_us == 0)
+		c->rec->submitted_us = c->rec->enqueued_us; /* what a re-sent submit is still told */
+	c->rec->enqueued_us = e->now;                   /* its wait in the new queue */
 	c->rec->offered_us = c->rec->answered_us = 0;
 	c->rec->transfers++;
 	rl_stats_day(e, to);
@@ -1538,7 +1540,7 @@ static void rl_do_submit(struct rl_engine *e, const struct rl_req *r, const Rela
 		ok.contact_id = cid;
 		ok.duplicate = 1;
 		if (rl_store_get_contact(e->store, cid, &old) == RL_OK) {
-			ok.enqueued_us = old->enqueued_us;
+			ok.enqueued_us = old->submitted_us ? old->submitted_us : old->enqueued_us;
 			relais__contact_record__free_unpacked(old, NULL);
 		}
 		rl_env_init(&env);

@@ -1,6 +1,7 @@
 /*
  * Randomized property test of the hub engine: thousands of random interleavings of
- * enqueue, login, ready / not ready, accept, reject, hangup, wrap-up, caller abandon, link
+ * enqueue, login, ready / not ready, accept, reject, hangup, transfer (to a queue, also another
+ * tenant's, or to a number, with the site's result either way), wrap-up, caller abandon, link
  * loss, time jumps (RONA, wrap-up, overflow, grace) and hub crashes (the batch in flight is
  * aborted, the engine closed and reopened from the same LMDB directory).
  *
@@ -55,7 +56,7 @@ static int njobs;
 static uint64_t now_us = 1790000000000000ULL;
 static uint32_t next_pipe = 1000;
 static int reserved_seen, offered_seen, mismatches, status_seen;
-static int offers, busy, wraps;
+static int offers, busy, wraps, transfers;
 static uint64_t rng;
 
 static uint64_t rnd(void)
@@ -229,7 +230,25 @@ static void agent_op(struct rl_engine *e, struct tagent *a, const char *secret)
 		agent_req(e, a, &env);
 		return;
 	}
-	switch (pick(8)) {
+	switch (pick(10)) {
+	case 8:
+	case 9: {
+		/* Transfer the call: to one of the queues (bank.cards is another tenant's for most
+		 * agents), or to a number the site is then asked to call. */
+		static const char *const targets[] = {"telco.billing", "telco.tech", "bank.cards"};
+		Relais__ContactTransfer t = RELAIS__CONTACT_TRANSFER__INIT;
+		t.contact_id = a->offer;
+		if (pick(3) == 0)
+			t.number = "+33140000000";
+		else
+			t.queue_id = (char *)targets[pick(3)];
+		t.note = "property";
+		transfers += a->state == RELAIS__AGENT_STATE__AGENT_BUSY;
+		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER;
+		env.contact_transfer = &t;
+		agent_req(e, a, &env);
+		break;
+	}
 	case 0:
 	case 1: {
 		Relais__AgentSetState s = RELAIS__AGENT_SET_STATE__INIT;
@@ -304,6 +323,29 @@ static void cancel(struct rl_engine *e)
 	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
 	env.contact_cancel = &cc;
+	input(e, NODE_PIPE, &env);
+}
+
+/* The site reports an external transfer (done or refused), for any contact: the engine must
+ * ignore those it did not ask for. */
+static void transfer_result(struct rl_engine *e)
+{
+	Relais__TransferResult tr = RELAIS__TRANSFER_RESULT__INIT;
+	rl_env env;
+	int i;
+
+	if (nsubmitted == 0)
+		return;
+	i = pick(nsubmitted);
+	if (!acks[i].acked)
+		return;
+	rl_env_init(&env);
+	env.req_id = rnd() | 1;
+	tr.contact_id = acks[i].id;
+	tr.ok = pick(2);
+	tr.status = tr.ok ? 200 : 403;
+	env.body_case = RELAIS__ENVELOPE__BODY_TRANSFER_RESULT;
+	env.transfer_result = &tr;
 	input(e, NODE_PIPE, &env);
 }
 
@@ -406,7 +448,10 @@ int main(void)
 			} else if (what == 2 && nsubmitted > 0) {
 				submit(e, pick(nsubmitted)); /* a re-send, maybe after crashes */
 			} else if (what == 3) {
-				cancel(e);
+				if (pick(3) == 0)
+					transfer_result(e);
+				else
+					cancel(e);
 			} else {
 				struct tagent *a = &agents[pick(NAGENTS)];
 				agent_op(e, a, secret[a - agents]);
@@ -473,10 +518,12 @@ int main(void)
 	RL_CHECK(status_seen);
 	RL_CHECK(reserved_seen == 0);
 	RL_CHECK(rl_engine_check(e, why, sizeof(why)) == 0);
-	printf("%d steps, %d crashes, %d contacts submitted, %d acknowledged, %d offers, %d accepted, %d wrap-ups\n",
-	       steps, crashes, nsubmitted, acked, offers, busy, wraps);
+	printf("%d steps, %d crashes, %d contacts submitted, %d acknowledged, %d offers, %d accepted, %d wrap-ups, "
+	       "%d transfers asked on a call\n",
+	       steps, crashes, nsubmitted, acked, offers, busy, wraps, transfers);
 	/* The run must have exercised the whole lifecycle, or it proves nothing. */
 	RL_CHECK(offers > steps / 20);
+	RL_CHECK(transfers > 0);
 	RL_CHECK(busy > steps / 100);
 	RL_CHECK(wraps > steps / 200);
 	rl_engine_close(e);
