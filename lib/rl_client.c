@@ -26,7 +26,8 @@ struct rl_client {
 	nng_socket sock;
 	char *url;
 	struct rl_tls tls;
-	uint64_t redial_us;      /* last time the dialer was replaced */
+	struct rl_loop *loop;
+	uint64_t redial_us;      /* last time the link was started again */
 	uint64_t down_us;        /* when the link last stopped being ready (or was opened) */
 	unsigned redials;
 	nng_dialer dialer;
@@ -77,6 +78,7 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, rl_client_pipe_cb, c);
 	if ((rv = rl_loop_add_socket(loop, c->sock, tag)) != RL_OK)
 		goto fail;
+	c->loop = loop;
 	c->url = strdup(o->url);
 	if (o->tls != NULL)
 		c->tls = *o->tls; /* the caller keeps the path strings alive */
@@ -227,15 +229,127 @@ static void rl_client_send_heartbeat(struct rl_client *c, uint64_t now)
 	rl_client_send(c, &env);
 }
 
-/* rl_client_redial replaces the dialer, which closes its pipe if it has one; the Hello on
- * the next pipe binds us at the server again. */
+/*
+ * Closing the socket waits for nng to reap its pipes and dialers. With nng 1.5.2 that wait can
+ * last forever when a dialer is wedged in a connection attempt that never completes (seen
+ * after the server was killed mid-handshake, on a busy machine). A process shutting down must
+ * not hang on it: the close gets RL_CLIENT_CLOSE_MS, then the client is left to nng (kept
+ * reachable, its callback may still run) and the caller goes on.
+ */
+#define RL_CLIENT_CLOSE_MS 3000
+
+struct rl_closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	atomic_int refs;
+};
+
+static struct rl_client *rl_client_abandoned[16]; /* left to a wedged nng close */
+static atomic_uint rl_client_nabandoned;
+
+static void rl_closer_put(struct rl_closer *k)
+{
+	if (atomic_fetch_sub(&k->refs, 1) == 1) {
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->mu);
+		free(k);
+	}
+}
+
+static void *rl_closer_run(void *arg)
+{
+	struct rl_closer *k = arg;
+
+	nng_close(k->sock);
+	pthread_mutex_lock(&k->mu);
+	k->done = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	rl_closer_put(k);
+	return NULL;
+}
+
+/* rl_closer_start closes s on a thread of its own; with wait, the caller holds a reference
+ * and waits (rl_client_close_sock). NULL: it was closed here, synchronously. */
+static struct rl_closer *rl_closer_start(nng_socket s, int wait)
+{
+	struct rl_closer *k = calloc(1, sizeof(*k));
+	pthread_t t;
+
+	if (k == NULL || pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k);
+		nng_close(s);
+		return NULL;
+	}
+	pthread_cond_init(&k->cv, NULL);
+	k->sock = s;
+	atomic_init(&k->refs, wait ? 2 : 1);
+	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
+		nng_close(s);
+		atomic_store(&k->refs, 1);
+		rl_closer_put(k);
+		return NULL;
+	}
+	pthread_detach(t);
+	return k;
+}
+
+/* rl_client_close_sock closes c's socket within RL_CLIENT_CLOSE_MS; 0 if it did not finish. */
+static int rl_client_close_sock(struct rl_client *c)
+{
+	struct rl_closer *k = rl_closer_start(c->sock, 1);
+	struct timespec until;
+	int done;
+
+	if (k == NULL)
+		return 1;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RL_CLIENT_CLOSE_MS / 1000;
+	until.tv_nsec += (long)(RL_CLIENT_CLOSE_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&k->mu);
+	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+		;
+	done = k->done;
+	pthread_mutex_unlock(&k->mu);
+	rl_closer_put(k);
+	return done;
+}
+
+/* rl_client_redial starts the link again on a fresh socket: a pair socket keeps preferring a
+ * pipe it still holds, and with nng 1.5.2 a pipe cut during a server's crash can stay
+ * half-closed for good, so a new dialer on the same socket would never get through. The old
+ * socket is closed in the background; the Hello on the next pipe binds us at the server
+ * again, and pending requests are re-sent after it. */
 static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why, uint64_t ms)
 {
+	nng_socket s;
+
 	c->redial_us = now;
 	c->redials++;
-	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
-	nng_dialer_close(c->dialer);
 	c->ready = 0;
+	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
+	if (rl_link_client_open(&s) == RL_OK) {
+		if (rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
+			nng_socket old = c->sock;
+			nng_pipe_notify(old, NNG_PIPE_EV_ADD_POST, NULL, NULL);
+			nng_pipe_notify(old, NNG_PIPE_EV_REM_POST, NULL, NULL);
+			nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, rl_client_pipe_cb, c);
+			nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, rl_client_pipe_cb, c);
+			c->sock = s;
+			rl_closer_start(old, 0);
+			atomic_fetch_add(&c->pipe_events, 1); /* say Hello first on the new link */
+			rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
+			return;
+		}
+		nng_close(s);
+	}
+	nng_dialer_close(c->dialer);
 	rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
 }
 
@@ -384,88 +498,6 @@ void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *
 	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
 		for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
 			fn(p->cookie, arg);
-}
-
-/*
- * Closing the socket waits for nng to reap its pipes and dialers. With nng 1.5.2 that wait can
- * last forever when a dialer is wedged in a connection attempt that never completes (seen
- * after the server was killed mid-handshake, on a busy machine). A process shutting down must
- * not hang on it: the close gets RL_CLIENT_CLOSE_MS, then the client is left to nng (kept
- * reachable, its callback may still run) and the caller goes on.
- */
-#define RL_CLIENT_CLOSE_MS 3000
-
-struct rl_closer {
-	nng_socket sock;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-	atomic_int refs;
-};
-
-static struct rl_client *rl_client_abandoned[16]; /* left to a wedged nng close */
-static atomic_uint rl_client_nabandoned;
-
-static void rl_closer_put(struct rl_closer *k)
-{
-	if (atomic_fetch_sub(&k->refs, 1) == 1) {
-		pthread_cond_destroy(&k->cv);
-		pthread_mutex_destroy(&k->mu);
-		free(k);
-	}
-}
-
-static void *rl_closer_run(void *arg)
-{
-	struct rl_closer *k = arg;
-
-	nng_close(k->sock);
-	pthread_mutex_lock(&k->mu);
-	k->done = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	rl_closer_put(k);
-	return NULL;
-}
-
-/* rl_client_close_sock closes c's socket within RL_CLIENT_CLOSE_MS; 0 if it did not finish. */
-static int rl_client_close_sock(struct rl_client *c)
-{
-	struct rl_closer *k = calloc(1, sizeof(*k));
-	struct timespec until;
-	pthread_t t;
-	int done;
-
-	if (k == NULL || pthread_mutex_init(&k->mu, NULL) != 0) {
-		free(k);
-		nng_close(c->sock);
-		return 1;
-	}
-	pthread_cond_init(&k->cv, NULL);
-	k->sock = c->sock;
-	atomic_init(&k->refs, 2);
-	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
-		nng_close(c->sock);
-		k->done = 1;
-		atomic_store(&k->refs, 1);
-		rl_closer_put(k);
-		return 1;
-	}
-	pthread_detach(t);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RL_CLIENT_CLOSE_MS / 1000;
-	until.tv_nsec += (long)(RL_CLIENT_CLOSE_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&k->mu);
-	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
-		;
-	done = k->done;
-	pthread_mutex_unlock(&k->mu);
-	rl_closer_put(k);
-	return done;
 }
 
 void rl_client_close(struct rl_client *c)

@@ -135,6 +135,30 @@ int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag)
 	return RL_OK;
 }
 
+int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s)
+{
+	for (int i = 0; i < l->nrx; i++) {
+		struct rl_loop_rx *rx = &l->rx[i];
+		nng_aio *aio;
+		if (nng_socket_id(rx->sock) != nng_socket_id(old))
+			continue;
+		if (nng_aio_alloc(&aio, rl_loop_rx_cb, rx) != 0)
+			return RL_ENOMEM;
+		/* Once stopped, the old receive has run its callback (or never will); a paused
+		 * slot is only resumed by rl_loop_wait, on this same thread. */
+		nng_aio_stop(rx->aio);
+		nng_aio_free(rx->aio);
+		nng_mtx_lock(l->mtx);
+		rx->aio = aio;
+		rx->sock = s;
+		rx->paused = 0;
+		nng_mtx_unlock(l->mtx);
+		nng_recv_aio(s, rx->aio);
+		return RL_OK;
+	}
+	return RL_ENOENT;
+}
+
 int rl_loop_post(struct rl_loop *l, int tag, void *ptr)
 {
 	struct rl_loop_event ev = {.kind = RL_LOOP_POST, .src = tag, .ptr = ptr};

@@ -42,6 +42,13 @@ int rl_loop_create(struct rl_loop **out);
  */
 int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);
 
+/*
+ * rl_loop_swap_socket receives from s instead of old from now on (same tag): for a link that
+ * replaces its socket. Call it from the thread that runs rl_loop_wait. Messages old had
+ * already handed over stay queued. Errors: RL_ENOENT (old not added), RL_ENOMEM.
+ */
+int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s);
+
 /* rl_loop_post queues ptr for the owner from any thread. RL_EFULL if the inbox is full. */
 int rl_loop_post(struct rl_loop *l, int tag, void *ptr);
 
