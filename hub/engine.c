@@ -410,7 +410,10 @@ static struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 			w.ip_agent = (const struct sockaddr *)&ipa;
 	}
 	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {
-		rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id, rl_strerror(rv));
+		/* Asked again at every push for this call: said once. */
+		if (!c->no_media_logged)
+			rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id, rl_strerror(rv));
+		c->no_media_logged = 1;
 		return NULL;
 	}
 	rl_log(RL_LOG_INFO, "call media contact=%s agent=%s relayed=%d", c->id, a->id, c->plan->relay_id != 0);
@@ -1928,8 +1931,11 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		p->site = site;
 		p->hello = 1;
 		if (site >= 0) {
+			/* A node says Hello again on the same pipe when its first one crossed ours: one
+			 * "up" per pipe in the log. */
+			if (e->sites[site].pipe != pipe)
+				rl_log(RL_LOG_NOTICE, "site link up site=%s pipe=%u", e->sites[site].id, pipe);
 			e->sites[site].pipe = pipe;
-			rl_log(RL_LOG_NOTICE, "site link up site=%s pipe=%u", e->sites[site].id, pipe);
 		}
 		rl_env_init(&out);
 		ok.server_time_us = e->now;
