@@ -68,6 +68,10 @@ char *rl_render_json(const Relais__StatusReply *r)
 		cJSON_AddNumberToObject(o, "asa_ms", q->asa_ms);
 		cJSON_AddNumberToObject(o, "aht_ms", q->aht_ms);
 		cJSON_AddNumberToObject(o, "handled", (double)q->handled);
+		if (q->ewt_known)
+			cJSON_AddNumberToObject(o, "ewt_s", q->ewt_s);
+		else
+			cJSON_AddNullToObject(o, "ewt_s");
 		cJSON_AddNumberToObject(o, "sl_target_pct", q->sl_target_pct);
 		cJSON_AddNumberToObject(o, "sl_seconds", q->sl_seconds);
 		cJSON_AddNumberToObject(o, "agents_ready", q->agents_ready);
@@ -165,15 +169,18 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	char b1[32], b2[32];
 
 	if (queues) {
-		fprintf(f, "%-16s %-8s %7s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING", "LONGEST",
-		        "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
+		fprintf(f, "%-16s %-8s %7s %8s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING", "LONGEST",
+		        "EWT", "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
 		for (size_t i = 0; i < r->n_queues; i++) {
 			const Relais__QueueStat *q = r->queues[i];
 			char sl[32], rs[24];
 			snprintf(sl, sizeof(sl), "%.0f%% (%u%%/%us)", q->service_level * 100.0, q->sl_target_pct, q->sl_seconds);
 			snprintf(rs, sizeof(rs), "%u/%u", q->agents_ready, q->agents_staffed);
-			fprintf(f, "%-16s %-8s %7u %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id, q->waiting,
-			        rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), sl,
+			char ewt[32] = "-";
+			if (q->ewt_known)
+				rl_render_duration(ewt, sizeof(ewt), (unsigned long long)q->ewt_s * 1000u);
+			fprintf(f, "%-16s %-8s %7u %8s %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id, q->waiting,
+			        rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), ewt, sl,
 			        rl_render_duration(b2, sizeof(b2), (unsigned long long)q->asa_ms),
 			        rl_render_duration((char[32]){0}, 32, (unsigned long long)q->aht_ms),
 			        (unsigned long long)q->answered, (unsigned long long)q->abandoned, rs);

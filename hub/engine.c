@@ -1746,6 +1746,12 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->asa_ms = q->st.answered ? (double)q->st.answer_wait_ms / (double)q->st.answered : 0;
 			x->aht_ms = q->st.handled ? (double)q->st.handle_ms / (double)q->st.handled : 0;
 			x->handled = q->st.handled;
+			uint32_t workers = rl_queue_workers(e, i);
+			x->ewt_known = workers > 0;
+			if (x->ewt_known) {
+				double ms = (double)(q->nheap + 1) * rl_queue_aht_ms(q) / (double)workers;
+				x->ewt_s = ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
+			}
 			x->sl_target_pct = q->sl_pct;
 			x->sl_seconds = q->sl_s;
 			for (int t = 0; t < RL_MAX_TIERS; t++)

@@ -5,7 +5,8 @@
  * wait. The queue has no handle-time history yet, so the hub's estimate is position x aht_s
  * / working agents, exactly. A contact of higher priority goes ahead of everyone; one that
  * the caller abandons leaves a gap that closes; an agent going on a break lengthens every
- * wait; a site cannot ask about another site's contacts; an ended contact says so.
+ * wait; a site cannot ask about another site's contacts; an ended contact says so; the
+ * queue's status gives the wait of a caller arriving now.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -203,6 +204,12 @@ int main(void)
 	RL_CHECK(rlc_ctl(&c, c.hub_url, "agent-state p2 not-ready break", &out) == 0);
 	free(out);
 	expect(&l, ids[5], 4, 1);
+	/* The queue's status gives the wait of a caller arriving now: behind the 4 waiting. */
+	cJSON *st = rlc_status(&c);
+	double ewt = rlc_queue_num(st, "telco.billing", "ewt_s");
+	printf("telco.billing: expected wait of a new caller %.0f s\n", ewt);
+	RL_CHECK(ewt == 5 * AHT_S);
+	cJSON_Delete(st);
 
 	link_close(&l);
 	link_close(&other);
