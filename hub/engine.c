@@ -588,7 +588,7 @@ static void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 			rl_plan_leg(pl, c->id, 0, &e->scratch_leg);
 			u.media = &e->scratch_leg;
 		}
-		u.transfer_to = (char *)c->xfer_to;
+		u.transfer_to = c->rec->transfer_to;
 	}
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
 	env.contact_update = &u;
@@ -716,6 +716,23 @@ static uint32_t rl_queue_workers(const struct rl_engine *e, int qi)
 	return n;
 }
 
+/* rl_queue_ewt_s: the wait of the contact at position (1 = next) in q with workers agents on
+ * it: every agent frees up once per recent handle time and those ahead go first. */
+static uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers)
+{
+	double ms = (double)position * rl_queue_aht_ms(q) / (double)workers;
+
+	return ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
+}
+
+/* rl_stats_talk counts an answered call's talk time for q (its call there is over). */
+static void rl_stats_talk(struct rl_queue *q, uint64_t talk_ms)
+{
+	q->st.handle_ms += talk_ms;
+	q->st.handled++;
+	rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)talk_ms);
+}
+
 /* rl_requeue puts an offered contact back at its original place. */
 static void rl_requeue(struct rl_engine *e, struct rl_contact *c, Relais__EventType why)
 {
@@ -752,9 +769,7 @@ static void rl_end_contact(struct rl_engine *e, struct rl_contact *c, Relais__Co
 		ev = RELAIS__EVENT_TYPE__EV_CONTACT_FAILED;
 	} else if (c->rec->answered_us) {
 		wait_ms = (e->now - c->rec->answered_us) / 1000u; /* talk time */
-		q->st.handle_ms += wait_ms;
-		q->st.handled++;
-		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)wait_ms);
+		rl_stats_talk(q, wait_ms);
 	}
 	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
 	c->rec->outcome = outcome;
@@ -1286,6 +1301,13 @@ static void rl_do_hangup(struct rl_engine *e, const struct rl_req *r, struct rl_
 	rl_push_status(e, a, r);
 }
 
+/* rl_xfer_to: the external number the site is sending a connected contact to, or "" (durable:
+ * a restarted hub still knows what it asked). */
+static const char *rl_xfer_to(const struct rl_contact *c)
+{
+	return c->rec->transfer_to ? c->rec->transfer_to : "";
+}
+
 /* rl_pop_set sets key in the contact's screen-pop (adds it; RL_WIRE_MAX_POP_ITEMS at most). */
 static void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value)
 {
@@ -1329,9 +1351,7 @@ static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl
 	if (c->plan != NULL)
 		rl_call_finish(e, c);
 	rl_stats_day(e, from);
-	from->st.handle_ms += talk_ms;
-	from->st.handled++;
-	rl_avg_add(&from->talk_avg_ms, &from->talk_n, (double)talk_ms);
+	rl_stats_talk(from, talk_ms);
 	rl_event(e, RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED, c, a, talk_ms, to->id);
 	rl_pop_set(c->rec, "transferred_from", from->id);
 	rl_pop_set(c->rec, "transferred_by", a->id);
@@ -1386,7 +1406,7 @@ static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct r
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "transfer to a queue or to a number", 0);
 		return;
 	}
-	if (c->xfer_to[0]) {
+	if (rl_xfer_to(c)[0]) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "a transfer is already under way", 0);
 		return;
 	}
@@ -1411,8 +1431,7 @@ static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct r
 	}
 	/* The site sends the caller on (SIP REFER) and says how it went (TransferResult). The
 	 * agent stays on the call meanwhile. */
-	snprintf(c->xfer_to, sizeof(c->xfer_to), "%s", number);
-	rl_set_str(&c->rec->transfer_to, number); /* a restarted hub still knows what it asked */
+	rl_set_str(&c->rec->transfer_to, number);
 	if (t->note && t->note[0])
 		rl_pop_set(c->rec, "transfer_note", t->note);
 	rl_save_contact(e, c);
@@ -1435,15 +1454,15 @@ static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, c
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "contact belongs to another site", 0);
 		return;
 	}
-	if (c == NULL || !c->xfer_to[0] || (a = c->agent) == NULL ||
+	if (c == NULL || !rl_xfer_to(c)[0] || (a = c->agent) == NULL ||
 	    c->rec->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED) {
 		rl_reply_ok(e, r); /* already over (a re-send, or the call ended first) */
 		return;
 	}
 	rl_log(RL_LOG_INFO, "external transfer %s contact=%s agent=%s number=%s status=%u reason=\"%s\"",
-	       tr->ok ? "done" : "failed", c->id, a->id, c->xfer_to, tr->status, tr->reason ? tr->reason : "");
+	       tr->ok ? "done" : "failed", c->id, a->id, rl_xfer_to(c), tr->status, tr->reason ? tr->reason : "");
 	if (tr->ok) {
-		rl_pop_set(c->rec, "transferred_to", c->xfer_to);
+		rl_pop_set(c->rec, "transferred_to", rl_xfer_to(c));
 		rl_set_str(&c->rec->transfer_to, "");
 		rl_start_wrapup(e, a, c);
 		rl_end_contact(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED);
@@ -1453,8 +1472,7 @@ static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, c
 		char msg[RL_WIRE_MAX_TEXT + 1];
 		Relais__Error er = RELAIS__ERROR__INIT;
 		rl_env env;
-		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", c->xfer_to, tr->status, tr->reason ? tr->reason : "");
-		c->xfer_to[0] = '\0';
+		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", rl_xfer_to(c), tr->status, tr->reason ? tr->reason : "");
 		rl_set_str(&c->rec->transfer_to, "");
 		rl_save_contact(e, c);
 		rl_env_init(&env);
@@ -1635,10 +1653,8 @@ static void rl_do_queue_position(struct rl_engine *e, const struct rl_req *r, co
 		if (c->queued) {
 			rep.position = rl_router_position(q, c);
 			rep.ewt_known = rep.agents > 0;
-			if (rep.ewt_known) {
-				double ms = (double)rep.position * rl_queue_aht_ms(q) / (double)rep.agents;
-				rep.ewt_s = ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
-			}
+			if (rep.ewt_known)
+				rep.ewt_s = rl_queue_ewt_s(q, rep.position, rep.agents);
 		}
 	}
 	rl_env_init(&env);
@@ -1748,10 +1764,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->handled = q->st.handled;
 			uint32_t workers = rl_queue_workers(e, i);
 			x->ewt_known = workers > 0;
-			if (x->ewt_known) {
-				double ms = (double)(q->nheap + 1) * rl_queue_aht_ms(q) / (double)workers;
-				x->ewt_s = ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
-			}
+			if (x->ewt_known)
+				x->ewt_s = rl_queue_ewt_s(q, q->nheap + 1, workers);
 			x->sl_target_pct = q->sl_pct;
 			x->sl_seconds = q->sl_s;
 			for (int t = 0; t < RL_MAX_TIERS; t++)
@@ -2557,8 +2571,6 @@ static int rl_restore_contact(void *arg, Relais__ContactRecord *r)
 		     (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && a->rec->state == RELAIS__AGENT_STATE__AGENT_BUSY))) {
 			c->agent = a;
 			a->contact = c;
-			if (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && r->transfer_to)
-				snprintf(c->xfer_to, sizeof(c->xfer_to), "%s", r->transfer_to);
 			return RL_OK;
 		}
 		/* The two records disagree (cannot happen after a clean commit): requeue. */
@@ -2600,9 +2612,7 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
 	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED:
-		q->st.handle_ms += ev->wait_ms;
-		q->st.handled++;
-		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)ev->wait_ms);
+		rl_stats_talk(q, ev->wait_ms);
 		break;
 	case RELAIS__EVENT_TYPE__EV_AGENT_STATE:
 		if (ev->detail && strcmp(ev->detail, "wrapup-done") == 0) {

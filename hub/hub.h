@@ -108,7 +108,6 @@ struct rl_contact {
 	struct rl_agent *agent;     /* offered / connected agent */
 	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */
 	struct rl_plan *plan;       /* connected: its media plan (plan.h), made on first push */
-	char xfer_to[RL_WIRE_MAX_ID + 1]; /* connected: external number the site is sending it to */
 	int no_media_logged;        /* "no media path" said for this contact */
 };
 
