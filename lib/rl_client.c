@@ -58,6 +58,22 @@ static void rl_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	atomic_fetch_add(&c->pipe_events, 1);
 }
 
+/* rl_client_watch makes s report its pipes coming and going to c (c NULL: to nobody). */
+static void rl_client_watch(nng_socket s, struct rl_client *c)
+{
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, c ? rl_client_pipe_cb : NULL, c);
+	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, c ? rl_client_pipe_cb : NULL, c);
+}
+
+/* rl_client_down: the link stops being ready now (the time it went down is kept for the
+ * re-dial rule and the log). */
+static void rl_client_down(struct rl_client *c, uint64_t now)
+{
+	if (c->ready)
+		c->down_us = now;
+	c->ready = 0;
+}
+
 int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop,
                    int tag)
 {
@@ -74,8 +90,7 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 		free(c);
 		return rv;
 	}
-	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rl_client_pipe_cb, c);
-	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, rl_client_pipe_cb, c);
+	rl_client_watch(c->sock, c);
 	if ((rv = rl_loop_add_socket(loop, c->sock, tag)) != RL_OK)
 		goto fail;
 	c->loop = loop;
@@ -328,28 +343,26 @@ static int rl_client_close_sock(struct rl_client *c)
  * again, and pending requests are re-sent after it. */
 static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why, uint64_t ms)
 {
-	nng_socket s;
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	int fresh;
 
+	rl_client_down(c, now);
 	c->redial_us = now;
 	c->redials++;
-	c->ready = 0;
 	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
-	if (rl_link_client_open(&s) == RL_OK) {
-		if (rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
-			nng_socket old = c->sock;
-			nng_pipe_notify(old, NNG_PIPE_EV_ADD_POST, NULL, NULL);
-			nng_pipe_notify(old, NNG_PIPE_EV_REM_POST, NULL, NULL);
-			nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, rl_client_pipe_cb, c);
-			nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, rl_client_pipe_cb, c);
-			c->sock = s;
-			rl_closer_start(old, 0);
-			atomic_fetch_add(&c->pipe_events, 1); /* say Hello first on the new link */
-			rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
-			return;
-		}
-		nng_close(s);
+	fresh = rl_link_client_open(&s) == RL_OK;
+	if (fresh && rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
+		rl_client_watch(c->sock, NULL);
+		rl_closer_start(c->sock, 0);
+		rl_client_watch(s, c);
+		c->sock = s;
+		atomic_fetch_add(&c->pipe_events, 1); /* say Hello first on the new link */
+	} else {
+		/* No fresh socket: at least a fresh dialer on this one. */
+		if (fresh)
+			nng_close(s);
+		nng_dialer_close(c->dialer);
 	}
-	nng_dialer_close(c->dialer);
 	rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
 }
 
@@ -361,9 +374,7 @@ void rl_client_tick(struct rl_client *c)
 	if (ev != c->pipe_seen) {
 		/* A pipe came or went: whoever is at the other end must hear Hello first. */
 		c->pipe_seen = ev;
-		if (c->ready)
-			c->down_us = now;
-		c->ready = 0;
+		rl_client_down(c, now);
 		rl_client_send_hello(c, now);
 	}
 	if (!c->ready) {
@@ -383,7 +394,6 @@ void rl_client_tick(struct rl_client *c)
 	    now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
 		/* The pipe looks alive to TCP but nothing comes back (NAT or WAN dropped it
 		 * silently). */
-		c->down_us = now;
 		rl_client_redial(c, now, "silent", (now - c->last_rx_us) / 1000u);
 		return;
 	}
@@ -447,9 +457,7 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 	    env->error->code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST) {
 		/* The server does not know this pipe (it restarted, or our hello was lost):
 		 * say hello again; the request stays pending and goes out after HelloOk. */
-		if (c->ready)
-			c->down_us = now;
-		c->ready = 0;
+		rl_client_down(c, now);
 		rl_client_send_hello(c, now);
 		rl_wire_free(env);
 		return RL_EAGAIN;
