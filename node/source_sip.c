@@ -146,6 +146,16 @@ static void rl_sc_maybe_free(struct rl_sipsrc *ss, struct rl_scall *c)
 		rl_sc_free(ss, c);
 }
 
+/* rl_sc_wait: the call (back) in queue: announcements start over, the first after
+ * announce_first_s. */
+static void rl_sc_wait(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	c->state = SC_WAITING;
+	c->asked_us = 0;
+	c->announcing = 0;
+	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+}
+
 static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *queue, uint32_t priority)
 {
 	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
@@ -180,8 +190,7 @@ static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *q
 		return;
 	}
 	c->submitted = 1;
-	c->state = SC_WAITING;
-	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+	rl_sc_wait(ss, c);
 	ss->queued++;
 	rl_log(RL_LOG_INFO, "carrier call queued call=%llu caller=%s did=%s queue=%s priority=%u",
 	       (unsigned long long)c->call, c->inv.caller, c->inv.dialled, queue, priority);
@@ -431,9 +440,7 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 			rl_node_transfer_result(ss->base.node, c->contact, 0, 0, rl_strerror(rv));
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && c->state == SC_CONNECTED && !c->gone) {
 		/* The agent sent the caller to another queue: hold music (and announcements) again. */
-		c->state = SC_WAITING;
-		c->asked_us = 0;
-		c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+		rl_sc_wait(ss, c);
 		rl_sc_play(ss, c, ss->conf.hold_music, 1);
 		ss->transferred++;
 		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)", (unsigned long long)c->call,
