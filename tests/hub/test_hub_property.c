@@ -306,24 +306,36 @@ static void agent_op(struct rl_engine *e, struct tagent *a, const char *secret)
 	}
 }
 
+/* some_acked: the id of a random submitted contact, if it was acknowledged; else NULL. */
+static char *some_acked(void)
+{
+	int i;
+
+	if (nsubmitted == 0)
+		return NULL;
+	i = pick(nsubmitted);
+	return acks[i].acked ? acks[i].id : NULL;
+}
+
+/* node_req sends env as a request from the site node. */
+static void node_req(struct rl_engine *e, rl_env *env)
+{
+	env->req_id = rnd() | 1;
+	input(e, NODE_PIPE, env);
+}
+
 static void cancel(struct rl_engine *e)
 {
 	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
 	rl_env env;
-	int i;
 
-	if (nsubmitted == 0)
-		return;
-	i = pick(nsubmitted);
-	if (!acks[i].acked)
+	if ((cc.contact_id = some_acked()) == NULL)
 		return;
 	rl_env_init(&env);
-	env.req_id = rnd() | 1;
-	cc.contact_id = acks[i].id;
 	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
 	env.contact_cancel = &cc;
-	input(e, NODE_PIPE, &env);
+	node_req(e, &env);
 }
 
 /* The site reports an external transfer (done or refused), for any contact: the engine must
@@ -332,21 +344,15 @@ static void transfer_result(struct rl_engine *e)
 {
 	Relais__TransferResult tr = RELAIS__TRANSFER_RESULT__INIT;
 	rl_env env;
-	int i;
 
-	if (nsubmitted == 0)
-		return;
-	i = pick(nsubmitted);
-	if (!acks[i].acked)
+	if ((tr.contact_id = some_acked()) == NULL)
 		return;
 	rl_env_init(&env);
-	env.req_id = rnd() | 1;
-	tr.contact_id = acks[i].id;
 	tr.ok = pick(2);
 	tr.status = tr.ok ? 200 : 403;
 	env.body_case = RELAIS__ENVELOPE__BODY_TRANSFER_RESULT;
 	env.transfer_result = &tr;
-	input(e, NODE_PIPE, &env);
+	node_req(e, &env);
 }
 
 static void status(struct rl_engine *e)

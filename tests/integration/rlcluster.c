@@ -1,11 +1,15 @@
 #include "rlcluster.h"
 
+#include <glob.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rl_audio.h"
+#include "rl_err.h"
 #include "rltest.h"
 
 const char *rlc_path(struct rlc *c, const char *name)
@@ -272,6 +276,78 @@ int rlc_count_in_file(const char *path, const char *needle)
 			n++;
 	fclose(f);
 	return n;
+}
+
+long rlc_log_field(const char *path, const char *needle, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048], k[40];
+	long v = -1;
+
+	if (f == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, needle), *q;
+		if (p != NULL && (q = strstr(p, k)) != NULL)
+			v = atol(q + strlen(k));
+	}
+	fclose(f);
+	return v;
+}
+
+int rlc_find_file(struct rlc *c, const char *pattern, char *out, size_t len)
+{
+	char pat[900];
+	glob_t g;
+	int found;
+
+	snprintf(pat, sizeof(pat), "%s/%s", c->dir, pattern);
+	found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+	snprintf(out, len, "%s", found ? g.gl_pathv[0] : "");
+	globfree(&g);
+	return found;
+}
+
+double rlc_voiced(const char *path, double floor)
+{
+	int16_t *pcm = NULL;
+	size_t n = 0, win, on = 0, all = 0;
+	unsigned rate = 0;
+
+	if (rl_audio_read_wav(path, &pcm, &n, &rate) != RL_OK)
+		return -1;
+	win = rate / 10;
+	for (size_t w = 0; w + win <= n; w += win, all++) {
+		double e = 0;
+		for (size_t i = w; i < w + win; i++)
+			e += (double)pcm[i] * pcm[i];
+		on += sqrt(e / (double)win) > floor;
+	}
+	free(pcm);
+	return all ? (double)on / (double)all : 0;
+}
+
+int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did)
+{
+	char cmd[4096], log[600];
+	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
+	char *out;
+	int st = -1;
+
+	snprintf(log, sizeof(log), "%s/sipp-%s.log", c->dir, scenario);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
+	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
+	         "echo \"::exit=$?\"",
+	         c->dir, bin, sip_port, rltest_src(scenarios), scenario, did, rltest_free_port(), rltest_free_port(), log,
+	         log);
+	out = rltest_capture(cmd);
+	if (out != NULL && strstr(out, "::exit=") != NULL)
+		st = atoi(strstr(out, "::exit=") + 7);
+	free(out);
+	printf("sipp %-16s did %-14s exit %d\n", scenario, did, st);
+	return st;
 }
 
 int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds)

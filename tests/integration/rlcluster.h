@@ -9,6 +9,7 @@
 #define RLCLUSTER_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define RLC_MAX_PROCS 32
@@ -74,6 +75,23 @@ const char *rlc_path(struct rlc *c, const char *name);
 
 /* rlc_count_in_file counts the lines of path containing needle (-1: no file). */
 int rlc_count_in_file(const char *path, const char *needle);
+
+/* rlc_log_field: the number after " key=" on the last line of path that has needle (with
+ * key after it); -1 if none. */
+long rlc_log_field(const char *path, const char *needle, const char *key);
+
+/* rlc_find_file puts the first file of the cluster dir matching pattern (glob) in out;
+ * returns 1 if there is one (else out is ""). */
+int rlc_find_file(struct rlc *c, const char *pattern, char *out, size_t len);
+
+/* rlc_voiced: the share of 100 ms windows of a WAV whose RMS is above floor (-1: unreadable). */
+double rlc_voiced(const char *path, double floor);
+
+/* rlc_sipp_call runs sipp (env SIPP, else "sipp") for one call of scenarios/scenario.xml
+ * (scenarios: a source-tree folder) to the SIP port on loopback, dialling did, from the
+ * cluster's directory (captures the scenario names are found there); its output goes to
+ * sipp-<scenario>.log. Returns sipp's exit status (0: the scenario passed). */
+int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did);
 
 /* rlc_wait_answered polls until queue qid has at least want answered; returns 1 if so. */
 int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds);

@@ -27,23 +27,7 @@ static int g_sip_port;
 /* sipp runs one call of scenario against the node; returns its exit status (0 = passed). */
 static int sipp(struct rlc *c, const char *scenario, const char *did)
 {
-	char cmd[4096], log[600];
-	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
-
-	snprintf(log, sizeof(log), "%s/sipp-%s.log", c->dir, scenario);
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
-	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
-	         "echo \"::exit=$?\"",
-	         c->dir, bin, g_sip_port, rltest_src("tests/trunk/scenarios"), scenario, did, rltest_free_port(), rltest_free_port(), log,
-	         log);
-	char *out = rltest_capture(cmd);
-	int st = -1;
-	if (out != NULL && strstr(out, "::exit=") != NULL)
-		st = atoi(strstr(out, "::exit=") + 7);
-	free(out);
-	printf("sipp %-16s did %-14s exit %d\n", scenario, did, st);
-	return st;
+	return rlc_sipp_call(c, "tests/trunk/scenarios", scenario, g_sip_port, did);
 }
 
 static double qnum(struct rlc *c, const char *q, const char *field)
@@ -65,30 +49,10 @@ static int wait_q(struct rlc *c, const char *q, const char *field, double want, 
 	return 0;
 }
 
-/* voiced: the share of 100 ms windows of a WAV whose RMS is above floor. */
-static double voiced(const char *path, double floor)
-{
-	int16_t *pcm = NULL;
-	size_t n = 0, win, on = 0, all = 0;
-	unsigned rate = 0;
-
-	if (rl_audio_read_wav(path, &pcm, &n, &rate) != RL_OK)
-		return -1;
-	win = rate / 10;
-	for (size_t w = 0; w + win <= n; w += win, all++) {
-		double s = 0;
-		for (size_t i = w; i < w + win; i++)
-			s += (double)pcm[i] * pcm[i];
-		on += sqrt(s / (double)win) > floor;
-	}
-	free(pcm);
-	return all ? (double)on / (double)all : 0;
-}
-
 int main(void)
 {
 	struct rlc c;
-	char prompt[600], *out = NULL, heard[700];
+	char prompt[600], heard[700];
 
 	rlc_init(&c, "trunk", 1);
 	c.media = 1;
@@ -157,27 +121,15 @@ int main(void)
 	RL_CHECK(sipp(&c, "call_audio", "+212522000100") == 0);
 	RL_CHECK(wait_q(&c, "telco.billing", "answered", 1, 10));
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents.log"), "event=media_end") >= 1);
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "ls %s/heard-a1-*.wav 2>/dev/null | head -1", c.dir);
-	out = rltest_capture(cmd);
-	snprintf(heard, sizeof(heard), "%.*s", out ? (int)strcspn(out, "\n") : 0, out ? out : "");
-	free(out);
-	double v = voiced(heard, 300);
+	rlc_find_file(&c, "heard-a1-*.wav", heard, sizeof(heard));
+	double v = rlc_voiced(heard, 300);
 	printf("caller audio at the agent: %.0f %% of 100 ms windows voiced (%s)\n", v * 100, heard);
 	RL_CHECK(v >= 0.3);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "carrier end") >= 1);
 	{
 		/* The agent's voice went to the carrier: the leg sent RTP for the call's length. */
-		FILE *f = fopen(rlc_path(&c, "node-casablanca.log"), "r");
-		char line[2048];
-		long sent = 0, audio = 0;
-		while (f && fgets(line, sizeof(line), f)) {
-			char *p = strstr(line, "carrier end");
-			if (p && strstr(p, " sent=") && strstr(p, " audio="))
-				sent = atol(strstr(p, " sent=") + 6), audio = atol(strstr(p, " audio=") + 7);
-		}
-		if (f)
-			fclose(f);
+		const char *node = rlc_path(&c, "node-casablanca.log");
+		long sent = rlc_log_field(node, "carrier end", "sent"), audio = rlc_log_field(node, "carrier end", "audio");
 		printf("carrier leg: %ld RTP packets sent, %ld audio packets received\n", sent, audio);
 		RL_CHECK(sent >= 200);  /* 6 s of talk at 50 packets/s, with margin */
 		RL_CHECK(audio >= 100); /* the pcap's packets */
@@ -203,16 +155,8 @@ int main(void)
 	RL_CHECK(sipp(&c, "early_cancel", "+212522000400") == 0);
 	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 2, 10));
 	{
-		FILE *f = fopen(rlc_path(&c, "node-casablanca.log"), "r");
-		char line[2048];
-		long sent = -1;
-		while (f && fgets(line, sizeof(line), f)) {
-			char *p = strstr(line, "carrier end");
-			if (p && strstr(p, "did=+212522000400") && strstr(p, " sent="))
-				sent = atol(strstr(p, " sent=") + 6);
-		}
-		if (f)
-			fclose(f);
+		/* The carrier end line of that call ("... did=+212522000400 rx=... sent=..."). */
+		long sent = rlc_log_field(rlc_path(&c, "node-casablanca.log"), "did=+212522000400 rx=", "sent");
 		printf("early media: %ld RTP packets sent before any answer\n", sent);
 		RL_CHECK(sent >= 100); /* 4.5 s of music and announcements at 50 packets/s */
 	}

@@ -26,64 +26,16 @@
 
 static int g_sip_port;
 
-/* sipp runs one call of scenario against the node from the cluster's directory (where the
- * capture is); returns its exit status (0 = passed). */
+/* sipp runs one call of scenario against the node; returns its exit status (0 = passed). */
 static int sipp(struct rlc *c, const char *scenario, const char *did)
 {
-	char cmd[4096], log[600];
-	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
-
-	snprintf(log, sizeof(log), "%s/sipp-%s.log", c->dir, scenario);
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
-	         "-mi 127.0.0.1 -mp %d -timeout 30s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
-	         "echo \"::exit=$?\"",
-	         c->dir, bin, g_sip_port, rltest_src("tests/trunk/scenarios"), scenario, did, rltest_free_port(),
-	         rltest_free_port(), log, log);
-	char *out = rltest_capture(cmd);
-	int st = -1;
-	if (out != NULL && strstr(out, "::exit=") != NULL)
-		st = atoi(strstr(out, "::exit=") + 7);
-	free(out);
-	printf("sipp %-16s did %-14s exit %d\n", scenario, did, st);
-	return st;
-}
-
-/* voiced: the share of 100 ms windows of a WAV whose RMS is above floor (-1: unreadable). */
-static double voiced(const char *path, double floor)
-{
-	int16_t *pcm = NULL;
-	size_t n = 0, win, on = 0, all = 0;
-	unsigned rate = 0;
-
-	if (rl_audio_read_wav(path, &pcm, &n, &rate) != RL_OK)
-		return -1;
-	win = rate / 10;
-	for (size_t w = 0; w + win <= n; w += win, all++) {
-		double s = 0;
-		for (size_t i = w; i < w + win; i++)
-			s += (double)pcm[i] * pcm[i];
-		on += sqrt(s / (double)win) > floor;
-	}
-	free(pcm);
-	return all ? (double)on / (double)all : 0;
-}
-
-/* The value of " key=" in line, or -1. */
-static long field(const char *line, const char *key)
-{
-	char k[32];
-	const char *p;
-
-	snprintf(k, sizeof(k), " %s=", key);
-	p = strstr(line, k);
-	return p ? atol(p + strlen(k)) : -1;
+	return rlc_sipp_call(c, "tests/trunk/scenarios", scenario, g_sip_port, did);
 }
 
 int main(void)
 {
 	struct rlc c;
-	char pcap[700], heard[700], cmd[1024], *out;
+	char pcap[700], heard[700];
 	unsigned npkts = 0;
 
 	rlc_init(&c, "trunk-opus", 1);
@@ -133,28 +85,17 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agents.log"), "event=media_end") >= 1);
 
 	/* The caller's Opus reached the agent. */
-	snprintf(cmd, sizeof(cmd), "ls %s/heard-a1-*.wav 2>/dev/null | head -1", c.dir);
-	out = rltest_capture(cmd);
-	snprintf(heard, sizeof(heard), "%.*s", out ? (int)strcspn(out, "\n") : 0, out ? out : "");
-	free(out);
-	double v = voiced(heard, 300);
+	rlc_find_file(&c, "heard-a1-*.wav", heard, sizeof(heard));
+	double v = rlc_voiced(heard, 300);
 	printf("caller audio at the agent: %.0f %% of 100 ms windows voiced (%s)\n", v * 100, heard);
 	RL_CHECK(v >= 0.3);
 
 	/* The carrier leg: every packet of the capture taken, the agent's voice sent back. */
 	{
-		FILE *f = fopen(rlc_path(&c, "node-casablanca.log"), "r");
-		char line[2048];
-		long rx = -1, audio = -1, sent = -1, malformed = -1, concealed = -1;
-		while (f && fgets(line, sizeof(line), f)) {
-			char *p = strstr(line, "carrier end");
-			if (p == NULL)
-				continue;
-			rx = field(p, "rx"), audio = field(p, "audio"), sent = field(p, "sent");
-			malformed = field(p, "malformed"), concealed = field(p, "concealed");
-		}
-		if (f)
-			fclose(f);
+		const char *node = rlc_path(&c, "node-casablanca.log");
+		long rx = rlc_log_field(node, "carrier end", "rx"), audio = rlc_log_field(node, "carrier end", "audio");
+		long sent = rlc_log_field(node, "carrier end", "sent"), malformed = rlc_log_field(node, "carrier end", "malformed");
+		long concealed = rlc_log_field(node, "carrier end", "concealed");
 		printf("carrier leg: %ld RTP packets sent, %ld received, %ld audio, %ld malformed, %ld concealed\n", sent, rx,
 		       audio, malformed, concealed);
 		RL_CHECK(sent >= 250);                     /* 6 s of talk at 50 packets/s, with margin */
