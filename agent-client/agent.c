@@ -294,7 +294,8 @@ static void rl_take_offer(struct rl_agent_sess *a, const Relais__Offer *o)
 		char line[2048];
 		size_t len = 0;
 		for (size_t i = 0; i < o->pop->n_data && len < sizeof(line); i++) {
-			int k = snprintf(line + len, sizeof(line) - len, " %s=\"%s\"", o->pop->data[i]->key ? o->pop->data[i]->key : "",
+			int k = snprintf(line + len, sizeof(line) - len, " %s=\"%s\"",
+			                 o->pop->data[i]->key ? o->pop->data[i]->key : "",
 			                 o->pop->data[i]->value ? o->pop->data[i]->value : "");
 			if (k < 0)
 				break;
@@ -321,8 +322,8 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 		if (ok->token.len == sizeof(a->token))
 			memcpy(a->token, ok->token.data, sizeof(a->token));
 		rl_client_set_session(a->cl, a->session);
-		rl_emit(a, "event=login site=%s", ok->status && ok->status->site_id && ok->status->site_id[0]
-		                                          ? ok->status->site_id : "home");
+		rl_emit(a, "event=login site=%s",
+		        ok->status && ok->status->site_id && ok->status->site_id[0] ? ok->status->site_id : "home");
 		if (ok->status)
 			rl_take_status(a, ok->status);
 		break;
@@ -369,7 +370,8 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 			break;
 		case RELAIS__ERROR_CODE__ERR_RATE_LIMITED:
 			a->login_pending = 0;
-			a->retry_at_us = rl_mono_us() + (uint64_t)(er->retry_after_ms ? er->retry_after_ms : 1000) * 1000u;
+			a->retry_at_us =
+			    rl_mono_us() + (uint64_t)(er->retry_after_ms ? er->retry_after_ms : 1000) * 1000u;
 			rl_emit(a, "event=login-refused reason=\"%s\" retry_ms=%u", er->message, er->retry_after_ms);
 			if (a->out == NULL)
 				fprintf(stderr, "relais-agent: login refused for %s: %s\n", a->id, er->message);
@@ -416,7 +418,8 @@ void rl_agent_tick(struct rl_agent_sess *a)
 			break;
 		case RL_ACT_HANGUP:
 			if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY) {
-				if ((a->script->xfer_queue[0] || a->script->xfer_number[0]) && strcmp(a->xfer_tried, a->contact) != 0) {
+				if ((a->script->xfer_queue[0] || a->script->xfer_number[0]) &&
+				    strcmp(a->xfer_tried, a->contact) != 0) {
 					/* Once per call: if the transfer is refused, the plan comes back here
 					 * and the agent hangs up instead. */
 					snprintf(a->xfer_tried, sizeof(a->xfer_tried), "%s", a->contact);

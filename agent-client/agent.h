@@ -17,13 +17,13 @@
 #include "phone.h"
 
 struct rl_script {
-	double answer_s;   /* delay before answering an offer */
-	double talk_s;     /* mean talk time (exponential) */
-	double wrap_s;     /* wrap-up time */
-	double reject_p;   /* probability to reject an offer */
-	double break_p;    /* probability of a short not-ready break after a call */
-	double break_s;    /* break length */
-	int fixed;         /* 1: talk time exactly talk_s (tests), else exponential */
+	double answer_s;                      /* delay before answering an offer */
+	double talk_s;                        /* mean talk time (exponential) */
+	double wrap_s;                        /* wrap-up time */
+	double reject_p;                      /* probability to reject an offer */
+	double break_p;                       /* probability of a short not-ready break after a call */
+	double break_s;                       /* break length */
+	int fixed;                            /* 1: talk time exactly talk_s (tests), else exponential */
 	char xfer_queue[RL_WIRE_MAX_ID + 1];  /* at the end of talk: transfer to this queue ... */
 	char xfer_number[RL_WIRE_MAX_ID + 1]; /* ... or to this number, instead of hanging up */
 };
@@ -44,15 +44,15 @@ struct rl_agent_sess {
 	uint8_t token[16];
 	unsigned gen_seen;
 	int login_pending;
-	uint64_t retry_at_us;  /* mono: no login before then */
-	int refused;           /* wrong credentials (interactive: exit) */
+	uint64_t retry_at_us; /* mono: no login before then */
+	int refused;          /* wrong credentials (interactive: exit) */
 	int stopped;
 	/* The hub's view, as last told. */
 	Relais__AgentState state;
 	char reason[RL_WIRE_MAX_ID + 1];
 	char contact[RL_WIRE_MAX_ID + 1];
 	uint64_t state_since_us, deadline_us;
-	Relais__Offer *offer;  /* last offer (owned), for the screen-pop */
+	Relais__Offer *offer; /* last offer (owned), for the screen-pop */
 	char site[RL_WIRE_MAX_ID + 1];
 	/* Scripted behaviour. */
 	const struct rl_script *script;
@@ -61,7 +61,7 @@ struct rl_agent_sess {
 	uint64_t act_at_us;
 	uint64_t rng;
 	char xfer_tried[RL_WIRE_MAX_ID + 1]; /* contact an external transfer was tried for */
-	FILE *out;             /* event lines (scripted), NULL = quiet */
+	FILE *out;                           /* event lines (scripted), NULL = quiet */
 	/* The voice path (phone.c). */
 	const struct rl_phone_conf *phone; /* NULL: no audio */
 	char call[RL_WIRE_MAX_ID + 1];     /* contact whose media runs, "" = none */

@@ -72,10 +72,11 @@ static int parse_ids(const char *spec, char ids[][RL_WIRE_MAX_ID + 1], int max)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: relais-agent --connect URL (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
-	                "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
-	                "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
-	                "                    [--transfer-targets QUEUE,+NUMBER,...]\n");
+	fprintf(stderr,
+	        "usage: relais-agent --connect URL (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
+	        "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
+	        "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
+	        "                    [--transfer-targets QUEUE,+NUMBER,...]\n");
 	return 2;
 }
 
@@ -110,27 +111,43 @@ int main(int argc, char **argv)
 		if (i + 1 >= argc)
 			return usage();
 		const char *v = argv[++i];
-		if (strcmp(a, "--connect") == 0) url = v;
-		else if (strcmp(a, "--agent") == 0) one = v;
-		else if (strcmp(a, "--agents") == 0) many = v;
-		else if (strcmp(a, "--secret-file") == 0) secret_file = v;
-		else if (strcmp(a, "--secret-dir") == 0) secret_dir = v;
-		else if (strcmp(a, "--ca") == 0) tls.ca_file = v;
-		else if (strcmp(a, "--cert") == 0) tls.cert_file = v;
-		else if (strcmp(a, "--key") == 0) tls.key_file = v;
-		else if (strcmp(a, "--server-name") == 0) tls.server_name = v;
-		else if (strcmp(a, "--script") == 0) spec = v;
-		else if (strcmp(a, "--audio-in") == 0) phone.audio_in = v;
-		else if (strcmp(a, "--audio-out") == 0) phone.audio_out = v;
-		else if (strcmp(a, "--device") == 0) phone.device = v;
+		if (strcmp(a, "--connect") == 0)
+			url = v;
+		else if (strcmp(a, "--agent") == 0)
+			one = v;
+		else if (strcmp(a, "--agents") == 0)
+			many = v;
+		else if (strcmp(a, "--secret-file") == 0)
+			secret_file = v;
+		else if (strcmp(a, "--secret-dir") == 0)
+			secret_dir = v;
+		else if (strcmp(a, "--ca") == 0)
+			tls.ca_file = v;
+		else if (strcmp(a, "--cert") == 0)
+			tls.cert_file = v;
+		else if (strcmp(a, "--key") == 0)
+			tls.key_file = v;
+		else if (strcmp(a, "--server-name") == 0)
+			tls.server_name = v;
+		else if (strcmp(a, "--script") == 0)
+			spec = v;
+		else if (strcmp(a, "--audio-in") == 0)
+			phone.audio_in = v;
+		else if (strcmp(a, "--audio-out") == 0)
+			phone.audio_out = v;
+		else if (strcmp(a, "--device") == 0)
+			phone.device = v;
 		else if (strcmp(a, "--transfer-targets") == 0) {
 			if (rl_tui_set_targets(v) != RL_OK)
 				return usage();
-		}
-		else if (strcmp(a, "--duration") == 0) duration = atoi(v);
-		else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
-		else if (strcmp(a, "--log-level") == 0) rl_log_init("relais-agent", rl_log_parse_level(v));
-		else return usage();
+		} else if (strcmp(a, "--duration") == 0)
+			duration = atoi(v);
+		else if (strcmp(a, "--seed") == 0)
+			seed = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--log-level") == 0)
+			rl_log_init("relais-agent", rl_log_parse_level(v));
+		else
+			return usage();
 	}
 	if (url == NULL || (one == NULL) == (many == NULL))
 		return usage();
@@ -161,8 +178,10 @@ int main(int argc, char **argv)
 		snprintf(agents[i].id, sizeof(agents[i].id), "%.64s", ids[i]);
 		rv = rl_secret_read(f, "RELAIS_AGENT_SECRET", agents[i].secret, sizeof(agents[i].secret));
 		if (rv != RL_OK) {
-			fprintf(stderr, "relais-agent: no secret for %s (%s): use --secret-file, --secret-dir or RELAIS_AGENT_SECRET\n",
-			        ids[i], rl_strerror(rv));
+			fprintf(
+			    stderr,
+			    "relais-agent: no secret for %s (%s): use --secret-file, --secret-dir or RELAIS_AGENT_SECRET\n",
+			    ids[i], rl_strerror(rv));
 			return 2;
 		}
 		agents[i].script = spec ? &script : NULL;
@@ -260,12 +279,13 @@ int main(int argc, char **argv)
 	if (media != NULL && spec != NULL) {
 		struct rl_media_counters mc;
 		rl_media_counters(media, &mc);
-		printf("agent=%s event=media_counters rx=%llu auth_fail=%llu replay=%llu malformed=%llu unknown_ssrc=%llu "
-		       "bad_rtp=%llu sent=%llu send_fail=%llu late_ticks=%llu\n",
-		       agents[0].id, (unsigned long long)mc.rx, (unsigned long long)mc.auth_fail,
-		       (unsigned long long)mc.replay, (unsigned long long)mc.malformed, (unsigned long long)mc.unknown_ssrc,
-		       (unsigned long long)mc.bad_rtp, (unsigned long long)mc.sent, (unsigned long long)mc.send_fail,
-		       (unsigned long long)mc.late_ticks);
+		printf(
+		    "agent=%s event=media_counters rx=%llu auth_fail=%llu replay=%llu malformed=%llu unknown_ssrc=%llu "
+		    "bad_rtp=%llu sent=%llu send_fail=%llu late_ticks=%llu\n",
+		    agents[0].id, (unsigned long long)mc.rx, (unsigned long long)mc.auth_fail,
+		    (unsigned long long)mc.replay, (unsigned long long)mc.malformed,
+		    (unsigned long long)mc.unknown_ssrc, (unsigned long long)mc.bad_rtp, (unsigned long long)mc.sent,
+		    (unsigned long long)mc.send_fail, (unsigned long long)mc.late_ticks);
 		fflush(stdout);
 	}
 	rl_loop_destroy(g_loop);

@@ -19,13 +19,13 @@ struct rl_media;
 struct rl_agent_sess;
 
 struct rl_phone_conf {
-	struct rl_media *media;    /* the process's media engine (one for all its agents) */
-	const char *audio_in;      /* WAV file spoken by the agent; NULL: sound card or generator */
-	const char *audio_out;     /* WAV file the caller is written to ("%c" = contact id,
+	struct rl_media *media; /* the process's media engine (one for all its agents) */
+	const char *audio_in;   /* WAV file spoken by the agent; NULL: sound card or generator */
+	const char *audio_out;  /* WAV file the caller is written to ("%c" = contact id,
 	                            * "%a" = agent id); NULL: sound card or nowhere */
-	int sound_card;            /* use ALSA for what the files do not cover */
-	const char *device;        /* ALSA device, e.g. "default" */
-	unsigned report_s;         /* quality report period */
+	int sound_card;         /* use ALSA for what the files do not cover */
+	const char *device;     /* ALSA device, e.g. "default" */
+	unsigned report_s;      /* quality report period */
 };
 
 /* rl_phone_status acts on the hub's status of the agent (after the session took it). */

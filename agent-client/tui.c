@@ -107,16 +107,40 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 	}
 	rl_tui_menu = 0;
 	switch (key) {
-	case 'r': rl_agent_set_state(a, RELAIS__AGENT_STATE__AGENT_READY, ""); break;
-	case 'n': rl_tui_menu = 'n'; break;
-	case 'a': if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED) rl_agent_answer(a, 1); break;
-	case 'x': if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED) rl_agent_answer(a, 0); break;
-	case 'h': if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY) rl_agent_hangup(a); break;
-	case 't': if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rl_tui_ntargets) rl_tui_menu = 't'; break;
-	case 'w': if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP) rl_tui_menu = 'w'; break;
-	case 'e': if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP) rl_agent_wrapup(a, "", 30); break;
-	case 'q': return 1;
-	default: break;
+	case 'r':
+		rl_agent_set_state(a, RELAIS__AGENT_STATE__AGENT_READY, "");
+		break;
+	case 'n':
+		rl_tui_menu = 'n';
+		break;
+	case 'a':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED)
+			rl_agent_answer(a, 1);
+		break;
+	case 'x':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED)
+			rl_agent_answer(a, 0);
+		break;
+	case 'h':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY)
+			rl_agent_hangup(a);
+		break;
+	case 't':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rl_tui_ntargets)
+			rl_tui_menu = 't';
+		break;
+	case 'w':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP)
+			rl_tui_menu = 'w';
+		break;
+	case 'e':
+		if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP)
+			rl_agent_wrapup(a, "", 30);
+		break;
+	case 'q':
+		return 1;
+	default:
+		break;
 	}
 	return 0;
 }
@@ -143,19 +167,19 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 		printf("  Logging in...\r\n");
 	} else {
 		rl_secs(t1, sizeof(t1), now > a->state_since_us ? now - a->state_since_us : 0);
-		printf("  State:  %s%s%s   for %s   site: %s\r\n", rl_agent_state_name(a->state), a->reason[0] ? " - " : "",
-		       a->reason, t1, a->site[0] ? a->site : "home");
+		printf("  State:  %s%s%s   for %s   site: %s\r\n", rl_agent_state_name(a->state),
+		       a->reason[0] ? " - " : "", a->reason, t1, a->site[0] ? a->site : "home");
 		if (a->deadline_us > now) {
 			rl_secs(t2, sizeof(t2), a->deadline_us - now);
-			printf("  %s in %s\r\n", a->state == RELAIS__AGENT_STATE__AGENT_RESERVED ? "Ring-no-answer" : "Wrap-up ends",
-			       t2);
+			printf("  %s in %s\r\n",
+			       a->state == RELAIS__AGENT_STATE__AGENT_RESERVED ? "Ring-no-answer" : "Wrap-up ends", t2);
 		}
 	}
 	if (a->offer != NULL && a->contact[0] && strcmp(a->offer->contact_id, a->contact) == 0) {
 		const Relais__Offer *o = a->offer;
 		rl_secs(t1, sizeof(t1), o->offered_us > o->enqueued_us ? o->offered_us - o->enqueued_us : 0);
-		printf("\r\n  Contact %s   tenant %s   queue %s   priority %u\r\n", o->contact_id, o->tenant_id, o->queue_id,
-		       o->priority);
+		printf("\r\n  Contact %s   tenant %s   queue %s   priority %u\r\n", o->contact_id, o->tenant_id,
+		       o->queue_id, o->priority);
 		if (o->pop) {
 			printf("  Caller: %s   Dialled: %s   Waited: %s\r\n", o->pop->caller ? o->pop->caller : "-",
 			       o->pop->dialled && o->pop->dialled[0] ? o->pop->dialled : "-", t1);
@@ -179,7 +203,8 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 			printf("  %d %s", i + 1, rl_tui_targets[i]);
 		printf("\r\n");
 	} else
-		printf("  [r] ready  [n] not ready  [a] accept  [x] reject  [h] hang up  [t] transfer  [w] end wrap-up  [e] +30 s"
-		       "  [q] quit\r\n");
+		printf(
+		    "  [r] ready  [n] not ready  [a] accept  [x] reject  [h] hang up  [t] transfer  [w] end wrap-up  [e] +30 s"
+		    "  [q] quit\r\n");
 	fflush(stdout);
 }

@@ -34,10 +34,10 @@
 #include "rl_g711.h"
 #include "rl_srtp.h"
 
-#define FRAME_MS 20
-#define MAX_OPUS 1275
-#define RTP_HDR 12
-#define PKT_CAP 1500
+#define FRAME_MS   20
+#define MAX_OPUS   1275
+#define RTP_HDR    12
+#define PKT_CAP    1500
 #define GOAL_CALLS 150
 
 static int reps = 5;
@@ -243,9 +243,9 @@ static void bench_opus(const char *name, const int16_t *sig, size_t frames, int 
 	stats(enc, reps, &eb, &em);
 	stats(dec, reps, &db, &dm);
 	double avg = (double)bytes / (double)frames;
-	printf("  %-34s %6.1f [%6.1f] %6.1f [%6.1f] %6.1f B %5.1f kb/s   %5.2f %%  %5.2f %%  %5.2f %%\n", name,
-		eb, em, db, dm, avg, avg * 8 / FRAME_MS, eb / (FRAME_MS * 1000.0) * 100,
-		db / (FRAME_MS * 1000.0) * 100, (eb + db) / (FRAME_MS * 1000.0) * 100);
+	printf("  %-34s %6.1f [%6.1f] %6.1f [%6.1f] %6.1f B %5.1f kb/s   %5.2f %%  %5.2f %%  %5.2f %%\n", name, eb, em,
+	       db, dm, avg, avg * 8 / FRAME_MS, eb / (FRAME_MS * 1000.0) * 100, db / (FRAME_MS * 1000.0) * 100,
+	       (eb + db) / (FRAME_MS * 1000.0) * 100);
 	free(pkt);
 	free(plen);
 }
@@ -283,7 +283,7 @@ static void srtp_pair(int suite, struct rl_srtp **tx, struct rl_srtp **rx)
 }
 
 #define SRTP_PACKETS 100000
-#define SRTP_SLOT 128
+#define SRTP_SLOT    128
 
 static void bench_srtp(int suite, size_t payload)
 {
@@ -322,8 +322,8 @@ static void bench_srtp(int suite, size_t payload)
 	stats(pr, reps, &pb, &pm);
 	stats(un, reps, &ub, &um);
 	printf("  %-24s %4zu B -> %4zu B   protect %6.0f [%6.0f] ns   unprotect %6.0f [%6.0f] ns\n",
-		rl_srtp_suite_name(suite), RTP_HDR + payload,
-		RTP_HDR + payload + (suite == RL_SRTP_AEAD_AES_128_GCM ? 16 : 10), pb, pm, ub, um);
+	       rl_srtp_suite_name(suite), RTP_HDR + payload,
+	       RTP_HDR + payload + (suite == RL_SRTP_AEAD_AES_128_GCM ? 16 : 10), pb, pm, ub, um);
 	free(slots);
 	free(lens);
 }
@@ -342,9 +342,9 @@ struct call {
 
 enum { ST_G711_DEC, ST_OPUS_ENC, ST_PROTECT, ST_UNPROTECT, ST_OPUS_DEC, ST_G711_ENC, ST_N };
 static const char *st_name[ST_N] = {"G.711 decode 160", "Opus encode 8 kHz", "SRTP protect",
-	"SRTP unprotect", "Opus decode 8 kHz", "G.711 encode 160"};
+                                    "SRTP unprotect",   "Opus decode 8 kHz", "G.711 encode 160"};
 
-static volatile uint8_t sink;
+static volatile uint8_t result_sink;
 
 static double mono(void)
 {
@@ -359,7 +359,7 @@ static void bench_transcode(const int16_t *sig8, const int16_t *sig16, size_t fr
 	const size_t run = frames / 2, spread = frames - run; /* each call starts somewhere else */
 	const int suite = RL_SRTP_AEAD_AES_128_GCM;
 	uint8_t *ulaw = malloc(frames * 160), key[RL_SRTP_KEY_MAX];
-	uint8_t (*agent)[PKT_CAP] = malloc(frames * sizeof(*agent));
+	uint8_t(*agent)[PKT_CAP] = malloc(frames * sizeof(*agent));
 	size_t *alen = malloc(frames * sizeof(size_t));
 	double tot[16], share[ST_N] = {0}, best, median;
 	struct call *c = calloc((size_t)ncalls, sizeof(*c));
@@ -443,7 +443,7 @@ static void bench_transcode(const int16_t *sig8, const int16_t *sig16, size_t fr
 				rl_g711_ulaw_encode(out, pcm, 160);
 				a = mono();
 				st[ST_G711_ENC] += a - b;
-				sink ^= out[0]; /* keep the result observable */
+				result_sink ^= out[0]; /* keep the result observable */
 			}
 		}
 		double t1 = cpu_now();
@@ -462,14 +462,14 @@ static void bench_transcode(const int16_t *sig8, const int16_t *sig16, size_t fr
 	}
 	stats(tot, reps, &best, &median);
 	printf("  %d calls interleaved, %zu frames (%.1f s) each, agent side 16 kHz WB Opus, carrier PCMU, SRTP %s\n",
-		ncalls, run, (double)run * FRAME_MS / 1000.0, rl_srtp_suite_name(suite));
+	       ncalls, run, (double)run * FRAME_MS / 1000.0, rl_srtp_suite_name(suite));
 	for (int s = 0; s < ST_N; s++)
 		printf("    %-20s %6.2f us  (%4.1f %%)\n", st_name[s], best * share[s], share[s] * 100);
 	printf("  one call, both directions, per 20 ms: %.1f us [%.1f]  = %.2f %% of one core\n", best, median,
-		best / (FRAME_MS * 1000.0) * 100);
+	       best / (FRAME_MS * 1000.0) * 100);
 	double calls = FRAME_MS * 1000.0 / best, calls_med = FRAME_MS * 1000.0 / median;
 	printf("  calls per core: %.0f [%.0f]   goal >= %d: %s (%.2fx)\n", calls, calls_med, GOAL_CALLS,
-		calls >= GOAL_CALLS ? "met" : "NOT met", calls / GOAL_CALLS);
+	       calls >= GOAL_CALLS ? "met" : "NOT met", calls / GOAL_CALLS);
 	free(ulaw);
 	free(agent);
 	free(alen);
@@ -490,7 +490,7 @@ static uint64_t leg_clock(void *arg)
 static void bench_leg(const int16_t *sig, size_t frames, int fs)
 {
 	const size_t spf = (size_t)fs / 50;
-	uint8_t (*pkt)[PKT_CAP] = malloc(frames * sizeof(*pkt));
+	uint8_t(*pkt)[PKT_CAP] = malloc(frames * sizeof(*pkt));
 	size_t *plen = malloc(frames * sizeof(size_t)), bytes = 0;
 	double enc[16], dec[16], eb, em, db, dm;
 	int16_t pcm[320];
@@ -544,7 +544,8 @@ static void bench_leg(const int16_t *sig, size_t frames, int fs)
 	stats(enc, reps, &eb, &em);
 	stats(dec, reps, &db, &dm);
 	printf("  %2d kHz leg   write (encode) %6.1f [%6.1f] us   read (decode) %6.1f [%6.1f] us   %5.1f kb/s   "
-	       "%5.2f %% of one core\n", fs / 1000, eb, em, db, dm, (double)bytes * 8 / ((double)frames * FRAME_MS),
+	       "%5.2f %% of one core\n",
+	       fs / 1000, eb, em, db, dm, (double)bytes * 8 / ((double)frames * FRAME_MS),
 	       (eb + db) / (FRAME_MS * 10.0));
 	free(pkt);
 	free(plen);
@@ -607,11 +608,13 @@ int main(int argc, char **argv)
 	printf("relais-bench-codec: %s, libsrtp %s\n", opus_get_version_string(), srtp_get_version_string());
 	printf("one thread pinned to cpu %d; thread CPU time, best of %d runs [median]\n", cpu, reps);
 	printf("signal: %.0f s synthetic speech (pitch 100-250 Hz, 3 formants, fricatives, pauses, noise floor),"
-	       " %.0f %% voiced, %.1f dBFS RMS\n\n", seconds, voiced * 100, 20 * log10(rms / 32768));
+	       " %.0f %% voiced, %.1f dBFS RMS\n\n",
+	       seconds, voiced * 100, 20 * log10(rms / 32768));
 
-	printf("(a) Opus, 20 ms frames, AUDIO application, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
-	printf("  %-34s %15s %15s %8s %10s   %-8s %-8s %s\n", "", "encode us/frame", "decode us/frame",
-		"avg pkt", "bitrate", "enc %", "dec %", "enc+dec % of one core per stream");
+	printf(
+	    "(a) Opus, 20 ms frames, AUDIO application, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
+	printf("  %-34s %15s %15s %8s %10s   %-8s %-8s %s\n", "", "encode us/frame", "decode us/frame", "avg pkt",
+	       "bitrate", "enc %", "dec %", "enc+dec % of one core per stream");
 	bench_opus("16 kHz WB, complexity 5 (default)", sig16, frames, 16000, 5);
 	bench_opus("16 kHz WB, complexity 10", sig16, frames, 16000, 10);
 	bench_opus("8 kHz NB, complexity 5", sig8, frames, 8000, 5);

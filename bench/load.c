@@ -30,7 +30,7 @@ struct bagent {
 	int node;
 	uint64_t chan;
 	uint64_t session;
-	int state;      /* 0 out, 1 logging in, 2 ready/working */
+	int state; /* 0 out, 1 logging in, 2 ready/working */
 	char contact[32];
 	uint64_t next_hb;
 	uint64_t retry_at;
@@ -57,8 +57,7 @@ static void send_agent(struct bagent *a, rl_env *env, int reliable)
 	if (reliable) {
 		a->req_sent = rl_mono_us();
 		rl_client_request(nodes[a->node], env, a, NULL);
-	}
-	else
+	} else
 		rl_client_send(nodes[a->node], env);
 }
 
@@ -292,18 +291,29 @@ int main(int argc, char **argv)
 		if (i + 1 >= argc)
 			return 2;
 		const char *v = argv[++i];
-		if (strcmp(argv[i - 1], "--connect") == 0) url = v;
-		else if (strcmp(argv[i - 1], "--hub-pid") == 0) hub_pid = atoi(v);
-		else if (strcmp(argv[i - 1], "--agents") == 0) nagents = atoi(v);
-		else if (strcmp(argv[i - 1], "--secret") == 0) secret = v;
-		else if (strcmp(argv[i - 1], "--rate") == 0) rate = atof(v);
-		else if (strcmp(argv[i - 1], "--seconds") == 0) seconds = atoi(v);
-		else if (strcmp(argv[i - 1], "--warmup") == 0) warmup = atoi(v);
-		else if (strcmp(argv[i - 1], "--window") == 0) window = atoi(v);
-		else return 2;
+		if (strcmp(argv[i - 1], "--connect") == 0)
+			url = v;
+		else if (strcmp(argv[i - 1], "--hub-pid") == 0)
+			hub_pid = atoi(v);
+		else if (strcmp(argv[i - 1], "--agents") == 0)
+			nagents = atoi(v);
+		else if (strcmp(argv[i - 1], "--secret") == 0)
+			secret = v;
+		else if (strcmp(argv[i - 1], "--rate") == 0)
+			rate = atof(v);
+		else if (strcmp(argv[i - 1], "--seconds") == 0)
+			seconds = atoi(v);
+		else if (strcmp(argv[i - 1], "--warmup") == 0)
+			warmup = atoi(v);
+		else if (strcmp(argv[i - 1], "--window") == 0)
+			window = atoi(v);
+		else
+			return 2;
 	}
 	if (url == NULL || nagents <= 0) {
-		fprintf(stderr, "usage: relais-bench-load --connect URL --hub-pid PID --agents N [--rate R] [--seconds S] [--idle]\n");
+		fprintf(
+		    stderr,
+		    "usage: relais-bench-load --connect URL --hub-pid PID --agents N [--rate R] [--seconds S] [--idle]\n");
 		return 2;
 	}
 	rl_log_init("bench", RL_LOG_ERR);
@@ -316,7 +326,8 @@ int main(int argc, char **argv)
 	if (rl_loop_create(&loop) != RL_OK)
 		return 1;
 	for (int i = 0; i < NNODES; i++) {
-		struct rl_client_opts o = {.url = url, .role = RELAIS__ROLE__ROLE_NODE, .site_id = sites[i], .name = "bench"};
+		struct rl_client_opts o = {
+		    .url = url, .role = RELAIS__ROLE__ROLE_NODE, .site_id = sites[i], .name = "bench"};
 		if (rl_client_open(&nodes[i], &o, loop, i) != RL_OK)
 			return 1;
 	}
@@ -345,7 +356,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < NNODES; i++)
 			rl_client_tick(nodes[i]);
 	}
-	printf("logged in: %llu agents in %.1f s\n", (unsigned long long)logins_done, (double)(rl_mono_us() - t0) / 1e6);
+	printf("logged in: %llu agents in %.1f s\n", (unsigned long long)logins_done,
+	       (double)(rl_mono_us() - t0) / 1e6);
 
 	double cpu0 = 0, cpu1 = 0;
 	uint64_t start = 0, end, k = 0;
@@ -403,9 +415,11 @@ int main(int argc, char **argv)
 		printf("lifecycles/s      %.0f  (%llu in %.1f s; submitted %llu, acked %llu, errors %llu)\n",
 		       (double)completed / secs, (unsigned long long)completed, secs, (unsigned long long)submitted,
 		       (unsigned long long)acked, (unsigned long long)errors);
-		printf("enqueue->offer    p50 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%zu)\n", pct(lat_offer, nlat_offer, 0.5),
-		       pct(lat_offer, nlat_offer, 0.99), pct(lat_offer, nlat_offer, 1.0), nlat_offer);
-		printf("submit->ack       p50 %.2f ms  p99 %.2f ms\n", pct(lat_ack, nlat_ack, 0.5), pct(lat_ack, nlat_ack, 0.99));
+		printf("enqueue->offer    p50 %.2f ms  p99 %.2f ms  max %.2f ms  (n=%zu)\n",
+		       pct(lat_offer, nlat_offer, 0.5), pct(lat_offer, nlat_offer, 0.99),
+		       pct(lat_offer, nlat_offer, 1.0), nlat_offer);
+		printf("submit->ack       p50 %.2f ms  p99 %.2f ms\n", pct(lat_ack, nlat_ack, 0.5),
+		       pct(lat_ack, nlat_ack, 0.99));
 		printf("agent request rtt p50 %.2f ms  p90 %.2f ms  p99 %.2f ms\n", pct(lat_rt, nlat_rt, 0.5),
 		       pct(lat_rt, nlat_rt, 0.9), pct(lat_rt, nlat_rt, 0.99));
 		if (completed)

@@ -58,13 +58,13 @@
 #include "rl_err.h"
 #include "rl_log.h"
 
-#define PERIOD_NS 20000000ull  /* 20 ms: 50 packets/s per direction */
-#define GBATCH 8               /* packets per generator sendmmsg */
-#define RBATCH 64
-#define PKT_MAX 160
-#define MAGIC 0x524c424eu      /* "RLBN" */
-#define HIST_US 200000         /* latency histogram: 1 us buckets up to 200 ms */
-#define MAXK 256
+#define PERIOD_NS 20000000ull /* 20 ms: 50 packets/s per direction */
+#define GBATCH    8           /* packets per generator sendmmsg */
+#define RBATCH    64
+#define PKT_MAX   160
+#define MAGIC     0x524c424eu /* "RLBN" */
+#define HIST_US   200000      /* latency histogram: 1 us buckets up to 200 ms */
+#define MAXK      256
 
 struct opts {
 	unsigned calls, seconds, warmup, threads, sockets, tick_us;
@@ -292,8 +292,8 @@ static void gen_emit(struct gen *g, unsigned call, int dir, uint64_t seq, int wi
 	s->iov[i].iov_base = b;
 	s->iov[i].iov_len = len;
 	s->dst[i] = g->calls[call].to[dir];
-	s->m[i].msg_hdr = (struct msghdr){.msg_name = &s->dst[i], .msg_namelen = sizeof(s->dst[i]),
-	                                  .msg_iov = &s->iov[i], .msg_iovlen = 1};
+	s->m[i].msg_hdr = (struct msghdr){
+	    .msg_name = &s->dst[i], .msg_namelen = sizeof(s->dst[i]), .msg_iov = &s->iov[i], .msg_iovlen = 1};
 	if (++s->n == GBATCH)
 		gen_flush(g, s);
 }
@@ -303,8 +303,10 @@ static void gen_recv(struct gen *g, struct gsock *s)
 	for (;;) {
 		for (unsigned i = 0; i < RBATCH; i++) {
 			g->riov[i] = (struct iovec){g->rbuf[i], sizeof(g->rbuf[i])};
-			g->rm[i].msg_hdr = (struct msghdr){.msg_iov = &g->riov[i], .msg_iovlen = 1,
-			                                   .msg_control = g->rctl[i], .msg_controllen = sizeof(g->rctl[i])};
+			g->rm[i].msg_hdr = (struct msghdr){.msg_iov = &g->riov[i],
+			                                   .msg_iovlen = 1,
+			                                   .msg_control = g->rctl[i],
+			                                   .msg_controllen = sizeof(g->rctl[i])};
 		}
 		int n = recvmmsg(s->fd, g->rm, RBATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -394,7 +396,8 @@ static void gen_run(struct gen *g, struct phase_result *res, uint64_t (*cpu)(voi
 				if (due > now)
 					break;
 				int dir = e >= o->calls;
-				gen_emit(g, (unsigned)(dir ? e - o->calls : e), dir, c / n2, now >= win_start && now < win_end);
+				gen_emit(g, (unsigned)(dir ? e - o->calls : e), dir, c / n2,
+				         now >= win_start && now < win_end);
 				c++;
 			}
 			for (int d = 0; d < 2; d++)
@@ -493,7 +496,9 @@ static uint64_t relais_cpu(void *arg)
 static int run_relais(struct gen *g, struct phase_result *res, struct rl_relay_counters *cnt)
 {
 	struct rl_relay *r;
-	struct rl_relay_conf conf = {.listen = "127.0.0.1:0", .threads = g->o->threads, .idle_ms = 30000,
+	struct rl_relay_conf conf = {.listen = "127.0.0.1:0",
+	                             .threads = g->o->threads,
+	                             .idle_ms = 30000,
 	                             .max_calls = g->o->calls * 2 < 1024 ? 1024 : g->o->calls * 2};
 	struct sockaddr_in to = {.sin_family = AF_INET};
 	const char *adv;
@@ -665,11 +670,13 @@ static int rte_offer_answer(struct rte *e, struct gen *g, unsigned i)
 		         "m=audio %u RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\na=rtcp-mux\r\n",
 		         i, ntohs(s->addr.sin_port));
 		const char *offer[] = {"call-id", callid, "command", "offer", "from-tag", ftag, "sdp", sdp, NULL};
-		const char *answer[] = {"call-id", callid, "command", "answer", "from-tag", ftag, "sdp", sdp, "to-tag", ttag, NULL};
+		const char *answer[] = {"call-id", callid, "command", "answer", "from-tag", ftag,
+		                        "sdp",     sdp,    "to-tag",  ttag,     NULL};
 		if (rte_cmd(e, dir == 0 ? offer : answer, reply, sizeof(reply), &rl) != 0 ||
 		    be_dict_str(reply, reply + rl, "result", &v, &vl) != 0 || vl != 2 || memcmp(v, "ok", 2) != 0 ||
 		    be_dict_str(reply, reply + rl, "sdp", &v, &vl) != 0) {
-			fprintf(stderr, "rtpengine %s failed for call %u: %.200s\n", dir ? "answer" : "offer", i, reply);
+			fprintf(stderr, "rtpengine %s failed for call %u: %.200s\n", dir ? "answer" : "offer", i,
+			        reply);
 			return -1;
 		}
 		/* the offer's reply is what B sends to, the answer's what A sends to */
@@ -702,8 +709,18 @@ static int run_rtpengine(struct gen *g, struct phase_result *res)
 	snprintf(pmax, sizeof(pmax), "--port-max=%u", pmx);
 	snprintf(nthr, sizeof(nthr), "--num-threads=%u", g->o->threads); /* as many as the relay */
 	snprintf(e.log, sizeof(e.log), "/tmp/relais-bench-rtpengine-%d.log", (int)getpid());
-	char *argv[] = {(char *)g->o->rtpengine, "--table=-1", "--foreground", "--interface=127.0.0.1", ng, pmin, pmax,
-	                "--log-stderr", "--log-level=4", "--delete-delay=0", nthr, NULL};
+	char *argv[] = {(char *)g->o->rtpengine,
+	                "--table=-1",
+	                "--foreground",
+	                "--interface=127.0.0.1",
+	                ng,
+	                pmin,
+	                pmax,
+	                "--log-stderr",
+	                "--log-level=4",
+	                "--delete-delay=0",
+	                nthr,
+	                NULL};
 	if ((e.pid = fork()) < 0)
 		return -1;
 	if (e.pid == 0) {
@@ -773,8 +790,8 @@ static void print_row(const char *name, const struct phase_result *r)
 	}
 	double loss = r->tx_win ? 100.0 * (1.0 - (double)r->rx_win / (double)r->tx_win) : 0;
 	double per = r->rx_in_window ? (double)r->cpu_ns / 1000.0 / (double)r->rx_in_window : 0;
-	printf("%-28s %9llu %9llu %8.2f %8.1f %7llu %7llu %8llu %8.3f %7.0f %%\n", name,
-	       (unsigned long long)r->tx_win, (unsigned long long)r->rx_in_window, per, 100.0 * (double)r->cpu_ns / 1e9 / r->seconds,
+	printf("%-28s %9llu %9llu %8.2f %8.1f %7llu %7llu %8llu %8.3f %7.0f %%\n", name, (unsigned long long)r->tx_win,
+	       (unsigned long long)r->rx_in_window, per, 100.0 * (double)r->cpu_ns / 1e9 / r->seconds,
 	       (unsigned long long)r->p50_us, (unsigned long long)r->p99_us, (unsigned long long)r->max_us, loss,
 	       100.0 * (double)r->gen_cpu_ns / 1e9 / r->seconds);
 }
@@ -788,8 +805,15 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.calls = 1000, .seconds = 10, .warmup = 2, .threads = 1, .sockets = 16, .tick_us = 200,
-	                 .rtpengine = "/usr/bin/rtpengine", .baseline = 1, .pin = 0};
+	struct opts o = {.calls = 1000,
+	                 .seconds = 10,
+	                 .warmup = 2,
+	                 .threads = 1,
+	                 .sockets = 16,
+	                 .tick_us = 200,
+	                 .rtpengine = "/usr/bin/rtpengine",
+	                 .baseline = 1,
+	                 .pin = 0};
 	struct phase_result base = {0}, rel = {0}, rte = {0};
 	struct rl_relay_counters cnt = {0};
 	struct gen g = {.o = &o};
@@ -886,7 +910,8 @@ int main(int argc, char **argv)
 	print_row(rname, &rel);
 	print_row("rtpengine (userspace)", &rte);
 	if (rte.ok && rel.ok && rel.cpu_ns > 0 && rel.rx_in_window > 0 && rte.rx_in_window > 0) {
-		double a = (double)rte.cpu_ns / (double)rte.rx_in_window, b = (double)rel.cpu_ns / (double)rel.rx_in_window;
+		double a = (double)rte.cpu_ns / (double)rte.rx_in_window,
+		       b = (double)rel.cpu_ns / (double)rel.rx_in_window;
 		printf("\nrtpengine_cpu / relais_cpu per packet: %.2fx\n", a / b);
 	}
 	printf("relais counters: rx %llu fwd %llu latched %llu drop malformed %llu unknown %llu source %llu "
@@ -896,10 +921,11 @@ int main(int argc, char **argv)
 	       (unsigned long long)cnt.drop_source, (unsigned long long)cnt.drop_unlatched,
 	       (unsigned long long)cnt.drop_send);
 	if (base.send_err + rel.send_err + rte.send_err + base.stray + rel.stray + rte.stray)
-		printf("generator: send errors %llu/%llu/%llu, stray packets %llu/%llu/%llu (baseline/relais/rtpengine)\n",
-		       (unsigned long long)base.send_err, (unsigned long long)rel.send_err,
-		       (unsigned long long)rte.send_err, (unsigned long long)base.stray, (unsigned long long)rel.stray,
-		       (unsigned long long)rte.stray);
+		printf(
+		    "generator: send errors %llu/%llu/%llu, stray packets %llu/%llu/%llu (baseline/relais/rtpengine)\n",
+		    (unsigned long long)base.send_err, (unsigned long long)rel.send_err,
+		    (unsigned long long)rte.send_err, (unsigned long long)base.stray, (unsigned long long)rel.stray,
+		    (unsigned long long)rte.stray);
 	for (int d = 0; d < 2; d++) {
 		for (unsigned i = 0; i < g.k; i++)
 			close(g.side[d][i].fd);

@@ -46,14 +46,15 @@ static void on_int(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND\n"
-	        "  status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]\n"
-	        "  agent-state AGENT ready|not-ready [REASON]|logout\n"
-	        "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
-	        "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
-	        "  drain on|off               (at a node: refuse new carrier calls with 503 / take them again)\n"
-	        "  hash-secret [--min]   (secret on standard input)\n");
+	fprintf(
+	    stderr,
+	    "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND\n"
+	    "  status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]\n"
+	    "  agent-state AGENT ready|not-ready [REASON]|logout\n"
+	    "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
+	    "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
+	    "  drain on|off               (at a node: refuse new carrier calls with 503 / take them again)\n"
+	    "  hash-secret [--min]   (secret on standard input)\n");
 	return 2;
 }
 
@@ -276,8 +277,7 @@ static int cmd_submit(struct ctl *c, int argc, char **argv)
 				return 2;
 			}
 			sc.caller_audio = audio;
-		}
-		else if (strcmp(a, "--data") == 0) {
+		} else if (strcmp(a, "--data") == 0) {
 			char *kv = argv[++i], *eq = strchr(kv, '=');
 			if (eq == NULL || pop.n_data == RL_WIRE_MAX_POP_ITEMS)
 				return usage();
@@ -319,7 +319,8 @@ static int cmd_submit(struct ctl *c, int argc, char **argv)
 			free(txt);
 			cJSON_Delete(o);
 		} else
-			printf("%s%s\n", r->submit_contact_ok->contact_id, r->submit_contact_ok->duplicate ? " (duplicate)" : "");
+			printf("%s%s\n", r->submit_contact_ok->contact_id,
+			       r->submit_contact_ok->duplicate ? " (duplicate)" : "");
 	}
 	rl_wire_free(r);
 	ctl_close(c);

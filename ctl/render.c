@@ -169,18 +169,19 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	char b1[32], b2[32];
 
 	if (queues) {
-		fprintf(f, "%-16s %-8s %7s %8s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING", "LONGEST",
-		        "EWT", "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
+		fprintf(f, "%-16s %-8s %7s %8s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING",
+		        "LONGEST", "EWT", "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
 		for (size_t i = 0; i < r->n_queues; i++) {
 			const Relais__QueueStat *q = r->queues[i];
 			char sl[32], rs[24];
-			snprintf(sl, sizeof(sl), "%.0f%% (%u%%/%us)", q->service_level * 100.0, q->sl_target_pct, q->sl_seconds);
+			snprintf(sl, sizeof(sl), "%.0f%% (%u%%/%us)", q->service_level * 100.0, q->sl_target_pct,
+			         q->sl_seconds);
 			snprintf(rs, sizeof(rs), "%u/%u", q->agents_ready, q->agents_staffed);
 			char ewt[32] = "-";
 			if (q->ewt_known)
 				rl_render_duration(ewt, sizeof(ewt), (unsigned long long)q->ewt_s * 1000u);
-			fprintf(f, "%-16s %-8s %7u %8s %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id, q->waiting,
-			        rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), ewt, sl,
+			fprintf(f, "%-16s %-8s %7u %8s %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id,
+			        q->waiting, rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), ewt, sl,
 			        rl_render_duration(b2, sizeof(b2), (unsigned long long)q->asa_ms),
 			        rl_render_duration((char[32]){0}, 32, (unsigned long long)q->aht_ms),
 			        (unsigned long long)q->answered, (unsigned long long)q->abandoned, rs);
@@ -189,19 +190,20 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	if (agents) {
 		if (queues)
 			fputc('\n', f);
-		fprintf(f, "%-10s %-22s %-11s %-14s %8s %-12s %-5s %7s\n", "AGENT", "STATE", "SITE", "TENANTS", "IN STATE",
-		        "CONTACT", "LINK", "HANDLED");
+		fprintf(f, "%-10s %-22s %-11s %-14s %8s %-12s %-5s %7s\n", "AGENT", "STATE", "SITE", "TENANTS",
+		        "IN STATE", "CONTACT", "LINK", "HANDLED");
 		for (size_t i = 0; i < r->n_agents; i++) {
 			const Relais__AgentStat *a = r->agents[i];
 			char st[64], tn[64] = "";
-			snprintf(st, sizeof(st), "%s%s%s", rl_render_state(a->state), a->reason && a->reason[0] ? ":" : "",
-			         a->reason ? a->reason : "");
+			snprintf(st, sizeof(st), "%s%s%s", rl_render_state(a->state),
+			         a->reason && a->reason[0] ? ":" : "", a->reason ? a->reason : "");
 			for (size_t k = 0; k < a->n_tenants; k++)
 				snprintf(tn + strlen(tn), sizeof(tn) - strlen(tn), "%s%s", k ? "," : "", a->tenants[k]);
 			fprintf(f, "%-10s %-22s %-11s %-14s %8s %-12s %-5s %7llu\n", a->agent_id, st,
 			        a->site_id && a->site_id[0] ? a->site_id : "home", tn,
-			        rl_render_duration(b1, sizeof(b1), a->in_state_ms), a->contact_id && a->contact_id[0] ? a->contact_id : "-",
-			        a->connected ? "up" : "down", (unsigned long long)a->handled);
+			        rl_render_duration(b1, sizeof(b1), a->in_state_ms),
+			        a->contact_id && a->contact_id[0] ? a->contact_id : "-", a->connected ? "up" : "down",
+			        (unsigned long long)a->handled);
 		}
 		if (r->agents_total > r->n_agents)
 			fprintf(f, "(%u of %u agents shown)\n", (unsigned)r->n_agents, r->agents_total);
@@ -209,11 +211,12 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	if (sites) {
 		if (queues || agents)
 			fputc('\n', f);
-		fprintf(f, "%-12s %-12s %-5s %6s %8s %6s %8s\n", "SITE", "NAME", "LINK", "HEALTH", "CAPACITY", "AGENTS", "CONTACTS");
+		fprintf(f, "%-12s %-12s %-5s %6s %8s %6s %8s\n", "SITE", "NAME", "LINK", "HEALTH", "CAPACITY", "AGENTS",
+		        "CONTACTS");
 		for (size_t i = 0; i < r->n_sites; i++) {
 			const Relais__SiteStat *s = r->sites[i];
-			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name, s->connected ? "up" : "down",
-			        s->health, s->capacity, s->agents, s->contacts);
+			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name,
+			        s->connected ? "up" : "down", s->health, s->capacity, s->agents, s->contacts);
 		}
 	}
 	if (calls) {
@@ -225,12 +228,12 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 		for (size_t i = 0; i < r->n_calls; i++) {
 			const Relais__CallStat *x = r->calls[i];
 			fprintf(f, "%-24s %-8s %-11s %-7s %-6s %-30s %-30s\n", x->contact_id, x->agent_id, x->site_id,
-			        x->relayed ? "relay" : "direct", x->live ? "live" : "ended", rl_render_q(qa, sizeof(qa), x->agent),
-			        rl_render_q(qs, sizeof(qs), x->site));
+			        x->relayed ? "relay" : "direct", x->live ? "live" : "ended",
+			        rl_render_q(qa, sizeof(qa), x->agent), rl_render_q(qs, sizeof(qs), x->site));
 		}
 		if (r->relay != NULL)
-			fprintf(f, "relay %s: %u calls, %llu packets in, %llu forwarded, %llu dropped\n", r->relay->addr,
-			        r->relay->calls, (unsigned long long)r->relay->rx, (unsigned long long)r->relay->fwd,
-			        (unsigned long long)r->relay->dropped);
+			fprintf(f, "relay %s: %u calls, %llu packets in, %llu forwarded, %llu dropped\n",
+			        r->relay->addr, r->relay->calls, (unsigned long long)r->relay->rx,
+			        (unsigned long long)r->relay->fwd, (unsigned long long)r->relay->dropped);
 	}
 }

@@ -1,14 +1,16 @@
 #!/bin/sh
 # run-tests.sh - install what is missing, build with AddressSanitizer and
-# UndefinedBehaviorSanitizer, and run every test (unit, property, integration, crash).
+# UndefinedBehaviorSanitizer, warnings as errors, check it (deploy/lint.sh) and run every
+# test (unit, property, integration, crash).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/deploy/deps.sh" --test
 build="$top/build-test"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DRELAIS_SANITIZE=address,undefined >/dev/null
+	-DRELAIS_SANITIZE=address,undefined -DRELAIS_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" 2>&1 | grep -E "warning:|error:" && { echo "build has warnings or errors"; exit 1; } || true
 cmake --build "$build" -j"$(nproc)" >/dev/null
+sh "$top/deploy/lint.sh" "$build"
 cd "$build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -18,13 +18,13 @@
 #include "router.h"
 #include "store.h"
 
-#define RL_OFFER_VERIFY 1 /* re-check offers against stored records (the invariant) */
-#define RL_STATUS_AGENT_ROWS 400
-#define RL_WRAP_MAX_S 3600
-#define RL_AHT_WEIGHT 0.1 /* weight of the newest call in a queue's recent handle time */
-#define RL_RECENT_CALLS 64
-#define RL_STATUS_CALL_ROWS 182   /* live + recent calls in one status reply (fits a frame) */
-#define RL_STATUS_RECENT_ROWS 32 /* ended calls relaisctl still shows with their quality */
+#define RL_OFFER_VERIFY       1 /* re-check offers against stored records (the invariant) */
+#define RL_STATUS_AGENT_ROWS  400
+#define RL_WRAP_MAX_S         3600
+#define RL_AHT_WEIGHT         0.1 /* weight of the newest call in a queue's recent handle time */
+#define RL_RECENT_CALLS       64
+#define RL_STATUS_CALL_ROWS   182 /* live + recent calls in one status reply (fits a frame) */
+#define RL_STATUS_RECENT_ROWS 32  /* ended calls relaisctl still shows with their quality */
 
 /* A call that ended, for `relaisctl status calls`. */
 struct rl_recent {
@@ -38,9 +38,9 @@ struct rl_out {
 	uint32_t pipe;
 	uint8_t *buf;
 	size_t len;
-	uint64_t req_id;         /* nonzero: fill a reply cache slot */
-	struct rl_agent *agent;  /* cache owner: an agent session ... */
-	uint32_t peer_pipe;      /* ... or a link */
+	uint64_t req_id;        /* nonzero: fill a reply cache slot */
+	struct rl_agent *agent; /* cache owner: an agent session ... */
+	uint32_t peer_pipe;     /* ... or a link */
 };
 
 struct rl_peer {
@@ -85,8 +85,8 @@ struct rl_engine {
 
 	struct rl_htab agent_by_id, agent_by_session, contact_by_id, peers;
 
-	uint64_t now;      /* wall clock of the batch */
-	int write_failed;  /* a store write of this batch failed: the batch must not commit */
+	uint64_t now;     /* wall clock of the batch */
+	int write_failed; /* a store write of this batch failed: the batch must not commit */
 	uint64_t last_reach_check;
 	int in_batch;
 	struct rl_out *out;
@@ -95,9 +95,9 @@ struct rl_engine {
 	Relais__HubCounters wire;
 
 	/* voice path */
-	struct rl_relay *relay;    /* NULL: no relay (every agent talks to the site) */
-	int suite;                 /* SRTP suite of new plans */
-	int relay_check_ip;        /* relay legs latch only from their control link's IP */
+	struct rl_relay *relay; /* NULL: no relay (every agent talks to the site) */
+	int suite;              /* SRTP suite of new plans */
+	int relay_check_ip;     /* relay legs latch only from their control link's IP */
 	uint64_t relay_seq;
 	uint32_t plan_epoch;
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
@@ -152,8 +152,8 @@ static int rl_find_id(const char *id, const void *base, size_t stride, int n)
 }
 
 #define rl_tenant_idx(e, id) rl_find_id(id, (e)->tenants, sizeof(struct rl_tenant), (e)->ntenants)
-#define rl_site_idx(e, id) rl_find_id(id, (e)->sites, sizeof(struct rl_site), (e)->nsites)
-#define rl_queue_idx(e, id) rl_find_id(id, (e)->queues, sizeof(struct rl_queue), (e)->nqueues)
+#define rl_site_idx(e, id)   rl_find_id(id, (e)->sites, sizeof(struct rl_site), (e)->nsites)
+#define rl_queue_idx(e, id)  rl_find_id(id, (e)->queues, sizeof(struct rl_queue), (e)->nqueues)
 
 static int rl_skill_idx(struct rl_engine *e, const char *name, int create)
 {
@@ -262,8 +262,8 @@ static void rl_reply(struct rl_engine *e, const struct rl_req *r, rl_env *env)
 	            r->req_id && r->agent == NULL && r->peer ? r->pipe : 0);
 }
 
-static void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code,
-                           const char *msg, uint32_t retry_ms)
+static void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code, const char *msg,
+                           uint32_t retry_ms)
 {
 	Relais__Error er = RELAIS__ERROR__INIT;
 	rl_env env;
@@ -291,8 +291,8 @@ static void rl_reply_ok(struct rl_engine *e, const struct rl_req *r)
 /* ---------------------------------------------------------------------------------------- */
 /* events and persistence */
 
-static void rl_event(struct rl_engine *e, Relais__EventType type, const struct rl_contact *c,
-                     const struct rl_agent *a, uint64_t wait_ms, const char *detail)
+static void rl_event(struct rl_engine *e, Relais__EventType type, const struct rl_contact *c, const struct rl_agent *a,
+                     uint64_t wait_ms, const char *detail)
 {
 	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
 
@@ -412,7 +412,8 @@ static struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {
 		/* Asked again at every push for this call: said once. */
 		if (!c->no_media_logged)
-			rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id, rl_strerror(rv));
+			rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id,
+			       rl_strerror(rv));
 		c->no_media_logged = 1;
 		return NULL;
 	}
@@ -521,8 +522,7 @@ static void rl_fill_offer(struct rl_engine *e, Relais__Offer *o, const struct rl
 	o->site_id = c->rec->site_id;
 }
 
-static void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer *o,
-                           const struct rl_agent *a)
+static void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer *o, const struct rl_agent *a)
 {
 	relais__agent_status__init(st);
 	st->agent_id = a->rec->agent_id;
@@ -910,8 +910,7 @@ static int rl_verify_offer(struct rl_engine *e, struct rl_contact *c, struct rl_
 	Relais__ContactRecord *cr = NULL;
 	int ok = 0;
 
-	if (rl_store_get_agent(e->store, a->id, &ar) == RL_OK &&
-	    rl_store_get_contact(e->store, c->id, &cr) == RL_OK)
+	if (rl_store_get_agent(e->store, a->id, &ar) == RL_OK && rl_store_get_contact(e->store, c->id, &cr) == RL_OK)
 		ok = ar->state == RELAIS__AGENT_STATE__AGENT_READY && (!ar->contact_id || !ar->contact_id[0]) &&
 		     cr->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED;
 	if (ar)
@@ -943,8 +942,8 @@ static void rl_offer(struct rl_engine *e, struct rl_contact *c, struct rl_agent 
 	a->contact = c;
 	rl_set_str(&a->rec->contact_id, c->id);
 	rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_RESERVED, "");
-	a->rec->deadline_us = e->now + (uint64_t)(q->offer_timeout_s ? q->offer_timeout_s
-	                                                               : (uint32_t)e->conf.offer_timeout_s) * 1000000u;
+	a->rec->deadline_us =
+	    e->now + (uint64_t)(q->offer_timeout_s ? q->offer_timeout_s : (uint32_t)e->conf.offer_timeout_s) * 1000000u;
 	rl_save_agent(e, a);
 	rl_save_contact(e, c);
 	rl_event(e, RELAIS__EVENT_TYPE__EV_CONTACT_OFFERED, c, a, (e->now - c->rec->enqueued_us) / 1000u, NULL);
@@ -1186,7 +1185,8 @@ static void rl_do_resume(struct rl_engine *e, struct rl_req *r, const Relais__Ag
 
 	if (a == NULL || a->rec->token.len != rs->token.len || rs->token.len != 16 ||
 	    sodium_memcmp(a->rec->token.data, rs->token.data, 16) != 0) {
-		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN, "session unknown or expired: log in again", 0);
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN, "session unknown or expired: log in again",
+		               0);
 		return;
 	}
 	if (r->peer->role == RELAIS__ROLE__ROLE_NODE)
@@ -1196,8 +1196,8 @@ static void rl_do_resume(struct rl_engine *e, struct rl_req *r, const Relais__Ag
 	rl_push_status(e, a, r);
 }
 
-static void rl_do_set_state(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a,
-                            Relais__AgentState want, const char *reason)
+static void rl_do_set_state(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a, Relais__AgentState want,
+                            const char *reason)
 {
 	Relais__AgentState st = a->rec->state;
 
@@ -1239,7 +1239,8 @@ static void rl_do_set_state(struct rl_engine *e, const struct rl_req *r, struct 
 		rl_agent_logout(e, a, reason && reason[0] ? reason : "logout");
 		return;
 	default:
-		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "state must be READY, NOT_READY or LOGGED_OUT", 0);
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST,
+		               "state must be READY, NOT_READY or LOGGED_OUT", 0);
 		return;
 	}
 	if (r != NULL)
@@ -1288,7 +1289,8 @@ static void rl_do_answer(struct rl_engine *e, const struct rl_req *r, struct rl_
 	rl_push_status(e, a, r);
 }
 
-static void rl_do_hangup(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a, const Relais__ContactHangup *h)
+static void rl_do_hangup(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a,
+                         const Relais__ContactHangup *h)
 {
 	struct rl_contact *c = a->contact;
 
@@ -1345,7 +1347,8 @@ static void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *
 static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl_contact *c, int qi, const char *note)
 {
 	struct rl_queue *from = &e->queues[c->queue], *to = &e->queues[qi];
-	uint64_t talk_ms = c->rec->answered_us && e->now > c->rec->answered_us ? (e->now - c->rec->answered_us) / 1000u : 0;
+	uint64_t talk_ms =
+	    c->rec->answered_us && e->now > c->rec->answered_us ? (e->now - c->rec->answered_us) / 1000u : 0;
 
 	rl_start_wrapup(e, a, c);
 	if (c->plan != NULL)
@@ -1366,7 +1369,7 @@ static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl
 	c->rec->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;
 	if (c->rec->submitted_us == 0)
 		c->rec->submitted_us = c->rec->enqueued_us; /* what a re-sent submit is still told */
-	c->rec->enqueued_us = e->now;                   /* its wait in the new queue */
+	c->rec->enqueued_us = e->now;                       /* its wait in the new queue */
 	c->rec->offered_us = c->rec->answered_us = 0;
 	c->rec->transfers++;
 	rl_stats_day(e, to);
@@ -1392,7 +1395,8 @@ static int rl_number_ok(const char *n)
 	return 1;
 }
 
-static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a, const Relais__ContactTransfer *t)
+static void rl_do_transfer(struct rl_engine *e, const struct rl_req *r, struct rl_agent *a,
+                           const Relais__ContactTransfer *t)
 {
 	struct rl_contact *c = a->contact;
 	const char *queue = t->queue_id ? t->queue_id : "", *number = t->number ? t->number : "";
@@ -1472,7 +1476,8 @@ static void rl_do_transfer_result(struct rl_engine *e, const struct rl_req *r, c
 		char msg[RL_WIRE_MAX_TEXT + 1];
 		Relais__Error er = RELAIS__ERROR__INIT;
 		rl_env env;
-		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", rl_xfer_to(c), tr->status, tr->reason ? tr->reason : "");
+		snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", rl_xfer_to(c), tr->status,
+		         tr->reason ? tr->reason : "");
 		rl_set_str(&c->rec->transfer_to, "");
 		rl_save_contact(e, c);
 		rl_env_init(&env);
@@ -1637,7 +1642,8 @@ static void rl_do_queue_position(struct rl_engine *e, const struct rl_req *r, co
 	rl_env env;
 
 	if (r->peer->role != RELAIS__ROLE__ROLE_NODE && r->peer->role != RELAIS__ROLE__ROLE_CTL) {
-		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only sites and tools ask for queue positions", 0);
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only sites and tools ask for queue positions",
+		               0);
 		return;
 	}
 	if (c != NULL && r->peer->role == RELAIS__ROLE__ROLE_NODE && c->site != r->peer->site) {
@@ -1667,8 +1673,8 @@ static void rl_do_cancel(struct rl_engine *e, const struct rl_req *r, const Rela
 {
 	struct rl_contact *c = rl_contact_find(e, cc->contact_id);
 	Relais__ContactOutcome out = cc->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED
-	                                     ? RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED
-	                                     : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
+	                                 ? RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED
+	                                 : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
 
 	if (r->peer->role != RELAIS__ROLE__ROLE_NODE && r->peer->role != RELAIS__ROLE__ROLE_CTL) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only sites and tools cancel contacts", 0);
@@ -1698,9 +1704,10 @@ static void rl_do_cancel(struct rl_engine *e, const struct rl_req *r, const Rela
 	case RELAIS__CONTACT_STATE__CONTACT_CONNECTED:
 		/* The caller hung up: the agent goes to wrap-up. */
 		rl_start_wrapup(e, a, c);
-		rl_end_contact(e, c, out == RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED
-		                             ? RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED
-		                             : RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
+		rl_end_contact(e, c,
+		               out == RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED
+		                   ? RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED
+		                   : RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
 		rl_push_status(e, a, NULL);
 		break;
 	default:
@@ -1756,9 +1763,10 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->answered = q->st.answered;
 			x->answered_in_sl = q->st.answered_in_sl;
 			x->abandoned = q->st.abandoned;
-			x->service_level = q->st.answered + q->st.abandoned
-			                           ? (double)q->st.answered_in_sl / (double)(q->st.answered + q->st.abandoned)
-			                           : 1.0;
+			x->service_level =
+			    q->st.answered + q->st.abandoned
+			        ? (double)q->st.answered_in_sl / (double)(q->st.answered + q->st.abandoned)
+			        : 1.0;
 			x->asa_ms = q->st.answered ? (double)q->st.answer_wait_ms / (double)q->st.answered : 0;
 			x->aht_ms = q->st.handled ? (double)q->st.handle_ms / (double)q->st.handled : 0;
 			x->handled = q->st.handled;
@@ -1811,8 +1819,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			x->n_tenants = a->rec->n_tenants;
 			x->tenants = a->rec->tenants;
 			x->in_state_ms = a->rec->state_since_us && e->now > a->rec->state_since_us
-			                         ? (e->now - a->rec->state_since_us) / 1000u
-			                         : 0;
+			                     ? (e->now - a->rec->state_since_us) / 1000u
+			                     : 0;
 			x->contact_id = a->rec->contact_id;
 			x->connected = a->reachable;
 			x->handled = a->rec->handled;
@@ -1824,7 +1832,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 		if ((cs = calloc(RL_STATUS_CALL_ROWS, sizeof(*cs))) == NULL ||
 		    (cp = calloc(RL_STATUS_CALL_ROWS, sizeof(*cp))) == NULL)
 			goto out;
-		for (size_t i = 0; i < e->contact_by_id.cap && rep.n_calls < RL_STATUS_CALL_ROWS - RL_STATUS_RECENT_ROWS; i++) {
+		for (size_t i = 0;
+		     i < e->contact_by_id.cap && rep.n_calls < RL_STATUS_CALL_ROWS - RL_STATUS_RECENT_ROWS; i++) {
 			struct rl_contact *c = e->contact_by_id.ents ? e->contact_by_id.ents[i].val : NULL;
 			if (c == NULL || c->plan == NULL || (ti >= 0 && e->queues[c->queue].tenant != ti))
 				continue;
@@ -1863,7 +1872,8 @@ static void rl_do_status(struct rl_engine *e, const struct rl_req *r, const Rela
 			rl_relay_counters(e->relay, &rcnt);
 			rs.rx = rcnt.rx;
 			rs.fwd = rcnt.fwd;
-			rs.dropped = rcnt.drop_malformed + rcnt.drop_unknown + rcnt.drop_source + rcnt.drop_unlatched + rcnt.drop_send;
+			rs.dropped = rcnt.drop_malformed + rcnt.drop_unknown + rcnt.drop_source + rcnt.drop_unlatched +
+			             rcnt.drop_send;
 			rs.calls = rcnt.calls;
 			rs.addr = (char *)rl_relay_advertise(e->relay);
 			rep.relay = &rs;
@@ -1896,7 +1906,8 @@ static void rl_do_heartbeat(struct rl_engine *e, const struct rl_req *r, const r
 			struct rl_req er = *r;
 			er.req_id = 0;
 			er.session = in->session;
-			rl_reply_error(e, &er, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN, "session not bound to this link: resume", 0);
+			rl_reply_error(e, &er, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN,
+			               "session not bound to this link: resume", 0);
 			return;
 		}
 		rl_touch(e, a);
@@ -1990,7 +2001,8 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 	case RELAIS__ENVELOPE__BODY_WRAPUP_DONE: {
 		struct rl_agent *a = rl_agent_by_session(e, env->session);
 		if (!rl_agent_request_ok(e, &r, a)) {
-			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN, "session not bound to this link: resume", 0);
+			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN,
+			               "session not bound to this link: resume", 0);
 			return;
 		}
 		rl_touch(e, a);
@@ -2087,14 +2099,14 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 			} else {
 				/* Unknown here (never acknowledged, or the store lost it): over. */
 				Relais__ContactUpdate u = RELAIS__CONTACT_UPDATE__INIT;
-				rl_env env;
-				rl_env_init(&env);
+				rl_env uenv;
+				rl_env_init(&uenv);
 				u.contact_id = sr->live[i];
 				u.state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
 				u.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED;
-				env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
-				env.contact_update = &u;
-				rl_out_push(e, e->sites[p->site].pipe, 0, 0, 0, &env, NULL, 0);
+				uenv.body_case = RELAIS__ENVELOPE__BODY_CONTACT_UPDATE;
+				uenv.contact_update = &u;
+				rl_out_push(e, e->sites[p->site].pipe, 0, 0, 0, &uenv, NULL, 0);
 			}
 		}
 		/* A (re)registered site hears the state of every live contact it owns: what changed
@@ -2115,7 +2127,8 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 		const Relais__AdminSetAgentState *as = env->admin_set_agent_state;
 		struct rl_agent *a = rl_agent_find(e, as->agent_id);
 		if (p->role != RELAIS__ROLE__ROLE_CTL) {
-			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "only relaisctl sets other agents' state", 0);
+			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
+			               "only relaisctl sets other agents' state", 0);
 			break;
 		}
 		if (a == NULL) {
@@ -2131,9 +2144,11 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "agent is on a call", 0);
 			break;
 		}
-		if (as->state != RELAIS__AGENT_STATE__AGENT_READY && as->state != RELAIS__AGENT_STATE__AGENT_NOT_READY &&
+		if (as->state != RELAIS__AGENT_STATE__AGENT_READY &&
+		    as->state != RELAIS__AGENT_STATE__AGENT_NOT_READY &&
 		    as->state != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT) {
-			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "state must be READY, NOT_READY or LOGGED_OUT", 0);
+			rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST,
+			               "state must be READY, NOT_READY or LOGGED_OUT", 0);
 			break;
 		}
 		rl_do_set_state(e, NULL, a, as->state, as->reason && as->reason[0] ? as->reason : "supervisor");
@@ -2201,7 +2216,8 @@ void rl_engine_tick(struct rl_engine *e)
 		if (a->reachable && silent > (uint64_t)RL_LINK_DEAD_MS * 1000u)
 			rl_agent_reach(e, a, 0);
 		if (silent > (uint64_t)e->conf.agent_grace_s * 1000000u) {
-			rl_log(RL_LOG_NOTICE, "agent lost agent=%s silent_s=%llu", a->id, (unsigned long long)(silent / 1000000u));
+			rl_log(RL_LOG_NOTICE, "agent lost agent=%s silent_s=%llu", a->id,
+			       (unsigned long long)(silent / 1000000u));
 			rl_agent_logout(e, a, "link lost");
 		}
 	}
@@ -2318,8 +2334,8 @@ static int rl_load_skills(struct rl_engine *e, const config_setting_t *g, uint8_
 	return RL_OK;
 }
 
-static int rl_load_named(const config_setting_t *list, const char *what, char (*ids)[RL_WIRE_MAX_ID + 1],
-                         size_t stride, int max)
+static int rl_load_named(const config_setting_t *list, const char *what, char (*ids)[RL_WIRE_MAX_ID + 1], size_t stride,
+                         int max)
 {
 	int n = list ? config_setting_length(list) : 0;
 
@@ -2376,8 +2392,11 @@ static int rl_load_queue(struct rl_engine *e, struct rl_queue *q, const config_s
 	q->aht_s = (uint32_t)rl_cfg_int(s, "aht_s", 180);
 	if (q->aht_s < 1 || q->aht_s > 7200)
 		return rl_cfg_err(s, "aht_s (expected handle time before there is history) is 1..7200");
-	if (q->sl_pct > 100 || q->sl_s > 3600 || q->wrapup_s > 3600 || q->offer_timeout_s < 1 || q->offer_timeout_s > 300)
-		return rl_cfg_err(s, "queue setting out of range (sl_pct 0..100, sl_seconds/wrapup_s <= 3600, offer_timeout_s 1..300)");
+	if (q->sl_pct > 100 || q->sl_s > 3600 || q->wrapup_s > 3600 || q->offer_timeout_s < 1 ||
+	    q->offer_timeout_s > 300)
+		return rl_cfg_err(
+		    s,
+		    "queue setting out of range (sl_pct 0..100, sl_seconds/wrapup_s <= 3600, offer_timeout_s 1..300)");
 	if (strcmp(policy, "longest_idle") == 0)
 		q->policy = RL_POLICY_LONGEST_IDLE;
 	else if (strcmp(policy, "most_skilled") == 0)
@@ -2567,8 +2586,10 @@ static int rl_restore_contact(void *arg, Relais__ContactRecord *r)
 	if (r->agent_id && r->agent_id[0] && r->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED) {
 		struct rl_agent *a = rl_agent_find(e, r->agent_id);
 		if (a != NULL && a->rec->contact_id && strcmp(a->rec->contact_id, c->id) == 0 &&
-		    ((r->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED && a->rec->state == RELAIS__AGENT_STATE__AGENT_RESERVED) ||
-		     (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && a->rec->state == RELAIS__AGENT_STATE__AGENT_BUSY))) {
+		    ((r->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED &&
+		      a->rec->state == RELAIS__AGENT_STATE__AGENT_RESERVED) ||
+		     (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+		      a->rec->state == RELAIS__AGENT_STATE__AGENT_BUSY))) {
 			c->agent = a;
 			a->contact = c;
 			return RL_OK;
@@ -2626,9 +2647,8 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 	return 0;
 }
 
-int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg,
-                   rl_engine_send_fn send, void *send_arg, rl_engine_auth_fn auth, void *auth_arg,
-                   uint64_t now_us)
+int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg, rl_engine_send_fn send,
+                   void *send_arg, rl_engine_auth_fn auth, void *auth_arg, uint64_t now_us)
 {
 	struct rl_engine *e = calloc(1, sizeof(*e));
 	const config_setting_t *sites, *tenants, *queues, *agents;
@@ -2658,7 +2678,8 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 		snprintf(e->sites[i].name, sizeof(e->sites[i].name), "%s", name ? name : e->sites[i].id);
 		e->sites[i].health = 100;
 	}
-	if ((n = rl_load_named(tenants, "at most 64 tenants", &e->tenants[0].id, sizeof(struct rl_tenant), RL_MAX_TENANTS)) < 0) {
+	if ((n = rl_load_named(tenants, "at most 64 tenants", &e->tenants[0].id, sizeof(struct rl_tenant),
+	                       RL_MAX_TENANTS)) < 0) {
 		rv = n;
 		goto fail;
 	}
@@ -2717,7 +2738,8 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 	for (int i = 0; i < e->nagents; i++) {
 		struct rl_agent *a = e->agents[i];
 		Relais__AgentState st = a->rec->state;
-		if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) && a->contact == NULL) {
+		if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) &&
+		    a->contact == NULL) {
 			/* It held a contact that is gone: it is free again. */
 			rl_set_str(&a->rec->contact_id, "");
 			rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "recovered");
@@ -2788,10 +2810,10 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 	int bad = 0;
 	uint32_t queued = 0;
 
-#define RL_BAD(...)                                                                              \
-	do {                                                                                     \
-		if (bad++ == 0)                                                                  \
-			snprintf(why, len, __VA_ARGS__);                                         \
+#define RL_BAD(...)                                      \
+	do {                                             \
+		if (bad++ == 0)                          \
+			snprintf(why, len, __VA_ARGS__); \
 	} while (0)
 	for (int i = 0; i < e->nagents; i++) {
 		struct rl_agent *a = e->agents[i];
@@ -2799,7 +2821,8 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 		Relais__AgentState st = a->rec->state;
 		if (a->contact != NULL && a->contact->agent != a)
 			RL_BAD("agent %s holds %s which points elsewhere", a->id, a->contact->id);
-		if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) && a->contact == NULL)
+		if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) &&
+		    a->contact == NULL)
 			RL_BAD("agent %s is %d without a contact", a->id, st);
 		if (st == RELAIS__AGENT_STATE__AGENT_READY && a->contact != NULL)
 			RL_BAD("agent %s is ready while holding %s", a->id, a->contact->id);
@@ -2807,8 +2830,10 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 			if (a->members[q].linked && (st != RELAIS__AGENT_STATE__AGENT_READY || !a->reachable))
 				RL_BAD("agent %s in a ready list while state %d", a->id, st);
 		if (rl_store_get_agent(e->store, a->id, &ar) == RL_OK) {
-			if (ar->state != st || strcmp(ar->contact_id ? ar->contact_id : "", a->rec->contact_id ? a->rec->contact_id : "") != 0)
-				RL_BAD("agent %s: store says %d/%s, memory %d/%s", a->id, ar->state, ar->contact_id, st, a->rec->contact_id);
+			if (ar->state != st || strcmp(ar->contact_id ? ar->contact_id : "",
+			                              a->rec->contact_id ? a->rec->contact_id : "") != 0)
+				RL_BAD("agent %s: store says %d/%s, memory %d/%s", a->id, ar->state, ar->contact_id, st,
+				       a->rec->contact_id);
 			relais__agent_record__free_unpacked(ar, NULL);
 		}
 	}

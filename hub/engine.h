@@ -34,12 +34,12 @@ typedef void (*rl_engine_send_fn)(void *arg, uint32_t pipe, const uint8_t *buf, 
 struct rl_auth_job {
 	char agent_id[RL_WIRE_MAX_ID + 1];
 	char secret[RL_WIRE_MAX_SECRET + 1];
-	char hash[256];    /* empty: unknown agent (verified against a dummy, then refused) */
+	char hash[256]; /* empty: unknown agent (verified against a dummy, then refused) */
 	uint32_t pipe;
 	uint64_t chan;
 	uint64_t req_id;
-	int site;          /* -1 = home */
-	int ok;            /* set by the verifier: 1 match, 0 no match, -1 verifier busy */
+	int site; /* -1 = home */
+	int ok;   /* set by the verifier: 1 match, 0 no match, -1 verifier busy */
 };
 
 /* The verifier takes the job (owned by the engine until rl_engine_auth_done). */
@@ -56,9 +56,8 @@ struct rl_engine_counters {
  * (sites, tenants, queues, agents lists; see docs/config.md) and rebuilds the model.
  * Errors: RL_ECONFIG (message logged), RL_EIO, RL_ENOMEM.
  */
-int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg,
-                   rl_engine_send_fn send, void *send_arg, rl_engine_auth_fn auth, void *auth_arg,
-                   uint64_t now_us);
+int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg, rl_engine_send_fn send,
+                   void *send_arg, rl_engine_auth_fn auth, void *auth_arg, uint64_t now_us);
 
 /* Batch control. begin: RL_EIO. commit: routes, commits, flushes; RL_EIO = fail-stop. */
 int rl_engine_begin(struct rl_engine *e, uint64_t now_us);

@@ -16,12 +16,12 @@
 #include "relais.pb-c.h"
 #include "rl_wire.h"
 
-#define RL_MAX_SKILLS 64    /* distinct skill names across the hub */
-#define RL_MAX_TENANTS 64   /* tenant bit masks */
-#define RL_MAX_SITES 64
-#define RL_MAX_TIERS 5      /* tier 0 + up to 4 overflow rules */
-#define RL_REPLY_CACHE 4    /* per agent session */
-#define RL_PEER_CACHE 64    /* per node / ctl link */
+#define RL_MAX_SKILLS  64 /* distinct skill names across the hub */
+#define RL_MAX_TENANTS 64 /* tenant bit masks */
+#define RL_MAX_SITES   64
+#define RL_MAX_TIERS   5  /* tier 0 + up to 4 overflow rules */
+#define RL_REPLY_CACHE 4  /* per agent session */
+#define RL_PEER_CACHE  64 /* per node / ctl link */
 
 enum rl_widen { RL_WIDEN_ALL_SITES = 1, RL_WIDEN_HOME = 2, RL_WIDEN_SKILLS2 = 4 };
 enum rl_policy { RL_POLICY_LONGEST_IDLE, RL_POLICY_MOST_SKILLED };
@@ -34,10 +34,10 @@ struct rl_tenant {
 struct rl_site {
 	char id[RL_WIRE_MAX_ID + 1];
 	char name[RL_WIRE_MAX_TEXT + 1];
-	uint32_t pipe;       /* node link, 0 = not connected */
+	uint32_t pipe; /* node link, 0 = not connected */
 	uint32_t capacity, health;
-	uint32_t agents;     /* logged-in agents seated here */
-	uint32_t contacts;   /* live contacts submitted here */
+	uint32_t agents;                     /* logged-in agents seated here */
+	uint32_t contacts;                   /* live contacts submitted here */
 	char media_addr[RL_WIRE_MAX_ID + 1]; /* where its seated agents send media ("" = unknown) */
 };
 
@@ -72,10 +72,10 @@ struct rl_queue {
 	char id[RL_WIRE_MAX_ID + 1];
 	char name[RL_WIRE_MAX_TEXT + 1];
 	int tenant;
-	uint8_t need[RL_MAX_SKILLS];   /* minimum level per skill index, 0 = not required */
-	uint8_t need2[RL_MAX_SKILLS];  /* second skill set (widen skills2) */
+	uint8_t need[RL_MAX_SKILLS];  /* minimum level per skill index, 0 = not required */
+	uint8_t need2[RL_MAX_SKILLS]; /* second skill set (widen skills2) */
 	int has_need2;
-	uint64_t sites;                /* bit per site index; 0 = any site or home */
+	uint64_t sites; /* bit per site index; 0 = any site or home */
 	uint32_t sl_pct, sl_s, wrapup_s, offer_timeout_s, sticky_s;
 	enum rl_policy policy;
 	struct rl_overflow overflow[RL_MAX_TIERS - 1];
@@ -101,14 +101,14 @@ struct rl_contact {
 	char id[RL_WIRE_MAX_ID + 1];
 	Relais__ContactRecord *rec; /* owned; the durable record's image */
 	int queue;
-	int site;                   /* submitting site, -1 = ctl / none */
-	uint32_t heap_idx;          /* valid while queued */
+	int site;          /* submitting site, -1 = ctl / none */
+	uint32_t heap_idx; /* valid while queued */
 	struct rl_contact *fifo_prev, *fifo_next;
 	int queued;
-	struct rl_agent *agent;     /* offered / connected agent */
+	struct rl_agent *agent;               /* offered / connected agent */
 	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */
-	struct rl_plan *plan;       /* connected: its media plan (plan.h), made on first push */
-	int no_media_logged;        /* "no media path" said for this contact */
+	struct rl_plan *plan;                 /* connected: its media plan (plan.h), made on first push */
+	int no_media_logged;                  /* "no media path" said for this contact */
 };
 
 struct rl_reply {
@@ -119,8 +119,8 @@ struct rl_reply {
 
 struct rl_agent {
 	char id[RL_WIRE_MAX_ID + 1];
-	Relais__AgentRecord *rec;   /* owned; the durable record's image */
-	uint64_t tenants;           /* bit per tenant index */
+	Relais__AgentRecord *rec; /* owned; the durable record's image */
+	uint64_t tenants;         /* bit per tenant index */
 	uint8_t level[RL_MAX_SKILLS];
 	int site;                   /* logged in at this site index; -1 = home */
 	int tier[64];               /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
@@ -130,8 +130,8 @@ struct rl_agent {
 	uint32_t pipe;
 	uint64_t chan;
 	int bound;
-	int reachable;              /* heard within RL_LINK_DEAD_MS */
-	uint64_t last_seen_us;       /* batch clock of the last message */
+	int reachable;         /* heard within RL_LINK_DEAD_MS */
+	uint64_t last_seen_us; /* batch clock of the last message */
 	uint64_t wrap_started_us;
 	int wrap_queue;
 	struct rl_reply cache[RL_REPLY_CACHE];

@@ -42,16 +42,17 @@ struct hub_settings {
 };
 
 static const struct rl_cfg_opt hub_opts[] = {
-	{"id", RL_CFG_STR, 0, 64, "hub-1", offsetof(struct hub_settings, id), "hub name in logs and replies"},
-	{"data_dir", RL_CFG_STR, 0, 1000, NULL, offsetof(struct hub_settings, data_dir), "LMDB directory"},
-	{"map_size_mb", RL_CFG_INT, 16, 1 << 20, "4096", offsetof(struct hub_settings, map_size_mb), "LMDB map size"},
-	{"agent_grace_s", RL_CFG_INT, 5, 86400, "60", offsetof(struct hub_settings, agent_grace_s), "silence before logout"},
-	{"offer_timeout_s", RL_CFG_INT, 1, 300, "15", offsetof(struct hub_settings, offer_timeout_s), "default RONA time"},
-	{"wrapup_s", RL_CFG_INT, 0, 3600, "30", offsetof(struct hub_settings, wrapup_s), "default wrap-up time"},
-	{"batch_max", RL_CFG_INT, 1, 65536, "2048", offsetof(struct hub_settings, batch_max), "requests per commit"},
-	{"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct hub_settings, log_level), "err..debug"},
-	{"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"id", RL_CFG_STR, 0, 64, "hub-1", offsetof(struct hub_settings, id), "hub name in logs and replies"},
+    {"data_dir", RL_CFG_STR, 0, 1000, NULL, offsetof(struct hub_settings, data_dir), "LMDB directory"},
+    {"map_size_mb", RL_CFG_INT, 16, 1 << 20, "4096", offsetof(struct hub_settings, map_size_mb), "LMDB map size"},
+    {"agent_grace_s", RL_CFG_INT, 5, 86400, "60", offsetof(struct hub_settings, agent_grace_s),
+     "silence before logout"},
+    {"offer_timeout_s", RL_CFG_INT, 1, 300, "15", offsetof(struct hub_settings, offer_timeout_s), "default RONA time"},
+    {"wrapup_s", RL_CFG_INT, 0, 3600, "30", offsetof(struct hub_settings, wrapup_s), "default wrap-up time"},
+    {"batch_max", RL_CFG_INT, 1, 65536, "2048", offsetof(struct hub_settings, batch_max), "requests per commit"},
+    {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct hub_settings, log_level), "err..debug"},
+    {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* The voice path: the relay for calls whose agent is not seated at the call's site. */
@@ -65,18 +66,18 @@ struct media_settings {
 };
 
 static const struct rl_cfg_opt media_opts[] = {
-	{"relay_listen", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_listen),
-	 "IP:port of the media relay's UDP socket; empty = no relay"},
-	{"relay_advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_advertise),
-	 "IP:port peers send to (NAT, load balancer); empty = relay_listen"},
-	{"relay_threads", RL_CFG_INT, 1, 16, "1", offsetof(struct media_settings, relay_threads), "relay threads"},
-	{"relay_idle_s", RL_CFG_INT, 5, 3600, "30", offsetof(struct media_settings, relay_idle_s),
-	 "release a relay call after this silence"},
-	{"relay_check_ip", RL_CFG_BOOL, 0, 1, "true", offsetof(struct media_settings, relay_check_ip),
-	 "a relay leg latches only from its control link's IP"},
-	{"srtp_suite", RL_CFG_STR, 0, 64, "AEAD_AES_128_GCM", offsetof(struct media_settings, srtp_suite),
-	 "AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"relay_listen", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_listen),
+     "IP:port of the media relay's UDP socket; empty = no relay"},
+    {"relay_advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, relay_advertise),
+     "IP:port peers send to (NAT, load balancer); empty = relay_listen"},
+    {"relay_threads", RL_CFG_INT, 1, 16, "1", offsetof(struct media_settings, relay_threads), "relay threads"},
+    {"relay_idle_s", RL_CFG_INT, 5, 3600, "30", offsetof(struct media_settings, relay_idle_s),
+     "release a relay call after this silence"},
+    {"relay_check_ip", RL_CFG_BOOL, 0, 1, "true", offsetof(struct media_settings, relay_check_ip),
+     "a relay leg latches only from its control link's IP"},
+    {"srtp_suite", RL_CFG_STR, 0, 64, "AEAD_AES_128_GCM", offsetof(struct media_settings, srtp_suite),
+     "AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 struct hub {
@@ -122,8 +123,9 @@ static void log_counters(struct hub *h, int level)
 {
 	const struct rl_engine_counters *ec = rl_engine_counters(h->engine);
 
-	rl_log(level, "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
-	              "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu conflicts=%llu",
+	rl_log(level,
+	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
+	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu conflicts=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
@@ -217,14 +219,19 @@ int main(int argc, char **argv)
 	const config_setting_t *listen;
 	int c, rv, exit_code = 1;
 
-
 	rl_signals_block(); /* before any thread exists */
 	memset(&h, 0, sizeof(h));
 	while ((c = getopt_long(argc, argv, "c:l:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': conf_path = optarg; break;
-		case 'l': level = optarg; break;
-		default: usage(); return c == 'h' ? 0 : 2;
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		default:
+			usage();
+			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (conf_path == NULL) {
@@ -252,7 +259,8 @@ int main(int argc, char **argv)
 	else if (strcmp(ms.srtp_suite, "AES_CM_128_HMAC_SHA1_80") == 0)
 		suite = RL_SRTP_AES_CM_128_HMAC_SHA1_80;
 	else {
-		fprintf(stderr, "relais-hub: %s: media.srtp_suite: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80\n", conf_path);
+		fprintf(stderr, "relais-hub: %s: media.srtp_suite: AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80\n",
+		        conf_path);
 		config_destroy(&cfg);
 		return 1;
 	}
@@ -283,7 +291,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "relais-hub: media relay on %s: %s\n", ms.relay_listen, rl_strerror(rv));
 			goto out;
 		}
-		rl_log(RL_LOG_NOTICE, "media relay listen=%s advertise=%s", ms.relay_listen, rl_relay_advertise(h.relay));
+		rl_log(RL_LOG_NOTICE, "media relay listen=%s advertise=%s", ms.relay_listen,
+		       rl_relay_advertise(h.relay));
 	}
 	rl_engine_set_media(h.engine, h.relay, suite, ms.relay_check_ip);
 	if (rl_link_server_open(&h.sock) != RL_OK)

@@ -43,7 +43,8 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w)
 	p->ssrc_site = rl_plan_ssrc(relayed ? w->relay : NULL, 0);
 	p->ssrc_agent = rl_plan_ssrc(relayed ? w->relay : NULL, p->ssrc_site);
 	if (relayed) {
-		if ((rv = rl_relay_add(w->relay, w->relay_id, p->ssrc_site, p->ssrc_agent, w->ip_site, w->ip_agent)) != RL_OK) {
+		if ((rv = rl_relay_add(w->relay, w->relay_id, p->ssrc_site, p->ssrc_agent, w->ip_site, w->ip_agent)) !=
+		    RL_OK) {
 			sodium_memzero(p, sizeof(*p));
 			free(p);
 			return rv;

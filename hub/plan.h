@@ -38,10 +38,10 @@ Relais__CallQuality *rl_quality_get(struct rl_call_quality *cq, int side);
 Relais__CallQuality *rl_quality_dup(struct rl_call_quality *cq, int side);
 
 struct rl_plan {
-	uint64_t relay_id;              /* nonzero: registered with the relay under this id */
+	uint64_t relay_id; /* nonzero: registered with the relay under this id */
 	int suite;
 	uint32_t epoch;
-	uint32_t ssrc_site, ssrc_agent; /* what each end sends with */
+	uint32_t ssrc_site, ssrc_agent;                                /* what each end sends with */
 	uint8_t key_site[RL_SRTP_KEY_MAX], key_agent[RL_SRTP_KEY_MAX]; /* each end's tx key */
 	size_t key_len;
 	char site_peer[RL_WIRE_MAX_ID + 1];  /* where the site sends ("" = latch on the agent) */
@@ -50,9 +50,9 @@ struct rl_plan {
 };
 
 struct rl_plan_where {
-	const char *site_media;        /* the site's media address, "" if it gave none */
-	int seated_here;               /* the agent is seated at the call's site */
-	struct rl_relay *relay;        /* NULL: no relay configured */
+	const char *site_media; /* the site's media address, "" if it gave none */
+	int seated_here;        /* the agent is seated at the call's site */
+	struct rl_relay *relay; /* NULL: no relay configured */
 	uint64_t relay_id;
 	const struct sockaddr *ip_site, *ip_agent; /* relay latching restriction, NULL = none */
 	int suite;
@@ -65,7 +65,6 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w);
 
 /* rl_plan_leg fills leg (pointers into p, valid while p lives) with one end's view. */
 void rl_plan_leg(const struct rl_plan *p, const char *contact_id, int agent_side, Relais__MediaLeg *leg);
-
 
 /* rl_plan_free releases the relay call and wipes the keys (NULL is fine). */
 void rl_plan_free(struct rl_plan *p, struct rl_relay *relay);

@@ -62,16 +62,16 @@
 #include "rl_err.h"
 #include "rl_log.h"
 
-#define RL_RELAY_BATCH 64          /* datagrams per recvmmsg/sendmmsg */
-#define RL_RELAY_MAX_DGRAM 1500    /* larger datagrams are malformed */
-#define RL_RELAY_BUF 1504          /* receive room: one byte more than the cap tells "too big" */
-#define RL_RELAY_TICK_MS 50        /* receive timeout: stop flag and reaper checks at least this often */
-#define RL_RELAY_REAP_US 1000000u  /* idle scan period */
-#define RL_RELAY_RELATCH_US 5000000u
-#define RL_RELAY_REAP_MAX 256      /* idle candidates per scan pass */
+#define RL_RELAY_BATCH       64       /* datagrams per recvmmsg/sendmmsg */
+#define RL_RELAY_MAX_DGRAM   1500     /* larger datagrams are malformed */
+#define RL_RELAY_BUF         1504     /* receive room: one byte more than the cap tells "too big" */
+#define RL_RELAY_TICK_MS     50       /* receive timeout: stop flag and reaper checks at least this often */
+#define RL_RELAY_REAP_US     1000000u /* idle scan period */
+#define RL_RELAY_RELATCH_US  5000000u
+#define RL_RELAY_REAP_MAX    256 /* idle candidates per scan pass */
 #define RL_RELAY_MAX_THREADS 16
-#define RL_RELAY_MAX_CALLS (1u << 22)
-#define RL_RELAY_SOCKBUF (4 << 20)
+#define RL_RELAY_MAX_CALLS   (1u << 22)
+#define RL_RELAY_SOCKBUF     (4 << 20)
 
 /* An IP address and port in one form for IPv4 and IPv6: the 16-byte IPv6 address (IPv4 as
  * ::ffff:a.b.c.d) in w0/w1 (memory order), the port (network order) and scope id in w2. */
@@ -81,16 +81,16 @@ struct rl_relay_addr {
 
 struct rl_relay_leg {
 	uint32_t ssrc;
-	int has_want;                 /* latch only from want's IP */
-	struct rl_relay_addr want;    /* w2 unused */
-	_Atomic uint32_t seq;         /* seqlock over a0..a2 (see the top of the file) */
-	_Atomic uint64_t a0, a1, a2;  /* latched address */
-	_Atomic uint64_t last_us;     /* last packet accepted from the latched address (coarse clock) */
+	int has_want;                /* latch only from want's IP */
+	struct rl_relay_addr want;   /* w2 unused */
+	_Atomic uint32_t seq;        /* seqlock over a0..a2 (see the top of the file) */
+	_Atomic uint64_t a0, a1, a2; /* latched address */
+	_Atomic uint64_t last_us;    /* last packet accepted from the latched address (coarse clock) */
 };
 
 struct rl_relay_call {
 	alignas(64) uint64_t id;
-	uint32_t gen;                 /* bumped at every add into this slot */
+	uint32_t gen; /* bumped at every add into this slot */
 	int live;
 	uint64_t added_us;
 	struct rl_relay_leg leg[2];
@@ -98,8 +98,7 @@ struct rl_relay_call {
 
 /* Counters a worker owns: written by it alone (relaxed), read by rl_relay_counters. */
 struct rl_relay_wcount {
-	_Atomic uint64_t rx, fwd, bytes, drop_malformed, drop_unknown, drop_source, drop_unlatched,
-		drop_send, latched;
+	_Atomic uint64_t rx, fwd, bytes, drop_malformed, drop_unknown, drop_source, drop_unlatched, drop_send, latched;
 };
 
 struct rl_relay_reap {
@@ -130,16 +129,16 @@ struct rl_relay_id_ent {
 };
 
 struct rl_relay {
-	int family;                       /* AF_INET or AF_INET6: all sockets and addresses */
-	struct rl_relay_addr self;        /* bound address (IP may be the wildcard) */
-	struct rl_relay_addr adv;         /* advertised address */
+	int family;                /* AF_INET or AF_INET6: all sockets and addresses */
+	struct rl_relay_addr self; /* bound address (IP may be the wildcard) */
+	struct rl_relay_addr adv;  /* advertised address */
 	char advertise[64];
 	unsigned nthreads;
 	uint64_t idle_us;
 	uint32_t max_calls;
-	uint32_t seed;                    /* hash seed: SSRCs on the wire are chosen by peers */
+	uint32_t seed; /* hash seed: SSRCs on the wire are chosen by peers */
 	atomic_int stop;
-	_Atomic uint64_t reap_at;         /* next idle scan (coarse monotonic us) */
+	_Atomic uint64_t reap_at; /* next idle scan (coarse monotonic us) */
 
 	pthread_rwlock_t lock;
 	int lock_ok;
@@ -152,7 +151,7 @@ struct rl_relay {
 	uint32_t imask;
 	uint64_t calls_added, calls_released, calls_idle;
 
-	struct rl_relay_worker *w;        /* nthreads of them */
+	struct rl_relay_worker *w; /* nthreads of them */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -685,8 +684,8 @@ static void *rl_relay_thread(void *arg)
 			if (atomic_load_explicit(&r->stop, memory_order_relaxed))
 				break;
 			if (logged_errs++ < 10)
-				rl_log(RL_LOG_WARNING, "relay recv failed thread=%u err=%s",
-				       (unsigned)(w - r->w), strerror(errno));
+				rl_log(RL_LOG_WARNING, "relay recv failed thread=%u err=%s", (unsigned)(w - r->w),
+				       strerror(errno));
 			struct timespec pause = {0, 1000000}; /* never spin on a failing socket */
 			nanosleep(&pause, NULL);
 		}
@@ -830,8 +829,8 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 		/* named for top -H and for bench/relay, which times these threads alone */
 		pthread_setname_np(r->w[i].tid, "rl-relay");
 	}
-	rl_log(RL_LOG_NOTICE, "relay open listen=%s advertise=%s threads=%u max_calls=%u idle_ms=%llu",
-	       conf->listen, r->advertise, nthreads, r->max_calls, (unsigned long long)(r->idle_us / 1000u));
+	rl_log(RL_LOG_NOTICE, "relay open listen=%s advertise=%s threads=%u max_calls=%u idle_ms=%llu", conf->listen,
+	       r->advertise, nthreads, r->max_calls, (unsigned long long)(r->idle_us / 1000u));
 	*out = r;
 	return 0;
 fail:
@@ -905,7 +904,8 @@ int rl_relay_add(struct rl_relay *r, uint64_t id, uint32_t ssrc_a, uint32_t ssrc
 out:
 	pthread_rwlock_unlock(&r->lock);
 	if (rv == 0)
-		rl_log(RL_LOG_DEBUG, "relay add call=%llu ssrc_a=%08x ssrc_b=%08x", (unsigned long long)id, ssrc_a, ssrc_b);
+		rl_log(RL_LOG_DEBUG, "relay add call=%llu ssrc_a=%08x ssrc_b=%08x", (unsigned long long)id, ssrc_a,
+		       ssrc_b);
 	return rv;
 }
 

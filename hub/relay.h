@@ -22,18 +22,18 @@
 #include <sys/socket.h>
 
 struct rl_relay_conf {
-	const char *listen;      /* "IP:port" to bind, e.g. "0.0.0.0:7500" (port 0: any) */
-	const char *advertise;   /* "IP:port" given to peers; NULL: the bound address */
-	unsigned threads;        /* 1..16 */
-	unsigned idle_ms;        /* release a call after this silence on both legs (e.g. 30000) */
-	unsigned max_calls;      /* table size, e.g. 65536 */
+	const char *listen;    /* "IP:port" to bind, e.g. "0.0.0.0:7500" (port 0: any) */
+	const char *advertise; /* "IP:port" given to peers; NULL: the bound address */
+	unsigned threads;      /* 1..16 */
+	unsigned idle_ms;      /* release a call after this silence on both legs (e.g. 30000) */
+	unsigned max_calls;    /* table size, e.g. 65536 */
 };
 
 struct rl_relay_counters {
 	uint64_t rx, fwd, bytes;
 	uint64_t drop_malformed, drop_unknown, drop_source, drop_unlatched, drop_send;
 	uint64_t latched, calls_added, calls_released, calls_idle;
-	uint32_t calls;          /* live now */
+	uint32_t calls; /* live now */
 };
 
 struct rl_relay;

@@ -31,8 +31,7 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
 		if (t > 0)
 			widen |= q->overflow[t - 1].widen;
 		int skills = s1 || (s2 && (widen & RL_WIDEN_SKILLS2));
-		int place = here || (elsewhere && (widen & RL_WIDEN_ALL_SITES)) ||
-		            (home && (widen & RL_WIDEN_HOME));
+		int place = here || (elsewhere && (widen & RL_WIDEN_ALL_SITES)) || (home && (widen & RL_WIDEN_HOME));
 		if (skills && place)
 			return t;
 	}
@@ -50,8 +49,7 @@ int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us)
 	wait_s = now_us > head->rec->enqueued_us ? (now_us - head->rec->enqueued_us) / 1000000u : 0;
 	for (int i = 0; i < q->noverflow; i++) {
 		const struct rl_overflow *o = &q->overflow[i];
-		if ((o->after_s > 0 && wait_s >= o->after_s) ||
-		    (o->waiting_over > 0 && q->nheap > o->waiting_over))
+		if ((o->after_s > 0 && wait_s >= o->after_s) || (o->waiting_over > 0 && q->nheap > o->waiting_over))
 			tier = i + 1;
 	}
 	return tier;

@@ -172,8 +172,7 @@ static void rl_store_end(MDB_txn *rtxn)
 		mdb_txn_abort(rtxn);
 }
 
-static int rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen,
-                            const void *val, size_t vlen)
+static int rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	int rc;
@@ -186,23 +185,23 @@ static int rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, si
 }
 
 /* Records are packed into a stack buffer when small, else the heap. */
-#define RL_PACK(type, r, fn_size, fn_pack, dbi, key)                                             \
-	do {                                                                                     \
-		uint8_t stackbuf[2048], *buf = stackbuf;                                        \
-		size_t n = fn_size(r);                                                           \
-		if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)                           \
-			return RL_ENOMEM;                                                        \
-		fn_pack(r, buf);                                                                 \
-		rv = rl_store_put_raw(s, dbi, key, strlen(key), buf, n);                         \
-		if (buf != stackbuf)                                                             \
-			free(buf);                                                               \
+#define RL_PACK(type, r, fn_size, fn_pack, dbi, key)                     \
+	do {                                                             \
+		uint8_t stackbuf[2048], *buf = stackbuf;                 \
+		size_t n = fn_size(r);                                   \
+		if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)   \
+			return RL_ENOMEM;                                \
+		fn_pack(r, buf);                                         \
+		rv = rl_store_put_raw(s, dbi, key, strlen(key), buf, n); \
+		if (buf != stackbuf)                                     \
+			free(buf);                                       \
 	} while (0)
 
 int rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r)
 {
 	int rv;
-	RL_PACK(Relais__AgentRecord, r, relais__agent_record__get_packed_size,
-	        relais__agent_record__pack, s->agents, r->agent_id);
+	RL_PACK(Relais__AgentRecord, r, relais__agent_record__get_packed_size, relais__agent_record__pack, s->agents,
+	        r->agent_id);
 	return rv;
 }
 
@@ -211,8 +210,8 @@ int rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int
 	MDB_val k = {strlen(r->contact_id), r->contact_id};
 	int rv, rc;
 
-	RL_PACK(Relais__ContactRecord, r, relais__contact_record__get_packed_size,
-	        relais__contact_record__pack, s->contacts, r->contact_id);
+	RL_PACK(Relais__ContactRecord, r, relais__contact_record__get_packed_size, relais__contact_record__pack,
+	        s->contacts, r->contact_id);
 	if (rv != RL_OK)
 		return rv;
 	if (live)

@@ -16,9 +16,9 @@ struct rl_wav_src {
 	int channels;
 	unsigned file_rate;
 	int loop, ended;
-	double pos;           /* read position in file samples (resampling) */
-	float prev, cur;      /* the two file samples around pos */
-	float *buf;           /* one read of interleaved frames */
+	double pos;      /* read position in file samples (resampling) */
+	float prev, cur; /* the two file samples around pos */
+	float *buf;      /* one read of interleaved frames */
 	size_t buf_frames;
 };
 
@@ -258,11 +258,11 @@ int rl_audio_seq_src(struct rl_audio_src **out, struct rl_audio_src **srcs, int 
 struct rl_gen_src {
 	struct rl_audio_src base;
 	uint64_t rng;
-	uint64_t t, end;        /* samples produced, samples before the end (0 = endless) */
-	uint64_t seg_left;      /* samples left in the current segment */
-	int kind;               /* 0 pause, 1 voiced, 2 unvoiced */
+	uint64_t t, end;   /* samples produced, samples before the end (0 = endless) */
+	uint64_t seg_left; /* samples left in the current segment */
+	int kind;          /* 0 pause, 1 voiced, 2 unvoiced */
 	double phase, f0, f0_to, f1, f2, amp, env;
-	double lp;              /* noise colouring */
+	double lp; /* noise colouring */
 };
 
 static uint32_t rl_gen_rand(struct rl_gen_src *g)
@@ -329,7 +329,8 @@ static int rl_gen_read(struct rl_audio_src *s, int16_t *pcm, size_t n)
 			/* Harmonics weighted by two formant resonances. */
 			for (int h = 1; h * f0 < nyq && h <= 24; h++) {
 				double fh = h * f0;
-				double w = 1.0 / (1.0 + pow((fh - g->f1) / 150.0, 2)) + 0.5 / (1.0 + pow((fh - g->f2) / 250.0, 2));
+				double w = 1.0 / (1.0 + pow((fh - g->f1) / 150.0, 2)) +
+				           0.5 / (1.0 + pow((fh - g->f2) / 250.0, 2));
 				v += w * sin(h * g->phase) / h;
 			}
 			target = g->amp;

@@ -138,7 +138,8 @@ unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s)
 		while (start < bp->n) {
 			size_t bytes = 16;
 			unsigned k = start;
-			while (k < bp->n && k - start < RL_BUNDLE_MAX_FRAMES && bytes + bp->frames[k].len + 8 < RL_WIRE_MAX_FRAME) {
+			while (k < bp->n && k - start < RL_BUNDLE_MAX_FRAMES &&
+			       bytes + bp->frames[k].len + 8 < RL_WIRE_MAX_FRAME) {
 				bytes += bp->frames[k].len + 8;
 				k++;
 			}

@@ -37,39 +37,39 @@
 #include "rl_rtp.h"
 #include "rl_time.h"
 
-#define CR_FRAME 160              /* samples (bytes) per 20 ms at 8 kHz */
-#define CR_MAX_MUL 2              /* src/sink rate / 8000 */
-#define CR_BATCH 16               /* datagrams per recvmmsg */
-#define CR_DRAIN_MAX 256          /* datagrams per read at most */
-#define CR_SPLIT_MAX 9            /* a packet of up to 9 x 20 ms is split without repacketising */
-#define CR_OPUS_FRAME 960         /* 20 ms at the Opus RTP clock */
-#define CR_OPUS_MAX 1275          /* largest Opus frame (RFC 6716 3.4), our encoder's cap */
-#define CR_OPUS_SILENCE 10        /* Opus packets this small carry silence or comfort noise */
+#define CR_FRAME        160  /* samples (bytes) per 20 ms at 8 kHz */
+#define CR_MAX_MUL      2    /* src/sink rate / 8000 */
+#define CR_BATCH        16   /* datagrams per recvmmsg */
+#define CR_DRAIN_MAX    256  /* datagrams per read at most */
+#define CR_SPLIT_MAX    9    /* a packet of up to 9 x 20 ms is split without repacketising */
+#define CR_OPUS_FRAME   960  /* 20 ms at the Opus RTP clock */
+#define CR_OPUS_MAX     1275 /* largest Opus frame (RFC 6716 3.4), our encoder's cap */
+#define CR_OPUS_SILENCE 10   /* Opus packets this small carry silence or comfort noise */
 /* Opus bitrate caps (VBR: speech averages about 3/4 of them). libopus 1.3 codes in-band FEC
  * at 5 % loss and complexity 5 only from about 19 kb/s narrowband and 25 kb/s wideband (its
  * decide_fec()); below, FEC is on in name only. Measured in tests/lib/test_carrier.c. */
 #define CR_OPUS_BPS_NB 22000
 #define CR_OPUS_BPS_WB 28000
 
-#define CR_HB_TAPS 63             /* halfband FIR: 4 * 16 - 1 taps, centre at 31 */
-#define CR_HB_C 31
-#define CR_HB_EVEN 32             /* the non-zero taps besides the centre: even indices */
+#define CR_HB_TAPS 63 /* halfband FIR: 4 * 16 - 1 taps, centre at 31 */
+#define CR_HB_C    31
+#define CR_HB_EVEN 32 /* the non-zero taps besides the centre: even indices */
 #define CR_HB_BETA 7.0
 
-#define CR_HIST 320               /* decoded history kept for concealment (40 ms) */
-#define CR_PITCH_MIN 20           /* 400 Hz */
-#define CR_PITCH_MAX 120          /* 66 Hz */
-#define CR_PITCH_WIN 120
-#define CR_PLC_FULL 80            /* concealment at full level for 10 ms */
-#define CR_PLC_END 480            /* ... and silent from 60 ms */
-#define CR_XFADE 40               /* 5 ms cross-fade from concealment back to audio */
-#define CR_SILENCE_PEAK 64        /* frames whose peak is below this (-54 dBFS) are silence */
+#define CR_HIST         320 /* decoded history kept for concealment (40 ms) */
+#define CR_PITCH_MIN    20  /* 400 Hz */
+#define CR_PITCH_MAX    120 /* 66 Hz */
+#define CR_PITCH_WIN    120
+#define CR_PLC_FULL     80  /* concealment at full level for 10 ms */
+#define CR_PLC_END      480 /* ... and silent from 60 ms */
+#define CR_XFADE        40  /* 5 ms cross-fade from concealment back to audio */
+#define CR_SILENCE_PEAK 64  /* frames whose peak is below this (-54 dBFS) are silence */
 
 #define CR_DTMF_SEEN 16
-#define CR_DTMF_LONG 0xFF00u      /* a segment this long may be continued by a new one */
-#define CR_TXQ 16
-#define CR_EV_GAP 3               /* frames of audio between two events we send */
-#define CR_EV_VOLUME 10           /* -10 dBm0 */
+#define CR_DTMF_LONG 0xFF00u /* a segment this long may be continued by a new one */
+#define CR_TXQ       16
+#define CR_EV_GAP    3  /* frames of audio between two events we send */
+#define CR_EV_VOLUME 10 /* -10 dBm0 */
 
 static const char cr_digits[] = "0123456789*#ABCD";
 
@@ -89,16 +89,16 @@ struct cr_ev_key {
 
 struct rl_carrier {
 	pthread_mutex_t mu;
-	unsigned refs;                    /* atomic: owner, src, sink */
+	unsigned refs; /* atomic: owner, src, sink */
 	struct cr_src src;
 	struct cr_sink sink;
-	struct rl_carrier_conf conf;      /* conf.pt resolved (never -1) */
-	unsigned mul;                     /* G.711 resampling: conf.rate / 8000; 1 for Opus */
-	unsigned fn;                      /* samples per 20 ms at conf.rate */
-	uint32_t ts_frame;                /* RTP timestamp units per 20 ms: 160, or 960 for Opus */
-	uint32_t ev_frame;                /* telephone-event duration units per 20 ms */
-	uint32_t ev_span;                 /* timestamp units per event unit, at least 1 */
-	OpusEncoder *enc;                 /* Opus only */
+	struct rl_carrier_conf conf; /* conf.pt resolved (never -1) */
+	unsigned mul;                /* G.711 resampling: conf.rate / 8000; 1 for Opus */
+	unsigned fn;                 /* samples per 20 ms at conf.rate */
+	uint32_t ts_frame;           /* RTP timestamp units per 20 ms: 160, or 960 for Opus */
+	uint32_t ev_frame;           /* telephone-event duration units per 20 ms */
+	uint32_t ev_span;            /* timestamp units per event unit, at least 1 */
+	OpusEncoder *enc;            /* Opus only */
 	OpusDecoder *dec;
 	int fd, family, closed;
 	unsigned port;
@@ -107,7 +107,7 @@ struct rl_carrier {
 
 	/* addresses */
 	struct sockaddr_storage sdp, learned;
-	socklen_t sdp_len, learned_len;   /* 0: none */
+	socklen_t sdp_len, learned_len; /* 0: none */
 	int learning;
 	int hold;
 
@@ -118,7 +118,7 @@ struct rl_carrier {
 	unsigned cand_n;
 	struct rl_jbuf_conf jbc;
 	struct rl_jbuf *jb;
-	struct rl_jbuf_stats jb_past;     /* buffers of SSRCs no longer followed */
+	struct rl_jbuf_stats jb_past; /* buffers of SSRCs no longer followed */
 	uint8_t asm_buf[CR_FRAME];
 	size_t asm_fill;
 	uint32_t asm_ts, asm_next;
@@ -126,11 +126,11 @@ struct rl_carrier {
 
 	/* source side: decoded history, concealment, upsampler, output */
 	int16_t hist[CR_HIST];
-	int played;                       /* a frame has been played: EMPTY now means a gap */
-	unsigned conc_pos;                /* samples concealed in the current loss, 0: none */
+	int played;        /* a frame has been played: EMPTY now means a gap */
+	unsigned conc_pos; /* samples concealed in the current loss, 0: none */
 	unsigned pitch;
-	int16_t pat[CR_PITCH_MAX];        /* the pitch period being repeated */
-	float up_x[CR_HB_EVEN];           /* upsampler input ring */
+	int16_t pat[CR_PITCH_MAX]; /* the pitch period being repeated */
+	float up_x[CR_HB_EVEN];    /* upsampler input ring */
 	unsigned up_pos;
 	int16_t out[CR_FRAME * CR_MAX_MUL];
 	size_t out_pos, out_len;
@@ -149,10 +149,10 @@ struct rl_carrier {
 	uint32_t tx_ssrc, tx_ts;
 	uint16_t tx_seq;
 	int tx_marker;
-	float dn_x[64];                   /* downsampler input ring (power of two > taps) */
+	float dn_x[64]; /* downsampler input ring (power of two > taps) */
 	unsigned dn_pos, dn_phase;
 	int16_t tx_pcm[CR_FRAME * CR_MAX_MUL];
-	size_t tx_fill, tx_n;             /* samples per packet: 160 (after downsampling), or fn */
+	size_t tx_fill, tx_n; /* samples per packet: 160 (after downsampling), or fn */
 
 	/* events to send */
 	struct {
@@ -171,7 +171,7 @@ struct rl_carrier {
 /* ---------------------------------------------------------------------------------------- */
 /* 2x resampling: one linear-phase halfband FIR                                              */
 
-static float cr_hb[CR_HB_EVEN];      /* taps h[2j], j = 0..31; h[31] = 0.5; odd others 0 */
+static float cr_hb[CR_HB_EVEN]; /* taps h[2j], j = 0..31; h[31] = 0.5; odd others 0 */
 static pthread_once_t cr_hb_once = PTHREAD_ONCE_INIT;
 
 static double cr_i0(double x)
@@ -191,7 +191,7 @@ static void cr_hb_init(void)
 	double sum = 0, h[CR_HB_EVEN];
 
 	for (int j = 0; j < CR_HB_EVEN; j++) {
-		double d = 2 * j - CR_HB_C;  /* odd: the sinc is non-zero there */
+		double d = 2 * j - CR_HB_C; /* odd: the sinc is non-zero there */
 		double r = d / CR_HB_C;
 		double w = cr_i0(CR_HB_BETA * sqrt(1 - r * r)) / cr_i0(CR_HB_BETA);
 		h[j] = 0.5 * sin(M_PI * d / 2) / (M_PI * d / 2) * w;
@@ -1017,8 +1017,8 @@ static void cr_random(void *p, size_t n)
 static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t len)
 {
 	unsigned lo = c->conf.port_min, hi = c->conf.port_max;
-	uint16_t *port = ss->ss_family == AF_INET ? &((struct sockaddr_in *)ss)->sin_port
-	                                          : &((struct sockaddr_in6 *)ss)->sin6_port;
+	uint16_t *port =
+	    ss->ss_family == AF_INET ? &((struct sockaddr_in *)ss)->sin_port : &((struct sockaddr_in6 *)ss)->sin6_port;
 	uint32_t r;
 
 	if (lo == 0 && hi == 0) {
@@ -1078,9 +1078,12 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	c->ts_frame = clock / 1000 * RL_CARRIER_FRAME_MS;
 	c->ev_frame = conf->dtmf_clock / 1000 * RL_CARRIER_FRAME_MS;
 	c->ev_span = clock > conf->dtmf_clock ? clock / conf->dtmf_clock : 1;
-	c->jbc = (struct rl_jbuf_conf){.clock_rate = clock, .frame_ms = RL_CARRIER_FRAME_MS,
-	                               .min_ms = conf->jb_min_ms, .start_ms = conf->jb_start_ms,
-	                               .max_ms = conf->jb_max_ms, .slots = conf->jb_slots};
+	c->jbc = (struct rl_jbuf_conf){.clock_rate = clock,
+	                               .frame_ms = RL_CARRIER_FRAME_MS,
+	                               .min_ms = conf->jb_min_ms,
+	                               .start_ms = conf->jb_start_ms,
+	                               .max_ms = conf->jb_max_ms,
+	                               .slots = conf->jb_slots};
 	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
 		goto fail;
 	if (conf->codec == RL_CARRIER_OPUS && (rv = cr_opus_open(c)) != RL_OK)

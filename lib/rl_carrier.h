@@ -115,57 +115,57 @@
 
 /* What the audio is; the payload type carrying it is conf.pt. */
 enum rl_carrier_codec {
-	RL_CARRIER_G711U = 1,      /* PCMU/8000 */
-	RL_CARRIER_G711A,          /* PCMA/8000 */
-	RL_CARRIER_OPUS,           /* opus/48000/2, mono content */
+	RL_CARRIER_G711U = 1, /* PCMU/8000 */
+	RL_CARRIER_G711A,     /* PCMA/8000 */
+	RL_CARRIER_OPUS,      /* opus/48000/2, mono content */
 };
 
-#define RL_CARRIER_PT_PCMU 0       /* static payload types (RFC 3551) */
-#define RL_CARRIER_PT_PCMA 8
-#define RL_CARRIER_CLOCK 8000      /* G.711 RTP clock; the default telephone-event clock */
-#define RL_CARRIER_OPUS_CLOCK 48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
-#define RL_CARRIER_FRAME_MS 20
-#define RL_CARRIER_SSRC_SWITCH 3   /* consecutive packets before a new SSRC is followed */
-#define RL_CARRIER_DTMF_QUEUE 32   /* received digits not yet taken; more are dropped */
+#define RL_CARRIER_PT_PCMU     0 /* static payload types (RFC 3551) */
+#define RL_CARRIER_PT_PCMA     8
+#define RL_CARRIER_CLOCK       8000  /* G.711 RTP clock; the default telephone-event clock */
+#define RL_CARRIER_OPUS_CLOCK  48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
+#define RL_CARRIER_FRAME_MS    20
+#define RL_CARRIER_SSRC_SWITCH 3  /* consecutive packets before a new SSRC is followed */
+#define RL_CARRIER_DTMF_QUEUE  32 /* received digits not yet taken; more are dropped */
 
 struct rl_carrier_conf {
-	int codec;                 /* enum rl_carrier_codec */
-	int pt;                    /* its payload type, 0..63 or 96..127; -1: the codec's static
+	int codec;                   /* enum rl_carrier_codec */
+	int pt;                      /* its payload type, 0..63 or 96..127; -1: the codec's static
 	                            * type (0 or 8; Opus has none and needs one) */
-	int dtmf_pt;               /* telephone-event payload type (as pt, != pt); -1: none */
-	unsigned dtmf_clock;       /* its rtpmap clock: 8000, 16000 or 48000 */
-	unsigned rate;             /* src/sink audio rate: 8000 or 16000 */
+	int dtmf_pt;                 /* telephone-event payload type (as pt, != pt); -1: none */
+	unsigned dtmf_clock;         /* its rtpmap clock: 8000, 16000 or 48000 */
+	unsigned rate;               /* src/sink audio rate: 8000 or 16000 */
 	uint16_t port_min, port_max; /* even ports to bind in [min, max]; 0, 0: the kernel's choice */
-	int symmetric;             /* 1: send to the learned source (symmetric RTP); 0: to the SDP */
+	int symmetric;               /* 1: send to the learned source (symmetric RTP); 0: to the SDP */
 	uint32_t jb_min_ms, jb_start_ms, jb_max_ms, jb_slots; /* jitter buffer (see rl_jbuf.h) */
 };
 
 struct rl_carrier_stats {
-	uint64_t rx;               /* datagrams received (and injected) */
-	uint64_t oversized;        /* over RL_RTP_MAX_PACKET: dropped unparsed */
-	uint64_t malformed;        /* not RTP version 2, bad lengths, empty or short payload, not
+	uint64_t rx;              /* datagrams received (and injected) */
+	uint64_t oversized;       /* over RL_RTP_MAX_PACKET: dropped unparsed */
+	uint64_t malformed;       /* not RTP version 2, bad lengths, empty or short payload, not
 	                            * an Opus packet */
-	uint64_t rtcp;             /* RTCP datagrams, ignored */
-	uint64_t wrong_pt;         /* neither conf.pt nor conf.dtmf_pt */
-	uint64_t wrong_ptime;      /* Opus packets of other than 20 ms */
-	uint64_t wrong_src;        /* from another address than the learned source */
-	uint64_t wrong_ssrc;       /* audio from an SSRC not (yet) followed */
-	uint64_t ssrc_changes;     /* SSRC switches followed */
-	uint64_t audio;            /* audio packets accepted */
-	uint64_t frames;           /* 20 ms frames read by the src side */
-	uint64_t concealed;        /* of which concealed (lost, or buffer growing) */
-	uint64_t fec;              /* of which decoded from the next packet's Opus in-band FEC */
-	uint64_t dtmf_packets;     /* telephone-event packets accepted */
-	uint64_t dtmf_digits;      /* digits decoded */
-	uint64_t dtmf_other;       /* events other than digits, ignored */
-	uint64_t dtmf_overflow;    /* digits dropped: nobody took them */
-	uint64_t sent, send_fail;  /* RTP packets sent (audio and events); sendto (or Opus
+	uint64_t rtcp;            /* RTCP datagrams, ignored */
+	uint64_t wrong_pt;        /* neither conf.pt nor conf.dtmf_pt */
+	uint64_t wrong_ptime;     /* Opus packets of other than 20 ms */
+	uint64_t wrong_src;       /* from another address than the learned source */
+	uint64_t wrong_ssrc;      /* audio from an SSRC not (yet) followed */
+	uint64_t ssrc_changes;    /* SSRC switches followed */
+	uint64_t audio;           /* audio packets accepted */
+	uint64_t frames;          /* 20 ms frames read by the src side */
+	uint64_t concealed;       /* of which concealed (lost, or buffer growing) */
+	uint64_t fec;             /* of which decoded from the next packet's Opus in-band FEC */
+	uint64_t dtmf_packets;    /* telephone-event packets accepted */
+	uint64_t dtmf_digits;     /* digits decoded */
+	uint64_t dtmf_other;      /* events other than digits, ignored */
+	uint64_t dtmf_overflow;   /* digits dropped: nobody took them */
+	uint64_t sent, send_fail; /* RTP packets sent (audio and events); sendto (or Opus
 	                            * encoder) failures */
-	uint64_t sent_bytes;       /* audio payload bytes sent (Opus: the bitrate in use) */
-	uint64_t dtmf_sent;        /* events sent (one per digit) */
-	struct rl_jbuf_stats jb;   /* summed over the buffers of every SSRC followed */
-	int learned;               /* 1: source learned (source holds it) */
-	char source[64];           /* "IP:port" of the learned source, "" if none */
+	uint64_t sent_bytes;      /* audio payload bytes sent (Opus: the bitrate in use) */
+	uint64_t dtmf_sent;       /* events sent (one per digit) */
+	struct rl_jbuf_stats jb;  /* summed over the buffers of every SSRC followed */
+	int learned;              /* 1: source learned (source holds it) */
+	char source[64];          /* "IP:port" of the learned source, "" if none */
 };
 
 struct rl_carrier;

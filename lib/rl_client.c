@@ -27,8 +27,8 @@ struct rl_client {
 	char *url;
 	struct rl_tls tls;
 	struct rl_loop *loop;
-	uint64_t redial_us;      /* last time the link was started again */
-	uint64_t down_us;        /* when the link last stopped being ready (or was opened) */
+	uint64_t redial_us; /* last time the link was started again */
+	uint64_t down_us;   /* when the link last stopped being ready (or was opened) */
 	unsigned redials;
 	nng_dialer dialer;
 	int role;
@@ -38,7 +38,7 @@ struct rl_client {
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
 	unsigned pipe_seen;
-	int ready;               /* HelloOk received on the current pipe */
+	int ready; /* HelloOk received on the current pipe */
 	unsigned generation;
 	uint64_t hello_req;
 	uint64_t hello_sent_us;
@@ -74,8 +74,7 @@ static void rl_client_down(struct rl_client *c, uint64_t now)
 	c->ready = 0;
 }
 
-int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop,
-                   int tag)
+int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag)
 {
 	struct rl_client *c = calloc(1, sizeof(*c));
 	int rv;
@@ -390,8 +389,7 @@ void rl_client_tick(struct rl_client *c)
 			rl_client_send_hello(c, now);
 		return;
 	}
-	if (now - c->last_rx_us >= RL_LINK_DEAD_MS * 1000u &&
-	    now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
+	if (now - c->last_rx_us >= RL_LINK_DEAD_MS * 1000u && now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
 		/* The pipe looks alive to TCP but nothing comes back (NAT or WAN dropped it
 		 * silently). */
 		rl_client_redial(c, now, "silent", (now - c->last_rx_us) / 1000u);
@@ -453,8 +451,7 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 			return RL_EAGAIN;
 		}
 	}
-	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
-	    env->error->code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST) {
+	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && env->error->code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST) {
 		/* The server does not know this pipe (it restarted, or our hello was lost):
 		 * say hello again; the request stays pending and goes out after HelloOk. */
 		rl_client_down(c, now);
@@ -514,7 +511,8 @@ void rl_client_close(struct rl_client *c)
 		return;
 	if (!rl_client_close_sock(c)) {
 		unsigned i = atomic_fetch_add(&rl_client_nabandoned, 1);
-		rl_log(RL_LOG_WARNING, "link close did not finish in %d ms url=%s: left to nng", RL_CLIENT_CLOSE_MS, c->url);
+		rl_log(RL_LOG_WARNING, "link close did not finish in %d ms url=%s: left to nng", RL_CLIENT_CLOSE_MS,
+		       c->url);
 		if (i < sizeof(rl_client_abandoned) / sizeof(rl_client_abandoned[0]))
 			rl_client_abandoned[i] = c;
 		return;

@@ -22,7 +22,7 @@
 #include "rl_link.h"
 #include "rl_loop.h"
 
-#define RL_CLIENT_RESEND_MS 1000
+#define RL_CLIENT_RESEND_MS   1000
 #define RL_CLIENT_MAX_PENDING 65536
 
 struct rl_client;
@@ -38,8 +38,7 @@ struct rl_client_opts {
 };
 
 /* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_ENOMEM. */
-int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop,
-                   int tag);
+int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag);
 
 /* rl_client_set_session changes the session carried by heartbeats (0 = none). */
 void rl_client_set_session(struct rl_client *c, uint64_t session);

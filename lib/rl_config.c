@@ -29,7 +29,7 @@ static const struct rl_cfg_opt *rl_cfg_find(const struct rl_cfg_opt *t, const ch
 }
 
 /* rl_cfg_set_default parses the textual default of opt into its field. */
-static int rl_cfg_set_default(const struct rl_cfg_opt *o, char *field, char *err, size_t errlen)
+static int rl_cfg_set_default(const struct rl_cfg_opt *o, void *field, char *err, size_t errlen)
 {
 	switch (o->type) {
 	case RL_CFG_INT:
@@ -48,8 +48,7 @@ static int rl_cfg_set_default(const struct rl_cfg_opt *o, char *field, char *err
 	return RL_OK;
 }
 
-static int rl_cfg_set(const struct rl_cfg_opt *o, const config_setting_t *s, char *field, char *err,
-                      size_t errlen)
+static int rl_cfg_set(const struct rl_cfg_opt *o, const config_setting_t *s, void *field, char *err, size_t errlen)
 {
 	int t = config_setting_type(s);
 	double v;
@@ -106,14 +105,13 @@ static int rl_cfg_set(const struct rl_cfg_opt *o, const config_setting_t *s, cha
 	return RL_ECONFIG;
 }
 
-int rl_cfg_apply(const config_setting_t *group, const struct rl_cfg_opt *table, void *target,
-                 char *err, size_t errlen)
+int rl_cfg_apply(const config_setting_t *group, const struct rl_cfg_opt *table, void *target, char *err, size_t errlen)
 {
 	const struct rl_cfg_opt *o;
 	int rv;
 
 	for (o = table; o->name != NULL; o++) {
-		char *field = (char *)target + o->offset;
+		void *field = (char *)target + o->offset;
 		const config_setting_t *s = group ? config_setting_get_member(group, o->name) : NULL;
 		if (s != NULL) {
 			if ((rv = rl_cfg_set(o, s, field, err, errlen)) != RL_OK)

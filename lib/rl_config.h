@@ -18,9 +18,9 @@ enum rl_cfg_type { RL_CFG_INT, RL_CFG_BOOL, RL_CFG_DOUBLE, RL_CFG_STR, RL_CFG_LI
 struct rl_cfg_opt {
 	const char *name;
 	enum rl_cfg_type type;
-	double min, max;  /* INT/DOUBLE bounds; STR: max length (0 = 1023) */
-	const char *def;  /* default as text; NULL = required */
-	size_t offset;    /* offsetof(target struct, field) */
+	double min, max; /* INT/DOUBLE bounds; STR: max length (0 = 1023) */
+	const char *def; /* default as text; NULL = required */
+	size_t offset;   /* offsetof(target struct, field) */
 	const char *help;
 };
 /* Field types: INT -> int, BOOL -> int, DOUBLE -> double, STR -> char[RL_CFG_STRLEN]. */
@@ -37,8 +37,7 @@ int rl_cfg_load(config_t *cfg, const char *path, char *err, size_t errlen);
  * (terminated by an entry with name NULL). Unknown keys in group are errors, so typos
  * are caught. Errors: RL_ECONFIG with a message naming the key.
  */
-int rl_cfg_apply(const config_setting_t *group, const struct rl_cfg_opt *table, void *target,
-                 char *err, size_t errlen);
+int rl_cfg_apply(const config_setting_t *group, const struct rl_cfg_opt *table, void *target, char *err, size_t errlen);
 
 /* rl_cfg_string: string member `name` of group, or def when missing. */
 const char *rl_cfg_string(const config_setting_t *group, const char *name, const char *def);

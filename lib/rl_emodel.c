@@ -37,9 +37,9 @@ struct em_codec {
 };
 
 static const struct em_codec em_codecs[] = {
-	[RL_EMODEL_G711] = {0.0, 25.1},
-	[RL_EMODEL_OPUS_NB] = {10.0, 25.0},
-	[RL_EMODEL_OPUS_WB] = {0.0, 30.0},
+    [RL_EMODEL_G711] = {0.0, 25.1},
+    [RL_EMODEL_OPUS_NB] = {10.0, 25.0},
+    [RL_EMODEL_OPUS_WB] = {0.0, 30.0},
 };
 
 double rl_emodel_r(const struct rl_emodel_in *in)

@@ -10,16 +10,16 @@
 #define RL_EMODEL_H
 
 enum rl_emodel_codec {
-	RL_EMODEL_G711 = 0,   /* Ie 0, Bpl 4.3 (no PLC) / 25.1 (with PLC, G.113 Appendix I) */
-	RL_EMODEL_OPUS_NB,    /* Opus narrowband with PLC and FEC */
-	RL_EMODEL_OPUS_WB,    /* Opus wideband, rated on the narrowband scale */
+	RL_EMODEL_G711 = 0, /* Ie 0, Bpl 4.3 (no PLC) / 25.1 (with PLC, G.113 Appendix I) */
+	RL_EMODEL_OPUS_NB,  /* Opus narrowband with PLC and FEC */
+	RL_EMODEL_OPUS_WB,  /* Opus wideband, rated on the narrowband scale */
 };
 
 struct rl_emodel_in {
-	int codec;            /* enum rl_emodel_codec */
-	double delay_ms;      /* one-way mouth-to-ear: network + jitter buffer + codec/packetisation */
-	double loss_pct;      /* 0..100, after FEC recovery */
-	double burst_ratio;   /* BurstR, 1 for random loss */
+	int codec;          /* enum rl_emodel_codec */
+	double delay_ms;    /* one-way mouth-to-ear: network + jitter buffer + codec/packetisation */
+	double loss_pct;    /* 0..100, after FEC recovery */
+	double burst_ratio; /* BurstR, 1 for random loss */
 };
 
 /* rl_emodel_r returns the transmission rating R (0..100). */

@@ -36,10 +36,10 @@ static inline uint8_t ulaw_encode1(int16_t x)
 
 	if (m > ULAW_CLIP)
 		m = ULAW_CLIP;
-	m += ULAW_BIAS;          /* 132 .. 32767: bits 7 .. 14 */
-	seg = highbit(m) - 7;    /* segment s spans [128 << s, 256 << s) */
+	m += ULAW_BIAS;                 /* 132 .. 32767: bits 7 .. 14 */
+	seg = highbit(m) - 7;           /* segment s spans [128 << s, 256 << s) */
 	mant = (m >> (seg + 3)) & 0x0f; /* 16 steps of 8 << s */
-	return (uint8_t)~(sign | seg << 4 | mant);
+	return (uint8_t) ~(sign | seg << 4 | mant);
 }
 
 static inline int16_t ulaw_decode1(uint8_t c)
@@ -65,8 +65,8 @@ static inline uint8_t alaw_encode1(int16_t x)
 		seg = 0;
 		mant = m >> 1; /* 16 steps of 2 */
 	} else {
-		seg = highbit(m) - 4;          /* segment s >= 1 spans [16 << s, 32 << s) */
-		mant = (m >> seg) & 0x0f;      /* 16 steps of 1 << s */
+		seg = highbit(m) - 4;     /* segment s >= 1 spans [16 << s, 32 << s) */
+		mant = (m >> seg) & 0x0f; /* 16 steps of 1 << s */
 	}
 	return (uint8_t)((sign | seg << 4 | mant) ^ 0x55);
 }

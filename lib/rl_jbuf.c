@@ -70,13 +70,13 @@
 
 #include "rl_err.h"
 
-#define JB_HIST 256           /* lateness samples in the window */
-#define JB_HIST_MIN 50        /* samples before the estimate replaces start_ms */
-#define JB_PCT_DIV 50         /* (1 + n/50)-th largest: ~98th percentile */
-#define JB_GONE 64            /* remembered seqs of packets already out */
+#define JB_HIST         256 /* lateness samples in the window */
+#define JB_HIST_MIN     50  /* samples before the estimate replaces start_ms */
+#define JB_PCT_DIV      50  /* (1 + n/50)-th largest: ~98th percentile */
+#define JB_GONE         64  /* remembered seqs of packets already out */
 #define JB_PEAK_HOLD_US 10000000u
-#define JB_SHRINK_GAP 2       /* calls between two silence drops */
-#define JB_EMA 8              /* smoothing of the playout transit */
+#define JB_SHRINK_GAP   2 /* calls between two silence drops */
+#define JB_EMA          8 /* smoothing of the playout transit */
 
 struct jb_slot {
 	uint8_t used, silence;
@@ -87,32 +87,32 @@ struct jb_slot {
 };
 
 struct rl_jbuf {
-	uint32_t rate, frame;       /* RTP clock, frame length in units */
+	uint32_t rate, frame; /* RTP clock, frame length in units */
 	int64_t min_u, max_u, start_u, tol_u;
 	uint64_t start_us;
-	uint32_t nslots, late_win;  /* ring size; late window in frames */
+	uint32_t nslots, late_win; /* ring size; late window in frames */
 	struct jb_slot *slot;
-	uint32_t base, depth;       /* slot of play_ts; packets held */
+	uint32_t base, depth; /* slot of play_ts; packets held */
 
 	int have_ref, playing;
 	uint32_t play_ts;
-	uint64_t first_us;          /* arrival of the packet that (re)started the stream */
+	uint64_t first_us; /* arrival of the packet that (re)started the stream */
 
-	uint32_t d_ref;             /* transit of that packet: samples are relative to it */
+	uint32_t d_ref; /* transit of that packet: samples are relative to it */
 	int32_t hist[JB_HIST];
 	uint32_t hist_n, hist_pos;
 	int dirty;
-	int64_t dmin, est;          /* min sample; percentile lateness */
-	double o_s;                 /* smoothed playout transit, relative to d_ref */
+	int64_t dmin, est; /* min sample; percentile lateness */
+	double o_s;        /* smoothed playout transit, relative to d_ref */
 	int64_t peak;
 	uint64_t peak_until;
-	int64_t target;             /* last computed T */
+	int64_t target; /* last computed T */
 	uint32_t since_drop;
 
 	uint16_t gone[JB_GONE];
 	uint32_t gone_n, gone_pos;
 
-	int chain;                  /* a jump candidate is pending */
+	int chain; /* a jump candidate is pending */
 	uint16_t chain_seq;
 	uint32_t chain_ts, chain_ts0, chain_n;
 	uint64_t chain_us0;
@@ -136,10 +136,9 @@ int rl_jbuf_new(struct rl_jbuf **out, const struct rl_jbuf_conf *c)
 	struct rl_jbuf *jb;
 
 	*out = NULL;
-	if (c == NULL || c->clock_rate < 1000 || c->clock_rate > 384000 || c->frame_ms < 1 ||
-	    c->frame_ms > 120 || (uint64_t)c->clock_rate * c->frame_ms % 1000 != 0 ||
-	    c->min_ms > c->start_ms || c->start_ms > c->max_ms || c->max_ms > 10000 || c->slots < 4 ||
-	    c->slots > 4096)
+	if (c == NULL || c->clock_rate < 1000 || c->clock_rate > 384000 || c->frame_ms < 1 || c->frame_ms > 120 ||
+	    (uint64_t)c->clock_rate * c->frame_ms % 1000 != 0 || c->min_ms > c->start_ms || c->start_ms > c->max_ms ||
+	    c->max_ms > 10000 || c->slots < 4 || c->slots > 4096)
 		return RL_EINVAL;
 	if ((jb = calloc(1, sizeof(*jb))) == NULL)
 		return RL_ENOMEM;
@@ -266,8 +265,8 @@ static int64_t jb_target(struct rl_jbuf *jb, uint64_t now_us)
 	return t;
 }
 
-static void jb_store(struct rl_jbuf *jb, struct jb_slot *s, uint16_t seq, uint32_t ts, const uint8_t *p,
-                     size_t len, int silence)
+static void jb_store(struct rl_jbuf *jb, struct jb_slot *s, uint16_t seq, uint32_t ts, const uint8_t *p, size_t len,
+                     int silence)
 {
 	s->used = 1;
 	s->silence = silence ? 1 : 0;
@@ -302,8 +301,7 @@ static void jb_restart(struct rl_jbuf *jb, uint32_t ts, uint32_t transit, uint64
 
 /* jb_far handles a packet outside the window: a jump candidate, or noise. Returns 1 if it
  * restarted the buffer on this packet (the caller stores it), else the put's error. */
-static int jb_far(struct rl_jbuf *jb, int64_t rel, uint16_t seq, uint32_t ts, uint32_t transit,
-                  uint64_t arrival_us)
+static int jb_far(struct rl_jbuf *jb, int64_t rel, uint16_t seq, uint32_t ts, uint32_t transit, uint64_t arrival_us)
 {
 	int32_t step = diff32(ts, jb->chain_ts);
 	int follows = jb->chain && seq == (uint16_t)(jb->chain_seq + 1) && step > 0 &&

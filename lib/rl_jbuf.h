@@ -23,12 +23,12 @@
 #define RL_JBUF_MAX_PAYLOAD 1275 /* largest Opus packet */
 
 struct rl_jbuf_conf {
-	uint32_t clock_rate;  /* RTP clock: 48000 for Opus, 8000 for G.711 */
-	uint32_t frame_ms;    /* 20 */
-	uint32_t min_ms;      /* lowest playout delay, e.g. 20 */
-	uint32_t start_ms;    /* delay at start, e.g. 40 */
-	uint32_t max_ms;      /* highest playout delay, e.g. 300 */
-	uint32_t slots;       /* capacity in packets, e.g. 64 (power of two not required) */
+	uint32_t clock_rate; /* RTP clock: 48000 for Opus, 8000 for G.711 */
+	uint32_t frame_ms;   /* 20 */
+	uint32_t min_ms;     /* lowest playout delay, e.g. 20 */
+	uint32_t start_ms;   /* delay at start, e.g. 40 */
+	uint32_t max_ms;     /* highest playout delay, e.g. 300 */
+	uint32_t slots;      /* capacity in packets, e.g. 64 (power of two not required) */
 };
 
 enum rl_jb_kind {
@@ -40,8 +40,8 @@ enum rl_jb_kind {
 
 struct rl_jbuf_stats {
 	uint64_t put, played, fec, concealed, late, dup, ahead, too_big, dropped_silence;
-	uint32_t delay_ms;      /* current target playout delay */
-	uint32_t depth;         /* packets held */
+	uint32_t delay_ms; /* current target playout delay */
+	uint32_t depth;    /* packets held */
 };
 
 struct rl_jbuf;

@@ -102,14 +102,12 @@ static int rl_link_tls_config(nng_tls_config **out, nng_tls_mode mode, const str
 		rl_log(RL_LOG_ERR, "tls ca file=%s err=\"%s\"", tls->ca_file, nng_strerror(rv));
 		goto fail;
 	}
-	if ((cert = rl_link_read_pem(tls->cert_file)) == NULL ||
-	    (key = rl_link_read_pem(tls->key_file)) == NULL) {
+	if ((cert = rl_link_read_pem(tls->cert_file)) == NULL || (key = rl_link_read_pem(tls->key_file)) == NULL) {
 		rl_log(RL_LOG_ERR, "tls cannot read cert=%s key=%s", tls->cert_file, tls->key_file);
 		goto fail;
 	}
 	if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
-		rl_log(RL_LOG_ERR, "tls cert=%s key=%s err=\"%s\"", tls->cert_file, tls->key_file,
-		       nng_strerror(rv));
+		rl_log(RL_LOG_ERR, "tls cert=%s key=%s err=\"%s\"", tls->cert_file, tls->key_file, nng_strerror(rv));
 		goto fail;
 	}
 	if (nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED) != 0)

@@ -19,7 +19,8 @@ struct rl_tls {
 	const char *ca_file;   /* PEM CA chain that signs peers */
 	const char *cert_file; /* PEM own certificate */
 	const char *key_file;  /* PEM own private key */
-	const char *server_name; /* clients: expected server name (default "relais", which every Relais server certificate carries) */
+	const char *
+	    server_name; /* clients: expected server name (default "relais", which every Relais server certificate carries) */
 };
 
 /* rl_link_server_open opens a polyamorous pair1 socket. Errors: RL_ENET. */

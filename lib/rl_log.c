@@ -11,7 +11,7 @@ static const char *rl_log_prog = "relais";
 static pthread_mutex_t rl_log_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const rl_log_names[] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
 
 void rl_log_init(const char *prog, int level)
@@ -41,8 +41,8 @@ void rl_log_write(int level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s ", ts.tv_nsec / 1000000L,
-	                      rl_log_prog, rl_log_names[level & 7]);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s ", ts.tv_nsec / 1000000L, rl_log_prog,
+	                      rl_log_names[level & 7]);
 	if (n < sizeof(line)) {
 		va_start(ap, fmt);
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -27,10 +27,10 @@ int rl_log_parse_level(const char *name);
 
 void rl_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define rl_log(level, ...)                                                                       \
-	do {                                                                                     \
-		if ((level) <= rl_log_level)                                                     \
-			rl_log_write((level), __VA_ARGS__);                                      \
+#define rl_log(level, ...)                                  \
+	do {                                                \
+		if ((level) <= rl_log_level)                \
+			rl_log_write((level), __VA_ARGS__); \
 	} while (0)
 
 #endif

@@ -25,30 +25,30 @@
 #include "rl_rtp.h"
 #include "rl_time.h"
 
-#define RL_MEDIA_MAX_FRAME 960      /* samples per 20 ms at 48 kHz: the most we ever handle */
-#define RL_MEDIA_PKT 1500
-#define RL_MEDIA_RTCP_US 1000000u   /* one report a second */
-#define RL_MEDIA_BATCH 32
+#define RL_MEDIA_MAX_FRAME         960 /* samples per 20 ms at 48 kHz: the most we ever handle */
+#define RL_MEDIA_PKT               1500
+#define RL_MEDIA_RTCP_US           1000000u /* one report a second */
+#define RL_MEDIA_BATCH             32
 #define RL_MEDIA_OPUS_LOOKAHEAD_MS 6.5
-#define RL_MEDIA_SILENCE_BYTES 10   /* Opus frames this small carry silence or comfort noise */
+#define RL_MEDIA_SILENCE_BYTES     10 /* Opus frames this small carry silence or comfort noise */
 
 struct rl_mcall {
 	struct rl_media_leg leg;
-	int fd;                          /* own socket, or -1 */
+	int fd; /* own socket, or -1 */
 	struct sockaddr_storage peer;
-	socklen_t peer_len;              /* 0 = not known yet */
+	socklen_t peer_len; /* 0 = not known yet */
 	struct rl_srtp *tx, *rx;
 	OpusEncoder *enc;
 	OpusDecoder *dec;
 	struct rl_jbuf *jb;
 	struct rl_rtp_rx rxs;
-	unsigned samples;                /* per frame at leg.rate */
+	unsigned samples; /* per frame at leg.rate */
 	uint16_t seq;
 	uint32_t ts;
 	uint64_t sent, octets, fec, concealed, dropped, frames;
 	uint64_t next_rtcp_us;
 	double rtt_ms;
-	uint32_t peer_lost_frac;         /* fraction lost the peer reports, /256 */
+	uint32_t peer_lost_frac; /* fraction lost the peer reports, /256 */
 	uint64_t t0_wall_us;
 	int src_ended;
 	/* A local call (no network): leg.src -> leg.sink, and listen -> heard. */
@@ -61,8 +61,8 @@ struct rl_media {
 	pthread_t thread;
 	int running;
 	pthread_mutex_t mu;
-	int fd;                          /* shared socket, -1 = none */
-	int wake[2];                     /* pipe: add/del changes the poll set */
+	int fd;      /* shared socket, -1 = none */
+	int wake[2]; /* pipe: add/del changes the poll set */
 	char local[RL_WIRE_MAX_ID + 1];
 	struct rl_mcall **calls;
 	size_t ncalls, capcalls;
@@ -212,8 +212,12 @@ static struct rl_mcall *rl_find_ssrc(struct rl_media *m, uint32_t ssrc)
 static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 {
 	struct rl_mcall *c = calloc(1, sizeof(*c));
-	struct rl_jbuf_conf jc = {.clock_rate = RL_MEDIA_RTP_CLOCK, .frame_ms = RL_MEDIA_FRAME_MS, .min_ms = 20,
-	                          .start_ms = 40, .max_ms = 300, .slots = 64};
+	struct rl_jbuf_conf jc = {.clock_rate = RL_MEDIA_RTP_CLOCK,
+	                          .frame_ms = RL_MEDIA_FRAME_MS,
+	                          .min_ms = 20,
+	                          .start_ms = 40,
+	                          .max_ms = 300,
+	                          .slots = 64};
 	int err, rv = RL_OK;
 
 	if (c == NULL)
@@ -351,8 +355,8 @@ bad:
 
 /* rl_media_datagram routes one received datagram; fd_call is the call owning the socket it
  * came on (NULL: the shared socket). */
-static void rl_media_datagram(struct rl_media *m, struct rl_mcall *fd_call, uint8_t *buf, size_t len,
-                              const void *from, socklen_t fromlen, uint64_t now)
+static void rl_media_datagram(struct rl_media *m, struct rl_mcall *fd_call, uint8_t *buf, size_t len, const void *from,
+                              socklen_t fromlen, uint64_t now)
 {
 	uint32_t ssrc;
 	struct rl_mcall *c;
@@ -416,7 +420,8 @@ static void rl_media_drain(struct rl_media *m, int fd, struct rl_mcall *owner)
 				m->ctr.malformed++;
 				continue;
 			}
-			rl_media_datagram(m, owner, bufs[i], msgs[i].msg_len, &from[i], msgs[i].msg_hdr.msg_namelen, now);
+			rl_media_datagram(m, owner, bufs[i], msgs[i].msg_len, &from[i], msgs[i].msg_hdr.msg_namelen,
+			                  now);
 		}
 	} while (n == RL_MEDIA_BATCH);
 }
@@ -745,7 +750,8 @@ static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *
 	/* Mouth-to-ear: network (half the round trip; 20 ms assumed until RTCP tells), the
 	 * jitter buffer, one frame of packetisation and the codec's look-ahead. */
 	em.codec = c->leg.rate == 16000 ? RL_EMODEL_OPUS_WB : RL_EMODEL_OPUS_NB;
-	em.delay_ms = (c->rtt_ms >= 0 ? c->rtt_ms / 2 : 20) + js.delay_ms + RL_MEDIA_FRAME_MS + RL_MEDIA_OPUS_LOOKAHEAD_MS;
+	em.delay_ms =
+	    (c->rtt_ms >= 0 ? c->rtt_ms / 2 : 20) + js.delay_ms + RL_MEDIA_FRAME_MS + RL_MEDIA_OPUS_LOOKAHEAD_MS;
 	/* What the listener lost: frames concealed, after FEC rebuilt what it could. */
 	em.loss_pct = c->frames ? 100.0 * (double)c->concealed / (double)c->frames : 0;
 	em.burst_ratio = 1;

@@ -29,36 +29,36 @@
 #include "rl_srtp.h"
 #include "rl_wire.h"
 
-#define RL_MEDIA_FRAME_MS 20
+#define RL_MEDIA_FRAME_MS  20
 #define RL_MEDIA_RTP_CLOCK 48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
-#define RL_MEDIA_PT_OPUS 111
+#define RL_MEDIA_PT_OPUS   111
 
 /* One end of a call, as the control plane described it (MediaLeg). */
 struct rl_media_leg {
-	char id[RL_WIRE_MAX_ID + 1];    /* the contact id */
-	int suite;                      /* enum rl_srtp_suite */
+	char id[RL_WIRE_MAX_ID + 1]; /* the contact id */
+	int suite;                   /* enum rl_srtp_suite */
 	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
-	size_t key_len;                 /* must equal rl_srtp_key_len(suite) */
+	size_t key_len; /* must equal rl_srtp_key_len(suite) */
 	uint32_t tx_ssrc, rx_ssrc;
-	uint8_t pt;                     /* 0: RL_MEDIA_PT_OPUS */
-	char peer[RL_WIRE_MAX_ID + 1];  /* "IP:port"; "" = answer to the authenticated sender */
-	int own_socket;                 /* 1: a socket of its own; 0: the engine's shared one */
-	unsigned rate;                  /* audio rate of source and sink: 16000 (default) or 8000 */
-	struct rl_audio_src *src;       /* taken by rl_media_add on success */
-	struct rl_audio_sink *sink;     /* taken by rl_media_add on success */
+	uint8_t pt;                    /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_WIRE_MAX_ID + 1]; /* "IP:port"; "" = answer to the authenticated sender */
+	int own_socket;                /* 1: a socket of its own; 0: the engine's shared one */
+	unsigned rate;                 /* audio rate of source and sink: 16000 (default) or 8000 */
+	struct rl_audio_src *src;      /* taken by rl_media_add on success */
+	struct rl_audio_sink *sink;    /* taken by rl_media_add on success */
 };
 
 struct rl_media_quality {
 	uint64_t sent, rx_packets;
-	int64_t lost;                   /* lost on the way here (before FEC) */
-	double loss_pct;                /* lost / expected */
-	double jitter_ms, rtt_ms;       /* rtt < 0: not known yet */
-	double playout_ms;              /* jitter buffer delay now */
+	int64_t lost;             /* lost on the way here (before FEC) */
+	double loss_pct;          /* lost / expected */
+	double jitter_ms, rtt_ms; /* rtt < 0: not known yet */
+	double playout_ms;        /* jitter buffer delay now */
 	uint64_t fec, concealed, late;
-	uint64_t dropped;               /* auth failures, replays, malformed, wrong SSRC */
-	double mos;                     /* E-model */
-	uint64_t t0_wall_us;            /* wall clock of the call's first frame (source and sink) */
-	uint64_t frames;                /* frames played to the sink */
+	uint64_t dropped;    /* auth failures, replays, malformed, wrong SSRC */
+	double mos;          /* E-model */
+	uint64_t t0_wall_us; /* wall clock of the call's first frame (source and sink) */
+	uint64_t frames;     /* frames played to the sink */
 };
 
 struct rl_media_counters {

@@ -13,13 +13,13 @@
 #include "rl_err.h"
 #include "rl_time.h"
 
-#define RTP_SEQ_MOD (1u << 16)
-#define MAX_DROPOUT 3000 /* RFC 3550 A.1 */
-#define MAX_MISORDER 100
+#define RTP_SEQ_MOD    (1u << 16)
+#define MAX_DROPOUT    3000 /* RFC 3550 A.1 */
+#define MAX_MISORDER   100
 #define MIN_SEQUENTIAL 2
 
-#define RTCP_SR 200
-#define RTCP_RR 201
+#define RTCP_SR     200
+#define RTCP_RR     201
 #define RTCP_SR_LEN 28 /* header, SSRC, sender info */
 #define RTCP_RR_LEN 8  /* header, SSRC */
 #define RTCP_RB_LEN 24 /* one report block */

@@ -11,17 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_RTP_HDR 12
+#define RL_RTP_HDR        12
 #define RL_RTP_MAX_PACKET 1500 /* larger datagrams are dropped before parsing */
 
 struct rl_rtp_hdr {
-	uint8_t pt;       /* payload type 0..127 */
+	uint8_t pt; /* payload type 0..127 */
 	uint8_t marker;
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
-	size_t hdr_len;   /* fixed header + CSRCs + extension: payload starts here */
-	size_t pay_len;   /* payload bytes, padding removed */
+	size_t hdr_len; /* fixed header + CSRCs + extension: payload starts here */
+	size_t pay_len; /* payload bytes, padding removed */
 };
 
 /* rl_rtp_is_rtcp: 1 if the datagram looks like RTCP (version 2, PT 192..223), else 0. */
@@ -45,18 +45,18 @@ size_t rl_rtp_write(uint8_t *buf, size_t cap, uint8_t pt, int marker, uint16_t s
 struct rl_rtp_rx {
 	int started;
 	uint16_t max_seq;
-	uint32_t cycles;        /* seq wrap count << 16 */
+	uint32_t cycles; /* seq wrap count << 16 */
 	uint32_t base_seq;
 	uint32_t bad_seq;
 	uint32_t probation;
-	uint64_t received;      /* packets accepted by the sequence check */
+	uint64_t received; /* packets accepted by the sequence check */
 	uint32_t expected_prior, received_prior;
-	double jitter;          /* interarrival jitter, in timestamp units (RFC 3550 6.4.1) */
-	int64_t transit;        /* last relative transit time */
-	uint32_t clock_rate;    /* RTP clock, e.g. 48000 for Opus, 8000 for G.711 */
+	double jitter;       /* interarrival jitter, in timestamp units (RFC 3550 6.4.1) */
+	int64_t transit;     /* last relative transit time */
+	uint32_t clock_rate; /* RTP clock, e.g. 48000 for Opus, 8000 for G.711 */
 	/* last SR from the peer, for LSR/DLSR in our reports */
-	uint32_t last_sr_ntp_mid;   /* middle 32 bits of its NTP timestamp */
-	uint64_t last_sr_recv_us;   /* our monotonic clock when it came */
+	uint32_t last_sr_ntp_mid; /* middle 32 bits of its NTP timestamp */
+	uint64_t last_sr_recv_us; /* our monotonic clock when it came */
 };
 
 /* rl_rtp_rx_init prepares stats for a source with the given RTP clock rate. */
@@ -69,7 +69,7 @@ int rl_rtp_rx_update(struct rl_rtp_rx *rx, uint16_t seq, uint32_t ts, uint64_t a
 
 /* Derived figures. */
 uint64_t rl_rtp_rx_expected(const struct rl_rtp_rx *rx);
-int64_t rl_rtp_rx_lost(const struct rl_rtp_rx *rx);          /* cumulative, may be < 0 with dups */
+int64_t rl_rtp_rx_lost(const struct rl_rtp_rx *rx); /* cumulative, may be < 0 with dups */
 double rl_rtp_rx_jitter_ms(const struct rl_rtp_rx *rx);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -77,21 +77,21 @@ double rl_rtp_rx_jitter_ms(const struct rl_rtp_rx *rx);
  * Enough to carry loss, jitter and the timestamps for round-trip time (RFC 3550 6.4). */
 
 struct rl_rtcp_report {
-	uint32_t ssrc;           /* the source this block reports on */
-	uint8_t fraction_lost;   /* since the previous report, /256 */
-	int32_t cum_lost;        /* 24-bit signed */
+	uint32_t ssrc;         /* the source this block reports on */
+	uint8_t fraction_lost; /* since the previous report, /256 */
+	int32_t cum_lost;      /* 24-bit signed */
 	uint32_t ext_max_seq;
-	uint32_t jitter;         /* timestamp units */
-	uint32_t lsr;            /* middle 32 bits of the last SR's NTP time, 0 if none */
-	uint32_t dlsr;           /* delay since that SR, 1/65536 s */
+	uint32_t jitter; /* timestamp units */
+	uint32_t lsr;    /* middle 32 bits of the last SR's NTP time, 0 if none */
+	uint32_t dlsr;   /* delay since that SR, 1/65536 s */
 };
 
 struct rl_rtcp {
 	int is_sr;
-	uint32_t ssrc;           /* sender */
-	uint64_t ntp;            /* SR: NTP timestamp (64-bit fixed point) */
-	uint32_t rtp_ts;         /* SR */
-	uint32_t packets, octets;/* SR: sender's counts */
+	uint32_t ssrc;            /* sender */
+	uint64_t ntp;             /* SR: NTP timestamp (64-bit fixed point) */
+	uint32_t rtp_ts;          /* SR */
+	uint32_t packets, octets; /* SR: sender's counts */
 	int has_report;
 	struct rl_rtcp_report rb;
 };

@@ -60,8 +60,7 @@ int rl_secret_hash(const char *secret, enum rl_secret_cost cost, char *out, size
 		ops = crypto_pwhash_OPSLIMIT_MIN;
 		mem = crypto_pwhash_MEMLIMIT_MIN;
 	}
-	if (crypto_pwhash_str_alg(out, secret, strlen(secret), ops, mem,
-	                          crypto_pwhash_ALG_ARGON2ID13) != 0)
+	if (crypto_pwhash_str_alg(out, secret, strlen(secret), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return RL_ENOMEM;
 	return RL_OK;
 }

@@ -29,11 +29,11 @@
 #include "rl_rtp.h"
 #include "rl_secret.h"
 
-#define RTP_HDR 12
-#define RTCP_HDR 8
-#define SRTCP_INDEX 4 /* E flag + 31-bit index, before the tag */
+#define RTP_HDR       12
+#define RTCP_HDR      8
+#define SRTCP_INDEX   4 /* E flag + 31-bit index, before the tag */
 #define SCRATCH_SLACK (SRTP_MAX_TRAILER_LEN + SRTCP_INDEX)
-#define SCRATCH_MAX RL_RTP_MAX_PACKET /* largest packet protected through the scratch buffer */
+#define SCRATCH_MAX   RL_RTP_MAX_PACKET /* largest packet protected through the scratch buffer */
 
 struct rl_srtp {
 	srtp_t ctx;
@@ -182,8 +182,7 @@ typedef srtp_err_status_t (*srtp_fn)(srtp_t, void *, int *);
 
 /* protect runs fn (srtp_protect or srtp_protect_rtcp) on buf[0..*len) without writing past
  * cap, whatever libsrtp assumes about the room after the packet. */
-static int protect(struct rl_srtp *s, srtp_fn fn, uint8_t *buf, size_t *len, size_t cap,
-	size_t overhead)
+static int protect(struct rl_srtp *s, srtp_fn fn, uint8_t *buf, size_t *len, size_t cap, size_t overhead)
 {
 	uint8_t scratch[SCRATCH_MAX + SCRATCH_SLACK];
 	srtp_err_status_t e;

@@ -21,8 +21,8 @@ enum rl_srtp_suite {
 	RL_SRTP_AES_CM_128_HMAC_SHA1_80 = 2,
 };
 
-#define RL_SRTP_KEY_MAX 30 /* longest master key + salt of the suites above */
-#define RL_SRTP_OVERHEAD 16 /* most bytes protect adds to an RTP packet */
+#define RL_SRTP_KEY_MAX   30 /* longest master key + salt of the suites above */
+#define RL_SRTP_OVERHEAD  16 /* most bytes protect adds to an RTP packet */
 #define RL_SRTCP_OVERHEAD 24 /* most bytes protect_rtcp adds to an RTCP packet */
 
 /* rl_srtp_key_len returns the master key + salt length of suite (28 GCM, 30 CM), 0 if unknown. */

@@ -45,8 +45,8 @@ int rl_wire_id_ok(const char *s)
 		char c = s[n];
 		if (n >= RL_WIRE_MAX_ID)
 			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == ':' || c == '@' || c == '+' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == ':' || c == '@' || c == '+' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -79,9 +79,9 @@ static int rl_wire_pop_ok(const Relais__ScreenPop *p)
  */
 static int rl_wire_media_ok(const Relais__MediaLeg *m)
 {
-	return m == NULL || (rl_wire_text_ok(m->contact_id, RL_WIRE_MAX_ID) &&
-	                     rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID) && m->tx_key.len <= RL_WIRE_MAX_KEY &&
-	                     m->rx_key.len <= RL_WIRE_MAX_KEY);
+	return m == NULL ||
+	       (rl_wire_text_ok(m->contact_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID) &&
+	        m->tx_key.len <= RL_WIRE_MAX_KEY && m->rx_key.len <= RL_WIRE_MAX_KEY);
 }
 
 static int rl_wire_live_ok(const Relais__SiteRegister *sr)
@@ -117,10 +117,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_text_ok(e->wrapup_done->disposition, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT: {
 		const Relais__SubmitContact *s = e->submit_contact;
-		return rl_wire_text_ok(s->ext_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(s->tenant_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(s->queue_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(s->site_id, RL_WIRE_MAX_ID) &&
+		return rl_wire_text_ok(s->ext_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(s->tenant_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(s->queue_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(s->site_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(s->media, RL_WIRE_MAX_ID) && rl_wire_pop_ok(s->pop) &&
 		       rl_wire_text_ok(s->caller_audio, RL_WIRE_MAX_TEXT);
 	}

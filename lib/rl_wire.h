@@ -14,14 +14,14 @@
 
 #include "relais.pb-c.h"
 
-#define RL_WIRE_VERSION 1
-#define RL_WIRE_MAX_FRAME (64 * 1024) /* NNG_OPT_RECVMAXSZ on every socket */
-#define RL_WIRE_MAX_ID 64             /* ids: tenant, queue, agent, site, contact, ext */
-#define RL_WIRE_MAX_TEXT 256          /* other strings: reasons, names, pop values */
-#define RL_WIRE_MAX_SECRET 256
-#define RL_WIRE_MAX_KEY 64            /* MediaLeg keys (SRTP master key + salt) */
-#define RL_WIRE_MAX_LIVE 2000         /* SiteRegister.live entries */
-#define RL_WIRE_MAX_POP_ITEMS 32      /* ScreenPop.data entries */
+#define RL_WIRE_VERSION          1
+#define RL_WIRE_MAX_FRAME        (64 * 1024) /* NNG_OPT_RECVMAXSZ on every socket */
+#define RL_WIRE_MAX_ID           64          /* ids: tenant, queue, agent, site, contact, ext */
+#define RL_WIRE_MAX_TEXT         256         /* other strings: reasons, names, pop values */
+#define RL_WIRE_MAX_SECRET       256
+#define RL_WIRE_MAX_KEY          64     /* MediaLeg keys (SRTP master key + salt) */
+#define RL_WIRE_MAX_LIVE         2000   /* SiteRegister.live entries */
+#define RL_WIRE_MAX_POP_ITEMS    32     /* ScreenPop.data entries */
 #define RL_WIRE_MAX_STATUS_ITEMS 200000 /* StatusReply rows (trusted direction only) */
 
 #define RL_HEARTBEAT_MS 2000
@@ -35,7 +35,7 @@ struct rl_wire_stats {
 	atomic_ullong malformed; /* protobuf did not parse, or allocation budget exceeded */
 	atomic_ullong oversized; /* frame longer than RL_WIRE_MAX_FRAME */
 	atomic_ullong badversion;
-	atomic_ullong badfield;  /* parsed, but an id/text/list broke its bound */
+	atomic_ullong badfield; /* parsed, but an id/text/list broke its bound */
 };
 extern struct rl_wire_stats rl_wire_stats;
 

@@ -12,7 +12,7 @@
 struct rl_choice {
 	char id[RL_WIRE_MAX_ID + 1];
 	char path[RL_WIRE_MAX_TEXT + 1];
-	struct rl_audio_src *src;   /* attached audio (a carrier leg), owned until used */
+	struct rl_audio_src *src; /* attached audio (a carrier leg), owned until used */
 	struct rl_audio_sink *sink;
 };
 
@@ -193,9 +193,9 @@ static void rl_bridge_end(struct rl_bridge *b, const char *id, struct rl_client 
 	rl_log(RL_LOG_NOTICE,
 	       "media end contact=%s why=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
 	       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",
-	       id, why, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames, (unsigned long long)q.rx_packets,
-	       (long long)q.lost, (unsigned long long)q.fec, (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms,
-	       q.mos);
+	       id, why, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames,
+	       (unsigned long long)q.rx_packets, (long long)q.lost, (unsigned long long)q.fec,
+	       (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms, q.mos);
 	rl_bridge_report(b, hub, id, &q, 1);
 }
 

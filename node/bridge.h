@@ -18,13 +18,13 @@
 #include "rl_client.h"
 
 struct rl_bridge_conf {
-	const char *listen;        /* "IP:port" of the site's media socket */
-	const char *advertise;     /* what seated agents are told; NULL = the bound address */
-	const char *caller_audio;  /* WAV played as the caller ("" = the generator) */
-	int caller_loop;           /* loop the WAV */
-	const char *record_dir;    /* "" = no recording; else <dir>/<contact>.agent.wav */
-	unsigned rate;             /* 16000 */
-	unsigned report_s;         /* quality report period */
+	const char *listen;       /* "IP:port" of the site's media socket */
+	const char *advertise;    /* what seated agents are told; NULL = the bound address */
+	const char *caller_audio; /* WAV played as the caller ("" = the generator) */
+	int caller_loop;          /* loop the WAV */
+	const char *record_dir;   /* "" = no recording; else <dir>/<contact>.agent.wav */
+	unsigned rate;            /* 16000 */
+	unsigned report_s;        /* quality report period */
 };
 
 struct rl_bridge;

@@ -18,21 +18,21 @@
 
 #define RL_IVR_MAX_OPTIONS 12
 #define RL_IVR_MAX_ANSWERS 8
-#define RL_IVR_PATH 512
+#define RL_IVR_PATH        512
 
 struct rl_ivr_option {
-	char digit;                        /* '0'..'9', '*', '#' */
-	char queue[RL_WIRE_MAX_ID + 1];    /* go to this queue ... */
-	char menu[RL_WIRE_MAX_ID + 1];     /* ... or to this menu */
+	char digit;                     /* '0'..'9', '*', '#' */
+	char queue[RL_WIRE_MAX_ID + 1]; /* go to this queue ... */
+	char menu[RL_WIRE_MAX_ID + 1];  /* ... or to this menu */
 	uint32_t priority;
-	char key[RL_WIRE_MAX_ID + 1];      /* a screen-pop answer this choice adds ("" = none) */
+	char key[RL_WIRE_MAX_ID + 1]; /* a screen-pop answer this choice adds ("" = none) */
 	char value[RL_WIRE_MAX_ID + 1];
 };
 
 struct rl_ivr_menu {
 	char id[RL_WIRE_MAX_ID + 1];
-	char prompt[RL_IVR_PATH];          /* WAV played when the menu starts */
-	char invalid[RL_IVR_PATH];         /* WAV played after a timeout or a wrong key ("" = none) */
+	char prompt[RL_IVR_PATH];  /* WAV played when the menu starts */
+	char invalid[RL_IVR_PATH]; /* WAV played after a timeout or a wrong key ("" = none) */
 	uint32_t timeout_ms;
 	uint32_t tries;
 	char default_queue[RL_WIRE_MAX_ID + 1]; /* after `tries` failures; "" = release the call */
@@ -54,16 +54,16 @@ enum rl_ivr_do {
 };
 
 struct rl_ivr_step {
-	int what;               /* enum rl_ivr_do */
-	const char *prompt;     /* RL_IVR_PLAY: a path inside the menus */
-	const char *queue;      /* RL_IVR_QUEUE */
+	int what;           /* enum rl_ivr_do */
+	const char *prompt; /* RL_IVR_PLAY: a path inside the menus */
+	const char *queue;  /* RL_IVR_QUEUE */
 	uint32_t priority;
 };
 
 struct rl_ivr {
 	const struct rl_ivr_menus *menus;
 	const struct rl_ivr_menu *cur;
-	int playing;            /* 1: the menu prompt, 2: the invalid-entry prompt */
+	int playing; /* 1: the menu prompt, 2: the invalid-entry prompt */
 	uint32_t failures;
 	uint64_t deadline_us;
 	int done;

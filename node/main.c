@@ -31,13 +31,13 @@ struct node_settings {
 };
 
 static const struct rl_cfg_opt node_opts[] = {
-	{"site_id", RL_CFG_STR, 0, 64, NULL, offsetof(struct node_settings, site_id), "site this node serves"},
-	{"name", RL_CFG_STR, 0, 256, "", offsetof(struct node_settings, name), "display name"},
-	{"capacity", RL_CFG_INT, 0, 100000, "100", offsetof(struct node_settings, capacity), "concurrent calls"},
-	{"hub", RL_CFG_STR, 0, 1000, NULL, offsetof(struct node_settings, hub), "hub URL"},
-	{"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs for seated agents and tools"},
-	{"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"site_id", RL_CFG_STR, 0, 64, NULL, offsetof(struct node_settings, site_id), "site this node serves"},
+    {"name", RL_CFG_STR, 0, 256, "", offsetof(struct node_settings, name), "display name"},
+    {"capacity", RL_CFG_INT, 0, 100000, "100", offsetof(struct node_settings, capacity), "concurrent calls"},
+    {"hub", RL_CFG_STR, 0, 1000, NULL, offsetof(struct node_settings, hub), "hub URL"},
+    {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs for seated agents and tools"},
+    {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* The voice path (optional group `media`). */
@@ -47,16 +47,16 @@ struct media_settings {
 };
 
 static const struct rl_cfg_opt media_opts[] = {
-	{"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct media_settings, listen), "IP:port of the site's media socket"},
-	{"advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, advertise),
-	 "IP:port seated agents send to; empty = listen"},
-	{"caller_audio", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, caller_audio),
-	 "WAV played as the caller's voice; empty = speech-like generator"},
-	{"caller_loop", RL_CFG_BOOL, 0, 1, "false", offsetof(struct media_settings, caller_loop), "loop caller_audio"},
-	{"record_dir", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, record_dir),
-	 "write what agents say to <dir>/<contact>.agent.wav"},
-	{"report_s", RL_CFG_INT, 1, 300, "5", offsetof(struct media_settings, report_s), "call quality report period"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct media_settings, listen), "IP:port of the site's media socket"},
+    {"advertise", RL_CFG_STR, 0, 64, "", offsetof(struct media_settings, advertise),
+     "IP:port seated agents send to; empty = listen"},
+    {"caller_audio", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, caller_audio),
+     "WAV played as the caller's voice; empty = speech-like generator"},
+    {"caller_loop", RL_CFG_BOOL, 0, 1, "false", offsetof(struct media_settings, caller_loop), "loop caller_audio"},
+    {"record_dir", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, record_dir),
+     "write what agents say to <dir>/<contact>.agent.wav"},
+    {"report_s", RL_CFG_INT, 1, 300, "5", offsetof(struct media_settings, report_s), "call quality report period"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* SIP trunks (optional group `sip`): see docs/config.md. */
@@ -68,32 +68,32 @@ struct sip_settings {
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
-	{"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct sip_settings, listen), "IP:port for SIP over UDP and TCP"},
-	{"tls_port", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, tls_port),
-	 "SIP over TLS on the listen IP at this port (0: none)"},
-	{"tls_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, tls_dir),
-	 "directory with agent.pem (key + certificate chain) and cafile.pem for SIP TLS"},
-	{"media_ip", RL_CFG_STR, 0, 45, NULL, offsetof(struct sip_settings, media_ip), "our RTP address towards carriers"},
-	{"rtp_min", RL_CFG_INT, 0, 65534, "0", offsetof(struct sip_settings, rtp_min), "lowest RTP port (0: any)"},
-	{"rtp_max", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, rtp_max), "highest RTP port"},
-	{"retry_after_s", RL_CFG_INT, 0, 86400, "30", offsetof(struct sip_settings, retry_after_s),
-	 "Retry-After of 503s (draining, full)"},
-	{"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
-	{"max_media_load", RL_CFG_INT, 0, 100, "85", offsetof(struct sip_settings, max_media_load),
-	 "media thread busy % above which new calls get 503 (0: no limit)"},
-	{"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
-	{"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
-	 "an external transfer's wait for the carrier's outcome"},
-	{"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
-	 "prompt set for queue position and expected wait (\"\": none)"},
-	{"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
-	 "first announcement after queueing"},
-	{"announce_every_s", RL_CFG_INT, 0, 3600, "60", offsetof(struct sip_settings, announce_every_s),
-	 "then every (0: never)"},
-	{"trunks", RL_CFG_LIST, 0, 0, NULL, 0, "source IPs allowed to send calls (empty: any)"},
-	{"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue"},
-	{"menus", RL_CFG_LIST, 0, 0, NULL, 0, "IVR menus"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"listen", RL_CFG_STR, 0, 64, NULL, offsetof(struct sip_settings, listen), "IP:port for SIP over UDP and TCP"},
+    {"tls_port", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, tls_port),
+     "SIP over TLS on the listen IP at this port (0: none)"},
+    {"tls_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, tls_dir),
+     "directory with agent.pem (key + certificate chain) and cafile.pem for SIP TLS"},
+    {"media_ip", RL_CFG_STR, 0, 45, NULL, offsetof(struct sip_settings, media_ip), "our RTP address towards carriers"},
+    {"rtp_min", RL_CFG_INT, 0, 65534, "0", offsetof(struct sip_settings, rtp_min), "lowest RTP port (0: any)"},
+    {"rtp_max", RL_CFG_INT, 0, 65535, "0", offsetof(struct sip_settings, rtp_max), "highest RTP port"},
+    {"retry_after_s", RL_CFG_INT, 0, 86400, "30", offsetof(struct sip_settings, retry_after_s),
+     "Retry-After of 503s (draining, full)"},
+    {"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
+    {"max_media_load", RL_CFG_INT, 0, 100, "85", offsetof(struct sip_settings, max_media_load),
+     "media thread busy % above which new calls get 503 (0: no limit)"},
+    {"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
+    {"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
+     "an external transfer's wait for the carrier's outcome"},
+    {"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
+     "prompt set for queue position and expected wait (\"\": none)"},
+    {"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
+     "first announcement after queueing"},
+    {"announce_every_s", RL_CFG_INT, 0, 3600, "60", offsetof(struct sip_settings, announce_every_s),
+     "then every (0: never)"},
+    {"trunks", RL_CFG_LIST, 0, 0, NULL, 0, "source IPs allowed to send calls (empty: any)"},
+    {"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue"},
+    {"menus", RL_CFG_LIST, 0, 0, NULL, 0, "IVR menus"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 struct did_entry {
@@ -102,14 +102,14 @@ struct did_entry {
 };
 
 static const struct rl_cfg_opt did_opts[] = {
-	{"did", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, did), "dialled number, \"*\" = any other"},
-	{"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, tenant), "tenant id"},
-	{"queue", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, queue), "queue (without a menu)"},
-	{"menu", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, menu), "IVR menu id"},
-	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct did_entry, priority), "contact priority"},
-	{"early_media", RL_CFG_BOOL, 0, 1, "false", offsetof(struct did_entry, early_media),
-	 "without a menu: 183 with our audio (music, announcements) until an agent answers"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"did", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, did), "dialled number, \"*\" = any other"},
+    {"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, tenant), "tenant id"},
+    {"queue", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, queue), "queue (without a menu)"},
+    {"menu", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, menu), "IVR menu id"},
+    {"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct did_entry, priority), "contact priority"},
+    {"early_media", RL_CFG_BOOL, 0, 1, "false", offsetof(struct did_entry, early_media),
+     "without a menu: 183 with our audio (music, announcements) until an agent answers"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 struct menu_entry {
@@ -118,15 +118,15 @@ struct menu_entry {
 };
 
 static const struct rl_cfg_opt menu_opts[] = {
-	{"id", RL_CFG_STR, 0, 64, NULL, offsetof(struct menu_entry, id), "menu id"},
-	{"prompt", RL_CFG_STR, 0, 500, NULL, offsetof(struct menu_entry, prompt), "WAV played when the menu starts"},
-	{"invalid", RL_CFG_STR, 0, 500, "", offsetof(struct menu_entry, invalid), "WAV after a timeout or wrong key"},
-	{"timeout_s", RL_CFG_INT, 1, 120, "5", offsetof(struct menu_entry, timeout_s), "wait for a key after the prompt"},
-	{"tries", RL_CFG_INT, 1, 10, "3", offsetof(struct menu_entry, tries), "failures before the default"},
-	{"default_queue", RL_CFG_STR, 0, 64, "", offsetof(struct menu_entry, default_queue), "after `tries` failures"},
-	{"default_priority", RL_CFG_INT, 0, 9, "0", offsetof(struct menu_entry, default_priority), "its priority"},
-	{"options", RL_CFG_LIST, 0, 0, NULL, 0, "choices"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"id", RL_CFG_STR, 0, 64, NULL, offsetof(struct menu_entry, id), "menu id"},
+    {"prompt", RL_CFG_STR, 0, 500, NULL, offsetof(struct menu_entry, prompt), "WAV played when the menu starts"},
+    {"invalid", RL_CFG_STR, 0, 500, "", offsetof(struct menu_entry, invalid), "WAV after a timeout or wrong key"},
+    {"timeout_s", RL_CFG_INT, 1, 120, "5", offsetof(struct menu_entry, timeout_s), "wait for a key after the prompt"},
+    {"tries", RL_CFG_INT, 1, 10, "3", offsetof(struct menu_entry, tries), "failures before the default"},
+    {"default_queue", RL_CFG_STR, 0, 64, "", offsetof(struct menu_entry, default_queue), "after `tries` failures"},
+    {"default_priority", RL_CFG_INT, 0, 9, "0", offsetof(struct menu_entry, default_priority), "its priority"},
+    {"options", RL_CFG_LIST, 0, 0, NULL, 0, "choices"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 struct option_entry {
@@ -135,13 +135,13 @@ struct option_entry {
 };
 
 static const struct rl_cfg_opt option_opts[] = {
-	{"digit", RL_CFG_STR, 0, 1, NULL, offsetof(struct option_entry, digit), "0-9, * or #"},
-	{"queue", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, queue), "go to this queue"},
-	{"menu", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, menu), "or to this menu"},
-	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct option_entry, priority), "contact priority"},
-	{"key", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, key), "screen-pop answer: key"},
-	{"value", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, value), "screen-pop answer: value"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"digit", RL_CFG_STR, 0, 1, NULL, offsetof(struct option_entry, digit), "0-9, * or #"},
+    {"queue", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, queue), "go to this queue"},
+    {"menu", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, menu), "or to this menu"},
+    {"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct option_entry, priority), "contact priority"},
+    {"key", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, key), "screen-pop answer: key"},
+    {"value", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, value), "screen-pop answer: value"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 /* load_sip reads the `sip` group into conf (dids and menus into the given arrays). */
@@ -224,10 +224,14 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 				snprintf(err, errlen, "menus: %s has more than %d options", m->id, RL_IVR_MAX_OPTIONS);
 				return RL_ECONFIG;
 			}
-			if (rl_cfg_apply(config_setting_get_elem(ol, (unsigned)k), option_opts, &oe, err, errlen) != RL_OK)
+			if (rl_cfg_apply(config_setting_get_elem(ol, (unsigned)k), option_opts, &oe, err, errlen) !=
+			    RL_OK)
 				return RL_ECONFIG;
-			if (strlen(oe.digit) != 1 || !strchr("0123456789*#", oe.digit[0]) || (!oe.queue[0] && !oe.menu[0])) {
-				snprintf(err, errlen, "menus: %s: each option needs a digit (0-9, *, #) and a queue or a menu", m->id);
+			if (strlen(oe.digit) != 1 || !strchr("0123456789*#", oe.digit[0]) ||
+			    (!oe.queue[0] && !oe.menu[0])) {
+				snprintf(err, errlen,
+				         "menus: %s: each option needs a digit (0-9, *, #) and a queue or a menu",
+				         m->id);
 				return RL_ECONFIG;
 			}
 			o = &m->opt[m->nopt++];
@@ -258,13 +262,13 @@ struct gen_entry {
 };
 
 static const struct rl_cfg_opt gen_entry_opts[] = {
-	{"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct gen_entry, tenant), "tenant id"},
-	{"queue", RL_CFG_STR, 0, 64, NULL, offsetof(struct gen_entry, queue), "queue id"},
-	{"dialled", RL_CFG_STR, 0, 64, "", offsetof(struct gen_entry, dialled), "DID shown to the agent"},
-	{"per_minute", RL_CFG_DOUBLE, 0, 600000, NULL, offsetof(struct gen_entry, per_minute), "arrival rate"},
-	{"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct gen_entry, priority), "contact priority"},
-	{"patience_s", RL_CFG_DOUBLE, 0.1, 86400, "60", offsetof(struct gen_entry, patience_s), "mean caller patience"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct gen_entry, tenant), "tenant id"},
+    {"queue", RL_CFG_STR, 0, 64, NULL, offsetof(struct gen_entry, queue), "queue id"},
+    {"dialled", RL_CFG_STR, 0, 64, "", offsetof(struct gen_entry, dialled), "DID shown to the agent"},
+    {"per_minute", RL_CFG_DOUBLE, 0, 600000, NULL, offsetof(struct gen_entry, per_minute), "arrival rate"},
+    {"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct gen_entry, priority), "contact priority"},
+    {"patience_s", RL_CFG_DOUBLE, 0.1, 86400, "60", offsetof(struct gen_entry, patience_s), "mean caller patience"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 static struct rl_loop *g_loop;
@@ -367,7 +371,8 @@ int main(int argc, char **argv)
 		goto out;
 	for (int i = 0; i < nstreams; i++) {
 		struct gen_entry ge;
-		if (rl_cfg_apply(config_setting_get_elem(gl, (unsigned)i), gen_entry_opts, &ge, err, sizeof(err)) != RL_OK) {
+		if (rl_cfg_apply(config_setting_get_elem(gl, (unsigned)i), gen_entry_opts, &ge, err, sizeof(err)) !=
+		    RL_OK) {
 			fprintf(stderr, "relais-node: %s: generator entry %d: %s\n", conf_path, i + 1, err);
 			goto out;
 		}
@@ -419,10 +424,12 @@ int main(int argc, char **argv)
 		rl_node_flush(node);
 	}
 	const struct rl_node_counters *c = rl_node_counters(node);
-	rl_log(RL_LOG_NOTICE, "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu refused=%llu cancels=%llu",
-	       (unsigned long long)c->relayed_up, (unsigned long long)c->relayed_down, (unsigned long long)c->dropped_up,
-	       (unsigned long long)c->dropped_down, (unsigned long long)c->submitted, (unsigned long long)c->acked,
-	       (unsigned long long)c->refused, (unsigned long long)c->cancels);
+	rl_log(
+	    RL_LOG_NOTICE,
+	    "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu refused=%llu cancels=%llu",
+	    (unsigned long long)c->relayed_up, (unsigned long long)c->relayed_down, (unsigned long long)c->dropped_up,
+	    (unsigned long long)c->dropped_down, (unsigned long long)c->submitted, (unsigned long long)c->acked,
+	    (unsigned long long)c->refused, (unsigned long long)c->cancels);
 	exit_code = 0;
 	rl_exit_watchdog(5, exit_code);
 out:

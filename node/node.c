@@ -12,7 +12,7 @@
 #include "rl_secret.h"
 #include "rl_time.h"
 
-#define RL_NODE_MAX_SOURCES 8
+#define RL_NODE_MAX_SOURCES  8
 #define RL_NODE_CTL_INFLIGHT 16
 
 /* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
@@ -57,9 +57,9 @@ struct rl_node {
 	int nsources;
 	struct rl_source ctl;
 	struct rl_node_counters ctr;
-	struct rl_bundler *down; /* frames for local links, sent once per loop batch */
+	struct rl_bundler *down;  /* frames for local links, sent once per loop batch */
 	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
-	int marker; /* cookie of requests whose answers need no handling */
+	int marker;               /* cookie of requests whose answers need no handling */
 	int draining;
 };
 
@@ -154,7 +154,8 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	if (req->ext_id != NULL)
 		snprintf(ext, sizeof(ext), "%s", req->ext_id);
 	else
-		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id, (unsigned long long)++n->seq);
+		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id,
+		         (unsigned long long)++n->seq);
 	if ((sub = calloc(1, sizeof(*sub))) == NULL)
 		return RL_ENOMEM;
 	sub->src = src;
@@ -365,7 +366,8 @@ static void rl_node_relay_up(struct rl_node *n, uint32_t pipe, rl_env *env)
 		n->ctr.relayed_up++;
 }
 
-static void rl_node_local_reply(struct rl_node *n, uint32_t pipe, uint64_t req_id, Relais__ErrorCode code, const char *msg)
+static void rl_node_local_reply(struct rl_node *n, uint32_t pipe, uint64_t req_id, Relais__ErrorCode code,
+                                const char *msg)
 {
 	Relais__Error er = RELAIS__ERROR__INIT;
 	rl_env env;
@@ -392,7 +394,8 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	if (s->ext_id && s->ext_id[0]) {
 		snprintf(ext, sizeof(ext), "ctl:%s", s->ext_id);
 		if (!rl_wire_id_ok(ext)) {
-			rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "ext_id too long or bad characters");
+			rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST,
+			                    "ext_id too long or bad characters");
 			return;
 		}
 		req.ext_id = ext;
@@ -416,7 +419,8 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	}
 	if (rl_node_submit(n, &n->ctl, &req, cc) != RL_OK) {
 		free(cc);
-		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL, "node cannot queue the contact");
+		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL,
+		                    "node cannot queue the contact");
 		return;
 	}
 	p->inflight[p->next++ % RL_NODE_CTL_INFLIGHT] = env->req_id;
@@ -428,8 +432,8 @@ static int rl_node_may_relay(int role, Relais__Envelope__BodyCase body)
 	if (role == RELAIS__ROLE__ROLE_AGENT)
 		return body == RELAIS__ENVELOPE__BODY_AGENT_LOGIN || body == RELAIS__ENVELOPE__BODY_AGENT_RESUME ||
 		       body == RELAIS__ENVELOPE__BODY_AGENT_SET_STATE || body == RELAIS__ENVELOPE__BODY_OFFER_ANSWER ||
-		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP || body == RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER ||
-		       body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
+		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP ||
+		       body == RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER || body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
 		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT || body == RELAIS__ENVELOPE__BODY_CALL_QUALITY;
 	return role == RELAIS__ROLE__ROLE_CTL && body == RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
 }
@@ -444,7 +448,8 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 	nng_msg_free(msg);
 	if (rv != RL_OK) {
 		if (rv == RL_EVERSION)
-			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_VERSION, "unsupported protocol version");
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_VERSION,
+			                    "unsupported protocol version");
 		rl_wire_free(env);
 		return;
 	}
@@ -454,7 +459,8 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		rl_env out;
 		int role = env->hello->role;
 		if (role != RELAIS__ROLE__ROLE_AGENT && role != RELAIS__ROLE__ROLE_CTL) {
-			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "agents and tools only");
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
+			                    "agents and tools only");
 			rl_wire_free(env);
 			return;
 		}
@@ -473,7 +479,8 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		rl_node_send(n, pipe, &out);
 	} else if (p == NULL) {
 		if (env->req_id)
-			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first");
+			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST,
+			                    "say Hello first");
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT && env->session == 0) {
 		Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
 		rl_env out;
@@ -504,7 +511,8 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 	} else if (env->req_id) {
 		/* The hub sees relayed frames on the node's link: anything an agent or tool may
 		 * not ask for itself (submit, cancel, site registration) stops here. */
-		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "not allowed on this link");
+		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
+		                    "not allowed on this link");
 	}
 	rl_wire_free(env);
 }
@@ -530,8 +538,7 @@ void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
 		if (p->src->ops->posted != NULL)
 			p->src->ops->posted(p->src, p->ptr);
 		free(p);
-	}
-	else if (ev->src == RL_NODE_TAG_PIPE) {
+	} else if (ev->src == RL_NODE_TAG_PIPE) {
 		uint32_t pipe = (uint32_t)(uintptr_t)ev->ptr;
 		struct rl_lpeer *p = rl_htab_get(&n->peers, pipe, NULL, NULL);
 		if (p != NULL) {
@@ -572,8 +579,11 @@ int rl_node_add_source(struct rl_node *n, struct rl_source *src)
 int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop)
 {
 	struct rl_node *n = calloc(1, sizeof(*n));
-	struct rl_client_opts o = {.url = conf->hub_url, .tls = &conf->tls, .role = RELAIS__ROLE__ROLE_NODE,
-	                           .site_id = conf->site_id, .name = "relais-node"};
+	struct rl_client_opts o = {.url = conf->hub_url,
+	                           .tls = &conf->tls,
+	                           .role = RELAIS__ROLE__ROLE_NODE,
+	                           .site_id = conf->site_id,
+	                           .name = "relais-node"};
 	int rv;
 
 	if (n == NULL)

@@ -56,9 +56,9 @@ struct rl_sip;
 struct sip_call;
 #define SU_ROOT_MAGIC_T struct rl_sip
 #define SU_WAKEUP_ARG_T struct rl_sip
-#define NUA_MAGIC_T struct rl_sip
-#define NUA_HMAGIC_T struct sip_call
-#define SU_TIMER_ARG_T struct sip_call
+#define NUA_MAGIC_T     struct rl_sip
+#define NUA_HMAGIC_T    struct sip_call
+#define SU_TIMER_ARG_T  struct sip_call
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
@@ -81,13 +81,13 @@ struct sip_call;
 #include "rl_log.h"
 #include "rl_time.h"
 
-#define CMDQ_MAX 1024        /* queued commands; more is RL_EFULL */
-#define SIP_MSG_MAX 65536    /* biggest SIP message sofia accepts from the network */
-#define ANSWER_MAX 1024      /* our SDP */
-#define DEFAULT_MAX_CALLS 1024
-#define DEFAULT_REFER_TIMEOUT_S 60 /* a transfer target may ring for a while */
-#define REFER_BYE_WAIT_MS 4000     /* after a transfer, how long the carrier has to hang up */
-#define SIPFRAG_LINE_MAX 256       /* the status line of a NOTIFY's sipfrag */
+#define CMDQ_MAX                1024  /* queued commands; more is RL_EFULL */
+#define SIP_MSG_MAX             65536 /* biggest SIP message sofia accepts from the network */
+#define ANSWER_MAX              1024  /* our SDP */
+#define DEFAULT_MAX_CALLS       1024
+#define DEFAULT_REFER_TIMEOUT_S 60   /* a transfer target may ring for a while */
+#define REFER_BYE_WAIT_MS       4000 /* after a transfer, how long the carrier has to hang up */
+#define SIPFRAG_LINE_MAX        256  /* the status line of a NOTIFY's sipfrag */
 
 enum cmd_op { CMD_RINGING = 1, CMD_PROGRESS, CMD_ANSWER, CMD_REJECT, CMD_HANGUP, CMD_REFER };
 
@@ -120,17 +120,17 @@ enum refer_state {
 
 struct sip_call {
 	struct sip_call *next, **prevp; /* s->all */
-	uint64_t id;            /* 0 for calls the glue refused itself (never reported) */
+	uint64_t id;                    /* 0 for calls the glue refused itself (never reported) */
 	nua_handle_t *nh;
 	enum call_state state;
-	struct rl_sip_offer offer;  /* the remote side's latest offer */
-	struct rl_sip_local local;  /* our side, once answered */
-	int offerless_reinvite;     /* our 200 carried an offer; the ACK has the answer */
-	char sdp[ANSWER_MAX];       /* our last SDP, to bump o= version only on change */
+	struct rl_sip_offer offer; /* the remote side's latest offer */
+	struct rl_sip_local local; /* our side, once answered */
+	int offerless_reinvite;    /* our 200 carried an offer; the ACK has the answer */
+	char sdp[ANSWER_MAX];      /* our last SDP, to bump o= version only on change */
 	char call_id[RL_SIP_CALLID_MAX];
 	char remote_target[RL_SIP_URI_MAX]; /* the carrier's Contact, for Refer-To numbers */
 	enum refer_state refer;
-	su_timer_t *timer;          /* REFER_ACCEPTED: outcome bound; REFER_DONE: BYE wait */
+	su_timer_t *timer; /* REFER_ACCEPTED: outcome bound; REFER_DONE: BYE wait */
 };
 
 struct trunk {
@@ -168,24 +168,24 @@ struct rl_sip {
 	su_wait_t wait[1];
 	int registered;
 	int shutting;
-	int tls_cert_bad;      /* sofia logged that it could not load our key or certificate */
-	struct rl_htab calls;  /* id -> reported struct sip_call */
-	struct sip_call *all;  /* every struct sip_call alive, refused ones included */
+	int tls_cert_bad;     /* sofia logged that it could not load our key or certificate */
+	struct rl_htab calls; /* id -> reported struct sip_call */
+	struct sip_call *all; /* every struct sip_call alive, refused ones included */
 	unsigned n_calls;
 	uint64_t next_id;
 };
 
-#define COUNT(s, field)                                                                          \
-	do {                                                                                     \
-		pthread_mutex_lock(&(s)->mtx);                                                   \
-		(s)->cnt.field++;                                                                \
-		pthread_mutex_unlock(&(s)->mtx);                                                 \
+#define COUNT(s, field)                          \
+	do {                                     \
+		pthread_mutex_lock(&(s)->mtx);   \
+		(s)->cnt.field++;                \
+		pthread_mutex_unlock(&(s)->mtx); \
 	} while (0)
 
 /* ---- process-wide sofia setup ---------------------------------------------------------- */
 
 static pthread_once_t sofia_once = PTHREAD_ONCE_INIT;
-static msg_mclass_t *sofia_mclass; /* the SIP parser with the extra headers (P-Asserted-Identity) */
+static msg_mclass_t *sofia_mclass;            /* the SIP parser with the extra headers (P-Asserted-Identity) */
 static _Thread_local struct rl_sip *sip_self; /* the rl_sip whose SIP thread this is */
 
 /* The lines of sofia's transport log (tport_tls.c, level 1 and 3, format strings of sofia
@@ -305,7 +305,10 @@ static int probe_bind(const char *ip, uint16_t port, int stream_only, char *why,
 		if (types[i] == SOCK_STREAM)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-			snprintf(why, cap, "%s: %s", types[i] == SOCK_DGRAM ? "udp" : stream_only ? "tls" : "tcp",
+			snprintf(why, cap, "%s: %s",
+			         types[i] == SOCK_DGRAM ? "udp"
+			         : stream_only          ? "tls"
+			                                : "tcp",
 			         strerror(errno));
 			close(fd);
 			return RL_ENET;
@@ -425,7 +428,8 @@ static int trunk_allowed(const struct rl_sip *s, const struct trunk *src)
 	if (s->n_trunks == 0)
 		return 1;
 	for (unsigned i = 0; i < s->n_trunks; i++)
-		if (s->trunks[i].af == src->af && memcmp(s->trunks[i].addr, src->addr, src->af == AF_INET ? 4 : 16) == 0)
+		if (s->trunks[i].af == src->af &&
+		    memcmp(s->trunks[i].addr, src->addr, src->af == AF_INET ? 4 : 16) == 0)
 			return 1;
 	return 0;
 }
@@ -647,7 +651,10 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 		 * for late offers, see docs/sip.md). */
 		COUNT(s, bad_sdp);
 		rl_log(RL_LOG_NOTICE, "sip refused reason=%s src=%s call_id=%s",
-		       rv == RL_ENOENT ? "no_sdp" : rv == RL_ERANGE ? "no_codec" : "bad_sdp", ev.src_ip, c->call_id);
+		       rv == RL_ENOENT   ? "no_sdp"
+		       : rv == RL_ERANGE ? "no_codec"
+		                         : "bad_sdp",
+		       ev.src_ip, c->call_id);
 		c->state = CALL_ENDING;
 		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 		return;
@@ -672,10 +679,11 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 	copy_number(ev.dialled, sizeof(ev.dialled), sip->sip_request ? sip->sip_request->rq_url : NULL);
 	memcpy(ev.call_id, c->call_id, sizeof(ev.call_id));
 	ev.media = c->offer.media;
-	rl_log(RL_LOG_INFO,
-	       "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d tls=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
-	       (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.tls, ev.media.ip, ev.media.port,
-	       rl_sip_codec_name(ev.media.codec), ev.media.dtmf_pt, c->call_id);
+	rl_log(
+	    RL_LOG_INFO,
+	    "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d tls=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
+	    (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.tls, ev.media.ip, ev.media.port,
+	    rl_sip_codec_name(ev.media.codec), ev.media.dtmf_pt, c->call_id);
 	emit(s, &ev);
 }
 
@@ -778,7 +786,8 @@ static void refer_event(struct rl_sip *s, struct sip_call *c, int status, const 
 	ev.call = c->id;
 	ev.status = status;
 	copy_safe(ev.reason, sizeof(ev.reason), phrase, phrase ? strlen(phrase) : 0);
-	rl_log(RL_LOG_INFO, "sip refer call=%llu status=%d reason=\"%s\"", (unsigned long long)c->id, status, ev.reason);
+	rl_log(RL_LOG_INFO, "sip refer call=%llu status=%d reason=\"%s\"", (unsigned long long)c->id, status,
+	       ev.reason);
 	emit(s, &ev);
 }
 
@@ -959,8 +968,8 @@ static void on_notify(struct rl_sip *s, struct sip_call *c, int status, const ch
 		refer_accepted(s, c);
 }
 
-static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct rl_sip *s,
-                   nua_handle_t *nh, struct sip_call *c, sip_t const *sip, tagi_t tags[])
+static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct rl_sip *s, nua_handle_t *nh,
+                   struct sip_call *c, sip_t const *sip, tagi_t tags[])
 {
 	switch (event) {
 	case nua_i_invite:
@@ -1360,8 +1369,8 @@ static void *sip_main(void *arg)
 	                    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"),
 	                    /* No 100rel, no session timers: sofia would refresh with offerless
 	                     * re-INVITEs it cannot complete without its media engine. */
-	                    SIPTAG_SUPPORTED_STR(""), SIPTAG_USER_AGENT_STR(s->user_agent),
-	                    NTATAG_MCLASS(sofia_mclass), NTATAG_MAXSIZE(SIP_MSG_MAX), TAG_END());
+	                    SIPTAG_SUPPORTED_STR(""), SIPTAG_USER_AGENT_STR(s->user_agent), NTATAG_MCLASS(sofia_mclass),
+	                    NTATAG_MAXSIZE(SIP_MSG_MAX), TAG_END());
 	if (s->nua == NULL) {
 		rl_log(RL_LOG_ERR, "sip cannot listen url=%s", url);
 		sip_teardown(s);

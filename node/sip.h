@@ -38,14 +38,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RL_SIP_NUM_MAX 64     /* user parts (numbers), display names; longer ones are cut */
-#define RL_SIP_IP_MAX 46      /* IPv4 or IPv6 text, with its NUL */
-#define RL_SIP_CALLID_MAX 96  /* Call-ID kept for logs and carrier tickets; longer is cut */
-#define RL_SIP_REASON_MAX 64  /* reason phrases */
-#define RL_SIP_TRUNKS_MAX 64  /* allow-list entries */
-#define RL_SIP_STREAMS_MAX 8  /* m= lines in an offer; more is refused (488) */
-#define RL_SIP_URI_MAX 256    /* transfer targets (rl_sip_refer), with the NUL */
-#define RL_SIP_PATH_MAX 512   /* conf.tls_dir, with the NUL */
+#define RL_SIP_NUM_MAX     64  /* user parts (numbers), display names; longer ones are cut */
+#define RL_SIP_IP_MAX      46  /* IPv4 or IPv6 text, with its NUL */
+#define RL_SIP_CALLID_MAX  96  /* Call-ID kept for logs and carrier tickets; longer is cut */
+#define RL_SIP_REASON_MAX  64  /* reason phrases */
+#define RL_SIP_TRUNKS_MAX  64  /* allow-list entries */
+#define RL_SIP_STREAMS_MAX 8   /* m= lines in an offer; more is refused (488) */
+#define RL_SIP_URI_MAX     256 /* transfer targets (rl_sip_refer), with the NUL */
+#define RL_SIP_PATH_MAX    512 /* conf.tls_dir, with the NUL */
 
 /* Audio codecs, as bits of a set. PCMU and PCMA are RTP PT 0 and 8 (or a dynamic PT with a
  * matching rtpmap), Opus is opus/48000/2 on a dynamic PT. */
@@ -60,18 +60,18 @@ const char *rl_sip_codec_name(int codec);
 
 /* One side's audio stream as an SDP offer describes it. */
 struct rl_sip_media {
-	char ip[RL_SIP_IP_MAX]; /* c= address (IP literal; 0.0.0.0 only on hold) */
-	uint16_t port;          /* m= port, 1..65535 */
-	uint8_t hold;           /* 1: a=sendonly or a=inactive or c=0.0.0.0 */
-	uint8_t dir;            /* offered direction: 0 inactive, 1 sendonly, 2 recvonly, 3 sendrecv */
-	int codec;              /* the glue's pick: the first offered codec in conf.codecs */
-	int pt;                 /* the pick's payload type in the offer */
-	unsigned offered;       /* every known codec the offer carries (bits) */
+	char ip[RL_SIP_IP_MAX];            /* c= address (IP literal; 0.0.0.0 only on hold) */
+	uint16_t port;                     /* m= port, 1..65535 */
+	uint8_t hold;                      /* 1: a=sendonly or a=inactive or c=0.0.0.0 */
+	uint8_t dir;                       /* offered direction: 0 inactive, 1 sendonly, 2 recvonly, 3 sendrecv */
+	int codec;                         /* the glue's pick: the first offered codec in conf.codecs */
+	int pt;                            /* the pick's payload type in the offer */
+	unsigned offered;                  /* every known codec the offer carries (bits) */
 	int16_t pt_pcmu, pt_pcma, pt_opus; /* their payload types, -1 = not offered */
-	int dtmf_pt;            /* telephone-event payload type (see dtmf_rate), -1 = not offered */
-	unsigned dtmf_rate;     /* dtmf_pt's rtpmap clock: 8000, or 48000 when the offer has only
+	int dtmf_pt;                       /* telephone-event payload type (see dtmf_rate), -1 = not offered */
+	unsigned dtmf_rate;                /* dtmf_pt's rtpmap clock: 8000, or 48000 when the offer has only
 	                         * telephone-event/48000 and the pick is Opus; 0 = no dtmf_pt */
-	uint16_t ptime;         /* a=ptime, 0 = not given */
+	uint16_t ptime;                    /* a=ptime, 0 = not given */
 };
 
 enum rl_sip_ev_type {
@@ -85,16 +85,16 @@ enum rl_sip_ev_type {
 };
 
 struct rl_sip_event {
-	int type;                             /* enum rl_sip_ev_type */
-	uint64_t call;                        /* call handle, never 0 */
+	int type;      /* enum rl_sip_ev_type */
+	uint64_t call; /* call handle, never 0 */
 	/* INVITE only (zeroed otherwise). */
-	char caller[RL_SIP_NUM_MAX];          /* user of P-Asserted-Identity, else of From */
-	char caller_name[RL_SIP_NUM_MAX];     /* display name, same source */
-	char dialled[RL_SIP_NUM_MAX];         /* user of the Request-URI */
-	char src_ip[RL_SIP_IP_MAX];           /* where the INVITE came from (the trunk) */
+	char caller[RL_SIP_NUM_MAX];      /* user of P-Asserted-Identity, else of From */
+	char caller_name[RL_SIP_NUM_MAX]; /* display name, same source */
+	char dialled[RL_SIP_NUM_MAX];     /* user of the Request-URI */
+	char src_ip[RL_SIP_IP_MAX];       /* where the INVITE came from (the trunk) */
 	uint16_t src_port;
-	uint8_t tcp;                          /* 1: arrived over TCP (TLS included), 0: UDP */
-	uint8_t tls;                          /* 1: arrived over TLS (the sips listener) */
+	uint8_t tcp; /* 1: arrived over TCP (TLS included), 0: UDP */
+	uint8_t tls; /* 1: arrived over TLS (the sips listener) */
 	char call_id[RL_SIP_CALLID_MAX];
 	/* INVITE and REINVITE: the remote audio and the codec negotiation. */
 	struct rl_sip_media media;
@@ -112,19 +112,19 @@ struct rl_sip_event {
 };
 
 struct rl_sip_conf {
-	const char *listen;           /* "IP:port" ("[v6]:port"); UDP and TCP both bind there */
-	unsigned codecs;              /* accepted codec set; 0 = PCMU|PCMA */
-	const char *const *trunks;    /* source IPs allowed to INVITE, NULL-terminated; NULL or
+	const char *listen;        /* "IP:port" ("[v6]:port"); UDP and TCP both bind there */
+	unsigned codecs;           /* accepted codec set; 0 = PCMU|PCMA */
+	const char *const *trunks; /* source IPs allowed to INVITE, NULL-terminated; NULL or
 	                               * empty = anyone */
-	unsigned retry_after_s;       /* Retry-After of the automatic 503s; 0 = no header */
-	unsigned max_calls;           /* live calls before new INVITEs get 503; 0 = 1024 */
-	const char *user_agent;       /* Server / User-Agent; NULL = "relais-node" */
-	uint16_t tls_port;            /* SIP over TLS (sips:) on the listen IP at this port; 0 = no
+	unsigned retry_after_s;    /* Retry-After of the automatic 503s; 0 = no header */
+	unsigned max_calls;        /* live calls before new INVITEs get 503; 0 = 1024 */
+	const char *user_agent;    /* Server / User-Agent; NULL = "relais-node" */
+	uint16_t tls_port;         /* SIP over TLS (sips:) on the listen IP at this port; 0 = no
 	                               * TLS. Needs tls_dir; must differ from the listen port. */
-	const char *tls_dir;          /* directory holding agent.pem (our private key followed by
+	const char *tls_dir;       /* directory holding agent.pem (our private key followed by
 	                               * our certificate chain, PEM) and optionally cafile.pem;
 	                               * read once at open */
-	unsigned refer_timeout_s;     /* how long a transfer may wait for its outcome after the
+	unsigned refer_timeout_s;  /* how long a transfer may wait for its outcome after the
 	                               * carrier's 202, up to 3600; 0 = 60 */
 	void (*fn)(void *arg, const struct rl_sip_event *ev); /* required, on the SIP thread */
 	void *arg;
@@ -133,8 +133,8 @@ struct rl_sip_conf {
 /* Counters since open. "rejected" counts the node's rejects and hangups before answer;
  * the glue's own refusals have their own counters. */
 struct rl_sip_counters {
-	uint64_t invites;          /* initial INVITEs received, refused ones included */
-	uint64_t answered;         /* calls whose 200 was ACKed */
+	uint64_t invites;  /* initial INVITEs received, refused ones included */
+	uint64_t answered; /* calls whose 200 was ACKed */
 	uint64_t rejected;
 	uint64_t cancels;
 	uint64_t byes_in, byes_out;
@@ -180,8 +180,7 @@ int rl_sip_ringing(struct rl_sip *s, uint64_t call);
  * codec the offer lacks is answered 488 and the call ends. Ignored after the answer.
  * Errors: as rl_sip_answer (RL_EINVAL, RL_EFULL).
  */
-int rl_sip_progress(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec,
-                    int dtmf_pt);
+int rl_sip_progress(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt);
 
 /*
  * rl_sip_answer sends 200 OK with our SDP: c= local_ip, m=audio rtp_port RTP/AVP with codec
@@ -191,8 +190,7 @@ int rl_sip_progress(struct rl_sip *s, uint64_t call, const char *local_ip, uint1
  * is answered 488 and the call ends. Errors: RL_EINVAL (ip not an IP literal, port 0, codec
  * not one RL_SIP_* bit, dtmf_pt over 127), RL_EFULL.
  */
-int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec,
-                  int dtmf_pt);
+int rl_sip_answer(struct rl_sip *s, uint64_t call, const char *local_ip, uint16_t rtp_port, int codec, int dtmf_pt);
 
 /*
  * rl_sip_reject answers an unanswered call with status (300..699; e.g. 486, 480, 503) and

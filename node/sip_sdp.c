@@ -149,8 +149,9 @@ static void stream_codecs(const sdp_media_t *sm, unsigned accept, struct rl_sip_
  * unknown ones are where its parser goes wrong, and we carry none of them anyway. */
 static int rl_sdp_proto_known(const char *line, size_t len)
 {
-	static const char *const known[] = {"RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP",
-	                                    "UDP/TLS/RTP/SAVPF", "udptl", "TCP", "UDP", NULL};
+	static const char *const known[] = {
+	    "RTP/AVP",           "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP",
+	    "UDP/TLS/RTP/SAVPF", "udptl",    "TCP",      "UDP",       NULL};
 	size_t f = 0, k = 0, start = 0, plen;
 
 	/* skip media and port */
@@ -341,7 +342,8 @@ int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const
 	    (unsigned long long)l->sess_id, (unsigned long long)l->version, fam, l->ip, fam, l->ip);
 	for (unsigned i = 0; i < o->n_streams; i++) {
 		if (i != o->audio) {
-			put(buf, cap, &n, "m=%s 0 %s %s\r\n", o->streams[i].type, o->streams[i].proto, o->streams[i].fmt);
+			put(buf, cap, &n, "m=%s 0 %s %s\r\n", o->streams[i].type, o->streams[i].proto,
+			    o->streams[i].fmt);
 			continue;
 		}
 		put(buf, cap, &n, "m=audio %u RTP/AVP %d", l->port, pt);

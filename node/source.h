@@ -19,7 +19,7 @@ struct rl_node;
 struct rl_source;
 
 struct rl_contact_req {
-	const char *ext_id;   /* NULL: the node makes one, unique across node restarts */
+	const char *ext_id; /* NULL: the node makes one, unique across node restarts */
 	const char *tenant_id;
 	const char *queue_id;
 	uint32_t priority;

@@ -116,7 +116,8 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 		for (int k = 0; k < 16 && now >= st->next_at; k++) {
 			struct gen_call *c = calloc(1, sizeof(*c));
 			Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
-			Relais__KeyValue kv[2] = {RELAIS__KEY_VALUE__INIT, RELAIS__KEY_VALUE__INIT}, *kvp[2] = {&kv[0], &kv[1]};
+			Relais__KeyValue kv[2] = {RELAIS__KEY_VALUE__INIT, RELAIS__KEY_VALUE__INIT},
+			                 *kvp[2] = {&kv[0], &kv[1]};
 			static const char *const langs[] = {"fr", "ar", "wo", "en"};
 			struct rl_contact_req req = {0};
 
@@ -152,7 +153,8 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 	for (struct gen_call *c = g->calls; c != NULL; c = c->next) {
 		if (!c->acked || c->cancelled || now < c->patience_at)
 			continue;
-		if (c->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED || c->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED) {
+		if (c->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED ||
+		    c->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED) {
 			c->cancelled = 1;
 			g->ctr.abandoned++;
 			rl_node_cancel(s->node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
@@ -161,10 +163,13 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 	if (now - g->last_log >= 10000000u) {
 		g->last_log = now;
 		if (g->ctr.generated)
-			rl_log(RL_LOG_NOTICE, "generator site=%s generated=%llu acked=%llu connected=%llu handled=%llu abandoned=%llu errors=%llu",
-			       rl_node_site(s->node), (unsigned long long)g->ctr.generated, (unsigned long long)g->ctr.acked,
-			       (unsigned long long)g->ctr.connected, (unsigned long long)g->ctr.ended,
-			       (unsigned long long)g->ctr.abandoned, (unsigned long long)g->ctr.errors);
+			rl_log(
+			    RL_LOG_NOTICE,
+			    "generator site=%s generated=%llu acked=%llu connected=%llu handled=%llu abandoned=%llu errors=%llu",
+			    rl_node_site(s->node), (unsigned long long)g->ctr.generated,
+			    (unsigned long long)g->ctr.acked, (unsigned long long)g->ctr.connected,
+			    (unsigned long long)g->ctr.ended, (unsigned long long)g->ctr.abandoned,
+			    (unsigned long long)g->ctr.errors);
 	}
 }
 
@@ -179,7 +184,7 @@ static void gen_stop(struct rl_source *s)
 }
 
 static const struct rl_source_ops gen_ops = {
-	.name = "generator", .on_ack = gen_ack, .on_update = gen_update, .tick = gen_tick, .stop = gen_stop};
+    .name = "generator", .on_ack = gen_ack, .on_update = gen_update, .tick = gen_tick, .stop = gen_stop};
 
 struct rl_source *rl_gen_create(const struct rl_gen_stream *streams, int n, uint64_t seed)
 {

@@ -24,7 +24,7 @@ enum rl_scall_state {
  * keeps this as the contact's cookie until the hub says the contact ended. */
 struct rl_scall {
 	uint64_t call;
-	struct rl_sip_event inv;          /* the INVITE: caller, DID, media */
+	struct rl_sip_event inv; /* the INVITE: caller, DID, media */
 	const struct rl_sip_did *did;
 	struct rl_carrier *leg;
 	int state;
@@ -36,10 +36,10 @@ struct rl_scall {
 	char contact[RL_WIRE_MAX_ID + 1]; /* the hub's id once acknowledged */
 	char local[RL_WIRE_MAX_ID + 1];   /* id of the prompt/hold call in the media engine */
 	int local_live;
-	uint64_t next_announce_us;        /* waiting: when to ask the hub for the next announcement */
-	uint64_t asked_us;                /* 0, or when the position was asked for */
-	int announcing;                   /* an announcement plays instead of the music */
-	int xfer;                         /* an external transfer (REFER) is under way */
+	uint64_t next_announce_us; /* waiting: when to ask the hub for the next announcement */
+	uint64_t asked_us;         /* 0, or when the position was asked for */
+	int announcing;            /* an announcement plays instead of the music */
+	int xfer;                  /* an external transfer (REFER) is under way */
 	struct rl_ivr ivr;
 };
 
@@ -48,7 +48,8 @@ struct rl_sipsrc {
 	struct rl_sip_source_conf conf;
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
-	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out, overloaded;
+	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out,
+	    overloaded;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -263,7 +264,8 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 	cc.port_max = ss->conf.rtp_max;
 	if ((rv = rl_carrier_open(&c->leg, ss->conf.media_ip, &cc)) != RL_OK ||
 	    (rv = rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port)) != RL_OK) {
-		rl_log(RL_LOG_ERR, "carrier leg unavailable call=%llu err=\"%s\"", (unsigned long long)ev->call, rl_strerror(rv));
+		rl_log(RL_LOG_ERR, "carrier leg unavailable call=%llu err=\"%s\"", (unsigned long long)ev->call,
+		       rl_strerror(rv));
 		rl_carrier_close(c->leg);
 		free(c);
 		rl_sip_reject(ss->sip, ev->call, 503, "No media port", ss->conf.sip.retry_after_s);
@@ -337,9 +339,11 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 			if (ev->status >= 200 && ev->status < 300)
 				ss->transfers_out++;
 			rl_log(RL_LOG_INFO, "carrier transfer %s call=%llu contact=%s status=%d reason=\"%s\"",
-			       ev->status < 300 ? "done" : "failed", (unsigned long long)c->call, c->contact, ev->status, ev->reason);
+			       ev->status < 300 ? "done" : "failed", (unsigned long long)c->call, c->contact,
+			       ev->status, ev->reason);
 			if (c->contact[0])
-				rl_node_transfer_result(ss->base.node, c->contact, ev->status < 300, (unsigned)ev->status, ev->reason);
+				rl_node_transfer_result(ss->base.node, c->contact, ev->status < 300,
+				                        (unsigned)ev->status, ev->reason);
 		}
 		break;
 	case RL_SIP_EV_BYE:
@@ -372,7 +376,8 @@ static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
 		return;
 	*copy = *ev;
 	if (rl_node_post(ss->base.node, &ss->base, copy) != RL_OK) {
-		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call, ev->type);
+		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call,
+		       ev->type);
 		free(copy);
 	}
 }
@@ -423,7 +428,8 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 		/* The prompt/hold call gives the leg back; the bridge carries it to the agent. */
 		rl_sc_local_stop(ss, c);
 		c->announcing = 0;
-		if (rl_node_attach_audio(ss->base.node, u->contact_id, rl_carrier_src(c->leg), rl_carrier_sink(c->leg)) != RL_OK)
+		if (rl_node_attach_audio(ss->base.node, u->contact_id, rl_carrier_src(c->leg),
+		                         rl_carrier_sink(c->leg)) != RL_OK)
 			rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", u->contact_id);
 		c->state = SC_CONNECTED;
 		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", (unsigned long long)c->call,
@@ -432,8 +438,8 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 	           c->state == SC_CONNECTED && !c->gone && !c->sip_done && !c->xfer) {
 		/* The agent sends the caller to a number: the carrier places that call (REFER). */
 		int rv = rl_sip_refer(ss->sip, c->call, u->transfer_to);
-		rl_log(RL_LOG_INFO, "carrier transfer asked call=%llu contact=%s to=%s err=\"%s\"", (unsigned long long)c->call,
-		       u->contact_id, u->transfer_to, rv == RL_OK ? "" : rl_strerror(rv));
+		rl_log(RL_LOG_INFO, "carrier transfer asked call=%llu contact=%s to=%s err=\"%s\"",
+		       (unsigned long long)c->call, u->contact_id, u->transfer_to, rv == RL_OK ? "" : rl_strerror(rv));
 		if (rv == RL_OK)
 			c->xfer = 1;
 		else
@@ -443,8 +449,8 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 		rl_sc_wait(ss, c);
 		rl_sc_play(ss, c, ss->conf.hold_music, 1);
 		ss->transferred++;
-		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)", (unsigned long long)c->call,
-		       u->contact_id);
+		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)",
+		       (unsigned long long)c->call, u->contact_id);
 	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
 		c->contact_done = 1;
 		rl_sc_local_stop(ss, c);
@@ -465,8 +471,7 @@ static int rl_sc_announces(const struct rl_sipsrc *ss, const struct rl_scall *c)
 {
 	/* Only a caller who hears us (answered, or in early media), not one hearing ringing. */
 	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && c->state == SC_WAITING &&
-	       (c->sip_answered || c->early) &&
-	       !c->gone && !c->sip_done && c->contact[0];
+	       (c->sip_answered || c->early) && !c->gone && !c->sip_done && c->contact[0];
 }
 
 static void rl_sc_announce_tick(struct rl_sipsrc *ss, struct rl_scall *c, uint64_t now)
@@ -525,14 +530,15 @@ static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__Queu
 		if (rl_audio_wav_src(&srcs[k], paths[i], RL_SIP_RATE, 0) == RL_OK)
 			k++;
 	if (k == 0 || rl_audio_seq_src(&seq, srcs, k, RL_SIP_RATE) != RL_OK || rl_sc_play_src(ss, c, seq) != RL_OK) {
-		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call, dir, n);
+		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call, dir,
+		       n);
 		return;
 	}
 	c->announcing = 1;
 	ss->announcements++;
 	rl_log(RL_LOG_INFO, "announce call=%llu contact=%s position=%u waiting=%u agents=%u ewt_s=%s%u files=%d",
-	       (unsigned long long)c->call, c->contact, r->position, r->waiting, r->agents, r->ewt_known ? "" : "unknown:",
-	       r->ewt_s, k);
+	       (unsigned long long)c->call, c->contact, r->position, r->waiting, r->agents,
+	       r->ewt_known ? "" : "unknown:", r->ewt_s, k);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -587,25 +593,26 @@ static void rl_ss_stop(struct rl_source *s)
 		}
 	}
 	rl_htab_fini(&ss->calls);
-	rl_log(RL_LOG_NOTICE,
-	       "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	       "transferred=%llu transfers_out=%llu overloaded=%llu",
-	       (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
-	       (unsigned long long)ss->released, (unsigned long long)ss->unknown_did, (unsigned long long)ss->announcements,
-	       (unsigned long long)ss->transferred, (unsigned long long)ss->transfers_out,
-	       (unsigned long long)ss->overloaded);
+	rl_log(
+	    RL_LOG_NOTICE,
+	    "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
+	    "transferred=%llu transfers_out=%llu overloaded=%llu",
+	    (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
+	    (unsigned long long)ss->released, (unsigned long long)ss->unknown_did,
+	    (unsigned long long)ss->announcements, (unsigned long long)ss->transferred,
+	    (unsigned long long)ss->transfers_out, (unsigned long long)ss->overloaded);
 	free(ss);
 }
 
 static const struct rl_source_ops rl_ss_ops = {
-	.name = "sip",
-	.on_ack = rl_ss_ack,
-	.on_update = rl_ss_update,
-	.tick = rl_ss_tick,
-	.stop = rl_ss_stop,
-	.posted = rl_ss_posted,
-	.drain = rl_ss_drain,
-	.on_position = rl_ss_position,
+    .name = "sip",
+    .on_ack = rl_ss_ack,
+    .on_update = rl_ss_update,
+    .tick = rl_ss_tick,
+    .stop = rl_ss_stop,
+    .posted = rl_ss_posted,
+    .drain = rl_ss_drain,
+    .on_position = rl_ss_position,
 };
 
 int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct rl_sip_source_conf *conf)
@@ -630,7 +637,8 @@ int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct
 		free(ss);
 		return rv;
 	}
-	rl_log(RL_LOG_NOTICE, "sip listening addr=%s media_ip=%s dids=%d", conf->sip.listen, conf->media_ip, conf->ndids);
+	rl_log(RL_LOG_NOTICE, "sip listening addr=%s media_ip=%s dids=%d", conf->sip.listen, conf->media_ip,
+	       conf->ndids);
 	*out = &ss->base;
 	return RL_OK;
 }

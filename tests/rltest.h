@@ -26,15 +26,15 @@ extern unsigned rltest_passed, rltest_failed;
 		}                                                                                \
 	} while (0)
 
-#define RL_REQUIRE(cond)                                                                         \
-	do {                                                                                     \
-		if (cond) {                                                                      \
-			rltest_passed++;                                                         \
-		} else {                                                                         \
-			rltest_failed++;                                                         \
-			fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #cond);      \
-			exit(rltest_done());                                                     \
-		}                                                                                \
+#define RL_REQUIRE(cond)                                                                     \
+	do {                                                                                 \
+		if (cond) {                                                                  \
+			rltest_passed++;                                                     \
+		} else {                                                                     \
+			rltest_failed++;                                                     \
+			fprintf(stderr, "%s:%d: required: %s\n", __FILE__, __LINE__, #cond); \
+			exit(rltest_done());                                                 \
+		}                                                                            \
 	} while (0)
 
 /* rltest_done prints the tally line and returns 0 if nothing failed (and something ran). */

@@ -21,6 +21,7 @@
  * is silent; a read is a frame, concealed or FEC-rebuilt at most once; a G.711 leg has no
  * Opus-only counts.
  */
+#include "fuzz.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -32,10 +33,10 @@
 #include "rl_carrier.h"
 #include "rl_err.h"
 
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c))                                                                        \
-			abort();                                                                 \
+#define CHECK(c)                 \
+	do {                     \
+		if (!(c))        \
+			abort(); \
 	} while (0)
 
 #define PT_EV 101

@@ -3,6 +3,7 @@
  * bundle splitter that runs before it in every receiving loop.
  * Built with -DRELAIS_FUZZ=ON (clang) as a fuzzer; always built as a corpus replay test.
  */
+#include "fuzz.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

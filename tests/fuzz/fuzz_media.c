@@ -9,6 +9,7 @@
  * and reach the parsers and the jitter buffer), 2 the same as RTCP; 3 changes the source
  * address. Each input starts with a fresh call (fresh replay window).
  */
+#include "fuzz.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -66,13 +67,14 @@ static int fz_call(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rl_srtp *peer = NULL;
-	struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(40000),
-	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in from = {
+	    .sin_family = AF_INET, .sin_port = htons(40000), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	uint8_t buf[1600];
 
 	if (fz_setup() != 0 || fz_call() != 0)
 		return 0;
-	if (rl_srtp_open(&peer, RL_SRTP_AEAD_AES_128_GCM, g_key_rx, rl_srtp_key_len(RL_SRTP_AEAD_AES_128_GCM), 1) != RL_OK)
+	if (rl_srtp_open(&peer, RL_SRTP_AEAD_AES_128_GCM, g_key_rx, rl_srtp_key_len(RL_SRTP_AEAD_AES_128_GCM), 1) !=
+	    RL_OK)
 		return 0;
 	while (size >= 3) {
 		unsigned kind = data[0] & 3;

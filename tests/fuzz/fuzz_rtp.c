@@ -11,6 +11,7 @@
  *     and the counters match what the calls returned.
  * Built with -DRELAIS_FUZZ=ON (clang) as a fuzzer; always built as a corpus replay test.
  */
+#include "fuzz.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,10 +21,10 @@
 #include "rl_jbuf.h"
 #include "rl_rtp.h"
 
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c))                                                                        \
-			abort();                                                                 \
+#define CHECK(c)                 \
+	do {                     \
+		if (!(c))        \
+			abort(); \
 	} while (0)
 
 static void datagram(const uint8_t *data, size_t size)

@@ -4,6 +4,7 @@
  * addresses and ports, hold) - and the answer it writes back for it. The first input byte
  * picks the accepted codec set; the rest is the SDP body.
  */
+#include "fuzz.h"
 #include <stdint.h>
 #include <string.h>
 

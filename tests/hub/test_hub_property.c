@@ -25,19 +25,19 @@
 #include "rl_secret.h"
 #include "rltest.h"
 
-#define NAGENTS 8
-#define MAXC 4096
-#define NODE_PIPE 1
-#define CTL_PIPE 2
+#define NAGENTS     8
+#define MAXC        4096
+#define NODE_PIPE   1
+#define CTL_PIPE    2
 #define AGENT_PIPE0 100
 
 struct tagent {
 	char id[16];
-	uint32_t pipe;      /* current link (changes on reconnect) */
-	int linked;         /* has said hello on pipe */
+	uint32_t pipe; /* current link (changes on reconnect) */
+	int linked;    /* has said hello on pipe */
 	uint64_t session;
 	uint8_t token[16];
-	char offer[32];     /* last offered contact */
+	char offer[32]; /* last offered contact */
 	int state;
 };
 
@@ -99,7 +99,8 @@ static void on_send(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 				continue;
 			if (t->acked && (strcmp(t->id, ok->contact_id) != 0 || t->enq != ok->enqueued_us)) {
 				fprintf(stderr, "ext %s acked as %s/%llu, now %s/%llu\n", t->ext, t->id,
-				        (unsigned long long)t->enq, ok->contact_id, (unsigned long long)ok->enqueued_us);
+				        (unsigned long long)t->enq, ok->contact_id,
+				        (unsigned long long)ok->enqueued_us);
 				mismatches++;
 			}
 			snprintf(t->id, sizeof(t->id), "%s", ok->contact_id);
@@ -179,7 +180,7 @@ static void submit(struct rl_engine *e, int i)
 	rl_env env;
 
 	rl_env_init(&env);
-	env.req_id = (uint64_t)i + 1; /* one req_id per ext_id, as a re-sending node does */
+	env.req_id = (uint64_t)i + 1;                             /* one req_id per ext_id, as a re-sending node does */
 	snprintf(caller, sizeof(caller), "+2126000%05d", i % 50); /* some callers return */
 	pop.caller = caller;
 	sc.ext_id = acks[i].ext;
@@ -371,28 +372,36 @@ static void status(struct rl_engine *e)
 }
 
 static const char conf_text[] =
-	"sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
-	"tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
-	"queues = (\n"
-	" { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; sites = [ \"casablanca\" ];"
-	"   wrapup_s = 3; offer_timeout_s = 5; sticky_s = 600;"
-	"   overflow = ( { after_s = 10; widen = [ \"home\", \"all_sites\" ]; } ); },\n"
-	" { id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 5; }; skills2 = { billing = 7; };"
-	"   policy = \"most_skilled\"; wrapup_s = 2; offer_timeout_s = 4;"
-	"   overflow = ( { after_s = 0; waiting_over = 2; widen = [ \"skills2\" ]; } ); },\n"
-	" { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 2; }; wrapup_s = 4; offer_timeout_s = 6; }\n"
-	");\n";
+    "sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
+    "tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
+    "queues = (\n"
+    " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; sites = [ \"casablanca\" ];"
+    "   wrapup_s = 3; offer_timeout_s = 5; sticky_s = 600;"
+    "   overflow = ( { after_s = 10; widen = [ \"home\", \"all_sites\" ]; } ); },\n"
+    " { id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 5; }; skills2 = { billing = 7; };"
+    "   policy = \"most_skilled\"; wrapup_s = 2; offer_timeout_s = 4;"
+    "   overflow = ( { after_s = 0; waiting_over = 2; widen = [ \"skills2\" ]; } ); },\n"
+    " { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 2; }; wrapup_s = 4; offer_timeout_s = 6; }\n"
+    ");\n";
 
 static struct rl_engine *open_engine(const char *dir, const char *hashes[NAGENTS])
 {
 	config_t cfg;
 	char text[16384];
 	size_t n = (size_t)snprintf(text, sizeof(text), "%sagents = (\n", conf_text);
-	static const char *const skills[] = {"billing = 5; tech = 6;", "billing = 8;", "cards = 4;", "cards = 9; billing = 4;",
-	                                     "tech = 9;", "billing = 3;", "cards = 2; tech = 5;", "billing = 9; tech = 2;"};
-	static const char *const tenants[] = {"\"telco\"", "\"telco\"", "\"bank\"", "\"bank\", \"telco\"",
-	                                      "\"telco\"", "\"telco\"", "\"bank\", \"telco\"", "\"telco\""};
-	struct rl_hub_conf hc = {.map_size_mb = 256, .agent_grace_s = 30, .offer_timeout_s = 5, .wrapup_s = 3, .batch_max = 64};
+	static const char *const skills[] = {"billing = 5; tech = 6;",
+	                                     "billing = 8;",
+	                                     "cards = 4;",
+	                                     "cards = 9; billing = 4;",
+	                                     "tech = 9;",
+	                                     "billing = 3;",
+	                                     "cards = 2; tech = 5;",
+	                                     "billing = 9; tech = 2;"};
+	static const char *const tenants[] = {"\"telco\"",           "\"telco\"", "\"bank\"",
+	                                      "\"bank\", \"telco\"", "\"telco\"", "\"telco\"",
+	                                      "\"bank\", \"telco\"", "\"telco\""};
+	struct rl_hub_conf hc = {
+	    .map_size_mb = 256, .agent_grace_s = 30, .offer_timeout_s = 5, .wrapup_s = 3, .batch_max = 64};
 	struct rl_engine *e;
 
 	for (int i = 0; i < NAGENTS; i++)

@@ -52,17 +52,17 @@ static void tiers(void)
 		int site;
 		int want;
 	} t[] = {
-		{"seated at a queue site, skilled", 1u << CASA, 0, 0, 0, 1, 5, 0, CASA, 0},
-		{"other tenant never", 1u << CASA, 1, RL_WIDEN_ALL_SITES | RL_WIDEN_HOME, 0, 2, 9, 0, CASA, -1},
-		{"mutualised agent serves both", 1u << CASA, 0, 0, 0, 3, 5, 0, CASA, 0},
-		{"skill below minimum", 1u << CASA, 0, 0, 0, 1, 2, 0, CASA, -1},
-		{"other site, no overflow", 1u << CASA, 0, 0, 0, 1, 5, 0, DAKAR, -1},
-		{"other site after all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, DAKAR, 1},
-		{"home agent not by all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, -1, -1},
-		{"home agent by home (tier 2)", 1u << CASA, 2, RL_WIDEN_ALL_SITES, RL_WIDEN_HOME, 1, 5, 0, -1, 2},
-		{"any site queue takes home agents", 0, 0, 0, 0, 1, 5, 0, -1, 0},
-		{"skills2 opens tech agents", 1u << CASA, 1, RL_WIDEN_SKILLS2, 0, 1, 0, 7, CASA, 1},
-		{"skills2 not before its tier", 1u << CASA, 0, 0, 0, 1, 0, 7, CASA, -1},
+	    {"seated at a queue site, skilled", 1u << CASA, 0, 0, 0, 1, 5, 0, CASA, 0},
+	    {"other tenant never", 1u << CASA, 1, RL_WIDEN_ALL_SITES | RL_WIDEN_HOME, 0, 2, 9, 0, CASA, -1},
+	    {"mutualised agent serves both", 1u << CASA, 0, 0, 0, 3, 5, 0, CASA, 0},
+	    {"skill below minimum", 1u << CASA, 0, 0, 0, 1, 2, 0, CASA, -1},
+	    {"other site, no overflow", 1u << CASA, 0, 0, 0, 1, 5, 0, DAKAR, -1},
+	    {"other site after all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, DAKAR, 1},
+	    {"home agent not by all_sites", 1u << CASA, 1, RL_WIDEN_ALL_SITES, 0, 1, 5, 0, -1, -1},
+	    {"home agent by home (tier 2)", 1u << CASA, 2, RL_WIDEN_ALL_SITES, RL_WIDEN_HOME, 1, 5, 0, -1, 2},
+	    {"any site queue takes home agents", 0, 0, 0, 0, 1, 5, 0, -1, 0},
+	    {"skills2 opens tech agents", 1u << CASA, 1, RL_WIDEN_SKILLS2, 0, 1, 0, 7, CASA, 1},
+	    {"skills2 not before its tier", 1u << CASA, 0, 0, 0, 1, 0, 7, CASA, -1},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct rl_queue q = queue(0, 3, t[i].sites);
@@ -96,7 +96,7 @@ static struct rl_contact *contact(int i, uint32_t prio, uint64_t enq)
 static void ordering(void)
 {
 	struct rl_queue q = queue(0, 1, 0);
-	struct rl_contact *c[6] = {contact(0, 0, 100), contact(1, 0, 50), contact(2, 5, 300),
+	struct rl_contact *c[6] = {contact(0, 0, 100), contact(1, 0, 50),  contact(2, 5, 300),
 	                           contact(3, 0, 200), contact(4, 5, 250), contact(5, 1, 400)};
 	const char *want[] = {"c4", "c2", "c5", "c1", "c0", "c3"};
 

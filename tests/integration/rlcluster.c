@@ -32,12 +32,10 @@ void rlc_init(struct rlc *c, const char *name, int tls)
 	snprintf(c->certs, sizeof(c->certs), "%s/certs", c->dir);
 	c->tls = tls;
 	c->hub_port = rltest_free_port();
-	snprintf(c->hub_url, sizeof(c->hub_url), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp",
-	         c->hub_port);
+	snprintf(c->hub_url, sizeof(c->hub_url), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp", c->hub_port);
 	mkdir(rlc_path(c, "secrets"), 0700);
 	if (tls) {
-		snprintf(cmd, sizeof(cmd), "sh %s %s casablanca fes dakar", rltest_src("deploy/mkcerts.sh"),
-		         c->certs);
+		snprintf(cmd, sizeof(cmd), "sh %s %s casablanca fes dakar", rltest_src("deploy/mkcerts.sh"), c->certs);
 		RL_REQUIRE(rltest_run(cmd, rlc_path(c, "setup.log")) == 0);
 	}
 }
@@ -50,8 +48,7 @@ static const char *rlc_tls_args(struct rlc *c, const char *who)
 
 	if (!c->tls)
 		return "";
-	snprintf(p, 2048, "--ca %s/ca.pem --cert %s/%s.pem --key %s/%s.key", c->certs, c->certs, who,
-	         c->certs, who);
+	snprintf(p, 2048, "--ca %s/ca.pem --cert %s/%s.pem --key %s/%s.key", c->certs, c->certs, who, c->certs, who);
 	return p;
 }
 
@@ -77,8 +74,8 @@ void rlc_agent(struct rlc *c, const char *id, const char *tenants, const char *s
 		t += n + (t[n] == ',');
 	}
 	snprintf(c->agents + strlen(c->agents), sizeof(c->agents) - strlen(c->agents),
-	         "  { id = \"%s\"; tenants = [ %s ]; skills = { %s }; site = \"%s\"; secret_hash = \"%s\"; },\n",
-	         id, tl, skills, site, hash);
+	         "  { id = \"%s\"; tenants = [ %s ]; skills = { %s }; site = \"%s\"; secret_hash = \"%s\"; },\n", id,
+	         tl, skills, site, hash);
 	free(hash);
 }
 
@@ -93,12 +90,13 @@ static void rlc_write_hub_conf(struct rlc *c)
 	FILE *f = fopen(rlc_path(c, "hub.conf"), "w");
 
 	RL_REQUIRE(f != NULL);
-	fprintf(f, "hub: {\n  id = \"hub-test\";\n  data_dir = \"%s/hubdata\";\n  listen = [ \"%s\" ];\n"
-	           "  agent_grace_s = 60;\n  offer_timeout_s = 5;\n  wrapup_s = 2;\n  log_level = \"info\";\n%s};\n",
+	fprintf(f,
+	        "hub: {\n  id = \"hub-test\";\n  data_dir = \"%s/hubdata\";\n  listen = [ \"%s\" ];\n"
+	        "  agent_grace_s = 60;\n  offer_timeout_s = 5;\n  wrapup_s = 2;\n  log_level = \"info\";\n%s};\n",
 	        c->dir, c->hub_url, c->hub_extra);
 	if (c->tls)
-		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n",
-		        c->certs, c->certs, c->certs);
+		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n", c->certs,
+		        c->certs, c->certs);
 	fprintf(f, "%s\n", c->top_extra);
 	fprintf(f, "sites = (\n  { id = \"casablanca\"; name = \"Casablanca\"; },\n"
 	           "  { id = \"fes\"; name = \"Fes\"; },\n  { id = \"dakar\"; name = \"Dakar\"; }\n);\n");
@@ -152,8 +150,9 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	snprintf(logname, sizeof(logname), "node-%s.log", site);
 	f = fopen(rlc_path(c, conf), "w");
 	RL_REQUIRE(f != NULL);
-	fprintf(f, "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
-	           "  listen = [ \"%s\" ];\n  log_level = \"info\";\n};\n",
+	fprintf(f,
+	        "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
+	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n};\n",
 	        site, site, c->hub_url, url);
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
@@ -163,8 +162,10 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	c->node_extra[0] = 0;
 	if (c->media) {
 		c->media_port[idx] = rltest_free_port();
-		fprintf(f, "media = { listen = \"127.0.0.1:%d\"; caller_audio = \"%s\"; record_dir = \"%s\"; report_s = 1; };\n",
-		        c->media_port[idx], c->caller_wav, c->dir);
+		fprintf(
+		    f,
+		    "media = { listen = \"127.0.0.1:%d\"; caller_audio = \"%s\"; record_dir = \"%s\"; report_s = 1; };\n",
+		    c->media_port[idx], c->caller_wav, c->dir);
 	}
 	fclose(f);
 	char *argv[] = {(char *)rltest_bin("node/relais-node"), "-c", (char *)rlc_path(c, conf), NULL};
@@ -176,8 +177,7 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	return url;
 }
 
-pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script,
-                       const char *logname)
+pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script, const char *logname)
 {
 	char cmd[4096];
 
@@ -340,8 +340,8 @@ int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, in
 	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
 	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
 	         "echo \"::exit=$?\"",
-	         c->dir, bin, sip_port, rltest_src(scenarios), scenario, did, rltest_free_port(), rltest_free_port(), log,
-	         log);
+	         c->dir, bin, sip_port, rltest_src(scenarios), scenario, did, rltest_free_port(), rltest_free_port(),
+	         log, log);
 	out = rltest_capture(cmd);
 	if (out != NULL && strstr(out, "::exit=") != NULL)
 		st = atoi(strstr(out, "::exit=") + 7);

@@ -17,23 +17,23 @@
 struct rlc {
 	char dir[512];
 	char certs[600];
-	int tls;          /* 1: tls+tcp everywhere */
+	int tls; /* 1: tls+tcp everywhere */
 	int hub_port;
 	char hub_url[128];
 	pid_t hub;
-	char agents[16384];  /* hub.conf agent entries */
-	char queues[16384];  /* hub.conf queue entries */
+	char agents[16384]; /* hub.conf agent entries */
+	char queues[16384]; /* hub.conf queue entries */
 	char hub_extra[1024];
 	pid_t procs[RLC_MAX_PROCS];
 	int nprocs;
 	int nnodes;
 	/* voice path */
-	char top_extra[1024];     /* top-level hub.conf groups, e.g. media = { ... }; */
-	int media;                /* nodes get a media group: */
-	char caller_wav[600];     /*   the caller's voice ("" = generator) */
-	int media_port[4];        /*   their media UDP ports, by start order */
-	char agent_extra[1024];   /* more relais-agent arguments */
-	char node_extra[8192];    /* more top-level groups for the next node's conf (then cleared) */
+	char top_extra[1024];   /* top-level hub.conf groups, e.g. media = { ... }; */
+	int media;              /* nodes get a media group: */
+	char caller_wav[600];   /*   the caller's voice ("" = generator) */
+	int media_port[4];      /*   their media UDP ports, by start order */
+	char agent_extra[1024]; /* more relais-agent arguments */
+	char node_extra[8192];  /* more top-level groups for the next node's conf (then cleared) */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */
@@ -55,8 +55,7 @@ void rlc_stop_hub(struct rlc *c, int sig);
 const char *rlc_start_node(struct rlc *c, const char *site, const char *generator, pid_t *pid);
 
 /* rlc_start_agents runs scripted agents "a1,a2" against url; returns pid. */
-pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script,
-                       const char *logname);
+pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script, const char *logname);
 
 /* rlc_ctl runs relaisctl against url with args; returns exit status, output in *out (malloc'd). */
 int rlc_ctl(struct rlc *c, const char *url, const char *args, char **out);

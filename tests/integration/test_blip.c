@@ -56,10 +56,12 @@ int main(void)
 	rltest_sleep_ms(1500);
 	RL_CHECK(!agent_in(&c, "a1", "LOGGED_OUT"));
 	/* Restart with the same config file (same listen url). */
-	char *argv[] = {(char *)rltest_bin("node/relais-node"), "-c", (char *)rlc_path(&c, "node-casablanca.conf"), NULL};
+	char *argv[] = {(char *)rltest_bin("node/relais-node"), "-c", (char *)rlc_path(&c, "node-casablanca.conf"),
+	                NULL};
 	c.procs[c.nprocs++] = rltest_spawn(argv, rlc_path(&c, "node-casablanca.log"));
 	RL_CHECK(wait_state(&c, "a1", "READY", 20));
-	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000001", NULL) == 0);
+	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000001", NULL) ==
+	         0);
 	RL_CHECK(rlc_wait_answered(&c, "telco.billing", 1, 30));
 
 	/* 2. The hub restarts: both agents resume where they were. */
@@ -68,7 +70,8 @@ int main(void)
 	rlc_start_hub(&c);
 	RL_CHECK(wait_state(&c, "a1", "READY", 20));
 	RL_CHECK(wait_state(&c, "h1", "READY", 20));
-	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000002", NULL) == 0);
+	RL_CHECK(rlc_ctl(&c, casa_url, "submit --tenant telco --queue telco.billing --caller +212522000002", NULL) ==
+	         0);
 	RL_CHECK(rlc_wait_answered(&c, "telco.billing", 2, 30));
 	/* Sessions resumed: each agent logged in exactly once. */
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a1.log"), "event=login") == 1);

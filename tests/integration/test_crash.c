@@ -137,8 +137,8 @@ static void verify_store(const char *dir)
 			if (r->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED)
 				handled++;
 			else
-				printf("not handled: %s %s state %d outcome %d agent %s\n", r->ext_id,
-				       r->contact_id, r->state, r->outcome, r->agent_id ? r->agent_id : "-");
+				printf("not handled: %s %s state %d outcome %d agent %s\n", r->ext_id, r->contact_id,
+				       r->state, r->outcome, r->agent_id ? r->agent_id : "-");
 		}
 		relais__contact_record__free_unpacked(r, NULL);
 	}
@@ -153,8 +153,8 @@ static void verify_store(const char *dir)
 		if (seen[i] > 1)
 			twice++;
 	}
-	printf("store: %d contacts, %d acked, missing %d, duplicated %d, handled %d, offered left %d\n",
-	       total, acked_count(), missing, twice, handled, offered_left);
+	printf("store: %d contacts, %d acked, missing %d, duplicated %d, handled %d, offered left %d\n", total,
+	       acked_count(), missing, twice, handled, offered_left);
 	RL_CHECK(missing == 0);
 	RL_CHECK(twice == 0);
 	RL_CHECK(offered_left == 0);
@@ -186,8 +186,11 @@ int main(void)
 	snprintf(cert, sizeof(cert), "%s/node-casablanca.pem", c.certs);
 	snprintf(key, sizeof(key), "%s/node-casablanca.key", c.certs);
 	struct rl_tls tls = {ca, cert, key, NULL};
-	struct rl_client_opts o = {.url = c.hub_url, .tls = &tls, .role = RELAIS__ROLE__ROLE_NODE,
-	                           .site_id = "casablanca", .name = "crash-submitter"};
+	struct rl_client_opts o = {.url = c.hub_url,
+	                           .tls = &tls,
+	                           .role = RELAIS__ROLE__ROLE_NODE,
+	                           .site_id = "casablanca",
+	                           .name = "crash-submitter"};
 	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
 	RL_REQUIRE(rl_client_open(&cl, &o, loop, 1) == RL_OK);
 
@@ -242,8 +245,8 @@ int main(void)
 		cJSON_ArrayForEach(a, agents)
 		{
 			cJSON *st = cJSON_GetObjectItemCaseSensitive(a, "state");
-			busy += cJSON_IsString(st) && (strcmp(st->valuestring, "BUSY") == 0 ||
-			                               strcmp(st->valuestring, "RESERVED") == 0);
+			busy += cJSON_IsString(st) &&
+			        (strcmp(st->valuestring, "BUSY") == 0 || strcmp(st->valuestring, "RESERVED") == 0);
 		}
 		cJSON_Delete(s);
 		if (busy != 0)

@@ -38,8 +38,8 @@ static void link_open(struct link *l, struct rlc *c, const char *site)
 	snprintf(key, sizeof(key), "%s/node-%s.key", c->certs, site);
 	static struct rl_tls tls;
 	tls = (struct rl_tls){ca, cert, key, NULL};
-	struct rl_client_opts o = {.url = c->hub_url, .tls = &tls, .role = RELAIS__ROLE__ROLE_NODE,
-	                           .site_id = site, .name = "position-test"};
+	struct rl_client_opts o = {
+	    .url = c->hub_url, .tls = &tls, .role = RELAIS__ROLE__ROLE_NODE, .site_id = site, .name = "position-test"};
 	memset(l, 0, sizeof(*l));
 	RL_REQUIRE(rl_loop_create(&l->loop) == RL_OK);
 	RL_REQUIRE(rl_client_open(&l->cl, &o, l->loop, 1) == RL_OK);

@@ -51,11 +51,13 @@ int main(void)
 			rltest_sleep_ms(200);
 	}
 	cJSON *s = rlc_status(&c);
-	printf("billing: offered %.0f answered %.0f handled %.0f; escalation: offered %.0f answered %.0f handled %.0f\n",
-	       rlc_queue_num(s, "telco.billing", "offered"), rlc_queue_num(s, "telco.billing", "answered"),
-	       rlc_queue_num(s, "telco.billing", "handled"), rlc_queue_num(s, "telco.escalation", "offered"),
-	       rlc_queue_num(s, "telco.escalation", "answered"), rlc_queue_num(s, "telco.escalation", "handled"));
-	RL_CHECK(rlc_queue_num(s, "telco.billing", "offered") == 1 && rlc_queue_num(s, "telco.billing", "answered") == 1);
+	printf(
+	    "billing: offered %.0f answered %.0f handled %.0f; escalation: offered %.0f answered %.0f handled %.0f\n",
+	    rlc_queue_num(s, "telco.billing", "offered"), rlc_queue_num(s, "telco.billing", "answered"),
+	    rlc_queue_num(s, "telco.billing", "handled"), rlc_queue_num(s, "telco.escalation", "offered"),
+	    rlc_queue_num(s, "telco.escalation", "answered"), rlc_queue_num(s, "telco.escalation", "handled"));
+	RL_CHECK(rlc_queue_num(s, "telco.billing", "offered") == 1 &&
+	         rlc_queue_num(s, "telco.billing", "answered") == 1);
 	RL_CHECK(rlc_queue_num(s, "telco.billing", "handled") == 1);
 	RL_CHECK(rlc_queue_num(s, "telco.escalation", "offered") == 1 &&
 	         rlc_queue_num(s, "telco.escalation", "answered") == 1);
@@ -67,8 +69,8 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l1.log"), "state=WRAPUP") >= 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l1.log"), "event=hangup") == 0);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l2.log"), "queue=telco.escalation") == 1);
-	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l2.log"), "transferred_from=\"telco.billing\" transferred_by=\"l1\"") ==
-	         1);
+	RL_CHECK(
+	    rlc_count_in_file(rlc_path(&c, "l2.log"), "transferred_from=\"telco.billing\" transferred_by=\"l1\"") == 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l2.log"), "transfer_note=\"scripted transfer\"") == 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "l2.log"), "event=hangup") == 1);
 	/* Each agent had its own media call with the site. */

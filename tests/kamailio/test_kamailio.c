@@ -34,10 +34,10 @@
 
 #define DID "+212522000500"
 
-static struct rlc c;     /* the cluster: global so that the exit paths can stop it */
-static pid_t g_kam;      /* kamailio's main process */
-static pid_t g_sipp_pid; /* the sipp running, if any */
-static int g_sbc_port;   /* kamailio's UDP port */
+static struct rlc c;      /* the cluster: global so that the exit paths can stop it */
+static pid_t g_kam;       /* kamailio's main process */
+static pid_t g_sipp_pid;  /* the sipp running, if any */
+static int g_sbc_port;    /* kamailio's UDP port */
 static int g_sip_port[2]; /* the nodes' SIP ports, by g_site */
 static const char *g_site[2] = {"casablanca", "fes"};
 static char g_kamailio[600], g_kamcmd[600], g_ctl[700], g_sipp[600];
@@ -363,8 +363,10 @@ static long start_sbc(void)
 
 		g_sbc_port = free_port(0);
 		write_sbc_conf();
-		char *argv[] = {g_kamailio, "-DD", "-E", "-S", "-m", "32", "-M", "8", "-Y", rundir, "-P", pidfile,
-		                "-w", rundir, "-f", (char *)rlc_path(&c, "kamailio.cfg"), NULL};
+		char *argv[] = {
+		    g_kamailio, "-DD",  "-E", "-S",    "-m", "32",   "-M", "8",
+		    "-Y",       rundir, "-P", pidfile, "-w", rundir, "-f", (char *)rlc_path(&c, "kamailio.cfg"),
+		    NULL};
 		g_kam = rltest_spawn(argv, rlc_path(&c, "kamailio.log"));
 		while (now_ms() - t0 < 10000) {
 			if (sbc_count("sbc ready") > 0)
@@ -438,12 +440,13 @@ int main(void)
 	rlc_start_hub(&c);
 	for (int i = 0; i < 2; i++) {
 		g_sip_port[i] = free_port(1);
-		snprintf(c.node_extra, sizeof(c.node_extra),
-		         "sip = {\n"
-		         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 5;\n"
-		         "  dids = ( { did = \"*\"; tenant = \"telco\"; queue = \"telco.billing\"; } );\n"
-		         "};\n",
-		         g_sip_port[i]);
+		snprintf(
+		    c.node_extra, sizeof(c.node_extra),
+		    "sip = {\n"
+		    "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 5;\n"
+		    "  dids = ( { did = \"*\"; tenant = \"telco\"; queue = \"telco.billing\"; } );\n"
+		    "};\n",
+		    g_sip_port[i]);
 		snprintf(urls[i], sizeof(urls[i]), "%s", rlc_start_node(&c, g_site[i], NULL, NULL));
 	}
 	rlc_start_agents(&c, urls[0], "c1,c2", "answer=0.3,talk=2,wrap=0.5,fixed=1", "agents-casablanca.log");
@@ -543,7 +546,8 @@ int main(void)
 	RL_CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	RL_CHECK(sbc_count("CRITICAL") == 0 && sbc_count("ERROR") == 0);
 	rlc_stop_all(&c);
-	const char *logs[] = {"hub.log", "node-casablanca.log", "node-fes.log", "agents-casablanca.log", "agents-fes.log"};
+	const char *logs[] = {"hub.log", "node-casablanca.log", "node-fes.log", "agents-casablanca.log",
+	                      "agents-fes.log"};
 	for (int i = 0; i < 5; i++) {
 		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "Sanitizer") == 0);
 		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "runtime error") == 0);

@@ -28,7 +28,7 @@ int main(void)
 
 	snprintf(a, sizeof(a), "%s/a.wav", dir);
 	snprintf(b, sizeof(b), "%s/b.wav", dir);
-	piece(a, 1000, 400); /* 50 ms */
+	piece(a, 1000, 400);  /* 50 ms */
 	piece(b, -2000, 480); /* 60 ms */
 	RL_REQUIRE(rl_audio_wav_src(&srcs[0], a, 8000, 0) == RL_OK);
 	RL_REQUIRE(rl_audio_wav_src(&srcs[1], b, 8000, 0) == RL_OK);
@@ -42,7 +42,7 @@ int main(void)
 	RL_CHECK(rv == RL_ENOENT);
 	RL_CHECK(counts[0] == 400); /* every sample of both pieces, in full */
 	RL_CHECK(counts[1] == 480);
-	RL_CHECK(frames == 6);      /* 3 frames for a (the last padded), 3 for b */
+	RL_CHECK(frames == 6); /* 3 frames for a (the last padded), 3 for b */
 	RL_CHECK(seq->read(seq, frame, 160) == RL_ENOENT);
 	seq->close(seq);
 

@@ -73,7 +73,8 @@ static unsigned burst(int bundled)
 		int n = rl_loop_wait(cloop, 50, evs, 256);
 		for (int i = 0; i < n; i++) {
 			rl_env *env = NULL;
-			if (rl_link_recv_env(evs[i].msg, &env, NULL) == RL_OK && env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT) {
+			if (rl_link_recv_env(evs[i].msg, &env, NULL) == RL_OK &&
+			    env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT) {
 				if (env->heartbeat->sent_us != got + 1)
 					in_order = 0;
 				got++;

@@ -51,8 +51,8 @@ static int udp_open(unsigned *port)
 /* udp_send_raw returns 1 if sent; safe off the main thread (the RL_ tallies are not). */
 static int udp_send_raw(int fd, unsigned port, const uint8_t *buf, size_t len)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	return sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a)) == (ssize_t)len;
 }
 
@@ -958,10 +958,9 @@ static void opus_rx(unsigned rate, int loss)
 	/* libopus on the same packets: every one, or PLC where the leg had FEC. */
 	RL_REQUIRE((d = opus_decoder_create((opus_int32)rate, 1, &err)) != NULL);
 	for (unsigned k = 0; k < NF; k++) {
-		int n = opus_lost(loss, k)
-		            ? opus_decode(d, NULL, 0, lib + k * fn, (int)fn, 0)
-		            : opus_decode(d, pkt[k] + RL_RTP_HDR, (opus_int32)(plen[k] - RL_RTP_HDR), lib + k * fn,
-		                          (int)fn, 0);
+		int n = opus_lost(loss, k) ? opus_decode(d, NULL, 0, lib + k * fn, (int)fn, 0)
+		                           : opus_decode(d, pkt[k] + RL_RTP_HDR, (opus_int32)(plen[k] - RL_RTP_HDR),
+		                                         lib + k * fn, (int)fn, 0);
 		RL_CHECK(n == (int)fn);
 	}
 	opus_decoder_destroy(d);
@@ -1039,8 +1038,8 @@ static void opus_tx(unsigned rate)
 			hdr_ok += h.pt == PT_OPUS && h.ssrc == first.ssrc && h.marker == (n == 0) &&
 			          h.seq == (uint16_t)(first.seq + n) && h.ts == first.ts + n * OPUS_TS &&
 			          opus_packet_get_nb_samples(buf + h.hdr_len, (opus_int32)h.pay_len, 48000) == OPUS_TS;
-			dec_ok += opus_decode(d, buf + h.hdr_len, (opus_int32)h.pay_len, got + n * fn, (int)fn, 0) ==
-			          (int)fn;
+			dec_ok +=
+			    opus_decode(d, buf + h.hdr_len, (opus_int32)h.pay_len, got + n * fn, (int)fn, 0) == (int)fn;
 			bytes += h.pay_len;
 			n++;
 		}
@@ -1333,29 +1332,32 @@ static void hostile(void)
 	memset(pay, 0xff, sizeof(pay));
 	for (size_t i = 0; i < 100; i++)
 		pkt[i] = (uint8_t)(i * 37 + 11);
-	pkt[0] = 0x00; /* version 0 */
-	udp_send(fd, p, pkt, 100);                                           /* garbage */
-	udp_send(fd, p, pkt, 5);                                             /* short */
+	pkt[0] = 0x00;             /* version 0 */
+	udp_send(fd, p, pkt, 100); /* garbage */
+	udp_send(fd, p, pkt, 5);   /* short */
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, FRAME);
-	pkt[0] = 0x40;                                                       /* version 1 */
+	pkt[0] = 0x40; /* version 1 */
 	udp_send(fd, p, pkt, len);
-	udp_send(fd, p, pkt, rtp(pkt, 18, 0, 1, 0, 1, pay, FRAME));          /* G.729: not ours */
+	udp_send(fd, p, pkt, rtp(pkt, 18, 0, 1, 0, 1, pay, FRAME)); /* G.729: not ours */
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, FRAME);
 	memset(pkt + len, 0xff, 2000 - len);
-	udp_send(fd, p, pkt, 2000);                                          /* oversized */
-	udp_send(fd, p, (const uint8_t *)"\x80\xc8\x00\x06\x00\x00\x00\x01" "0123456789abcdefghij", 28); /* RTCP SR */
+	udp_send(fd, p, pkt, 2000); /* oversized */
+	udp_send(fd, p,
+	         (const uint8_t *)"\x80\xc8\x00\x06\x00\x00\x00\x01"
+	                          "0123456789abcdefghij",
+	         28); /* RTCP SR */
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, 8);
-	pkt[0] = 0x8f;                                                       /* 15 CSRCs in 20 bytes */
+	pkt[0] = 0x8f; /* 15 CSRCs in 20 bytes */
 	udp_send(fd, p, pkt, len);
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, FRAME);
-	pkt[0] = 0xa0;                                                       /* padding ... */
-	pkt[len - 1] = 250;                                                  /* ... longer than the payload */
+	pkt[0] = 0xa0;      /* padding ... */
+	pkt[len - 1] = 250; /* ... longer than the payload */
 	udp_send(fd, p, pkt, len);
-	udp_send(fd, p, pkt, rtp(pkt, 0, 0, 1, 0, 1, pay, 0));               /* empty payload */
-	udp_send(fd, p, pkt, rtp(pkt, PT_EV, 0, 1, 0, 1, pay, 3));           /* short event */
+	udp_send(fd, p, pkt, rtp(pkt, 0, 0, 1, 0, 1, pay, 0));     /* empty payload */
+	udp_send(fd, p, pkt, rtp(pkt, PT_EV, 0, 1, 0, 1, pay, 3)); /* short event */
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, 8);
-	pkt[0] = 0x90;                                                       /* extension ... */
-	pkt[12] = 0xbe, pkt[13] = 0xde, pkt[14] = 0xff, pkt[15] = 0xff;      /* ... of 256 KB */
+	pkt[0] = 0x90;                                                  /* extension ... */
+	pkt[12] = 0xbe, pkt[13] = 0xde, pkt[14] = 0xff, pkt[15] = 0xff; /* ... of 256 KB */
 	udp_send(fd, p, pkt, len);
 	RL_CHECK(src->read(src, pcm, FRAME) == RL_OK);
 	RL_CHECK(is_silent(pcm, FRAME));
@@ -1369,8 +1371,8 @@ static void hostile(void)
 	RL_CHECK(st.learned == 0); /* nothing valid: nothing learned */
 
 	/* Injection: the same bounds. */
-	struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = htons(5004),
-	                           .sin_addr.s_addr = htonl(0x7f000001)};
+	struct sockaddr_in from = {
+	    .sin_family = AF_INET, .sin_port = htons(5004), .sin_addr.s_addr = htonl(0x7f000001)};
 	RL_CHECK(rl_carrier_inject(c, pkt, 1501, &from, sizeof(from)) == RL_ETOOBIG);
 	RL_CHECK(rl_carrier_inject(c, pkt, 0, &from, sizeof(from)) == RL_OK);
 	len = rtp(pkt, 0, 0, 1, 0, 1, pay, FRAME);
@@ -1635,7 +1637,7 @@ int main(void)
 	rx_audio(RL_CARRIER_G711U, -1, 16000, 20, 0, 0.95);
 	rx_audio(RL_CARRIER_G711A, -1, 8000, 20, 0, 0.95);
 	rx_audio(RL_CARRIER_G711A, -1, 16000, 20, 0, 0.95);
-	rx_audio(RL_CARRIER_G711U, 97, 8000, 20, 0, 0.95);   /* dynamic payload types */
+	rx_audio(RL_CARRIER_G711U, 97, 8000, 20, 0, 0.95); /* dynamic payload types */
 	rx_audio(RL_CARRIER_G711A, 126, 16000, 20, 0, 0.95);
 	rx_audio(RL_CARRIER_G711U, -1, 8000, 10, 0, 0.95);
 	rx_audio(RL_CARRIER_G711U, -1, 8000, 30, 0, 0.95);

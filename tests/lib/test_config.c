@@ -15,11 +15,11 @@ struct conf {
 };
 
 static const struct rl_cfg_opt table[] = {
-	{"port", RL_CFG_INT, 1, 65535, "7400", offsetof(struct conf, port), "listen port"},
-	{"verbose", RL_CFG_BOOL, 0, 1, "0", offsetof(struct conf, verbose), "chatty logs"},
-	{"rate", RL_CFG_DOUBLE, 0, 1000, "1.5", offsetof(struct conf, rate), "per minute"},
-	{"name", RL_CFG_STR, 0, 16, NULL, offsetof(struct conf, name), "required name"},
-	{NULL, 0, 0, 0, NULL, 0, NULL},
+    {"port", RL_CFG_INT, 1, 65535, "7400", offsetof(struct conf, port), "listen port"},
+    {"verbose", RL_CFG_BOOL, 0, 1, "0", offsetof(struct conf, verbose), "chatty logs"},
+    {"rate", RL_CFG_DOUBLE, 0, 1000, "1.5", offsetof(struct conf, rate), "per minute"},
+    {"name", RL_CFG_STR, 0, 16, NULL, offsetof(struct conf, name), "required name"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
 static int load(const char *text, struct conf *c, char *err, size_t errlen)
@@ -50,8 +50,7 @@ int main(void)
 
 	RL_CHECK(load("g: { name = \"hub\"; };", &c, err, sizeof(err)) == RL_OK);
 	RL_CHECK(c.port == 7400 && c.verbose == 0 && c.rate == 1.5 && strcmp(c.name, "hub") == 0);
-	RL_CHECK(load("g: { name = \"x\"; port = 80; verbose = true; rate = 3; };", &c, err,
-	              sizeof(err)) == RL_OK);
+	RL_CHECK(load("g: { name = \"x\"; port = 80; verbose = true; rate = 3; };", &c, err, sizeof(err)) == RL_OK);
 	RL_CHECK(c.port == 80 && c.verbose == 1 && c.rate == 3.0);
 	RL_CHECK(load("g: { name = \"x\"; port = 70000; };", &c, err, sizeof(err)) == RL_ECONFIG);
 	RL_CHECK(strstr(err, "port") != NULL && strstr(err, "range") != NULL);

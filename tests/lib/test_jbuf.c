@@ -13,10 +13,10 @@
 #include "rltest.h"
 
 #define RATE 48000
-#define FMS 20
-#define FR 960u /* units per frame */
-#define FUS 20000ull
-#define T0 1000000000ull /* monotonic origin of every test, us */
+#define FMS  20
+#define FR   960u /* units per frame */
+#define FUS  20000ull
+#define T0   1000000000ull /* monotonic origin of every test, us */
 
 struct sim {
 	struct rl_jbuf *jb;
@@ -201,7 +201,7 @@ static void loss_fec(void)
 	}
 	/* Frame f plays at get k = f + 2. */
 	RL_CHECK(kinds[11] == RL_JB_FRAME && idxs[11] == 9);
-	RL_CHECK(kinds[12] == RL_JB_FEC && idxs[12] == 11);  /* frame 10 from 11's FEC */
+	RL_CHECK(kinds[12] == RL_JB_FEC && idxs[12] == 11);   /* frame 10 from 11's FEC */
 	RL_CHECK(kinds[13] == RL_JB_FRAME && idxs[13] == 11); /* 11 still plays itself */
 	RL_CHECK(kinds[22] == RL_JB_LOSS && idxs[22] == -1);  /* 20: 21 is lost too */
 	RL_CHECK(kinds[23] == RL_JB_FEC && idxs[23] == 22);   /* 21 from 22 */
@@ -227,7 +227,7 @@ static void dup_late(void)
 			RL_CHECK(sim_put(&s, 5, 0, now + 1000) == RL_EEXIST); /* still held */
 		if (k == 20)
 			RL_CHECK(sim_put(&s, 3, 0, now) == RL_EEXIST); /* played long ago */
-		if (k == 34)                                         /* frame 30 played at 32 */
+		if (k == 34)                                           /* frame 30 played at 32 */
 			RL_CHECK(sim_put(&s, 30, 0, now) == RL_ETIMEDOUT);
 		if (k == 35)
 			RL_CHECK(sim_put(&s, 30, 0, now) == RL_EEXIST); /* a copy of the late one */
@@ -566,10 +566,9 @@ static void random_run(uint32_t jitter_us, unsigned spike_pct, uint32_t spike_us
 	fprintf(stderr,
 	        "random(jitter %u us, %u%% spikes to %u us): put %u late %u played %llu fec %llu concealed %llu "
 	        "dropped %llu target %u ms, mean delay %.1f ms, max %.1f ms\n",
-	        jitter_us, spike_pct, spike_us, n, put_late, (unsigned long long)st.played,
-	        (unsigned long long)st.fec, (unsigned long long)st.concealed,
-	        (unsigned long long)st.dropped_silence, st.delay_ms, sum_delay / 1000.0 / (double)st.played,
-	        max_delay / 1000.0);
+	        jitter_us, spike_pct, spike_us, n, put_late, (unsigned long long)st.played, (unsigned long long)st.fec,
+	        (unsigned long long)st.concealed, (unsigned long long)st.dropped_silence, st.delay_ms,
+	        sum_delay / 1000.0 / (double)st.played, max_delay / 1000.0);
 	rl_jbuf_free(s.jb);
 }
 

@@ -67,8 +67,8 @@ static void server_handle(struct server *s, nng_msg *m)
 }
 
 /* pump runs the loop for up to ms, until the client has seen `want` replies. */
-static void pump(struct rl_loop *loop, struct server *s, struct rl_client *c, struct client_seen *seen,
-                 unsigned want, int ms)
+static void pump(struct rl_loop *loop, struct server *s, struct rl_client *c, struct client_seen *seen, unsigned want,
+                 int ms)
 {
 	struct rl_loop_event evs[16];
 	uint64_t end = rl_mono_us() + (uint64_t)ms * 1000u;
@@ -261,7 +261,7 @@ int main(void)
 	snprintf(oagk, sizeof(oagk), "%s/agent.key", other);
 	struct rl_tls stls = {ca, hub, hubk, NULL};
 	struct rl_tls ctls = {ca, ag, agk, NULL};
-	struct rl_tls foreign = {oca, oag, oagk, NULL};   /* another CA entirely */
+	struct rl_tls foreign = {oca, oag, oagk, NULL}; /* another CA entirely */
 	struct rl_tls wrongname = {ca, ag, agk, "relais-elsewhere"};
 
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());

@@ -15,7 +15,7 @@
 #include "rl_time.h"
 #include "rltest.h"
 
-#define RATE 16000
+#define RATE    16000
 #define SECONDS 3
 
 /* A sink that keeps everything in memory. */

@@ -7,7 +7,7 @@
 #include "rl_srtp.h"
 #include "rltest.h"
 
-#define BUF 1600
+#define BUF   1600
 #define GUARD 0xA5
 
 static const int suites[] = {RL_SRTP_AEAD_AES_128_GCM, RL_SRTP_AES_CM_128_HMAC_SHA1_80};

@@ -386,7 +386,7 @@ static void expected_ip(void)
 	RL_REQUIRE(a1 >= 0 && a2 >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 30000, 64) == 0);
 	RL_REQUIRE(rl_relay_add(f.r, 7, SA, SB, (struct sockaddr *)&want, NULL) == 0);
-	tx(b, &f, p, rtp(p, 80, SB, 1)), sent++; /* B latches (no restriction) */
+	tx(b, &f, p, rtp(p, 80, SB, 1)), sent++;  /* B latches (no restriction) */
 	tx(a1, &f, p, rtp(p, 80, SA, 1)), sent++; /* from 127.0.0.1: must not latch A */
 	c = counters_wait(f.r, sent);
 	RL_CHECK(c.latched == 1 && c.drop_source == 1 && c.drop_unlatched == 1);
@@ -417,7 +417,7 @@ static void idle_release(void)
 
 	RL_REQUIRE(a >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 500, 64) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);     /* will go silent */
+	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);         /* will go silent */
 	RL_REQUIRE(rl_relay_add(f.r, 2, SA + 1, SB + 1, NULL, NULL) == 0); /* never heard */
 	RL_REQUIRE(rl_relay_add(f.r, 3, SA + 2, SB + 2, NULL, NULL) == 0); /* keeps talking */
 	tx(a, &f, p, rtp(p, 50, SA, 1)), sent++;
@@ -516,7 +516,8 @@ static void many_calls(void)
 	RL_REQUIRE(sa[0] >= 0 && sa[1] >= 0 && sb[0] >= 0 && sb[1] >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 30000, 4096) == 0);
 	for (uint32_t i = 0; i < N; i++)
-		ok_latch &= rl_relay_add(f.r, 1000 + i, 0xa0000000u + i * 7919u, 0xb0000000u + i * 104729u, NULL, NULL) == 0;
+		ok_latch &=
+		    rl_relay_add(f.r, 1000 + i, 0xa0000000u + i * 7919u, 0xb0000000u + i * 104729u, NULL, NULL) == 0;
 	RL_CHECK(ok_latch);
 	rl_relay_counters(f.r, &c);
 	RL_CHECK(c.calls == N);

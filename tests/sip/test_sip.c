@@ -52,7 +52,7 @@ const char *__lsan_default_suppressions(void)
 }
 
 #define RTP_PORT 40000 /* what the "node" answers with; the scenarios check it */
-#define MAX_EVS 256
+#define MAX_EVS  256
 
 /* ---- event recorder (the callback runs on the SIP thread) --------------------------------- */
 
@@ -175,9 +175,34 @@ static pid_t sipp_start(const char *scen, const char *transport, int port)
 	snprintf(logf, sizeof(logf), "%s/%02u-%s.log", tmp, run, scen);
 	snprintf(sipp_log, sizeof(sipp_log), "%s", logf);
 	run++;
-	char *argv[] = {(char *)sipp, remote, "-sf", sf, "-m", "1", "-l", "1", "-timeout", "20s", "-timeout_error",
-	                "-nostdin", "-i", "127.0.0.1", "-p", lport, "-mp", mport, "-t", (char *)transport, "-s",
-	                "0522000999", "-max_retrans", "3", "-trace_err", "-error_file", errf, NULL};
+	char *argv[] = {(char *)sipp,
+	                remote,
+	                "-sf",
+	                sf,
+	                "-m",
+	                "1",
+	                "-l",
+	                "1",
+	                "-timeout",
+	                "20s",
+	                "-timeout_error",
+	                "-nostdin",
+	                "-i",
+	                "127.0.0.1",
+	                "-p",
+	                lport,
+	                "-mp",
+	                mport,
+	                "-t",
+	                (char *)transport,
+	                "-s",
+	                "0522000999",
+	                "-max_retrans",
+	                "3",
+	                "-trace_err",
+	                "-error_file",
+	                errf,
+	                NULL};
 	return rltest_spawn(argv, logf);
 }
 
@@ -514,8 +539,8 @@ static void send_tcp(int port, const void *buf, size_t len)
 
 /* A complete INVITE from 127.0.0.1:<via_port> (9 = nobody listens: responses are lost,
  * which is fine for most tests) with the given From user, Call-ID and SDP. */
-static size_t make_invite_via(char *buf, size_t cap, int port, int via_port, const char *from_user,
-                              const char *callid, const char *sdp)
+static size_t make_invite_via(char *buf, size_t cap, int port, int via_port, const char *from_user, const char *callid,
+                              const char *sdp)
 {
 	int n = snprintf(buf, cap,
 	                 "INVITE sip:0522000999@127.0.0.1:%d SIP/2.0\r\n"
@@ -528,13 +553,11 @@ static size_t make_invite_via(char *buf, size_t cap, int port, int via_port, con
 	                 "Max-Forwards: 70\r\n"
 	                 "Content-Type: application/sdp\r\n"
 	                 "Content-Length: %zu\r\n\r\n%s",
-	                 port, via_port, callid, from_user, via_port, callid, port, callid, via_port, strlen(sdp),
-	                 sdp);
+	                 port, via_port, callid, from_user, via_port, callid, port, callid, via_port, strlen(sdp), sdp);
 	return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
-static size_t make_invite(char *buf, size_t cap, int port, const char *from_user, const char *callid,
-                          const char *sdp)
+static size_t make_invite(char *buf, size_t cap, int port, const char *from_user, const char *callid, const char *sdp)
 {
 	return make_invite_via(buf, cap, port, 9, from_user, callid, sdp);
 }
@@ -614,36 +637,36 @@ static void garbage(struct rl_sip *s)
 	for (size_t cut = 1; cut < n; cut += 37)
 		send_udp(sip_port, buf, cut);
 	const char *bad[] = {
-		"INVITE sip:x SIP/2.0\r\n\r\n",
-		"INVITE sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\nContent-Length: 99999\r\n\r\nv=0",
-		"INVITE sip:x@127.0.0.1 SIP/3.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKq\r\n\r\n",
-		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKr\r\nCSeq: 1 INVITE\r\n\r\n",
-		"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKs\r\nFrom: <<<>>>\r\n"
-		"To: <sip:a@b>\r\nCall-ID: q\r\nCSeq: x OPTIONS\r\n\r\n",
-		"BYE sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKt\r\nFrom: <sip:a@b>;tag=1\r\n"
-		"To: <sip:x@y>;tag=2\r\nCall-ID: nope\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-		"\r\n\r\n\r\n\r\n",
-		"\0\0\0\0INVITE",
-		/* NOTIFYs for transfers that do not exist, outside and inside a (made-up) dialog. */
-		"NOTIFY sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKn1\r\nFrom: <sip:a@b>;tag=1\r\n"
-		"To: <sip:x@y>\r\nCall-ID: notify-1\r\nCSeq: 1 NOTIFY\r\nEvent: refer\r\nSubscription-State: active\r\n"
-		"Content-Type: message/sipfrag\r\nContent-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
-		"NOTIFY sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKn2\r\nFrom: <sip:a@b>;tag=1\r\n"
-		"To: <sip:x@y>;tag=2\r\nCall-ID: notify-2\r\nCSeq: 1 NOTIFY\r\nEvent: refer;id=7\r\n"
-		"Subscription-State: terminated\r\nContent-Type: message/sipfrag\r\nContent-Length: 8\r\n\r\nSIP/2.0 ",
+	    "INVITE sip:x SIP/2.0\r\n\r\n",
+	    "INVITE sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\nContent-Length: 99999\r\n\r\nv=0",
+	    "INVITE sip:x@127.0.0.1 SIP/3.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKq\r\n\r\n",
+	    "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKr\r\nCSeq: 1 INVITE\r\n\r\n",
+	    "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKs\r\nFrom: <<<>>>\r\n"
+	    "To: <sip:a@b>\r\nCall-ID: q\r\nCSeq: x OPTIONS\r\n\r\n",
+	    "BYE sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKt\r\nFrom: <sip:a@b>;tag=1\r\n"
+	    "To: <sip:x@y>;tag=2\r\nCall-ID: nope\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+	    "\r\n\r\n\r\n\r\n",
+	    "\0\0\0\0INVITE",
+	    /* NOTIFYs for transfers that do not exist, outside and inside a (made-up) dialog. */
+	    "NOTIFY sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKn1\r\nFrom: <sip:a@b>;tag=1\r\n"
+	    "To: <sip:x@y>\r\nCall-ID: notify-1\r\nCSeq: 1 NOTIFY\r\nEvent: refer\r\nSubscription-State: active\r\n"
+	    "Content-Type: message/sipfrag\r\nContent-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
+	    "NOTIFY sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKn2\r\nFrom: <sip:a@b>;tag=1\r\n"
+	    "To: <sip:x@y>;tag=2\r\nCall-ID: notify-2\r\nCSeq: 1 NOTIFY\r\nEvent: refer;id=7\r\n"
+	    "Subscription-State: terminated\r\nContent-Type: message/sipfrag\r\nContent-Length: 8\r\n\r\nSIP/2.0 ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		send_udp(sip_port, bad[i], strlen(bad[i]) ? strlen(bad[i]) : 10);
 
 	/* Well-formed SIP carrying hostile SDP: each one is a 488, never a call. */
 	const char *bad_sdp[] = {
-		"garbage",
-		"v=0\r\nm=audio 99999999 RTP/AVP 0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 carrier.example.com\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 224.1.1.1/16\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
-		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n",
+	    "garbage",
+	    "v=0\r\nm=audio 99999999 RTP/AVP 0\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 carrier.example.com\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 224.1.1.1/16\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad_sdp) / sizeof(bad_sdp[0]); i++) {
 		char id[16];
@@ -737,7 +760,7 @@ static void limits(void)
 
 /* ---- TLS ---------------------------------------------------------------------------------- */
 
-static pid_t kam_pid;    /* kamailio, the TLS-speaking SBC, while it runs */
+static pid_t kam_pid; /* kamailio, the TLS-speaking SBC, while it runs */
 static char kam_log[600];
 
 static void kam_stop(void)
@@ -850,16 +873,18 @@ static void tls_tests(void)
 	int port = rltest_free_port(), tls_port = rltest_free_port();
 
 	if (access(kam, X_OK) != 0)
-		fprintf(stderr, "kamailio not found at %s (Debian: apt-get install kamailio kamailio-tls-modules)\n", kam);
+		fprintf(stderr, "kamailio not found at %s (Debian: apt-get install kamailio kamailio-tls-modules)\n",
+		        kam);
 	RL_REQUIRE(access(kam, X_OK) == 0);
 
 	/* The node's certificate from deploy/mkcerts.sh, laid out as sofia wants it: agent.pem
 	 * is the key then the certificate, cafile.pem the CA. */
 	snprintf(certs, sizeof(certs), "%s/certs", tmp);
 	snprintf(sdir, sizeof(sdir), "%s/sofia-tls", tmp);
-	snprintf(cmd, sizeof(cmd), "sh %s %s sip && mkdir -p %s && cat %s/node-sip.key %s/node-sip.pem > %s/agent.pem && "
-	         "cp %s/ca.pem %s/cafile.pem", rltest_src("deploy/mkcerts.sh"), certs, sdir, certs, certs, sdir, certs,
-	         sdir);
+	snprintf(cmd, sizeof(cmd),
+	         "sh %s %s sip && mkdir -p %s && cat %s/node-sip.key %s/node-sip.pem > %s/agent.pem && "
+	         "cp %s/ca.pem %s/cafile.pem",
+	         rltest_src("deploy/mkcerts.sh"), certs, sdir, certs, certs, sdir, certs, sdir);
 	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
 
 	/* Configurations that cannot work are refused at open. */
@@ -903,12 +928,13 @@ static void tls_tests(void)
 	/* A request over plain TCP whose Via claims TLS: sofia drops it (its Via check), so the
 	 * tls flag of an event cannot be claimed. */
 	char fake[2048];
-	int fn = snprintf(fake, sizeof(fake),
-	                  "INVITE sip:0522000999@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bK-ft\r\n"
-	                  "From: <sip:+1@127.0.0.1>;tag=ft\r\nTo: <sip:0522000999@127.0.0.1>\r\nCall-ID: fake-tls\r\n"
-	                  "CSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:9>\r\nMax-Forwards: 70\r\n"
-	                  "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
-	                  port, strlen(good_sdp), good_sdp);
+	int fn =
+	    snprintf(fake, sizeof(fake),
+	             "INVITE sip:0522000999@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bK-ft\r\n"
+	             "From: <sip:+1@127.0.0.1>;tag=ft\r\nTo: <sip:0522000999@127.0.0.1>\r\nCall-ID: fake-tls\r\n"
+	             "CSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:9>\r\nMax-Forwards: 70\r\n"
+	             "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+	             port, strlen(good_sdp), good_sdp);
 	send_tcp(port, fake, (size_t)fn);
 	rltest_sleep_ms(300);
 	rl_sip_counters(t, &c);
@@ -930,12 +956,13 @@ static void tls_tests(void)
 		kam_udp = rltest_free_port();
 		snprintf(udp_s, sizeof(udp_s), "%d", kam_udp);
 		snprintf(tls_s, sizeof(tls_s), "%d", rltest_free_port());
-		const char *subst[] = {"UDP_PORT", udp_s, "TLS_PORT", tls_s, "NODE_TLS_PORT", node_s, "CERT", cert,
-		                       "KEY", key, "CA", ca, NULL};
+		const char *subst[] = {"UDP_PORT", udp_s,  "TLS_PORT", tls_s, "NODE_TLS_PORT",
+		                       node_s,     "CERT", cert,       "KEY", key,
+		                       "CA",       ca,     NULL};
 		snprintf(kam_log, sizeof(kam_log), "%s/kamailio-%d.log", tmp, attempt);
 		RL_REQUIRE(kam_conf(cfg, subst));
-		char *argv[] = {(char *)kam, "-DD", "-E", "-m", "32", "-M", "8", "-Y", rundir, "-P", pidf, "-w", rundir,
-		                "-f", cfg, NULL};
+		char *argv[] = {(char *)kam, "-DD", "-E", "-m", "32",   "-M", "8", "-Y",
+		                rundir,      "-P",  pidf, "-w", rundir, "-f", cfg, NULL};
 		kam_pid = rltest_spawn(argv, kam_log);
 		started = kam_wait_log("tls-sbc ready", 10000);
 		if (!started) {
@@ -1065,7 +1092,8 @@ static void sdp_unit(void)
 	RL_CHECK(o.media.codec == RL_SIP_PCMA && o.media.pt == 8);
 
 	/* Hostile offers. */
-	const char *g729 = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
+	const char *g729 =
+	    "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
 	RL_CHECK(rl_sip_sdp_offer(&o, g729, strlen(g729), RL_SIP_PCMU) == RL_ENOENT);
 	RL_CHECK(o.n_streams == 0 && o.media.codec == 0);
 	RL_CHECK(rl_sip_sdp_offer(&o, "", 0, RL_SIP_PCMU) == RL_EPROTO);
@@ -1074,7 +1102,8 @@ static void sdp_unit(void)
 	memset(huge, 'a', sizeof(huge));
 	RL_CHECK(rl_sip_sdp_offer(&o, huge, sizeof(huge), RL_SIP_PCMU) == RL_ETOOBIG);
 	char many[2048];
-	size_t n = (size_t)snprintf(many, sizeof(many), "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n");
+	size_t n = (size_t)snprintf(many, sizeof(many),
+	                            "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n");
 	for (int i = 0; i < RL_SIP_STREAMS_MAX + 1; i++)
 		n += (size_t)snprintf(many + n, sizeof(many) - n, "m=audio %d RTP/AVP 0\r\n", 4000 + 2 * i);
 	RL_CHECK(rl_sip_sdp_offer(&o, many, n, RL_SIP_PCMU) == RL_ETOOBIG);
@@ -1116,8 +1145,8 @@ static void api_checks(struct rl_sip *s)
 	memset(longuri, 'a', sizeof(longuri) - 1);
 	longuri[sizeof(longuri) - 1] = '\0';
 	memcpy(longuri, "sip:", 4);
-	const char *bad_targets[] = {"", "alice", "12 34", "+", "1+2", "tel:+1234", "sip:", "sip:a b@c",
-	                             "sip:<x>@c", "sips:a\r\nX: y", "0600\n", longuri};
+	const char *bad_targets[] = {"",          "alice",     "12 34",          "+",      "1+2",  "tel:+1234", "sip:",
+	                             "sip:a b@c", "sip:<x>@c", "sips:a\r\nX: y", "0600\n", longuri};
 	RL_CHECK(rl_sip_refer(s, 1, NULL) == RL_EINVAL);
 	for (size_t i = 0; i < sizeof(bad_targets) / sizeof(bad_targets[0]); i++)
 		RL_CHECK(rl_sip_refer(s, 1, bad_targets[i]) == RL_EINVAL);

@@ -11,18 +11,18 @@
 
 #include "rl_err.h"
 
-#define OP_CLOCK 48000           /* Opus RTP clock (RFC 7587) */
+#define OP_CLOCK    48000           /* Opus RTP clock (RFC 7587) */
 #define OP_FRAME_TS (OP_CLOCK / 50) /* 20 ms on that clock */
-#define OP_MAX 1275              /* largest Opus frame (RFC 6716 3.4) */
-#define OP_BPS 28000             /* as a wideband carrier would send, FEC included (rl_carrier.h) */
-#define OP_ETH 14
-#define OP_IP 20
-#define OP_UDP 8
-#define OP_RTP 12
-#define OP_HDRS (OP_ETH + OP_IP + OP_UDP + OP_RTP)
-#define OP_SPORT 4000            /* placeholders: sipp sends from its media port to the node's */
-#define OP_DPORT 6000
-#define OP_T0 1700000000u        /* capture time of the first packet (any will do) */
+#define OP_MAX      1275            /* largest Opus frame (RFC 6716 3.4) */
+#define OP_BPS      28000           /* as a wideband carrier would send, FEC included (rl_carrier.h) */
+#define OP_ETH      14
+#define OP_IP       20
+#define OP_UDP      8
+#define OP_RTP      12
+#define OP_HDRS     (OP_ETH + OP_IP + OP_UDP + OP_RTP)
+#define OP_SPORT    4000 /* placeholders: sipp sends from its media port to the node's */
+#define OP_DPORT    6000
+#define OP_T0       1700000000u /* capture time of the first packet (any will do) */
 
 static void be16(uint8_t *p, unsigned v)
 {
@@ -140,7 +140,7 @@ int rl_opus_pcap_write(const char *path, const int16_t *pcm, size_t n, unsigned 
 		headers(pkt, (size_t)len, pt, count == 0, (count + 1) & 0xffff, (uint32_t)count * OP_FRAME_TS, ssrc);
 		le32(rec, OP_T0 + (uint32_t)(us / 1000000));
 		le32(rec + 4, (uint32_t)(us % 1000000));
-		le32(rec + 8, (uint32_t)(OP_HDRS + len)); /* captured */
+		le32(rec + 8, (uint32_t)(OP_HDRS + len));  /* captured */
 		le32(rec + 12, (uint32_t)(OP_HDRS + len)); /* on the wire: the same, sipp wants whole packets */
 		if (fwrite(rec, 16 + OP_HDRS + (size_t)len, 1, f) != 1) {
 			rv = RL_EIO;

@@ -85,7 +85,9 @@ int main(void)
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 1; }");
 	rlc_queue(&c, "{ id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 1; }; wrapup_s = 1; }");
 	rlc_queue(&c, "{ id = \"telco.empty\"; tenant = \"telco\"; skills = { nobody = 1; }; wrapup_s = 1; }");
-	rlc_queue(&c, "{ id = \"telco.slow\"; tenant = \"telco\"; skills = { slow = 1; }; wrapup_s = 1; offer_timeout_s = 20; }");
+	rlc_queue(
+	    &c,
+	    "{ id = \"telco.slow\"; tenant = \"telco\"; skills = { slow = 1; }; wrapup_s = 1; offer_timeout_s = 20; }");
 	rlc_agent(&c, "a1", "telco", "billing = 5;", "casablanca");
 	rlc_agent(&c, "a2", "telco", "tech = 5;", "casablanca");
 	rlc_agent(&c, "a3", "telco", "slow = 5;", "casablanca");
@@ -94,27 +96,29 @@ int main(void)
 	rlc_start_hub(&c);
 
 	g_sip_port = rltest_free_port();
-	snprintf(c.node_extra, sizeof(c.node_extra),
-	         "sip = {\n"
-	         "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 17;\n"
-	         "  announce_dir = \"%s\"; announce_first_s = 1; announce_every_s = 1; hold_music = \"%s\";\n"
-	         "  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; queue = \"telco.billing\"; },\n"
-	         "           { did = \"+212522000200\"; tenant = \"telco\"; menu = \"main\"; },\n"
-	         "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; },\n"
-	         "           { did = \"+212522000400\"; tenant = \"telco\"; queue = \"telco.empty\"; early_media = true; },\n"
-	         "           { did = \"+212522000500\"; tenant = \"telco\"; queue = \"telco.partner\"; } );\n"
-	         "  menus = ( { id = \"main\"; prompt = \"%s\"; timeout_s = 8; tries = 2; default_queue = \"telco.billing\";\n"
-	         "              options = ( { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"tech\"; },\n"
-	         "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
-	         "};\n",
-	         g_sip_port, prompts, prompt, prompt);
+	snprintf(
+	    c.node_extra, sizeof(c.node_extra),
+	    "sip = {\n"
+	    "  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ]; retry_after_s = 17;\n"
+	    "  announce_dir = \"%s\"; announce_first_s = 1; announce_every_s = 1; hold_music = \"%s\";\n"
+	    "  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; queue = \"telco.billing\"; },\n"
+	    "           { did = \"+212522000200\"; tenant = \"telco\"; menu = \"main\"; },\n"
+	    "           { did = \"+212522000300\"; tenant = \"telco\"; queue = \"telco.slow\"; },\n"
+	    "           { did = \"+212522000400\"; tenant = \"telco\"; queue = \"telco.empty\"; early_media = true; },\n"
+	    "           { did = \"+212522000500\"; tenant = \"telco\"; queue = \"telco.partner\"; } );\n"
+	    "  menus = ( { id = \"main\"; prompt = \"%s\"; timeout_s = 8; tries = 2; default_queue = \"telco.billing\";\n"
+	    "              options = ( { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"tech\"; },\n"
+	    "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
+	    "};\n",
+	    g_sip_port, prompts, prompt, prompt);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
 	snprintf(c.agent_extra, sizeof(c.agent_extra), "--audio-out %s/heard-%%a-%%c.wav", c.dir);
 	rlc_start_agents(&c, casa_url, "a1,a2", "answer=0.3,talk=6,wrap=0.5,fixed=1", "agents.log");
 	rlc_start_agents(&c, casa_url, "a3", "answer=8,talk=3,wrap=0.5,fixed=1", "agent-a3.log");
-	rlc_start_agents(&c, casa_url, "a4", "answer=0.3,talk=1,wrap=0.5,fixed=1,xfer_number=+33140000000", "agent-a4.log");
+	rlc_start_agents(&c, casa_url, "a4", "answer=0.3,talk=1,wrap=0.5,fixed=1,xfer_number=+33140000000",
+	                 "agent-a4.log");
 	rltest_sleep_ms(3000);
 
 	/* 1. Ringing, then audio both ways; the agent hangs up. */
@@ -129,7 +133,8 @@ int main(void)
 	{
 		/* The agent's voice went to the carrier: the leg sent RTP for the call's length. */
 		const char *node = rlc_path(&c, "node-casablanca.log");
-		long sent = rlc_log_field(node, "carrier end", "sent"), audio = rlc_log_field(node, "carrier end", "audio");
+		long sent = rlc_log_field(node, "carrier end", "sent"),
+		     audio = rlc_log_field(node, "carrier end", "audio");
 		printf("carrier leg: %ld RTP packets sent, %ld audio packets received\n", sent, audio);
 		RL_CHECK(sent >= 200);  /* 6 s of talk at 50 packets/s, with margin */
 		RL_CHECK(audio >= 100); /* the pcap's packets */
@@ -146,7 +151,8 @@ int main(void)
 	RL_CHECK(sipp(&c, "abandon_queued", "+212522000200") == 0);
 	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 1, 10));
 	RL_CHECK(qnum(&c, "telco.empty", "waiting") == 0);
-	int said = rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "position=1 waiting=1 agents=0 ewt_s=unknown");
+	int said =
+	    rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "position=1 waiting=1 agents=0 ewt_s=unknown");
 	printf("announcements to the waiting caller: %d\n", said);
 	RL_CHECK(said >= 1);
 

@@ -21,7 +21,7 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
-#define CALLER_S 6     /* seconds of caller audio in the capture */
+#define CALLER_S    6 /* seconds of caller audio in the capture */
 #define CALLER_RATE 16000
 
 static int g_sip_port;
@@ -50,8 +50,8 @@ int main(void)
 		RL_REQUIRE(rl_audio_gen_src(&g, CALLER_RATE, 11, CALLER_S) == RL_OK);
 		RL_REQUIRE(g->read(g, pcm, sizeof(pcm) / sizeof(pcm[0])) == RL_OK);
 		g->close(g);
-		RL_REQUIRE(rl_opus_pcap_write(pcap, pcm, sizeof(pcm) / sizeof(pcm[0]), CALLER_RATE, 111, 0x4f505553, &npkts) ==
-		           RL_OK);
+		RL_REQUIRE(rl_opus_pcap_write(pcap, pcm, sizeof(pcm) / sizeof(pcm[0]), CALLER_RATE, 111, 0x4f505553,
+		                              &npkts) == RL_OK);
 		printf("capture: %u Opus packets (%s)\n", npkts, pcap);
 		RL_REQUIRE(npkts == CALLER_S * 50);
 	}
@@ -94,11 +94,12 @@ int main(void)
 	{
 		const char *node = rlc_path(&c, "node-casablanca.log");
 		long rx = rlc_log_field(node, "carrier end", "rx"), audio = rlc_log_field(node, "carrier end", "audio");
-		long sent = rlc_log_field(node, "carrier end", "sent"), malformed = rlc_log_field(node, "carrier end", "malformed");
+		long sent = rlc_log_field(node, "carrier end", "sent"),
+		     malformed = rlc_log_field(node, "carrier end", "malformed");
 		long concealed = rlc_log_field(node, "carrier end", "concealed");
-		printf("carrier leg: %ld RTP packets sent, %ld received, %ld audio, %ld malformed, %ld concealed\n", sent, rx,
-		       audio, malformed, concealed);
-		RL_CHECK(sent >= 250);                     /* 6 s of talk at 50 packets/s, with margin */
+		printf("carrier leg: %ld RTP packets sent, %ld received, %ld audio, %ld malformed, %ld concealed\n",
+		       sent, rx, audio, malformed, concealed);
+		RL_CHECK(sent >= 250);                   /* 6 s of talk at 50 packets/s, with margin */
 		RL_CHECK(audio >= (long)npkts * 9 / 10); /* the capture's packets, less any the call ended on */
 		RL_CHECK(malformed == 0);
 	}

@@ -44,8 +44,8 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
-#define CALLS 200
-#define RATE 10
+#define CALLS    200
+#define RATE     10
 #define OVERFLOW 5 /* calls placed while the node holds CALLS: 503 */
 /*
  * Timeline (arrivals at RATE/s, the last at t = 20 s): the first AGENTS calls are answered
@@ -56,13 +56,13 @@
  * t = 42..54 s, while the second wave still talks (it hangs up from t ~ 2 * TALK_S + 3 = 63 s),
  * 9 s ahead of any agent coming free.
  */
-#define AGENTS 40
-#define TALK_S 30
+#define AGENTS  40
+#define TALK_S  30
 #define XSTR(x) #x
-#define STR(x) XSTR(x)
-#define SCRIPT "answer=0.5,talk=" STR(TALK_S) ",wrap=1,fixed=1"
-#define QUEUE "telco.load"
-#define MAXIDS 1024
+#define STR(x)  XSTR(x)
+#define SCRIPT  "answer=0.5,talk=" STR(TALK_S) ",wrap=1,fixed=1"
+#define QUEUE   "telco.load"
+#define MAXIDS  1024
 
 static struct rlc g_c; /* global so that an early exit still stops the processes */
 
@@ -157,7 +157,8 @@ static double csv_last(const char *path, const char *name)
 	fclose(f);
 	for (char *s = head, *t; s != NULL; s = t ? t + 1 : NULL, i++) {
 		t = strchr(s, ';');
-		if ((size_t)(t ? t - s : (long)strcspn(s, "\r\n")) == strlen(name) && strncmp(s, name, strlen(name)) == 0) {
+		if ((size_t)(t ? t - s : (long)strcspn(s, "\r\n")) == strlen(name) &&
+		    strncmp(s, name, strlen(name)) == 0) {
 			col = i;
 			break;
 		}
@@ -185,7 +186,8 @@ static double csv_max(const char *path, const char *name)
 	}
 	for (char *s = line, *t; s != NULL; s = t ? t + 1 : NULL, i++) {
 		t = strchr(s, ';');
-		if ((size_t)(t ? t - s : (long)strcspn(s, "\r\n")) == strlen(name) && strncmp(s, name, strlen(name)) == 0) {
+		if ((size_t)(t ? t - s : (long)strcspn(s, "\r\n")) == strlen(name) &&
+		    strncmp(s, name, strlen(name)) == 0) {
 			col = i;
 			break;
 		}
@@ -207,12 +209,13 @@ static pid_t start_sipp(struct rlc *c, int sip_port, const int ports[2], int cal
 {
 	char cmd[4096], log[64];
 
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && exec %s 127.0.0.1:%d -sf %s -s +212522000100 -r %d -m %d -l %d -i 127.0.0.1 -p %d "
-	         "-mi 127.0.0.1 -mp %d -timeout 200s -timeout_error -nostdin -trace_err -error_file %s/sipp-%s-errors.log "
-	         "-trace_logs -log_file %s/sipp-%s-outcomes.log -trace_stat -stf %s/sipp-%s-stat.csv -fd 1",
-	         c->dir, sipp_bin(), sip_port, rltest_src("tests/trunk_load/scenarios/load_call.xml"), rate, calls, calls,
-	         ports[0], ports[1], c->dir, tag, c->dir, tag, c->dir, tag);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "cd %s && exec %s 127.0.0.1:%d -sf %s -s +212522000100 -r %d -m %d -l %d -i 127.0.0.1 -p %d "
+	    "-mi 127.0.0.1 -mp %d -timeout 200s -timeout_error -nostdin -trace_err -error_file %s/sipp-%s-errors.log "
+	    "-trace_logs -log_file %s/sipp-%s-outcomes.log -trace_stat -stf %s/sipp-%s-stat.csv -fd 1",
+	    c->dir, sipp_bin(), sip_port, rltest_src("tests/trunk_load/scenarios/load_call.xml"), rate, calls, calls,
+	    ports[0], ports[1], c->dir, tag, c->dir, tag, c->dir, tag);
 	snprintf(log, sizeof(log), "sipp-%s.log", tag);
 	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	return rltest_spawn(argv, rlc_path(c, log));
@@ -240,9 +243,10 @@ static void sipp_tally(struct rlc *c, const char *tag, int status, struct tally 
 	t->abandoned = count_word(c, out, "outcome=abandoned");
 	t->rejected = count_word(c, out, "outcome=rejected");
 	t->late = count_word(c, out, "outcome=late");
-	printf("sipp %-8s exit %d: %.0f calls created, %.0f successful, %.0f failed, at most %.0f at once; answered %d, "
-	       "abandoned %d, rejected %d, late answer %d\n",
-	       tag, t->exit, t->created, t->ok, t->failed, t->peak, t->answered, t->abandoned, t->rejected, t->late);
+	printf(
+	    "sipp %-8s exit %d: %.0f calls created, %.0f successful, %.0f failed, at most %.0f at once; answered %d, "
+	    "abandoned %d, rejected %d, late answer %d\n",
+	    tag, t->exit, t->created, t->ok, t->failed, t->peak, t->answered, t->abandoned, t->rejected, t->late);
 }
 
 /* What the logs say about each call the node took, by the SIP glue's call id. */
@@ -345,8 +349,10 @@ int main(void)
 	rlc_init(c, "trunkload", 1);
 	atexit(stop_all);
 	c->media = 1;
-	snprintf(c->top_extra, sizeof(c->top_extra), "media = { relay_listen = \"127.0.0.1:%d\"; };", rltest_free_port());
-	rlc_queue(c, "{ id = \"" QUEUE "\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 2; offer_timeout_s = 10; }");
+	snprintf(c->top_extra, sizeof(c->top_extra), "media = { relay_listen = \"127.0.0.1:%d\"; };",
+	         rltest_free_port());
+	rlc_queue(c, "{ id = \"" QUEUE
+	             "\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 2; offer_timeout_s = 10; }");
 	for (int i = 1; i <= AGENTS; i++) {
 		snprintf(id, sizeof(id), "a%d", i);
 		rlc_agent(c, id, "telco", "billing = 5;", "casablanca");
@@ -404,8 +410,9 @@ int main(void)
 			max_busy = busy > max_busy ? busy : max_busy;
 			max_held = w + busy > max_held ? w + busy : max_held;
 			if (over == 0 && rlc_queue_num(s, QUEUE, "offered") >= CALLS) {
-				printf("t=%.0f s: the node holds %d calls (%d waiting, %d agents on a call): %d more calls\n",
-				       mono_s() - t0, w + busy, w, busy, OVERFLOW);
+				printf(
+				    "t=%.0f s: the node holds %d calls (%d waiting, %d agents on a call): %d more calls\n",
+				    mono_s() - t0, w + busy, w, busy, OVERFLOW);
 				over = start_sipp(c, sip_port, ports[1], OVERFLOW, RATE, "overflow");
 			}
 			cJSON_Delete(s);
@@ -420,9 +427,10 @@ int main(void)
 		rltest_stop(over, SIGKILL, 1000), ost = -1;
 	double cpu[3] = {proc_cpu_s(c->hub) - cpu0[0], proc_cpu_s(node) - cpu0[1], proc_cpu_s(agents) - cpu0[2]};
 	double el = mono_s() - t0;
-	printf("sipp done after %.1f s; cpu meanwhile: hub %.1f s, node %.1f s, agents %.1f s (%.0f %%, %.0f %%, %.0f %% of "
-	       "one core)\n",
-	       el, cpu[0], cpu[1], cpu[2], 100 * cpu[0] / el, 100 * cpu[1] / el, 100 * cpu[2] / el);
+	printf(
+	    "sipp done after %.1f s; cpu meanwhile: hub %.1f s, node %.1f s, agents %.1f s (%.0f %%, %.0f %%, %.0f %% of "
+	    "one core)\n",
+	    el, cpu[0], cpu[1], cpu[2], 100 * cpu[0] / el, 100 * cpu[1] / el, 100 * cpu[2] / el);
 	sipp_tally(c, "main", st, &m);
 	if (over > 0)
 		sipp_tally(c, "overflow", ost, &o);
@@ -478,7 +486,7 @@ int main(void)
 		dup_ends += x->ended > 1;
 		connected += x->connected > 0;
 		sip_ans += x->sip_answered > 0;
-		taken += x->connected || x->agent_media;    /* an agent accepted it */
+		taken += x->connected || x->agent_media;   /* an agent accepted it */
 		crossed += x->cancelled && x->agent_media; /* ... as the caller's CANCEL came */
 		if (x->sip_answered) {
 			no_audio += x->audio <= 0;
@@ -490,20 +498,24 @@ int main(void)
 	int calls_all = (int)(m.created + (over > 0 ? o.created : 0));
 	int s_ans = m.answered + o.answered, s_ab = m.abandoned + o.abandoned, s_rej = m.rejected + o.rejected;
 	int s_late = m.late + o.late;
-	printf("node:   %d refused (503, max_calls %d), %d carrier ends (%d twice), %d connected to an agent, %d answered "
-	       "(200 ACKed), %d answers crossed by a CANCEL (0 by design)\n",
-	       refused, CALLS, ends, dup_ends, connected, sip_ans, crossed);
-	printf("node:   answered calls' carrier legs: %ld RTP packets in, %ld audio, %ld frames concealed, fewest audio "
-	       "packets in a call %ld, calls without audio %d\n",
-	       rx, audio, concealed, audio_min, no_audio);
-	printf("hub:    offered %.0f = answered %.0f + abandoned %.0f; waiting %.0f\n", offered, answered, abandoned, waiting);
-	printf("agents: %d accepts (%d after the caller had left), %d media ends (%lld frames played, %lld lost); at the "
-	       "end %d on a call, %d neither READY nor WRAPUP\n",
-	       accepts, withdrawn, media_ends, frames, lost, busy, other);
-	printf("peak:   %d calls at the node at once (%d waiting at most), %d agents on a call at once\n", max_held, max_wait,
-	       max_busy);
-	printf("total:  %d calls = %d answered + %d abandoned + %d rejected + %d late answers\n", calls_all, s_ans, s_ab,
-	       s_rej, s_late);
+	printf(
+	    "node:   %d refused (503, max_calls %d), %d carrier ends (%d twice), %d connected to an agent, %d answered "
+	    "(200 ACKed), %d answers crossed by a CANCEL (0 by design)\n",
+	    refused, CALLS, ends, dup_ends, connected, sip_ans, crossed);
+	printf(
+	    "node:   answered calls' carrier legs: %ld RTP packets in, %ld audio, %ld frames concealed, fewest audio "
+	    "packets in a call %ld, calls without audio %d\n",
+	    rx, audio, concealed, audio_min, no_audio);
+	printf("hub:    offered %.0f = answered %.0f + abandoned %.0f; waiting %.0f\n", offered, answered, abandoned,
+	       waiting);
+	printf(
+	    "agents: %d accepts (%d after the caller had left), %d media ends (%lld frames played, %lld lost); at the "
+	    "end %d on a call, %d neither READY nor WRAPUP\n",
+	    accepts, withdrawn, media_ends, frames, lost, busy, other);
+	printf("peak:   %d calls at the node at once (%d waiting at most), %d agents on a call at once\n", max_held,
+	       max_wait, max_busy);
+	printf("total:  %d calls = %d answered + %d abandoned + %d rejected + %d late answers\n", calls_all, s_ans,
+	       s_ab, s_rej, s_late);
 
 	/* sipp: every call went as scripted, each outcome logged once; the node held all CALLS. */
 	RL_CHECK(m.exit == 0 && m.created == CALLS && m.ok == CALLS && m.failed == 0);

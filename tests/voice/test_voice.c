@@ -29,14 +29,14 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
-#define RATE 16000
+#define RATE     16000
 #define SPEECH_S 4
 
 /* ---------------------------------------------------------------------------------------- */
 /* the impairment proxy: clients -> proxy -> relay, and back */
 
 #define PX_CLIENTS 8
-#define PX_QUEUE 4096
+#define PX_QUEUE   4096
 
 struct px_pkt {
 	uint64_t due_us;
@@ -46,15 +46,15 @@ struct px_pkt {
 };
 
 struct proxy {
-	int fd;                          /* the advertised address */
+	int fd; /* the advertised address */
 	struct sockaddr_in relay;
 	struct sockaddr_in client[PX_CLIENTS];
-	int up[PX_CLIENTS];              /* one socket towards the relay per client */
+	int up[PX_CLIENTS]; /* one socket towards the relay per client */
 	int nclients;
-	struct px_pkt *q;                /* delayed client->relay packets */
+	struct px_pkt *q; /* delayed client->relay packets */
 	int nq;
-	atomic_int loss_pm;              /* per mille */
-	atomic_int jitter_ms;            /* delay 40 +- jitter_ms */
+	atomic_int loss_pm;   /* per mille */
+	atomic_int jitter_ms; /* delay 40 +- jitter_ms */
 	atomic_int stop;
 	uint64_t rng;
 	pthread_t th;
@@ -116,7 +116,10 @@ static void *px_run(void *arg)
 				} else if (p->nq < PX_QUEUE) {
 					int j = atomic_load(&p->jitter_ms);
 					struct px_pkt *k = &p->q[p->nq++];
-					k->due_us = now + (j ? (uint64_t)(40000 - j * 1000 + (int)(px_rand(p) % (unsigned)(2 * j * 1000 + 1))) : 0);
+					k->due_us =
+					    now + (j ? (uint64_t)(40000 - j * 1000 +
+					                          (int)(px_rand(p) % (unsigned)(2 * j * 1000 + 1)))
+					             : 0);
 					k->client = c;
 					k->len = (size_t)len;
 					memcpy(k->buf, buf, (size_t)len);
@@ -128,7 +131,8 @@ static void *px_run(void *arg)
 				continue;
 			ssize_t len = recv(p->up[i - 1], buf, sizeof(buf), 0);
 			if (len > 0 && len <= 1500) {
-				sendto(p->fd, buf, (size_t)len, 0, (struct sockaddr *)&p->client[i - 1], sizeof(p->client[0]));
+				sendto(p->fd, buf, (size_t)len, 0, (struct sockaddr *)&p->client[i - 1],
+				       sizeof(p->client[0]));
 				memcpy(p->last[i - 1], buf, (size_t)len);
 				p->last_len[i - 1] = (size_t)len;
 			}
@@ -150,15 +154,15 @@ static void *px_run(void *arg)
 
 static int px_start(struct proxy *p, int port, int relay_port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
 	memset(p, 0, sizeof(*p));
 	p->rng = 0x1234567887654321ULL;
 	p->q = calloc(PX_QUEUE, sizeof(*p->q));
 	pthread_mutex_init(&p->mu, NULL);
-	p->relay = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)relay_port),
-	                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	p->relay = (struct sockaddr_in){
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)relay_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	p->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&a, sizeof(a)) != 0)
 		return -1;
@@ -258,8 +262,7 @@ static double aligned_corr(const int16_t *ref, size_t nref, const int16_t *out, 
 }
 
 /* compare: correlation of a reference WAV with a received WAV; prints and returns it. */
-static double compare(const char *what, const char *ref_path, const char *out_path, uint64_t t0_send,
-                      uint64_t t0_recv)
+static double compare(const char *what, const char *ref_path, const char *out_path, uint64_t t0_send, uint64_t t0_recv)
 {
 	int16_t *ref = NULL, *out = NULL;
 	size_t nref = 0, nout = 0;
@@ -267,7 +270,8 @@ static double compare(const char *what, const char *ref_path, const char *out_pa
 	long lag = 0;
 	double c;
 
-	if (rl_audio_read_wav(ref_path, &ref, &nref, &r1) != RL_OK || rl_audio_read_wav(out_path, &out, &nout, &r2) != RL_OK) {
+	if (rl_audio_read_wav(ref_path, &ref, &nref, &r1) != RL_OK ||
+	    rl_audio_read_wav(out_path, &out, &nout, &r2) != RL_OK) {
 		fprintf(stderr, "%s: cannot read %s or %s\n", what, ref_path, out_path);
 		free(ref);
 		return -1;
@@ -418,7 +422,8 @@ static struct leg_result one_call(struct rlc *c, const char *casa, const char *t
 	RL_CHECK(row != NULL);
 	if (row != NULL) {
 		RL_CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "relayed")));
-		cJSON *qa = cJSON_GetObjectItemCaseSensitive(row, "agent"), *qs = cJSON_GetObjectItemCaseSensitive(row, "site");
+		cJSON *qa = cJSON_GetObjectItemCaseSensitive(row, "agent"),
+		      *qs = cJSON_GetObjectItemCaseSensitive(row, "site");
 		RL_CHECK(qa != NULL && qs != NULL);
 		cJSON *m = qa ? cJSON_GetObjectItemCaseSensitive(qa, "mos") : NULL;
 		RL_CHECK(cJSON_IsNumber(m) && m->valuedouble >= 1.0 && m->valuedouble <= 4.5);
@@ -446,7 +451,9 @@ int main(void)
 	make_speech(rlc_path(&c, "caller2.wav"), 33);
 
 	rlc_queue(&c, "{ id = \"telco.home\"; tenant = \"telco\"; skills = { home = 1; }; wrapup_s = 1; }");
-	rlc_queue(&c, "{ id = \"telco.seated\"; tenant = \"telco\"; skills = { seated = 1; }; sites = [ \"casablanca\" ]; wrapup_s = 1; }");
+	rlc_queue(
+	    &c,
+	    "{ id = \"telco.seated\"; tenant = \"telco\"; skills = { seated = 1; }; sites = [ \"casablanca\" ]; wrapup_s = 1; }");
 	rlc_agent(&c, "a9", "telco", "home = 5;", "");
 	rlc_agent(&c, "a1", "telco", "seated = 5;", "casablanca");
 	rlc_start_hub(&c);
@@ -513,8 +520,8 @@ int main(void)
 	rltest_sleep_ms(1000);
 	double drop_before = relay_num(&c, "dropped");
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in relay = {.sin_family = AF_INET, .sin_port = htons((uint16_t)relay_port),
-	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in relay = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)relay_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	uint8_t junk[1400];
 	int agent_client = -1, sent_relay = 0;
 	pthread_mutex_lock(&px.mu);
