@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "plan.h"
 #include "relay.h"
+#include "rl_alloc.h"
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_log.h"
@@ -164,11 +165,6 @@ static int rl_skill_idx(struct rl_engine *e, const char *name, int create)
 		return -1;
 	snprintf(e->skills[e->nskills], sizeof(e->skills[0]), "%s", name);
 	return e->nskills++;
-}
-
-static char *rl_strdup(const char *s)
-{
-	return strdup(s ? s : "");
 }
 
 /* rl_set_str replaces a protobuf-c string field (heap-owned by us). */

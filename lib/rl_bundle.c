@@ -104,10 +104,7 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
 			b->order = n;
 			b->caporder = ncap;
 		}
-		if (rl_htab_put(&b->pipes, pipe, bp) != RL_OK) {
-			free(bp);
-			return RL_ENOMEM;
-		}
+		rl_htab_put(&b->pipes, pipe, bp);
 		b->order[b->norder++] = bp;
 	}
 	if (bp->n == bp->cap) {

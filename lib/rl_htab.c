@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "rl_err.h"
+#include "rl_alloc.h"
 
 uint64_t rl_htab_hash(const char *s)
 {
@@ -35,13 +35,11 @@ void *rl_htab_get(const struct rl_htab *t, uint64_t h, rl_htab_eq eq, const void
 	}
 }
 
-static int rl_htab_grow(struct rl_htab *t)
+static void rl_htab_grow(struct rl_htab *t)
 {
 	size_t ncap = t->cap ? t->cap * 2 : 64;
-	struct rl_htab_ent *n = calloc(ncap, sizeof(*n));
+	struct rl_htab_ent *n = rl_calloc(ncap, sizeof(*n));
 
-	if (n == NULL)
-		return RL_ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
 		if (t->ents[i].val == NULL)
 			continue;
@@ -53,22 +51,18 @@ static int rl_htab_grow(struct rl_htab *t)
 	free(t->ents);
 	t->ents = n;
 	t->cap = ncap;
-	return RL_OK;
 }
 
-int rl_htab_put(struct rl_htab *t, uint64_t h, void *val)
+void rl_htab_put(struct rl_htab *t, uint64_t h, void *val)
 {
-	int rv;
-
-	if ((t->len + 1) * 4 > t->cap * 3 && (rv = rl_htab_grow(t)) != RL_OK)
-		return rv;
+	if ((t->len + 1) * 4 > t->cap * 3)
+		rl_htab_grow(t);
 	size_t i = rl_htab_slot(h, t->cap);
 	while (t->ents[i].val != NULL)
 		i = (i + 1) & (t->cap - 1);
 	t->ents[i].h = h;
 	t->ents[i].val = val;
 	t->len++;
-	return RL_OK;
 }
 
 int rl_htab_del(struct rl_htab *t, uint64_t h, const void *val)

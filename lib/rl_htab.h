@@ -30,8 +30,8 @@ uint64_t rl_htab_hash(const char *s);
 /* rl_htab_get returns the value for (h, key) or NULL. eq may be NULL for integer keys. */
 void *rl_htab_get(const struct rl_htab *t, uint64_t h, rl_htab_eq eq, const void *key);
 
-/* rl_htab_put inserts val (non-NULL) under h; the caller ensures the key is absent. RL_ENOMEM. */
-int rl_htab_put(struct rl_htab *t, uint64_t h, void *val);
+/* rl_htab_put inserts val (non-NULL) under h; the caller ensures the key is absent. */
+void rl_htab_put(struct rl_htab *t, uint64_t h, void *val);
 
 /* rl_htab_del removes the entry holding exactly val under h; returns 1 if found. */
 int rl_htab_del(struct rl_htab *t, uint64_t h, const void *val);

@@ -661,12 +661,7 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 	}
 
 	c->id = ++s->next_id;
-	if (rl_htab_put(&s->calls, c->id, c) != RL_OK) {
-		c->id = 0;
-		c->state = CALL_ENDING;
-		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		return;
-	}
+	rl_htab_put(&s->calls, c->id, c);
 	ev.type = RL_SIP_EV_INVITE;
 	ev.call = c->id;
 	{
