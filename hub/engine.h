@@ -48,7 +48,9 @@ typedef void (*rl_engine_auth_fn)(void *arg, struct rl_auth_job *job);
 struct rl_engine;
 
 struct rl_engine_counters {
-	uint64_t requests, send_drops, auth_failures, offers, conflicts;
+	uint64_t requests, send_drops, auth_failures, offers;
+	uint64_t forbidden;      /* requests refused by the request table (wrong principal) */
+	uint64_t table_breaches; /* read-only requests that changed a record (a bug; tests check 0) */
 };
 
 /*

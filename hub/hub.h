@@ -3,9 +3,10 @@
  *
  * The hub is one thread. Memory holds the live model (tenants, sites, queues, agents, live
  * contacts, the router's ordered sets); LMDB holds the durable truth (store.c). Each batch
- * of requests runs in one write transaction (engine.c): memory and records change together,
- * the transaction commits, then the replies of the batch go out. A failed commit stops the
- * hub (fail-stop); start-up rebuilds memory from LMDB.
+ * of requests runs in one write transaction (engine.c): records change in memory and are
+ * marked dirty, the batch's commit writes each dirty record once and commits, then the
+ * replies of the batch go out. A failed write or commit stops the hub (fail-stop); start-up
+ * rebuilds memory from LMDB (restore.c). internal.h maps the engine's files.
  */
 #ifndef RL_HUB_H
 #define RL_HUB_H
@@ -109,6 +110,8 @@ struct rl_contact {
 	char last_reject[RL_WIRE_MAX_ID + 1]; /* agent who refused it last */
 	struct rl_plan *plan;                 /* connected: its media plan (plan.h), made on first push */
 	int no_media_logged;                  /* "no media path" said for this contact */
+	int dirty;                            /* its record changed in this batch (written at commit) */
+	int ended;                            /* ended in this batch: out of the live table, freed after commit */
 };
 
 struct rl_reply {
@@ -136,6 +139,7 @@ struct rl_agent {
 	int wrap_queue;
 	struct rl_reply cache[RL_REPLY_CACHE];
 	unsigned cache_next;
+	int dirty; /* its record changed in this batch (written at commit) */
 };
 
 #endif

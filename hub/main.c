@@ -125,12 +125,12 @@ static void log_counters(struct hub *h, int level)
 
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
-	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu conflicts=%llu",
+	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
-	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->conflicts);
+	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden);
 }
 
 /* hub_run is the loop; returns the exit code. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 static int rl_router_skills_ok(const uint8_t *need, const struct rl_agent *a)
@@ -114,17 +115,13 @@ uint32_t rl_router_position(const struct rl_queue *q, const struct rl_contact *c
 	return ahead + 1;
 }
 
-int rl_router_push(struct rl_queue *q, struct rl_contact *c)
+void rl_router_push(struct rl_queue *q, struct rl_contact *c)
 {
 	if (c->queued)
-		return RL_OK;
+		return;
 	if (q->nheap == q->capheap) {
-		uint32_t ncap = q->capheap ? q->capheap * 2 : 64;
-		struct rl_contact **n = realloc(q->heap, ncap * sizeof(*n));
-		if (n == NULL)
-			return RL_ENOMEM;
-		q->heap = n;
-		q->capheap = ncap;
+		q->capheap = q->capheap ? q->capheap * 2 : 64;
+		q->heap = rl_realloc(q->heap, q->capheap * sizeof(*q->heap));
 	}
 	c->queued = 1;
 	rl_heap_set(q, q->nheap++, c);
@@ -144,7 +141,6 @@ int rl_router_push(struct rl_queue *q, struct rl_contact *c)
 		after->fifo_next = c;
 	else
 		q->fifo_head = c;
-	return RL_OK;
 }
 
 void rl_router_remove(struct rl_queue *q, struct rl_contact *c)

@@ -18,8 +18,8 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a);
  * is the longest-waiting contact's, whatever its priority). */
 int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us);
 
-/* Waiting set. push/remove keep heap_idx; RL_ENOMEM on push. */
-int rl_router_push(struct rl_queue *q, struct rl_contact *c);
+/* Waiting set. push/remove keep heap_idx. */
+void rl_router_push(struct rl_queue *q, struct rl_contact *c);
 void rl_router_remove(struct rl_queue *q, struct rl_contact *c);
 struct rl_contact *rl_router_head(const struct rl_queue *q);
 

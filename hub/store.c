@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -14,6 +15,7 @@ struct rl_store {
 	MDB_dbi agents, contacts, live, extids, lastagent, events, meta;
 	uint64_t next_event;
 	uint64_t commits;
+	int failed; /* first failed write of the open batch (RL_OK: none) */
 };
 
 static int rl_store_err(int rc, const char *what)
@@ -38,16 +40,23 @@ static void rl_put_be64(void *p, uint64_t v)
 		b[i] = (uint8_t)v;
 }
 
+/* rl_store_fail remembers the first failed write of the batch: the commit reports it. */
+static void rl_store_fail(struct rl_store *s, int rc, const char *what)
+{
+	int rv = rl_store_err(rc, what);
+
+	if (s->failed == RL_OK)
+		s->failed = rv;
+}
+
 int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb)
 {
-	struct rl_store *s = calloc(1, sizeof(*s));
+	struct rl_store *s = rl_calloc(1, sizeof(*s));
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	int rc, dead = 0;
 
-	if (s == NULL)
-		return RL_ENOMEM;
 	mkdir(dir, 0700);
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto fail;
@@ -112,6 +121,7 @@ int rl_store_begin(struct rl_store *s)
 		s->txn = NULL;
 		return rl_store_err(rc, "begin");
 	}
+	s->failed = RL_OK;
 	return RL_OK;
 }
 
@@ -121,6 +131,11 @@ int rl_store_commit(struct rl_store *s)
 
 	if (s->txn == NULL)
 		return RL_OK;
+	if (s->failed != RL_OK) {
+		/* Never commit half a batch: the caller stops, a restart recovers the last one. */
+		rl_store_abort(s);
+		return s->failed;
+	}
 	rc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	if (rc != 0)
@@ -172,81 +187,74 @@ static void rl_store_end(MDB_txn *rtxn)
 		mdb_txn_abort(rtxn);
 }
 
-static int rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
+static void rl_store_put_raw(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                             size_t vlen, unsigned flags)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	int rc;
 
 	if (s->txn == NULL)
-		return RL_EINVAL;
-	if ((rc = mdb_put(s->txn, dbi, &k, &v, 0)) != 0)
-		return rl_store_err(rc, "put");
-	return RL_OK;
+		rl_store_fail(s, EINVAL, "put outside a batch");
+	else if ((rc = mdb_put(s->txn, dbi, &k, &v, flags)) != 0)
+		rl_store_fail(s, rc, "put");
 }
 
-/* Records are packed into a stack buffer when small, else the heap. */
-#define RL_PACK(type, r, fn_size, fn_pack, dbi, key)                     \
-	do {                                                             \
-		uint8_t stackbuf[2048], *buf = stackbuf;                 \
-		size_t n = fn_size(r);                                   \
-		if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)   \
-			return RL_ENOMEM;                                \
-		fn_pack(r, buf);                                         \
-		rv = rl_store_put_raw(s, dbi, key, strlen(key), buf, n); \
-		if (buf != stackbuf)                                     \
-			free(buf);                                       \
-	} while (0)
-
-int rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r)
+/* rl_store_put_msg packs a record (on the stack when small) and writes it under key. */
+static void rl_store_put_msg(struct rl_store *s, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m,
+                             unsigned flags)
 {
-	int rv;
-	RL_PACK(Relais__AgentRecord, r, relais__agent_record__get_packed_size, relais__agent_record__pack, s->agents,
-	        r->agent_id);
-	return rv;
+	uint8_t stackbuf[2048], *buf = stackbuf;
+	size_t n = protobuf_c_message_get_packed_size(m);
+
+	if (n > sizeof(stackbuf))
+		buf = rl_malloc(n);
+	protobuf_c_message_pack(m, buf);
+	rl_store_put_raw(s, dbi, key, klen, buf, n, flags);
+	if (buf != stackbuf)
+		free(buf);
 }
 
-int rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live)
+void rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r)
+{
+	rl_store_put_msg(s, s->agents, r->agent_id, strlen(r->agent_id), &r->base, 0);
+}
+
+void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live)
 {
 	MDB_val k = {strlen(r->contact_id), r->contact_id};
-	int rv, rc;
+	int rc;
 
-	RL_PACK(Relais__ContactRecord, r, relais__contact_record__get_packed_size, relais__contact_record__pack,
-	        s->contacts, r->contact_id);
-	if (rv != RL_OK)
-		return rv;
+	rl_store_put_msg(s, s->contacts, r->contact_id, k.mv_size, &r->base, 0);
 	if (live)
-		return rl_store_put_raw(s, s->live, r->contact_id, strlen(r->contact_id), "", 0);
-	if ((rc = mdb_del(s->txn, s->live, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
-		return rl_store_err(rc, "del live");
-	return RL_OK;
+		rl_store_put_raw(s, s->live, r->contact_id, k.mv_size, "", 0, 0);
+	else if (s->txn != NULL && (rc = mdb_del(s->txn, s->live, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+		rl_store_fail(s, rc, "del live");
+}
+
+/* rl_store_get_msg unpacks the record under id into a new message of type desc. */
+static int rl_store_get_msg(struct rl_store *s, MDB_dbi dbi, const char *id, const ProtobufCMessageDescriptor *desc,
+                            ProtobufCMessage **out)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	int rv = rl_store_get(s, dbi, id, &v, &rtxn);
+
+	if (rv == RL_OK) {
+		*out = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+		rv = *out ? RL_OK : RL_EIO;
+	}
+	rl_store_end(rtxn);
+	return rv;
 }
 
 int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out)
 {
-	MDB_val v;
-	MDB_txn *rtxn;
-	int rv = rl_store_get(s, s->agents, id, &v, &rtxn);
-
-	if (rv == RL_OK) {
-		*out = relais__agent_record__unpack(NULL, v.mv_size, v.mv_data);
-		rv = *out ? RL_OK : RL_EIO;
-	}
-	rl_store_end(rtxn);
-	return rv;
+	return rl_store_get_msg(s, s->agents, id, &relais__agent_record__descriptor, (ProtobufCMessage **)out);
 }
 
 int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out)
 {
-	MDB_val v;
-	MDB_txn *rtxn;
-	int rv = rl_store_get(s, s->contacts, id, &v, &rtxn);
-
-	if (rv == RL_OK) {
-		*out = relais__contact_record__unpack(NULL, v.mv_size, v.mv_data);
-		rv = *out ? RL_OK : RL_EIO;
-	}
-	rl_store_end(rtxn);
-	return rv;
+	return rl_store_get_msg(s, s->contacts, id, &relais__contact_record__descriptor, (ProtobufCMessage **)out);
 }
 
 int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen)
@@ -267,9 +275,9 @@ int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t ou
 	return rv;
 }
 
-int rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id)
+void rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id)
 {
-	return rl_store_put_raw(s, s->extids, key, strlen(key), contact_id, strlen(contact_id));
+	rl_store_put_raw(s, s->extids, key, strlen(key), contact_id, strlen(contact_id), 0);
 }
 
 int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, size_t len, uint64_t *ts)
@@ -291,19 +299,21 @@ int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, siz
 	return rv;
 }
 
-int rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts)
+void rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts)
 {
 	uint8_t buf[128];
 	size_t n = strlen(agent) + 1;
 
-	if (n + 8 > sizeof(buf))
-		return RL_ETOOBIG;
+	if (n + 8 > sizeof(buf)) {
+		rl_store_fail(s, EINVAL, "lastagent too long");
+		return;
+	}
 	memcpy(buf, agent, n);
 	rl_put_be64(buf + n, ts);
-	return rl_store_put_raw(s, s->lastagent, key, strlen(key), buf, n + 8);
+	rl_store_put_raw(s, s->lastagent, key, strlen(key), buf, n + 8, 0);
 }
 
-int rl_store_next_id(struct rl_store *s, const char *name, uint64_t *out)
+uint64_t rl_store_next_id(struct rl_store *s, const char *name)
 {
 	MDB_val v;
 	MDB_txn *rtxn;
@@ -311,39 +321,27 @@ int rl_store_next_id(struct rl_store *s, const char *name, uint64_t *out)
 	uint64_t cur = 1;
 	int rv;
 
-	if (s->txn == NULL)
-		return RL_EINVAL;
+	if (s->txn == NULL) {
+		rl_store_fail(s, EINVAL, "next id outside a batch");
+		return 0;
+	}
 	if ((rv = rl_store_get(s, s->meta, name, &v, &rtxn)) == RL_OK && v.mv_size == 8)
 		cur = rl_be64(v.mv_data);
-	else if (rv != RL_OK && rv != RL_ENOENT)
-		return rv;
+	else if (rv != RL_OK && rv != RL_ENOENT && s->failed == RL_OK)
+		s->failed = rv;
 	rl_put_be64(buf, cur + 1);
-	if ((rv = rl_store_put_raw(s, s->meta, name, strlen(name), buf, 8)) != RL_OK)
-		return rv;
-	*out = cur;
-	return RL_OK;
+	rl_store_put_raw(s, s->meta, name, strlen(name), buf, 8, 0);
+	return cur;
 }
 
-int rl_store_event(struct rl_store *s, const Relais__EventRecord *ev)
+void rl_store_event(struct rl_store *s, const Relais__EventRecord *ev)
 {
-	uint8_t key[8], stackbuf[1024], *buf = stackbuf;
-	size_t n = relais__event_record__get_packed_size(ev);
-	int rv;
+	uint8_t key[8];
 
-	if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)
-		return RL_ENOMEM;
-	relais__event_record__pack(ev, buf);
 	rl_put_be64(key, s->next_event);
 	/* Sequence keys only grow, so MDB_APPEND keeps pages full and writes cheap. */
-	MDB_val k = {8, key}, v = {n, buf};
-	int rc = mdb_put(s->txn, s->events, &k, &v, MDB_APPEND);
-	if (buf != stackbuf)
-		free(buf);
-	if (rc != 0)
-		return rl_store_err(rc, "event");
+	rl_store_put_msg(s, s->events, key, sizeof(key), &ev->base, MDB_APPEND);
 	s->next_event++;
-	rv = RL_OK;
-	return rv;
 }
 
 static int rl_store_scan(struct rl_store *s, MDB_dbi dbi, int (*each)(void *, MDB_val *, MDB_val *, MDB_txn *),

@@ -6,12 +6,15 @@
  *   live      contact id -> ""  (contacts not yet ended: start-up reads only these)
  *   extids    submitter "/" ext_id -> contact id (idempotent submission)
  *   lastagent tenant "/" caller     -> agent id "\0" u64 time (returning callers)
- *   events    big-endian u64 seq  -> EventRecord (append-only)
- *   meta      "next_contact", "next_event" -> u64
- *   directory "tenant/..", "queue/..", "site/.." -> provisioning as loaded (for reports)
+ *   events    big-endian u64 seq  -> EventRecord (append-only; the next seq follows the last key)
+ *   meta      "next_contact" -> u64
  * Writes happen only inside rl_store_begin .. rl_store_commit; commit fsyncs (the
- * environment is opened without MDB_NOSYNC / MDB_NOMETASYNC). Reads outside a batch use
- * the same write transaction when one is open, else a short read transaction.
+ * environment is opened without MDB_NOSYNC / MDB_NOMETASYNC). Reads use the batch's write
+ * transaction when one is open, else a short read transaction.
+ *
+ * Fail-stop without bookkeeping: a write that fails is logged and remembered by the store;
+ * the batch's rl_store_commit then aborts the transaction and returns that error, so no
+ * caller checks or tracks write results (the hub stops; a restart recovers the last commit).
  */
 #ifndef RL_STORE_H
 #define RL_STORE_H
@@ -30,13 +33,15 @@ void rl_store_close(struct rl_store *s);
 
 /* A write transaction for one batch. RL_EIO on failure. */
 int rl_store_begin(struct rl_store *s);
-int rl_store_commit(struct rl_store *s); /* durable on RL_OK */
+/* rl_store_commit makes the batch durable (RL_OK), or returns the batch's first failed write
+ * (RL_EIO, RL_ENOMEM: the map is full) or the commit's own failure, having dropped the batch. */
+int rl_store_commit(struct rl_store *s);
 void rl_store_abort(struct rl_store *s);
 int rl_store_in_txn(const struct rl_store *s);
 
-/* Records (inside a batch). Errors: RL_EIO, RL_ENOMEM. */
-int rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r);
-int rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live);
+/* Records (inside a batch; a failure is reported by the commit). */
+void rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r);
+void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, int live);
 
 /* rl_store_get_* unpack into a new record the caller frees (…__free_unpacked). RL_ENOENT. */
 int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out);
@@ -44,16 +49,16 @@ int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactReco
 
 /* rl_store_extid_get copies the contact id for key into out (size RL_WIRE_MAX_ID+1). */
 int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen);
-int rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id);
+void rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id);
 
 int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, size_t len, uint64_t *ts);
-int rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts);
+void rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts);
 
 /* rl_store_next_id returns and advances a durable counter (inside a batch). */
-int rl_store_next_id(struct rl_store *s, const char *name, uint64_t *out);
+uint64_t rl_store_next_id(struct rl_store *s, const char *name);
 
 /* rl_store_event appends an event (inside a batch). */
-int rl_store_event(struct rl_store *s, const Relais__EventRecord *ev);
+void rl_store_event(struct rl_store *s, const Relais__EventRecord *ev);
 
 /* Iteration at start-up. The callback returns 0 to go on. */
 typedef int (*rl_store_agent_cb)(void *arg, Relais__AgentRecord *r); /* callback owns r */

@@ -100,12 +100,15 @@ static void ordering(void)
 	                           contact(3, 0, 200), contact(4, 5, 250), contact(5, 1, 400)};
 	const char *want[] = {"c4", "c2", "c5", "c1", "c0", "c3"};
 
-	for (int i = 0; i < 6; i++)
-		RL_REQUIRE(rl_router_push(&q, c[i]) == 0);
+	for (int i = 0; i < 6; i++) {
+		rl_router_push(&q, c[i]);
+		RL_REQUIRE(c[i]->queued && q.nheap == (uint32_t)i + 1);
+	}
 	/* Remove one (abandon) and put it back (RONA): it returns to its original place. */
 	rl_router_remove(&q, c[1]);
 	RL_CHECK(strcmp(rl_router_head(&q)->id, "c4") == 0);
-	RL_CHECK(rl_router_push(&q, c[1]) == 0);
+	rl_router_push(&q, c[1]);
+	RL_CHECK(c[1]->queued && q.nheap == 6);
 	for (int i = 0; i < 6; i++) {
 		struct rl_contact *h = rl_router_head(&q);
 		RL_CHECK(h != NULL && strcmp(h->id, want[i]) == 0);

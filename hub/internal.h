@@ -1,0 +1,267 @@
+/*
+ * internal.h - the hub engine's rooms and what they offer one another.
+ *
+ * The engine (engine.h) is one object split by concern, the way OpenLDAP's back-mdb splits
+ * its backend; each file owns one part of the model and is the only writer of it:
+ *
+ *   engine.c     batches, dirty records, the outbox, timers, the request table and its gate
+ *   session.c    links (Hello, peers, reply caches), login and resume, lockouts, heartbeats
+ *   agent.c      agent state: rl_agent_set is the one writer of an agent's state
+ *   contact.c    contact state: rl_contact_to is the one writer of a contact's state
+ *   transfer.c   transfers of a connected call to a queue or to a number
+ *   route.c      routing: waiting contacts offered to ready agents
+ *   event.c      the event log: each event is stored and folded into the KPIs
+ *   kpi.c        per-queue KPIs, recent handle time and expected wait: a fold over events
+ *   media.c      media plans, quality reports, recently ended calls
+ *   push.c       what agents and sites are told (offers, agent status, contact updates)
+ *   status.c     status replies
+ *   site.c       site registration and links
+ *   provision.c  the directory (sites, tenants, queues, agents) from the config
+ *   restore.c    rebuilding memory from the store at start
+ *   check.c      the model's self-check (tests)
+ *
+ * Records change in memory and are marked dirty (rl_dirty_agent, rl_dirty_contact); the
+ * batch's commit writes each dirty record once, then the store commits, then the outbox
+ * goes out. Nothing here checks a store write: the store remembers its first failure and
+ * the commit reports it (store.h). Allocation failure aborts (rl_alloc.h).
+ */
+#ifndef RL_HUB_INTERNAL_H
+#define RL_HUB_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "hub.h"
+#include "plan.h"
+
+#define RL_RECENT_CALLS 64 /* ended calls kept with their quality for status */
+#define RL_LOCKS        4096
+
+/* A call that ended, for `relaisctl status calls`. */
+struct rl_recent {
+	char id[RL_WIRE_MAX_ID + 1], agent[RL_WIRE_MAX_ID + 1], site[RL_WIRE_MAX_ID + 1];
+	int tenant, relayed;
+	uint64_t answered_us, ended_us;
+	struct rl_call_quality quality;
+};
+
+/* One frame waiting for the batch's commit. */
+struct rl_out {
+	uint32_t pipe;
+	uint8_t *buf;
+	size_t len;
+	uint64_t req_id;        /* nonzero: fill a reply cache slot */
+	struct rl_agent *agent; /* cache owner: an agent session ... */
+	uint32_t peer_pipe;     /* ... or a link */
+};
+
+/* A link that said Hello. */
+struct rl_peer {
+	uint32_t pipe;
+	int role;
+	int site;
+	int hello;
+	struct rl_reply cache[RL_PEER_CACHE];
+	unsigned next;
+};
+
+/* Failed-login lockouts, keyed by the id the client gave (known or not, so refusals do not
+ * tell which ids exist). A fixed table: an attacker cycling ids only recycles slots. */
+struct rl_lock {
+	uint64_t h;
+	unsigned failures;
+	uint64_t until_us;
+};
+
+/* A growable array of pointers (dirty records). */
+struct rl_ptrs {
+	void **v;
+	size_t n, cap;
+};
+
+struct rl_engine {
+	struct rl_hub_conf conf;
+	struct rl_store *store;
+	rl_engine_send_fn send;
+	rl_engine_auth_fn auth;
+	void *arg;
+	void *auth_arg;
+
+	/* The directory and the live model (hub.h). */
+	struct rl_tenant tenants[RL_MAX_TENANTS];
+	int ntenants;
+	struct rl_site sites[RL_MAX_SITES];
+	int nsites;
+	struct rl_queue *queues;
+	int nqueues;
+	char skills[RL_MAX_SKILLS][RL_WIRE_MAX_ID + 1];
+	int nskills;
+	struct rl_agent **agents;
+	int nagents;
+	struct rl_htab agent_by_id, agent_by_session, contact_by_id, peers;
+	struct rl_lock locks[RL_LOCKS];
+
+	/* The batch. */
+	uint64_t now; /* wall clock of the batch */
+	uint64_t last_reach_check;
+	int in_batch;
+	struct rl_out *out;
+	size_t nout, capout;
+	struct rl_ptrs dirty_agents, dirty_contacts; /* written once at commit */
+	struct rl_engine_counters ctr;
+	Relais__HubCounters wire;
+
+	/* The voice path. */
+	struct rl_relay *relay; /* NULL: no relay (every agent talks to the site) */
+	int suite;              /* SRTP suite of new plans */
+	int relay_check_ip;     /* relay legs latch only from their control link's IP */
+	uint64_t relay_seq;
+	uint32_t plan_epoch;
+	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
+	struct rl_recent recent[RL_RECENT_CALLS];
+	unsigned nrecent;
+};
+
+/* A request in the gate: who asked, and where the answer goes. */
+struct rl_req {
+	uint32_t pipe;
+	uint64_t chan;
+	uint64_t req_id;
+	uint64_t session;
+	struct rl_peer *peer;   /* NULL before Hello */
+	unsigned who;           /* the principal (RL_WHO_*) */
+	struct rl_agent *agent; /* session-bound requests: the session's agent */
+};
+
+/* The principal behind a frame: a frame relayed on a node's chan speaks for that agent,
+ * never for the site. */
+enum { RL_WHO_AGENT = 1, RL_WHO_NODE = 2, RL_WHO_CTL = 4 };
+#define RL_WHO_ANY (RL_WHO_AGENT | RL_WHO_NODE | RL_WHO_CTL)
+
+typedef void (*rl_handler_fn)(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* The steps of a contact's life; rl_contact_to picks each one's state and event. */
+enum rl_cstep {
+	RL_C_SUBMITTED,   /* new: queued (its site hears it in the submit's answer) */
+	RL_C_OFFERED,     /* to the agent now in c->agent */
+	RL_C_ACCEPTED,    /* the agent took it: connected */
+	RL_C_REJECTED,    /* the agent refused it: back to its place */
+	RL_C_RONA,        /* nobody answered the offer: back to its place */
+	RL_C_REQUEUED,    /* the offer was withdrawn (agent gone, records disagreed) */
+	RL_C_TRANSFERRED, /* queued again, in the queue c->queue now names */
+	RL_C_ENDED,       /* over, with c->rec->outcome */
+};
+
+/* engine.c */
+void rl_out_push(struct rl_engine *e, uint32_t pipe, uint64_t chan, uint64_t session, uint64_t req_id, rl_env *env,
+                 struct rl_agent *cache_agent, uint32_t cache_pipe);
+void rl_reply(struct rl_engine *e, const struct rl_req *r, rl_env *env);
+void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code, const char *msg,
+                    uint32_t retry_ms);
+void rl_reply_ok(struct rl_engine *e, const struct rl_req *r);
+void rl_dirty_agent(struct rl_engine *e, struct rl_agent *a);
+void rl_dirty_contact(struct rl_engine *e, struct rl_contact *c);
+void rl_set_str(char **field, const char *v);
+int rl_find_id(const char *id, const void *base, size_t stride, int n);
+#define rl_tenant_idx(e, id) rl_find_id(id, (e)->tenants, sizeof(struct rl_tenant), (e)->ntenants)
+#define rl_site_idx(e, id)   rl_find_id(id, (e)->sites, sizeof(struct rl_site), (e)->nsites)
+#define rl_queue_idx(e, id)  rl_find_id(id, (e)->queues, sizeof(struct rl_queue), (e)->nqueues)
+
+/* session.c */
+struct rl_peer *rl_peer_find(struct rl_engine *e, uint32_t pipe);
+void rl_peer_free(struct rl_peer *p);
+struct rl_reply *rl_cache_find(struct rl_reply *c, int n, uint64_t req_id);
+struct rl_agent *rl_session_agent(struct rl_engine *e, const struct rl_req *r);
+void rl_touch(struct rl_engine *e, struct rl_agent *a);
+void rl_agent_unbind(struct rl_engine *e, struct rl_agent *a);
+void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_resume(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* agent.c */
+struct rl_agent *rl_agent_find(struct rl_engine *e, const char *id);
+struct rl_agent *rl_agent_by_session(struct rl_engine *e, uint64_t session);
+struct rl_agent *rl_agent_new(struct rl_engine *e, const char *id);
+void rl_agent_free(struct rl_agent *a);
+int rl_agent_live(const struct rl_agent *a);
+void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a);
+void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason);
+void rl_agent_login(struct rl_engine *e, struct rl_agent *a);
+void rl_agent_after_contact(struct rl_engine *e, struct rl_agent *a);
+void rl_agent_start_wrapup(struct rl_engine *e, struct rl_agent *a, struct rl_contact *c);
+void rl_agent_move(struct rl_engine *e, struct rl_agent *a, int site);
+void rl_agent_reach(struct rl_engine *e, struct rl_agent *a, int reachable);
+void rl_agent_logout(struct rl_engine *e, struct rl_agent *a, const char *why);
+void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach);
+void rl_h_set_state(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_answer(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_hangup(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_wrapup(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_admin_state(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* contact.c */
+struct rl_contact *rl_contact_find(struct rl_engine *e, const char *id);
+struct rl_contact *rl_contact_adopt(struct rl_engine *e, Relais__ContactRecord *rec);
+void rl_contact_free(struct rl_contact *c);
+void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step, uint64_t ms);
+void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome);
+int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec);
+void rl_contact_put(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *rec);
+void rl_contact_drop(struct rl_contact *c, Relais__ContactRecord *rec);
+void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value);
+void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_cancel(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_position(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* transfer.c */
+void rl_h_transfer(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_transfer_result(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* route.c */
+void rl_route(struct rl_engine *e);
+
+/* event.c */
+void rl_event(struct rl_engine *e, Relais__EventType type, const struct rl_contact *c, const struct rl_agent *a,
+              uint64_t ms, const char *detail);
+void rl_event_emit(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+
+/* kpi.c */
+void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+void rl_kpi_day(struct rl_engine *e, struct rl_queue *q);
+uint32_t rl_queue_workers(const struct rl_engine *e, int qi);
+uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers);
+
+/* media.c */
+struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c);
+void rl_call_finish(struct rl_engine *e, struct rl_contact *c);
+void rl_h_quality(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* push.c */
+void rl_fill_offer(Relais__Offer *o, const struct rl_contact *c);
+void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer *o, const struct rl_agent *a);
+void rl_push_to_agent(struct rl_engine *e, const struct rl_agent *a, rl_env *env);
+void rl_push_status(struct rl_engine *e, struct rl_agent *a, const struct rl_req *r);
+void rl_push_offer(struct rl_engine *e, struct rl_agent *a, const struct rl_contact *c);
+void rl_push_update(struct rl_engine *e, const struct rl_contact *c);
+void rl_push_update_rec(struct rl_engine *e, int site, const Relais__ContactRecord *rec);
+void rl_push_error(struct rl_engine *e, const struct rl_agent *a, Relais__ErrorCode code, const char *msg);
+void rl_push_gone(struct rl_engine *e, int site, const char *id);
+
+/* status.c */
+void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* site.c */
+void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_site_link(struct rl_engine *e, int site, uint32_t pipe);
+void rl_site_link_down(struct rl_engine *e, int site, uint32_t pipe);
+
+/* provision.c */
+int rl_provision(struct rl_engine *e, const config_t *cfg);
+int rl_provision_agents(struct rl_engine *e, const config_t *cfg);
+
+/* restore.c */
+int rl_restore(struct rl_engine *e);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * kpi.c - per-queue KPIs (offered, answered and within the service level, abandoned, answer
+ * wait, handle time) and the recent handle time behind expected waits. They are a fold over
+ * the event log: rl_kpi_fold takes each event as it is logged and, at start, each event of
+ * the day from the store, so live figures and rebuilt ones cannot drift apart.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define RL_AHT_WEIGHT 0.1 /* weight of the newest call in a queue's recent handle time */
+
+static uint32_t rl_day(uint64_t us)
+{
+	return (uint32_t)(us / 86400000000ULL);
+}
+
+/* rl_kpi_day_of starts q's counters afresh when day is a new day. */
+static void rl_kpi_day_of(struct rl_queue *q, uint32_t day)
+{
+	if (q->st.day != day) {
+		memset(&q->st, 0, sizeof(q->st));
+		q->st.day = day;
+	}
+}
+
+void rl_kpi_day(struct rl_engine *e, struct rl_queue *q)
+{
+	rl_kpi_day_of(q, rl_day(e->now));
+}
+
+/* rl_avg_add folds x into a moving average: the plain mean of the first calls, then an
+ * exponential average where the newest call weighs RL_AHT_WEIGHT. */
+static void rl_avg_add(double *avg, uint32_t *n, double x)
+{
+	double w = *n + 1 < (uint32_t)(1.0 / RL_AHT_WEIGHT) ? 1.0 / (double)(*n + 1) : RL_AHT_WEIGHT;
+
+	*avg += w * (x - *avg);
+	if (*n < UINT32_MAX)
+		(*n)++;
+}
+
+void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
+{
+	struct rl_queue *q;
+
+	if (qi < 0 && ev->queue_id && ev->queue_id[0])
+		qi = rl_queue_idx(e, ev->queue_id);
+	if (qi < 0)
+		return;
+	q = &e->queues[qi];
+	rl_kpi_day_of(q, rl_day(ev->ts_us));
+	switch (ev->type) {
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED:
+		q->st.offered++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED:
+		q->st.answered++;
+		q->st.answer_wait_ms += ev->wait_ms;
+		if (ev->wait_ms <= (uint64_t)q->sl_s * 1000u)
+			q->st.answered_in_sl++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED:
+		q->st.abandoned++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
+	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED: /* the talk in this queue is over */
+		q->st.handle_ms += ev->wait_ms;
+		q->st.handled++;
+		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)ev->wait_ms);
+		break;
+	case RELAIS__EVENT_TYPE__EV_WRAPUP_DONE: /* handle time is talk + wrap-up */
+		q->st.handle_ms += ev->wait_ms;
+		rl_avg_add(&q->wrap_avg_ms, &q->wrap_n, (double)ev->wait_ms);
+		break;
+	default:
+		break;
+	}
+}
+
+/* rl_queue_aht_ms: the queue's recent handle time (talk + wrap-up), or its aht_s. */
+static double rl_queue_aht_ms(const struct rl_queue *q)
+{
+	if (q->talk_n == 0)
+		return (double)q->aht_s * 1000.0;
+	return q->talk_avg_ms + (q->wrap_n ? q->wrap_avg_ms : (double)q->wrapup_s * 1000.0);
+}
+
+/* rl_queue_workers counts the agents working queue qi now: logged in, eligible for it, and
+ * ready, ringing, on a call or in wrap-up - not on a break, nor going on one after this call. */
+uint32_t rl_queue_workers(const struct rl_engine *e, int qi)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < e->nagents; i++) {
+		const struct rl_agent *a = e->agents[i];
+		Relais__AgentState st = a->rec->state;
+		n += a->tier[qi] >= 0 && !(a->rec->pending_reason && a->rec->pending_reason[0]) &&
+		     (st == RELAIS__AGENT_STATE__AGENT_READY || st == RELAIS__AGENT_STATE__AGENT_RESERVED ||
+		      st == RELAIS__AGENT_STATE__AGENT_BUSY || st == RELAIS__AGENT_STATE__AGENT_WRAPUP);
+	}
+	return n;
+}
+
+/* rl_queue_ewt_s: the wait of the contact at position (1 = next) in q with workers agents on
+ * it: every agent frees up once per recent handle time and those ahead go first. */
+uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers)
+{
+	double ms = (double)position * rl_queue_aht_ms(q) / (double)workers;
+
+	return ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
+}
