@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "hubtest.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_secret.h"
@@ -51,9 +52,7 @@ struct tack {
 static struct tagent agents[NAGENTS];
 static struct tack acks[MAXC];
 static int nsubmitted;
-static struct rl_auth_job *jobs[64];
-static int njobs;
-static uint64_t now_us = 1790000000000000ULL;
+static struct ht hub;
 static uint32_t next_pipe = 1000;
 static int reserved_seen, offered_seen, mismatches, status_seen;
 static int offers, busy, wraps, transfers;
@@ -153,17 +152,11 @@ static struct tagent *agent_by_pipe(uint32_t pipe)
 	return NULL;
 }
 
-static void on_send(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
+static void on_send(void *arg, uint32_t pipe, const rl_env *env)
 {
-	rl_env *env = NULL;
 	struct tagent *a;
 
 	(void)arg;
-	if (rl_wire_decode(buf, len, &env) != RL_OK) {
-		mismatches++;
-		rl_wire_free(env);
-		return;
-	}
 	fold_frame(pipe, env);
 	if (pipe == NODE_PIPE && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
 		const Relais__SubmitContactOk *ok = env->submit_contact_ok;
@@ -205,30 +198,12 @@ static void on_send(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 				a->session = 0;
 		}
 	}
-	rl_wire_free(env);
-}
-
-static void on_auth(void *arg, struct rl_auth_job *job)
-{
-	(void)arg;
-	job->ok = job->hash[0] && rl_secret_verify(job->hash, job->secret) == RL_OK;
-	jobs[njobs++] = job;
 }
 
 static void input(struct rl_engine *e, uint32_t pipe, rl_env *env)
 {
-	uint8_t *buf;
-	size_t len;
-	rl_env *dec = NULL;
-
-	/* Through the codec, as on the wire. */
-	RL_REQUIRE(rl_wire_encode(env, &buf, &len) == RL_OK);
-	RL_REQUIRE(rl_wire_decode(buf, len, &dec) == RL_OK);
-	rl_engine_input(e, pipe, dec);
-	rl_wire_free(dec);
-	free(buf);
-	while (njobs > 0)
-		rl_engine_auth_done(e, jobs[--njobs]);
+	(void)e;
+	ht_input(&hub, pipe, env);
 }
 
 static void hello(struct rl_engine *e, uint32_t pipe, int role, const char *site)
@@ -458,10 +433,10 @@ static const char conf_text[] =
     " { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 2; }; wrapup_s = 4; offer_timeout_s = 6; }\n"
     ");\n";
 
-static struct rl_engine *open_engine(const char *dir, const char *hashes[NAGENTS])
+/* conf builds the hub's config: conf_text and the agents, with secret hashes. */
+static char *conf(const char *secret[NAGENTS])
 {
-	config_t cfg;
-	char text[16384];
+	static char text[16384];
 	size_t n = (size_t)snprintf(text, sizeof(text), "%sagents = (\n", conf_text);
 	static const char *const skills[] = {"billing = 5; tech = 6;",
 	                                     "billing = 8;",
@@ -474,37 +449,32 @@ static struct rl_engine *open_engine(const char *dir, const char *hashes[NAGENTS
 	static const char *const tenants[] = {"\"telco\"",           "\"telco\"", "\"bank\"",
 	                                      "\"bank\", \"telco\"", "\"telco\"", "\"telco\"",
 	                                      "\"bank\", \"telco\"", "\"telco\""};
-	struct rl_hub_conf hc = {
-	    .map_size_mb = 256, .agent_grace_s = 30, .offer_timeout_s = 5, .wrapup_s = 3, .batch_max = 64};
-	struct rl_engine *e;
 
 	for (int i = 0; i < NAGENTS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 		                      " { id = \"%s\"; tenants = [ %s ]; skills = { %s }; secret_hash = \"%s\"; }%s\n",
-		                      agents[i].id, tenants[i], skills[i], hashes[i], i + 1 < NAGENTS ? "," : "");
+		                      agents[i].id, tenants[i], skills[i], ht_hash(secret[i]),
+		                      i + 1 < NAGENTS ? "," : "");
 	snprintf(text + n, sizeof(text) - n, ");\n");
-	snprintf(hc.id, sizeof(hc.id), "prop");
-	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", dir);
-	config_init(&cfg);
-	RL_REQUIRE(config_read_string(&cfg, text) == CONFIG_TRUE);
-	RL_REQUIRE(rl_engine_open(&e, &hc, &cfg, on_send, NULL, on_auth, NULL, now_us) == RL_OK);
-	config_destroy(&cfg);
-	/* A new engine knows no links: everyone says hello again. */
-	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
-	hello(e, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
-	hello(e, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "");
-	RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+	return text;
+}
+
+/* relink: a new engine knows no links: everyone says hello again. */
+static void relink(void)
+{
+	RL_REQUIRE(rl_engine_begin(hub.e, hub.now) == RL_OK);
+	hello(hub.e, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	hello(hub.e, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "");
+	RL_REQUIRE(rl_engine_commit(hub.e) == RL_OK);
 	for (int i = 0; i < NAGENTS; i++)
 		agents[i].linked = 0;
-	return e;
 }
 
 int main(void)
 {
-	const char *dir = rltest_tmpdir("hubprop");
 	const char *seed_env = getenv("RL_PROPERTY_SEED"), *steps_env = getenv("RL_PROPERTY_STEPS");
-	char hashbuf[NAGENTS][256], secret[NAGENTS][32];
-	const char *hashes[NAGENTS];
+	char secret[NAGENTS][32];
+	const char *secrets[NAGENTS];
 	int steps = steps_env ? atoi(steps_env) : 3000, crashes = 0, violations = 0;
 	char why[256];
 
@@ -518,17 +488,19 @@ int main(void)
 	for (int i = 0; i < NAGENTS; i++) {
 		snprintf(agents[i].id, sizeof(agents[i].id), "p%d", i);
 		snprintf(secret[i], sizeof(secret[i]), "s3cret-%d", i);
-		RL_REQUIRE(rl_secret_hash(secret[i], RL_SECRET_MIN, hashbuf[i], sizeof(hashbuf[i])) == RL_OK);
-		hashes[i] = hashbuf[i];
+		secrets[i] = secret[i];
 	}
-	struct rl_engine *e = open_engine(dir, hashes);
+	ht_open(&hub, conf(secrets));
+	hub.observe = on_send;
+	relink();
+	struct rl_engine *e = hub.e;
 
 	for (int step = 0; step < steps; step++) {
 		int ops = 1 + pick(6), crash = pick(60) == 0;
 		int acked_before[MAXC];
 		for (int i = 0; i < nsubmitted; i++)
 			acked_before[i] = acks[i].acked;
-		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		for (int k = 0; k < ops; k++) {
 			int what = pick(10);
 			if (what < 2 && nsubmitted < MAXC) {
@@ -547,20 +519,21 @@ int main(void)
 			}
 		}
 		if (pick(4) == 0)
-			now_us += (uint64_t)pick(8000) * 1000u; /* up to 8 s: RONA, wrap-up, overflow */
+			hub.now += (uint64_t)pick(8000) * 1000u; /* up to 8 s: RONA, wrap-up, overflow */
 		rl_engine_tick(e);
 		if (crash) {
 			/* Crash: the batch never commits, so nothing it produced was ever sent. */
-			rl_engine_abort(e);
+			ht_crash(&hub);
 			for (int i = 0; i < nsubmitted; i++)
 				if (!acked_before[i] && acks[i].acked)
 					RL_REQUIRE(!"an ack escaped an uncommitted batch");
-			rl_engine_close(e);
-			e = open_engine(dir, hashes);
+			relink();
+			e = hub.e;
 			crashes++;
 			continue;
 		}
 		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
+		ht_forget(&hub);
 		if (rl_engine_check(e, why, sizeof(why)) != 0) {
 			violations++;
 			fprintf(stderr, "step %d: %s\n", step, why);
@@ -575,7 +548,7 @@ int main(void)
 	/* Every acknowledged contact is durable: re-submitting each ext_id, after the crashes,
 	 * returns the id and enqueue time it was acknowledged with (checked in on_send). */
 	int acked = 0;
-	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+	RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 	for (int i = 0; i < nsubmitted; i++)
 		if (acks[i].acked) {
 			acked++;
@@ -587,8 +560,8 @@ int main(void)
 
 	/* Run time past every timer with every agent back on its link: nobody stays reserved. */
 	for (int round = 0; round < 20; round++) {
-		now_us += 7000000u;
-		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		hub.now += 7000000u;
+		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		for (int i = 0; i < NAGENTS; i++)
 			if (!agents[i].linked)
 				agent_op(e, &agents[i], secret[i]);
@@ -596,12 +569,12 @@ int main(void)
 		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
 	}
 	for (int round = 0; round < 3; round++) {
-		now_us += 7000000u; /* let the last offers ring out */
-		RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+		hub.now += 7000000u; /* let the last offers ring out */
+		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		rl_engine_tick(e);
 		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
 	}
-	RL_REQUIRE(rl_engine_begin(e, now_us) == RL_OK);
+	RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 	status(e);
 	RL_REQUIRE(rl_engine_commit(e) == RL_OK);
 	RL_CHECK(status_seen);
@@ -616,6 +589,6 @@ int main(void)
 	RL_CHECK(transfers > 0);
 	RL_CHECK(busy > steps / 100);
 	RL_CHECK(wraps > steps / 200);
-	rl_engine_close(e);
+	ht_close(&hub);
 	return rltest_done();
 }

@@ -1,0 +1,485 @@
+/*
+ * The hub's rules, one scenario each, on an engine driven by hand (hubtest.h): who may send
+ * which request, tenants kept apart, transfers refused, ring-no-answer, wrap-up timers and
+ * breaks asked for during a call, a disposition given after a transfer, KPIs rebuilt after
+ * a crash. Real LMDB, real codec; no sockets, no sleeps: milliseconds.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hubtest.h"
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rltest.h"
+
+#define NODE      1 /* casablanca's node */
+#define NODE2     2 /* dakar's node */
+#define CTL       3
+#define AGENT     10 /* a1's own link (home agent) */
+#define AGENT2    11 /* a2 */
+#define AGENT_B   12 /* b1 */
+#define RELAYED   77 /* m1's chan on casablanca's node */
+#define ERR(name) RELAIS__ERROR_CODE__ERR_##name
+
+static struct ht h;
+static uint64_t s_a1, s_a2, s_b1, s_m1;
+
+static char *conf(void)
+{
+	static char text[8192];
+
+	snprintf(
+	    text, sizeof(text),
+	    "sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
+	    "tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
+	    "queues = (\n"
+	    " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; wrapup_s = 3;"
+	    "   offer_timeout_s = 5; sl_seconds = 20; },\n"
+	    " { id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 3; }; wrapup_s = 3; },\n"
+	    " { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 2; }; wrapup_s = 3; }\n"
+	    ");\n"
+	    "agents = (\n"
+	    " { id = \"a1\"; tenants = [ \"telco\" ]; skills = { billing = 5; tech = 5; }; secret_hash = \"%s\"; },\n"
+	    " { id = \"a2\"; tenants = [ \"telco\" ]; skills = { billing = 4; }; secret_hash = \"%s\"; },\n"
+	    " { id = \"b1\"; tenants = [ \"bank\" ]; skills = { cards = 5; }; secret_hash = \"%s\"; },\n"
+	    " { id = \"m1\"; tenants = [ \"telco\", \"bank\" ]; skills = { cards = 5; tech = 5; };"
+	    "   site = \"casablanca\"; secret_hash = \"%s\"; }\n"
+	    ");\n",
+	    ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("b1-secret"), ht_hash("m1-secret"));
+	return text;
+}
+
+/* start: a fresh hub, both nodes and a tool linked, every agent logged in (not ready). */
+static void start(void)
+{
+	ht_open(&h, conf());
+	ht_hello(&h, NODE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_hello(&h, NODE2, RELAIS__ROLE__ROLE_NODE, "dakar");
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	ht_hello(&h, AGENT, RELAIS__ROLE__ROLE_AGENT, "");
+	ht_hello(&h, AGENT2, RELAIS__ROLE__ROLE_AGENT, "");
+	ht_hello(&h, AGENT_B, RELAIS__ROLE__ROLE_AGENT, "");
+	RL_REQUIRE((s_a1 = ht_login(&h, AGENT, 0, "a1", "a1-secret")) != 0);
+	RL_REQUIRE((s_a2 = ht_login(&h, AGENT2, 0, "a2", "a2-secret")) != 0);
+	RL_REQUIRE((s_b1 = ht_login(&h, AGENT_B, 0, "b1", "b1-secret")) != 0);
+	RL_REQUIRE((s_m1 = ht_login(&h, NODE, RELAYED, "m1", "m1-secret")) != 0);
+}
+
+static void stop(void)
+{
+	ht_close(&h);
+}
+
+static int state_of(uint32_t pipe)
+{
+	const rl_env *st = ht_last(&h, pipe, RELAIS__ENVELOPE__BODY_AGENT_STATUS);
+	return st ? (int)st->agent_status->state : -1;
+}
+
+static const char *reason_of(uint32_t pipe)
+{
+	const rl_env *st = ht_last(&h, pipe, RELAIS__ENVELOPE__BODY_AGENT_STATUS);
+	return st && st->agent_status->reason ? st->agent_status->reason : "";
+}
+
+/* submit: a contact from casablanca's node; its id into id (size 32). */
+static void submit(const char *ext, const char *queue, char *id)
+{
+	const rl_env *a = ht_submit(&h, NODE, ext, strncmp(queue, "bank", 4) == 0 ? "bank" : "telco", queue, "+212600");
+	RL_REQUIRE(ht_error(a) == 0);
+	snprintf(id, 32, "%s", a->submit_contact_ok->contact_id);
+}
+
+/* offered: the contact last offered on pipe, or "". */
+static const char *offered(uint32_t pipe)
+{
+	const rl_env *o = ht_last(&h, pipe, RELAIS__ENVELOPE__BODY_OFFER);
+	return o ? o->offer->contact_id : "";
+}
+
+static const Relais__QueueStat *queue_stat(const rl_env *st, const char *id)
+{
+	for (size_t i = 0; st && i < st->status_reply->n_queues; i++)
+		if (strcmp(st->status_reply->queues[i]->queue_id, id) == 0)
+			return st->status_reply->queues[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* who may send what: docs/architecture.md's table, checked from every principal */
+
+enum { P_AGENT, P_NODE, P_RELAYED, P_CTL, NP };
+
+struct rule {
+	const char *name;
+	Relais__Envelope__BodyCase body;
+	int allowed[NP]; /* agent link, site node, agent relayed by a node, tool */
+	int refusal;     /* the error for those not allowed */
+};
+
+static const struct rule rules[] = {
+    {"AgentLogin", RELAIS__ENVELOPE__BODY_AGENT_LOGIN, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"AgentResume", RELAIS__ENVELOPE__BODY_AGENT_RESUME, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"AgentSetState", RELAIS__ENVELOPE__BODY_AGENT_SET_STATE, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"OfferAnswer", RELAIS__ENVELOPE__BODY_OFFER_ANSWER, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"ContactHangup", RELAIS__ENVELOPE__BODY_CONTACT_HANGUP, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"ContactTransfer", RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"WrapupDone", RELAIS__ENVELOPE__BODY_WRAPUP_DONE, {1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"SubmitContact", RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT, {0, 1, 0, 1}, ERR(FORBIDDEN)},
+    {"ContactCancel", RELAIS__ENVELOPE__BODY_CONTACT_CANCEL, {0, 1, 0, 1}, ERR(FORBIDDEN)},
+    {"QueuePosition", RELAIS__ENVELOPE__BODY_QUEUE_POSITION, {0, 1, 0, 1}, ERR(FORBIDDEN)},
+    {"TransferResult", RELAIS__ENVELOPE__BODY_TRANSFER_RESULT, {0, 1, 0, 0}, ERR(FORBIDDEN)},
+    {"SiteRegister", RELAIS__ENVELOPE__BODY_SITE_REGISTER, {0, 1, 0, 0}, ERR(FORBIDDEN)},
+    {"StatusRequest", RELAIS__ENVELOPE__BODY_STATUS_REQUEST, {1, 1, 1, 1}, ERR(FORBIDDEN)},
+    {"AdminSetAgentState", RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE, {0, 0, 0, 1}, ERR(FORBIDDEN)},
+    {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0}, ERR(BAD_REQUEST)},
+};
+
+/* send_any sends a request of kind body with harmless contents from principal p. */
+static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
+{
+	static const uint32_t pipe[NP] = {AGENT, NODE, NODE, CTL};
+	const uint64_t chan = p == P_RELAYED ? RELAYED : 0, session = p == P_AGENT ? s_a1 : p == P_RELAYED ? s_m1 : 0;
+	Relais__AgentLogin login = RELAIS__AGENT_LOGIN__INIT;
+	Relais__AgentResume resume = RELAIS__AGENT_RESUME__INIT;
+	Relais__SubmitContact submit_ = RELAIS__SUBMIT_CONTACT__INIT;
+	Relais__AdminSetAgentState admin = RELAIS__ADMIN_SET_AGENT_STATE__INIT;
+	Relais__AgentSetState set = RELAIS__AGENT_SET_STATE__INIT;
+	Relais__OfferAnswer answer = RELAIS__OFFER_ANSWER__INIT;
+	Relais__ContactHangup hangup = RELAIS__CONTACT_HANGUP__INIT;
+	Relais__ContactTransfer transfer = RELAIS__CONTACT_TRANSFER__INIT;
+	Relais__WrapupDone wrap = RELAIS__WRAPUP_DONE__INIT;
+	Relais__ContactCancel cancel = RELAIS__CONTACT_CANCEL__INIT;
+	Relais__QueuePosition pos = RELAIS__QUEUE_POSITION__INIT;
+	Relais__TransferResult tres = RELAIS__TRANSFER_RESULT__INIT;
+	Relais__SiteRegister reg = RELAIS__SITE_REGISTER__INIT;
+	Relais__StatusRequest status = RELAIS__STATUS_REQUEST__INIT;
+	Relais__Offer offer = RELAIS__OFFER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.body_case = body;
+	login.agent_id = "nobody";
+	login.secret = "wrong";
+	submit_.tenant_id = "telco";
+	submit_.queue_id = "telco.billing";
+	admin.agent_id = "a2";
+	admin.state = RELAIS__AGENT_STATE__AGENT_NOT_READY;
+	set.state = RELAIS__AGENT_STATE__AGENT_NOT_READY;
+	cancel.contact_id = pos.contact_id = tres.contact_id = "c-none";
+	answer.contact_id = hangup.contact_id = transfer.contact_id = wrap.contact_id = "c-none";
+	env.agent_login = &login; /* the body pointers share one union: set the one for body */
+	switch (body) {
+	case RELAIS__ENVELOPE__BODY_AGENT_RESUME:
+		env.agent_resume = &resume;
+		break;
+	case RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT:
+		env.submit_contact = &submit_;
+		break;
+	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
+		env.admin_set_agent_state = &admin;
+		break;
+	case RELAIS__ENVELOPE__BODY_AGENT_SET_STATE:
+		env.agent_set_state = &set;
+		break;
+	case RELAIS__ENVELOPE__BODY_OFFER_ANSWER:
+		env.offer_answer = &answer;
+		break;
+	case RELAIS__ENVELOPE__BODY_CONTACT_HANGUP:
+		env.contact_hangup = &hangup;
+		break;
+	case RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER:
+		env.contact_transfer = &transfer;
+		break;
+	case RELAIS__ENVELOPE__BODY_WRAPUP_DONE:
+		env.wrapup_done = &wrap;
+		break;
+	case RELAIS__ENVELOPE__BODY_CONTACT_CANCEL:
+		env.contact_cancel = &cancel;
+		break;
+	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
+		env.queue_position = &pos;
+		break;
+	case RELAIS__ENVELOPE__BODY_TRANSFER_RESULT:
+		env.transfer_result = &tres;
+		break;
+	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
+		env.site_register = &reg;
+		break;
+	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
+		env.status_request = &status;
+		break;
+	case RELAIS__ENVELOPE__BODY_OFFER:
+		env.offer = &offer;
+		break;
+	default:
+		break;
+	}
+	return ht_request(&h, pipe[p], chan, session, &env);
+}
+
+static void test_permissions(void)
+{
+	static const char *const who[NP] = {"agent", "site node", "relayed agent", "tool"};
+
+	start();
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		for (int p = 0; p < NP; p++) {
+			int err = ht_error(send_any(rules[i].body, p));
+			int ok = rules[i].allowed[p] ? err >= 0 && err != ERR(FORBIDDEN) : err == rules[i].refusal;
+			if (!ok)
+				fprintf(stderr, "%s from %s: error %d\n", rules[i].name, who[p], err);
+			RL_CHECK(ok);
+		}
+	}
+	/* Hello speaks for a whole link: a node cannot say it on an agent's chan. */
+	Relais__Hello hello = RELAIS__HELLO__INIT;
+	rl_env env;
+	rl_env_init(&env);
+	hello.role = RELAIS__ROLE__ROLE_CTL;
+	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
+	env.hello = &hello;
+	RL_CHECK(ht_error(ht_request(&h, NODE, RELAYED, 0, &env)) == ERR(FORBIDDEN));
+	RL_CHECK(ht_error(ht_submit(&h, NODE, "after-hello", "telco", "telco.billing", NULL)) == 0);
+	/* A link that never said Hello is told to. */
+	RL_CHECK(ht_error(ht_status(&h, 99, NULL)) == ERR(HELLO_FIRST));
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_tenants(void)
+{
+	char c[32];
+	const rl_env *st;
+
+	start();
+	/* A queue of another tenant is as good as unknown. */
+	RL_CHECK(ht_error(ht_submit(&h, NODE, "x1", "telco", "bank.cards", NULL)) == ERR(UNKNOWN_QUEUE));
+	RL_CHECK(ht_error(ht_submit(&h, NODE, "x2", "nobody", "bank.cards", NULL)) == ERR(UNKNOWN_TENANT));
+	submit("x3", "telco.billing", c);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	RL_REQUIRE(strcmp(offered(AGENT), c) == 0);
+	ht_answer(&h, AGENT, s_a1, c, 1);
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, "bank.cards", NULL)) == ERR(UNKNOWN_QUEUE));
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_BUSY);
+	/* A tenant's status holds only its queues and agents. */
+	st = ht_status(&h, CTL, "bank");
+	RL_REQUIRE(ht_error(st) == 0);
+	RL_CHECK(st->status_reply->n_queues == 1 && queue_stat(st, "bank.cards") != NULL);
+	RL_CHECK(st->status_reply->agents_total == 2); /* b1 and m1 */
+	for (size_t i = 0; i < st->status_reply->n_agents; i++)
+		RL_CHECK(strcmp(st->status_reply->agents[i]->agent_id, "a1") != 0);
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_transfer_refusals(void)
+{
+	char c[32];
+
+	start();
+	submit("t1", "telco.billing", c);
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, "telco.tech", NULL)) == ERR(BAD_STATE)); /* not on it */
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	ht_answer(&h, AGENT, s_a1, c, 1);
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, "telco.tech", "+33140000000")) == ERR(BAD_REQUEST));
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, NULL, NULL)) == ERR(BAD_REQUEST));
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, NULL, "12")) == ERR(BAD_REQUEST));
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, NULL, "+33 1 40")) == ERR(BAD_REQUEST));
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, "c-other", "telco.tech", NULL)) == ERR(BAD_STATE));
+	/* An external transfer is asked of the site; a second one waits for its result. */
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, NULL, "+33140000000")) == 0);
+	const rl_env *u = ht_last(&h, NODE, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE);
+	RL_CHECK(u && strcmp(u->contact_update->transfer_to, "+33140000000") == 0);
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, "telco.tech", NULL)) == ERR(BAD_STATE));
+	/* Another site cannot answer for this call. */
+	Relais__TransferResult tr = RELAIS__TRANSFER_RESULT__INIT;
+	rl_env env;
+	rl_env_init(&env);
+	tr.contact_id = c;
+	tr.ok = 1;
+	tr.status = 200;
+	env.body_case = RELAIS__ENVELOPE__BODY_TRANSFER_RESULT;
+	env.transfer_result = &tr;
+	RL_CHECK(ht_error(ht_request(&h, NODE2, 0, 0, &env)) == ERR(FORBIDDEN));
+	/* The carrier refuses: the agent is told and still has the caller. */
+	tr.ok = 0;
+	tr.status = 403;
+	RL_CHECK(ht_error(ht_request(&h, NODE, 0, 0, &env)) == 0);
+	RL_CHECK(ht_error(ht_last(&h, AGENT, RELAIS__ENVELOPE__BODY_ERROR)) == ERR(BAD_STATE));
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_BUSY);
+	/* With the call's site gone, no external transfer. */
+	ht_begin(&h);
+	rl_engine_pipe_gone(h.e, NODE);
+	ht_commit(&h);
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, NULL, "+33140000000")) == ERR(BAD_STATE));
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_rona(void)
+{
+	char c[32];
+	const rl_env *st;
+
+	start();
+	submit("r1", "telco.billing", c);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	RL_REQUIRE(strcmp(offered(AGENT), c) == 0);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_RESERVED);
+	uint64_t enq = ht_last(&h, AGENT, RELAIS__ENVELOPE__BODY_OFFER)->offer->enqueued_us;
+	ht_tick(&h, 4000);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_RESERVED); /* 5 s to answer */
+	ht_tick(&h, 1500);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_NOT_READY);
+	RL_CHECK(strcmp(reason_of(AGENT), "no-answer") == 0);
+	st = ht_status(&h, CTL, "telco");
+	RL_CHECK(queue_stat(st, "telco.billing")->waiting == 1);
+	/* The next ready agent gets it, with its first enqueue time: its place was kept. */
+	ht_set_state(&h, AGENT2, s_a2, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	RL_REQUIRE(strcmp(offered(AGENT2), c) == 0);
+	RL_CHECK(ht_last(&h, AGENT2, RELAIS__ENVELOPE__BODY_OFFER)->offer->enqueued_us == enq);
+	/* A rejection is no RONA: the agent who refused stays ready, and is passed over while
+	 * another agent is ready. */
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	ht_answer(&h, AGENT2, s_a2, c, 0);
+	RL_CHECK(state_of(AGENT2) == RELAIS__AGENT_STATE__AGENT_READY);
+	RL_CHECK(strcmp(offered(AGENT), c) == 0);
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_wrapup(void)
+{
+	char c[32], d[32];
+
+	start();
+	submit("w1", "telco.billing", c);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	ht_answer(&h, AGENT, s_a1, c, 1);
+	ht_hangup(&h, AGENT, s_a1, c);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_WRAPUP);
+	uint64_t deadline = ht_last(&h, AGENT, RELAIS__ENVELOPE__BODY_AGENT_STATUS)->agent_status->deadline_us;
+	RL_CHECK(deadline == h.now + 3000000u); /* the queue's wrapup_s */
+	ht_wrapup(&h, AGENT, s_a1, c, NULL, 10);
+	RL_CHECK(ht_last(&h, AGENT, RELAIS__ENVELOPE__BODY_AGENT_STATUS)->agent_status->deadline_us ==
+	         deadline + 10000000u);
+	RL_CHECK(ht_error(ht_wrapup(&h, AGENT, s_a1, "c-other", "x", 0)) == ERR(BAD_STATE));
+	ht_tick(&h, 12000);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_WRAPUP);
+	ht_tick(&h, 1500);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_READY);
+	/* A break asked for during a call starts when the wrap-up ends. */
+	ht_heartbeat(&h, AGENT, 0, s_a1); /* heard from within 6 s: still offered calls */
+	submit("w2", "telco.billing", d);
+	RL_REQUIRE(strcmp(offered(AGENT), d) == 0);
+	ht_answer(&h, AGENT, s_a1, d, 1);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_NOT_READY, "lunch");
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_BUSY);
+	RL_CHECK(ht_error(ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_LOGGED_OUT, NULL)) ==
+	         ERR(BAD_STATE)); /* hang up first */
+	ht_hangup(&h, AGENT, s_a1, d);
+	ht_tick(&h, 3500);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_NOT_READY);
+	RL_CHECK(strcmp(reason_of(AGENT), "lunch") == 0);
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+/* A disposition given after a transfer to another queue must not end the caller still
+ * waiting there: after a crash the contact is still queued, under the same id. */
+static void test_disposition_after_transfer(void)
+{
+	char c[32];
+	const rl_env *st, *again;
+
+	start();
+	submit("d1", "telco.billing", c);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	ht_answer(&h, AGENT, s_a1, c, 1);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_NOT_READY, "training"); /* after this call */
+	RL_CHECK(ht_error(ht_transfer(&h, AGENT, s_a1, c, "telco.tech", NULL)) == 0);
+	RL_CHECK(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_WRAPUP);
+	RL_CHECK(ht_error(ht_wrapup(&h, AGENT, s_a1, c, "sent-to-tech", 0)) == 0);
+	ht_crash(&h);
+	ht_hello(&h, NODE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	st = ht_status(&h, CTL, "telco");
+	RL_CHECK(queue_stat(st, "telco.tech") && queue_stat(st, "telco.tech")->waiting == 1);
+	again = ht_submit(&h, NODE, "d1", "telco", "telco.billing", "+212600");
+	RL_CHECK(again && again->submit_contact_ok->duplicate && strcmp(again->submit_contact_ok->contact_id, c) == 0);
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+/* The KPIs after a restart are those before it: the same fold over the same events. */
+static void test_kpi_restart(void)
+{
+	char c[5][32], ext[8];
+	Relais__QueueStat before;
+	const Relais__QueueStat *q;
+	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
+	rl_env env;
+
+	start();
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	for (int i = 0; i < 5; i++) {
+		snprintf(ext, sizeof(ext), "k%d", i);
+		submit(ext, "telco.billing", c[i]);
+	}
+	/* Answered after 0, 17 and 34 s (the service level is 20 s), 15 s of talk, 2 s of
+	 * wrap-up each; the last wrap-up ends with a break. */
+	for (int i = 0; i < 3; i++) {
+		RL_REQUIRE(strcmp(offered(AGENT), c[i]) == 0);
+		ht_answer(&h, AGENT, s_a1, c[i], 1);
+		h.now += 15000000u;
+		ht_hangup(&h, AGENT, s_a1, c[i]);
+		h.now += 2000000u;
+		if (i < 2)
+			ht_wrapup(&h, AGENT, s_a1, c[i], "done", 0);
+		else
+			ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_NOT_READY, NULL);
+	}
+	rl_env_init(&env);
+	cc.contact_id = c[4];
+	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
+	env.contact_cancel = &cc;
+	ht_request(&h, NODE, 0, 0, &env);
+	q = queue_stat(ht_status(&h, CTL, NULL), "telco.billing");
+	RL_REQUIRE(q != NULL);
+	before = *q;
+	RL_CHECK(before.offered == 5 && before.answered == 3 && before.abandoned == 1 && before.handled == 3);
+	RL_CHECK(before.answered_in_sl == 2);
+	RL_CHECK(before.asa_ms == 17000.0);
+	RL_CHECK(before.aht_ms == 17000.0);
+	RL_CHECK(before.waiting == 1);
+	ht_crash(&h);
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	q = queue_stat(ht_status(&h, CTL, NULL), "telco.billing");
+	RL_REQUIRE(q != NULL);
+	RL_CHECK(q->offered == before.offered && q->answered == before.answered && q->abandoned == before.abandoned);
+	RL_CHECK(q->answered_in_sl == before.answered_in_sl && q->handled == before.handled);
+	RL_CHECK(q->asa_ms == before.asa_ms && q->aht_ms == before.aht_ms);
+	RL_CHECK(q->waiting == 1);
+	stop();
+}
+
+int main(void)
+{
+	rl_log_init("test", RL_LOG_ERR);
+	test_permissions();
+	test_tenants();
+	test_transfer_refusals();
+	test_rona();
+	test_wrapup();
+	test_disposition_after_transfer();
+	test_kpi_restart();
+	return rltest_done();
+}
