@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_secret.h"
@@ -57,12 +58,10 @@ static void *rl_auth_main(void *arg)
 
 int rl_auth_start(struct rl_auth **out, struct rl_loop *loop, int tag)
 {
-	struct rl_auth *a = calloc(1, sizeof(*a));
+	struct rl_auth *a = rl_calloc(1, sizeof(*a));
 	char rnd[33];
 	uint8_t raw[16];
 
-	if (a == NULL)
-		return RL_ENOMEM;
 	a->loop = loop;
 	a->tag = tag;
 	rl_secret_random(raw, sizeof(raw));
@@ -81,7 +80,7 @@ int rl_auth_start(struct rl_auth **out, struct rl_loop *loop, int tag)
 	return RL_OK;
 fail:
 	free(a);
-	return RL_ENOMEM;
+	return RL_EIO;
 }
 
 void rl_auth_submit(void *arg, struct rl_auth_job *job)

@@ -13,7 +13,7 @@
 
 struct rl_auth;
 
-/* rl_auth_start starts the worker. Errors: RL_ENOMEM. */
+/* rl_auth_start starts the worker. Errors: RL_EIO (hashing or the thread failed). */
 int rl_auth_start(struct rl_auth **out, struct rl_loop *loop, int tag);
 
 /* rl_auth_submit queues a job (engine callback signature: arg is the struct rl_auth). */

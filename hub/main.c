@@ -21,6 +21,7 @@
 #include "relay.h"
 #include "rl_bundle.h"
 #include "rl_config.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_link.h"
 #include "rl_log.h"
@@ -136,12 +137,10 @@ static void log_counters(struct hub *h, int level)
 /* hub_run is the loop; returns the exit code. */
 static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 {
-	struct rl_loop_event *evs = calloc((size_t)hc->batch_max, sizeof(*evs));
+	struct rl_loop_event *evs = rl_calloc((size_t)hc->batch_max, sizeof(*evs));
 	uint64_t last_tick = 0, last_log = rl_mono_us();
 	int stop = 0;
 
-	if (evs == NULL)
-		return 1;
 	while (!stop) {
 		/* Timers tick every 100 ms; frames are taken as they come, up to batch_max. */
 		int n = rl_loop_wait(h->loop, 100, evs, hc->batch_max);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "relay.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_secret.h"
 
@@ -30,8 +31,7 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w)
 			return RL_ENOENT;
 		relayed = 0; /* no relay: the agent must reach the site itself */
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return RL_ENOMEM;
+	p = rl_calloc(1, sizeof(*p));
 	p->suite = w->suite ? w->suite : RL_SRTP_AEAD_AES_128_GCM;
 	p->epoch = w->epoch;
 	p->key_len = rl_srtp_key_len(p->suite);
@@ -107,8 +107,9 @@ Relais__CallQuality *rl_quality_dup(struct rl_call_quality *cq, int side)
 	const Relais__CallQuality *q = rl_quality_get(cq, side);
 	Relais__CallQuality *d;
 
-	if (q == NULL || (d = malloc(sizeof(*d))) == NULL)
+	if (q == NULL)
 		return NULL;
+	d = rl_malloc(sizeof(*d));
 	*d = *q;
 	return d;
 }

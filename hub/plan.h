@@ -60,7 +60,7 @@ struct rl_plan_where {
 };
 
 /* rl_plan_new makes a plan. Errors: RL_ENOENT (no way for media: no relay and the site gave
- * no address), RL_EFULL / RL_EEXIST (relay refused), RL_ENOMEM. */
+ * no address), RL_EFULL / RL_EEXIST (relay refused), RL_EINVAL (unknown suite). */
 int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w);
 
 /* rl_plan_leg fills leg (pointers into p, valid while p lives) with one end's view. */
