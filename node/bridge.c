@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_media.h"
@@ -37,11 +38,9 @@ struct rl_bridge {
 
 int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf)
 {
-	struct rl_bridge *b = calloc(1, sizeof(*b));
+	struct rl_bridge *b = rl_calloc(1, sizeof(*b));
 	int rv;
 
-	if (b == NULL)
-		return RL_ENOMEM;
 	b->conf = *conf;
 	snprintf(b->caller_audio, sizeof(b->caller_audio), "%s", conf->caller_audio ? conf->caller_audio : "");
 	snprintf(b->record_dir, sizeof(b->record_dir), "%s", conf->record_dir ? conf->record_dir : "");
@@ -242,8 +241,7 @@ void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now)
 	if (mc.calls == 0)
 		return;
 	x.cap = mc.calls + 16;
-	if ((x.ids = calloc(x.cap, sizeof(*x.ids))) == NULL)
-		return;
+	x.ids = rl_calloc(x.cap, sizeof(*x.ids));
 	rl_media_each(b->media, rl_collect, &x);
 	for (size_t i = 0; i < x.n; i++)
 		if (rl_media_quality(b->media, x.ids[i], &q) == RL_OK)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
@@ -156,8 +157,7 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	else
 		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id,
 		         (unsigned long long)++n->seq);
-	if ((sub = calloc(1, sizeof(*sub))) == NULL)
-		return RL_ENOMEM;
+	sub = rl_calloc(1, sizeof(*sub));
 	sub->src = src;
 	sub->cookie = cookie;
 	rl_env_init(&env);
@@ -233,8 +233,8 @@ static void rl_node_register(struct rl_node *n)
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */
-	char **live = calloc(RL_WIRE_MAX_LIVE, sizeof(*live));
-	for (size_t i = 0; live != NULL && i < n->contacts.cap && sr.n_live < RL_WIRE_MAX_LIVE; i++)
+	char **live = rl_calloc(RL_WIRE_MAX_LIVE, sizeof(*live));
+	for (size_t i = 0; i < n->contacts.cap && sr.n_live < RL_WIRE_MAX_LIVE; i++)
 		if (n->contacts.ents && n->contacts.ents[i].val)
 			live[sr.n_live++] = ((struct rl_ncontact *)n->contacts.ents[i].val)->id;
 	sr.live = live;
@@ -246,10 +246,8 @@ static void rl_node_register(struct rl_node *n)
 
 int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr)
 {
-	struct rl_posted *p = malloc(sizeof(*p));
+	struct rl_posted *p = rl_malloc(sizeof(*p));
 
-	if (p == NULL)
-		return RL_ENOMEM;
 	p->src = s;
 	p->ptr = ptr;
 	if (rl_loop_post(n->loop, RL_NODE_TAG_SOURCE, p) != RL_OK) {
@@ -307,8 +305,8 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 			const char *cid = env->submit_contact_ok->contact_id;
 			struct rl_ncontact *c;
 			n->ctr.acked++;
-			if (rl_htab_get(&n->contacts, rl_htab_hash(cid), rl_eq_ncontact, cid) == NULL &&
-			    (c = calloc(1, sizeof(*c))) != NULL) {
+			if (rl_htab_get(&n->contacts, rl_htab_hash(cid), rl_eq_ncontact, cid) == NULL) {
+				c = rl_calloc(1, sizeof(*c));
 				snprintf(c->id, sizeof(c->id), "%s", cid);
 				c->src = sub->src;
 				c->cookie = sub->src->ops->on_update ? sub->cookie : NULL;
@@ -404,8 +402,7 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	req.queue_id = s->queue_id;
 	req.priority = s->priority;
 	req.pop = s->pop;
-	if ((cc = calloc(1, sizeof(*cc))) == NULL)
-		return;
+	cc = rl_calloc(1, sizeof(*cc));
 	cc->pipe = p->pipe;
 	cc->req_id = env->req_id;
 	if (s->caller_audio && s->caller_audio[0]) {
@@ -464,12 +461,12 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 			rl_wire_free(env);
 			return;
 		}
-		if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL) {
+		if (p == NULL) {
+			p = rl_calloc(1, sizeof(*p));
 			p->pipe = pipe;
 			rl_htab_put(&n->peers, pipe, p);
 		}
-		if (p != NULL)
-			p->role = role;
+		p->role = role;
 		rl_env_init(&out);
 		out.req_id = env->req_id;
 		ok.server_time_us = rl_wall_us();
@@ -578,7 +575,7 @@ int rl_node_add_source(struct rl_node *n, struct rl_source *src)
 
 int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop)
 {
-	struct rl_node *n = calloc(1, sizeof(*n));
+	struct rl_node *n = rl_calloc(1, sizeof(*n));
 	struct rl_client_opts o = {.url = conf->hub_url,
 	                           .tls = &conf->tls,
 	                           .role = RELAIS__ROLE__ROLE_NODE,
@@ -586,11 +583,9 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	                           .name = "relais-node"};
 	int rv;
 
-	if (n == NULL)
-		return RL_ENOMEM;
-	if (rl_bundler_create(&n->down) != RL_OK) {
+	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {
 		free(n);
-		return RL_ENOMEM;
+		return rv;
 	}
 	n->conf = *conf;
 	n->loop = loop;

@@ -76,6 +76,7 @@ struct sip_call;
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"
@@ -521,10 +522,8 @@ static void call_remote_target(struct sip_call *c, const sip_t *sip)
 
 static struct sip_call *call_new(struct rl_sip *s, nua_handle_t *nh, const sip_t *sip)
 {
-	struct sip_call *c = calloc(1, sizeof(*c));
+	struct sip_call *c = rl_calloc(1, sizeof(*c));
 
-	if (c == NULL)
-		return NULL;
 	c->nh = nh;
 	c->state = CALL_OFFERED;
 	if (sip != NULL && sip->sip_call_id != NULL && sip->sip_call_id->i_id != NULL)
@@ -609,12 +608,7 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 	int rv;
 
 	COUNT(s, invites);
-	if ((c = call_new(s, nh, sip)) == NULL) {
-		/* Out of memory: answer and let sofia's handle go; nothing of ours to keep. */
-		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		nua_handle_destroy(nh);
-		return;
-	}
+	c = call_new(s, nh, sip);
 	memset(&ev, 0, sizeof(ev));
 	request_source(nua, sip, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &ev.tls, &src);
 	if (c->remote_target[0] == '\0' && ev.src_ip[0] != '\0') {
@@ -1403,8 +1397,7 @@ int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 	*out = NULL;
 	if (conf == NULL || conf->fn == NULL)
 		return RL_EINVAL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return RL_ENOMEM;
+	s = rl_calloc(1, sizeof(*s));
 	s->efd = -1;
 	s->conf = *conf;
 	s->conf.trunks = NULL;

@@ -65,7 +65,7 @@ int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, u
 
 /* rl_node_post hands ptr (one malloc'd block) from any thread to s->ops->posted on the
  * node's loop thread, which frees it; posts never handled (node closing) are freed with
- * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr), RL_ENOMEM. */
+ * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr). */
 int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr);
 
 /* rl_node_media returns the node's media engine (calls' audio), NULL if it has none. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "announce.h"
+#include "rl_alloc.h"
 #include "rl_carrier.h"
 #include "rl_err.h"
 #include "rl_htab.h"
@@ -244,10 +245,7 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		rl_sip_reject(ss->sip, ev->call, 503, "Site busy", ss->conf.sip.retry_after_s);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		rl_sip_reject(ss->sip, ev->call, 503, NULL, ss->conf.sip.retry_after_s);
-		return;
-	}
+	c = rl_calloc(1, sizeof(*c));
 	c->call = ev->call;
 	c->inv = *ev;
 	c->did = did;
@@ -370,10 +368,8 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
 {
 	struct rl_sipsrc *ss = arg;
-	struct rl_sip_event *copy = malloc(sizeof(*copy));
+	struct rl_sip_event *copy = rl_malloc(sizeof(*copy));
 
-	if (copy == NULL)
-		return;
 	*copy = *ev;
 	if (rl_node_post(ss->base.node, &ss->base, copy) != RL_OK) {
 		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call,
@@ -623,8 +619,7 @@ int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct
 
 	if (rl_node_media(n) == NULL)
 		return RL_ENOENT;
-	if ((ss = calloc(1, sizeof(*ss))) == NULL)
-		return RL_ENOMEM;
+	ss = rl_calloc(1, sizeof(*ss));
 	ss->conf = *conf;
 	ss->base.ops = &rl_ss_ops;
 	ss->base.node = n;
