@@ -306,11 +306,12 @@ static void rl_sc_log(const struct rl_scall *c, enum rl_sc_event ev, enum rl_sc_
  * rl_sc_event: the one place where a carrier call changes phase. rl_sc_next (call_phase.c)
  * says where event ev takes the call and what to do; this does it, always in this order:
  * the SIP answer side (183/180, 200), the submission, the REFER, what plays stops and the leg
- * goes to the agent's media call, the hub hears of it, the dialog is ended, the phase is
- * set, the new phase's sound starts, and the move is logged. A step that cannot be taken
- * changes the move: no 183 means ringback instead of early media, no submission means the
- * call is released, no REFER means the agent keeps the caller. Returns 1 if ev meant
- * something in the call's phase. The caller frees the call when it may be over.
+ * goes to the contact for the agent's media call, the hub hears of it, the dialog is ended,
+ * the phase is set and the move logged, and the new phase's sound (or menu) starts. A step
+ * that cannot be taken changes the move: no 183 means ringback instead of early media, no
+ * submission means the call is released, no REFER means the agent keeps the caller.
+ * Returns 1 if ev meant something in the call's phase. The caller frees the call when it
+ * may be over.
  */
 static int rl_sc_event(struct rl_sipsrc *ss, struct rl_scall *c, enum rl_sc_event ev, const struct rl_sc_arg *a)
 {
