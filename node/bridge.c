@@ -4,31 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_media.h"
 #include "rl_time.h"
 
-struct rl_choice {
-	char id[RL_WIRE_MAX_ID + 1];
-	char path[RL_WIRE_MAX_TEXT + 1];
-	struct rl_audio_src *src; /* attached audio (a carrier leg), owned until used */
-	struct rl_audio_sink *sink;
-};
-
-static void rl_choice_clear(struct rl_choice *c)
-{
-	if (c->src)
-		c->src->close(c->src);
-	if (c->sink)
-		c->sink->close(c->sink);
-	memset(c, 0, sizeof(*c));
-}
-
 struct rl_bridge {
 	struct rl_bridge_conf conf;
-	struct rl_choice choice[RL_BRIDGE_CHOICES]; /* per-contact caller voices (relaisctl) */
-	unsigned nchoice;
 	char caller_audio[1024], record_dir[1024], advertise[RL_WIRE_MAX_ID + 1];
 	struct rl_media *media;
 	uint64_t next_report_us;
@@ -37,11 +20,9 @@ struct rl_bridge {
 
 int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf)
 {
-	struct rl_bridge *b = calloc(1, sizeof(*b));
+	struct rl_bridge *b = rl_calloc(1, sizeof(*b));
 	int rv;
 
-	if (b == NULL)
-		return RL_ENOMEM;
 	b->conf = *conf;
 	snprintf(b->caller_audio, sizeof(b->caller_audio), "%s", conf->caller_audio ? conf->caller_audio : "");
 	snprintf(b->record_dir, sizeof(b->record_dir), "%s", conf->record_dir ? conf->record_dir : "");
@@ -65,44 +46,9 @@ const char *rl_bridge_addr(const struct rl_bridge *b)
 	return b->advertise;
 }
 
-void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *path)
-{
-	struct rl_choice *c = &b->choice[b->nchoice++ % RL_BRIDGE_CHOICES];
-
-	if (c->src != NULL)
-		return; /* a live carrier call's slot: never overwritten (the table is full) */
-	rl_choice_clear(c);
-	snprintf(c->id, sizeof(c->id), "%s", id);
-	snprintf(c->path, sizeof(c->path), "%s", path);
-}
-
-int rl_bridge_attach(struct rl_bridge *b, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink)
-{
-	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++) {
-		struct rl_choice *c = &b->choice[(b->nchoice + i) % RL_BRIDGE_CHOICES];
-		if (c->src != NULL)
-			continue;
-		rl_choice_clear(c);
-		snprintf(c->id, sizeof(c->id), "%s", id);
-		c->src = src;
-		c->sink = sink;
-		b->nchoice += i + 1;
-		return RL_OK;
-	}
-	return RL_EFULL;
-}
-
 struct rl_media *rl_bridge_media(struct rl_bridge *b)
 {
 	return b->media;
-}
-
-static struct rl_choice *rl_bridge_choice(struct rl_bridge *b, const char *id)
-{
-	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++)
-		if (b->choice[i].id[0] && strcmp(b->choice[i].id, id) == 0)
-			return &b->choice[i];
-	return NULL;
 }
 
 static void rl_bridge_report(struct rl_bridge *b, struct rl_client *hub, const char *id,
@@ -118,102 +64,105 @@ static void rl_bridge_report(struct rl_bridge *b, struct rl_client *hub, const c
 	rl_client_send(hub, &env); /* not acknowledged: the next report supersedes a lost one */
 }
 
-static void rl_bridge_start(struct rl_bridge *b, const Relais__ContactUpdate *u)
+/* rl_bridge_voice gives leg a caller without a carrier leg: the WAV chosen for contact c,
+ * else the configured WAV, else the generator; and a sink for the agent's voice (recorded,
+ * or dropped). On failure nothing is left open. */
+static int rl_bridge_voice(struct rl_bridge *b, const struct rl_contact *c, struct rl_media_leg *leg)
+{
+	char path[1200] = "";
+	int rv = RL_ENOENT;
+
+	if (c->voice[0] && (rv = rl_audio_wav_src(&leg->src, c->voice, leg->rate, 0)) != RL_OK)
+		rl_log(RL_LOG_WARNING, "caller audio unavailable contact=%s file=%s err=\"%s\"", leg->id, c->voice,
+		       rl_strerror(rv));
+	if (rv != RL_OK && b->caller_audio[0])
+		rv = rl_audio_wav_src(&leg->src, b->caller_audio, leg->rate, b->conf.caller_loop);
+	else if (rv != RL_OK)
+		rv = rl_audio_gen_src(&leg->src, leg->rate, b->seed++, 0);
+	if (rv != RL_OK) {
+		rl_log(RL_LOG_ERR, "caller audio unavailable file=%s err=\"%s\"", b->caller_audio, rl_strerror(rv));
+		return rv;
+	}
+	if (b->record_dir[0]) {
+		snprintf(path, sizeof(path), "%s/%s.agent.wav", b->record_dir, leg->id);
+		rv = rl_audio_wav_sink(&leg->sink, path, leg->rate);
+	} else {
+		rv = rl_audio_null_sink(&leg->sink, leg->rate);
+	}
+	if (rv != RL_OK) {
+		rl_log(RL_LOG_ERR, "cannot record contact=%s path=%s", leg->id, path);
+		leg->src->close(leg->src);
+	}
+	return rv;
+}
+
+/* rl_bridge_start starts (or re-keys) contact c's media call on the plan in u. A carrier leg
+ * c holds goes to the call; if the call cannot start, c keeps it. */
+static void rl_bridge_start(struct rl_bridge *b, struct rl_contact *c, const Relais__ContactUpdate *u)
 {
 	struct rl_media_leg leg;
-	char path[1200];
+	int carrier = c->audio_src != NULL;
 	int rv;
 
-	if (rl_media_leg_from_pb(&leg, u->media) != RL_OK || strcmp(leg.id, u->contact_id) != 0) {
-		rl_log(RL_LOG_WARNING, "media plan refused contact=%s", u->contact_id);
+	if (rl_media_leg_from_pb(&leg, u->media) != RL_OK || strcmp(leg.id, c->id) != 0) {
+		rl_log(RL_LOG_WARNING, "media plan refused contact=%s", c->id);
 		return;
 	}
-	if (rl_media_has(b->media, leg.id, leg.tx_ssrc))
+	if (c->media_ssrc == leg.tx_ssrc)
 		return; /* the same plan again (a re-pushed update) */
 	leg.own_socket = 0;
 	leg.rate = b->conf.rate;
-	/* The caller's voice: what relaisctl chose for this contact, else the configured WAV,
-	 * else the generator. */
-	struct rl_choice *ch = rl_bridge_choice(b, leg.id);
-	rv = RL_ENOENT;
-	if (ch != NULL && ch->src != NULL) {
-		/* a carrier leg: the caller's own voice, and where the agent's goes */
-		leg.src = ch->src;
-		leg.sink = ch->sink;
-		if ((rv = rl_media_add(b->media, &leg)) != RL_OK) {
-			rl_log(RL_LOG_ERR, "media start failed contact=%s err=\"%s\"", leg.id, rl_strerror(rv));
-			return; /* the choice keeps them; the contact's end closes them */
-		}
-		ch->src = NULL;
-		ch->sink = NULL;
-		ch->id[0] = 0;
-		rl_log(RL_LOG_INFO, "media start contact=%s relayed=%d peer=%s carrier=1", leg.id, u->media->relayed,
-		       leg.peer[0] ? leg.peer : "(latch)");
-		return;
-	}
-	if (ch != NULL && (rv = rl_audio_wav_src(&leg.src, ch->path, leg.rate, 0)) != RL_OK)
-		rl_log(RL_LOG_WARNING, "caller audio unavailable contact=%s file=%s err=\"%s\"", leg.id, ch->path,
-		       rl_strerror(rv));
-	if (rv != RL_OK && b->caller_audio[0])
-		rv = rl_audio_wav_src(&leg.src, b->caller_audio, leg.rate, b->conf.caller_loop);
-	else if (rv != RL_OK)
-		rv = rl_audio_gen_src(&leg.src, leg.rate, b->seed++, 0);
-	if (rv != RL_OK) {
-		rl_log(RL_LOG_ERR, "caller audio unavailable file=%s err=\"%s\"", b->caller_audio, rl_strerror(rv));
-		return;
-	}
-	if (b->record_dir[0]) {
-		snprintf(path, sizeof(path), "%s/%s.agent.wav", b->record_dir, leg.id);
-		rv = rl_audio_wav_sink(&leg.sink, path, leg.rate);
-	} else {
-		rv = rl_audio_null_sink(&leg.sink, leg.rate);
-	}
-	if (rv != RL_OK) {
-		rl_log(RL_LOG_ERR, "cannot record contact=%s path=%s", leg.id, path);
-		leg.src->close(leg.src);
+	if (carrier) {
+		/* the caller's own voice, and where the agent's goes */
+		leg.src = c->audio_src;
+		leg.sink = c->audio_sink;
+	} else if (rl_bridge_voice(b, c, &leg) != RL_OK) {
 		return;
 	}
 	if ((rv = rl_media_add(b->media, &leg)) != RL_OK) {
 		rl_log(RL_LOG_ERR, "media start failed contact=%s err=\"%s\"", leg.id, rl_strerror(rv));
-		leg.src->close(leg.src);
-		leg.sink->close(leg.sink);
+		if (!carrier) {
+			leg.src->close(leg.src);
+			leg.sink->close(leg.sink);
+		}
 		return;
 	}
-	rl_log(RL_LOG_INFO, "media start contact=%s relayed=%d peer=%s", leg.id, u->media->relayed,
-	       leg.peer[0] ? leg.peer : "(latch)");
+	if (carrier) {
+		c->audio_src = NULL;
+		c->audio_sink = NULL;
+	}
+	c->media_ssrc = leg.tx_ssrc;
+	rl_log(RL_LOG_INFO, "media start contact=%s relayed=%d peer=%s%s", leg.id, u->media->relayed,
+	       leg.peer[0] ? leg.peer : "(latch)", carrier ? " carrier=1" : "");
 }
 
-/* rl_bridge_end stops contact id's media call, logs and reports its final quality. */
-static void rl_bridge_end(struct rl_bridge *b, const char *id, struct rl_client *hub, const char *why)
+/* rl_bridge_end stops contact c's media call, logs and reports its final quality. */
+static void rl_bridge_end(struct rl_bridge *b, struct rl_contact *c, struct rl_client *hub, const char *why)
 {
 	struct rl_media_quality q;
 
-	if (rl_media_del(b->media, id, &q) != RL_OK)
+	if (c->media_ssrc == 0)
+		return;
+	c->media_ssrc = 0;
+	if (rl_media_del(b->media, c->id, &q) != RL_OK)
 		return;
 	rl_log(RL_LOG_NOTICE,
 	       "media end contact=%s why=%s t0_us=%llu frames=%llu rx=%llu lost=%lld fec=%llu concealed=%llu "
 	       "jitter_ms=%.1f rtt_ms=%.1f mos=%.2f",
-	       id, why, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames,
+	       c->id, why, (unsigned long long)q.t0_wall_us, (unsigned long long)q.frames,
 	       (unsigned long long)q.rx_packets, (long long)q.lost, (unsigned long long)q.fec,
 	       (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms, q.mos);
-	rl_bridge_report(b, hub, id, &q, 1);
+	rl_bridge_report(b, hub, c->id, &q, 1);
 }
 
-void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub)
+void rl_bridge_update(struct rl_bridge *b, struct rl_contact *c, const Relais__ContactUpdate *u, struct rl_client *hub)
 {
-	if (u->contact_id == NULL)
-		return;
-	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL) {
-		rl_bridge_start(b, u);
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED) {
-		/* Transferred to another queue: this agent's call is over, the contact is not. */
-		rl_bridge_end(b, u->contact_id, hub, "transferred");
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
-		struct rl_choice *ch = rl_bridge_choice(b, u->contact_id);
-		if (ch != NULL)
-			rl_choice_clear(ch);
-		rl_bridge_end(b, u->contact_id, hub, "ended");
-	}
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL)
+		rl_bridge_start(b, c, u);
+	else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED)
+		rl_bridge_end(b, c, hub, "transferred"); /* to another queue: this agent's call is over */
+	else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
+		rl_bridge_end(b, c, hub, "ended");
 }
 
 struct rl_report_ctx {
@@ -242,8 +191,7 @@ void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now)
 	if (mc.calls == 0)
 		return;
 	x.cap = mc.calls + 16;
-	if ((x.ids = calloc(x.cap, sizeof(*x.ids))) == NULL)
-		return;
+	x.ids = rl_calloc(x.cap, sizeof(*x.ids));
 	rl_media_each(b->media, rl_collect, &x);
 	for (size_t i = 0; i < x.n; i++)
 		if (rl_media_quality(b->media, x.ids[i], &q) == RL_OK)
@@ -264,7 +212,5 @@ void rl_bridge_close(struct rl_bridge *b)
 	if (b == NULL)
 		return;
 	rl_media_close(b->media);
-	for (unsigned i = 0; i < RL_BRIDGE_CHOICES; i++)
-		rl_choice_clear(&b->choice[i]);
 	free(b);
 }

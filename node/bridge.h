@@ -2,18 +2,22 @@
  * bridge.h - the site's end of its calls' voice path.
  *
  * When the hub says one of the site's contacts is connected (a ContactUpdate carrying a
- * MediaLeg), the bridge starts the call's media: the caller's audio goes out as Opus/SRTP to
- * the agent (straight to a seated agent, or through the hub relay), the agent's audio comes
- * back and goes to the caller. Until carrier trunks arrive, the caller's audio is a WAV file
- * or the speech-like generator, and what the agent says can be recorded to WAV files. A new
- * plan for a live call (hub restart, relay change) re-keys it in place; the contact's end
- * stops it. Every few seconds, and once at the end, the bridge reports the call's quality.
+ * MediaLeg), the bridge starts the contact's media call: the caller's audio goes out as
+ * Opus/SRTP to the agent (straight to a seated agent, or through the hub relay), the
+ * agent's audio comes back and goes to the caller. The caller's side is what the contact
+ * object holds (contact.h): a carrier leg attached by the SIP source (G.711 or Opus from the
+ * trunk, transcoded here), else the WAV chosen for that caller, else the configured WAV or
+ * the speech-like generator; what the agent says to such a caller can be recorded to WAV
+ * files. A new plan for a live call (hub restart, relay change) re-keys it in place; the
+ * contact going back to a queue or ending stops it. Every few seconds, and once at the end,
+ * the bridge reports the call's quality.
  */
 #ifndef RL_BRIDGE_H
 #define RL_BRIDGE_H
 
 #include <stdint.h>
 
+#include "contact.h"
 #include "relais.pb-c.h"
 #include "rl_client.h"
 
@@ -35,22 +39,10 @@ int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf);
 /* rl_bridge_addr: the address seated agents send to (SiteRegister.media_addr). */
 const char *rl_bridge_addr(const struct rl_bridge *b);
 
-/* rl_bridge_update acts on a ContactUpdate about one of the site's contacts; quality
- * reports go to hub. */
-void rl_bridge_update(struct rl_bridge *b, const Relais__ContactUpdate *u, struct rl_client *hub);
-
-/* rl_bridge_caller_audio: the caller of contact id speaks the WAV at path (once, then
- * silence) instead of the configured voice, when its call connects. Keeps the last
- * RL_BRIDGE_CHOICES choices. */
-#define RL_BRIDGE_CHOICES 64
-void rl_bridge_caller_audio(struct rl_bridge *b, const char *id, const char *path);
-
-/* rl_bridge_attach: contact id's audio, when it connects, is src/sink (a carrier leg)
- * instead of the configured voice. Taken; closed by the bridge if the contact ends first or
- * when the call's media ends. Errors: RL_EFULL (RL_BRIDGE_CHOICES calls waiting). */
-struct rl_audio_src;
-struct rl_audio_sink;
-int rl_bridge_attach(struct rl_bridge *b, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink);
+/* rl_bridge_update acts on a ContactUpdate u about contact c (of the node's table): starts,
+ * re-keys or ends c's media call, taking the audio endpoint c holds; quality reports go to
+ * hub. Call it through rl_contact_update, which decides when. */
+void rl_bridge_update(struct rl_bridge *b, struct rl_contact *c, const Relais__ContactUpdate *u, struct rl_client *hub);
 
 /* rl_bridge_media: the bridge's media engine. */
 struct rl_media *rl_bridge_media(struct rl_bridge *b);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "node.h"
+#include "rl_alloc.h"
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_log.h"
@@ -155,9 +156,9 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	if (rl_cfg_apply(g, sip_opts, &ss, err, errlen) != RL_OK)
 		return RL_ECONFIG;
 	memset(conf, 0, sizeof(*conf));
-	conf->sip.listen = strdup(ss.listen);
+	conf->sip.listen = rl_strdup(ss.listen);
 	conf->sip.tls_port = (uint16_t)ss.tls_port;
-	conf->sip.tls_dir = ss.tls_dir[0] ? strdup(ss.tls_dir) : NULL;
+	conf->sip.tls_dir = ss.tls_dir[0] ? rl_strdup(ss.tls_dir) : NULL;
 	conf->sip.refer_timeout_s = (unsigned)ss.refer_timeout_s;
 	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
 	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
@@ -179,8 +180,7 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 		snprintf(err, errlen, "dids: at least one dialled number");
 		return RL_ECONFIG;
 	}
-	if ((*dids = calloc((size_t)n, sizeof(**dids))) == NULL)
-		return RL_ENOMEM;
+	*dids = rl_calloc((size_t)n, sizeof(**dids));
 	for (int i = 0; i < n; i++) {
 		struct did_entry de;
 		if (rl_cfg_apply(config_setting_get_elem(l, (unsigned)i), did_opts, &de, err, errlen) != RL_OK)
@@ -201,8 +201,8 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	l = config_setting_get_member(g, "menus");
 	n = l ? config_setting_length(l) : 0;
 	menus->n = 0;
-	if (n > 0 && (menus->menu = calloc((size_t)n, sizeof(*menus->menu))) == NULL)
-		return RL_ENOMEM;
+	if (n > 0)
+		menus->menu = rl_calloc((size_t)n, sizeof(*menus->menu));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *me = config_setting_get_elem(l, (unsigned)i), *ol;
 		struct rl_ivr_menu *m = &menus->menu[i];
@@ -367,8 +367,8 @@ int main(int argc, char **argv)
 
 	const config_setting_t *gl = config_lookup(&cfg, "generator");
 	nstreams = gl ? config_setting_length(gl) : 0;
-	if (nstreams > 0 && (streams = calloc((size_t)nstreams, sizeof(*streams))) == NULL)
-		goto out;
+	if (nstreams > 0)
+		streams = rl_calloc((size_t)nstreams, sizeof(*streams));
 	for (int i = 0; i < nstreams; i++) {
 		struct gen_entry ge;
 		if (rl_cfg_apply(config_setting_get_elem(gl, (unsigned)i), gen_entry_opts, &ge, err, sizeof(err)) !=
@@ -393,7 +393,7 @@ int main(int argc, char **argv)
 	rl_node_add_source(node, rl_node_source_ctl(node));
 	if (nstreams > 0) {
 		struct rl_source *gen = rl_gen_create(streams, nstreams, seed);
-		if (gen == NULL || rl_node_add_source(node, gen) != RL_OK)
+		if (rl_node_add_source(node, gen) != RL_OK)
 			goto out;
 	}
 	if (have_sip) {

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
+#include "rl_audio.h"
 #include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
@@ -28,12 +30,6 @@ struct rl_sub {
 	void *cookie;
 };
 
-struct rl_ncontact {
-	char id[RL_WIRE_MAX_ID + 1];
-	struct rl_source *src;
-	void *cookie;
-};
-
 struct rl_posted {
 	struct rl_source *src;
 	void *ptr;
@@ -50,7 +46,8 @@ struct rl_node {
 	struct rl_loop *loop;
 	struct rl_client *hub;
 	nng_socket lsock;
-	struct rl_htab peers, contacts;
+	struct rl_htab peers;
+	struct rl_htab contacts; /* struct rl_contact by id: every live contact of the site */
 	unsigned gen_seen;
 	uint64_t boot_id, seq;
 	struct rl_source *sources[RL_NODE_MAX_SOURCES];
@@ -63,9 +60,29 @@ struct rl_node {
 	int draining;
 };
 
-static int rl_eq_ncontact(const void *v, const void *k)
+static int rl_eq_contact(const void *v, const void *k)
 {
-	return strcmp(((const struct rl_ncontact *)v)->id, k) == 0;
+	return strcmp(((const struct rl_contact *)v)->id, k) == 0;
+}
+
+/* rl_node_contact: the live contact id, or NULL. */
+static struct rl_contact *rl_node_contact(struct rl_node *n, const char *id)
+{
+	return rl_htab_get(&n->contacts, rl_htab_hash(id), rl_eq_contact, id);
+}
+
+static struct rl_contact *rl_node_contact_add(struct rl_node *n, const char *id, struct rl_source *src, void *cookie)
+{
+	struct rl_contact *c = rl_contact_new(id, src, cookie);
+
+	rl_htab_put(&n->contacts, rl_htab_hash(c->id), c);
+	return c;
+}
+
+static void rl_node_contact_del(struct rl_node *n, struct rl_contact *c)
+{
+	rl_htab_del(&n->contacts, rl_htab_hash(c->id), c);
+	rl_contact_free(c);
 }
 
 const char *rl_node_site(const struct rl_node *n)
@@ -116,8 +133,9 @@ static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id
 		rl_env_init(&env);
 		env.req_id = cc->req_id;
 		if (contact_id != NULL) {
-			if (cc->audio[0] && n->bridge != NULL)
-				rl_bridge_caller_audio(n->bridge, contact_id, cc->audio);
+			struct rl_contact *c = rl_node_contact(n, contact_id);
+			if (cc->audio[0] && c != NULL)
+				rl_contact_voice(c, cc->audio);
 			ok.contact_id = (char *)contact_id;
 			ok.enqueued_us = rl_wall_us();
 			env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK;
@@ -156,8 +174,7 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	else
 		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id,
 		         (unsigned long long)++n->seq);
-	if ((sub = calloc(1, sizeof(*sub))) == NULL)
-		return RL_ENOMEM;
+	sub = rl_calloc(1, sizeof(*sub));
 	sub->src = src;
 	sub->cookie = cookie;
 	rl_env_init(&env);
@@ -233,10 +250,10 @@ static void rl_node_register(struct rl_node *n)
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */
-	char **live = calloc(RL_WIRE_MAX_LIVE, sizeof(*live));
-	for (size_t i = 0; live != NULL && i < n->contacts.cap && sr.n_live < RL_WIRE_MAX_LIVE; i++)
+	char **live = rl_calloc(RL_WIRE_MAX_LIVE, sizeof(*live));
+	for (size_t i = 0; i < n->contacts.cap && sr.n_live < RL_WIRE_MAX_LIVE; i++)
 		if (n->contacts.ents && n->contacts.ents[i].val)
-			live[sr.n_live++] = ((struct rl_ncontact *)n->contacts.ents[i].val)->id;
+			live[sr.n_live++] = ((struct rl_contact *)n->contacts.ents[i].val)->id;
 	sr.live = live;
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
 	env.site_register = &sr;
@@ -246,10 +263,8 @@ static void rl_node_register(struct rl_node *n)
 
 int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr)
 {
-	struct rl_posted *p = malloc(sizeof(*p));
+	struct rl_posted *p = rl_malloc(sizeof(*p));
 
-	if (p == NULL)
-		return RL_ENOMEM;
 	p->src = s;
 	p->ptr = ptr;
 	if (rl_loop_post(n->loop, RL_NODE_TAG_SOURCE, p) != RL_OK) {
@@ -266,7 +281,15 @@ struct rl_media *rl_node_media(struct rl_node *n)
 
 int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink)
 {
-	return n->bridge ? rl_bridge_attach(n->bridge, id, src, sink) : RL_ENOENT;
+	struct rl_contact *c = n->bridge != NULL ? rl_node_contact(n, id) : NULL;
+
+	if (c == NULL) {
+		src->close(src);
+		sink->close(sink);
+		return RL_ENOENT;
+	}
+	rl_contact_attach(c, src, sink);
+	return RL_OK;
 }
 
 void rl_node_set_draining(struct rl_node *n, int on)
@@ -284,6 +307,24 @@ void rl_node_set_draining(struct rl_node *n, int on)
 
 /* ---------------------------------------------------------------------------------------- */
 /* from the hub */
+
+/* rl_node_contact_update: a change of one of the site's contacts, for its object. A contact
+ * the hub connects here that the node does not know (submitted before this node restarted)
+ * is adopted, so that its media call has an owner until it ends. */
+static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdate *u)
+{
+	const char *id = u->contact_id ? u->contact_id : "";
+	struct rl_contact *c = rl_node_contact(n, id);
+
+	if (c == NULL && id[0] && n->bridge != NULL && u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+	    u->media != NULL)
+		c = rl_node_contact_add(n, id, NULL, NULL);
+	if (c == NULL)
+		return;
+	rl_contact_update(c, u, n->bridge, n->hub);
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
+		rl_node_contact_del(n, c);
+}
 
 static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 {
@@ -305,15 +346,9 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		struct rl_sub *sub = cookie;
 		if (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
 			const char *cid = env->submit_contact_ok->contact_id;
-			struct rl_ncontact *c;
 			n->ctr.acked++;
-			if (rl_htab_get(&n->contacts, rl_htab_hash(cid), rl_eq_ncontact, cid) == NULL &&
-			    (c = calloc(1, sizeof(*c))) != NULL) {
-				snprintf(c->id, sizeof(c->id), "%s", cid);
-				c->src = sub->src;
-				c->cookie = sub->src->ops->on_update ? sub->cookie : NULL;
-				rl_htab_put(&n->contacts, rl_htab_hash(c->id), c);
-			}
+			if (rl_node_contact(n, cid) == NULL)
+				rl_node_contact_add(n, cid, sub->src, sub->src->ops->on_update ? sub->cookie : NULL);
 			sub->src->ops->on_ack(sub->src, sub->cookie, cid, 0, NULL);
 		} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
 			n->ctr.refused++;
@@ -323,31 +358,12 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		}
 		free(sub);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
-		const Relais__ContactUpdate *u = env->contact_update;
-		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(u->contact_id ? u->contact_id : ""),
-		                                    rl_eq_ncontact, u->contact_id ? u->contact_id : "");
-		/* The source first (a carrier call hands its audio to the bridge), then the bridge;
-		 * but a call going back to a queue leaves the bridge before the source takes the
-		 * caller's audio back for the hold music. */
-		int bridge_first = u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED;
-		if (bridge_first && n->bridge != NULL)
-			rl_bridge_update(n->bridge, u, n->hub);
-		if (c != NULL && c->src->ops->on_update != NULL && c->cookie != NULL)
-			c->src->ops->on_update(c->src, c->cookie, u);
-		if (!bridge_first && n->bridge != NULL)
-			rl_bridge_update(n->bridge, u, n->hub);
-		if (c != NULL) {
-			if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
-				rl_htab_del(&n->contacts, rl_htab_hash(c->id), c);
-				free(c);
-			}
-		}
+		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY) {
 		const Relais__QueuePositionReply *r = env->queue_position_reply;
-		const char *id = r->contact_id ? r->contact_id : "";
-		struct rl_ncontact *c = rl_htab_get(&n->contacts, rl_htab_hash(id), rl_eq_ncontact, id);
-		if (c != NULL && c->src->ops->on_position != NULL && c->cookie != NULL)
-			c->src->ops->on_position(c->src, c->cookie, r);
+		struct rl_contact *c = rl_node_contact(n, r->contact_id ? r->contact_id : "");
+		if (c != NULL)
+			rl_contact_position(c, r);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && !is_reply) {
 		rl_log(RL_LOG_WARNING, "hub says: %s", env->error->message ? env->error->message : "?");
 	}
@@ -404,8 +420,7 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	req.queue_id = s->queue_id;
 	req.priority = s->priority;
 	req.pop = s->pop;
-	if ((cc = calloc(1, sizeof(*cc))) == NULL)
-		return;
+	cc = rl_calloc(1, sizeof(*cc));
 	cc->pipe = p->pipe;
 	cc->req_id = env->req_id;
 	if (s->caller_audio && s->caller_audio[0]) {
@@ -464,12 +479,12 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 			rl_wire_free(env);
 			return;
 		}
-		if (p == NULL && (p = calloc(1, sizeof(*p))) != NULL) {
+		if (p == NULL) {
+			p = rl_calloc(1, sizeof(*p));
 			p->pipe = pipe;
 			rl_htab_put(&n->peers, pipe, p);
 		}
-		if (p != NULL)
-			p->role = role;
+		p->role = role;
 		rl_env_init(&out);
 		out.req_id = env->req_id;
 		ok.server_time_us = rl_wall_us();
@@ -578,7 +593,7 @@ int rl_node_add_source(struct rl_node *n, struct rl_source *src)
 
 int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct rl_loop *loop)
 {
-	struct rl_node *n = calloc(1, sizeof(*n));
+	struct rl_node *n = rl_calloc(1, sizeof(*n));
 	struct rl_client_opts o = {.url = conf->hub_url,
 	                           .tls = &conf->tls,
 	                           .role = RELAIS__ROLE__ROLE_NODE,
@@ -586,11 +601,9 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	                           .name = "relais-node"};
 	int rv;
 
-	if (n == NULL)
-		return RL_ENOMEM;
-	if (rl_bundler_create(&n->down) != RL_OK) {
+	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {
 		free(n);
-		return RL_ENOMEM;
+		return rv;
 	}
 	n->conf = *conf;
 	n->loop = loop;
@@ -663,7 +676,7 @@ void rl_node_close(struct rl_node *n)
 			free(n->peers.ents[i].val);
 	for (size_t i = 0; i < n->contacts.cap; i++)
 		if (n->contacts.ents && n->contacts.ents[i].val)
-			free(n->contacts.ents[i].val);
+			rl_contact_free(n->contacts.ents[i].val);
 	rl_htab_fini(&n->peers);
 	rl_htab_fini(&n->contacts);
 	rl_bundler_destroy(n->down);

@@ -1,7 +1,8 @@
 /*
  * node.h - the site node core: one link to the hub carrying the site's own requests and
  * its seated agents' traffic (each agent link a `chan` on it), a listener for those agents
- * and for local tools, and the table of live contacts the site's sources submitted.
+ * and for local tools, and the table of the site's live contacts: one object each
+ * (contact.h) holding its source's cookie, its caller's audio and its media call.
  */
 #ifndef RL_NODE_H
 #define RL_NODE_H

@@ -76,6 +76,7 @@ struct sip_call;
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"
@@ -521,10 +522,8 @@ static void call_remote_target(struct sip_call *c, const sip_t *sip)
 
 static struct sip_call *call_new(struct rl_sip *s, nua_handle_t *nh, const sip_t *sip)
 {
-	struct sip_call *c = calloc(1, sizeof(*c));
+	struct sip_call *c = rl_calloc(1, sizeof(*c));
 
-	if (c == NULL)
-		return NULL;
 	c->nh = nh;
 	c->state = CALL_OFFERED;
 	if (sip != NULL && sip->sip_call_id != NULL && sip->sip_call_id->i_id != NULL)
@@ -600,51 +599,33 @@ static void respond_retry(nua_handle_t *nh, int status, const char *phrase, unsi
 	}
 }
 
-/* A new INVITE: refuse it ourselves, or report it to the node. */
-static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_t *sip)
+/* invite_refused answers an INVITE the glue refuses itself (trunk, draining, full, SDP)
+ * and says so (1); 0 for one to report, whose offer is then in c->offer. */
+static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip, const struct rl_sip_event *ev,
+                          const struct trunk *src)
 {
-	struct rl_sip_event ev;
-	struct sip_call *c;
-	struct trunk src;
 	int rv;
 
-	COUNT(s, invites);
-	if ((c = call_new(s, nh, sip)) == NULL) {
-		/* Out of memory: answer and let sofia's handle go; nothing of ours to keep. */
-		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-		nua_handle_destroy(nh);
-		return;
-	}
-	memset(&ev, 0, sizeof(ev));
-	request_source(nua, sip, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &ev.tls, &src);
-	if (c->remote_target[0] == '\0' && ev.src_ip[0] != '\0') {
-		/* No Contact: Refer-To numbers go to where the INVITE came from. */
-		if (strchr(ev.src_ip, ':') != NULL)
-			snprintf(c->remote_target, sizeof(c->remote_target), "sip:[%s]:%u", ev.src_ip, ev.src_port);
-		else
-			snprintf(c->remote_target, sizeof(c->remote_target), "sip:%s:%u", ev.src_ip, ev.src_port);
-	}
-
-	if (!trunk_allowed(s, &src)) {
+	if (!trunk_allowed(s, src)) {
 		COUNT(s, refused_trunk);
-		rl_log(RL_LOG_WARNING, "sip refused reason=trunk src=%s", ev.src_ip[0] ? ev.src_ip : "?");
+		rl_log(RL_LOG_WARNING, "sip refused reason=trunk src=%s", ev->src_ip[0] ? ev->src_ip : "?");
 		c->state = CALL_ENDING;
-		nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
-		return;
+		nua_respond(c->nh, SIP_403_FORBIDDEN, TAG_END());
+		return 1;
 	}
 	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
 		COUNT(s, refused_draining);
-		rl_log(RL_LOG_INFO, "sip refused reason=draining src=%s", ev.src_ip);
+		rl_log(RL_LOG_INFO, "sip refused reason=draining src=%s", ev->src_ip);
 		c->state = CALL_ENDING;
-		respond_retry(nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
-		return;
+		respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
+		return 1;
 	}
 	if (s->calls.len >= s->max_calls) {
 		COUNT(s, refused_full);
-		rl_log(RL_LOG_WARNING, "sip refused reason=full calls=%zu src=%s", s->calls.len, ev.src_ip);
+		rl_log(RL_LOG_WARNING, "sip refused reason=full calls=%zu src=%s", s->calls.len, ev->src_ip);
 		c->state = CALL_ENDING;
-		respond_retry(nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
-		return;
+		respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
+		return 1;
 	}
 	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) != RL_OK) {
 		/* No offer (late-offer INVITE), broken SDP or no codec we take: 488 (not done yet
@@ -654,32 +635,59 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 		       rv == RL_ENOENT   ? "no_sdp"
 		       : rv == RL_ERANGE ? "no_codec"
 		                         : "bad_sdp",
-		       ev.src_ip, c->call_id);
+		       ev->src_ip, c->call_id);
 		c->state = CALL_ENDING;
-		nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		return;
+		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		return 1;
 	}
+	return 0;
+}
+
+/* invite_report gives the call its id and tells the node: who calls, which number, the
+ * offer (ev already holds where the INVITE came from). */
+static void invite_report(struct rl_sip *s, struct sip_call *c, const sip_t *sip, struct rl_sip_event *ev)
+{
+	const sip_p_asserted_identity_t *pai = sip_p_asserted_identity(sip);
+	const url_t *from = pai ? pai->paid_url : sip->sip_from ? sip->sip_from->a_url : NULL;
+	const char *display = pai ? pai->paid_display : sip->sip_from ? sip->sip_from->a_display : NULL;
 
 	c->id = ++s->next_id;
 	rl_htab_put(&s->calls, c->id, c);
-	ev.type = RL_SIP_EV_INVITE;
-	ev.call = c->id;
-	{
-		const sip_p_asserted_identity_t *pai = sip_p_asserted_identity(sip);
-		const url_t *from = pai ? pai->paid_url : sip->sip_from ? sip->sip_from->a_url : NULL;
-		const char *display = pai ? pai->paid_display : sip->sip_from ? sip->sip_from->a_display : NULL;
-		copy_number(ev.caller, sizeof(ev.caller), from);
-		copy_display(ev.caller_name, sizeof(ev.caller_name), display);
-	}
-	copy_number(ev.dialled, sizeof(ev.dialled), sip->sip_request ? sip->sip_request->rq_url : NULL);
-	memcpy(ev.call_id, c->call_id, sizeof(ev.call_id));
-	ev.media = c->offer.media;
+	ev->type = RL_SIP_EV_INVITE;
+	ev->call = c->id;
+	copy_number(ev->caller, sizeof(ev->caller), from);
+	copy_display(ev->caller_name, sizeof(ev->caller_name), display);
+	copy_number(ev->dialled, sizeof(ev->dialled), sip->sip_request ? sip->sip_request->rq_url : NULL);
+	memcpy(ev->call_id, c->call_id, sizeof(ev->call_id));
+	ev->media = c->offer.media;
 	rl_log(
 	    RL_LOG_INFO,
 	    "sip invite call=%llu caller=%s dialled=%s src=%s tcp=%d tls=%d rtp=%s:%u codec=%s dtmf_pt=%d call_id=%s",
-	    (unsigned long long)c->id, ev.caller, ev.dialled, ev.src_ip, ev.tcp, ev.tls, ev.media.ip, ev.media.port,
-	    rl_sip_codec_name(ev.media.codec), ev.media.dtmf_pt, c->call_id);
-	emit(s, &ev);
+	    (unsigned long long)c->id, ev->caller, ev->dialled, ev->src_ip, ev->tcp, ev->tls, ev->media.ip,
+	    ev->media.port, rl_sip_codec_name(ev->media.codec), ev->media.dtmf_pt, c->call_id);
+	emit(s, ev);
+}
+
+/* A new INVITE: refuse it ourselves, or report it to the node. */
+static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_t *sip)
+{
+	struct rl_sip_event ev;
+	struct sip_call *c;
+	struct trunk src;
+
+	COUNT(s, invites);
+	c = call_new(s, nh, sip);
+	memset(&ev, 0, sizeof(ev));
+	request_source(nua, sip, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &ev.tls, &src);
+	if (c->remote_target[0] == '\0' && ev.src_ip[0] != '\0') {
+		/* No Contact: Refer-To numbers go to where the INVITE came from. */
+		if (strchr(ev.src_ip, ':') != NULL)
+			snprintf(c->remote_target, sizeof(c->remote_target), "sip:[%s]:%u", ev.src_ip, ev.src_port);
+		else
+			snprintf(c->remote_target, sizeof(c->remote_target), "sip:%s:%u", ev.src_ip, ev.src_port);
+	}
+	if (!invite_refused(s, c, sip, &ev, &src))
+		invite_report(s, c, sip, &ev);
 }
 
 /* A re-INVITE on a call: answer it ourselves with our SDP and report the new remote side. */
@@ -1395,6 +1403,75 @@ static void *sip_main(void *arg)
 	return NULL;
 }
 
+/* sip_conf_limits checks and completes the codecs, limits, timeouts and User-Agent of
+ * s->conf (copied from the caller's). */
+static int sip_conf_limits(struct rl_sip *s)
+{
+	if (s->conf.codecs == 0)
+		s->conf.codecs = RL_SIP_PCMU | RL_SIP_PCMA;
+	s->conf.codecs &= RL_SIP_PCMU | RL_SIP_PCMA | RL_SIP_OPUS;
+	if (s->conf.codecs == 0 || s->conf.retry_after_s > 86400)
+		return RL_EINVAL;
+	s->max_calls = s->conf.max_calls ? s->conf.max_calls : DEFAULT_MAX_CALLS;
+	if (s->conf.refer_timeout_s == 0)
+		s->conf.refer_timeout_s = DEFAULT_REFER_TIMEOUT_S;
+	if (s->conf.refer_timeout_s > 3600)
+		return RL_EINVAL;
+	snprintf(s->user_agent, sizeof(s->user_agent), "%s", s->conf.user_agent ? s->conf.user_agent : "relais-node");
+	s->conf.user_agent = s->user_agent;
+	return RL_OK;
+}
+
+/* sip_conf_tls copies the TLS settings of conf into s, checking the certificate file. */
+static int sip_conf_tls(struct rl_sip *s, const struct rl_sip_conf *conf)
+{
+	char pem[RL_SIP_PATH_MAX + 16];
+
+	s->conf.tls_dir = NULL;
+	if (conf->tls_port == 0)
+		return RL_OK;
+	if (conf->tls_port == s->listen_port || conf->tls_dir == NULL || conf->tls_dir[0] == '\0' ||
+	    strlen(conf->tls_dir) >= sizeof(s->tls_dir))
+		return RL_EINVAL;
+	snprintf(s->tls_dir, sizeof(s->tls_dir), "%s", conf->tls_dir);
+	s->conf.tls_dir = s->tls_dir;
+	/* Sofia would listen without its key and certificate; name the usual mistake. */
+	snprintf(pem, sizeof(pem), "%s/agent.pem", s->tls_dir);
+	if (access(pem, R_OK) != 0) {
+		rl_log(RL_LOG_ERR, "sip tls certificate unreadable file=%s err=\"%s\"", pem, strerror(errno));
+		return RL_ECONFIG;
+	}
+	return RL_OK;
+}
+
+/* sip_start starts the SIP thread and waits until it listens (or failed to). On failure
+ * nothing of it is left but s->efd, which the caller closes. */
+static int sip_start(struct rl_sip *s)
+{
+	int rv;
+
+	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return RL_ENOMEM;
+	pthread_mutex_init(&s->mtx, NULL);
+	pthread_cond_init(&s->started_cv, NULL);
+	if (pthread_create(&s->thread, NULL, sip_main, s) != 0) {
+		rv = RL_ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_lock(&s->mtx);
+	while (!s->started)
+		pthread_cond_wait(&s->started_cv, &s->mtx);
+	rv = s->start_rv;
+	pthread_mutex_unlock(&s->mtx);
+	if (rv == RL_OK)
+		return RL_OK;
+	pthread_join(s->thread, NULL);
+fail:
+	pthread_cond_destroy(&s->started_cv);
+	pthread_mutex_destroy(&s->mtx);
+	return rv;
+}
+
 int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 {
 	struct rl_sip *s;
@@ -1403,47 +1480,14 @@ int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 	*out = NULL;
 	if (conf == NULL || conf->fn == NULL)
 		return RL_EINVAL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return RL_ENOMEM;
+	s = rl_calloc(1, sizeof(*s));
 	s->efd = -1;
 	s->conf = *conf;
 	s->conf.trunks = NULL;
 	if ((rv = parse_listen(conf->listen, s->listen_ip, sizeof(s->listen_ip), &s->listen_port)) != RL_OK)
 		goto fail_free;
-	if (s->conf.codecs == 0)
-		s->conf.codecs = RL_SIP_PCMU | RL_SIP_PCMA;
-	s->conf.codecs &= RL_SIP_PCMU | RL_SIP_PCMA | RL_SIP_OPUS;
-	if (s->conf.codecs == 0 || s->conf.retry_after_s > 86400) {
-		rv = RL_EINVAL;
+	if ((rv = sip_conf_limits(s)) != RL_OK || (rv = sip_conf_tls(s, conf)) != RL_OK)
 		goto fail_free;
-	}
-	s->max_calls = conf->max_calls ? conf->max_calls : DEFAULT_MAX_CALLS;
-	if (s->conf.refer_timeout_s == 0)
-		s->conf.refer_timeout_s = DEFAULT_REFER_TIMEOUT_S;
-	if (s->conf.refer_timeout_s > 3600) {
-		rv = RL_EINVAL;
-		goto fail_free;
-	}
-	s->conf.tls_dir = NULL;
-	if (conf->tls_port != 0) {
-		char pem[RL_SIP_PATH_MAX + 16];
-		if (conf->tls_port == s->listen_port || conf->tls_dir == NULL || conf->tls_dir[0] == '\0' ||
-		    strlen(conf->tls_dir) >= sizeof(s->tls_dir)) {
-			rv = RL_EINVAL;
-			goto fail_free;
-		}
-		snprintf(s->tls_dir, sizeof(s->tls_dir), "%s", conf->tls_dir);
-		s->conf.tls_dir = s->tls_dir;
-		/* Sofia would listen without its key and certificate; name the usual mistake. */
-		snprintf(pem, sizeof(pem), "%s/agent.pem", s->tls_dir);
-		if (access(pem, R_OK) != 0) {
-			rl_log(RL_LOG_ERR, "sip tls certificate unreadable file=%s err=\"%s\"", pem, strerror(errno));
-			rv = RL_ECONFIG;
-			goto fail_free;
-		}
-	}
-	snprintf(s->user_agent, sizeof(s->user_agent), "%s", conf->user_agent ? conf->user_agent : "relais-node");
-	s->conf.user_agent = s->user_agent;
 	s->conf.listen = NULL;
 	for (unsigned i = 0; conf->trunks != NULL && conf->trunks[i] != NULL; i++) {
 		struct trunk *t = &s->trunks[s->n_trunks];
@@ -1461,31 +1505,11 @@ int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 		}
 		s->n_trunks++;
 	}
-	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-		rv = RL_ENOMEM;
+	if ((rv = sip_start(s)) != RL_OK)
 		goto fail_free;
-	}
-	pthread_mutex_init(&s->mtx, NULL);
-	pthread_cond_init(&s->started_cv, NULL);
-	if (pthread_create(&s->thread, NULL, sip_main, s) != 0) {
-		rv = RL_ENOMEM;
-		goto fail_sync;
-	}
-	pthread_mutex_lock(&s->mtx);
-	while (!s->started)
-		pthread_cond_wait(&s->started_cv, &s->mtx);
-	rv = s->start_rv;
-	pthread_mutex_unlock(&s->mtx);
-	if (rv != RL_OK) {
-		pthread_join(s->thread, NULL);
-		goto fail_sync;
-	}
 	*out = s;
 	return RL_OK;
 
-fail_sync:
-	pthread_cond_destroy(&s->started_cv);
-	pthread_mutex_destroy(&s->mtx);
 fail_free:
 	if (s->efd >= 0)
 		close(s->efd);

@@ -216,80 +216,105 @@ static int rl_sdp_fmt_ok(const char *body, size_t len)
 	return 1;
 }
 
+/* sdp_bytes_ok: sofia's SDP parser mishandles bytes above 0x7f in some tokens (fuzzing found
+ * an m= line that makes it ask for 2 GiB): SDP's grammar is ASCII except free text (s=, i=)
+ * that we never read, so anything else is refused before sofia sees it, as are NULs and
+ * control characters other than CR, LF and TAB. */
+static int sdp_bytes_ok(const char *body, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)body[i];
+		if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n' && ch != '\t'))
+			return 0;
+	}
+	return 1;
+}
+
+/* offer_echo keeps what the answer repeats of stream n (its refusal with port 0). */
+static void offer_echo(struct rl_sip_offer *o, unsigned n, const sdp_media_t *sm)
+{
+	copy_token(o->streams[n].type, sizeof(o->streams[n].type), sm->m_type_name, "audio");
+	copy_token(o->streams[n].proto, sizeof(o->streams[n].proto), sm->m_proto_name, "RTP/AVP");
+	/* sofia keeps RTP formats as rtpmaps, others as a text list. */
+	if (sm->m_rtpmaps != NULL)
+		snprintf(o->streams[n].fmt, sizeof(o->streams[n].fmt), "%u", (unsigned)sm->m_rtpmaps->rm_pt);
+	else
+		copy_token(o->streams[n].fmt, sizeof(o->streams[n].fmt), sm->m_format ? sm->m_format->l_text : NULL,
+		           "0");
+}
+
+/* offer_audio reads an RTP audio stream into *m: RL_OK if it has a usable address and a codec
+ * of accept; RL_ENOENT if only the codec is missing; RL_EPROTO if it is not usable audio. */
+static int offer_audio(const sdp_session_t *sdp, const sdp_media_t *sm, unsigned accept, struct rl_sip_media *m)
+{
+	const sdp_attribute_t *a;
+
+	if (sm->m_type != sdp_media_audio || sm->m_proto != sdp_proto_rtp || sm->m_rejected || sm->m_port == 0 ||
+	    sm->m_port > 65535)
+		return RL_EPROTO;
+	memset(m, 0, sizeof(*m));
+	m->pt = m->pt_pcmu = m->pt_pcma = m->pt_opus = m->dtmf_pt = -1;
+	if (stream_addr(sdp, sm, m->ip, sizeof(m->ip)) != RL_OK)
+		return RL_EPROTO;
+	m->port = (uint16_t)sm->m_port;
+	stream_codecs(sm, accept, m);
+	if (m->codec == 0)
+		return RL_ENOENT;
+	m->dir = (uint8_t)(sm->m_mode & 3);
+	m->hold = m->dir == sdp_sendonly || m->dir == sdp_inactive || strcmp(m->ip, "0.0.0.0") == 0;
+	if ((a = sdp_attribute_find(sm->m_attributes, "ptime")) == NULL)
+		a = sdp_attribute_find(sdp->sdp_attributes, "ptime");
+	if (a != NULL && a->a_value != NULL) {
+		unsigned long pt = strtoul(a->a_value, NULL, 10);
+		m->ptime = pt >= 1 && pt <= 1000 ? (uint16_t)pt : 0;
+	}
+	return RL_OK;
+}
+
+/* offer_streams reads every m= line of sdp into o: the first usable audio stream with a codec
+ * of accept is ours. Errors as rl_sip_sdp_offer. */
+static int offer_streams(struct rl_sip_offer *o, const sdp_session_t *sdp, unsigned accept)
+{
+	int found = 0, audio_seen = 0;
+	unsigned n = 0;
+
+	for (const sdp_media_t *sm = sdp->sdp_media; sm != NULL; sm = sm->m_next, n++) {
+		struct rl_sip_media m;
+		int rv;
+
+		if (n >= RL_SIP_STREAMS_MAX)
+			return RL_ETOOBIG;
+		offer_echo(o, n, sm);
+		if (found || (rv = offer_audio(sdp, sm, accept, &m)) == RL_EPROTO)
+			continue;
+		audio_seen = 1;
+		if (rv != RL_OK)
+			continue;
+		o->media = m;
+		o->audio = n;
+		found = 1;
+	}
+	o->n_streams = n;
+	return found ? RL_OK : audio_seen ? RL_ENOENT : RL_EPROTO;
+}
+
 int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsigned accept)
 {
 	su_home_t home[1] = {SU_HOME_INIT(home)};
 	sdp_parser_t *p = NULL;
 	const sdp_session_t *sdp;
-	int rv = RL_EPROTO, found = 0, audio_seen = 0;
-	unsigned n = 0;
+	int rv = RL_EPROTO;
 
 	memset(o, 0, sizeof(*o));
 	if (body == NULL || len == 0)
 		return RL_EPROTO;
 	if (len > SDP_MAX)
 		return RL_ETOOBIG;
-	/* sofia's SDP parser mishandles bytes above 0x7f in some tokens (fuzzing found an m=
-	 * line that makes it ask for 2 GiB): SDP's grammar is ASCII except free text (s=, i=)
-	 * that we never read, so anything else is refused before sofia sees it, as are NULs
-	 * and control characters other than CR, LF and TAB. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)body[i];
-		if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n' && ch != '\t'))
-			return RL_EPROTO;
-	}
-	if (!rl_sdp_fmt_ok(body, len))
+	if (!sdp_bytes_ok(body, len) || !rl_sdp_fmt_ok(body, len))
 		return RL_EPROTO;
 	p = sdp_parse(home, body, (issize_t)len, 0);
-	sdp = p ? sdp_session(p) : NULL;
-	if (sdp == NULL)
-		goto out;
-
-	for (const sdp_media_t *sm = sdp->sdp_media; sm != NULL; sm = sm->m_next, n++) {
-		struct rl_sip_media m;
-
-		if (n >= RL_SIP_STREAMS_MAX) {
-			rv = RL_ETOOBIG;
-			goto out;
-		}
-		copy_token(o->streams[n].type, sizeof(o->streams[n].type), sm->m_type_name, "audio");
-		copy_token(o->streams[n].proto, sizeof(o->streams[n].proto), sm->m_proto_name, "RTP/AVP");
-		/* sofia keeps RTP formats as rtpmaps, others as a text list. */
-		if (sm->m_rtpmaps != NULL)
-			snprintf(o->streams[n].fmt, sizeof(o->streams[n].fmt), "%u", (unsigned)sm->m_rtpmaps->rm_pt);
-		else
-			copy_token(o->streams[n].fmt, sizeof(o->streams[n].fmt),
-			           sm->m_format ? sm->m_format->l_text : NULL, "0");
-		if (found || sm->m_type != sdp_media_audio || sm->m_proto != sdp_proto_rtp || sm->m_rejected ||
-		    sm->m_port == 0 || sm->m_port > 65535)
-			continue;
-
-		memset(&m, 0, sizeof(m));
-		m.pt = m.pt_pcmu = m.pt_pcma = m.pt_opus = m.dtmf_pt = -1;
-		if (stream_addr(sdp, sm, m.ip, sizeof(m.ip)) != RL_OK)
-			continue;
-		m.port = (uint16_t)sm->m_port;
-		audio_seen = 1;
-		stream_codecs(sm, accept, &m);
-		if (m.codec == 0)
-			continue;
-
-		m.dir = (uint8_t)(sm->m_mode & 3);
-		m.hold = m.dir == sdp_sendonly || m.dir == sdp_inactive || strcmp(m.ip, "0.0.0.0") == 0;
-		const sdp_attribute_t *a = sdp_attribute_find(sm->m_attributes, "ptime");
-		if (a == NULL)
-			a = sdp_attribute_find(sdp->sdp_attributes, "ptime");
-		if (a != NULL && a->a_value != NULL) {
-			unsigned long pt = strtoul(a->a_value, NULL, 10);
-			m.ptime = pt >= 1 && pt <= 1000 ? (uint16_t)pt : 0;
-		}
-		o->media = m;
-		o->audio = n;
-		found = 1;
-	}
-	o->n_streams = n;
-	rv = found ? RL_OK : audio_seen ? RL_ENOENT : RL_EPROTO;
-out:
+	if ((sdp = p ? sdp_session(p) : NULL) != NULL)
+		rv = offer_streams(o, sdp, accept);
 	if (p != NULL)
 		sdp_parser_free(p);
 	su_home_deinit(home);

@@ -1,11 +1,14 @@
 /*
  * source.h - where a site's contacts come from.
  *
- * A contact source (relaisctl through the node, the demo generator, and next the SIP trunk)
- * hands contacts to the node core with rl_node_submit; the core makes the submission
- * reliable (re-sent until the hub acknowledges, idempotent by ext_id) and calls back:
- * on_ack once with the hub's answer, then on_update for every ContactUpdate the hub pushes
- * about that contact, until it ends. Callbacks run on the node's loop thread.
+ * A contact source (carrier calls on the SIP trunks, relaisctl through the node, the demo
+ * generator) hands contacts to the node core with rl_node_submit; the core makes the
+ * submission reliable (re-sent until the hub acknowledges, idempotent by ext_id) and calls
+ * back: on_ack once with the hub's answer, then on_update for every ContactUpdate the hub
+ * pushes about that contact, until it ends. Once acknowledged, the contact is an object of
+ * the node (contact.h) that holds the source's cookie; a source with a caller's audio of
+ * its own (a carrier leg) attaches it there, and the node's media bridge carries it to the
+ * agent. Callbacks run on the node's loop thread.
  */
 #ifndef RL_SOURCE_H
 #define RL_SOURCE_H
@@ -65,14 +68,17 @@ int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, u
 
 /* rl_node_post hands ptr (one malloc'd block) from any thread to s->ops->posted on the
  * node's loop thread, which frees it; posts never handled (node closing) are freed with
- * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr), RL_ENOMEM. */
+ * free(). Errors: RL_EFULL (the loop's inbox is full: the caller keeps ptr). */
 int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr);
 
 /* rl_node_media returns the node's media engine (calls' audio), NULL if it has none. */
 struct rl_media *rl_node_media(struct rl_node *n);
 
-/* rl_node_attach_audio: when contact id connects to an agent, its audio is src/sink (taken;
- * closed by the node if the contact ends first). Errors: RL_ENOENT (no media), RL_EFULL. */
+/* rl_node_attach_audio: the caller of contact id (acknowledged, not ended) speaks through
+ * src and hears through sink when its media call starts (in on_update of a CONNECTED update,
+ * in time for that call). Taken in every case: held by the contact until its media call
+ * takes them, closed if the contact ends first. Errors: RL_ENOENT (the node has no media, or
+ * no such contact: both are closed at once). */
 struct rl_audio_src;
 struct rl_audio_sink;
 int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src *src, struct rl_audio_sink *sink);

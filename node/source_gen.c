@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_time.h"
@@ -114,7 +115,7 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 			st->next_at = now + (uint64_t)(rl_gen_exp(&g->rng, 60.0 / st->per_minute) * 1e6);
 		/* Catch up at most a few arrivals per tick after a stall, never a burst storm. */
 		for (int k = 0; k < 16 && now >= st->next_at; k++) {
-			struct gen_call *c = calloc(1, sizeof(*c));
+			struct gen_call *c = rl_calloc(1, sizeof(*c));
 			Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
 			Relais__KeyValue kv[2] = {RELAIS__KEY_VALUE__INIT, RELAIS__KEY_VALUE__INIT},
 			                 *kvp[2] = {&kv[0], &kv[1]};
@@ -122,8 +123,6 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 			struct rl_contact_req req = {0};
 
 			st->next_at += (uint64_t)(rl_gen_exp(&g->rng, 60.0 / st->per_minute) * 1e6);
-			if (c == NULL)
-				break;
 			rl_gen_caller(&g->rng, caller, sizeof(caller));
 			pop.caller = caller;
 			pop.dialled = st->dialled;
@@ -188,12 +187,9 @@ static const struct rl_source_ops gen_ops = {
 
 struct rl_source *rl_gen_create(const struct rl_gen_stream *streams, int n, uint64_t seed)
 {
-	struct gen *g = calloc(1, sizeof(*g));
+	struct gen *g = rl_calloc(1, sizeof(*g));
 
-	if (g == NULL || (g->streams = calloc((size_t)n + 1, sizeof(*streams))) == NULL) {
-		free(g);
-		return NULL;
-	}
+	g->streams = rl_calloc((size_t)n + 1, sizeof(*streams));
 	memcpy(g->streams, streams, (size_t)n * sizeof(*streams));
 	g->nstreams = n;
 	g->rng = seed ? seed : 0x2545f4914f6cdd1dULL;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "announce.h"
+#include "call_phase.h"
+#include "rl_alloc.h"
 #include "rl_carrier.h"
 #include "rl_err.h"
 #include "rl_htab.h"
@@ -12,35 +14,43 @@
 #include "rl_media.h"
 #include "rl_time.h"
 
-#define RL_SIP_RATE 16000 /* the bridge's audio rate: the carrier leg converts 8k <-> 16k */
+#define RL_SIP_RATE        16000    /* the bridge's audio rate: the carrier leg converts 8k <-> 16k */
+#define RL_ANNOUNCE_ASK_US 5000000u /* no position from the hub that soon: skip this announcement */
 
-enum rl_scall_state {
-	SC_IVR,       /* answered, in the menu */
-	SC_WAITING,   /* submitted (or about to be): queued at the hub, hold music or ringing */
-	SC_CONNECTED, /* an agent has it */
+/* While a caller who hears us waits: where the cycle of music and announcements is. */
+enum rl_sc_say {
+	SAY_MUSIC,   /* the hold music plays; the position is asked for at say_at_us */
+	SAY_ASKED,   /* the position was asked for; no answer by say_at_us: skip this one */
+	SAY_PLAYING, /* an announcement plays instead of the music */
 };
 
 /* One carrier call. It lives until both its SIP dialog and its contact are over: the node
- * keeps this as the contact's cookie until the hub says the contact ended. */
+ * keeps it as the contact's cookie until the hub says the contact ended. Its phase
+ * (call_phase.h) changes in rl_sc_event only. */
 struct rl_scall {
 	uint64_t call;
 	struct rl_sip_event inv; /* the INVITE: caller, DID, media */
 	const struct rl_sip_did *did;
 	struct rl_carrier *leg;
-	int state;
-	int sip_answered;                 /* our 200 went out */
-	int early;                        /* our 183 with SDP went out: the caller hears us */
-	int sip_done;                     /* RL_SIP_EV_ENDED seen */
-	int submitted, contact_done;      /* the contact: asked for, and over (or never made) */
-	int gone;                         /* the caller left */
+	enum rl_sc_phase phase;
+	int dialog_over;                  /* RL_SIP_EV_ENDED seen */
+	int contact_live;                 /* submitted, and neither refused nor ended yet */
 	char contact[RL_WIRE_MAX_ID + 1]; /* the hub's id once acknowledged */
 	char local[RL_WIRE_MAX_ID + 1];   /* id of the prompt/hold call in the media engine */
-	int local_live;
-	uint64_t next_announce_us; /* waiting: when to ask the hub for the next announcement */
-	uint64_t asked_us;         /* 0, or when the position was asked for */
-	int announcing;            /* an announcement plays instead of the music */
-	int xfer;                  /* an external transfer (REFER) is under way */
+	int local_live;                   /* that call is in the engine */
+	enum rl_sc_say say;               /* waiting phases that hear us only */
+	uint64_t say_at_us;
 	struct rl_ivr ivr;
+};
+
+/* What an event brings besides its kind (fields for other events are unused). */
+struct rl_sc_arg {
+	const char *queue;              /* QUEUE */
+	uint32_t priority;              /* QUEUE */
+	const Relais__ContactUpdate *u; /* AGENT, REQUEUED, XFER_ASK */
+	const char *how;                /* LEFT, DIALOG_ENDED */
+	int status;                     /* XFER_DONE, XFER_FAILED */
+	const char *reason;             /* XFER_DONE, XFER_FAILED, REFUSED */
 };
 
 struct rl_sipsrc {
@@ -75,6 +85,17 @@ static const struct rl_sip_did *rl_ss_did(struct rl_sipsrc *ss, const char *dial
 	return any;
 }
 
+/* The telephone-event payload type the carrier leg decodes: the offer's, unless it is none
+ * or collides with the audio's. */
+static int rl_sc_dtmf_pt(const struct rl_sip_media *m)
+{
+	return m->dtmf_pt >= 0 && m->dtmf_pt != m->pt ? m->dtmf_pt : -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* what the caller hears from us: prompts, music, announcements (a local call in the media
+ * engine that plays to the carrier leg and drains what the caller sends, digits included) */
+
 static void rl_sc_local_stop(struct rl_sipsrc *ss, struct rl_scall *c)
 {
 	if (c->local_live && rl_ss_media(ss) != NULL)
@@ -82,8 +103,7 @@ static void rl_sc_local_stop(struct rl_sipsrc *ss, struct rl_scall *c)
 	c->local_live = 0;
 }
 
-/* rl_sc_play_src plays play (taken; NULL = silence) to the caller while draining what the
- * caller sends (and the digits in it). */
+/* rl_sc_play_src plays play (taken; NULL = silence) to the caller. */
 static int rl_sc_play_src(struct rl_sipsrc *ss, struct rl_scall *c, struct rl_audio_src *play)
 {
 	struct rl_audio_src *listen;
@@ -143,26 +163,33 @@ static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
 /* rl_sc_maybe_free frees c once both its dialog and its contact are over. */
 static void rl_sc_maybe_free(struct rl_sipsrc *ss, struct rl_scall *c)
 {
-	if (c->sip_done && (c->contact_done || !c->submitted))
+	if (c->dialog_over && !c->contact_live)
 		rl_sc_free(ss, c);
 }
 
-/* rl_sc_wait: the call (back) in queue: announcements start over, the first after
- * announce_first_s. */
-static void rl_sc_wait(struct rl_sipsrc *ss, struct rl_scall *c)
+/* ---------------------------------------------------------------------------------------- */
+/* the steps of a move (see rl_sc_event) */
+
+static void rl_sc_answer(struct rl_sipsrc *ss, struct rl_scall *c)
 {
-	c->state = SC_WAITING;
-	c->asked_us = 0;
-	c->announcing = 0;
-	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+	rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), c->inv.media.codec,
+	              rl_sc_dtmf_pt(&c->inv.media));
+	ss->answered++;
 }
 
-static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *queue, uint32_t priority)
+static int rl_sc_progress(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	return rl_sip_progress(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg),
+	                       c->inv.media.codec, rl_sc_dtmf_pt(&c->inv.media));
+}
+
+/* rl_sc_submit hands the contact to the node: caller, DID, the menu's answers. */
+static int rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *queue, uint32_t priority)
 {
 	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
 	Relais__KeyValue kv[RL_IVR_MAX_ANSWERS + 1], *kvp[RL_IVR_MAX_ANSWERS + 1];
 	struct rl_contact_req req = {0};
-	int n = 0;
+	int n = 0, rv;
 
 	pop.caller = c->inv.caller;
 	pop.dialled = c->inv.dialled;
@@ -185,56 +212,173 @@ static void rl_sc_submit(struct rl_sipsrc *ss, struct rl_scall *c, const char *q
 	req.queue_id = queue;
 	req.priority = priority;
 	req.pop = &pop;
-	if (rl_node_submit(ss->base.node, &ss->base, &req, c) != RL_OK) {
-		rl_log(RL_LOG_ERR, "cannot queue carrier call call=%llu", (unsigned long long)c->call);
-		rl_sip_reject(ss->sip, c->call, 503, "Cannot queue the call", ss->conf.sip.retry_after_s);
-		return;
-	}
-	c->submitted = 1;
-	rl_sc_wait(ss, c);
+	if ((rv = rl_node_submit(ss->base.node, &ss->base, &req, c)) != RL_OK)
+		return rv;
+	c->contact_live = 1;
 	ss->queued++;
-	rl_log(RL_LOG_INFO, "carrier call queued call=%llu caller=%s did=%s queue=%s priority=%u",
-	       (unsigned long long)c->call, c->inv.caller, c->inv.dialled, queue, priority);
+	return RL_OK;
 }
 
-static void rl_sc_step(struct rl_sipsrc *ss, struct rl_scall *c, const struct rl_ivr_step *st)
+/* rl_sc_refer asks the carrier to take the caller to the number the agent chose. */
+static int rl_sc_refer(struct rl_sipsrc *ss, struct rl_scall *c, const Relais__ContactUpdate *u)
 {
-	switch (st->what) {
-	case RL_IVR_PLAY:
-		rl_sc_play(ss, c, st->prompt, 0);
-		break;
-	case RL_IVR_QUEUE:
-		rl_sc_submit(ss, c, st->queue, st->priority);
-		if (c->submitted)
-			rl_sc_play(ss, c, ss->conf.hold_music, 1);
-		break;
-	case RL_IVR_RELEASE:
-		ss->released++;
-		rl_sc_local_stop(ss, c);
+	int rv = rl_sip_refer(ss->sip, c->call, u->transfer_to);
+
+	rl_log(RL_LOG_INFO, "carrier transfer asked call=%llu contact=%s to=%s err=\"%s\"", (unsigned long long)c->call,
+	       c->contact, u->transfer_to, rv == RL_OK ? "" : rl_strerror(rv));
+	if (rv != RL_OK)
+		rl_node_transfer_result(ss->base.node, c->contact, 0, 0, rl_strerror(rv));
+	return rv;
+}
+
+/* The hub hears what it must of the move: the caller left, or how a transfer went. */
+static void rl_sc_tell_hub(struct rl_sipsrc *ss, struct rl_scall *c, unsigned todo, const struct rl_sc_arg *a)
+{
+	if (todo & RL_SC_DO_CANCEL) {
+		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		ss->abandoned++;
+	}
+	if (todo & RL_SC_DO_RESULT)
+		rl_node_transfer_result(ss->base.node, c->contact, a->status < 300, (unsigned)a->status, a->reason);
+}
+
+/* The caller's side of the SIP dialog, at the end of our part in it. */
+static void rl_sc_release(struct rl_sipsrc *ss, struct rl_scall *c, unsigned todo)
+{
+	if (todo & RL_SC_DO_HANGUP)
 		rl_sip_hangup(ss->sip, c->call);
-		break;
-	default:
-		break;
+	else if (todo & RL_SC_DO_REJECT)
+		rl_sip_reject(ss->sip, c->call, 503, "Cannot queue the call", ss->conf.sip.retry_after_s);
+	else if (todo & RL_SC_DO_UNAVAIL)
+		rl_sip_reject(ss->sip, c->call, 480, "Temporarily unavailable", 0);
+}
+
+static void rl_sc_ivr_step(struct rl_sipsrc *ss, struct rl_scall *c, const struct rl_ivr_step *st);
+
+/* What the caller hears on entering the new phase. */
+static void rl_sc_enter(struct rl_sipsrc *ss, struct rl_scall *c, unsigned todo)
+{
+	if (todo & (RL_SC_DO_MUSIC | RL_SC_DO_SILENCE)) {
+		/* In queue (again): announcements start over, the first after announce_first_s. */
+		c->say = SAY_MUSIC;
+		c->say_at_us = rl_mono_us() + (uint64_t)ss->conf.announce_first_s * 1000000u;
+	}
+	if (todo & RL_SC_DO_MUSIC)
+		rl_sc_play(ss, c, ss->conf.hold_music, 1);
+	else if (todo & RL_SC_DO_SILENCE)
+		rl_sc_play(ss, c, "", 0); /* the leg is drained meanwhile (nothing is sent) */
+	if (todo & RL_SC_DO_MENU) {
+		struct rl_ivr_step st;
+		rl_ivr_start(&c->ivr, ss->conf.menus, rl_ivr_find(ss->conf.menus, c->did->menu), rl_mono_us(), &st);
+		rl_sc_ivr_step(ss, c, &st);
+	}
+}
+
+/* The move's log line: the event's own at INFO where there is one, the phase change at DEBUG. */
+static void rl_sc_log(const struct rl_scall *c, enum rl_sc_event ev, enum rl_sc_phase from, const struct rl_sc_arg *a)
+{
+	unsigned long long call = (unsigned long long)c->call;
+	const char *contact = c->contact[0] ? c->contact : "-";
+
+	if (c->phase != from)
+		rl_log(RL_LOG_DEBUG, "carrier call phase call=%llu contact=%s from=%s to=%s", call, contact,
+		       rl_sc_phase_name(from), rl_sc_phase_name(c->phase));
+	if (ev == RL_SC_EV_QUEUE)
+		rl_log(RL_LOG_INFO, "carrier call queued call=%llu caller=%s did=%s queue=%s priority=%u", call,
+		       c->inv.caller, c->inv.dialled, a->queue, a->priority);
+	else if (ev == RL_SC_EV_NOT_QUEUED)
+		rl_log(RL_LOG_ERR, "cannot queue carrier call call=%llu", call);
+	else if (ev == RL_SC_EV_REFUSED)
+		rl_log(RL_LOG_WARNING, "hub refused a carrier call call=%llu err=\"%s\"", call, a->reason);
+	else if (ev == RL_SC_EV_AGENT)
+		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", call, contact,
+		       a->u->agent_id ? a->u->agent_id : "");
+	else if (ev == RL_SC_EV_REQUEUED)
+		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)", call, contact);
+	else if (ev == RL_SC_EV_XFER_DONE || ev == RL_SC_EV_XFER_FAILED)
+		rl_log(RL_LOG_INFO, "carrier transfer %s call=%llu contact=%s status=%d reason=\"%s\"",
+		       ev == RL_SC_EV_XFER_DONE ? "done" : "failed", call, contact, a->status, a->reason);
+	else if ((ev == RL_SC_EV_LEFT || ev == RL_SC_EV_DIALOG_ENDED) && c->phase == RL_SC_GONE)
+		rl_log(RL_LOG_INFO, "caller left call=%llu how=%s contact=%s", call, a->how, contact);
+}
+
+/*
+ * rl_sc_event: the one place where a carrier call changes phase. rl_sc_next (call_phase.c)
+ * says where event ev takes the call and what to do; this does it, always in this order:
+ * the SIP answer side (183/180, 200), the submission, the REFER, what plays stops and the leg
+ * goes to the contact for the agent's media call, the hub hears of it, the dialog is ended,
+ * the phase is set and the move logged, and the new phase's sound (or menu) starts. A step
+ * that cannot be taken changes the move: no 183 means ringback instead of early media, no
+ * submission means the call is released, no REFER means the agent keeps the caller.
+ * Returns 1 if ev meant something in the call's phase. The caller frees the call when it
+ * may be over.
+ */
+static int rl_sc_event(struct rl_sipsrc *ss, struct rl_scall *c, enum rl_sc_event ev, const struct rl_sc_arg *a)
+{
+	struct rl_sc_facts f = {.early = c->did->menu[0] == '\0' && c->did->early_media,
+	                        .contact_known = c->contact[0] != '\0'};
+	enum rl_sc_phase from = c->phase;
+	struct rl_sc_move m;
+
+	if (!rl_sc_next(from, ev, &f, &m))
+		return 0;
+	if ((m.todo & RL_SC_DO_PROGRESS) && rl_sc_progress(ss, c) != RL_OK) {
+		f.early = 0;
+		rl_sc_next(from, ev, &f, &m);
+	}
+	if (m.todo & RL_SC_DO_RINGING)
+		rl_sip_ringing(ss->sip, c->call);
+	if (m.todo & RL_SC_DO_ANSWER)
+		rl_sc_answer(ss, c);
+	if ((m.todo & RL_SC_DO_SUBMIT) && rl_sc_submit(ss, c, a->queue, a->priority) != RL_OK)
+		return rl_sc_event(ss, c, RL_SC_EV_NOT_QUEUED, a);
+	if ((m.todo & RL_SC_DO_REFER) && rl_sc_refer(ss, c, a->u) != RL_OK)
+		return 1;
+	if (m.todo & RL_SC_DO_STOP)
+		rl_sc_local_stop(ss, c);
+	if ((m.todo & RL_SC_DO_BRIDGE) &&
+	    rl_node_attach_audio(ss->base.node, c->contact, rl_carrier_src(c->leg), rl_carrier_sink(c->leg)) != RL_OK)
+		rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", c->contact);
+	rl_sc_tell_hub(ss, c, m.todo, a);
+	rl_sc_release(ss, c, m.todo);
+	c->phase = m.to;
+	rl_sc_log(c, ev, from, a);
+	rl_sc_enter(ss, c, m.todo);
+	return 1;
+}
+
+/* What the menu asks for: a prompt (within the menu), or the end of the menu. */
+static void rl_sc_ivr_step(struct rl_sipsrc *ss, struct rl_scall *c, const struct rl_ivr_step *st)
+{
+	struct rl_sc_arg a = {0};
+
+	if (st->what == RL_IVR_PLAY) {
+		rl_sc_play(ss, c, st->prompt, 0);
+	} else if (st->what == RL_IVR_QUEUE) {
+		a.queue = st->queue;
+		a.priority = st->priority;
+		rl_sc_event(ss, c, RL_SC_EV_QUEUE, &a);
+	} else if (st->what == RL_IVR_RELEASE && rl_sc_event(ss, c, RL_SC_EV_MENU_RELEASE, &a)) {
+		ss->released++;
 	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* SIP events, on the node's loop */
 
-static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
+/* rl_ss_admit: may the site take a call to this number now? Answers it if not. */
+static const struct rl_sip_did *rl_ss_admit(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 {
-	struct rl_scall *c;
-	struct rl_carrier_conf cc;
 	const struct rl_sip_did *did = rl_ss_did(ss, ev->dialled);
-	int rv;
+	unsigned load;
 
 	if (did == NULL) {
 		ss->unknown_did++;
 		rl_log(RL_LOG_NOTICE, "carrier call to an unknown number did=%s caller=%s", ev->dialled, ev->caller);
 		rl_sip_reject(ss->sip, ev->call, 404, "No such number here", 0);
-		return;
+		return NULL;
 	}
-	unsigned load = rl_media_load(rl_ss_media(ss));
+	load = rl_media_load(rl_ss_media(ss));
 	if (ss->conf.max_media_load > 0 && load >= ss->conf.max_media_load) {
 		/* The media thread no longer keeps up: a call taken now would not be answered in
 		 * time, and would slow every call in progress. An SBC tries another site. */
@@ -242,75 +386,84 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		rl_log(RL_LOG_NOTICE, "carrier call refused: media busy load=%u%% limit=%u%% caller=%s did=%s", load,
 		       ss->conf.max_media_load, ev->caller, ev->dialled);
 		rl_sip_reject(ss->sip, ev->call, 503, "Site busy", ss->conf.sip.retry_after_s);
-		return;
+		return NULL;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		rl_sip_reject(ss->sip, ev->call, 503, NULL, ss->conf.sip.retry_after_s);
-		return;
-	}
-	c->call = ev->call;
-	c->inv = *ev;
-	c->did = did;
-	snprintf(c->local, sizeof(c->local), "sip:%llu", (unsigned long long)ev->call);
+	return did;
+}
+
+/* rl_sc_open_leg opens the call's RTP leg towards the carrier's offer. */
+static int rl_sc_open_leg(struct rl_sipsrc *ss, struct rl_scall *c)
+{
+	const struct rl_sip_media *m = &c->inv.media;
+	struct rl_carrier_conf cc;
+	int rv;
+
 	rl_carrier_conf_default(&cc);
-	cc.codec = ev->media.codec == RL_SIP_OPUS   ? RL_CARRIER_OPUS
-	           : ev->media.codec == RL_SIP_PCMA ? RL_CARRIER_G711A
-	                                            : RL_CARRIER_G711U;
-	cc.pt = ev->media.pt; /* as offered: static or dynamic */
-	cc.dtmf_pt = ev->media.dtmf_pt >= 0 && ev->media.dtmf_pt != cc.pt ? ev->media.dtmf_pt : -1;
-	cc.dtmf_clock = ev->media.dtmf_rate == 48000 ? 48000 : RL_CARRIER_CLOCK;
+	cc.codec = m->codec == RL_SIP_OPUS   ? RL_CARRIER_OPUS
+	           : m->codec == RL_SIP_PCMA ? RL_CARRIER_G711A
+	                                     : RL_CARRIER_G711U;
+	cc.pt = m->pt; /* as offered: static or dynamic */
+	cc.dtmf_pt = rl_sc_dtmf_pt(m);
+	cc.dtmf_clock = m->dtmf_rate == 48000 ? 48000 : RL_CARRIER_CLOCK;
 	cc.rate = RL_SIP_RATE;
 	cc.port_min = ss->conf.rtp_min;
 	cc.port_max = ss->conf.rtp_max;
 	if ((rv = rl_carrier_open(&c->leg, ss->conf.media_ip, &cc)) != RL_OK ||
-	    (rv = rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port)) != RL_OK) {
-		rl_log(RL_LOG_ERR, "carrier leg unavailable call=%llu err=\"%s\"", (unsigned long long)ev->call,
+	    (rv = rl_carrier_set_peer(c->leg, m->ip, m->port)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "carrier leg unavailable call=%llu err=\"%s\"", (unsigned long long)c->call,
 		       rl_strerror(rv));
 		rl_carrier_close(c->leg);
+		c->leg = NULL;
+	}
+	return rv;
+}
+
+static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
+{
+	const struct rl_sip_did *did = rl_ss_admit(ss, ev);
+	struct rl_sc_arg a = {0};
+	struct rl_scall *c;
+
+	if (did == NULL)
+		return;
+	c = rl_calloc(1, sizeof(*c));
+	c->call = ev->call;
+	c->inv = *ev;
+	c->did = did;
+	c->phase = RL_SC_OFFERED;
+	snprintf(c->local, sizeof(c->local), "sip:%llu", (unsigned long long)ev->call);
+	if (rl_sc_open_leg(ss, c) != RL_OK) {
 		free(c);
 		rl_sip_reject(ss->sip, ev->call, 503, "No media port", ss->conf.sip.retry_after_s);
 		return;
 	}
 	rl_htab_put(&ss->calls, c->call, c);
-	if (did->menu[0] == '\0' && did->early_media &&
-	    rl_sip_progress(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), ev->media.codec,
-	                    cc.dtmf_pt) == RL_OK)
-		c->early = 1;
-	else
-		rl_sip_ringing(ss->sip, c->call);
 	if (did->menu[0] && rl_ivr_find(ss->conf.menus, did->menu) != NULL) {
-		struct rl_ivr_step st;
-		rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg), ev->media.codec,
-		              cc.dtmf_pt);
-		c->sip_answered = 1;
-		c->state = SC_IVR;
-		ss->answered++;
-		rl_ivr_start(&c->ivr, ss->conf.menus, rl_ivr_find(ss->conf.menus, did->menu), rl_mono_us(), &st);
-		rl_sc_step(ss, c, &st);
-	} else {
-		/* No menu: the caller hears the carrier's ringing until an agent answers, or our
-		 * hold music in early media. */
-		rl_sc_submit(ss, c, did->queue, did->priority);
-		if (!c->submitted)
-			return;
-		/* Without early media the leg is drained meanwhile (nothing is sent). */
-		rl_sc_play(ss, c, c->early ? ss->conf.hold_music : "", c->early);
+		rl_sc_event(ss, c, RL_SC_EV_MENU, &a);
+		return;
 	}
+	/* No menu: the caller hears the carrier's ringing until an agent answers, or our hold
+	 * music in early media. */
+	a.queue = did->queue;
+	a.priority = did->priority;
+	rl_sc_event(ss, c, RL_SC_EV_QUEUE, &a);
 }
 
-/* The caller left: the contact is abandoned wherever it is. */
-static void rl_ss_caller_left(struct rl_sipsrc *ss, struct rl_scall *c, const char *how)
+/* The caller left (BYE, CANCEL) or the dialog ended: the contact is abandoned wherever it
+ * is, and the call is freed once the contact is over too. */
+static void rl_ss_dialog(struct rl_sipsrc *ss, struct rl_scall *c, const struct rl_sip_event *ev)
 {
-	if (c->gone)
+	struct rl_sc_arg a = {0};
+
+	if (ev->type == RL_SIP_EV_ENDED) {
+		a.how = "ended";
+		rl_sc_event(ss, c, RL_SC_EV_DIALOG_ENDED, &a);
+		c->dialog_over = 1;
+		rl_sc_maybe_free(ss, c);
 		return;
-	c->gone = 1;
-	rl_sc_local_stop(ss, c);
-	if (c->contact[0] && !c->contact_done) {
-		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
-		ss->abandoned++;
 	}
-	rl_log(RL_LOG_INFO, "caller left call=%llu how=%s contact=%s", (unsigned long long)c->call, how,
-	       c->contact[0] ? c->contact : "-");
+	a.how = ev->type == RL_SIP_EV_BYE ? "bye" : "cancel";
+	rl_sc_event(ss, c, RL_SC_EV_LEFT, &a);
 }
 
 static void rl_ss_posted(struct rl_source *s, void *ptr)
@@ -318,50 +471,24 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 	struct rl_sipsrc *ss = rl_ss(s);
 	struct rl_sip_event *ev = ptr;
 	struct rl_scall *c = rl_htab_get(&ss->calls, ev->call, NULL, NULL);
+	struct rl_sc_arg a = {.status = ev->status, .reason = ev->reason};
 
-	switch (ev->type) {
-	case RL_SIP_EV_INVITE:
-		if (c == NULL)
-			rl_ss_invite(ss, ev);
-		break;
-	case RL_SIP_EV_REINVITE:
-		if (c != NULL && c->leg != NULL) {
-			rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port);
-			rl_carrier_hold(c->leg, ev->media.hold);
-			rl_log(RL_LOG_INFO, "carrier call %s call=%llu", ev->media.hold ? "on hold" : "resumed",
-			       (unsigned long long)c->call);
-		}
-		break;
-	case RL_SIP_EV_REFER:
-		if (c != NULL && c->xfer && ev->status != 202) {
-			/* 200: the carrier has the caller (its BYE follows); else the call goes on. */
-			c->xfer = 0;
-			if (ev->status >= 200 && ev->status < 300)
-				ss->transfers_out++;
-			rl_log(RL_LOG_INFO, "carrier transfer %s call=%llu contact=%s status=%d reason=\"%s\"",
-			       ev->status < 300 ? "done" : "failed", (unsigned long long)c->call, c->contact,
-			       ev->status, ev->reason);
-			if (c->contact[0])
-				rl_node_transfer_result(ss->base.node, c->contact, ev->status < 300,
-				                        (unsigned)ev->status, ev->reason);
-		}
-		break;
-	case RL_SIP_EV_BYE:
-	case RL_SIP_EV_CANCEL:
-		if (c != NULL)
-			rl_ss_caller_left(ss, c, ev->type == RL_SIP_EV_BYE ? "bye" : "cancel");
-		break;
-	case RL_SIP_EV_ENDED:
-		if (c != NULL) {
-			/* Ended while the contact lives (timeout, transport): the caller is gone. */
-			if (!c->contact_done)
-				rl_ss_caller_left(ss, c, "ended");
-			c->sip_done = 1;
-			rl_sc_maybe_free(ss, c);
-		}
-		break;
-	default:
-		break;
+	if (ev->type == RL_SIP_EV_INVITE && c == NULL) {
+		rl_ss_invite(ss, ev);
+	} else if (c == NULL) {
+		/* a call we refused or already freed */
+	} else if (ev->type == RL_SIP_EV_REINVITE) {
+		rl_carrier_set_peer(c->leg, ev->media.ip, ev->media.port);
+		rl_carrier_hold(c->leg, ev->media.hold);
+		rl_log(RL_LOG_INFO, "carrier call %s call=%llu", ev->media.hold ? "on hold" : "resumed",
+		       (unsigned long long)c->call);
+	} else if (ev->type == RL_SIP_EV_REFER && ev->status >= 200 && ev->status != 202) {
+		/* 200: the carrier has the caller (its BYE follows); else the call goes on. */
+		if (rl_sc_event(ss, c, ev->status < 300 ? RL_SC_EV_XFER_DONE : RL_SC_EV_XFER_FAILED, &a) &&
+		    ev->status < 300)
+			ss->transfers_out++;
+	} else if (ev->type == RL_SIP_EV_BYE || ev->type == RL_SIP_EV_CANCEL || ev->type == RL_SIP_EV_ENDED) {
+		rl_ss_dialog(ss, c, ev);
 	}
 	free(ev);
 }
@@ -370,10 +497,8 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
 {
 	struct rl_sipsrc *ss = arg;
-	struct rl_sip_event *copy = malloc(sizeof(*copy));
+	struct rl_sip_event *copy = rl_malloc(sizeof(*copy));
 
-	if (copy == NULL)
-		return;
 	*copy = *ev;
 	if (rl_node_post(ss->base.node, &ss->base, copy) != RL_OK) {
 		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call,
@@ -389,89 +514,55 @@ static void rl_ss_ack(struct rl_source *s, void *cookie, const char *contact_id,
 {
 	struct rl_sipsrc *ss = rl_ss(s);
 	struct rl_scall *c = cookie;
+	struct rl_sc_arg a = {.reason = msg ? msg : ""};
 
+	(void)err;
 	if (contact_id == NULL) {
-		rl_log(RL_LOG_WARNING, "hub refused a carrier call call=%llu err=\"%s\"", (unsigned long long)c->call,
-		       msg ? msg : "");
-		c->contact_done = 1;
-		if (!c->gone) {
-			rl_sc_local_stop(ss, c);
-			if (c->sip_answered)
-				rl_sip_hangup(ss->sip, c->call);
-			else
-				rl_sip_reject(ss->sip, c->call, 480, "Temporarily unavailable", 0);
-		}
+		c->contact_live = 0;
+		rl_sc_event(ss, c, RL_SC_EV_REFUSED, &a);
 		rl_sc_maybe_free(ss, c);
 		return;
 	}
 	snprintf(c->contact, sizeof(c->contact), "%s", contact_id);
-	if (c->gone) {
-		/* The caller left before the hub knew the contact. */
-		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
-		ss->abandoned++;
-	}
+	rl_sc_event(ss, c, RL_SC_EV_ACKED, &a); /* a caller who left before: abandoned now */
 }
 
 static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__ContactUpdate *u)
 {
 	struct rl_sipsrc *ss = rl_ss(s);
 	struct rl_scall *c = cookie;
+	struct rl_sc_arg a = {.u = u};
 
-	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->media != NULL && c->state != SC_CONNECTED &&
-	    !c->gone) {
-		if (!c->sip_answered) {
-			rl_sip_answer(ss->sip, c->call, ss->conf.media_ip, (uint16_t)rl_carrier_port(c->leg),
-			              c->inv.media.codec, c->inv.media.dtmf_pt);
-			c->sip_answered = 1;
-			ss->answered++;
-		}
-		/* The prompt/hold call gives the leg back; the bridge carries it to the agent. */
-		rl_sc_local_stop(ss, c);
-		c->announcing = 0;
-		if (rl_node_attach_audio(ss->base.node, u->contact_id, rl_carrier_src(c->leg),
-		                         rl_carrier_sink(c->leg)) != RL_OK)
-			rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", u->contact_id);
-		c->state = SC_CONNECTED;
-		rl_log(RL_LOG_INFO, "carrier call connected call=%llu contact=%s agent=%s", (unsigned long long)c->call,
-		       u->contact_id, u->agent_id ? u->agent_id : "");
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && u->transfer_to && u->transfer_to[0] &&
-	           c->state == SC_CONNECTED && !c->gone && !c->sip_done && !c->xfer) {
-		/* The agent sends the caller to a number: the carrier places that call (REFER). */
-		int rv = rl_sip_refer(ss->sip, c->call, u->transfer_to);
-		rl_log(RL_LOG_INFO, "carrier transfer asked call=%llu contact=%s to=%s err=\"%s\"",
-		       (unsigned long long)c->call, u->contact_id, u->transfer_to, rv == RL_OK ? "" : rl_strerror(rv));
-		if (rv == RL_OK)
-			c->xfer = 1;
-		else
-			rl_node_transfer_result(ss->base.node, c->contact, 0, 0, rl_strerror(rv));
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && c->state == SC_CONNECTED && !c->gone) {
+	switch (u->state) {
+	case RELAIS__CONTACT_STATE__CONTACT_CONNECTED:
+		/* An agent took the call; a later update may ask for an external transfer. */
+		if ((u->media == NULL || !rl_sc_event(ss, c, RL_SC_EV_AGENT, &a)) && u->transfer_to &&
+		    u->transfer_to[0])
+			rl_sc_event(ss, c, RL_SC_EV_XFER_ASK, &a);
+		break;
+	case RELAIS__CONTACT_STATE__CONTACT_QUEUED:
 		/* The agent sent the caller to another queue: hold music (and announcements) again. */
-		rl_sc_wait(ss, c);
-		rl_sc_play(ss, c, ss->conf.hold_music, 1);
-		ss->transferred++;
-		rl_log(RL_LOG_INFO, "carrier call back in queue call=%llu contact=%s (transferred)",
-		       (unsigned long long)c->call, u->contact_id);
-	} else if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED) {
-		c->contact_done = 1;
-		rl_sc_local_stop(ss, c);
-		if (!c->gone && !c->sip_done) {
-			/* The agent hung up (or the hub ended it): release the caller. */
-			rl_sip_hangup(ss->sip, c->call);
-		}
+		if (rl_sc_event(ss, c, RL_SC_EV_REQUEUED, &a))
+			ss->transferred++;
+		break;
+	case RELAIS__CONTACT_STATE__CONTACT_ENDED:
+		/* The agent hung up (or the hub ended it): release the caller. */
+		c->contact_live = 0;
+		rl_sc_event(ss, c, RL_SC_EV_ENDED, &a);
 		rl_sc_maybe_free(ss, c);
+		break;
+	default:
+		break;
 	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* announcements while waiting */
 
-#define RL_ANNOUNCE_ASK_US 5000000u /* no answer from the hub that soon: skip this one */
-
 static int rl_sc_announces(const struct rl_sipsrc *ss, const struct rl_scall *c)
 {
 	/* Only a caller who hears us (answered, or in early media), not one hearing ringing. */
-	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && c->state == SC_WAITING &&
-	       (c->sip_answered || c->early) && !c->gone && !c->sip_done && c->contact[0];
+	return ss->conf.announce_dir[0] && ss->conf.announce_every_s > 0 && rl_sc_hears_us(c->phase) && c->contact[0];
 }
 
 static void rl_sc_announce_tick(struct rl_sipsrc *ss, struct rl_scall *c, uint64_t now)
@@ -481,46 +572,43 @@ static void rl_sc_announce_tick(struct rl_sipsrc *ss, struct rl_scall *c, uint64
 
 	if (!rl_sc_announces(ss, c))
 		return;
-	if (c->announcing) {
+	if (c->say == SAY_PLAYING) {
 		if (m != NULL && rl_media_played(m, c->local) != 0) {
 			/* Said: back to the music, until the next one. */
-			c->announcing = 0;
+			c->say = SAY_MUSIC;
+			c->say_at_us = now + every;
 			rl_sc_play(ss, c, ss->conf.hold_music, 1);
-			c->next_announce_us = now + every;
 		}
-		return;
-	}
-	if (c->asked_us != 0) {
-		if (now - c->asked_us > RL_ANNOUNCE_ASK_US) {
-			c->asked_us = 0;
-			c->next_announce_us = now + every;
+	} else if (c->say == SAY_ASKED) {
+		if (now > c->say_at_us) {
+			c->say = SAY_MUSIC;
+			c->say_at_us = now + every;
 		}
-		return;
+	} else if (now >= c->say_at_us) {
+		if (rl_node_queue_position(ss->base.node, c->contact) == RL_OK) {
+			c->say = SAY_ASKED;
+			c->say_at_us = now + RL_ANNOUNCE_ASK_US;
+		} else {
+			c->say_at_us = now + every; /* hub unreachable: music only */
+		}
 	}
-	if (now < c->next_announce_us)
-		return;
-	if (rl_node_queue_position(ss->base.node, c->contact) == RL_OK)
-		c->asked_us = now;
-	else
-		c->next_announce_us = now + every; /* hub unreachable: music only */
 }
 
 static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__QueuePositionReply *r)
 {
 	struct rl_sipsrc *ss = rl_ss(s);
 	struct rl_scall *c = cookie;
-	char paths[RL_ANNOUNCE_MAX][RL_IVR_PATH];
+	char paths[RL_ANNOUNCE_MAX][RL_IVR_PATH], dir[RL_IVR_PATH];
 	struct rl_audio_src *srcs[RL_ANNOUNCE_MAX], *seq;
+	const char *lang = NULL;
 	int n, k = 0;
 
-	if (!rl_sc_announces(ss, c) || c->asked_us == 0 || c->announcing)
+	if (!rl_sc_announces(ss, c) || c->say != SAY_ASKED)
 		return;
-	c->asked_us = 0;
-	c->next_announce_us = rl_mono_us() + (uint64_t)ss->conf.announce_every_s * 1000000u;
+	c->say = SAY_MUSIC;
+	c->say_at_us = rl_mono_us() + (uint64_t)ss->conf.announce_every_s * 1000000u;
 	if (r->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED || r->position == 0)
 		return;
-	const char *lang = NULL;
-	char dir[RL_IVR_PATH];
 	for (int i = 0; i < c->ivr.nans; i++)
 		if (strcmp(c->ivr.ans[i].key, "lang") == 0)
 			lang = c->ivr.ans[i].value;
@@ -534,7 +622,7 @@ static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__Queu
 		       n);
 		return;
 	}
-	c->announcing = 1;
+	c->say = SAY_PLAYING;
 	ss->announcements++;
 	rl_log(RL_LOG_INFO, "announce call=%llu contact=%s position=%u waiting=%u agents=%u ewt_s=%s%u files=%d",
 	       (unsigned long long)c->call, c->contact, r->position, r->waiting, r->agents,
@@ -543,32 +631,40 @@ static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__Queu
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* rl_sc_ivr_tick: the caller's digits, the end of a prompt, the menu's timeouts. */
+static void rl_sc_ivr_tick(struct rl_sipsrc *ss, struct rl_scall *c, uint64_t now)
+{
+	struct rl_media *m = rl_ss_media(ss);
+	struct rl_ivr_step st;
+	char d;
+
+	while (c->phase == RL_SC_IVR && rl_carrier_dtmf(c->leg, &d) == RL_OK) {
+		rl_log(RL_LOG_INFO, "caller pressed call=%llu digit=%c", (unsigned long long)c->call, d);
+		rl_ivr_digit(&c->ivr, d, now, &st);
+		rl_sc_ivr_step(ss, c, &st);
+	}
+	if (c->phase != RL_SC_IVR)
+		return;
+	if (c->ivr.playing && m != NULL && rl_media_played(m, c->local) == 1) {
+		rl_ivr_played(&c->ivr, now, &st);
+		rl_sc_ivr_step(ss, c, &st);
+	}
+	if (c->phase != RL_SC_IVR)
+		return;
+	rl_ivr_tick(&c->ivr, now, &st);
+	rl_sc_ivr_step(ss, c, &st);
+}
+
 static void rl_ss_tick(struct rl_source *s, uint64_t now)
 {
 	struct rl_sipsrc *ss = rl_ss(s);
-	struct rl_media *m = rl_ss_media(ss);
 
 	for (size_t i = 0; i < ss->calls.cap; i++) {
 		struct rl_scall *c = ss->calls.ents ? ss->calls.ents[i].val : NULL;
-		struct rl_ivr_step st;
-		char d;
-		if (c != NULL && c->state == SC_WAITING)
+		if (c != NULL && rl_sc_waiting(c->phase))
 			rl_sc_announce_tick(ss, c, now);
-		if (c == NULL || c->state != SC_IVR || c->gone || c->sip_done)
-			continue;
-		while (c->state == SC_IVR && rl_carrier_dtmf(c->leg, &d) == RL_OK) {
-			rl_log(RL_LOG_INFO, "caller pressed call=%llu digit=%c", (unsigned long long)c->call, d);
-			rl_ivr_digit(&c->ivr, d, now, &st);
-			rl_sc_step(ss, c, &st);
-		}
-		if (c->state != SC_IVR)
-			continue;
-		if (c->ivr.playing && m != NULL && rl_media_played(m, c->local) == 1) {
-			rl_ivr_played(&c->ivr, now, &st);
-			rl_sc_step(ss, c, &st);
-		}
-		rl_ivr_tick(&c->ivr, now, &st);
-		rl_sc_step(ss, c, &st);
+		else if (c != NULL && c->phase == RL_SC_IVR)
+			rl_sc_ivr_tick(ss, c, now);
 	}
 }
 
@@ -623,8 +719,7 @@ int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct
 
 	if (rl_node_media(n) == NULL)
 		return RL_ENOENT;
-	if ((ss = calloc(1, sizeof(*ss))) == NULL)
-		return RL_ENOMEM;
+	ss = rl_calloc(1, sizeof(*ss));
 	ss->conf = *conf;
 	ss->base.ops = &rl_ss_ops;
 	ss->base.node = n;

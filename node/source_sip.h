@@ -11,10 +11,12 @@
  * as screen-pop data. While it waits, the caller hears the hold music, interrupted every
  * announce_every_s by its position in queue and expected wait (asked from the hub, spoken
  * from the prompt set in announce_dir: announce.h). When an agent takes
- * it, the carrier leg (node's rl_carrier: G.711 <-> the agent's Opus/SRTP, transcoded by the
- * media bridge) carries the call. Either side hanging up ends the other: the caller leaving
- * (BYE, or CANCEL before answer) abandons the contact wherever it is; the agent hanging up
- * sends BYE. A draining site answers new INVITEs 503 with Retry-After.
+ * it, the call attaches its carrier leg (rl_carrier: G.711 or Opus from the trunk) to the
+ * node's contact object, and the media bridge carries it to the agent's Opus/SRTP call.
+ * Either side hanging up ends the other: the caller leaving (BYE, or CANCEL before answer)
+ * abandons the contact wherever it is; the agent hanging up sends BYE. A draining site
+ * answers new INVITEs 503 with Retry-After. Each call is in one phase (call_phase.h), changed
+ * by one transition function in source_sip.c.
  */
 #ifndef RL_SOURCE_SIP_H
 #define RL_SOURCE_SIP_H
