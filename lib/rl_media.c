@@ -63,7 +63,7 @@ struct rl_media {
 	pthread_mutex_t mu;
 	int fd;      /* shared socket, -1 = none */
 	int wake[2]; /* pipe: add/del changes the poll set */
-	char local[RL_WIRE_MAX_ID + 1];
+	char local[RL_ID_MAX + 1];
 	struct rl_mcall **calls;
 	size_t ncalls, capcalls;
 	struct rl_media_counters ctr;
@@ -87,7 +87,7 @@ static void rl_media_lock(struct rl_media *m)
 
 int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len)
 {
-	char host[RL_WIRE_MAX_ID + 1];
+	char host[RL_ID_MAX + 1];
 	const char *colon, *h = s;
 	size_t hl;
 	struct addrinfo hints = {0}, *res = NULL;
@@ -832,7 +832,7 @@ int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct
 	struct rl_mcall *c, *old;
 	int rv;
 
-	if ((rate != 16000 && rate != 8000) || !rl_wire_text_ok(id, RL_WIRE_MAX_ID) || id[0] == 0)
+	if ((rate != 16000 && rate != 8000) || !rl_text_ok(id, RL_ID_MAX) || id[0] == 0)
 		return RL_EINVAL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return RL_ENOMEM;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "rl_audio.h"
+#include "rl_id.h"
 #include "rl_srtp.h"
 #include "rl_wire.h"
 
@@ -35,17 +36,17 @@
 
 /* One end of a call, as the control plane described it (MediaLeg). */
 struct rl_media_leg {
-	char id[RL_WIRE_MAX_ID + 1]; /* the contact id */
-	int suite;                   /* enum rl_srtp_suite */
+	char id[RL_ID_MAX + 1]; /* the contact id */
+	int suite;              /* enum rl_srtp_suite */
 	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
 	size_t key_len; /* must equal rl_srtp_key_len(suite) */
 	uint32_t tx_ssrc, rx_ssrc;
-	uint8_t pt;                    /* 0: RL_MEDIA_PT_OPUS */
-	char peer[RL_WIRE_MAX_ID + 1]; /* "IP:port"; "" = answer to the authenticated sender */
-	int own_socket;                /* 1: a socket of its own; 0: the engine's shared one */
-	unsigned rate;                 /* audio rate of source and sink: 16000 (default) or 8000 */
-	struct rl_audio_src *src;      /* taken by rl_media_add on success */
-	struct rl_audio_sink *sink;    /* taken by rl_media_add on success */
+	uint8_t pt;                 /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_ID_MAX + 1];   /* "IP:port"; "" = answer to the authenticated sender */
+	int own_socket;             /* 1: a socket of its own; 0: the engine's shared one */
+	unsigned rate;              /* audio rate of source and sink: 16000 (default) or 8000 */
+	struct rl_audio_src *src;   /* taken by rl_media_add on success */
+	struct rl_audio_sink *sink; /* taken by rl_media_add on success */
 };
 
 struct rl_media_quality {

@@ -35,28 +35,6 @@ static void rl_wire_release(void *data, void *ptr)
 	free(ptr);
 }
 
-int rl_wire_id_ok(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL || *s == 0)
-		return 0;
-	for (; s[n] != 0; n++) {
-		char c = s[n];
-		if (n >= RL_WIRE_MAX_ID)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		      c == '_' || c == ':' || c == '@' || c == '+' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-int rl_wire_text_ok(const char *s, size_t max)
-{
-	return s == NULL || strnlen(s, max + 1) <= max;
-}
-
 static int rl_wire_pop_ok(const Relais__ScreenPop *p)
 {
 	if (p == NULL)
