@@ -28,7 +28,6 @@
 #include "rl_audio.h"
 #include "rl_id.h"
 #include "rl_srtp.h"
-#include "rl_wire.h"
 
 #define RL_MEDIA_FRAME_MS  20
 #define RL_MEDIA_RTP_CLOCK 48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
@@ -116,14 +115,6 @@ void rl_media_counters(struct rl_media *m, struct rl_media_counters *c);
 /* rl_media_inject processes one datagram as if it came from `from` (a sockaddr) on the shared
  * socket - for fuzzing and tests; the engine thread must not be racing (it takes the lock). */
 int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen);
-
-/* rl_media_leg_from_pb fills leg (ids, keys, SSRCs, peer) from a MediaLeg of the control
- * plane; src, sink, own_socket and rate are left for the caller. Errors: RL_EINVAL (unknown
- * suite, key lengths that do not fit it, zero SSRCs, bad ids). */
-int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m);
-
-/* rl_media_quality_pb fills out (pointing to id) from q for a CallQuality report. */
-void rl_media_quality_pb(const struct rl_media_quality *q, const char *id, int final, Relais__CallQuality *out);
 
 /* rl_media_close stops the thread and ends every call (NULL is fine). */
 void rl_media_close(struct rl_media *m);
