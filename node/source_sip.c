@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "announce.h"
-#include "rl_carrier.h"
+#include "carrier.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"

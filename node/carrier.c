@@ -1,8 +1,8 @@
 /*
- * rl_carrier.c - the carrier's RTP leg: G.711 or Opus over plain RTP, RFC 4733 events,
+ * carrier.c - the carrier's RTP leg: G.711 or Opus over plain RTP, RFC 4733 events,
  * rl_audio glue.
  *
- * The design is described in rl_carrier.h. Layout of this file: the halfband filter and the
+ * The design is described in carrier.h. Layout of this file: the halfband filter and the
  * two resamplers (G.711 at 16 kHz); addresses; receive (drain, one datagram, audio,
  * repacketising, events); the source side (one frame out of the jitter buffer: G.711 with
  * our concealment, Opus with its FEC and PLC); the sink side (one packet per 20 ms,
@@ -16,7 +16,7 @@
  * The reference count is atomic and outside the lock.
  */
 #define _GNU_SOURCE /* recvmmsg */
-#include "rl_carrier.h"
+#include "carrier.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,7 +47,7 @@
 #define CR_OPUS_SILENCE 10   /* Opus packets this small carry silence or comfort noise */
 /* Opus bitrate caps (VBR: speech averages about 3/4 of them). libopus 1.3 codes in-band FEC
  * at 5 % loss and complexity 5 only from about 19 kb/s narrowband and 25 kb/s wideband (its
- * decide_fec()); below, FEC is on in name only. Measured in tests/lib/test_carrier.c. */
+ * decide_fec()); below, FEC is on in name only. Measured in tests/node/test_carrier.c. */
 #define CR_OPUS_BPS_NB 22000
 #define CR_OPUS_BPS_WB 28000
 
@@ -480,7 +480,7 @@ static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 	}
 	/* A press longer than the duration field holds goes on in a new segment whose
 	 * timestamp is the old one plus the old duration (RFC 4733 2.5.2.3): same digit. The
-	 * timestamp may run on the audio's clock rather than the event's (see rl_carrier.h). */
+	 * timestamp may run on the audio's clock rather than the event's (see carrier.h). */
 	if (c->last_valid && c->last.ssrc == h->ssrc && c->last_code == code && c->last_dur >= CR_DTMF_LONG) {
 		uint32_t d = h->ts - c->last.ts;
 		if (d > 0 && d <= (0x10000u + 2 * c->ev_frame) * c->ev_span) {
@@ -981,7 +981,7 @@ static int cr_pt_ok(int pt)
 	return pt >= 0 && pt <= 127 && (pt < 64 || pt > 95);
 }
 
-/* cr_opus_open creates the Opus encoder and decoder at the leg's rate (rl_carrier.h says why
+/* cr_opus_open creates the Opus encoder and decoder at the leg's rate (carrier.h says why
  * these settings). Errors: RL_ENOMEM. */
 static int cr_opus_open(struct rl_carrier *c)
 {

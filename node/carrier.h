@@ -1,5 +1,5 @@
 /*
- * rl_carrier.h - the carrier's RTP leg of a call at a site node: plain RTP (trunks do not do
+ * carrier.h - the carrier's RTP leg of a call at a site node: plain RTP (trunks do not do
  * SRTP), G.711 PCMU/PCMA or Opus at 20 ms on the payload type the SDP negotiated, RFC 4733
  * telephone-events, seen by the rest of the node as an rl_audio source (what the caller
  * says) and sink (what the caller hears).
