@@ -18,7 +18,6 @@
 #define _GNU_SOURCE /* recvmmsg */
 #include "carrier.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -32,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
 #include "rl_err.h"
 #include "rl_g711.h"
 #include "rl_rtp.h"
@@ -252,73 +252,6 @@ static uint64_t cr_mono(void *arg)
 {
 	(void)arg;
 	return rl_mono_us();
-}
-
-static int cr_same_addr(const struct sockaddr_storage *a, const void *bp, socklen_t blen)
-{
-	const struct sockaddr *b = bp;
-
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (a->ss_family == AF_INET && blen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *x = (const void *)a, *y = bp;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6 && blen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = bp;
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return 0;
-}
-
-/* cr_parse_ip fills ss with ip:port for a socket of family fam (IPv4 mapped for IPv6). */
-static int cr_parse_ip(const char *ip, unsigned port, int fam, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	memset(ss, 0, sizeof(*ss));
-	if (ip == NULL || port > 65535)
-		return RL_EINVAL;
-	if (inet_pton(AF_INET, ip, &a4) == 1) {
-		if (fam == AF_INET) {
-			struct sockaddr_in *in = (void *)ss;
-			in->sin_family = AF_INET;
-			in->sin_port = htons((uint16_t)port);
-			in->sin_addr = a4;
-			*len = sizeof(*in);
-			return RL_OK;
-		}
-		memset(&a6, 0, sizeof(a6));
-		a6.s6_addr[10] = a6.s6_addr[11] = 0xff;
-		memcpy(&a6.s6_addr[12], &a4, 4);
-	} else if (inet_pton(AF_INET6, ip, &a6) != 1 || fam != AF_INET6) {
-		return RL_EINVAL;
-	}
-	struct sockaddr_in6 *in6 = (void *)ss;
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons((uint16_t)port);
-	in6->sin6_addr = a6;
-	*len = sizeof(*in6);
-	return RL_OK;
-}
-
-static void cr_format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -560,7 +493,8 @@ static void cr_input(struct rl_carrier *c, const uint8_t *buf, size_t len, const
 			memcpy(&c->learned, from, fromlen);
 			c->learned_len = fromlen;
 			c->learning = 0;
-		} else if (!cr_same_addr(&c->learned, from, fromlen)) {
+		} else if (fromlen < rl_addr_len(c->learned.ss_family) ||
+		           !rl_addr_equal((const struct sockaddr *)&c->learned, from)) {
 			c->st.wrong_src++;
 			return;
 		}
@@ -1017,19 +951,17 @@ static void cr_random(void *p, size_t n)
 static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t len)
 {
 	unsigned lo = c->conf.port_min, hi = c->conf.port_max;
-	uint16_t *port =
-	    ss->ss_family == AF_INET ? &((struct sockaddr_in *)ss)->sin_port : &((struct sockaddr_in6 *)ss)->sin6_port;
 	uint32_t r;
 
 	if (lo == 0 && hi == 0) {
-		*port = 0;
+		rl_addr_set_port((struct sockaddr *)ss, 0);
 		return bind(c->fd, (struct sockaddr *)ss, len) == 0 ? RL_OK : RL_ENET;
 	}
 	lo += lo & 1;
 	unsigned count = (hi - lo) / 2 + 1;
 	cr_random(&r, sizeof(r));
 	for (unsigned i = 0; i < count; i++) {
-		*port = htons((uint16_t)(lo + 2 * ((r + i) % count)));
+		rl_addr_set_port((struct sockaddr *)ss, lo + 2 * ((r + i) % count));
 		if (bind(c->fd, (struct sockaddr *)ss, len) == 0)
 			return RL_OK;
 		if (errno != EADDRINUSE && errno != EACCES)
@@ -1088,12 +1020,9 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 		goto fail;
 	if (conf->codec == RL_CARRIER_OPUS && (rv = cr_opus_open(c)) != RL_OK)
 		goto fail;
-	c->family = AF_INET;
-	if ((rv = cr_parse_ip(bind_ip, 0, AF_INET, &ss, &len)) != RL_OK) {
-		c->family = AF_INET6;
-		if ((rv = cr_parse_ip(bind_ip, 0, AF_INET6, &ss, &len)) != RL_OK)
-			goto fail;
-	}
+	if ((rv = rl_addr_from_ip(bind_ip, 0, 0, &ss, &len)) != RL_OK)
+		goto fail;
+	c->family = ss.ss_family;
 	if ((c->fd = socket(c->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
 		rv = RL_ENET;
 		goto fail;
@@ -1109,8 +1038,7 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 		rv = RL_ENET;
 		goto fail;
 	}
-	c->port = ntohs(c->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-	                                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	c->port = rl_addr_port((struct sockaddr *)&ss);
 	/* Random SSRC, first sequence number and timestamp (RFC 3550 5.1). */
 	cr_random(&c->tx_ssrc, sizeof(c->tx_ssrc));
 	cr_random(&c->tx_seq, sizeof(c->tx_seq));
@@ -1142,7 +1070,7 @@ int rl_carrier_set_peer(struct rl_carrier *c, const char *ip, unsigned port)
 	socklen_t len = 0;
 	int rv;
 
-	if (ip != NULL && (port == 0 || (rv = cr_parse_ip(ip, port, c->family, &ss, &len)) != RL_OK))
+	if (ip != NULL && (port == 0 || (rv = rl_addr_from_ip(ip, port, c->family, &ss, &len)) != RL_OK))
 		return RL_EINVAL;
 	pthread_mutex_lock(&c->mu);
 	if (ip == NULL) {
@@ -1238,7 +1166,7 @@ void rl_carrier_stats(struct rl_carrier *c, struct rl_carrier_stats *st)
 	st->jb.dropped_silence += c->jb_past.dropped_silence;
 	st->learned = c->learned_len > 0;
 	if (st->learned)
-		cr_format_addr(&c->learned, st->source, sizeof(st->source));
+		rl_addr_format((const struct sockaddr *)&c->learned, st->source, sizeof(st->source));
 	else
 		st->source[0] = 0;
 	pthread_mutex_unlock(&c->mu);

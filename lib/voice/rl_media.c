@@ -1,10 +1,8 @@
 #define _GNU_SOURCE /* recvmmsg, ppoll, pipe2 */
 #include "rl_media.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <opus/opus.h>
 #include <sodium.h>
@@ -18,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
 #include "rl_emodel.h"
 #include "rl_err.h"
 #include "rl_jbuf.h"
@@ -80,68 +79,6 @@ static void rl_media_lock(struct rl_media *m)
 	atomic_fetch_add(&m->waiting, 1);
 	pthread_mutex_lock(&m->mu);
 	atomic_fetch_sub(&m->waiting, 1);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* addresses */
-
-int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len)
-{
-	char host[RL_ID_MAX + 1];
-	const char *colon, *h = s;
-	size_t hl;
-	struct addrinfo hints = {0}, *res = NULL;
-	char *end;
-	long port;
-
-	if (s == NULL || (colon = strrchr(s, ':')) == NULL)
-		return RL_EINVAL;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		h = s + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return RL_EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != 0 || end == colon + 1 || port < 0 || port > 65535)
-		return RL_EINVAL;
-	hints.ai_flags = AI_NUMERICHOST;
-	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-		return RL_EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = (unsigned)res->ai_addrlen;
-	freeaddrinfo(res);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-	else
-		return RL_EINVAL;
-	return RL_OK;
-}
-
-void rl_media_format_addr(const void *sa, char *out, size_t len)
-{
-	const struct sockaddr *a = sa;
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *in = sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
 }
 
 static int rl_udp_socket(const struct sockaddr_storage *bind_to, socklen_t len, int family)
@@ -237,12 +174,8 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 		goto fail;
 	}
 	c->samples = c->leg.rate * RL_MEDIA_FRAME_MS / 1000;
-	if (c->leg.peer[0]) {
-		unsigned len;
-		if ((rv = rl_media_parse_addr(c->leg.peer, &c->peer, &len)) != RL_OK)
-			goto fail;
-		c->peer_len = len;
-	}
+	if (c->leg.peer[0] && (rv = rl_addr_parse(c->leg.peer, 0, &c->peer, &c->peer_len)) != RL_OK)
+		goto fail;
 	if ((rv = rl_srtp_open(&c->tx, leg->suite, leg->tx_key, leg->key_len, 1)) != RL_OK ||
 	    (rv = rl_srtp_open(&c->rx, leg->suite, leg->rx_key, leg->key_len, 0)) != RL_OK)
 		goto fail;
@@ -271,11 +204,9 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 	randombytes_buf(&c->ts, sizeof(c->ts));
 	if (leg->own_socket) {
 		struct sockaddr_storage any = {0};
-		socklen_t alen;
 		int fam = c->peer_len ? c->peer.ss_family : AF_INET;
 		any.ss_family = (sa_family_t)fam;
-		alen = fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		if ((c->fd = rl_udp_socket(&any, alen, fam)) < 0) {
+		if ((c->fd = rl_udp_socket(&any, rl_addr_len(fam), fam)) < 0) {
 			rv = RL_ENET;
 			goto fail;
 		}
@@ -680,15 +611,15 @@ int rl_media_open(struct rl_media **out, const char *bind_addr)
 		goto fail;
 	if (bind_addr != NULL) {
 		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		unsigned len;
-		if ((rv = rl_media_parse_addr(bind_addr, &ss, &len)) != RL_OK)
+		socklen_t len;
+		if ((rv = rl_addr_parse(bind_addr, RL_ADDR_ANY_PORT, &ss, &len)) != RL_OK)
 			goto fail;
 		rv = RL_ENET;
 		if ((m->fd = rl_udp_socket(&ss, len, ss.ss_family)) < 0)
 			goto fail;
-		getsockname(m->fd, (struct sockaddr *)&ss, &sl);
-		rl_media_format_addr(&ss, m->local, sizeof(m->local));
+		len = sizeof(ss);
+		getsockname(m->fd, (struct sockaddr *)&ss, &len);
+		rl_addr_format((struct sockaddr *)&ss, m->local, sizeof(m->local));
 	}
 	m->running = 1;
 	if (pthread_create(&m->thread, NULL, rl_media_run, m) != 0) {

@@ -119,11 +119,4 @@ int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const vo
 /* rl_media_close stops the thread and ends every call (NULL is fine). */
 void rl_media_close(struct rl_media *m);
 
-/* rl_media_parse_addr parses "IP:port" / "[v6]:port" into ss. Errors: RL_EINVAL. */
-struct sockaddr_storage;
-int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len);
-
-/* rl_media_format_addr writes "IP:port" of sa into out. */
-void rl_media_format_addr(const void *sa, char *out, size_t len);
-
 #endif
