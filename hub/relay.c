@@ -46,7 +46,6 @@
 #define _GNU_SOURCE /* recvmmsg, sendmmsg, SO_*BUFFORCE */
 #include "relay.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -59,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -132,7 +132,7 @@ struct rl_relay {
 	int family;                /* AF_INET or AF_INET6: all sockets and addresses */
 	struct rl_relay_addr self; /* bound address (IP may be the wildcard) */
 	struct rl_relay_addr adv;  /* advertised address */
-	char advertise[64];
+	char advertise[RL_ADDR_STRLEN];
 	unsigned nthreads;
 	uint64_t idle_us;
 	uint32_t max_calls;
@@ -237,66 +237,6 @@ static int rl_relay_addr_is_any(const struct rl_relay_addr *a)
 	if (rl_relay_addr_is_v4(a))
 		return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == 0;
 	return a->w0 == 0 && a->w1 == 0;
-}
-
-/* rl_relay_parse reads "IPv4:port" or "[IPv6]:port" into ss; 0 or RL_EINVAL. */
-static int rl_relay_parse(const char *s, struct sockaddr_in6 *ss)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *hs;
-	size_t hl;
-	char *end;
-	unsigned long port;
-
-	if (s == NULL)
-		return RL_EINVAL;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return RL_EINVAL;
-		hs = s + 1;
-		hl = (size_t)(rb - hs);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return RL_EINVAL;
-		hs = s;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host) || colon[1] == '\0')
-		return RL_EINVAL;
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port > 65535 || colon[1] == '-' || colon[1] == '+')
-		return RL_EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] != '[') {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : RL_EINVAL;
-	}
-	ss->sin6_family = AF_INET6;
-	ss->sin6_port = htons((uint16_t)port);
-	return inet_pton(AF_INET6, host, &ss->sin6_addr) == 1 ? 0 : RL_EINVAL;
-}
-
-static void rl_relay_format(const struct sockaddr *sa, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -699,7 +639,7 @@ static void *rl_relay_thread(void *arg)
 /* ---------------------------------------------------------------------------------------- */
 /* API */
 
-static int rl_relay_socket(int family, const struct sockaddr_in6 *bind_to, socklen_t blen)
+static int rl_relay_socket(int family, const struct sockaddr_storage *bind_to, socklen_t blen)
 {
 	int fd, one = 1, zero = 0, buf = RL_RELAY_SOCKBUF;
 	struct timeval tv = {0, RL_RELAY_TICK_MS * 1000};
@@ -735,8 +675,8 @@ static int rl_relay_socket(int family, const struct sockaddr_in6 *bind_to, sockl
 int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 {
 	struct rl_relay *r = NULL;
-	struct sockaddr_in6 la, adv;
-	socklen_t llen;
+	struct sockaddr_storage la, adv;
+	socklen_t llen, alen;
 	uint32_t cap;
 	unsigned nthreads;
 	int rv;
@@ -746,12 +686,12 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 		return RL_EINVAL;
 	nthreads = conf->threads == 0 ? 1 : conf->threads;
 	if (nthreads > RL_RELAY_MAX_THREADS || conf->max_calls > RL_RELAY_MAX_CALLS ||
-	    rl_relay_parse(conf->listen, &la) != 0 ||
-	    (conf->advertise != NULL && rl_relay_parse(conf->advertise, &adv) != 0))
+	    rl_addr_parse(conf->listen, RL_ADDR_ANY_PORT, &la, &llen) != RL_OK ||
+	    (conf->advertise != NULL && rl_addr_parse(conf->advertise, 0, &adv, &alen) != RL_OK))
 		return RL_EINVAL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return RL_ENOMEM;
-	r->family = la.sin6_family;
+	r->family = la.ss_family;
 	r->nthreads = nthreads;
 	r->idle_us = (uint64_t)(conf->idle_ms == 0 ? 30000 : conf->idle_ms) * 1000u;
 	r->max_calls = conf->max_calls == 0 ? 65536 : conf->max_calls;
@@ -798,7 +738,6 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 	}
 
 	rv = RL_ENET;
-	llen = r->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	for (unsigned i = 0; i < nthreads; i++) {
 		if ((r->w[i].fd = rl_relay_socket(r->family, &la, llen)) < 0) {
 			rl_log(RL_LOG_ERR, "relay bind failed listen=%s err=%s", conf->listen, strerror(errno));
@@ -814,10 +753,10 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 	rl_relay_addr_from(&r->self, (const struct sockaddr *)&la);
 	if (conf->advertise != NULL) {
 		rl_relay_addr_from(&r->adv, (const struct sockaddr *)&adv);
-		rl_relay_format((const struct sockaddr *)&adv, r->advertise, sizeof(r->advertise));
+		rl_addr_format((const struct sockaddr *)&adv, r->advertise, sizeof(r->advertise));
 	} else {
 		r->adv = r->self;
-		rl_relay_format((const struct sockaddr *)&la, r->advertise, sizeof(r->advertise));
+		rl_addr_format((const struct sockaddr *)&la, r->advertise, sizeof(r->advertise));
 	}
 
 	for (unsigned i = 0; i < nthreads; i++) {
