@@ -1,5 +1,6 @@
 #include "rl_link.h"
 
+#include <netinet/in.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/tls/tls.h>
 #include <stdatomic.h>
@@ -221,6 +222,30 @@ int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe)
 	if (pipe != NULL)
 		*pipe = nng_pipe_id(nng_msg_get_pipe(msg));
 	return rl_wire_decode(nng_msg_body(msg), nng_msg_len(msg), env);
+}
+
+int rl_link_peer_ip(uint32_t pipe, struct sockaddr_storage *ss)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	nng_sockaddr sa;
+
+	p.id = pipe;
+	memset(ss, 0, sizeof(*ss));
+	if (pipe == 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return RL_ENOENT;
+	if (sa.s_family == NNG_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = sa.s_in.sa_addr; /* both in network order */
+		return RL_OK;
+	}
+	if (sa.s_family == NNG_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(in6->sin6_addr.s6_addr, sa.s_in6.sa_addr, 16);
+		return RL_OK;
+	}
+	return RL_ENOENT;
 }
 
 uint64_t rl_link_new_req_id(void)
