@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_g711.h"
 #include "rl_rtp.h"
@@ -328,7 +329,7 @@ static void cr_follow(struct rl_carrier *c, uint32_t ssrc)
 	if (c->dec != NULL) /* the new stream's first packet must not be predicted from the old */
 		opus_decoder_ctl(c->dec, OPUS_RESET_STATE);
 	if (rl_jbuf_new(&jb, &c->jbc) != RL_OK)
-		return; /* out of memory: the old buffer resynchronises on the jump by itself */
+		return; /* cannot happen: the same conf made the first buffer */
 	rl_jbuf_stats(c->jb, &s);
 	c->jb_past.put += s.put;
 	c->jb_past.played += s.played;
@@ -915,16 +916,16 @@ static int cr_pt_ok(int pt)
 	return pt >= 0 && pt <= 127 && (pt < 64 || pt > 95);
 }
 
-/* cr_opus_open creates the Opus encoder and decoder at the leg's rate (carrier.h says why
- * these settings). Errors: RL_ENOMEM. */
-static int cr_opus_open(struct rl_carrier *c)
+/* cr_opus_open creates the Opus encoder and decoder at the leg's rate, which is checked (so
+ * only memory can fail); carrier.h says why these settings. */
+static void cr_opus_open(struct rl_carrier *c)
 {
 	int err;
 
-	c->enc = opus_encoder_create((opus_int32)c->conf.rate, 1, OPUS_APPLICATION_VOIP, &err);
-	c->dec = opus_decoder_create((opus_int32)c->conf.rate, 1, &err);
-	if (c->enc == NULL || c->dec == NULL)
-		return RL_ENOMEM;
+	if ((c->enc = opus_encoder_create((opus_int32)c->conf.rate, 1, OPUS_APPLICATION_VOIP, &err)) == NULL)
+		rl_oom((size_t)opus_encoder_get_size(1));
+	if ((c->dec = opus_decoder_create((opus_int32)c->conf.rate, 1, &err)) == NULL)
+		rl_oom((size_t)opus_decoder_get_size(1));
 	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
 	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
 	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
@@ -932,7 +933,6 @@ static int cr_opus_open(struct rl_carrier *c)
 	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB));
 	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 	opus_encoder_ctl(c->enc, OPUS_SET_DTX(0));
-	return RL_OK;
 }
 
 static void cr_random(void *p, size_t n)
@@ -980,8 +980,7 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 
 	*out = NULL;
 	pthread_once(&cr_hb_once, cr_hb_init);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return RL_ENOMEM;
+	c = rl_calloc(1, sizeof(*c));
 	c->fd = -1;
 	c->refs = 1;
 	c->now = cr_mono;
@@ -1018,8 +1017,8 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	                               .slots = conf->jb_slots};
 	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
 		goto fail;
-	if (conf->codec == RL_CARRIER_OPUS && (rv = cr_opus_open(c)) != RL_OK)
-		goto fail;
+	if (conf->codec == RL_CARRIER_OPUS)
+		cr_opus_open(c);
 	if ((rv = rl_addr_from_ip(bind_ip, 0, 0, &ss, &len)) != RL_OK)
 		goto fail;
 	c->family = ss.ss_family;

@@ -179,7 +179,7 @@ void rl_carrier_conf_default(struct rl_carrier_conf *conf);
  * IPv6 socket also reaches IPv4 peers) on an even port in [conf->port_min, conf->port_max],
  * tried from a random start, or on the kernel's choice if both are 0. conf NULL: defaults.
  * Errors: RL_EINVAL (address, codec, payload types, event clock, rate, port range, jitter
- * buffer), RL_EFULL (no free port in the range), RL_ENET, RL_ENOMEM. */
+ * buffer), RL_EFULL (no free port in the range), RL_ENET. */
 int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf);
 
 /* rl_carrier_port: the local UDP port, for our SDP. */

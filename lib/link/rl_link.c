@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_secret.h"
@@ -64,10 +65,7 @@ static char *rl_link_read_pem(const char *path)
 
 	if (f == NULL)
 		return NULL;
-	if ((buf = malloc(65536 + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
+	buf = rl_malloc(65536 + 1);
 	n = fread(buf, 1, 65536, f);
 	fclose(f);
 	buf[n] = 0;
@@ -97,8 +95,12 @@ static int rl_link_tls_config(nng_tls_config **out, nng_tls_mode mode, const str
 		rl_log(RL_LOG_ERR, "tls url needs ca, cert and key files");
 		return RL_ECONFIG;
 	}
-	if (nng_tls_config_alloc(&cfg, mode) != 0)
-		return RL_ENOMEM;
+	if ((rv = nng_tls_config_alloc(&cfg, mode)) != 0) {
+		if (rv == NNG_ENOMEM)
+			rl_oom_in("nng_tls_config_alloc");
+		rl_log(RL_LOG_ERR, "tls unavailable err=\"%s\"", nng_strerror(rv));
+		return RL_ECONFIG;
+	}
 	if ((rv = nng_tls_config_ca_file(cfg, tls->ca_file)) != 0) {
 		rl_log(RL_LOG_ERR, "tls ca file=%s err=\"%s\"", tls->ca_file, nng_strerror(rv));
 		goto fail;
@@ -203,7 +205,7 @@ int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
 	if (n > RL_WIRE_MAX_FRAME)
 		return RL_ETOOBIG;
 	if (nng_msg_alloc(&m, n) != 0)
-		return RL_ENOMEM;
+		rl_oom(n);
 	relais__envelope__pack(env, nng_msg_body(m));
 	if (pipe != 0) {
 		nng_pipe p = NNG_PIPE_INITIALIZER;

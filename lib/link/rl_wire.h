@@ -54,8 +54,8 @@ void rl_wire_free(rl_env *env);
 
 /*
  * rl_wire_encode packs env (setting env->version) into a new buffer. On success *buf is a
- * malloc'd buffer the caller frees, *len its length. RL_ETOOBIG if the packed size exceeds
- * RL_WIRE_MAX_FRAME.
+ * malloc'd buffer the caller frees, *len its length. Errors: RL_ETOOBIG if the packed size
+ * exceeds RL_WIRE_MAX_FRAME.
  */
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 

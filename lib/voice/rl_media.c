@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_emodel.h"
 #include "rl_err.h"
 #include "rl_jbuf.h"
@@ -148,7 +149,7 @@ static struct rl_mcall *rl_find_ssrc(struct rl_media *m, uint32_t ssrc)
 
 static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 {
-	struct rl_mcall *c = calloc(1, sizeof(*c));
+	struct rl_mcall *c = rl_calloc(1, sizeof(*c));
 	struct rl_jbuf_conf jc = {.clock_rate = RL_MEDIA_RTP_CLOCK,
 	                          .frame_ms = RL_MEDIA_FRAME_MS,
 	                          .min_ms = 20,
@@ -157,8 +158,6 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 	                          .slots = 64};
 	int err, rv = RL_OK;
 
-	if (c == NULL)
-		return RL_ENOMEM;
 	c->leg = *leg;
 	c->leg.src = NULL;
 	c->leg.sink = NULL;
@@ -182,12 +181,11 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 	/* OPUS_APPLICATION_AUDIO rather than VOIP: VOIP's high-pass and voice shaping change the
 	 * waveform (correlation 0.93 against 0.99 on our test voices at the same bitrate) for
 	 * little gain on a clean headset, and recordings and QA want the caller as spoken. */
-	c->enc = opus_encoder_create((opus_int32)c->leg.rate, 1, OPUS_APPLICATION_AUDIO, &err);
-	c->dec = opus_decoder_create((opus_int32)c->leg.rate, 1, &err);
-	if (c->enc == NULL || c->dec == NULL) {
-		rv = RL_ENOMEM;
-		goto fail;
-	}
+	/* The rate is checked above: only memory can fail. */
+	if ((c->enc = opus_encoder_create((opus_int32)c->leg.rate, 1, OPUS_APPLICATION_AUDIO, &err)) == NULL)
+		rl_oom((size_t)opus_encoder_get_size(1));
+	if ((c->dec = opus_decoder_create((opus_int32)c->leg.rate, 1, &err)) == NULL)
+		rl_oom((size_t)opus_decoder_get_size(1));
 	/* Relais defaults: VBR, in-band FEC tuned for a few percent loss, moderate complexity
 	 * (many calls per core at the node), 24 kb/s wideband / 16 kb/s narrowband. */
 	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
@@ -514,18 +512,8 @@ static void *rl_media_run(void *arg)
 		struct timespec to;
 
 		if (need > cap) {
-			struct pollfd *p2 = realloc(pfd, need * sizeof(*p2));
-			struct rl_mcall **o2 = p2 ? realloc(owner, need * sizeof(*o2)) : NULL;
-			if (p2)
-				pfd = p2;
-			if (o2)
-				owner = o2;
-			if (p2 == NULL || o2 == NULL) {
-				pthread_mutex_unlock(&m->mu);
-				usleep(10000);
-				pthread_mutex_lock(&m->mu);
-				continue;
-			}
+			pfd = rl_realloc(pfd, need * sizeof(*pfd));
+			owner = rl_realloc(owner, need * sizeof(*owner));
 			cap = need;
 		}
 		pfd[n] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
@@ -599,11 +587,9 @@ static void rl_media_wake(struct rl_media *m)
 
 int rl_media_open(struct rl_media **out, const char *bind_addr)
 {
-	struct rl_media *m = calloc(1, sizeof(*m));
+	struct rl_media *m = rl_calloc(1, sizeof(*m));
 	int rv = RL_ENET;
 
-	if (m == NULL)
-		return RL_ENOMEM;
 	m->fd = -1;
 	m->wake[0] = m->wake[1] = -1;
 	pthread_mutex_init(&m->mu, NULL);
@@ -689,7 +675,24 @@ static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *
 	q->mos = rl_emodel_mos(&em);
 }
 
-static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old);
+/* rl_media_insert puts a new call in and returns the one it replaces (same id), taken out for
+ * the caller to free outside the lock; NULL if none. */
+static struct rl_mcall *rl_media_insert(struct rl_media *m, struct rl_mcall *c)
+{
+	struct rl_mcall *old;
+	size_t idx;
+
+	if ((old = rl_find(m, c->leg.id, &idx)) != NULL)
+		rl_media_remove_at(m, idx);
+	if (m->ncalls == m->capcalls) {
+		m->capcalls = m->capcalls ? m->capcalls * 2 : 16;
+		m->calls = rl_realloc(m->calls, m->capcalls * sizeof(*m->calls));
+	}
+	m->calls[m->ncalls++] = c;
+	m->ctr.calls = (uint32_t)m->ncalls;
+	m->gen++;
+	return old;
+}
 
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 {
@@ -703,15 +706,12 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 	rl_media_lock(m);
 	/* The shared socket tells calls apart by SSRC: one receiver per SSRC (the call being
 	 * replaced may keep its own). */
-	if (!leg->own_socket && (same = rl_find_ssrc(m, leg->rx_ssrc)) != NULL && strcmp(same->leg.id, leg->id) != 0)
-		rv = RL_EEXIST;
-	else
-		rv = rl_media_insert(m, c, &old);
-	if (rv != RL_OK) {
+	if (!leg->own_socket && (same = rl_find_ssrc(m, leg->rx_ssrc)) != NULL && strcmp(same->leg.id, leg->id) != 0) {
 		pthread_mutex_unlock(&m->mu);
 		rl_mcall_free(c);
-		return rv;
+		return RL_EEXIST;
 	}
+	old = rl_media_insert(m, c);
 	c->leg.src = leg->src;
 	c->leg.sink = leg->sink;
 	if (old != NULL) {
@@ -730,43 +730,14 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 	return RL_OK;
 }
 
-/* rl_media_insert puts a new call in (replacing one with its id: that one is returned, taken
- * out, for the caller to free outside the lock). */
-static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old)
-{
-	size_t idx;
-
-	*old = NULL;
-	if ((*old = rl_find(m, c->leg.id, &idx)) != NULL)
-		rl_media_remove_at(m, idx);
-	if (m->ncalls == m->capcalls) {
-		size_t ncap = m->capcalls ? m->capcalls * 2 : 16;
-		struct rl_mcall **n2 = realloc(m->calls, ncap * sizeof(*n2));
-		if (n2 == NULL) {
-			if (*old != NULL)
-				m->calls[m->ncalls++] = *old;
-			*old = NULL;
-			return RL_ENOMEM;
-		}
-		m->calls = n2;
-		m->capcalls = ncap;
-	}
-	m->calls[m->ncalls++] = c;
-	m->ctr.calls = (uint32_t)m->ncalls;
-	m->gen++;
-	return RL_OK;
-}
-
 int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
                        struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard)
 {
 	struct rl_mcall *c, *old;
-	int rv;
 
 	if ((rate != 16000 && rate != 8000) || !rl_text_ok(id, RL_ID_MAX) || id[0] == 0)
 		return RL_EINVAL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return RL_ENOMEM;
+	c = rl_calloc(1, sizeof(*c));
 	snprintf(c->leg.id, sizeof(c->leg.id), "%s", id);
 	c->local = 1;
 	c->fd = -1;
@@ -774,11 +745,7 @@ int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct
 	c->leg.rate = rate;
 	c->samples = rate * RL_MEDIA_FRAME_MS / 1000;
 	rl_media_lock(m);
-	if ((rv = rl_media_insert(m, c, &old)) != RL_OK) {
-		pthread_mutex_unlock(&m->mu);
-		free(c);
-		return rv;
-	}
+	old = rl_media_insert(m, c);
 	c->leg.src = play;
 	c->leg.sink = to;
 	c->listen = listen;

@@ -73,7 +73,7 @@ struct rl_media;
 unsigned rl_media_load(struct rl_media *m);
 
 /* rl_media_open starts an engine. bind: "IP:port" for the shared socket (port 0: any), or
- * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET, RL_ENOMEM. */
+ * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET. */
 int rl_media_open(struct rl_media **out, const char *bind);
 
 /* rl_media_local: the shared socket's "IP:port" (valid until close), "" if none. */
@@ -82,14 +82,14 @@ const char *rl_media_local(const struct rl_media *m);
 /* rl_media_add starts a call. On success the engine owns leg->src and leg->sink (closed at
  * rl_media_del); on failure they stay the caller's. A call with the same id is replaced
  * (a new plan: new keys, new SSRCs). Errors: RL_EINVAL (bad key length, suite, address,
- * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_ENOMEM, RL_EIO. */
+ * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_EIO. */
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
 
 /* rl_media_add_local starts a call without network under id: every 20 ms one frame goes from
  * play to `to` and one from listen to heard (any of them NULL: that way is idle). For a
  * caller in an IVR or on hold: the prompt plays to the carrier leg while the caller's audio
  * (and DTMF) is drained. rate: 8000 or 16000. On success the engine owns the four (closed at
- * rl_media_del or when the id is replaced). Errors: RL_EINVAL, RL_ENOMEM. */
+ * rl_media_del or when the id is replaced). Errors: RL_EINVAL. */
 int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
                        struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard);
 

@@ -25,7 +25,7 @@ struct rl_srtp;
 
 /* rl_srtp_open makes a context for one direction. key/len as from rl_srtp_keygen (copied).
  * outbound: 1 to protect, 0 to unprotect. Replay protection is on for inbound contexts.
- * Initialises libsrtp once per process (thread-safe). Errors: RL_EINVAL, RL_ENOMEM, RL_EIO. */
+ * Initialises libsrtp once per process (thread-safe). Errors: RL_EINVAL, RL_EIO. */
 int rl_srtp_open(struct rl_srtp **out, int suite, const uint8_t *key, size_t len, int outbound);
 
 /* rl_srtp_protect encrypts the RTP packet in buf[0..*len) in place; buf must have room for
