@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -672,12 +673,97 @@ static int rl_relay_socket(int family, const struct sockaddr_storage *bind_to, s
 	return fd;
 }
 
+/* rl_relay_aligned: n zeroed bytes starting on a cache line (slots and workers are written by
+ * different threads). */
+static void *rl_relay_aligned(size_t n)
+{
+	void *p;
+
+	if (posix_memalign(&p, 64, n) != 0)
+		rl_oom(n);
+	memset(p, 0, n);
+	return p;
+}
+
+/* rl_relay_lock_init: the call table's lock, preferring writers (see the top of the file). */
+static int rl_relay_lock_init(struct rl_relay *r)
+{
+	pthread_rwlockattr_t ra;
+	int rv;
+
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rv = pthread_rwlock_init(&r->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	if (rv != 0)
+		return RL_ENOMEM;
+	r->lock_ok = 1;
+	return 0;
+}
+
+/* rl_relay_tables allocates the call slots, the free list and the two hash tables for
+ * r->max_calls calls, and the workers (no socket yet). */
+static void rl_relay_tables(struct rl_relay *r)
+{
+	uint32_t cap;
+
+	/* SSRC table at most a quarter full, id table at most half: short probes */
+	for (cap = 16; cap < r->max_calls * 4u; cap <<= 1)
+		;
+	r->smask = cap - 1;
+	r->imask = cap / 2 - 1;
+	r->calls = rl_relay_aligned(sizeof(*r->calls) * r->max_calls);
+	r->free_slots = rl_malloc(sizeof(*r->free_slots) * r->max_calls);
+	r->stab = rl_calloc(cap, sizeof(*r->stab));
+	r->itab = rl_calloc(cap / 2, sizeof(*r->itab));
+	for (uint32_t i = 0; i < r->max_calls; i++)
+		r->free_slots[i] = r->max_calls - 1 - i; /* pop from the end: slot 0 first */
+	r->nfree = r->max_calls;
+	r->w = rl_relay_aligned(sizeof(*r->w) * r->nthreads);
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		r->w[i].fd = -1;
+		r->w[i].r = r;
+	}
+}
+
+/* rl_relay_bind gives every worker its socket on la (port 0: the first one's port, which la
+ * then holds). Errors: RL_ENET (logged). */
+static int rl_relay_bind(struct rl_relay *r, struct sockaddr_storage *la, socklen_t llen, const char *listen)
+{
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		if ((r->w[i].fd = rl_relay_socket(r->family, la, llen)) < 0) {
+			rl_log(RL_LOG_ERR, "relay bind failed listen=%s err=%s", listen, strerror(errno));
+			return RL_ENET;
+		}
+		if (i == 0) {
+			/* port 0: the others bind the port the kernel chose for the first */
+			socklen_t sl = sizeof(*la);
+			if (getsockname(r->w[0].fd, (struct sockaddr *)la, &sl) != 0)
+				return RL_ENET;
+		}
+	}
+	return 0;
+}
+
+/* rl_relay_start starts the workers. Errors: RL_ENOMEM (no thread). */
+static int rl_relay_start(struct rl_relay *r)
+{
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		if (pthread_create(&r->w[i].tid, NULL, rl_relay_thread, &r->w[i]) != 0)
+			return RL_ENOMEM;
+		r->w[i].started = 1;
+		/* named for top -H and for bench/relay, which times these threads alone */
+		pthread_setname_np(r->w[i].tid, "rl-relay");
+	}
+	return 0;
+}
+
 int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 {
-	struct rl_relay *r = NULL;
+	struct rl_relay *r;
 	struct sockaddr_storage la, adv;
 	socklen_t llen, alen;
-	uint32_t cap;
+	const struct sockaddr *told;
 	unsigned nthreads;
 	int rv;
 
@@ -689,8 +775,7 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 	    rl_addr_parse(conf->listen, RL_ADDR_ANY_PORT, &la, &llen) != RL_OK ||
 	    (conf->advertise != NULL && rl_addr_parse(conf->advertise, 0, &adv, &alen) != RL_OK))
 		return RL_EINVAL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return RL_ENOMEM;
+	r = rl_calloc(1, sizeof(*r));
 	r->family = la.ss_family;
 	r->nthreads = nthreads;
 	r->idle_us = (uint64_t)(conf->idle_ms == 0 ? 30000 : conf->idle_ms) * 1000u;
@@ -698,76 +783,19 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
 		r->seed = (uint32_t)rl_relay_now_us() * 2654435761u;
 	atomic_store(&r->reap_at, rl_relay_now_us() + RL_RELAY_REAP_US);
-
-	pthread_rwlockattr_t ra;
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	rv = pthread_rwlock_init(&r->lock, &ra);
-	pthread_rwlockattr_destroy(&ra);
-	if (rv != 0) {
+	if ((rv = rl_relay_lock_init(r)) != 0) {
 		free(r);
-		return RL_ENOMEM;
+		return rv;
 	}
-	r->lock_ok = 1;
-
-	/* SSRC table at most a quarter full, id table at most half: short probes */
-	for (cap = 16; cap < r->max_calls * 4u; cap <<= 1)
-		;
-	r->smask = cap - 1;
-	r->imask = cap / 2 - 1;
-	rv = RL_ENOMEM;
-	if (posix_memalign((void **)&r->calls, 64, sizeof(*r->calls) * r->max_calls) != 0) {
-		r->calls = NULL;
+	rl_relay_tables(r);
+	if ((rv = rl_relay_bind(r, &la, llen, conf->listen)) != 0)
 		goto fail;
-	}
-	memset(r->calls, 0, sizeof(*r->calls) * r->max_calls);
-	if ((r->free_slots = malloc(sizeof(*r->free_slots) * r->max_calls)) == NULL ||
-	    (r->stab = calloc(cap, sizeof(*r->stab))) == NULL || (r->itab = calloc(cap / 2, sizeof(*r->itab))) == NULL)
-		goto fail;
-	for (uint32_t i = 0; i < r->max_calls; i++)
-		r->free_slots[i] = r->max_calls - 1 - i; /* pop from the end: slot 0 first */
-	r->nfree = r->max_calls;
-	if (posix_memalign((void **)&r->w, 64, sizeof(*r->w) * nthreads) != 0) {
-		r->w = NULL;
-		goto fail;
-	}
-	memset(r->w, 0, sizeof(*r->w) * nthreads);
-	for (unsigned i = 0; i < nthreads; i++) {
-		r->w[i].fd = -1;
-		r->w[i].r = r;
-	}
-
-	rv = RL_ENET;
-	for (unsigned i = 0; i < nthreads; i++) {
-		if ((r->w[i].fd = rl_relay_socket(r->family, &la, llen)) < 0) {
-			rl_log(RL_LOG_ERR, "relay bind failed listen=%s err=%s", conf->listen, strerror(errno));
-			goto fail;
-		}
-		if (i == 0) {
-			/* port 0: the others bind the port the kernel chose for the first */
-			socklen_t sl = sizeof(la);
-			if (getsockname(r->w[0].fd, (struct sockaddr *)&la, &sl) != 0)
-				goto fail;
-		}
-	}
 	rl_relay_addr_from(&r->self, (const struct sockaddr *)&la);
-	if (conf->advertise != NULL) {
-		rl_relay_addr_from(&r->adv, (const struct sockaddr *)&adv);
-		rl_addr_format((const struct sockaddr *)&adv, r->advertise, sizeof(r->advertise));
-	} else {
-		r->adv = r->self;
-		rl_addr_format((const struct sockaddr *)&la, r->advertise, sizeof(r->advertise));
-	}
-
-	for (unsigned i = 0; i < nthreads; i++) {
-		if ((rv = pthread_create(&r->w[i].tid, NULL, rl_relay_thread, &r->w[i])) != 0) {
-			rv = RL_ENOMEM;
-			goto fail;
-		}
-		r->w[i].started = 1;
-		/* named for top -H and for bench/relay, which times these threads alone */
-		pthread_setname_np(r->w[i].tid, "rl-relay");
-	}
+	told = (const struct sockaddr *)(conf->advertise != NULL ? &adv : &la);
+	rl_relay_addr_from(&r->adv, told);
+	rl_addr_format(told, r->advertise, sizeof(r->advertise));
+	if ((rv = rl_relay_start(r)) != 0)
+		goto fail;
 	rl_log(RL_LOG_NOTICE, "relay open listen=%s advertise=%s threads=%u max_calls=%u idle_ms=%llu", conf->listen,
 	       r->advertise, nthreads, r->max_calls, (unsigned long long)(r->idle_us / 1000u));
 	*out = r;

@@ -970,13 +970,94 @@ static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t 
 	return RL_EFULL;
 }
 
+/* cr_conf_ok: conf (its pt resolved) names a codec, payload types, an event clock, a rate and
+ * a port range we can use. */
+static int cr_conf_ok(const struct rl_carrier_conf *conf)
+{
+	return (conf->codec == RL_CARRIER_G711U || conf->codec == RL_CARRIER_G711A || conf->codec == RL_CARRIER_OPUS) &&
+	       cr_pt_ok(conf->pt) && (conf->dtmf_pt == -1 || (cr_pt_ok(conf->dtmf_pt) && conf->dtmf_pt != conf->pt)) &&
+	       (conf->dtmf_clock == 8000 || conf->dtmf_clock == 16000 || conf->dtmf_clock == 48000) &&
+	       (conf->rate == 8000 || conf->rate == 16000) && conf->port_min <= conf->port_max &&
+	       (conf->port_max == 0 ||
+	        (conf->port_min != 0 && conf->port_min + (conf->port_min & 1) <= conf->port_max));
+}
+
+/* cr_codec_open derives the leg's frame sizes and clocks from its conf and makes its jitter
+ * buffer (and Opus states). Errors: RL_EINVAL (jitter buffer settings). */
+static int cr_codec_open(struct rl_carrier *c)
+{
+	const struct rl_carrier_conf *conf = &c->conf;
+	uint32_t clock = conf->codec == RL_CARRIER_OPUS ? RL_CARRIER_OPUS_CLOCK : RL_CARRIER_CLOCK;
+	int rv;
+
+	c->mul = conf->codec == RL_CARRIER_OPUS ? 1 : conf->rate / 8000;
+	c->fn = conf->rate / 1000 * RL_CARRIER_FRAME_MS;
+	c->tx_n = conf->codec == RL_CARRIER_OPUS ? c->fn : CR_FRAME;
+	c->ts_frame = clock / 1000 * RL_CARRIER_FRAME_MS;
+	c->ev_frame = conf->dtmf_clock / 1000 * RL_CARRIER_FRAME_MS;
+	c->ev_span = clock > conf->dtmf_clock ? clock / conf->dtmf_clock : 1;
+	c->jbc = (struct rl_jbuf_conf){.clock_rate = clock,
+	                               .frame_ms = RL_CARRIER_FRAME_MS,
+	                               .min_ms = conf->jb_min_ms,
+	                               .start_ms = conf->jb_start_ms,
+	                               .max_ms = conf->jb_max_ms,
+	                               .slots = conf->jb_slots};
+	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
+		return rv;
+	if (conf->codec == RL_CARRIER_OPUS)
+		cr_opus_open(c);
+	return RL_OK;
+}
+
+/* cr_socket_open makes the leg's UDP socket on bind_ip and a port of its range. Errors:
+ * RL_EINVAL (bind_ip), RL_EFULL (no free port in the range), RL_ENET. */
+static int cr_socket_open(struct rl_carrier *c, const char *bind_ip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int rv, on = 1, off = 0;
+
+	if ((rv = rl_addr_from_ip(bind_ip, 0, 0, &ss, &len)) != RL_OK)
+		return rv;
+	c->family = ss.ss_family;
+	if ((c->fd = socket(c->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return RL_ENET;
+	/* Kernel receive timestamps: the true arrival time of each packet for the jitter buffer. */
+	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+	if (c->family == AF_INET6)
+		setsockopt(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if ((rv = cr_bind(c, &ss, len)) != RL_OK)
+		return rv;
+	len = sizeof(ss);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+		return RL_ENET;
+	c->port = rl_addr_port((struct sockaddr *)&ss);
+	return RL_OK;
+}
+
+/* cr_ends_init starts the sending stream at random and sets up the leg's audio source and
+ * sink. */
+static void cr_ends_init(struct rl_carrier *c)
+{
+	/* Random SSRC, first sequence number and timestamp (RFC 3550 5.1). */
+	cr_random(&c->tx_ssrc, sizeof(c->tx_ssrc));
+	cr_random(&c->tx_seq, sizeof(c->tx_seq));
+	cr_random(&c->tx_ts, sizeof(c->tx_ts));
+	c->pitch = CR_PITCH_MAX;
+	c->src.base.read = cr_read;
+	c->src.base.close = cr_src_close;
+	c->src.base.rate = c->conf.rate;
+	c->src.c = c;
+	c->sink.base.write = cr_write;
+	c->sink.base.close = cr_sink_close;
+	c->sink.base.rate = c->conf.rate;
+	c->sink.c = c;
+}
+
 int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf)
 {
 	struct rl_carrier *c;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uint32_t clock;
-	int rv, on = 1, off = 0;
+	int rv;
 
 	*out = NULL;
 	pthread_once(&cr_hb_once, cr_hb_init);
@@ -991,66 +1072,15 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 		c->conf = *conf;
 	else
 		rl_carrier_conf_default(&c->conf);
-	conf = &c->conf;
-	if (conf->pt == -1 && conf->codec != RL_CARRIER_OPUS)
-		c->conf.pt = conf->codec == RL_CARRIER_G711A ? RL_CARRIER_PT_PCMA : RL_CARRIER_PT_PCMU;
-	if ((conf->codec != RL_CARRIER_G711U && conf->codec != RL_CARRIER_G711A && conf->codec != RL_CARRIER_OPUS) ||
-	    !cr_pt_ok(conf->pt) || (conf->dtmf_pt != -1 && (!cr_pt_ok(conf->dtmf_pt) || conf->dtmf_pt == conf->pt)) ||
-	    (conf->dtmf_clock != 8000 && conf->dtmf_clock != 16000 && conf->dtmf_clock != 48000) ||
-	    (conf->rate != 8000 && conf->rate != 16000) || conf->port_min > conf->port_max ||
-	    (conf->port_max > 0 && (conf->port_min == 0 || conf->port_min + (conf->port_min & 1) > conf->port_max))) {
+	if (c->conf.pt == -1 && c->conf.codec != RL_CARRIER_OPUS)
+		c->conf.pt = c->conf.codec == RL_CARRIER_G711A ? RL_CARRIER_PT_PCMA : RL_CARRIER_PT_PCMU;
+	if (!cr_conf_ok(&c->conf)) {
 		rv = RL_EINVAL;
 		goto fail;
 	}
-	clock = conf->codec == RL_CARRIER_OPUS ? RL_CARRIER_OPUS_CLOCK : RL_CARRIER_CLOCK;
-	c->mul = conf->codec == RL_CARRIER_OPUS ? 1 : conf->rate / 8000;
-	c->fn = conf->rate / 1000 * RL_CARRIER_FRAME_MS;
-	c->tx_n = conf->codec == RL_CARRIER_OPUS ? c->fn : CR_FRAME;
-	c->ts_frame = clock / 1000 * RL_CARRIER_FRAME_MS;
-	c->ev_frame = conf->dtmf_clock / 1000 * RL_CARRIER_FRAME_MS;
-	c->ev_span = clock > conf->dtmf_clock ? clock / conf->dtmf_clock : 1;
-	c->jbc = (struct rl_jbuf_conf){.clock_rate = clock,
-	                               .frame_ms = RL_CARRIER_FRAME_MS,
-	                               .min_ms = conf->jb_min_ms,
-	                               .start_ms = conf->jb_start_ms,
-	                               .max_ms = conf->jb_max_ms,
-	                               .slots = conf->jb_slots};
-	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
+	if ((rv = cr_codec_open(c)) != RL_OK || (rv = cr_socket_open(c, bind_ip)) != RL_OK)
 		goto fail;
-	if (conf->codec == RL_CARRIER_OPUS)
-		cr_opus_open(c);
-	if ((rv = rl_addr_from_ip(bind_ip, 0, 0, &ss, &len)) != RL_OK)
-		goto fail;
-	c->family = ss.ss_family;
-	if ((c->fd = socket(c->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		rv = RL_ENET;
-		goto fail;
-	}
-	/* Kernel receive timestamps: the true arrival time of each packet for the jitter buffer. */
-	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
-	if (c->family == AF_INET6)
-		setsockopt(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	if ((rv = cr_bind(c, &ss, len)) != RL_OK)
-		goto fail;
-	len = sizeof(ss);
-	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0) {
-		rv = RL_ENET;
-		goto fail;
-	}
-	c->port = rl_addr_port((struct sockaddr *)&ss);
-	/* Random SSRC, first sequence number and timestamp (RFC 3550 5.1). */
-	cr_random(&c->tx_ssrc, sizeof(c->tx_ssrc));
-	cr_random(&c->tx_seq, sizeof(c->tx_seq));
-	cr_random(&c->tx_ts, sizeof(c->tx_ts));
-	c->pitch = CR_PITCH_MAX;
-	c->src.base.read = cr_read;
-	c->src.base.close = cr_src_close;
-	c->src.base.rate = conf->rate;
-	c->src.c = c;
-	c->sink.base.write = cr_write;
-	c->sink.base.close = cr_sink_close;
-	c->sink.base.rate = conf->rate;
-	c->sink.c = c;
+	cr_ends_init(c);
 	*out = c;
 	return RL_OK;
 fail:

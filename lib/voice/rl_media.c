@@ -494,85 +494,118 @@ unsigned rl_media_load(struct rl_media *m)
 	return (atomic_load(&m->load_pm) + 5u) / 10u;
 }
 
+/* The thread's poll set: the wake pipe, the shared socket, each own socket; owner[i] is the
+ * call that owns pfd[i] (NULL for the first two). Rebuilt under the lock on every turn. */
+struct rl_media_poll {
+	struct pollfd *pfd;
+	struct rl_mcall **owner;
+	size_t n, cap;
+};
+
+static void rl_media_poll_add(struct rl_media_poll *p, int fd, struct rl_mcall *owner)
+{
+	p->pfd[p->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	p->owner[p->n++] = owner;
+}
+
+static void rl_media_pollset(struct rl_media *m, struct rl_media_poll *p)
+{
+	size_t need = m->ncalls + 2;
+
+	if (need > p->cap) {
+		p->pfd = rl_realloc(p->pfd, need * sizeof(*p->pfd));
+		p->owner = rl_realloc(p->owner, need * sizeof(*p->owner));
+		p->cap = need;
+	}
+	p->n = 0;
+	rl_media_poll_add(p, m->wake[0], NULL);
+	if (m->fd >= 0)
+		rl_media_poll_add(p, m->fd, NULL);
+	for (size_t i = 0; i < m->ncalls; i++)
+		if (m->calls[i]->fd >= 0)
+			rl_media_poll_add(p, m->calls[i]->fd, m->calls[i]);
+}
+
+/* rl_media_sleep lets go of the lock and polls until the next tick is due or a socket is
+ * readable; returns ppoll's result, the lock held again. *work_us: when the thread's work
+ * began, for the load figure (the time asleep is not work). */
+static int rl_media_sleep(struct rl_media *m, struct rl_media_poll *p, uint64_t *work_us)
+{
+	uint64_t now = rl_mono_us();
+	uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
+	struct timespec to = {.tv_sec = (time_t)(wait / 1000000u), .tv_nsec = (long)(wait % 1000000u) * 1000};
+	int r;
+
+	m->busy_us += now - *work_us;
+	pthread_mutex_unlock(&m->mu);
+	r = ppoll(p->pfd, p->n, &to, NULL);
+	/* Behind schedule the poll does not wait and a mutex is not fair: let the threads that
+	 * asked for the lock (the node's loop, add/del) have it before taking it back, or an
+	 * overloaded engine would starve them for good. */
+	while (atomic_load(&m->waiting) > 0)
+		sched_yield();
+	pthread_mutex_lock(&m->mu);
+	*work_us = rl_mono_us();
+	return r;
+}
+
+/* rl_media_receive drains the readable sockets of p, built when the call set was at gen. */
+static void rl_media_receive(struct rl_media *m, struct rl_media_poll *p, uint64_t gen)
+{
+	if ((p->pfd[0].revents & POLLIN) || gen != m->gen) {
+		char b[64];
+		while (read(m->wake[0], b, sizeof(b)) > 0)
+			;
+		return; /* the call set changed: owners may be gone; poll again with a fresh set */
+	}
+	for (size_t i = 1; i < p->n; i++)
+		if (p->pfd[i].revents & POLLIN)
+			rl_media_drain(m, p->pfd[i].fd, p->owner[i]);
+}
+
+/* rl_media_tick moves one frame of every call once its 20 ms are due. */
+static void rl_media_tick(struct rl_media *m)
+{
+	uint64_t now = rl_mono_us();
+
+	if (now < m->next_tick_us)
+		return;
+	for (size_t i = 0; i < m->ncalls; i++) {
+		if (m->calls[i]->local)
+			rl_local_tick(m->calls[i]);
+		else
+			rl_mcall_tick(m, m->calls[i], now);
+	}
+	m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
+	rl_media_sample_load(m);
+	if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
+		/* Far behind (the machine stalled): skip ahead rather than burst. */
+		m->ctr.late_ticks++;
+		m->next_tick_us = now + RL_MEDIA_FRAME_MS * 1000u;
+	}
+}
+
 static void *rl_media_run(void *arg)
 {
 	struct rl_media *m = arg;
-	struct pollfd *pfd = NULL;
-	struct rl_mcall **owner = NULL;
-	size_t cap = 0;
+	struct rl_media_poll p = {0};
+	uint64_t work_us;
 
 	pthread_mutex_lock(&m->mu);
 	m->next_tick_us = rl_mono_us() + RL_MEDIA_FRAME_MS * 1000u;
-	uint64_t work_us = rl_mono_us();
+	work_us = rl_mono_us();
 	m->busy_since_us = work_us;
 	while (m->running) {
-		size_t n = 0, need = m->ncalls + 2;
 		uint64_t gen = m->gen;
-		uint64_t now = rl_mono_us();
-		struct timespec to;
 
-		if (need > cap) {
-			pfd = rl_realloc(pfd, need * sizeof(*pfd));
-			owner = rl_realloc(owner, need * sizeof(*owner));
-			cap = need;
-		}
-		pfd[n] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
-		owner[n++] = NULL;
-		if (m->fd >= 0) {
-			pfd[n] = (struct pollfd){.fd = m->fd, .events = POLLIN};
-			owner[n++] = NULL;
-		}
-		for (size_t i = 0; i < m->ncalls; i++)
-			if (m->calls[i]->fd >= 0) {
-				pfd[n] = (struct pollfd){.fd = m->calls[i]->fd, .events = POLLIN};
-				owner[n++] = m->calls[i];
-			}
-		uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
-		to.tv_sec = (time_t)(wait / 1000000u);
-		to.tv_nsec = (long)(wait % 1000000u) * 1000;
-		m->busy_us += now - work_us;
-		pthread_mutex_unlock(&m->mu);
-		int r = ppoll(pfd, n, &to, NULL);
-		/* Behind schedule the poll does not wait and a mutex is not fair: let the threads
-		 * that asked for the lock (the node's loop, add/del) have it before taking it back,
-		 * or an overloaded engine would starve them for good. */
-		while (atomic_load(&m->waiting) > 0)
-			sched_yield();
-		pthread_mutex_lock(&m->mu);
-		work_us = rl_mono_us();
-		if (r > 0) {
-			if ((pfd[0].revents & POLLIN) || gen != m->gen) {
-				char b[64];
-				while (read(m->wake[0], b, sizeof(b)) > 0)
-					;
-				/* The call set changed: owners may be gone; poll again with a fresh set. */
-				goto tick;
-			}
-			for (size_t i = 1; i < n; i++)
-				if (pfd[i].revents & POLLIN)
-					rl_media_drain(m, pfd[i].fd, owner[i]);
-		}
-	tick:
-		now = rl_mono_us();
-		if (now >= m->next_tick_us) {
-			for (size_t i = 0; i < m->ncalls; i++) {
-				if (m->calls[i]->local)
-					rl_local_tick(m->calls[i]);
-				else
-					rl_mcall_tick(m, m->calls[i], now);
-			}
-			m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
-			rl_media_sample_load(m);
-			if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
-				/* Far behind (the machine stalled): skip ahead rather than burst. */
-				m->ctr.late_ticks++;
-				m->next_tick_us = now + RL_MEDIA_FRAME_MS * 1000u;
-			}
-		}
+		rl_media_pollset(m, &p);
+		if (rl_media_sleep(m, &p, &work_us) > 0)
+			rl_media_receive(m, &p, gen);
+		rl_media_tick(m);
 	}
 	pthread_mutex_unlock(&m->mu);
-	free(pfd);
-	free(owner);
+	free(p.pfd);
+	free(p.owner);
 	return NULL;
 }
 
