@@ -35,6 +35,7 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_g711.h"
+#include "rl_opus.h"
 #include "rl_rtp.h"
 #include "rl_time.h"
 
@@ -916,22 +917,12 @@ static int cr_pt_ok(int pt)
 	return pt >= 0 && pt <= 127 && (pt < 64 || pt > 95);
 }
 
-/* cr_opus_open creates the Opus encoder and decoder at the leg's rate, which is checked (so
- * only memory can fail); carrier.h says why these settings. */
+/* cr_opus_open creates the Opus encoder and decoder at the leg's (checked) rate; carrier.h
+ * says why these settings. */
 static void cr_opus_open(struct rl_carrier *c)
 {
-	int err;
-
-	if ((c->enc = opus_encoder_create((opus_int32)c->conf.rate, 1, OPUS_APPLICATION_VOIP, &err)) == NULL)
-		rl_oom((size_t)opus_encoder_get_size(1));
-	if ((c->dec = opus_decoder_create((opus_int32)c->conf.rate, 1, &err)) == NULL)
-		rl_oom((size_t)opus_decoder_get_size(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB));
-	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	rl_opus_open(c->conf.rate, OPUS_APPLICATION_VOIP, c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB,
+	             &c->enc, &c->dec);
 	opus_encoder_ctl(c->enc, OPUS_SET_DTX(0));
 }
 

@@ -7,26 +7,18 @@
 
 #include "rl_err.h"
 
-static socklen_t rl_addr_put4(struct sockaddr_storage *ss, const struct in_addr *a, unsigned port)
+/* rl_addr_put makes *ss the address of bin (an in_addr or in6_addr of family) and port;
+ * returns its length. */
+static socklen_t rl_addr_put(struct sockaddr_storage *ss, int family, const void *bin, unsigned port)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
 	memset(ss, 0, sizeof(*ss));
-	in->sin_family = AF_INET;
-	in->sin_port = htons((uint16_t)port);
-	in->sin_addr = *a;
-	return sizeof(*in);
-}
-
-static socklen_t rl_addr_put6(struct sockaddr_storage *ss, const struct in6_addr *a, unsigned port)
-{
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons((uint16_t)port);
-	in6->sin6_addr = *a;
-	return sizeof(*in6);
+	ss->ss_family = (sa_family_t)family;
+	rl_addr_set_port((struct sockaddr *)ss, port);
+	if (family == AF_INET)
+		memcpy(&((struct sockaddr_in *)ss)->sin_addr, bin, sizeof(struct in_addr));
+	else
+		memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, bin, sizeof(struct in6_addr));
+	return rl_addr_len(family);
 }
 
 /* rl_addr_port_text reads a decimal port that ends the string; 0 or RL_EINVAL. */
@@ -76,11 +68,11 @@ int rl_addr_parse(const char *s, unsigned flags, struct sockaddr_storage *ss, so
 	if (s[0] == '[') {
 		if (inet_pton(AF_INET6, host, &a6) != 1)
 			return RL_EINVAL;
-		*len = rl_addr_put6(ss, &a6, port);
+		*len = rl_addr_put(ss, AF_INET6, &a6, port);
 	} else {
 		if (inet_pton(AF_INET, host, &a4) != 1)
 			return RL_EINVAL;
-		*len = rl_addr_put4(ss, &a4, port);
+		*len = rl_addr_put(ss, AF_INET, &a4, port);
 	}
 	return RL_OK;
 }
@@ -94,7 +86,7 @@ int rl_addr_from_ip(const char *ip, unsigned port, int family, struct sockaddr_s
 		return RL_EINVAL;
 	if (inet_pton(AF_INET, ip, &a4) == 1) {
 		if (family != AF_INET6) {
-			*len = rl_addr_put4(ss, &a4, port);
+			*len = rl_addr_put(ss, AF_INET, &a4, port);
 			return RL_OK;
 		}
 		memset(&a6, 0, sizeof(a6));
@@ -103,7 +95,7 @@ int rl_addr_from_ip(const char *ip, unsigned port, int family, struct sockaddr_s
 	} else if (family == AF_INET || inet_pton(AF_INET6, ip, &a6) != 1) {
 		return RL_EINVAL;
 	}
-	*len = rl_addr_put6(ss, &a6, port);
+	*len = rl_addr_put(ss, AF_INET6, &a6, port);
 	return RL_OK;
 }
 

@@ -22,6 +22,7 @@
 #include "rl_err.h"
 #include "rl_jbuf.h"
 #include "rl_log.h"
+#include "rl_opus.h"
 #include "rl_rtp.h"
 #include "rl_time.h"
 
@@ -156,7 +157,7 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 	                          .start_ms = 40,
 	                          .max_ms = 300,
 	                          .slots = 64};
-	int err, rv = RL_OK;
+	int rv = RL_OK;
 
 	c->leg = *leg;
 	c->leg.src = NULL;
@@ -180,20 +181,9 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 		goto fail;
 	/* OPUS_APPLICATION_AUDIO rather than VOIP: VOIP's high-pass and voice shaping change the
 	 * waveform (correlation 0.93 against 0.99 on our test voices at the same bitrate) for
-	 * little gain on a clean headset, and recordings and QA want the caller as spoken. */
-	/* The rate is checked above: only memory can fail. */
-	if ((c->enc = opus_encoder_create((opus_int32)c->leg.rate, 1, OPUS_APPLICATION_AUDIO, &err)) == NULL)
-		rl_oom((size_t)opus_encoder_get_size(1));
-	if ((c->dec = opus_decoder_create((opus_int32)c->leg.rate, 1, &err)) == NULL)
-		rl_oom((size_t)opus_decoder_get_size(1));
-	/* Relais defaults: VBR, in-band FEC tuned for a few percent loss, moderate complexity
-	 * (many calls per core at the node), 24 kb/s wideband / 16 kb/s narrowband. */
-	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->leg.rate == 16000 ? 24000 : 16000));
-	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	 * little gain on a clean headset, and recordings and QA want the caller as spoken.
+	 * 24 kb/s wideband, 16 kb/s narrowband. */
+	rl_opus_open(c->leg.rate, OPUS_APPLICATION_AUDIO, c->leg.rate == 16000 ? 24000 : 16000, &c->enc, &c->dec);
 	if ((rv = rl_jbuf_new(&c->jb, &jc)) != RL_OK)
 		goto fail;
 	rl_rtp_rx_init(&c->rxs, RL_MEDIA_RTP_CLOCK);
