@@ -8,6 +8,7 @@
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_media.h"
+#include "rl_media_pb.h"
 #include "rl_time.h"
 
 /* rl_phone_path expands %c (contact) and %a (agent) in a file name. */

@@ -1,7 +1,7 @@
 /*
  * relais-bench-codec - CPU cost of the media primitives a node runs per call: Opus encode and
  * decode, SRTP protect and unprotect, the G.711 <-> Opus transcoding of a carrier call, and
- * an Opus carrier leg (lib/rl_carrier.c) through its API.
+ * an Opus carrier leg (node/carrier.c) through its API.
  *
  *   relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C]
  *
@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rl_carrier.h"
+#include "carrier.h"
 #include "rl_err.h"
 #include "rl_g711.h"
 #include "rl_srtp.h"

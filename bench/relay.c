@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "rl_addr.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -500,24 +501,26 @@ static int run_relais(struct gen *g, struct phase_result *res, struct rl_relay_c
 	                             .threads = g->o->threads,
 	                             .idle_ms = 30000,
 	                             .max_calls = g->o->calls * 2 < 1024 ? 1024 : g->o->calls * 2};
-	struct sockaddr_in to = {.sin_family = AF_INET};
-	const char *adv;
+	struct sockaddr_storage to;
+	socklen_t tolen;
 	int rv;
 
 	if ((rv = rl_relay_open(&r, &conf)) != 0) {
 		fprintf(stderr, "rl_relay_open: %s\n", rl_strerror(rv));
 		return -1;
 	}
-	adv = rl_relay_advertise(r);
-	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-	to.sin_port = htons((uint16_t)atoi(strrchr(adv, ':') + 1));
+	if (rl_addr_parse(rl_relay_advertise(r), 0, &to, &tolen) != RL_OK || to.ss_family != AF_INET) {
+		fprintf(stderr, "relay advertises %s: not an IPv4 address\n", rl_relay_advertise(r));
+		rl_relay_close(r);
+		return -1;
+	}
 	for (unsigned i = 0; i < g->o->calls; i++)
 		if ((rv = rl_relay_add(r, i + 1, g->calls[i].ssrc[0], g->calls[i].ssrc[1], NULL, NULL)) != 0) {
 			fprintf(stderr, "rl_relay_add: %s\n", rl_strerror(rv));
 			rl_relay_close(r);
 			return -1;
 		}
-	gen_route_all(g, &to);
+	gen_route_all(g, (const struct sockaddr_in *)&to);
 	threads_cpu_ns_pin("rl-relay", 1);
 	gen_run(g, res, relais_cpu, NULL);
 	rl_relay_counters(r, cnt);
@@ -639,6 +642,9 @@ static int sdp_media(const char *sdp, size_t len, struct sockaddr_in *out)
 {
 	char buf[4096], ip[64];
 	const char *m, *c;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int port;
 
 	if (len >= sizeof(buf))
 		return -1;
@@ -646,12 +652,11 @@ static int sdp_media(const char *sdp, size_t len, struct sockaddr_in *out)
 	buf[len] = '\0';
 	if ((m = strstr(buf, "m=audio ")) == NULL || (c = strstr(buf, "c=IN IP4 ")) == NULL)
 		return -1;
-	if (sscanf(c + 9, "%63[0-9.]", ip) != 1)
+	if (sscanf(c + 9, "%63[0-9.]", ip) != 1 || (port = atoi(m + 8)) <= 0 ||
+	    rl_addr_from_ip(ip, (unsigned)port, AF_INET, &ss, &sl) != RL_OK)
 		return -1;
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	out->sin_port = htons((uint16_t)atoi(m + 8));
-	return inet_pton(AF_INET, ip, &out->sin_addr) == 1 && out->sin_port != 0 ? 0 : -1;
+	memcpy(out, &ss, sizeof(*out));
+	return 0;
 }
 
 static int rte_offer_answer(struct rte *e, struct gen *g, unsigned i)

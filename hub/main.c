@@ -25,7 +25,7 @@
 #include "rl_err.h"
 #include "rl_link.h"
 #include "rl_log.h"
-#include "rl_srtp.h"
+#include "rl_srtp_suite.h"
 #include "rl_loop.h"
 #include "rl_time.h"
 

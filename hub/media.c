@@ -3,39 +3,13 @@
  * first use, released when the call ends), the quality both ends report, and the calls that
  * ended recently, which `relaisctl status calls` still shows with their quality.
  */
-#include <netinet/in.h>
-#include <nng/nng.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 #include "rl_err.h"
+#include "rl_link.h"
 #include "rl_log.h"
-
-/* rl_pipe_ip: the remote IP of a control link (port 0), for the relay's latching rule. */
-static int rl_pipe_ip(uint32_t pipe, struct sockaddr_storage *ss)
-{
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	nng_sockaddr sa;
-
-	p.id = pipe;
-	memset(ss, 0, sizeof(*ss));
-	if (pipe == 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
-		return -1;
-	if (sa.s_family == NNG_AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = sa.s_in.sa_addr;
-		return 0;
-	}
-	if (sa.s_family == NNG_AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		in6->sin6_family = AF_INET6;
-		memcpy(in6->sin6_addr.s6_addr, sa.s_in6.sa_addr, 16);
-		return 0;
-	}
-	return -1;
-}
 
 struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 {
@@ -55,9 +29,9 @@ struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 	w.suite = e->suite;
 	w.epoch = ++e->plan_epoch;
 	if (e->relay_check_ip) {
-		if (c->site >= 0 && rl_pipe_ip(e->sites[c->site].pipe, &ips) == 0)
+		if (c->site >= 0 && rl_link_peer_ip(e->sites[c->site].pipe, &ips) == RL_OK)
 			w.ip_site = (const struct sockaddr *)&ips;
-		if (a->bound && rl_pipe_ip(a->pipe, &ipa) == 0)
+		if (a->bound && rl_link_peer_ip(a->pipe, &ipa) == RL_OK)
 			w.ip_agent = (const struct sockaddr *)&ipa;
 	}
 	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {

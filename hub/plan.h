@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "relais.pb-c.h"
-#include "rl_srtp.h"
+#include "rl_srtp_suite.h"
 #include "rl_wire.h"
 
 struct rl_relay;

@@ -46,7 +46,6 @@
 #define _GNU_SOURCE /* recvmmsg, sendmmsg, SO_*BUFFORCE */
 #include "relay.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -59,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -132,7 +133,7 @@ struct rl_relay {
 	int family;                /* AF_INET or AF_INET6: all sockets and addresses */
 	struct rl_relay_addr self; /* bound address (IP may be the wildcard) */
 	struct rl_relay_addr adv;  /* advertised address */
-	char advertise[64];
+	char advertise[RL_ADDR_STRLEN];
 	unsigned nthreads;
 	uint64_t idle_us;
 	uint32_t max_calls;
@@ -237,66 +238,6 @@ static int rl_relay_addr_is_any(const struct rl_relay_addr *a)
 	if (rl_relay_addr_is_v4(a))
 		return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == 0;
 	return a->w0 == 0 && a->w1 == 0;
-}
-
-/* rl_relay_parse reads "IPv4:port" or "[IPv6]:port" into ss; 0 or RL_EINVAL. */
-static int rl_relay_parse(const char *s, struct sockaddr_in6 *ss)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *hs;
-	size_t hl;
-	char *end;
-	unsigned long port;
-
-	if (s == NULL)
-		return RL_EINVAL;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return RL_EINVAL;
-		hs = s + 1;
-		hl = (size_t)(rb - hs);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return RL_EINVAL;
-		hs = s;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host) || colon[1] == '\0')
-		return RL_EINVAL;
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port > 65535 || colon[1] == '-' || colon[1] == '+')
-		return RL_EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] != '[') {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : RL_EINVAL;
-	}
-	ss->sin6_family = AF_INET6;
-	ss->sin6_port = htons((uint16_t)port);
-	return inet_pton(AF_INET6, host, &ss->sin6_addr) == 1 ? 0 : RL_EINVAL;
-}
-
-static void rl_relay_format(const struct sockaddr *sa, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -699,7 +640,7 @@ static void *rl_relay_thread(void *arg)
 /* ---------------------------------------------------------------------------------------- */
 /* API */
 
-static int rl_relay_socket(int family, const struct sockaddr_in6 *bind_to, socklen_t blen)
+static int rl_relay_socket(int family, const struct sockaddr_storage *bind_to, socklen_t blen)
 {
 	int fd, one = 1, zero = 0, buf = RL_RELAY_SOCKBUF;
 	struct timeval tv = {0, RL_RELAY_TICK_MS * 1000};
@@ -732,12 +673,97 @@ static int rl_relay_socket(int family, const struct sockaddr_in6 *bind_to, sockl
 	return fd;
 }
 
+/* rl_relay_aligned: n zeroed bytes starting on a cache line (slots and workers are written by
+ * different threads). */
+static void *rl_relay_aligned(size_t n)
+{
+	void *p;
+
+	if (posix_memalign(&p, 64, n) != 0)
+		rl_oom(n);
+	memset(p, 0, n);
+	return p;
+}
+
+/* rl_relay_lock_init: the call table's lock, preferring writers (see the top of the file). */
+static int rl_relay_lock_init(struct rl_relay *r)
+{
+	pthread_rwlockattr_t ra;
+	int rv;
+
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rv = pthread_rwlock_init(&r->lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	if (rv != 0)
+		return RL_ENOMEM;
+	r->lock_ok = 1;
+	return 0;
+}
+
+/* rl_relay_tables allocates the call slots, the free list and the two hash tables for
+ * r->max_calls calls, and the workers (no socket yet). */
+static void rl_relay_tables(struct rl_relay *r)
+{
+	uint32_t cap;
+
+	/* SSRC table at most a quarter full, id table at most half: short probes */
+	for (cap = 16; cap < r->max_calls * 4u; cap <<= 1)
+		;
+	r->smask = cap - 1;
+	r->imask = cap / 2 - 1;
+	r->calls = rl_relay_aligned(sizeof(*r->calls) * r->max_calls);
+	r->free_slots = rl_malloc(sizeof(*r->free_slots) * r->max_calls);
+	r->stab = rl_calloc(cap, sizeof(*r->stab));
+	r->itab = rl_calloc(cap / 2, sizeof(*r->itab));
+	for (uint32_t i = 0; i < r->max_calls; i++)
+		r->free_slots[i] = r->max_calls - 1 - i; /* pop from the end: slot 0 first */
+	r->nfree = r->max_calls;
+	r->w = rl_relay_aligned(sizeof(*r->w) * r->nthreads);
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		r->w[i].fd = -1;
+		r->w[i].r = r;
+	}
+}
+
+/* rl_relay_bind gives every worker its socket on la (port 0: the first one's port, which la
+ * then holds). Errors: RL_ENET (logged). */
+static int rl_relay_bind(struct rl_relay *r, struct sockaddr_storage *la, socklen_t llen, const char *listen)
+{
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		if ((r->w[i].fd = rl_relay_socket(r->family, la, llen)) < 0) {
+			rl_log(RL_LOG_ERR, "relay bind failed listen=%s err=%s", listen, strerror(errno));
+			return RL_ENET;
+		}
+		if (i == 0) {
+			/* port 0: the others bind the port the kernel chose for the first */
+			socklen_t sl = sizeof(*la);
+			if (getsockname(r->w[0].fd, (struct sockaddr *)la, &sl) != 0)
+				return RL_ENET;
+		}
+	}
+	return 0;
+}
+
+/* rl_relay_start starts the workers. Errors: RL_ENOMEM (no thread). */
+static int rl_relay_start(struct rl_relay *r)
+{
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		if (pthread_create(&r->w[i].tid, NULL, rl_relay_thread, &r->w[i]) != 0)
+			return RL_ENOMEM;
+		r->w[i].started = 1;
+		/* named for top -H and for bench/relay, which times these threads alone */
+		pthread_setname_np(r->w[i].tid, "rl-relay");
+	}
+	return 0;
+}
+
 int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 {
-	struct rl_relay *r = NULL;
-	struct sockaddr_in6 la, adv;
-	socklen_t llen;
-	uint32_t cap;
+	struct rl_relay *r;
+	struct sockaddr_storage la, adv;
+	socklen_t llen, alen;
+	const struct sockaddr *told;
 	unsigned nthreads;
 	int rv;
 
@@ -746,89 +772,30 @@ int rl_relay_open(struct rl_relay **out, const struct rl_relay_conf *conf)
 		return RL_EINVAL;
 	nthreads = conf->threads == 0 ? 1 : conf->threads;
 	if (nthreads > RL_RELAY_MAX_THREADS || conf->max_calls > RL_RELAY_MAX_CALLS ||
-	    rl_relay_parse(conf->listen, &la) != 0 ||
-	    (conf->advertise != NULL && rl_relay_parse(conf->advertise, &adv) != 0))
+	    rl_addr_parse(conf->listen, RL_ADDR_ANY_PORT, &la, &llen) != RL_OK ||
+	    (conf->advertise != NULL && rl_addr_parse(conf->advertise, 0, &adv, &alen) != RL_OK))
 		return RL_EINVAL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return RL_ENOMEM;
-	r->family = la.sin6_family;
+	r = rl_calloc(1, sizeof(*r));
+	r->family = la.ss_family;
 	r->nthreads = nthreads;
 	r->idle_us = (uint64_t)(conf->idle_ms == 0 ? 30000 : conf->idle_ms) * 1000u;
 	r->max_calls = conf->max_calls == 0 ? 65536 : conf->max_calls;
 	if (getrandom(&r->seed, sizeof(r->seed), 0) != sizeof(r->seed))
 		r->seed = (uint32_t)rl_relay_now_us() * 2654435761u;
 	atomic_store(&r->reap_at, rl_relay_now_us() + RL_RELAY_REAP_US);
-
-	pthread_rwlockattr_t ra;
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	rv = pthread_rwlock_init(&r->lock, &ra);
-	pthread_rwlockattr_destroy(&ra);
-	if (rv != 0) {
+	if ((rv = rl_relay_lock_init(r)) != 0) {
 		free(r);
-		return RL_ENOMEM;
+		return rv;
 	}
-	r->lock_ok = 1;
-
-	/* SSRC table at most a quarter full, id table at most half: short probes */
-	for (cap = 16; cap < r->max_calls * 4u; cap <<= 1)
-		;
-	r->smask = cap - 1;
-	r->imask = cap / 2 - 1;
-	rv = RL_ENOMEM;
-	if (posix_memalign((void **)&r->calls, 64, sizeof(*r->calls) * r->max_calls) != 0) {
-		r->calls = NULL;
+	rl_relay_tables(r);
+	if ((rv = rl_relay_bind(r, &la, llen, conf->listen)) != 0)
 		goto fail;
-	}
-	memset(r->calls, 0, sizeof(*r->calls) * r->max_calls);
-	if ((r->free_slots = malloc(sizeof(*r->free_slots) * r->max_calls)) == NULL ||
-	    (r->stab = calloc(cap, sizeof(*r->stab))) == NULL || (r->itab = calloc(cap / 2, sizeof(*r->itab))) == NULL)
-		goto fail;
-	for (uint32_t i = 0; i < r->max_calls; i++)
-		r->free_slots[i] = r->max_calls - 1 - i; /* pop from the end: slot 0 first */
-	r->nfree = r->max_calls;
-	if (posix_memalign((void **)&r->w, 64, sizeof(*r->w) * nthreads) != 0) {
-		r->w = NULL;
-		goto fail;
-	}
-	memset(r->w, 0, sizeof(*r->w) * nthreads);
-	for (unsigned i = 0; i < nthreads; i++) {
-		r->w[i].fd = -1;
-		r->w[i].r = r;
-	}
-
-	rv = RL_ENET;
-	llen = r->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	for (unsigned i = 0; i < nthreads; i++) {
-		if ((r->w[i].fd = rl_relay_socket(r->family, &la, llen)) < 0) {
-			rl_log(RL_LOG_ERR, "relay bind failed listen=%s err=%s", conf->listen, strerror(errno));
-			goto fail;
-		}
-		if (i == 0) {
-			/* port 0: the others bind the port the kernel chose for the first */
-			socklen_t sl = sizeof(la);
-			if (getsockname(r->w[0].fd, (struct sockaddr *)&la, &sl) != 0)
-				goto fail;
-		}
-	}
 	rl_relay_addr_from(&r->self, (const struct sockaddr *)&la);
-	if (conf->advertise != NULL) {
-		rl_relay_addr_from(&r->adv, (const struct sockaddr *)&adv);
-		rl_relay_format((const struct sockaddr *)&adv, r->advertise, sizeof(r->advertise));
-	} else {
-		r->adv = r->self;
-		rl_relay_format((const struct sockaddr *)&la, r->advertise, sizeof(r->advertise));
-	}
-
-	for (unsigned i = 0; i < nthreads; i++) {
-		if ((rv = pthread_create(&r->w[i].tid, NULL, rl_relay_thread, &r->w[i])) != 0) {
-			rv = RL_ENOMEM;
-			goto fail;
-		}
-		r->w[i].started = 1;
-		/* named for top -H and for bench/relay, which times these threads alone */
-		pthread_setname_np(r->w[i].tid, "rl-relay");
-	}
+	told = (const struct sockaddr *)(conf->advertise != NULL ? &adv : &la);
+	rl_relay_addr_from(&r->adv, told);
+	rl_addr_format(told, r->advertise, sizeof(r->advertise));
+	if ((rv = rl_relay_start(r)) != 0)
+		goto fail;
 	rl_log(RL_LOG_NOTICE, "relay open listen=%s advertise=%s threads=%u max_calls=%u idle_ms=%llu", conf->listen,
 	       r->advertise, nthreads, r->max_calls, (unsigned long long)(r->idle_us / 1000u));
 	*out = r;

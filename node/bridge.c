@@ -8,6 +8,7 @@
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_media.h"
+#include "rl_media_pb.h"
 #include "rl_time.h"
 
 struct rl_bridge {

@@ -77,6 +77,7 @@ struct sip_call;
 #include <sofia-sip/url.h>
 
 #include "rl_alloc.h"
+#include "rl_addr.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"
@@ -236,41 +237,15 @@ static void sofia_init(void)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-/* Parses "IP:port" or "[IPv6]:port". */
+/* Parses "IP:port" or "[IPv6]:port" into the IP's text and the port. */
 static int parse_listen(const char *s, char *ip, size_t cap, uint16_t *port)
 {
-	const char *colon, *host = s;
-	size_t hl;
-	unsigned char buf[16];
-	char *end;
-	unsigned long p;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (s == NULL)
+	if (rl_addr_parse(s, 0, &ss, &len) != RL_OK || rl_addr_ip((struct sockaddr *)&ss, ip, cap) != RL_OK)
 		return RL_EINVAL;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || rb[1] != ':')
-			return RL_EINVAL;
-		host = s + 1;
-		hl = (size_t)(rb - host);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return RL_EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= cap)
-		return RL_EINVAL;
-	memcpy(ip, host, hl);
-	ip[hl] = '\0';
-	if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
-		return RL_EINVAL;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || end == colon + 1 || p == 0 || p > 65535)
-		return RL_EINVAL;
-	*port = (uint16_t)p;
+	*port = (uint16_t)rl_addr_port((struct sockaddr *)&ss);
 	return RL_OK;
 }
 
@@ -284,18 +259,8 @@ static int probe_bind(const char *ip, uint16_t port, int stream_only, char *why,
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (rl_addr_from_ip(ip, port, 0, &ss, &len) != RL_OK)
 		return RL_EINVAL;
-	}
 	for (int i = stream_only ? 1 : 0; i < 2; i++) {
 		int one = 1, fd = socket(ss.ss_family, types[i] | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
@@ -317,12 +282,6 @@ static int probe_bind(const char *ip, uint16_t port, int stream_only, char *why,
 		close(fd);
 	}
 	return RL_OK;
-}
-
-static int ip_literal(const char *ip)
-{
-	unsigned char buf[16];
-	return ip != NULL && (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1);
 }
 
 /* Copies text from the network into a fixed array: cut at cap - 1, nothing that could break
@@ -681,10 +640,9 @@ static void on_invite(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, const sip_
 	request_source(nua, sip, ev.src_ip, sizeof(ev.src_ip), &ev.src_port, &ev.tcp, &ev.tls, &src);
 	if (c->remote_target[0] == '\0' && ev.src_ip[0] != '\0') {
 		/* No Contact: Refer-To numbers go to where the INVITE came from. */
-		if (strchr(ev.src_ip, ':') != NULL)
-			snprintf(c->remote_target, sizeof(c->remote_target), "sip:[%s]:%u", ev.src_ip, ev.src_port);
-		else
-			snprintf(c->remote_target, sizeof(c->remote_target), "sip:%s:%u", ev.src_ip, ev.src_port);
+		char hp[RL_ADDR_STRLEN];
+		snprintf(c->remote_target, sizeof(c->remote_target), "sip:%s",
+		         rl_addr_format_ip(ev.src_ip, ev.src_port, hp, sizeof(hp)));
 	}
 	if (!invite_refused(s, c, sip, &ev, &src))
 		invite_report(s, c, sip, &ev);
@@ -1208,7 +1166,7 @@ static int push_media_cmd(struct rl_sip *s, int op, uint64_t call, const char *l
 {
 	struct sip_cmd cmd = {.op = op, .call = call, .port = rtp_port, .codec = codec, .dtmf_pt = dtmf_pt};
 
-	if (!ip_literal(local_ip) || strlen(local_ip) >= sizeof(cmd.ip) || rtp_port == 0 ||
+	if (rl_addr_ip_family(local_ip) == 0 || strlen(local_ip) >= sizeof(cmd.ip) || rtp_port == 0 ||
 	    (codec != RL_SIP_PCMU && codec != RL_SIP_PCMA && codec != RL_SIP_OPUS) || dtmf_pt > 127)
 		return RL_EINVAL;
 	if (dtmf_pt < 0)

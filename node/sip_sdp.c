@@ -5,7 +5,7 @@
 #include <ctype.h>
 #include "sip.h"
 
-#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
 
+#include "rl_addr.h"
 #include "rl_err.h"
 
 /* Bigger offers are refused before parsing: a real one is well under 2 KiB. */
@@ -71,7 +72,8 @@ static void copy_token(char *dst, size_t cap, const char *src, const char *def)
 static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip, size_t cap)
 {
 	const sdp_connection_t *c = m->m_connections ? m->m_connections : sdp->sdp_connection;
-	unsigned char buf[sizeof(struct in6_addr)];
+	struct sockaddr_storage ss;
+	socklen_t len;
 	int af;
 
 	if (c == NULL || c->c_nettype != sdp_net_in || c->c_address == NULL || c->c_mcast)
@@ -82,12 +84,11 @@ static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip,
 		af = AF_INET6;
 	else
 		return RL_EPROTO;
-	if (strlen(c->c_address) >= cap || inet_pton(af, c->c_address, buf) != 1)
+	if (strlen(c->c_address) >= cap || rl_addr_from_ip(c->c_address, 0, 0, &ss, &len) != RL_OK ||
+	    ss.ss_family != af)
 		return RL_EPROTO;
 	/* Re-print rather than copy, so the text is canonical. */
-	if (inet_ntop(af, buf, ip, (socklen_t)cap) == NULL)
-		return RL_EPROTO;
-	return RL_OK;
+	return rl_addr_ip((struct sockaddr *)&ss, ip, cap) == RL_OK ? RL_OK : RL_EPROTO;
 }
 
 /* Reads the codecs of one audio stream into m (offer order decides the pick). */
@@ -344,8 +345,8 @@ static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const struct rl_sip_local *l)
 {
 	static const char *const dirs[4] = {"inactive", "sendonly", "recvonly", "sendrecv"};
-	unsigned char addr[sizeof(struct in6_addr)];
-	const char *fam;
+	int af = rl_addr_ip_family(l->ip);
+	const char *fam = af == AF_INET ? "IP4" : "IP6";
 	int pt = codec_pt(&o->media, l->codec);
 	int dtmf = (l->dtmf_pt >= 0 && o->media.dtmf_pt >= 0) ? l->dtmf_pt : -1;
 	size_t n = 0;
@@ -354,13 +355,7 @@ int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const
 		dtmf = -1; /* a hostile offer mapping both on one PT: audio wins */
 	if (cap == 0)
 		return -RL_ETOOBIG;
-	if (pt < 0 || o->n_streams == 0 || o->audio >= o->n_streams || l->port == 0 || dtmf > 127)
-		return -RL_EINVAL;
-	if (inet_pton(AF_INET, l->ip, addr) == 1)
-		fam = "IP4";
-	else if (inet_pton(AF_INET6, l->ip, addr) == 1)
-		fam = "IP6";
-	else
+	if (pt < 0 || o->n_streams == 0 || o->audio >= o->n_streams || l->port == 0 || dtmf > 127 || af == 0)
 		return -RL_EINVAL;
 
 	put(buf, cap, &n, "v=0\r\no=relais %llu %llu IN %s %s\r\ns=relais\r\nc=IN %s %s\r\nt=0 0\r\n",

@@ -6,8 +6,8 @@
 
 #include "announce.h"
 #include "call_phase.h"
+#include "carrier.h"
 #include "rl_alloc.h"
-#include "rl_carrier.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"

@@ -1,5 +1,5 @@
 /*
- * fuzz_carrier: the carrier's RTP leg (lib/rl_carrier.c) as the network and the node drive
+ * fuzz_carrier: the carrier's RTP leg (node/carrier.c) as the network and the node drive
  * it: datagrams from several sources (strict RTP, latching), RTP parsing, SSRC following,
  * splitting and repacketising into the jitter buffer, G.711 decoding and concealment,
  * 8 <-> 16 kHz resampling, Opus packet checks, decoding, FEC and PLC, Opus encoding, RFC
@@ -30,7 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "rl_carrier.h"
+#include "carrier.h"
 #include "rl_err.h"
 
 #define CHECK(c)                 \

@@ -26,6 +26,7 @@ struct server {
 	nng_socket sock;
 	unsigned hellos, requests, drop_first; /* drop_first: ignore the first copy of each request */
 	uint64_t last_req;
+	uint32_t last_pipe; /* the pipe of the last request */
 };
 
 struct client_seen {
@@ -47,6 +48,7 @@ static void server_handle(struct server *s, nng_msg *m)
 		return;
 	}
 	nng_msg_free(m);
+	s->last_pipe = pipe;
 	rl_env_init(&out);
 	out.req_id = env->req_id;
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
@@ -106,6 +108,18 @@ static void request(struct rl_client *c, void *cookie)
 	RL_CHECK(rl_client_request(c, &env, cookie, NULL) == RL_OK);
 }
 
+/* peer_ip: the client's pipe at the server is from 127.0.0.1, with no port. */
+static void peer_ip(uint32_t pipe)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+	RL_CHECK(rl_link_peer_ip(pipe, &ss) == RL_OK);
+	RL_CHECK(ss.ss_family == AF_INET && in->sin_addr.s_addr == htonl(INADDR_LOOPBACK) && in->sin_port == 0);
+	RL_CHECK(rl_link_peer_ip(0, &ss) == RL_ENOENT);
+	RL_CHECK(rl_link_peer_ip(0x7ffffff0u, &ss) == RL_ENOENT);
+}
+
 static void exchange(const char *url, const struct rl_tls *stls, const struct rl_tls *ctls)
 {
 	struct rl_loop *loop;
@@ -127,6 +141,7 @@ static void exchange(const char *url, const struct rl_tls *stls, const struct rl
 	RL_CHECK(seen.replies == 1 && seen.cookie == &cookie);
 	RL_CHECK(rl_client_up(c));
 	RL_CHECK(rl_client_pending(c) == 0);
+	peer_ip(s.last_pipe);
 
 	/* The server ignores the first copy: the client re-sends the same req_id. */
 	s.drop_first = 1;

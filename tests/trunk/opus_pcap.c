@@ -14,7 +14,7 @@
 #define OP_CLOCK    48000           /* Opus RTP clock (RFC 7587) */
 #define OP_FRAME_TS (OP_CLOCK / 50) /* 20 ms on that clock */
 #define OP_MAX      1275            /* largest Opus frame (RFC 6716 3.4) */
-#define OP_BPS      28000           /* as a wideband carrier would send, FEC included (rl_carrier.h) */
+#define OP_BPS      28000           /* as a wideband carrier would send, FEC included (node/carrier.h) */
 #define OP_ETH      14
 #define OP_IP       20
 #define OP_UDP      8

@@ -16,30 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum rl_srtp_suite {
-	RL_SRTP_AEAD_AES_128_GCM = 1,
-	RL_SRTP_AES_CM_128_HMAC_SHA1_80 = 2,
-};
+#include "rl_srtp_suite.h" /* the suites and their keys */
 
-#define RL_SRTP_KEY_MAX   30 /* longest master key + salt of the suites above */
 #define RL_SRTP_OVERHEAD  16 /* most bytes protect adds to an RTP packet */
 #define RL_SRTCP_OVERHEAD 24 /* most bytes protect_rtcp adds to an RTCP packet */
-
-/* rl_srtp_key_len returns the master key + salt length of suite (28 GCM, 30 CM), 0 if unknown. */
-size_t rl_srtp_key_len(int suite);
-
-/* rl_srtp_suite_name returns "AEAD_AES_128_GCM" etc., or "?" */
-const char *rl_srtp_suite_name(int suite);
-
-/* rl_srtp_keygen fills key with rl_srtp_key_len(suite) bytes from the CSPRNG.
- * Errors: RL_EINVAL (unknown suite or len too small). */
-int rl_srtp_keygen(int suite, uint8_t *key, size_t len);
 
 struct rl_srtp;
 
 /* rl_srtp_open makes a context for one direction. key/len as from rl_srtp_keygen (copied).
  * outbound: 1 to protect, 0 to unprotect. Replay protection is on for inbound contexts.
- * Initialises libsrtp once per process (thread-safe). Errors: RL_EINVAL, RL_ENOMEM, RL_EIO. */
+ * Initialises libsrtp once per process (thread-safe). Errors: RL_EINVAL, RL_EIO. */
 int rl_srtp_open(struct rl_srtp **out, int suite, const uint8_t *key, size_t len, int outbound);
 
 /* rl_srtp_protect encrypts the RTP packet in buf[0..*len) in place; buf must have room for

@@ -46,7 +46,8 @@ struct rl_jbuf_stats {
 
 struct rl_jbuf;
 
-/* rl_jbuf_new allocates a buffer. Errors: RL_EINVAL (conf out of range), RL_ENOMEM. */
+/* rl_jbuf_new allocates a buffer into *out (freed with rl_jbuf_free). Errors: RL_EINVAL (conf
+ * out of range). */
 int rl_jbuf_new(struct rl_jbuf **out, const struct rl_jbuf_conf *conf);
 
 /* rl_jbuf_put stores a copy of payload p (len bytes) with its RTP seq and timestamp, received

@@ -1,5 +1,5 @@
 /*
- * rl_carrier.h - the carrier's RTP leg of a call at a site node: plain RTP (trunks do not do
+ * carrier.h - the carrier's RTP leg of a call at a site node: plain RTP (trunks do not do
  * SRTP), G.711 PCMU/PCMA or Opus at 20 ms on the payload type the SDP negotiated, RFC 4733
  * telephone-events, seen by the rest of the node as an rl_audio source (what the caller
  * says) and sink (what the caller hears).
@@ -179,7 +179,7 @@ void rl_carrier_conf_default(struct rl_carrier_conf *conf);
  * IPv6 socket also reaches IPv4 peers) on an even port in [conf->port_min, conf->port_max],
  * tried from a random start, or on the kernel's choice if both are 0. conf NULL: defaults.
  * Errors: RL_EINVAL (address, codec, payload types, event clock, rate, port range, jitter
- * buffer), RL_EFULL (no free port in the range), RL_ENET, RL_ENOMEM. */
+ * buffer), RL_EFULL (no free port in the range), RL_ENET. */
 int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf);
 
 /* rl_carrier_port: the local UDP port, for our SDP. */

@@ -11,6 +11,13 @@ void rl_oom(size_t size)
 	abort();
 }
 
+void rl_oom_in(const char *what)
+{
+	fprintf(stderr, "relais: out of memory in %s\n", what);
+	fflush(stderr);
+	abort();
+}
+
 void *rl_malloc(size_t size)
 {
 	void *p = malloc(size ? size : 1);

@@ -20,7 +20,8 @@ int rl_secret_read(const char *path, const char *env, char *buf, size_t len);
 /* Cost levels for rl_secret_hash: interactive (production) or minimal (tests, benches). */
 enum rl_secret_cost { RL_SECRET_INTERACTIVE, RL_SECRET_MIN };
 
-/* rl_secret_hash writes an argon2id string (< 128 bytes) into out. Errors: RL_ENOMEM. */
+/* rl_secret_hash writes an argon2id string (< 128 bytes) into out. Errors: RL_EINVAL (outlen
+ * too small); the memory the cost asks for being refused aborts (rl_alloc.h). */
 int rl_secret_hash(const char *secret, enum rl_secret_cost cost, char *out, size_t outlen);
 
 /* rl_secret_verify: RL_OK if secret matches hash, RL_EAUTH otherwise. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rl_bundle.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 #define RL_LOOP_MAX_SOCKETS 256
@@ -97,24 +98,15 @@ static void rl_loop_rx_cb(void *arg)
 
 int rl_loop_create(struct rl_loop **out)
 {
-	struct rl_loop *l = calloc(1, sizeof(*l));
+	struct rl_loop *l = rl_calloc(1, sizeof(*l));
 
-	if (l == NULL)
-		return RL_ENOMEM;
-	if ((l->ring = calloc(RL_LOOP_INBOX, sizeof(*l->ring))) == NULL)
-		goto fail;
+	l->ring = rl_calloc(RL_LOOP_INBOX, sizeof(*l->ring));
 	if (nng_mtx_alloc(&l->mtx) != 0)
-		goto fail;
+		rl_oom_in("nng_mtx_alloc");
 	if (nng_cv_alloc(&l->cv, l->mtx) != 0)
-		goto fail;
+		rl_oom_in("nng_cv_alloc");
 	*out = l;
 	return RL_OK;
-fail:
-	if (l->mtx != NULL)
-		nng_mtx_free(l->mtx);
-	free(l->ring);
-	free(l);
-	return RL_ENOMEM;
 }
 
 int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag)
@@ -129,7 +121,7 @@ int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag)
 	rx->tag = tag;
 	rx->paused = 0;
 	if (nng_aio_alloc(&rx->aio, rl_loop_rx_cb, rx) != 0)
-		return RL_ENOMEM;
+		rl_oom_in("nng_aio_alloc");
 	l->nrx++;
 	nng_recv_aio(s, rx->aio);
 	return RL_OK;
@@ -143,7 +135,7 @@ int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s)
 		if (nng_socket_id(rx->sock) != nng_socket_id(old))
 			continue;
 		if (nng_aio_alloc(&aio, rl_loop_rx_cb, rx) != 0)
-			return RL_ENOMEM;
+			rl_oom_in("nng_aio_alloc");
 		/* Once stopped, the old receive has run its callback (or never will); a paused
 		 * slot is only resumed by rl_loop_wait, on this same thread. */
 		nng_aio_stop(rx->aio);
@@ -278,11 +270,9 @@ void rl_signals_block(void)
 
 int rl_loop_catch_signals(struct rl_loop *l, int tag)
 {
-	struct rl_sigwait *w = calloc(1, sizeof(*w));
+	struct rl_sigwait *w = rl_calloc(1, sizeof(*w));
 	pthread_t th;
 
-	if (w == NULL)
-		return RL_ENOMEM;
 	w->loop = l;
 	w->tag = tag;
 	sigemptyset(&w->set);
@@ -290,7 +280,7 @@ int rl_loop_catch_signals(struct rl_loop *l, int tag)
 	sigaddset(&w->set, SIGTERM);
 	if (pthread_create(&th, NULL, rl_loop_sigwait, w) != 0) {
 		free(w);
-		return RL_ENOMEM;
+		return RL_EAGAIN; /* no thread to be had now */
 	}
 	pthread_detach(th);
 	return RL_OK;
@@ -313,11 +303,9 @@ static void *rl_watchdog_main(void *arg)
 
 void rl_exit_watchdog(int seconds, int code)
 {
-	struct rl_watchdog *w = malloc(sizeof(*w));
+	struct rl_watchdog *w = rl_malloc(sizeof(*w));
 	pthread_t th;
 
-	if (w == NULL)
-		return;
 	w->seconds = seconds;
 	w->code = code;
 	if (pthread_create(&th, NULL, rl_watchdog_main, w) != 0) {

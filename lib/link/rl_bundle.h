@@ -19,10 +19,11 @@
 
 struct rl_bundler;
 
-/* rl_bundler_create: an empty bundler. RL_ENOMEM. */
+/* rl_bundler_create: an empty bundler in *out (freed with rl_bundler_destroy). Returns RL_OK:
+ * running out of memory aborts (rl_alloc.h). */
 int rl_bundler_create(struct rl_bundler **out);
 
-/* rl_bundler_add copies buf (one encoded envelope) for pipe. RL_ENOMEM, RL_ETOOBIG. */
+/* rl_bundler_add copies buf (one encoded envelope) for pipe. Errors: RL_ETOOBIG. */
 int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size_t len);
 
 /* rl_bundler_flush sends everything collected on s and empties the bundler; returns the

@@ -33,19 +33,20 @@ struct rl_loop_event {
 
 struct rl_loop;
 
-/* rl_loop_create allocates a loop. Errors: RL_ENOMEM. */
+/* rl_loop_create allocates a loop into *out (freed with rl_loop_destroy). Returns RL_OK:
+ * running out of memory aborts (rl_alloc.h). */
 int rl_loop_create(struct rl_loop **out);
 
 /*
  * rl_loop_add_socket starts receiving from s; events carry src = tag. At most 256 sockets.
- * Errors: RL_EFULL, RL_ENOMEM.
+ * Errors: RL_EFULL.
  */
 int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);
 
 /*
  * rl_loop_swap_socket receives from s instead of old from now on (same tag): for a link that
  * replaces its socket. Call it from the thread that runs rl_loop_wait. Messages old had
- * already handed over stay queued. Errors: RL_ENOENT (old not added), RL_ENOMEM.
+ * already handed over stay queued. Errors: RL_ENOENT (old not added).
  */
 int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s);
 
@@ -68,7 +69,8 @@ void rl_signals_block(void);
 /*
  * rl_loop_catch_signals starts a thread that waits for SIGINT/SIGTERM (blocked by
  * rl_signals_block) and posts (tag, NULL) to the loop: a daemon stops from its own loop,
- * at a safe point, instead of inside a signal handler. Errors: RL_ENOMEM.
+ * at a safe point, instead of inside a signal handler. Errors: RL_EAGAIN (no thread could be
+ * started).
  */
 int rl_loop_catch_signals(struct rl_loop *l, int tag);
 

@@ -1,8 +1,8 @@
 /*
- * rl_carrier.c - the carrier's RTP leg: G.711 or Opus over plain RTP, RFC 4733 events,
+ * carrier.c - the carrier's RTP leg: G.711 or Opus over plain RTP, RFC 4733 events,
  * rl_audio glue.
  *
- * The design is described in rl_carrier.h. Layout of this file: the halfband filter and the
+ * The design is described in carrier.h. Layout of this file: the halfband filter and the
  * two resamplers (G.711 at 16 kHz); addresses; receive (drain, one datagram, audio,
  * repacketising, events); the source side (one frame out of the jitter buffer: G.711 with
  * our concealment, Opus with its FEC and PLC); the sink side (one packet per 20 ms,
@@ -16,9 +16,8 @@
  * The reference count is atomic and outside the lock.
  */
 #define _GNU_SOURCE /* recvmmsg */
-#include "rl_carrier.h"
+#include "carrier.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -32,8 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_g711.h"
+#include "rl_opus.h"
 #include "rl_rtp.h"
 #include "rl_time.h"
 
@@ -47,7 +49,7 @@
 #define CR_OPUS_SILENCE 10   /* Opus packets this small carry silence or comfort noise */
 /* Opus bitrate caps (VBR: speech averages about 3/4 of them). libopus 1.3 codes in-band FEC
  * at 5 % loss and complexity 5 only from about 19 kb/s narrowband and 25 kb/s wideband (its
- * decide_fec()); below, FEC is on in name only. Measured in tests/lib/test_carrier.c. */
+ * decide_fec()); below, FEC is on in name only. Measured in tests/node/test_carrier.c. */
 #define CR_OPUS_BPS_NB 22000
 #define CR_OPUS_BPS_WB 28000
 
@@ -254,73 +256,6 @@ static uint64_t cr_mono(void *arg)
 	return rl_mono_us();
 }
 
-static int cr_same_addr(const struct sockaddr_storage *a, const void *bp, socklen_t blen)
-{
-	const struct sockaddr *b = bp;
-
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (a->ss_family == AF_INET && blen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *x = (const void *)a, *y = bp;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6 && blen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = bp;
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return 0;
-}
-
-/* cr_parse_ip fills ss with ip:port for a socket of family fam (IPv4 mapped for IPv6). */
-static int cr_parse_ip(const char *ip, unsigned port, int fam, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	memset(ss, 0, sizeof(*ss));
-	if (ip == NULL || port > 65535)
-		return RL_EINVAL;
-	if (inet_pton(AF_INET, ip, &a4) == 1) {
-		if (fam == AF_INET) {
-			struct sockaddr_in *in = (void *)ss;
-			in->sin_family = AF_INET;
-			in->sin_port = htons((uint16_t)port);
-			in->sin_addr = a4;
-			*len = sizeof(*in);
-			return RL_OK;
-		}
-		memset(&a6, 0, sizeof(a6));
-		a6.s6_addr[10] = a6.s6_addr[11] = 0xff;
-		memcpy(&a6.s6_addr[12], &a4, 4);
-	} else if (inet_pton(AF_INET6, ip, &a6) != 1 || fam != AF_INET6) {
-		return RL_EINVAL;
-	}
-	struct sockaddr_in6 *in6 = (void *)ss;
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons((uint16_t)port);
-	in6->sin6_addr = a6;
-	*len = sizeof(*in6);
-	return RL_OK;
-}
-
-static void cr_format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* receive                                                                                   */
 
@@ -395,7 +330,7 @@ static void cr_follow(struct rl_carrier *c, uint32_t ssrc)
 	if (c->dec != NULL) /* the new stream's first packet must not be predicted from the old */
 		opus_decoder_ctl(c->dec, OPUS_RESET_STATE);
 	if (rl_jbuf_new(&jb, &c->jbc) != RL_OK)
-		return; /* out of memory: the old buffer resynchronises on the jump by itself */
+		return; /* cannot happen: the same conf made the first buffer */
 	rl_jbuf_stats(c->jb, &s);
 	c->jb_past.put += s.put;
 	c->jb_past.played += s.played;
@@ -480,7 +415,7 @@ static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 	}
 	/* A press longer than the duration field holds goes on in a new segment whose
 	 * timestamp is the old one plus the old duration (RFC 4733 2.5.2.3): same digit. The
-	 * timestamp may run on the audio's clock rather than the event's (see rl_carrier.h). */
+	 * timestamp may run on the audio's clock rather than the event's (see carrier.h). */
 	if (c->last_valid && c->last.ssrc == h->ssrc && c->last_code == code && c->last_dur >= CR_DTMF_LONG) {
 		uint32_t d = h->ts - c->last.ts;
 		if (d > 0 && d <= (0x10000u + 2 * c->ev_frame) * c->ev_span) {
@@ -560,7 +495,8 @@ static void cr_input(struct rl_carrier *c, const uint8_t *buf, size_t len, const
 			memcpy(&c->learned, from, fromlen);
 			c->learned_len = fromlen;
 			c->learning = 0;
-		} else if (!cr_same_addr(&c->learned, from, fromlen)) {
+		} else if (fromlen < rl_addr_len(c->learned.ss_family) ||
+		           !rl_addr_equal((const struct sockaddr *)&c->learned, from)) {
 			c->st.wrong_src++;
 			return;
 		}
@@ -981,24 +917,13 @@ static int cr_pt_ok(int pt)
 	return pt >= 0 && pt <= 127 && (pt < 64 || pt > 95);
 }
 
-/* cr_opus_open creates the Opus encoder and decoder at the leg's rate (rl_carrier.h says why
- * these settings). Errors: RL_ENOMEM. */
-static int cr_opus_open(struct rl_carrier *c)
+/* cr_opus_open creates the Opus encoder and decoder at the leg's (checked) rate; carrier.h
+ * says why these settings. */
+static void cr_opus_open(struct rl_carrier *c)
 {
-	int err;
-
-	c->enc = opus_encoder_create((opus_int32)c->conf.rate, 1, OPUS_APPLICATION_VOIP, &err);
-	c->dec = opus_decoder_create((opus_int32)c->conf.rate, 1, &err);
-	if (c->enc == NULL || c->dec == NULL)
-		return RL_ENOMEM;
-	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB));
-	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	rl_opus_open(c->conf.rate, OPUS_APPLICATION_VOIP, c->conf.rate == 16000 ? CR_OPUS_BPS_WB : CR_OPUS_BPS_NB,
+	             &c->enc, &c->dec);
 	opus_encoder_ctl(c->enc, OPUS_SET_DTX(0));
-	return RL_OK;
 }
 
 static void cr_random(void *p, size_t n)
@@ -1017,19 +942,17 @@ static void cr_random(void *p, size_t n)
 static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t len)
 {
 	unsigned lo = c->conf.port_min, hi = c->conf.port_max;
-	uint16_t *port =
-	    ss->ss_family == AF_INET ? &((struct sockaddr_in *)ss)->sin_port : &((struct sockaddr_in6 *)ss)->sin6_port;
 	uint32_t r;
 
 	if (lo == 0 && hi == 0) {
-		*port = 0;
+		rl_addr_set_port((struct sockaddr *)ss, 0);
 		return bind(c->fd, (struct sockaddr *)ss, len) == 0 ? RL_OK : RL_ENET;
 	}
 	lo += lo & 1;
 	unsigned count = (hi - lo) / 2 + 1;
 	cr_random(&r, sizeof(r));
 	for (unsigned i = 0; i < count; i++) {
-		*port = htons((uint16_t)(lo + 2 * ((r + i) % count)));
+		rl_addr_set_port((struct sockaddr *)ss, lo + 2 * ((r + i) % count));
 		if (bind(c->fd, (struct sockaddr *)ss, len) == 0)
 			return RL_OK;
 		if (errno != EADDRINUSE && errno != EACCES)
@@ -1038,40 +961,26 @@ static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t 
 	return RL_EFULL;
 }
 
-int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf)
+/* cr_conf_ok: conf (its pt resolved) names a codec, payload types, an event clock, a rate and
+ * a port range we can use. */
+static int cr_conf_ok(const struct rl_carrier_conf *conf)
 {
-	struct rl_carrier *c;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uint32_t clock;
-	int rv, on = 1, off = 0;
+	return (conf->codec == RL_CARRIER_G711U || conf->codec == RL_CARRIER_G711A || conf->codec == RL_CARRIER_OPUS) &&
+	       cr_pt_ok(conf->pt) && (conf->dtmf_pt == -1 || (cr_pt_ok(conf->dtmf_pt) && conf->dtmf_pt != conf->pt)) &&
+	       (conf->dtmf_clock == 8000 || conf->dtmf_clock == 16000 || conf->dtmf_clock == 48000) &&
+	       (conf->rate == 8000 || conf->rate == 16000) && conf->port_min <= conf->port_max &&
+	       (conf->port_max == 0 ||
+	        (conf->port_min != 0 && conf->port_min + (conf->port_min & 1) <= conf->port_max));
+}
 
-	*out = NULL;
-	pthread_once(&cr_hb_once, cr_hb_init);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return RL_ENOMEM;
-	c->fd = -1;
-	c->refs = 1;
-	c->now = cr_mono;
-	c->learning = 1;
-	c->tx_marker = 1;
-	pthread_mutex_init(&c->mu, NULL);
-	if (conf != NULL)
-		c->conf = *conf;
-	else
-		rl_carrier_conf_default(&c->conf);
-	conf = &c->conf;
-	if (conf->pt == -1 && conf->codec != RL_CARRIER_OPUS)
-		c->conf.pt = conf->codec == RL_CARRIER_G711A ? RL_CARRIER_PT_PCMA : RL_CARRIER_PT_PCMU;
-	if ((conf->codec != RL_CARRIER_G711U && conf->codec != RL_CARRIER_G711A && conf->codec != RL_CARRIER_OPUS) ||
-	    !cr_pt_ok(conf->pt) || (conf->dtmf_pt != -1 && (!cr_pt_ok(conf->dtmf_pt) || conf->dtmf_pt == conf->pt)) ||
-	    (conf->dtmf_clock != 8000 && conf->dtmf_clock != 16000 && conf->dtmf_clock != 48000) ||
-	    (conf->rate != 8000 && conf->rate != 16000) || conf->port_min > conf->port_max ||
-	    (conf->port_max > 0 && (conf->port_min == 0 || conf->port_min + (conf->port_min & 1) > conf->port_max))) {
-		rv = RL_EINVAL;
-		goto fail;
-	}
-	clock = conf->codec == RL_CARRIER_OPUS ? RL_CARRIER_OPUS_CLOCK : RL_CARRIER_CLOCK;
+/* cr_codec_open derives the leg's frame sizes and clocks from its conf and makes its jitter
+ * buffer (and Opus states). Errors: RL_EINVAL (jitter buffer settings). */
+static int cr_codec_open(struct rl_carrier *c)
+{
+	const struct rl_carrier_conf *conf = &c->conf;
+	uint32_t clock = conf->codec == RL_CARRIER_OPUS ? RL_CARRIER_OPUS_CLOCK : RL_CARRIER_CLOCK;
+	int rv;
+
 	c->mul = conf->codec == RL_CARRIER_OPUS ? 1 : conf->rate / 8000;
 	c->fn = conf->rate / 1000 * RL_CARRIER_FRAME_MS;
 	c->tx_n = conf->codec == RL_CARRIER_OPUS ? c->fn : CR_FRAME;
@@ -1085,32 +994,42 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	                               .max_ms = conf->jb_max_ms,
 	                               .slots = conf->jb_slots};
 	if ((rv = rl_jbuf_new(&c->jb, &c->jbc)) != RL_OK)
-		goto fail;
-	if (conf->codec == RL_CARRIER_OPUS && (rv = cr_opus_open(c)) != RL_OK)
-		goto fail;
-	c->family = AF_INET;
-	if ((rv = cr_parse_ip(bind_ip, 0, AF_INET, &ss, &len)) != RL_OK) {
-		c->family = AF_INET6;
-		if ((rv = cr_parse_ip(bind_ip, 0, AF_INET6, &ss, &len)) != RL_OK)
-			goto fail;
-	}
-	if ((c->fd = socket(c->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		rv = RL_ENET;
-		goto fail;
-	}
+		return rv;
+	if (conf->codec == RL_CARRIER_OPUS)
+		cr_opus_open(c);
+	return RL_OK;
+}
+
+/* cr_socket_open makes the leg's UDP socket on bind_ip and a port of its range. Errors:
+ * RL_EINVAL (bind_ip), RL_EFULL (no free port in the range), RL_ENET. */
+static int cr_socket_open(struct rl_carrier *c, const char *bind_ip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int rv, on = 1, off = 0;
+
+	if ((rv = rl_addr_from_ip(bind_ip, 0, 0, &ss, &len)) != RL_OK)
+		return rv;
+	c->family = ss.ss_family;
+	if ((c->fd = socket(c->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return RL_ENET;
 	/* Kernel receive timestamps: the true arrival time of each packet for the jitter buffer. */
 	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	if (c->family == AF_INET6)
 		setsockopt(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	if ((rv = cr_bind(c, &ss, len)) != RL_OK)
-		goto fail;
+		return rv;
 	len = sizeof(ss);
-	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0) {
-		rv = RL_ENET;
-		goto fail;
-	}
-	c->port = ntohs(c->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-	                                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+		return RL_ENET;
+	c->port = rl_addr_port((struct sockaddr *)&ss);
+	return RL_OK;
+}
+
+/* cr_ends_init starts the sending stream at random and sets up the leg's audio source and
+ * sink. */
+static void cr_ends_init(struct rl_carrier *c)
+{
 	/* Random SSRC, first sequence number and timestamp (RFC 3550 5.1). */
 	cr_random(&c->tx_ssrc, sizeof(c->tx_ssrc));
 	cr_random(&c->tx_seq, sizeof(c->tx_seq));
@@ -1118,12 +1037,41 @@ int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct r
 	c->pitch = CR_PITCH_MAX;
 	c->src.base.read = cr_read;
 	c->src.base.close = cr_src_close;
-	c->src.base.rate = conf->rate;
+	c->src.base.rate = c->conf.rate;
 	c->src.c = c;
 	c->sink.base.write = cr_write;
 	c->sink.base.close = cr_sink_close;
-	c->sink.base.rate = conf->rate;
+	c->sink.base.rate = c->conf.rate;
 	c->sink.c = c;
+}
+
+int rl_carrier_open(struct rl_carrier **out, const char *bind_ip, const struct rl_carrier_conf *conf)
+{
+	struct rl_carrier *c;
+	int rv;
+
+	*out = NULL;
+	pthread_once(&cr_hb_once, cr_hb_init);
+	c = rl_calloc(1, sizeof(*c));
+	c->fd = -1;
+	c->refs = 1;
+	c->now = cr_mono;
+	c->learning = 1;
+	c->tx_marker = 1;
+	pthread_mutex_init(&c->mu, NULL);
+	if (conf != NULL)
+		c->conf = *conf;
+	else
+		rl_carrier_conf_default(&c->conf);
+	if (c->conf.pt == -1 && c->conf.codec != RL_CARRIER_OPUS)
+		c->conf.pt = c->conf.codec == RL_CARRIER_G711A ? RL_CARRIER_PT_PCMA : RL_CARRIER_PT_PCMU;
+	if (!cr_conf_ok(&c->conf)) {
+		rv = RL_EINVAL;
+		goto fail;
+	}
+	if ((rv = cr_codec_open(c)) != RL_OK || (rv = cr_socket_open(c, bind_ip)) != RL_OK)
+		goto fail;
+	cr_ends_init(c);
 	*out = c;
 	return RL_OK;
 fail:
@@ -1142,7 +1090,7 @@ int rl_carrier_set_peer(struct rl_carrier *c, const char *ip, unsigned port)
 	socklen_t len = 0;
 	int rv;
 
-	if (ip != NULL && (port == 0 || (rv = cr_parse_ip(ip, port, c->family, &ss, &len)) != RL_OK))
+	if (ip != NULL && (port == 0 || (rv = rl_addr_from_ip(ip, port, c->family, &ss, &len)) != RL_OK))
 		return RL_EINVAL;
 	pthread_mutex_lock(&c->mu);
 	if (ip == NULL) {
@@ -1238,7 +1186,7 @@ void rl_carrier_stats(struct rl_carrier *c, struct rl_carrier_stats *st)
 	st->jb.dropped_silence += c->jb_past.dropped_silence;
 	st->learned = c->learned_len > 0;
 	if (st->learned)
-		cr_format_addr(&c->learned, st->source, sizeof(st->source));
+		rl_addr_format((const struct sockaddr *)&c->learned, st->source, sizeof(st->source));
 	else
 		st->source[0] = 0;
 	pthread_mutex_unlock(&c->mu);

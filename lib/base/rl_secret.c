@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 static void rl_secret_init(void)
@@ -60,8 +61,9 @@ int rl_secret_hash(const char *secret, enum rl_secret_cost cost, char *out, size
 		ops = crypto_pwhash_OPSLIMIT_MIN;
 		mem = crypto_pwhash_MEMLIMIT_MIN;
 	}
+	/* argon2id fails only when the memory its cost asks for is refused. */
 	if (crypto_pwhash_str_alg(out, secret, strlen(secret), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return RL_ENOMEM;
+		rl_oom(mem);
 	return RL_OK;
 }
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "rl_audio.h"
-#include "rl_carrier.h"
+#include "carrier.h"
 #include "rl_err.h"
 #include "rl_g711.h"
 #include "rl_rtp.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_time.h"
@@ -76,11 +77,9 @@ static void rl_client_down(struct rl_client *c, uint64_t now)
 
 int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag)
 {
-	struct rl_client *c = calloc(1, sizeof(*c));
+	struct rl_client *c = rl_calloc(1, sizeof(*c));
 	int rv;
 
-	if (c == NULL)
-		return RL_ENOMEM;
 	c->role = o->role;
 	c->hb_session = o->hb_session;
 	snprintf(c->site_id, sizeof(c->site_id), "%s", o->site_id ? o->site_id : "");
@@ -93,13 +92,9 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	if ((rv = rl_loop_add_socket(loop, c->sock, tag)) != RL_OK)
 		goto fail;
 	c->loop = loop;
-	c->url = strdup(o->url);
+	c->url = rl_strdup(o->url);
 	if (o->tls != NULL)
 		c->tls = *o->tls; /* the caller keeps the path strings alive */
-	if (c->url == NULL) {
-		rv = RL_ENOMEM;
-		goto fail;
-	}
 	if ((rv = rl_link_dial(c->sock, o->url, o->tls, &c->dialer)) != RL_OK)
 		goto fail;
 	c->down_us = rl_mono_us();
@@ -138,7 +133,7 @@ static int rl_client_send_raw(struct rl_client *c, const uint8_t *buf, size_t le
 	int rv;
 
 	if (nng_msg_alloc(&m, len) != 0)
-		return RL_ENOMEM;
+		rl_oom(len);
 	memcpy(nng_msg_body(m), buf, len);
 	if ((rv = nng_sendmsg(c->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
 		nng_msg_free(m);
@@ -154,8 +149,7 @@ int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *
 
 	if (c->npending >= RL_CLIENT_MAX_PENDING)
 		return RL_EFULL;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return RL_ENOMEM;
+	p = rl_calloc(1, sizeof(*p));
 	env->req_id = rl_link_new_req_id();
 	if ((rv = rl_wire_encode(env, &p->buf, &p->len)) != RL_OK) {
 		free(p);
@@ -289,10 +283,10 @@ static void *rl_closer_run(void *arg)
  * and waits (rl_client_close_sock). NULL: it was closed here, synchronously. */
 static struct rl_closer *rl_closer_start(nng_socket s, int wait)
 {
-	struct rl_closer *k = calloc(1, sizeof(*k));
+	struct rl_closer *k = rl_calloc(1, sizeof(*k));
 	pthread_t t;
 
-	if (k == NULL || pthread_mutex_init(&k->mu, NULL) != 0) {
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
 		free(k);
 		nng_close(s);
 		return NULL;

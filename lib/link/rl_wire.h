@@ -13,10 +13,11 @@
 #include <stdint.h>
 
 #include "relais.pb-c.h"
+#include "rl_id.h"
 
 #define RL_WIRE_VERSION          1
 #define RL_WIRE_MAX_FRAME        (64 * 1024) /* NNG_OPT_RECVMAXSZ on every socket */
-#define RL_WIRE_MAX_ID           64          /* ids: tenant, queue, agent, site, contact, ext */
+#define RL_WIRE_MAX_ID           RL_ID_MAX   /* ids: tenant, queue, agent, site, contact, ext */
 #define RL_WIRE_MAX_TEXT         256         /* other strings: reasons, names, pop values */
 #define RL_WIRE_MAX_SECRET       256
 #define RL_WIRE_MAX_KEY          64     /* MediaLeg keys (SRTP master key + salt) */
@@ -53,16 +54,23 @@ void rl_wire_free(rl_env *env);
 
 /*
  * rl_wire_encode packs env (setting env->version) into a new buffer. On success *buf is a
- * malloc'd buffer the caller frees, *len its length. RL_ETOOBIG if the packed size exceeds
- * RL_WIRE_MAX_FRAME.
+ * malloc'd buffer the caller frees, *len its length. Errors: RL_ETOOBIG if the packed size
+ * exceeds RL_WIRE_MAX_FRAME.
  */
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 
-/* rl_wire_id_ok: 1..RL_WIRE_MAX_ID chars of [A-Za-z0-9._:@+-]. */
-int rl_wire_id_ok(const char *s);
+/* rl_wire_id_ok: an id on the wire follows the one rule of rl_id_ok (1..RL_WIRE_MAX_ID chars
+ * of [A-Za-z0-9._:@+-]). */
+static inline int rl_wire_id_ok(const char *s)
+{
+	return rl_id_ok(s);
+}
 
-/* rl_wire_text_ok: NULL or at most max bytes. */
-int rl_wire_text_ok(const char *s, size_t max);
+/* rl_wire_text_ok: NULL or at most max bytes (rl_text_ok). */
+static inline int rl_wire_text_ok(const char *s, size_t max)
+{
+	return rl_text_ok(s, max);
+}
 
 /* Convenience: a zeroed envelope with version set. */
 static inline void rl_env_init(rl_env *env)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -82,11 +83,9 @@ static void rl_wav_src_close(struct rl_audio_src *s)
 
 int rl_audio_wav_src(struct rl_audio_src **out, const char *path, unsigned rate, int loop)
 {
-	struct rl_wav_src *w = calloc(1, sizeof(*w));
+	struct rl_wav_src *w = rl_calloc(1, sizeof(*w));
 	SF_INFO info = {0};
 
-	if (w == NULL)
-		return RL_ENOMEM;
 	if ((w->f = sf_open(path, SFM_READ, &info)) == NULL) {
 		free(w);
 		return RL_ENOENT;
@@ -97,11 +96,7 @@ int rl_audio_wav_src(struct rl_audio_src **out, const char *path, unsigned rate,
 		free(w);
 		return RL_EINVAL;
 	}
-	if ((w->buf = calloc((size_t)info.channels, sizeof(float))) == NULL) {
-		sf_close(w->f);
-		free(w);
-		return RL_ENOMEM;
-	}
+	w->buf = rl_calloc((size_t)info.channels, sizeof(float));
 	w->channels = info.channels;
 	w->file_rate = (unsigned)info.samplerate;
 	w->loop = loop;
@@ -138,11 +133,9 @@ static void rl_wav_sink_close(struct rl_audio_sink *s)
 
 int rl_audio_wav_sink(struct rl_audio_sink **out, const char *path, unsigned rate)
 {
-	struct rl_wav_sink *w = calloc(1, sizeof(*w));
+	struct rl_wav_sink *w = rl_calloc(1, sizeof(*w));
 	SF_INFO info = {.samplerate = (int)rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 
-	if (w == NULL)
-		return RL_ENOMEM;
 	if ((w->f = sf_open(path, SFM_WRITE, &info)) == NULL) {
 		free(w);
 		return RL_EIO;
@@ -180,10 +173,7 @@ int rl_audio_read_wav(const char *path, int16_t **pcm, size_t *n, unsigned *rate
 		return RL_EINVAL;
 	if ((rv = rl_audio_wav_src(&s, path, (unsigned)info.samplerate, 0)) != RL_OK)
 		return rv;
-	if ((*pcm = malloc((size_t)info.frames * sizeof(int16_t))) == NULL) {
-		s->close(s);
-		return RL_ENOMEM;
-	}
+	*pcm = rl_malloc((size_t)info.frames * sizeof(int16_t));
 	s->read(s, *pcm, (size_t)info.frames);
 	s->close(s);
 	*n = (size_t)info.frames;
@@ -237,12 +227,13 @@ int rl_audio_seq_src(struct rl_audio_src **out, struct rl_audio_src **srcs, int 
 
 	for (int i = 0; ok && i < n; i++)
 		ok = srcs[i] != NULL && srcs[i]->rate == rate;
-	if (!ok || (q = calloc(1, sizeof(*q))) == NULL) {
+	if (!ok) {
 		for (int i = 0; i < n; i++)
 			if (srcs[i] != NULL)
 				srcs[i]->close(srcs[i]);
-		return ok ? RL_ENOMEM : RL_EINVAL;
+		return RL_EINVAL;
 	}
+	q = rl_calloc(1, sizeof(*q));
 	memcpy(q->srcs, srcs, (size_t)n * sizeof(*srcs));
 	q->n = n;
 	q->base.read = rl_seq_read;
@@ -354,10 +345,8 @@ static void rl_gen_close(struct rl_audio_src *s)
 
 int rl_audio_gen_src(struct rl_audio_src **out, unsigned rate, uint32_t seed, unsigned seconds)
 {
-	struct rl_gen_src *g = calloc(1, sizeof(*g));
+	struct rl_gen_src *g = rl_calloc(1, sizeof(*g));
 
-	if (g == NULL)
-		return RL_ENOMEM;
 	g->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)seed << 1 | 1);
 	g->end = (uint64_t)seconds * rate;
 	g->base.read = rl_gen_read;
@@ -379,10 +368,8 @@ static void rl_null_close(struct rl_audio_sink *s)
 
 int rl_audio_null_sink(struct rl_audio_sink **out, unsigned rate)
 {
-	struct rl_audio_sink *s = calloc(1, sizeof(*s));
+	struct rl_audio_sink *s = rl_calloc(1, sizeof(*s));
 
-	if (s == NULL)
-		return RL_ENOMEM;
 	s->write = rl_null_write;
 	s->close = rl_null_close;
 	s->rate = rate;

@@ -68,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 #define JB_HIST         256 /* lateness samples in the window */
@@ -140,12 +141,8 @@ int rl_jbuf_new(struct rl_jbuf **out, const struct rl_jbuf_conf *c)
 	    (uint64_t)c->clock_rate * c->frame_ms % 1000 != 0 || c->min_ms > c->start_ms || c->start_ms > c->max_ms ||
 	    c->max_ms > 10000 || c->slots < 4 || c->slots > 4096)
 		return RL_EINVAL;
-	if ((jb = calloc(1, sizeof(*jb))) == NULL)
-		return RL_ENOMEM;
-	if ((jb->slot = calloc(c->slots, sizeof(*jb->slot))) == NULL) {
-		free(jb);
-		return RL_ENOMEM;
-	}
+	jb = rl_calloc(1, sizeof(*jb));
+	jb->slot = rl_calloc(c->slots, sizeof(*jb->slot));
 	jb->rate = c->clock_rate;
 	jb->frame = (uint32_t)((uint64_t)c->clock_rate * c->frame_ms / 1000);
 	jb->nslots = c->slots;

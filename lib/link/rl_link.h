@@ -12,6 +12,7 @@
 #include <nng/nng.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "rl_wire.h"
 
@@ -50,6 +51,11 @@ int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env);
  * Same errors as rl_wire_decode.
  */
 int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe);
+
+/* rl_link_peer_ip writes the remote IP of pipe, port 0, into *ss: where the peer's media may
+ * come from (the hub's relay latches a leg only from its control link's IP). Errors:
+ * RL_ENOENT (pipe 0 or gone, or a transport without IP addresses: ipc, inproc). */
+int rl_link_peer_ip(uint32_t pipe, struct sockaddr_storage *ss);
 
 /* rl_link_new_req_id returns a fresh nonzero request id (random base, then +1). */
 uint64_t rl_link_new_req_id(void);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 
 struct rl_wire_stats rl_wire_stats;
@@ -26,6 +27,7 @@ static void *rl_wire_alloc(void *data, size_t size)
 	if (size > RL_WIRE_ALLOC_BUDGET || b->used > RL_WIRE_ALLOC_BUDGET - size)
 		return NULL;
 	b->used += size;
+	/* The one allocation of lib/ that may fail (rl_alloc.h): a refusal drops the frame. */
 	return malloc(size);
 }
 
@@ -33,28 +35,6 @@ static void rl_wire_release(void *data, void *ptr)
 {
 	(void)data;
 	free(ptr);
-}
-
-int rl_wire_id_ok(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL || *s == 0)
-		return 0;
-	for (; s[n] != 0; n++) {
-		char c = s[n];
-		if (n >= RL_WIRE_MAX_ID)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		      c == '_' || c == ':' || c == '@' || c == '+' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-int rl_wire_text_ok(const char *s, size_t max)
-{
-	return s == NULL || strnlen(s, max + 1) <= max;
 }
 
 static int rl_wire_pop_ok(const Relais__ScreenPop *p)
@@ -208,8 +188,7 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 	n = relais__envelope__get_packed_size(env);
 	if (n > RL_WIRE_MAX_FRAME)
 		return RL_ETOOBIG;
-	if ((p = malloc(n ? n : 1)) == NULL)
-		return RL_ENOMEM;
+	p = rl_malloc(n);
 	relais__envelope__pack(env, p);
 	*buf = p;
 	*len = n;

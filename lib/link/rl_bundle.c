@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_wire.h"
@@ -27,8 +28,8 @@ struct rl_bundler {
 
 int rl_bundler_create(struct rl_bundler **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out ? RL_OK : RL_ENOMEM;
+	*out = rl_calloc(1, sizeof(**out));
+	return RL_OK;
 }
 
 static int rl_bundler_send(nng_socket s, uint32_t pipe, const uint8_t *buf, size_t len)
@@ -37,7 +38,7 @@ static int rl_bundler_send(nng_socket s, uint32_t pipe, const uint8_t *buf, size
 	nng_pipe p = NNG_PIPE_INITIALIZER;
 
 	if (nng_msg_alloc(&m, len) != 0)
-		return RL_ENOMEM;
+		rl_oom(len);
 	memcpy(nng_msg_body(m), buf, len);
 	p.id = pipe;
 	nng_msg_set_pipe(m, p);
@@ -91,32 +92,20 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
 	if (len > RL_WIRE_MAX_FRAME - 64)
 		return RL_ETOOBIG;
 	if (bp == NULL) {
-		if ((bp = calloc(1, sizeof(*bp))) == NULL)
-			return RL_ENOMEM;
+		bp = rl_calloc(1, sizeof(*bp));
 		bp->pipe = pipe;
 		if (b->norder == b->caporder) {
-			size_t ncap = b->caporder ? b->caporder * 2 : 16;
-			struct rl_bpipe **n = realloc(b->order, ncap * sizeof(*n));
-			if (n == NULL) {
-				free(bp);
-				return RL_ENOMEM;
-			}
-			b->order = n;
-			b->caporder = ncap;
+			b->caporder = b->caporder ? b->caporder * 2 : 16;
+			b->order = rl_realloc(b->order, b->caporder * sizeof(*b->order));
 		}
 		rl_htab_put(&b->pipes, pipe, bp);
 		b->order[b->norder++] = bp;
 	}
 	if (bp->n == bp->cap) {
-		unsigned ncap = bp->cap ? bp->cap * 2 : 8;
-		struct rl_bframe *nf = realloc(bp->frames, ncap * sizeof(*nf));
-		if (nf == NULL)
-			return RL_ENOMEM;
-		bp->frames = nf;
-		bp->cap = ncap;
+		bp->cap = bp->cap ? bp->cap * 2 : 8;
+		bp->frames = rl_realloc(bp->frames, bp->cap * sizeof(*bp->frames));
 	}
-	if ((copy = malloc(len ? len : 1)) == NULL)
-		return RL_ENOMEM;
+	copy = rl_malloc(len);
 	memcpy(copy, buf, len);
 	bp->frames[bp->n].buf = copy;
 	bp->frames[bp->n].len = len;
@@ -189,7 +178,7 @@ int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n)
 		if (f->len == 0 || f->data == NULL)
 			continue; /* an empty frame is no envelope */
 		if (nng_msg_alloc(&m, f->len) != 0)
-			break;
+			rl_oom(f->len);
 		memcpy(nng_msg_body(m), f->data, f->len);
 		nng_msg_set_pipe(m, pipe);
 		out[(*n)++] = m;

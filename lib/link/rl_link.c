@@ -1,5 +1,6 @@
 #include "rl_link.h"
 
+#include <netinet/in.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/tls/tls.h>
 #include <stdatomic.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_secret.h"
@@ -63,10 +65,7 @@ static char *rl_link_read_pem(const char *path)
 
 	if (f == NULL)
 		return NULL;
-	if ((buf = malloc(65536 + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
+	buf = rl_malloc(65536 + 1);
 	n = fread(buf, 1, 65536, f);
 	fclose(f);
 	buf[n] = 0;
@@ -96,8 +95,12 @@ static int rl_link_tls_config(nng_tls_config **out, nng_tls_mode mode, const str
 		rl_log(RL_LOG_ERR, "tls url needs ca, cert and key files");
 		return RL_ECONFIG;
 	}
-	if (nng_tls_config_alloc(&cfg, mode) != 0)
-		return RL_ENOMEM;
+	if ((rv = nng_tls_config_alloc(&cfg, mode)) != 0) {
+		if (rv == NNG_ENOMEM)
+			rl_oom_in("nng_tls_config_alloc");
+		rl_log(RL_LOG_ERR, "tls unavailable err=\"%s\"", nng_strerror(rv));
+		return RL_ECONFIG;
+	}
 	if ((rv = nng_tls_config_ca_file(cfg, tls->ca_file)) != 0) {
 		rl_log(RL_LOG_ERR, "tls ca file=%s err=\"%s\"", tls->ca_file, nng_strerror(rv));
 		goto fail;
@@ -202,7 +205,7 @@ int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
 	if (n > RL_WIRE_MAX_FRAME)
 		return RL_ETOOBIG;
 	if (nng_msg_alloc(&m, n) != 0)
-		return RL_ENOMEM;
+		rl_oom(n);
 	relais__envelope__pack(env, nng_msg_body(m));
 	if (pipe != 0) {
 		nng_pipe p = NNG_PIPE_INITIALIZER;
@@ -221,6 +224,30 @@ int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe)
 	if (pipe != NULL)
 		*pipe = nng_pipe_id(nng_msg_get_pipe(msg));
 	return rl_wire_decode(nng_msg_body(msg), nng_msg_len(msg), env);
+}
+
+int rl_link_peer_ip(uint32_t pipe, struct sockaddr_storage *ss)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	nng_sockaddr sa;
+
+	p.id = pipe;
+	memset(ss, 0, sizeof(*ss));
+	if (pipe == 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return RL_ENOENT;
+	if (sa.s_family == NNG_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = sa.s_in.sa_addr; /* both in network order */
+		return RL_OK;
+	}
+	if (sa.s_family == NNG_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(in6->sin6_addr.s6_addr, sa.s_in6.sa_addr, 16);
+		return RL_OK;
+	}
+	return RL_ENOENT;
 }
 
 uint64_t rl_link_new_req_id(void)

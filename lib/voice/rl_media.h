@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #include "rl_audio.h"
+#include "rl_id.h"
 #include "rl_srtp.h"
-#include "rl_wire.h"
 
 #define RL_MEDIA_FRAME_MS  20
 #define RL_MEDIA_RTP_CLOCK 48000 /* Opus RTP clock (RFC 7587), whatever the audio rate */
@@ -35,17 +35,17 @@
 
 /* One end of a call, as the control plane described it (MediaLeg). */
 struct rl_media_leg {
-	char id[RL_WIRE_MAX_ID + 1]; /* the contact id */
-	int suite;                   /* enum rl_srtp_suite */
+	char id[RL_ID_MAX + 1]; /* the contact id */
+	int suite;              /* enum rl_srtp_suite */
 	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
 	size_t key_len; /* must equal rl_srtp_key_len(suite) */
 	uint32_t tx_ssrc, rx_ssrc;
-	uint8_t pt;                    /* 0: RL_MEDIA_PT_OPUS */
-	char peer[RL_WIRE_MAX_ID + 1]; /* "IP:port"; "" = answer to the authenticated sender */
-	int own_socket;                /* 1: a socket of its own; 0: the engine's shared one */
-	unsigned rate;                 /* audio rate of source and sink: 16000 (default) or 8000 */
-	struct rl_audio_src *src;      /* taken by rl_media_add on success */
-	struct rl_audio_sink *sink;    /* taken by rl_media_add on success */
+	uint8_t pt;                 /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_ID_MAX + 1];   /* "IP:port"; "" = answer to the authenticated sender */
+	int own_socket;             /* 1: a socket of its own; 0: the engine's shared one */
+	unsigned rate;              /* audio rate of source and sink: 16000 (default) or 8000 */
+	struct rl_audio_src *src;   /* taken by rl_media_add on success */
+	struct rl_audio_sink *sink; /* taken by rl_media_add on success */
 };
 
 struct rl_media_quality {
@@ -73,7 +73,7 @@ struct rl_media;
 unsigned rl_media_load(struct rl_media *m);
 
 /* rl_media_open starts an engine. bind: "IP:port" for the shared socket (port 0: any), or
- * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET, RL_ENOMEM. */
+ * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET. */
 int rl_media_open(struct rl_media **out, const char *bind);
 
 /* rl_media_local: the shared socket's "IP:port" (valid until close), "" if none. */
@@ -82,14 +82,14 @@ const char *rl_media_local(const struct rl_media *m);
 /* rl_media_add starts a call. On success the engine owns leg->src and leg->sink (closed at
  * rl_media_del); on failure they stay the caller's. A call with the same id is replaced
  * (a new plan: new keys, new SSRCs). Errors: RL_EINVAL (bad key length, suite, address,
- * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_ENOMEM, RL_EIO. */
+ * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_EIO. */
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
 
 /* rl_media_add_local starts a call without network under id: every 20 ms one frame goes from
  * play to `to` and one from listen to heard (any of them NULL: that way is idle). For a
  * caller in an IVR or on hold: the prompt plays to the carrier leg while the caller's audio
  * (and DTMF) is drained. rate: 8000 or 16000. On success the engine owns the four (closed at
- * rl_media_del or when the id is replaced). Errors: RL_EINVAL, RL_ENOMEM. */
+ * rl_media_del or when the id is replaced). Errors: RL_EINVAL. */
 int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
                        struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard);
 
@@ -116,22 +116,7 @@ void rl_media_counters(struct rl_media *m, struct rl_media_counters *c);
  * socket - for fuzzing and tests; the engine thread must not be racing (it takes the lock). */
 int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen);
 
-/* rl_media_leg_from_pb fills leg (ids, keys, SSRCs, peer) from a MediaLeg of the control
- * plane; src, sink, own_socket and rate are left for the caller. Errors: RL_EINVAL (unknown
- * suite, key lengths that do not fit it, zero SSRCs, bad ids). */
-int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m);
-
-/* rl_media_quality_pb fills out (pointing to id) from q for a CallQuality report. */
-void rl_media_quality_pb(const struct rl_media_quality *q, const char *id, int final, Relais__CallQuality *out);
-
 /* rl_media_close stops the thread and ends every call (NULL is fine). */
 void rl_media_close(struct rl_media *m);
-
-/* rl_media_parse_addr parses "IP:port" / "[v6]:port" into ss. Errors: RL_EINVAL. */
-struct sockaddr_storage;
-int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len);
-
-/* rl_media_format_addr writes "IP:port" of sa into out. */
-void rl_media_format_addr(const void *sa, char *out, size_t len);
 
 #endif

@@ -37,7 +37,8 @@ struct rl_client_opts {
 	uint64_t hb_session;
 };
 
-/* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_ENOMEM. */
+/* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_EFULL
+ * (the loop has no room for another socket). */
 int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag);
 
 /* rl_client_set_session changes the session carried by heartbeats (0 = none). */
@@ -46,7 +47,7 @@ void rl_client_set_session(struct rl_client *c, uint64_t session);
 /*
  * rl_client_request sends env as a request: assigns env->req_id (returned in *req_id if
  * not NULL), keeps an encoded copy and re-sends it until rl_client_input sees the reply.
- * cookie comes back with the reply. Errors: RL_ETOOBIG, RL_EFULL, RL_ENOMEM.
+ * cookie comes back with the reply. Errors: RL_ETOOBIG, RL_EFULL.
  */
 int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *req_id);
 

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_rtp.h"
-#include "rl_secret.h"
 
 #define RTP_HDR       12
 #define RTCP_HDR      8
@@ -50,38 +50,6 @@ static void srtp_init_once(void)
 	srtp_init_status = srtp_init();
 }
 
-size_t rl_srtp_key_len(int suite)
-{
-	switch (suite) {
-	case RL_SRTP_AEAD_AES_128_GCM:
-		return 16 + 12; /* RFC 7714: 128-bit key, 96-bit salt */
-	case RL_SRTP_AES_CM_128_HMAC_SHA1_80:
-		return 16 + 14; /* RFC 3711: 128-bit key, 112-bit salt */
-	}
-	return 0;
-}
-
-const char *rl_srtp_suite_name(int suite)
-{
-	switch (suite) {
-	case RL_SRTP_AEAD_AES_128_GCM:
-		return "AEAD_AES_128_GCM";
-	case RL_SRTP_AES_CM_128_HMAC_SHA1_80:
-		return "AES_CM_128_HMAC_SHA1_80";
-	}
-	return "?";
-}
-
-int rl_srtp_keygen(int suite, uint8_t *key, size_t len)
-{
-	size_t n = rl_srtp_key_len(suite);
-
-	if (n == 0 || key == NULL || len < n)
-		return RL_EINVAL;
-	rl_secret_random(key, n);
-	return RL_OK;
-}
-
 static int map_err(srtp_err_status_t e)
 {
 	switch (e) {
@@ -93,7 +61,7 @@ static int map_err(srtp_err_status_t e)
 	case srtp_err_status_replay_old:
 		return RL_EEXIST;
 	case srtp_err_status_alloc_fail:
-		return RL_ENOMEM;
+		rl_oom_in("libsrtp");
 	case srtp_err_status_bad_param:
 	case srtp_err_status_parse_err:
 	case srtp_err_status_no_ctx:
@@ -103,8 +71,8 @@ static int map_err(srtp_err_status_t e)
 	}
 }
 
-/* On the receive side anything libsrtp refuses other than auth, replay or memory is a packet
- * we cannot make sense of. */
+/* On the receive side anything libsrtp refuses other than auth or replay is a packet we cannot
+ * make sense of (running out of memory aborts in map_err). */
 static int map_rx_err(srtp_err_status_t e)
 {
 	int rv = map_err(e);
@@ -127,8 +95,7 @@ int rl_srtp_open(struct rl_srtp **out, int suite, const uint8_t *key, size_t len
 	pthread_once(&srtp_once, srtp_init_once);
 	if (srtp_init_status != srtp_err_status_ok)
 		return RL_EIO;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return RL_ENOMEM;
+	s = rl_calloc(1, sizeof(*s));
 	s->suite = suite;
 	s->outbound = outbound != 0;
 
@@ -149,9 +116,11 @@ int rl_srtp_open(struct rl_srtp **out, int suite, const uint8_t *key, size_t len
 	p.next = NULL;
 	e = srtp_create(&s->ctx, &p);
 	sodium_memzero(k, sizeof(k));
+	if (e == srtp_err_status_alloc_fail)
+		rl_oom_in("srtp_create");
 	if (e != srtp_err_status_ok) {
 		free(s);
-		return e == srtp_err_status_alloc_fail ? RL_ENOMEM : RL_EIO;
+		return RL_EIO;
 	}
 	*out = s;
 	return RL_OK;

@@ -32,17 +32,17 @@ struct rl_audio_sink {
 
 /* rl_audio_wav_src opens a WAV (or any libsndfile format) file, delivered as mono at rate
  * Hz (linear interpolation when the file's rate differs). loop: start again at the end.
- * Errors: RL_ENOENT (cannot open), RL_EINVAL (no audio), RL_ENOMEM. */
+ * Errors: RL_ENOENT (cannot open), RL_EINVAL (no audio). */
 int rl_audio_wav_src(struct rl_audio_src **out, const char *path, unsigned rate, int loop);
 
 /* rl_audio_seq_src plays srcs[0..n) one after the other (it takes them: each is closed when
  * it ends, the rest at close), then ends (RL_ENOENT). All must be at rate. The frame in which
- * one ends is completed with silence. Errors: RL_EINVAL (n 0 or over 32, rates), RL_ENOMEM
- * (the sources are then closed). */
+ * one ends is completed with silence. Errors: RL_EINVAL (n 0 or over 32, rates; the sources
+ * are then closed). */
 int rl_audio_seq_src(struct rl_audio_src **out, struct rl_audio_src **srcs, int n, unsigned rate);
 
 /* rl_audio_wav_sink creates (truncates) a 16-bit mono WAV file at rate Hz.
- * Errors: RL_EIO, RL_ENOMEM. */
+ * Errors: RL_EIO. */
 int rl_audio_wav_sink(struct rl_audio_sink **out, const char *path, unsigned rate);
 
 /* rl_audio_gen_src: speech-like test signal - voiced syllables (pitch 90..260 Hz with
@@ -57,7 +57,7 @@ int rl_audio_null_sink(struct rl_audio_sink **out, unsigned rate);
 int rl_audio_write_wav(const char *path, const int16_t *pcm, size_t n, unsigned rate);
 
 /* rl_audio_read_wav reads a whole file as mono at its own rate: *pcm malloc'd (caller
- * frees), *n samples, *rate. Errors: RL_ENOENT, RL_EINVAL, RL_ENOMEM. */
+ * frees), *n samples, *rate. Errors: RL_ENOENT, RL_EINVAL. */
 int rl_audio_read_wav(const char *path, int16_t **pcm, size_t *n, unsigned *rate);
 
 #endif

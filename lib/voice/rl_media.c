@@ -1,10 +1,8 @@
 #define _GNU_SOURCE /* recvmmsg, ppoll, pipe2 */
 #include "rl_media.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <opus/opus.h>
 #include <sodium.h>
@@ -18,10 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
+#include "rl_alloc.h"
 #include "rl_emodel.h"
 #include "rl_err.h"
 #include "rl_jbuf.h"
 #include "rl_log.h"
+#include "rl_opus.h"
 #include "rl_rtp.h"
 #include "rl_time.h"
 
@@ -63,7 +64,7 @@ struct rl_media {
 	pthread_mutex_t mu;
 	int fd;      /* shared socket, -1 = none */
 	int wake[2]; /* pipe: add/del changes the poll set */
-	char local[RL_WIRE_MAX_ID + 1];
+	char local[RL_ID_MAX + 1];
 	struct rl_mcall **calls;
 	size_t ncalls, capcalls;
 	struct rl_media_counters ctr;
@@ -80,68 +81,6 @@ static void rl_media_lock(struct rl_media *m)
 	atomic_fetch_add(&m->waiting, 1);
 	pthread_mutex_lock(&m->mu);
 	atomic_fetch_sub(&m->waiting, 1);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* addresses */
-
-int rl_media_parse_addr(const char *s, struct sockaddr_storage *ss, unsigned *len)
-{
-	char host[RL_WIRE_MAX_ID + 1];
-	const char *colon, *h = s;
-	size_t hl;
-	struct addrinfo hints = {0}, *res = NULL;
-	char *end;
-	long port;
-
-	if (s == NULL || (colon = strrchr(s, ':')) == NULL)
-		return RL_EINVAL;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		h = s + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return RL_EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != 0 || end == colon + 1 || port < 0 || port > 65535)
-		return RL_EINVAL;
-	hints.ai_flags = AI_NUMERICHOST;
-	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-		return RL_EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = (unsigned)res->ai_addrlen;
-	freeaddrinfo(res);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-	else
-		return RL_EINVAL;
-	return RL_OK;
-}
-
-void rl_media_format_addr(const void *sa, char *out, size_t len)
-{
-	const struct sockaddr *a = sa;
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *in = sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
 }
 
 static int rl_udp_socket(const struct sockaddr_storage *bind_to, socklen_t len, int family)
@@ -211,17 +150,15 @@ static struct rl_mcall *rl_find_ssrc(struct rl_media *m, uint32_t ssrc)
 
 static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 {
-	struct rl_mcall *c = calloc(1, sizeof(*c));
+	struct rl_mcall *c = rl_calloc(1, sizeof(*c));
 	struct rl_jbuf_conf jc = {.clock_rate = RL_MEDIA_RTP_CLOCK,
 	                          .frame_ms = RL_MEDIA_FRAME_MS,
 	                          .min_ms = 20,
 	                          .start_ms = 40,
 	                          .max_ms = 300,
 	                          .slots = 64};
-	int err, rv = RL_OK;
+	int rv = RL_OK;
 
-	if (c == NULL)
-		return RL_ENOMEM;
 	c->leg = *leg;
 	c->leg.src = NULL;
 	c->leg.sink = NULL;
@@ -237,32 +174,16 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 		goto fail;
 	}
 	c->samples = c->leg.rate * RL_MEDIA_FRAME_MS / 1000;
-	if (c->leg.peer[0]) {
-		unsigned len;
-		if ((rv = rl_media_parse_addr(c->leg.peer, &c->peer, &len)) != RL_OK)
-			goto fail;
-		c->peer_len = len;
-	}
+	if (c->leg.peer[0] && (rv = rl_addr_parse(c->leg.peer, 0, &c->peer, &c->peer_len)) != RL_OK)
+		goto fail;
 	if ((rv = rl_srtp_open(&c->tx, leg->suite, leg->tx_key, leg->key_len, 1)) != RL_OK ||
 	    (rv = rl_srtp_open(&c->rx, leg->suite, leg->rx_key, leg->key_len, 0)) != RL_OK)
 		goto fail;
 	/* OPUS_APPLICATION_AUDIO rather than VOIP: VOIP's high-pass and voice shaping change the
 	 * waveform (correlation 0.93 against 0.99 on our test voices at the same bitrate) for
-	 * little gain on a clean headset, and recordings and QA want the caller as spoken. */
-	c->enc = opus_encoder_create((opus_int32)c->leg.rate, 1, OPUS_APPLICATION_AUDIO, &err);
-	c->dec = opus_decoder_create((opus_int32)c->leg.rate, 1, &err);
-	if (c->enc == NULL || c->dec == NULL) {
-		rv = RL_ENOMEM;
-		goto fail;
-	}
-	/* Relais defaults: VBR, in-band FEC tuned for a few percent loss, moderate complexity
-	 * (many calls per core at the node), 24 kb/s wideband / 16 kb/s narrowband. */
-	opus_encoder_ctl(c->enc, OPUS_SET_VBR(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_INBAND_FEC(1));
-	opus_encoder_ctl(c->enc, OPUS_SET_PACKET_LOSS_PERC(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_COMPLEXITY(5));
-	opus_encoder_ctl(c->enc, OPUS_SET_BITRATE(c->leg.rate == 16000 ? 24000 : 16000));
-	opus_encoder_ctl(c->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	 * little gain on a clean headset, and recordings and QA want the caller as spoken.
+	 * 24 kb/s wideband, 16 kb/s narrowband. */
+	rl_opus_open(c->leg.rate, OPUS_APPLICATION_AUDIO, c->leg.rate == 16000 ? 24000 : 16000, &c->enc, &c->dec);
 	if ((rv = rl_jbuf_new(&c->jb, &jc)) != RL_OK)
 		goto fail;
 	rl_rtp_rx_init(&c->rxs, RL_MEDIA_RTP_CLOCK);
@@ -271,11 +192,9 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 	randombytes_buf(&c->ts, sizeof(c->ts));
 	if (leg->own_socket) {
 		struct sockaddr_storage any = {0};
-		socklen_t alen;
 		int fam = c->peer_len ? c->peer.ss_family : AF_INET;
 		any.ss_family = (sa_family_t)fam;
-		alen = fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		if ((c->fd = rl_udp_socket(&any, alen, fam)) < 0) {
+		if ((c->fd = rl_udp_socket(&any, rl_addr_len(fam), fam)) < 0) {
 			rv = RL_ENET;
 			goto fail;
 		}
@@ -565,95 +484,118 @@ unsigned rl_media_load(struct rl_media *m)
 	return (atomic_load(&m->load_pm) + 5u) / 10u;
 }
 
+/* The thread's poll set: the wake pipe, the shared socket, each own socket; owner[i] is the
+ * call that owns pfd[i] (NULL for the first two). Rebuilt under the lock on every turn. */
+struct rl_media_poll {
+	struct pollfd *pfd;
+	struct rl_mcall **owner;
+	size_t n, cap;
+};
+
+static void rl_media_poll_add(struct rl_media_poll *p, int fd, struct rl_mcall *owner)
+{
+	p->pfd[p->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	p->owner[p->n++] = owner;
+}
+
+static void rl_media_pollset(struct rl_media *m, struct rl_media_poll *p)
+{
+	size_t need = m->ncalls + 2;
+
+	if (need > p->cap) {
+		p->pfd = rl_realloc(p->pfd, need * sizeof(*p->pfd));
+		p->owner = rl_realloc(p->owner, need * sizeof(*p->owner));
+		p->cap = need;
+	}
+	p->n = 0;
+	rl_media_poll_add(p, m->wake[0], NULL);
+	if (m->fd >= 0)
+		rl_media_poll_add(p, m->fd, NULL);
+	for (size_t i = 0; i < m->ncalls; i++)
+		if (m->calls[i]->fd >= 0)
+			rl_media_poll_add(p, m->calls[i]->fd, m->calls[i]);
+}
+
+/* rl_media_sleep lets go of the lock and polls until the next tick is due or a socket is
+ * readable; returns ppoll's result, the lock held again. *work_us: when the thread's work
+ * began, for the load figure (the time asleep is not work). */
+static int rl_media_sleep(struct rl_media *m, struct rl_media_poll *p, uint64_t *work_us)
+{
+	uint64_t now = rl_mono_us();
+	uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
+	struct timespec to = {.tv_sec = (time_t)(wait / 1000000u), .tv_nsec = (long)(wait % 1000000u) * 1000};
+	int r;
+
+	m->busy_us += now - *work_us;
+	pthread_mutex_unlock(&m->mu);
+	r = ppoll(p->pfd, p->n, &to, NULL);
+	/* Behind schedule the poll does not wait and a mutex is not fair: let the threads that
+	 * asked for the lock (the node's loop, add/del) have it before taking it back, or an
+	 * overloaded engine would starve them for good. */
+	while (atomic_load(&m->waiting) > 0)
+		sched_yield();
+	pthread_mutex_lock(&m->mu);
+	*work_us = rl_mono_us();
+	return r;
+}
+
+/* rl_media_receive drains the readable sockets of p, built when the call set was at gen. */
+static void rl_media_receive(struct rl_media *m, struct rl_media_poll *p, uint64_t gen)
+{
+	if ((p->pfd[0].revents & POLLIN) || gen != m->gen) {
+		char b[64];
+		while (read(m->wake[0], b, sizeof(b)) > 0)
+			;
+		return; /* the call set changed: owners may be gone; poll again with a fresh set */
+	}
+	for (size_t i = 1; i < p->n; i++)
+		if (p->pfd[i].revents & POLLIN)
+			rl_media_drain(m, p->pfd[i].fd, p->owner[i]);
+}
+
+/* rl_media_tick moves one frame of every call once its 20 ms are due. */
+static void rl_media_tick(struct rl_media *m)
+{
+	uint64_t now = rl_mono_us();
+
+	if (now < m->next_tick_us)
+		return;
+	for (size_t i = 0; i < m->ncalls; i++) {
+		if (m->calls[i]->local)
+			rl_local_tick(m->calls[i]);
+		else
+			rl_mcall_tick(m, m->calls[i], now);
+	}
+	m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
+	rl_media_sample_load(m);
+	if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
+		/* Far behind (the machine stalled): skip ahead rather than burst. */
+		m->ctr.late_ticks++;
+		m->next_tick_us = now + RL_MEDIA_FRAME_MS * 1000u;
+	}
+}
+
 static void *rl_media_run(void *arg)
 {
 	struct rl_media *m = arg;
-	struct pollfd *pfd = NULL;
-	struct rl_mcall **owner = NULL;
-	size_t cap = 0;
+	struct rl_media_poll p = {0};
+	uint64_t work_us;
 
 	pthread_mutex_lock(&m->mu);
 	m->next_tick_us = rl_mono_us() + RL_MEDIA_FRAME_MS * 1000u;
-	uint64_t work_us = rl_mono_us();
+	work_us = rl_mono_us();
 	m->busy_since_us = work_us;
 	while (m->running) {
-		size_t n = 0, need = m->ncalls + 2;
 		uint64_t gen = m->gen;
-		uint64_t now = rl_mono_us();
-		struct timespec to;
 
-		if (need > cap) {
-			struct pollfd *p2 = realloc(pfd, need * sizeof(*p2));
-			struct rl_mcall **o2 = p2 ? realloc(owner, need * sizeof(*o2)) : NULL;
-			if (p2)
-				pfd = p2;
-			if (o2)
-				owner = o2;
-			if (p2 == NULL || o2 == NULL) {
-				pthread_mutex_unlock(&m->mu);
-				usleep(10000);
-				pthread_mutex_lock(&m->mu);
-				continue;
-			}
-			cap = need;
-		}
-		pfd[n] = (struct pollfd){.fd = m->wake[0], .events = POLLIN};
-		owner[n++] = NULL;
-		if (m->fd >= 0) {
-			pfd[n] = (struct pollfd){.fd = m->fd, .events = POLLIN};
-			owner[n++] = NULL;
-		}
-		for (size_t i = 0; i < m->ncalls; i++)
-			if (m->calls[i]->fd >= 0) {
-				pfd[n] = (struct pollfd){.fd = m->calls[i]->fd, .events = POLLIN};
-				owner[n++] = m->calls[i];
-			}
-		uint64_t wait = m->next_tick_us > now ? m->next_tick_us - now : 0;
-		to.tv_sec = (time_t)(wait / 1000000u);
-		to.tv_nsec = (long)(wait % 1000000u) * 1000;
-		m->busy_us += now - work_us;
-		pthread_mutex_unlock(&m->mu);
-		int r = ppoll(pfd, n, &to, NULL);
-		/* Behind schedule the poll does not wait and a mutex is not fair: let the threads
-		 * that asked for the lock (the node's loop, add/del) have it before taking it back,
-		 * or an overloaded engine would starve them for good. */
-		while (atomic_load(&m->waiting) > 0)
-			sched_yield();
-		pthread_mutex_lock(&m->mu);
-		work_us = rl_mono_us();
-		if (r > 0) {
-			if ((pfd[0].revents & POLLIN) || gen != m->gen) {
-				char b[64];
-				while (read(m->wake[0], b, sizeof(b)) > 0)
-					;
-				/* The call set changed: owners may be gone; poll again with a fresh set. */
-				goto tick;
-			}
-			for (size_t i = 1; i < n; i++)
-				if (pfd[i].revents & POLLIN)
-					rl_media_drain(m, pfd[i].fd, owner[i]);
-		}
-	tick:
-		now = rl_mono_us();
-		if (now >= m->next_tick_us) {
-			for (size_t i = 0; i < m->ncalls; i++) {
-				if (m->calls[i]->local)
-					rl_local_tick(m->calls[i]);
-				else
-					rl_mcall_tick(m, m->calls[i], now);
-			}
-			m->next_tick_us += RL_MEDIA_FRAME_MS * 1000u;
-			rl_media_sample_load(m);
-			if (now > m->next_tick_us + 5 * RL_MEDIA_FRAME_MS * 1000u) {
-				/* Far behind (the machine stalled): skip ahead rather than burst. */
-				m->ctr.late_ticks++;
-				m->next_tick_us = now + RL_MEDIA_FRAME_MS * 1000u;
-			}
-		}
+		rl_media_pollset(m, &p);
+		if (rl_media_sleep(m, &p, &work_us) > 0)
+			rl_media_receive(m, &p, gen);
+		rl_media_tick(m);
 	}
 	pthread_mutex_unlock(&m->mu);
-	free(pfd);
-	free(owner);
+	free(p.pfd);
+	free(p.owner);
 	return NULL;
 }
 
@@ -668,11 +610,9 @@ static void rl_media_wake(struct rl_media *m)
 
 int rl_media_open(struct rl_media **out, const char *bind_addr)
 {
-	struct rl_media *m = calloc(1, sizeof(*m));
+	struct rl_media *m = rl_calloc(1, sizeof(*m));
 	int rv = RL_ENET;
 
-	if (m == NULL)
-		return RL_ENOMEM;
 	m->fd = -1;
 	m->wake[0] = m->wake[1] = -1;
 	pthread_mutex_init(&m->mu, NULL);
@@ -680,15 +620,15 @@ int rl_media_open(struct rl_media **out, const char *bind_addr)
 		goto fail;
 	if (bind_addr != NULL) {
 		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		unsigned len;
-		if ((rv = rl_media_parse_addr(bind_addr, &ss, &len)) != RL_OK)
+		socklen_t len;
+		if ((rv = rl_addr_parse(bind_addr, RL_ADDR_ANY_PORT, &ss, &len)) != RL_OK)
 			goto fail;
 		rv = RL_ENET;
 		if ((m->fd = rl_udp_socket(&ss, len, ss.ss_family)) < 0)
 			goto fail;
-		getsockname(m->fd, (struct sockaddr *)&ss, &sl);
-		rl_media_format_addr(&ss, m->local, sizeof(m->local));
+		len = sizeof(ss);
+		getsockname(m->fd, (struct sockaddr *)&ss, &len);
+		rl_addr_format((struct sockaddr *)&ss, m->local, sizeof(m->local));
 	}
 	m->running = 1;
 	if (pthread_create(&m->thread, NULL, rl_media_run, m) != 0) {
@@ -758,7 +698,24 @@ static void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *
 	q->mos = rl_emodel_mos(&em);
 }
 
-static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old);
+/* rl_media_insert puts a new call in and returns the one it replaces (same id), taken out for
+ * the caller to free outside the lock; NULL if none. */
+static struct rl_mcall *rl_media_insert(struct rl_media *m, struct rl_mcall *c)
+{
+	struct rl_mcall *old;
+	size_t idx;
+
+	if ((old = rl_find(m, c->leg.id, &idx)) != NULL)
+		rl_media_remove_at(m, idx);
+	if (m->ncalls == m->capcalls) {
+		m->capcalls = m->capcalls ? m->capcalls * 2 : 16;
+		m->calls = rl_realloc(m->calls, m->capcalls * sizeof(*m->calls));
+	}
+	m->calls[m->ncalls++] = c;
+	m->ctr.calls = (uint32_t)m->ncalls;
+	m->gen++;
+	return old;
+}
 
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 {
@@ -772,15 +729,12 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 	rl_media_lock(m);
 	/* The shared socket tells calls apart by SSRC: one receiver per SSRC (the call being
 	 * replaced may keep its own). */
-	if (!leg->own_socket && (same = rl_find_ssrc(m, leg->rx_ssrc)) != NULL && strcmp(same->leg.id, leg->id) != 0)
-		rv = RL_EEXIST;
-	else
-		rv = rl_media_insert(m, c, &old);
-	if (rv != RL_OK) {
+	if (!leg->own_socket && (same = rl_find_ssrc(m, leg->rx_ssrc)) != NULL && strcmp(same->leg.id, leg->id) != 0) {
 		pthread_mutex_unlock(&m->mu);
 		rl_mcall_free(c);
-		return rv;
+		return RL_EEXIST;
 	}
+	old = rl_media_insert(m, c);
 	c->leg.src = leg->src;
 	c->leg.sink = leg->sink;
 	if (old != NULL) {
@@ -799,43 +753,14 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg)
 	return RL_OK;
 }
 
-/* rl_media_insert puts a new call in (replacing one with its id: that one is returned, taken
- * out, for the caller to free outside the lock). */
-static int rl_media_insert(struct rl_media *m, struct rl_mcall *c, struct rl_mcall **old)
-{
-	size_t idx;
-
-	*old = NULL;
-	if ((*old = rl_find(m, c->leg.id, &idx)) != NULL)
-		rl_media_remove_at(m, idx);
-	if (m->ncalls == m->capcalls) {
-		size_t ncap = m->capcalls ? m->capcalls * 2 : 16;
-		struct rl_mcall **n2 = realloc(m->calls, ncap * sizeof(*n2));
-		if (n2 == NULL) {
-			if (*old != NULL)
-				m->calls[m->ncalls++] = *old;
-			*old = NULL;
-			return RL_ENOMEM;
-		}
-		m->calls = n2;
-		m->capcalls = ncap;
-	}
-	m->calls[m->ncalls++] = c;
-	m->ctr.calls = (uint32_t)m->ncalls;
-	m->gen++;
-	return RL_OK;
-}
-
 int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
                        struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard)
 {
 	struct rl_mcall *c, *old;
-	int rv;
 
-	if ((rate != 16000 && rate != 8000) || !rl_wire_text_ok(id, RL_WIRE_MAX_ID) || id[0] == 0)
+	if ((rate != 16000 && rate != 8000) || !rl_text_ok(id, RL_ID_MAX) || id[0] == 0)
 		return RL_EINVAL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return RL_ENOMEM;
+	c = rl_calloc(1, sizeof(*c));
 	snprintf(c->leg.id, sizeof(c->leg.id), "%s", id);
 	c->local = 1;
 	c->fd = -1;
@@ -843,11 +768,7 @@ int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct
 	c->leg.rate = rate;
 	c->samples = rate * RL_MEDIA_FRAME_MS / 1000;
 	rl_media_lock(m);
-	if ((rv = rl_media_insert(m, c, &old)) != RL_OK) {
-		pthread_mutex_unlock(&m->mu);
-		free(c);
-		return rv;
-	}
+	old = rl_media_insert(m, c);
 	c->leg.src = play;
 	c->leg.sink = to;
 	c->listen = listen;
@@ -945,45 +866,4 @@ void rl_media_close(struct rl_media *m)
 	close(m->wake[1]);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* control-plane glue */
-
-int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m)
-{
-	size_t kl = rl_srtp_key_len((int)m->suite);
-
-	memset(leg, 0, sizeof(*leg));
-	if (kl == 0 || m->tx_key.len != kl || m->rx_key.len != kl || m->tx_ssrc == 0 || m->rx_ssrc == 0 ||
-	    m->tx_ssrc == m->rx_ssrc || m->payload_type > 127 || !rl_wire_id_ok(m->contact_id) ||
-	    !rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID))
-		return RL_EINVAL;
-	snprintf(leg->id, sizeof(leg->id), "%s", m->contact_id);
-	leg->suite = (int)m->suite;
-	memcpy(leg->tx_key, m->tx_key.data, kl);
-	memcpy(leg->rx_key, m->rx_key.data, kl);
-	leg->key_len = kl;
-	leg->tx_ssrc = m->tx_ssrc;
-	leg->rx_ssrc = m->rx_ssrc;
-	leg->pt = (uint8_t)(m->payload_type ? m->payload_type : RL_MEDIA_PT_OPUS);
-	snprintf(leg->peer, sizeof(leg->peer), "%s", m->peer_addr ? m->peer_addr : "");
-	return RL_OK;
-}
-
-void rl_media_quality_pb(const struct rl_media_quality *q, const char *id, int final, Relais__CallQuality *out)
-{
-	relais__call_quality__init(out);
-	out->contact_id = (char *)id;
-	out->rx_packets = q->rx_packets;
-	out->lost = q->lost;
-	out->loss_pct = (float)q->loss_pct;
-	out->jitter_ms = (float)q->jitter_ms;
-	out->rtt_ms = (float)q->rtt_ms;
-	out->playout_ms = (float)q->playout_ms;
-	out->fec = q->fec;
-	out->concealed = q->concealed;
-	out->dropped = q->dropped;
-	out->mos = (float)q->mos;
-	out->final = final;
 }
