@@ -263,8 +263,8 @@ static void rl_plan(struct rl_agent_sess *a)
 	a->act_at_us = now + (uint64_t)(delay * 1e6);
 }
 
-/* rl_keep_contact keeps a copy of o as the contact shown with its screen-pop; a->offer
- * owns it. */
+/* rl_keep_contact keeps a copy of o (an offer, or the contact a status carries) as the
+ * contact shown with its screen-pop; a->offer owns it. */
 static void rl_keep_contact(struct rl_agent_sess *a, const Relais__Offer *o)
 {
 	size_t n = relais__offer__get_packed_size(o);
@@ -281,6 +281,8 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 {
 	Relais__AgentState old = a->state;
 	const char *cid = st->contact && st->contact->contact_id ? st->contact->contact_id : "";
+	int call_ended = old == RELAIS__AGENT_STATE__AGENT_BUSY && a->contact[0] &&
+	                 (st->state != RELAIS__AGENT_STATE__AGENT_BUSY || strcmp(cid, a->contact) != 0);
 
 	a->state = st->state;
 	snprintf(a->reason, sizeof(a->reason), "%s", st->reason ? st->reason : "");
@@ -288,6 +290,16 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 	snprintf(a->site, sizeof(a->site), "%s", st->site_id ? st->site_id : "");
 	a->state_since_us = st->state_since_us;
 	a->deadline_us = st->deadline_us;
+	/* A call this session held has ended (hung up by either side, or transferred): handled,
+	 * whether a person or the script ended it, and even if it was answered before a takeover. */
+	if (call_ended && a->state != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
+		a->handled++;
+	/* A login, takeover or resume finds the agent with a contact this session was never
+	 * offered (or has lost): the status carries it whole (the ended stub after wrap-up has no
+	 * tenant), so its screen-pop comes back with it. */
+	if (cid[0] && st->contact->tenant_id && st->contact->tenant_id[0] &&
+	    (a->offer == NULL || strcmp(a->offer->contact_id, cid) != 0))
+		rl_keep_contact(a, st->contact);
 	if (old != a->state)
 		rl_emit(a, "event=state state=%s reason=%s contact=%s", rl_agent_state_name(a->state), a->reason,
 		        a->contact[0] ? a->contact : "-");
@@ -295,7 +307,10 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 		rl_emit(a, "event=logged-out reason=%s", a->reason);
 		a->session = 0;
 		rl_client_set_session(a->cl, 0);
-		a->stopped = a->script != NULL; /* taken over or logged out by a supervisor */
+		/* Taken over or logged out by a supervisor: a script stops there. A person logs in
+		 * again, unless leaving (stopped already: this is the logout it asked for). */
+		if (a->script != NULL)
+			a->stopped = 1;
 		rl_phone_end(a);
 		return;
 	}
@@ -458,7 +473,6 @@ void rl_agent_tick(struct rl_agent_sess *a)
 					                  a->script->xfer_number, "scripted transfer");
 				} else
 					rl_agent_hangup(a);
-				a->handled++;
 			}
 			break;
 		case RL_ACT_WRAP:
