@@ -293,9 +293,10 @@ static int submit_args(struct submit *s, int argc, char **argv)
 		} else
 			return usage();
 	}
-	if (sc->tenant_id == NULL || sc->queue_id == NULL)
+	/* protobuf-c's INIT leaves strings "" (never NULL): empty means not given. */
+	if (!sc->tenant_id[0] || !sc->queue_id[0])
 		return usage();
-	if (sc->ext_id == NULL) {
+	if (!sc->ext_id[0]) {
 		/* One id for this command, so its re-sends are one contact. */
 		uint64_t rnd;
 		rl_secret_random(&rnd, sizeof(rnd));
