@@ -100,6 +100,15 @@ static void tui_key(struct tui *t, char key)
 	tui_read(t, 300);
 }
 
+/* hang_up ends the call on screen and opens the disposition menu of its wrap-up. */
+static void hang_up(struct tui *t)
+{
+	tui_key(t, 'h');
+	RL_CHECK(tui_wait(t, "State:  WRAPUP", 10));
+	tui_key(t, 'w');
+	RL_CHECK(tui_wait(t, "Disposition: 1 resolved", 5));
+}
+
 /* agent_state polls the hub until agent is in state (up to seconds); puts its contact in cid. */
 static int agent_state(struct rlc *c, const char *agent, const char *state, char *cid, size_t len, int seconds)
 {
@@ -153,10 +162,7 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "h1.log"), "event=logged-out reason=session taken over") == 1);
 
 	/* Hung up and wrapped up with a disposition: the call is counted. */
-	tui_key(&t, 'h');
-	RL_CHECK(tui_wait(&t, "State:  WRAPUP", 10));
-	tui_key(&t, 'w');
-	RL_CHECK(tui_wait(&t, "Disposition: 1 resolved", 5));
+	hang_up(&t);
 	tui_key(&t, '1');
 	RL_CHECK(tui_wait(&t, "State:  READY", 10));
 	RL_CHECK(strstr(t.frame, "Handled: 1") != NULL);
@@ -169,10 +175,7 @@ int main(void)
 	RL_CHECK(strstr(t.frame, "Caller: +212600000002") != NULL);
 	tui_key(&t, 'a');
 	RL_CHECK(tui_wait(&t, "State:  BUSY", 10));
-	tui_key(&t, 'h');
-	RL_CHECK(tui_wait(&t, "State:  WRAPUP", 10));
-	tui_key(&t, 'w');
-	RL_CHECK(tui_wait(&t, "Disposition: 1 resolved", 5));
+	hang_up(&t);
 	RL_CHECK(tui_wait(&t, "State:  READY", 15));
 	tui_read(&t, 1000); /* a few more screens: the menu must not come back */
 	printf("screen once READY:\n%s\n", t.frame);
