@@ -135,7 +135,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	rlc_init(&c, "tui", 1);
-	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 4; "
+	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 8; "
 	              "offer_timeout_s = 30; }");
 	rlc_agent(&c, "h1", "telco", "billing = 5;", "");
 	rlc_start_hub(&c);
@@ -169,14 +169,14 @@ int main(void)
 	RL_CHECK(strstr(t.frame, "Disposition:") == NULL);
 
 	/* A second call, accepted and hung up; the disposition menu is left open until the
-	 * wrap-up timer (4 s) makes the agent READY: the menu goes with the wrap-up. */
+	 * wrap-up timer (8 s) makes the agent READY: the menu goes with the wrap-up. */
 	RL_REQUIRE(rlc_ctl(&c, node, "submit --tenant telco --queue telco.billing --caller +212600000002", NULL) == 0);
 	RL_CHECK(tui_wait(&t, "State:  RESERVED", 20));
 	RL_CHECK(strstr(t.frame, "Caller: +212600000002") != NULL);
 	tui_key(&t, 'a');
 	RL_CHECK(tui_wait(&t, "State:  BUSY", 10));
 	hang_up(&t);
-	RL_CHECK(tui_wait(&t, "State:  READY", 15));
+	RL_CHECK(tui_wait(&t, "State:  READY", 20));
 	tui_read(&t, 1000); /* a few more screens: the menu must not come back */
 	printf("screen once READY:\n%s\n", t.frame);
 	RL_CHECK(strstr(t.frame, "State:  READY") != NULL);
