@@ -6,9 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_time.h"
+
+/* protobuf-c allocating through rl_alloc: copying a message that was already decoded
+ * cannot fail (out of memory is fatal, once). */
+static void *rl_pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return rl_malloc(size);
+}
+
+static void rl_pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+static ProtobufCAllocator rl_pb_allocator = {.alloc = rl_pb_alloc, .free = rl_pb_free};
 
 const char *rl_agent_state_name(Relais__AgentState s)
 {
@@ -246,10 +263,26 @@ static void rl_plan(struct rl_agent_sess *a)
 	a->act_at_us = now + (uint64_t)(delay * 1e6);
 }
 
+/* rl_keep_contact keeps a copy of o (an offer, or the contact a status carries) as the
+ * contact shown with its screen-pop; a->offer owns it. */
+static void rl_keep_contact(struct rl_agent_sess *a, const Relais__Offer *o)
+{
+	size_t n = relais__offer__get_packed_size(o);
+	uint8_t *buf = rl_malloc(n);
+
+	relais__offer__pack(o, buf);
+	if (a->offer)
+		relais__offer__free_unpacked(a->offer, &rl_pb_allocator);
+	a->offer = relais__offer__unpack(&rl_pb_allocator, n, buf);
+	free(buf);
+}
+
 static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *st)
 {
 	Relais__AgentState old = a->state;
 	const char *cid = st->contact && st->contact->contact_id ? st->contact->contact_id : "";
+	int call_ended = old == RELAIS__AGENT_STATE__AGENT_BUSY && a->contact[0] &&
+	                 (st->state != RELAIS__AGENT_STATE__AGENT_BUSY || strcmp(cid, a->contact) != 0);
 
 	a->state = st->state;
 	snprintf(a->reason, sizeof(a->reason), "%s", st->reason ? st->reason : "");
@@ -257,6 +290,16 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 	snprintf(a->site, sizeof(a->site), "%s", st->site_id ? st->site_id : "");
 	a->state_since_us = st->state_since_us;
 	a->deadline_us = st->deadline_us;
+	/* A call this session held has ended (hung up by either side, or transferred): handled,
+	 * whether a person or the script ended it, and even if it was answered before a takeover. */
+	if (call_ended && a->state != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
+		a->handled++;
+	/* A login, takeover or resume finds the agent with a contact this session was never
+	 * offered (or has lost): the status carries it whole (the ended stub after wrap-up has no
+	 * tenant), so its screen-pop comes back with it. */
+	if (cid[0] && st->contact->tenant_id && st->contact->tenant_id[0] &&
+	    (a->offer == NULL || strcmp(a->offer->contact_id, cid) != 0))
+		rl_keep_contact(a, st->contact);
 	if (old != a->state)
 		rl_emit(a, "event=state state=%s reason=%s contact=%s", rl_agent_state_name(a->state), a->reason,
 		        a->contact[0] ? a->contact : "-");
@@ -264,7 +307,10 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 		rl_emit(a, "event=logged-out reason=%s", a->reason);
 		a->session = 0;
 		rl_client_set_session(a->cl, 0);
-		a->stopped = a->script != NULL; /* taken over or logged out by a supervisor */
+		/* Taken over or logged out by a supervisor: a script stops there. A person logs in
+		 * again, unless leaving (stopped already: this is the logout it asked for). */
+		if (a->script != NULL)
+			a->stopped = 1;
 		rl_phone_end(a);
 		return;
 	}
@@ -274,17 +320,9 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 
 static void rl_take_offer(struct rl_agent_sess *a, const Relais__Offer *o)
 {
-	size_t n = relais__offer__get_packed_size(o);
-	uint8_t *buf = malloc(n ? n : 1);
 	const char *caller = o->pop && o->pop->caller ? o->pop->caller : "";
 
-	if (buf != NULL) {
-		relais__offer__pack(o, buf);
-		if (a->offer)
-			relais__offer__free_unpacked(a->offer, NULL);
-		a->offer = relais__offer__unpack(NULL, n, buf);
-		free(buf);
-	}
+	rl_keep_contact(a, o);
 	a->offers++;
 	rl_emit(a, "event=offer contact=%s tenant=%s queue=%s priority=%u caller=%s wait_ms=%llu", o->contact_id,
 	        o->tenant_id, o->queue_id, o->priority, caller,
@@ -303,6 +341,47 @@ static void rl_take_offer(struct rl_agent_sess *a, const Relais__Offer *o)
 		}
 		line[sizeof(line) - 1] = '\0';
 		rl_emit(a, "event=screenpop contact=%s%s", o->contact_id, line);
+	}
+}
+
+/* rl_login_refused: the hub refused the login (wrong credentials, or too many tries); no new
+ * login before retry_ms. */
+static void rl_login_refused(struct rl_agent_sess *a, const Relais__Error *er, unsigned retry_ms)
+{
+	a->login_pending = 0;
+	a->retry_at_us = rl_mono_us() + (uint64_t)retry_ms * 1000u;
+	if (er->code == RELAIS__ERROR_CODE__ERR_RATE_LIMITED)
+		rl_emit(a, "event=login-refused reason=\"%s\" retry_ms=%u", er->message, er->retry_after_ms);
+	else
+		rl_emit(a, "event=login-refused reason=\"%s\"", er->message);
+	if (a->out == NULL)
+		fprintf(stderr, "relais-agent: login refused for %s: %s\n", a->id, er->message);
+}
+
+static void rl_take_error(struct rl_agent_sess *a, const Relais__Error *er, int is_reply)
+{
+	switch (er->code) {
+	case RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN:
+		if (a->login_pending && is_reply) {
+			/* The resume was refused: the session is gone; log in afresh. */
+			a->login_pending = 0;
+			a->session = 0;
+			rl_client_set_session(a->cl, 0);
+			rl_emit(a, "event=session-expired");
+		} else if (a->session && !a->login_pending) {
+			rl_send_resume(a);
+		}
+		break;
+	case RELAIS__ERROR_CODE__ERR_AUTH:
+		a->refused = 1;
+		rl_login_refused(a, er, 5000);
+		break;
+	case RELAIS__ERROR_CODE__ERR_RATE_LIMITED:
+		rl_login_refused(a, er, er->retry_after_ms ? er->retry_after_ms : 1000);
+		break;
+	default:
+		rl_emit(a, "event=error code=%d message=\"%s\"", er->code, er->message ? er->message : "");
+		break;
 	}
 }
 
@@ -346,42 +425,9 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 			rl_send_resume(a);
 		break;
 	}
-	case RELAIS__ENVELOPE__BODY_ERROR: {
-		const Relais__Error *er = env->error;
-		switch (er->code) {
-		case RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN:
-			if (a->login_pending && is_reply) {
-				/* The resume was refused: the session is gone; log in afresh. */
-				a->login_pending = 0;
-				a->session = 0;
-				rl_client_set_session(a->cl, 0);
-				rl_emit(a, "event=session-expired");
-			} else if (a->session && !a->login_pending) {
-				rl_send_resume(a);
-			}
-			break;
-		case RELAIS__ERROR_CODE__ERR_AUTH:
-			a->login_pending = 0;
-			a->refused = 1;
-			a->retry_at_us = rl_mono_us() + 5000000u;
-			rl_emit(a, "event=login-refused reason=\"%s\"", er->message);
-			if (a->out == NULL)
-				fprintf(stderr, "relais-agent: login refused for %s: %s\n", a->id, er->message);
-			break;
-		case RELAIS__ERROR_CODE__ERR_RATE_LIMITED:
-			a->login_pending = 0;
-			a->retry_at_us =
-			    rl_mono_us() + (uint64_t)(er->retry_after_ms ? er->retry_after_ms : 1000) * 1000u;
-			rl_emit(a, "event=login-refused reason=\"%s\" retry_ms=%u", er->message, er->retry_after_ms);
-			if (a->out == NULL)
-				fprintf(stderr, "relais-agent: login refused for %s: %s\n", a->id, er->message);
-			break;
-		default:
-			rl_emit(a, "event=error code=%d message=\"%s\"", er->code, er->message ? er->message : "");
-			break;
-		}
+	case RELAIS__ENVELOPE__BODY_ERROR:
+		rl_take_error(a, env->error, is_reply);
 		break;
-	}
 	default:
 		break;
 	}
@@ -427,7 +473,6 @@ void rl_agent_tick(struct rl_agent_sess *a)
 					                  a->script->xfer_number, "scripted transfer");
 				} else
 					rl_agent_hangup(a);
-				a->handled++;
 			}
 			break;
 		case RL_ACT_WRAP:
@@ -456,7 +501,7 @@ void rl_agent_close(struct rl_agent_sess *a)
 	rl_phone_end(a);
 	sodium_memzero(a->secret, sizeof(a->secret));
 	if (a->offer)
-		relais__offer__free_unpacked(a->offer, NULL);
+		relais__offer__free_unpacked(a->offer, &rl_pb_allocator);
 	a->offer = NULL;
 	rl_client_close(a->cl);
 	a->cl = NULL;

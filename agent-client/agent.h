@@ -52,7 +52,8 @@ struct rl_agent_sess {
 	char reason[RL_WIRE_MAX_ID + 1];
 	char contact[RL_WIRE_MAX_ID + 1];
 	uint64_t state_since_us, deadline_us;
-	Relais__Offer *offer; /* last offer (owned), for the screen-pop */
+	Relais__Offer *offer; /* the contact shown with its screen-pop (owned): the last offer, or the
+	                       * contact the hub's status carried at login, takeover or resume */
 	char site[RL_WIRE_MAX_ID + 1];
 	/* Scripted behaviour. */
 	const struct rl_script *script;
@@ -69,7 +70,8 @@ struct rl_agent_sess {
 	int call_relayed;
 	uint64_t next_report_us;
 	double last_mos;
-	unsigned offers, handled;
+	unsigned offers;  /* offers received */
+	unsigned handled; /* calls that ended (hung up or transferred) while this session held them */
 };
 
 /* rl_agent_open dials url for agent id; tag identifies its socket in loop. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -89,11 +90,9 @@ static void rl_alsa_close_sink(struct rl_audio_sink *s)
 
 int rl_audio_alsa_src(struct rl_audio_src **out, const char *dev, unsigned rate)
 {
-	struct rl_alsa *a = calloc(1, sizeof(*a));
+	struct rl_alsa *a = rl_calloc(1, sizeof(*a));
 	int rv;
 
-	if (a == NULL)
-		return RL_ENOMEM;
 	if ((rv = rl_alsa_open(&a->pcm, dev, SND_PCM_STREAM_CAPTURE, rate)) != RL_OK) {
 		free(a);
 		return rv;
@@ -108,11 +107,9 @@ int rl_audio_alsa_src(struct rl_audio_src **out, const char *dev, unsigned rate)
 
 int rl_audio_alsa_sink(struct rl_audio_sink **out, const char *dev, unsigned rate)
 {
-	struct rl_alsa *a = calloc(1, sizeof(*a));
+	struct rl_alsa *a = rl_calloc(1, sizeof(*a));
 	int rv;
 
-	if (a == NULL)
-		return RL_ENOMEM;
 	if ((rv = rl_alsa_open(&a->pcm, dev, SND_PCM_STREAM_PLAYBACK, rate)) != RL_OK) {
 		free(a);
 		return rv;

@@ -70,6 +70,27 @@ static int parse_ids(const char *spec, char ids[][RL_WIRE_MAX_ID + 1], int max)
 	return n;
 }
 
+/* pump waits up to 50 ms for the loop and hands each agent its messages. keys: apply the
+ * person's keys (to the first agent) and heed SIGINT/SIGTERM; returns 1 when they ask to stop.
+ * Without keys (leaving) both are dropped. */
+static int pump(struct rl_agent_sess *agents, int n, int keys)
+{
+	struct rl_loop_event evs[64];
+	int k = rl_loop_wait(g_loop, 50, evs, 64), stop = 0;
+
+	for (int i = 0; i < k; i++) {
+		if (evs[i].kind == RL_LOOP_MSG && evs[i].src >= 0 && evs[i].src < n)
+			rl_agent_input(&agents[evs[i].src], evs[i].msg);
+		else if (evs[i].kind == RL_LOOP_MSG)
+			nng_msg_free(evs[i].msg);
+		else if (keys && evs[i].src == TAG_STOP)
+			stop = 1;
+		else if (keys && evs[i].src == TAG_KEY && rl_tui_key(&agents[0], (int)(uintptr_t)evs[i].ptr))
+			stop = 1;
+	}
+	return stop;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -218,18 +239,7 @@ int main(int argc, char **argv)
 	uint64_t last_draw = 0;
 	int stop = 0;
 	while (!stop && rl_mono_us() < end) {
-		struct rl_loop_event evs[64];
-		int k = rl_loop_wait(g_loop, 50, evs, 64);
-		for (int i = 0; i < k; i++) {
-			if (evs[i].kind == RL_LOOP_MSG && evs[i].src >= 0 && evs[i].src < n)
-				rl_agent_input(&agents[evs[i].src], evs[i].msg);
-			else if (evs[i].kind == RL_LOOP_MSG)
-				nng_msg_free(evs[i].msg);
-			else if (evs[i].src == TAG_STOP)
-				stop = 1;
-			else if (evs[i].src == TAG_KEY && rl_tui_key(&agents[0], (int)(uintptr_t)evs[i].ptr))
-				stop = 1;
-		}
+		stop = pump(agents, n, 1);
 		for (int i = 0; i < n; i++)
 			rl_agent_tick(&agents[i]);
 		if (!tui && n == 1 && agents[0].refused && agents[0].script == NULL) {
@@ -259,14 +269,7 @@ int main(int argc, char **argv)
 		agents[i].stopped = 1; /* leaving: no new login, no script moves */
 	}
 	for (uint64_t until = rl_mono_us() + 1000000u; pending && rl_mono_us() < until;) {
-		struct rl_loop_event evs[64];
-		int k = rl_loop_wait(g_loop, 50, evs, 64);
-		for (int i = 0; i < k; i++) {
-			if (evs[i].kind == RL_LOOP_MSG && evs[i].src >= 0 && evs[i].src < n)
-				rl_agent_input(&agents[evs[i].src], evs[i].msg);
-			else if (evs[i].kind == RL_LOOP_MSG)
-				nng_msg_free(evs[i].msg);
-		}
+		pump(agents, n, 0);
 		pending = 0;
 		for (int i = 0; i < n; i++) {
 			rl_agent_tick(&agents[i]);

@@ -14,7 +14,8 @@ static struct termios rl_tui_saved;
 static int rl_tui_raw;
 static struct rl_loop *rl_tui_loop;
 static int rl_tui_tag;
-static char rl_tui_menu; /* 'n' reason menu, 'w' disposition menu, 0 none */
+static char rl_tui_menu; /* 'n' reason menu, 'w' disposition menu, 't' transfer menu, 0 none */
+static char rl_tui_menu_contact[RL_WIRE_MAX_ID + 1]; /* the call a 'w' or 't' menu is for */
 
 static const char *const rl_reasons[] = {"break", "lunch", "training", "meeting"};
 #define RL_TUI_TARGETS 9
@@ -86,8 +87,29 @@ void rl_tui_stop(void)
 	printf("\n");
 }
 
+/* rl_tui_open opens menu m for the agent's current contact. */
+static void rl_tui_open(const struct rl_agent_sess *a, char m)
+{
+	rl_tui_menu = m;
+	snprintf(rl_tui_menu_contact, sizeof(rl_tui_menu_contact), "%s", a->contact);
+}
+
+/* The disposition menu belongs to one call's wrap-up, the transfer menu to one call in
+ * progress: once the hub has moved the agent on (the wrap-up timer made it READY, the caller
+ * hung up), the menu closes by itself, and its keys no longer act on a call that is gone. */
+static void rl_tui_menu_check(const struct rl_agent_sess *a)
+{
+	Relais__AgentState need =
+	    rl_tui_menu == 'w' ? RELAIS__AGENT_STATE__AGENT_WRAPUP : RELAIS__AGENT_STATE__AGENT_BUSY;
+
+	if ((rl_tui_menu == 'w' || rl_tui_menu == 't') &&
+	    (a->state != need || strcmp(a->contact, rl_tui_menu_contact) != 0))
+		rl_tui_menu = 0;
+}
+
 int rl_tui_key(struct rl_agent_sess *a, int key)
 {
+	rl_tui_menu_check(a);
 	if (rl_tui_menu == 'n' && key >= '1' && key <= '4') {
 		rl_agent_set_state(a, RELAIS__AGENT_STATE__AGENT_NOT_READY, rl_reasons[key - '1']);
 		rl_tui_menu = 0;
@@ -111,7 +133,7 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 		rl_agent_set_state(a, RELAIS__AGENT_STATE__AGENT_READY, "");
 		break;
 	case 'n':
-		rl_tui_menu = 'n';
+		rl_tui_open(a, 'n');
 		break;
 	case 'a':
 		if (a->state == RELAIS__AGENT_STATE__AGENT_RESERVED)
@@ -127,11 +149,11 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 		break;
 	case 't':
 		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rl_tui_ntargets)
-			rl_tui_menu = 't';
+			rl_tui_open(a, 't');
 		break;
 	case 'w':
 		if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP)
-			rl_tui_menu = 'w';
+			rl_tui_open(a, 'w');
 		break;
 	case 'e':
 		if (a->state == RELAIS__AGENT_STATE__AGENT_WRAPUP)
@@ -156,6 +178,7 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 	uint64_t now = rl_wall_us();
 	char t1[32], t2[32];
 
+	rl_tui_menu_check(a);
 	printf("\033[H\033[2J");
 	printf("Relais agent %s   link %s %s", a->id, rl_client_up(a->cl) ? "up" : "DOWN", url);
 	if (rl_client_rtt_us(a->cl))

@@ -18,7 +18,8 @@ int rl_tui_set_targets(const char *list);
 /* rl_tui_key applies one key; returns 1 when the person asked to quit. */
 int rl_tui_key(struct rl_agent_sess *a, int key);
 
-/* rl_tui_draw redraws the screen. */
+/* rl_tui_draw redraws the screen. A disposition or transfer menu whose call has moved on
+ * (another state or contact) is closed first, as a key would find it. */
 void rl_tui_draw(const struct rl_agent_sess *a, const char *url);
 
 /* rl_tui_stop restores the terminal. */

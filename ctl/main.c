@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "render.h"
+#include "rl_alloc.h"
 #include "rl_client.h"
 #include "rl_err.h"
 #include "rl_log.h"
@@ -111,13 +112,23 @@ static rl_env *rpc(struct ctl *c, rl_env *env)
 	return NULL;
 }
 
-static int refused(rl_env *r)
+/* ask sends env and waits for its answer. Returns the reply (caller frees with rl_wire_free),
+ * or NULL with *rv set to the exit status when there is none (3, said on stderr) or it is an
+ * Error (1, the hub's message printed). */
+static rl_env *ask(struct ctl *c, rl_env *env, int *rv)
 {
-	if (r->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
+	rl_env *r = rpc(c, env);
+
+	if (r == NULL) {
+		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
+		*rv = 3;
+	} else if (r->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
 		fprintf(stderr, "relaisctl: refused: %s\n", r->error->message ? r->error->message : "error");
-		return 1;
+		rl_wire_free(r);
+		r = NULL;
+		*rv = 1;
 	}
-	return 0;
+	return r;
 }
 
 static int cmd_status(struct ctl *c, int argc, char **argv)
@@ -149,22 +160,14 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		rl_env_init(&env);
 		env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
 		env.status_request = &sr;
-		if ((r = rpc(c, &env)) == NULL) {
-			fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
-			rv = 3;
+		if ((r = ask(c, &env, &rv)) == NULL)
 			break;
-		}
-		if (refused(r)) {
-			rl_wire_free(r);
-			rv = 1;
-			break;
-		}
 		if (r->body_case == RELAIS__ENVELOPE__BODY_STATUS_REPLY) {
 			if (watch && isatty(1))
 				printf("\033[H\033[2J");
 			if (c->json) {
 				char *s = rl_render_json(r->status_reply);
-				puts(s ? s : "{}");
+				puts(s);
 				free(s);
 			} else {
 				rl_render_tables(stdout, r->status_reply, sr.queues, sr.agents, sr.sites, sr.calls);
@@ -180,21 +183,14 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 }
 
 /* ctl_command sends a request that is answered Ok or Error: 0 when done, else the exit
- * status (3: no answer, refused()'s code otherwise). */
+ * status (ask()'s). */
 static int ctl_command(struct ctl *c, rl_env *env)
 {
-	rl_env *r;
 	int rv;
 
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
-	if ((r = rpc(c, env)) == NULL) {
-		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
-		rv = 3;
-	} else {
-		rv = refused(r);
-		rl_wire_free(r);
-	}
+	rl_wire_free(ask(c, env, &rv));
 	ctl_close(c);
 	return rv;
 }
@@ -243,85 +239,105 @@ static int cmd_agent_state(struct ctl *c, int argc, char **argv)
 	return rv;
 }
 
-static int cmd_submit(struct ctl *c, int argc, char **argv)
-{
-	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
-	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+/* A contact to submit, as the command line gives it (the message points into the struct). */
+struct submit {
+	Relais__SubmitContact sc;
+	Relais__ScreenPop pop;
 	Relais__KeyValue kvs[RL_WIRE_MAX_POP_ITEMS], *kvp[RL_WIRE_MAX_POP_ITEMS];
 	char ext[64], audio[PATH_MAX];
-	rl_env env, *r;
-	int rv;
+};
 
-	sc.pop = &pop;
-	pop.data = kvp;
+/* submit_args fills s from the command's arguments; 0, or the exit status (2). */
+static int submit_args(struct submit *s, int argc, char **argv)
+{
+	Relais__SubmitContact *sc = &s->sc;
+	Relais__ScreenPop *pop = &s->pop;
+
+	relais__submit_contact__init(sc);
+	relais__screen_pop__init(pop);
+	sc->pop = pop;
+	pop->data = s->kvp;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (v == NULL)
 			return usage();
 		if (strcmp(a, "--tenant") == 0)
-			sc.tenant_id = argv[++i];
+			sc->tenant_id = argv[++i];
 		else if (strcmp(a, "--queue") == 0)
-			sc.queue_id = argv[++i];
+			sc->queue_id = argv[++i];
 		else if (strcmp(a, "--priority") == 0)
-			sc.priority = (uint32_t)strtoul(argv[++i], NULL, 10);
+			sc->priority = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(a, "--caller") == 0)
-			pop.caller = argv[++i];
+			pop->caller = argv[++i];
 		else if (strcmp(a, "--dialled") == 0)
-			pop.dialled = argv[++i];
+			pop->dialled = argv[++i];
 		else if (strcmp(a, "--ext-id") == 0)
-			sc.ext_id = argv[++i];
+			sc->ext_id = argv[++i];
 		else if (strcmp(a, "--audio") == 0) {
 			/* a WAV on the node's host: made absolute, the node may run elsewhere in the tree */
-			if (realpath(argv[++i], audio) == NULL) {
+			if (realpath(argv[++i], s->audio) == NULL) {
 				fprintf(stderr, "relaisctl: %s: cannot find the file\n", argv[i]);
 				return 2;
 			}
-			sc.caller_audio = audio;
+			sc->caller_audio = s->audio;
 		} else if (strcmp(a, "--data") == 0) {
 			char *kv = argv[++i], *eq = strchr(kv, '=');
-			if (eq == NULL || pop.n_data == RL_WIRE_MAX_POP_ITEMS)
+			if (eq == NULL || pop->n_data == RL_WIRE_MAX_POP_ITEMS)
 				return usage();
 			*eq = 0;
-			relais__key_value__init(&kvs[pop.n_data]);
-			kvs[pop.n_data].key = kv;
-			kvs[pop.n_data].value = eq + 1;
-			kvp[pop.n_data] = &kvs[pop.n_data];
-			pop.n_data++;
+			relais__key_value__init(&s->kvs[pop->n_data]);
+			s->kvs[pop->n_data].key = kv;
+			s->kvs[pop->n_data].value = eq + 1;
+			s->kvp[pop->n_data] = &s->kvs[pop->n_data];
+			pop->n_data++;
 		} else
 			return usage();
 	}
-	if (sc.tenant_id == NULL || sc.queue_id == NULL)
+	/* protobuf-c's INIT leaves strings "" (never NULL): empty means not given. */
+	if (!sc->tenant_id[0] || !sc->queue_id[0])
 		return usage();
-	if (sc.ext_id == NULL) {
+	if (!sc->ext_id[0]) {
 		/* One id for this command, so its re-sends are one contact. */
 		uint64_t rnd;
 		rl_secret_random(&rnd, sizeof(rnd));
-		snprintf(ext, sizeof(ext), "ctl-%016llx", (unsigned long long)rnd);
-		sc.ext_id = ext;
+		snprintf(s->ext, sizeof(s->ext), "ctl-%016llx", (unsigned long long)rnd);
+		sc->ext_id = s->ext;
 	}
-	sc.media = "voice";
+	sc->media = "voice";
+	return 0;
+}
+
+/* submitted prints the contact's id ("(duplicate)" if the ext id was known), or JSON. */
+static void submitted(const struct ctl *c, const Relais__SubmitContactOk *ok)
+{
+	if (c->json) {
+		cJSON *o = cJSON_CreateObject();
+		char *txt;
+		cJSON_AddStringToObject(o, "contact_id", ok->contact_id);
+		cJSON_AddBoolToObject(o, "duplicate", ok->duplicate);
+		txt = cJSON_PrintUnformatted(o);
+		puts(txt);
+		free(txt);
+		cJSON_Delete(o);
+	} else
+		printf("%s%s\n", ok->contact_id, ok->duplicate ? " (duplicate)" : "");
+}
+
+static int cmd_submit(struct ctl *c, int argc, char **argv)
+{
+	struct submit s;
+	rl_env env, *r;
+	int rv;
+
+	if ((rv = submit_args(&s, argc, argv)) != 0)
+		return rv;
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
-	env.submit_contact = &sc;
-	if ((r = rpc(c, &env)) == NULL) {
-		fprintf(stderr, "relaisctl: no answer from %s\n", c->url);
-		rv = 3;
-	} else if ((rv = refused(r)) == 0 && r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
-		if (c->json) {
-			cJSON *o = cJSON_CreateObject();
-			char *txt;
-			cJSON_AddStringToObject(o, "contact_id", r->submit_contact_ok->contact_id);
-			cJSON_AddBoolToObject(o, "duplicate", r->submit_contact_ok->duplicate);
-			txt = cJSON_PrintUnformatted(o);
-			puts(txt ? txt : "{}");
-			free(txt);
-			cJSON_Delete(o);
-		} else
-			printf("%s%s\n", r->submit_contact_ok->contact_id,
-			       r->submit_contact_ok->duplicate ? " (duplicate)" : "");
-	}
+	env.submit_contact = &s.sc;
+	if ((r = ask(c, &env, &rv)) != NULL && r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK)
+		submitted(c, r->submit_contact_ok);
 	rl_wire_free(r);
 	ctl_close(c);
 	return rv;
@@ -356,6 +372,8 @@ int main(int argc, char **argv)
 	c.tls.cert_file = getenv("RELAIS_CERT");
 	c.tls.key_file = getenv("RELAIS_KEY");
 	rl_log_init("relaisctl", RL_LOG_WARNING);
+	/* cJSON allocates through rl_alloc: out of memory is fatal, so no JSON is ever NULL. */
+	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = rl_malloc, .free_fn = free});
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_int);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

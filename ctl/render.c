@@ -24,129 +24,128 @@ const char *rl_render_duration(char *buf, size_t len, unsigned long long ms)
 	return buf;
 }
 
-static void rl_render_quality(cJSON *o, const char *name, const Relais__CallQuality *q)
-{
-	cJSON *x;
+/*
+ * JSON objects follow the protobuf-c descriptors of the status messages: the list for each
+ * message names the fields shown, in the order shown, and the descriptor says where each one
+ * is and how to read it. "x?known" shows x, or null when the boolean field known is false.
+ */
+static const char *const rl_j_queue[] = {
+    "queue_id",        "tenant_id",     "waiting",       "longest_wait_ms", "offered",        "answered",
+    "answered_in_sl",  "abandoned",     "service_level", "asa_ms",          "aht_ms",         "handled",
+    "ewt_s?ewt_known", "sl_target_pct", "sl_seconds",    "agents_ready",    "agents_staffed", NULL};
+static const char *const rl_j_agent[] = {"agent_id",    "state",      "reason",    "site_id", "tenants",
+                                         "in_state_ms", "contact_id", "connected", "handled", NULL};
+static const char *const rl_j_site[] = {"site_id",  "name",   "connected", "health",
+                                        "capacity", "agents", "contacts",  NULL};
+static const char *const rl_j_call[] = {"contact_id",  "agent_id", "site_id", "relayed", "live",
+                                        "answered_us", "ended_us", "site",    "agent",   NULL};
+static const char *const rl_j_quality[] = {"rx_packets", "lost",      "loss_pct", "jitter_ms", "rtt_ms", "playout_ms",
+                                           "fec",        "concealed", "dropped",  "mos",       "final",  NULL};
+static const char *const rl_j_relay[] = {"addr", "rx", "fwd", "dropped", "calls", NULL};
+static const char *const rl_j_counters[] = {"frames",     "malformed",     "oversized", "bad_version", "bad_field",
+                                            "send_drops", "auth_failures", "commits",   "requests",    NULL};
 
-	if (q == NULL)
+static const struct {
+	const ProtobufCMessageDescriptor *d;
+	const char *const *fields;
+} rl_j_shown[] = {{&relais__queue_stat__descriptor, rl_j_queue},     {&relais__agent_stat__descriptor, rl_j_agent},
+                  {&relais__site_stat__descriptor, rl_j_site},       {&relais__call_stat__descriptor, rl_j_call},
+                  {&relais__call_quality__descriptor, rl_j_quality}, {&relais__relay_stat__descriptor, rl_j_relay},
+                  {&relais__hub_counters__descriptor, rl_j_counters}};
+
+static cJSON *rl_json_object(const ProtobufCMessage *m);
+
+/* rl_json_number reads a numeric field at p. */
+static double rl_json_number(const ProtobufCFieldDescriptor *f, const char *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_UINT32:
+		return *(const uint32_t *)p;
+	case PROTOBUF_C_TYPE_UINT64:
+		return (double)*(const uint64_t *)p;
+	case PROTOBUF_C_TYPE_INT64:
+		return (double)*(const int64_t *)p;
+	case PROTOBUF_C_TYPE_FLOAT:
+		return *(const float *)p;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return *(const double *)p;
+	default:
+		return 0;
+	}
+}
+
+/* rl_json_field adds field spec ("name" or "name?known") of m to o; an unknown name adds nothing. */
+static void rl_json_field(cJSON *o, const ProtobufCMessage *m, const char *spec)
+{
+	const char *q = strchr(spec, '?'), *base = (const char *)m, *p;
+	const ProtobufCFieldDescriptor *f, *known;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%.*s", q ? (int)(q - spec) : (int)strlen(spec), spec);
+	if ((f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name)) == NULL)
 		return;
-	x = cJSON_AddObjectToObject(o, name);
-	cJSON_AddNumberToObject(x, "rx_packets", (double)q->rx_packets);
-	cJSON_AddNumberToObject(x, "lost", (double)q->lost);
-	cJSON_AddNumberToObject(x, "loss_pct", q->loss_pct);
-	cJSON_AddNumberToObject(x, "jitter_ms", q->jitter_ms);
-	cJSON_AddNumberToObject(x, "rtt_ms", q->rtt_ms);
-	cJSON_AddNumberToObject(x, "playout_ms", q->playout_ms);
-	cJSON_AddNumberToObject(x, "fec", (double)q->fec);
-	cJSON_AddNumberToObject(x, "concealed", (double)q->concealed);
-	cJSON_AddNumberToObject(x, "dropped", (double)q->dropped);
-	cJSON_AddNumberToObject(x, "mos", q->mos);
-	cJSON_AddBoolToObject(x, "final", q->final);
+	known = q ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor, q + 1) : NULL;
+	p = base + f->offset;
+	if (known != NULL && !*(const protobuf_c_boolean *)(base + known->offset)) {
+		cJSON_AddNullToObject(o, name);
+	} else if (f->label == PROTOBUF_C_LABEL_REPEATED) { /* strings: the status has no other lists */
+		cJSON *arr = cJSON_AddArrayToObject(o, name);
+		for (size_t k = 0; k < *(const size_t *)(base + f->quantifier_offset); k++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString((*(char *const *const *)p)[k]));
+	} else if (f->type == PROTOBUF_C_TYPE_STRING) {
+		cJSON_AddStringToObject(o, name, *(char *const *)p);
+	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
+		cJSON_AddBoolToObject(o, name, *(const protobuf_c_boolean *)p);
+	} else if (f->type == PROTOBUF_C_TYPE_ENUM) { /* the agent's state, by name */
+		cJSON_AddStringToObject(o, name, rl_render_state(*(const Relais__AgentState *)p));
+	} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		if (*(const ProtobufCMessage *const *)p != NULL)
+			cJSON_AddItemToObject(o, name, rl_json_object(*(const ProtobufCMessage *const *)p));
+	} else {
+		cJSON_AddNumberToObject(o, name, rl_json_number(f, p));
+	}
+}
+
+/* rl_json_object returns a new object with the fields shown of m (none for a message with
+ * no list). */
+static cJSON *rl_json_object(const ProtobufCMessage *m)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	for (size_t i = 0; i < sizeof(rl_j_shown) / sizeof(rl_j_shown[0]); i++) {
+		if (rl_j_shown[i].d != m->descriptor)
+			continue;
+		for (const char *const *f = rl_j_shown[i].fields; *f != NULL; f++)
+			rl_json_field(o, m, *f);
+	}
+	return o;
 }
 
 char *rl_render_json(const Relais__StatusReply *r)
 {
-	cJSON *root = cJSON_CreateObject(), *qs, *as, *ss, *ctr;
+	cJSON *root = cJSON_CreateObject(), *arr;
 	char *out;
 
-	if (root == NULL)
-		return NULL;
 	cJSON_AddNumberToObject(root, "now_us", (double)r->now_us);
-	qs = cJSON_AddArrayToObject(root, "queues");
-	for (size_t i = 0; i < r->n_queues; i++) {
-		const Relais__QueueStat *q = r->queues[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "queue_id", q->queue_id);
-		cJSON_AddStringToObject(o, "tenant_id", q->tenant_id);
-		cJSON_AddNumberToObject(o, "waiting", q->waiting);
-		cJSON_AddNumberToObject(o, "longest_wait_ms", (double)q->longest_wait_ms);
-		cJSON_AddNumberToObject(o, "offered", (double)q->offered);
-		cJSON_AddNumberToObject(o, "answered", (double)q->answered);
-		cJSON_AddNumberToObject(o, "answered_in_sl", (double)q->answered_in_sl);
-		cJSON_AddNumberToObject(o, "abandoned", (double)q->abandoned);
-		cJSON_AddNumberToObject(o, "service_level", q->service_level);
-		cJSON_AddNumberToObject(o, "asa_ms", q->asa_ms);
-		cJSON_AddNumberToObject(o, "aht_ms", q->aht_ms);
-		cJSON_AddNumberToObject(o, "handled", (double)q->handled);
-		if (q->ewt_known)
-			cJSON_AddNumberToObject(o, "ewt_s", q->ewt_s);
-		else
-			cJSON_AddNullToObject(o, "ewt_s");
-		cJSON_AddNumberToObject(o, "sl_target_pct", q->sl_target_pct);
-		cJSON_AddNumberToObject(o, "sl_seconds", q->sl_seconds);
-		cJSON_AddNumberToObject(o, "agents_ready", q->agents_ready);
-		cJSON_AddNumberToObject(o, "agents_staffed", q->agents_staffed);
-		cJSON_AddItemToArray(qs, o);
-	}
-	as = cJSON_AddArrayToObject(root, "agents");
-	for (size_t i = 0; i < r->n_agents; i++) {
-		const Relais__AgentStat *a = r->agents[i];
-		cJSON *o = cJSON_CreateObject(), *t;
-		cJSON_AddStringToObject(o, "agent_id", a->agent_id);
-		cJSON_AddStringToObject(o, "state", rl_render_state(a->state));
-		cJSON_AddStringToObject(o, "reason", a->reason);
-		cJSON_AddStringToObject(o, "site_id", a->site_id);
-		t = cJSON_AddArrayToObject(o, "tenants");
-		for (size_t k = 0; k < a->n_tenants; k++)
-			cJSON_AddItemToArray(t, cJSON_CreateString(a->tenants[k]));
-		cJSON_AddNumberToObject(o, "in_state_ms", (double)a->in_state_ms);
-		cJSON_AddStringToObject(o, "contact_id", a->contact_id);
-		cJSON_AddBoolToObject(o, "connected", a->connected);
-		cJSON_AddNumberToObject(o, "handled", (double)a->handled);
-		cJSON_AddItemToArray(as, o);
-	}
+	arr = cJSON_AddArrayToObject(root, "queues");
+	for (size_t i = 0; i < r->n_queues; i++)
+		cJSON_AddItemToArray(arr, rl_json_object(&r->queues[i]->base));
+	arr = cJSON_AddArrayToObject(root, "agents");
+	for (size_t i = 0; i < r->n_agents; i++)
+		cJSON_AddItemToArray(arr, rl_json_object(&r->agents[i]->base));
 	cJSON_AddNumberToObject(root, "agents_total", r->agents_total);
-	ss = cJSON_AddArrayToObject(root, "sites");
-	for (size_t i = 0; i < r->n_sites; i++) {
-		const Relais__SiteStat *s = r->sites[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "site_id", s->site_id);
-		cJSON_AddStringToObject(o, "name", s->name);
-		cJSON_AddBoolToObject(o, "connected", s->connected);
-		cJSON_AddNumberToObject(o, "health", s->health);
-		cJSON_AddNumberToObject(o, "capacity", s->capacity);
-		cJSON_AddNumberToObject(o, "agents", s->agents);
-		cJSON_AddNumberToObject(o, "contacts", s->contacts);
-		cJSON_AddItemToArray(ss, o);
-	}
+	arr = cJSON_AddArrayToObject(root, "sites");
+	for (size_t i = 0; i < r->n_sites; i++)
+		cJSON_AddItemToArray(arr, rl_json_object(&r->sites[i]->base));
 	if (r->n_calls > 0 || r->relay != NULL) {
-		cJSON *cs = cJSON_AddArrayToObject(root, "calls");
-		for (size_t i = 0; i < r->n_calls; i++) {
-			const Relais__CallStat *x = r->calls[i];
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "contact_id", x->contact_id);
-			cJSON_AddStringToObject(o, "agent_id", x->agent_id);
-			cJSON_AddStringToObject(o, "site_id", x->site_id);
-			cJSON_AddBoolToObject(o, "relayed", x->relayed);
-			cJSON_AddBoolToObject(o, "live", x->live);
-			cJSON_AddNumberToObject(o, "answered_us", (double)x->answered_us);
-			cJSON_AddNumberToObject(o, "ended_us", (double)x->ended_us);
-			rl_render_quality(o, "site", x->site);
-			rl_render_quality(o, "agent", x->agent);
-			cJSON_AddItemToArray(cs, o);
-		}
-		if (r->relay != NULL) {
-			cJSON *ro = cJSON_AddObjectToObject(root, "relay");
-			cJSON_AddStringToObject(ro, "addr", r->relay->addr);
-			cJSON_AddNumberToObject(ro, "rx", (double)r->relay->rx);
-			cJSON_AddNumberToObject(ro, "fwd", (double)r->relay->fwd);
-			cJSON_AddNumberToObject(ro, "dropped", (double)r->relay->dropped);
-			cJSON_AddNumberToObject(ro, "calls", r->relay->calls);
-		}
+		arr = cJSON_AddArrayToObject(root, "calls");
+		for (size_t i = 0; i < r->n_calls; i++)
+			cJSON_AddItemToArray(arr, rl_json_object(&r->calls[i]->base));
+		if (r->relay != NULL)
+			cJSON_AddItemToObject(root, "relay", rl_json_object(&r->relay->base));
 	}
-	if (r->counters != NULL) {
-		const Relais__HubCounters *c = r->counters;
-		ctr = cJSON_AddObjectToObject(root, "counters");
-		cJSON_AddNumberToObject(ctr, "frames", (double)c->frames);
-		cJSON_AddNumberToObject(ctr, "malformed", (double)c->malformed);
-		cJSON_AddNumberToObject(ctr, "oversized", (double)c->oversized);
-		cJSON_AddNumberToObject(ctr, "bad_version", (double)c->bad_version);
-		cJSON_AddNumberToObject(ctr, "bad_field", (double)c->bad_field);
-		cJSON_AddNumberToObject(ctr, "send_drops", (double)c->send_drops);
-		cJSON_AddNumberToObject(ctr, "auth_failures", (double)c->auth_failures);
-		cJSON_AddNumberToObject(ctr, "commits", (double)c->commits);
-		cJSON_AddNumberToObject(ctr, "requests", (double)c->requests);
-	}
+	if (r->counters != NULL)
+		cJSON_AddItemToObject(root, "counters", rl_json_object(&r->counters->base));
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;

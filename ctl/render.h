@@ -6,7 +6,9 @@
 
 #include "relais.pb-c.h"
 
-/* rl_render_json returns a malloc'd JSON text of the reply (NULL on failure). */
+/* rl_render_json returns the reply as JSON text, allocated through cJSON's hooks (the caller
+ * frees it with free, or cJSON_free). relaisctl points the hooks at rl_malloc: out of memory
+ * aborts, so the text is never NULL there. */
 char *rl_render_json(const Relais__StatusReply *r);
 
 /* rl_render_tables prints the selected sections. */

@@ -3,7 +3,8 @@
 #
 # Starts a hub, three site nodes (Casablanca, Fès, Dakar) whose contact generators stand in
 # for carrier calls, scripted agents (seated at each site, and home agents dialling the
-# hub), and shows a live per-queue summary. Stops cleanly on Ctrl-C or after --duration.
+# hub), and shows a live per-queue summary. Stops cleanly after --duration, on Ctrl-C or on
+# SIGTERM, and leaves no process behind.
 # Calls carry audio: the caller's voice (a sentence spoken by espeak-ng) goes as Opus/SRTP
 # from the node to the agent - straight to seated agents, through the hub's relay to home
 # agents - and the home agents write what they hear to run/cluster/audio/<agent>-<call>.wav.
@@ -23,10 +24,60 @@ while [ $# -gt 0 ]; do
 	--rate-scale) scale=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--base-port) port=$2; shift 2 ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "unknown option: $1" >&2; exit 2 ;;
 	esac
 done
+
+# Every process the cluster starts goes into pids, in start order, the moment it starts
+# (core_pids: the hub and the nodes, first). cleanup - on exit, Ctrl-C, SIGTERM or a closed
+# terminal - stops them in three steps: agents and the carrier, then the nodes, then the
+# hub, each given 10 s before it is killed, and waits for them: nothing is left behind.
+pids=()
+core_pids=()
+stopping=0
+# stop PID...: SIGTERM, up to 10 s to exit, then SIGKILL for any still there.
+stop() {
+	local left p t
+	kill -TERM "$@" 2>/dev/null
+	for ((t = 0; t < 50; t++)); do
+		left=()
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
+		[ ${#left[@]} = 0 ] && return 0
+		sleep 0.2
+	done
+	echo "killing what did not stop in 10 s: ${left[*]}"
+	kill -KILL "${left[@]}" 2>/dev/null
+}
+cleanup() {
+	local ncore=${#core_pids[@]}
+	[ "$stopping" = 1 ] && return
+	stopping=1
+	set +e               # a failed echo (closed terminal) must not cut the stop short
+	trap '' INT TERM HUP # nor a second Ctrl-C
+	[ ${#pids[@]} -gt 0 ] || return 0
+	if [ "$ncore" -gt 0 ]; then
+		echo
+		echo "final status:"
+		"$ctl_bin" "${ctl_tls[@]}" --timeout 2 --connect "$hub_url" status queues 2>/dev/null
+	fi
+	echo "stopping cluster..."
+	[ ${#pids[@]} -gt "$ncore" ] && stop "${pids[@]:ncore}"
+	[ "$ncore" -gt 1 ] && stop "${core_pids[@]:1}"
+	stop "${pids[@]:0:1}"
+	wait 2>/dev/null
+	echo "cluster stopped; logs in $dir/logs"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM HUP
+# run_bg CMD...: runs CMD in the background in a session of its own, so that Ctrl-C at the
+# terminal reaches this script alone and cleanup stops the processes in order (agents log
+# out before their site and hub go). setsid execs in place (a background job of a script leads no
+# process group), so the pid recorded is the program's own.
+run_bg() {
+	setsid "$@" &
+	pids+=($!)
+}
 
 sh "$top/deploy/deps.sh" --cluster
 build="$top/build"
@@ -105,15 +156,6 @@ while read -r site tenants skills ids; do
 		agent_entries+="  { id = \"$id\"; tenants = [ $tl ]; skills = { $sk; }; site = \"$s\"; secret_hash = \"$hash\"; },"$'\n'
 	done
 done < <(agents_conf)
-# The carrier: SIP calls with audio into Casablanca's DID (sipp, from Debian's sip-tester).
-if command -v sipp >/dev/null; then
-	sip_rate=$(awk -v s="$scale" 'BEGIN { r = 4 * s; printf "%d", r < 1 ? 1 : r }')
-	(cd "$dir/logs" && exec sipp "127.0.0.1:$sip_port" -sf "$top/deploy/sipp/carrier.xml" -s +212522000100 \
-		-i 127.0.0.1 -p $((port + 31)) -mi 127.0.0.1 -mp $((port + 32)) -r "$sip_rate" -rp 60000 -l 40 \
-		-nostdin -trace_err -error_file "$dir/logs/sipp-errors.log" >"$dir/logs/sipp.log" 2>&1) &
-	pids+=($!)
-fi
-
 agent_list=${agent_entries%,$'\n'} # libconfig lists take no trailing comma
 cat > "$dir/hub.conf" <<EOF2
 hub: {
@@ -205,33 +247,22 @@ gen_node fes "Fès" \
 gen_node dakar "Dakar" \
 	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 18); priority = 2; patience_s = 60.0; }"
 
-pids=()
-stopping=0
-cleanup() {
-	[ $stopping = 1 ] && return
-	stopping=1
-	echo
-	echo "final status:"
-	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>/dev/null || true
-	echo "stopping cluster..."
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[$i]}" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	echo "logs in $dir/logs"
-}
-trap cleanup EXIT
-trap 'exit 0' INT TERM
-
 ctl_tls=(--ca "$certs/ca.pem" --cert "$certs/ctl.pem" --key "$certs/ctl.key")
 agent_tls=(--ca "$certs/ca.pem" --cert "$certs/agent.pem" --key "$certs/agent.key")
 
-"$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1 &
-pids+=($!)
+run_bg "$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1
 for site in casablanca fes dakar; do
-	"$node_bin" -c "$dir/node-$site.conf" >>"$dir/logs/node-$site.log" 2>&1 &
-	pids+=($!)
+	run_bg "$node_bin" -c "$dir/node-$site.conf" >>"$dir/logs/node-$site.log" 2>&1
 done
+core_pids=("${pids[@]}") # hub and nodes: the cluster stops if one of them exits
+# The carrier: SIP calls with audio into Casablanca's DID (sipp, from Debian's sip-tester).
+if command -v sipp >/dev/null; then
+	sip_rate=$(awk -v s="$scale" 'BEGIN { r = 4 * s; printf "%d", r < 1 ? 1 : r }')
+	(cd "$dir/logs" && exec setsid sipp "127.0.0.1:$sip_port" -sf "$top/deploy/sipp/carrier.xml" -s +212522000100 \
+		-i 127.0.0.1 -p $((port + 31)) -mi 127.0.0.1 -mp $((port + 32)) -r "$sip_rate" -rp 60000 -l 40 \
+		-nostdin -trace_err -error_file "$dir/logs/sipp-errors.log" >"$dir/logs/sipp.log" 2>&1) &
+	pids+=($!)
+fi
 g=0
 while read -r site tenants skills ids; do
 	g=$((g + 1))
@@ -242,11 +273,10 @@ while read -r site tenants skills ids; do
 	else
 		url="tls+tcp://127.0.0.1:${node_port[$site]}"
 	fi
-	"$agent_bin" "${agent_tls[@]}" --connect "$url" --agents "$(echo "$ids" | tr ' ' ,)" "${audio[@]}" \
+	run_bg "$agent_bin" "${agent_tls[@]}" --connect "$url" --agents "$(echo "$ids" | tr ' ' ,)" "${audio[@]}" \
 		--secret-dir "$dir/secrets" --seed "$g" \
 		--script "answer=2,talk=20,wrap=5,reject=0.03,break=0.05" \
-		>>"$dir/logs/agents-$g.log" 2>&1 &
-	pids+=($!)
+		>>"$dir/logs/agents-$g.log" 2>&1
 done < <(agents_conf)
 
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
@@ -257,7 +287,7 @@ echo "SIP: Casablanca's trunk is 127.0.0.1:$sip_port (DID +212522000100); sipp s
 start=$(date +%s)
 while :; do
 	sleep 2
-	for p in "${pids[@]:0:4}"; do
+	for p in "${core_pids[@]}"; do
 		kill -0 "$p" 2>/dev/null || { echo "a core process exited; see $dir/logs" >&2; exit 1; }
 	done
 	if [ -t 1 ]; then printf '\033[H\033[2J'; fi

@@ -1,0 +1,119 @@
+/*
+ * relaisctl's JSON rendering of a status reply: every section and field, in a fixed order,
+ * with the special cases (agent state names, tenant lists, an unknown expected wait as null,
+ * a call's two quality ends, the calls section only when there are calls or a relay).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "rltest.h"
+
+/* The reply without calls, relay or counters: the start of the full one, closed. */
+#define RL_HEAD                                                                                                          \
+	"{\"now_us\":1700000000123456,\"queues\":[{\"queue_id\":\"telco.billing\",\"tenant_id\":\"telco\","              \
+	"\"waiting\":3,\"longest_wait_ms\":12500,\"offered\":40,\"answered\":35,\"answered_in_sl\":30,"                  \
+	"\"abandoned\":2,\"service_level\":0.75,\"asa_ms\":4250.5,\"aht_ms\":61000,\"handled\":33,\"ewt_s\":42,"         \
+	"\"sl_target_pct\":90,\"sl_seconds\":10,\"agents_ready\":2,\"agents_staffed\":6},"                               \
+	"{\"queue_id\":\"bank.cards\",\"tenant_id\":\"bank\",\"waiting\":0,\"longest_wait_ms\":0,\"offered\":0,"         \
+	"\"answered\":0,\"answered_in_sl\":0,\"abandoned\":0,\"service_level\":0,\"asa_ms\":0,\"aht_ms\":0,"             \
+	"\"handled\":0,\"ewt_s\":null,\"sl_target_pct\":0,\"sl_seconds\":0,\"agents_ready\":0,\"agents_staffed\":0}],"   \
+	"\"agents\":[{\"agent_id\":\"a1001\",\"state\":\"NOT_READY\",\"reason\":\"break\",\"site_id\":\"casablanca\","   \
+	"\"tenants\":[\"telco\",\"bank\"],\"in_state_ms\":65000,\"contact_id\":\"\",\"connected\":true,\"handled\":7}]," \
+	"\"agents_total\":30,\"sites\":[{\"site_id\":\"fes\",\"name\":\"Fès\",\"connected\":true,\"health\":100,"       \
+	"\"capacity\":120,\"agents\":6,\"contacts\":4}]"
+
+static const char *const rl_bare = RL_HEAD "}";
+static const char *const rl_full =
+    RL_HEAD ",\"calls\":[{\"contact_id\":\"c0000000007\","
+            "\"agent_id\":\"a9004\",\"site_id\":\"fes\",\"relayed\":true,\"live\":false,\"answered_us\":1.7e+15,"
+            "\"ended_us\":1.70000002e+15,\"site\":{\"rx_packets\":1000,\"lost\":-2,\"loss_pct\":0.5,\"jitter_ms\":1.25,"
+            "\"rtt_ms\":-1,\"playout_ms\":40,\"fec\":3,\"concealed\":1,\"dropped\":5,\"mos\":4.375,\"final\":true}}],"
+            "\"relay\":{\"addr\":\"127.0.0.1:7500\",\"rx\":1062,\"fwd\":1058,\"dropped\":4,\"calls\":2},"
+            "\"counters\":{\"frames\":513,\"malformed\":1,\"oversized\":2,\"bad_version\":3,\"bad_field\":4,"
+            "\"send_drops\":5,\"auth_failures\":6,\"commits\":7,\"requests\":8}}";
+
+static int same(const char *what, char *got, const char *want)
+{
+	int ok = got != NULL && strcmp(got, want) == 0;
+
+	if (!ok)
+		printf("%s:\n got  %s\n want %s\n", what, got ? got : "(null)", want);
+	free(got);
+	return ok;
+}
+
+#define RL_MSG(name) .base = PROTOBUF_C_MESSAGE_INIT(&relais__##name##__descriptor)
+
+int main(void)
+{
+	char *tenants[] = {"telco", "bank"};
+	Relais__QueueStat q1 = {RL_MSG(queue_stat),
+	                        .queue_id = "telco.billing",
+	                        .tenant_id = "telco",
+	                        .waiting = 3,
+	                        .longest_wait_ms = 12500,
+	                        .offered = 40,
+	                        .answered = 35,
+	                        .answered_in_sl = 30,
+	                        .abandoned = 2,
+	                        .service_level = 0.75,
+	                        .asa_ms = 4250.5,
+	                        .aht_ms = 61000,
+	                        .handled = 33,
+	                        .ewt_known = 1,
+	                        .ewt_s = 42,
+	                        .sl_target_pct = 90,
+	                        .sl_seconds = 10,
+	                        .agents_ready = 2,
+	                        .agents_staffed = 6},
+	                  q2 = {RL_MSG(queue_stat), .queue_id = "bank.cards", .tenant_id = "bank"}, *qs[] = {&q1, &q2};
+	Relais__AgentStat a1 = {RL_MSG(agent_stat),
+	                        .agent_id = "a1001",
+	                        .state = RELAIS__AGENT_STATE__AGENT_NOT_READY,
+	                        .reason = "break",
+	                        .site_id = "casablanca",
+	                        .n_tenants = 2,
+	                        .tenants = tenants,
+	                        .in_state_ms = 65000,
+	                        .contact_id = "",
+	                        .connected = 1,
+	                        .handled = 7},
+	                  *as[] = {&a1};
+	Relais__SiteStat s1 = {RL_MSG(site_stat), .site_id = "fes", .name = "Fès", .connected = 1,
+	                       .health = 100,     .capacity = 120,  .agents = 6,   .contacts = 4},
+	                 *ss[] = {&s1};
+	Relais__CallQuality cq = {RL_MSG(call_quality), .rx_packets = 1000, .lost = -2,       .loss_pct = 0.5f,
+	                          .jitter_ms = 1.25f,   .rtt_ms = -1,       .playout_ms = 40, .fec = 3,
+	                          .concealed = 1,       .dropped = 5,       .mos = 4.375f,    .final = 1};
+	Relais__CallStat c1 = {RL_MSG(call_stat),
+	                       .contact_id = "c0000000007",
+	                       .agent_id = "a9004",
+	                       .site_id = "fes",
+	                       .relayed = 1,
+	                       .answered_us = 1700000000000000ULL,
+	                       .ended_us = 1700000020000000ULL,
+	                       .site = &cq},
+	                 *cs[] = {&c1};
+	Relais__RelayStat relay = {RL_MSG(relay_stat), .addr = "127.0.0.1:7500", .rx = 1062, .fwd = 1058, .dropped = 4,
+	                           .calls = 2};
+	Relais__HubCounters ctr = {RL_MSG(hub_counters), .frames = 513,  .malformed = 1,  .oversized = 2,
+	                           .bad_version = 3,     .bad_field = 4, .send_drops = 5, .auth_failures = 6,
+	                           .commits = 7,         .requests = 8};
+	Relais__StatusReply r = {RL_MSG(status_reply), .now_us = 1700000000123456ULL,
+	                         .n_queues = 2,        .queues = qs,
+	                         .n_agents = 1,        .agents = as,
+	                         .agents_total = 30,   .n_sites = 1,
+	                         .sites = ss};
+
+	/* Without calls, relay or counters: those sections are left out. */
+	RL_CHECK(same("bare", rl_render_json(&r), rl_bare));
+
+	r.n_calls = 1;
+	r.calls = cs;
+	r.relay = &relay;
+	r.counters = &ctr;
+	RL_CHECK(same("full", rl_render_json(&r), rl_full));
+	return rltest_done();
+}
