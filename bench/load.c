@@ -19,6 +19,7 @@
 
 #include "rl_client.h"
 #include "rl_err.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_loop.h"
 #include "rl_time.h"
@@ -277,7 +278,8 @@ static void pump(struct rl_loop *loop, int ms)
 
 int main(int argc, char **argv)
 {
-	const char *url = NULL, *secret = "bench";
+	const char *url = NULL, *secret = "bench", *keys = NULL;
+	struct rl_key site_key[NNODES];
 	int hub_pid = 0, seconds = 10, warmup = 2, idle = 0, window = 0;
 	double rate = 0;
 	struct rl_loop *loop;
@@ -299,6 +301,8 @@ int main(int argc, char **argv)
 			nagents = atoi(v);
 		else if (strcmp(argv[i - 1], "--secret") == 0)
 			secret = v;
+		else if (strcmp(argv[i - 1], "--keys") == 0)
+			keys = v;
 		else if (strcmp(argv[i - 1], "--rate") == 0)
 			rate = atof(v);
 		else if (strcmp(argv[i - 1], "--seconds") == 0)
@@ -310,10 +314,10 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (url == NULL || nagents <= 0) {
-		fprintf(
-		    stderr,
-		    "usage: relais-bench-load --connect URL --hub-pid PID --agents N [--rate R] [--seconds S] [--idle]\n");
+	if (url == NULL || keys == NULL || nagents <= 0) {
+		fprintf(stderr, "usage: relais-bench-load --connect URL --hub-pid PID --keys DIR --agents N [--rate R] "
+		                "[--seconds S] [--idle]\n"
+		                "       DIR holds casablanca.key, fes.key and dakar.key (relaisctl keygen)\n");
 		return 2;
 	}
 	rl_log_init("bench", RL_LOG_ERR);
@@ -326,8 +330,17 @@ int main(int argc, char **argv)
 	if (rl_loop_create(&loop) != RL_OK)
 		return 1;
 	for (int i = 0; i < NNODES; i++) {
-		struct rl_client_opts o = {
-		    .url = url, .role = RELAIS__ROLE__ROLE_NODE, .site_id = sites[i], .name = "bench"};
+		struct rl_client_opts o = {.url = url,
+		                           .role = RELAIS__ROLE__ROLE_NODE,
+		                           .site_id = sites[i],
+		                           .name = "bench",
+		                           .key = &site_key[i]};
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s.key", keys, sites[i]);
+		if (rl_key_load(&site_key[i], path) != RL_OK) {
+			fprintf(stderr, "relais-bench-load: cannot read %s\n", path);
+			return 1;
+		}
 		if (rl_client_open(&nodes[i], &o, loop, i) != RL_OK)
 			return 1;
 	}

@@ -1,12 +1,15 @@
 /*
  * relaisctl - status, agent state, contact submission and secret hashing.
  *
- *   relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND ...
+ *   relaisctl [--connect URL] [--ca F --cert F --key F] [--operator ID --operator-key F] [--json]
+ *             [--timeout S] COMMAND ...
  *     status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]
  *     agent-state AGENT ready|not-ready [REASON]|logout
  *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--audio F.wav]
  *            [--data k=v ...] [--ext-id ID]
  *     hash-secret [--min]          (reads the secret on standard input)
+ *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
+ *     pubkey FILE                  (the public half of an existing key)
  *
  * URL defaults to $RELAIS_HUB; TLS paths to $RELAIS_CA, $RELAIS_CERT, $RELAIS_KEY.
  * Exit: 0 ok, 1 refused (the hub's message is printed), 2 usage, 3 no answer in time.
@@ -23,6 +26,7 @@
 #include "rl_alloc.h"
 #include "rl_client.h"
 #include "rl_err.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_loop.h"
 #include "rl_secret.h"
@@ -31,6 +35,9 @@
 struct ctl {
 	const char *url;
 	struct rl_tls tls;
+	const char *operator;     /* who we are: an operator id ... */
+	const char *operator_key; /* ... and the file of its key (relaisctl keygen) */
+	struct rl_key key;
 	int json;
 	int timeout_s;
 	struct rl_loop *loop;
@@ -49,22 +56,40 @@ static int usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--json] [--timeout S] COMMAND\n"
+	    "usage: relaisctl [--connect URL] [--ca F --cert F --key F] [--operator ID --operator-key F] [--json]\n"
+	    "                 [--timeout S] COMMAND\n"
 	    "  status [queues|agents|sites|calls|all] [--tenant T] [--watch SECONDS]\n"
 	    "  agent-state AGENT ready|not-ready [REASON]|logout\n"
 	    "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
 	    "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
 	    "  drain on|off               (at a node: refuse new carrier calls with 503 / take them again)\n"
-	    "  hash-secret [--min]   (secret on standard input)\n");
+	    "  hash-secret [--min]   (secret on standard input)\n"
+	    "  keygen FILE           (new key: secret half to FILE, 0600; public half printed for the configs)\n"
+	    "  pubkey FILE           (the public half of an existing key)\n");
 	return 2;
 }
 
 static int ctl_open(struct ctl *c)
 {
-	struct rl_client_opts o = {.url = c->url, .tls = &c->tls, .role = RELAIS__ROLE__ROLE_CTL, .name = "relaisctl"};
+	struct rl_client_opts o = {.url = c->url,
+	                           .tls = &c->tls,
+	                           .role = RELAIS__ROLE__ROLE_CTL,
+	                           .name = "relaisctl",
+	                           .principal = c->operator,
+	                           .key = & c->key };
+	int rv;
 
 	if (c->url == NULL) {
 		fprintf(stderr, "relaisctl: no --connect URL (or RELAIS_HUB)\n");
+		return 2;
+	}
+	if (c->operator== NULL || c->operator_key == NULL) {
+		fprintf(stderr, "relaisctl: who are you? --operator ID --operator-key FILE (or RELAIS_OPERATOR, "
+		                "RELAIS_OPERATOR_KEY)\n");
+		return 2;
+	}
+	if ((rv = rl_key_load(&c->key, c->operator_key)) != RL_OK) {
+		fprintf(stderr, "relaisctl: %s: %s\n", c->operator_key, rl_strerror(rv));
 		return 2;
 	}
 	if (rl_loop_create(&c->loop) != RL_OK || rl_client_open(&c->client, &o, c->loop, 1) != RL_OK) {
@@ -79,6 +104,7 @@ static void ctl_close(struct ctl *c)
 	if (c->loop)
 		rl_loop_destroy(c->loop);
 	rl_client_close(c->client);
+	rl_key_wipe(&c->key);
 }
 
 /* rpc sends env and waits for its answer; returns the reply (caller frees) or NULL. */
@@ -363,6 +389,47 @@ static int cmd_hash(int argc, char **argv)
 	return 0;
 }
 
+/* keygen FILE: a new key pair; the secret half goes to FILE (0600, never overwritten), the
+ * public half to standard output, for the config of whoever checks it. */
+static int cmd_keygen(int argc, char **argv)
+{
+	struct rl_key k;
+	char pub[RL_KEY_TEXT];
+	int rv;
+
+	if (argc != 1)
+		return usage();
+	rl_key_generate(&k);
+	if ((rv = rl_key_save(&k, argv[0])) != RL_OK) {
+		fprintf(stderr, "relaisctl: %s: %s\n", argv[0], rl_strerror(rv));
+		rl_key_wipe(&k);
+		return 1;
+	}
+	rl_key_pub_text(k.pk, pub);
+	rl_key_wipe(&k);
+	puts(pub);
+	return 0;
+}
+
+/* pubkey FILE: the public half of an existing key, for the configs. */
+static int cmd_pubkey(int argc, char **argv)
+{
+	struct rl_key k;
+	char pub[RL_KEY_TEXT];
+	int rv;
+
+	if (argc != 1)
+		return usage();
+	if ((rv = rl_key_load(&k, argv[0])) != RL_OK) {
+		fprintf(stderr, "relaisctl: %s: %s\n", argv[0], rl_strerror(rv));
+		return 1;
+	}
+	rl_key_pub_text(k.pk, pub);
+	rl_key_wipe(&k);
+	puts(pub);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = {.url = getenv("RELAIS_HUB"), .timeout_s = 5};
@@ -371,6 +438,8 @@ int main(int argc, char **argv)
 	c.tls.ca_file = getenv("RELAIS_CA");
 	c.tls.cert_file = getenv("RELAIS_CERT");
 	c.tls.key_file = getenv("RELAIS_KEY");
+	c.operator= getenv("RELAIS_OPERATOR");
+	c.operator_key = getenv("RELAIS_OPERATOR_KEY");
 	rl_log_init("relaisctl", RL_LOG_WARNING);
 	/* cJSON allocates through rl_alloc: out of memory is fatal, so no JSON is ever NULL. */
 	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = rl_malloc, .free_fn = free});
@@ -390,6 +459,10 @@ int main(int argc, char **argv)
 			c.tls.cert_file = argv[++i];
 		else if (strcmp(a, "--key") == 0)
 			c.tls.key_file = argv[++i];
+		else if (strcmp(a, "--operator") == 0)
+			c.operator= argv[++i];
+		else if (strcmp(a, "--operator-key") == 0)
+			c.operator_key = argv[++i];
 		else if (strcmp(a, "--timeout") == 0)
 			c.timeout_s = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 5;
 		else if (strcmp(a, "--server-name") == 0)
@@ -409,5 +482,9 @@ int main(int argc, char **argv)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)
 		return cmd_hash(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "keygen") == 0)
+		return cmd_keygen(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "pubkey") == 0)
+		return cmd_pubkey(argc - i - 1, argv + i + 1);
 	return usage();
 }

@@ -91,10 +91,16 @@ node_bin="$build/node/relais-node"
 agent_bin="$build/agent-client/relais-agent"
 ctl_bin="$build/ctl/relaisctl"
 
+# Each run is a fresh cluster: the previous run's store (its callers long gone) is dropped.
+rm -rf "$dir/data"
 mkdir -p "$dir"/{certs,secrets,logs,data,audio}
 chmod 700 "$dir/secrets"
 sh "$top/deploy/mkcerts.sh" "$dir/certs" casablanca fes dakar >/dev/null
 certs="$dir/certs"
+# Who is who: a key per site node and per operator (docs/security.md); kept across runs.
+keys="$dir/keys"
+sh "$top/deploy/mkkeys.sh" "$keys" "$ctl_bin" casablanca fes dakar
+site_key() { awk -v s="$1" '$1 == s { print $2 }' "$keys/sites.conf"; }
 hub_url="tls+tcp://127.0.0.1:$port"
 declare -A node_port=([casablanca]=$((port + 11)) [fes]=$((port + 12)) [dakar]=$((port + 13)))
 declare -A media_port=([casablanca]=$((port + 21)) [fes]=$((port + 22)) [dakar]=$((port + 23)))
@@ -170,10 +176,11 @@ hub: {
 tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
 media = { relay_listen = "127.0.0.1:$((port + 100))"; };
 sites = (
-  { id = "casablanca"; name = "Casablanca"; },
-  { id = "fes"; name = "Fès"; },
-  { id = "dakar"; name = "Dakar"; }
+  { id = "casablanca"; name = "Casablanca"; key = "$(site_key casablanca)"; },
+  { id = "fes"; name = "Fès"; key = "$(site_key fes)"; },
+  { id = "dakar"; name = "Dakar"; key = "$(site_key dakar)"; }
 );
+@include "$keys/operators.conf"
 tenants = (
   { id = "telco"; name = "Maroc Telco"; },
   { id = "bank"; name = "Banque Atlas"; },
@@ -215,7 +222,9 @@ node: {
   hub = "$hub_url";
   listen = [ "tls+tcp://127.0.0.1:${node_port[$site]}" ];
   log_level = "notice";
+  key_file = "$keys/$site.key";
 };
+@include "$keys/operators.conf"
 tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
 media = { listen = "127.0.0.1:${media_port[$site]}"; caller_audio = "$caller_wav"; caller_loop = true; };
 generator = (
@@ -247,7 +256,8 @@ gen_node fes "Fès" \
 gen_node dakar "Dakar" \
 	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 18); priority = 2; patience_s = 60.0; }"
 
-ctl_tls=(--ca "$certs/ca.pem" --cert "$certs/ctl.pem" --key "$certs/ctl.key")
+ctl_tls=(--ca "$certs/ca.pem" --cert "$certs/ctl.pem" --key "$certs/ctl.key"
+	--operator noc --operator-key "$keys/noc.key")
 agent_tls=(--ca "$certs/ca.pem" --cert "$certs/agent.pem" --key "$certs/agent.key")
 
 run_bg "$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1

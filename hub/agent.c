@@ -332,7 +332,8 @@ void rl_h_admin_state(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	const Relais__AdminSetAgentState *as = env->admin_set_agent_state;
 	struct rl_agent *a = rl_agent_find(e, as->agent_id);
 
-	if (a == NULL) {
+	if (a == NULL || !(a->tenants & r->scope)) {
+		/* An agent of no tenant in the asker's scope is as good as unknown. */
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNKNOWN_AGENT, "unknown agent", 0);
 	} else if (!rl_agent_live(a)) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "agent is logged out", 0);

@@ -19,10 +19,11 @@
 /* the request table: who may send what, and how the gate treats it */
 
 enum {
-	RL_REQ_ANYTIME = 1, /* allowed before Hello (Hello itself) */
-	RL_REQ_SESSION = 2, /* speaks for the agent session bound to this link (or chan) */
-	RL_REQ_CACHED = 4,  /* answered once per req_id: a repeat gets the first answer */
-	RL_REQ_WRITE = 8,   /* may change durable state */
+	RL_REQ_ANYTIME = 1,  /* allowed before Hello (Hello itself) */
+	RL_REQ_UNPROVEN = 2, /* allowed after Hello, before the link's key is proven */
+	RL_REQ_SESSION = 4,  /* speaks for the agent session bound to this link (or chan) */
+	RL_REQ_CACHED = 8,   /* answered once per req_id: a repeat gets the first answer */
+	RL_REQ_WRITE = 16,   /* may change durable state */
 };
 
 struct rl_handler {
@@ -34,26 +35,27 @@ struct rl_handler {
 
 #define RL_SESSION_REQ (RL_REQ_SESSION | RL_REQ_CACHED | RL_REQ_WRITE)
 #define RL_B(x)        RELAIS__ENVELOPE__BODY_##x
+#define RL_CW          (RL_REQ_CACHED | RL_REQ_WRITE)
 
 /* docs/architecture.md shows this table; keep them in step. */
 static const struct rl_handler rl_handlers[] = {
     [RL_B(HELLO)] = {"Hello", RL_WHO_ANY, RL_REQ_ANYTIME, rl_h_hello},
-    [RL_B(HEARTBEAT)] = {"Heartbeat", RL_WHO_ANY, 0, rl_h_heartbeat},
-    [RL_B(AGENT_LOGIN)] = {"AgentLogin", RL_WHO_AGENT, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_login},
-    [RL_B(AGENT_RESUME)] = {"AgentResume", RL_WHO_AGENT, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_resume},
+    [RL_B(HEARTBEAT)] = {"Heartbeat", RL_WHO_ANY, RL_REQ_UNPROVEN, rl_h_heartbeat},
+    [RL_B(AGENT_LOGIN)] = {"AgentLogin", RL_WHO_AGENT, RL_CW, rl_h_login},
+    [RL_B(AGENT_RESUME)] = {"AgentResume", RL_WHO_AGENT, RL_CW, rl_h_resume},
     [RL_B(AGENT_SET_STATE)] = {"AgentSetState", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_set_state},
     [RL_B(OFFER_ANSWER)] = {"OfferAnswer", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_answer},
     [RL_B(CONTACT_HANGUP)] = {"ContactHangup", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_hangup},
     [RL_B(CONTACT_TRANSFER)] = {"ContactTransfer", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_transfer},
     [RL_B(WRAPUP_DONE)] = {"WrapupDone", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_wrapup},
     [RL_B(CALL_QUALITY)] = {"CallQuality", RL_WHO_AGENT | RL_WHO_NODE, RL_REQ_WRITE, rl_h_quality},
-    [RL_B(SUBMIT_CONTACT)] = {"SubmitContact", RL_WHO_NODE | RL_WHO_CTL, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_submit},
-    [RL_B(CONTACT_CANCEL)] = {"ContactCancel", RL_WHO_NODE | RL_WHO_CTL, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_cancel},
-    [RL_B(QUEUE_POSITION)] = {"QueuePosition", RL_WHO_NODE | RL_WHO_CTL, RL_REQ_CACHED, rl_h_position},
-    [RL_B(TRANSFER_RESULT)] = {"TransferResult", RL_WHO_NODE, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_transfer_result},
-    [RL_B(SITE_REGISTER)] = {"SiteRegister", RL_WHO_NODE, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_site_register},
-    [RL_B(STATUS_REQUEST)] = {"StatusRequest", RL_WHO_ANY, RL_REQ_CACHED, rl_h_status},
-    [RL_B(ADMIN_SET_AGENT_STATE)] = {"AdminSetAgentState", RL_WHO_CTL, RL_REQ_CACHED | RL_REQ_WRITE, rl_h_admin_state},
+    [RL_B(SUBMIT_CONTACT)] = {"SubmitContact", RL_WHO_NODE | RL_WHO_ADMIN, RL_CW, rl_h_submit},
+    [RL_B(CONTACT_CANCEL)] = {"ContactCancel", RL_WHO_NODE | RL_WHO_ADMIN, RL_CW, rl_h_cancel},
+    [RL_B(QUEUE_POSITION)] = {"QueuePosition", RL_WHO_NODE | RL_WHO_ADMIN, RL_REQ_CACHED, rl_h_position},
+    [RL_B(TRANSFER_RESULT)] = {"TransferResult", RL_WHO_NODE, RL_CW, rl_h_transfer_result},
+    [RL_B(SITE_REGISTER)] = {"SiteRegister", RL_WHO_NODE, RL_CW, rl_h_site_register},
+    [RL_B(STATUS_REQUEST)] = {"StatusRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_status},
+    [RL_B(ADMIN_SET_AGENT_STATE)] = {"AdminSetAgentState", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_CW, rl_h_admin_state},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)
@@ -63,17 +65,12 @@ static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)
 	return &rl_handlers[body];
 }
 
-static const char *rl_who_name(unsigned who)
-{
-	return who == RL_WHO_NODE ? "site nodes" : who == RL_WHO_CTL ? "tools" : "agents";
-}
-
-/* rl_principal: who speaks in a frame from peer p on chan. */
+/* rl_principal: who speaks in a frame from peer p on chan (0: nobody proven yet). */
 static unsigned rl_principal(const struct rl_peer *p, uint64_t chan)
 {
-	if (p->role == RELAIS__ROLE__ROLE_NODE)
-		return chan != 0 ? RL_WHO_AGENT : RL_WHO_NODE;
-	return p->role == RELAIS__ROLE__ROLE_CTL ? RL_WHO_CTL : RL_WHO_AGENT;
+	if (p->who == RL_WHO_NODE && chan != 0)
+		return RL_WHO_AGENT; /* relayed for one of the node's agents */
+	return p->who;
 }
 
 /* rl_replay answers a repeated req_id from cache c (1: answered or in this batch already);
@@ -109,8 +106,15 @@ static int rl_gate(struct rl_engine *e, const struct rl_handler *h, struct rl_re
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "unexpected message", 0);
 		return -1;
 	}
-	if (r->peer != NULL && r->peer->hello)
+	if (r->peer != NULL && r->peer->hello) {
 		r->who = rl_principal(r->peer, r->chan);
+		r->scope = r->who == RL_WHO_AGENT ? RL_SCOPE_ALL : r->peer->scope;
+	}
+	if (r->who == 0 && r->peer != NULL && !(h->flags & (RL_REQ_ANYTIME | RL_REQ_UNPROVEN))) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
+		               "prove who you are first: Hello with your key's proof", 0);
+		return -1;
+	}
 	if (r->who != 0 && !(h->who & r->who)) {
 		char msg[RL_WIRE_MAX_TEXT + 1];
 		e->ctr.forbidden++;
@@ -138,7 +142,7 @@ static int rl_gate(struct rl_engine *e, const struct rl_handler *h, struct rl_re
 
 void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 {
-	struct rl_req r = {pipe, env->chan, env->req_id, env->session, rl_peer_find(e, pipe), 0, NULL};
+	struct rl_req r = {pipe, env->chan, env->req_id, env->session, rl_peer_find(e, pipe), 0, 0, NULL};
 	const struct rl_handler *h = rl_handler(env->body_case);
 	size_t dirty = e->dirty_agents.n + e->dirty_contacts.n;
 
@@ -156,7 +160,7 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 
 void rl_engine_bad_version(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 {
-	struct rl_req r = {pipe, env->chan, env->req_id, env->session, NULL, 0, NULL};
+	struct rl_req r = {pipe, env->chan, env->req_id, env->session, NULL, 0, 0, NULL};
 	rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_VERSION, "unsupported protocol version; this hub speaks 1", 0);
 }
 
@@ -433,6 +437,8 @@ void rl_engine_close(struct rl_engine *e)
 	free(e->out);
 	free(e->dirty_agents.v);
 	free(e->dirty_contacts.v);
+	rl_operators_free(e->operators, e->noperators);
+	free(e->op_scope);
 	rl_htab_fini(&e->agent_by_id);
 	rl_htab_fini(&e->agent_by_session);
 	rl_htab_fini(&e->contact_by_id);
@@ -454,6 +460,12 @@ void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters 
 	e->wire.bad_version = c->bad_version;
 	e->wire.bad_field = c->bad_field;
 	e->wire.send_drops = c->send_drops;
+}
+
+void rl_engine_set_addr_fn(struct rl_engine *e, rl_engine_addr_fn fn, void *arg)
+{
+	e->addr_of = fn;
+	e->addr_arg = arg;
 }
 
 void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip)

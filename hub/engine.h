@@ -38,8 +38,9 @@ struct rl_auth_job {
 	uint32_t pipe;
 	uint64_t chan;
 	uint64_t req_id;
-	int site; /* -1 = home */
-	int ok;   /* set by the verifier: 1 match, 0 no match, -1 verifier busy */
+	int site;    /* -1 = home */
+	char ip[48]; /* where the agent logs in from ("" = unknown) */
+	int ok;      /* set by the verifier: 1 match, 0 no match, -1 verifier busy */
 };
 
 /* The verifier takes the job (owned by the engine until rl_engine_auth_done). */
@@ -50,6 +51,7 @@ struct rl_engine;
 struct rl_engine_counters {
 	uint64_t requests, send_drops, auth_failures, offers;
 	uint64_t forbidden;      /* requests refused by the request table (wrong principal) */
+	uint64_t bad_proofs;     /* Hellos whose key proof failed */
 	uint64_t table_breaches; /* read-only requests that changed a record (a bug; tests check 0) */
 };
 
@@ -96,6 +98,11 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len);
  * their control link. */
 struct rl_relay;
 void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip);
+
+/* Where a link comes from: fn writes the remote IP of pipe as text into ip (cap bytes) and
+ * returns 0, or -1 if unknown. Login lockouts count failures per source address. */
+typedef int (*rl_engine_addr_fn)(void *arg, uint32_t pipe, char *ip, size_t cap);
+void rl_engine_set_addr_fn(struct rl_engine *e, rl_engine_addr_fn fn, void *arg);
 
 void rl_engine_close(struct rl_engine *e);
 

@@ -40,6 +40,8 @@ struct rl_site {
 	uint32_t agents;                     /* logged-in agents seated here */
 	uint32_t contacts;                   /* live contacts submitted here */
 	char media_addr[RL_WIRE_MAX_ID + 1]; /* where its seated agents send media ("" = unknown) */
+	uint8_t key[32];                     /* the node's Ed25519 public key (rl_key.h) */
+	int has_key;                         /* 0: no node can speak for this site */
 };
 
 struct rl_overflow {
@@ -139,7 +141,9 @@ struct rl_agent {
 	int wrap_queue;
 	struct rl_reply cache[RL_REPLY_CACHE];
 	unsigned cache_next;
-	int dirty; /* its record changed in this batch (written at commit) */
+	int dirty;           /* its record changed in this batch (written at commit) */
+	char good_ip[4][48]; /* addresses it logged in from lately: never slowed by others' failures */
+	unsigned good_next;
 };
 
 #endif

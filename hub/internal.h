@@ -5,7 +5,8 @@
  * its backend; each file owns one part of the model and is the only writer of it:
  *
  *   engine.c     batches, dirty records, the outbox, timers, the request table and its gate
- *   session.c    links (Hello, peers, reply caches), login and resume, lockouts, heartbeats
+ *   session.c    links (Hello and key proofs, peers, reply caches), login and resume, heartbeats
+ *   lockout.c    failed logins slowed per source address and per id
  *   agent.c      agent state: rl_agent_set is the one writer of an agent's state
  *   contact.c    contact state: rl_contact_to is the one writer of a contact's state
  *   transfer.c   transfers of a connected call to a queue or to a number
@@ -34,6 +35,7 @@
 #include "engine.h"
 #include "hub.h"
 #include "plan.h"
+#include "rl_operator.h"
 
 #define RL_RECENT_CALLS 64 /* ended calls kept with their quality for status */
 #define RL_LOCKS        4096
@@ -62,6 +64,12 @@ struct rl_peer {
 	int role;
 	int site;
 	int hello;
+	unsigned who;   /* the principal once proven (RL_WHO_*), 0 before */
+	uint64_t scope; /* tenants the principal sees (bit per tenant index) */
+	int op;         /* ROLE_CTL: index in e->operators */
+	uint8_t challenge[32];
+	int challenged; /* a challenge is out, waiting for its proof */
+	char ip[48];    /* the link's remote IP ("" = unknown) */
 	struct rl_reply cache[RL_PEER_CACHE];
 	unsigned next;
 };
@@ -72,6 +80,7 @@ struct rl_lock {
 	uint64_t h;
 	unsigned failures;
 	uint64_t until_us;
+	uint64_t last_us; /* the last failure (counts fade) */
 };
 
 /* A growable array of pointers (dirty records). */
@@ -99,8 +108,13 @@ struct rl_engine {
 	int nskills;
 	struct rl_agent **agents;
 	int nagents;
+	struct rl_operator *operators; /* rl_operator.h */
+	uint64_t *op_scope;            /* per operator: the tenants it sees (bit per tenant index) */
+	int noperators;
 	struct rl_htab agent_by_id, agent_by_session, contact_by_id, peers;
 	struct rl_lock locks[RL_LOCKS];
+	rl_engine_addr_fn addr_of; /* a link's remote IP (NULL: unknown) */
+	void *addr_arg;
 
 	/* The batch. */
 	uint64_t now; /* wall clock of the batch */
@@ -130,14 +144,25 @@ struct rl_req {
 	uint64_t req_id;
 	uint64_t session;
 	struct rl_peer *peer;   /* NULL before Hello */
-	unsigned who;           /* the principal (RL_WHO_*) */
+	unsigned who;           /* the principal (RL_WHO_*; 0: not proven) */
+	uint64_t scope;         /* the tenants it may see and act for (bit per tenant index) */
 	struct rl_agent *agent; /* session-bound requests: the session's agent */
 };
 
-/* The principal behind a frame: a frame relayed on a node's chan speaks for that agent,
- * never for the site. */
-enum { RL_WHO_AGENT = 1, RL_WHO_NODE = 2, RL_WHO_CTL = 4 };
-#define RL_WHO_ANY (RL_WHO_AGENT | RL_WHO_NODE | RL_WHO_CTL)
+/* The principal behind a frame: an agent (on its own link, or relayed by a node on a chan:
+ * such a frame speaks for that agent, never for the site), a site node, or an operator by
+ * role. docs/security.md gives each one's rights. */
+enum {
+	RL_WHO_AGENT = 1,
+	RL_WHO_NODE = 2,
+	RL_WHO_ADMIN = 4,
+	RL_WHO_NOC = 8,
+	RL_WHO_SUPERVISOR = 16,
+	RL_WHO_VIEWER = 32,
+};
+#define RL_WHO_OPS   (RL_WHO_ADMIN | RL_WHO_NOC | RL_WHO_SUPERVISOR | RL_WHO_VIEWER)
+#define RL_WHO_ANY   (RL_WHO_AGENT | RL_WHO_NODE | RL_WHO_OPS)
+#define RL_SCOPE_ALL UINT64_MAX
 
 typedef void (*rl_handler_fn)(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 
@@ -170,6 +195,7 @@ int rl_find_id(const char *id, const void *base, size_t stride, int n);
 
 /* session.c */
 struct rl_peer *rl_peer_find(struct rl_engine *e, uint32_t pipe);
+const char *rl_who_name(unsigned who);
 void rl_peer_free(struct rl_peer *p);
 struct rl_reply *rl_cache_find(struct rl_reply *c, int n, uint64_t req_id);
 struct rl_agent *rl_session_agent(struct rl_engine *e, const struct rl_req *r);
@@ -179,6 +205,11 @@ void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_resume(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+
+/* lockout.c */
+uint64_t rl_lockout_wait(struct rl_engine *e, const char *id, const char *ip);
+void rl_lockout_failed(struct rl_engine *e, const char *id, const char *ip);
+void rl_lockout_passed(struct rl_engine *e, struct rl_agent *a, const char *ip);
 
 /* agent.c */
 struct rl_agent *rl_agent_find(struct rl_engine *e, const char *id);

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "engine.h"
 #include "relay.h"
+#include "rl_addr.h"
 #include "rl_bundle.h"
 #include "rl_config.h"
 #include "rl_alloc.h"
@@ -132,6 +133,17 @@ static void log_counters(struct hub *h, int level)
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
 	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden);
+}
+
+/* pipe_ip: a link's remote IP as text, for login lockouts (rl_engine_addr_fn). */
+static int pipe_ip(void *arg, uint32_t pipe, char *ip, size_t cap)
+{
+	struct sockaddr_storage ss;
+
+	(void)arg;
+	if (rl_link_peer_ip(pipe, &ss) != RL_OK || rl_addr_ip((const struct sockaddr *)&ss, ip, cap) != RL_OK)
+		return -1;
+	return 0;
 }
 
 /* hub_run is the loop; returns the exit code. */
@@ -294,6 +306,7 @@ int main(int argc, char **argv)
 		       rl_relay_advertise(h.relay));
 	}
 	rl_engine_set_media(h.engine, h.relay, suite, ms.relay_check_ip);
+	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;
 	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);

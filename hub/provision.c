@@ -12,6 +12,7 @@
 #include "rl_alloc.h"
 #include "rl_config.h"
 #include "rl_err.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "store.h"
 
@@ -178,22 +179,66 @@ static int rl_load_queues(struct rl_engine *e, const config_setting_t *queues)
 	return RL_OK;
 }
 
+/* rl_load_site_keys reads each site's node key; a site without one cannot be served. */
+static int rl_load_site_keys(struct rl_engine *e, const config_setting_t *list)
+{
+	for (int i = 0; i < e->nsites; i++) {
+		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+		const char *key = NULL;
+		e->sites[i].health = 100;
+		if (!config_setting_lookup_string(s, "key", &key)) {
+			rl_log(RL_LOG_WARNING, "site has no key: no node can serve it site=%s", e->sites[i].id);
+			continue;
+		}
+		if (rl_key_pub_parse(key, e->sites[i].key) != RL_OK)
+			return rl_cfg_err(s, "site key: a base64 Ed25519 public key (relaisctl keygen)");
+		e->sites[i].has_key = 1;
+	}
+	return RL_OK;
+}
+
+/* rl_load_operators reads the operators (rl_operator.h) and each one's tenant scope. */
+static int rl_load_operators(struct rl_engine *e, const config_setting_t *list)
+{
+	char err[256];
+
+	if (rl_operators_load(list, &e->operators, &e->noperators, err, sizeof(err)) != RL_OK) {
+		rl_log(RL_LOG_ERR, "config operators %s", err);
+		return RL_ECONFIG;
+	}
+	e->op_scope = rl_calloc((size_t)e->noperators + 1, sizeof(*e->op_scope));
+	for (int i = 0; i < e->noperators; i++) {
+		const struct rl_operator *op = &e->operators[i];
+		e->op_scope[i] = op->ntenants ? 0 : RL_SCOPE_ALL;
+		for (int t = 0; t < op->ntenants; t++) {
+			int ti = rl_tenant_idx(e, op->tenants[t]);
+			if (ti < 0)
+				return rl_cfg_err(list, "operator tenant unknown");
+			e->op_scope[i] |= 1ULL << ti;
+		}
+	}
+	return RL_OK;
+}
+
 int rl_provision(struct rl_engine *e, const config_t *cfg)
 {
-	int n;
+	const config_setting_t *sites = config_lookup(cfg, "sites");
+	int n, rv;
 
-	n = rl_load_named(config_lookup(cfg, "sites"), "at most 64 sites", e->sites[0].id, e->sites[0].name,
-	                  sizeof(struct rl_site), RL_MAX_SITES);
+	n = rl_load_named(sites, "at most 64 sites", e->sites[0].id, e->sites[0].name, sizeof(struct rl_site),
+	                  RL_MAX_SITES);
 	if (n < 0)
 		return n;
 	e->nsites = n;
-	for (int i = 0; i < n; i++)
-		e->sites[i].health = 100;
+	if ((rv = rl_load_site_keys(e, sites)) != RL_OK)
+		return rv;
 	n = rl_load_named(config_lookup(cfg, "tenants"), "at most 64 tenants", e->tenants[0].id, e->tenants[0].name,
 	                  sizeof(struct rl_tenant), RL_MAX_TENANTS);
 	if (n < 0)
 		return n;
 	e->ntenants = n;
+	if ((rv = rl_load_operators(e, config_lookup(cfg, "operators"))) != RL_OK)
+		return rv;
 	return rl_load_queues(e, config_lookup(cfg, "queues"));
 }
 

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "rl_time.h"
@@ -41,12 +43,120 @@ struct rl_reply *rl_cache_find(struct rl_reply *c, int n, uint64_t req_id)
 	return NULL;
 }
 
+const char *rl_who_name(unsigned who)
+{
+	switch (who) {
+	case RL_WHO_AGENT:
+		return "agents";
+	case RL_WHO_NODE:
+		return "site nodes";
+	case RL_WHO_ADMIN:
+		return "admin operators";
+	case RL_WHO_NOC:
+		return "noc operators";
+	case RL_WHO_SUPERVISOR:
+		return "supervisors";
+	case RL_WHO_VIEWER:
+		return "viewers";
+	default:
+		return "links that have not proven who they are";
+	}
+}
+
+static struct rl_peer *rl_peer_new(struct rl_engine *e, uint32_t pipe)
+{
+	struct rl_peer *p = rl_calloc(1, sizeof(*p));
+
+	p->pipe = pipe;
+	p->op = -1;
+	if (e->addr_of == NULL || e->addr_of(e->addr_arg, pipe, p->ip, sizeof(p->ip)) != 0)
+		p->ip[0] = '\0';
+	rl_htab_put(&e->peers, pipe, p);
+	return p;
+}
+
+static void rl_hello_ok(struct rl_engine *e, struct rl_req *r, const uint8_t *challenge, const char *granted)
+{
+	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	rl_env out;
+
+	rl_env_init(&out);
+	ok.server_time_us = e->now;
+	ok.hub_id = e->conf.id;
+	ok.challenge.data = (uint8_t *)challenge;
+	ok.challenge.len = challenge ? RL_KEY_CHALLENGE : 0;
+	ok.granted = (char *)granted;
+	out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
+	out.hello_ok = &ok;
+	r->peer = NULL; /* hellos are not cached: each one re-binds */
+	rl_reply(e, r, &out);
+}
+
+/* rl_hello_key: the public key of the principal a Hello names, its RL_WHO_* and scope;
+ * NULL if there is none (unknown operator, or a site without a key). */
+static const uint8_t *rl_hello_key(struct rl_engine *e, const Relais__Hello *h, int site, unsigned *who,
+                                   uint64_t *scope, int *op)
+{
+	static const unsigned op_who[] = {RL_WHO_ADMIN, RL_WHO_NOC, RL_WHO_SUPERVISOR, RL_WHO_VIEWER};
+	const struct rl_operator *o;
+
+	*scope = RL_SCOPE_ALL;
+	*op = -1;
+	if (h->role == RELAIS__ROLE__ROLE_NODE) {
+		*who = RL_WHO_NODE;
+		return e->sites[site].has_key ? e->sites[site].key : NULL;
+	}
+	if ((o = rl_operator_find(e->operators, e->noperators, h->principal)) == NULL)
+		return NULL;
+	*op = (int)(o - e->operators);
+	*who = op_who[o->role];
+	*scope = e->op_scope[*op];
+	return o->key;
+}
+
+/* rl_hello_proof checks a Hello's proof against the challenge its link was given. */
+static void rl_hello_proof(struct rl_engine *e, struct rl_req *r, const Relais__Hello *h, int site)
+{
+	struct rl_peer *p = r->peer;
+	const char *id = h->role == RELAIS__ROLE__ROLE_NODE ? e->sites[site].id : h->principal ? h->principal : "";
+	char granted[RL_WIRE_MAX_TEXT + 1];
+	const uint8_t *key;
+	unsigned who = 0;
+	uint64_t scope;
+	int op;
+
+	key = rl_hello_key(e, h, site, &who, &scope, &op);
+	if (key == NULL || !p->challenged ||
+	    rl_key_check(key, p->challenge, (int)h->role, id, h->proof.data, h->proof.len) != RL_OK) {
+		e->ctr.bad_proofs++;
+		p->challenged = 0;
+		rl_log(RL_LOG_WARNING, "hello proof refused role=%d principal=%s src=%s pipe=%u", h->role, id,
+		       p->ip[0] ? p->ip : "?", r->pipe);
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_AUTH, "unknown principal or bad proof", 0);
+		return;
+	}
+	p->who = who;
+	p->scope = scope;
+	p->op = op;
+	p->challenged = 0;
+	if (who == RL_WHO_NODE) {
+		rl_site_link(e, site, r->pipe);
+		snprintf(granted, sizeof(granted), "site %s", id);
+	} else {
+		snprintf(granted, sizeof(granted), "operator %s (%s)", id, rl_who_name(who));
+		rl_log(RL_LOG_NOTICE, "operator link up operator=%s src=%s pipe=%u", id, p->ip[0] ? p->ip : "?",
+		       r->pipe);
+	}
+	rl_hello_ok(e, r, NULL, granted);
+}
+
+/* A link says who it is. An agent link is an agent's at once (each session proves itself at
+ * login); a node or a tool gets a challenge, and speaks for its site or operator only once a
+ * second Hello carries the proof (docs/security.md). */
 void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__Hello *h = env->hello;
-	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
 	struct rl_peer *p = r->peer;
-	rl_env out;
 	int site = -1;
 
 	if (r->chan != 0) {
@@ -61,23 +171,30 @@ void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "unknown role", 0);
 		return;
 	}
-	if (p == NULL) {
-		p = rl_calloc(1, sizeof(*p));
-		p->pipe = r->pipe;
-		rl_htab_put(&e->peers, r->pipe, p);
-	}
+	if (p == NULL)
+		r->peer = p = rl_peer_new(e, r->pipe);
+	if (p->who == RL_WHO_NODE && p->site >= 0 && p->site != site)
+		rl_site_link_down(e, p->site, r->pipe); /* what this link spoke for, it no longer does */
 	p->role = h->role;
 	p->site = site;
 	p->hello = 1;
-	if (site >= 0)
-		rl_site_link(e, site, r->pipe);
-	rl_env_init(&out);
-	ok.server_time_us = e->now;
-	ok.hub_id = e->conf.id;
-	out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
-	out.hello_ok = &ok;
-	r->peer = NULL; /* hellos are not cached: each one re-binds */
-	rl_reply(e, r, &out);
+	p->who = 0;
+	p->scope = 0;
+	p->op = -1;
+	if (h->role == RELAIS__ROLE__ROLE_AGENT) {
+		p->who = RL_WHO_AGENT;
+		p->scope = RL_SCOPE_ALL;
+		rl_hello_ok(e, r, NULL, "agent");
+	} else if (h->proof.len > 0) {
+		rl_hello_proof(e, r, h, site);
+	} else {
+		/* One challenge per link until a proof is tried: a re-sent Hello that crossed
+		 * its answer gets the same one, so the proof of either answer holds. */
+		if (!p->challenged)
+			rl_key_challenge(p->challenge);
+		p->challenged = 1;
+		rl_hello_ok(e, r, p->challenge, NULL);
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -169,14 +286,14 @@ void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 /* ---------------------------------------------------------------------------------------- */
 /* login: lockouts, verification off-thread, new sessions */
 
-static struct rl_lock *rl_lock(struct rl_engine *e, const char *id)
+/* rl_login_ip: where an agent logs in from: its link's address, or for an agent seated at a
+ * node, the address the node saw it at (the node is trusted for its own agents). */
+static void rl_login_ip(const struct rl_req *r, const Relais__AgentLogin *l, char *ip, size_t cap)
 {
-	uint64_t h = rl_htab_hash(id);
-	struct rl_lock *lk = &e->locks[h % RL_LOCKS];
-
-	if (lk->h != h)
-		*lk = (struct rl_lock){h, 0, 0};
-	return lk;
+	if (r->peer->role == RELAIS__ROLE__ROLE_NODE && l->from_ip && rl_addr_ip_family(l->from_ip))
+		snprintf(ip, cap, "%s", l->from_ip);
+	else
+		snprintf(ip, cap, "%s", r->peer->ip);
 }
 
 void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env)
@@ -184,22 +301,24 @@ void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	const Relais__AgentLogin *l = env->agent_login;
 	struct rl_agent *a;
 	struct rl_auth_job *job;
-	struct rl_lock *lk;
+	char ip[sizeof(job->ip)];
+	uint64_t wait_us;
 
 	if (!rl_wire_id_ok(l->agent_id) || l->secret == NULL) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "agent id or secret missing", 0);
 		return;
 	}
-	a = rl_agent_find(e, l->agent_id);
-	lk = rl_lock(e, l->agent_id);
-	if (lk->until_us > e->now) {
+	rl_login_ip(r, l, ip, sizeof(ip));
+	if ((wait_us = rl_lockout_wait(e, l->agent_id, ip)) > 0) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_RATE_LIMITED, "too many failed logins; retry later",
-		               (uint32_t)((lk->until_us - e->now) / 1000u) + 1);
+		               (uint32_t)(wait_us / 1000u) + 1);
 		return;
 	}
+	a = rl_agent_find(e, l->agent_id);
 	job = rl_calloc(1, sizeof(*job));
 	snprintf(job->agent_id, sizeof(job->agent_id), "%s", l->agent_id);
 	snprintf(job->secret, sizeof(job->secret), "%s", l->secret);
+	snprintf(job->ip, sizeof(job->ip), "%s", ip);
 	if (a != NULL)
 		snprintf(job->hash, sizeof(job->hash), "%s", a->rec->secret_hash);
 	job->pipe = r->pipe;
@@ -207,22 +326,6 @@ void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	job->req_id = r->req_id;
 	job->site = rl_req_site(r);
 	e->auth(e->auth_arg, job);
-}
-
-/* rl_login_failed counts a refused login: after 3 failures in a row the id is locked 1 s,
- * doubling up to 60 s. */
-static void rl_login_failed(struct rl_engine *e, const struct rl_req *r, const char *id)
-{
-	struct rl_lock *lk = rl_lock(e, id);
-
-	e->ctr.auth_failures++;
-	if (++lk->failures >= 3) {
-		unsigned shift = lk->failures - 3 < 6 ? lk->failures - 3 : 6;
-		uint64_t ms = 1000u << shift;
-		lk->until_us = e->now + (ms > 60000 ? 60000 : ms) * 1000u;
-	}
-	rl_log(RL_LOG_WARNING, "login refused agent=%s", id);
-	rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_AUTH, "wrong agent id or secret", 0);
 }
 
 /* rl_takeover tells the link the session is on now that a second login took it over. */
@@ -283,7 +386,7 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 {
 	struct rl_agent *a = rl_agent_find(e, job->agent_id);
 	struct rl_peer *p = rl_peer_find(e, job->pipe);
-	struct rl_req r = {job->pipe, job->chan, job->req_id, 0, p, RL_WHO_AGENT, NULL};
+	struct rl_req r = {job->pipe, job->chan, job->req_id, 0, p, RL_WHO_AGENT, RL_SCOPE_ALL, NULL};
 	uint8_t token[16];
 
 	sodium_memzero(job->secret, sizeof(job->secret));
@@ -292,17 +395,18 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 	} else if (job->ok < 0) {
 		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_RATE_LIMITED, "login verifier busy; retry shortly", 1000);
 	} else if (a == NULL || !job->ok) {
-		rl_login_failed(e, &r, job->agent_id);
+		rl_lockout_failed(e, job->agent_id, job->ip);
+		rl_reply_error(e, &r, RELAIS__ERROR_CODE__ERR_AUTH, "wrong agent id or secret", 0);
 	} else if (a->bound && a->pipe == job->pipe && a->chan == job->chan && a->rec->session && rl_agent_live(a) &&
 	           a->rec->token.len == sizeof(token)) {
 		/* The same link logging in again (a re-sent login that crossed a restart or a new
 		 * pipe): the session it already has is the answer, not a takeover. */
-		*rl_lock(e, job->agent_id) = (struct rl_lock){rl_htab_hash(job->agent_id), 0, 0};
+		rl_lockout_passed(e, a, job->ip);
 		memcpy(token, a->rec->token.data, sizeof(token));
 		rl_login_ok(e, &r, a, token);
 	} else {
 		int was_live = rl_agent_live(a);
-		*rl_lock(e, job->agent_id) = (struct rl_lock){rl_htab_hash(job->agent_id), 0, 0};
+		rl_lockout_passed(e, a, job->ip);
 		if (a->bound && (a->pipe != job->pipe || a->chan != job->chan))
 			rl_takeover(e, a);
 		rl_session_new(e, a, token);
@@ -311,8 +415,8 @@ void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job)
 			rl_agent_login(e, a);
 		rl_dirty_agent(e, a);
 		rl_event(e, RELAIS__EVENT_TYPE__EV_AGENT_LOGIN, NULL, a, 0, NULL);
-		rl_log(RL_LOG_NOTICE, "agent login agent=%s site=%s", a->id,
-		       a->site >= 0 ? e->sites[a->site].id : "home");
+		rl_log(RL_LOG_NOTICE, "agent login agent=%s site=%s src=%s", a->id,
+		       a->site >= 0 ? e->sites[a->site].id : "home", job->ip[0] ? job->ip : "?");
 		rl_login_ok(e, &r, a, token);
 	}
 	sodium_memzero(token, sizeof(token));

@@ -1,7 +1,9 @@
 /*
  * status.c - status replies: queues with their KPIs, sites, agents, and live and recent
- * calls with their quality, optionally for one tenant. A reply must fit one frame, so the
- * agent and call lists are capped.
+ * calls with their quality, optionally for one tenant. An operator scoped to some tenants
+ * (a supervisor, a viewer) sees those tenants' queues, agents and calls only, and of an agent
+ * serving several tenants only its tenants in scope; sites' links and health but not their
+ * counts, nor the hub's counters. A reply must fit one frame, so the lists are capped.
  */
 #include <stdlib.h>
 
@@ -23,8 +25,15 @@ struct rl_status {
 	Relais__AgentStat *as, **ap;
 	Relais__CallStat *cs, **cp;
 	Relais__RelayStat rs;
-	int tenant; /* -1 = all */
+	char **tenant_names; /* scoped replies: each agent row's tenants in scope */
+	uint64_t mask;       /* the tenants shown (bit per tenant index) */
+	int all;             /* the asker sees everything: counts too */
 };
+
+static int rl_shown(const struct rl_status *s, int tenant)
+{
+	return (s->mask >> tenant) & 1;
+}
 
 static void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
 {
@@ -64,7 +73,7 @@ static void rl_status_queues(struct rl_engine *e, struct rl_status *s)
 	s->qs = rl_calloc((size_t)e->nqueues + 1, sizeof(*s->qs));
 	s->qp = rl_calloc((size_t)e->nqueues + 1, sizeof(*s->qp));
 	for (int i = 0; i < e->nqueues; i++) {
-		if (s->tenant >= 0 && e->queues[i].tenant != s->tenant)
+		if (!rl_shown(s, e->queues[i].tenant))
 			continue;
 		rl_status_queue(e, i, &s->qs[s->rep.n_queues]);
 		s->qp[s->rep.n_queues] = &s->qs[s->rep.n_queues];
@@ -85,11 +94,24 @@ static void rl_status_sites(struct rl_engine *e, struct rl_status *s)
 		x->connected = e->sites[i].pipe != 0;
 		x->health = e->sites[i].health;
 		x->capacity = e->sites[i].capacity;
-		x->agents = e->sites[i].agents;
-		x->contacts = e->sites[i].contacts;
+		if (s->all) {
+			x->agents = e->sites[i].agents;
+			x->contacts = e->sites[i].contacts;
+		}
 		s->sp[s->rep.n_sites++] = x;
 	}
 	s->rep.sites = s->sp;
+}
+
+/* rl_status_tenants points row x at a's tenants in the reply's scope (names in tv). */
+static void rl_status_tenants(struct rl_engine *e, struct rl_status *s, const struct rl_agent *a, Relais__AgentStat *x,
+                              char **tv)
+{
+	x->n_tenants = 0;
+	x->tenants = tv;
+	for (int t = 0; t < e->ntenants; t++)
+		if (((a->tenants & s->mask) >> t) & 1)
+			tv[x->n_tenants++] = e->tenants[t].id;
 }
 
 static void rl_status_agent(struct rl_engine *e, const struct rl_agent *a, Relais__AgentStat *x)
@@ -114,14 +136,19 @@ static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned 
 		limit = RL_STATUS_AGENT_ROWS; /* a reply must fit one frame */
 	s->as = rl_calloc(limit, sizeof(*s->as));
 	s->ap = rl_calloc(limit, sizeof(*s->ap));
+	if (!s->all)
+		s->tenant_names = rl_calloc((size_t)limit * RL_MAX_TENANTS, sizeof(char *));
 	for (int i = 0; i < e->nagents; i++) {
 		const struct rl_agent *a = e->agents[i];
-		if (s->tenant >= 0 && !(a->tenants & (1ULL << s->tenant)))
+		if (!(a->tenants & s->mask))
 			continue;
 		s->rep.agents_total++;
 		if (s->rep.n_agents == limit)
 			continue;
 		rl_status_agent(e, a, &s->as[s->rep.n_agents]);
+		if (!s->all)
+			rl_status_tenants(e, s, a, &s->as[s->rep.n_agents],
+			                  s->tenant_names + (size_t)s->rep.n_agents * RL_MAX_TENANTS);
 		s->ap[s->rep.n_agents] = &s->as[s->rep.n_agents];
 		s->rep.n_agents++;
 	}
@@ -166,7 +193,7 @@ static void rl_status_calls(struct rl_engine *e, struct rl_status *s)
 	     i++) {
 		struct rl_contact *c = e->contact_by_id.ents[i].val;
 		Relais__CallStat *x;
-		if (c == NULL || c->plan == NULL || (s->tenant >= 0 && e->queues[c->queue].tenant != s->tenant))
+		if (c == NULL || c->plan == NULL || !rl_shown(s, e->queues[c->queue].tenant))
 			continue;
 		x = rl_call_row(s, c->id, c->rec->agent_id, c->rec->site_id, &c->plan->quality);
 		x->relayed = c->plan->relay_id != 0;
@@ -177,7 +204,7 @@ static void rl_status_calls(struct rl_engine *e, struct rl_status *s)
 	for (unsigned k = 0; k < RL_STATUS_RECENT_ROWS && k < e->nrecent && k < RL_RECENT_CALLS; k++) {
 		struct rl_recent *rc = &e->recent[(e->nrecent - 1 - k) % RL_RECENT_CALLS];
 		Relais__CallStat *x;
-		if (s->tenant >= 0 && rc->tenant != s->tenant)
+		if (!rl_shown(s, rc->tenant))
 			continue;
 		x = rl_call_row(s, rc->id, rc->agent, rc->site, &rc->quality);
 		x->relayed = rc->relayed;
@@ -185,30 +212,36 @@ static void rl_status_calls(struct rl_engine *e, struct rl_status *s)
 		x->ended_us = rc->ended_us;
 	}
 	s->rep.calls = s->cp;
-	if (e->relay != NULL)
+	if (e->relay != NULL && s->all)
 		rl_status_relay(e, s);
 }
 
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__StatusRequest *sr = env->status_request;
-	int all = !sr->agents && !sr->queues && !sr->sites && !sr->calls;
-	struct rl_status s = {.tenant = -1};
+	int sections = sr->agents || sr->queues || sr->sites || sr->calls, ti;
+	struct rl_status s = {.mask = r->scope, .all = r->scope == RL_SCOPE_ALL};
 	rl_env out;
 
-	if (sr->tenant_id && sr->tenant_id[0] && (s.tenant = rl_tenant_idx(e, sr->tenant_id)) < 0) {
-		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNKNOWN_TENANT, "unknown tenant", 0);
-		return;
+	if (sr->tenant_id && sr->tenant_id[0]) {
+		/* A tenant out of the asker's scope is as good as unknown. */
+		if ((ti = rl_tenant_idx(e, sr->tenant_id)) < 0 || !rl_shown(&s, ti)) {
+			rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNKNOWN_TENANT, "unknown tenant", 0);
+			return;
+		}
+		s.mask = 1ULL << ti;
 	}
 	relais__status_reply__init(&s.rep);
 	s.rep.now_us = e->now;
-	s.rep.counters = &e->wire;
-	e->wire.auth_failures = e->ctr.auth_failures;
-	e->wire.requests = e->ctr.requests;
-	e->wire.commits = rl_store_commits(e->store);
-	if (sr->queues || all)
+	if (s.all) {
+		s.rep.counters = &e->wire;
+		e->wire.auth_failures = e->ctr.auth_failures;
+		e->wire.requests = e->ctr.requests;
+		e->wire.commits = rl_store_commits(e->store);
+	}
+	if (sr->queues || !sections)
 		rl_status_queues(e, &s);
-	if (sr->sites || all)
+	if (sr->sites || !sections)
 		rl_status_sites(e, &s);
 	if (sr->agents)
 		rl_status_agents(e, &s, sr->agent_limit);
@@ -226,4 +259,5 @@ void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	free(s.ap);
 	free(s.cs);
 	free(s.cp);
+	free(s.tenant_names);
 }

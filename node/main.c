@@ -28,6 +28,7 @@ struct node_settings {
 	char name[RL_CFG_STRLEN];
 	int capacity;
 	char hub[RL_CFG_STRLEN];
+	char key_file[RL_CFG_STRLEN];
 	char log_level[RL_CFG_STRLEN];
 };
 
@@ -36,6 +37,8 @@ static const struct rl_cfg_opt node_opts[] = {
     {"name", RL_CFG_STR, 0, 256, "", offsetof(struct node_settings, name), "display name"},
     {"capacity", RL_CFG_INT, 0, 100000, "100", offsetof(struct node_settings, capacity), "concurrent calls"},
     {"hub", RL_CFG_STR, 0, 1000, NULL, offsetof(struct node_settings, hub), "hub URL"},
+    {"key_file", RL_CFG_STR, 0, 1000, NULL, offsetof(struct node_settings, key_file),
+     "the site's key (relaisctl keygen), proven to the hub"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs for seated agents and tools"},
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
@@ -291,7 +294,8 @@ int main(int argc, char **argv)
 	const char *listen[9] = {0};
 	config_t cfg;
 	char err[512];
-	int nstreams = 0, exit_code = 1;
+	int nstreams = 0, exit_code = 1, rv, nops = 0;
+	struct rl_operator *ops = NULL;
 
 	rl_signals_block(); /* before any thread exists */
 	for (int i = 1; i < argc; i++) {
@@ -331,6 +335,16 @@ int main(int argc, char **argv)
 	for (int i = 0; ls && i < config_setting_length(ls) && i < 8; i++)
 		listen[i] = config_setting_get_string_elem(ls, i);
 	nc.listen = listen;
+	if ((rv = rl_key_load(&nc.key, ns.key_file)) != RL_OK) {
+		fprintf(stderr, "relais-node: node.key_file %s: %s\n", ns.key_file, rl_strerror(rv));
+		goto out;
+	}
+	if (rl_operators_load(config_lookup(&cfg, "operators"), &ops, &nops, err, sizeof(err)) != RL_OK) {
+		fprintf(stderr, "relais-node: %s: operators %s\n", conf_path, err);
+		goto out;
+	}
+	nc.operators = ops;
+	nc.noperators = nops;
 	config_lookup_string(&cfg, "tls.ca", &nc.tls.ca_file);
 	config_lookup_string(&cfg, "tls.cert", &nc.tls.cert_file);
 	config_lookup_string(&cfg, "tls.key", &nc.tls.key_file);
@@ -398,7 +412,7 @@ int main(int argc, char **argv)
 	}
 	if (have_sip) {
 		struct rl_source *sip;
-		int rv = rl_sip_source_create(&sip, node, &sipc);
+		rv = rl_sip_source_create(&sip, node, &sipc);
 		if (rv != RL_OK) {
 			fprintf(stderr, "relais-node: cannot start SIP on %s: %s\n", sipc.sip.listen, rl_strerror(rv));
 			goto out;
@@ -441,6 +455,8 @@ out:
 	free(menus.menu);
 	free((char *)sipc.sip.listen);
 	free((char *)sipc.sip.tls_dir);
+	rl_operators_free(ops, nops);
+	rl_key_wipe(&nc.key);
 	config_destroy(&cfg);
 	return exit_code;
 }

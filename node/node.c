@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_audio.h"
 #include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
 #include "rl_htab.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "rl_time.h"
@@ -21,6 +23,10 @@
 struct rl_lpeer {
 	uint32_t pipe;
 	int role;
+	const struct rl_operator *op; /* a tool that proved an operator's key, else NULL */
+	uint8_t challenge[RL_KEY_CHALLENGE];
+	int challenged;
+	char ip[48];                             /* the link's remote IP ("" = unknown) */
 	uint64_t inflight[RL_NODE_CTL_INFLIGHT]; /* ctl submissions waiting for the hub */
 	unsigned next;
 };
@@ -441,16 +447,192 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	p->inflight[p->next++ % RL_NODE_CTL_INFLIGHT] = env->req_id;
 }
 
-/* rl_node_may_relay: what a seated agent or a local tool may send on to the hub. */
-static int rl_node_may_relay(int role, Relais__Envelope__BodyCase body)
+/* rl_node_hello_ok answers a local Hello; challenge: the tool must prove its operator key. */
+static void rl_node_hello_ok(struct rl_node *n, uint32_t pipe, uint64_t req_id, const uint8_t *challenge,
+                             const char *granted)
 {
-	if (role == RELAIS__ROLE__ROLE_AGENT)
-		return body == RELAIS__ENVELOPE__BODY_AGENT_LOGIN || body == RELAIS__ENVELOPE__BODY_AGENT_RESUME ||
-		       body == RELAIS__ENVELOPE__BODY_AGENT_SET_STATE || body == RELAIS__ENVELOPE__BODY_OFFER_ANSWER ||
-		       body == RELAIS__ENVELOPE__BODY_CONTACT_HANGUP ||
-		       body == RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER || body == RELAIS__ENVELOPE__BODY_WRAPUP_DONE ||
-		       body == RELAIS__ENVELOPE__BODY_HEARTBEAT || body == RELAIS__ENVELOPE__BODY_CALL_QUALITY;
-	return role == RELAIS__ROLE__ROLE_CTL && body == RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
+	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	rl_env out;
+
+	rl_env_init(&out);
+	out.req_id = req_id;
+	ok.server_time_us = rl_wall_us();
+	ok.hub_id = n->conf.site_id;
+	ok.challenge.data = (uint8_t *)challenge;
+	ok.challenge.len = challenge ? RL_KEY_CHALLENGE : 0;
+	ok.granted = (char *)granted;
+	out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
+	out.hello_ok = &ok;
+	rl_node_send(n, pipe, &out);
+}
+
+/* rl_node_tool_proof checks a tool's proof of an operator key (the node's `operators`). */
+static void rl_node_tool_proof(struct rl_node *n, struct rl_lpeer *p, const rl_env *env)
+{
+	const Relais__Hello *h = env->hello;
+	const struct rl_operator *op = rl_operator_find(n->conf.operators, n->conf.noperators, h->principal);
+	char granted[RL_WIRE_MAX_TEXT + 1];
+
+	if (op == NULL || !p->challenged ||
+	    rl_key_check(op->key, p->challenge, RELAIS__ROLE__ROLE_CTL, op->id, h->proof.data, h->proof.len) != RL_OK) {
+		p->challenged = 0;
+		n->ctr.refused_tools++;
+		rl_log(RL_LOG_WARNING, "tool proof refused operator=%s src=%s", h->principal ? h->principal : "",
+		       p->ip[0] ? p->ip : "?");
+		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_AUTH,
+		                    "unknown operator or bad proof");
+		return;
+	}
+	p->op = op;
+	p->challenged = 0;
+	snprintf(granted, sizeof(granted), "operator %s (%s)", op->id, rl_operator_role_name(op->role));
+	rl_log(RL_LOG_NOTICE, "tool link up operator=%s role=%s src=%s", op->id, rl_operator_role_name(op->role),
+	       p->ip[0] ? p->ip : "?");
+	rl_node_hello_ok(n, p->pipe, env->req_id, NULL, granted);
+}
+
+/* A local link says who it is: a seated agent at once (its sessions prove themselves at the
+ * hub), a tool once a second Hello proves an operator's key (docs/security.md). */
+static void rl_node_local_hello(struct rl_node *n, struct rl_lpeer *p, uint32_t pipe, const rl_env *env)
+{
+	int role = env->hello->role;
+
+	if (role != RELAIS__ROLE__ROLE_AGENT && role != RELAIS__ROLE__ROLE_CTL) {
+		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "agents and tools only");
+		return;
+	}
+	if (p == NULL) {
+		struct sockaddr_storage ss;
+		p = rl_calloc(1, sizeof(*p));
+		p->pipe = pipe;
+		if (rl_link_peer_ip(pipe, &ss) == RL_OK)
+			rl_addr_ip((const struct sockaddr *)&ss, p->ip, sizeof(p->ip));
+		rl_htab_put(&n->peers, pipe, p);
+	}
+	p->role = role;
+	p->op = NULL;
+	if (role == RELAIS__ROLE__ROLE_AGENT) {
+		rl_node_hello_ok(n, pipe, env->req_id, NULL, "agent");
+	} else if (env->hello->proof.len > 0) {
+		rl_node_tool_proof(n, p, env);
+	} else {
+		if (!p->challenged)
+			rl_key_challenge(p->challenge);
+		p->challenged = 1;
+		rl_node_hello_ok(n, pipe, env->req_id, p->challenge, NULL);
+	}
+}
+
+static void rl_node_local_heartbeat(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
+	rl_env out;
+
+	if (env->session != 0 && p->role == RELAIS__ROLE__ROLE_AGENT) {
+		rl_node_relay_up(n, p->pipe, env); /* an agent's: the hub answers with its view */
+		return;
+	}
+	rl_env_init(&out);
+	hb.sent_us = rl_wall_us();
+	hb.echo_us = env->heartbeat->sent_us;
+	out.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
+	out.heartbeat = &hb;
+	rl_node_send(n, p->pipe, &out);
+}
+
+static void rl_node_local_drain(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	Relais__Ok ok = RELAIS__OK__INIT;
+	rl_env out;
+
+	rl_log(RL_LOG_NOTICE, "drain %s by operator=%s src=%s", env->site_drain->on ? "on" : "off", p->op->id,
+	       p->ip[0] ? p->ip : "?");
+	rl_node_set_draining(n, env->site_drain->on);
+	rl_env_init(&out);
+	out.req_id = env->req_id;
+	out.body_case = RELAIS__ENVELOPE__BODY_OK;
+	out.ok = &ok;
+	rl_node_send(n, p->pipe, &out);
+}
+
+static void rl_node_local_login(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	/* A seated agent is at this site, whatever it says; the hub checks it too, and counts
+	 * failed logins per the address we saw the agent at. */
+	env->agent_login->site_id = n->conf.site_id;
+	env->agent_login->from_ip = p->ip;
+	rl_node_relay_up(n, p->pipe, env);
+	env->agent_login->site_id = NULL; /* not ours to free */
+	env->agent_login->from_ip = NULL;
+}
+
+static void rl_node_local_relay(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	rl_node_relay_up(n, p->pipe, env);
+}
+
+static void rl_node_local_submit(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	rl_node_ctl_submit(n, p, env);
+}
+
+/*
+ * What a local link may ask of the node. A seated agent's own requests go on to the hub on
+ * the agent's chan (the hub checks them against the agent's session); a tool's site
+ * commands are the node's to carry out, once the tool has proven an operator key with a role
+ * allowed here. Tools ask the hub itself for status. Anything else stops here.
+ */
+enum { RL_LOCAL_AGENT = 1, RL_LOCAL_ADMIN = 2, RL_LOCAL_NOC = 4 };
+
+static const struct rl_local_req {
+	Relais__Envelope__BodyCase body;
+	unsigned who;
+	void (*fn)(struct rl_node *n, struct rl_lpeer *p, rl_env *env);
+} rl_local_reqs[] = {
+    {RELAIS__ENVELOPE__BODY_HEARTBEAT, RL_LOCAL_AGENT | RL_LOCAL_ADMIN | RL_LOCAL_NOC, rl_node_local_heartbeat},
+    {RELAIS__ENVELOPE__BODY_AGENT_LOGIN, RL_LOCAL_AGENT, rl_node_local_login},
+    {RELAIS__ENVELOPE__BODY_AGENT_RESUME, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_AGENT_SET_STATE, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_OFFER_ANSWER, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_CONTACT_HANGUP, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_WRAPUP_DONE, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_CALL_QUALITY, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT, RL_LOCAL_ADMIN, rl_node_local_submit},
+    {RELAIS__ENVELOPE__BODY_SITE_DRAIN, RL_LOCAL_ADMIN | RL_LOCAL_NOC, rl_node_local_drain},
+};
+
+/* rl_local_who: who speaks on a local link (0: a tool that has not proven a key). */
+static unsigned rl_local_who(const struct rl_lpeer *p)
+{
+	if (p->role == RELAIS__ROLE__ROLE_AGENT)
+		return RL_LOCAL_AGENT;
+	if (p->op == NULL)
+		return 0;
+	return p->op->role == RL_OP_ADMIN ? RL_LOCAL_ADMIN : p->op->role == RL_OP_NOC ? RL_LOCAL_NOC : 0;
+}
+
+/* rl_node_local_gate hands env to its row's handler if p may send it, else refuses it.
+ * Heartbeats keep any hello'd link alive, proven or not. */
+static void rl_node_local_gate(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	unsigned who = rl_local_who(p);
+
+	for (size_t i = 0; i < sizeof(rl_local_reqs) / sizeof(rl_local_reqs[0]); i++) {
+		if (rl_local_reqs[i].body != env->body_case)
+			continue;
+		if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT || (rl_local_reqs[i].who & who)) {
+			rl_local_reqs[i].fn(n, p, env);
+			return;
+		}
+		break;
+	}
+	n->ctr.refused_tools += p->role == RELAIS__ROLE__ROLE_CTL;
+	if (env->req_id)
+		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
+		                    who == 0 && p->role == RELAIS__ROLE__ROLE_CTL
+		                        ? "prove who you are first: Hello with your operator key's proof"
+		                        : "not allowed on this link");
 }
 
 static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
@@ -469,66 +651,12 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		return;
 	}
 	p = rl_htab_get(&n->peers, pipe, NULL, NULL);
-	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
-		Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
-		rl_env out;
-		int role = env->hello->role;
-		if (role != RELAIS__ROLE__ROLE_AGENT && role != RELAIS__ROLE__ROLE_CTL) {
-			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
-			                    "agents and tools only");
-			rl_wire_free(env);
-			return;
-		}
-		if (p == NULL) {
-			p = rl_calloc(1, sizeof(*p));
-			p->pipe = pipe;
-			rl_htab_put(&n->peers, pipe, p);
-		}
-		p->role = role;
-		rl_env_init(&out);
-		out.req_id = env->req_id;
-		ok.server_time_us = rl_wall_us();
-		ok.hub_id = n->conf.site_id;
-		out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
-		out.hello_ok = &ok;
-		rl_node_send(n, pipe, &out);
-	} else if (p == NULL) {
-		if (env->req_id)
-			rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST,
-			                    "say Hello first");
-	} else if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT && env->session == 0) {
-		Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
-		rl_env out;
-		rl_env_init(&out);
-		hb.sent_us = rl_wall_us();
-		hb.echo_us = env->heartbeat->sent_us;
-		out.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
-		out.heartbeat = &hb;
-		rl_node_send(n, pipe, &out);
-	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT) {
-		rl_node_ctl_submit(n, p, env);
-	} else if (p->role == RELAIS__ROLE__ROLE_CTL && env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
-		Relais__Ok ok = RELAIS__OK__INIT;
-		rl_env out;
-		rl_node_set_draining(n, env->site_drain->on);
-		rl_env_init(&out);
-		out.req_id = env->req_id;
-		out.body_case = RELAIS__ENVELOPE__BODY_OK;
-		out.ok = &ok;
-		rl_node_send(n, pipe, &out);
-	} else if (p->role == RELAIS__ROLE__ROLE_AGENT && env->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN) {
-		/* A seated agent is at this site, whatever it says; the hub checks it too. */
-		env->agent_login->site_id = n->conf.site_id;
-		rl_node_relay_up(n, pipe, env);
-		env->agent_login->site_id = NULL; /* not ours to free */
-	} else if (rl_node_may_relay(p->role, env->body_case)) {
-		rl_node_relay_up(n, pipe, env);
-	} else if (env->req_id) {
-		/* The hub sees relayed frames on the node's link: anything an agent or tool may
-		 * not ask for itself (submit, cancel, site registration) stops here. */
-		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
-		                    "not allowed on this link");
-	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO)
+		rl_node_local_hello(n, p, pipe, env);
+	else if (p == NULL && env->req_id)
+		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first");
+	else if (p != NULL)
+		rl_node_local_gate(n, p, env);
 	rl_wire_free(env);
 }
 
@@ -598,7 +726,8 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	                           .tls = &conf->tls,
 	                           .role = RELAIS__ROLE__ROLE_NODE,
 	                           .site_id = conf->site_id,
-	                           .name = "relais-node"};
+	                           .name = "relais-node",
+	                           .key = &conf->key};
 	int rv;
 
 	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {

@@ -9,6 +9,7 @@
 
 #include "rl_link.h"
 #include "rl_loop.h"
+#include "rl_operator.h"
 #include "bridge.h"
 #include "source.h"
 
@@ -19,11 +20,15 @@ struct rl_node_conf {
 	const char *hub_url;
 	const char *const *listen; /* NULL-terminated */
 	struct rl_tls tls;
-	const struct rl_bridge_conf *media; /* the voice path; NULL = none */
+	const struct rl_bridge_conf *media;  /* the voice path; NULL = none */
+	struct rl_key key;                   /* the site's key, proven to the hub at Hello */
+	const struct rl_operator *operators; /* who local tools may be (docs/security.md) */
+	int noperators;
 };
 
 struct rl_node_counters {
 	uint64_t relayed_up, relayed_down, dropped_up, dropped_down, submitted, acked, refused, cancels;
+	uint64_t refused_tools; /* local tool requests refused: no proven operator, or a role without the right */
 };
 
 /* rl_node_open dials the hub and listens. Errors: RL_ENET, RL_ECONFIG, RL_ENOMEM. */

@@ -8,6 +8,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_time.h"
 
@@ -35,6 +36,10 @@ struct rl_client {
 	int role;
 	char site_id[RL_WIRE_MAX_ID + 1];
 	char name[RL_WIRE_MAX_TEXT + 1];
+	char principal[RL_WIRE_MAX_ID + 1]; /* tools: the operator's id */
+	struct rl_key key;                  /* the key proven at Hello (nodes, tools) */
+	int has_key;
+	unsigned proof_refusals; /* in a row: logged at the first, then quiet */
 	uint64_t hb_session;
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
@@ -84,6 +89,11 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	c->hb_session = o->hb_session;
 	snprintf(c->site_id, sizeof(c->site_id), "%s", o->site_id ? o->site_id : "");
 	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "");
+	snprintf(c->principal, sizeof(c->principal), "%s", o->principal ? o->principal : "");
+	if (o->key != NULL) {
+		c->key = *o->key;
+		c->has_key = 1;
+	}
 	if ((rv = rl_link_client_open(&c->sock)) != RL_OK) {
 		free(c);
 		return rv;
@@ -202,15 +212,25 @@ int rl_client_send(struct rl_client *c, rl_env *env)
 	return rv;
 }
 
-static void rl_client_send_hello(struct rl_client *c, uint64_t now)
+/* rl_client_send_hello says who we are; with challenge (the server's, from its HelloOk) it
+ * carries the proof of our key. */
+static void rl_client_send_hello(struct rl_client *c, uint64_t now, const uint8_t *challenge)
 {
 	Relais__Hello h = RELAIS__HELLO__INIT;
+	uint8_t proof[RL_KEY_SIG];
 	rl_env env;
 
 	rl_env_init(&env);
 	h.role = (Relais__Role)c->role;
 	h.site_id = c->site_id;
 	h.name = c->name;
+	h.principal = c->principal;
+	if (challenge != NULL && c->has_key) {
+		rl_key_prove(&c->key, challenge, c->role,
+		             c->role == RELAIS__ROLE__ROLE_NODE ? c->site_id : c->principal, proof);
+		h.proof.data = proof;
+		h.proof.len = sizeof(proof);
+	}
 	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
 	c->hello_req = env.req_id = rl_link_new_req_id();
@@ -221,6 +241,17 @@ static void rl_client_send_hello(struct rl_client *c, uint64_t now)
 		rl_client_send_raw(c, buf, len);
 		free(buf);
 	}
+}
+
+/* rl_client_challenged: the server wants our key's proof of its challenge. */
+static void rl_client_challenged(struct rl_client *c, uint64_t now, const ProtobufCBinaryData *challenge)
+{
+	if (!c->has_key || challenge->len != RL_KEY_CHALLENGE) {
+		if (c->proof_refusals++ == 0)
+			rl_log(RL_LOG_ERR, "server wants a key proof and we have no key url=%s", c->url);
+		return;
+	}
+	rl_client_send_hello(c, now, challenge->data);
 }
 
 static void rl_client_send_heartbeat(struct rl_client *c, uint64_t now)
@@ -368,7 +399,7 @@ void rl_client_tick(struct rl_client *c)
 		/* A pipe came or went: whoever is at the other end must hear Hello first. */
 		c->pipe_seen = ev;
 		rl_client_down(c, now);
-		rl_client_send_hello(c, now);
+		rl_client_send_hello(c, now, NULL);
 	}
 	if (!c->ready) {
 		uint64_t since = c->down_us > c->redial_us ? c->down_us : c->redial_us;
@@ -380,7 +411,7 @@ void rl_client_tick(struct rl_client *c)
 			return;
 		}
 		if (now - c->hello_sent_us >= RL_CLIENT_RESEND_MS * 1000u)
-			rl_client_send_hello(c, now);
+			rl_client_send_hello(c, now, NULL);
 		return;
 	}
 	if (now - c->last_rx_us >= RL_LINK_DEAD_MS * 1000u && now - c->redial_us >= RL_LINK_DEAD_MS * 1000u) {
@@ -421,7 +452,25 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		return rv;
 	}
 	c->last_rx_us = now;
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req &&
+	    env->hello_ok->challenge.len > 0) {
+		rl_client_challenged(c, now, &env->hello_ok->challenge);
+		rl_wire_free(env);
+		return RL_EAGAIN;
+	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && env->req_id == c->hello_req && env->req_id != 0) {
+		/* Our Hello (or its proof) was refused: say so once; the tick tries again. */
+		if (c->proof_refusals++ == 0)
+			rl_log(RL_LOG_ERR, "server refused our hello url=%s principal=%s err=\"%s\"", c->url,
+			       c->role == RELAIS__ROLE__ROLE_NODE ? c->site_id : c->principal,
+			       env->error->message ? env->error->message : "");
+		rl_wire_free(env);
+		return RL_EAGAIN;
+	}
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req) {
+		if (env->hello_ok->granted && env->hello_ok->granted[0] && (c->generation == 0 || c->proof_refusals))
+			rl_log(RL_LOG_INFO, "link granted url=%s as=\"%s\"", c->url, env->hello_ok->granted);
+		c->proof_refusals = 0;
 		if (c->generation > 0)
 			rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
 			       (unsigned long long)((now - c->down_us) / 1000u));
@@ -449,7 +498,7 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		/* The server does not know this pipe (it restarted, or our hello was lost):
 		 * say hello again; the request stays pending and goes out after HelloOk. */
 		rl_client_down(c, now);
-		rl_client_send_hello(c, now);
+		rl_client_send_hello(c, now, NULL);
 		rl_wire_free(env);
 		return RL_EAGAIN;
 	}
@@ -519,5 +568,6 @@ void rl_client_close(struct rl_client *c)
 			rl_pending_free(p);
 		}
 	}
+	rl_key_wipe(&c->key);
 	free(c);
 }

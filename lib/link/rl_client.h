@@ -4,7 +4,8 @@
  * Used by the agent client, the node (towards the hub) and relaisctl. The client owns one
  * pair1 socket added to the caller's rl_loop under `tag`. It:
  *   - sends Hello{role, site_id, name} on every new pipe and holds all requests until the
- *     HelloOk arrives (a restarted hub learns who we are before anything else);
+ *     HelloOk arrives (a restarted hub learns who we are before anything else); when the
+ *     HelloOk carries a challenge, says Hello again with the proof of its key (rl_key.h);
  *   - keeps each request (with its req_id) until its reply arrives, re-sending it every
  *     RL_CLIENT_RESEND_MS on the same req_id; the server makes repeats harmless;
  *   - sends a Heartbeat every RL_HEARTBEAT_MS and reports the link down after
@@ -19,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "rl_key.h"
 #include "rl_link.h"
 #include "rl_loop.h"
 
@@ -33,6 +35,8 @@ struct rl_client_opts {
 	int role;                 /* RELAIS__ROLE__ROLE_* */
 	const char *site_id;      /* nodes: their site */
 	const char *name;         /* for the server's logs */
+	const char *principal;    /* tools: the operator's id */
+	const struct rl_key *key; /* nodes and tools: the key proven at Hello (copied); NULL: none */
 	/* Heartbeats carry this session (agents: their session, 0 before login). */
 	uint64_t hb_session;
 };

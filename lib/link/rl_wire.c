@@ -79,11 +79,16 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	switch (e->body_case) {
 	case RELAIS__ENVELOPE__BODY_HELLO:
 		return rl_wire_text_ok(e->hello->site_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(e->hello->name, RL_WIRE_MAX_TEXT);
+		       rl_wire_text_ok(e->hello->name, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_text_ok(e->hello->principal, RL_WIRE_MAX_ID) && e->hello->proof.len <= RL_WIRE_MAX_KEY;
+	case RELAIS__ENVELOPE__BODY_HELLO_OK:
+		return e->hello_ok->challenge.len <= RL_WIRE_MAX_KEY &&
+		       rl_wire_text_ok(e->hello_ok->granted, RL_WIRE_MAX_TEXT);
 	case RELAIS__ENVELOPE__BODY_AGENT_LOGIN:
 		return rl_wire_text_ok(e->agent_login->agent_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(e->agent_login->secret, RL_WIRE_MAX_SECRET) &&
-		       rl_wire_text_ok(e->agent_login->site_id, RL_WIRE_MAX_ID);
+		       rl_wire_text_ok(e->agent_login->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->agent_login->from_ip, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_AGENT_RESUME:
 		return e->agent_resume->token.len <= 64;
 	case RELAIS__ENVELOPE__BODY_AGENT_SET_STATE:

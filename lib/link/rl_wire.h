@@ -20,7 +20,7 @@
 #define RL_WIRE_MAX_ID           RL_ID_MAX   /* ids: tenant, queue, agent, site, contact, ext */
 #define RL_WIRE_MAX_TEXT         256         /* other strings: reasons, names, pop values */
 #define RL_WIRE_MAX_SECRET       256
-#define RL_WIRE_MAX_KEY          64     /* MediaLeg keys (SRTP master key + salt) */
+#define RL_WIRE_MAX_KEY          64     /* MediaLeg keys (SRTP master key + salt), Hello proofs */
 #define RL_WIRE_MAX_LIVE         2000   /* SiteRegister.live entries */
 #define RL_WIRE_MAX_POP_ITEMS    32     /* ScreenPop.data entries */
 #define RL_WIRE_MAX_STATUS_ITEMS 200000 /* StatusReply rows (trusted direction only) */

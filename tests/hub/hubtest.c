@@ -26,6 +26,34 @@ const char *ht_hash(const char *secret)
 	return cache[n++].hash;
 }
 
+const struct rl_key *ht_key(const char *id)
+{
+	static struct {
+		char id[64];
+		struct rl_key key;
+		char pub[RL_KEY_TEXT];
+	} keys[32];
+	static int n;
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(keys[i].id, id) == 0)
+			return &keys[i].key;
+	RL_REQUIRE(n < 32 && strlen(id) < sizeof(keys[0].id));
+	snprintf(keys[n].id, sizeof(keys[n].id), "%s", id);
+	rl_key_generate(&keys[n].key);
+	return &keys[n++].key;
+}
+
+const char *ht_pub(const char *id)
+{
+	static char text[32][RL_KEY_TEXT];
+	static unsigned next;
+	char *t = text[next++ % 32];
+
+	rl_key_pub_text(ht_key(id)->pk, t);
+	return t;
+}
+
 static void ht_on_send(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 {
 	struct ht *h = arg;
@@ -51,6 +79,22 @@ static void ht_on_auth(void *arg, struct rl_auth_job *job)
 	h->jobs[h->njobs++] = job;
 }
 
+static int ht_addr(void *arg, uint32_t pipe, char *ip, size_t cap)
+{
+	struct ht *h = arg;
+
+	if (pipe >= 64 || h->ip[pipe][0] == '\0')
+		return -1;
+	snprintf(ip, cap, "%s", h->ip[pipe]);
+	return 0;
+}
+
+void ht_set_ip(struct ht *h, uint32_t pipe, const char *ip)
+{
+	RL_REQUIRE(pipe < 64);
+	snprintf(h->ip[pipe], sizeof(h->ip[pipe]), "%s", ip);
+}
+
 static void ht_start(struct ht *h)
 {
 	struct rl_hub_conf hc = {
@@ -63,6 +107,7 @@ static void ht_start(struct ht *h)
 	if (config_read_string(&cfg, h->conf) != CONFIG_TRUE)
 		fprintf(stderr, "hubtest config line %d: %s\n", config_error_line(&cfg), config_error_text(&cfg));
 	RL_REQUIRE(rl_engine_open(&h->e, &hc, &cfg, ht_on_send, h, ht_on_auth, h, h->now) == RL_OK);
+	rl_engine_set_addr_fn(h->e, ht_addr, h);
 	config_destroy(&cfg);
 }
 
@@ -131,20 +176,36 @@ void ht_tick(struct ht *h, uint64_t ms)
 	ht_commit(h);
 }
 
-void ht_hello(struct ht *h, uint32_t pipe, int role, const char *site)
+const rl_env *ht_hello_proof(struct ht *h, uint32_t pipe, int role, const char *id, const uint8_t *proof)
 {
 	Relais__Hello hello = RELAIS__HELLO__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
-	env.req_id = ++h->next_req;
 	hello.role = role;
-	hello.site_id = (char *)site;
+	if (role == RELAIS__ROLE__ROLE_NODE)
+		hello.site_id = (char *)id;
+	else if (role == RELAIS__ROLE__ROLE_CTL)
+		hello.principal = (char *)id;
+	hello.proof.data = (uint8_t *)proof;
+	hello.proof.len = proof ? RL_KEY_SIG : 0;
 	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
 	env.hello = &hello;
-	ht_begin(h);
-	ht_input(h, pipe, &env);
-	ht_commit(h);
+	return ht_request(h, pipe, 0, 0, &env);
+}
+
+void ht_hello(struct ht *h, uint32_t pipe, int role, const char *id)
+{
+	const rl_env *a = ht_hello_proof(h, pipe, role, id, NULL);
+	uint8_t sig[RL_KEY_SIG];
+
+	RL_REQUIRE(a != NULL && a->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK);
+	if (a->hello_ok->challenge.len == 0)
+		return;
+	RL_REQUIRE(a->hello_ok->challenge.len == RL_KEY_CHALLENGE);
+	rl_key_prove(ht_key(id), a->hello_ok->challenge.data, role, id, sig);
+	a = ht_hello_proof(h, pipe, role, id, sig);
+	RL_REQUIRE(a != NULL && a->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && a->hello_ok->challenge.len == 0);
 }
 
 const rl_env *ht_request(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, rl_env *env)

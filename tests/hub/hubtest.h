@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "rl_key.h"
 #include "rl_wire.h"
 
 struct ht_frame {
@@ -33,6 +34,7 @@ struct ht {
 	uint64_t next_req;
 	struct rl_auth_job *jobs[64];
 	int njobs;
+	char ip[64][48]; /* ht_set_ip: the remote IP of pipes 0..63 */
 	/* Optional: sees every frame sent, in order (the property test's digest). */
 	void (*observe)(void *arg, uint32_t pipe, const rl_env *env);
 	void *observe_arg;
@@ -40,6 +42,11 @@ struct ht {
 
 /* ht_hash: an argon2id hash of secret (cheapest settings), cached per secret. */
 const char *ht_hash(const char *secret);
+
+/* ht_pub: the public key (base64, for a config's key = "...") of principal id's test key,
+ * made on first use; ht_key: that key pair. */
+const char *ht_pub(const char *id);
+const struct rl_key *ht_key(const char *id);
 
 /* ht_open starts an engine on conf (libconfig text: hub settings come from struct defaults;
  * sites, tenants, queues, agents from conf) in a new directory. Fails the test on error. */
@@ -62,8 +69,12 @@ void ht_input(struct ht *h, uint32_t pipe, const rl_env *env);
 /* ht_tick moves the clock by ms and fires timers, in a batch of its own. */
 void ht_tick(struct ht *h, uint64_t ms);
 
-/* ht_hello: role says Hello on pipe (site for a node), in a batch of its own. */
-void ht_hello(struct ht *h, uint32_t pipe, int role, const char *site);
+/* ht_hello: role says Hello on pipe, as id (a node: its site; a tool: its operator; an agent
+ * link: ignored) and proves id's key (ht_key) when challenged; fails the test if refused. */
+void ht_hello(struct ht *h, uint32_t pipe, int role, const char *id);
+
+/* ht_hello_proof sends one Hello as id with proof (NULL: none) and returns the answer. */
+const rl_env *ht_hello_proof(struct ht *h, uint32_t pipe, int role, const char *id, const uint8_t *proof);
 
 /* ht_request sends env (its req_id set here; chan and session as given) in a batch of its
  * own and returns the answer with that req_id on pipe (NULL if none). */
@@ -80,6 +91,9 @@ const rl_env *ht_last(struct ht *h, uint32_t pipe, Relais__Envelope__BodyCase bo
 
 /* ht_count: how many frames of kind body went to pipe since ht_forget. */
 int ht_count(struct ht *h, uint32_t pipe, Relais__Envelope__BodyCase body);
+
+/* ht_set_ip: links on pipe (< 64) come from ip (login lockouts count per address). */
+void ht_set_ip(struct ht *h, uint32_t pipe, const char *ip);
 
 /* ht_forget drops the frames kept so far. */
 void ht_forget(struct ht *h);

@@ -421,7 +421,8 @@ static void status(struct rl_engine *e)
 }
 
 static const char conf_text[] =
-    "sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
+    "sites = ( { id = \"casablanca\"; key = \"%s\"; }, { id = \"dakar\"; key = \"%s\"; } );\n"
+    "operators = ( { id = \"admin\"; role = \"admin\"; key = \"%s\"; } );\n"
     "tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
     "queues = (\n"
     " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; sites = [ \"casablanca\" ];"
@@ -437,7 +438,8 @@ static const char conf_text[] =
 static char *conf(const char *secret[NAGENTS])
 {
 	static char text[16384];
-	size_t n = (size_t)snprintf(text, sizeof(text), "%sagents = (\n", conf_text);
+	size_t n =
+	    (size_t)snprintf(text, sizeof(text), conf_text, ht_pub("casablanca"), ht_pub("dakar"), ht_pub("admin"));
 	static const char *const skills[] = {"billing = 5; tech = 6;",
 	                                     "billing = 8;",
 	                                     "cards = 4;",
@@ -450,6 +452,7 @@ static char *conf(const char *secret[NAGENTS])
 	                                      "\"bank\", \"telco\"", "\"telco\"", "\"telco\"",
 	                                      "\"bank\", \"telco\"", "\"telco\""};
 
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "agents = (\n");
 	for (int i = 0; i < NAGENTS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 		                      " { id = \"%s\"; tenants = [ %s ]; skills = { %s }; secret_hash = \"%s\"; }%s\n",
@@ -462,10 +465,8 @@ static char *conf(const char *secret[NAGENTS])
 /* relink: a new engine knows no links: everyone says hello again. */
 static void relink(void)
 {
-	RL_REQUIRE(rl_engine_begin(hub.e, hub.now) == RL_OK);
-	hello(hub.e, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
-	hello(hub.e, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "");
-	RL_REQUIRE(rl_engine_commit(hub.e) == RL_OK);
+	ht_hello(&hub, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_hello(&hub, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "admin");
 	for (int i = 0; i < NAGENTS; i++)
 		agents[i].linked = 0;
 }

@@ -1,8 +1,10 @@
 /*
  * The hub's rules, one scenario each, on an engine driven by hand (hubtest.h): who may send
- * which request, tenants kept apart, transfers refused, ring-no-answer, wrap-up timers and
- * breaks asked for during a call, a disposition given after a transfer, KPIs rebuilt after
- * a crash. Real LMDB, real codec; no sockets, no sleeps: milliseconds.
+ * which request (agents, site nodes proving their site's key, operators by role), keys that
+ * prove nothing else, tenants kept apart (also from a supervisor of another tenant), login
+ * lockouts that never lock an agent out of its own address, transfers refused, ring-no-answer,
+ * wrap-up timers and breaks asked for during a call, a disposition given after a transfer,
+ * KPIs rebuilt after a crash. Real LMDB, real codec; no sockets, no sleeps: milliseconds.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,9 +14,12 @@
 #include "rl_log.h"
 #include "rltest.h"
 
-#define NODE      1 /* casablanca's node */
-#define NODE2     2 /* dakar's node */
-#define CTL       3
+#define NODE      1  /* casablanca's node */
+#define NODE2     2  /* dakar's node */
+#define CTL       3  /* operator admin */
+#define NOC       4  /* operator noc */
+#define SUP       5  /* operator sup.telco: a supervisor of telco */
+#define VIEW      6  /* operator wall: a viewer of bank */
 #define AGENT     10 /* a1's own link (home agent) */
 #define AGENT2    11 /* a2 */
 #define AGENT_B   12 /* b1 */
@@ -30,8 +35,13 @@ static char *conf(void)
 
 	snprintf(
 	    text, sizeof(text),
-	    "sites = ( { id = \"casablanca\"; }, { id = \"dakar\"; } );\n"
+	    "sites = ( { id = \"casablanca\"; key = \"%s\"; }, { id = \"dakar\"; key = \"%s\"; },\n"
+	    "          { id = \"marrakech\"; } );\n"
 	    "tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
+	    "operators = ( { id = \"admin\"; role = \"admin\"; key = \"%s\"; },\n"
+	    "              { id = \"noc\"; role = \"noc\"; key = \"%s\"; },\n"
+	    "              { id = \"sup.telco\"; role = \"supervisor\"; tenants = [ \"telco\" ]; key = \"%s\"; },\n"
+	    "              { id = \"wall\"; role = \"viewer\"; tenants = [ \"bank\" ]; key = \"%s\"; } );\n"
 	    "queues = (\n"
 	    " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; wrapup_s = 3;"
 	    "   offer_timeout_s = 5; sl_seconds = 20; },\n"
@@ -45,6 +55,7 @@ static char *conf(void)
 	    " { id = \"m1\"; tenants = [ \"telco\", \"bank\" ]; skills = { cards = 5; tech = 5; };"
 	    "   site = \"casablanca\"; secret_hash = \"%s\"; }\n"
 	    ");\n",
+	    ht_pub("casablanca"), ht_pub("dakar"), ht_pub("admin"), ht_pub("noc"), ht_pub("sup.telco"), ht_pub("wall"),
 	    ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("b1-secret"), ht_hash("m1-secret"));
 	return text;
 }
@@ -55,7 +66,10 @@ static void start(void)
 	ht_open(&h, conf());
 	ht_hello(&h, NODE, RELAIS__ROLE__ROLE_NODE, "casablanca");
 	ht_hello(&h, NODE2, RELAIS__ROLE__ROLE_NODE, "dakar");
-	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "admin");
+	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
+	ht_hello(&h, SUP, RELAIS__ROLE__ROLE_CTL, "sup.telco");
+	ht_hello(&h, VIEW, RELAIS__ROLE__ROLE_CTL, "wall");
 	ht_hello(&h, AGENT, RELAIS__ROLE__ROLE_AGENT, "");
 	ht_hello(&h, AGENT2, RELAIS__ROLE__ROLE_AGENT, "");
 	ht_hello(&h, AGENT_B, RELAIS__ROLE__ROLE_AGENT, "");
@@ -108,37 +122,37 @@ static const Relais__QueueStat *queue_stat(const rl_env *st, const char *id)
 /* ---------------------------------------------------------------------------------------- */
 /* who may send what: docs/architecture.md's table, checked from every principal */
 
-enum { P_AGENT, P_NODE, P_RELAYED, P_CTL, NP };
+enum { P_AGENT, P_NODE, P_RELAYED, P_ADMIN, P_NOC, P_SUP, P_VIEW, NP };
 
 struct rule {
 	const char *name;
 	Relais__Envelope__BodyCase body;
-	int allowed[NP]; /* agent link, site node, agent relayed by a node, tool */
+	int allowed[NP]; /* agent link, site node, agent relayed by a node, admin, noc, supervisor, viewer */
 	int refusal;     /* the error for those not allowed */
 };
 
 static const struct rule rules[] = {
-    {"AgentLogin", RELAIS__ENVELOPE__BODY_AGENT_LOGIN, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"AgentResume", RELAIS__ENVELOPE__BODY_AGENT_RESUME, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"AgentSetState", RELAIS__ENVELOPE__BODY_AGENT_SET_STATE, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"OfferAnswer", RELAIS__ENVELOPE__BODY_OFFER_ANSWER, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"ContactHangup", RELAIS__ENVELOPE__BODY_CONTACT_HANGUP, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"ContactTransfer", RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"WrapupDone", RELAIS__ENVELOPE__BODY_WRAPUP_DONE, {1, 0, 1, 0}, ERR(FORBIDDEN)},
-    {"SubmitContact", RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT, {0, 1, 0, 1}, ERR(FORBIDDEN)},
-    {"ContactCancel", RELAIS__ENVELOPE__BODY_CONTACT_CANCEL, {0, 1, 0, 1}, ERR(FORBIDDEN)},
-    {"QueuePosition", RELAIS__ENVELOPE__BODY_QUEUE_POSITION, {0, 1, 0, 1}, ERR(FORBIDDEN)},
-    {"TransferResult", RELAIS__ENVELOPE__BODY_TRANSFER_RESULT, {0, 1, 0, 0}, ERR(FORBIDDEN)},
-    {"SiteRegister", RELAIS__ENVELOPE__BODY_SITE_REGISTER, {0, 1, 0, 0}, ERR(FORBIDDEN)},
-    {"StatusRequest", RELAIS__ENVELOPE__BODY_STATUS_REQUEST, {1, 1, 1, 1}, ERR(FORBIDDEN)},
-    {"AdminSetAgentState", RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE, {0, 0, 0, 1}, ERR(FORBIDDEN)},
-    {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0}, ERR(BAD_REQUEST)},
+    {"AgentLogin", RELAIS__ENVELOPE__BODY_AGENT_LOGIN, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"AgentResume", RELAIS__ENVELOPE__BODY_AGENT_RESUME, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"AgentSetState", RELAIS__ENVELOPE__BODY_AGENT_SET_STATE, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"OfferAnswer", RELAIS__ENVELOPE__BODY_OFFER_ANSWER, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"ContactHangup", RELAIS__ENVELOPE__BODY_CONTACT_HANGUP, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"ContactTransfer", RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"WrapupDone", RELAIS__ENVELOPE__BODY_WRAPUP_DONE, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"SubmitContact", RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT, {0, 1, 0, 1, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"ContactCancel", RELAIS__ENVELOPE__BODY_CONTACT_CANCEL, {0, 1, 0, 1, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"QueuePosition", RELAIS__ENVELOPE__BODY_QUEUE_POSITION, {0, 1, 0, 1, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"TransferResult", RELAIS__ENVELOPE__BODY_TRANSFER_RESULT, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"SiteRegister", RELAIS__ENVELOPE__BODY_SITE_REGISTER, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"StatusRequest", RELAIS__ENVELOPE__BODY_STATUS_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
+    {"AdminSetAgentState", RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
 
 /* send_any sends a request of kind body with harmless contents from principal p. */
 static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 {
-	static const uint32_t pipe[NP] = {AGENT, NODE, NODE, CTL};
+	static const uint32_t pipe[NP] = {AGENT, NODE, NODE, CTL, NOC, SUP, VIEW};
 	const uint64_t chan = p == P_RELAYED ? RELAYED : 0, session = p == P_AGENT ? s_a1 : p == P_RELAYED ? s_m1 : 0;
 	Relais__AgentLogin login = RELAIS__AGENT_LOGIN__INIT;
 	Relais__AgentResume resume = RELAIS__AGENT_RESUME__INIT;
@@ -163,7 +177,7 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	login.secret = "wrong";
 	submit_.tenant_id = "telco";
 	submit_.queue_id = "telco.billing";
-	admin.agent_id = "a2";
+	admin.agent_id = "a2"; /* a telco agent: in the supervisor's scope */
 	admin.state = RELAIS__AGENT_STATE__AGENT_NOT_READY;
 	set.state = RELAIS__AGENT_STATE__AGENT_NOT_READY;
 	cancel.contact_id = pos.contact_id = tres.contact_id = "c-none";
@@ -220,7 +234,8 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 
 static void test_permissions(void)
 {
-	static const char *const who[NP] = {"agent", "site node", "relayed agent", "tool"};
+	static const char *const who[NP] = {"agent", "site node",  "relayed agent", "admin",
+	                                    "noc",   "supervisor", "viewer"};
 
 	start();
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
@@ -243,6 +258,164 @@ static void test_permissions(void)
 	RL_CHECK(ht_error(ht_submit(&h, NODE, "after-hello", "telco", "telco.billing", NULL)) == 0);
 	/* A link that never said Hello is told to. */
 	RL_CHECK(ht_error(ht_status(&h, 99, NULL)) == ERR(HELLO_FIRST));
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* keys: a site or an operator is who its key proves, and nothing else */
+
+static const rl_env *prove(uint32_t pipe, int role, const char *id, const char *key_of)
+{
+	const rl_env *a = ht_hello_proof(&h, pipe, role, id, NULL);
+	uint8_t sig[RL_KEY_SIG];
+
+	if (a == NULL || a->body_case != RELAIS__ENVELOPE__BODY_HELLO_OK ||
+	    a->hello_ok->challenge.len != RL_KEY_CHALLENGE)
+		return a;
+	rl_key_prove(ht_key(key_of), a->hello_ok->challenge.data, role, id, sig);
+	return ht_hello_proof(&h, pipe, role, id, sig);
+}
+
+static int site_connected(const char *site)
+{
+	const rl_env *st = ht_status(&h, CTL, NULL);
+
+	for (size_t i = 0; st && i < st->status_reply->n_sites; i++)
+		if (strcmp(st->status_reply->sites[i]->site_id, site) == 0)
+			return st->status_reply->sites[i]->connected;
+	return -1;
+}
+
+static void test_keys(void)
+{
+	const rl_env *a;
+	uint8_t sig[RL_KEY_SIG];
+
+	start();
+	/* Fès's key does not make a node Casablanca's: refused, and the real link stays. */
+	a = prove(20, RELAIS__ROLE__ROLE_NODE, "casablanca", "dakar");
+	RL_CHECK(ht_error(a) == ERR(AUTH));
+	RL_CHECK(ht_error(ht_submit(&h, 20, "imp1", "telco", "telco.billing", NULL)) == ERR(FORBIDDEN));
+	RL_CHECK(site_connected("casablanca") == 1);
+	ht_begin(&h);
+	rl_engine_pipe_gone(h.e, 20);
+	ht_commit(&h);
+	RL_CHECK(site_connected("casablanca") == 1);
+	/* A challenged link that has not proven anything may only say Hello and heartbeat. */
+	a = ht_hello_proof(&h, 21, RELAIS__ROLE__ROLE_NODE, "dakar", NULL);
+	RL_CHECK(a && a->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK &&
+	         a->hello_ok->challenge.len == RL_KEY_CHALLENGE);
+	RL_CHECK(ht_error(ht_submit(&h, 21, "imp2", "telco", "telco.billing", NULL)) == ERR(FORBIDDEN));
+	/* A proof made for one link's challenge is worth nothing on another's. */
+	rl_key_prove(ht_key("dakar"), a->hello_ok->challenge.data, RELAIS__ROLE__ROLE_NODE, "dakar", sig);
+	RL_CHECK(ht_error(ht_hello_proof(&h, 22, RELAIS__ROLE__ROLE_NODE, "dakar", sig)) == ERR(AUTH));
+	RL_CHECK(ht_error(ht_hello_proof(&h, 21, RELAIS__ROLE__ROLE_NODE, "dakar", sig)) == 0); /* its own: fine */
+	/* A site without a key at the hub has no node; an unknown operator is nobody. */
+	RL_CHECK(ht_error(prove(23, RELAIS__ROLE__ROLE_NODE, "marrakech", "marrakech")) == ERR(AUTH));
+	RL_CHECK(ht_error(prove(24, RELAIS__ROLE__ROLE_CTL, "mallory", "mallory")) == ERR(AUTH));
+	/* An operator's key proves that operator only, with its role only. */
+	RL_CHECK(ht_error(prove(25, RELAIS__ROLE__ROLE_CTL, "admin", "wall")) == ERR(AUTH));
+	RL_CHECK(ht_error(prove(25, RELAIS__ROLE__ROLE_CTL, "wall", "wall")) == 0);
+	RL_CHECK(ht_error(ht_submit(&h, 25, "v1", "bank", "bank.cards", NULL)) == ERR(FORBIDDEN));
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* operators see and act for their tenants only */
+
+static void test_scopes(void)
+{
+	const rl_env *st;
+	Relais__AdminSetAgentState as = RELAIS__ADMIN_SET_AGENT_STATE__INIT;
+	rl_env env;
+
+	start();
+	st = ht_status(&h, SUP, NULL);
+	RL_REQUIRE(ht_error(st) == 0);
+	RL_CHECK(st->status_reply->n_queues == 2 && queue_stat(st, "bank.cards") == NULL);
+	RL_CHECK(st->status_reply->agents_total == 3); /* a1, a2, m1 */
+	for (size_t i = 0; i < st->status_reply->n_agents; i++) {
+		const Relais__AgentStat *x = st->status_reply->agents[i];
+		RL_CHECK(strcmp(x->agent_id, "b1") != 0);
+		for (size_t t = 0; t < x->n_tenants; t++)
+			RL_CHECK(strcmp(x->tenants[t], "bank") != 0); /* m1 serves bank too: not said */
+	}
+	RL_CHECK(st->status_reply->counters == NULL);
+	for (size_t i = 0; i < st->status_reply->n_sites; i++)
+		RL_CHECK(st->status_reply->sites[i]->agents == 0 && st->status_reply->sites[i]->contacts == 0);
+	RL_CHECK(ht_error(ht_status(&h, SUP, "bank")) == ERR(UNKNOWN_TENANT));
+	st = ht_status(&h, VIEW, NULL);
+	RL_CHECK(st->status_reply->n_queues == 1 && queue_stat(st, "bank.cards") != NULL);
+	st = ht_status(&h, NOC, NULL);
+	RL_CHECK(st->status_reply->n_queues == 3 && st->status_reply->counters != NULL);
+	/* A supervisor sets the state of its tenants' agents only. */
+	rl_env_init(&env);
+	as.state = RELAIS__AGENT_STATE__AGENT_READY;
+	env.body_case = RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE;
+	env.admin_set_agent_state = &as;
+	as.agent_id = "b1";
+	RL_CHECK(ht_error(ht_request(&h, SUP, 0, 0, &env)) == ERR(UNKNOWN_AGENT));
+	RL_CHECK(state_of(AGENT_B) != RELAIS__AGENT_STATE__AGENT_READY);
+	as.agent_id = "a2";
+	RL_CHECK(ht_error(ht_request(&h, SUP, 0, 0, &env)) == 0);
+	RL_CHECK(state_of(AGENT2) == RELAIS__AGENT_STATE__AGENT_READY);
+	RL_CHECK(ht_error(ht_request(&h, VIEW, 0, 0, &env)) == ERR(FORBIDDEN));
+	RL_CHECK(ht_error(ht_request(&h, NOC, 0, 0, &env)) == ERR(FORBIDDEN));
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* lockouts: guessing slows the guesser, never the agent at its own address */
+
+static const rl_env *login_from(uint32_t pipe, const char *ip, const char *agent, const char *secret)
+{
+	Relais__AgentLogin l = RELAIS__AGENT_LOGIN__INIT;
+	rl_env env;
+
+	if (h.ip[pipe][0] == '\0') {
+		ht_set_ip(&h, pipe, ip);
+		ht_hello(&h, pipe, RELAIS__ROLE__ROLE_AGENT, "");
+	}
+	rl_env_init(&env);
+	l.agent_id = (char *)agent;
+	l.secret = (char *)secret;
+	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
+	env.agent_login = &l;
+	return ht_request(&h, pipe, 0, 0, &env);
+}
+
+static void test_lockouts(void)
+{
+	int limited = 0, refused = 0;
+	const rl_env *a;
+	char ip[32];
+
+	start();
+	/* The agent's own address, where it logged in before. */
+	RL_CHECK(login_from(31, "203.0.113.5", "a1", "a1-secret")->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK);
+	/* 40 guesses in 4 s from one address: after 3 it waits 1 s, then 2 s, 4 s... */
+	for (int i = 0; i < 40; i++) {
+		int err = ht_error(login_from(30, "198.51.100.7", "a1", "guess"));
+		limited += err == ERR(RATE_LIMITED);
+		refused += err == ERR(AUTH);
+		h.now += 100000u;
+	}
+	RL_CHECK(refused == 5 && limited == 35); /* at 0, 0.1, 0.2, 1.2 and 3.2 s */
+	RL_CHECK(login_from(31, "203.0.113.5", "a1", "a1-secret")->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK);
+	/* Guesses sprayed from 20 addresses: the id is paced for new addresses (2 s at most)... */
+	for (int i = 0; i < 20; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%d", i + 1);
+		login_from((uint32_t)(40 + i), ip, "a1", "guess");
+		h.now += 100000u;
+	}
+	a = login_from(32, "198.51.100.99", "a1", "a1-secret");
+	RL_CHECK(ht_error(a) == ERR(RATE_LIMITED) && a->error->retry_after_ms <= 2001);
+	/* ... never for the agent's own address, and a failed guess counts with its source. */
+	RL_CHECK(login_from(31, "203.0.113.5", "a1", "a1-secret")->body_case == RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK);
+	RL_CHECK(ht_error(login_from(33, "198.51.100.100", "a2", "guess")) == ERR(AUTH)); /* another id: unhurt */
+	h.now += 2100000u;
+	RL_CHECK(login_from(32, "198.51.100.99", "a1", "a1-secret")->body_case ==
+	         RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK);
 	stop();
 }
 
@@ -408,7 +581,10 @@ static void test_disposition_after_transfer(void)
 	RL_CHECK(ht_error(ht_wrapup(&h, AGENT, s_a1, c, "sent-to-tech", 0)) == 0);
 	ht_crash(&h);
 	ht_hello(&h, NODE, RELAIS__ROLE__ROLE_NODE, "casablanca");
-	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "admin");
+	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
+	ht_hello(&h, SUP, RELAIS__ROLE__ROLE_CTL, "sup.telco");
+	ht_hello(&h, VIEW, RELAIS__ROLE__ROLE_CTL, "wall");
 	st = ht_status(&h, CTL, "telco");
 	RL_CHECK(queue_stat(st, "telco.tech") && queue_stat(st, "telco.tech")->waiting == 1);
 	again = ht_submit(&h, NODE, "d1", "telco", "telco.billing", "+212600");
@@ -461,7 +637,10 @@ static void test_kpi_restart(void)
 	RL_CHECK(before.aht_ms == 17000.0);
 	RL_CHECK(before.waiting == 1);
 	ht_crash(&h);
-	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "");
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "admin");
+	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
+	ht_hello(&h, SUP, RELAIS__ROLE__ROLE_CTL, "sup.telco");
+	ht_hello(&h, VIEW, RELAIS__ROLE__ROLE_CTL, "wall");
 	q = queue_stat(ht_status(&h, CTL, NULL), "telco.billing");
 	RL_REQUIRE(q != NULL);
 	RL_CHECK(q->offered == before.offered && q->answered == before.answered && q->abandoned == before.abandoned);
@@ -475,6 +654,9 @@ int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
 	test_permissions();
+	test_keys();
+	test_scopes();
+	test_lockouts();
 	test_tenants();
 	test_transfer_refusals();
 	test_rona();

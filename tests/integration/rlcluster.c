@@ -10,6 +10,10 @@
 
 #include "rl_audio.h"
 #include "rl_err.h"
+#include "rl_time.h"
+#include "rl_loop.h"
+#include "rl_client.h"
+#include "rl_key.h"
 #include "rltest.h"
 
 const char *rlc_path(struct rlc *c, const char *name)
@@ -20,6 +24,46 @@ const char *rlc_path(struct rlc *c, const char *name)
 
 	snprintf(p, 800, "%s/%s", c->dir, name);
 	return p;
+}
+
+/* rlc_keygen makes the key of principal id in keys/ and returns its public half. */
+static void rlc_keygen(struct rlc *c, const char *id, char *pub, size_t cap)
+{
+	char cmd[1200], *out;
+
+	snprintf(cmd, sizeof(cmd), "%s keygen %s/keys/%s.key", rltest_bin("ctl/relaisctl"), c->dir, id);
+	out = rltest_capture(cmd);
+	RL_REQUIRE(out != NULL && strlen(out) >= 44);
+	out[strcspn(out, "\r\n")] = 0;
+	snprintf(pub, cap, "%s", out);
+	free(out);
+}
+
+/* rlc_keys: a key per site and per operator, and operators.conf, which the hub's and the
+ * nodes' configs include: admin, noc, a supervisor per tenant, a viewer of everything. */
+static void rlc_keys(struct rlc *c)
+{
+	static const char *const ops[][3] = {{"admin", "admin", ""},
+	                                     {"noc", "noc", ""},
+	                                     {"sup.telco", "supervisor", "tenants = [ \"telco\" ];"},
+	                                     {"sup.bank", "supervisor", "tenants = [ \"bank\" ];"},
+	                                     {"viewer", "viewer", ""}};
+	static const char *const sites[] = {"casablanca", "fes", "dakar"};
+	char pub[128];
+	FILE *f;
+
+	mkdir(rlc_path(c, "keys"), 0700);
+	for (int i = 0; i < 3; i++)
+		rlc_keygen(c, sites[i], c->site_key[i], sizeof(c->site_key[i]));
+	RL_REQUIRE((f = fopen(rlc_path(c, "operators.conf"), "w")) != NULL);
+	fprintf(f, "operators = (\n");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		rlc_keygen(c, ops[i][0], pub, sizeof(pub));
+		fprintf(f, "  { id = \"%s\"; role = \"%s\"; key = \"%s\"; %s }%s\n", ops[i][0], ops[i][1], pub,
+		        ops[i][2], i + 1 < sizeof(ops) / sizeof(ops[0]) ? "," : "");
+	}
+	fprintf(f, ");\n");
+	fclose(f);
 }
 
 void rlc_init(struct rlc *c, const char *name, int tls)
@@ -34,6 +78,7 @@ void rlc_init(struct rlc *c, const char *name, int tls)
 	c->hub_port = rltest_free_port();
 	snprintf(c->hub_url, sizeof(c->hub_url), "%s://127.0.0.1:%d", tls ? "tls+tcp" : "tcp", c->hub_port);
 	mkdir(rlc_path(c, "secrets"), 0700);
+	rlc_keys(c);
 	if (tls) {
 		snprintf(cmd, sizeof(cmd), "sh %s %s casablanca fes dakar", rltest_src("deploy/mkcerts.sh"), c->certs);
 		RL_REQUIRE(rltest_run(cmd, rlc_path(c, "setup.log")) == 0);
@@ -98,8 +143,12 @@ static void rlc_write_hub_conf(struct rlc *c)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n", c->certs,
 		        c->certs, c->certs);
 	fprintf(f, "%s\n", c->top_extra);
-	fprintf(f, "sites = (\n  { id = \"casablanca\"; name = \"Casablanca\"; },\n"
-	           "  { id = \"fes\"; name = \"Fes\"; },\n  { id = \"dakar\"; name = \"Dakar\"; }\n);\n");
+	fprintf(
+	    f,
+	    "sites = (\n  { id = \"casablanca\"; name = \"Casablanca\"; key = \"%s\"; },\n"
+	    "  { id = \"fes\"; name = \"Fes\"; key = \"%s\"; },\n  { id = \"dakar\"; name = \"Dakar\"; key = \"%s\"; }\n);\n",
+	    c->site_key[0], c->site_key[1], c->site_key[2]);
+	fprintf(f, "@include \"%s\"\n", rlc_path(c, "operators.conf"));
 	fprintf(f, "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; },\n"
 	           "  { id = \"bank\"; name = \"Banque Atlas\"; }\n);\n");
 	fprintf(f, "queues = (\n%s);\n", c->queues);
@@ -152,8 +201,9 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	RL_REQUIRE(f != NULL);
 	fprintf(f,
 	        "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
-	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n};\n",
-	        site, site, c->hub_url, url);
+	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n  key_file = \"%s/keys/%s.key\";\n};\n",
+	        site, site, c->hub_url, url, c->dir, site);
+	fprintf(f, "@include \"%s\"\n", rlc_path(c, "operators.conf"));
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
 		        c->certs, c->certs, site, c->certs, site);
@@ -191,14 +241,95 @@ pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const ch
 	return p;
 }
 
+void rlc_link_open(struct rlc_link *l, struct rlc *c, int role, const char *id, const struct rl_key *key)
+{
+	static char ca[700], cert[700], tkey[700];
+	static struct rl_tls tls;
+	const char *who = role == RELAIS__ROLE__ROLE_AGENT ? "agent" : role == RELAIS__ROLE__ROLE_CTL ? "ctl" : "node";
+	struct rl_client_opts o = {.url = c->hub_url,
+	                           .tls = c->tls ? &tls : NULL,
+	                           .role = role,
+	                           .site_id = role == RELAIS__ROLE__ROLE_NODE ? id : NULL,
+	                           .principal = role == RELAIS__ROLE__ROLE_CTL ? id : NULL,
+	                           .name = "rlcluster-link",
+	                           .key = key};
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", c->certs);
+	if (role == RELAIS__ROLE__ROLE_NODE) {
+		snprintf(cert, sizeof(cert), "%s/node-%s.pem", c->certs, id);
+		snprintf(tkey, sizeof(tkey), "%s/node-%s.key", c->certs, id);
+	} else {
+		snprintf(cert, sizeof(cert), "%s/%s.pem", c->certs, who);
+		snprintf(tkey, sizeof(tkey), "%s/%s.key", c->certs, who);
+	}
+	tls = (struct rl_tls){ca, cert, tkey, NULL};
+	memset(l, 0, sizeof(*l));
+	RL_REQUIRE(rl_loop_create(&l->loop) == RL_OK);
+	RL_REQUIRE(rl_client_open(&l->cl, &o, l->loop, 1) == RL_OK);
+}
+
+void rlc_link_close(struct rlc_link *l)
+{
+	rl_wire_free(l->reply);
+	rl_loop_destroy(l->loop);
+	rl_client_close(l->cl);
+}
+
+rl_env *rlc_link_ask(struct rlc_link *l, rl_env *env)
+{
+	uint64_t end = rl_mono_us() + 10000000u;
+	struct rl_loop_event evs[16];
+
+	rl_wire_free(l->reply);
+	l->reply = NULL;
+	l->got = 0;
+	RL_REQUIRE(rl_client_request(l->cl, env, l, NULL) == RL_OK);
+	while (!l->got && rl_mono_us() < end) {
+		int n = rl_loop_wait(l->loop, 20, evs, 16);
+		for (int i = 0; i < n; i++) {
+			rl_env *in;
+			void *cookie;
+			int is_reply;
+			if (rl_client_input(l->cl, evs[i].msg, &in, &cookie, &is_reply) != RL_OK)
+				continue;
+			if (is_reply && cookie == l && !l->got) {
+				l->reply = in;
+				l->got = 1;
+			} else {
+				rl_wire_free(in);
+			}
+		}
+		rl_client_tick(l->cl);
+	}
+	RL_REQUIRE(l->got);
+	return l->reply;
+}
+
+const struct rl_key *rlc_site_key(struct rlc *c, const char *site)
+{
+	static struct rl_key k;
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, site);
+	RL_REQUIRE(rl_key_load(&k, path) == RL_OK);
+	return &k;
+}
+
 int rlc_ctl(struct rlc *c, const char *url, const char *args, char **out)
+{
+	return rlc_ctl_as(c, "admin", url, args, out);
+}
+
+int rlc_ctl_as(struct rlc *c, const char *op, const char *url, const char *args, char **out)
 {
 	char cmd[4096];
 	char *res;
 	int status = -1;
 
-	snprintf(cmd, sizeof(cmd), "%s %s --connect %s --timeout 3 %s 2>&1; echo \"::exit=$?\"",
-	         rltest_bin("ctl/relaisctl"), rlc_tls_args(c, "ctl"), url, args);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "%s %s --operator %s --operator-key %s/keys/%s.key --connect %s --timeout 3 %s 2>&1; echo \"::exit=$?\"",
+	    rltest_bin("ctl/relaisctl"), rlc_tls_args(c, "ctl"), op, c->dir, op, url, args);
 	res = rltest_capture(cmd);
 	if (res != NULL) {
 		char *e = strstr(res, "::exit=");

@@ -1,9 +1,10 @@
 /*
  * rlcluster.h - real Relais processes on loopback for black-box tests.
  *
- * A cluster lives in a fresh temp directory: certificates from deploy/mkcerts.sh, agent
- * secrets in 0600 files (hashed with `relaisctl hash-secret --min`), a generated hub.conf,
- * and one log file per process. Processes are the real binaries of the build tree.
+ * A cluster lives in a fresh temp directory: certificates from deploy/mkcerts.sh, a key per
+ * site and per operator (`relaisctl keygen`, keys/), agent secrets in 0600 files (hashed with
+ * `relaisctl hash-secret --min`), a generated hub.conf, and one log file per process.
+ * Processes are the real binaries of the build tree.
  */
 #ifndef RLCLUSTER_H
 #define RLCLUSTER_H
@@ -11,6 +12,10 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "rl_client.h"
+#include "rl_key.h"
+#include "rl_wire.h"
 
 #define RLC_MAX_PROCS 32
 
@@ -34,6 +39,7 @@ struct rlc {
 	int media_port[4];      /*   their media UDP ports, by start order */
 	char agent_extra[1024]; /* more relais-agent arguments */
 	char node_extra[8192];  /* more top-level groups for the next node's conf (then cleared) */
+	char site_key[3][64];   /* casablanca, fes, dakar: their nodes' public keys (keys/<site>.key) */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */
@@ -57,8 +63,11 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 /* rlc_start_agents runs scripted agents "a1,a2" against url; returns pid. */
 pid_t rlc_start_agents(struct rlc *c, const char *url, const char *ids, const char *script, const char *logname);
 
-/* rlc_ctl runs relaisctl against url with args; returns exit status, output in *out (malloc'd). */
+/* rlc_ctl runs relaisctl as operator admin against url with args; returns exit status, output
+ * in *out (malloc'd). rlc_ctl_as runs it as operator op: admin, noc, sup.telco, sup.bank or
+ * viewer (keys/<op>.key; operators.conf, which hub.conf and the nodes' confs include). */
 int rlc_ctl(struct rlc *c, const char *url, const char *args, char **out);
+int rlc_ctl_as(struct rlc *c, const char *op, const char *url, const char *args, char **out);
 
 /* rlc_status returns `relaisctl --json status all` from the hub, parsed (NULL on failure). */
 cJSON *rlc_status(struct rlc *c);
@@ -94,6 +103,25 @@ int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, in
 
 /* rlc_wait_answered polls until queue qid has at least want answered; returns 1 if so. */
 int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds);
+
+/* rlc_site_key: site's key (keys/<site>.key), for a test that speaks to the hub as its node
+ * (static storage, valid until the next call). */
+const struct rl_key *rlc_site_key(struct rlc *c, const char *site);
+
+/* A link to the hub of the test's own, through the real client (rl_client.h): as a node of
+ * site (proving key), as a tool (site: the operator's id, key its key) or as an agent link. */
+struct rlc_link {
+	struct rl_loop *loop;
+	struct rl_client *cl;
+	rl_env *reply; /* the last reply, kept until the next request */
+	int got;
+};
+void rlc_link_open(struct rlc_link *l, struct rlc *c, int role, const char *id, const struct rl_key *key);
+void rlc_link_close(struct rlc_link *l);
+
+/* rlc_link_ask sends env as a request and waits up to 10 s for its reply (kept in l); the
+ * test fails without one. */
+rl_env *rlc_link_ask(struct rlc_link *l, rl_env *env);
 
 /* rlc_stop_all stops every process (SIGTERM) and the hub. */
 void rlc_stop_all(struct rlc *c);

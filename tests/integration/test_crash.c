@@ -190,7 +190,8 @@ int main(void)
 	                           .tls = &tls,
 	                           .role = RELAIS__ROLE__ROLE_NODE,
 	                           .site_id = "casablanca",
-	                           .name = "crash-submitter"};
+	                           .name = "crash-submitter",
+	                           .key = rlc_site_key(&c, "casablanca")};
 	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
 	RL_REQUIRE(rl_client_open(&cl, &o, loop, 1) == RL_OK);
 

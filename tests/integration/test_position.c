@@ -23,67 +23,7 @@
 
 #define AHT_S 60
 
-struct link {
-	struct rl_loop *loop;
-	struct rl_client *cl;
-	rl_env *reply; /* the last reply, kept until the next request */
-	int got;
-};
-
-static void link_open(struct link *l, struct rlc *c, const char *site)
-{
-	static char ca[700], cert[700], key[700];
-	snprintf(ca, sizeof(ca), "%s/ca.pem", c->certs);
-	snprintf(cert, sizeof(cert), "%s/node-%s.pem", c->certs, site);
-	snprintf(key, sizeof(key), "%s/node-%s.key", c->certs, site);
-	static struct rl_tls tls;
-	tls = (struct rl_tls){ca, cert, key, NULL};
-	struct rl_client_opts o = {
-	    .url = c->hub_url, .tls = &tls, .role = RELAIS__ROLE__ROLE_NODE, .site_id = site, .name = "position-test"};
-	memset(l, 0, sizeof(*l));
-	RL_REQUIRE(rl_loop_create(&l->loop) == RL_OK);
-	RL_REQUIRE(rl_client_open(&l->cl, &o, l->loop, 1) == RL_OK);
-}
-
-static void link_close(struct link *l)
-{
-	rl_wire_free(l->reply);
-	rl_loop_destroy(l->loop);
-	rl_client_close(l->cl);
-}
-
-/* ask sends env and waits (up to 10 s) for its reply, left in l->reply. */
-static rl_env *ask(struct link *l, rl_env *env)
-{
-	uint64_t end = rl_mono_us() + 10000000u;
-	struct rl_loop_event evs[16];
-
-	rl_wire_free(l->reply);
-	l->reply = NULL;
-	l->got = 0;
-	RL_REQUIRE(rl_client_request(l->cl, env, l, NULL) == RL_OK);
-	while (!l->got && rl_mono_us() < end) {
-		int n = rl_loop_wait(l->loop, 20, evs, 16);
-		for (int i = 0; i < n; i++) {
-			rl_env *in;
-			void *cookie;
-			int is_reply;
-			if (rl_client_input(l->cl, evs[i].msg, &in, &cookie, &is_reply) != RL_OK)
-				continue;
-			if (is_reply && cookie == l && !l->got) {
-				l->reply = in;
-				l->got = 1;
-			} else {
-				rl_wire_free(in);
-			}
-		}
-		rl_client_tick(l->cl);
-	}
-	RL_REQUIRE(l->got);
-	return l->reply;
-}
-
-static void submit(struct link *l, const char *ext, uint32_t priority, char *id, size_t idlen)
+static void submit(struct rlc_link *l, const char *ext, uint32_t priority, char *id, size_t idlen)
 {
 	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
 	rl_env env;
@@ -96,12 +36,12 @@ static void submit(struct link *l, const char *ext, uint32_t priority, char *id,
 	sc.site_id = "casablanca";
 	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
 	env.submit_contact = &sc;
-	rl_env *r = ask(l, &env);
+	rl_env *r = rlc_link_ask(l, &env);
 	RL_REQUIRE(r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK);
 	snprintf(id, idlen, "%s", r->submit_contact_ok->contact_id);
 }
 
-static const Relais__QueuePositionReply *position(struct link *l, const char *id)
+static const Relais__QueuePositionReply *position(struct rlc_link *l, const char *id)
 {
 	Relais__QueuePosition qp = RELAIS__QUEUE_POSITION__INIT;
 	rl_env env;
@@ -110,13 +50,13 @@ static const Relais__QueuePositionReply *position(struct link *l, const char *id
 	qp.contact_id = (char *)id;
 	env.body_case = RELAIS__ENVELOPE__BODY_QUEUE_POSITION;
 	env.queue_position = &qp;
-	rl_env *r = ask(l, &env);
+	rl_env *r = rlc_link_ask(l, &env);
 	if (r->body_case != RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY)
 		return NULL;
 	return r->queue_position_reply;
 }
 
-static void cancel(struct link *l, const char *id)
+static void cancel(struct rlc_link *l, const char *id)
 {
 	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
 	rl_env env;
@@ -126,11 +66,11 @@ static void cancel(struct link *l, const char *id)
 	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
 	env.contact_cancel = &cc;
-	ask(l, &env);
+	rlc_link_ask(l, &env);
 }
 
 /* expect checks id's position and estimate: wait = pos x AHT_S / agents, rounded up. */
-static void expect(struct link *l, const char *id, uint32_t pos, uint32_t agents)
+static void expect(struct rlc_link *l, const char *id, uint32_t pos, uint32_t agents)
 {
 	const Relais__QueuePositionReply *r = position(l, id);
 	RL_REQUIRE(r != NULL);
@@ -147,7 +87,7 @@ static void expect(struct link *l, const char *id, uint32_t pos, uint32_t agents
 int main(void)
 {
 	struct rlc c;
-	struct link l, other;
+	struct rlc_link l, other;
 	char ids[8][64];
 
 	rlc_init(&c, "position", 1);
@@ -156,8 +96,8 @@ int main(void)
 	rlc_agent(&c, "p1", "telco", "billing = 5;", "");
 	rlc_agent(&c, "p2", "telco", "billing = 5;", "");
 	rlc_start_hub(&c);
-	link_open(&l, &c, "casablanca");
-	link_open(&other, &c, "fes");
+	rlc_link_open(&l, &c, RELAIS__ROLE__ROLE_NODE, "casablanca", rlc_site_key(&c, "casablanca"));
+	rlc_link_open(&other, &c, RELAIS__ROLE__ROLE_NODE, "fes", rlc_site_key(&c, "fes"));
 
 	/* Nobody logged in: a waiting contact has a place but no estimate. */
 	submit(&l, "pos-0", 0, ids[0], sizeof(ids[0]));
@@ -211,8 +151,8 @@ int main(void)
 	RL_CHECK(ewt == 5 * AHT_S);
 	cJSON_Delete(st);
 
-	link_close(&l);
-	link_close(&other);
+	rlc_link_close(&l);
+	rlc_link_close(&other);
 	rlc_stop_all(&c);
 	return rltest_done();
 }
