@@ -8,7 +8,8 @@
  *     admin drain a site;
  *   - an operator id with another operator's key is nobody;
  *   - a node configured as Fès with Casablanca's key is refused, and Casablanca's real link
- *     stays up; no node can register as a site it has no key for.
+ *     stays up; no node can register as a site it has no key for;
+ *   - guessing an agent's secret is slowed and logged with the guesser's address.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,32 @@ static void wrong_site_key(void)
 	cJSON_Delete(st);
 }
 
+/* Guessing an agent's secret over a real link: slowed after 3, each failure logged with the
+ * address it came from (hub/lockout.c; tests/hub/test_hub_rules.c has the addresses apart). */
+static void guessing(void)
+{
+	Relais__AgentLogin l = RELAIS__AGENT_LOGIN__INIT;
+	struct rlc_link link;
+	int auth = 0, limited = 0;
+	rl_env env;
+
+	rlc_link_open(&link, &c, RELAIS__ROLE__ROLE_AGENT, NULL, NULL);
+	for (int i = 0; i < 6; i++) {
+		rl_env_init(&env);
+		l.agent_id = "t1";
+		l.secret = "guess";
+		env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
+		env.agent_login = &l;
+		rl_env *r = rlc_link_ask(&link, &env);
+		auth += r->body_case == RELAIS__ENVELOPE__BODY_ERROR && r->error->code == RELAIS__ERROR_CODE__ERR_AUTH;
+		limited += r->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
+		           r->error->code == RELAIS__ERROR_CODE__ERR_RATE_LIMITED;
+	}
+	rlc_link_close(&link);
+	RL_CHECK(auth == 3 && limited == 3);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "hub.log"), "login refused agent=t1 src=127.0.0.1") == 3);
+}
+
 int main(void)
 {
 	const char *casa;
@@ -202,6 +229,7 @@ int main(void)
 	agent_certificate();
 	operators(casa);
 	stolen_identity();
+	guessing();
 	wrong_site_key();
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "hub.log"), "request refused") >= 5);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "drain on by operator=noc") == 1);
