@@ -35,6 +35,7 @@
 #include "engine.h"
 #include "hub.h"
 #include "plan.h"
+#include "rl_hello.h"
 #include "rl_operator.h"
 
 #define RL_RECENT_CALLS 64 /* ended calls kept with their quality for status */
@@ -64,12 +65,11 @@ struct rl_peer {
 	int role;
 	int site;
 	int hello;
-	unsigned who;   /* the principal once proven (RL_WHO_*), 0 before */
-	uint64_t scope; /* tenants the principal sees (bit per tenant index) */
-	int op;         /* ROLE_CTL: index in e->operators */
-	uint8_t challenge[32];
-	int challenged; /* a challenge is out, waiting for its proof */
-	char ip[48];    /* the link's remote IP ("" = unknown) */
+	unsigned who;              /* the principal once proven (RL_WHO_*), 0 before */
+	uint64_t scope;            /* tenants the principal sees (bit per tenant index) */
+	int op;                    /* ROLE_CTL: index in e->operators */
+	struct rl_hello_gate gate; /* the key proof of a node's or tool's Hello */
+	char ip[48];               /* the link's remote IP ("" = unknown) */
 	struct rl_reply cache[RL_PEER_CACHE];
 	unsigned next;
 };
@@ -185,6 +185,7 @@ void rl_reply(struct rl_engine *e, const struct rl_req *r, rl_env *env);
 void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code, const char *msg,
                     uint32_t retry_ms);
 void rl_reply_ok(struct rl_engine *e, const struct rl_req *r);
+void rl_error_env(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
 void rl_dirty_agent(struct rl_engine *e, struct rl_agent *a);
 void rl_dirty_contact(struct rl_engine *e, struct rl_contact *c);
 void rl_set_str(char **field, const char *v);

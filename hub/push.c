@@ -87,14 +87,10 @@ void rl_push_offer(struct rl_engine *e, struct rl_agent *a, const struct rl_cont
 
 void rl_push_error(struct rl_engine *e, const struct rl_agent *a, Relais__ErrorCode code, const char *msg)
 {
-	Relais__Error er = RELAIS__ERROR__INIT;
+	Relais__Error er;
 	rl_env env;
 
-	rl_env_init(&env);
-	er.code = code;
-	er.message = (char *)msg;
-	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
-	env.error = &er;
+	rl_error_env(&env, &er, code, msg, 0);
 	rl_push_to_agent(e, a, &env);
 }
 

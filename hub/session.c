@@ -75,19 +75,12 @@ static struct rl_peer *rl_peer_new(struct rl_engine *e, uint32_t pipe)
 	return p;
 }
 
-static void rl_hello_ok(struct rl_engine *e, struct rl_req *r, const uint8_t *challenge, const char *granted)
+static void rl_hello_answer(struct rl_engine *e, struct rl_req *r, const uint8_t *challenge, const char *granted)
 {
-	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	Relais__HelloOk ok;
 	rl_env out;
 
-	rl_env_init(&out);
-	ok.server_time_us = e->now;
-	ok.hub_id = e->conf.id;
-	ok.challenge.data = (uint8_t *)challenge;
-	ok.challenge.len = challenge ? RL_KEY_CHALLENGE : 0;
-	ok.granted = (char *)granted;
-	out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
-	out.hello_ok = &ok;
+	rl_hello_ok(&out, &ok, e->conf.id, e->now, challenge, granted);
 	r->peer = NULL; /* hellos are not cached: each one re-binds */
 	rl_reply(e, r, &out);
 }
@@ -126,10 +119,8 @@ static void rl_hello_proof(struct rl_engine *e, struct rl_req *r, const Relais__
 	int op;
 
 	key = rl_hello_key(e, h, site, &who, &scope, &op);
-	if (key == NULL || !p->challenged ||
-	    rl_key_check(key, p->challenge, (int)h->role, id, h->proof.data, h->proof.len) != RL_OK) {
+	if (rl_hello_proven(&p->gate, key, h, id) != RL_OK) {
 		e->ctr.bad_proofs++;
-		p->challenged = 0;
 		rl_log(RL_LOG_WARNING, "hello proof refused role=%d principal=%s src=%s pipe=%u", h->role, id,
 		       p->ip[0] ? p->ip : "?", r->pipe);
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_AUTH, "unknown principal or bad proof", 0);
@@ -138,7 +129,6 @@ static void rl_hello_proof(struct rl_engine *e, struct rl_req *r, const Relais__
 	p->who = who;
 	p->scope = scope;
 	p->op = op;
-	p->challenged = 0;
 	if (who == RL_WHO_NODE) {
 		rl_site_link(e, site, r->pipe);
 		snprintf(granted, sizeof(granted), "site %s", id);
@@ -147,7 +137,7 @@ static void rl_hello_proof(struct rl_engine *e, struct rl_req *r, const Relais__
 		rl_log(RL_LOG_NOTICE, "operator link up operator=%s src=%s pipe=%u", id, p->ip[0] ? p->ip : "?",
 		       r->pipe);
 	}
-	rl_hello_ok(e, r, NULL, granted);
+	rl_hello_answer(e, r, NULL, granted);
 }
 
 /* A link says who it is. An agent link is an agent's at once (each session proves itself at
@@ -184,16 +174,11 @@ void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	if (h->role == RELAIS__ROLE__ROLE_AGENT) {
 		p->who = RL_WHO_AGENT;
 		p->scope = RL_SCOPE_ALL;
-		rl_hello_ok(e, r, NULL, "agent");
+		rl_hello_answer(e, r, NULL, "agent");
 	} else if (h->proof.len > 0) {
 		rl_hello_proof(e, r, h, site);
 	} else {
-		/* One challenge per link until a proof is tried: a re-sent Hello that crossed
-		 * its answer gets the same one, so the proof of either answer holds. */
-		if (!p->challenged)
-			rl_key_challenge(p->challenge);
-		p->challenged = 1;
-		rl_hello_ok(e, r, p->challenge, NULL);
+		rl_hello_answer(e, r, rl_hello_challenge(&p->gate), NULL);
 	}
 }
 

@@ -10,8 +10,8 @@
 #include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
+#include "rl_hello.h"
 #include "rl_htab.h"
-#include "rl_key.h"
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "rl_time.h"
@@ -24,8 +24,7 @@ struct rl_lpeer {
 	uint32_t pipe;
 	int role;
 	const struct rl_operator *op; /* a tool that proved an operator's key, else NULL */
-	uint8_t challenge[RL_KEY_CHALLENGE];
-	int challenged;
+	struct rl_hello_gate gate;
 	char ip[48];                             /* the link's remote IP ("" = unknown) */
 	uint64_t inflight[RL_NODE_CTL_INFLIGHT]; /* ctl submissions waiting for the hub */
 	unsigned next;
@@ -451,18 +450,11 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 static void rl_node_hello_ok(struct rl_node *n, uint32_t pipe, uint64_t req_id, const uint8_t *challenge,
                              const char *granted)
 {
-	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	Relais__HelloOk ok;
 	rl_env out;
 
-	rl_env_init(&out);
+	rl_hello_ok(&out, &ok, n->conf.site_id, rl_wall_us(), challenge, granted);
 	out.req_id = req_id;
-	ok.server_time_us = rl_wall_us();
-	ok.hub_id = n->conf.site_id;
-	ok.challenge.data = (uint8_t *)challenge;
-	ok.challenge.len = challenge ? RL_KEY_CHALLENGE : 0;
-	ok.granted = (char *)granted;
-	out.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
-	out.hello_ok = &ok;
 	rl_node_send(n, pipe, &out);
 }
 
@@ -473,9 +465,7 @@ static void rl_node_tool_proof(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	const struct rl_operator *op = rl_operator_find(n->conf.operators, n->conf.noperators, h->principal);
 	char granted[RL_WIRE_MAX_TEXT + 1];
 
-	if (op == NULL || !p->challenged ||
-	    rl_key_check(op->key, p->challenge, RELAIS__ROLE__ROLE_CTL, op->id, h->proof.data, h->proof.len) != RL_OK) {
-		p->challenged = 0;
+	if (rl_hello_proven(&p->gate, op ? op->key : NULL, h, op ? op->id : "") != RL_OK) {
 		n->ctr.refused_tools++;
 		rl_log(RL_LOG_WARNING, "tool proof refused operator=%s src=%s", h->principal ? h->principal : "",
 		       p->ip[0] ? p->ip : "?");
@@ -484,7 +474,6 @@ static void rl_node_tool_proof(struct rl_node *n, struct rl_lpeer *p, const rl_e
 		return;
 	}
 	p->op = op;
-	p->challenged = 0;
 	snprintf(granted, sizeof(granted), "operator %s (%s)", op->id, rl_operator_role_name(op->role));
 	rl_log(RL_LOG_NOTICE, "tool link up operator=%s role=%s src=%s", op->id, rl_operator_role_name(op->role),
 	       p->ip[0] ? p->ip : "?");
@@ -516,10 +505,7 @@ static void rl_node_local_hello(struct rl_node *n, struct rl_lpeer *p, uint32_t 
 	} else if (env->hello->proof.len > 0) {
 		rl_node_tool_proof(n, p, env);
 	} else {
-		if (!p->challenged)
-			rl_key_challenge(p->challenge);
-		p->challenged = 1;
-		rl_node_hello_ok(n, pipe, env->req_id, p->challenge, NULL);
+		rl_node_hello_ok(n, pipe, env->req_id, rl_hello_challenge(&p->gate), NULL);
 	}
 }
 
