@@ -29,8 +29,9 @@
  * trunk allow-list (403), INVITEs while draining (503 + Retry-After), INVITEs over max_calls
  * (503), offers without an acceptable audio codec or with broken SDP (488), OPTIONS (200, or
  * 503 while draining), and re-INVITEs (200 with our SDP, reported as RL_SIP_EV_REINVITE).
- * docs/sip.md has the details: transports (UDP, TCP, and TLS when conf.tls_port and
- * conf.tls_dir are set), codecs and DTMF, early media, transfer.
+ * Every response the glue sends carries its reason phrase from memory that outlives sofia's
+ * use of it. docs/sip.md has the details: transports (UDP, TCP, and TLS when conf.tls_port
+ * and conf.tls_dir are set), codecs and DTMF, early media, transfer.
  */
 #ifndef RL_SIP_H
 #define RL_SIP_H
