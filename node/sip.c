@@ -613,13 +613,21 @@ static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip
 		respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
 		return 1;
 	}
-	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) != RL_OK) {
-		/* No offer (late-offer INVITE), broken SDP or no codec we take: 488 (not done yet
-		 * for late offers, see docs/sip.md). */
+	/* c=0.0.0.0 (or ::) is hold: it may pause a call, not start one. The leg would have
+	 * nowhere to send the prompts, or would send them to the node itself (Linux delivers
+	 * what is sent to 0.0.0.0 locally). */
+	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) == RL_OK && c->offer.media.unspecified)
+		rv = RL_EPERM;
+	if (rv != RL_OK) {
+		/* No offer (late-offer INVITE), broken SDP, no codec we take or an address a trunk
+		 * may not use: 488 (not done yet for late offers, see docs/sip.md). */
 		COUNT(s, bad_sdp);
+		if (rv == RL_EPERM)
+			COUNT(s, bad_addr);
 		rl_log(RL_LOG_NOTICE, "sip refused reason=%s src=%s call_id=%s",
 		       rv == RL_ENOENT   ? "no_sdp"
 		       : rv == RL_ERANGE ? "no_codec"
+		       : rv == RL_EPERM  ? "bad_addr"
 		                         : "bad_sdp",
 		       ev->src_ip, c->call_id);
 		c->state = CALL_ENDING;
@@ -701,6 +709,8 @@ static void on_reinvite(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
 	if (rv != RL_OK) {
 		/* The call goes on as it was (RFC 3261 14.2). */
 		COUNT(s, bad_sdp);
+		if (rv == RL_EPERM)
+			COUNT(s, bad_addr);
 		rl_log(RL_LOG_NOTICE, "sip reinvite refused call=%llu err=\"%s\"", (unsigned long long)c->id,
 		       rl_strerror(rv));
 		sip_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());

@@ -5,11 +5,42 @@
  * picks the accepted codec set; the rest is the SDP body.
  */
 #include "fuzz.h"
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "rl_err.h"
 #include "sip.h"
+
+/* What an accepted offer's address must be: unicast, or unspecified and then on hold. Judged
+ * here from the text, independently of sip_sdp.c. */
+static void check_addr(const struct rl_sip_media *m)
+{
+	uint8_t a[16];
+	const uint8_t *v4 = NULL;
+	int unspec = 0;
+
+	if (inet_pton(AF_INET, m->ip, a) == 1) {
+		v4 = a;
+	} else if (inet_pton(AF_INET6, m->ip, a) == 1) {
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		static const uint8_t zero[16];
+		if (a[0] == 0xff)
+			__builtin_trap(); /* IPv6 multicast */
+		unspec = memcmp(a, zero, 16) == 0;
+		if (memcmp(a, mapped, 12) == 0)
+			v4 = a + 12;
+	} else {
+		__builtin_trap(); /* not an IP literal */
+	}
+	if (v4 != NULL) {
+		if ((v4[0] & 0xf0) == 0xe0 || (v4[0] & v4[1] & v4[2] & v4[3]) == 0xff)
+			__builtin_trap(); /* IPv4 multicast or broadcast */
+		unspec = unspec || (v4[0] | v4[1] | v4[2] | v4[3]) == 0;
+	}
+	if (unspec != m->unspecified || (unspec && !m->hold))
+		__builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (o.media.port == 0 || o.media.ip[0] == 0 || !(o.media.codec & accept) || o.n_streams == 0 ||
 	    o.n_streams > RL_SIP_STREAMS_MAX || o.audio >= o.n_streams)
 		__builtin_trap();
+	check_addr(&o.media);
 	memset(&l, 0, sizeof(l));
 	strcpy(l.ip, "127.0.0.1");
 	l.port = 40000;

@@ -6,7 +6,10 @@
  *     the exact status line and Retry-After of the node's rejects (404, 503 with their
  *     reasons, 480, 486, 499, control characters in a reason, a hangup before answer, an
  *     answer the offer cannot take) and of the glue's own refusals (403 trunk, 503 draining
- *     and full); and rejects queued together, each with its own reason.
+ *     and full, 488 bad SDP); and rejects queued together, each with its own reason;
+ *   - SDP media addresses a trunk may not use (multicast, broadcast, unspecified in a new
+ *     call), refused 488 and counted, as unit checks of rl_sip_sdp_offer and on the wire,
+ *     and in re-INVITEs (0.0.0.0 is hold, multicast is 488 and the call goes on).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +21,7 @@
 #include "sip.h"
 #include "siptest.h"
 
-#define RTP_PORT 40000 /* what the "node" answers with */
+#define RTP_PORT 40000 /* what the "node" answers with; uac_reinvite_addr checks it */
 
 static int sip_port;
 
@@ -40,6 +43,61 @@ static struct rl_sip *open_glue(struct rl_sip_conf *conf, int *port)
 	n++;
 	RL_REQUIRE(rv == RL_OK);
 	return s;
+}
+
+/* ---- unit: SDP addresses ------------------------------------------------------------------ */
+
+static int offer_addr(const char *c_line, struct rl_sip_offer *o)
+{
+	char sdp[512];
+
+	snprintf(sdp, sizeof(sdp),
+	         "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n%s\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", c_line);
+	return rl_sip_sdp_offer(o, sdp, strlen(sdp), RL_SIP_PCMU);
+}
+
+static void sdp_addresses(void)
+{
+	static const char *const refused[] = {
+	    "c=IN IP4 224.0.0.1",        "c=IN IP4 239.255.255.250",
+	    "c=IN IP4 230.1.2.3",        "c=IN IP4 255.255.255.255",
+	    "c=IN IP6 ff02::1",          "c=IN IP6 ff0e::1:2",
+	    "c=IN IP6 ::ffff:224.1.2.3", "c=IN IP6 ::ffff:255.255.255.255",
+	};
+	static const char *const unicast[] = {
+	    "c=IN IP4 127.0.0.1",       "c=IN IP6 ::1",         "c=IN IP4 192.0.2.1",       "c=IN IP4 223.255.255.255",
+	    "c=IN IP4 255.255.255.254", "c=IN IP6 2001:db8::1", "c=IN IP6 ::ffff:192.0.2.9"};
+	static const char *const unspecified[] = {"c=IN IP4 0.0.0.0", "c=IN IP6 ::", "c=IN IP6 ::ffff:0.0.0.0"};
+	struct rl_sip_offer o;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int rv = offer_addr(refused[i], &o);
+		if (rv != RL_EPERM)
+			fprintf(stderr, "%s: %s, want refused\n", refused[i], rl_strerror(rv));
+		RL_CHECK(rv == RL_EPERM && o.media.ip[0] == '\0');
+	}
+	for (size_t i = 0; i < sizeof(unicast) / sizeof(unicast[0]); i++) {
+		RL_CHECK(offer_addr(unicast[i], &o) == RL_OK);
+		RL_CHECK(o.media.hold == 0 && o.media.unspecified == 0);
+	}
+	for (size_t i = 0; i < sizeof(unspecified) / sizeof(unspecified[0]); i++) {
+		RL_CHECK(offer_addr(unspecified[i], &o) == RL_OK);
+		RL_CHECK(o.media.hold == 1 && o.media.unspecified == 1 && o.media.dir == 3);
+	}
+	/* With a TTL sofia itself says multicast: not usable, as before. */
+	RL_CHECK(offer_addr("c=IN IP4 224.1.1.1/16", &o) == RL_EPROTO);
+	/* The media-level c= decides; a refused stream leaves the next audio stream ours. */
+	const char *two = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	                  "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 239.1.1.1\r\nm=audio 4002 RTP/AVP 0\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, two, strlen(two), RL_SIP_PCMU) == RL_OK);
+	RL_CHECK(o.n_streams == 2 && o.audio == 1 && o.media.port == 4002 && strcmp(o.media.ip, "192.0.2.1") == 0);
+	const char *media_mc = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+	                       "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 224.2.2.2\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, media_mc, strlen(media_mc), RL_SIP_PCMU) == RL_EPERM);
+	const char *session_mc = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 224.2.2.2\r\nt=0 0\r\n"
+	                         "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.5\r\n";
+	RL_CHECK(rl_sip_sdp_offer(&o, session_mc, strlen(session_mc), RL_SIP_PCMU) == RL_OK);
+	RL_CHECK(strcmp(o.media.ip, "192.0.2.5") == 0);
 }
 
 /* ---- rejections on the wire --------------------------------------------------------------- */
@@ -132,10 +190,12 @@ static void batch_rejects(struct rl_sip *s)
 }
 
 /* sipp's call refused by the glue alone: nothing reported. */
-static void refused(int port, const char *line, const char *ra)
+static void refused(int port, const char *line, const char *ra, const char *const *keys)
 {
-	struct siptest_sipp r = {.scen = "invite_reject", .port = port};
+	struct siptest_sipp r = {.scen = keys ? "invite_addr" : "invite_reject", .port = port};
 
+	for (int i = 0; keys != NULL && keys[i] != NULL && i < 15; i++)
+		r.keys[i] = keys[i];
 	siptest_rec_reset();
 	RL_CHECK(siptest_sipp_wait(&r, siptest_sipp_start(&r), 30000) == 0);
 	RL_CHECK(siptest_final(&r, line, ra));
@@ -144,6 +204,15 @@ static void refused(int port, const char *line, const char *ra)
 
 static void glue_refusals(struct rl_sip *s)
 {
+	static const char *const addrs[][5] = {
+	    {"c_type", "IP4", "c_addr", "224.0.0.1", NULL},
+	    {"c_type", "IP4", "c_addr", "239.255.255.250", NULL},
+	    {"c_type", "IP4", "c_addr", "255.255.255.255", NULL},
+	    {"c_type", "IP4", "c_addr", "0.0.0.0", NULL},
+	    {"c_type", "IP6", "c_addr", "ff02::1", NULL},
+	    {"c_type", "IP6", "c_addr", "::ffff:224.1.2.3", NULL},
+	    {"c_type", "IP6", "c_addr", "::", NULL},
+	};
 	struct rl_sip_counters before, after;
 	struct rl_sip_conf conf;
 	struct rl_sip *x;
@@ -152,16 +221,19 @@ static void glue_refusals(struct rl_sip *s)
 
 	rl_sip_counters(s, &before);
 	rl_sip_set_draining(s, 1);
-	refused(sip_port, "SIP/2.0 503 Service Unavailable", "30");
+	refused(sip_port, "SIP/2.0 503 Service Unavailable", "30", NULL);
 	rl_sip_set_draining(s, 0);
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+		refused(sip_port, "SIP/2.0 488 Not Acceptable Here", "", addrs[i]);
 	rl_sip_counters(s, &after);
 	RL_CHECK(after.refused_draining == before.refused_draining + 1);
+	RL_CHECK(after.bad_sdp == before.bad_sdp + 7 && after.bad_addr == before.bad_addr + 7);
 
 	/* The allow-list, on an instance of its own. */
 	memset(&conf, 0, sizeof(conf));
 	conf.trunks = other_trunk;
 	x = open_glue(&conf, &port);
-	refused(port, "SIP/2.0 403 Forbidden", "");
+	refused(port, "SIP/2.0 403 Forbidden", "", NULL);
 	rl_sip_close(x);
 
 	/* The call limit: one call held, the next refused at once, then the first rejected. */
@@ -185,6 +257,37 @@ static void glue_refusals(struct rl_sip *s)
 	rl_sip_close(x);
 }
 
+/* ---- calls: re-INVITE addresses ------------------------------------------------------------ */
+
+/* The node's part in an answered call: ringing, answer. */
+static int answer(struct rl_sip *s, struct rl_sip_event *inv)
+{
+	if (!siptest_wait_ev(RL_SIP_EV_INVITE, 0, 0, 5000, inv) || rl_sip_ringing(s, inv->call) != RL_OK)
+		return 0;
+	return rl_sip_answer(s, inv->call, "127.0.0.1", RTP_PORT, inv->media.codec, inv->media.dtmf_pt) == RL_OK;
+}
+
+static void reinvite_addr(struct rl_sip *s)
+{
+	struct siptest_sipp r = {.scen = "uac_reinvite_addr", .port = sip_port};
+	struct rl_sip_counters before, after;
+	struct rl_sip_event inv, ev;
+
+	siptest_rec_reset();
+	rl_sip_counters(s, &before);
+	pid_t pid = siptest_sipp_start(&r);
+	RL_CHECK(answer(s, &inv));
+	RL_CHECK(inv.media.unspecified == 0 && inv.media.hold == 0);
+	RL_CHECK(siptest_wait_ev(RL_SIP_EV_REINVITE, inv.call, 0, 5000, &ev));
+	RL_CHECK(ev.media.hold == 1 && ev.media.unspecified == 1 && strcmp(ev.media.ip, "0.0.0.0") == 0);
+	RL_CHECK(siptest_wait_ev(RL_SIP_EV_ENDED, inv.call, 0, 8000, NULL));
+	RL_CHECK(siptest_sipp_wait(&r, pid, 30000) == 0);
+	RL_CHECK(siptest_count_ev(RL_SIP_EV_REINVITE, inv.call) == 1); /* the multicast one: 488 */
+	rl_sip_counters(s, &after);
+	RL_CHECK(after.reinvites == before.reinvites + 1);
+	RL_CHECK(after.bad_sdp == before.bad_sdp + 1 && after.bad_addr == before.bad_addr + 1);
+}
+
 int main(void)
 {
 	const char *trunks[] = {"192.0.2.1", "127.0.0.1", NULL};
@@ -194,6 +297,8 @@ int main(void)
 	rl_log_init("test_sip_edge", getenv("RELAIS_LOG") ? rl_log_parse_level(getenv("RELAIS_LOG")) : RL_LOG_NOTICE);
 	const char *tmp = siptest_init("sip_edge");
 
+	sdp_addresses();
+
 	memset(&conf, 0, sizeof(conf));
 	conf.retry_after_s = 30;
 	conf.trunks = trunks;
@@ -201,6 +306,7 @@ int main(void)
 	node_rejects(s);
 	batch_rejects(s);
 	glue_refusals(s);
+	reinvite_addr(s);
 	rl_sip_close(s);
 	printf("sipp logs in %s\n", tmp);
 	return rltest_done();
