@@ -949,7 +949,7 @@ static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t 
 		return bind(c->fd, (struct sockaddr *)ss, len) == 0 ? RL_OK : RL_ENET;
 	}
 	lo += lo & 1;
-	unsigned count = (hi - lo) / 2 + 1;
+	unsigned count = rl_carrier_port_legs(c->conf.port_min, c->conf.port_max);
 	cr_random(&r, sizeof(r));
 	for (unsigned i = 0; i < count; i++) {
 		rl_addr_set_port((struct sockaddr *)ss, lo + 2 * ((r + i) % count));
@@ -968,9 +968,19 @@ static int cr_conf_ok(const struct rl_carrier_conf *conf)
 	return (conf->codec == RL_CARRIER_G711U || conf->codec == RL_CARRIER_G711A || conf->codec == RL_CARRIER_OPUS) &&
 	       cr_pt_ok(conf->pt) && (conf->dtmf_pt == -1 || (cr_pt_ok(conf->dtmf_pt) && conf->dtmf_pt != conf->pt)) &&
 	       (conf->dtmf_clock == 8000 || conf->dtmf_clock == 16000 || conf->dtmf_clock == 48000) &&
-	       (conf->rate == 8000 || conf->rate == 16000) && conf->port_min <= conf->port_max &&
-	       (conf->port_max == 0 ||
-	        (conf->port_min != 0 && conf->port_min + (conf->port_min & 1) <= conf->port_max));
+	       (conf->rate == 8000 || conf->rate == 16000) &&
+	       (conf->port_max == 0 ? conf->port_min == 0 : rl_carrier_port_legs(conf->port_min, conf->port_max) > 0);
+}
+
+unsigned rl_carrier_port_legs(uint16_t port_min, uint16_t port_max)
+{
+	unsigned lo = port_min + (port_min & 1u);
+
+	if (port_min == 0 && port_max == 0)
+		return RL_CARRIER_LEGS_ANY;
+	if (port_min == 0 || lo > port_max)
+		return 0;
+	return (port_max - lo) / 2 + 1;
 }
 
 /* cr_codec_open derives the leg's frame sizes and clocks from its conf and makes its jitter

@@ -175,6 +175,14 @@ struct rl_carrier;
  * 20/40/300 ms, 64 slots. */
 void rl_carrier_conf_default(struct rl_carrier_conf *conf);
 
+/* rl_carrier_port_legs: how many legs a port range holds at once, as rl_carrier_open binds
+ * them: one even port each, the odd one above it left for its RTCP (RFC 3550 11; trunks do
+ * without, we send none), so a range of 300 ports holds 150 legs. RL_CARRIER_LEGS_ANY for
+ * 0, 0 (the kernel's choice); 0 for a range no leg can use (min 0 alone, min over max, no
+ * even port). Ports other programs hold count as free here. */
+#define RL_CARRIER_LEGS_ANY 0xFFFFFFFFu
+unsigned rl_carrier_port_legs(uint16_t port_min, uint16_t port_max);
+
 /* rl_carrier_open creates a leg whose socket is bound to bind_ip (numeric IPv4 or IPv6; an
  * IPv6 socket also reaches IPv4 peers) on an even port in [conf->port_min, conf->port_max],
  * tried from a random start, or on the kernel's choice if both are 0. conf NULL: defaults.
