@@ -35,6 +35,9 @@
  * pointer to the reason phrase until the stack runs: the phrase is made to outlive that
  * (sofia's static table, or a copy in the NUA handle's memory).
  *
+ * DTMF. NUA answers INFO 200 itself; the glue reads application/dtmf-relay and
+ * application/dtmf bodies (sip_dtmf.c) and reports their key as RL_SIP_EV_DTMF.
+ *
  * Transfer. A REFER in the call's dialog creates an implicit subscription in NUA: the
  * carrier's NOTIFYs (message/sipfrag) come back on the call's handle as nua_i_notify, NUA
  * answers them, and we read their status line with sofia's parser. One su_timer per call
@@ -773,6 +776,40 @@ static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct si
 		nua_handle_destroy(nh);
 }
 
+/* An INFO on a call, which NUA has answered 200: a key the caller pressed, from carriers
+ * that signal DTMF in SIP rather than in RTP (or in both: the carrier leg pairs the two).
+ * Reported at any time the node knows the call; a DTMF body that is not one key is counted
+ * and dropped; other bodies (and empty INFOs, used as keep-alives) are not ours. */
+static void on_info(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
+{
+	const sip_content_type_t *ct = sip->sip_content_type;
+	const sip_payload_t *pl = sip->sip_payload;
+	struct rl_sip_event ev;
+	unsigned ms;
+	char key;
+	int rv;
+
+	if (c->id == 0 || c->state == CALL_ENDING)
+		return;
+	rv = rl_sip_dtmf_body(ct ? ct->c_type : NULL, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, &key, &ms);
+	if (rv == RL_ENOENT)
+		return;
+	if (rv != RL_OK) {
+		COUNT(s, info_bad);
+		rl_log(RL_LOG_NOTICE, "sip info dtmf refused call=%llu err=\"%s\"", (unsigned long long)c->id,
+		       rl_strerror(rv));
+		return;
+	}
+	COUNT(s, info_dtmf);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RL_SIP_EV_DTMF;
+	ev.call = c->id;
+	ev.dtmf = key;
+	ev.dtmf_ms = (uint16_t)ms;
+	rl_log(RL_LOG_INFO, "sip info dtmf call=%llu digit=%c duration_ms=%u", (unsigned long long)c->id, key, ms);
+	emit(s, &ev);
+}
+
 /* ---- transfer (REFER) --------------------------------------------------------------------- */
 
 static void refer_event(struct rl_sip *s, struct sip_call *c, int status, const char *phrase)
@@ -1011,6 +1048,12 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 	case nua_i_options:
 		if (nh != NULL)
 			on_options(s, nua, nh, c);
+		break;
+	case nua_i_info:
+		if (c != NULL && sip != NULL && status < 300)
+			on_info(s, c, sip);
+		else if (nh != NULL && c == NULL)
+			nua_handle_destroy(nh); /* outside any call: sofia answered it */
 		break;
 	case nua_r_shutdown:
 		if (status >= 200)

@@ -149,11 +149,11 @@ static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
 	rl_carrier_stats(c->leg, &st);
 	rl_log(RL_LOG_NOTICE,
 	       "carrier end call=%llu contact=%s caller=%s did=%s rx=%llu audio=%llu sent=%llu malformed=%llu "
-	       "wrong_src=%llu concealed=%llu dtmf=%llu",
+	       "wrong_src=%llu concealed=%llu dtmf=%llu dtmf_info=%llu dtmf_dup=%llu",
 	       (unsigned long long)c->call, c->contact[0] ? c->contact : "-", c->inv.caller, c->inv.dialled,
 	       (unsigned long long)st.rx, (unsigned long long)st.audio, (unsigned long long)st.sent,
 	       (unsigned long long)st.malformed, (unsigned long long)st.wrong_src, (unsigned long long)st.concealed,
-	       (unsigned long long)st.dtmf_digits);
+	       (unsigned long long)st.dtmf_digits, (unsigned long long)st.dtmf_info, (unsigned long long)st.dtmf_dup);
 	rl_sc_local_stop(ss, c);
 	rl_carrier_close(c->leg);
 	rl_htab_del(&ss->calls, c->call, c);
@@ -495,6 +495,12 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 			ss->transfers_out++;
 	} else if (ev->type == RL_SIP_EV_BYE || ev->type == RL_SIP_EV_CANCEL || ev->type == RL_SIP_EV_ENDED) {
 		rl_ss_dialog(ss, c, ev);
+	} else if (ev->type == RL_SIP_EV_DTMF) {
+		/* Into the leg's digit queue, beside RFC 4733's: the IVR reads both alike, and the
+		 * leg drops (and counts) the copy of a press that came both ways. */
+		int rv = rl_carrier_put_dtmf(c->leg, ev->dtmf);
+		rl_log(RL_LOG_DEBUG, "carrier info dtmf call=%llu digit=%c err=\"%s\"", (unsigned long long)c->call,
+		       ev->dtmf, rv == RL_OK ? "" : rl_strerror(rv));
 	}
 	free(ev);
 }

@@ -1,8 +1,11 @@
 /*
- * fuzz_sdp: the node's own handling of the SDP a carrier sends - what node/sip_sdp.c makes
- * of sofia's parse of an offer (stream choice, codec and telephone-event negotiation,
- * addresses and ports, hold) - and the answer it writes back for it. The first input byte
- * picks the accepted codec set; the rest is the SDP body.
+ * fuzz_sdp: the node's own handling of the bodies a carrier sends its SIP glue. The first
+ * input byte picks what the rest is:
+ *   - bit 7 clear: an SDP offer - what node/sip_sdp.c makes of sofia's parse of it (stream
+ *     choice, codec and telephone-event negotiation, addresses and ports, hold) and the answer
+ *     it writes back; bits 0-2 are the accepted codec set;
+ *   - bit 7 set: the body of a SIP INFO carrying a key press (node/sip_dtmf.c), of type
+ *     application/dtmf when bit 6 is set, application/dtmf-relay when it is clear.
  */
 #include "fuzz.h"
 #include <arpa/inet.h>
@@ -42,6 +45,22 @@ static void check_addr(const struct rl_sip_media *m)
 		__builtin_trap();
 }
 
+static void dtmf_body(const uint8_t *data, size_t size)
+{
+	const char *ctype = (data[0] & 0x40) ? "application/dtmf" : "application/dtmf-relay";
+	unsigned ms = 12345;
+	char key = 'x';
+	int rv = rl_sip_dtmf_body(ctype, (const char *)data + 1, size - 1, &key, &ms);
+
+	if (rv == RL_OK) {
+		if (key == '\0' || strchr("0123456789*#ABCD", key) == NULL || ms > RL_SIP_DTMF_MS_MAX ||
+		    size - 1 > RL_SIP_DTMF_BODY_MAX)
+			__builtin_trap();
+	} else if (key != '\0' || ms != 0) {
+		__builtin_trap(); /* a refused body leaves nothing half-read */
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rl_sip_offer o;
@@ -52,6 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size - 1 >= sizeof(body))
 		return 0;
+	if (data[0] & 0x80) {
+		dtmf_body(data, size);
+		return 0;
+	}
 	accept = (data[0] & 7) ? (data[0] & 7) : (RL_SIP_PCMU | RL_SIP_PCMA);
 	memcpy(body, data + 1, size - 1);
 	body[size - 1] = 0;

@@ -9,14 +9,21 @@
  *     and full, 488 bad SDP); and rejects queued together, each with its own reason;
  *   - SDP media addresses a trunk may not use (multicast, broadcast, unspecified in a new
  *     call), refused 488 and counted, as unit checks of rl_sip_sdp_offer and on the wire,
- *     and in re-INVITEs (0.0.0.0 is hold, multicast is 488 and the call goes on).
+ *     and in re-INVITEs (0.0.0.0 is hold, multicast is 488 and the call goes on);
+ *   - DTMF in SIP INFO: the body parser on hostile bodies, the keys an answered call reports
+ *     from sipp's INFOs, and the carrier leg's pairing of INFO digits with RFC 4733 ones.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "carrier.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_rtp.h"
 #include "rltest.h"
 #include "sip.h"
 #include "siptest.h"
@@ -98,6 +105,170 @@ static void sdp_addresses(void)
 	                         "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.5\r\n";
 	RL_CHECK(rl_sip_sdp_offer(&o, session_mc, strlen(session_mc), RL_SIP_PCMU) == RL_OK);
 	RL_CHECK(strcmp(o.media.ip, "192.0.2.5") == 0);
+}
+
+/* ---- unit: INFO bodies -------------------------------------------------------------------- */
+
+static void dtmf_bodies(void)
+{
+	static char big[RL_SIP_DTMF_BODY_MAX + 2];
+	static const struct {
+		const char *ctype, *body;
+		int rv;
+		char key;
+		unsigned ms;
+	} cases[] = {
+	    {"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", RL_OK, '5', 160},
+	    {"Application/DTMF-Relay", "signal= 9\nduration =250", RL_OK, '9', 250},
+	    {"application/dtmf-relay", "Duration=100\r\nSignal=#\r\n", RL_OK, '#', 100},
+	    {"application/dtmf-relay", "Signal=*", RL_OK, '*', 0},
+	    {"application/dtmf-relay", "Signal=d\r\nX-Vendor=anything=at all\r\n", RL_OK, 'D', 0},
+	    {"application/dtmf-relay", "\r\n\r\nSignal=0\r\n\r\n", RL_OK, '0', 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=10000\r\n", RL_OK, '1', 10000},
+	    {"application/dtmf", "5", RL_OK, '5', 0},
+	    {"application/dtmf", " A\r\n", RL_OK, 'A', 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=10001\r\n", RL_ERANGE, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=999999\r\n", RL_ERANGE, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=-1\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nDuration=1\r\nDuration=2\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=55", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=10", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=E", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\r\nSignal=1\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Duration=160\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "5", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=1\x1b", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "Signal=\xc3\xa9", RL_EPROTO, 0, 0},
+	    {"application/dtmf-relay", "", RL_EPROTO, 0, 0},
+	    {"application/dtmf", "12", RL_EPROTO, 0, 0},
+	    {"application/dtmf", "\r\n", RL_EPROTO, 0, 0},
+	    {"application/dtmf", "x", RL_EPROTO, 0, 0},
+	    {"application/sdp", "Signal=1", RL_ENOENT, 0, 0},
+	    {"text/plain", "1", RL_ENOENT, 0, 0},
+	    {NULL, "Signal=1", RL_ENOENT, 0, 0},
+	};
+	char key;
+	unsigned ms;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rv = rl_sip_dtmf_body(cases[i].ctype, cases[i].body, strlen(cases[i].body), &key, &ms);
+		if (rv != cases[i].rv || key != cases[i].key || ms != cases[i].ms)
+			fprintf(stderr, "dtmf body %zu: rv %d key %d ms %u\n", i, rv, key, ms);
+		RL_CHECK(rv == cases[i].rv && key == cases[i].key && ms == cases[i].ms);
+	}
+	/* A NUL inside, a NULL body, and the length cap. */
+	RL_CHECK(rl_sip_dtmf_body("application/dtmf-relay", "Signal=1\0", 9, &key, &ms) == RL_EPROTO);
+	RL_CHECK(rl_sip_dtmf_body("application/dtmf", NULL, 4, &key, &ms) == RL_EPROTO);
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "Signal=1", 8);
+	RL_CHECK(rl_sip_dtmf_body("application/dtmf-relay", big, RL_SIP_DTMF_BODY_MAX, &key, &ms) == RL_OK);
+	RL_CHECK(key == '1');
+	RL_CHECK(rl_sip_dtmf_body("application/dtmf-relay", big, RL_SIP_DTMF_BODY_MAX + 1, &key, &ms) == RL_ETOOBIG);
+	RL_CHECK(key == 0);
+}
+
+/* ---- unit: the carrier leg pairs INFO digits with RFC 4733 ones --------------------------- */
+
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+/* One RFC 4733 key press as the carrier sends it: start (marker), then three end packets. */
+static void rtp_press(struct rl_carrier *c, char key, uint32_t ts, uint16_t *seq)
+{
+	static const char keys[] = "0123456789*#ABCD";
+	struct sockaddr_in from;
+	uint8_t pkt[16];
+
+	memset(&from, 0, sizeof(from));
+	from.sin_family = AF_INET;
+	from.sin_port = htons(30000);
+	from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 4; i++) {
+		rl_rtp_write(pkt, sizeof(pkt), 101, i == 0, (*seq)++, ts, 0x1234);
+		uint16_t dur = i == 0 ? 0 : 640; /* 80 ms at 8000 */
+		pkt[12] = (uint8_t)(strchr(keys, key) - keys);
+		pkt[13] = (uint8_t)(i == 0 ? 0x0a : 0x8a); /* E on the end packets, volume 10 */
+		pkt[14] = (uint8_t)(dur >> 8);
+		pkt[15] = (uint8_t)(dur & 0xff);
+		RL_CHECK(rl_carrier_inject(c, pkt, sizeof(pkt), &from, sizeof(from)) == RL_OK);
+	}
+}
+
+/* The digits waiting, in order, as a string. */
+static const char *taken(struct rl_carrier *c)
+{
+	static char buf[64];
+	size_t n = 0;
+	char d;
+
+	while (n + 1 < sizeof(buf) && rl_carrier_dtmf(c, &d) == RL_OK)
+		buf[n++] = d;
+	buf[n] = '\0';
+	return buf;
+}
+
+static void dtmf_pairing(void)
+{
+	struct rl_carrier *c;
+	struct rl_carrier_stats st;
+	uint16_t seq = 1;
+
+	RL_REQUIRE(rl_carrier_open(&c, "127.0.0.1", NULL) == RL_OK);
+	rl_carrier_set_clock(c, fake_clock, NULL);
+	/* RTP first, its INFO copy 50 ms later: one digit. */
+	fake_now = 1000000;
+	rtp_press(c, '5', 1000, &seq);
+	fake_now += 50000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '5') == RL_EEXIST);
+	RL_CHECK(strcmp(taken(c), "5") == 0);
+	/* INFO first (sent at the key's release, 900 ms on), its RTP event after: one digit. */
+	fake_now += 350000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '5') == RL_OK);
+	fake_now += 900000;
+	rtp_press(c, '5', 5000, &seq);
+	RL_CHECK(strcmp(taken(c), "5") == 0);
+	/* The same key by both paths further apart than RL_CARRIER_DTMF_PAIR_MS: two presses. */
+	fake_now += 10000000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '7') == RL_OK);
+	fake_now += (RL_CARRIER_DTMF_PAIR_MS + 500) * 1000ull;
+	rtp_press(c, '7', 90000, &seq);
+	RL_CHECK(strcmp(taken(c), "77") == 0);
+	/* A key pressed twice quickly on a carrier that sends both: two, not one nor four. */
+	fake_now += 10000000;
+	rtp_press(c, '2', 200000, &seq);
+	fake_now += 50000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '2') == RL_EEXIST);
+	fake_now += 250000;
+	rtp_press(c, '2', 202400, &seq);
+	fake_now += 50000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '2') == RL_EEXIST);
+	RL_CHECK(strcmp(taken(c), "22") == 0);
+	/* INFO only, a key twice: both (nothing to pair with); other keys are not paired. */
+	fake_now += 10000000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '1') == RL_OK);
+	fake_now += 200000;
+	RL_CHECK(rl_carrier_put_dtmf(c, '1') == RL_OK);
+	rtp_press(c, '3', 300000, &seq);
+	RL_CHECK(rl_carrier_put_dtmf(c, '#') == RL_OK);
+	RL_CHECK(strcmp(taken(c), "113#") == 0);
+	RL_CHECK(rl_carrier_put_dtmf(c, 'x') == RL_EINVAL && rl_carrier_put_dtmf(c, '\0') == RL_EINVAL);
+	rl_carrier_stats(c, &st);
+	RL_CHECK(st.dtmf_digits == 6 && st.dtmf_info == 8 && st.dtmf_dup == 4);
+	/* The queue's bound holds for INFO digits too. */
+	for (int i = 0; i < RL_CARRIER_DTMF_QUEUE; i++)
+		RL_CHECK(rl_carrier_put_dtmf(c, 'A') == RL_OK);
+	RL_CHECK(rl_carrier_put_dtmf(c, 'A') == RL_EFULL);
+	struct rl_audio_src *src = rl_carrier_src(c);
+	rl_carrier_close(c);
+	RL_CHECK(rl_carrier_put_dtmf(c, '1') == RL_ECLOSED); /* src's reference keeps it alive */
+	src->close(src);
 }
 
 /* ---- rejections on the wire --------------------------------------------------------------- */
@@ -257,7 +428,7 @@ static void glue_refusals(struct rl_sip *s)
 	rl_sip_close(x);
 }
 
-/* ---- calls: re-INVITE addresses ------------------------------------------------------------ */
+/* ---- calls: INFO DTMF, re-INVITE addresses ------------------------------------------------- */
 
 /* The node's part in an answered call: ringing, answer. */
 static int answer(struct rl_sip *s, struct rl_sip_event *inv)
@@ -265,6 +436,32 @@ static int answer(struct rl_sip *s, struct rl_sip_event *inv)
 	if (!siptest_wait_ev(RL_SIP_EV_INVITE, 0, 0, 5000, inv) || rl_sip_ringing(s, inv->call) != RL_OK)
 		return 0;
 	return rl_sip_answer(s, inv->call, "127.0.0.1", RTP_PORT, inv->media.codec, inv->media.dtmf_pt) == RL_OK;
+}
+
+static void info_dtmf(struct rl_sip *s)
+{
+	static const struct {
+		char key;
+		unsigned ms;
+	} want[] = {{'5', 160}, {'#', 0}, {'B', 0}, {'*', 250}};
+	struct siptest_sipp r = {.scen = "uac_info_dtmf", .port = sip_port};
+	struct rl_sip_counters before, after;
+	struct rl_sip_event inv, ev;
+
+	siptest_rec_reset();
+	rl_sip_counters(s, &before);
+	pid_t pid = siptest_sipp_start(&r);
+	RL_CHECK(answer(s, &inv));
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		RL_CHECK(siptest_wait_ev(RL_SIP_EV_DTMF, inv.call, i, 8000, &ev));
+		RL_CHECK(ev.dtmf == want[i].key && ev.dtmf_ms == want[i].ms);
+	}
+	RL_CHECK(siptest_wait_ev(RL_SIP_EV_ENDED, inv.call, 0, 8000, NULL));
+	RL_CHECK(siptest_sipp_wait(&r, pid, 30000) == 0); /* every INFO got its 200 */
+	RL_CHECK(siptest_count_ev(RL_SIP_EV_DTMF, inv.call) == 4);
+	rl_sip_counters(s, &after);
+	RL_CHECK(after.info_dtmf == before.info_dtmf + 4);
+	RL_CHECK(after.info_bad == before.info_bad + 6);
 }
 
 static void reinvite_addr(struct rl_sip *s)
@@ -298,6 +495,8 @@ int main(void)
 	const char *tmp = siptest_init("sip_edge");
 
 	sdp_addresses();
+	dtmf_bodies();
+	dtmf_pairing();
 
 	memset(&conf, 0, sizeof(conf));
 	conf.retry_after_s = 30;
@@ -306,6 +505,7 @@ int main(void)
 	node_rejects(s);
 	batch_rejects(s);
 	glue_refusals(s);
+	info_dtmf(s);
 	reinvite_addr(s);
 	rl_sip_close(s);
 	printf("sipp logs in %s\n", tmp);

@@ -7,7 +7,10 @@
  *      and Retry-After exactly: 503 "No media port" (the pool's ports taken by another
  *      program), 503 from the call limit the pool set (at once, while the pool is full), 404
  *      unknown number, 480 when the hub refuses the call, 403 from a source off the trunk
- *      list, 488 for a multicast media address, 503 while draining.
+ *      list, 488 for a multicast media address, 503 while draining;
+ *   3. keys pressed in an IVR menu signalled by SIP INFO only (application/dtmf-relay, and
+ *      application/dtmf two menus deep), and by both INFO and RFC 4733 at once, which must
+ *      count once.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -168,6 +171,24 @@ static void rejections(struct rlc *c, const char *node_url)
 	RL_CHECK(rlc_ctl(c, node_url, "drain off", NULL) == 0);
 }
 
+/* An IVR call with keys in INFO (and RFC 4733): it must land in queue q, its digits heard
+ * `pressed` times, and its leg must count dup digits paired. */
+static void ivr_call(const char *scen, const char *q, int pressed, long dup)
+{
+	struct siptest_sipp r = {0};
+	char queued[96];
+	int ends = rlc_count_in_file(g_node_log, "carrier end"),
+	    before = rlc_count_in_file(g_node_log, "caller pressed");
+
+	snprintf(queued, sizeof(queued), "did=%s queue=%s", DID_MENU, q);
+	int in_q = rlc_count_in_file(g_node_log, queued);
+	RL_CHECK(call(&r, scen, DID_MENU) == 0); /* every INFO got its 200 */
+	RL_CHECK(wait_log("carrier end", ends + 1, 10));
+	RL_CHECK(rlc_count_in_file(g_node_log, queued) == in_q + 1);
+	RL_CHECK(rlc_count_in_file(g_node_log, "caller pressed") == before + pressed);
+	RL_CHECK(rlc_log_field(g_node_log, "carrier end", "dtmf_dup") == dup);
+}
+
 int main(void)
 {
 	struct rlc c;
@@ -235,6 +256,10 @@ int main(void)
 
 	port_pool(rtp_min);
 	rejections(&c, node_url);
+	ivr_call("ivr_info_relay", "telco.tech", 1, 0);
+	ivr_call("ivr_info_plain", "telco.one", 2, 0);
+	ivr_call("ivr_info_both", "telco.one", 2, 1);
+	RL_CHECK(rlc_count_in_file(g_node_log, "queue=telco.nine") == 0);
 
 	rlc_stop_all(&c);
 	const char *logs[] = {"hub.log", "node-casablanca.log"};
