@@ -68,6 +68,7 @@
 #define CR_SILENCE_PEAK 64  /* frames whose peak is below this (-54 dBFS) are silence */
 
 #define CR_DTMF_SEEN 16
+#define CR_PRESSES   16      /* key presses remembered for pairing RFC 4733 with SIP INFO */
 #define CR_DTMF_LONG 0xFF00u /* a segment this long may be continued by a new one */
 #define CR_TXQ       16
 #define CR_EV_GAP    3  /* frames of audio between two events we send */
@@ -87,6 +88,16 @@ struct cr_sink {
 
 struct cr_ev_key {
 	uint32_t ssrc, ts;
+};
+
+/* A key press delivered, from RTP (an RFC 4733 event) or from signalling (SIP INFO). */
+enum cr_path { CR_PATH_RTP, CR_PATH_SIP };
+
+struct cr_press {
+	uint64_t at; /* c->now clock, us */
+	char digit;
+	uint8_t path;   /* enum cr_path */
+	uint8_t paired; /* its copy from the other path has come (and was dropped) */
 };
 
 struct rl_carrier {
@@ -146,6 +157,8 @@ struct rl_carrier {
 	uint16_t last_dur;
 	char dq[RL_CARRIER_DTMF_QUEUE];
 	unsigned dq_head, dq_n;
+	struct cr_press press[CR_PRESSES];
+	unsigned press_n, press_pos;
 
 	/* sink side */
 	uint32_t tx_ssrc, tx_ts;
@@ -396,8 +409,51 @@ static int cr_seen(struct rl_carrier *c, uint32_t ssrc, uint32_t ts)
 	return 0;
 }
 
+/*
+ * cr_press_dup: 1 if digit, arriving at `now` by path, is the copy of a key press the other
+ * path delivered already: the oldest press of the same digit from the other path within
+ * RL_CARRIER_DTMF_PAIR_MS (either way) that has no copy yet, which then has it. Else the
+ * press is remembered and 0 returned. Pairing one to one keeps a key pressed twice two
+ * presses, and a carrier that uses one path only is never paired at all.
+ */
+static int cr_press_dup(struct rl_carrier *c, char digit, enum cr_path path, uint64_t now)
+{
+	struct cr_press *best = NULL;
+
+	for (unsigned i = 0; i < c->press_n; i++) {
+		struct cr_press *p = &c->press[i];
+		uint64_t d = now > p->at ? now - p->at : p->at - now;
+		if (p->path != path && !p->paired && p->digit == digit && d <= RL_CARRIER_DTMF_PAIR_MS * 1000ull &&
+		    (best == NULL || p->at < best->at))
+			best = p;
+	}
+	if (best != NULL) {
+		best->paired = 1;
+		c->st.dtmf_dup++;
+		return 1;
+	}
+	c->press[c->press_pos] = (struct cr_press){.at = now, .digit = digit, .path = (uint8_t)path};
+	c->press_pos = (c->press_pos + 1) % CR_PRESSES;
+	if (c->press_n < CR_PRESSES)
+		c->press_n++;
+	return 0;
+}
+
+/* cr_digit hands a key press to whoever reads rl_carrier_dtmf, once whatever its path. */
+static int cr_digit(struct rl_carrier *c, char digit, enum cr_path path, uint64_t now)
+{
+	if (cr_press_dup(c, digit, path, now))
+		return RL_EEXIST;
+	if (c->dq_n == RL_CARRIER_DTMF_QUEUE) {
+		c->st.dtmf_overflow++;
+		return RL_EFULL;
+	}
+	c->dq[(c->dq_head + c->dq_n++) % RL_CARRIER_DTMF_QUEUE] = digit;
+	return RL_OK;
+}
+
 /* cr_event reads one telephone-event payload (RFC 4733 2.3): event, E|R|volume, duration. */
-static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uint8_t *p)
+static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uint8_t *p, uint64_t now)
 {
 	uint8_t code = p[0];
 	uint16_t dur = (uint16_t)(p[2] << 8 | p[3]);
@@ -430,11 +486,7 @@ static void cr_event(struct rl_carrier *c, const struct rl_rtp_hdr *h, const uin
 	c->last_code = code;
 	c->last_dur = dur;
 	c->st.dtmf_digits++;
-	if (c->dq_n == RL_CARRIER_DTMF_QUEUE) {
-		c->st.dtmf_overflow++;
-		return;
-	}
-	c->dq[(c->dq_head + c->dq_n++) % RL_CARRIER_DTMF_QUEUE] = cr_digits[code];
+	(void)cr_digit(c, cr_digits[code], CR_PATH_RTP, now);
 }
 
 /* cr_opus_check: RL_OK for a payload that parses as an Opus packet (TOC, frame count and
@@ -505,7 +557,7 @@ static void cr_input(struct rl_carrier *c, const uint8_t *buf, size_t len, const
 		return;
 	}
 	if (is_ev)
-		cr_event(c, &h, buf + h.hdr_len);
+		cr_event(c, &h, buf + h.hdr_len, now);
 	else
 		cr_audio(c, &h, buf + h.hdr_len, now);
 }
@@ -949,7 +1001,7 @@ static int cr_bind(struct rl_carrier *c, struct sockaddr_storage *ss, socklen_t 
 		return bind(c->fd, (struct sockaddr *)ss, len) == 0 ? RL_OK : RL_ENET;
 	}
 	lo += lo & 1;
-	unsigned count = (hi - lo) / 2 + 1;
+	unsigned count = rl_carrier_port_legs(c->conf.port_min, c->conf.port_max);
 	cr_random(&r, sizeof(r));
 	for (unsigned i = 0; i < count; i++) {
 		rl_addr_set_port((struct sockaddr *)ss, lo + 2 * ((r + i) % count));
@@ -968,9 +1020,19 @@ static int cr_conf_ok(const struct rl_carrier_conf *conf)
 	return (conf->codec == RL_CARRIER_G711U || conf->codec == RL_CARRIER_G711A || conf->codec == RL_CARRIER_OPUS) &&
 	       cr_pt_ok(conf->pt) && (conf->dtmf_pt == -1 || (cr_pt_ok(conf->dtmf_pt) && conf->dtmf_pt != conf->pt)) &&
 	       (conf->dtmf_clock == 8000 || conf->dtmf_clock == 16000 || conf->dtmf_clock == 48000) &&
-	       (conf->rate == 8000 || conf->rate == 16000) && conf->port_min <= conf->port_max &&
-	       (conf->port_max == 0 ||
-	        (conf->port_min != 0 && conf->port_min + (conf->port_min & 1) <= conf->port_max));
+	       (conf->rate == 8000 || conf->rate == 16000) &&
+	       (conf->port_max == 0 ? conf->port_min == 0 : rl_carrier_port_legs(conf->port_min, conf->port_max) > 0);
+}
+
+unsigned rl_carrier_port_legs(uint16_t port_min, uint16_t port_max)
+{
+	unsigned lo = port_min + (port_min & 1u);
+
+	if (port_min == 0 && port_max == 0)
+		return RL_CARRIER_LEGS_ANY;
+	if (port_min == 0 || lo > port_max)
+		return 0;
+	return (port_max - lo) / 2 + 1;
 }
 
 /* cr_codec_open derives the leg's frame sizes and clocks from its conf and makes its jitter
@@ -1124,6 +1186,24 @@ struct rl_audio_sink *rl_carrier_sink(struct rl_carrier *c)
 {
 	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	return &c->sink.base;
+}
+
+int rl_carrier_put_dtmf(struct rl_carrier *c, char digit)
+{
+	const char *k = digit != '\0' ? strchr(cr_digits, digit) : NULL;
+	int rv;
+
+	if (k == NULL)
+		return RL_EINVAL;
+	pthread_mutex_lock(&c->mu);
+	if (c->closed) {
+		rv = RL_ECLOSED;
+	} else {
+		c->st.dtmf_info++;
+		rv = cr_digit(c, digit, CR_PATH_SIP, c->now(c->now_arg));
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rv;
 }
 
 int rl_carrier_dtmf(struct rl_carrier *c, char *digit)

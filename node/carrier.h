@@ -89,6 +89,15 @@
  * those of the audio stream they interrupt (one SSRC, one timeline), durations still count
  * the event clock; segment continuation is judged with the larger of the two.
  *
+ * DTMF in signalling. Some carriers send key presses in SIP INFO instead of RTP, some in both.
+ * rl_carrier_put_dtmf puts an INFO's digit in the same queue as the RFC 4733 ones, so that
+ * rl_carrier_dtmf's reader cannot tell them apart. A key press that comes both ways is
+ * delivered once, by whichever path came first: a digit is the other path's copy of an
+ * earlier press of the same key that came within RL_CARRIER_DTMF_PAIR_MS of it (either order)
+ * and has no copy yet, the oldest such press if several (counted in dtmf_dup, dropped). One
+ * copy per press, so a key pressed twice quickly stays two presses on a carrier that sends
+ * both, and nothing is ever paired on a carrier that sends one way only.
+ *
  * Send. write downsamples if needed and sends one RTP packet per 20 ms of audio: our random
  * SSRC, sequence number and timestamp (advancing 160 per 20 ms for G.711, 960 for Opus), the
  * marker bit on the first packet and on the first after a hold. On hold, or before set_peer,
@@ -127,6 +136,9 @@ enum rl_carrier_codec {
 #define RL_CARRIER_FRAME_MS    20
 #define RL_CARRIER_SSRC_SWITCH 3  /* consecutive packets before a new SSRC is followed */
 #define RL_CARRIER_DTMF_QUEUE  32 /* received digits not yet taken; more are dropped */
+/* An RFC 4733 digit and an INFO digit of one key press come this close (an INFO may be sent
+ * at the key's release). */
+#define RL_CARRIER_DTMF_PAIR_MS 2000u
 
 struct rl_carrier_conf {
 	int codec;                   /* enum rl_carrier_codec */
@@ -156,7 +168,9 @@ struct rl_carrier_stats {
 	uint64_t concealed;       /* of which concealed (lost, or buffer growing) */
 	uint64_t fec;             /* of which decoded from the next packet's Opus in-band FEC */
 	uint64_t dtmf_packets;    /* telephone-event packets accepted */
-	uint64_t dtmf_digits;     /* digits decoded */
+	uint64_t dtmf_digits;     /* digits decoded from RFC 4733 events */
+	uint64_t dtmf_info;       /* digits put by rl_carrier_put_dtmf (SIP INFO) */
+	uint64_t dtmf_dup;        /* of both, dropped as the other path's copy of a press */
 	uint64_t dtmf_other;      /* events other than digits, ignored */
 	uint64_t dtmf_overflow;   /* digits dropped: nobody took them */
 	uint64_t sent, send_fail; /* RTP packets sent (audio and events); sendto (or Opus
@@ -174,6 +188,14 @@ struct rl_carrier;
  * telephone-event 101 at 8000, rate 8000, any port, symmetric 1, and jitter buffer
  * 20/40/300 ms, 64 slots. */
 void rl_carrier_conf_default(struct rl_carrier_conf *conf);
+
+/* rl_carrier_port_legs: how many legs a port range holds at once, as rl_carrier_open binds
+ * them: one even port each, the odd one above it left for its RTCP (RFC 3550 11; trunks do
+ * without, we send none), so a range of 300 ports holds 150 legs. RL_CARRIER_LEGS_ANY for
+ * 0, 0 (the kernel's choice); 0 for a range no leg can use (min 0 alone, min over max, no
+ * even port). Ports other programs hold count as free here. */
+#define RL_CARRIER_LEGS_ANY 0xFFFFFFFFu
+unsigned rl_carrier_port_legs(uint16_t port_min, uint16_t port_max);
 
 /* rl_carrier_open creates a leg whose socket is bound to bind_ip (numeric IPv4 or IPv6; an
  * IPv6 socket also reaches IPv4 peers) on an even port in [conf->port_min, conf->port_max],
@@ -201,9 +223,16 @@ void rl_carrier_hold(struct rl_carrier *c, int on);
 struct rl_audio_src *rl_carrier_src(struct rl_carrier *c);
 struct rl_audio_sink *rl_carrier_sink(struct rl_carrier *c);
 
-/* rl_carrier_dtmf takes the next received digit ('0'-'9', '*', '#', 'A'-'D') into *digit.
+/* rl_carrier_dtmf takes the next received digit ('0'-'9', '*', '#', 'A'-'D') into *digit,
+ * from RFC 4733 events and rl_carrier_put_dtmf alike, in arrival order.
  * Errors: RL_ENOENT (none waiting). */
 int rl_carrier_dtmf(struct rl_carrier *c, char *digit);
+
+/* rl_carrier_put_dtmf delivers a digit the carrier signalled outside RTP (SIP INFO) as if an
+ * RFC 4733 event had brought it now (see "DTMF in signalling" above). Errors: RL_EINVAL (not
+ * '0'-'9', '*', '#', 'A'-'D'), RL_EEXIST (dropped: this press came as an RFC 4733 event
+ * already), RL_EFULL (queue full: dropped, counted in dtmf_overflow), RL_ECLOSED. */
+int rl_carrier_put_dtmf(struct rl_carrier *c, char digit);
 
 /* rl_carrier_send_dtmf queues a digit to send as an RFC 4733 event of duration_ms (clamped
  * to 40..8000, and to what the 16-bit duration field holds in one segment: 4095 ms at an

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "carrier.h"
 #include "node.h"
 #include "rl_alloc.h"
 #include "rl_config.h"
@@ -148,6 +149,42 @@ static const struct rl_cfg_opt option_opts[] = {
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/*
+ * sip_ports_check: the RTP range must be one the carrier legs can use, and max_calls within
+ * what it holds. Each leg takes an even port and leaves the odd one above it for RTCP
+ * (rl_carrier_port_legs), so 300 ports hold 150 calls. A larger max_calls was never reached:
+ * the calls beyond the pool were taken, tried for a port, and got 503 "No media port". It is
+ * lowered to the pool, loudly, rather than refused: a node that will not start after a
+ * restart takes the whole site down, while the lowered limit is the capacity the site had
+ * anyway, and the calls over it now get their 503 from the limit, at once.
+ */
+static int sip_ports_check(const struct sip_settings *ss, struct rl_sip_source_conf *conf, char *err, size_t errlen)
+{
+	unsigned legs;
+
+	if ((ss->rtp_min == 0) != (ss->rtp_max == 0) || ss->rtp_min > ss->rtp_max) {
+		snprintf(err, errlen,
+		         "rtp_min, rtp_max: both 0 (any port) or a range with rtp_min <= rtp_max, not %d, %d",
+		         ss->rtp_min, ss->rtp_max);
+		return RL_ECONFIG;
+	}
+	legs = rl_carrier_port_legs((uint16_t)ss->rtp_min, (uint16_t)ss->rtp_max);
+	if (legs == 0) {
+		snprintf(err, errlen, "rtp_min, rtp_max: %d..%d has no even port for RTP", ss->rtp_min, ss->rtp_max);
+		return RL_ECONFIG;
+	}
+	if (legs != RL_CARRIER_LEGS_ANY && conf->sip.max_calls > legs) {
+		rl_log(
+		    RL_LOG_WARNING,
+		    "sip max_calls lowered from=%u to=%u rtp_min=%d rtp_max=%d: each carrier call takes an even RTP port "
+		    "and the odd one above it, so the range holds %u calls; widen it to %u ports to take %u",
+		    conf->sip.max_calls, legs, ss->rtp_min, ss->rtp_max, legs, 2 * conf->sip.max_calls,
+		    conf->sip.max_calls);
+		conf->sip.max_calls = legs;
+	}
+	return RL_OK;
+}
+
 /* load_sip reads the `sip` group into conf (dids and menus into the given arrays). */
 static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, struct rl_sip_did **dids,
                     struct rl_ivr_menus *menus, const char **trunks, char *err, size_t errlen)
@@ -173,6 +210,8 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	conf->sip.retry_after_s = (unsigned)ss.retry_after_s;
 	conf->sip.max_calls = (unsigned)ss.max_calls;
 	conf->max_media_load = (unsigned)ss.max_media_load;
+	if (sip_ports_check(&ss, conf, err, errlen) != RL_OK)
+		return RL_ECONFIG;
 	l = config_setting_get_member(g, "trunks");
 	for (int i = 0; l && i < config_setting_length(l) && i < RL_SIP_TRUNKS_MAX; i++)
 		trunks[i] = config_setting_get_string_elem(l, i);

@@ -31,6 +31,13 @@
  * whose protocol sofia's transaction layer checks against the real transport (a request
  * whose Via claims another one is dropped), so "SIP/2.0/TLS" there means TLS.
  *
+ * Responses. Every response goes out through sip_respond, because nua_respond keeps only a
+ * pointer to the reason phrase until the stack runs: the phrase is made to outlive that
+ * (sofia's static table, or a copy in the NUA handle's memory).
+ *
+ * DTMF. NUA answers INFO 200 itself; the glue reads application/dtmf-relay and
+ * application/dtmf bodies (sip_dtmf.c) and reports their key as RL_SIP_EV_DTMF.
+ *
  * Transfer. A REFER in the call's dialog creates an implicit subscription in NUA: the
  * carrier's NOTIFYs (message/sipfrag) come back on the call's handle as nua_i_notify, NUA
  * answers them, and we read their status line with sofia's parser. One su_timer per call
@@ -72,6 +79,7 @@ struct sip_call;
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/su_string.h>
+#include <sofia-sip/su_tagarg.h>
 #include <sofia-sip/su_wait.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
@@ -546,16 +554,38 @@ static int call_answer_sdp(struct sip_call *c)
 	return RL_OK;
 }
 
+/*
+ * sip_respond is the glue's one way to answer a request: nua_respond, with a phrase whose
+ * lifetime is certain. nua_respond does not copy the phrase: it queues a signal holding the
+ * pointer, and the stack reads it later, from su_root_run, to build the response (and again
+ * for the call-state event); only the tagged headers are copied into the signal. A phrase in
+ * a command or on the stack is gone by then, and the carrier read random bytes as our
+ * reason. So a phrase sofia's status table has is passed as that table's (static) string,
+ * and any other is copied into the handle's own memory: it lives as long as the handle, and
+ * the queued signal holds a reference on the handle, so the copy outlives every use even if
+ * the call is freed before the stack runs. NULL phrase: the table's, or sofia's default.
+ */
+static void sip_respond(nua_handle_t *nh, int status, const char *phrase, tag_type_t tag, tag_value_t value, ...)
+{
+	const char *std = sip_status_phrase(status);
+	ta_list ta;
+
+	if (phrase == NULL || (std != NULL && strcmp(phrase, std) == 0))
+		phrase = std;
+	else
+		phrase = su_strdup(nua_handle_home(nh), phrase);
+	ta_start(ta, tag, value);
+	nua_respond(nh, status, phrase, ta_tags(ta));
+	ta_end(ta);
+}
+
 static void respond_retry(nua_handle_t *nh, int status, const char *phrase, unsigned retry_after_s)
 {
 	char ra[16];
 
-	if (retry_after_s > 0) {
-		snprintf(ra, sizeof(ra), "%u", retry_after_s);
-		nua_respond(nh, status, phrase, SIPTAG_RETRY_AFTER_STR(ra), TAG_END());
-	} else {
-		nua_respond(nh, status, phrase, TAG_END());
-	}
+	/* Tag strings are copied into the signal: ra may go. */
+	snprintf(ra, sizeof(ra), "%u", retry_after_s);
+	sip_respond(nh, status, phrase, TAG_IF(retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
 }
 
 /* invite_refused answers an INVITE the glue refuses itself (trunk, draining, full, SDP)
@@ -569,7 +599,7 @@ static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip
 		COUNT(s, refused_trunk);
 		rl_log(RL_LOG_WARNING, "sip refused reason=trunk src=%s", ev->src_ip[0] ? ev->src_ip : "?");
 		c->state = CALL_ENDING;
-		nua_respond(c->nh, SIP_403_FORBIDDEN, TAG_END());
+		sip_respond(c->nh, SIP_403_FORBIDDEN, TAG_END());
 		return 1;
 	}
 	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
@@ -586,17 +616,25 @@ static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip
 		respond_retry(c->nh, SIP_503_SERVICE_UNAVAILABLE, s->conf.retry_after_s);
 		return 1;
 	}
-	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) != RL_OK) {
-		/* No offer (late-offer INVITE), broken SDP or no codec we take: 488 (not done yet
-		 * for late offers, see docs/sip.md). */
+	/* c=0.0.0.0 (or ::) is hold: it may pause a call, not start one. The leg would have
+	 * nowhere to send the prompts, or would send them to the node itself (Linux delivers
+	 * what is sent to 0.0.0.0 locally). */
+	if ((rv = request_offer(sip, s->conf.codecs, &c->offer)) == RL_OK && c->offer.media.unspecified)
+		rv = RL_EPERM;
+	if (rv != RL_OK) {
+		/* No offer (late-offer INVITE), broken SDP, no codec we take or an address a trunk
+		 * may not use: 488 (not done yet for late offers, see docs/sip.md). */
 		COUNT(s, bad_sdp);
+		if (rv == RL_EPERM)
+			COUNT(s, bad_addr);
 		rl_log(RL_LOG_NOTICE, "sip refused reason=%s src=%s call_id=%s",
 		       rv == RL_ENOENT   ? "no_sdp"
 		       : rv == RL_ERANGE ? "no_codec"
+		       : rv == RL_EPERM  ? "bad_addr"
 		                         : "bad_sdp",
 		       ev->src_ip, c->call_id);
 		c->state = CALL_ENDING;
-		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		sip_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 		return 1;
 	}
 	return 0;
@@ -655,7 +693,7 @@ static void on_reinvite(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
 	int rv;
 
 	if (c->state != CALL_UP || c->id == 0) {
-		nua_respond(c->nh, 491, "Request Pending", TAG_END());
+		sip_respond(c->nh, 491, "Request Pending", TAG_END());
 		return;
 	}
 	rv = request_offer(sip, (unsigned)c->local.codec, &o);
@@ -663,30 +701,32 @@ static void on_reinvite(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
 		/* No offer: ours goes in the 200 (sendrecv), the answer comes in the ACK. */
 		c->offer.media.dir = 3;
 		if (call_answer_sdp(c) != RL_OK) {
-			nua_respond(c->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+			sip_respond(c->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
 			return;
 		}
 		c->offerless_reinvite = 1;
-		nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+		sip_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
 		            TAG_END());
 		return;
 	}
 	if (rv != RL_OK) {
 		/* The call goes on as it was (RFC 3261 14.2). */
 		COUNT(s, bad_sdp);
+		if (rv == RL_EPERM)
+			COUNT(s, bad_addr);
 		rl_log(RL_LOG_NOTICE, "sip reinvite refused call=%llu err=\"%s\"", (unsigned long long)c->id,
 		       rl_strerror(rv));
-		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		sip_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 		return;
 	}
 	struct rl_sip_offer old = c->offer;
 	c->offer = o;
 	if (call_answer_sdp(c) != RL_OK) {
 		c->offer = old;
-		nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		sip_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 		return;
 	}
-	nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+	sip_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
 	            TAG_END());
 	call_remote_target(c, sip); /* a re-INVITE may move the carrier's side (RFC 3261 12.2) */
 	COUNT(s, reinvites);
@@ -726,14 +766,48 @@ static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct si
 	/* Not an INVITE: nua_respond must be told which request (NUTAG_WITH_THIS). */
 	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
 		snprintf(ra, sizeof(ra), "%u", s->conf.retry_after_s);
-		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
+		sip_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
 		            TAG_IF(s->conf.retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
 	} else {
-		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
+		sip_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_ACCEPT_STR("application/sdp"), TAG_END());
 	}
 	/* An OPTIONS outside a call came on a handle made for it alone. */
 	if (c == NULL)
 		nua_handle_destroy(nh);
+}
+
+/* An INFO on a call, which NUA has answered 200: a key the caller pressed, from carriers
+ * that signal DTMF in SIP rather than in RTP (or in both: the carrier leg pairs the two).
+ * Reported at any time the node knows the call; a DTMF body that is not one key is counted
+ * and dropped; other bodies (and empty INFOs, used as keep-alives) are not ours. */
+static void on_info(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
+{
+	const sip_content_type_t *ct = sip->sip_content_type;
+	const sip_payload_t *pl = sip->sip_payload;
+	struct rl_sip_event ev;
+	unsigned ms;
+	char key;
+	int rv;
+
+	if (c->id == 0 || c->state == CALL_ENDING)
+		return;
+	rv = rl_sip_dtmf_body(ct ? ct->c_type : NULL, pl ? pl->pl_data : NULL, pl ? pl->pl_len : 0, &key, &ms);
+	if (rv == RL_ENOENT)
+		return;
+	if (rv != RL_OK) {
+		COUNT(s, info_bad);
+		rl_log(RL_LOG_NOTICE, "sip info dtmf refused call=%llu err=\"%s\"", (unsigned long long)c->id,
+		       rl_strerror(rv));
+		return;
+	}
+	COUNT(s, info_dtmf);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = RL_SIP_EV_DTMF;
+	ev.call = c->id;
+	ev.dtmf = key;
+	ev.dtmf_ms = (uint16_t)ms;
+	rl_log(RL_LOG_INFO, "sip info dtmf call=%llu digit=%c duration_ms=%u", (unsigned long long)c->id, key, ms);
+	emit(s, &ev);
 }
 
 /* ---- transfer (REFER) --------------------------------------------------------------------- */
@@ -975,6 +1049,12 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 		if (nh != NULL)
 			on_options(s, nua, nh, c);
 		break;
+	case nua_i_info:
+		if (c != NULL && sip != NULL && status < 300)
+			on_info(s, c, sip);
+		else if (nh != NULL && c == NULL)
+			nua_handle_destroy(nh); /* outside any call: sofia answered it */
+		break;
 	case nua_r_shutdown:
 		if (status >= 200)
 			su_root_break(s->root);
@@ -1039,7 +1119,7 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 	switch (cmd->op) {
 	case CMD_RINGING:
 		if (c->state == CALL_OFFERED) {
-			nua_respond(c->nh, SIP_180_RINGING, TAG_END());
+			sip_respond(c->nh, SIP_180_RINGING, TAG_END());
 			c->state = CALL_RINGING;
 		}
 		break;
@@ -1056,13 +1136,13 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 			       rl_sip_codec_name(cmd->codec));
 			COUNT(s, rejected);
 			c->state = CALL_ENDING;
-			nua_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+			sip_respond(c->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
 			break;
 		}
 		if (cmd->op == CMD_PROGRESS) {
 			/* Unreliable (no 100rel): a lost 183 costs only the early media, the 200
 			 * carries the same answer. */
-			nua_respond(c->nh, SIP_183_SESSION_PROGRESS, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+			sip_respond(c->nh, SIP_183_SESSION_PROGRESS, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 			            SIPTAG_PAYLOAD_STR(c->sdp), TAG_END());
 			c->state = CALL_EARLY;
 			COUNT(s, early);
@@ -1070,7 +1150,7 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 			       c->local.ip, c->local.port, rl_sip_codec_name(c->local.codec));
 			break;
 		}
-		nua_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
+		sip_respond(c->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->sdp),
 		            TAG_END());
 		c->state = CALL_ANSWERING;
 		break;
@@ -1081,7 +1161,9 @@ static void run_cmd(struct rl_sip *s, const struct sip_cmd *cmd)
 			const char *ph = cmd->op == CMD_REJECT && cmd->reason[0] ? cmd->reason : sip_status_phrase(st);
 			COUNT(s, rejected);
 			c->state = CALL_ENDING;
-			respond_retry(c->nh, st, ph ? ph : "Rejected", cmd->op == CMD_REJECT ? cmd->retry_after_s : 0);
+			/* sofia's table has "" for statuses it does not name */
+			respond_retry(c->nh, st, ph && ph[0] ? ph : "Rejected",
+			              cmd->op == CMD_REJECT ? cmd->retry_after_s : 0);
 		} else if (cmd->op == CMD_HANGUP) {
 			COUNT(s, byes_out);
 			c->state = CALL_ENDING;

@@ -27,10 +27,13 @@
  *
  * The glue answers by itself, counts, and does not report: INVITEs from a source outside the
  * trunk allow-list (403), INVITEs while draining (503 + Retry-After), INVITEs over max_calls
- * (503), offers without an acceptable audio codec or with broken SDP (488), OPTIONS (200, or
- * 503 while draining), and re-INVITEs (200 with our SDP, reported as RL_SIP_EV_REINVITE).
- * docs/sip.md has the details: transports (UDP, TCP, and TLS when conf.tls_port and
- * conf.tls_dir are set), codecs and DTMF, early media, transfer.
+ * (503), offers without an acceptable audio codec, with broken SDP or with an address a trunk
+ * may not use (488), OPTIONS (200, or 503 while draining), re-INVITEs (200 with our SDP,
+ * reported as RL_SIP_EV_REINVITE) and INFO (200; a key press in it is reported as
+ * RL_SIP_EV_DTMF, at any time between INVITE and ENDED). Every response the glue sends
+ * carries its reason phrase from memory that outlives sofia's use of it. docs/sip.md has the
+ * details: transports (UDP, TCP, and TLS when conf.tls_port and conf.tls_dir are set), codecs
+ * and DTMF, early media, transfer.
  */
 #ifndef RL_SIP_H
 #define RL_SIP_H
@@ -60,9 +63,11 @@ const char *rl_sip_codec_name(int codec);
 
 /* One side's audio stream as an SDP offer describes it. */
 struct rl_sip_media {
-	char ip[RL_SIP_IP_MAX];            /* c= address (IP literal; 0.0.0.0 only on hold) */
+	char ip[RL_SIP_IP_MAX];            /* c= address: a unicast IP literal, or 0.0.0.0 / :: (hold) */
 	uint16_t port;                     /* m= port, 1..65535 */
-	uint8_t hold;                      /* 1: a=sendonly or a=inactive or c=0.0.0.0 */
+	uint8_t hold;                      /* 1: a=sendonly or a=inactive or c=0.0.0.0 (or ::) */
+	uint8_t unspecified;               /* 1: c= is 0.0.0.0 or :: (RFC 2543 hold): no address to send
+	                                    * to; a re-INVITE may say so, a new call may not (488) */
 	uint8_t dir;                       /* offered direction: 0 inactive, 1 sendonly, 2 recvonly, 3 sendrecv */
 	int codec;                         /* the glue's pick: the first offered codec in conf.codecs */
 	int pt;                            /* the pick's payload type in the offer */
@@ -82,6 +87,7 @@ enum rl_sip_ev_type {
 	RL_SIP_EV_CANCEL,     /* the caller gave up before answer (ENDED follows) */
 	RL_SIP_EV_ENDED,      /* the call is over: status/reason say how; forget the id */
 	RL_SIP_EV_REFER,      /* news of a transfer asked with rl_sip_refer: see status */
+	RL_SIP_EV_DTMF,       /* the caller pressed a key, said in a SIP INFO: see dtmf */
 };
 
 struct rl_sip_event {
@@ -109,6 +115,12 @@ struct rl_sip_event {
 	 * made of the target. After a failure the call goes on as before. */
 	int status;
 	char reason[RL_SIP_REASON_MAX];
+	/* DTMF: the key ('0'-'9', '*', '#', 'A'-'D') of an INFO application/dtmf-relay or
+	 * application/dtmf body, and its Duration in ms (0: not given). Carriers may send the
+	 * same key press as an RFC 4733 event too: the glue does not know, the carrier leg
+	 * pairs them (rl_carrier_put_dtmf). */
+	char dtmf;
+	uint16_t dtmf_ms;
 };
 
 struct rl_sip_conf {
@@ -143,7 +155,11 @@ struct rl_sip_counters {
 	uint64_t refused_trunk;    /* 403: source not in the allow-list */
 	uint64_t refused_draining; /* 503 while draining */
 	uint64_t refused_full;     /* 503 over max_calls */
-	uint64_t bad_sdp;          /* 488: no SDP, broken SDP, no acceptable codec */
+	uint64_t bad_sdp;          /* 488: no SDP, broken SDP, no acceptable codec, bad address */
+	uint64_t bad_addr;         /* of bad_sdp (and re-INVITE 488s): a c= address a trunk may
+	                            * not use (multicast, broadcast; 0.0.0.0 or :: in a new call) */
+	uint64_t info_dtmf;        /* keys reported from INFO bodies (RL_SIP_EV_DTMF) */
+	uint64_t info_bad;         /* INFO DTMF bodies refused: not one key, bad Duration, too long */
 	uint64_t cmd_dropped;      /* commands for calls already gone */
 	uint64_t tls_failed;       /* TLS connections whose handshake failed (plain TCP or
 	                            * garbage on the TLS port, bad client hello, ...) */
@@ -248,9 +264,13 @@ struct rl_sip_offer {
 
 /*
  * rl_sip_sdp_offer parses an SDP body with sofia's parser and picks the first RTP/AVP audio
- * stream with a usable address and the first codec of `accept` it offers. Errors:
- * RL_EPROTO (unparsable, no usable audio stream, bad address or port), RL_ETOOBIG (over
- * 16 KiB or over RL_SIP_STREAMS_MAX streams), RL_ENOENT (no codec in accept).
+ * stream with a usable address and the first codec of `accept` it offers. A usable address
+ * is an IP literal that is unicast (loopback included), or the unspecified address 0.0.0.0
+ * or :: (hold: media.unspecified and media.hold say so). Errors: RL_EPROTO (unparsable, no
+ * usable audio stream, bad address or port), RL_EPERM (no usable audio stream, and one was
+ * refused for its address: multicast 224.0.0.0/4 or ff00::/8, or the broadcast
+ * 255.255.255.255, IPv4-mapped ones included), RL_ETOOBIG (over 16 KiB or over
+ * RL_SIP_STREAMS_MAX streams), RL_ENOENT (no codec in accept).
  */
 int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsigned accept);
 
@@ -270,5 +290,24 @@ struct rl_sip_local {
  * Returns the length, or -RL_EINVAL (codec not offered, bad ip) / -RL_ETOOBIG.
  */
 int rl_sip_sdp_answer(char *buf, size_t cap, const struct rl_sip_offer *o, const struct rl_sip_local *l);
+
+/* DTMF in SIP INFO (sip_dtmf.c), a pure function used by the SIP thread and exposed for tests
+ * and fuzzing. */
+#define RL_SIP_DTMF_BODY_MAX 256   /* longest INFO DTMF body read; a real one is under 40 bytes */
+#define RL_SIP_DTMF_MS_MAX   10000 /* longest Duration taken */
+
+/*
+ * rl_sip_dtmf_body reads the key of an INFO body of content type ctype (its type/subtype,
+ * without parameters): application/dtmf-relay ("Signal=5\r\nDuration=160\r\n": one Signal
+ * line, an optional Duration line of 1..5 decimal digits in ms, other Name=value lines
+ * ignored, names case-insensitive, spaces around names and values allowed) or
+ * application/dtmf ("5", whitespace around allowed). The key is one of 0-9 * # A-D (a-d taken
+ * as A-D), put in *digit; *ms gets the Duration (0: none). The body is hostile: bytes must be
+ * printable ASCII, tab, CR or LF. Errors: RL_ENOENT (ctype NULL or another type: not ours),
+ * RL_EPROTO (empty, a byte or line that does not belong, no key, another key, two Signal or
+ * Duration lines), RL_ETOOBIG (over RL_SIP_DTMF_BODY_MAX bytes), RL_ERANGE (Duration over
+ * RL_SIP_DTMF_MS_MAX or over 5 digits).
+ */
+int rl_sip_dtmf_body(const char *ctype, const char *body, size_t len, char *digit, unsigned *ms);
 
 #endif

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include "sip.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,14 +68,46 @@ static void copy_token(char *dst, size_t cap, const char *src, const char *def)
 		snprintf(dst, cap, "%s", def);
 }
 
+/*
+ * addr_usable: whether a trunk's media may go to ss. A call's RTP goes to one peer: multicast
+ * (224.0.0.0/4, ff00::/8) and the broadcast address 255.255.255.255 are refused (RL_EPERM),
+ * they would have the node send a caller's audio to a group or a whole segment. sofia marks
+ * c_mcast only for an address with a TTL ("224.1.1.1/16"), so the address itself is judged
+ * here. An IPv4-mapped IPv6 address is judged as the IPv4 one. The unspecified address
+ * (0.0.0.0, ::) is RFC 2543's hold, usable and flagged (*unspec); loopback is unicast and
+ * usable (docs/sip.md: the local cluster's carrier is on it).
+ */
+static int addr_usable(const struct sockaddr_storage *ss, uint8_t *unspec)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t zero[16];
+	const uint8_t *a;
+
+	if (ss->ss_family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		if (a[0] == 0xff)
+			return RL_EPERM;
+		*unspec = memcmp(a, zero, 16) == 0;
+		if (memcmp(a, mapped, 12) != 0)
+			return RL_OK;
+		a += 12;
+	} else {
+		a = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr.s_addr;
+	}
+	if ((a[0] & 0xf0) == 0xe0 || (a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff))
+		return RL_EPERM;
+	*unspec = *unspec || (a[0] | a[1] | a[2] | a[3]) == 0;
+	return RL_OK;
+}
+
 /* The stream's address: media-level c= first, then session-level. Must be an IP literal of
- * its family and unicast; FQDNs and multicast are not for trunks. */
-static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip, size_t cap)
+ * its family (FQDNs are not for trunks) that addr_usable takes: RL_EPROTO, RL_EPERM. */
+static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip, size_t cap, uint8_t *unspec)
 {
 	const sdp_connection_t *c = m->m_connections ? m->m_connections : sdp->sdp_connection;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int af;
+	int af, rv;
 
 	if (c == NULL || c->c_nettype != sdp_net_in || c->c_address == NULL || c->c_mcast)
 		return RL_EPROTO;
@@ -87,6 +120,9 @@ static int stream_addr(const sdp_session_t *sdp, const sdp_media_t *m, char *ip,
 	if (strlen(c->c_address) >= cap || rl_addr_from_ip(c->c_address, 0, 0, &ss, &len) != RL_OK ||
 	    ss.ss_family != af)
 		return RL_EPROTO;
+	*unspec = 0;
+	if ((rv = addr_usable(&ss, unspec)) != RL_OK)
+		return rv;
 	/* Re-print rather than copy, so the text is canonical. */
 	return rl_addr_ip((struct sockaddr *)&ss, ip, cap) == RL_OK ? RL_OK : RL_EPROTO;
 }
@@ -245,24 +281,26 @@ static void offer_echo(struct rl_sip_offer *o, unsigned n, const sdp_media_t *sm
 }
 
 /* offer_audio reads an RTP audio stream into *m: RL_OK if it has a usable address and a codec
- * of accept; RL_ENOENT if only the codec is missing; RL_EPROTO if it is not usable audio. */
+ * of accept; RL_ENOENT if only the codec is missing; RL_EPERM if its address is refused;
+ * RL_EPROTO if it is not usable audio. */
 static int offer_audio(const sdp_session_t *sdp, const sdp_media_t *sm, unsigned accept, struct rl_sip_media *m)
 {
 	const sdp_attribute_t *a;
+	int rv;
 
 	if (sm->m_type != sdp_media_audio || sm->m_proto != sdp_proto_rtp || sm->m_rejected || sm->m_port == 0 ||
 	    sm->m_port > 65535)
 		return RL_EPROTO;
 	memset(m, 0, sizeof(*m));
 	m->pt = m->pt_pcmu = m->pt_pcma = m->pt_opus = m->dtmf_pt = -1;
-	if (stream_addr(sdp, sm, m->ip, sizeof(m->ip)) != RL_OK)
-		return RL_EPROTO;
+	if ((rv = stream_addr(sdp, sm, m->ip, sizeof(m->ip), &m->unspecified)) != RL_OK)
+		return rv;
 	m->port = (uint16_t)sm->m_port;
 	stream_codecs(sm, accept, m);
 	if (m->codec == 0)
 		return RL_ENOENT;
 	m->dir = (uint8_t)(sm->m_mode & 3);
-	m->hold = m->dir == sdp_sendonly || m->dir == sdp_inactive || strcmp(m->ip, "0.0.0.0") == 0;
+	m->hold = m->dir == sdp_sendonly || m->dir == sdp_inactive || m->unspecified;
 	if ((a = sdp_attribute_find(sm->m_attributes, "ptime")) == NULL)
 		a = sdp_attribute_find(sdp->sdp_attributes, "ptime");
 	if (a != NULL && a->a_value != NULL) {
@@ -276,7 +314,7 @@ static int offer_audio(const sdp_session_t *sdp, const sdp_media_t *sm, unsigned
  * of accept is ours. Errors as rl_sip_sdp_offer. */
 static int offer_streams(struct rl_sip_offer *o, const sdp_session_t *sdp, unsigned accept)
 {
-	int found = 0, audio_seen = 0;
+	int found = 0, audio_seen = 0, refused = 0;
 	unsigned n = 0;
 
 	for (const sdp_media_t *sm = sdp->sdp_media; sm != NULL; sm = sm->m_next, n++) {
@@ -288,6 +326,10 @@ static int offer_streams(struct rl_sip_offer *o, const sdp_session_t *sdp, unsig
 		offer_echo(o, n, sm);
 		if (found || (rv = offer_audio(sdp, sm, accept, &m)) == RL_EPROTO)
 			continue;
+		if (rv == RL_EPERM) {
+			refused = 1;
+			continue;
+		}
 		audio_seen = 1;
 		if (rv != RL_OK)
 			continue;
@@ -296,7 +338,7 @@ static int offer_streams(struct rl_sip_offer *o, const sdp_session_t *sdp, unsig
 		found = 1;
 	}
 	o->n_streams = n;
-	return found ? RL_OK : audio_seen ? RL_ENOENT : RL_EPROTO;
+	return found ? RL_OK : audio_seen ? RL_ENOENT : refused ? RL_EPERM : RL_EPROTO;
 }
 
 int rl_sip_sdp_offer(struct rl_sip_offer *o, const char *body, size_t len, unsigned accept)

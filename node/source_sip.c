@@ -59,7 +59,7 @@ struct rl_sipsrc {
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
 	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out,
-	    overloaded;
+	    overloaded, no_media_port;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -149,11 +149,11 @@ static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
 	rl_carrier_stats(c->leg, &st);
 	rl_log(RL_LOG_NOTICE,
 	       "carrier end call=%llu contact=%s caller=%s did=%s rx=%llu audio=%llu sent=%llu malformed=%llu "
-	       "wrong_src=%llu concealed=%llu dtmf=%llu",
+	       "wrong_src=%llu concealed=%llu dtmf=%llu dtmf_info=%llu dtmf_dup=%llu",
 	       (unsigned long long)c->call, c->contact[0] ? c->contact : "-", c->inv.caller, c->inv.dialled,
 	       (unsigned long long)st.rx, (unsigned long long)st.audio, (unsigned long long)st.sent,
 	       (unsigned long long)st.malformed, (unsigned long long)st.wrong_src, (unsigned long long)st.concealed,
-	       (unsigned long long)st.dtmf_digits);
+	       (unsigned long long)st.dtmf_digits, (unsigned long long)st.dtmf_info, (unsigned long long)st.dtmf_dup);
 	rl_sc_local_stop(ss, c);
 	rl_carrier_close(c->leg);
 	rl_htab_del(&ss->calls, c->call, c);
@@ -423,6 +423,7 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 	const struct rl_sip_did *did = rl_ss_admit(ss, ev);
 	struct rl_sc_arg a = {0};
 	struct rl_scall *c;
+	int rv;
 
 	if (did == NULL)
 		return;
@@ -432,8 +433,13 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 	c->did = did;
 	c->phase = RL_SC_OFFERED;
 	snprintf(c->local, sizeof(c->local), "sip:%llu", (unsigned long long)ev->call);
-	if (rl_sc_open_leg(ss, c) != RL_OK) {
+	if ((rv = rl_sc_open_leg(ss, c)) != RL_OK) {
+		/* At once, so an SBC tries another site. A spent port pool (RL_EFULL) is counted:
+		 * max_calls is kept within the pool at start (main.c), so it means legs still held
+		 * by calls whose dialogs just ended, or ports some other program holds. */
 		free(c);
+		if (rv == RL_EFULL)
+			ss->no_media_port++;
 		rl_sip_reject(ss->sip, ev->call, 503, "No media port", ss->conf.sip.retry_after_s);
 		return;
 	}
@@ -489,6 +495,12 @@ static void rl_ss_posted(struct rl_source *s, void *ptr)
 			ss->transfers_out++;
 	} else if (ev->type == RL_SIP_EV_BYE || ev->type == RL_SIP_EV_CANCEL || ev->type == RL_SIP_EV_ENDED) {
 		rl_ss_dialog(ss, c, ev);
+	} else if (ev->type == RL_SIP_EV_DTMF) {
+		/* Into the leg's digit queue, beside RFC 4733's: the IVR reads both alike, and the
+		 * leg drops (and counts) the copy of a press that came both ways. */
+		int rv = rl_carrier_put_dtmf(c->leg, ev->dtmf);
+		rl_log(RL_LOG_DEBUG, "carrier info dtmf call=%llu digit=%c err=\"%s\"", (unsigned long long)c->call,
+		       ev->dtmf, rv == RL_OK ? "" : rl_strerror(rv));
 	}
 	free(ev);
 }
@@ -504,6 +516,9 @@ static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
 		rl_log(RL_LOG_ERR, "SIP event lost (node loop full) call=%llu type=%d", (unsigned long long)ev->call,
 		       ev->type);
 		free(copy);
+		/* A lost INVITE would leave the caller ringing: refuse it now (allowed here). */
+		if (ev->type == RL_SIP_EV_INVITE)
+			rl_sip_reject(ss->sip, ev->call, 503, "Site busy", ss->conf.sip.retry_after_s);
 	}
 }
 
@@ -692,11 +707,12 @@ static void rl_ss_stop(struct rl_source *s)
 	rl_log(
 	    RL_LOG_NOTICE,
 	    "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	    "transferred=%llu transfers_out=%llu overloaded=%llu",
+	    "transferred=%llu transfers_out=%llu overloaded=%llu no_media_port=%llu",
 	    (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
 	    (unsigned long long)ss->released, (unsigned long long)ss->unknown_did,
 	    (unsigned long long)ss->announcements, (unsigned long long)ss->transferred,
-	    (unsigned long long)ss->transfers_out, (unsigned long long)ss->overloaded);
+	    (unsigned long long)ss->transfers_out, (unsigned long long)ss->overloaded,
+	    (unsigned long long)ss->no_media_port);
 	free(ss);
 }
 
