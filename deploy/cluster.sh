@@ -237,7 +237,7 @@ rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
 # Demo traffic: Poisson arrivals; handle times are scaled down (talk ~20 s, wrap ~5 s).
 sip_group="sip = {
   listen = \"127.0.0.1:$sip_port\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];
-  rtp_min = $((port + 200)); rtp_max = $((port + 399));
+  rtp_min = $((port + 200)); rtp_max = $((port + 399)); max_calls = 100; # two ports a call
   announce_dir = \"$prompts\"; announce_first_s = 10; announce_every_s = 30;
   dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"telco-main\"; } );
   menus = ( { id = \"telco-main\"; prompt = \"$prompts/menu.wav\"; timeout_s = 5; tries = 2;

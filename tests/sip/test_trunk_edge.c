@@ -87,13 +87,13 @@ static int node_with_ports(struct rlc *c, int rtp_min, int rtp_max, char *out, s
 	int st = -1;
 
 	RL_REQUIRE(f != NULL);
-	fprintf(
-	    f,
-	    "node: { site_id = \"casablanca\"; hub = \"tcp://127.0.0.1:9\"; listen = [ \"tcp://127.0.0.1:%d\" ]; };\n"
-	    "media = { listen = \"127.0.0.1:%d\"; };\n"
-	    "sip = { listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; rtp_min = %d; rtp_max = %d;\n"
-	    "        dids = ( { did = \"*\"; tenant = \"telco\"; queue = \"q\"; } ); };\n",
-	    rltest_free_port(), rltest_free_port(), rltest_free_port(), rtp_min, rtp_max);
+	fprintf(f,
+	        "node: { site_id = \"casablanca\"; hub = \"tcp://127.0.0.1:9\"; listen = [ \"tcp://127.0.0.1:%d\" ];\n"
+	        "        key_file = \"%s/keys/casablanca.key\"; };\n"
+	        "media = { listen = \"127.0.0.1:%d\"; };\n"
+	        "sip = { listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; rtp_min = %d; rtp_max = %d;\n"
+	        "        dids = ( { did = \"*\"; tenant = \"telco\"; queue = \"q\"; } ); };\n",
+	        rltest_free_port(), c->dir, rltest_free_port(), rltest_free_port(), rtp_min, rtp_max);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "timeout 20 %s -c %s 2>&1; echo \"::exit=$?\"", rltest_bin("node/relais-node"),
 	         rlc_path(c, "bad-ports.conf"));
