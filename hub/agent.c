@@ -43,7 +43,7 @@ struct rl_agent *rl_agent_new(struct rl_engine *e, const char *id)
 
 	a->members = rl_calloc((size_t)e->nqueues + 1, sizeof(*a->members));
 	snprintf(a->id, sizeof(a->id), "%s", id);
-	a->site = -1;
+	a->site = a->route_site = -1;
 	a->wrap_queue = -1;
 	for (int q = 0; q < 64; q++)
 		a->tier[q] = -1;
@@ -128,6 +128,7 @@ void rl_agent_move(struct rl_engine *e, struct rl_agent *a, int site)
 	if (live && a->site >= 0 && e->sites[a->site].agents)
 		e->sites[a->site].agents--;
 	a->site = site;
+	a->route_site = rl_site_route(e, site);
 	if (live && site >= 0)
 		e->sites[site].agents++;
 	rl_set_str(&a->rec->site_id, site >= 0 ? e->sites[site].id : "");
@@ -229,7 +230,7 @@ static void rl_agent_release(struct rl_engine *e, struct rl_agent *a)
 	if (c != NULL && a->rec->state == RELAIS__AGENT_STATE__AGENT_RESERVED)
 		rl_contact_to(e, c, RL_C_REQUEUED, 0);
 	else if (c != NULL)
-		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
+		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, "agent gone");
 	a->contact = NULL;
 	rl_set_str(&a->rec->contact_id, "");
 }
@@ -385,7 +386,7 @@ void rl_h_hangup(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		return;
 	}
 	rl_agent_start_wrapup(e, a, c);
-	rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED);
+	rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED, NULL);
 	rl_push_status(e, a, r);
 }
 

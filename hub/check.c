@@ -82,11 +82,12 @@ static void rl_check_contact(struct rl_engine *e, struct rl_contact *c, struct r
 {
 	Relais__ContactRecord *cr = NULL;
 
-	if (c->queued != (c->rec->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED))
-		rl_bad(k, "contact %s queued=%d state=%d", c->id, c->queued, c->rec->state);
+	if (c->queued != (c->rec->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && !c->rec->suspended))
+		rl_bad(k, "contact %s queued=%d state=%d suspended=%d", c->id, c->queued, c->rec->state,
+		       c->rec->suspended);
 	if (c->agent != NULL && c->agent->contact != c)
 		rl_bad(k, "contact %s offered to %s who holds another", c->id, c->agent->id);
-	if (!c->queued && c->agent == NULL)
+	if (!c->queued && c->agent == NULL && !c->rec->suspended)
 		rl_bad(k, "contact %s neither queued nor with an agent", c->id);
 	if (rl_store_get_contact(e->store, c->id, &cr) != RL_OK) {
 		rl_bad(k, "contact %s missing from the store", c->id);

@@ -88,12 +88,20 @@ void rl_contact_drop(struct rl_contact *c, Relais__ContactRecord *rec)
 /* ---------------------------------------------------------------------------------------- */
 /* the one writer of contact state */
 
+/* clang-format off */
 static const Relais__ContactState rl_step_state[] = {
-    [RL_C_SUBMITTED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,   [RL_C_OFFERED] = RELAIS__CONTACT_STATE__CONTACT_OFFERED,
-    [RL_C_ACCEPTED] = RELAIS__CONTACT_STATE__CONTACT_CONNECTED, [RL_C_REJECTED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
-    [RL_C_RONA] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,        [RL_C_REQUEUED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
-    [RL_C_TRANSFERRED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED, [RL_C_ENDED] = RELAIS__CONTACT_STATE__CONTACT_ENDED,
+    [RL_C_SUBMITTED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_OFFERED] = RELAIS__CONTACT_STATE__CONTACT_OFFERED,
+    [RL_C_ACCEPTED] = RELAIS__CONTACT_STATE__CONTACT_CONNECTED,
+    [RL_C_REJECTED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_RONA] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_REQUEUED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_TRANSFERRED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_SUSPENDED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_RESUMED] = RELAIS__CONTACT_STATE__CONTACT_QUEUED,
+    [RL_C_ENDED] = RELAIS__CONTACT_STATE__CONTACT_ENDED,
 };
+/* clang-format on */
 
 static const Relais__EventType rl_step_event[] = {
     [RL_C_SUBMITTED] = RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED,
@@ -103,6 +111,8 @@ static const Relais__EventType rl_step_event[] = {
     [RL_C_RONA] = RELAIS__EVENT_TYPE__EV_CONTACT_RONA,
     [RL_C_REQUEUED] = RELAIS__EVENT_TYPE__EV_CONTACT_REQUEUED,
     [RL_C_TRANSFERRED] = RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED,
+    [RL_C_SUSPENDED] = RELAIS__EVENT_TYPE__EV_CONTACT_REQUEUED,
+    [RL_C_RESUMED] = RELAIS__EVENT_TYPE__EV_CONTACT_REQUEUED,
     [RL_C_ENDED] = RELAIS__EVENT_TYPE__EV_CONTACT_ENDED,
 };
 
@@ -127,7 +137,7 @@ static void rl_remember_caller(struct rl_engine *e, const struct rl_contact *c)
 	if (!e->queues[c->queue].sticky_s || c->rec->pop == NULL || !c->rec->pop->caller || !c->rec->pop->caller[0])
 		return;
 	snprintf(key, sizeof(key), "%s/%s", c->rec->tenant_id, c->rec->pop->caller);
-	rl_store_lastagent_put(e->store, key, c->agent->id, e->now);
+	rl_store_mark_put(e->store, RL_MARK_LASTAGENT, key, c->agent->id, e->now);
 }
 
 /* rl_ended_event: the event of an ending, by outcome, and its time (talk, or wait). */
@@ -175,9 +185,20 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 		a = NULL;
 		detail = "transfer";
 		break;
+	case RL_C_SUSPENDED:
+		rl_unoffer(c);
+		c->rec->suspended = 1;
+		detail = "site lost";
+		break;
+	case RL_C_RESUMED:
+		c->rec->suspended = 0;
+		detail = "site back";
+		break;
 	case RL_C_ENDED:
 		ev = rl_ended_event(e, c, &ms);
 		c->rec->ended_us = e->now;
+		c->rec->suspended = 0;
+		detail = c->rec->end_reason && c->rec->end_reason[0] ? c->rec->end_reason : NULL;
 		if (c->plan != NULL)
 			rl_call_finish(e, c);
 		break;
@@ -185,10 +206,13 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 		break;
 	}
 	c->rec->state = rl_step_state[step];
-	if (c->rec->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && !c->queued) {
-		rl_router_push(q, c);
-		q->dirty = 1;
-	} else if (c->rec->state != RELAIS__CONTACT_STATE__CONTACT_QUEUED && c->queued) {
+	/* Waiting and routable: queued and not suspended. */
+	if (c->rec->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && !c->rec->suspended) {
+		if (!c->queued) {
+			rl_router_push(q, c);
+			q->dirty = 1;
+		}
+	} else if (c->queued) {
 		rl_router_remove(q, c);
 	}
 	rl_dirty_contact(e, c);
@@ -205,9 +229,11 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 	}
 }
 
-void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome)
+void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome, const char *why)
 {
 	c->rec->outcome = outcome;
+	if (why != NULL)
+		rl_set_str(&c->rec->end_reason, why);
 	rl_contact_to(e, c, RL_C_ENDED, 0);
 }
 
@@ -235,6 +261,63 @@ void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value)
 	rl_set_str(&kv->value, value);
 	p->data = rl_realloc(p->data, (p->n_data + 1) * sizeof(*p->data));
 	p->data[p->n_data++] = kv;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* callers lost with a site keep their place: no contact-centre product offers that */
+
+/* rl_lost_key: where a caller is remembered: tenant/caller/dialled; 0 if the contact does not
+ * say who called which number. */
+static int rl_lost_key(const char *tenant, const Relais__ScreenPop *pop, char *key, size_t cap)
+{
+	if (pop == NULL || !pop->caller || !pop->caller[0] || !pop->dialled || !pop->dialled[0])
+		return 0;
+	snprintf(key, cap, "%s/%s/%s", tenant, pop->caller, pop->dialled);
+	return 1;
+}
+
+void rl_contact_lost(struct rl_engine *e, const struct rl_contact *c)
+{
+	char key[3 * RL_WIRE_MAX_ID + 4];
+
+	if (rl_lost_key(c->rec->tenant_id, c->rec->pop, key, sizeof(key)))
+		rl_store_mark_put(e->store, RL_MARK_LOST, key, c->id, e->now);
+}
+
+void rl_contact_found(struct rl_engine *e, const struct rl_contact *c)
+{
+	char key[3 * RL_WIRE_MAX_ID + 4];
+
+	if (rl_lost_key(c->rec->tenant_id, c->rec->pop, key, sizeof(key)))
+		rl_store_mark_del(e->store, RL_MARK_LOST, key);
+}
+
+/* rl_represent: a new contact's caller lost an earlier call of this number with its site,
+ * within represent_window_s: the new one takes the earlier one's place (its enqueue time, in
+ * the same queue), its screen-pop says so, and the earlier one, if still waiting for its site,
+ * ends. */
+static void rl_represent(struct rl_engine *e, Relais__ContactRecord *rec)
+{
+	char key[3 * RL_WIRE_MAX_ID + 4], old[RL_WIRE_MAX_ID + 1];
+	struct rl_contact *c;
+	Relais__ContactRecord *orec;
+	uint64_t lost_us;
+
+	if (!rl_lost_key(rec->tenant_id, rec->pop, key, sizeof(key)) ||
+	    rl_store_mark_get(e->store, RL_MARK_LOST, key, old, sizeof(old), &lost_us) != RL_OK)
+		return;
+	rl_store_mark_del(e->store, RL_MARK_LOST, key);
+	if (e->now - lost_us > (uint64_t)e->conf.represent_window_s * 1000000u ||
+	    rl_contact_get(e, old, &c, &orec) != RL_OK)
+		return;
+	if (strcmp(orec->queue_id, rec->queue_id) == 0 && orec->enqueued_us < rec->enqueued_us)
+		rec->enqueued_us = orec->enqueued_us;
+	rl_pop_set(rec, "represented_from", old);
+	rl_pop_set(rec, "represented", orec->site_id && orec->site_id[0] ? orec->site_id : "yes");
+	rl_log(RL_LOG_INFO, "caller re-presented contact=%s from=%s", rec->contact_id, old);
+	if (c != NULL && !c->ended && c->rec->suspended)
+		rl_contact_close(e, c, 1, "re-presented");
+	rl_contact_drop(c, orec);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -307,7 +390,7 @@ static Relais__ScreenPop *rl_pop_copy(const Relais__ScreenPop *pop)
 
 /* rl_contact_rec builds the record of a new contact. */
 static Relais__ContactRecord *rl_contact_rec(struct rl_engine *e, const Relais__SubmitContact *s, const char *cid,
-                                             const char *ext, int site)
+                                             const char *ext, int site, uint64_t boot)
 {
 	Relais__ContactRecord *rec = rl_calloc(1, sizeof(*rec));
 	const char *site_id = site >= 0 ? e->sites[site].id : "";
@@ -325,6 +408,7 @@ static Relais__ContactRecord *rl_contact_rec(struct rl_engine *e, const Relais__
 	rec->disposition = rl_strdup("");
 	rec->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;
 	rec->enqueued_us = e->now;
+	rec->site_boot = boot; /* its carrier leg lives in that run of its node */
 	if (s->pop != NULL)
 		rec->pop = rl_pop_copy(s->pop);
 	return rec;
@@ -334,6 +418,7 @@ void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__SubmitContact *s = env->submit_contact;
 	char key[2 * RL_WIRE_MAX_ID + 2], cid[RL_WIRE_MAX_ID + 1], ext[RL_WIRE_MAX_ID + 1];
+	Relais__ContactRecord *rec;
 	int qi, site = -1;
 
 	if (rl_submit_check(e, r, s, &qi) != 0)
@@ -356,8 +441,10 @@ void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	}
 	snprintf(cid, sizeof(cid), "c%010llu", (unsigned long long)rl_store_next_id(e->store, "next_contact"));
 	rl_store_extid_put(e->store, key, cid);
-	rl_contact_to(e, rl_contact_adopt(e, rl_contact_rec(e, s, cid, ext, site)), RL_C_SUBMITTED, 0);
-	rl_submit_ok(e, r, cid, 0, e->now);
+	rec = rl_contact_rec(e, s, cid, ext, site, r->who == RL_WHO_NODE ? e->sites[site].boot_id : 0);
+	rl_represent(e, rec);
+	rl_contact_to(e, rl_contact_adopt(e, rec), RL_C_SUBMITTED, 0);
+	rl_submit_ok(e, r, cid, 0, rec->enqueued_us);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -377,7 +464,6 @@ void rl_h_cancel(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	const Relais__ContactCancel *cc = env->contact_cancel;
 	struct rl_contact *c = rl_contact_find(e, cc->contact_id);
 	int failed = cc->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED;
-	struct rl_agent *a;
 
 	if (!rl_site_owns(e, r, c))
 		return;
@@ -385,32 +471,36 @@ void rl_h_cancel(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		rl_reply_ok(e, r); /* already ended (a re-send, or it ended first): nothing to do */
 		return;
 	}
-	a = c->agent;
+	rl_contact_close(e, c, failed, failed ? "lost at the site" : NULL);
+	rl_reply_ok(e, r);
+}
+
+/* rl_contact_close ends a live contact whose caller is gone (failed: lost with the call, not
+ * the caller's choice), and frees its agent: a ringing one goes back to ready without
+ * penalty, a talking one to wrap-up. A waiting or ringing caller who leaves has abandoned;
+ * one who hangs up on an agent was handled. */
+void rl_contact_close(struct rl_engine *e, struct rl_contact *c, int failed, const char *why)
+{
+	struct rl_agent *a = c->agent;
+	Relais__ContactOutcome lost = RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED;
+
 	switch (c->rec->state) {
 	case RELAIS__CONTACT_STATE__CONTACT_QUEUED:
-		rl_contact_end(e, c,
-		               failed ? RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED
-		                      : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		rl_contact_end(e, c, failed ? lost : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED, why);
 		break;
 	case RELAIS__CONTACT_STATE__CONTACT_OFFERED:
-		/* The caller left while the agent's phone rang: withdraw, no penalty. */
-		rl_contact_end(e, c,
-		               failed ? RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED
-		                      : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		rl_contact_end(e, c, failed ? lost : RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED, why);
 		rl_agent_after_contact(e, a);
 		rl_push_status(e, a, NULL);
 		break;
 	case RELAIS__CONTACT_STATE__CONTACT_CONNECTED:
-		/* The caller hung up: the agent goes to wrap-up. */
 		rl_agent_start_wrapup(e, a, c);
-		rl_contact_end(
-		    e, c, failed ? RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED : RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED);
+		rl_contact_end(e, c, failed ? lost : RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED, why);
 		rl_push_status(e, a, NULL);
 		break;
 	default:
 		break;
 	}
-	rl_reply_ok(e, r);
 }
 
 /* rl_h_position: where a waiting contact stands and how long it should still wait. The

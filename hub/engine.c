@@ -56,6 +56,8 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(SITE_REGISTER)] = {"SiteRegister", RL_WHO_NODE, RL_CW, rl_h_site_register},
     [RL_B(STATUS_REQUEST)] = {"StatusRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_status},
     [RL_B(ADMIN_SET_AGENT_STATE)] = {"AdminSetAgentState", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_CW, rl_h_admin_state},
+    [RL_B(SITE_COMMAND)] = {"SiteCommand", RL_WHO_ADMIN | RL_WHO_NOC, RL_CW, rl_h_site_command},
+    [RL_B(AUDIT_REQUEST)] = {"AuditRequest", RL_WHO_ADMIN | RL_WHO_NOC, RL_REQ_CACHED, rl_h_audit},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)
@@ -109,6 +111,8 @@ static int rl_gate(struct rl_engine *e, const struct rl_handler *h, struct rl_re
 	if (r->peer != NULL && r->peer->hello) {
 		r->who = rl_principal(r->peer, r->chan);
 		r->scope = r->who == RL_WHO_AGENT ? RL_SCOPE_ALL : r->peer->scope;
+		if (r->peer->who == RL_WHO_NODE)
+			rl_site_heard(e, r->peer->site); /* any frame of a proven node: it lives */
 	}
 	if (r->who == 0 && r->peer != NULL && !(h->flags & (RL_REQ_ANYTIME | RL_REQ_UNPROVEN))) {
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN,
@@ -144,11 +148,13 @@ void rl_engine_input(struct rl_engine *e, uint32_t pipe, const rl_env *env)
 {
 	struct rl_req r = {pipe, env->chan, env->req_id, env->session, rl_peer_find(e, pipe), 0, 0, NULL};
 	const struct rl_handler *h = rl_handler(env->body_case);
-	size_t dirty = e->dirty_agents.n + e->dirty_contacts.n;
+	size_t dirty;
 
 	e->ctr.requests++;
 	if (rl_gate(e, h, &r) != 0)
 		return;
+	/* (the gate may write: a lost site heard again resumes its contacts) */
+	dirty = e->dirty_agents.n + e->dirty_contacts.n;
 	h->fn(e, &r, env);
 	/* The table says which requests write; one that does not must leave every record as
 	 * it was (rl_engine_check reports a breach). */
@@ -382,6 +388,7 @@ void rl_engine_tick(struct rl_engine *e)
 
 	if (check_reach)
 		e->last_reach_check = e->now;
+	rl_site_tick(e);
 	for (int i = 0; i < e->nagents; i++)
 		if (rl_agent_live(e->agents[i]))
 			rl_agent_timers(e, e->agents[i], check_reach);

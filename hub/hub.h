@@ -42,7 +42,22 @@ struct rl_site {
 	char media_addr[RL_WIRE_MAX_ID + 1]; /* where its seated agents send media ("" = unknown) */
 	uint8_t key[32];                     /* the node's Ed25519 public key (rl_key.h) */
 	int has_key;                         /* 0: no node can speak for this site */
+	/* Liveness (site.c) and the NOC's commands (noc.c). */
+	uint64_t boot_id;   /* of its node now, from SiteRegister */
+	int survivable;     /* its node serves its calls alone while the hub is lost */
+	int lost;           /* its node was proven, then not heard for site_dead_ms (or its link closed) */
+	uint64_t heard_us;  /* the last frame from its node */
+	uint64_t lost_us;   /* when it was lost */
+	int ended_waiting;  /* lost too long: its waiting contacts were ended */
+	uint32_t drain_pct; /* share of new carrier calls its node refuses (NOC) */
+	int failover;       /* -1: none; a site index, or RL_FAILOVER_HOME: its agents route as there */
+	uint64_t cmd_seq;   /* the last command applied */
+	char by[RL_WIRE_MAX_ID + 1];
+	char reason[RL_WIRE_MAX_TEXT + 1];
+	uint64_t since_us; /* of the last command */
 };
+
+#define RL_FAILOVER_HOME (-2)
 
 struct rl_overflow {
 	uint32_t after_s, waiting_over;
@@ -128,6 +143,7 @@ struct rl_agent {
 	uint64_t tenants;         /* bit per tenant index */
 	uint8_t level[RL_MAX_SKILLS];
 	int site;                   /* logged in at this site index; -1 = home */
+	int route_site;             /* the site it is routed as: its site, or where its site failed over */
 	int tier[64];               /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
 	struct rl_member *members;  /* one per queue */
 	struct rl_contact *contact; /* offered / connected */

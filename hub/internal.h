@@ -16,7 +16,8 @@
  *   media.c      media plans, quality reports, recently ended calls
  *   push.c       what agents and sites are told (offers, agent status, contact updates)
  *   status.c     status replies
- *   site.c       site registration and links
+ *   site.c       site nodes: links, liveness (lost, back, restarted), registration
+ *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
  *   provision.c  the directory (sites, tenants, queues, agents) from the config
  *   restore.c    rebuilding memory from the store at start
  *   check.c      the model's self-check (tests)
@@ -125,6 +126,8 @@ struct rl_engine {
 	struct rl_ptrs dirty_agents, dirty_contacts; /* written once at commit */
 	struct rl_engine_counters ctr;
 	Relais__HubCounters wire;
+	uint64_t gone_sites; /* bit per site lost or failed over: queues of those sites overflow at once */
+	uint64_t noc_seq;    /* the last site command's number */
 
 	/* The voice path. */
 	struct rl_relay *relay; /* NULL: no relay (every agent talks to the site) */
@@ -175,6 +178,8 @@ enum rl_cstep {
 	RL_C_RONA,        /* nobody answered the offer: back to its place */
 	RL_C_REQUEUED,    /* the offer was withdrawn (agent gone, records disagreed) */
 	RL_C_TRANSFERRED, /* queued again, in the queue c->queue now names */
+	RL_C_SUSPENDED,   /* its site is lost: waiting, but offered to nobody (an offer is withdrawn) */
+	RL_C_RESUMED,     /* its site is back: waiting as before, at its place */
 	RL_C_ENDED,       /* over, with c->rec->outcome */
 };
 
@@ -238,7 +243,10 @@ struct rl_contact *rl_contact_find(struct rl_engine *e, const char *id);
 struct rl_contact *rl_contact_adopt(struct rl_engine *e, Relais__ContactRecord *rec);
 void rl_contact_free(struct rl_contact *c);
 void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step, uint64_t ms);
-void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome);
+void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome, const char *why);
+void rl_contact_close(struct rl_engine *e, struct rl_contact *c, int failed, const char *why);
+void rl_contact_lost(struct rl_engine *e, const struct rl_contact *c);
+void rl_contact_found(struct rl_engine *e, const struct rl_contact *c);
 int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec);
 void rl_contact_put(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *rec);
 void rl_contact_drop(struct rl_contact *c, Relais__ContactRecord *rec);
@@ -288,6 +296,18 @@ void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_site_link(struct rl_engine *e, int site, uint32_t pipe);
 void rl_site_link_down(struct rl_engine *e, int site, uint32_t pipe);
+void rl_site_heard(struct rl_engine *e, int site);
+void rl_site_tick(struct rl_engine *e);
+int rl_site_route(struct rl_engine *e, int site);
+int rl_site_serving(const struct rl_engine *e, int site);
+void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st);
+void rl_site_event(struct rl_engine *e, int site, const char *detail);
+void rl_site_reroute(struct rl_engine *e, int site);
+
+/* noc.c */
+void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_audit(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_noc_push_drain(struct rl_engine *e, int site);
 
 /* provision.c */
 int rl_provision(struct rl_engine *e, const config_t *cfg);

@@ -40,6 +40,9 @@ struct hub_settings {
 	int offer_timeout_s;
 	int wrapup_s;
 	int batch_max;
+	int site_dead_ms;
+	int site_lost_end_s;
+	int represent_window_s;
 	char log_level[RL_CFG_STRLEN];
 };
 
@@ -52,6 +55,12 @@ static const struct rl_cfg_opt hub_opts[] = {
     {"offer_timeout_s", RL_CFG_INT, 1, 300, "15", offsetof(struct hub_settings, offer_timeout_s), "default RONA time"},
     {"wrapup_s", RL_CFG_INT, 0, 3600, "30", offsetof(struct hub_settings, wrapup_s), "default wrap-up time"},
     {"batch_max", RL_CFG_INT, 1, 65536, "2048", offsetof(struct hub_settings, batch_max), "requests per commit"},
+    {"site_dead_ms", RL_CFG_INT, 500, 60000, "2500", offsetof(struct hub_settings, site_dead_ms),
+     "a proven node silent this long: its site is lost"},
+    {"site_lost_end_s", RL_CFG_INT, 0, 86400, "10", offsetof(struct hub_settings, site_lost_end_s),
+     "a lost site that cannot serve alone: its waiting contacts end after this"},
+    {"represent_window_s", RL_CFG_INT, 0, 86400, "300", offsetof(struct hub_settings, represent_window_s),
+     "a caller lost with a site who calls again within this gets its place back"},
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct hub_settings, log_level), "err..debug"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
@@ -284,6 +293,9 @@ int main(int argc, char **argv)
 	hc.offer_timeout_s = hs.offer_timeout_s;
 	hc.wrapup_s = hs.wrapup_s;
 	hc.batch_max = hs.batch_max;
+	hc.site_dead_ms = hs.site_dead_ms;
+	hc.site_lost_end_s = hs.site_lost_end_s;
+	hc.represent_window_s = hs.represent_window_s;
 
 	if (rl_loop_create(&h.loop) != RL_OK || rl_bundler_create(&h.out) != RL_OK)
 		goto out;

@@ -186,6 +186,7 @@ static int rl_load_site_keys(struct rl_engine *e, const config_setting_t *list)
 		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 		const char *key = NULL;
 		e->sites[i].health = 100;
+		e->sites[i].failover = -1;
 		if (!config_setting_lookup_string(s, "key", &key)) {
 			rl_log(RL_LOG_WARNING, "site has no key: no node can serve it site=%s", e->sites[i].id);
 			continue;

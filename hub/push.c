@@ -117,6 +117,7 @@ static void rl_update_fill(Relais__ContactUpdate *u, const Relais__ContactRecord
 	u->outcome = rec->outcome;
 	u->agent_id = rec->agent_id;
 	u->agent_site = (char *)"";
+	u->end_reason = rec->end_reason;
 }
 
 /* rl_push_update_rec tells site where a contact no longer in memory (ended) stands. */

@@ -21,6 +21,7 @@ static int rl_restore_kpi(void *arg, const Relais__EventRecord *ev)
 static void rl_restore_agent(struct rl_engine *e, struct rl_agent *a)
 {
 	a->site = a->rec->site_id && a->rec->site_id[0] ? rl_site_idx(e, a->rec->site_id) : -1;
+	a->route_site = rl_site_route(e, a->site);
 	a->last_seen_us = e->now; /* grace counts from the restart */
 	if (rl_agent_live(a)) {
 		if (a->rec->session)
@@ -55,7 +56,12 @@ static int rl_restore_contact(void *arg, Relais__ContactRecord *r)
 		if (e->nqueues == 0)
 			return RL_ECONFIG;
 		c->queue = 0;
-		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
+		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, "queue removed");
+	} else if (r->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED && r->suspended && c->site >= 0) {
+		/* Its site was lost before the restart: it stays lost until its node registers
+		 * again (site.c), the grace counting from now. */
+		e->sites[c->site].lost = 1;
+		e->sites[c->site].lost_us = e->now;
 	} else if (r->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED) {
 		rl_router_push(&e->queues[c->queue], c);
 		e->queues[c->queue].dirty = 1;
@@ -66,7 +72,7 @@ static int rl_restore_contact(void *arg, Relais__ContactRecord *r)
 		/* The two records disagree (cannot happen after a clean commit). */
 		rl_log(RL_LOG_WARNING, "contact without its agent is requeued contact=%s", c->id);
 		if (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED)
-			rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
+			rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, "records disagreed");
 		else
 			rl_contact_to(e, c, RL_C_REQUEUED, 0);
 	}

@@ -19,7 +19,7 @@ static struct rl_agent *rl_sticky(struct rl_engine *e, struct rl_queue *q, struc
 	if (q->sticky_s == 0 || c->rec->pop == NULL || !c->rec->pop->caller || !c->rec->pop->caller[0])
 		return NULL;
 	snprintf(key, sizeof(key), "%s/%s", c->rec->tenant_id, c->rec->pop->caller);
-	if (rl_store_lastagent_get(e->store, key, agent, sizeof(agent), &ts) != RL_OK)
+	if (rl_store_mark_get(e->store, RL_MARK_LASTAGENT, key, agent, sizeof(agent), &ts) != RL_OK)
 		return NULL;
 	if (e->now - ts > (uint64_t)q->sticky_s * 1000000u)
 		return NULL;
@@ -67,7 +67,7 @@ void rl_route(struct rl_engine *e)
 				q->dirty = 0;
 				continue;
 			}
-			tier = rl_router_queue_tier(q, e->now);
+			tier = rl_router_queue_tier(q, e->now, e->gone_sites);
 			if ((a = rl_sticky(e, q, h, tier)) == NULL)
 				a = rl_router_pick(q, tier, h->last_reject);
 			if (a == NULL) {

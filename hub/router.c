@@ -25,8 +25,8 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
 	s2 = q->has_need2 && rl_router_skills_ok(q->need2, a);
 	if (!s1 && !s2)
 		return -1;
-	home = a->site < 0;
-	here = q->sites == 0 || (!home && (q->sites & (1ULL << a->site)));
+	home = a->route_site < 0;
+	here = q->sites == 0 || (!home && (q->sites & (1ULL << a->route_site)));
 	elsewhere = !home && !here;
 	for (int t = 0; t <= q->noverflow; t++) {
 		if (t > 0)
@@ -39,7 +39,7 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
 	return -1;
 }
 
-int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us)
+int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us, uint64_t gone_sites)
 {
 	const struct rl_contact *head = q->fifo_head; /* longest waiting, any priority */
 	uint64_t wait_s;
@@ -47,6 +47,8 @@ int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us)
 
 	if (head == NULL)
 		return 0;
+	if (q->sites != 0 && (q->sites & ~gone_sites) == 0)
+		return q->noverflow; /* every tier-0 site is gone: every overflow opens at once */
 	wait_s = now_us > head->rec->enqueued_us ? (now_us - head->rec->enqueued_us) / 1000000u : 0;
 	for (int i = 0; i < q->noverflow; i++) {
 		const struct rl_overflow *o = &q->overflow[i];

@@ -11,12 +11,14 @@
 
 #include "hub.h"
 
-/* rl_router_tier returns the lowest tier at which agent a may serve queue q, or -1. */
+/* rl_router_tier returns the lowest tier at which agent a may serve queue q, or -1 (a's site
+ * for routing is a->route_site). */
 int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a);
 
 /* rl_router_queue_tier: the highest tier open for q at now_us (overflow rules; the wait
- * is the longest-waiting contact's, whatever its priority). */
-int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us);
+ * is the longest-waiting contact's, whatever its priority). When every site of q's tier 0 is
+ * in gone_sites (a bit per site: lost, or failed over), every overflow tier is open at once. */
+int rl_router_queue_tier(const struct rl_queue *q, uint64_t now_us, uint64_t gone_sites);
 
 /* Waiting set. push/remove keep heap_idx. */
 void rl_router_push(struct rl_queue *q, struct rl_contact *c);

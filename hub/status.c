@@ -25,6 +25,7 @@ struct rl_status {
 	Relais__AgentStat *as, **ap;
 	Relais__CallStat *cs, **cp;
 	Relais__RelayStat rs;
+	Relais__SiteState site_states[RL_MAX_SITES];
 	char **tenant_names; /* scoped replies: each agent row's tenants in scope */
 	uint64_t mask;       /* the tenants shown (bit per tenant index) */
 	int all;             /* the asker sees everything: counts too */
@@ -94,6 +95,8 @@ static void rl_status_sites(struct rl_engine *e, struct rl_status *s)
 		x->connected = e->sites[i].pipe != 0;
 		x->health = e->sites[i].health;
 		x->capacity = e->sites[i].capacity;
+		rl_site_state(e, i, &s->site_states[i]);
+		x->state = &s->site_states[i];
 		if (s->all) {
 			x->agents = e->sites[i].agents;
 			x->contacts = e->sites[i].contacts;

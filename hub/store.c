@@ -12,7 +12,7 @@
 struct rl_store {
 	MDB_env *env;
 	MDB_txn *txn; /* open write transaction of the current batch */
-	MDB_dbi agents, contacts, live, extids, lastagent, events, meta;
+	MDB_dbi agents, contacts, live, extids, marks[2], events, audit, meta;
 	uint64_t next_event;
 	uint64_t commits;
 	int failed; /* first failed write of the open batch (RL_OK: none) */
@@ -75,8 +75,10 @@ int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb)
 	    (rc = mdb_dbi_open(txn, "contacts", MDB_CREATE, &s->contacts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "live", MDB_CREATE, &s->live)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "extids", MDB_CREATE, &s->extids)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "lastagent", MDB_CREATE, &s->lastagent)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "lastagent", MDB_CREATE, &s->marks[RL_MARK_LASTAGENT])) != 0 ||
+	    (rc = mdb_dbi_open(txn, "lost", MDB_CREATE, &s->marks[RL_MARK_LOST])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
 		goto fail;
 	if ((rc = mdb_cursor_open(txn, s->events, &cur)) != 0)
@@ -280,11 +282,11 @@ void rl_store_extid_put(struct rl_store *s, const char *key, const char *contact
 	rl_store_put_raw(s, s->extids, key, strlen(key), contact_id, strlen(contact_id), 0);
 }
 
-int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, size_t len, uint64_t *ts)
+int rl_store_mark_get(struct rl_store *s, enum rl_store_mark m, const char *key, char *agent, size_t len, uint64_t *ts)
 {
 	MDB_val v;
 	MDB_txn *rtxn;
-	int rv = rl_store_get(s, s->lastagent, key, &v, &rtxn);
+	int rv = rl_store_get(s, s->marks[m], key, &v, &rtxn);
 
 	if (rv == RL_OK) {
 		if (v.mv_size < 9 || v.mv_size - 8 > len)
@@ -299,18 +301,27 @@ int rl_store_lastagent_get(struct rl_store *s, const char *key, char *agent, siz
 	return rv;
 }
 
-void rl_store_lastagent_put(struct rl_store *s, const char *key, const char *agent, uint64_t ts)
+void rl_store_mark_put(struct rl_store *s, enum rl_store_mark m, const char *key, const char *agent, uint64_t ts)
 {
 	uint8_t buf[128];
 	size_t n = strlen(agent) + 1;
 
 	if (n + 8 > sizeof(buf)) {
-		rl_store_fail(s, EINVAL, "lastagent too long");
+		rl_store_fail(s, EINVAL, "mark too long");
 		return;
 	}
 	memcpy(buf, agent, n);
 	rl_put_be64(buf + n, ts);
-	rl_store_put_raw(s, s->lastagent, key, strlen(key), buf, n + 8, 0);
+	rl_store_put_raw(s, s->marks[m], key, strlen(key), buf, n + 8, 0);
+}
+
+void rl_store_mark_del(struct rl_store *s, enum rl_store_mark m, const char *key)
+{
+	MDB_val k = {strlen(key), (void *)key};
+	int rc;
+
+	if (s->txn != NULL && (rc = mdb_del(s->txn, s->marks[m], &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+		rl_store_fail(s, rc, "del mark");
 }
 
 uint64_t rl_store_next_id(struct rl_store *s, const char *name)
@@ -341,6 +352,8 @@ void rl_store_event(struct rl_store *s, const Relais__EventRecord *ev)
 	rl_put_be64(key, s->next_event);
 	/* Sequence keys only grow, so MDB_APPEND keeps pages full and writes cheap. */
 	rl_store_put_msg(s, s->events, key, sizeof(key), &ev->base, MDB_APPEND);
+	if (ev->type == RELAIS__EVENT_TYPE__EV_NOC) /* kept apart too: audits read it alone */
+		rl_store_put_msg(s, s->audit, key, sizeof(key), &ev->base, MDB_APPEND);
 	s->next_event++;
 }
 
@@ -407,7 +420,7 @@ int rl_store_each_live(struct rl_store *s, rl_store_contact_cb cb, void *arg)
 	return rl_store_scan(s, s->live, rl_store_live_each, &sa);
 }
 
-int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg)
+static int rl_store_scan_since(struct rl_store *s, MDB_dbi dbi, uint64_t since_us, rl_store_event_cb cb, void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -416,7 +429,7 @@ int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_ev
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return rl_store_err(rc, "scan");
-	if ((rc = mdb_cursor_open(txn, s->events, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return rl_store_err(rc, "cursor");
 	}
@@ -443,4 +456,14 @@ int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_ev
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rv;
+}
+
+int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg)
+{
+	return rl_store_scan_since(s, s->events, since_us, cb, arg);
+}
+
+int rl_store_each_audit_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg)
+{
+	return rl_store_scan_since(s, s->audit, since_us, cb, arg);
 }

@@ -145,7 +145,7 @@ void rl_h_transfer_result(struct rl_engine *e, struct rl_req *r, const rl_env *e
 		rl_pop_set(c->rec, "transferred_to", rl_xfer_to(c));
 		rl_set_str(&c->rec->transfer_to, "");
 		rl_agent_start_wrapup(e, a, c);
-		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED);
+		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED, NULL);
 		rl_push_status(e, a, NULL);
 	} else {
 		rl_transfer_failed(e, c, tr);

@@ -17,6 +17,8 @@
 #include "rl_time.h"
 
 #define RL_NODE_MAX_SOURCES  8
+#define RL_NODE_HEARTBEAT_MS 500  /* the hub judges the site lost after 2.5 s of silence */
+#define RL_NODE_HUB_LOST_MS  3000 /* the hub not heard this long: lost (new calls go elsewhere) */
 #define RL_NODE_CTL_INFLIGHT 16
 
 /* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
@@ -62,7 +64,10 @@ struct rl_node {
 	struct rl_bundler *down;  /* frames for local links, sent once per loop batch */
 	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
 	int marker;               /* cookie of requests whose answers need no handling */
-	int draining;
+	unsigned drain_pct;       /* what the NOC (through the hub, or a tool here) asked */
+	uint64_t cmd_seq;         /* the hub's last site command applied */
+	int hub_lost;             /* the hub not heard for RL_NODE_HUB_LOST_MS */
+	unsigned applied;         /* the share of new calls the sources refuse now */
 };
 
 static int rl_eq_contact(const void *v, const void *k)
@@ -122,13 +127,12 @@ void rl_node_flush(struct rl_node *n)
 /* ---------------------------------------------------------------------------------------- */
 /* the relaisctl source: a tool on the node's listener submits as this site */
 
-static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg)
+static void rl_ctl_ack(struct rl_source *s, void *cookie, const Relais__SubmitContactOk *ok, int err, const char *msg)
 {
 	struct rl_node *n = s->node;
 	struct rl_ctl_cookie *cc = cookie;
 	struct rl_lpeer *p = rl_htab_get(&n->peers, cc->pipe, NULL, NULL);
 	rl_env env;
-	Relais__SubmitContactOk ok = RELAIS__SUBMIT_CONTACT_OK__INIT;
 	Relais__Error er = RELAIS__ERROR__INIT;
 
 	if (p != NULL) {
@@ -137,14 +141,14 @@ static void rl_ctl_ack(struct rl_source *s, void *cookie, const char *contact_id
 				p->inflight[i] = 0;
 		rl_env_init(&env);
 		env.req_id = cc->req_id;
-		if (contact_id != NULL) {
-			struct rl_contact *c = rl_node_contact(n, contact_id);
+		if (ok != NULL) {
+			struct rl_contact *c = rl_node_contact(n, ok->contact_id);
 			if (cc->audio[0] && c != NULL)
 				rl_contact_voice(c, cc->audio);
-			ok.contact_id = (char *)contact_id;
-			ok.enqueued_us = rl_wall_us();
+			/* The hub's answer as it gave it: a re-sent submission is a duplicate, with the
+			 * enqueue time it was first given. */
 			env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK;
-			env.submit_contact_ok = &ok;
+			env.submit_contact_ok = (Relais__SubmitContactOk *)ok;
 		} else {
 			er.code = err;
 			er.message = (char *)msg;
@@ -251,7 +255,11 @@ static void rl_node_register(struct rl_node *n)
 	rl_env_init(&env);
 	sr.site_id = n->conf.site_id;
 	sr.capacity = n->conf.capacity;
-	sr.health = n->draining ? 0 : 100;
+	sr.health = n->applied >= 100 ? 0 : 100 - n->applied;
+	sr.boot_id = n->boot_id;
+	sr.survivable = n->conf.survivable;
+	sr.drain_pct = n->drain_pct;
+	sr.command_seq = n->cmd_seq;
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */
@@ -297,17 +305,38 @@ int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src 
 	return RL_OK;
 }
 
-void rl_node_set_draining(struct rl_node *n, int on)
+/* rl_node_apply_drain: the sources refuse what the NOC asked, or every new call while the
+ * hub is lost and the site cannot serve alone (its callers could not be queued anywhere: the
+ * carrier's SBC sends them to another site). */
+static void rl_node_apply_drain(struct rl_node *n)
 {
-	if (n->draining == on)
+	unsigned pct = n->hub_lost && !n->conf.survivable ? 100 : n->drain_pct;
+
+	if (pct == n->applied)
 		return;
-	n->draining = on;
-	rl_log(RL_LOG_NOTICE, "site %s site=%s", on ? "draining: new calls go elsewhere" : "taking calls again",
-	       n->conf.site_id);
+	n->applied = pct;
+	rl_log(RL_LOG_NOTICE, "site refuses new calls site=%s percent=%u hub_lost=%d", n->conf.site_id, pct,
+	       n->hub_lost);
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->drain != NULL)
-			n->sources[i]->ops->drain(n->sources[i], on);
-	rl_node_register(n); /* health 0 while draining */
+			n->sources[i]->ops->drain(n->sources[i], pct);
+}
+
+void rl_node_set_drain(struct rl_node *n, unsigned percent)
+{
+	n->drain_pct = percent > 100 ? 100 : percent;
+	rl_node_apply_drain(n);
+	rl_node_register(n); /* the hub hears the site's health */
+}
+
+/* rl_node_hub_drain: the NOC's drain, through the hub (the hub's is the newer word). */
+static void rl_node_hub_drain(struct rl_node *n, const Relais__SiteDrain *d)
+{
+	rl_log(RL_LOG_NOTICE, "drain %u%% by operator=%s reason=\"%s\" command=%llu", d->on ? d->percent : 0,
+	       d->by ? d->by : "", d->reason ? d->reason : "", (unsigned long long)d->command_seq);
+	n->cmd_seq = d->command_seq;
+	n->drain_pct = d->on ? (d->percent ? d->percent : 100) : 0;
+	rl_node_apply_drain(n);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -354,7 +383,7 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 			n->ctr.acked++;
 			if (rl_node_contact(n, cid) == NULL)
 				rl_node_contact_add(n, cid, sub->src, sub->src->ops->on_update ? sub->cookie : NULL);
-			sub->src->ops->on_ack(sub->src, sub->cookie, cid, 0, NULL);
+			sub->src->ops->on_ack(sub->src, sub->cookie, env->submit_contact_ok, 0, NULL);
 		} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
 			n->ctr.refused++;
 			rl_log(RL_LOG_WARNING, "hub refused a contact source=%s err=\"%s\"", sub->src->ops->name,
@@ -364,6 +393,8 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		free(sub);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		rl_node_contact_update(n, env->contact_update);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
+		rl_node_hub_drain(n, env->site_drain);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY) {
 		const Relais__QueuePositionReply *r = env->queue_position_reply;
 		struct rl_contact *c = rl_node_contact(n, r->contact_id ? r->contact_id : "");
@@ -531,9 +562,11 @@ static void rl_node_local_drain(struct rl_node *n, struct rl_lpeer *p, rl_env *e
 	Relais__Ok ok = RELAIS__OK__INIT;
 	rl_env out;
 
-	rl_log(RL_LOG_NOTICE, "drain %s by operator=%s src=%s", env->site_drain->on ? "on" : "off", p->op->id,
-	       p->ip[0] ? p->ip : "?");
-	rl_node_set_draining(n, env->site_drain->on);
+	const Relais__SiteDrain *d = env->site_drain;
+	unsigned pct = d->on ? (d->percent ? d->percent : 100) : 0;
+
+	rl_log(RL_LOG_NOTICE, "drain %u%% by operator=%s src=%s (here)", pct, p->op->id, p->ip[0] ? p->ip : "?");
+	rl_node_set_drain(n, pct);
 	rl_env_init(&out);
 	out.req_id = env->req_id;
 	out.body_case = RELAIS__ENVELOPE__BODY_OK;
@@ -683,6 +716,12 @@ void rl_node_tick(struct rl_node *n)
 	unsigned gen;
 
 	rl_client_tick(n->hub);
+	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
+		n->hub_lost = !n->hub_lost;
+		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
+		       n->hub_lost ? "lost" : "back", n->conf.site_id, n->conf.survivable);
+		rl_node_apply_drain(n);
+	}
 	gen = rl_client_generation(n->hub);
 	if (gen != n->gen_seen) {
 		n->gen_seen = gen;
@@ -713,7 +752,8 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	                           .role = RELAIS__ROLE__ROLE_NODE,
 	                           .site_id = conf->site_id,
 	                           .name = "relais-node",
-	                           .key = &conf->key};
+	                           .key = &conf->key,
+	                           .hb_ms = RL_NODE_HEARTBEAT_MS};
 	int rv;
 
 	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {

@@ -21,6 +21,7 @@ struct rl_node_conf {
 	const char *const *listen; /* NULL-terminated */
 	struct rl_tls tls;
 	const struct rl_bridge_conf *media;  /* the voice path; NULL = none */
+	int survivable;                      /* serves its carrier calls alone when the hub is lost */
 	struct rl_key key;                   /* the site's key, proven to the hub at Hello */
 	const struct rl_operator *operators; /* who local tools may be (docs/security.md) */
 	int noperators;
@@ -55,9 +56,10 @@ const struct rl_node_counters *rl_node_counters(const struct rl_node *n);
 /* Tags the node uses in the loop. */
 enum { RL_NODE_TAG_HUB = 1, RL_NODE_TAG_LISTEN = 2, RL_NODE_TAG_PIPE = 3, RL_NODE_TAG_SOURCE = 4 };
 
-/* rl_node_set_draining: new carrier calls are refused (503) so SBCs try another site, and the
- * hub hears health 0; calls in progress go on. */
-void rl_node_set_draining(struct rl_node *n, int on);
+/* rl_node_set_drain: percent % of new carrier calls are refused (503), spread evenly, so SBCs
+ * try another site (100: all, and OPTIONS probes too); the hub hears the site's health (100 -
+ * percent); calls in progress go on. The hub's SiteDrain does the same. */
+void rl_node_set_drain(struct rl_node *n, unsigned percent);
 
 void rl_node_close(struct rl_node *n);
 

@@ -168,7 +168,8 @@ struct rl_sip {
 	struct sip_cmd q[CMDQ_MAX];
 	unsigned q_head, q_len;
 	struct rl_sip_counters cnt;
-	int draining; /* atomics */
+	unsigned drain_pct; /* atomic: the share of new INVITEs refused (100: all, and OPTIONS 503) */
+	unsigned drain_acc; /* SIP thread: spreads a partial drain evenly over the INVITEs */
 	int stop;
 	int closing;
 
@@ -588,6 +589,21 @@ static void respond_retry(nua_handle_t *nh, int status, const char *phrase, unsi
 	sip_respond(nh, status, phrase, TAG_IF(retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
 }
 
+/* drain_refuses: while the site drains P %, refuse P of every 100 new INVITEs, spread evenly
+ * (the SBC's failure route sends them to the next site: traffic moves in steps). */
+static int drain_refuses(struct rl_sip *s)
+{
+	unsigned pct = __atomic_load_n(&s->drain_pct, __ATOMIC_ACQUIRE);
+
+	if (pct >= 100)
+		return 1;
+	s->drain_acc += pct;
+	if (s->drain_acc < 100)
+		return 0;
+	s->drain_acc -= 100;
+	return 1;
+}
+
 /* invite_refused answers an INVITE the glue refuses itself (trunk, draining, full, SDP)
  * and says so (1); 0 for one to report, whose offer is then in c->offer. */
 static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip, const struct rl_sip_event *ev,
@@ -602,7 +618,7 @@ static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip
 		sip_respond(c->nh, SIP_403_FORBIDDEN, TAG_END());
 		return 1;
 	}
-	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
+	if (drain_refuses(s)) {
 		COUNT(s, refused_draining);
 		rl_log(RL_LOG_INFO, "sip refused reason=draining src=%s", ev->src_ip);
 		c->state = CALL_ENDING;
@@ -764,7 +780,7 @@ static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct si
 
 	COUNT(s, options);
 	/* Not an INVITE: nua_respond must be told which request (NUTAG_WITH_THIS). */
-	if (__atomic_load_n(&s->draining, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&s->drain_pct, __ATOMIC_ACQUIRE) >= 100) {
 		snprintf(ra, sizeof(ra), "%u", s->conf.retry_after_s);
 		sip_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
 		            TAG_IF(s->conf.retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
@@ -1317,10 +1333,10 @@ int rl_sip_refer(struct rl_sip *s, uint64_t call, const char *target)
 	return push_cmd(s, &cmd);
 }
 
-void rl_sip_set_draining(struct rl_sip *s, int on)
+void rl_sip_set_drain(struct rl_sip *s, unsigned percent)
 {
-	__atomic_store_n(&s->draining, on ? 1 : 0, __ATOMIC_RELEASE);
-	rl_log(RL_LOG_NOTICE, "sip draining=%d", on ? 1 : 0);
+	__atomic_store_n(&s->drain_pct, percent > 100 ? 100 : percent, __ATOMIC_RELEASE);
+	rl_log(RL_LOG_NOTICE, "sip drain_pct=%u", percent > 100 ? 100 : percent);
 }
 
 void rl_sip_counters(struct rl_sip *s, struct rl_sip_counters *out)

@@ -232,9 +232,10 @@ int rl_sip_hangup(struct rl_sip *s, uint64_t call);
  */
 int rl_sip_refer(struct rl_sip *s, uint64_t call, const char *target);
 
-/* rl_sip_set_draining: while on, new INVITEs get 503 + Retry-After and OPTIONS get 503, so
+/* rl_sip_set_drain: percent (0..100) of new INVITEs get 503 + Retry-After, spread evenly; at
+ * 100 OPTIONS get 503 too, so
  * an SBC's probing marks this node down; calls in progress go on. Takes effect at once. */
-void rl_sip_set_draining(struct rl_sip *s, int on);
+void rl_sip_set_drain(struct rl_sip *s, unsigned percent);
 
 /* rl_sip_counters copies the counters (any thread). */
 void rl_sip_counters(struct rl_sip *s, struct rl_sip_counters *out);

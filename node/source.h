@@ -32,7 +32,9 @@ struct rl_contact_req {
 struct rl_source_ops {
 	const char *name;
 	/* The hub's answer: contact_id on success, else err (ErrorCode) and its message. */
-	void (*on_ack)(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg);
+	/* ok: the hub's SubmitContactOk (its contact id, whether it had the contact already, its
+	 * enqueue time), valid during the call; NULL with err when refused. */
+	void (*on_ack)(struct rl_source *s, void *cookie, const Relais__SubmitContactOk *ok, int err, const char *msg);
 	/* A change of a contact this source submitted (offered, connected, ended). */
 	void (*on_update)(struct rl_source *s, void *cookie, const Relais__ContactUpdate *u);
 	/* Called about every 100 ms. */
@@ -41,8 +43,9 @@ struct rl_source_ops {
 	void (*stop)(struct rl_source *s);
 	/* Something the source's own thread handed over with rl_node_post, now on the loop. */
 	void (*posted)(struct rl_source *s, void *ptr);
-	/* The site starts (1) or stops (0) draining: refuse new calls, keep the ones in progress. */
-	void (*drain)(struct rl_source *s, int on);
+	/* The site refuses percent % of new calls (100: all; 0: takes them all again); calls in
+	 * progress go on. */
+	void (*drain)(struct rl_source *s, unsigned percent);
 	/* The hub's answer to rl_node_queue_position for one of this source's contacts. */
 	void (*on_position)(struct rl_source *s, void *cookie, const Relais__QueuePositionReply *r);
 };

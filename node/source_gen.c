@@ -71,8 +71,9 @@ void rl_gen_caller(uint64_t *rng, char *buf, size_t len)
 	buf[n] = 0;
 }
 
-static void gen_ack(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg)
+static void gen_ack(struct rl_source *s, void *cookie, const Relais__SubmitContactOk *ok, int err, const char *msg)
 {
+	const char *contact_id = ok ? ok->contact_id : NULL;
 	struct gen *g = s->impl;
 	struct gen_call *c = cookie;
 

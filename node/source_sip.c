@@ -525,8 +525,9 @@ static void rl_ss_sip_event(void *arg, const struct rl_sip_event *ev)
 /* ---------------------------------------------------------------------------------------- */
 /* the contact's side */
 
-static void rl_ss_ack(struct rl_source *s, void *cookie, const char *contact_id, int err, const char *msg)
+static void rl_ss_ack(struct rl_source *s, void *cookie, const Relais__SubmitContactOk *ok, int err, const char *msg)
 {
+	const char *contact_id = ok ? ok->contact_id : NULL;
 	struct rl_sipsrc *ss = rl_ss(s);
 	struct rl_scall *c = cookie;
 	struct rl_sc_arg a = {.reason = msg ? msg : ""};
@@ -683,9 +684,9 @@ static void rl_ss_tick(struct rl_source *s, uint64_t now)
 	}
 }
 
-static void rl_ss_drain(struct rl_source *s, int on)
+static void rl_ss_drain(struct rl_source *s, unsigned percent)
 {
-	rl_sip_set_draining(rl_ss(s)->sip, on);
+	rl_sip_set_drain(rl_ss(s)->sip, percent);
 }
 
 static void rl_ss_stop(struct rl_source *s)

@@ -41,6 +41,7 @@ struct rl_client {
 	int has_key;
 	unsigned proof_refusals; /* in a row: logged at the first, then quiet */
 	uint64_t hb_session;
+	unsigned hb_ms;
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
 	unsigned pipe_seen;
@@ -87,6 +88,7 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 
 	c->role = o->role;
 	c->hb_session = o->hb_session;
+	c->hb_ms = o->hb_ms ? o->hb_ms : RL_HEARTBEAT_MS;
 	snprintf(c->site_id, sizeof(c->site_id), "%s", o->site_id ? o->site_id : "");
 	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "");
 	snprintf(c->principal, sizeof(c->principal), "%s", o->principal ? o->principal : "");
@@ -420,7 +422,7 @@ void rl_client_tick(struct rl_client *c)
 		rl_client_redial(c, now, "silent", (now - c->last_rx_us) / 1000u);
 		return;
 	}
-	if (now - c->last_hb_us >= RL_HEARTBEAT_MS * 1000u)
+	if (now - c->last_hb_us >= (uint64_t)c->hb_ms * 1000u)
 		rl_client_send_heartbeat(c, now);
 	if (c->npending == 0)
 		return;
@@ -518,7 +520,12 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 
 int rl_client_up(const struct rl_client *c)
 {
-	return c->ready && rl_mono_us() - c->last_rx_us < RL_LINK_DEAD_MS * 1000u;
+	return rl_client_heard_within(c, RL_LINK_DEAD_MS);
+}
+
+int rl_client_heard_within(const struct rl_client *c, unsigned ms)
+{
+	return c->ready && rl_mono_us() - c->last_rx_us < (uint64_t)ms * 1000u;
 }
 
 uint64_t rl_client_rtt_us(const struct rl_client *c)

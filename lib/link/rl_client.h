@@ -39,6 +39,9 @@ struct rl_client_opts {
 	const struct rl_key *key; /* nodes and tools: the key proven at Hello (copied); NULL: none */
 	/* Heartbeats carry this session (agents: their session, 0 before login). */
 	uint64_t hb_session;
+	/* Heartbeat period (0: RL_HEARTBEAT_MS). A node beats faster: the hub judges its site
+	 * lost after 2.5 s of silence. */
+	unsigned hb_ms;
 };
 
 /* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_EFULL
@@ -81,6 +84,9 @@ void rl_client_tick(struct rl_client *c);
 
 /* rl_client_up: 1 when hello is done and the server was heard within RL_LINK_DEAD_MS. */
 int rl_client_up(const struct rl_client *c);
+
+/* rl_client_heard_within: 1 when hello is done and the server was heard within ms. */
+int rl_client_heard_within(const struct rl_client *c, unsigned ms);
 
 /* rl_client_rtt_us: last heartbeat round-trip time (0 = unknown). */
 uint64_t rl_client_rtt_us(const struct rl_client *c);

@@ -129,6 +129,13 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_TRANSFER_RESULT:
 		return rl_wire_text_ok(e->transfer_result->contact_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(e->transfer_result->reason, RL_WIRE_MAX_TEXT);
+	case RELAIS__ENVELOPE__BODY_SITE_COMMAND:
+		return rl_wire_text_ok(e->site_command->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->site_command->to_site, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->site_command->reason, RL_WIRE_MAX_TEXT) && e->site_command->percent <= 100;
+	case RELAIS__ENVELOPE__BODY_SITE_DRAIN:
+		return rl_wire_text_ok(e->site_drain->reason, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_text_ok(e->site_drain->by, RL_WIRE_MAX_ID) && e->site_drain->percent <= 100;
 	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
 		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:

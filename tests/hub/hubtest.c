@@ -97,8 +97,14 @@ void ht_set_ip(struct ht *h, uint32_t pipe, const char *ip)
 
 static void ht_start(struct ht *h)
 {
-	struct rl_hub_conf hc = {
-	    .map_size_mb = 256, .agent_grace_s = 30, .offer_timeout_s = 5, .wrapup_s = 3, .batch_max = 64};
+	struct rl_hub_conf hc = {.map_size_mb = 256,
+	                         .agent_grace_s = 30,
+	                         .offer_timeout_s = 5,
+	                         .wrapup_s = 3,
+	                         .batch_max = 64,
+	                         .site_dead_ms = 2500,
+	                         .site_lost_end_s = 10,
+	                         .represent_window_s = 300};
 	config_t cfg;
 
 	snprintf(hc.id, sizeof(hc.id), "hubtest");
@@ -171,9 +177,33 @@ void ht_input(struct ht *h, uint32_t pipe, const rl_env *env)
 void ht_tick(struct ht *h, uint64_t ms)
 {
 	h->now += ms * 1000u;
+	for (int i = 0; i < h->nnodes; i++)
+		if (!h->silent[i])
+			ht_heartbeat(h, h->nodes[i], 0, 0);
 	ht_begin(h);
 	rl_engine_tick(h->e);
 	ht_commit(h);
+}
+
+void ht_silence(struct ht *h, uint32_t pipe, int silent)
+{
+	for (int i = 0; i < h->nnodes; i++)
+		if (h->nodes[i] == pipe)
+			h->silent[i] = silent;
+}
+
+void ht_register(struct ht *h, uint32_t pipe, uint64_t boot)
+{
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sr.capacity = 100;
+	sr.health = 100;
+	sr.boot_id = boot;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	RL_REQUIRE(ht_error(ht_request(h, pipe, 0, 0, &env)) == 0);
 }
 
 const rl_env *ht_hello_proof(struct ht *h, uint32_t pipe, int role, const char *id, const uint8_t *proof)
@@ -206,6 +236,14 @@ void ht_hello(struct ht *h, uint32_t pipe, int role, const char *id)
 	rl_key_prove(ht_key(id), a->hello_ok->challenge.data, role, id, sig);
 	a = ht_hello_proof(h, pipe, role, id, sig);
 	RL_REQUIRE(a != NULL && a->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && a->hello_ok->challenge.len == 0);
+	if (role == RELAIS__ROLE__ROLE_NODE) {
+		for (int i = 0; i < h->nnodes; i++)
+			if (h->nodes[i] == pipe)
+				return;
+		RL_REQUIRE(h->nnodes < 8);
+		h->silent[h->nnodes] = 0;
+		h->nodes[h->nnodes++] = pipe;
+	}
 }
 
 const rl_env *ht_request(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, rl_env *env)

@@ -34,7 +34,10 @@ struct ht {
 	uint64_t next_req;
 	struct rl_auth_job *jobs[64];
 	int njobs;
-	char ip[64][48]; /* ht_set_ip: the remote IP of pipes 0..63 */
+	char ip[64][48];   /* ht_set_ip: the remote IP of pipes 0..63 */
+	uint32_t nodes[8]; /* pipes of proven nodes: ht_tick heartbeats them unless silent */
+	int silent[8];
+	int nnodes;
 	/* Optional: sees every frame sent, in order (the property test's digest). */
 	void (*observe)(void *arg, uint32_t pipe, const rl_env *env);
 	void *observe_arg;
@@ -66,8 +69,15 @@ void ht_commit(struct ht *h);
  * the login verifications it started. */
 void ht_input(struct ht *h, uint32_t pipe, const rl_env *env);
 
-/* ht_tick moves the clock by ms and fires timers, in a batch of its own. */
+/* ht_tick moves the clock by ms and fires timers, in a batch of its own; the nodes that said
+ * Hello heartbeat first (a live node), except those ht_silence made silent. */
 void ht_tick(struct ht *h, uint64_t ms);
+
+/* ht_silence: the node on pipe stops (1) or starts again (0) heartbeating at ht_tick. */
+void ht_silence(struct ht *h, uint32_t pipe, int silent);
+
+/* ht_register: the node on pipe registers its site, with boot (its run's id). */
+void ht_register(struct ht *h, uint32_t pipe, uint64_t boot);
 
 /* ht_hello: role says Hello on pipe, as id (a node: its site; a tool: its operator; an agent
  * link: ignored) and proves id's key (ht_key) when challenged; fails the test if refused. */

@@ -50,6 +50,8 @@ struct tack {
 };
 
 static struct tagent agents[NAGENTS];
+static uint64_t node_boot = 1;
+static int node_frozen, node_down, freezes, restarts;
 static struct tack acks[MAXC];
 static int nsubmitted;
 static struct ht hub;
@@ -466,9 +468,38 @@ static char *conf(const char *secret[NAGENTS])
 static void relink(void)
 {
 	ht_hello(&hub, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_register(&hub, NODE_PIPE, node_boot);
 	ht_hello(&hub, CTL_PIPE, RELAIS__ROLE__ROLE_CTL, "admin");
 	for (int i = 0; i < NAGENTS; i++)
 		agents[i].linked = 0;
+}
+
+/* node_life: the site's node heartbeats; now and then it freezes (silent for a while: its
+ * site is lost, then back) or restarts (its link closes; it registers with a new boot, and
+ * the contacts of its earlier boot end). Returns 1 if it can speak this step. */
+static int node_life(void)
+{
+	if (node_down) {
+		ht_hello(&hub, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+		ht_register(&hub, NODE_PIPE, ++node_boot);
+		node_down = 0;
+		restarts++;
+	} else if (node_frozen > 0) {
+		node_frozen--;
+		return 0;
+	} else if (pick(150) == 0) {
+		node_frozen = 5 + pick(20);
+		freezes++;
+		return 0;
+	} else if (pick(300) == 0) {
+		ht_begin(&hub);
+		rl_engine_pipe_gone(hub.e, NODE_PIPE);
+		ht_commit(&hub);
+		node_down = 1;
+		return 0;
+	}
+	ht_heartbeat(&hub, NODE_PIPE, 0, 0);
+	return 1;
 }
 
 int main(void)
@@ -497,19 +528,19 @@ int main(void)
 	struct rl_engine *e = hub.e;
 
 	for (int step = 0; step < steps; step++) {
-		int ops = 1 + pick(6), crash = pick(60) == 0;
+		int node = node_life(), ops = 1 + pick(6), crash = pick(60) == 0;
 		int acked_before[MAXC];
 		for (int i = 0; i < nsubmitted; i++)
 			acked_before[i] = acks[i].acked;
 		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		for (int k = 0; k < ops; k++) {
 			int what = pick(10);
-			if (what < 2 && nsubmitted < MAXC) {
+			if (what < 2 && nsubmitted < MAXC && node) {
 				snprintf(acks[nsubmitted].ext, sizeof(acks[nsubmitted].ext), "x%d", nsubmitted);
 				submit(e, nsubmitted++);
-			} else if (what == 2 && nsubmitted > 0) {
+			} else if (what == 2 && nsubmitted > 0 && node) {
 				submit(e, pick(nsubmitted)); /* a re-send, maybe after crashes */
-			} else if (what == 3) {
+			} else if (what == 3 && node) {
 				if (pick(3) == 0)
 					transfer_result(e);
 				else
@@ -559,9 +590,16 @@ int main(void)
 	RL_CHECK(mismatches == 0);
 	RL_CHECK(acked > 0);
 
-	/* Run time past every timer with every agent back on its link: nobody stays reserved. */
+	/* Run time past every timer with every agent back on its link and the node alive: nobody
+	 * stays reserved. */
+	node_frozen = 0;
+	if (node_down) {
+		ht_hello(&hub, NODE_PIPE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+		ht_register(&hub, NODE_PIPE, ++node_boot);
+	}
 	for (int round = 0; round < 20; round++) {
-		hub.now += 7000000u;
+		hub.now += 2000000u;
+		ht_heartbeat(&hub, NODE_PIPE, 0, 0);
 		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		for (int i = 0; i < NAGENTS; i++)
 			if (!agents[i].linked)
@@ -569,8 +607,9 @@ int main(void)
 		rl_engine_tick(e);
 		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
 	}
-	for (int round = 0; round < 3; round++) {
-		hub.now += 7000000u; /* let the last offers ring out */
+	for (int round = 0; round < 12; round++) {
+		hub.now += 2000000u; /* let the last offers ring out */
+		ht_heartbeat(&hub, NODE_PIPE, 0, 0);
 		RL_REQUIRE(rl_engine_begin(e, hub.now) == RL_OK);
 		rl_engine_tick(e);
 		RL_REQUIRE(rl_engine_commit(e) == RL_OK);
@@ -582,11 +621,13 @@ int main(void)
 	RL_CHECK(reserved_seen == 0);
 	RL_CHECK(rl_engine_check(e, why, sizeof(why)) == 0);
 	printf("digest %016llx of the frames sent\n", (unsigned long long)digest_all());
+	printf("%d node freezes, %d node restarts\n", freezes, restarts);
 	printf("%d steps, %d crashes, %d contacts submitted, %d acknowledged, %d offers, %d accepted, %d wrap-ups, "
 	       "%d transfers asked on a call\n",
 	       steps, crashes, nsubmitted, acked, offers, busy, wraps, transfers);
 	/* The run must have exercised the whole lifecycle, or it proves nothing. */
 	RL_CHECK(offers > steps / 20);
+	RL_CHECK(freezes > 0 && restarts > 0);
 	RL_CHECK(transfers > 0);
 	RL_CHECK(busy > steps / 100);
 	RL_CHECK(wraps > steps / 200);

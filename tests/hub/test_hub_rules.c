@@ -65,7 +65,9 @@ static void start(void)
 {
 	ht_open(&h, conf());
 	ht_hello(&h, NODE, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_register(&h, NODE, 1);
 	ht_hello(&h, NODE2, RELAIS__ROLE__ROLE_NODE, "dakar");
+	ht_register(&h, NODE2, 2);
 	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "admin");
 	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
 	ht_hello(&h, SUP, RELAIS__ROLE__ROLE_CTL, "sup.telco");

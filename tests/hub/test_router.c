@@ -27,7 +27,7 @@ static struct rl_agent *agent(const char *id, uint64_t tenants, uint8_t billing,
 	a->tenants = tenants;
 	a->level[BILLING] = billing;
 	a->level[TECH] = tech;
-	a->site = site;
+	a->site = a->route_site = site;
 	a->reachable = 1;
 	a->members = calloc(4, sizeof(*a->members));
 	return a;
@@ -120,11 +120,11 @@ static void ordering(void)
 	q.overflow[0].after_s = 10;
 	q.overflow[1].waiting_over = 3;
 	rl_router_push(&q, c[0]); /* enqueued at 100 us */
-	RL_CHECK(rl_router_queue_tier(&q, 100 + 5000000) == 0);
-	RL_CHECK(rl_router_queue_tier(&q, 100 + 10000000) == 1);
+	RL_CHECK(rl_router_queue_tier(&q, 100 + 5000000, 0) == 0);
+	RL_CHECK(rl_router_queue_tier(&q, 100 + 10000000, 0) == 1);
 	for (int i = 1; i < 4; i++)
 		rl_router_push(&q, c[i]);
-	RL_CHECK(rl_router_queue_tier(&q, 300) == 2);
+	RL_CHECK(rl_router_queue_tier(&q, 300, 0) == 2);
 	/* Overflow by wait follows the longest-waiting contact, not the highest priority:
 	 * an old priority-0 contact behind a fresh priority-9 one still opens tier 1. */
 	while (rl_router_head(&q))
@@ -134,9 +134,16 @@ static void ordering(void)
 	rl_router_push(&q, old);
 	rl_router_push(&q, vip);
 	RL_CHECK(rl_router_head(&q) == vip);
-	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000) == 1);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000, 0) == 1);
 	rl_router_remove(&q, old);
-	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000) == 0);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000, 0) == 0);
+	/* With every tier-0 site gone (lost, failed over), every overflow opens at once; while
+	 * one of them serves, nothing changes. */
+	q.sites = (1ULL << 0) | (1ULL << 2);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000, 1ULL << 0) == 0);
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000, (1ULL << 0) | (1ULL << 2)) == 2);
+	q.sites = 0; /* any site: nothing to lose */
+	RL_CHECK(rl_router_queue_tier(&q, 1000 + 11000000, ~0ULL) == 0);
 	rl_router_remove(&q, vip);
 	RL_CHECK(q.fifo_head == NULL && q.fifo_tail == NULL);
 	free(old);

@@ -232,7 +232,7 @@ int main(void)
 	guessing();
 	wrong_site_key();
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "hub.log"), "request refused") >= 5);
-	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "drain on by operator=noc") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "drain 100% by operator=noc") == 1);
 	rlc_stop_all(&c);
 	return rltest_done();
 }

@@ -414,10 +414,10 @@ static void draining(struct rl_sip *s)
 	rec_reset();
 	rl_sip_counters(s, &before);
 	RL_CHECK(sipp_run("options_200", "u1", sip_port) == 0);
-	rl_sip_set_draining(s, 1);
+	rl_sip_set_drain(s, 100);
 	RL_CHECK(sipp_run("invite_503", "u1", sip_port) == 0);
 	RL_CHECK(sipp_run("options_503", "u1", sip_port) == 0);
-	rl_sip_set_draining(s, 0);
+	rl_sip_set_drain(s, 0);
 	RL_CHECK(sipp_run("options_200", "u1", sip_port) == 0);
 	rltest_sleep_ms(100);
 	rl_sip_counters(s, &after);

@@ -391,9 +391,9 @@ static void glue_refusals(struct rl_sip *s)
 	int port;
 
 	rl_sip_counters(s, &before);
-	rl_sip_set_draining(s, 1);
+	rl_sip_set_drain(s, 100);
 	refused(sip_port, "SIP/2.0 503 Service Unavailable", "30", NULL);
-	rl_sip_set_draining(s, 0);
+	rl_sip_set_drain(s, 0);
 	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
 		refused(sip_port, "SIP/2.0 488 Not Acceptable Here", "", addrs[i]);
 	rl_sip_counters(s, &after);

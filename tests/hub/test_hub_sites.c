@@ -1,0 +1,414 @@
+/*
+ * Sites lost and found, on an engine driven by hand (hubtest.h): a node silent for 2.5 s is
+ * lost within 3 s (not only when its pipe closes); its waiting contacts wait for it, offered
+ * to nobody, and a ringing offer is withdrawn; it comes back and they are offered again; a
+ * restarted node's earlier contacts end at once and free their agents; a lost site that
+ * cannot serve alone has its waiting contacts ended after the grace, one that can keeps them;
+ * queues whose tier-0 site is lost overflow at once; a caller lost with a site who calls
+ * again elsewhere gets the old place back; the NOC drains, fails over and fails back, with
+ * refusals and an audit trail naming who did what.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hubtest.h"
+#include "rl_err.h"
+#include "rl_log.h"
+#include "rltest.h"
+
+#define CASA    1 /* casablanca's node */
+#define FES     2 /* fes's node */
+#define NOC     3
+#define SUP     4
+#define HOME    10  /* h1's own link */
+#define C1_CHAN 101 /* c1, seated at casablanca */
+#define F1_CHAN 201 /* f1, seated at fes */
+#define ERR(n)  RELAIS__ERROR_CODE__ERR_##n
+#define ST(n)   RELAIS__AGENT_STATE__AGENT_##n
+
+static struct ht h;
+static uint64_t s_c1, s_f1, s_h1;
+static int casa_silent, fes_silent;
+
+static char *conf(void)
+{
+	static char text[8192];
+
+	snprintf(
+	    text, sizeof(text),
+	    "sites = ( { id = \"casablanca\"; key = \"%s\"; }, { id = \"fes\"; key = \"%s\"; } );\n"
+	    "tenants = ( { id = \"telco\"; } );\n"
+	    "operators = ( { id = \"noc\"; role = \"noc\"; key = \"%s\"; },\n"
+	    "  { id = \"sup\"; role = \"supervisor\"; tenants = [ \"telco\" ]; key = \"%s\"; } );\n"
+	    "queues = (\n"
+	    " { id = \"casa.q\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ \"casablanca\" ];\n"
+	    "   offer_timeout_s = 30; overflow = ( { after_s = 60; widen = [ \"home\" ]; } ); },\n"
+	    " { id = \"fes.q\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ \"fes\" ]; offer_timeout_s = 30; }\n"
+	    ");\n"
+	    "agents = (\n"
+	    " { id = \"c1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; site = \"casablanca\"; secret_hash = \"%s\"; },\n"
+	    " { id = \"f1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; site = \"fes\"; secret_hash = \"%s\"; },\n"
+	    " { id = \"h1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; secret_hash = \"%s\"; }\n"
+	    ");\n",
+	    ht_pub("casablanca"), ht_pub("fes"), ht_pub("noc"), ht_pub("sup"), ht_hash("s"), ht_hash("s"),
+	    ht_hash("s"));
+	return text;
+}
+
+static void start(void)
+{
+	casa_silent = fes_silent = 0;
+	ht_open(&h, conf());
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_register(&h, CASA, 1);
+	ht_hello(&h, FES, RELAIS__ROLE__ROLE_NODE, "fes");
+	ht_register(&h, FES, 7);
+	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
+	ht_hello(&h, SUP, RELAIS__ROLE__ROLE_CTL, "sup");
+	ht_hello(&h, HOME, RELAIS__ROLE__ROLE_AGENT, "");
+	RL_REQUIRE((s_c1 = ht_login(&h, CASA, C1_CHAN, "c1", "s")) != 0);
+	RL_REQUIRE((s_f1 = ht_login(&h, FES, F1_CHAN, "f1", "s")) != 0);
+	RL_REQUIRE((s_h1 = ht_login(&h, HOME, 0, "h1", "s")) != 0);
+}
+
+/* ready: an agent (its link, chan and session) asks to be ready. */
+static void ready(uint32_t pipe, uint64_t chan, uint64_t session)
+{
+	Relais__AgentSetState s = RELAIS__AGENT_SET_STATE__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	s.state = RELAIS__AGENT_STATE__AGENT_READY;
+	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_SET_STATE;
+	env.agent_set_state = &s;
+	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
+}
+
+/* submit: a carrier call at the node on pipe; its contact id into id (32 bytes). */
+static uint64_t submit(uint32_t pipe, const char *ext, const char *queue, const char *caller, char *id)
+{
+	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	const rl_env *a;
+	rl_env env;
+
+	rl_env_init(&env);
+	pop.caller = (char *)caller;
+	pop.dialled = "+212522000100";
+	sc.ext_id = (char *)ext;
+	sc.tenant_id = "telco";
+	sc.queue_id = (char *)queue;
+	sc.pop = &pop;
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = &sc;
+	a = ht_request(&h, pipe, 0, 0, &env);
+	RL_REQUIRE(ht_error(a) == 0);
+	snprintf(id, 32, "%s", a->submit_contact_ok->contact_id);
+	return a->submit_contact_ok->enqueued_us;
+}
+
+static const rl_env *status(void)
+{
+	const rl_env *st = ht_status(&h, NOC, NULL);
+	RL_REQUIRE(ht_error(st) == 0);
+	return st;
+}
+
+static const Relais__SiteState *site_state(const char *id)
+{
+	const rl_env *st = status();
+	for (size_t i = 0; i < st->status_reply->n_sites; i++)
+		if (strcmp(st->status_reply->sites[i]->site_id, id) == 0)
+			return st->status_reply->sites[i]->state;
+	return NULL;
+}
+
+static int agent_state(const char *id)
+{
+	const rl_env *st = status();
+	for (size_t i = 0; i < st->status_reply->n_agents; i++)
+		if (strcmp(st->status_reply->agents[i]->agent_id, id) == 0)
+			return st->status_reply->agents[i]->state;
+	return -1;
+}
+
+static uint32_t waiting(const char *queue)
+{
+	const rl_env *st = status();
+	for (size_t i = 0; i < st->status_reply->n_queues; i++)
+		if (strcmp(st->status_reply->queues[i]->queue_id, queue) == 0)
+			return st->status_reply->queues[i]->waiting;
+	return 9999;
+}
+
+/* pass lets seconds go by, one at a time: the agents heartbeat (seated ones through their
+ * node, unless it is silent), the nodes too (unless silent), timers fire. */
+static void pass(int seconds)
+{
+	ht_silence(&h, CASA, casa_silent);
+	ht_silence(&h, FES, fes_silent);
+	for (int i = 0; i < seconds; i++) {
+		ht_heartbeat(&h, HOME, 0, s_h1);
+		if (!casa_silent)
+			ht_heartbeat(&h, CASA, C1_CHAN, s_c1);
+		if (!fes_silent)
+			ht_heartbeat(&h, FES, F1_CHAN, s_f1);
+		ht_tick(&h, 1000);
+	}
+}
+
+/* offered_to: the contact last offered on pipe (and chan), or "". */
+static const char *offered_to(uint32_t pipe, uint64_t chan)
+{
+	for (size_t i = h.nframes; i-- > 0;)
+		if (h.frames[i].pipe == pipe && h.frames[i].env->chan == chan &&
+		    h.frames[i].env->body_case == RELAIS__ENVELOPE__BODY_OFFER)
+			return h.frames[i].env->offer->contact_id;
+	return "";
+}
+
+/* register: the node on pipe registers with boot, able to serve alone (survivable) or not. */
+static void register_node(uint32_t pipe, uint64_t boot, int survivable)
+{
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sr.boot_id = boot;
+	sr.survivable = survivable;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	RL_REQUIRE(ht_error(ht_request(&h, pipe, 0, 0, &env)) == 0);
+}
+
+/* A node silent for the liveness window is lost within 3 s; heard again, it is back. (It can
+ * serve alone: its callers wait for it however long it is lost.) */
+static void test_silence(void)
+{
+	char a[32];
+
+	start();
+	register_node(CASA, 1, 1);
+	ready(CASA, C1_CHAN, s_c1);
+	submit(CASA, "s1", "casa.q", "+2126001", a);
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), a) == 0);
+	casa_silent = 1;
+	pass(2);
+	RL_CHECK(site_state("casablanca")->up); /* 2 s of silence: not yet */
+	pass(1);
+	RL_CHECK(!site_state("casablanca")->up);  /* 3 s: lost */
+	RL_CHECK(agent_state("c1") == ST(READY)); /* the offer was withdrawn, no penalty */
+	RL_CHECK(waiting("casa.q") == 0);         /* suspended: waiting for its site, offered to nobody */
+	ready(HOME, 0, s_h1);
+	pass(70); /* past every overflow: still nobody, the caller is at the lost site */
+	RL_CHECK(strcmp(offered_to(HOME, 0), "") == 0);
+	ht_forget(&h);
+	casa_silent = 0;
+	pass(1);
+	RL_CHECK(site_state("casablanca")->up);
+	/* back in its queue, at its place: offered again */
+	RL_CHECK(strcmp(offered_to(HOME, 0), a) == 0 || strcmp(offered_to(CASA, C1_CHAN), a) == 0);
+	ht_close(&h);
+}
+
+/* A restarted node: the contacts of its earlier boot end at once, their agents are free. */
+static void test_restart(void)
+{
+	char a[32], b[32], c[32];
+	const rl_env *u;
+
+	start();
+	ready(FES, F1_CHAN, s_f1);
+	submit(CASA, "r1", "fes.q", "+2126002", a); /* a casablanca caller, answered at fes */
+	RL_REQUIRE(strcmp(offered_to(FES, F1_CHAN), a) == 0);
+	Relais__OfferAnswer oa = RELAIS__OFFER_ANSWER__INIT;
+	rl_env env;
+	rl_env_init(&env);
+	oa.contact_id = a;
+	oa.accept = 1;
+	env.body_case = RELAIS__ENVELOPE__BODY_OFFER_ANSWER;
+	env.offer_answer = &oa;
+	RL_REQUIRE(ht_error(ht_request(&h, FES, F1_CHAN, s_f1, &env)) == 0);
+	ready(HOME, 0, s_h1);
+	submit(CASA, "r2", "casa.q", "+2126003", b); /* waits (casa.q: casablanca's agents first) */
+	submit(CASA, "r3", "fes.q", "+2126004", c);  /* waits: f1 is busy */
+	ht_begin(&h);
+	rl_engine_pipe_gone(h.e, CASA);
+	ht_commit(&h);
+	RL_CHECK(!site_state("casablanca")->up); /* a closed link is lost at once */
+	RL_CHECK(agent_state("f1") == ST(BUSY)); /* a call in progress is left alone */
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_register(&h, CASA, 2); /* a new boot: the earlier one's calls died with it */
+	RL_CHECK(agent_state("f1") == ST(WRAPUP));
+	RL_CHECK(waiting("casa.q") == 0 && waiting("fes.q") == 0);
+	u = ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE);
+	RL_CHECK(u != NULL && u->contact_update->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
+	         u->contact_update->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED &&
+	         strcmp(u->contact_update->end_reason, "site lost") == 0);
+	ht_close(&h);
+}
+
+/* Lost too long: a site that cannot serve alone loses its waiting callers, one that can
+ * (survivable) keeps them for when it returns. */
+static void test_lost_too_long(void)
+{
+	char a[32], b[32];
+
+	start();
+	submit(CASA, "l1", "casa.q", "+2126005", a);
+	casa_silent = 1;
+	pass(3);
+	pass(11);
+	RL_CHECK(ht_error(ht_submit(&h, CASA, "l1", "telco", "casa.q", "+2126005")) == 0); /* heard: back */
+	RL_CHECK(waiting("casa.q") == 0); /* ... but after 12 s lost, that caller had been ended */
+	/* A survivable site: its callers wait for it. */
+	register_node(CASA, 1, 1);
+	submit(CASA, "l2", "casa.q", "+2126006", b);
+	pass(33);
+	RL_CHECK(!site_state("casablanca")->up && site_state("casablanca")->survivable);
+	casa_silent = 0;
+	pass(1);
+	RL_CHECK(waiting("casa.q") == 1);
+	ht_close(&h);
+}
+
+/* A queue whose tier-0 site is lost overflows at once, for callers at other sites. */
+static void test_overflow_at_once(void)
+{
+	char a[32];
+
+	start();
+	ready(HOME, 0, s_h1);
+	submit(FES, "o1", "casa.q", "+2126007", a); /* a fes caller for casablanca's queue */
+	pass(1);
+	RL_CHECK(strcmp(offered_to(HOME, 0), "") == 0); /* home agents after 60 s */
+	casa_silent = 1;
+	pass(3);
+	RL_CHECK(strcmp(offered_to(HOME, 0), a) == 0); /* casablanca lost: home at once */
+	ht_close(&h);
+}
+
+/* A caller lost with its site who calls again elsewhere takes the old place back. */
+static void test_represent(void)
+{
+	char a[32], b[32], c[32];
+	uint64_t enq_a, enq_b;
+	const rl_env *o;
+
+	start();
+	enq_a = submit(CASA, "p1", "casa.q", "+2126008", a);
+	pass(1);
+	casa_silent = 1;
+	pass(3);
+	enq_b = submit(FES, "p2", "casa.q", "+2126008", b); /* the same caller and number, at fes */
+	RL_CHECK(enq_b == enq_a);
+	submit(FES, "p3", "casa.q", "+2126009", c); /* someone else, later */
+	ready(HOME, 0, s_h1);                       /* (casablanca lost: home agents at once) */
+	o = ht_last(&h, HOME, RELAIS__ENVELOPE__BODY_OFFER);
+	RL_REQUIRE(o != NULL && strcmp(o->offer->contact_id, b) == 0); /* first: its old place */
+	int said = 0;
+	for (size_t i = 0; o->offer->pop && i < o->offer->pop->n_data; i++)
+		said |= strcmp(o->offer->pop->data[i]->key, "represented_from") == 0 &&
+		        strcmp(o->offer->pop->data[i]->value, a) == 0;
+	RL_CHECK(said); /* the agent sees it is a re-presented call */
+	casa_silent = 0;
+	pass(1);
+	RL_CHECK(waiting("casa.q") == 1); /* the earlier contact ended: only c waits */
+	ht_close(&h);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the NOC's commands */
+
+static const rl_env *command(uint32_t pipe, const char *site, Relais__SiteAction act, uint32_t pct, const char *to,
+                             const char *reason, int force)
+{
+	Relais__SiteCommand sc = RELAIS__SITE_COMMAND__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sc.site_id = (char *)site;
+	sc.action = act;
+	sc.percent = pct;
+	sc.to_site = (char *)to;
+	sc.reason = (char *)reason;
+	sc.force = force;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_COMMAND;
+	env.site_command = &sc;
+	return ht_request(&h, pipe, 0, 0, &env);
+}
+
+static const rl_env *audit(uint32_t pipe)
+{
+	Relais__AuditRequest ar = RELAIS__AUDIT_REQUEST__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_AUDIT_REQUEST;
+	env.audit_request = &ar;
+	return ht_request(&h, pipe, 0, 0, &env);
+}
+
+static void test_noc(void)
+{
+	const rl_env *a, *d;
+	char x[32];
+
+	start();
+	a = command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_DRAIN, 50, NULL, "fibre works", 0);
+	RL_REQUIRE(ht_error(a) == 0 && a->body_case == RELAIS__ENVELOPE__BODY_SITE_STATE);
+	RL_CHECK(a->site_state->drain_pct == 50 && strcmp(a->site_state->by, "noc") == 0);
+	d = ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_SITE_DRAIN); /* the node is told */
+	RL_CHECK(d && d->site_drain->on && d->site_drain->percent == 50 && d->site_drain->command_seq > 0);
+	/* Refused, and audited: no reason, unknown site, failover to itself, by a supervisor. */
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_DRAIN, 50, NULL, "", 0)) ==
+	         ERR(BAD_STATE));
+	RL_CHECK(ht_error(command(NOC, "rabat", RELAIS__SITE_ACTION__SITE_DRAIN, 50, NULL, "x", 0)) ==
+	         ERR(UNKNOWN_SITE));
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILOVER, 0, "casablanca", "x", 0)) ==
+	         ERR(BAD_STATE));
+	RL_CHECK(ht_error(command(SUP, "casablanca", RELAIS__SITE_ACTION__SITE_UNDRAIN, 0, NULL, "x", 0)) ==
+	         ERR(FORBIDDEN));
+	RL_CHECK(ht_error(audit(SUP)) == ERR(FORBIDDEN));
+	/* Failover: casablanca's seated agents are routed as fes's. */
+	ready(CASA, C1_CHAN, s_c1);
+	submit(FES, "n1", "fes.q", "+2126010", x);
+	RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), "") == 0); /* fes.q: fes's agents only */
+	a = command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILOVER, 0, "fes", "health inspection", 0);
+	RL_REQUIRE(ht_error(a) == 0);
+	RL_CHECK(a->site_state->drain_pct == 100 && strcmp(a->site_state->failed_over_to, "fes") == 0);
+	RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), x) == 0);
+	/* A second operator's opposite command wins, both are audited. */
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILBACK, 0, NULL, "reopened", 0)) == 0);
+	RL_CHECK(site_state("casablanca")->drain_pct == 0 && site_state("casablanca")->failed_over_to[0] == '\0');
+	/* Fes lost: draining casablanca fully would leave no site taking calls. */
+	fes_silent = 1;
+	pass(3);
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_DRAIN, 100, NULL, "x", 0)) ==
+	         ERR(BAD_STATE));
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILOVER, 0, "fes", "x", 0)) ==
+	         ERR(BAD_STATE)); /* fes is lost: no failover there */
+	RL_CHECK(ht_error(command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_DRAIN, 100, NULL, "evacuation", 1)) ==
+	         0);
+	a = audit(NOC);
+	RL_REQUIRE(ht_error(a) == 0);
+	RL_CHECK(a->audit_reply->n_entries == 9);
+	RL_CHECK(strcmp(a->audit_reply->entries[0]->operator_id, "noc") == 0 &&
+	         strstr(a->audit_reply->entries[0]->detail, "drain 50% reason=\"fibre works\" -> done") != NULL);
+	RL_CHECK(strstr(a->audit_reply->entries[1]->detail, "refused: a reason is required") != NULL);
+	RL_CHECK(strstr(a->audit_reply->entries[4]->detail, "failover to=fes reason=\"health inspection\" -> done"));
+	RL_CHECK(strstr(a->audit_reply->entries[8]->detail, "drain 100% force reason=\"evacuation\" -> done") != NULL);
+	ht_close(&h);
+}
+
+int main(void)
+{
+	rl_log_init("test", RL_LOG_ERR);
+	test_silence();
+	test_restart();
+	test_lost_too_long();
+	test_overflow_at_once();
+	test_represent();
+	test_noc();
+	return rltest_done();
+}
