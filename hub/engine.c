@@ -456,9 +456,8 @@ void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters 
 	e->wire.send_drops = c->send_drops;
 }
 
-void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip)
+void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite)
 {
 	e->relay = relay;
 	e->suite = suite;
-	e->relay_check_ip = check_ip;
 }

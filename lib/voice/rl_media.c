@@ -48,6 +48,7 @@ struct rl_mcall {
 	uint32_t ts;
 	uint64_t sent, octets, fec, concealed, dropped, frames;
 	uint64_t next_rtcp_us;
+	struct rl_latch_tx proof; /* this end's latch packets: counter and schedule */
 	double rtt_ms;
 	uint32_t peer_lost_frac; /* fraction lost the peer reports, /256 */
 	uint64_t t0_wall_us;
@@ -125,6 +126,8 @@ static void rl_mcall_free(struct rl_mcall *c)
 		c->heard->close(c->heard);
 	sodium_memzero(c->leg.tx_key, sizeof(c->leg.tx_key));
 	sodium_memzero(c->leg.rx_key, sizeof(c->leg.rx_key));
+	sodium_memzero(c->leg.latch_key, sizeof(c->leg.latch_key));
+	sodium_memzero(c->leg.peer_latch_key, sizeof(c->leg.peer_latch_key));
 	free(c);
 }
 
@@ -360,6 +363,18 @@ static void rl_mcall_send(struct rl_media *m, struct rl_mcall *c, const uint8_t 
 		m->ctr.sent++;
 }
 
+/* rl_mcall_prove sends c's latch packet when one is due: a call that sends to a fixed peer
+ * proves its leg there, from the socket its RTP leaves from (rl_latch.h). */
+static void rl_mcall_prove(struct rl_media *m, struct rl_mcall *c, uint64_t now)
+{
+	uint8_t pkt[RL_LATCH_LEN];
+
+	if (!c->leg.has_latch_key || !c->leg.peer[0] || !rl_latch_tx_due(&c->proof, now))
+		return;
+	rl_latch_tx_next(&c->proof, pkt, c->leg.tx_ssrc, c->leg.latch_key, now);
+	rl_mcall_send(m, c, pkt, sizeof(pkt));
+}
+
 static void rl_mcall_send_rtcp(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 {
 	uint8_t buf[256];
@@ -413,7 +428,8 @@ static void rl_mcall_tick(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 
 	if (c->t0_wall_us == 0)
 		c->t0_wall_us = rl_wall_us();
-	/* Out: one frame from the source. */
+	/* Out: the proof of this end's leg when due (so before its first packet), one frame. */
+	rl_mcall_prove(m, c, now);
 	if (c->leg.src->read(c->leg.src, pcm, c->samples) == RL_ENOENT)
 		c->src_ended = 1;
 	hl = rl_rtp_write(pkt, sizeof(pkt), c->leg.pt, c->sent == 0, c->seq, c->ts, c->leg.tx_ssrc);

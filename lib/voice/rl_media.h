@@ -27,6 +27,7 @@
 
 #include "rl_audio.h"
 #include "rl_id.h"
+#include "rl_latch.h"
 #include "rl_srtp.h"
 
 #define RL_MEDIA_FRAME_MS  20
@@ -40,8 +41,13 @@ struct rl_media_leg {
 	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
 	size_t key_len; /* must equal rl_srtp_key_len(suite) */
 	uint32_t tx_ssrc, rx_ssrc;
-	uint8_t pt;                 /* 0: RL_MEDIA_PT_OPUS */
-	char peer[RL_ID_MAX + 1];   /* "IP:port"; "" = answer to the authenticated sender */
+	uint8_t pt;               /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_ID_MAX + 1]; /* "IP:port"; "" = answer to the authenticated sender */
+	/* The latch secrets (rl_latch.h): with has_latch_key, a call with a fixed peer proves its
+	 * leg to it (the relay, or the site it talks straight to) from its socket. */
+	uint8_t latch_key[RL_LATCH_KEY_LEN];
+	uint8_t peer_latch_key[RL_LATCH_KEY_LEN];
+	int has_latch_key, has_peer_latch_key;
 	int own_socket;             /* 1: a socket of its own; 0: the engine's shared one */
 	unsigned rate;              /* audio rate of source and sink: 16000 (default) or 8000 */
 	struct rl_audio_src *src;   /* taken by rl_media_add on success */
