@@ -481,9 +481,8 @@ void rl_engine_set_addr_fn(struct rl_engine *e, rl_engine_addr_fn fn, void *arg)
 	e->addr_arg = arg;
 }
 
-void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip)
+void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite)
 {
 	e->relay = relay;
 	e->suite = suite;
-	e->relay_check_ip = check_ip;
 }

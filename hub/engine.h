@@ -97,10 +97,9 @@ void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters 
 int rl_engine_check(struct rl_engine *e, char *why, size_t len);
 
 /* rl_engine_set_media: the relay for calls of agents not seated at the call's site (NULL:
- * none), the SRTP suite of new plans, and whether relay legs latch only from the IP of
- * their control link. */
+ * none) and the SRTP suite of new plans. */
 struct rl_relay;
-void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite, int check_ip);
+void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite);
 
 /* Where a link comes from: fn writes the remote IP of pipe as text into ip (cap bytes) and
  * returns 0, or -1 if unknown. Login lockouts count failures per source address. */

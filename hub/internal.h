@@ -132,7 +132,6 @@ struct rl_engine {
 	/* The voice path. */
 	struct rl_relay *relay; /* NULL: no relay (every agent talks to the site) */
 	int suite;              /* SRTP suite of new plans */
-	int relay_check_ip;     /* relay legs latch only from their control link's IP */
 	uint64_t relay_seq;
 	uint32_t plan_epoch;
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */

@@ -72,7 +72,7 @@ struct media_settings {
 	char relay_advertise[RL_CFG_STRLEN];
 	int relay_threads;
 	int relay_idle_s;
-	int relay_check_ip;
+	int relay_check_ip; /* obsolete, ignored: read so that configs which set it still load */
 	char srtp_suite[RL_CFG_STRLEN];
 };
 
@@ -85,7 +85,7 @@ static const struct rl_cfg_opt media_opts[] = {
     {"relay_idle_s", RL_CFG_INT, 5, 3600, "30", offsetof(struct media_settings, relay_idle_s),
      "release a relay call after this silence"},
     {"relay_check_ip", RL_CFG_BOOL, 0, 1, "true", offsetof(struct media_settings, relay_check_ip),
-     "a relay leg latches only from its control link's IP"},
+     "obsolete and ignored: a relay leg latches where it proves itself (docs/voice.md)"},
     {"srtp_suite", RL_CFG_STR, 0, 64, "AEAD_AES_128_GCM", offsetof(struct media_settings, srtp_suite),
      "AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
@@ -317,7 +317,10 @@ int main(int argc, char **argv)
 		rl_log(RL_LOG_NOTICE, "media relay listen=%s advertise=%s", ms.relay_listen,
 		       rl_relay_advertise(h.relay));
 	}
-	rl_engine_set_media(h.engine, h.relay, suite, ms.relay_check_ip);
+	if (config_lookup(&cfg, "media.relay_check_ip") != NULL)
+		rl_log(RL_LOG_WARNING, "config media.relay_check_ip is obsolete and ignored: a relay leg latches "
+		                       "where it proves itself, whatever its IP (docs/voice.md)");
+	rl_engine_set_media(h.engine, h.relay, suite);
 	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;

@@ -8,14 +8,12 @@
 
 #include "internal.h"
 #include "rl_err.h"
-#include "rl_link.h"
 #include "rl_log.h"
 
 struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 {
 	struct rl_agent *a = c->agent;
 	struct rl_plan_where w = {0};
-	struct sockaddr_storage ips, ipa;
 	int rv;
 
 	if (c->plan != NULL)
@@ -28,12 +26,6 @@ struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 	w.relay_id = ++e->relay_seq;
 	w.suite = e->suite;
 	w.epoch = ++e->plan_epoch;
-	if (e->relay_check_ip) {
-		if (c->site >= 0 && rl_link_peer_ip(e->sites[c->site].pipe, &ips) == RL_OK)
-			w.ip_site = (const struct sockaddr *)&ips;
-		if (a->bound && rl_link_peer_ip(a->pipe, &ipa) == RL_OK)
-			w.ip_agent = (const struct sockaddr *)&ipa;
-	}
 	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {
 		/* Asked again at every push for this call: said once. */
 		if (!c->no_media_logged)

@@ -40,11 +40,13 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w)
 		free(p);
 		return RL_EINVAL;
 	}
+	rl_latch_keygen(p->latch_site);
+	rl_latch_keygen(p->latch_agent);
 	p->ssrc_site = rl_plan_ssrc(relayed ? w->relay : NULL, 0);
 	p->ssrc_agent = rl_plan_ssrc(relayed ? w->relay : NULL, p->ssrc_site);
 	if (relayed) {
-		if ((rv = rl_relay_add(w->relay, w->relay_id, p->ssrc_site, p->ssrc_agent, w->ip_site, w->ip_agent)) !=
-		    RL_OK) {
+		if ((rv = rl_relay_add(w->relay, w->relay_id, p->ssrc_site, p->ssrc_agent, p->latch_site,
+		                       p->latch_agent)) != RL_OK) {
 			sodium_memzero(p, sizeof(*p));
 			free(p);
 			return rv;
@@ -53,7 +55,7 @@ int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w)
 		snprintf(p->site_peer, sizeof(p->site_peer), "%s", rl_relay_advertise(w->relay));
 		snprintf(p->agent_peer, sizeof(p->agent_peer), "%s", rl_relay_advertise(w->relay));
 	} else {
-		p->site_peer[0] = 0; /* the site answers its seated agent's first authenticated packet */
+		p->site_peer[0] = 0; /* the site answers where its seated agent last proved its leg */
 		snprintf(p->agent_peer, sizeof(p->agent_peer), "%s", w->site_media);
 	}
 	*out = p;
@@ -74,15 +76,23 @@ void rl_plan_leg(const struct rl_plan *p, const char *contact_id, int agent_side
 		leg->tx_key.data = (uint8_t *)p->key_agent;
 		leg->rx_ssrc = p->ssrc_site;
 		leg->rx_key.data = (uint8_t *)p->key_site;
+		leg->latch_key.data = (uint8_t *)p->latch_agent;
 	} else {
 		leg->peer_addr = (char *)p->site_peer;
 		leg->tx_ssrc = p->ssrc_site;
 		leg->tx_key.data = (uint8_t *)p->key_site;
 		leg->rx_ssrc = p->ssrc_agent;
 		leg->rx_key.data = (uint8_t *)p->key_agent;
+		leg->latch_key.data = (uint8_t *)p->latch_site;
+		if (p->relay_id == 0) {
+			/* the agent talks straight to the site, which checks its proofs */
+			leg->peer_latch_key.data = (uint8_t *)p->latch_agent;
+			leg->peer_latch_key.len = RL_LATCH_KEY_LEN;
+		}
 	}
 	leg->tx_key.len = p->key_len;
 	leg->rx_key.len = p->key_len;
+	leg->latch_key.len = RL_LATCH_KEY_LEN;
 }
 
 void rl_quality_keep(struct rl_call_quality *cq, int side, const Relais__CallQuality *q)

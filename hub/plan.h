@@ -7,15 +7,17 @@
  * site's media address; any other agent (home, or seated at another site after overflow)
  * goes through the hub's relay, which the plan registers with the two SSRCs. Keys are made
  * here from the CSPRNG, one per direction, and leave the hub only inside MediaLeg messages
- * on the TLS control links; the relay never sees them.
+ * on the TLS control links; the relay never sees them. So are the two latch secrets, one per
+ * end, with which an end proves its leg (rl_latch.h): each end gets its own; the relay gets
+ * both; a site whose seated agent talks straight to it gets the agent's, to check its proofs.
  */
 #ifndef RL_PLAN_H
 #define RL_PLAN_H
 
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "relais.pb-c.h"
+#include "rl_latch.h"
 #include "rl_srtp_suite.h"
 #include "rl_wire.h"
 
@@ -44,6 +46,7 @@ struct rl_plan {
 	uint32_t ssrc_site, ssrc_agent;                                /* what each end sends with */
 	uint8_t key_site[RL_SRTP_KEY_MAX], key_agent[RL_SRTP_KEY_MAX]; /* each end's tx key */
 	size_t key_len;
+	uint8_t latch_site[RL_LATCH_KEY_LEN], latch_agent[RL_LATCH_KEY_LEN]; /* each end's latch secret */
 	char site_peer[RL_WIRE_MAX_ID + 1];  /* where the site sends ("" = latch on the agent) */
 	char agent_peer[RL_WIRE_MAX_ID + 1]; /* where the agent sends */
 	struct rl_call_quality quality;
@@ -54,7 +57,6 @@ struct rl_plan_where {
 	int seated_here;        /* the agent is seated at the call's site */
 	struct rl_relay *relay; /* NULL: no relay configured */
 	uint64_t relay_id;
-	const struct sockaddr *ip_site, *ip_agent; /* relay latching restriction, NULL = none */
 	int suite;
 	uint32_t epoch;
 };
@@ -63,7 +65,8 @@ struct rl_plan_where {
  * no address), RL_EFULL / RL_EEXIST (relay refused), RL_EINVAL (unknown suite). */
 int rl_plan_new(struct rl_plan **out, const struct rl_plan_where *w);
 
-/* rl_plan_leg fills leg (pointers into p, valid while p lives) with one end's view. */
+/* rl_plan_leg fills leg (pointers into p, valid while p lives) with one end's view: its own
+ * keys and latch secret, and the agent's latch secret for a site that must check it. */
 void rl_plan_leg(const struct rl_plan *p, const char *contact_id, int agent_side, Relais__MediaLeg *leg);
 
 /* rl_plan_free releases the relay call and wipes the keys (NULL is fine). */

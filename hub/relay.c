@@ -22,16 +22,22 @@
  * Latching. A leg's latched address and its last-activity time are the only fields that
  * workers write, concurrently, under the read lock. The address is a seqlock: `seq` is 0
  * until the first latch, odd while a worker writes the address, even (>= 2) when it is
- * stable; a worker latches by moving seq from even to odd with a compare-and-swap, so one
- * wins and the others drop that packet. Readers copy the address and retry if seq moved.
+ * stable; a worker takes it by moving seq from even to odd with a compare-and-swap. Readers
+ * copy the address and retry if seq moved.
  *
- * Re-latching (NAT rebinding). A latched leg whose latched address has been silent for
- * RL_RELAY_RELATCH_US (5 s) latches again to a new source that sends with its SSRC (still
- * only from the expected IP when one was given); until then packets from another address
- * are dropped (drop_source). A re-latch counts in `latched` and is logged at info level.
- * Without it an agent whose NAT mapping changes mid-call would lose its audio until the
- * call ends; the cost is that a third party who knows a leg's SSRC can steal a leg that has
- * been silent for 5 s (it still cannot decrypt or inject: SRTP authenticates end to end).
+ * Proofs. Only a latch packet (rl_latch.h) moves a leg's address: its MAC must be the leg's
+ * secret's and its counter above the highest accepted for the leg, which a worker claims
+ * first with a compare-and-swap on the leg's counter (so of two copies of one proof, one
+ * wins, and a replay of an old one never does). A proof from the latched address only
+ * refreshes the leg; one from another address latches the leg there at once, unless a newer
+ * proof was claimed meanwhile (checked with the seqlock held, so the newest proof's address
+ * stays). The proof decides, never the address: an agent behind carrier-grade NAT, whose
+ * media leaves from another public address than its control link, or whose NAT mapping
+ * changes mid-call, is followed at its next proof (the ends send one every 2 s), and a
+ * stranger who knows the SSRC but not the secret is not, whether the leg is new, busy or
+ * silent. RTP/RTCP from any other address than the latched one is dropped (drop_source),
+ * before the leg has latched too. Checking a MAC costs about a microsecond, on latch
+ * packets only; a worker that finds the seqlock held spins, as the holder writes three words.
  *
  * Release. rl_relay_del frees the call at once. Idle calls (both legs silent for idle_ms,
  * or never heard since rl_relay_add) are found by whichever worker first sees the shared
@@ -49,6 +55,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sodium.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,8 +76,7 @@
 #define RL_RELAY_BUF         1504     /* receive room: one byte more than the cap tells "too big" */
 #define RL_RELAY_TICK_MS     50       /* receive timeout: stop flag and reaper checks at least this often */
 #define RL_RELAY_REAP_US     1000000u /* idle scan period */
-#define RL_RELAY_RELATCH_US  5000000u
-#define RL_RELAY_REAP_MAX    256 /* idle candidates per scan pass */
+#define RL_RELAY_REAP_MAX    256      /* idle candidates per scan pass */
 #define RL_RELAY_MAX_THREADS 16
 #define RL_RELAY_MAX_CALLS   (1u << 22)
 #define RL_RELAY_SOCKBUF     (4 << 20)
@@ -82,11 +89,15 @@ struct rl_relay_addr {
 
 struct rl_relay_leg {
 	uint32_t ssrc;
-	int has_want;                /* latch only from want's IP */
-	struct rl_relay_addr want;   /* w2 unused */
 	_Atomic uint32_t seq;        /* seqlock over a0..a2 (see the top of the file) */
 	_Atomic uint64_t a0, a1, a2; /* latched address */
 	_Atomic uint64_t last_us;    /* last packet accepted from the latched address (coarse clock) */
+};
+
+/* What proves a leg: read by latch packets alone, so kept off the forwarding path's lines. */
+struct rl_relay_proof {
+	uint8_t key[RL_LATCH_KEY_LEN];
+	_Atomic uint64_t counter; /* the highest accepted */
 };
 
 struct rl_relay_call {
@@ -95,11 +106,13 @@ struct rl_relay_call {
 	int live;
 	uint64_t added_us;
 	struct rl_relay_leg leg[2];
+	struct rl_relay_proof proof[2];
 };
 
 /* Counters a worker owns: written by it alone (relaxed), read by rl_relay_counters. */
 struct rl_relay_wcount {
-	_Atomic uint64_t rx, fwd, bytes, drop_malformed, drop_unknown, drop_source, drop_unlatched, drop_send, latched;
+	_Atomic uint64_t rx, fwd, bytes, proofs, drop_malformed, drop_unknown, drop_latch_bad, drop_latch_replay,
+	    drop_source, drop_unlatched, drop_send, latched;
 };
 
 struct rl_relay_reap {
@@ -262,25 +275,50 @@ static int rl_relay_leg_get(struct rl_relay_leg *l, struct rl_relay_addr *a)
 	return 0;
 }
 
-/* rl_relay_leg_latch sets the latched address if seq is still `seen`; 1 if this call won. */
-static int rl_relay_leg_latch(struct rl_relay_leg *l, uint32_t seen, const struct rl_relay_addr *a, uint64_t now)
-{
-	if (!atomic_compare_exchange_strong_explicit(&l->seq, &seen, seen + 1, memory_order_relaxed,
-	                                             memory_order_relaxed))
-		return 0;
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&l->a0, a->w0, memory_order_relaxed);
-	atomic_store_explicit(&l->a1, a->w1, memory_order_relaxed);
-	atomic_store_explicit(&l->a2, a->w2, memory_order_relaxed);
-	atomic_store_explicit(&l->last_us, now, memory_order_relaxed);
-	/* seq 0 means never latched, so a wrap skips it */
-	atomic_store_explicit(&l->seq, seen + 2 == 0 ? 2 : seen + 2, memory_order_release);
-	return 1;
-}
-
 static int rl_relay_addr_eq(const struct rl_relay_addr *x, const struct rl_relay_addr *y)
 {
 	return x->w0 == y->w0 && x->w1 == y->w1 && x->w2 == y->w2;
+}
+
+/* rl_relay_leg_lock makes seq odd for this writer; returns the even value it had. */
+static uint32_t rl_relay_leg_lock(struct rl_relay_leg *l)
+{
+	for (unsigned spins = 0;; spins++) {
+		uint32_t s = atomic_load_explicit(&l->seq, memory_order_relaxed);
+		if (!(s & 1) && atomic_compare_exchange_weak_explicit(&l->seq, &s, s + 1, memory_order_relaxed,
+		                                                      memory_order_relaxed)) {
+			atomic_thread_fence(memory_order_release);
+			return s;
+		}
+		if (spins >= 64)
+			sched_yield(); /* the holder was preempted */
+	}
+}
+
+/* rl_relay_leg_unlock gives seq back as it was: nothing a reader copies changed. */
+static void rl_relay_leg_unlock(struct rl_relay_leg *l, uint32_t held)
+{
+	atomic_store_explicit(&l->seq, held, memory_order_release);
+}
+
+/* rl_relay_leg_move latches l to a, with l locked since it held seq `held`; 1 if the address
+ * changed (else seq gets `held` back, as nothing a reader copies changed). */
+static int rl_relay_leg_move(struct rl_relay_leg *l, uint32_t held, const struct rl_relay_addr *a)
+{
+	struct rl_relay_addr cur = {atomic_load_explicit(&l->a0, memory_order_relaxed),
+	                            atomic_load_explicit(&l->a1, memory_order_relaxed),
+	                            atomic_load_explicit(&l->a2, memory_order_relaxed)};
+
+	if (held != 0 && rl_relay_addr_eq(&cur, a)) {
+		rl_relay_leg_unlock(l, held);
+		return 0;
+	}
+	atomic_store_explicit(&l->a0, a->w0, memory_order_relaxed);
+	atomic_store_explicit(&l->a1, a->w1, memory_order_relaxed);
+	atomic_store_explicit(&l->a2, a->w2, memory_order_relaxed);
+	/* seq 0 means never latched, so a wrap skips it */
+	atomic_store_explicit(&l->seq, held + 2 == 0 ? 2 : held + 2, memory_order_release);
+	return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -402,6 +440,7 @@ static void rl_relay_release(struct rl_relay *r, uint32_t slot, int idle)
 	rl_relay_ssrc_del(r, c->leg[0].ssrc);
 	rl_relay_ssrc_del(r, c->leg[1].ssrc);
 	rl_relay_id_del(r, c->id);
+	sodium_memzero(c->proof, sizeof(c->proof));
 	c->live = 0;
 	r->free_slots[r->nfree++] = slot;
 	r->calls_released++;
@@ -413,7 +452,7 @@ static void rl_relay_release(struct rl_relay *r, uint32_t slot, int idle)
 /* Workers */
 
 struct rl_relay_batch {
-	uint64_t rx, fwd, bytes, malformed, unknown, source, unlatched, send, latched;
+	uint64_t rx, fwd, bytes, proofs, malformed, unknown, latch_bad, latch_replay, source, unlatched, send, latched;
 };
 
 /* rl_relay_classify reads the sender SSRC of a datagram; 0 if it is not RTP/RTCP-shaped. */
@@ -444,19 +483,28 @@ static int rl_relay_self(const struct rl_relay *r, const struct rl_relay_addr *a
 	return rl_relay_addr_is_any(&r->self) && rl_relay_addr_is_loopback(a);
 }
 
-/* rl_relay_one decides the fate of datagram i: counted as a drop, or queued in tx[*ntx]. */
-static void rl_relay_one(struct rl_relay_worker *w, unsigned i, uint64_t now, unsigned *ntx, struct rl_relay_batch *b)
+/* rl_relay_claim takes counter for proof p if it is above every one taken before; 1 if so. */
+static int rl_relay_claim(struct rl_relay_proof *p, uint64_t counter)
 {
-	struct rl_relay *r = w->r;
-	struct mmsghdr *m = &w->rx[i];
-	struct rl_relay_addr src, peer, cur;
-	struct rl_relay_call *c;
-	struct rl_relay_leg *l;
-	uint32_t ssrc, ref, seq;
-	size_t len = m->msg_len;
+	uint64_t last = atomic_load_explicit(&p->counter, memory_order_relaxed);
 
-	if ((m->msg_hdr.msg_flags & MSG_TRUNC) || !rl_relay_classify(w->buf[i], len, &ssrc) ||
-	    rl_relay_addr_from(&src, (const struct sockaddr *)&w->src[i]) != 0) {
+	while (counter > last)
+		if (atomic_compare_exchange_weak_explicit(&p->counter, &last, counter, memory_order_relaxed,
+		                                          memory_order_relaxed))
+			return 1;
+	return 0;
+}
+
+/* rl_relay_prove takes latch packet buf from src: a valid proof with a new counter latches its
+ * leg to src, wherever src is (see the top of the file). */
+static void rl_relay_prove(struct rl_relay *r, const uint8_t *buf, size_t len, const struct rl_relay_addr *src,
+                           uint64_t now, struct rl_relay_batch *b)
+{
+	struct rl_relay_addr cur;
+	uint32_t ssrc, ref, held;
+	uint64_t counter;
+
+	if (rl_latch_parse(buf, len, &ssrc, &counter) != RL_OK) {
 		b->malformed++;
 		return;
 	}
@@ -464,40 +512,72 @@ static void rl_relay_one(struct rl_relay_worker *w, unsigned i, uint64_t now, un
 		b->unknown++;
 		return;
 	}
-	c = &r->calls[(ref - 1) >> 1];
-	l = &c->leg[(ref - 1) & 1];
-
-	seq = atomic_load_explicit(&l->seq, memory_order_acquire);
-	if (seq != 0 && rl_relay_leg_get(l, &cur) && rl_relay_addr_eq(&cur, &src)) {
-		/* the common case: from the latched address. Store only when the coarse
-		 * clock moved, so the leg's line is not written for every packet. */
-		if (atomic_load_explicit(&l->last_us, memory_order_relaxed) != now)
-			atomic_store_explicit(&l->last_us, now, memory_order_relaxed);
-	} else {
-		if ((seq & 1) || (l->has_want && (src.w0 != l->want.w0 || src.w1 != l->want.w1)) ||
-		    rl_relay_self(r, &src)) {
-			b->source++;
-			return;
-		}
-		/* another worker may have stored a slightly later `now`: compare without subtracting */
-		if (seq != 0 && now < atomic_load_explicit(&l->last_us, memory_order_relaxed) + RL_RELAY_RELATCH_US) {
-			b->source++;
-			return;
-		}
-		if (!rl_relay_leg_latch(l, seq, &src, now)) {
-			b->source++; /* another thread latched it this instant */
-			return;
-		}
-		b->latched++;
-		if (seq == 0)
-			rl_log(RL_LOG_DEBUG, "relay latch call=%llu leg=%c ssrc=%08x", (unsigned long long)c->id,
-			       "AB"[(ref - 1) & 1], ssrc);
-		else
-			rl_log(RL_LOG_INFO, "relay re-latch call=%llu leg=%c ssrc=%08x", (unsigned long long)c->id,
-			       "AB"[(ref - 1) & 1], ssrc);
+	struct rl_relay_call *c = &r->calls[(ref - 1) >> 1];
+	struct rl_relay_leg *l = &c->leg[(ref - 1) & 1];
+	struct rl_relay_proof *p = &c->proof[(ref - 1) & 1];
+	if (rl_relay_self(r, src)) {
+		b->source++; /* latching to itself would loop */
+		return;
 	}
+	if (rl_latch_verify(buf, p->key) != RL_OK) {
+		b->latch_bad++;
+		return;
+	}
+	if (!rl_relay_claim(p, counter)) {
+		b->latch_replay++;
+		return;
+	}
+	b->proofs++;
+	atomic_store_explicit(&l->last_us, now, memory_order_relaxed);
+	if (rl_relay_leg_get(l, &cur) && rl_relay_addr_eq(&cur, src))
+		return; /* the usual case: consent from where the leg is */
+	held = rl_relay_leg_lock(l);
+	if (atomic_load_explicit(&p->counter, memory_order_relaxed) != counter) {
+		rl_relay_leg_unlock(l, held); /* a newer proof came meanwhile: its address stays */
+		return;
+	}
+	if (!rl_relay_leg_move(l, held, src))
+		return;
+	b->latched++;
+	rl_log(held == 0 ? RL_LOG_DEBUG : RL_LOG_INFO, "relay %s call=%llu leg=%c ssrc=%08x",
+	       held == 0 ? "latch" : "re-latch", (unsigned long long)c->id, "AB"[(ref - 1) & 1], ssrc);
+}
 
-	if (!rl_relay_leg_get(&c->leg[((ref - 1) & 1) ^ 1], &peer)) {
+/* rl_relay_one decides the fate of datagram i: counted as a drop, or queued in tx[*ntx]. */
+static void rl_relay_one(struct rl_relay_worker *w, unsigned i, uint64_t now, unsigned *ntx, struct rl_relay_batch *b)
+{
+	struct rl_relay *r = w->r;
+	struct mmsghdr *m = &w->rx[i];
+	struct rl_relay_addr src, peer, cur;
+	struct rl_relay_leg *l;
+	uint32_t ssrc, ref;
+	size_t len = m->msg_len;
+
+	if ((m->msg_hdr.msg_flags & MSG_TRUNC) || rl_relay_addr_from(&src, (const struct sockaddr *)&w->src[i]) != 0) {
+		b->malformed++;
+		return;
+	}
+	if (rl_latch_is(w->buf[i], len)) {
+		rl_relay_prove(r, w->buf[i], len, &src, now, b);
+		return;
+	}
+	if (!rl_relay_classify(w->buf[i], len, &ssrc)) {
+		b->malformed++;
+		return;
+	}
+	if ((ref = rl_relay_ssrc_find(r, ssrc)) == 0) {
+		b->unknown++;
+		return;
+	}
+	l = &r->calls[(ref - 1) >> 1].leg[(ref - 1) & 1];
+	if (!rl_relay_leg_get(l, &cur) || !rl_relay_addr_eq(&cur, &src)) {
+		b->source++; /* not where the leg proved itself, or it has not yet */
+		return;
+	}
+	/* Store only when the coarse clock moved, so the leg's line is not written per packet. */
+	if (atomic_load_explicit(&l->last_us, memory_order_relaxed) != now)
+		atomic_store_explicit(&l->last_us, now, memory_order_relaxed);
+	if (!rl_relay_leg_get(&r->calls[(ref - 1) >> 1].leg[((ref - 1) & 1) ^ 1], &peer)) {
 		b->unlatched++;
 		return;
 	}
@@ -615,8 +695,11 @@ static void *rl_relay_thread(void *arg)
 			rl_relay_add_count(&w->c.rx, b.rx);
 			rl_relay_add_count(&w->c.fwd, b.fwd);
 			rl_relay_add_count(&w->c.bytes, b.bytes);
+			rl_relay_add_count(&w->c.proofs, b.proofs);
 			rl_relay_add_count(&w->c.drop_malformed, b.malformed);
 			rl_relay_add_count(&w->c.drop_unknown, b.unknown);
+			rl_relay_add_count(&w->c.drop_latch_bad, b.latch_bad);
+			rl_relay_add_count(&w->c.drop_latch_replay, b.latch_replay);
 			rl_relay_add_count(&w->c.drop_source, b.source);
 			rl_relay_add_count(&w->c.drop_unlatched, b.unlatched);
 			rl_relay_add_count(&w->c.drop_send, b.send);
@@ -810,32 +893,15 @@ const char *rl_relay_advertise(const struct rl_relay *r)
 	return r->advertise;
 }
 
-/* rl_relay_want normalises an expected peer IP for the relay's family; 0 or RL_EINVAL. */
-static int rl_relay_want(const struct rl_relay *r, const struct sockaddr *ip, struct rl_relay_leg *l)
+int rl_relay_add(struct rl_relay *r, uint64_t id, uint32_t ssrc_a, uint32_t ssrc_b, const uint8_t *key_a,
+                 const uint8_t *key_b)
 {
-	l->has_want = 0;
-	if (ip == NULL)
-		return 0;
-	if (rl_relay_addr_from(&l->want, ip) != 0)
-		return RL_EINVAL;
-	/* an IPv6 peer can never reach an IPv4 socket */
-	if (r->family == AF_INET && !rl_relay_addr_is_v4(&l->want))
-		return RL_EINVAL;
-	l->want.w2 = 0;
-	l->has_want = 1;
-	return 0;
-}
-
-int rl_relay_add(struct rl_relay *r, uint64_t id, uint32_t ssrc_a, uint32_t ssrc_b, const struct sockaddr *ip_a,
-                 const struct sockaddr *ip_b)
-{
-	struct rl_relay_leg la, lb;
 	struct rl_relay_call *c;
 	uint32_t slot;
 	uint64_t now = rl_relay_now_us();
 	int rv = 0;
 
-	if (r == NULL || ssrc_a == ssrc_b || rl_relay_want(r, ip_a, &la) != 0 || rl_relay_want(r, ip_b, &lb) != 0)
+	if (r == NULL || ssrc_a == ssrc_b || key_a == NULL || key_b == NULL)
 		return RL_EINVAL;
 	pthread_rwlock_wrlock(&r->lock);
 	if (rl_relay_id_find(r, id) != 0 || rl_relay_ssrc_find(r, ssrc_a) != 0 || rl_relay_ssrc_find(r, ssrc_b) != 0) {
@@ -853,10 +919,10 @@ int rl_relay_add(struct rl_relay *r, uint64_t id, uint32_t ssrc_a, uint32_t ssrc
 	c->live = 1;
 	c->added_us = now;
 	for (int k = 0; k < 2; k++) {
-		struct rl_relay_leg *l = &c->leg[k], *src = k == 0 ? &la : &lb;
+		struct rl_relay_leg *l = &c->leg[k];
 		l->ssrc = k == 0 ? ssrc_a : ssrc_b;
-		l->has_want = src->has_want;
-		l->want = src->want;
+		memcpy(c->proof[k].key, k == 0 ? key_a : key_b, RL_LATCH_KEY_LEN);
+		atomic_store_explicit(&c->proof[k].counter, 0, memory_order_relaxed);
 		/* no reader can see this slot now (write lock): plain resets are safe */
 		atomic_store_explicit(&l->seq, 0, memory_order_relaxed);
 		atomic_store_explicit(&l->a0, 0, memory_order_relaxed);
@@ -910,8 +976,11 @@ void rl_relay_counters(struct rl_relay *r, struct rl_relay_counters *out)
 		out->rx += atomic_load_explicit(&c->rx, memory_order_relaxed);
 		out->fwd += atomic_load_explicit(&c->fwd, memory_order_relaxed);
 		out->bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+		out->proofs += atomic_load_explicit(&c->proofs, memory_order_relaxed);
 		out->drop_malformed += atomic_load_explicit(&c->drop_malformed, memory_order_relaxed);
 		out->drop_unknown += atomic_load_explicit(&c->drop_unknown, memory_order_relaxed);
+		out->drop_latch_bad += atomic_load_explicit(&c->drop_latch_bad, memory_order_relaxed);
+		out->drop_latch_replay += atomic_load_explicit(&c->drop_latch_replay, memory_order_relaxed);
 		out->drop_source += atomic_load_explicit(&c->drop_source, memory_order_relaxed);
 		out->drop_unlatched += atomic_load_explicit(&c->drop_unlatched, memory_order_relaxed);
 		out->drop_send += atomic_load_explicit(&c->drop_send, memory_order_relaxed);
@@ -923,6 +992,12 @@ void rl_relay_counters(struct rl_relay *r, struct rl_relay_counters *out)
 	out->calls_idle = r->calls_idle;
 	out->calls = r->max_calls - r->nfree;
 	pthread_rwlock_unlock(&r->lock);
+}
+
+uint64_t rl_relay_dropped(const struct rl_relay_counters *c)
+{
+	return c->drop_malformed + c->drop_unknown + c->drop_latch_bad + c->drop_latch_replay + c->drop_source +
+	       c->drop_unlatched + c->drop_send;
 }
 
 void rl_relay_close(struct rl_relay *r)

@@ -182,7 +182,7 @@ static void rl_status_relay(struct rl_engine *e, struct rl_status *s)
 	relais__relay_stat__init(&s->rs);
 	s->rs.rx = rc.rx;
 	s->rs.fwd = rc.fwd;
-	s->rs.dropped = rc.drop_malformed + rc.drop_unknown + rc.drop_source + rc.drop_unlatched + rc.drop_send;
+	s->rs.dropped = rl_relay_dropped(&rc);
 	s->rs.calls = rc.calls;
 	s->rs.addr = (char *)rl_relay_advertise(e->relay);
 	s->rep.relay = &s->rs;

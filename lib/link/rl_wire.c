@@ -61,7 +61,8 @@ static int rl_wire_media_ok(const Relais__MediaLeg *m)
 {
 	return m == NULL ||
 	       (rl_wire_text_ok(m->contact_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(m->peer_addr, RL_WIRE_MAX_ID) &&
-	        m->tx_key.len <= RL_WIRE_MAX_KEY && m->rx_key.len <= RL_WIRE_MAX_KEY);
+	        m->tx_key.len <= RL_WIRE_MAX_KEY && m->rx_key.len <= RL_WIRE_MAX_KEY &&
+	        m->latch_key.len <= RL_WIRE_MAX_KEY && m->peer_latch_key.len <= RL_WIRE_MAX_KEY);
 }
 
 static int rl_wire_live_ok(const Relais__SiteRegister *sr)

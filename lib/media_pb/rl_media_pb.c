@@ -14,7 +14,8 @@ int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m)
 	memset(leg, 0, sizeof(*leg));
 	if (kl == 0 || m->tx_key.len != kl || m->rx_key.len != kl || m->tx_ssrc == 0 || m->rx_ssrc == 0 ||
 	    m->tx_ssrc == m->rx_ssrc || m->payload_type > 127 || !rl_id_ok(m->contact_id) ||
-	    !rl_text_ok(m->peer_addr, RL_ID_MAX))
+	    !rl_text_ok(m->peer_addr, RL_ID_MAX) || (m->latch_key.len != 0 && m->latch_key.len != RL_LATCH_KEY_LEN) ||
+	    (m->peer_latch_key.len != 0 && m->peer_latch_key.len != RL_LATCH_KEY_LEN))
 		return RL_EINVAL;
 	snprintf(leg->id, sizeof(leg->id), "%s", m->contact_id);
 	leg->suite = (int)m->suite;
@@ -25,6 +26,10 @@ int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m)
 	leg->rx_ssrc = m->rx_ssrc;
 	leg->pt = (uint8_t)(m->payload_type ? m->payload_type : RL_MEDIA_PT_OPUS);
 	snprintf(leg->peer, sizeof(leg->peer), "%s", m->peer_addr ? m->peer_addr : "");
+	if ((leg->has_latch_key = m->latch_key.len != 0))
+		memcpy(leg->latch_key, m->latch_key.data, RL_LATCH_KEY_LEN);
+	if ((leg->has_peer_latch_key = m->peer_latch_key.len != 0))
+		memcpy(leg->peer_latch_key, m->peer_latch_key.data, RL_LATCH_KEY_LEN);
 	return RL_OK;
 }
 

@@ -11,9 +11,10 @@
 #include "relais.pb-c.h"
 #include "rl_media.h"
 
-/* rl_media_leg_from_pb fills leg (ids, keys, SSRCs, peer) from a MediaLeg of the control
- * plane; src, sink, own_socket and rate are left for the caller. Nothing in leg points into
- * m. Errors: RL_EINVAL (unknown suite, key lengths that do not fit it, zero SSRCs, bad ids). */
+/* rl_media_leg_from_pb fills leg (ids, keys, latch secrets, SSRCs, peer) from a MediaLeg of
+ * the control plane; src, sink, own_socket and rate are left for the caller. Nothing in leg
+ * points into m. Errors: RL_EINVAL (unknown suite, key lengths that do not fit it, latch
+ * secrets neither absent nor RL_LATCH_KEY_LEN bytes, zero SSRCs, bad ids). */
 int rl_media_leg_from_pb(struct rl_media_leg *leg, const Relais__MediaLeg *m);
 
 /* rl_media_quality_pb fills out from q for a CallQuality report; out->contact_id points to

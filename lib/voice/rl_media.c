@@ -48,8 +48,10 @@ struct rl_mcall {
 	uint32_t ts;
 	uint64_t sent, octets, fec, concealed, dropped, frames;
 	uint64_t next_rtcp_us;
+	struct rl_latch_tx proof; /* this end's latch packets: counter and schedule */
 	double rtt_ms;
 	uint32_t peer_lost_frac; /* fraction lost the peer reports, /256 */
+	uint64_t peer_counter;   /* the highest latch counter accepted from the peer */
 	uint64_t t0_wall_us;
 	int src_ended;
 	/* A local call (no network): leg.src -> leg.sink, and listen -> heard. */
@@ -125,6 +127,8 @@ static void rl_mcall_free(struct rl_mcall *c)
 		c->heard->close(c->heard);
 	sodium_memzero(c->leg.tx_key, sizeof(c->leg.tx_key));
 	sodium_memzero(c->leg.rx_key, sizeof(c->leg.rx_key));
+	sodium_memzero(c->leg.latch_key, sizeof(c->leg.latch_key));
+	sodium_memzero(c->leg.peer_latch_key, sizeof(c->leg.peer_latch_key));
 	free(c);
 }
 
@@ -168,8 +172,9 @@ static int rl_mcall_new(struct rl_mcall **out, const struct rl_media_leg *leg)
 		c->leg.pt = RL_MEDIA_PT_OPUS;
 	if (c->leg.rate == 0)
 		c->leg.rate = 16000;
+	/* a call that latches its peer must be able to check the peer's proofs */
 	if ((c->leg.rate != 16000 && c->leg.rate != 8000) || leg->key_len != rl_srtp_key_len(leg->suite) ||
-	    leg->key_len == 0) {
+	    leg->key_len == 0 || (!leg->peer[0] && !leg->has_peer_latch_key)) {
 		rv = RL_EINVAL;
 		goto fail;
 	}
@@ -227,20 +232,32 @@ static void rl_mcall_rtcp(struct rl_mcall *c, uint8_t *buf, size_t len, uint64_t
 	}
 }
 
-/* rl_mcall_input handles one datagram for call c; returns 0 if it was dropped. */
+/* rl_mcall_from_peer: 1 if c takes an authenticated packet from `from`: a call with a fixed
+ * peer from anywhere (SRTP decides), one that latches its peer only from where the peer
+ * last proved its leg. */
+static int rl_mcall_from_peer(const struct rl_mcall *c, const void *from)
+{
+	return c->leg.peer[0] || (c->peer_len != 0 && rl_addr_equal(from, (const struct sockaddr *)&c->peer));
+}
+
+/* rl_mcall_input handles one RTP or RTCP datagram for call c; returns 0 if it was dropped. */
 static int rl_mcall_input(struct rl_media *m, struct rl_mcall *c, uint8_t *buf, size_t len, const void *from,
-                          socklen_t fromlen, uint64_t now)
+                          uint64_t now)
 {
 	struct rl_rtp_hdr h;
-	int rv;
+	int rtcp = rl_rtp_is_rtcp(buf, len);
+	int rv = rtcp ? rl_srtp_unprotect_rtcp(c->rx, buf, &len) : rl_srtp_unprotect(c->rx, buf, &len);
 
-	if (rl_rtp_is_rtcp(buf, len)) {
-		if ((rv = rl_srtp_unprotect_rtcp(c->rx, buf, &len)) != RL_OK)
-			goto bad;
+	if (rv != RL_OK)
+		goto bad;
+	if (!rl_mcall_from_peer(c, from)) {
+		m->ctr.unlatched++; /* genuine perhaps, but from where no proof came: not taken */
+		c->dropped++;
+		return 0;
+	}
+	if (rtcp) {
 		rl_mcall_rtcp(c, buf, len, now);
 	} else {
-		if ((rv = rl_srtp_unprotect(c->rx, buf, &len)) != RL_OK)
-			goto bad;
 		if (rl_rtp_parse(buf, len, &h) != RL_OK || h.pt != c->leg.pt || h.ssrc != c->leg.rx_ssrc ||
 		    h.pay_len == 0) {
 			m->ctr.bad_rtp++;
@@ -255,11 +272,6 @@ static int rl_mcall_input(struct rl_media *m, struct rl_mcall *c, uint8_t *buf, 
 		                now) != RL_OK)
 			c->dropped++; /* late, duplicate: counted by the buffer too */
 	}
-	/* Authenticated: a call without a fixed peer answers here (NAT rebinding included). */
-	if (!c->leg.peer[0] && fromlen <= sizeof(c->peer)) {
-		memcpy(&c->peer, from, fromlen);
-		c->peer_len = fromlen;
-	}
 	return 1;
 bad:
 	if (rv == RL_EAUTH)
@@ -272,6 +284,55 @@ bad:
 	return 0;
 }
 
+/* rl_media_route: the call that receives from ssrc on the socket owned by fd_call (NULL: the
+ * shared one), or NULL (counted). */
+static struct rl_mcall *rl_media_route(struct rl_media *m, struct rl_mcall *fd_call, uint32_t ssrc)
+{
+	struct rl_mcall *c = fd_call ? (fd_call->leg.rx_ssrc == ssrc ? fd_call : NULL) : rl_find_ssrc(m, ssrc);
+
+	if (c == NULL)
+		m->ctr.unknown_ssrc++;
+	return c;
+}
+
+/* rl_media_proof takes a latch packet: a valid proof of the peer's leg with a counter above
+ * every one accepted makes its source the peer of a call that latches (rl_latch.h). Nothing
+ * else moves where such a call sends. */
+static void rl_media_proof(struct rl_media *m, struct rl_mcall *fd_call, const uint8_t *buf, size_t len,
+                           const void *from, socklen_t fromlen)
+{
+	char addr[RL_ADDR_STRLEN];
+	uint32_t ssrc;
+	uint64_t counter;
+	struct rl_mcall *c;
+
+	if (rl_latch_parse(buf, len, &ssrc, &counter) != RL_OK) {
+		m->ctr.malformed++;
+		return;
+	}
+	if ((c = rl_media_route(m, fd_call, ssrc)) == NULL)
+		return;
+	if (c->leg.peer[0] || !c->leg.has_peer_latch_key || rl_latch_verify(buf, c->leg.peer_latch_key) != RL_OK) {
+		m->ctr.latch_bad++; /* forged, or sent to a call that checks none */
+		c->dropped++;
+		return;
+	}
+	if (counter <= c->peer_counter) {
+		m->ctr.latch_replay++;
+		c->dropped++;
+		return;
+	}
+	c->peer_counter = counter;
+	m->ctr.proofs++;
+	if (fromlen > sizeof(c->peer) || (c->peer_len != 0 && rl_addr_equal(from, (const struct sockaddr *)&c->peer)))
+		return;
+	rl_log(c->peer_len ? RL_LOG_INFO : RL_LOG_DEBUG, "media %s call=%s peer=%s", c->peer_len ? "re-latch" : "latch",
+	       c->leg.id, rl_addr_format(from, addr, sizeof(addr)));
+	memcpy(&c->peer, from, fromlen);
+	c->peer_len = fromlen;
+	m->ctr.latched++;
+}
+
 /* rl_media_datagram routes one received datagram; fd_call is the call owning the socket it
  * came on (NULL: the shared socket). */
 static void rl_media_datagram(struct rl_media *m, struct rl_mcall *fd_call, uint8_t *buf, size_t len, const void *from,
@@ -281,16 +342,16 @@ static void rl_media_datagram(struct rl_media *m, struct rl_mcall *fd_call, uint
 	struct rl_mcall *c;
 
 	m->ctr.rx++;
+	if (rl_latch_is(buf, len)) {
+		rl_media_proof(m, fd_call, buf, len, from, fromlen);
+		return;
+	}
 	if (len < 8 || len > RL_MEDIA_PKT || rl_rtp_peek_ssrc(buf, len, &ssrc) != RL_OK) {
 		m->ctr.malformed++;
 		return;
 	}
-	c = fd_call ? (fd_call->leg.rx_ssrc == ssrc ? fd_call : NULL) : rl_find_ssrc(m, ssrc);
-	if (c == NULL) {
-		m->ctr.unknown_ssrc++;
-		return;
-	}
-	rl_mcall_input(m, c, buf, len, from, fromlen, now);
+	if ((c = rl_media_route(m, fd_call, ssrc)) != NULL)
+		rl_mcall_input(m, c, buf, len, from, now);
 }
 
 int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen)
@@ -360,6 +421,18 @@ static void rl_mcall_send(struct rl_media *m, struct rl_mcall *c, const uint8_t 
 		m->ctr.sent++;
 }
 
+/* rl_mcall_prove sends c's latch packet when one is due: a call that sends to a fixed peer
+ * proves its leg there, from the socket its RTP leaves from (rl_latch.h). */
+static void rl_mcall_prove(struct rl_media *m, struct rl_mcall *c, uint64_t now)
+{
+	uint8_t pkt[RL_LATCH_LEN];
+
+	if (!c->leg.has_latch_key || !c->leg.peer[0] || !rl_latch_tx_due(&c->proof, now))
+		return;
+	rl_latch_tx_next(&c->proof, pkt, c->leg.tx_ssrc, c->leg.latch_key, now);
+	rl_mcall_send(m, c, pkt, sizeof(pkt));
+}
+
 static void rl_mcall_send_rtcp(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 {
 	uint8_t buf[256];
@@ -413,7 +486,8 @@ static void rl_mcall_tick(struct rl_media *m, struct rl_mcall *c, uint64_t now)
 
 	if (c->t0_wall_us == 0)
 		c->t0_wall_us = rl_wall_us();
-	/* Out: one frame from the source. */
+	/* Out: the proof of this end's leg when due (so before its first packet), one frame. */
+	rl_mcall_prove(m, c, now);
 	if (c->leg.src->read(c->leg.src, pcm, c->samples) == RL_ENOENT)
 		c->src_ended = 1;
 	hl = rl_rtp_write(pkt, sizeof(pkt), c->leg.pt, c->sent == 0, c->seq, c->ts, c->leg.tx_ssrc);

@@ -11,9 +11,13 @@
  *
  * Sockets: a site node serves many calls on ONE shared UDP socket (the address it gives its
  * seated agents and the relay) and tells calls apart by the sender's SSRC; an agent gives
- * each call a socket of its own. A call whose peer address is not known (a site waiting for
- * its seated agent) answers to the address of the last packet that passed SRTP
- * authentication, so a forged or replayed packet can never steer its media.
+ * each call a socket of its own. A call with a fixed peer (the relay, or the site's media
+ * address) proves its leg there with latch packets (rl_latch.h) from the socket its RTP
+ * leaves from. A call whose peer address is not known (a site waiting for its seated agent)
+ * answers where the peer last proved its leg with a valid latch packet (the peer's secret,
+ * a counter above every one taken before), and takes RTP/RTCP from there alone: a packet
+ * that authenticates but comes from elsewhere is dropped (unlatched), so no one without the
+ * peer's latch secret can steer the call's media, whether or not they know its SSRC.
  *
  * Every datagram is hostile: length-checked, authenticated before anything else is read
  * from its payload, and dropped with a count when it fails. All functions are thread-safe;
@@ -27,6 +31,7 @@
 
 #include "rl_audio.h"
 #include "rl_id.h"
+#include "rl_latch.h"
 #include "rl_srtp.h"
 
 #define RL_MEDIA_FRAME_MS  20
@@ -40,8 +45,14 @@ struct rl_media_leg {
 	uint8_t tx_key[RL_SRTP_KEY_MAX], rx_key[RL_SRTP_KEY_MAX];
 	size_t key_len; /* must equal rl_srtp_key_len(suite) */
 	uint32_t tx_ssrc, rx_ssrc;
-	uint8_t pt;                 /* 0: RL_MEDIA_PT_OPUS */
-	char peer[RL_ID_MAX + 1];   /* "IP:port"; "" = answer to the authenticated sender */
+	uint8_t pt;               /* 0: RL_MEDIA_PT_OPUS */
+	char peer[RL_ID_MAX + 1]; /* "IP:port"; "" = answer where the peer proves its leg */
+	/* The latch secrets (rl_latch.h): with has_latch_key, a call with a fixed peer proves its
+	 * leg to it (the relay, or the site it talks straight to) from its socket; a call with no
+	 * peer checks the peer's proofs with peer_latch_key, which it must have. */
+	uint8_t latch_key[RL_LATCH_KEY_LEN];
+	uint8_t peer_latch_key[RL_LATCH_KEY_LEN];
+	int has_latch_key, has_peer_latch_key;
 	int own_socket;             /* 1: a socket of its own; 0: the engine's shared one */
 	unsigned rate;              /* audio rate of source and sink: 16000 (default) or 8000 */
 	struct rl_audio_src *src;   /* taken by rl_media_add on success */
@@ -55,7 +66,7 @@ struct rl_media_quality {
 	double jitter_ms, rtt_ms; /* rtt < 0: not known yet */
 	double playout_ms;        /* jitter buffer delay now */
 	uint64_t fec, concealed, late;
-	uint64_t dropped;    /* auth failures, replays, malformed, wrong SSRC */
+	uint64_t dropped;    /* auth failures, replays, bad RTP, late; bad proofs, unlatched source */
 	double mos;          /* E-model */
 	uint64_t t0_wall_us; /* wall clock of the call's first frame (source and sink) */
 	uint64_t frames;     /* frames played to the sink */
@@ -63,6 +74,11 @@ struct rl_media_quality {
 
 struct rl_media_counters {
 	uint64_t rx, malformed, unknown_ssrc, auth_fail, replay, bad_rtp, sent, send_fail, late_ticks;
+	uint64_t proofs;       /* valid latch packets taken from peers */
+	uint64_t latched;      /* a call took a new peer address on a proof */
+	uint64_t latch_bad;    /* latch packets with a wrong MAC, or for a call that checks none */
+	uint64_t latch_replay; /* valid latch packets whose counter was not new */
+	uint64_t unlatched;    /* authenticated RTP/RTCP from another address than the proven one */
 	uint32_t calls;
 };
 
@@ -81,8 +97,9 @@ const char *rl_media_local(const struct rl_media *m);
 
 /* rl_media_add starts a call. On success the engine owns leg->src and leg->sink (closed at
  * rl_media_del); on failure they stay the caller's. A call with the same id is replaced
- * (a new plan: new keys, new SSRCs). Errors: RL_EINVAL (bad key length, suite, address,
- * rate), RL_EEXIST (rx_ssrc already used on the shared socket), RL_ENET, RL_EIO. */
+ * (a new plan: new keys, new SSRCs; its peer proves itself afresh). Errors: RL_EINVAL (bad
+ * key length, suite, address, rate; no peer and no peer_latch_key), RL_EEXIST (rx_ssrc
+ * already used on the shared socket), RL_ENET, RL_EIO. */
 int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
 
 /* rl_media_add_local starts a call without network under id: every 20 ms one frame goes from

@@ -1,13 +1,17 @@
 /*
  * fuzz_media: the voice path's receive side as a whole - what a site node or an agent does
  * with a datagram from the network: SSRC demultiplexing, SRTP/SRTCP authentication and
- * decryption, RTP and RTCP parsing, receive statistics, latching, the jitter buffer and the
- * decoder behind it (the engine's thread plays what got in).
+ * decryption, RTP and RTCP parsing, receive statistics, latch packets and latching, the
+ * jitter buffer and the decoder behind it (the engine's thread plays what got in).
  *
- * The input is a sequence of records [kind:1][len:2 BE][bytes]: kind 0 injects the bytes as
- * they are; 1 protects them with the peer's key as RTP first (so they pass authentication
- * and reach the parsers and the jitter buffer), 2 the same as RTCP; 3 changes the source
- * address. Each input starts with a fresh call (fresh replay window).
+ * The input is a sequence of records [kind:1][len:2 BE][bytes]: kind 0 (and 6, 7) injects
+ * the bytes as they are; 1 protects them with the peer's key as RTP first (so they pass
+ * authentication and reach the parsers and the jitter buffer), 2 the same as RTCP; 3 changes
+ * the source address; 4 sends a valid proof of the peer's leg (its latch secret) from the
+ * current source, with the record's first 8 bytes as counter; 5 injects the bytes as a latch
+ * packet (first byte 0x0C) for rl_latch_parse. Each input starts with a fresh call (fresh
+ * replay window and latch counter) and a proof from the first source, so that what follows
+ * reaches past the source check.
  */
 #include "fuzz.h"
 #include <arpa/inet.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "rl_err.h"
+#include "rl_latch.h"
 #include "rl_media.h"
 #include "rl_srtp.h"
 
@@ -24,7 +29,7 @@
 #define TX_SSRC 0x22222222u
 
 static struct rl_media *g_media;
-static uint8_t g_key_rx[RL_SRTP_KEY_MAX], g_key_tx[RL_SRTP_KEY_MAX];
+static uint8_t g_key_rx[RL_SRTP_KEY_MAX], g_key_tx[RL_SRTP_KEY_MAX], g_latch[RL_LATCH_KEY_LEN];
 
 static int fz_setup(void)
 {
@@ -34,6 +39,8 @@ static int fz_setup(void)
 		g_key_rx[i] = (uint8_t)(i * 7 + 1);
 		g_key_tx[i] = (uint8_t)(i * 11 + 3);
 	}
+	for (int i = 0; i < RL_LATCH_KEY_LEN; i++)
+		g_latch[i] = (uint8_t)(i * 13 + 5);
 	return rl_media_open(&g_media, "127.0.0.1:0") == RL_OK ? 0 : -1;
 }
 
@@ -50,6 +57,8 @@ static int fz_call(void)
 	leg.tx_ssrc = TX_SSRC;
 	leg.rx_ssrc = RX_SSRC;
 	leg.rate = 16000;
+	memcpy(leg.peer_latch_key, g_latch, RL_LATCH_KEY_LEN); /* no peer: it latches on the peer's proofs */
+	leg.has_peer_latch_key = 1;
 	if (rl_audio_gen_src(&leg.src, 16000, 1, 0) != RL_OK)
 		return -1;
 	if (rl_audio_null_sink(&leg.sink, 16000) != RL_OK) {
@@ -64,6 +73,15 @@ static int fz_call(void)
 	return 0;
 }
 
+/* fz_prove injects a proof of the peer's leg with counter from `from`. */
+static void fz_prove(uint64_t counter, const struct sockaddr_in *from)
+{
+	uint8_t p[RL_LATCH_LEN];
+
+	rl_latch_write(p, RX_SSRC, counter, g_latch);
+	rl_media_inject(g_media, p, sizeof(p), from, sizeof(*from));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rl_srtp *peer = NULL;
@@ -76,8 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rl_srtp_open(&peer, RL_SRTP_AEAD_AES_128_GCM, g_key_rx, rl_srtp_key_len(RL_SRTP_AEAD_AES_128_GCM), 1) !=
 	    RL_OK)
 		return 0;
+	fz_prove(1, &from);
 	while (size >= 3) {
-		unsigned kind = data[0] & 3;
+		unsigned kind = data[0] & 7;
 		size_t len = (size_t)data[1] << 8 | data[2];
 		data += 3;
 		size -= 3;
@@ -92,6 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			from.sin_port = htons((uint16_t)(40000 + len));
 			continue;
 		}
+		if (kind == 4) {
+			uint64_t counter = 0;
+			for (size_t i = 0; i < 8 && i < len; i++)
+				counter = counter << 8 | buf[i];
+			fz_prove(counter, &from);
+			continue;
+		}
+		if (kind == 5 && len > 0)
+			buf[0] = RL_LATCH_TYPE;
 		if (kind == 1 && len >= 12) {
 			/* make it RTP from the peer: version 2, the peer's SSRC */
 			buf[0] = (uint8_t)((buf[0] & 0x3f) | 0x80);

@@ -1,7 +1,7 @@
 /*
  * The media engine between two real engines on loopback UDP: a "site" engine with a shared
- * socket (answering to the authenticated sender) and an "agent" engine with a socket per
- * call. Audio must arrive intact both ways, quality figures must be sane, a wrong key must
+ * socket (answering where the agent proves its leg) and an "agent" engine with a socket per
+ * call (tests/lib/test_media_latch.c attacks that proof). Audio must arrive intact both ways, quality figures must be sane, a wrong key must
  * be refused, a new plan must re-key a call in place, and a local call must play a source
  * to its sink and say when it ended.
  */
@@ -108,10 +108,15 @@ static void slow_close(struct rl_audio_src *s)
 {
 }
 
+/* make_leg: lk, plk are the leg's own and its peer's latch secrets (NULL: none). */
 static void make_leg(struct rl_media_leg *l, const char *id, const uint8_t *ktx, const uint8_t *krx, uint32_t stx,
-                     uint32_t srx, const char *peer, int own, uint32_t seed)
+                     uint32_t srx, const char *peer, int own, uint32_t seed, const uint8_t *lk, const uint8_t *plk)
 {
 	memset(l, 0, sizeof(*l));
+	if ((l->has_latch_key = lk != NULL))
+		memcpy(l->latch_key, lk, RL_LATCH_KEY_LEN);
+	if ((l->has_peer_latch_key = plk != NULL))
+		memcpy(l->peer_latch_key, plk, RL_LATCH_KEY_LEN);
 	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->suite = RL_SRTP_AEAD_AES_128_GCM;
 	l->key_len = rl_srtp_key_len(l->suite);
@@ -130,6 +135,7 @@ int main(void)
 {
 	struct rl_media *site, *agent;
 	uint8_t k1[RL_SRTP_KEY_MAX], k2[RL_SRTP_KEY_MAX], k3[RL_SRTP_KEY_MAX];
+	uint8_t l1[RL_LATCH_KEY_LEN], l2[RL_LATCH_KEY_LEN], l3[RL_LATCH_KEY_LEN];
 	struct rl_media_leg ls, la;
 	struct rl_media_quality qs, qa;
 	struct rl_media_counters mc;
@@ -140,12 +146,18 @@ int main(void)
 	RL_CHECK(rl_srtp_keygen(RL_SRTP_AEAD_AES_128_GCM, k1, sizeof(k1)) == RL_OK);
 	RL_CHECK(rl_srtp_keygen(RL_SRTP_AEAD_AES_128_GCM, k2, sizeof(k2)) == RL_OK);
 	RL_CHECK(rl_srtp_keygen(RL_SRTP_AEAD_AES_128_GCM, k3, sizeof(k3)) == RL_OK);
+	rl_latch_keygen(l1);
+	rl_latch_keygen(l2);
+	rl_latch_keygen(l3);
 
 	/* Bad legs are refused and leave src/sink with the caller. */
-	make_leg(&ls, "bad", k1, k2, 0x1000, 0x2000, "", 0, 1);
+	make_leg(&ls, "bad", k1, k2, 0x1000, 0x2000, "", 0, 1, NULL, l2);
 	ls.key_len = 16;
 	RL_CHECK(rl_media_add(site, &ls) == RL_EINVAL);
 	ls.key_len = rl_srtp_key_len(ls.suite);
+	ls.has_peer_latch_key = 0; /* no peer, and nothing to check its proofs with */
+	RL_CHECK(rl_media_add(site, &ls) == RL_EINVAL);
+	ls.has_peer_latch_key = 1;
 	snprintf(ls.peer, sizeof(ls.peer), "not-an-address");
 	RL_CHECK(rl_media_add(site, &ls) == RL_EINVAL);
 	ls.src->close(ls.src);
@@ -154,14 +166,14 @@ int main(void)
 	free(g_kept[0]);
 
 	/* A call: the site answers to the agent; the agent sends to the site's socket. */
-	make_leg(&ls, "c1", k1, k2, 0x1000, 0x2000, "", 0, 11);
-	make_leg(&la, "c1", k2, k1, 0x2000, 0x1000, rl_media_local(site), 1, 22);
+	make_leg(&ls, "c1", k1, k2, 0x1000, 0x2000, "", 0, 11, l1, l2);
+	make_leg(&la, "c1", k2, k1, 0x2000, 0x1000, rl_media_local(site), 1, 22, l2, NULL);
 	RL_REQUIRE(rl_media_add(site, &ls) == RL_OK);
 	RL_REQUIRE(rl_media_add(agent, &la) == RL_OK);
 	RL_CHECK(rl_media_has(site, "c1", 0x1000) == 1 && rl_media_has(site, "c1", 0x9999) == 0);
 	/* The same rx SSRC twice on the shared socket is refused. */
 	struct rl_media_leg dup;
-	make_leg(&dup, "c2", k1, k2, 0x3000, 0x2000, "", 0, 5);
+	make_leg(&dup, "c2", k1, k2, 0x3000, 0x2000, "", 0, 5, NULL, l2);
 	RL_CHECK(rl_media_add(site, &dup) == RL_EEXIST);
 	dup.src->close(dup.src);
 	dup.sink->close(dup.sink);
@@ -180,8 +192,8 @@ int main(void)
 
 	/* A new plan (new keys, new SSRCs) for the same call re-keys it in place. */
 	struct rl_media_leg ls2, la2;
-	make_leg(&ls2, "c1", k3, k1, 0x5000, 0x6000, "", 0, 99);
-	make_leg(&la2, "c1", k1, k3, 0x6000, 0x5000, rl_media_local(site), 1, 98);
+	make_leg(&ls2, "c1", k3, k1, 0x5000, 0x6000, "", 0, 99, NULL, l3);
+	make_leg(&la2, "c1", k1, k3, 0x6000, 0x5000, rl_media_local(site), 1, 98, l3, NULL);
 	RL_CHECK(rl_media_add(site, &ls2) == RL_OK);
 	RL_CHECK(rl_media_add(agent, &la2) == RL_OK);
 	RL_CHECK(rl_media_has(site, "c1", 0x5000) == 1);
@@ -193,7 +205,7 @@ int main(void)
 	struct rl_media *evil;
 	struct rl_media_leg le;
 	RL_REQUIRE(rl_media_open(&evil, NULL) == RL_OK);
-	make_leg(&le, "c1", k2, k2, 0x6000, 0x7777, rl_media_local(site), 1, 7);
+	make_leg(&le, "c1", k2, k2, 0x6000, 0x7777, rl_media_local(site), 1, 7, l1, NULL);
 	RL_CHECK(rl_media_add(evil, &le) == RL_OK);
 	rltest_sleep_ms(500);
 	rl_media_counters(site, &mc);

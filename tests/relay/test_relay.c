@@ -1,8 +1,11 @@
 /*
- * The hub's media relay over real UDP on loopback, with its real threads: latching,
- * forwarding both ways unchanged, every drop class, the expected-IP restriction, release by
- * del and by idleness, re-latching after 5 s of silence, table limits, 500 calls at once,
- * add/del racing traffic, IPv6, and close with traffic in flight.
+ * The hub's media relay over real UDP on loopback, with its real threads: latching on a
+ * leg's proof (rl_latch.h) and on nothing else, forwarding both ways unchanged, every drop
+ * class, a leg proven from any address (carrier-grade NAT), an attacker who knows the SSRCs
+ * (RTP, forged and replayed proofs, before the agent, during the call and after 5 s of the
+ * agent's silence), an agent that moves address and proves it, release by del and by
+ * idleness, table limits, 500 calls at once, add/del racing traffic, IPv6, and close with
+ * traffic in flight.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 
 #include "relay.h"
 #include "rl_err.h"
+#include "rl_latch.h"
 #include "rl_log.h"
 #include "rl_time.h"
 #include "rltest.h"
@@ -163,11 +167,45 @@ static int nothing(int fd)
 	return rx(fd, b, sizeof(b), 20) < 0;
 }
 
-static struct sockaddr_in ip4(const char *ip)
+/* key_of: the latch secret of the leg sending with ssrc, in these tests. */
+static void key_of(uint32_t ssrc, uint8_t *key)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return a;
+	for (int i = 0; i < RL_LATCH_KEY_LEN; i++)
+		key[i] = (uint8_t)(ssrc >> (8 * (i % 4))) ^ (uint8_t)(i * 29);
+}
+
+/* add: rl_relay_add with the legs' secrets from key_of. */
+static int add(struct rl_relay *r, uint64_t id, uint32_t ssrc_a, uint32_t ssrc_b)
+{
+	uint8_t ka[RL_LATCH_KEY_LEN], kb[RL_LATCH_KEY_LEN];
+
+	key_of(ssrc_a, ka);
+	key_of(ssrc_b, kb);
+	return rl_relay_add(r, id, ssrc_a, ssrc_b, ka, kb);
+}
+
+/* proof: a latch packet of ssrc's leg with a counter above every one made before. */
+static size_t proof(uint8_t *b, uint32_t ssrc)
+{
+	static uint64_t counter = 1000;
+	uint8_t key[RL_LATCH_KEY_LEN];
+
+	key_of(ssrc, key);
+	rl_latch_write(b, ssrc, ++counter, key);
+	return RL_LATCH_LEN;
+}
+
+/* prove: the leg of ssrc proves itself from fd. */
+static void prove(int fd, const struct fix *f, uint32_t ssrc)
+{
+	uint8_t p[RL_LATCH_LEN];
+	tx(fd, f, p, proof(p, ssrc));
+}
+
+/* accounted: every datagram the relay took in was forwarded, taken as a proof or dropped. */
+static int accounted(const struct rl_relay_counters *c)
+{
+	return c->rx == c->fwd + c->proofs + rl_relay_dropped(c);
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
@@ -215,16 +253,23 @@ static void forwarding(void)
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 30000, 1024) == 0);
 	RL_CHECK(strncmp(rl_relay_advertise(f.r), "127.0.0.1:", 10) == 0 && f.tolen > 0);
 	RL_CHECK(rl_relay_ssrc_free(f.r, SA) == 1);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
 	RL_CHECK(rl_relay_ssrc_free(f.r, SA) == 0 && rl_relay_ssrc_free(f.r, SB) == 0);
 
-	/* A's first packet latches A, but B is not latched yet: dropped */
+	/* A's RTP before any proof latches nothing: dropped */
 	tx(a, &f, p, rtp(p, 100, SA, 1)), sent++;
 	c = counters_wait(f.r, sent);
-	RL_CHECK(c.rx == 1 && c.latched == 1 && c.drop_unlatched == 1 && c.fwd == 0);
+	RL_CHECK(c.rx == 1 && c.latched == 0 && c.drop_source == 1 && c.fwd == 0);
+
+	/* A's proof latches A (a proof is never forwarded), but B is not latched yet: dropped */
+	prove(a, &f, SA), sent++;
+	tx(a, &f, p, rtp(p, 100, SA, 2)), sent++;
+	c = counters_wait(f.r, sent);
+	RL_CHECK(c.rx == 3 && c.proofs == 1 && c.latched == 1 && c.drop_unlatched == 1 && c.fwd == 0);
 	RL_CHECK(nothing(b));
 
-	/* B's first packet latches B and goes to A unchanged */
+	/* B's proof latches B, and its first packet goes to A unchanged */
+	prove(b, &f, SB), sent++;
 	tx(b, &f, p, rtp(p, 140, SB, 1)), sent++;
 	n = rx(a, q, sizeof(q), 2000);
 	RL_CHECK(n == 140 && memcmp(p, q, 140) == 0);
@@ -300,7 +345,7 @@ static void forwarding(void)
 	RL_CHECK(c.drop_malformed == mal0 + 7);
 	RL_CHECK(c.fwd == fwd0);
 	RL_CHECK(nothing(b));
-	RL_CHECK(c.rx == c.fwd + c.drop_malformed + c.drop_unknown + c.drop_source + c.drop_unlatched + c.drop_send);
+	RL_CHECK(accounted(&c));
 
 	/* random bytes never crash it; every datagram is accounted for */
 	uint32_t seed = 12345;
@@ -316,7 +361,7 @@ static void forwarding(void)
 	}
 	c = counters_wait(f.r, sent);
 	RL_CHECK(c.rx == sent);
-	RL_CHECK(c.rx == c.fwd + c.drop_malformed + c.drop_unknown + c.drop_source + c.drop_unlatched + c.drop_send);
+	RL_CHECK(accounted(&c));
 	while (rx(a, q, sizeof(q), 0) >= 0 || rx(b, q, sizeof(q), 0) >= 0)
 		; /* none expected (x is not latched), but do not let stray ones confuse what follows */
 
@@ -335,7 +380,9 @@ static void forwarding(void)
 	RL_CHECK(rl_relay_ssrc_free(f.r, SA) == 1 && rl_relay_ssrc_free(f.r, SB) == 1);
 
 	/* the same SSRCs in a new call latch afresh (to other addresses this time) */
-	RL_REQUIRE(rl_relay_add(f.r, 2, SA, SB, NULL, NULL) == 0);
+	RL_REQUIRE(add(f.r, 2, SA, SB) == 0);
+	prove(x, &f, SA), sent++;
+	prove(b, &f, SB), sent++;
 	tx(x, &f, p, rtp(p, 60, SA, 700)), sent++;
 	counters_wait(f.r, sent);
 	tx(b, &f, p, rtp(p, 61, SB, 700)), sent++;
@@ -349,45 +396,46 @@ static void forwarding(void)
 static void add_refusals(void)
 {
 	struct fix f;
-	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	struct sockaddr_in v4 = ip4("127.0.0.1");
-	struct sockaddr bad = {.sa_family = AF_UNIX};
+	uint8_t k[RL_LATCH_KEY_LEN] = {1};
 
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 30000, 4) == 0);
-	RL_CHECK(rl_relay_add(f.r, 1, 10, 11, NULL, NULL) == 0);
-	RL_CHECK(rl_relay_add(f.r, 1, 12, 13, NULL, NULL) == RL_EEXIST); /* id live */
-	RL_CHECK(rl_relay_add(f.r, 2, 10, 13, NULL, NULL) == RL_EEXIST); /* ssrc_a live */
-	RL_CHECK(rl_relay_add(f.r, 2, 12, 11, NULL, NULL) == RL_EEXIST); /* ssrc_b live */
-	RL_CHECK(rl_relay_add(f.r, 2, 12, 12, NULL, NULL) == RL_EINVAL); /* legs not told apart */
-	RL_CHECK(rl_relay_add(f.r, 2, 12, 13, &bad, NULL) == RL_EINVAL);
-	RL_CHECK(rl_relay_add(f.r, 2, 12, 13, NULL, (struct sockaddr *)&v6) == RL_EINVAL); /* v6 peer, v4 relay */
-	RL_CHECK(rl_relay_add(f.r, 2, 12, 13, (struct sockaddr *)&v4, NULL) == 0);
-	RL_CHECK(rl_relay_add(f.r, 3, 14, 15, NULL, NULL) == 0);
-	RL_CHECK(rl_relay_add(f.r, 4, 16, 17, NULL, NULL) == 0);
-	RL_CHECK(rl_relay_add(f.r, 5, 18, 19, NULL, NULL) == RL_EFULL);
+	RL_CHECK(add(f.r, 1, 10, 11) == 0);
+	RL_CHECK(add(f.r, 1, 12, 13) == RL_EEXIST);                   /* id live */
+	RL_CHECK(add(f.r, 2, 10, 13) == RL_EEXIST);                   /* ssrc_a live */
+	RL_CHECK(add(f.r, 2, 12, 11) == RL_EEXIST);                   /* ssrc_b live */
+	RL_CHECK(add(f.r, 2, 12, 12) == RL_EINVAL);                   /* legs not told apart */
+	RL_CHECK(rl_relay_add(f.r, 2, 12, 13, NULL, k) == RL_EINVAL); /* a leg nobody could prove */
+	RL_CHECK(rl_relay_add(f.r, 2, 12, 13, k, NULL) == RL_EINVAL);
+	RL_CHECK(add(f.r, 2, 12, 13) == 0);
+	RL_CHECK(add(f.r, 3, 14, 15) == 0);
+	RL_CHECK(add(f.r, 4, 16, 17) == 0);
+	RL_CHECK(add(f.r, 5, 18, 19) == RL_EFULL);
 	rl_relay_del(f.r, 3);
-	RL_CHECK(rl_relay_add(f.r, 5, 18, 19, NULL, NULL) == 0);
-	RL_CHECK(rl_relay_add(f.r, 3, 14, 15, NULL, NULL) == RL_EFULL);
+	RL_CHECK(add(f.r, 5, 18, 19) == 0);
+	RL_CHECK(add(f.r, 3, 14, 15) == RL_EFULL);
 	struct rl_relay_counters c;
 	rl_relay_counters(f.r, &c);
 	RL_CHECK(c.calls == 4 && c.calls_added == 5 && c.calls_released == 1);
 	rl_relay_close(f.r);
 }
 
-static void expected_ip(void)
+/* The proof decides, not the address: a leg proven from an address no one announced (a home
+ * agent behind carrier-grade NAT, whose media leaves from another public address than its
+ * control link) is taken; a packet with its SSRC from anywhere else is not. */
+static void any_address(void)
 {
 	struct fix f;
 	struct rl_relay_counters c;
-	struct sockaddr_in want = ip4("127.0.0.2");
 	uint8_t p[256], q[256];
 	uint64_t sent = 0;
 	int a1 = udp_on("127.0.0.1"), a2 = udp_on("127.0.0.2"), b = udp_on("127.0.0.1");
 
 	RL_REQUIRE(a1 >= 0 && a2 >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 30000, 64) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 7, SA, SB, (struct sockaddr *)&want, NULL) == 0);
-	tx(b, &f, p, rtp(p, 80, SB, 1)), sent++;  /* B latches (no restriction) */
-	tx(a1, &f, p, rtp(p, 80, SA, 1)), sent++; /* from 127.0.0.1: must not latch A */
+	RL_REQUIRE(add(f.r, 7, SA, SB) == 0);
+	prove(b, &f, SB), sent++;
+	tx(b, &f, p, rtp(p, 80, SB, 1)), sent++;  /* B latched, A not yet: dropped */
+	tx(a1, &f, p, rtp(p, 80, SA, 1)), sent++; /* A's SSRC without a proof: must not latch A */
 	c = counters_wait(f.r, sent);
 	RL_CHECK(c.latched == 1 && c.drop_source == 1 && c.drop_unlatched == 1);
 	RL_CHECK(nothing(b));
@@ -396,13 +444,14 @@ static void expected_ip(void)
 	RL_CHECK(c.drop_unlatched == 2 && c.fwd == 0);
 	RL_CHECK(nothing(a1));
 
-	tx(a2, &f, p, rtp(p, 81, SA, 2)), sent++; /* from the expected IP: latches, forwarded */
+	prove(a2, &f, SA), sent++; /* from 127.0.0.2: proven, so latched there */
+	tx(a2, &f, p, rtp(p, 81, SA, 2)), sent++;
 	RL_CHECK(rx(b, q, sizeof(q), 2000) == 81 && memcmp(p, q, 81) == 0);
 	tx(b, &f, p, rtp(p, 82, SB, 3)), sent++;
 	RL_CHECK(rx(a2, q, sizeof(q), 2000) == 82 && memcmp(p, q, 82) == 0);
 	RL_CHECK(nothing(a1));
 	c = counters_wait(f.r, sent);
-	RL_CHECK(c.latched == 2 && c.fwd == 2);
+	RL_CHECK(c.latched == 2 && c.fwd == 2 && c.proofs == 2);
 	rl_relay_close(f.r);
 	close(a1), close(a2), close(b);
 }
@@ -417,10 +466,12 @@ static void idle_release(void)
 
 	RL_REQUIRE(a >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 500, 64) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);         /* will go silent */
-	RL_REQUIRE(rl_relay_add(f.r, 2, SA + 1, SB + 1, NULL, NULL) == 0); /* never heard */
-	RL_REQUIRE(rl_relay_add(f.r, 3, SA + 2, SB + 2, NULL, NULL) == 0); /* keeps talking */
-	tx(a, &f, p, rtp(p, 50, SA, 1)), sent++;
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);         /* will go silent */
+	RL_REQUIRE(add(f.r, 2, SA + 1, SB + 1) == 0); /* never heard */
+	RL_REQUIRE(add(f.r, 3, SA + 2, SB + 2) == 0); /* keeps talking */
+	prove(a, &f, SA), sent++;
+	prove(a, &f, SA + 2), sent++;
+	prove(b, &f, SB), sent++;
 	counters_wait(f.r, sent); /* two threads: A must have latched before B's packet is seen */
 	tx(b, &f, p, rtp(p, 50, SB, 1)), sent++;
 	RL_CHECK(rx(a, q, sizeof(q), 2000) == 50);
@@ -451,56 +502,224 @@ static void idle_release(void)
 	close(a), close(b);
 }
 
-/* A leg whose latched address has been silent for 5 s latches again (NAT rebinding); before
- * that, another address is refused. */
-static void relatch(void)
+/* Latch packets: taken only with the leg's MAC and a counter above the last one taken, never
+ * forwarded; every other kind is dropped and counted apart. */
+static void proofs(void)
 {
 	struct fix f;
-	struct rl_relay_counters c;
-	uint8_t p[256], q[256];
+	struct rl_relay_counters c, c0;
+	uint8_t p[64], kept[RL_LATCH_LEN], key[RL_LATCH_KEY_LEN];
 	uint64_t sent = 0;
-	int a = udp_on("127.0.0.1"), a2 = udp_on("127.0.0.1"), b = udp_on("127.0.0.1");
+	int a = udp_on("127.0.0.1"), b = udp_on("127.0.0.1");
 
-	RL_REQUIRE(a >= 0 && a2 >= 0 && b >= 0);
-	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 60000, 64) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);
-	uint64_t a_last = rl_mono_us(); /* A's last packet from its first address */
-	tx(a, &f, p, rtp(p, 50, SA, 1)), sent++;
-	tx(b, &f, p, rtp(p, 51, SB, 1)), sent++;
-	RL_CHECK(rx(a, q, sizeof(q), 2000) == 51);
-	/* B keeps talking; A goes silent. After 3.5 s a new A address is still refused... */
-	uint16_t bseq = 2;
-	while (rl_mono_us() - a_last < 3500000u) {
-		tx(b, &f, p, rtp(p, 51, SB, bseq++)), sent++;
-		rltest_sleep_ms(100);
-	}
-	while (rx(a, q, sizeof(q), 0) >= 0)
-		;
-	tx(a2, &f, p, rtp(p, 52, SA, 2)), sent++;
+	RL_REQUIRE(a >= 0 && b >= 0);
+	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 30000, 64) == 0);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	tx(a, &f, kept, proof(kept, SA)), sent++;
+	prove(b, &f, SB), sent++;
+	c0 = counters_wait(f.r, sent);
+	RL_CHECK(c0.proofs == 2 && c0.latched == 2 && c0.fwd == 0);
+	RL_CHECK(nothing(a) && nothing(b)); /* a proof is for the relay alone */
+
+	key_of(SB, key); /* the other leg's secret */
+	rl_latch_write(p, SA, UINT64_MAX, key);
+	tx(a, &f, p, RL_LATCH_LEN), sent++; /* forged: the MAC is not A's */
+	memcpy(p, kept, RL_LATCH_LEN);
+	p[RL_LATCH_LEN - 1] ^= 1;
+	tx(a, &f, p, RL_LATCH_LEN), sent++;    /* forged: one bit of A's MAC changed */
+	tx(a, &f, kept, RL_LATCH_LEN), sent++; /* replayed, even from where it came */
+	key_of(SA, key);
+	rl_latch_write(p, SA, 5, key);
+	tx(a, &f, p, RL_LATCH_LEN), sent++; /* A's key, an old counter: replayed */
+	rl_latch_write(p, 0x33333333u, 1u << 30, key);
+	tx(a, &f, p, RL_LATCH_LEN), sent++; /* a leg the relay does not have */
+	memcpy(p, kept, RL_LATCH_LEN);
+	tx(a, &f, p, RL_LATCH_LEN - 1), sent++; /* malformed: too short, too long, other version */
+	tx(a, &f, p, RL_LATCH_LEN + 1), sent++;
+	p[1] = 2;
+	tx(a, &f, p, RL_LATCH_LEN), sent++;
 	c = counters_wait(f.r, sent);
-	RL_CHECK(c.drop_source == 1 && c.latched == 2);
-	RL_CHECK(nothing(b));
-	RL_CHECK(rl_mono_us() - a_last < 4900000u); /* else the check above proved nothing */
-	/* ...and after more than 5 s it is taken */
-	while (rl_mono_us() - a_last < 5300000u) {
-		tx(b, &f, p, rtp(p, 51, SB, bseq++)), sent++;
+	RL_CHECK(c.rx == sent);
+	RL_CHECK(c.drop_latch_bad == c0.drop_latch_bad + 2);
+	RL_CHECK(c.drop_latch_replay == c0.drop_latch_replay + 2);
+	RL_CHECK(c.drop_unknown == c0.drop_unknown + 1);
+	RL_CHECK(c.drop_malformed == c0.drop_malformed + 3);
+	RL_CHECK(c.proofs == 2 && c.latched == 2 && c.fwd == 0);
+	RL_CHECK(accounted(&c));
+	/* the legs still forward where they proved themselves: none of that moved them */
+	uint8_t r[256], q[256];
+	tx(a, &f, r, rtp(r, 70, SA, 1));
+	RL_CHECK(rx(b, q, sizeof(q), 2000) == 70 && memcmp(r, q, 70) == 0);
+	tx(b, &f, r, rtp(r, 71, SB, 1));
+	RL_CHECK(rx(a, q, sizeof(q), 2000) == 71 && memcmp(r, q, 71) == 0);
+	rl_relay_close(f.r);
+	close(a), close(b);
+}
+
+/* What a stranger who knows both SSRCs, and sees the ends' packets go by, throws at a call:
+ * RTP and RTCP with each leg's SSRC, proofs it forged (another secret; a changed bit) and
+ * replays of the proofs it captured, from two addresses, before the agent has proven its
+ * leg, during the call, and after 5 s of the agent's silence. */
+struct attacker {
+	int fd[2];
+	uint8_t cap[2][RL_LATCH_LEN]; /* captured proofs of legs A and B, once seen */
+	int have[2];
+	uint64_t stranger, forged, replayed; /* what it sent, by the drop each must be */
+};
+
+static void attack(struct attacker *x, const struct fix *f)
+{
+	uint8_t p[256], key[RL_LATCH_KEY_LEN];
+	const uint32_t ssrc[2] = {SA, SB};
+
+	key_of(0xbad, key);
+	for (int k = 0; k < 2; k++)
+		for (int leg = 0; leg < 2; leg++) {
+			tx(x->fd[k], f, p, rtp(p, 100, ssrc[leg], 7)), x->stranger++;
+			tx(x->fd[k], f, p, rtcp(p, 28, ssrc[leg], 200)), x->stranger++;
+			rl_latch_write(p, ssrc[leg], UINT64_MAX - 1, key);
+			tx(x->fd[k], f, p, RL_LATCH_LEN), x->forged++;
+			if (!x->have[leg])
+				continue;
+			tx(x->fd[k], f, x->cap[leg], RL_LATCH_LEN), x->replayed++;
+			memcpy(p, x->cap[leg], RL_LATCH_LEN);
+			p[8] ^= 0x80; /* a higher counter under the captured MAC */
+			tx(x->fd[k], f, p, RL_LATCH_LEN), x->forged++;
+		}
+}
+
+/* attack_failed: the drops are exactly what x sent, and nothing ever reached it. */
+static int attack_failed(const struct attacker *x, const struct rl_relay_counters *c0,
+                         const struct rl_relay_counters *c)
+{
+	return c->drop_source - c0->drop_source == x->stranger && c->drop_latch_bad - c0->drop_latch_bad == x->forged &&
+	       c->drop_latch_replay - c0->drop_latch_replay == x->replayed && nothing(x->fd[0]) && nothing(x->fd[1]);
+}
+
+/* talk: one packet each way between node and agent; 1 if both arrived intact. */
+static int talk(const struct fix *f, int node, int agent, uint16_t seq)
+{
+	uint8_t p[256], q[256];
+	int ok;
+
+	tx(node, f, p, rtp(p, 90, SA, seq));
+	ok = rx(agent, q, sizeof(q), 2000) == 90 && memcmp(p, q, 90) == 0;
+	tx(agent, f, p, rtp(p, 91, SB, seq));
+	return ok && rx(node, q, sizeof(q), 2000) == 91 && memcmp(p, q, 91) == 0;
+}
+
+static void hijack(void)
+{
+	struct fix f;
+	struct rl_relay_counters c0, c;
+	struct attacker x = {{udp_on("127.0.0.2"), udp_on("127.0.0.1")}, {{0}}, {0}, 0, 0, 0};
+	uint8_t p[256];
+	uint64_t sent = 0;
+	int node = udp_on("127.0.0.1"), agent = udp_on("127.0.0.1"), ok = 1;
+
+	RL_REQUIRE(node >= 0 && agent >= 0 && x.fd[0] >= 0 && x.fd[1] >= 0);
+	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 60000, 64) == 0);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	tx(node, &f, x.cap[0], proof(x.cap[0], SA)), sent++; /* the node proves its leg ... */
+	x.have[0] = 1;                                       /* ... and the attacker sees it */
+	c0 = counters_wait(f.r, sent);
+
+	/* 1. Before the agent's first proof: the node's audio has nowhere to go */
+	attack(&x, &f);
+	tx(node, &f, p, rtp(p, 90, SA, 1));
+	c = counters_wait(f.r, sent + x.stranger + x.forged + x.replayed + 1);
+	RL_CHECK(attack_failed(&x, &c0, &c));
+	RL_CHECK(c.latched == 1 && c.drop_unlatched == c0.drop_unlatched + 1 && nothing(agent));
+
+	/* 2. During the call */
+	tx(agent, &f, x.cap[1], proof(x.cap[1], SB));
+	x.have[1] = 1;
+	for (int i = 0; i < 20; i++) {
+		ok &= talk(&f, node, agent, (uint16_t)(10 + i));
+		if (i % 5 == 0)
+			attack(&x, &f);
+	}
+	RL_CHECK(ok);
+	uint64_t in = sent + 1 + 1 + 40 + x.stranger + x.forged + x.replayed;
+	c = counters_wait(f.r, in);
+	RL_CHECK(attack_failed(&x, &c0, &c));
+	RL_CHECK(c.latched == 2 && c.proofs == 2);
+
+	/* 3. After 5 s of the agent's silence (the node talks on; the agent only listens) */
+	uint64_t t0 = rl_mono_us();
+	int heard = 0;
+	while (rl_mono_us() - t0 < 5300000u) {
+		tx(node, &f, p, rtp(p, 90, SA, 100)), in++;
+		heard += rx(agent, p, sizeof(p), 100) == 90;
 		rltest_sleep_ms(100);
 	}
-	tx(a2, &f, p, rtp(p, 53, SA, 3)), sent++;
-	RL_CHECK(rx(b, q, sizeof(q), 2000) == 53);
+	attack(&x, &f);
+	tx(node, &f, p, rtp(p, 92, SA, 200)), in++;
+	RL_CHECK(rx(agent, p, sizeof(p), 2000) == 92); /* still the agent's leg */
+	c = counters_wait(f.r, in + x.stranger + x.forged + x.replayed);
+	RL_CHECK(attack_failed(&x, &c0, &c));
+	RL_CHECK(c.latched == 2 && heard >= 40);
+	printf("attacker: %llu RTP/RTCP, %llu forged and %llu replayed proofs, all dropped; none of the call "
+	       "reached it\n",
+	       (unsigned long long)x.stranger, (unsigned long long)x.forged, (unsigned long long)x.replayed);
+
+	/* 4. The agent speaks again: heard at once, no proof needed while its address stands */
+	RL_CHECK(talk(&f, node, agent, 300));
+	RL_CHECK(nothing(x.fd[0]) && nothing(x.fd[1]));
+	rl_relay_close(f.r);
+	close(node), close(agent), close(x.fd[0]), close(x.fd[1]);
+}
+
+/* An agent whose address changes mid-call (a NAT rebinding: a new port, then a new IP) is
+ * followed as soon as it proves its leg from there, without waiting for anything; its old
+ * address is then a stranger, and a replay of a proof it sent from there moves nothing. */
+static void rebinding(void)
+{
+	struct fix f;
+	struct rl_relay_counters c, c0;
+	uint8_t p[256], q[256], old[RL_LATCH_LEN];
+	uint64_t sent = 0;
+	int node = udp_on("127.0.0.1"), a1 = udp_on("127.0.0.1"), a2 = udp_on("127.0.0.1"), a3 = udp_on("127.0.0.3");
+
+	RL_REQUIRE(node >= 0 && a1 >= 0 && a2 >= 0 && a3 >= 0);
+	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 1, 60000, 64) == 0);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	prove(node, &f, SA), sent++;
+	tx(a1, &f, old, proof(old, SB)), sent++;
+	RL_CHECK(talk(&f, node, a1, 1));
+	sent += 2;
+
+	/* a new port: its RTP alone is refused; its proof moves the leg at once */
+	c0 = counters_wait(f.r, sent);
+	tx(a2, &f, p, rtp(p, 60, SB, 2)), sent++;
+	c = counters_wait(f.r, sent);
+	RL_CHECK(c.drop_source == c0.drop_source + 1 && nothing(node));
+	uint64_t t0 = rl_mono_us();
+	prove(a2, &f, SB), sent++;
+	RL_CHECK(talk(&f, node, a2, 3));
+	sent += 2;
+	RL_CHECK(rl_mono_us() - t0 < 1000000u);
+	RL_CHECK(nothing(a1));
 	c = counters_wait(f.r, sent);
 	RL_CHECK(c.latched == 3);
-	while (rx(a, q, sizeof(q), 0) >= 0)
-		;
-	tx(b, &f, p, rtp(p, 54, SB, 99)), sent++;
-	RL_CHECK(rx(a2, q, sizeof(q), 2000) == 54);
-	RL_CHECK(nothing(a));
-	/* the old address is now the stranger */
-	tx(a, &f, p, rtp(p, 55, SA, 4)), sent++;
+
+	/* the old address is a stranger now, and replaying its proof does not bring the leg back */
+	tx(a1, &f, p, rtp(p, 61, SB, 4)), sent++;
+	tx(a1, &f, old, RL_LATCH_LEN), sent++;
 	c = counters_wait(f.r, sent);
-	RL_CHECK(c.drop_source == 2);
+	RL_CHECK(c.drop_source == c0.drop_source + 2 && c.drop_latch_replay == c0.drop_latch_replay + 1);
+	tx(node, &f, p, rtp(p, 62, SA, 5)), sent++;
+	RL_CHECK(rx(a2, q, sizeof(q), 2000) == 62 && nothing(a1));
+
+	/* a new IP */
+	prove(a3, &f, SB), sent++;
+	RL_CHECK(talk(&f, node, a3, 6));
+	sent += 2;
+	RL_CHECK(nothing(a2) && nothing(a1));
+	c = counters_wait(f.r, sent);
+	RL_CHECK(c.latched == 4 && accounted(&c));
 	rl_relay_close(f.r);
-	close(a), close(a2), close(b);
+	close(node), close(a1), close(a2), close(a3);
 }
 
 /* 500 calls at once over two addresses per side (legs latch per address, so calls may share). */
@@ -516,21 +735,22 @@ static void many_calls(void)
 	RL_REQUIRE(sa[0] >= 0 && sa[1] >= 0 && sb[0] >= 0 && sb[1] >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 30000, 4096) == 0);
 	for (uint32_t i = 0; i < N; i++)
-		ok_latch &=
-		    rl_relay_add(f.r, 1000 + i, 0xa0000000u + i * 7919u, 0xb0000000u + i * 104729u, NULL, NULL) == 0;
+		ok_latch &= add(f.r, 1000 + i, 0xa0000000u + i * 7919u, 0xb0000000u + i * 104729u) == 0;
 	RL_CHECK(ok_latch);
 	rl_relay_counters(f.r, &c);
 	RL_CHECK(c.calls == N);
 	for (uint32_t i = 0; i < N; i++) {
+		prove(sa[i & 1], &f, 0xa0000000u + i * 7919u);
 		tx(sa[i & 1], &f, p, rtp(p, 60, 0xa0000000u + i * 7919u, 1));
 		if (i % 50 == 49) /* in steps, so no receive buffer can overflow */
-			counters_wait(f.r, i + 1);
+			counters_wait(f.r, 2 * (i + 1));
 	}
-	c = counters_wait(f.r, N);
-	RL_CHECK(c.latched == N && c.drop_unlatched == N);
+	c = counters_wait(f.r, 2 * N);
+	RL_CHECK(c.latched == N && c.drop_unlatched == N && c.proofs == N);
 	/* one at a time, so no receive buffer can overflow; each lands on its call's A socket */
 	for (uint32_t i = 0; i < N; i++) {
 		uint32_t sb_i = 0xb0000000u + i * 104729u;
+		prove(sb[i % 2], &f, sb_i);
 		tx(sb[i % 2], &f, p, rtp(p, 70 + i % 50, sb_i, 2));
 		ssize_t n = rx(sa[i & 1], q, sizeof(q), 2000);
 		ok_ba &= n == (ssize_t)(70 + i % 50) && memcmp(p, q, (size_t)n) == 0;
@@ -541,7 +761,7 @@ static void many_calls(void)
 	}
 	RL_CHECK(ok_ba);
 	RL_CHECK(ok_ab);
-	c = counters_wait(f.r, 3 * N);
+	c = counters_wait(f.r, 5 * N);
 	RL_CHECK(c.fwd == 2 * N && c.latched == 2 * N);
 	for (uint32_t i = 0; i < N; i += 2)
 		rl_relay_del(f.r, 1000 + i);
@@ -573,8 +793,8 @@ static void *churn_main(void *arg)
 	uint64_t id = 1u << 20;
 	while (!atomic_load(&ch->stop)) {
 		for (int i = 0; i < 200; i++)
-			rl_relay_add(ch->r, id + (uint64_t)i, 0x50000000u + (uint32_t)(id + (uint64_t)i) * 2u,
-			             0x50000001u + (uint32_t)(id + (uint64_t)i) * 2u, NULL, NULL);
+			add(ch->r, id + (uint64_t)i, 0x50000000u + (uint32_t)(id + (uint64_t)i) * 2u,
+			    0x50000001u + (uint32_t)(id + (uint64_t)i) * 2u);
 		for (int i = 0; i < 200; i++)
 			rl_relay_del(ch->r, id + (uint64_t)i);
 		id += 200;
@@ -594,9 +814,10 @@ static void churn_while_forwarding(void)
 
 	RL_REQUIRE(a >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 2, 30000, 1024) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);
-	tx(b, &f, p, rtp(p, 50, SB, 1));
-	counters_wait(f.r, 1);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	prove(a, &f, SA);
+	prove(b, &f, SB);
+	counters_wait(f.r, 2);
 	ch.r = f.r;
 	RL_REQUIRE(pthread_create(&t, NULL, churn_main, &ch) == 0);
 	for (int i = 0; i < PKTS; i++) {
@@ -626,7 +847,6 @@ static void ipv6(void)
 {
 	struct fix f;
 	uint8_t p[256], q[256];
-	struct sockaddr_in v4 = ip4("127.0.0.1");
 	int a = udp_on("::1"), b = udp_on("::1");
 
 	if (a < 0 || b < 0 || fix_open(&f, "[::1]:0", 1, 30000, 16) != 0) {
@@ -638,11 +858,11 @@ static void ipv6(void)
 		return;
 	}
 	RL_CHECK(strncmp(rl_relay_advertise(f.r), "[::1]:", 6) == 0);
-	/* an IPv4 expected address is fine on a dual-stack socket (as ::ffff:127.0.0.1) */
-	RL_CHECK(rl_relay_add(f.r, 2, 3, 4, (struct sockaddr *)&v4, NULL) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);
-	tx(a, &f, p, rtp(p, 60, SA, 1));
-	counters_wait(f.r, 1);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	prove(a, &f, SA);
+	tx(a, &f, p, rtp(p, 60, SA, 1)); /* B not latched yet: dropped */
+	counters_wait(f.r, 2);
+	prove(b, &f, SB);
 	tx(b, &f, p, rtp(p, 61, SB, 1));
 	RL_CHECK(rx(a, q, sizeof(q), 2000) == 61 && memcmp(p, q, 61) == 0);
 	tx(a, &f, p, rtp(p, 62, SA, 2));
@@ -686,7 +906,10 @@ static void close_in_flight(void)
 
 	RL_REQUIRE(a >= 0 && b >= 0);
 	RL_REQUIRE(fix_open(&f, "127.0.0.1:0", 4, 30000, 64) == 0);
-	RL_REQUIRE(rl_relay_add(f.r, 1, SA, SB, NULL, NULL) == 0);
+	RL_REQUIRE(add(f.r, 1, SA, SB) == 0);
+	prove(a, &f, SA);
+	prove(b, &f, SB);
+	counters_wait(f.r, 2);
 	struct blast ba = {a, &f, SA, &stop}, bb = {b, &f, SB, &stop};
 	pthread_create(&t[0], NULL, blast_main, &ba);
 	pthread_create(&t[1], NULL, blast_main, &bb);
@@ -718,12 +941,14 @@ int main(void)
 	config_errors();
 	forwarding();
 	add_refusals();
-	expected_ip();
+	any_address();
+	proofs();
 	idle_release();
 	many_calls();
 	churn_while_forwarding();
 	ipv6();
 	close_in_flight();
-	relatch();
+	hijack();
+	rebinding();
 	return rltest_done();
 }
