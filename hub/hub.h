@@ -44,6 +44,7 @@ struct rl_site {
 	int has_key;                         /* 0: no node can speak for this site */
 	/* Liveness (site.c) and the NOC's commands (noc.c). */
 	uint64_t boot_id;   /* of its node now, from SiteRegister */
+	uint32_t reg_pipe;  /* the link its node registered on (boot_id holds for that link) */
 	int survivable;     /* its node serves its calls alone while the hub is lost */
 	int lost;           /* its node was proven, then not heard for site_dead_ms (or its link closed) */
 	uint64_t heard_us;  /* the last frame from its node */

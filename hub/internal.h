@@ -71,6 +71,7 @@ struct rl_peer {
 	int op;                    /* ROLE_CTL: index in e->operators */
 	struct rl_hello_gate gate; /* the key proof of a node's or tool's Hello */
 	char ip[48];               /* the link's remote IP ("" = unknown) */
+	int announced;             /* its operator's "link up" logged (a tool may say Hello twice) */
 	struct rl_reply cache[RL_PEER_CACHE];
 	unsigned next;
 };

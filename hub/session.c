@@ -134,8 +134,9 @@ static void rl_hello_proof(struct rl_engine *e, struct rl_req *r, const Relais__
 		snprintf(granted, sizeof(granted), "site %s", id);
 	} else {
 		snprintf(granted, sizeof(granted), "operator %s (%s)", id, rl_who_name(who));
-		rl_log(RL_LOG_NOTICE, "operator link up operator=%s src=%s pipe=%u", id, p->ip[0] ? p->ip : "?",
-		       r->pipe);
+		if (!p->announced++)
+			rl_log(RL_LOG_NOTICE, "operator link up operator=%s src=%s pipe=%u", id, p->ip[0] ? p->ip : "?",
+			       r->pipe);
 	}
 	rl_hello_answer(e, r, NULL, granted);
 }

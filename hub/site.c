@@ -203,7 +203,9 @@ static void rl_site_end_all(struct rl_engine *e, int site, uint64_t keep, const 
 void rl_site_heard(struct rl_engine *e, int site)
 {
 	e->sites[site].heard_us = e->now;
-	if (e->sites[site].lost && e->sites[site].pipe != 0 && e->sites[site].boot_id != 0)
+	/* Back only once registered on this link: until then its boot is not known (a new
+	 * boot ends the earlier boot's contacts; it must not stamp new ones with the old). */
+	if (e->sites[site].lost && e->sites[site].pipe != 0 && e->sites[site].reg_pipe == e->sites[site].pipe)
 		rl_site_back(e, site);
 }
 
@@ -228,6 +230,7 @@ void rl_site_link(struct rl_engine *e, int site, uint32_t pipe)
 	if (e->sites[site].pipe != pipe)
 		rl_log(RL_LOG_NOTICE, "site link up site=%s pipe=%u", e->sites[site].id, pipe);
 	e->sites[site].pipe = pipe;
+	e->sites[site].reg_pipe = 0; /* its node registers again on each Hello */
 	e->sites[site].heard_us = e->now;
 }
 
@@ -236,6 +239,7 @@ void rl_site_link_down(struct rl_engine *e, int site, uint32_t pipe)
 	if (e->sites[site].pipe != pipe)
 		return; /* an older link of the site: it has a newer one */
 	e->sites[site].pipe = 0;
+	e->sites[site].reg_pipe = 0;
 	rl_log(RL_LOG_WARNING, "site link down site=%s", e->sites[site].id);
 	rl_site_event(e, site, "link down");
 	if (!e->sites[site].lost)
@@ -306,6 +310,7 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	s->survivable = sr->survivable;
 	snprintf(s->media_addr, sizeof(s->media_addr), "%s", sr->media_addr ? sr->media_addr : "");
 	rl_site_boot(e, site, sr->boot_id);
+	s->reg_pipe = s->pipe;
 	if (s->lost)
 		rl_site_back(e, site);
 	for (size_t i = 0; i < sr->n_live; i++)

@@ -55,7 +55,6 @@ struct rl_node {
 	nng_socket lsock;
 	struct rl_htab peers;
 	struct rl_htab contacts; /* struct rl_contact by id: every live contact of the site */
-	unsigned gen_seen;
 	uint64_t boot_id, seq;
 	struct rl_source *sources[RL_NODE_MAX_SOURCES];
 	int nsources;
@@ -710,10 +709,20 @@ void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
 	}
 }
 
+/* rl_node_link_ready: each new hub link, before anything else crosses it: the hub learns
+ * which boot of the node speaks (a new one ends the earlier boot's contacts) before it
+ * hears any contact of this one. */
+static void rl_node_link_ready(void *arg)
+{
+	struct rl_node *n = arg;
+
+	rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
+	rl_node_register(n);
+}
+
 void rl_node_tick(struct rl_node *n)
 {
 	uint64_t now = rl_mono_us();
-	unsigned gen;
 
 	rl_client_tick(n->hub);
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
@@ -721,12 +730,6 @@ void rl_node_tick(struct rl_node *n)
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
 		       n->hub_lost ? "lost" : "back", n->conf.site_id, n->conf.survivable);
 		rl_node_apply_drain(n);
-	}
-	gen = rl_client_generation(n->hub);
-	if (gen != n->gen_seen) {
-		n->gen_seen = gen;
-		rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
-		rl_node_register(n);
 	}
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->tick)
@@ -753,7 +756,9 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	                           .site_id = conf->site_id,
 	                           .name = "relais-node",
 	                           .key = &conf->key,
-	                           .hb_ms = RL_NODE_HEARTBEAT_MS};
+	                           .hb_ms = RL_NODE_HEARTBEAT_MS,
+	                           .on_ready = rl_node_link_ready,
+	                           .ready_arg = n};
 	int rv;
 
 	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {

@@ -42,6 +42,8 @@ struct rl_client {
 	unsigned proof_refusals; /* in a row: logged at the first, then quiet */
 	uint64_t hb_session;
 	unsigned hb_ms;
+	void (*on_ready)(void *arg);
+	void *ready_arg;
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
 	unsigned pipe_seen;
@@ -89,6 +91,8 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	c->role = o->role;
 	c->hb_session = o->hb_session;
 	c->hb_ms = o->hb_ms ? o->hb_ms : RL_HEARTBEAT_MS;
+	c->on_ready = o->on_ready;
+	c->ready_arg = o->ready_arg;
 	snprintf(c->site_id, sizeof(c->site_id), "%s", o->site_id ? o->site_id : "");
 	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "");
 	snprintf(c->principal, sizeof(c->principal), "%s", o->principal ? o->principal : "");
@@ -484,6 +488,8 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
 			for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
 				p->next_us = 0;
+		if (c->on_ready != NULL)
+			c->on_ready(c->ready_arg); /* its requests go out now, ahead of the others */
 		rl_client_tick(c);
 		rl_wire_free(env);
 		return RL_EAGAIN;

@@ -42,6 +42,10 @@ struct rl_client_opts {
 	/* Heartbeat period (0: RL_HEARTBEAT_MS). A node beats faster: the hub judges its site
 	 * lost after 2.5 s of silence. */
 	unsigned hb_ms;
+	/* Called once each link is ready (HelloOk), before the pending requests go out again:
+	 * what must reach the server first on a link (a node's SiteRegister) is sent here. */
+	void (*on_ready)(void *arg);
+	void *ready_arg;
 };
 
 /* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_EFULL
