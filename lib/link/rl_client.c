@@ -442,6 +442,28 @@ void rl_client_tick(struct rl_client *c)
 	}
 }
 
+/* rl_client_hello_ok: the server took our Hello; the link is ready. */
+static void rl_client_hello_ok(struct rl_client *c, uint64_t now, const Relais__HelloOk *ok)
+{
+	if (ok->granted && ok->granted[0] && (c->generation == 0 || c->proof_refusals))
+		rl_log(RL_LOG_INFO, "link granted url=%s as=\"%s\"", c->url, ok->granted);
+	c->proof_refusals = 0;
+	if (c->generation > 0)
+		rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
+		       (unsigned long long)((now - c->down_us) / 1000u));
+	c->ready = 1;
+	c->generation++;
+	c->last_hb_us = now;
+	/* Everything pending goes out again on the new link, in any order: the
+	 * server treats each request independently and repeats are harmless. */
+	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
+		for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
+			p->next_us = 0;
+	if (c->on_ready != NULL)
+		c->on_ready(c->ready_arg); /* its requests go out now, ahead of the others */
+	rl_client_tick(c);
+}
+
 int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **cookie, int *is_reply)
 {
 	rl_env *env = NULL;
@@ -474,23 +496,7 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		return RL_EAGAIN;
 	}
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req) {
-		if (env->hello_ok->granted && env->hello_ok->granted[0] && (c->generation == 0 || c->proof_refusals))
-			rl_log(RL_LOG_INFO, "link granted url=%s as=\"%s\"", c->url, env->hello_ok->granted);
-		c->proof_refusals = 0;
-		if (c->generation > 0)
-			rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
-			       (unsigned long long)((now - c->down_us) / 1000u));
-		c->ready = 1;
-		c->generation++;
-		c->last_hb_us = now;
-		/* Everything pending goes out again on the new link, in any order: the
-		 * server treats each request independently and repeats are harmless. */
-		for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
-			for (struct rl_pending *p = c->buckets[b]; p != NULL; p = p->next)
-				p->next_us = 0;
-		if (c->on_ready != NULL)
-			c->on_ready(c->ready_arg); /* its requests go out now, ahead of the others */
-		rl_client_tick(c);
+		rl_client_hello_ok(c, now, env->hello_ok);
 		rl_wire_free(env);
 		return RL_EAGAIN;
 	}
