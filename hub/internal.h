@@ -282,7 +282,10 @@ void rl_h_quality(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_fill_offer(Relais__Offer *o, const struct rl_contact *c);
 void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer *o, const struct rl_agent *a);
 void rl_push_to_agent(struct rl_engine *e, const struct rl_agent *a, rl_env *env);
+/* rl_push_status sends a's status: as the answer to r, or unasked when r is NULL;
+ * rl_push_status_as with logged_out set tells the link it is logged out, for that reason. */
 void rl_push_status(struct rl_engine *e, struct rl_agent *a, const struct rl_req *r);
+void rl_push_status_as(struct rl_engine *e, struct rl_agent *a, const struct rl_req *r, const char *logged_out);
 void rl_push_offer(struct rl_engine *e, struct rl_agent *a, const struct rl_contact *c);
 void rl_push_update(struct rl_engine *e, const struct rl_contact *c);
 void rl_push_update_rec(struct rl_engine *e, int site, const Relais__ContactRecord *rec);

@@ -56,8 +56,12 @@ void rl_push_to_agent(struct rl_engine *e, const struct rl_agent *a, rl_env *env
 		rl_out_push(e, a->pipe, a->chan, a->rec->session, 0, env, NULL, 0);
 }
 
-/* rl_push_status sends a's status: as the answer to r, or unasked when r is NULL. */
 void rl_push_status(struct rl_engine *e, struct rl_agent *a, const struct rl_req *r)
+{
+	rl_push_status_as(e, a, r, NULL);
+}
+
+void rl_push_status_as(struct rl_engine *e, struct rl_agent *a, const struct rl_req *r, const char *logged_out)
 {
 	Relais__AgentStatus st;
 	Relais__Offer o;
@@ -65,6 +69,12 @@ void rl_push_status(struct rl_engine *e, struct rl_agent *a, const struct rl_req
 
 	rl_env_init(&env);
 	rl_fill_status(e, &st, &o, a);
+	if (logged_out != NULL) {
+		st.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
+		st.reason = (char *)logged_out;
+		st.contact = NULL;
+		st.media = NULL;
+	}
 	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_STATUS;
 	env.agent_status = &st;
 	if (r != NULL)

@@ -317,19 +317,7 @@ void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 /* rl_takeover tells the link the session is on now that a second login took it over. */
 static void rl_takeover(struct rl_engine *e, struct rl_agent *a)
 {
-	Relais__AgentStatus os;
-	Relais__Offer oo;
-	rl_env env;
-
-	rl_env_init(&env);
-	rl_fill_status(e, &os, &oo, a);
-	os.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
-	os.reason = (char *)"session taken over";
-	os.contact = NULL;
-	os.media = NULL;
-	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_STATUS;
-	env.agent_status = &os;
-	rl_push_to_agent(e, a, &env);
+	rl_push_status_as(e, a, NULL, "session taken over");
 }
 
 /* rl_session_new gives the agent a new session id and token (token: 16 bytes out). */
