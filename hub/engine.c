@@ -447,6 +447,8 @@ void rl_engine_close(struct rl_engine *e)
 		free(e->queues[q].heap);
 	free(e->queues);
 	free(e->agents);
+	rl_dialplan_pb_free(e->dialplan);
+	rl_dialplan_unref(e->dialplan_src);
 	free(e->out);
 	free(e->dirty_agents.v);
 	free(e->dirty_contacts.v);

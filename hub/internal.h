@@ -18,6 +18,7 @@
  *   status.c     status replies
  *   site.c       site nodes: links, liveness (lost, back, restarted), registration
  *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
+ *   dialplan.c   the dial plan held here and pushed to every node
  *   provision.c  the directory (sites, tenants, queues, agents) from the config
  *   restore.c    rebuilding memory from the store at start
  *   check.c      the model's self-check (tests)
@@ -36,6 +37,7 @@
 #include "engine.h"
 #include "hub.h"
 #include "plan.h"
+#include "rl_dialplan.h"
 #include "rl_hello.h"
 #include "rl_operator.h"
 
@@ -127,8 +129,10 @@ struct rl_engine {
 	struct rl_ptrs dirty_agents, dirty_contacts; /* written once at commit */
 	struct rl_engine_counters ctr;
 	Relais__HubCounters wire;
-	uint64_t gone_sites; /* bit per site lost or failed over: queues of those sites overflow at once */
-	uint64_t noc_seq;    /* the last site command's number */
+	uint64_t gone_sites;              /* bit per site lost or failed over: queues of those sites overflow at once */
+	uint64_t noc_seq;                 /* the last site command's number */
+	struct rl_dialplan *dialplan_src; /* the config's dial plan; NULL: none (dialplan.c) */
+	Relais__DialPlan *dialplan;       /* the same as pushed to nodes (its strings are dialplan_src's) */
 
 	/* The voice path. */
 	struct rl_relay *relay; /* NULL: no relay (every agent talks to the site) */
@@ -311,6 +315,10 @@ void rl_site_reroute(struct rl_engine *e, int site);
 void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_audit(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_noc_push_drain(struct rl_engine *e, int site);
+
+/* dialplan.c */
+int rl_dialplan_provision(struct rl_engine *e, const config_setting_t *g);
+void rl_dialplan_push(struct rl_engine *e, int site);
 
 /* provision.c */
 int rl_provision(struct rl_engine *e, const config_t *cfg);

@@ -326,4 +326,5 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	rl_site_drained_here(e, site, sr);
 	rl_site_event(e, site, "registered");
 	rl_reply_ok(e, r);
+	rl_dialplan_push(e, site);
 }

@@ -3,14 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const struct rl_ivr_menu *rl_ivr_find(const struct rl_ivr_menus *ms, const char *id)
-{
-	for (int i = 0; ms != NULL && id != NULL && i < ms->n; i++)
-		if (strcmp(ms->menu[i].id, id) == 0)
-			return &ms->menu[i];
-	return NULL;
-}
-
 static void rl_ivr_play(struct rl_ivr *v, int which, struct rl_ivr_step *out)
 {
 	v->playing = which;

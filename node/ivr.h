@@ -14,37 +14,9 @@
 
 #include <stdint.h>
 
-#include "rl_wire.h"
+#include "rl_dialplan.h" /* the menus: struct rl_ivr_menu(s), rl_ivr_find */
 
-#define RL_IVR_MAX_OPTIONS 12
 #define RL_IVR_MAX_ANSWERS 8
-#define RL_IVR_PATH        512
-
-struct rl_ivr_option {
-	char digit;                     /* '0'..'9', '*', '#' */
-	char queue[RL_WIRE_MAX_ID + 1]; /* go to this queue ... */
-	char menu[RL_WIRE_MAX_ID + 1];  /* ... or to this menu */
-	uint32_t priority;
-	char key[RL_WIRE_MAX_ID + 1]; /* a screen-pop answer this choice adds ("" = none) */
-	char value[RL_WIRE_MAX_ID + 1];
-};
-
-struct rl_ivr_menu {
-	char id[RL_WIRE_MAX_ID + 1];
-	char prompt[RL_IVR_PATH];  /* WAV played when the menu starts */
-	char invalid[RL_IVR_PATH]; /* WAV played after a timeout or a wrong key ("" = none) */
-	uint32_t timeout_ms;
-	uint32_t tries;
-	char default_queue[RL_WIRE_MAX_ID + 1]; /* after `tries` failures; "" = release the call */
-	uint32_t default_priority;
-	struct rl_ivr_option opt[RL_IVR_MAX_OPTIONS];
-	int nopt;
-};
-
-struct rl_ivr_menus {
-	struct rl_ivr_menu *menu;
-	int n;
-};
 
 enum rl_ivr_do {
 	RL_IVR_WAIT = 0, /* nothing to do now */
@@ -72,9 +44,6 @@ struct rl_ivr {
 	} ans[RL_IVR_MAX_ANSWERS];
 	int nans;
 };
-
-/* rl_ivr_find returns menu id, or NULL. */
-const struct rl_ivr_menu *rl_ivr_find(const struct rl_ivr_menus *ms, const char *id);
 
 /* rl_ivr_start begins at menu (from rl_ivr_find). */
 void rl_ivr_start(struct rl_ivr *v, const struct rl_ivr_menus *ms, const struct rl_ivr_menu *menu, uint64_t now_us,

@@ -31,6 +31,7 @@ struct node_settings {
 	char hub[RL_CFG_STRLEN];
 	char key_file[RL_CFG_STRLEN];
 	char log_level[RL_CFG_STRLEN];
+	char state_dir[RL_CFG_STRLEN];
 };
 
 static const struct rl_cfg_opt node_opts[] = {
@@ -42,6 +43,8 @@ static const struct rl_cfg_opt node_opts[] = {
      "the site's key (relaisctl keygen), proven to the hub"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs for seated agents and tools"},
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
+    {"state_dir", RL_CFG_STR, 0, 400, "", offsetof(struct node_settings, state_dir),
+     "where the node keeps what must outlive it (the hub's dial plan); \"\": nothing kept"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -67,7 +70,7 @@ static const struct rl_cfg_opt media_opts[] = {
 /* SIP trunks (optional group `sip`): see docs/config.md. */
 struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
-	char tls_dir[RL_CFG_STRLEN];
+	char tls_dir[RL_CFG_STRLEN], prompt_dir[RL_CFG_STRLEN];
 	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s, tls_port, refer_timeout_s;
 	int max_media_load;
 };
@@ -96,56 +99,10 @@ static const struct rl_cfg_opt sip_opts[] = {
     {"announce_every_s", RL_CFG_INT, 0, 3600, "60", offsetof(struct sip_settings, announce_every_s),
      "then every (0: never)"},
     {"trunks", RL_CFG_LIST, 0, 0, NULL, 0, "source IPs allowed to send calls (empty: any)"},
-    {"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue"},
+    {"prompt_dir", RL_CFG_STR, 0, 400, "", offsetof(struct sip_settings, prompt_dir),
+     "where the hub's dial plan's prompts are (\"\": announce_dir)"},
+    {"dids", RL_CFG_LIST, 0, 0, NULL, 0, "dialled numbers: tenant, menu or queue (the hub's dial plan replaces them)"},
     {"menus", RL_CFG_LIST, 0, 0, NULL, 0, "IVR menus"},
-    {NULL, 0, 0, 0, NULL, 0, NULL},
-};
-
-struct did_entry {
-	char did[RL_CFG_STRLEN], tenant[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], menu[RL_CFG_STRLEN];
-	int priority, early_media;
-};
-
-static const struct rl_cfg_opt did_opts[] = {
-    {"did", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, did), "dialled number, \"*\" = any other"},
-    {"tenant", RL_CFG_STR, 0, 64, NULL, offsetof(struct did_entry, tenant), "tenant id"},
-    {"queue", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, queue), "queue (without a menu)"},
-    {"menu", RL_CFG_STR, 0, 64, "", offsetof(struct did_entry, menu), "IVR menu id"},
-    {"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct did_entry, priority), "contact priority"},
-    {"early_media", RL_CFG_BOOL, 0, 1, "false", offsetof(struct did_entry, early_media),
-     "without a menu: 183 with our audio (music, announcements) until an agent answers"},
-    {NULL, 0, 0, 0, NULL, 0, NULL},
-};
-
-struct menu_entry {
-	char id[RL_CFG_STRLEN], prompt[RL_CFG_STRLEN], invalid[RL_CFG_STRLEN], default_queue[RL_CFG_STRLEN];
-	int timeout_s, tries, default_priority;
-};
-
-static const struct rl_cfg_opt menu_opts[] = {
-    {"id", RL_CFG_STR, 0, 64, NULL, offsetof(struct menu_entry, id), "menu id"},
-    {"prompt", RL_CFG_STR, 0, 500, NULL, offsetof(struct menu_entry, prompt), "WAV played when the menu starts"},
-    {"invalid", RL_CFG_STR, 0, 500, "", offsetof(struct menu_entry, invalid), "WAV after a timeout or wrong key"},
-    {"timeout_s", RL_CFG_INT, 1, 120, "5", offsetof(struct menu_entry, timeout_s), "wait for a key after the prompt"},
-    {"tries", RL_CFG_INT, 1, 10, "3", offsetof(struct menu_entry, tries), "failures before the default"},
-    {"default_queue", RL_CFG_STR, 0, 64, "", offsetof(struct menu_entry, default_queue), "after `tries` failures"},
-    {"default_priority", RL_CFG_INT, 0, 9, "0", offsetof(struct menu_entry, default_priority), "its priority"},
-    {"options", RL_CFG_LIST, 0, 0, NULL, 0, "choices"},
-    {NULL, 0, 0, 0, NULL, 0, NULL},
-};
-
-struct option_entry {
-	char digit[RL_CFG_STRLEN], queue[RL_CFG_STRLEN], menu[RL_CFG_STRLEN], key[RL_CFG_STRLEN], value[RL_CFG_STRLEN];
-	int priority;
-};
-
-static const struct rl_cfg_opt option_opts[] = {
-    {"digit", RL_CFG_STR, 0, 1, NULL, offsetof(struct option_entry, digit), "0-9, * or #"},
-    {"queue", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, queue), "go to this queue"},
-    {"menu", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, menu), "or to this menu"},
-    {"priority", RL_CFG_INT, 0, 9, "0", offsetof(struct option_entry, priority), "contact priority"},
-    {"key", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, key), "screen-pop answer: key"},
-    {"value", RL_CFG_STR, 0, 64, "", offsetof(struct option_entry, value), "screen-pop answer: value"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -185,13 +142,13 @@ static int sip_ports_check(const struct sip_settings *ss, struct rl_sip_source_c
 	return RL_OK;
 }
 
-/* load_sip reads the `sip` group into conf (dids and menus into the given arrays). */
-static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, struct rl_sip_did **dids,
-                    struct rl_ivr_menus *menus, const char **trunks, char *err, size_t errlen)
+/* load_sip reads the `sip` group into conf, its own dial plan (if any) into *plan and where
+ * the hub's prompts are into prompt_dir. */
+static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, struct rl_dialplan **plan,
+                    char *prompt_dir, const char **trunks, char *err, size_t errlen)
 {
 	struct sip_settings ss;
-	const config_setting_t *l;
-	int n;
+	const config_setting_t *l, *dids, *menus;
 
 	if (rl_cfg_apply(g, sip_opts, &ss, err, errlen) != RL_OK)
 		return RL_ECONFIG;
@@ -216,83 +173,12 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	for (int i = 0; l && i < config_setting_length(l) && i < RL_SIP_TRUNKS_MAX; i++)
 		trunks[i] = config_setting_get_string_elem(l, i);
 	conf->sip.trunks = trunks;
-	l = config_setting_get_member(g, "dids");
-	n = l ? config_setting_length(l) : 0;
-	if (n == 0) {
-		snprintf(err, errlen, "dids: at least one dialled number");
-		return RL_ECONFIG;
-	}
-	*dids = rl_calloc((size_t)n, sizeof(**dids));
-	for (int i = 0; i < n; i++) {
-		struct did_entry de;
-		if (rl_cfg_apply(config_setting_get_elem(l, (unsigned)i), did_opts, &de, err, errlen) != RL_OK)
-			return RL_ECONFIG;
-		if (!de.queue[0] && !de.menu[0]) {
-			snprintf(err, errlen, "dids: %.64s needs a queue or a menu", de.did);
-			return RL_ECONFIG;
-		}
-		snprintf((*dids)[i].did, sizeof((*dids)[i].did), "%.64s", de.did);
-		snprintf((*dids)[i].tenant, sizeof((*dids)[i].tenant), "%.64s", de.tenant);
-		snprintf((*dids)[i].queue, sizeof((*dids)[i].queue), "%.64s", de.queue);
-		snprintf((*dids)[i].menu, sizeof((*dids)[i].menu), "%.64s", de.menu);
-		(*dids)[i].priority = (uint32_t)de.priority;
-		(*dids)[i].early_media = de.early_media;
-	}
-	conf->dids = *dids;
-	conf->ndids = n;
-	l = config_setting_get_member(g, "menus");
-	n = l ? config_setting_length(l) : 0;
-	menus->n = 0;
-	if (n > 0)
-		menus->menu = rl_calloc((size_t)n, sizeof(*menus->menu));
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *me = config_setting_get_elem(l, (unsigned)i), *ol;
-		struct rl_ivr_menu *m = &menus->menu[i];
-		struct menu_entry mm;
-		if (rl_cfg_apply(me, menu_opts, &mm, err, errlen) != RL_OK)
-			return RL_ECONFIG;
-		snprintf(m->id, sizeof(m->id), "%.64s", mm.id);
-		snprintf(m->prompt, sizeof(m->prompt), "%.500s", mm.prompt);
-		snprintf(m->invalid, sizeof(m->invalid), "%.500s", mm.invalid);
-		snprintf(m->default_queue, sizeof(m->default_queue), "%.64s", mm.default_queue);
-		m->timeout_ms = (uint32_t)mm.timeout_s * 1000u;
-		m->tries = (uint32_t)mm.tries;
-		m->default_priority = (uint32_t)mm.default_priority;
-		ol = config_setting_get_member(me, "options");
-		for (int k = 0; ol && k < config_setting_length(ol); k++) {
-			struct option_entry oe;
-			struct rl_ivr_option *o;
-			if (m->nopt == RL_IVR_MAX_OPTIONS) {
-				snprintf(err, errlen, "menus: %s has more than %d options", m->id, RL_IVR_MAX_OPTIONS);
-				return RL_ECONFIG;
-			}
-			if (rl_cfg_apply(config_setting_get_elem(ol, (unsigned)k), option_opts, &oe, err, errlen) !=
-			    RL_OK)
-				return RL_ECONFIG;
-			if (strlen(oe.digit) != 1 || !strchr("0123456789*#", oe.digit[0]) ||
-			    (!oe.queue[0] && !oe.menu[0])) {
-				snprintf(err, errlen,
-				         "menus: %s: each option needs a digit (0-9, *, #) and a queue or a menu",
-				         m->id);
-				return RL_ECONFIG;
-			}
-			o = &m->opt[m->nopt++];
-			o->digit = oe.digit[0];
-			snprintf(o->queue, sizeof(o->queue), "%.64s", oe.queue);
-			snprintf(o->menu, sizeof(o->menu), "%.64s", oe.menu);
-			snprintf(o->key, sizeof(o->key), "%.64s", oe.key);
-			snprintf(o->value, sizeof(o->value), "%.64s", oe.value);
-			o->priority = (uint32_t)oe.priority;
-		}
-		menus->n++;
-	}
-	for (int i = 0; i < conf->ndids; i++)
-		if (conf->dids[i].menu[0] && rl_ivr_find(menus, conf->dids[i].menu) == NULL) {
-			snprintf(err, errlen, "dids: %s: no menu %s", conf->dids[i].did, conf->dids[i].menu);
-			return RL_ECONFIG;
-		}
-	conf->menus = menus;
-	return RL_OK;
+	dids = config_setting_get_member(g, "dids");
+	menus = config_setting_get_member(g, "menus");
+	snprintf(prompt_dir, RL_IVR_PATH, "%.400s", ss.prompt_dir[0] ? ss.prompt_dir : ss.announce_dir);
+	if ((dids == NULL || config_setting_length(dids) == 0) && menus == NULL)
+		return RL_OK; /* the hub's plan, when it comes */
+	return rl_dialplan_from_config(plan, dids, menus, RL_DIALPLAN_PATHS, err, errlen);
 }
 
 /* Strings in the tables land in fixed buffers; the stream struct has smaller ones. */
@@ -323,8 +209,7 @@ int main(int argc, char **argv)
 	struct media_settings ms;
 	struct rl_bridge_conf bc;
 	struct rl_sip_source_conf sipc = {0};
-	struct rl_sip_did *dids = NULL;
-	struct rl_ivr_menus menus = {0};
+	char prompt_dir[RL_IVR_PATH] = "";
 	const char *trunks[RL_SIP_TRUNKS_MAX + 1] = {0};
 	int have_sip = 0;
 	struct rl_node_conf nc;
@@ -411,7 +296,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "relais-node: %s: sip needs a media group (calls carry audio)\n", conf_path);
 			goto out;
 		}
-		if (load_sip(sg, &sipc, &dids, &menus, trunks, err, sizeof(err)) != RL_OK) {
+		if (load_sip(sg, &sipc, &nc.plan, prompt_dir, trunks, err, sizeof(err)) != RL_OK) {
 			fprintf(stderr, "relais-node: %s: sip.%s\n", conf_path, err);
 			goto out;
 		}
@@ -439,7 +324,11 @@ int main(int argc, char **argv)
 
 	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK)
 		goto out;
-	if (rl_node_open(&node, &nc, g_loop) != RL_OK) {
+	nc.prompt_dir = prompt_dir;
+	nc.state_dir = ns.state_dir;
+	rv = rl_node_open(&node, &nc, g_loop);
+	nc.plan = NULL; /* the node's now, whatever came of it */
+	if (rv != RL_OK) {
 		fprintf(stderr, "relais-node: cannot start (see log)\n");
 		goto out;
 	}
@@ -490,8 +379,7 @@ out:
 	rl_node_close(node);
 	rl_loop_destroy(g_loop);
 	free(streams);
-	free(dids);
-	free(menus.menu);
+	rl_dialplan_unref(nc.plan);
 	free((char *)sipc.sip.listen);
 	free((char *)sipc.sip.tls_dir);
 	rl_operators_free(ops, nops);

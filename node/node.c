@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dialplan.h"
 #include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_audio.h"
@@ -60,13 +61,14 @@ struct rl_node {
 	int nsources;
 	struct rl_source ctl;
 	struct rl_node_counters ctr;
-	struct rl_bundler *down;  /* frames for local links, sent once per loop batch */
-	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
-	int marker;               /* cookie of requests whose answers need no handling */
-	unsigned drain_pct;       /* what the NOC (through the hub, or a tool here) asked */
-	uint64_t cmd_seq;         /* the hub's last site command applied */
-	int hub_lost;             /* the hub not heard for RL_NODE_HUB_LOST_MS */
-	unsigned applied;         /* the share of new calls the sources refuse now */
+	struct rl_bundler *down;    /* frames for local links, sent once per loop batch */
+	struct rl_bridge *bridge;   /* the voice path of the site's calls; NULL = none */
+	int marker;                 /* cookie of requests whose answers need no handling */
+	unsigned drain_pct;         /* what the NOC (through the hub, or a tool here) asked */
+	uint64_t cmd_seq;           /* the hub's last site command applied */
+	int hub_lost;               /* the hub not heard for RL_NODE_HUB_LOST_MS */
+	struct rl_node_plan *plans; /* the dial plan in force */
+	unsigned applied;           /* the share of new calls the sources refuse now */
 };
 
 static int rl_eq_contact(const void *v, const void *k)
@@ -97,6 +99,11 @@ static void rl_node_contact_del(struct rl_node *n, struct rl_contact *c)
 const char *rl_node_site(const struct rl_node *n)
 {
 	return n->conf.site_id;
+}
+
+struct rl_dialplan *rl_node_dialplan(const struct rl_node *n)
+{
+	return rl_node_plan_get(n->plans);
 }
 
 const struct rl_node_counters *rl_node_counters(const struct rl_node *n)
@@ -394,6 +401,8 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
 		rl_node_hub_drain(n, env->site_drain);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_DIAL_PLAN) {
+		rl_node_plan_hub(n->plans, env->dial_plan);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY) {
 		const Relais__QueuePositionReply *r = env->queue_position_reply;
 		struct rl_contact *c = rl_node_contact(n, r->contact_id ? r->contact_id : "");
@@ -762,11 +771,14 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	int rv;
 
 	if ((rv = rl_bundler_create(&n->down)) != RL_OK) {
+		rl_dialplan_unref(conf->plan);
 		free(n);
 		return rv;
 	}
 	n->conf = *conf;
+	n->conf.plan = NULL; /* kept in n->plans */
 	n->loop = loop;
+	n->plans = rl_node_plan_open(conf->plan, conf->prompt_dir, conf->state_dir);
 	n->ctl.ops = &rl_ctl_ops;
 	n->ctl.node = n;
 	/* ext_ids must stay unique across restarts of this node: a random boot id. */
@@ -794,6 +806,7 @@ fail:
 		nng_close(n->lsock);
 	rl_bridge_close(n->bridge);
 	rl_bundler_destroy(n->down);
+	rl_node_plan_close(n->plans);
 	free(n);
 	return rv;
 }
@@ -821,6 +834,7 @@ void rl_node_close(struct rl_node *n)
 	nng_close(n->lsock);
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
+	rl_node_plan_close(n->plans);
 	/* What sources posted and nobody handled: their threads are stopped, free it. */
 	for (struct rl_loop_event ev; rl_loop_wait(n->loop, 0, &ev, 1) == 1;) {
 		if (ev.kind == RL_LOOP_MSG)

@@ -25,6 +25,12 @@ struct rl_node_conf {
 	struct rl_key key;                   /* the site's key, proven to the hub at Hello */
 	const struct rl_operator *operators; /* who local tools may be (docs/security.md) */
 	int noperators;
+	/* The dial plan: the node config's (taken by rl_node_open; NULL = none), replaced by the
+	 * hub's when it comes (dialplan.h); the hub's prompt names are files in prompt_dir; the
+	 * hub's plan is saved in state_dir ("" = not saved). */
+	struct rl_dialplan *plan;
+	const char *prompt_dir;
+	const char *state_dir;
 };
 
 struct rl_node_counters {

@@ -77,6 +77,11 @@ int rl_node_post(struct rl_node *n, struct rl_source *s, void *ptr);
 /* rl_node_media returns the node's media engine (calls' audio), NULL if it has none. */
 struct rl_media *rl_node_media(struct rl_node *n);
 
+/* rl_node_dialplan: the dial plan in force (borrowed: a call takes a reference to keep it),
+ * or NULL when the node has none yet (dialplan.h). */
+struct rl_dialplan;
+struct rl_dialplan *rl_node_dialplan(const struct rl_node *n);
+
 /* rl_node_attach_audio: the caller of contact id (acknowledged, not ended) speaks through
  * src and hears through sink when its media call starts (in on_update of a CONNECTED update,
  * in time for that call). Taken in every case: held by the contact until its media call

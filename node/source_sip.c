@@ -29,8 +29,9 @@ enum rl_sc_say {
  * (call_phase.h) changes in rl_sc_event only. */
 struct rl_scall {
 	uint64_t call;
-	struct rl_sip_event inv; /* the INVITE: caller, DID, media */
-	const struct rl_sip_did *did;
+	struct rl_sip_event inv;  /* the INVITE: caller, DID, media */
+	struct rl_dialplan *plan; /* the plan it started with (a reference): did points in it */
+	const struct rl_dial_did *did;
 	struct rl_carrier *leg;
 	enum rl_sc_phase phase;
 	int dialog_over;                  /* RL_SIP_EV_ENDED seen */
@@ -59,7 +60,7 @@ struct rl_sipsrc {
 	struct rl_sip *sip;
 	struct rl_htab calls; /* by SIP call id */
 	uint64_t answered, queued, abandoned, released, unknown_did, announcements, transferred, transfers_out,
-	    overloaded, no_media_port;
+	    overloaded, no_media_port, no_plan;
 };
 
 static struct rl_sipsrc *rl_ss(struct rl_source *s)
@@ -70,19 +71,6 @@ static struct rl_sipsrc *rl_ss(struct rl_source *s)
 static struct rl_media *rl_ss_media(struct rl_sipsrc *ss)
 {
 	return rl_node_media(ss->base.node);
-}
-
-static const struct rl_sip_did *rl_ss_did(struct rl_sipsrc *ss, const char *dialled)
-{
-	const struct rl_sip_did *any = NULL;
-
-	for (int i = 0; i < ss->conf.ndids; i++) {
-		if (strcmp(ss->conf.dids[i].did, dialled) == 0)
-			return &ss->conf.dids[i];
-		if (strcmp(ss->conf.dids[i].did, "*") == 0)
-			any = &ss->conf.dids[i];
-	}
-	return any;
 }
 
 /* The telephone-event payload type the carrier leg decodes: the offer's, unless it is none
@@ -157,6 +145,7 @@ static void rl_sc_free(struct rl_sipsrc *ss, struct rl_scall *c)
 	rl_sc_local_stop(ss, c);
 	rl_carrier_close(c->leg);
 	rl_htab_del(&ss->calls, c->call, c);
+	rl_dialplan_unref(c->plan);
 	free(c);
 }
 
@@ -269,7 +258,7 @@ static void rl_sc_enter(struct rl_sipsrc *ss, struct rl_scall *c, unsigned todo)
 		rl_sc_play(ss, c, "", 0); /* the leg is drained meanwhile (nothing is sent) */
 	if (todo & RL_SC_DO_MENU) {
 		struct rl_ivr_step st;
-		rl_ivr_start(&c->ivr, ss->conf.menus, rl_ivr_find(ss->conf.menus, c->did->menu), rl_mono_us(), &st);
+		rl_ivr_start(&c->ivr, &c->plan->menus, rl_ivr_find(&c->plan->menus, c->did->menu), rl_mono_us(), &st);
 		rl_sc_ivr_step(ss, c, &st);
 	}
 }
@@ -367,11 +356,20 @@ static void rl_sc_ivr_step(struct rl_sipsrc *ss, struct rl_scall *c, const struc
 /* SIP events, on the node's loop */
 
 /* rl_ss_admit: may the site take a call to this number now? Answers it if not. */
-static const struct rl_sip_did *rl_ss_admit(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
+static const struct rl_dial_did *rl_ss_admit(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 {
-	const struct rl_sip_did *did = rl_ss_did(ss, ev->dialled);
+	const struct rl_dialplan *plan = rl_node_dialplan(ss->base.node);
+	const struct rl_dial_did *did = rl_dialplan_did(plan, ev->dialled);
 	unsigned load;
 
+	if (plan == NULL) {
+		/* Started without the hub and without a saved plan: an SBC tries another site. */
+		ss->no_plan++;
+		rl_log(RL_LOG_NOTICE, "carrier call refused: no dial plan yet did=%s caller=%s", ev->dialled,
+		       ev->caller);
+		rl_sip_reject(ss->sip, ev->call, 503, "No dial plan yet", ss->conf.sip.retry_after_s);
+		return NULL;
+	}
 	if (did == NULL) {
 		ss->unknown_did++;
 		rl_log(RL_LOG_NOTICE, "carrier call to an unknown number did=%s caller=%s", ev->dialled, ev->caller);
@@ -420,7 +418,7 @@ static int rl_sc_open_leg(struct rl_sipsrc *ss, struct rl_scall *c)
 
 static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 {
-	const struct rl_sip_did *did = rl_ss_admit(ss, ev);
+	const struct rl_dial_did *did = rl_ss_admit(ss, ev);
 	struct rl_sc_arg a = {0};
 	struct rl_scall *c;
 	int rv;
@@ -443,8 +441,9 @@ static void rl_ss_invite(struct rl_sipsrc *ss, const struct rl_sip_event *ev)
 		rl_sip_reject(ss->sip, ev->call, 503, "No media port", ss->conf.sip.retry_after_s);
 		return;
 	}
+	c->plan = rl_dialplan_ref(rl_node_dialplan(ss->base.node));
 	rl_htab_put(&ss->calls, c->call, c);
-	if (did->menu[0] && rl_ivr_find(ss->conf.menus, did->menu) != NULL) {
+	if (did->menu[0] && rl_ivr_find(&c->plan->menus, did->menu) != NULL) {
 		rl_sc_event(ss, c, RL_SC_EV_MENU, &a);
 		return;
 	}
@@ -701,6 +700,7 @@ static void rl_ss_stop(struct rl_source *s)
 		if (c != NULL) {
 			rl_sc_local_stop(ss, c);
 			rl_carrier_close(c->leg);
+			rl_dialplan_unref(c->plan);
 			free(c);
 		}
 	}
@@ -708,12 +708,12 @@ static void rl_ss_stop(struct rl_source *s)
 	rl_log(
 	    RL_LOG_NOTICE,
 	    "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	    "transferred=%llu transfers_out=%llu overloaded=%llu no_media_port=%llu",
+	    "transferred=%llu transfers_out=%llu overloaded=%llu no_media_port=%llu no_plan=%llu",
 	    (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
 	    (unsigned long long)ss->released, (unsigned long long)ss->unknown_did,
 	    (unsigned long long)ss->announcements, (unsigned long long)ss->transferred,
 	    (unsigned long long)ss->transfers_out, (unsigned long long)ss->overloaded,
-	    (unsigned long long)ss->no_media_port);
+	    (unsigned long long)ss->no_media_port, (unsigned long long)ss->no_plan);
 	free(ss);
 }
 
@@ -749,8 +749,7 @@ int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct
 		free(ss);
 		return rv;
 	}
-	rl_log(RL_LOG_NOTICE, "sip listening addr=%s media_ip=%s dids=%d", conf->sip.listen, conf->media_ip,
-	       conf->ndids);
+	rl_log(RL_LOG_NOTICE, "sip listening addr=%s media_ip=%s", conf->sip.listen, conf->media_ip);
 	*out = &ss->base;
 	return RL_OK;
 }

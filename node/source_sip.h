@@ -25,15 +25,6 @@
 #include "sip.h"
 #include "source.h"
 
-struct rl_sip_did {
-	char did[RL_WIRE_MAX_ID + 1]; /* dialled number as it arrives; "*" = any other */
-	char tenant[RL_WIRE_MAX_ID + 1];
-	char queue[RL_WIRE_MAX_ID + 1]; /* without a menu: the queue */
-	char menu[RL_WIRE_MAX_ID + 1];  /* IVR menu; "" = none */
-	uint32_t priority;
-	int early_media; /* without a menu: 183 + our audio until an agent answers */
-};
-
 struct rl_sip_source_conf {
 	struct rl_sip_conf sip;         /* listen, codecs, trunks, retry_after_s, max_calls */
 	char media_ip[64];              /* our RTP address in SDP */
@@ -43,9 +34,6 @@ struct rl_sip_source_conf {
 	uint32_t announce_first_s;      /* first announcement this long after queueing */
 	uint32_t announce_every_s;      /* then every so often; 0 = never */
 	unsigned max_media_load;        /* media thread busy % above which new calls get 503; 0 = no limit */
-	const struct rl_sip_did *dids;  /* kept by reference: must outlive the source */
-	int ndids;
-	const struct rl_ivr_menus *menus;
 };
 
 /* rl_sip_source_create starts the SIP endpoint for node n (which must have media).

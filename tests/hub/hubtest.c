@@ -95,7 +95,7 @@ void ht_set_ip(struct ht *h, uint32_t pipe, const char *ip)
 	snprintf(h->ip[pipe], sizeof(h->ip[pipe]), "%s", ip);
 }
 
-static void ht_start(struct ht *h)
+static int ht_start_rv(struct ht *h)
 {
 	struct rl_hub_conf hc = {.map_size_mb = 256,
 	                         .agent_grace_s = 30,
@@ -106,15 +106,38 @@ static void ht_start(struct ht *h)
 	                         .site_lost_end_s = 10,
 	                         .represent_window_s = 300};
 	config_t cfg;
+	int rv;
 
 	snprintf(hc.id, sizeof(hc.id), "hubtest");
 	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", h->dir);
 	config_init(&cfg);
 	if (config_read_string(&cfg, h->conf) != CONFIG_TRUE)
 		fprintf(stderr, "hubtest config line %d: %s\n", config_error_line(&cfg), config_error_text(&cfg));
-	RL_REQUIRE(rl_engine_open(&h->e, &hc, &cfg, ht_on_send, h, ht_on_auth, h, h->now) == RL_OK);
-	rl_engine_set_addr_fn(h->e, ht_addr, h);
+	rv = rl_engine_open(&h->e, &hc, &cfg, ht_on_send, h, ht_on_auth, h, h->now);
+	if (rv == RL_OK)
+		rl_engine_set_addr_fn(h->e, ht_addr, h);
 	config_destroy(&cfg);
+	return rv;
+}
+
+static void ht_start(struct ht *h)
+{
+	RL_REQUIRE(ht_start_rv(h) == RL_OK);
+}
+
+int ht_open_rv(struct ht *h, const char *conf)
+{
+	int rv;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "%s", rltest_tmpdir("hubtest"));
+	h->conf = strdup(conf);
+	h->now = 1790000000000000ULL;
+	if ((rv = ht_start_rv(h)) != RL_OK) {
+		free(h->conf);
+		h->conf = NULL;
+	}
+	return rv;
 }
 
 void ht_open(struct ht *h, const char *conf)

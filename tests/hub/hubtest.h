@@ -59,6 +59,9 @@ void ht_open(struct ht *h, const char *conf);
  * same store, knowing no links (everyone says Hello again). */
 void ht_crash(struct ht *h);
 
+/* ht_open_rv: ht_open that returns rl_engine_open's result (RL_OK: open, as ht_open). */
+int ht_open_rv(struct ht *h, const char *conf);
+
 void ht_close(struct ht *h);
 
 /* Batches by hand. */

@@ -49,7 +49,10 @@ static char *conf(void)
 	    " { id = \"c1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; site = \"casablanca\"; secret_hash = \"%s\"; },\n"
 	    " { id = \"f1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; site = \"fes\"; secret_hash = \"%s\"; },\n"
 	    " { id = \"h1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; secret_hash = \"%s\"; }\n"
-	    ");\n",
+	    ");\n"
+	    "dial_plan = { dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"m\"; },\n"
+	    "                       { did = \"*\"; tenant = \"telco\"; queue = \"fes.q\"; } );\n"
+	    "  menus = ( { id = \"m\"; prompt = \"menu.wav\"; options = ( { digit = \"1\"; queue = \"casa.q\"; } ); } ); };\n",
 	    ht_pub("casablanca"), ht_pub("fes"), ht_pub("noc"), ht_pub("sup"), ht_hash("s"), ht_hash("s"),
 	    ht_hash("s"));
 	return text;
@@ -403,6 +406,39 @@ static void test_noc(void)
 	ht_close(&h);
 }
 
+/* The dial plan is the hub's: every node hears it when it registers, the same for all; one
+ * that names a queue of another tenant, or an unknown one, keeps the hub from starting. */
+static void test_dial_plan(void)
+{
+	const rl_env *a, *b;
+	char bad[8192];
+	struct ht h2;
+
+	start();
+	a = ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_DIAL_PLAN);
+	b = ht_last(&h, FES, RELAIS__ENVELOPE__BODY_DIAL_PLAN);
+	RL_REQUIRE(a != NULL && b != NULL);
+	RL_CHECK(a->dial_plan->version != 0 && a->dial_plan->version == b->dial_plan->version);
+	RL_CHECK(a->dial_plan->n_dids == 2 && a->dial_plan->n_menus == 1);
+	RL_CHECK(strcmp(a->dial_plan->menus[0]->prompt, "menu.wav") == 0);
+	ht_forget(&h);
+	register_node(CASA, 1, 0); /* again: told again */
+	RL_CHECK(ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_DIAL_PLAN) != NULL);
+	RL_CHECK(ht_last(&h, FES, RELAIS__ENVELOPE__BODY_DIAL_PLAN) == NULL);
+	ht_close(&h);
+
+	snprintf(bad, sizeof(bad), "%s", conf());
+	char *t = strstr(bad, "queue = \"casa.q\"; } ); } ); };");
+	RL_REQUIRE(t != NULL);
+	memcpy(t, "queue = \"nope.q\"", strlen("queue = \"nope.q\""));
+	RL_CHECK(ht_open_rv(&h2, bad) == RL_ECONFIG);
+	snprintf(bad, sizeof(bad), "%s", conf());
+	t = strstr(bad, "tenant = \"telco\"; queue = \"fes.q\"");
+	RL_REQUIRE(t != NULL);
+	memcpy(t, "tenant = \"other\"", strlen("tenant = \"other\""));
+	RL_CHECK(ht_open_rv(&h2, bad) == RL_ECONFIG);
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -412,5 +448,6 @@ int main(void)
 	test_overflow_at_once();
 	test_represent();
 	test_noc();
+	test_dial_plan();
 	return rltest_done();
 }

@@ -191,7 +191,7 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	static char urls[4][128];
 	int idx = c->nnodes++ & 3;
 	char *url = urls[idx];
-	char conf[64], logname[64];
+	char conf[64], logname[64], state[600];
 	FILE *f;
 
 	snprintf(url, 128, "%s://127.0.0.1:%d", c->tls ? "tls+tcp" : "tcp", rltest_free_port());
@@ -199,10 +199,13 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	snprintf(logname, sizeof(logname), "node-%s.log", site);
 	f = fopen(rlc_path(c, conf), "w");
 	RL_REQUIRE(f != NULL);
+	snprintf(state, sizeof(state), "%s/state-%s", c->dir, site);
+	mkdir(state, 0700); /* kept across the node's restarts */
 	fprintf(f,
 	        "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
-	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n  key_file = \"%s/keys/%s.key\";\n};\n",
-	        site, site, c->hub_url, url, c->dir, site);
+	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n  key_file = \"%s/keys/%s.key\";\n"
+	        "  state_dir = \"%s\";\n};\n",
+	        site, site, c->hub_url, url, c->dir, site, state);
 	fprintf(f, "@include \"%s\"\n", rlc_path(c, "operators.conf"));
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",
