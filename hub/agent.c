@@ -82,6 +82,7 @@ void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a)
 
 	if (live)
 		rl_staffed(e, a, -1);
+	a->covers = a->route_site >= 0 ? e->sites[a->route_site].covers : 0;
 	for (int q = 0; q < e->nqueues; q++)
 		a->tier[q] = rl_router_tier(&e->queues[q], a);
 	if (live)

@@ -20,6 +20,7 @@
 #define RL_MAX_SKILLS  64 /* distinct skill names across the hub */
 #define RL_MAX_TENANTS 64 /* tenant bit masks */
 #define RL_MAX_SITES   64
+#define RL_MAX_BACKUPS 8
 #define RL_MAX_TIERS   5  /* tier 0 + up to 4 overflow rules */
 #define RL_REPLY_CACHE 4  /* per agent session */
 #define RL_PEER_CACHE  64 /* per node / ctl link */
@@ -56,6 +57,12 @@ struct rl_site {
 	char by[RL_WIRE_MAX_ID + 1];
 	char reason[RL_WIRE_MAX_TEXT + 1];
 	uint64_t since_us; /* of the last command */
+	/* Backups (config `backup`, in order): while this site is gone (lost or failed over), the
+	 * first of them that serves takes its queues' calls as its own (tier 0). */
+	int backup[RL_MAX_BACKUPS];
+	int nbackup;
+	int covered_by;  /* the backup taking its calls now; -1 = none */
+	uint64_t covers; /* the gone sites this one takes the calls of now (bit per site) */
 };
 
 #define RL_FAILOVER_HOME (-2)
@@ -145,6 +152,7 @@ struct rl_agent {
 	uint8_t level[RL_MAX_SKILLS];
 	int site;                   /* logged in at this site index; -1 = home */
 	int route_site;             /* the site it is routed as: its site, or where its site failed over */
+	uint64_t covers;            /* the gone sites its route site backs up now (bit per site) */
 	int tier[64];               /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
 	struct rl_member *members;  /* one per queue */
 	struct rl_contact *contact; /* offered / connected */

@@ -48,8 +48,9 @@ void rl_noc_push_drain(struct rl_engine *e, int site)
 	rl_out_push(e, s->pipe, 0, 0, 0, &env, NULL, 0);
 }
 
-/* rl_noc_audit logs a command and its outcome, with who gave it. */
-static void rl_noc_audit(struct rl_engine *e, const struct rl_req *r, const Relais__SiteCommand *sc,
+/* rl_noc_audit logs a command and its outcome, with who gave it (to: a failover's target as
+ * carried out, NULL: as asked). */
+static void rl_noc_audit(struct rl_engine *e, const struct rl_req *r, const Relais__SiteCommand *sc, const char *to,
                          const char *outcome)
 {
 	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
@@ -60,7 +61,10 @@ static void rl_noc_audit(struct rl_engine *e, const struct rl_req *r, const Rela
 	if (sc->action == RELAIS__SITE_ACTION__SITE_DRAIN)
 		snprintf(act, sizeof(act), "drain %u%%", sc->percent);
 	else if (sc->action == RELAIS__SITE_ACTION__SITE_FAILOVER)
-		snprintf(act, sizeof(act), "failover to=%s", sc->to_site && sc->to_site[0] ? sc->to_site : "home");
+		snprintf(act, sizeof(act), "failover to=%s",
+		         to                              ? to
+		         : sc->to_site && sc->to_site[0] ? sc->to_site
+		                                         : "(its backup)");
 	else
 		snprintf(act, sizeof(act), "%s", rl_actions[a]);
 	snprintf(detail, sizeof(detail), "%s%s reason=\"%s\" -> %s", act, sc->force ? " force" : "",
@@ -80,7 +84,7 @@ static void rl_noc_refuse(struct rl_engine *e, const struct rl_req *r, const Rel
 	char outcome[RL_WIRE_MAX_TEXT + 16];
 
 	snprintf(outcome, sizeof(outcome), "refused: %s", msg);
-	rl_noc_audit(e, r, sc, outcome);
+	rl_noc_audit(e, r, sc, NULL, outcome);
 	rl_reply_error(e, r, code, msg, 0);
 }
 
@@ -101,11 +105,17 @@ static const char *rl_noc_check(struct rl_engine *e, const Relais__SiteCommand *
 	            sc->action == RELAIS__SITE_ACTION__SITE_FAILOVER;
 
 	*to = RL_FAILOVER_HOME;
+	for (int k = 0; sc->action == RELAIS__SITE_ACTION__SITE_FAILOVER && (!sc->to_site || !sc->to_site[0]) &&
+	                k < e->sites[site].nbackup && *to == RL_FAILOVER_HOME;
+	     k++)
+		if (rl_site_serving(e, e->sites[site].backup[k]))
+			*to = e->sites[site].backup[k]; /* no target given: its first backup that serves */
 	if (sc->reason == NULL || !sc->reason[0])
 		return "a reason is required (--reason TEXT): the audit says why";
 	if (sc->action == RELAIS__SITE_ACTION__SITE_DRAIN && (sc->percent < 1 || sc->percent > 100))
 		return "drain takes a percentage 1..100";
-	if (sc->action == RELAIS__SITE_ACTION__SITE_FAILOVER && sc->to_site && sc->to_site[0]) {
+	if (sc->action == RELAIS__SITE_ACTION__SITE_FAILOVER && sc->to_site && sc->to_site[0] &&
+	    strcmp(sc->to_site, "home") != 0) {
 		if ((*to = rl_site_idx(e, sc->to_site)) < 0)
 			return "no such site to fail over to";
 		if (*to == site)
@@ -171,7 +181,7 @@ void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		return;
 	}
 	rl_noc_apply(e, r, sc, site, to);
-	rl_noc_audit(e, r, sc, "done");
+	rl_noc_audit(e, r, sc, to >= 0 ? e->sites[to].id : "home", "done");
 	rl_site_event(e, site, rl_actions[sc->action]);
 	rl_site_state(e, site, &st);
 	rl_env_init(&out);

@@ -198,6 +198,30 @@ static int rl_load_site_keys(struct rl_engine *e, const config_setting_t *list)
 	return RL_OK;
 }
 
+/* rl_load_backups reads each site's backups (known sites, not itself, in order). The id
+ * "home" is kept for the home agents (a failover target). */
+static int rl_load_backups(struct rl_engine *e, const config_setting_t *list)
+{
+	for (int i = 0; i < e->nsites; i++) {
+		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+		const config_setting_t *b = config_setting_get_member(s, "backup");
+		int n = b ? config_setting_length(b) : 0;
+		e->sites[i].covered_by = -1;
+		if (strcmp(e->sites[i].id, "home") == 0)
+			return rl_cfg_err(s, "site id \"home\" is reserved for the home agents");
+		if (n > RL_MAX_BACKUPS)
+			return rl_cfg_err(b, "at most 8 backup sites");
+		for (int k = 0; k < n; k++) {
+			const char *id = config_setting_get_string_elem(b, k);
+			int bi = id ? rl_site_idx(e, id) : -1;
+			if (bi < 0 || bi == i)
+				return rl_cfg_err(b, "backup: known sites other than the site itself");
+			e->sites[i].backup[e->sites[i].nbackup++] = bi;
+		}
+	}
+	return RL_OK;
+}
+
 /* rl_load_operators reads the operators (rl_operator.h) and each one's tenant scope. */
 static int rl_load_operators(struct rl_engine *e, const config_setting_t *list)
 {
@@ -231,7 +255,7 @@ int rl_provision(struct rl_engine *e, const config_t *cfg)
 	if (n < 0)
 		return n;
 	e->nsites = n;
-	if ((rv = rl_load_site_keys(e, sites)) != RL_OK)
+	if ((rv = rl_load_site_keys(e, sites)) != RL_OK || (rv = rl_load_backups(e, sites)) != RL_OK)
 		return rv;
 	n = rl_load_named(config_lookup(cfg, "tenants"), "at most 64 tenants", e->tenants[0].id, e->tenants[0].name,
 	                  sizeof(struct rl_tenant), RL_MAX_TENANTS);

@@ -26,7 +26,7 @@ int rl_router_tier(const struct rl_queue *q, const struct rl_agent *a)
 	if (!s1 && !s2)
 		return -1;
 	home = a->route_site < 0;
-	here = q->sites == 0 || (!home && (q->sites & (1ULL << a->route_site)));
+	here = q->sites == 0 || (!home && (q->sites & ((1ULL << a->route_site) | a->covers)));
 	elsewhere = !home && !here;
 	for (int t = 0; t <= q->noverflow; t++) {
 		if (t > 0)

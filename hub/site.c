@@ -54,16 +54,74 @@ int rl_site_serving(const struct rl_engine *e, int site)
 	return s->pipe != 0 && !s->lost && s->drain_pct < 100 && s->failover == -1;
 }
 
-/* rl_site_gone keeps the engine's mask of sites whose queues overflow at once. */
+/* rl_site_retier routes agent a as route_site's, with what that site covers now. */
+static void rl_site_retier(struct rl_engine *e, struct rl_agent *a, int route_site)
+{
+	int ready = a->rec->state == RELAIS__AGENT_STATE__AGENT_READY && a->reachable;
+
+	if (ready)
+		rl_router_unready(e->queues, e->nqueues, a);
+	a->route_site = route_site;
+	rl_agent_tiers(e, a);
+	if (ready)
+		rl_router_ready(e->queues, e->nqueues, a);
+}
+
+static void rl_site_dirty_queues(struct rl_engine *e, uint64_t sites)
+{
+	for (int q = 0; q < e->nqueues; q++)
+		if (e->queues[q].sites & sites)
+			e->queues[q].dirty = 1;
+}
+
+/* rl_site_can_cover: site's agents can take another site's calls (its node is heard and it
+ * is not failed over itself; a drain stops new carrier calls only, not its agents). */
+static int rl_site_can_cover(const struct rl_engine *e, int site)
+{
+	const struct rl_site *s = &e->sites[site];
+
+	return s->pipe != 0 && !s->lost && s->failover == -1;
+}
+
+/* rl_site_covers gives each gone site's calls to its first backup that can take them, and
+ * routes the agents of each site whose share changed anew. */
+static void rl_site_covers(struct rl_engine *e)
+{
+	uint64_t covers[RL_MAX_SITES] = {0};
+
+	for (int i = 0; i < e->nsites; i++) {
+		struct rl_site *s = &e->sites[i];
+		s->covered_by = -1;
+		for (int k = 0; (e->gone_sites >> i & 1) && k < s->nbackup && s->covered_by < 0; k++)
+			if (rl_site_can_cover(e, s->backup[k]))
+				s->covered_by = s->backup[k];
+		if (s->covered_by >= 0)
+			covers[s->covered_by] |= 1ULL << i;
+	}
+	for (int b = 0; b < e->nsites; b++) {
+		uint64_t was = e->sites[b].covers;
+		if (covers[b] == was)
+			continue;
+		e->sites[b].covers = covers[b];
+		rl_log(RL_LOG_NOTICE, "site %s takes the calls of %d gone site(s) now (was %d)", e->sites[b].id,
+		       __builtin_popcountll(covers[b]), __builtin_popcountll(was));
+		for (int i = 0; i < e->nagents; i++)
+			if (e->agents[i]->route_site == b)
+				rl_site_retier(e, e->agents[i], b);
+		rl_site_dirty_queues(e, was | covers[b]);
+	}
+}
+
+/* rl_site_gone keeps the engine's mask of sites whose queues overflow at once, and who
+ * backs them up. */
 static void rl_site_gone(struct rl_engine *e, int site)
 {
 	const struct rl_site *s = &e->sites[site];
 	uint64_t bit = 1ULL << site;
 
 	e->gone_sites = (s->lost || s->failover != -1) ? e->gone_sites | bit : e->gone_sites & ~bit;
-	for (int q = 0; q < e->nqueues; q++)
-		if (e->queues[q].sites & bit)
-			e->queues[q].dirty = 1;
+	rl_site_dirty_queues(e, bit);
+	rl_site_covers(e);
 }
 
 void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st)
@@ -83,6 +141,7 @@ void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st)
 	st->reason = (char *)s->reason;
 	st->since_us = s->since_us;
 	st->command_seq = s->cmd_seq;
+	st->covered_by = (char *)(s->covered_by >= 0 ? e->sites[s->covered_by].id : "");
 }
 
 /* rl_site_tell pushes the site's state to its seated agents that can be reached (those who
@@ -104,18 +163,9 @@ static void rl_site_tell(struct rl_engine *e, int site)
 /* rl_site_reroute: the site's seated agents are routed as its failover says (noc.c). */
 void rl_site_reroute(struct rl_engine *e, int site)
 {
-	for (int i = 0; i < e->nagents; i++) {
-		struct rl_agent *a = e->agents[i];
-		int ready = a->rec->state == RELAIS__AGENT_STATE__AGENT_READY && a->reachable;
-		if (a->site != site)
-			continue;
-		if (ready)
-			rl_router_unready(e->queues, e->nqueues, a);
-		a->route_site = rl_site_route(e, site);
-		rl_agent_tiers(e, a);
-		if (ready)
-			rl_router_ready(e->queues, e->nqueues, a);
-	}
+	for (int i = 0; i < e->nagents; i++)
+		if (e->agents[i]->site == site)
+			rl_site_retier(e, e->agents[i], rl_site_route(e, site));
 	rl_site_gone(e, site);
 	rl_site_tell(e, site);
 }
@@ -324,6 +374,7 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 			rl_push_update(e, c);
 	}
 	rl_site_drained_here(e, site, sr);
+	rl_site_covers(e); /* a backup that had no node may take its share now */
 	rl_site_event(e, site, "registered");
 	rl_reply_ok(e, r);
 	rl_dialplan_push(e, site);

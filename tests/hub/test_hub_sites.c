@@ -29,6 +29,7 @@
 static struct ht h;
 static uint64_t s_c1, s_f1, s_h1;
 static int casa_silent, fes_silent;
+static int g_backup; /* casablanca's calls go to fes's agents while it is gone */
 
 static char *conf(void)
 {
@@ -36,7 +37,7 @@ static char *conf(void)
 
 	snprintf(
 	    text, sizeof(text),
-	    "sites = ( { id = \"casablanca\"; key = \"%s\"; }, { id = \"fes\"; key = \"%s\"; } );\n"
+	    "sites = ( { id = \"casablanca\"; key = \"%s\"; %s }, { id = \"fes\"; key = \"%s\"; } );\n"
 	    "tenants = ( { id = \"telco\"; } );\n"
 	    "operators = ( { id = \"noc\"; role = \"noc\"; key = \"%s\"; },\n"
 	    "  { id = \"sup\"; role = \"supervisor\"; tenants = [ \"telco\" ]; key = \"%s\"; } );\n"
@@ -53,8 +54,8 @@ static char *conf(void)
 	    "dial_plan = { dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"m\"; },\n"
 	    "                       { did = \"*\"; tenant = \"telco\"; queue = \"fes.q\"; } );\n"
 	    "  menus = ( { id = \"m\"; prompt = \"menu.wav\"; options = ( { digit = \"1\"; queue = \"casa.q\"; } ); } ); };\n",
-	    ht_pub("casablanca"), ht_pub("fes"), ht_pub("noc"), ht_pub("sup"), ht_hash("s"), ht_hash("s"),
-	    ht_hash("s"));
+	    ht_pub("casablanca"), g_backup ? "backup = [ \"fes\" ];" : "", ht_pub("fes"), ht_pub("noc"), ht_pub("sup"),
+	    ht_hash("s"), ht_hash("s"), ht_hash("s"));
 	return text;
 }
 
@@ -439,6 +440,42 @@ static void test_dial_plan(void)
 	RL_CHECK(ht_open_rv(&h2, bad) == RL_ECONFIG);
 }
 
+/* A backup takes a gone site's calls as its own at once, in the order given, and gives them
+ * back when the site returns; a failover with no target goes to the first backup serving. */
+static void test_backup(void)
+{
+	const rl_env *a;
+	char x[32];
+
+	g_backup = 1;
+	start();
+	ready(FES, F1_CHAN, s_f1);
+	submit(FES, "k1", "casa.q", "+2126020", x); /* casablanca's queue: its agents first */
+	pass(1);
+	RL_CHECK(strcmp(offered_to(FES, F1_CHAN), "") == 0);
+	casa_silent = 1;
+	pass(3);
+	RL_CHECK(strcmp(offered_to(FES, F1_CHAN), x) == 0); /* casablanca lost: fes backs it up */
+	RL_CHECK(strcmp(site_state("casablanca")->covered_by, "fes") == 0);
+	casa_silent = 0;
+	pass(1);
+	RL_CHECK(site_state("casablanca")->up && site_state("casablanca")->covered_by[0] == '\0');
+	a = command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILOVER, 0, NULL, "strike", 0);
+	RL_REQUIRE(ht_error(a) == 0);
+	RL_CHECK(strcmp(a->site_state->failed_over_to, "fes") == 0 && strcmp(a->site_state->covered_by, "fes") == 0);
+	a = command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILBACK, 0, NULL, "over", 0);
+	RL_REQUIRE(ht_error(a) == 0);
+	a = command(NOC, "casablanca", RELAIS__SITE_ACTION__SITE_FAILOVER, 0, "home", "home only", 0);
+	RL_REQUIRE(ht_error(a) == 0);
+	RL_CHECK(strcmp(a->site_state->failed_over_to, "home") == 0);
+	a = audit(NOC);
+	RL_REQUIRE(ht_error(a) == 0 && a->audit_reply->n_entries == 3);
+	RL_CHECK(strstr(a->audit_reply->entries[0]->detail, "failover to=fes reason=\"strike\" -> done") != NULL);
+	RL_CHECK(strstr(a->audit_reply->entries[2]->detail, "failover to=home reason=\"home only\" -> done") != NULL);
+	ht_close(&h);
+	g_backup = 0;
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -449,5 +486,6 @@ int main(void)
 	test_represent();
 	test_noc();
 	test_dial_plan();
+	test_backup();
 	return rltest_done();
 }
