@@ -344,6 +344,44 @@ static void rl_take_offer(struct rl_agent_sess *a, const Relais__Offer *o)
 	}
 }
 
+/* rl_take_site keeps the site's state the hub pushed, and says it. */
+static void rl_take_site(struct rl_agent_sess *a, const Relais__SiteState *st)
+{
+	struct rl_site_view *v = &a->site_state;
+
+	v->known = 1;
+	v->up = st->up;
+	v->drain_pct = st->drain_pct;
+	snprintf(v->id, sizeof(v->id), "%s", st->site_id ? st->site_id : "");
+	snprintf(v->name, sizeof(v->name), "%s", st->name && st->name[0] ? st->name : v->id);
+	snprintf(v->failover, sizeof(v->failover), "%s", st->failed_over_to ? st->failed_over_to : "");
+	snprintf(v->by, sizeof(v->by), "%s", st->by ? st->by : "");
+	snprintf(v->reason, sizeof(v->reason), "%s", st->reason ? st->reason : "");
+	rl_emit(a, "event=site site=%s up=%d drain=%u failover=%s by=%s reason=\"%s\" endpoint=%s", v->id, v->up,
+	        v->drain_pct, v->failover[0] ? v->failover : "-", v->by[0] ? v->by : "-", v->reason,
+	        rl_client_url(a->cl));
+}
+
+const char *rl_agent_site_line(const struct rl_agent_sess *a, char *buf, size_t len)
+{
+	const struct rl_site_view *v = &a->site_state;
+	/* The endpoints after the first are the hub's (the node first, then the hub). */
+	const char *via = rl_client_endpoint(a->cl) > 0 ? "working through the hub" : "";
+
+	buf[0] = '\0';
+	if (!v->known || strcmp(v->id, a->site) != 0)
+		return buf; /* not told, or of a seat the agent has left */
+	if (!v->up)
+		snprintf(buf, len, "site %s lost%s%s", v->name, via[0] ? ": " : "", via);
+	else if (v->failover[0])
+		snprintf(buf, len, "site %s failed over to %s by %s: %s", v->name, v->failover, v->by, v->reason);
+	else if (v->drain_pct > 0)
+		snprintf(buf, len, "site %s drained %u %% by %s: %s", v->name, v->drain_pct, v->by, v->reason);
+	else if (via[0])
+		snprintf(buf, len, "site %s up; %s", v->name, via);
+	return buf;
+}
+
 /* rl_login_refused: the hub refused the login (wrong credentials, or too many tries); no new
  * login before retry_ms. */
 static void rl_login_refused(struct rl_agent_sess *a, const Relais__Error *er, unsigned retry_ms)
@@ -416,6 +454,9 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 		break;
 	case RELAIS__ENVELOPE__BODY_OFFER:
 		rl_take_offer(a, env->offer);
+		break;
+	case RELAIS__ENVELOPE__BODY_SITE_STATE:
+		rl_take_site(a, env->site_state);
 		break;
 	case RELAIS__ENVELOPE__BODY_HEARTBEAT: {
 		const Relais__Heartbeat *hb = env->heartbeat;

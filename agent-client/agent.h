@@ -33,6 +33,19 @@ struct rl_script {
  * time instead of hanging up). RL_EINVAL. */
 int rl_script_parse(const char *spec, struct rl_script *s);
 
+/* The agent's site as the hub last told it (SiteState: pushed when it changes, and at a
+ * resume). */
+struct rl_site_view {
+	int known; /* 0: never told */
+	int up;
+	unsigned drain_pct;
+	char id[RL_WIRE_MAX_ID + 1];
+	char name[RL_WIRE_MAX_TEXT + 1];
+	char failover[RL_WIRE_MAX_ID + 1]; /* "" = not failed over; a site id, or "home" */
+	char by[RL_WIRE_MAX_ID + 1];
+	char reason[RL_WIRE_MAX_TEXT + 1];
+};
+
 enum rl_action { RL_ACT_NONE, RL_ACT_ANSWER, RL_ACT_HANGUP, RL_ACT_WRAP, RL_ACT_READY };
 
 struct rl_agent_sess {
@@ -55,6 +68,7 @@ struct rl_agent_sess {
 	Relais__Offer *offer; /* the contact shown with its screen-pop (owned): the last offer, or the
 	                       * contact the hub's status carried at login, takeover or resume */
 	char site[RL_WIRE_MAX_ID + 1];
+	struct rl_site_view site_state;
 	/* Scripted behaviour. */
 	const struct rl_script *script;
 	enum rl_action act;
@@ -74,7 +88,9 @@ struct rl_agent_sess {
 	unsigned handled; /* calls that ended (hung up or transferred) while this session held them */
 };
 
-/* rl_agent_open dials url for agent id; tag identifies its socket in loop. */
+/* rl_agent_open dials url for agent id; tag identifies its socket in loop. url may list
+ * several endpoints, "NODE,HUB": the session moves to the next when the one it is on stops
+ * answering, and resumes there (rl_client.h). */
 int rl_agent_open(struct rl_agent_sess *a, const char *url, const struct rl_tls *tls, struct rl_loop *loop, int tag);
 
 /* rl_agent_input handles one message for this agent (consumes msg). */
@@ -97,6 +113,12 @@ void rl_agent_emit(struct rl_agent_sess *a, const char *fmt, ...) __attribute__(
 
 /* rl_agent_close logs out (best effort if linked) and frees. */
 void rl_agent_close(struct rl_agent_sess *a);
+
+/* rl_agent_site_line writes what the person should know of the agent's site into buf
+ * ("site Casablanca drained 100 % by noc: inspection", "site Casablanca lost: working through
+ * the hub"); "" when there is nothing to say (the site is up and serving, or not known).
+ * Returns buf. */
+const char *rl_agent_site_line(const struct rl_agent_sess *a, char *buf, size_t len);
 
 /* rl_agent_state_name: "READY" etc. */
 const char *rl_agent_state_name(Relais__AgentState s);

@@ -5,8 +5,11 @@
  *                [--tui | --script SPEC] [--duration S] [--seed N] [--log-level L]
  *   relais-agent --connect URL --agents a1001-a1020|a1,a2 --secret-dir D --script SPEC ...
  *
- * URL is the hub (home agent) or the agent's site node (seated agent). The secret comes
- * from --secret-file, --secret-dir D/<id>.secret, or RELAIS_AGENT_SECRET; never argv.
+ * URL is the hub (home agent) or the agent's site node (seated agent); a seated agent lists
+ * its node first and the hub after it, "--connect NODE_URL,HUB_URL": when its node stops
+ * answering (RL_LINK_DEAD_MS), the session moves to the hub and resumes there, and stays
+ * there (docs/architecture.md). The secret comes from --secret-file, --secret-dir
+ * D/<id>.secret, or RELAIS_AGENT_SECRET; never argv.
  * SPEC: answer=2,talk=30,wrap=10,reject=0.05,break=0.02[,breaklen=10] (seconds, probabilities).
  *
  * Audio: the terminal UI uses the sound card; scripted agents speak with a speech-like
@@ -93,11 +96,14 @@ static int pump(struct rl_agent_sess *agents, int n, int keys)
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: relais-agent --connect URL (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
-	        "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
-	        "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
-	        "                    [--transfer-targets QUEUE,+NUMBER,...]\n");
+	fprintf(
+	    stderr,
+	    "usage: relais-agent --connect URL[,URL...] (--agent ID | --agents LIST) [--secret-file F | --secret-dir D]\n"
+	    "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
+	    "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
+	    "                    [--transfer-targets QUEUE,+NUMBER,...]\n"
+	    "  --connect NODE,HUB: the agent's node first, then the hub, where the session moves if the node\n"
+	    "  stops answering\n");
 	return 2;
 }
 
@@ -248,10 +254,10 @@ int main(int argc, char **argv)
 		}
 		if (tui && rl_mono_us() - last_draw > 250000u) {
 			last_draw = rl_mono_us();
-			rl_tui_draw(&agents[0], url);
+			rl_tui_draw(&agents[0], rl_client_url(agents[0].cl));
 		}
 		if (tui && agents[0].refused) {
-			rl_tui_draw(&agents[0], url);
+			rl_tui_draw(&agents[0], rl_client_url(agents[0].cl));
 			exit_code = 2;
 			break;
 		}

@@ -176,7 +176,7 @@ static void rl_secs(char *buf, size_t len, uint64_t us)
 void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 {
 	uint64_t now = rl_wall_us();
-	char t1[32], t2[32];
+	char t1[32], t2[32], site[RL_WIRE_MAX_TEXT * 2 + 128];
 
 	rl_tui_menu_check(a);
 	printf("\033[H\033[2J");
@@ -197,6 +197,8 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 			printf("  %s in %s\r\n",
 			       a->state == RELAIS__AGENT_STATE__AGENT_RESERVED ? "Ring-no-answer" : "Wrap-up ends", t2);
 		}
+		if (rl_agent_site_line(a, site, sizeof(site))[0])
+			printf("  %s\r\n", site);
 	}
 	if (a->offer != NULL && a->contact[0] && strcmp(a->offer->contact_id, a->contact) == 0) {
 		const Relais__Offer *o = a->offer;

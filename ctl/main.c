@@ -1,5 +1,5 @@
 /*
- * relaisctl - status, agent state, contact submission and secret hashing.
+ * relaisctl - status, agent state, contact submission, the NOC's site commands, secret hashing.
  *
  *   relaisctl [--connect URL] [--ca F --cert F --key F] [--operator ID --operator-key F] [--json]
  *             [--timeout S] COMMAND ...
@@ -7,6 +7,13 @@
  *     agent-state AGENT ready|not-ready [REASON]|logout
  *     submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--audio F.wav]
  *            [--data k=v ...] [--ext-id ID]
+ *     site status                  (every site: up or lost, drain, failover, by whom, why, since)
+ *     site drain SITE [--percent P] --reason TEXT [--force]
+ *     site undrain SITE --reason TEXT
+ *     site failover SITE [--to SITE|home] --reason TEXT [--force]
+ *     site failback SITE --reason TEXT
+ *     audit [--since SECONDS_AGO] [--limit N]   (the site commands given, oldest first)
+ *     drain on|off                 (at a node: its local drain, while the hub is out of reach)
  *     hash-secret [--min]          (reads the secret on standard input)
  *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
  *     pubkey FILE                  (the public half of an existing key)
@@ -22,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "render.h"
 #include "rl_alloc.h"
 #include "rl_client.h"
@@ -32,18 +40,6 @@
 #include "rl_secret.h"
 #include "rl_time.h"
 
-struct ctl {
-	const char *url;
-	struct rl_tls tls;
-	const char *operator;     /* who we are: an operator id ... */
-	const char *operator_key; /* ... and the file of its key (relaisctl keygen) */
-	struct rl_key key;
-	int json;
-	int timeout_s;
-	struct rl_loop *loop;
-	struct rl_client *client;
-};
-
 static volatile sig_atomic_t stop;
 
 static void on_int(int sig)
@@ -52,7 +48,7 @@ static void on_int(int sig)
 	stop = 1;
 }
 
-static int usage(void)
+int ctl_usage(void)
 {
 	fprintf(
 	    stderr,
@@ -62,14 +58,23 @@ static int usage(void)
 	    "  agent-state AGENT ready|not-ready [REASON]|logout\n"
 	    "  submit --tenant T --queue Q [--priority P] [--caller N] [--dialled N] [--data k=v]... [--ext-id ID]\n"
 	    "         [--audio F.wav]   (at a node: the caller's voice for this contact)\n"
-	    "  drain on|off               (at a node: refuse new carrier calls with 503 / take them again)\n"
+	    "  site status                 (at the hub: every site's liveness, drain and failover)\n"
+	    "  site drain SITE [--percent P] --reason TEXT [--force]   (P 1..100, default 100)\n"
+	    "  site undrain SITE --reason TEXT\n"
+	    "  site failover SITE [--to SITE|home] --reason TEXT [--force]\n"
+	    "  site failback SITE --reason TEXT\n"
+	    "                        (site commands go to the hub, which tells the site's node and audits them;\n"
+	    "                         --force stops the last site still taking calls)\n"
+	    "  audit [--since SECONDS_AGO] [--limit N]   (the site commands given and refused, oldest first)\n"
+	    "  drain on|off          (at a node: refuse new carrier calls with 503 / take them again; the node's\n"
+	    "                         own tool for when the hub is out of reach, not audited: prefer site drain)\n"
 	    "  hash-secret [--min]   (secret on standard input)\n"
 	    "  keygen FILE           (new key: secret half to FILE, 0600; public half printed for the configs)\n"
 	    "  pubkey FILE           (the public half of an existing key)\n");
 	return 2;
 }
 
-static int ctl_open(struct ctl *c)
+int ctl_open(struct ctl *c)
 {
 	struct rl_client_opts o = {.url = c->url,
 	                           .tls = &c->tls,
@@ -99,7 +104,7 @@ static int ctl_open(struct ctl *c)
 	return 0;
 }
 
-static void ctl_close(struct ctl *c)
+void ctl_close(struct ctl *c)
 {
 	if (c->loop)
 		rl_loop_destroy(c->loop);
@@ -138,10 +143,7 @@ static rl_env *rpc(struct ctl *c, rl_env *env)
 	return NULL;
 }
 
-/* ask sends env and waits for its answer. Returns the reply (caller frees with rl_wire_free),
- * or NULL with *rv set to the exit status when there is none (3, said on stderr) or it is an
- * Error (1, the hub's message printed). */
-static rl_env *ask(struct ctl *c, rl_env *env, int *rv)
+rl_env *ctl_ask(struct ctl *c, rl_env *env, int *rv)
 {
 	rl_env *r = rpc(c, env);
 
@@ -171,14 +173,14 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		else if (argv[i][0] != '-')
 			what = argv[i];
 		else
-			return usage();
+			return ctl_usage();
 	}
 	sr.queues = strcmp(what, "queues") == 0 || strcmp(what, "all") == 0;
 	sr.agents = strcmp(what, "agents") == 0 || strcmp(what, "all") == 0;
 	sr.sites = strcmp(what, "sites") == 0 || strcmp(what, "all") == 0;
 	sr.calls = strcmp(what, "calls") == 0; /* live and recent calls with their quality */
 	if (!sr.queues && !sr.agents && !sr.sites && !sr.calls)
-		return usage();
+		return ctl_usage();
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
 	do {
@@ -186,7 +188,7 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		rl_env_init(&env);
 		env.body_case = RELAIS__ENVELOPE__BODY_STATUS_REQUEST;
 		env.status_request = &sr;
-		if ((r = ask(c, &env, &rv)) == NULL)
+		if ((r = ctl_ask(c, &env, &rv)) == NULL)
 			break;
 		if (r->body_case == RELAIS__ENVELOPE__BODY_STATUS_REPLY) {
 			if (watch && isatty(1))
@@ -209,14 +211,14 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 }
 
 /* ctl_command sends a request that is answered Ok or Error: 0 when done, else the exit
- * status (ask()'s). */
+ * status (ctl_ask()'s). */
 static int ctl_command(struct ctl *c, rl_env *env)
 {
 	int rv;
 
 	if ((rv = ctl_open(c)) != 0)
 		return rv;
-	rl_wire_free(ask(c, env, &rv));
+	rl_wire_free(ctl_ask(c, env, &rv));
 	ctl_close(c);
 	return rv;
 }
@@ -229,7 +231,7 @@ static int cmd_drain(struct ctl *c, int argc, char **argv)
 	int rv;
 
 	if (argc != 1 || (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0))
-		return usage();
+		return ctl_usage();
 	sd.on = strcmp(argv[0], "on") == 0;
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_DRAIN;
@@ -246,7 +248,7 @@ static int cmd_agent_state(struct ctl *c, int argc, char **argv)
 	int rv;
 
 	if (argc < 2)
-		return usage();
+		return ctl_usage();
 	as.agent_id = argv[0];
 	if (strcmp(argv[1], "ready") == 0)
 		as.state = RELAIS__AGENT_STATE__AGENT_READY;
@@ -256,7 +258,7 @@ static int cmd_agent_state(struct ctl *c, int argc, char **argv)
 	} else if (strcmp(argv[1], "logout") == 0)
 		as.state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
 	else
-		return usage();
+		return ctl_usage();
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE;
 	env.admin_set_agent_state = &as;
@@ -286,7 +288,7 @@ static int submit_args(struct submit *s, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (v == NULL)
-			return usage();
+			return ctl_usage();
 		if (strcmp(a, "--tenant") == 0)
 			sc->tenant_id = argv[++i];
 		else if (strcmp(a, "--queue") == 0)
@@ -309,7 +311,7 @@ static int submit_args(struct submit *s, int argc, char **argv)
 		} else if (strcmp(a, "--data") == 0) {
 			char *kv = argv[++i], *eq = strchr(kv, '=');
 			if (eq == NULL || pop->n_data == RL_WIRE_MAX_POP_ITEMS)
-				return usage();
+				return ctl_usage();
 			*eq = 0;
 			relais__key_value__init(&s->kvs[pop->n_data]);
 			s->kvs[pop->n_data].key = kv;
@@ -317,11 +319,11 @@ static int submit_args(struct submit *s, int argc, char **argv)
 			s->kvp[pop->n_data] = &s->kvs[pop->n_data];
 			pop->n_data++;
 		} else
-			return usage();
+			return ctl_usage();
 	}
 	/* protobuf-c's INIT leaves strings "" (never NULL): empty means not given. */
 	if (!sc->tenant_id[0] || !sc->queue_id[0])
-		return usage();
+		return ctl_usage();
 	if (!sc->ext_id[0]) {
 		/* One id for this command, so its re-sends are one contact. */
 		uint64_t rnd;
@@ -362,7 +364,7 @@ static int cmd_submit(struct ctl *c, int argc, char **argv)
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
 	env.submit_contact = &s.sc;
-	if ((r = ask(c, &env, &rv)) != NULL && r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK)
+	if ((r = ctl_ask(c, &env, &rv)) != NULL && r->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK)
 		submitted(c, r->submit_contact_ok);
 	rl_wire_free(r);
 	ctl_close(c);
@@ -398,7 +400,7 @@ static int cmd_keygen(int argc, char **argv)
 	int rv;
 
 	if (argc != 1)
-		return usage();
+		return ctl_usage();
 	rl_key_generate(&k);
 	if ((rv = rl_key_save(&k, argv[0])) != RL_OK) {
 		fprintf(stderr, "relaisctl: %s: %s\n", argv[0], rl_strerror(rv));
@@ -419,7 +421,7 @@ static int cmd_pubkey(int argc, char **argv)
 	int rv;
 
 	if (argc != 1)
-		return usage();
+		return ctl_usage();
 	if ((rv = rl_key_load(&k, argv[0])) != RL_OK) {
 		fprintf(stderr, "relaisctl: %s: %s\n", argv[0], rl_strerror(rv));
 		return 1;
@@ -450,7 +452,7 @@ int main(int argc, char **argv)
 		if (strcmp(a, "--json") == 0)
 			c.json = 1;
 		else if (i + 1 >= argc)
-			return usage();
+			return ctl_usage();
 		else if (strcmp(a, "--connect") == 0)
 			c.url = argv[++i];
 		else if (strcmp(a, "--ca") == 0)
@@ -468,16 +470,20 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--server-name") == 0)
 			c.tls.server_name = argv[++i];
 		else
-			return usage();
+			return ctl_usage();
 	}
 	if (i >= argc)
-		return usage();
+		return ctl_usage();
 	if (strcmp(argv[i], "status") == 0)
 		return cmd_status(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "agent-state") == 0)
 		return cmd_agent_state(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "submit") == 0)
 		return cmd_submit(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "site") == 0)
+		return ctl_cmd_site(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "audit") == 0)
+		return ctl_cmd_audit(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "drain") == 0)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)
@@ -486,5 +492,5 @@ int main(int argc, char **argv)
 		return cmd_keygen(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "pubkey") == 0)
 		return cmd_pubkey(argc - i - 1, argv + i + 1);
-	return usage();
+	return ctl_usage();
 }

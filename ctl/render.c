@@ -1,7 +1,11 @@
 #include "render.h"
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "rl_alloc.h"
 
 const char *rl_render_state(Relais__AgentState s)
 {
@@ -35,8 +39,12 @@ static const char *const rl_j_queue[] = {
     "ewt_s?ewt_known", "sl_target_pct", "sl_seconds",    "agents_ready",    "agents_staffed", NULL};
 static const char *const rl_j_agent[] = {"agent_id",    "state",      "reason",    "site_id", "tenants",
                                          "in_state_ms", "contact_id", "connected", "handled", NULL};
-static const char *const rl_j_site[] = {"site_id",  "name",   "connected", "health",
-                                        "capacity", "agents", "contacts",  NULL};
+static const char *const rl_j_site[] = {"site_id", "name",     "connected", "health", "capacity",
+                                        "agents",  "contacts", "state",     NULL};
+static const char *const rl_j_site_state[] = {"site_id",   "name",           "up",         "survivable",
+                                              "drain_pct", "failed_over_to", "by",         "reason",
+                                              "since_us",  "command_seq",    "covered_by", NULL};
+static const char *const rl_j_audit[] = {"ts_us", "operator_id", "site_id", "detail", NULL};
 static const char *const rl_j_call[] = {"contact_id",  "agent_id", "site_id", "relayed", "live",
                                         "answered_us", "ended_us", "site",    "agent",   NULL};
 static const char *const rl_j_quality[] = {"rx_packets", "lost",      "loss_pct", "jitter_ms", "rtt_ms", "playout_ms",
@@ -48,10 +56,12 @@ static const char *const rl_j_counters[] = {"frames",     "malformed",     "over
 static const struct {
 	const ProtobufCMessageDescriptor *d;
 	const char *const *fields;
-} rl_j_shown[] = {{&relais__queue_stat__descriptor, rl_j_queue},     {&relais__agent_stat__descriptor, rl_j_agent},
-                  {&relais__site_stat__descriptor, rl_j_site},       {&relais__call_stat__descriptor, rl_j_call},
-                  {&relais__call_quality__descriptor, rl_j_quality}, {&relais__relay_stat__descriptor, rl_j_relay},
-                  {&relais__hub_counters__descriptor, rl_j_counters}};
+} rl_j_shown[] = {
+    {&relais__queue_stat__descriptor, rl_j_queue},      {&relais__agent_stat__descriptor, rl_j_agent},
+    {&relais__site_stat__descriptor, rl_j_site},        {&relais__call_stat__descriptor, rl_j_call},
+    {&relais__call_quality__descriptor, rl_j_quality},  {&relais__relay_stat__descriptor, rl_j_relay},
+    {&relais__hub_counters__descriptor, rl_j_counters}, {&relais__site_state__descriptor, rl_j_site_state},
+    {&relais__audit_entry__descriptor, rl_j_audit}};
 
 static cJSON *rl_json_object(const ProtobufCMessage *m);
 
@@ -149,6 +159,82 @@ char *rl_render_json(const Relais__StatusReply *r)
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;
+}
+
+/* rl_json_list returns {"now_us": now_us (if not 0), name: [the n messages' objects]} as text. */
+static char *rl_json_list(uint64_t now_us, const char *name, const ProtobufCMessage *const *m, size_t n)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *out;
+
+	if (now_us != 0)
+		cJSON_AddNumberToObject(root, "now_us", (double)now_us);
+	arr = cJSON_AddArrayToObject(root, name);
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, rl_json_object(m[i]));
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+char *rl_render_sites_json(const Relais__StatusReply *r)
+{
+	const ProtobufCMessage **v = rl_calloc(r->n_sites + 1, sizeof(*v));
+	size_t n = 0;
+	char *out;
+
+	for (size_t i = 0; i < r->n_sites; i++)
+		if (r->sites[i]->state != NULL)
+			v[n++] = &r->sites[i]->state->base;
+	out = rl_json_list(r->now_us, "sites", v, n);
+	free(v);
+	return out;
+}
+
+char *rl_render_site_state_json(const Relais__SiteState *st)
+{
+	cJSON *o = rl_json_object(&st->base);
+	char *out = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return out;
+}
+
+char *rl_render_audit_json(const Relais__AuditReply *r)
+{
+	return rl_json_list(0, "entries", (const ProtobufCMessage *const *)r->entries, r->n_entries);
+}
+
+void rl_render_site_states(FILE *f, const Relais__SiteState *const *st, size_t n, uint64_t now_us)
+{
+	fprintf(f, "%-12s %-12s %-4s %-10s %5s %-11s %-12s %-12s %-10s %s\n", "SITE", "NAME", "LINK", "SURVIVABLE",
+	        "DRAIN", "FAILED OVER", "CALLS TO", "BY", "SINCE", "REASON");
+	for (size_t i = 0; i < n; i++) {
+		const Relais__SiteState *s = st[i];
+		char drain[16], since[48] = "-";
+		snprintf(drain, sizeof(drain), "%u%%", s->drain_pct);
+		if (s->since_us != 0 && now_us >= s->since_us)
+			snprintf(since, sizeof(since), "%s ago",
+			         rl_render_duration((char[32]){0}, 32, (now_us - s->since_us) / 1000u));
+		fprintf(f, "%-12s %-12s %-4s %-10s %5s %-11s %-12s %-12s %-10s %s\n", s->site_id, s->name,
+		        s->up ? "up" : "lost", s->survivable ? "yes" : "no", drain,
+		        s->failed_over_to[0] ? s->failed_over_to : "-", s->covered_by[0] ? s->covered_by : "-",
+		        s->by[0] ? s->by : "-", since, s->reason[0] ? s->reason : "-");
+	}
+}
+
+void rl_render_audit(FILE *f, const Relais__AuditReply *r)
+{
+	fprintf(f, "%-19s %-12s %-12s %s\n", "TIME", "OPERATOR", "SITE", "DETAIL");
+	for (size_t i = 0; i < r->n_entries; i++) {
+		const Relais__AuditEntry *x = r->entries[i];
+		time_t t = (time_t)(x->ts_us / 1000000u);
+		char when[32] = "?";
+		struct tm tm;
+		if (localtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(f, "%-19s %-12s %-12s %s\n", when, x->operator_id, x->site_id, x->detail);
+	}
 }
 
 /* rl_render_q writes "MOS loss% jitter rtt" of one end, or "-". */

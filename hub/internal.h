@@ -310,6 +310,8 @@ int rl_site_serving(const struct rl_engine *e, int site);
 void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st);
 void rl_site_event(struct rl_engine *e, int site, const char *detail);
 void rl_site_reroute(struct rl_engine *e, int site);
+void rl_site_tell_agent(struct rl_engine *e, struct rl_agent *a);
+void rl_site_tell(struct rl_engine *e, int site);
 
 /* noc.c */
 void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env);

@@ -157,7 +157,9 @@ static void rl_noc_apply(struct rl_engine *e, const struct rl_req *r, const Rela
 	s->since_us = e->now;
 	rl_noc_push_drain(e, site);
 	if (s->failover != was_failover)
-		rl_site_reroute(e, site);
+		rl_site_reroute(e, site); /* and tells its agents */
+	else
+		rl_site_tell(e, site); /* "site Casablanca drained 50 % by noc: ..." */
 }
 
 void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env)

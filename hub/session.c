@@ -227,10 +227,17 @@ static int rl_req_site(const struct rl_req *r)
 	return r->peer->role == RELAIS__ROLE__ROLE_NODE ? r->peer->site : -1;
 }
 
+/* A session resumed with its token may move to another link (a node restarted, a new pipe,
+ * or its node gone and the client on the hub: rl_client.h's endpoints). Through a node, the
+ * agent is where that node is; directly at the hub, it keeps the seat it had: a seated agent
+ * whose node stopped answering is still at its site (routed as its site's, its site's state
+ * pushed to it, its calls at other sites relayed), and a home agent stays home. A link that
+ * the session moves to hears its site's state at once: what it missed on the way. */
 void rl_h_resume(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__AgentResume *rs = env->agent_resume;
 	struct rl_agent *a = rl_agent_by_session(e, rs->session);
+	int moved;
 
 	if (a == NULL || a->rec->token.len != rs->token.len || rs->token.len != 16 ||
 	    sodium_memcmp(a->rec->token.data, rs->token.data, 16) != 0) {
@@ -238,9 +245,12 @@ void rl_h_resume(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		               0);
 		return;
 	}
-	rl_bind(e, a, r, rl_req_site(r));
+	moved = !a->bound || a->pipe != r->pipe || a->chan != r->chan;
+	rl_bind(e, a, r, r->peer->role == RELAIS__ROLE__ROLE_NODE ? r->peer->site : a->site);
 	r->session = a->rec->session;
 	rl_push_status(e, a, r);
+	if (moved && a->site >= 0)
+		rl_site_tell_agent(e, a);
 }
 
 void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env)

@@ -144,20 +144,26 @@ void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st)
 	st->covered_by = (char *)(s->covered_by >= 0 ? e->sites[s->covered_by].id : "");
 }
 
-/* rl_site_tell pushes the site's state to its seated agents that can be reached (those who
- * re-homed to the hub, when the site is lost). */
-static void rl_site_tell(struct rl_engine *e, int site)
+/* rl_site_tell_agent pushes the state of a's site to a (a seated agent). */
+void rl_site_tell_agent(struct rl_engine *e, struct rl_agent *a)
 {
 	Relais__SiteState st;
 	rl_env env;
 
-	rl_site_state(e, site, &st);
+	rl_site_state(e, a->site, &st);
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_SITE_STATE;
 	env.site_state = &st;
+	rl_push_to_agent(e, a, &env);
+}
+
+/* rl_site_tell pushes the site's state to its seated agents that can be reached (those who
+ * re-homed to the hub, when the site is lost). */
+void rl_site_tell(struct rl_engine *e, int site)
+{
 	for (int i = 0; i < e->nagents; i++)
 		if (e->agents[i]->site == site && e->agents[i]->bound)
-			rl_push_to_agent(e, e->agents[i], &env);
+			rl_site_tell_agent(e, e->agents[i]);
 }
 
 /* rl_site_reroute: the site's seated agents are routed as its failover says (noc.c). */

@@ -26,7 +26,10 @@ struct rl_pending {
 
 struct rl_client {
 	nng_socket sock;
-	char *url;
+	char *url;      /* the endpoint dialled now: one of urls */
+	char *urls;     /* every endpoint, NUL-separated, in order of preference */
+	unsigned nurls; /* how many */
+	unsigned cur;   /* which one url is */
 	struct rl_tls tls;
 	struct rl_loop *loop;
 	uint64_t redial_us; /* last time the link was started again */
@@ -83,6 +86,45 @@ static void rl_client_down(struct rl_client *c, uint64_t now)
 	c->ready = 0;
 }
 
+/* rl_client_endpoints splits list ("URL[,URL...]") into c's endpoints; RL_EINVAL if one is
+ * empty or not a URL nng can dial. */
+static int rl_client_endpoints(struct rl_client *c, const char *list)
+{
+	size_t len = strlen(list);
+
+	c->urls = rl_strdup(list);
+	c->nurls = 1;
+	for (size_t i = 0; i < len; i++)
+		if (c->urls[i] == ',') {
+			c->urls[i] = '\0';
+			c->nurls++;
+		}
+	c->url = c->urls;
+	for (const char *u = c->urls; u < c->urls + len + 1; u += strlen(u) + 1) {
+		nng_url *parsed;
+		if (u[0] == '\0' || nng_url_parse(&parsed, u) != 0) {
+			rl_log(RL_LOG_ERR, "not a url to dial url=\"%s\"", u);
+			return RL_EINVAL;
+		}
+		nng_url_free(parsed);
+	}
+	return RL_OK;
+}
+
+/* rl_client_next moves to the next endpoint (after the last: the first again). */
+static void rl_client_next(struct rl_client *c)
+{
+	const char *from = c->url;
+
+	if (c->nurls < 2)
+		return;
+	c->cur = (c->cur + 1) % c->nurls;
+	c->url = c->urls;
+	for (unsigned i = 0; i < c->cur; i++)
+		c->url += strlen(c->url) + 1;
+	rl_log(RL_LOG_WARNING, "link moves to another endpoint from=%s url=%s", from, c->url);
+}
+
 int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag)
 {
 	struct rl_client *c = rl_calloc(1, sizeof(*c));
@@ -100,7 +142,8 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 		c->key = *o->key;
 		c->has_key = 1;
 	}
-	if ((rv = rl_link_client_open(&c->sock)) != RL_OK) {
+	if ((rv = rl_client_endpoints(c, o->url)) != RL_OK || (rv = rl_link_client_open(&c->sock)) != RL_OK) {
+		free(c->urls);
 		free(c);
 		return rv;
 	}
@@ -108,17 +151,16 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 	if ((rv = rl_loop_add_socket(loop, c->sock, tag)) != RL_OK)
 		goto fail;
 	c->loop = loop;
-	c->url = rl_strdup(o->url);
 	if (o->tls != NULL)
 		c->tls = *o->tls; /* the caller keeps the path strings alive */
-	if ((rv = rl_link_dial(c->sock, o->url, o->tls, &c->dialer)) != RL_OK)
+	if ((rv = rl_link_dial(c->sock, c->url, o->tls, &c->dialer)) != RL_OK)
 		goto fail;
 	c->down_us = rl_mono_us();
 	*out = c;
 	return RL_OK;
 fail:
 	nng_close(c->sock);
-	free(c->url);
+	free(c->urls);
 	free(c);
 	return rv;
 }
@@ -380,6 +422,7 @@ static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why,
 	c->redial_us = now;
 	c->redials++;
 	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
+	rl_client_next(c);
 	fresh = rl_link_client_open(&s) == RL_OK;
 	if (fresh && rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
 		rl_client_watch(c->sock, NULL);
@@ -555,6 +598,16 @@ unsigned rl_client_generation(const struct rl_client *c)
 	return c->generation;
 }
 
+const char *rl_client_url(const struct rl_client *c)
+{
+	return c->url;
+}
+
+unsigned rl_client_endpoint(const struct rl_client *c)
+{
+	return c->cur;
+}
+
 unsigned rl_client_redials(const struct rl_client *c)
 {
 	return c->redials;
@@ -579,7 +632,7 @@ void rl_client_close(struct rl_client *c)
 			rl_client_abandoned[i] = c;
 		return;
 	}
-	free(c->url);
+	free(c->urls);
 	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++) {
 		struct rl_pending *p = c->buckets[b], *n;
 		for (; p != NULL; p = n) {

@@ -12,7 +12,10 @@
  *     RL_LINK_DEAD_MS of silence;
  *   - replaces its dialer when the link has been silent, or has not come up (no HelloOk),
  *     for RL_LINK_DEAD_MS: a half-dead connection or a dialer that stopped retrying never
- *     keeps a site or an agent away from the hub.
+ *     keeps a site or an agent away from the hub;
+ *   - given several endpoints (url "A,B,..."), dials the next one each time it replaces its
+ *     dialer, and stays on whichever answers: an agent whose node is gone reaches the hub
+ *     (after the last endpoint, the first again).
  * Not thread-safe: call everything from the loop's thread.
  */
 #ifndef RL_CLIENT_H
@@ -30,7 +33,7 @@
 struct rl_client;
 
 struct rl_client_opts {
-	const char *url;
+	const char *url;          /* the server, or several "URL,URL,..." in order of preference */
 	const struct rl_tls *tls; /* required for tls+tcp:// */
 	int role;                 /* RELAIS__ROLE__ROLE_* */
 	const char *site_id;      /* nodes: their site */
@@ -48,8 +51,9 @@ struct rl_client_opts {
 	void *ready_arg;
 };
 
-/* rl_client_open opens the socket, dials and registers with loop. Errors: RL_ENET, RL_EFULL
- * (the loop has no room for another socket). */
+/* rl_client_open opens the socket, dials (the first endpoint) and registers with loop. Errors:
+ * RL_EINVAL (an endpoint is empty or not a URL), RL_ENET, RL_EFULL (the loop has no room for
+ * another socket). */
 int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struct rl_loop *loop, int tag);
 
 /* rl_client_set_session changes the session carried by heartbeats (0 = none). */
@@ -100,6 +104,11 @@ unsigned rl_client_pending(const struct rl_client *c);
 
 /* rl_client_generation: increases each time the link becomes ready (hello answered). */
 unsigned rl_client_generation(const struct rl_client *c);
+/* rl_client_url: the endpoint dialled now (owned by the client, valid until the next tick);
+ * rl_client_endpoint: its place in the list (0: the first). */
+const char *rl_client_url(const struct rl_client *c);
+unsigned rl_client_endpoint(const struct rl_client *c);
+
 /* rl_client_redials: how many times the dialer was replaced (link silent or never up). */
 unsigned rl_client_redials(const struct rl_client *c);
 

@@ -1,7 +1,9 @@
 /*
  * relaisctl's JSON rendering of a status reply: every section and field, in a fixed order,
  * with the special cases (agent state names, tenant lists, an unknown expected wait as null,
- * a call's two quality ends, the calls section only when there are calls or a relay).
+ * a call's two quality ends, the calls section only when there are calls or a relay); a site's
+ * state in status, alone (a site command's answer) and as `site status` lists them, and the
+ * audit trail, as JSON and as tables.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,82 @@ static int same(const char *what, char *got, const char *want)
 }
 
 #define RL_MSG(name) .base = PROTOBUF_C_MESSAGE_INIT(&relais__##name##__descriptor)
+
+/* table prints through fn into a string (caller frees). */
+#define RL_TABLE(out, call)                              \
+	do {                                             \
+		size_t len_;                             \
+		FILE *f = open_memstream(&(out), &len_); \
+		call;                                    \
+		fclose(f);                               \
+	} while (0)
+
+static void test_sites(void)
+{
+	Relais__SiteState st = {RL_MSG(site_state),      .site_id = "casablanca",
+	                        .name = "Casablanca",    .up = 1,
+	                        .survivable = 0,         .drain_pct = 50,
+	                        .failed_over_to = "",    .by = "noc",
+	                        .reason = "fibre works", .since_us = 1700000000000000ULL,
+	                        .command_seq = 3,        .covered_by = ""},
+	                  lost = {RL_MSG(site_state),
+	                          .site_id = "fes",
+	                          .name = "Fes",
+	                          .up = 0,
+	                          .survivable = 1,
+	                          .drain_pct = 100,
+	                          .failed_over_to = "home",
+	                          .by = "admin",
+	                          .reason = "flood",
+	                          .since_us = 1700000000000000ULL,
+	                          .command_seq = 4,
+	                          .covered_by = "casablanca"};
+	Relais__SiteStat s1 = {RL_MSG(site_stat), .site_id = "casablanca", .name = "Casablanca", .connected = 1,
+	                       .state = &st},
+	                 s2 = {RL_MSG(site_stat), .site_id = "dakar", .name = "Dakar"}, *ss[] = {&s1, &s2};
+	Relais__StatusReply r = {RL_MSG(status_reply), .now_us = 1700000185000000ULL, .n_sites = 2, .sites = ss};
+	const Relais__SiteState *both[] = {&st, &lost};
+	char *t;
+
+	RL_CHECK(same("site state", rl_render_site_state_json(&st),
+	              "{\"site_id\":\"casablanca\",\"name\":\"Casablanca\",\"up\":true,\"survivable\":false,"
+	              "\"drain_pct\":50,\"failed_over_to\":\"\",\"by\":\"noc\",\"reason\":\"fibre works\","
+	              "\"since_us\":1.7e+15,\"command_seq\":3,\"covered_by\":\"\"}"));
+	/* A site without a state (a hub that sends none) is left out of the list. */
+	RL_CHECK(same("site states", rl_render_sites_json(&r),
+	              "{\"now_us\":1.700000185e+15,\"sites\":[{\"site_id\":\"casablanca\",\"name\":\"Casablanca\","
+	              "\"up\":true,\"survivable\":false,\"drain_pct\":50,\"failed_over_to\":\"\",\"by\":\"noc\","
+	              "\"reason\":\"fibre works\",\"since_us\":1.7e+15,\"command_seq\":3,\"covered_by\":\"\"}]}"));
+	RL_TABLE(t, rl_render_site_states(f, both, 2, r.now_us));
+	RL_CHECK(
+	    same("site table", t,
+	         "SITE         NAME         LINK SURVIVABLE DRAIN FAILED OVER CALLS TO     BY           SINCE      REASON\n"
+	         "casablanca   Casablanca   up   no           50% -           -            noc          3m05s ago  fibre works\n"
+	         "fes          Fes          lost yes         100% home        casablanca   admin        3m05s ago  flood\n"));
+}
+
+static void test_audit(void)
+{
+	Relais__AuditEntry e1 = {RL_MSG(audit_entry), .ts_us = 1700000000000000ULL, .operator_id = "noc",
+	                         .site_id = "casablanca", .detail = "drain 50% reason=\"fibre works\" -> done"},
+	                   e2 = {RL_MSG(audit_entry), .ts_us = 1700000060000000ULL, .operator_id = "admin",
+	                         .site_id = "rabat", .detail = "undrain reason=\"x\" -> refused: no such site"},
+	                   *es[] = {&e1, &e2};
+	Relais__AuditReply r = {RL_MSG(audit_reply), .n_entries = 2, .entries = es};
+	char *t;
+
+	RL_CHECK(same("audit", rl_render_audit_json(&r),
+	              "{\"entries\":[{\"ts_us\":1.7e+15,\"operator_id\":\"noc\",\"site_id\":\"casablanca\","
+	              "\"detail\":\"drain 50% reason=\\\"fibre works\\\" -> done\"},{\"ts_us\":1.70000006e+15,"
+	              "\"operator_id\":\"admin\",\"site_id\":\"rabat\",\"detail\":\"undrain reason=\\\"x\\\" -> "
+	              "refused: no such site\"}]}"));
+	setenv("TZ", "UTC", 1);
+	RL_TABLE(t, rl_render_audit(f, &r));
+	RL_CHECK(same("audit table", t,
+	              "TIME                OPERATOR     SITE         DETAIL\n"
+	              "2023-11-14 22:13:20 noc          casablanca   drain 50% reason=\"fibre works\" -> done\n"
+	              "2023-11-14 22:14:20 admin        rabat        undrain reason=\"x\" -> refused: no such site\n"));
+}
 
 int main(void)
 {
@@ -115,5 +193,7 @@ int main(void)
 	r.relay = &relay;
 	r.counters = &ctr;
 	RL_CHECK(same("full", rl_render_json(&r), rl_full));
+	test_sites();
+	test_audit();
 	return rltest_done();
 }

@@ -6,7 +6,8 @@
  * cannot serve alone has its waiting contacts ended after the grace, one that can keeps them;
  * queues whose tier-0 site is lost overflow at once; a caller lost with a site who calls
  * again elsewhere gets the old place back; the NOC drains, fails over and fails back, with
- * refusals and an audit trail naming who did what.
+ * refusals and an audit trail naming who did what; an agent whose node is lost resumes its
+ * session directly at the hub, keeps its seat, hears its site is lost, and takes contacts.
  */
 #include <stdio.h>
 #include <string.h>
@@ -476,6 +477,55 @@ static void test_backup(void)
 	g_backup = 0;
 }
 
+/* resume: the session's resume with token on pipe (no chan: the agent's own link). */
+static const rl_env *resume(uint32_t pipe, uint64_t session, const uint8_t *token)
+{
+	Relais__AgentResume r = RELAIS__AGENT_RESUME__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	r.session = session;
+	r.token.data = (uint8_t *)token;
+	r.token.len = 16;
+	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_RESUME;
+	env.agent_resume = &r;
+	return ht_request(&h, pipe, 0, session, &env);
+}
+
+/* An agent seated at casablanca re-homes to the hub when its node is lost. */
+static void test_rehome(void)
+{
+	const uint32_t direct = 11; /* c1's own link to the hub */
+	const rl_env *a, *ok;
+	uint8_t token[16], wrong[16];
+	char x[32];
+
+	start();
+	ok = ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK);
+	RL_REQUIRE(ok && ok->agent_login_ok->session == s_c1 && ok->agent_login_ok->token.len == 16);
+	memcpy(token, ok->agent_login_ok->token.data, 16);
+	ready(CASA, C1_CHAN, s_c1);
+	casa_silent = 1;
+	pass(3);
+	RL_CHECK(!site_state("casablanca")->up);
+	ht_hello(&h, direct, RELAIS__ROLE__ROLE_AGENT, "");
+	/* The token is still proven. */
+	memcpy(wrong, token, 16);
+	wrong[0] ^= 1;
+	RL_CHECK(ht_error(resume(direct, s_c1, wrong)) == ERR(NOT_LOGGED_IN));
+	a = resume(direct, s_c1, token);
+	RL_REQUIRE(ht_error(a) == 0 && a->body_case == RELAIS__ENVELOPE__BODY_AGENT_STATUS);
+	/* Same session, same state, same seat; told on its new link that its site is lost. */
+	RL_CHECK(a->agent_status->state == ST(READY) && strcmp(a->agent_status->site_id, "casablanca") == 0);
+	a = ht_last(&h, direct, RELAIS__ENVELOPE__BODY_SITE_STATE);
+	RL_CHECK(a && strcmp(a->site_state->site_id, "casablanca") == 0 && !a->site_state->up);
+	/* Routed as its site's: a casablanca queue's contact arriving at fes is offered to it there. */
+	submit(FES, "r1", "casa.q", "+2126020", x);
+	RL_CHECK(strcmp(offered_to(direct, 0), x) == 0);
+	RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), x) != 0);
+	ht_close(&h);
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -487,5 +537,6 @@ int main(void)
 	test_noc();
 	test_dial_plan();
 	test_backup();
+	test_rehome();
 	return rltest_done();
 }

@@ -15,7 +15,31 @@
 
 #include "rl_client.h"
 #include "rl_key.h"
+#include "rl_time.h"
 #include "rl_wire.h"
+#include "rltest.h"
+
+#ifndef RL_WAIT
+/* RL_WAIT(ms, cond): wait for cond, not for a time - evaluated every 50 ms until true or ms
+ * have passed; a check (a failure names cond), whose value is 1 if cond came true. (Defined
+ * here until tests/rltest.h has its own, of the same meaning.) */
+#define RL_WAIT(ms, cond)                                                                                       \
+	__extension__({                                                                                         \
+		uint64_t rlc_until_ = rl_mono_us() + (uint64_t)(ms)*1000u;                                      \
+		int rlc_ok_;                                                                                    \
+		while (!(rlc_ok_ = (cond) ? 1 : 0) && rl_mono_us() < rlc_until_)                                \
+			rltest_sleep_ms(50);                                                                    \
+		if (!rlc_ok_)                                                                                   \
+			rlc_ok_ = (cond) ? 1 : 0;                                                               \
+		if (rlc_ok_)                                                                                    \
+			rltest_passed++;                                                                        \
+		else                                                                                            \
+			fprintf(stderr, "%s:%d: waited %d ms in vain for: %s\n", __FILE__, __LINE__, (int)(ms), \
+			        #cond),                                                                         \
+			    rltest_failed++;                                                                    \
+		rlc_ok_;                                                                                        \
+	})
+#endif
 
 #define RLC_MAX_PROCS 32
 

@@ -1,7 +1,8 @@
 /*
  * Links over real sockets: hello, reliable requests with re-send, mutual TLS (and refusal
- * of a client from another CA), the receive-size cap, and a client that replaces its dialer
- * when a peer takes its connection but never answers.
+ * of a client from another CA), the receive-size cap, a client that replaces its dialer
+ * when a peer takes its connection but never answers, and one given two endpoints that moves
+ * to the second when the first never answers (and refuses a list with an empty endpoint).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -251,6 +252,38 @@ static void stuck_peer(int port)
 	nng_close(s.sock);
 }
 
+/* endpoints: "DEAD,LIVE" - nobody listens at the first; the client gives up on it after
+ * RL_LINK_DEAD_MS, dials the second, stays there, and the request made meanwhile is answered. */
+static void endpoints(int dead, int live)
+{
+	struct rl_loop *loop;
+	struct server s = {0};
+	struct rl_client *c;
+	struct client_seen seen = {0};
+	char urls[128], url[64];
+	struct rl_client_opts o = {.url = "tcp://127.0.0.1:1,,tcp://127.0.0.1:2", .role = RELAIS__ROLE__ROLE_CTL};
+
+	RL_REQUIRE(rl_loop_create(&loop) == RL_OK);
+	RL_CHECK(rl_client_open(&c, &o, loop, TAG_CLIENT) == RL_EINVAL);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", live);
+	snprintf(urls, sizeof(urls), "tcp://127.0.0.1:%d,%s", dead, url);
+	o.url = urls;
+	RL_REQUIRE(rl_link_server_open(&s.sock) == RL_OK);
+	RL_REQUIRE(rl_link_listen(s.sock, url, NULL) == RL_OK);
+	RL_REQUIRE(rl_loop_add_socket(loop, s.sock, TAG_SERVER) == RL_OK);
+	RL_REQUIRE(rl_client_open(&c, &o, loop, TAG_CLIENT) == RL_OK);
+	RL_CHECK(rl_client_endpoint(c) == 0 && strcmp(rl_client_url(c), urls) != 0);
+	request(c, &seen);
+	pump(loop, &s, c, &seen, 1, RL_LINK_DEAD_MS + 5000);
+	RL_CHECK(seen.replies == 1);
+	RL_CHECK(rl_client_up(c) && rl_client_endpoint(c) == 1 && strcmp(rl_client_url(c), url) == 0);
+	pump(loop, &s, c, &seen, 2, 1000); /* up and heard: it stays */
+	RL_CHECK(rl_client_endpoint(c) == 1 && rl_client_redials(c) == 1);
+	rl_loop_destroy(loop);
+	rl_client_close(c);
+	nng_close(s.sock);
+}
+
 int main(void)
 {
 	char url[128];
@@ -289,5 +322,6 @@ int main(void)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
 	oversized(url);
 	stuck_peer(rltest_free_port());
+	endpoints(rltest_free_port(), rltest_free_port());
 	return rltest_done();
 }
