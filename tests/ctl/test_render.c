@@ -94,11 +94,11 @@ static void test_sites(void)
 	              "\"up\":true,\"survivable\":false,\"drain_pct\":50,\"failed_over_to\":\"\",\"by\":\"noc\","
 	              "\"reason\":\"fibre works\",\"since_us\":1.7e+15,\"command_seq\":3,\"covered_by\":\"\"}]}"));
 	RL_TABLE(t, rl_render_site_states(f, both, 2, r.now_us));
-	RL_CHECK(
-	    same("site table", t,
-	         "SITE         NAME         LINK SURVIVABLE DRAIN FAILED OVER CALLS TO     BY           SINCE      REASON\n"
-	         "casablanca   Casablanca   up   no           50% -           -            noc          3m05s ago  fibre works\n"
-	         "fes          Fes          lost yes         100% home        casablanca   admin        3m05s ago  flood\n"));
+	RL_CHECK(same(
+	    "site table", t,
+	    "SITE         NAME         LINK SURVIVABLE DRAIN FAILED OVER CALLS TO     BY           SINCE      REASON\n"
+	    "casablanca   Casablanca   up   no           50% -           -            noc          3m05s ago  fibre works\n"
+	    "fes          Fes          lost yes         100% home        casablanca   admin        3m05s ago  flood\n"));
 }
 
 static void test_audit(void)
