@@ -141,6 +141,8 @@ void rl_agent_move(struct rl_engine *e, struct rl_agent *a, int site)
 
 void rl_agent_reach(struct rl_engine *e, struct rl_agent *a, int reachable)
 {
+	if (reachable && a->site >= 0 && e->sites[a->site].held)
+		reachable = 0; /* its site hands over what it did alone first (survive.c) */
 	if (a->reachable == reachable)
 		return;
 	a->reachable = reachable;
@@ -269,11 +271,18 @@ void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach)
 	silent = e->now > a->last_seen_us ? e->now - a->last_seen_us : 0;
 	if (a->reachable && silent > (uint64_t)RL_LINK_DEAD_MS * 1000u)
 		rl_agent_reach(e, a, 0);
-	if (silent > (uint64_t)e->conf.agent_grace_s * 1000000u) {
-		rl_log(RL_LOG_NOTICE, "agent lost agent=%s silent_s=%llu", a->id,
-		       (unsigned long long)(silent / 1000000u));
-		rl_agent_logout(e, a, "link lost");
+	if (silent <= (uint64_t)e->conf.agent_grace_s * 1000000u)
+		return;
+	if (a->site >= 0 && e->sites[a->site].lost && e->sites[a->site].survivable) {
+		/* Working at a site that serves alone: still logged in when the site is back. A
+		 * call it had from another site went through the hub's relay, out of its reach. */
+		if (a->contact != NULL && a->contact->site != a->site &&
+		    a->contact->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED)
+			rl_contact_close(e, a->contact, 1, "agent's site lost");
+		return;
 	}
+	rl_log(RL_LOG_NOTICE, "agent lost agent=%s silent_s=%llu", a->id, (unsigned long long)(silent / 1000000u));
+	rl_agent_logout(e, a, "link lost");
 }
 
 /* ---------------------------------------------------------------------------------------- */

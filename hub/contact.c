@@ -153,6 +153,17 @@ static Relais__EventType rl_ended_event(struct rl_engine *e, const struct rl_con
 	return RELAIS__EVENT_TYPE__EV_CONTACT_ENDED;
 }
 
+/* rl_contact_unlink: an ended contact leaves the live model (freed after the commit). */
+static void rl_contact_unlink(struct rl_engine *e, struct rl_contact *c)
+{
+	if (c->agent != NULL)
+		c->agent->contact = NULL;
+	if (c->site >= 0 && e->sites[c->site].contacts)
+		e->sites[c->site].contacts--;
+	rl_htab_del(&e->contact_by_id, rl_htab_hash(c->id), c);
+	c->ended = 1;
+}
+
 /*
  * rl_contact_to moves contact c one step (ms: the step event's time, e.g. the wait before an
  * answer; an ending computes its own). OFFERED expects c->agent set; TRANSFERRED expects
@@ -219,14 +230,34 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 	rl_event(e, ev, c, a, ms, detail);
 	if (step != RL_C_SUBMITTED) /* a new contact's site hears of it in the submit's answer */
 		rl_push_update(e, c);
-	if (step == RL_C_ENDED) {
-		if (c->agent != NULL)
-			c->agent->contact = NULL;
-		if (c->site >= 0 && e->sites[c->site].contacts)
-			e->sites[c->site].contacts--;
-		rl_htab_del(&e->contact_by_id, rl_htab_hash(c->id), c);
-		c->ended = 1;
+	if (step == RL_C_ENDED)
+		rl_contact_unlink(e, c);
+}
+
+void rl_contact_take(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *j)
+{
+	uint64_t boot = c->rec->site_boot;
+
+	if (c->agent != NULL && c->agent->contact == c)
+		c->agent->contact = NULL;
+	c->agent = NULL;
+	if (c->queued)
+		rl_router_remove(&e->queues[c->queue], c);
+	if (c->plan != NULL && j->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED)
+		rl_call_finish(e, c);
+	relais__contact_record__free_unpacked(c->rec, NULL);
+	c->rec = j;
+	c->queue = rl_queue_idx(e, j->queue_id);
+	j->site_boot = boot;
+	j->suspended = 0;
+	if (j->state == RELAIS__CONTACT_STATE__CONTACT_QUEUED) {
+		rl_router_push(&e->queues[c->queue], c);
+		e->queues[c->queue].dirty = 1;
 	}
+	rl_dirty_contact(e, c);
+	rl_push_update(e, c);
+	if (j->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
+		rl_contact_unlink(e, c);
 }
 
 void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome, const char *why)
@@ -439,7 +470,8 @@ void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		rl_submit_again(e, r, cid);
 		return;
 	}
-	snprintf(cid, sizeof(cid), "c%010llu", (unsigned long long)rl_store_next_id(e->store, "next_contact"));
+	snprintf(cid, sizeof(cid), "%s%010llu", e->conf.contact_prefix[0] ? e->conf.contact_prefix : "c",
+	         (unsigned long long)rl_store_next_id(e->store, "next_contact"));
 	rl_store_extid_put(e->store, key, cid);
 	rec = rl_contact_rec(e, s, cid, ext, site, r->who == RL_WHO_NODE ? e->sites[site].boot_id : 0);
 	rl_represent(e, rec);

@@ -58,6 +58,8 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(ADMIN_SET_AGENT_STATE)] = {"AdminSetAgentState", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_CW, rl_h_admin_state},
     [RL_B(SITE_COMMAND)] = {"SiteCommand", RL_WHO_ADMIN | RL_WHO_NOC, RL_CW, rl_h_site_command},
     [RL_B(AUDIT_REQUEST)] = {"AuditRequest", RL_WHO_ADMIN | RL_WHO_NOC, RL_REQ_CACHED, rl_h_audit},
+    [RL_B(SITE_MODEL)] = {"SiteModel", RL_WHO_NODE, RL_REQ_CACHED, rl_h_site_model},
+    [RL_B(SITE_JOURNAL)] = {"SiteJournal", RL_WHO_NODE, RL_CW, rl_h_site_journal},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)
@@ -414,7 +416,7 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 	e->auth_arg = auth_arg;
 	e->now = now_us;
 	relais__hub_counters__init(&e->wire);
-	if ((rv = rl_provision(e, cfg)) != RL_OK ||
+	if ((rv = rl_provision(e, cfg)) != RL_OK || (rv = rl_survive_provision(e, cfg)) != RL_OK ||
 	    (rv = rl_store_open(&e->store, conf->data_dir, (size_t)conf->map_size_mb)) != RL_OK ||
 	    (rv = rl_provision_agents(e, cfg)) != RL_OK || (rv = rl_restore(e)) != RL_OK) {
 		rl_engine_close(e);
@@ -448,6 +450,8 @@ void rl_engine_close(struct rl_engine *e)
 	free(e->queues);
 	free(e->agents);
 	rl_dialplan_pb_free(e->dialplan);
+	for (int i = 0; i < e->nsites; i++)
+		free(e->sites[i].model);
 	rl_dialplan_unref(e->dialplan_src);
 	free(e->out);
 	free(e->dirty_agents.v);

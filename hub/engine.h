@@ -25,9 +25,11 @@ struct rl_hub_conf {
 	int offer_timeout_s;
 	int wrapup_s;
 	int batch_max;
-	int site_dead_ms;       /* a proven node silent this long: its site is lost */
-	int site_lost_end_s;    /* a lost site that cannot serve alone: its contacts end after this */
-	int represent_window_s; /* a caller lost with a site who calls again within: its old place */
+	int site_dead_ms;        /* a proven node silent this long: its site is lost */
+	int site_lost_end_s;     /* a lost site that cannot serve alone: its contacts end after this */
+	int represent_window_s;  /* a caller lost with a site who calls again within: its old place */
+	char contact_prefix[24]; /* contact ids are this and a number ("" = "c"); a survivable
+	                          * node's own engine numbers its contacts apart from the hub's */
 };
 
 /* Where a message goes: a pipe and, on a node link, the agent's chan. buf is borrowed. */

@@ -61,7 +61,13 @@ struct rl_site {
 	 * first of them that serves takes its queues' calls as its own (tier 0). */
 	int backup[RL_MAX_BACKUPS];
 	int nbackup;
-	int covered_by;  /* the backup taking its calls now; -1 = none */
+	int covered_by; /* the backup taking its calls now; -1 = none */
+	/* Survivable sites (survive.c): its model as text, and whether its seated agents wait for
+	 * the journal of what the site did alone (no offers until its last part). */
+	char *model;
+	size_t model_len;
+	uint64_t model_version;
+	int held;
 	uint64_t covers; /* the gone sites this one takes the calls of now (bit per site) */
 };
 

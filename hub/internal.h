@@ -19,6 +19,7 @@
  *   site.c       site nodes: links, liveness (lost, back, restarted), registration
  *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
  *   dialplan.c   the dial plan held here and pushed to every node
+ *   survive.c    survivable sites: the model their nodes serve alone with, the journal they hand back
  *   provision.c  the directory (sites, tenants, queues, agents) from the config
  *   restore.c    rebuilding memory from the store at start
  *   check.c      the model's self-check (tests)
@@ -249,6 +250,11 @@ void rl_contact_free(struct rl_contact *c);
 void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step, uint64_t ms);
 void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome, const char *why);
 void rl_contact_close(struct rl_engine *e, struct rl_contact *c, int failed, const char *why);
+/* rl_contact_take: a survivable site's own engine held c while the hub was lost; j (taken) is
+ * its record as the site holds it now. c's record becomes j (its site boot kept), in j's
+ * state, without an event (the site's journal brings that period's events); the caller binds
+ * agents. */
+void rl_contact_take(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *j);
 void rl_contact_lost(struct rl_engine *e, const struct rl_contact *c);
 void rl_contact_found(struct rl_engine *e, const struct rl_contact *c);
 int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec);
@@ -317,6 +323,11 @@ void rl_site_tell(struct rl_engine *e, int site);
 void rl_h_site_command(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_audit(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_noc_push_drain(struct rl_engine *e, int site);
+
+/* survive.c */
+int rl_survive_provision(struct rl_engine *e, const config_t *cfg);
+void rl_h_site_model(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_site_journal(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 
 /* dialplan.c */
 int rl_dialplan_provision(struct rl_engine *e, const config_setting_t *g);

@@ -49,6 +49,8 @@ void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 	if (qi < 0)
 		return;
 	q = &e->queues[qi];
+	if (rl_day(ev->ts_us) < q->st.day)
+		return; /* an earlier day's (a survivable site's journal): in the log, not in today's */
 	rl_kpi_day_of(q, rl_day(ev->ts_us));
 	switch (ev->type) {
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED:

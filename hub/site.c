@@ -364,6 +364,13 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	s->capacity = sr->capacity;
 	s->health = sr->health > 100 ? 100 : sr->health;
 	s->survivable = sr->survivable;
+	if (sr->journal_parts > 0 && !s->held) {
+		/* It served alone: its agents wait for what it hands over (survive.c). */
+		s->held = 1;
+		for (int i = 0; i < e->nagents; i++)
+			if (e->agents[i]->site == site)
+				rl_agent_reach(e, e->agents[i], 0);
+	}
 	snprintf(s->media_addr, sizeof(s->media_addr), "%s", sr->media_addr ? sr->media_addr : "");
 	rl_site_boot(e, site, sr->boot_id);
 	s->reg_pipe = s->pipe;

@@ -12,7 +12,7 @@
 struct rl_store {
 	MDB_env *env;
 	MDB_txn *txn; /* open write transaction of the current batch */
-	MDB_dbi agents, contacts, live, extids, marks[2], events, audit, meta;
+	MDB_dbi agents, contacts, live, extids, marks[3], events, audit, meta;
 	uint64_t next_event;
 	uint64_t commits;
 	int failed; /* first failed write of the open batch (RL_OK: none) */
@@ -77,6 +77,7 @@ int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb)
 	    (rc = mdb_dbi_open(txn, "extids", MDB_CREATE, &s->extids)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "lastagent", MDB_CREATE, &s->marks[RL_MARK_LASTAGENT])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "lost", MDB_CREATE, &s->marks[RL_MARK_LOST])) != 0 ||
+	    (rc = mdb_dbi_open(txn, "journals", MDB_CREATE, &s->marks[RL_MARK_JOURNAL])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
@@ -414,6 +415,24 @@ static int rl_store_live_each(void *a, MDB_val *k, MDB_val *v, MDB_txn *txn)
 	return ((rl_store_contact_cb)sa->cb)(sa->arg, r);
 }
 
+static int rl_store_contact_each(void *a, MDB_val *k, MDB_val *v, MDB_txn *txn)
+{
+	struct rl_scan_arg *sa = a;
+	Relais__ContactRecord *r = relais__contact_record__unpack(NULL, v->mv_size, v->mv_data);
+
+	(void)k;
+	(void)txn;
+	if (r == NULL)
+		return RL_EIO;
+	return ((rl_store_contact_cb)sa->cb)(sa->arg, r);
+}
+
+int rl_store_each_contact(struct rl_store *s, rl_store_contact_cb cb, void *arg)
+{
+	struct rl_scan_arg sa = {s, (void *)cb, arg};
+	return rl_store_scan(s, s->contacts, rl_store_contact_each, &sa);
+}
+
 int rl_store_each_live(struct rl_store *s, rl_store_contact_cb cb, void *arg)
 {
 	struct rl_scan_arg sa = {s, (void *)cb, arg};
@@ -437,7 +456,7 @@ static int rl_store_scan_since(struct rl_store *s, MDB_dbi dbi, uint64_t since_u
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	while (rc == 0) {
 		Relais__EventRecord *ev = relais__event_record__unpack(NULL, v.mv_size, v.mv_data);
-		int older = ev == NULL || ev->ts_us < since_us;
+		int older = ev == NULL || (ev->logged_us > ev->ts_us ? ev->logged_us : ev->ts_us) < since_us;
 		relais__event_record__free_unpacked(ev, NULL);
 		if (older)
 			break;

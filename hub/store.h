@@ -8,6 +8,8 @@
  *   lastagent tenant "/" caller     -> agent id "\0" u64 time (returning callers: sticky_s)
  *   lost      tenant "/" caller "/" dialled -> contact id "\0" u64 time (a caller lost with a site:
  *             calling again within represent_window_s gets the contact's place back)
+ *   journals  site "/" journal id "/" part -> "" "\0" u64 time (a survivable site's handover
+ *             parts applied: a part sent again is applied once)
  *   events    big-endian u64 seq  -> EventRecord (append-only; the next seq follows the last key)
  *   audit     the same seq -> EventRecord, for the operators' site commands (EV_NOC) only
  *   meta      "next_contact" -> u64
@@ -54,8 +56,8 @@ int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactReco
 int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen);
 void rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id);
 
-/* Marks: an id and a time under a key, in one of two tables. get: RL_ENOENT. */
-enum rl_store_mark { RL_MARK_LASTAGENT, RL_MARK_LOST };
+/* Marks: an id and a time under a key, in one of three tables. get: RL_ENOENT. */
+enum rl_store_mark { RL_MARK_LASTAGENT, RL_MARK_LOST, RL_MARK_JOURNAL };
 int rl_store_mark_get(struct rl_store *s, enum rl_store_mark m, const char *key, char *id, size_t len, uint64_t *ts);
 void rl_store_mark_put(struct rl_store *s, enum rl_store_mark m, const char *key, const char *id, uint64_t ts);
 void rl_store_mark_del(struct rl_store *s, enum rl_store_mark m, const char *key);
@@ -72,6 +74,8 @@ typedef int (*rl_store_contact_cb)(void *arg, Relais__ContactRecord *r);
 typedef int (*rl_store_event_cb)(void *arg, const Relais__EventRecord *ev);
 int rl_store_each_agent(struct rl_store *s, rl_store_agent_cb cb, void *arg);
 int rl_store_each_live(struct rl_store *s, rl_store_contact_cb cb, void *arg);
+/* Every contact, live or ended (a survivable node's journal). */
+int rl_store_each_contact(struct rl_store *s, rl_store_contact_cb cb, void *arg);
 /* Events newer than since_us, oldest first; the operators' site commands (EV_NOC) alone. */
 int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg);
 int rl_store_each_audit_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg);

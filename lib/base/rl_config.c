@@ -170,3 +170,68 @@ double rl_cfg_double(const config_setting_t *group, const char *name, double def
 		return i;
 	return def;
 }
+
+static int rl_cfg_skipped(const char *name, const char *const *skip)
+{
+	for (int i = 0; name != NULL && skip != NULL && skip[i] != NULL; i++)
+		if (strcmp(name, skip[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* rl_cfg_copy_value gives d (made by the caller, of s's type) s's value, or s's members. */
+static void rl_cfg_copy_value(config_setting_t *d, const config_setting_t *s, const char *const *skip)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		config_setting_set_int(d, config_setting_get_int(s));
+		break;
+	case CONFIG_TYPE_INT64:
+		config_setting_set_int64(d, config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		config_setting_set_float(d, config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		config_setting_set_bool(d, config_setting_get_bool(s));
+		break;
+	case CONFIG_TYPE_STRING:
+		config_setting_set_string(d, config_setting_get_string(s));
+		break;
+	default: /* group, list, array */
+		for (int i = 0; i < config_setting_length(s); i++)
+			rl_cfg_copy(d, config_setting_get_elem(s, (unsigned)i), skip);
+		break;
+	}
+}
+
+void rl_cfg_copy(config_setting_t *parent, const config_setting_t *s, const char *const *skip)
+{
+	const char *name = config_setting_name(s);
+	config_setting_t *d;
+
+	if (rl_cfg_skipped(name, skip))
+		return;
+	/* Members of a group have names; elements of a list or an array do not. */
+	d = config_setting_add(parent, config_setting_is_group(parent) ? name : NULL, config_setting_type(s));
+	if (d != NULL)
+		rl_cfg_copy_value(d, s, skip);
+}
+
+char *rl_cfg_text(const config_t *cfg, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (f == NULL)
+		return NULL;
+	config_write(cfg, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = n;
+	return buf;
+}

@@ -48,4 +48,13 @@ int rl_cfg_int(const config_setting_t *group, const char *name, int def);
 /* rl_cfg_double: number member `name` of group (int or float), or def when missing. */
 double rl_cfg_double(const config_setting_t *group, const char *name, double def);
 
+/* rl_cfg_copy adds a deep copy of s under parent (a group: by s's name; a list or an array:
+ * as its next element), leaving out every member, at any depth, whose name is in skip (a
+ * NULL-terminated list; NULL = none). */
+void rl_cfg_copy(config_setting_t *parent, const config_setting_t *s, const char *const *skip);
+
+/* rl_cfg_text writes cfg as libconfig text into a new string (the caller frees it; its
+ * length in *len if not NULL), or returns NULL. */
+char *rl_cfg_text(const config_t *cfg, size_t *len);
+
 #endif

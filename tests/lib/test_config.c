@@ -43,9 +43,49 @@ static int load(const char *text, struct conf *c, char *err, size_t errlen)
 	return rv;
 }
 
+/* A deep copy leaves out what it is told to, at any depth, and reads back the same. */
+static void test_copy(void)
+{
+	static const char *const skip[] = {"secret", NULL};
+	config_t src, dst, back;
+	config_setting_t *l;
+	const char *s = NULL;
+	char *text;
+	size_t len = 0;
+	int i = 0;
+	double d = 0;
+
+	config_init(&src);
+	config_init(&dst);
+	config_init(&back);
+	RL_CHECK(config_read_string(&src, "people = ( { id = \"a\"; secret = \"x\"; n = 3; w = 1.5; ok = true;\n"
+	                                  "  tags = [ \"t1\", \"t2\" ]; sub = { secret = 1; keep = 2; }; } );\n"
+	                                  "other = 7;") == CONFIG_TRUE);
+	rl_cfg_copy(config_root_setting(&dst), config_lookup(&src, "people"), skip);
+	text = rl_cfg_text(&dst, &len);
+	RL_REQUIRE(text != NULL && len == strlen(text));
+	RL_CHECK(strstr(text, "secret") == NULL && strstr(text, "other") == NULL);
+	RL_CHECK(config_read_string(&back, text) == CONFIG_TRUE);
+	l = config_lookup(&back, "people");
+	RL_REQUIRE(l != NULL && config_setting_length(l) == 1);
+	RL_CHECK(config_setting_lookup_string(config_setting_get_elem(l, 0), "id", &s) && strcmp(s, "a") == 0);
+	RL_CHECK(config_lookup_int(&back, "people.[0].n", &i) && i == 3);
+	RL_CHECK(config_lookup_float(&back, "people.[0].w", &d) && d == 1.5);
+	RL_CHECK(config_lookup_bool(&back, "people.[0].ok", &i) && i == 1);
+	RL_CHECK(config_lookup_string(&back, "people.[0].tags.[1]", &s) && strcmp(s, "t2") == 0);
+	RL_CHECK(config_lookup_int(&back, "people.[0].sub.keep", &i) && i == 2);
+	RL_CHECK(config_lookup(&back, "people.[0].sub.secret") == NULL);
+	free(text);
+	config_destroy(&src);
+	config_destroy(&dst);
+	config_destroy(&back);
+}
+
 int main(void)
 {
 	struct conf c;
+
+	test_copy();
 	char err[256];
 
 	RL_CHECK(load("g: { name = \"hub\"; };", &c, err, sizeof(err)) == RL_OK);
