@@ -69,6 +69,10 @@ double rlc_queue_num(cJSON *status, const char *qid, const char *field);
 /* rlc_agent_field returns a string field of agent `aid` from status (or NULL). */
 const char *rlc_agent_str(cJSON *status, const char *aid, const char *field);
 
+/* rlc_agents_in: 1 if every agent of ids ("a1,a2") is in state (e.g. "READY") at the hub,
+ * per `relaisctl status all`; 0 otherwise or if the hub does not answer. For RL_WAIT. */
+int rlc_agents_in(struct rlc *c, const char *ids, const char *state);
+
 /* rlc_log_path returns the path of a log file in the cluster dir. */
 const char *rlc_path(struct rlc *c, const char *name);
 
