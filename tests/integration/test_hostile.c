@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <nng/nng.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +44,45 @@ static void link_open(struct rlc *c, const struct rl_tls *tls)
 	nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe, NULL);
 	RL_REQUIRE(rl_link_dial(sock, c->hub_url, tls, &dialer) == RL_OK);
 	RL_WAIT_REQUIRE(20000, atomic_load(&pipes_up) > up);
+}
+
+/* A socket being closed, on a thread of its own. */
+struct closer {
+	nng_socket sock;
+	atomic_int done;
+};
+
+static void *close_run(void *arg)
+{
+	struct closer *k = arg;
+
+	nng_close(k->sock);
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/* link_close closes the test's socket and waits for it up to 10 s. With nng 1.5.2 closing a
+ * socket whose pipe the peer cut in the middle of a long message can hang for good; the
+ * project's clients close on a thread too (rl_client.c). Such a close is said and left to
+ * nng, the test goes on with a new socket: the hub's side is what is tested. */
+static void link_close(void)
+{
+	static struct closer closers[4]; /* outlive a close left hanging */
+	static int n;
+	struct closer *k = &closers[n++ % 4];
+	pthread_t t;
+
+	k->sock = sock;
+	atomic_store(&k->done, 0);
+	if (pthread_create(&t, NULL, close_run, k) != 0) {
+		nng_close(sock);
+		return;
+	}
+	pthread_detach(t);
+	for (int waited = 0; waited < 10000 && !atomic_load(&k->done); waited += 10)
+		rltest_sleep_ms(10);
+	if (!atomic_load(&k->done))
+		fprintf(stderr, "nng did not close the test's socket in 10 s (nng 1.5.2): left to it\n");
 }
 
 static void send_raw(const void *buf, size_t len)
@@ -97,6 +137,16 @@ static rl_env *rpc(rl_env *env)
 static void stop_all(void)
 {
 	rlc_stop_all(g_cluster);
+}
+
+/* hub_answers: 1 if the hub answers `relaisctl status` (over a connection of its own). */
+static int hub_answers(struct rlc *c)
+{
+	cJSON *s = rlc_status(c);
+	int ok = s != NULL;
+
+	cJSON_Delete(s);
+	return ok;
 }
 
 static uint64_t counter(struct rlc *c, const char *name)
@@ -196,8 +246,7 @@ int main(void)
 	RL_WAIT(20000, counter(&c, "bad_version") >= badver0 + 1);
 
 	/* Oversized: the transport refuses it (the pipe is closed); the hub stays up. No dialling
-	 * again once the hub has cut the pipe: nng 1.5.2 can hang for good closing a socket whose
-	 * dialer is in the middle of a connection attempt. */
+	 * again once the hub has cut the pipe: the frame would go out again on the new pipe. */
 	int down = atomic_load(&pipes_down);
 	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMINT, 3600 * 1000);
 	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMAXT, 3600 * 1000);
@@ -205,7 +254,8 @@ int main(void)
 	send_raw(big, RL_WIRE_MAX_FRAME * 8);
 	free(big);
 	RL_WAIT(20000, atomic_load(&pipes_down) > down);
-	nng_close(sock);
+	RL_WAIT_REQUIRE(20000, hub_answers(&c)); /* still serving */
+	link_close();
 
 	/* 3. Wrong secrets: refused clearly, then rate limited. */
 	link_open(&c, &tls);
@@ -263,7 +313,7 @@ int main(void)
 		rl_wire_free(r);
 	}
 	RL_CHECK(unknown_limited >= 1);
-	nng_close(sock);
+	link_close();
 
 	/* Still alive and answering. */
 	RL_CHECK(kill(c.hub, 0) == 0);
