@@ -4,6 +4,7 @@
  * the lifecycle counts, tenant isolation, where agents are seen, and clear refusals.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,13 @@
 #include "rl_time.h"
 #include "rlcluster.h"
 #include "rltest.h"
+
+static atomic_int link_up; /* agent_link_submit's connection is made (TLS handshake done) */
+
+static void on_link_up(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	atomic_store(&link_up, 1);
+}
 
 /* agent_link_submit: as a seated agent on the node, try to submit a contact as the site. */
 static int agent_link_submit(struct rlc *c, const char *url)
@@ -30,11 +38,18 @@ static int agent_link_submit(struct rlc *c, const char *url)
 	snprintf(cert, sizeof(cert), "%s/agent.pem", c->certs);
 	snprintf(key, sizeof(key), "%s/agent.key", c->certs);
 	struct rl_tls tls = {ca, cert, key, NULL};
-	if (rl_link_client_open(&s) != RL_OK || rl_link_dial(s, url, &tls, NULL) != RL_OK)
+	if (rl_link_client_open(&s) != RL_OK)
 		return -1;
+	atomic_store(&link_up, 0);
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_link_up, NULL);
+	if (rl_link_dial(s, url, &tls, NULL) != RL_OK) {
+		nng_close(s);
+		return -1;
+	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
-	/* The TLS handshake may not be done when we first send (a loaded machine): send again
-	 * after each second of silence until the node answers the submission, for 20 s. */
+	RL_WAIT(20000, atomic_load(&link_up));
+	/* Sent again after each second of silence until the node answers the submission, for
+	 * 20 s. */
 	uint64_t end = rl_mono_us() + 20000000u;
 	while (code < 0 && rl_mono_us() < end) {
 		rl_env_init(&env);
