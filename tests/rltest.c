@@ -139,6 +139,47 @@ void rltest_sleep_ms(int ms)
 		;
 }
 
+static long long rltest_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rltest_wait_begin(struct rltest_wait *w, int timeout_ms)
+{
+	w->start_ms = rltest_now_ms();
+	w->deadline_ms = w->start_ms + timeout_ms;
+	w->pause_ms = 1;
+}
+
+int rltest_wait_again(struct rltest_wait *w)
+{
+	long long left = w->deadline_ms - rltest_now_ms();
+
+	if (left <= 0)
+		return 0;
+	/* The last try falls on the deadline itself, whatever the pause. */
+	rltest_sleep_ms(left < w->pause_ms ? (int)left : w->pause_ms);
+	w->pause_ms = w->pause_ms * 2 > 100 ? 100 : w->pause_ms * 2;
+	return 1;
+}
+
+int rltest_wait_end(const struct rltest_wait *w, int ok, const char *file, int line, const char *what, int require)
+{
+	if (ok) {
+		rltest_passed++;
+		return 1;
+	}
+	rltest_failed++;
+	fprintf(stderr, "%s:%d: timed out after %lld ms waiting for: %s\n", file, line, rltest_now_ms() - w->start_ms,
+	        what);
+	if (require)
+		exit(rltest_done());
+	return 0;
+}
+
 int rltest_run(const char *cmdline, const char *logpath)
 {
 	char buf[4096];

@@ -3,6 +3,7 @@
  *
  * Checks: RL_CHECK(cond) records a failure and goes on; RL_REQUIRE(cond) records it and
  * exits the test at once. rltest_done() prints "N passed, N failed" and returns the exit code.
+ * Waits: RL_WAIT(ms, cond) polls a condition up to a deadline and is a check itself.
  * Processes: rltest_spawn starts a real program (stdout+stderr to a log file), rltest_stop
  * sends a signal and reaps it. Paths: rltest_bin("hub/relais-hub") under the build tree,
  * rltest_src("deploy/...") under the source tree; rltest_tmpdir makes a fresh directory.
@@ -59,8 +60,43 @@ int rltest_stop(pid_t pid, int sig, int timeout_ms);
 /* rltest_free_port returns a TCP port on 127.0.0.1 that was free a moment ago. */
 int rltest_free_port(void);
 
-/* rltest_sleep_ms sleeps. */
+/* rltest_sleep_ms sleeps. Tests wait on conditions (RL_WAIT below); a fixed sleep is only for
+ * what is itself timed: pacing a sender, real-time audio, a quiet period a check relies on. */
 void rltest_sleep_ms(int ms);
+
+/*
+ * Waiting for a condition, not for a time. RL_WAIT(ms, cond) evaluates cond until it is true
+ * or ms milliseconds have passed: at once, then after 1, 2, 4 ... ms, at most 100 ms apart
+ * (a cond that runs a program, like relaisctl, is not run in a tight loop), and once more at
+ * the deadline. It is a check: a pass if cond came true, else a failure that names cond and
+ * how long it waited. Its value is 1 if cond came true, else 0. RL_WAIT_REQUIRE also exits
+ * the test on a timeout, as RL_REQUIRE does. Give generous deadlines (10 to 30 s, sanitizers
+ * on a loaded machine): a fast machine waits only as long as cond takes.
+ */
+#define RL_WAIT(ms, cond)         RLTEST_WAIT_(ms, cond, #cond, 0)
+#define RL_WAIT_REQUIRE(ms, cond) RLTEST_WAIT_(ms, cond, #cond, 1)
+
+struct rltest_wait {
+	long long start_ms, deadline_ms; /* CLOCK_MONOTONIC */
+	int pause_ms;                    /* the next pause between two tries */
+};
+
+/* rltest_wait_begin starts a wait of timeout_ms; rltest_wait_again pauses before the next
+ * try, returns 0 once the deadline has passed; rltest_wait_end records the check (what: the
+ * condition's text) and returns ok, or exits if require and !ok. Used by RL_WAIT. */
+void rltest_wait_begin(struct rltest_wait *w, int timeout_ms);
+int rltest_wait_again(struct rltest_wait *w);
+int rltest_wait_end(const struct rltest_wait *w, int ok, const char *file, int line, const char *what, int require);
+
+#define RLTEST_WAIT_(ms, cond, what, require)                                                 \
+	__extension__({                                                                       \
+		struct rltest_wait rltest_w_;                                                 \
+		int rltest_ok_;                                                               \
+		rltest_wait_begin(&rltest_w_, (ms));                                          \
+		while (!(rltest_ok_ = (cond) ? 1 : 0) && rltest_wait_again(&rltest_w_))       \
+			;                                                                     \
+		rltest_wait_end(&rltest_w_, rltest_ok_, __FILE__, __LINE__, what, (require)); \
+	})
 
 /* rltest_run runs a command line via /bin/sh, output appended to logpath; returns exit status. */
 int rltest_run(const char *cmdline, const char *logpath);

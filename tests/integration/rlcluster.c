@@ -388,6 +388,23 @@ const char *rlc_agent_str(cJSON *status, const char *aid, const char *field)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+int rlc_agents_in(struct rlc *c, const char *ids, const char *state)
+{
+	cJSON *s = rlc_status(c);
+	int all = s != NULL;
+
+	for (const char *p = ids; all && *p;) {
+		char id[64];
+		size_t n = strcspn(p, ",");
+		snprintf(id, sizeof(id), "%.*s", (int)n, p);
+		const char *st = rlc_agent_str(s, id, "state");
+		all = st != NULL && strcmp(st, state) == 0;
+		p += n + (p[n] == ',');
+	}
+	cJSON_Delete(s);
+	return all;
+}
+
 void rlc_stop_all(struct rlc *c)
 {
 	for (int i = c->nprocs - 1; i >= 0; i--)

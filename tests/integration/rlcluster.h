@@ -19,28 +19,6 @@
 #include "rl_wire.h"
 #include "rltest.h"
 
-#ifndef RL_WAIT
-/* RL_WAIT(ms, cond): wait for cond, not for a time - evaluated every 50 ms until true or ms
- * have passed; a check (a failure names cond), whose value is 1 if cond came true. (Defined
- * here until tests/rltest.h has its own, of the same meaning.) */
-#define RL_WAIT(ms, cond)                                                                                       \
-	__extension__({                                                                                         \
-		uint64_t rlc_until_ = rl_mono_us() + (uint64_t)(ms)*1000u;                                      \
-		int rlc_ok_;                                                                                    \
-		while (!(rlc_ok_ = (cond) ? 1 : 0) && rl_mono_us() < rlc_until_)                                \
-			rltest_sleep_ms(50);                                                                    \
-		if (!rlc_ok_)                                                                                   \
-			rlc_ok_ = (cond) ? 1 : 0;                                                               \
-		if (rlc_ok_)                                                                                    \
-			rltest_passed++;                                                                        \
-		else                                                                                            \
-			fprintf(stderr, "%s:%d: waited %d ms in vain for: %s\n", __FILE__, __LINE__, (int)(ms), \
-			        #cond),                                                                         \
-			    rltest_failed++;                                                                    \
-		rlc_ok_;                                                                                        \
-	})
-#endif
-
 #define RLC_MAX_PROCS 32
 
 struct rlc {
@@ -101,6 +79,10 @@ double rlc_queue_num(cJSON *status, const char *qid, const char *field);
 
 /* rlc_agent_field returns a string field of agent `aid` from status (or NULL). */
 const char *rlc_agent_str(cJSON *status, const char *aid, const char *field);
+
+/* rlc_agents_in: 1 if every agent of ids ("a1,a2") is in state (e.g. "READY") at the hub,
+ * per `relaisctl status all`; 0 otherwise or if the hub does not answer. For RL_WAIT. */
+int rlc_agents_in(struct rlc *c, const char *ids, const char *state);
 
 /* rlc_log_path returns the path of a log file in the cluster dir. */
 const char *rlc_path(struct rlc *c, const char *name);

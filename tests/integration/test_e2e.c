@@ -4,6 +4,7 @@
  * the lifecycle counts, tenant isolation, where agents are seen, and clear refusals.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,16 @@
 
 #include "rl_err.h"
 #include "rl_link.h"
+#include "rl_time.h"
 #include "rlcluster.h"
 #include "rltest.h"
+
+static atomic_int link_up; /* agent_link_submit's connection is made (TLS handshake done) */
+
+static void on_link_up(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	atomic_store(&link_up, 1);
+}
 
 /* agent_link_submit: as a seated agent on the node, try to submit a contact as the site. */
 static int agent_link_submit(struct rlc *c, const char *url)
@@ -29,18 +38,25 @@ static int agent_link_submit(struct rlc *c, const char *url)
 	snprintf(cert, sizeof(cert), "%s/agent.pem", c->certs);
 	snprintf(key, sizeof(key), "%s/agent.key", c->certs);
 	struct rl_tls tls = {ca, cert, key, NULL};
-	if (rl_link_client_open(&s) != RL_OK || rl_link_dial(s, url, &tls, NULL) != RL_OK)
+	if (rl_link_client_open(&s) != RL_OK)
 		return -1;
+	atomic_store(&link_up, 0);
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_link_up, NULL);
+	if (rl_link_dial(s, url, &tls, NULL) != RL_OK) {
+		nng_close(s);
+		return -1;
+	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
-	/* The TLS handshake may not be done when we first send (a loaded machine): try again
-	 * until the node answers the submission. */
-	for (int attempt = 0; attempt < 10 && code < 0; attempt++) {
+	RL_WAIT(20000, atomic_load(&link_up));
+	/* Sent again after each second of silence until the node answers the submission, for
+	 * 20 s. */
+	uint64_t end = rl_mono_us() + 20000000u;
+	while (code < 0 && rl_mono_us() < end) {
 		rl_env_init(&env);
 		env.req_id = 1;
 		h.role = RELAIS__ROLE__ROLE_AGENT;
 		env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
 		env.hello = &h;
-		rltest_sleep_ms(300);
 		rl_link_send(s, 0, &env);
 		rl_env_init(&env);
 		env.req_id = 2;
@@ -62,6 +78,8 @@ static int agent_link_submit(struct rlc *c, const char *url)
 		}
 	}
 	nng_close(s);
+	if (code < 0)
+		fprintf(stderr, "the node did not answer a submission from a seated agent's link in 20 s\n");
 	return code;
 }
 
@@ -87,29 +105,20 @@ int main(void)
 	rlc_start_agents(&c, dakar, "a2", "answer=0.2,talk=0.5,wrap=0.2", "agents-dakar.log");
 	rlc_start_agents(&c, c.hub_url, "a3", "answer=0.2,talk=0.5,wrap=0.2", "agents-home.log");
 
-	/* Wait until all three are logged in and ready. */
-	int ready = 0;
-	for (int i = 0; i < 100 && !ready; i++) {
+	/* All three logged in and ready. */
+	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "a1,a2,a3", "READY"));
+	{
+		/* Seated agents are seen at their node's site; the home agent at none. */
 		cJSON *s = rlc_status(&c);
-		const char *s1 = s ? rlc_agent_str(s, "a1", "state") : NULL;
-		const char *s2 = s ? rlc_agent_str(s, "a2", "state") : NULL;
-		const char *s3 = s ? rlc_agent_str(s, "a3", "state") : NULL;
-		ready = s1 && s2 && s3 && strstr(s1, "READY") && strstr(s2, "READY") && strstr(s3, "READY") &&
-		        !strstr(s1, "NOT") && !strstr(s2, "NOT") && !strstr(s3, "NOT");
-		if (ready) {
-			/* Seated agents are seen at their node's site; the home agent at none. */
-			const char *site1 = rlc_agent_str(s, "a1", "site_id");
-			const char *site2 = rlc_agent_str(s, "a2", "site_id");
-			const char *site3 = rlc_agent_str(s, "a3", "site_id");
-			RL_CHECK(site1 && strcmp(site1, "casablanca") == 0);
-			RL_CHECK(site2 && strcmp(site2, "dakar") == 0);
-			RL_CHECK(site3 == NULL || site3[0] == 0);
-		}
+		const char *site1 = s ? rlc_agent_str(s, "a1", "site_id") : NULL;
+		const char *site2 = s ? rlc_agent_str(s, "a2", "site_id") : NULL;
+		const char *site3 = s ? rlc_agent_str(s, "a3", "site_id") : NULL;
+		RL_CHECK(s != NULL);
+		RL_CHECK(site1 && strcmp(site1, "casablanca") == 0);
+		RL_CHECK(site2 && strcmp(site2, "dakar") == 0);
+		RL_CHECK(site3 == NULL || site3[0] == 0);
 		cJSON_Delete(s);
-		if (!ready)
-			rltest_sleep_ms(200);
 	}
-	RL_REQUIRE(ready);
 
 	for (int i = 0; i < 6; i++) {
 		snprintf(args, sizeof(args), "submit --tenant telco --queue telco.billing --caller +21252200%04d", i);

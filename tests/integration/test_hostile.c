@@ -6,7 +6,9 @@
  */
 #include <arpa/inet.h>
 #include <nng/nng.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,69 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
+static struct rlc *g_cluster; /* so that an early exit (RL_REQUIRE) still stops the hub */
 static nng_socket sock;
+static nng_dialer dialer;
+static atomic_int pipes_up, pipes_down; /* the test's link to the hub: connections made, lost */
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_fetch_add(ev == NNG_PIPE_EV_ADD_POST ? &pipes_up : &pipes_down, 1);
+}
+
+/* link_open dials the hub on a fresh socket and waits until the connection is up (TLS
+ * handshake done), so that what the test sends next reaches the hub. */
+static void link_open(struct rlc *c, const struct rl_tls *tls)
+{
+	int up = atomic_load(&pipes_up);
+
+	RL_REQUIRE(rl_link_client_open(&sock) == RL_OK);
+	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_pipe, NULL);
+	nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe, NULL);
+	RL_REQUIRE(rl_link_dial(sock, c->hub_url, tls, &dialer) == RL_OK);
+	RL_WAIT_REQUIRE(20000, atomic_load(&pipes_up) > up);
+}
+
+/* A socket being closed, on a thread of its own. */
+struct closer {
+	nng_socket sock;
+	atomic_int done;
+};
+
+static void *close_run(void *arg)
+{
+	struct closer *k = arg;
+
+	nng_close(k->sock);
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/* link_close closes the test's socket and waits for it up to 10 s. With nng 1.5.2 closing a
+ * socket whose pipe the peer cut in the middle of a long message can hang for good; the
+ * project's clients close on a thread too (rl_client.c). Such a close is said and left to
+ * nng, the test goes on with a new socket: the hub's side is what is tested. */
+static void link_close(void)
+{
+	static struct closer closers[4]; /* outlive a close left hanging */
+	static int n;
+	struct closer *k = &closers[n++ % 4];
+	pthread_t t;
+
+	k->sock = sock;
+	atomic_store(&k->done, 0);
+	if (pthread_create(&t, NULL, close_run, k) != 0) {
+		nng_close(sock);
+		return;
+	}
+	pthread_detach(t);
+	for (int waited = 0; waited < 10000 && !atomic_load(&k->done); waited += 10)
+		rltest_sleep_ms(10);
+	if (!atomic_load(&k->done))
+		fprintf(stderr, "nng did not close the test's socket in 10 s (nng 1.5.2): left to it\n");
+}
 
 static void send_raw(const void *buf, size_t len)
 {
@@ -45,6 +109,17 @@ static rl_env *recv_env(int ms)
 	return env;
 }
 
+/* version_error_came reads what the hub sends within ms: 1 if it is an ERR_VERSION error. */
+static int version_error_came(int ms)
+{
+	rl_env *e = recv_env(ms);
+	int v = e != NULL && e->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
+	        e->error->code == RELAIS__ERROR_CODE__ERR_VERSION;
+
+	rl_wire_free(e);
+	return v;
+}
+
 /* rpc sends env and returns the reply with the same req_id (others are skipped). */
 static rl_env *rpc(rl_env *env)
 {
@@ -59,6 +134,21 @@ static rl_env *rpc(rl_env *env)
 	return NULL;
 }
 
+static void stop_all(void)
+{
+	rlc_stop_all(g_cluster);
+}
+
+/* hub_answers: 1 if the hub answers `relaisctl status` (over a connection of its own). */
+static int hub_answers(struct rlc *c)
+{
+	cJSON *s = rlc_status(c);
+	int ok = s != NULL;
+
+	cJSON_Delete(s);
+	return ok;
+}
+
 static uint64_t counter(struct rlc *c, const char *name)
 {
 	cJSON *s = rlc_status(c);
@@ -71,11 +161,13 @@ static uint64_t counter(struct rlc *c, const char *name)
 
 int main(void)
 {
-	struct rlc c;
+	static struct rlc c; /* outlives main: stop_all runs at exit */
 	char ca[700], cert[700], key[700];
 	rl_env env, *r;
 
 	rlc_init(&c, "hostile", 1);
+	g_cluster = &c;
+	atexit(stop_all);
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ ]; }");
 	rlc_agent(&c, "a1", "telco", "billing = 5;", "");
 	rlc_start_hub(&c);
@@ -99,9 +191,7 @@ int main(void)
 	snprintf(cert, sizeof(cert), "%s/agent.pem", c.certs);
 	snprintf(key, sizeof(key), "%s/agent.key", c.certs);
 	struct rl_tls tls = {ca, cert, key, NULL};
-	RL_REQUIRE(rl_link_client_open(&sock) == RL_OK);
-	RL_REQUIRE(rl_link_dial(sock, c.hub_url, &tls, NULL) == RL_OK);
-	rltest_sleep_ms(500);
+	link_open(&c, &tls);
 
 	/* A request before Hello gets a clear error, not silence or a crash. */
 	Relais__AgentSetState ss = RELAIS__AGENT_SET_STATE__INIT;
@@ -149,28 +239,26 @@ int main(void)
 	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_LOGIN;
 	env.agent_login = &al;
 	send_env(&env);
-	rltest_sleep_ms(300);
-	int got_version_error = 0;
-	for (rl_env *e; (e = recv_env(300)) != NULL; rl_wire_free(e))
-		if (e->body_case == RELAIS__ENVELOPE__BODY_ERROR && e->error->code == RELAIS__ERROR_CODE__ERR_VERSION)
-			got_version_error = 1;
-	RL_CHECK(got_version_error);
+	RL_WAIT(20000, version_error_came(100));
+	/* Counted as the hub takes them in (the last one may come after the version error). */
+	RL_WAIT(20000, counter(&c, "malformed") >= malformed0 + 50);
+	RL_WAIT(20000, counter(&c, "bad_field") >= badfield0 + 1);
+	RL_WAIT(20000, counter(&c, "bad_version") >= badver0 + 1);
 
-	RL_CHECK(counter(&c, "malformed") >= malformed0 + 50);
-	RL_CHECK(counter(&c, "bad_field") >= badfield0 + 1);
-	RL_CHECK(counter(&c, "bad_version") >= badver0 + 1);
-
-	/* Oversized: the transport refuses it (the pipe is closed); the hub stays up. */
+	/* Oversized: the transport refuses it (the pipe is closed); the hub stays up. No dialling
+	 * again once the hub has cut the pipe: the frame would go out again on the new pipe. */
+	int down = atomic_load(&pipes_down);
+	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMINT, 3600 * 1000);
+	nng_dialer_set_ms(dialer, NNG_OPT_RECONNMAXT, 3600 * 1000);
 	void *big = calloc(1, RL_WIRE_MAX_FRAME * 8);
 	send_raw(big, RL_WIRE_MAX_FRAME * 8);
 	free(big);
-	rltest_sleep_ms(300);
-	nng_close(sock);
+	RL_WAIT(20000, atomic_load(&pipes_down) > down);
+	RL_WAIT_REQUIRE(20000, hub_answers(&c)); /* still serving */
+	link_close();
 
 	/* 3. Wrong secrets: refused clearly, then rate limited. */
-	RL_REQUIRE(rl_link_client_open(&sock) == RL_OK);
-	RL_REQUIRE(rl_link_dial(sock, c.hub_url, &tls, NULL) == RL_OK);
-	rltest_sleep_ms(300);
+	link_open(&c, &tls);
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
@@ -225,7 +313,7 @@ int main(void)
 		rl_wire_free(r);
 	}
 	RL_CHECK(unknown_limited >= 1);
-	nng_close(sock);
+	link_close();
 
 	/* Still alive and answering. */
 	RL_CHECK(kill(c.hub, 0) == 0);

@@ -37,7 +37,7 @@ int main(void)
 	rlc_start_agents(&c, url, "l1", "answer=0.2,talk=1,wrap=0.5,fixed=1,xfer=telco.escalation", "l1.log");
 	rlc_start_agents(&c, url, "l2", "answer=0.2,talk=1,wrap=0.5,fixed=1", "l2.log");
 	rlc_start_agents(&c, url, "b1", "answer=0.2,talk=1,wrap=0.5,fixed=1,xfer=telco.escalation", "b1.log");
-	rltest_sleep_ms(2000);
+	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "l1,l2,b1", "READY"));
 
 	RL_CHECK(rlc_ctl(&c, url, "submit --tenant telco --queue telco.billing --caller +212600000001", &out) == 0);
 	free(out);

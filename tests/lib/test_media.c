@@ -108,6 +108,39 @@ static void slow_close(struct rl_audio_src *s)
 {
 }
 
+/* heard: 1 once call id at m has received want packets and measured a round trip (RTCP). */
+static int heard(struct rl_media *m, const char *id, uint64_t want)
+{
+	struct rl_media_quality q;
+
+	return rl_media_quality(m, id, &q) == RL_OK && q.rx_packets >= want && q.rtt_ms >= 0;
+}
+
+/* rx_packets: the packets call id at m has received (0 if no such call). */
+static uint64_t rx_packets(struct rl_media *m, const char *id)
+{
+	struct rl_media_quality q;
+
+	return rl_media_quality(m, id, &q) == RL_OK ? q.rx_packets : 0;
+}
+
+/* frames_played: the frames call id at m has played to its sink (0 if no such call). */
+static uint64_t frames_played(struct rl_media *m, const char *id)
+{
+	struct rl_media_quality q;
+
+	return rl_media_quality(m, id, &q) == RL_OK ? q.frames : 0;
+}
+
+/* refused: what m has thrown away as forged (failed its tag, or replayed). */
+static uint64_t refused(struct rl_media *m)
+{
+	struct rl_media_counters c;
+
+	rl_media_counters(m, &c);
+	return c.auth_fail + c.replay;
+}
+
 /* make_leg: lk, plk are the leg's own and its peer's latch secrets (NULL: none). */
 static void make_leg(struct rl_media_leg *l, const char *id, const uint8_t *ktx, const uint8_t *krx, uint32_t stx,
                      uint32_t srx, const char *peer, int own, uint32_t seed, const uint8_t *lk, const uint8_t *plk)
@@ -178,7 +211,8 @@ int main(void)
 	dup.src->close(dup.src);
 	dup.sink->close(dup.sink);
 	free(g_kept[--g_nkept]);
-	rltest_sleep_ms(SECONDS * 1000 + 1500);
+	/* The sources' SECONDS of audio, in real time, have crossed both ways. */
+	RL_WAIT(SECONDS * 1000 + 20000, heard(site, "c1", SECONDS * 50 - 5) && heard(agent, "c1", SECONDS * 50 - 5));
 	RL_CHECK(rl_media_quality(site, "c1", &qs) == RL_OK);
 	RL_CHECK(rl_media_quality(agent, "c1", &qa) == RL_OK);
 	printf("site: rx %llu lost %lld jitter %.2f ms rtt %.2f ms playout %.0f ms mos %.2f\n",
@@ -197,7 +231,7 @@ int main(void)
 	RL_CHECK(rl_media_add(site, &ls2) == RL_OK);
 	RL_CHECK(rl_media_add(agent, &la2) == RL_OK);
 	RL_CHECK(rl_media_has(site, "c1", 0x5000) == 1);
-	rltest_sleep_ms(1000);
+	RL_WAIT(20000, rx_packets(agent, "c1") >= 40);
 	RL_CHECK(rl_media_quality(agent, "c1", &qa) == RL_OK);
 	RL_CHECK(qa.rx_packets >= 40); /* counted afresh on the new plan */
 
@@ -207,7 +241,7 @@ int main(void)
 	RL_REQUIRE(rl_media_open(&evil, NULL) == RL_OK);
 	make_leg(&le, "c1", k2, k2, 0x6000, 0x7777, rl_media_local(site), 1, 7, l1, NULL);
 	RL_CHECK(rl_media_add(evil, &le) == RL_OK);
-	rltest_sleep_ms(500);
+	RL_WAIT(20000, refused(site) >= 10);
 	rl_media_counters(site, &mc);
 	printf("site counters: rx %llu auth_fail %llu replay %llu malformed %llu unknown %llu\n",
 	       (unsigned long long)mc.rx, (unsigned long long)mc.auth_fail, (unsigned long long)mc.replay,
@@ -247,7 +281,8 @@ int main(void)
 	RL_REQUIRE(rl_audio_gen_src(&play, 8000, 3, 1) == RL_OK);
 	RL_CHECK(rl_media_add_local(site, "ivr:1", 8000, play, mem_sink(), NULL, NULL) == RL_OK);
 	RL_CHECK(rl_media_played(site, "ivr:1") == 0);
-	rltest_sleep_ms(1400);
+	/* The 1 s source has ended, and the call went on playing to 1.2 s. */
+	RL_WAIT(20000, rl_media_played(site, "ivr:1") == 1 && frames_played(site, "ivr:1") >= 60);
 	RL_CHECK(rl_media_played(site, "ivr:1") == 1);
 	RL_CHECK(rl_media_played(site, "nope") == -1);
 	RL_CHECK(rl_media_del(site, "ivr:1", NULL) == RL_OK);
@@ -258,8 +293,10 @@ int main(void)
 	struct rl_audio_src slow = {.read = slow_read, .close = slow_close, .rate = 8000};
 	unsigned idle_load = rl_media_load(site);
 	RL_CHECK(rl_media_add_local(site, "slow", 8000, &slow, NULL, NULL, NULL) == RL_OK);
-	uint64_t worst = 0;
-	for (int i = 0; i < 40; i++) {
+	/* The lock timed every 5 ms, at least 40 times, until the load says overloaded (20 s at
+	 * most: the check below says if it never did). */
+	uint64_t worst = 0, until = rl_mono_us() + 20000000u;
+	for (int i = 0; (i < 40 || rl_media_load(site) < 90) && rl_mono_us() < until; i++) {
 		uint64_t t = rl_mono_us();
 		rl_media_counters(site, &mc);
 		if (rl_mono_us() - t > worst)

@@ -165,17 +165,15 @@ static void carrier_call(struct rl_client *hub)
 	RL_CHECK(k.updates == 2 && k.calls_seen[1] == 0);
 	RL_CHECK(rl_bridge_calls(g_bridge) == 1);
 	RL_CHECK(c->media_ssrc == 0x1001 && c->audio_src == NULL && c->audio_sink == NULL);
-	rltest_sleep_ms(200);
+	RL_WAIT(10000, ends_reads(&e) > 0); /* the media thread reads the caller from the attached leg */
 	reads = ends_reads(&e);
-	RL_CHECK(reads > 0); /* the media thread reads the caller from the attached leg */
 
 	/* The same plan again: nothing moves. A new plan re-keys the call, the leg goes on. */
 	update(c, hub, RELAIS__CONTACT_STATE__CONTACT_CONNECTED, &p1);
 	RL_CHECK(rl_bridge_calls(g_bridge) == 1 && c->media_ssrc == 0x1001);
 	update(c, hub, RELAIS__CONTACT_STATE__CONTACT_CONNECTED, &p2);
 	RL_CHECK(rl_bridge_calls(g_bridge) == 1 && c->media_ssrc == 0x1002);
-	rltest_sleep_ms(200);
-	RL_CHECK(ends_reads(&e) > reads);
+	RL_WAIT(10000, ends_reads(&e) > reads);
 	RL_CHECK(e.src_closed == 0 && e.sink_closed == 0);
 
 	/* Away from the agent: the media side first, so the source finds the leg free. */

@@ -119,7 +119,9 @@ int main(void)
 	rlc_start_agents(&c, casa_url, "a3", "answer=8,talk=3,wrap=0.5,fixed=1", "agent-a3.log");
 	rlc_start_agents(&c, casa_url, "a4", "answer=0.3,talk=1,wrap=0.5,fixed=1,xfer_number=+33140000000",
 	                 "agent-a4.log");
-	rltest_sleep_ms(3000);
+	/* The node takes SIP calls and every agent is READY at the hub. */
+	RL_WAIT_REQUIRE(30000, rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "sip listening addr=") >= 1);
+	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "a1,a2,a3,a4", "READY"));
 
 	/* 1. Ringing, then audio both ways; the agent hangs up. */
 	RL_CHECK(sipp(&c, "call_audio", "+212522000100") == 0);

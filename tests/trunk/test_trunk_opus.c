@@ -69,7 +69,9 @@ int main(void)
 	const char *url = rlc_start_node(&c, "casablanca", NULL, NULL);
 	snprintf(c.agent_extra, sizeof(c.agent_extra), "--audio-out %s/heard-%%a-%%c.wav", c.dir);
 	rlc_start_agents(&c, url, "a1", "answer=0.3,talk=6,wrap=0.5,fixed=1", "agents.log");
-	rltest_sleep_ms(3000);
+	/* The node takes SIP calls and every agent is READY at the hub. */
+	RL_WAIT_REQUIRE(30000, rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "sip listening addr=") >= 1);
+	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "a1", "READY"));
 
 	/* The call: Opus answered (the scenario checks the SDP), audio both ways, the agent
 	 * hangs up. sipp read the whole capture. */

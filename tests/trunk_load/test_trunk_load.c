@@ -419,12 +419,18 @@ int main(void)
 		}
 		if (over == 0 && main_done)
 			over_done = 1; /* never full: the checks below say so */
-		rltest_sleep_ms(1000);
+		rltest_sleep_ms(1000); /* the sampling period of the peaks above */
 	}
-	if (!main_done)
-		rltest_stop(sipp, SIGKILL, 1000), st = -1;
-	if (over > 0 && !over_done)
-		rltest_stop(over, SIGKILL, 1000), ost = -1;
+	if (!main_done) {
+		fprintf(stderr, "sipp main did not finish in %d s: stopped\n", secs);
+		rltest_stop(sipp, SIGKILL, 1000);
+		st = -1;
+	}
+	if (over > 0 && !over_done) {
+		fprintf(stderr, "sipp overflow did not finish in %d s: stopped\n", secs);
+		rltest_stop(over, SIGKILL, 1000);
+		ost = -1;
+	}
 	double cpu[3] = {proc_cpu_s(c->hub) - cpu0[0], proc_cpu_s(node) - cpu0[1], proc_cpu_s(agents) - cpu0[2]};
 	double el = mono_s() - t0;
 	printf(

@@ -344,6 +344,41 @@ static cJSON *call_row(struct rlc *c, const char *id)
 	return row;
 }
 
+/* ends_reported: 1 once the hub holds both ends' final quality report for contact id. */
+static int ends_reported(struct rlc *c, const char *id)
+{
+	cJSON *row = call_row(c, id);
+	cJSON *qa = cJSON_GetObjectItemCaseSensitive(row, "agent"), *qs = cJSON_GetObjectItemCaseSensitive(row, "site");
+	int both = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(qa, "final")) &&
+	           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(qs, "final"));
+
+	cJSON_Delete(row);
+	return both;
+}
+
+/* agent_leg: the newest client of the proxy, from index `from` on, that is an agent's socket
+ * (not the node's media port) and has had a packet from the relay; -1 if none yet. */
+static int agent_leg(struct proxy *p, int from, int node_port)
+{
+	int leg = -1;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = from; i < p->nclients; i++)
+		if (ntohs(p->client[i].sin_port) != node_port && p->last_len[i] > 12)
+			leg = i;
+	pthread_mutex_unlock(&p->mu);
+	return leg;
+}
+
+/* proxy_clients: how many client sockets the proxy has seen (an agent has one per call). */
+static int proxy_clients(struct proxy *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int n = p->nclients;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 /* submit a contact through the node; returns its id (static buffer) or NULL. */
 static const char *submit(struct rlc *c, const char *node_url, const char *queue, const char *extra)
 {
@@ -417,7 +452,7 @@ static struct leg_result one_call(struct rlc *c, const char *casa, const char *t
 	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "jitter_ms"),
 	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "rtt_ms"));
 	/* The hub keeps both ends' quality with the call, after it ended. */
-	rltest_sleep_ms(1500);
+	RL_WAIT(20000, ends_reported(c, cid));
 	cJSON *row = call_row(c, cid);
 	RL_CHECK(row != NULL);
 	if (row != NULL) {
@@ -469,7 +504,7 @@ int main(void)
 	snprintf(c.agent_extra, sizeof(c.agent_extra), "--audio-in %s --audio-out %s/seated-%%c.wav",
 	         rlc_path(&c, "agent.wav"), c.dir);
 	rlc_start_agents(&c, casa_url, "a1", "answer=0.2,talk=3,wrap=0.5,fixed=1", "agent-a1.log");
-	rltest_sleep_ms(2500);
+	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "a9,a1", "READY"));
 
 	/* 1. Clean path through the relay. */
 	struct leg_result clean = one_call(&c, casa_url, "clean:");
@@ -511,13 +546,15 @@ int main(void)
 	atomic_store(&px.jitter_ms, 0);
 
 	/* 4. Hostile packets at the relay and at the agent while a call runs. */
+	int legs = proxy_clients(&px);
 	const char *hid = submit(&c, casa_url, "telco.home", "");
 	RL_REQUIRE(hid != NULL);
 	char hostile_id[128];
 	snprintf(hostile_id, sizeof(hostile_id), "%s", hid);
 	snprintf(what, sizeof(what), "contact=%s", hostile_id);
 	RL_CHECK(wait_line(rlc_path(&c, "agent-a9.log"), "event=media_start", what, 20));
-	rltest_sleep_ms(1000);
+	/* The relay has sent this call's agent a packet: one to replay. */
+	RL_WAIT(20000, agent_leg(&px, legs, c.media_port[0]) >= 0);
 	double drop_before = relay_num(&c, "dropped");
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in relay = {
@@ -576,13 +613,14 @@ int main(void)
 
 	/* 5. The hub crashes during a relayed call: after its restart both ends get a new plan
 	 * (new keys, new SSRCs, a new relay call) and the audio flows again. */
+	legs = proxy_clients(&px);
 	const char *kid = submit(&c, casa_url, "telco.home", "");
 	RL_REQUIRE(kid != NULL);
 	char crash_id[128];
 	snprintf(crash_id, sizeof(crash_id), "%s", kid);
 	snprintf(what, sizeof(what), "contact=%s", crash_id);
 	RL_CHECK(wait_line(rlc_path(&c, "agent-a9.log"), "event=media_start", what, 20));
-	rltest_sleep_ms(1000);
+	RL_WAIT(20000, agent_leg(&px, legs, c.media_port[0]) >= 0); /* the call's audio flows */
 	rlc_stop_hub(&c, SIGKILL);
 	rlc_start_hub(&c);
 	RL_CHECK(wait_line(rlc_path(&c, "agent-a9.log"), "event=media_end", what, 40));
