@@ -32,6 +32,7 @@ struct node_settings {
 	char key_file[RL_CFG_STRLEN];
 	char log_level[RL_CFG_STRLEN];
 	char state_dir[RL_CFG_STRLEN];
+	int survivable;
 };
 
 static const struct rl_cfg_opt node_opts[] = {
@@ -45,6 +46,8 @@ static const struct rl_cfg_opt node_opts[] = {
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
     {"state_dir", RL_CFG_STR, 0, 400, "", offsetof(struct node_settings, state_dir),
      "where the node keeps what must outlive it (the hub's dial plan); \"\": nothing kept"},
+    {"survivable", RL_CFG_BOOL, 0, 1, "false", offsetof(struct node_settings, survivable),
+     "serve the site's carrier calls alone while the hub is lost (needs state_dir; docs/failover.md)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -254,6 +257,11 @@ int main(int argc, char **argv)
 	snprintf(nc.site_id, sizeof(nc.site_id), "%.64s", ns.site_id);
 	snprintf(nc.name, sizeof(nc.name), "%.256s", ns.name[0] ? ns.name : ns.site_id);
 	nc.capacity = (uint32_t)ns.capacity;
+	nc.survivable = ns.survivable;
+	if (ns.survivable && !ns.state_dir[0]) {
+		fprintf(stderr, "relais-node: node.survivable needs node.state_dir (the journal of its time alone)\n");
+		goto out;
+	}
 	nc.hub_url = ns.hub;
 	const config_setting_t *ls = config_lookup(&cfg, "node.listen");
 	for (int i = 0; ls && i < config_setting_length(ls) && i < 8; i++)
