@@ -190,12 +190,61 @@ int sbc_stop(struct sbc *b)
 	return st;
 }
 
-void sbc_kill(struct sbc *b)
+static struct sbc *g_sbc; /* sbc_setup's, for the exit paths */
+
+static void sbc_cleanup(void)
 {
-	if (b->sipp > 0)
-		kill(b->sipp, SIGTERM);
-	if (b->pid > 0)
-		kill(b->pid, SIGTERM);
+	if (g_sbc->frozen > 0)
+		kill(g_sbc->frozen, SIGCONT); /* a stopped process would not hear SIGTERM */
+	if (g_sbc->sipp > 0)
+		rltest_stop(g_sbc->sipp, SIGTERM, 2000);
+	sbc_stop(g_sbc);
+	rlc_stop_all(g_sbc->c);
+}
+
+static void sbc_on_signal(int sig)
+{
+	struct rlc *c = g_sbc->c;
+
+	/* Only async-signal-safe calls: signal what we started and leave. */
+	if (g_sbc->frozen > 0)
+		kill(g_sbc->frozen, SIGCONT);
+	if (g_sbc->sipp > 0)
+		kill(g_sbc->sipp, SIGTERM);
+	if (g_sbc->pid > 0)
+		kill(g_sbc->pid, SIGTERM);
+	for (int i = 0; i < c->nprocs; i++)
+		if (c->procs[i] > 0)
+			kill(c->procs[i], SIGTERM);
+	if (c->hub > 0)
+		kill(c->hub, SIGTERM);
+	_exit(128 + sig);
+}
+
+void sbc_setup(struct sbc *b, struct rlc *c, const char *name)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rlc_init(c, name, 1);
+	RL_REQUIRE(sbc_init(b, c));
+	printf("cluster, logs and the SBC's configuration (sbc/) in %s\n", c->dir);
+	g_sbc = b;
+	atexit(sbc_cleanup);
+	signal(SIGINT, sbc_on_signal);
+	signal(SIGTERM, sbc_on_signal);
+}
+
+void sbc_check_logs(struct sbc *b)
+{
+	char name[64];
+
+	for (int i = -1; i < 2 * b->nsites; i++) {
+		if (i < 0)
+			snprintf(name, sizeof(name), "hub.log");
+		else
+			snprintf(name, sizeof(name), "%s-%s.log", i % 2 ? "agents" : "node", b->site[i / 2]);
+		RL_CHECK(rlc_count_in_file(rlc_path(b->c, name), "Sanitizer") == 0);
+		RL_CHECK(rlc_count_in_file(rlc_path(b->c, name), "runtime error") == 0);
+	}
 }
 
 int sbc_count(struct sbc *b, const char *needle)

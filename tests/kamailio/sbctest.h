@@ -27,12 +27,18 @@ struct sbc {
 	char site[SBC_SITES_MAX][32]; /* the site nodes, and their SIP ports on 127.0.0.1 */
 	int site_port[SBC_SITES_MAX];
 	int no_answer_ms; /* sbc.sh --no-answer-ms; 0 = its default */
+	pid_t frozen;     /* a process the test stopped (SIGSTOP), continued before the end */
 	char kamailio[600], kamcmd[600], sipp_bin[600];
 };
 
 /* sbc_init: the fixture for cluster c, with the tools found ($KAMAILIO, $KAMCMD, $SIPP, else
  * their Debian paths); returns 0, saying what to install, if one is missing. */
 int sbc_init(struct sbc *b, struct rlc *c);
+
+/* sbc_setup starts a test: the cluster's directory (rlc_init, with TLS), the fixture (the test
+ * fails if a tool is missing), and the end: at exit, and on SIGINT or SIGTERM, every process
+ * the cluster and the fixture started is stopped (b->frozen continued first). One per test. */
+void sbc_setup(struct sbc *b, struct rlc *c, const char *name);
 
 /* sbc_site declares a site node listening for SIP on 127.0.0.1:port. */
 void sbc_site(struct sbc *b, const char *name, int port);
@@ -49,8 +55,9 @@ long sbc_start(struct sbc *b);
  * none running). */
 int sbc_stop(struct sbc *b);
 
-/* sbc_kill: SIGTERM to sipp and the SBC, for a signal handler (async-signal-safe). */
-void sbc_kill(struct sbc *b);
+/* sbc_check_logs checks that the hub's log, and the node-<site>.log and agents-<site>.log of
+ * each site, tell of no sanitizer finding (call it once they are stopped). */
+void sbc_check_logs(struct sbc *b);
 
 /* sbc_count: lines of the SBC's log containing needle. */
 int sbc_count(struct sbc *b, const char *needle);

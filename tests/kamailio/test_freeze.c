@@ -44,29 +44,6 @@ static int g_sip_port[2];
 static const char *g_site[2] = {"casablanca", "fes"};
 static const char *g_queue[2] = {"telco.casa", "telco.fes"};
 
-static void cleanup(void)
-{
-	if (g_casa > 0)
-		kill(g_casa, SIGCONT); /* a stopped node would not hear SIGTERM */
-	if (b.sipp > 0)
-		rltest_stop(b.sipp, SIGTERM, 2000);
-	sbc_stop(&b);
-	rlc_stop_all(&c);
-}
-
-static void on_signal(int sig)
-{
-	if (g_casa > 0)
-		kill(g_casa, SIGCONT);
-	sbc_kill(&b);
-	for (int i = 0; i < c.nprocs; i++)
-		if (c.procs[i] > 0)
-			kill(c.procs[i], SIGTERM);
-	if (c.hub > 0)
-		kill(c.hub, SIGTERM);
-	_exit(128 + sig);
-}
-
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -201,6 +178,7 @@ static long freeze(void)
 	long t0, t;
 
 	snprintf(down, sizeof(down), "sbc destination down uri=sip:127.0.0.1:%d", g_sip_port[0]);
+	b.frozen = g_casa; /* continued on any exit */
 	RL_REQUIRE(kill(g_casa, SIGSTOP) == 0);
 	t0 = now_ms();
 	printf("casablanca frozen (SIGSTOP) after %d calls queued there\n", node_count(0, "carrier call queued"));
@@ -211,6 +189,7 @@ static long freeze(void)
 		rltest_sleep_ms(100);
 	}
 	RL_REQUIRE(kill(g_casa, SIGCONT) == 0);
+	b.frozen = 0;
 	printf("casablanca woken (SIGCONT) after %ld ms: the SBC failed %d calls over from it for no answer; "
 	       "marked it down: %s; the hub lost it: %s\n",
 	       t, sbc_count(&b, "status=408 site=casablanca"), sbc_count(&b, down) > 0 ? "yes" : "NO",
@@ -225,13 +204,7 @@ int main(void)
 	long frozen;
 	int st;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	rlc_init(&c, "freeze", 1);
-	RL_REQUIRE(sbc_init(&b, &c));
-	printf("cluster, logs and the SBC's configuration (sbc/) in %s\n", c.dir);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	sbc_setup(&b, &c, "freeze");
 	start_cluster();
 
 	snprintf(b.groups, sizeof(b.groups), "casa casablanca,fes %s\n", DID);
@@ -286,11 +259,6 @@ int main(void)
 
 	RL_CHECK(sbc_stop(&b) != -1);
 	rlc_stop_all(&c);
-	const char *logs[] = {"hub.log", "node-casablanca.log", "node-fes.log", "agents-casablanca.log",
-	                      "agents-fes.log"};
-	for (int i = 0; i < 5; i++) {
-		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "Sanitizer") == 0);
-		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "runtime error") == 0);
-	}
+	sbc_check_logs(&b);
 	return rltest_done();
 }

@@ -18,12 +18,10 @@
  * and the hub must count each call once: a refused INVITE that was retried elsewhere is not
  * a second contact.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "rlcluster.h"
 #include "rltest.h"
@@ -37,29 +35,6 @@ static struct rlc c;      /* the cluster: global so that the exit paths can stop
 static struct sbc b;      /* the SBC in front of it */
 static int g_sip_port[2]; /* the nodes' SIP ports, by g_site */
 static const char *g_site[2] = {"casablanca", "fes"};
-
-/* ------------------------------------------------------------------------------------------ */
-/* Clean-up, also on RL_REQUIRE's exit and on SIGINT/SIGTERM */
-
-static void cleanup(void)
-{
-	if (b.sipp > 0)
-		rltest_stop(b.sipp, SIGTERM, 2000);
-	sbc_stop(&b);
-	rlc_stop_all(&c);
-}
-
-static void on_signal(int sig)
-{
-	/* Only async-signal-safe calls: signal what we started and leave. */
-	sbc_kill(&b);
-	for (int i = 0; i < c.nprocs; i++)
-		if (c.procs[i] > 0)
-			kill(c.procs[i], SIGTERM);
-	if (c.hub > 0)
-		kill(c.hub, SIGTERM);
-	_exit(128 + sig);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Measurements */
@@ -160,13 +135,7 @@ int main(void)
 	int d0, d1, calls = 0;
 	long t;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	rlc_init(&c, "kamailio", 1);
-	RL_REQUIRE(sbc_init(&b, &c));
-	printf("cluster, logs and the SBC's configuration (sbc/) in %s\n", c.dir);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	sbc_setup(&b, &c, "kamailio");
 	c.media = 1;
 	snprintf(c.top_extra, sizeof(c.top_extra), "media = { relay_listen = \"127.0.0.1:%d\"; };", sbc_free_port(0));
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 1; }");
@@ -308,11 +277,6 @@ int main(void)
 	RL_CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	RL_CHECK(sbc_count(&b, "CRITICAL") == 0 && sbc_count(&b, "ERROR") == 0);
 	rlc_stop_all(&c);
-	const char *logs[] = {"hub.log", "node-casablanca.log", "node-fes.log", "agents-casablanca.log",
-	                      "agents-fes.log"};
-	for (int i = 0; i < 5; i++) {
-		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "Sanitizer") == 0);
-		RL_CHECK(rlc_count_in_file(rlc_path(&c, logs[i]), "runtime error") == 0);
-	}
+	sbc_check_logs(&b);
 	return rltest_done();
 }
