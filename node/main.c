@@ -75,7 +75,7 @@ struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
 	char tls_dir[RL_CFG_STRLEN], prompt_dir[RL_CFG_STRLEN];
 	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s, tls_port, refer_timeout_s;
-	int max_media_load;
+	int max_media_load, stall_ms;
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
@@ -95,6 +95,8 @@ static const struct rl_cfg_opt sip_opts[] = {
     {"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
     {"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
      "an external transfer's wait for the carrier's outcome"},
+    {"stall_ms", RL_CFG_INT, 100, 60000, "1000", offsetof(struct sip_settings, stall_ms),
+     "a stall of the SIP thread this long makes the INVITEs that waited through it get 503"},
     {"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
      "prompt set for queue position and expected wait (\"\": none)"},
     {"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
@@ -160,6 +162,7 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	conf->sip.tls_port = (uint16_t)ss.tls_port;
 	conf->sip.tls_dir = ss.tls_dir[0] ? rl_strdup(ss.tls_dir) : NULL;
 	conf->sip.refer_timeout_s = (unsigned)ss.refer_timeout_s;
+	conf->sip.stall_ms = (unsigned)ss.stall_ms;
 	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
 	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
 	snprintf(conf->announce_dir, sizeof(conf->announce_dir), "%.500s", ss.announce_dir);
