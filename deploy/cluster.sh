@@ -170,6 +170,21 @@ while read -r site tenants skills ids; do
 	done
 done < <(agents_conf)
 agent_list=${agent_entries%,$'\n'} # libconfig lists take no trailing comma
+# dial_plan: the numbers the sites' trunks answer and their IVR menus, held at the hub and
+# pushed to every node (any site can take any number: the SBC sends a number's calls to the
+# first site up in its group); prompts are file names in the nodes' prompt_dir.
+dial_plan() {
+	cat <<EOF2
+dial_plan = {
+  dids = ( { did = "+212522000100"; tenant = "telco"; menu = "telco-main"; } );
+  menus = ( { id = "telco-main"; prompt = "menu.wav"; timeout_s = 5; tries = 2;
+              default_queue = "telco.billing";
+              options = ( { digit = "1"; queue = "telco.billing"; key = "topic"; value = "facturation"; },
+                          { digit = "2"; queue = "telco.tech"; key = "topic"; value = "technique"; },
+                          { digit = "3"; queue = "telco.billing"; key = "lang"; value = "ar"; } ); } );
+};
+EOF2
+}
 cat > "$dir/hub.conf" <<EOF2
 hub: {
   id = "hub-1";
@@ -182,10 +197,12 @@ hub: {
 };
 tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
 media = { relay_listen = "127.0.0.1:$((port + 100))"; };
+# Each site's backups take its calls while it is gone (the SBC's order for its numbers is the
+# same: sbc_groups below).
 sites = (
-  { id = "casablanca"; name = "Casablanca"; key = "$(site_key casablanca)"; },
-  { id = "fes"; name = "Fès"; key = "$(site_key fes)"; },
-  { id = "dakar"; name = "Dakar"; key = "$(site_key dakar)"; }
+  { id = "casablanca"; name = "Casablanca"; key = "$(site_key casablanca)"; backup = [ "fes", "dakar" ]; },
+  { id = "fes"; name = "Fès"; key = "$(site_key fes)"; backup = [ "casablanca", "dakar" ]; },
+  { id = "dakar"; name = "Dakar"; key = "$(site_key dakar)"; backup = [ "casablanca", "fes" ]; }
 );
 @include "$keys/operators.conf"
 tenants = (
@@ -216,11 +233,13 @@ queues = (
 agents = (
 $agent_list
 );
+$(dial_plan)
 EOF2
 
-gen_node() { # site name streams... ($sip_group: the site's trunk, if any)
+gen_node() { # site name streams... ($sip_group: the site's trunk, if any; $node_more: settings)
 	local site=$1 name=$2
 	shift 2
+	mkdir -p "$dir/data/node-$site"
 	cat > "$dir/node-$site.conf" <<EOF2
 node: {
   site_id = "$site";
@@ -230,6 +249,8 @@ node: {
   listen = [ "tls+tcp://127.0.0.1:${node_port[$site]}" ];
   log_level = "notice";
   key_file = "$keys/$site.key";
+  state_dir = "$dir/data/node-$site";
+${node_more:-}
 };
 @include "$keys/operators.conf"
 tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
@@ -241,19 +262,6 @@ ${sip_group:-}
 EOF2
 }
 rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
-# site_dial_plan: the numbers a site's trunk answers and their IVR menus - for now the same at
-# every site (the SBC may send a number's calls to any of them), generated here once. The
-# dial plan is to move to the hub, which will push it to the nodes.
-site_dial_plan() {
-	cat <<EOF2
-  dids = ( { did = "+212522000100"; tenant = "telco"; menu = "telco-main"; } );
-  menus = ( { id = "telco-main"; prompt = "$prompts/menu.wav"; timeout_s = 5; tries = 2;
-              default_queue = "telco.billing";
-              options = ( { digit = "1"; queue = "telco.billing"; key = "topic"; value = "facturation"; },
-                          { digit = "2"; queue = "telco.tech"; key = "topic"; value = "technique"; },
-                          { digit = "3"; queue = "telco.billing"; key = "lang"; value = "ar"; } ); } );
-EOF2
-}
 # site_trunk SITE: the site's sip group - its trunk on its own port, taking calls from the SBC
 # (on loopback) only, with the dial plan.
 site_trunk() {
@@ -264,7 +272,7 @@ sip = {
   listen = "127.0.0.1:${sip_port[$1]}"; media_ip = "127.0.0.1"; trunks = [ "127.0.0.1" ];
   rtp_min = $lo; rtp_max = $hi; max_calls = $(((hi - lo + 1) / 2)); # two ports a call
   announce_dir = "$prompts"; announce_first_s = 10; announce_every_s = 30;
-$(site_dial_plan)
+  prompt_dir = "$prompts"; # the hub's dial plan's prompts
 };
 EOF2
 }
@@ -278,6 +286,8 @@ gen_node fes "Fès" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 6); priority = 0; patience_s = 45.0; }" \
 	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 12); priority = 0; patience_s = 90.0; }"
 sip_group=$(site_trunk dakar)
+# Dakar's link to the hub crosses a WAN that drops: it serves alone meanwhile (docs/failover.md).
+node_more="  survivable = true;"
 gen_node dakar "Dakar" \
 	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 18); priority = 2; patience_s = 60.0; }"
 

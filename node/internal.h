@@ -86,12 +86,15 @@ struct rl_node {
 	int nsources;
 	struct rl_source ctl;
 	struct rl_node_counters ctr;
-	struct rl_bundler *down;    /* frames for local links, sent once per loop batch */
-	struct rl_bridge *bridge;   /* the voice path of the site's calls; NULL = none */
-	int marker;                 /* cookie of requests whose answers need no handling */
-	unsigned drain_pct;         /* what the NOC (through the hub, or a tool here) asked */
-	uint64_t cmd_seq;           /* the hub's last site command applied */
-	int hub_lost;               /* the hub not heard for RL_NODE_HUB_LOST_MS */
+	struct rl_bundler *down;  /* frames for local links, sent once per loop batch */
+	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
+	int marker;               /* cookie of requests whose answers need no handling */
+	unsigned drain_pct;       /* what the NOC (through the hub, or a tool here) asked */
+	uint64_t cmd_seq;         /* the hub's last site command applied */
+	int hub_lost;             /* the hub not heard for RL_NODE_HUB_LOST_MS (or not reached yet) */
+	int hub_reached;          /* heard at least once since the start */
+	int start_judged;         /* not reached within RL_NODE_HUB_LOST_MS of the start: said so */
+	uint64_t opened_us;
 	struct rl_node_plan *plans; /* the dial plan in force */
 	unsigned applied;           /* the share of new calls the sources refuse now */
 	struct rl_alone alone;      /* survivable sites */

@@ -738,7 +738,19 @@ void rl_node_tick(struct rl_node *n)
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
-		       n->hub_lost ? "lost" : "back", n->conf.site_id, n->conf.survivable);
+		       n->hub_lost      ? "lost"
+		       : n->hub_reached ? "back"
+		                        : "reached",
+		       n->conf.site_id, n->conf.survivable);
+		n->hub_reached |= !n->hub_lost;
+		rl_alone_tick(n);
+		rl_node_apply_drain(n);
+	} else if (!n->hub_reached && n->hub_lost && now - n->opened_us > RL_NODE_HUB_LOST_MS * 1000u &&
+	           !n->start_judged) {
+		/* Started while the hub is out of reach: lost, as if it had been heard once. */
+		n->start_judged = 1;
+		rl_log(RL_LOG_WARNING, "hub not reached since the start site=%s survivable=%d", n->conf.site_id,
+		       n->conf.survivable);
 		rl_alone_tick(n);
 		rl_node_apply_drain(n);
 	}
@@ -755,6 +767,8 @@ int rl_node_add_source(struct rl_node *n, struct rl_source *src)
 		return RL_EFULL;
 	src->node = n;
 	n->sources[n->nsources++] = src;
+	if (n->applied != 0 && src->ops->drain != NULL)
+		src->ops->drain(src, n->applied); /* (the hub not reached yet, or a drain) */
 	return RL_OK;
 }
 
@@ -781,6 +795,9 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	n->conf.plan = NULL; /* kept in n->plans */
 	n->loop = loop;
 	n->plans = rl_node_plan_open(conf->plan, conf->prompt_dir, conf->state_dir);
+	n->hub_lost = 1; /* until it is reached: new calls are refused */
+	n->opened_us = rl_mono_us();
+	n->applied = 100;
 	rl_alone_open(n);
 	n->ctl.ops = &rl_ctl_ops;
 	n->ctl.node = n;
