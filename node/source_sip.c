@@ -564,8 +564,13 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 			ss->transferred++;
 		break;
 	case RELAIS__CONTACT_STATE__CONTACT_ENDED:
-		/* The agent hung up (or the hub ended it): release the caller. */
+		/* The agent hung up (or the hub ended it): release the caller. One the hub counts
+		 * answered who never reached an agent here (we were frozen or cut off while it was
+		 * accepted elsewhere) was not: the hub takes that answer back. */
 		c->contact_live = 0;
+		if (u->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED && !c->connected_once &&
+		    rl_sc_waiting(c->phase))
+			rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED, 1);
 		rl_sc_event(ss, c, RL_SC_EV_ENDED, &a);
 		rl_sc_maybe_free(ss, c);
 		break;
