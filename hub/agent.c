@@ -42,6 +42,7 @@ struct rl_agent *rl_agent_new(struct rl_engine *e, const char *id)
 	struct rl_agent *a = rl_calloc(1, sizeof(*a));
 
 	a->members = rl_calloc((size_t)e->nqueues + 1, sizeof(*a->members));
+	a->nmembers = e->nqueues;
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->site = a->route_site = -1;
 	a->wrap_queue = -1;
@@ -58,6 +59,8 @@ void rl_agent_free(struct rl_agent *a)
 		free(a->cache[i].buf);
 	if (a->rec)
 		relais__agent_record__free_unpacked(a->rec, NULL);
+	for (int i = 0; a->members != NULL && i < a->nmembers; i++)
+		free(a->members[i].up); /* still in a ready list as the engine closes */
 	free(a->members);
 	free(a);
 }

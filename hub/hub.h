@@ -81,17 +81,26 @@ struct rl_overflow {
 struct rl_contact;
 struct rl_agent;
 
-/* A ready agent's place in one (queue, tier) list. */
+#define RL_SKIP_LEVELS 12 /* a ready list's levels: 4^12 agents before its search slows */
+
+/* A ready agent's place in one (queue, tier) list: a skip list ordered by the key it was
+ * linked with (router.c), doubly linked at its base. */
 struct rl_member {
 	struct rl_member *prev, *next;
+	struct rl_member **up; /* next at levels 1 .. height - 1 (NULL for height 1) */
 	struct rl_agent *agent;
+	uint64_t idle_us, seq; /* the key: score desc, idle since asc, then first linked first */
+	int score;
 	int queue, tier;
+	uint8_t height;
 	int linked;
 };
 
 struct rl_list {
 	struct rl_member *head, *tail;
+	struct rl_member *top[RL_SKIP_LEVELS]; /* first member at each level above the base */
 	uint32_t len;
+	uint64_t seq;
 };
 
 struct rl_qstats {
@@ -156,11 +165,12 @@ struct rl_agent {
 	Relais__AgentRecord *rec; /* owned; the durable record's image */
 	uint64_t tenants;         /* bit per tenant index */
 	uint8_t level[RL_MAX_SKILLS];
-	int site;                   /* logged in at this site index; -1 = home */
-	int route_site;             /* the site it is routed as: its site, or where its site failed over */
-	uint64_t covers;            /* the gone sites its route site backs up now (bit per site) */
-	int tier[64];               /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
-	struct rl_member *members;  /* one per queue */
+	int site;                  /* logged in at this site index; -1 = home */
+	int route_site;            /* the site it is routed as: its site, or where its site failed over */
+	uint64_t covers;           /* the gone sites its route site backs up now (bit per site) */
+	int tier[64];              /* per queue index: eligibility tier, -1 = none (<= 64 queues) */
+	struct rl_member *members; /* one per queue */
+	int nmembers;
 	struct rl_contact *contact; /* offered / connected */
 	/* Link binding: where this session's last message came from. */
 	uint32_t pipe;

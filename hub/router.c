@@ -184,10 +184,79 @@ int rl_router_skill_score(const struct rl_queue *q, const struct rl_agent *a)
 	return score;
 }
 
+/*
+ * Ready lists are skip lists (Pugh): the base level is a doubly linked list in routing
+ * order, which rl_router_pick walks from its head; each member also stands, with probability
+ * 1/4 per level, in sparser lists above it, so finding a member's place costs O(log n)
+ * whatever its key - an agent that is ready again with its old idle time (its link came
+ * back) goes where it was, not after a walk of every ready agent.
+ */
+
+/* rl_before: x is served before y. */
+static int rl_before(const struct rl_member *x, const struct rl_member *y)
+{
+	if (x->score != y->score)
+		return x->score > y->score;
+	if (x->idle_us != y->idle_us)
+		return x->idle_us < y->idle_us;
+	return x->seq < y->seq;
+}
+
+/* The member after x at level k (x NULL: the list's first at that level). */
+static struct rl_member *rl_skip_next(const struct rl_list *l, const struct rl_member *x, int k)
+{
+	if (x == NULL)
+		return k == 0 ? l->head : l->top[k];
+	return k == 0 ? x->next : x->up[k - 1];
+}
+
+static void rl_skip_set(struct rl_list *l, struct rl_member *x, int k, struct rl_member *to)
+{
+	if (x == NULL && k == 0)
+		l->head = to;
+	else if (x == NULL)
+		l->top[k] = to;
+	else if (k == 0)
+		x->next = to;
+	else
+		x->up[k - 1] = to;
+}
+
+/* rl_skip_find: pred[k] is the last member served before m at each level (NULL: none). */
+static void rl_skip_find(const struct rl_list *l, const struct rl_member *m, struct rl_member **pred)
+{
+	struct rl_member *p = NULL;
+
+	for (int k = RL_SKIP_LEVELS - 1; k >= 0; k--) {
+		struct rl_member *n;
+		while ((n = rl_skip_next(l, p, k)) != NULL && rl_before(n, m))
+			p = n;
+		pred[k] = p;
+	}
+}
+
+static uint8_t rl_skip_height(void)
+{
+	static uint64_t x = 0x9e3779b97f4a7c15ULL; /* xorshift: heights only shape the search */
+	uint8_t h = 1;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	for (uint64_t r = x; h < RL_SKIP_LEVELS && (r & 3) == 0; r >>= 2)
+		h++;
+	return h;
+}
+
 static void rl_list_unlink(struct rl_list *l, struct rl_member *m)
 {
+	struct rl_member *pred[RL_SKIP_LEVELS];
+
 	if (!m->linked)
 		return;
+	rl_skip_find(l, m, pred);
+	for (int k = 1; k < m->height; k++)
+		rl_skip_set(l, pred[k], k, m->up[k - 1]);
 	if (m->prev)
 		m->prev->next = m->next;
 	else
@@ -196,31 +265,35 @@ static void rl_list_unlink(struct rl_list *l, struct rl_member *m)
 		m->next->prev = m->prev;
 	else
 		l->tail = m->prev;
+	free(m->up);
+	m->up = NULL;
 	m->prev = m->next = NULL;
 	m->linked = 0;
 	l->len--;
 }
 
-/* Insert before `at` (NULL = at the tail). */
-static void rl_list_insert(struct rl_list *l, struct rl_member *m, struct rl_member *at)
+/* rl_list_insert links m at its key's place. */
+static void rl_list_insert(struct rl_list *l, struct rl_member *m)
 {
-	m->next = at;
-	m->prev = at ? at->prev : l->tail;
-	if (m->prev)
-		m->prev->next = m;
-	else
-		l->head = m;
-	if (at)
-		at->prev = m;
+	struct rl_member *pred[RL_SKIP_LEVELS];
+
+	m->seq = ++l->seq;
+	m->height = rl_skip_height();
+	m->up = m->height > 1 ? rl_calloc(m->height - 1u, sizeof(*m->up)) : NULL;
+	rl_skip_find(l, m, pred);
+	for (int k = 1; k < m->height; k++) {
+		m->up[k - 1] = rl_skip_next(l, pred[k], k);
+		rl_skip_set(l, pred[k], k, m);
+	}
+	m->prev = pred[0];
+	m->next = rl_skip_next(l, pred[0], 0);
+	rl_skip_set(l, pred[0], 0, m);
+	if (m->next)
+		m->next->prev = m;
 	else
 		l->tail = m;
 	m->linked = 1;
 	l->len++;
-}
-
-static uint64_t rl_idle_since(const struct rl_member *m)
-{
-	return m->agent->rec->idle_since_us;
 }
 
 void rl_router_ready(struct rl_queue *queues, int nqueues, struct rl_agent *a)
@@ -229,27 +302,16 @@ void rl_router_ready(struct rl_queue *queues, int nqueues, struct rl_agent *a)
 		struct rl_queue *q = &queues[qi];
 		struct rl_member *m = &a->members[qi];
 		int t = a->tier[qi];
-		struct rl_list *l;
-		struct rl_member *at = NULL;
 
 		if (t < 0 || m->linked)
 			continue;
 		m->agent = a;
 		m->queue = qi;
 		m->tier = t;
-		l = &q->ready[t];
-		/*
-		 * Keep the list ordered by (score desc for most_skilled, then idle_since asc).
-		 * An agent usually becomes ready "now", so the scan from the tail stops at once.
-		 */
-		int score = q->policy == RL_POLICY_MOST_SKILLED ? rl_router_skill_score(q, a) : 0;
-		for (struct rl_member *p = l->tail; p != NULL; p = p->prev) {
-			int ps = q->policy == RL_POLICY_MOST_SKILLED ? rl_router_skill_score(q, p->agent) : 0;
-			if (ps > score || (ps == score && rl_idle_since(p) <= a->rec->idle_since_us))
-				break;
-			at = p;
-		}
-		rl_list_insert(l, m, at);
+		/* Ordered by score desc (most_skilled), then idle since asc, then who came first. */
+		m->score = q->policy == RL_POLICY_MOST_SKILLED ? rl_router_skill_score(q, a) : 0;
+		m->idle_us = a->rec->idle_since_us;
+		rl_list_insert(&q->ready[t], m);
 		q->dirty = 1;
 	}
 }

@@ -188,10 +188,58 @@ static void ready_order(void)
 	agent_free(c);
 }
 
+/* wave_order: n agents come back ready with old idle times, in random order (their links
+ * came back after a blip), some leave again: the list is in idle order at every check, and
+ * the wave costs O(n log n), not a walk of the list per agent. */
+static void wave_order(void)
+{
+	enum { N = 50000 };
+	struct rl_queue q[1];
+	struct rl_agent **v = calloc(N, sizeof(*v));
+	uint64_t x = 88172645463325252ULL, prev;
+	uint32_t n, k, ready = 0;
+
+	q[0] = queue(0, 0, 0);
+	for (int i = 0; i < N; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "w%d", i);
+		v[i] = agent(id, 1, 5, 0, CASA);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		v[i]->rec->idle_since_us = x % 1000000u; /* ties too */
+		v[i]->tier[0] = 0;
+		rl_router_ready(q, 1, v[i]);
+		ready++;
+		if (i % 3 == 2) {
+			rl_router_unready(q, 1, v[i - 1]);
+			ready--;
+		}
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		k = 0;
+		prev = 0;
+		for (const struct rl_member *m = q[0].ready[0].head; m != NULL; m = m->next, n++) {
+			k += m->agent->rec->idle_since_us < prev || (m->next && m->next->prev != m);
+			prev = m->agent->rec->idle_since_us;
+		}
+		RL_CHECK(k == 0);
+		RL_CHECK(n == q[0].ready[0].len && n == ready);
+		for (int i = 0; i < N; i += 6, ready--) /* a quarter of those still ready leave */
+			rl_router_unready(q, 1, v[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		rl_router_unready(q, 1, v[i]);
+		agent_free(v[i]);
+	}
+	RL_CHECK(q[0].ready[0].head == NULL && q[0].ready[0].len == 0);
+	free(v);
+}
+
 int main(void)
 {
 	tiers();
 	ordering();
 	ready_order();
+	wave_order();
 	return rltest_done();
 }
