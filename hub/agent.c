@@ -253,11 +253,13 @@ void rl_agent_logout(struct rl_engine *e, struct rl_agent *a, const char *why)
 }
 
 /* rl_agent_timers fires the agent's due timers: ring-no-answer, wrap-up end, link loss. */
-void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach)
+void rl_agent_timers(struct rl_engine *e, struct rl_agent *a)
 {
 	Relais__AgentState st = a->rec->state;
 	uint64_t silent;
 
+	if (!rl_agent_live(a))
+		return;
 	if (st == RELAIS__AGENT_STATE__AGENT_RESERVED && a->rec->deadline_us <= e->now && a->contact) {
 		/* RONA: the contact goes back to its place, the agent stops taking calls. */
 		rl_contact_to(e, a->contact, RL_C_RONA, 0);
@@ -269,8 +271,8 @@ void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach)
 		rl_finish_wrapup(e, a, NULL);
 		rl_push_status(e, a, NULL);
 	}
-	if (!check_reach)
-		return;
+	if (!rl_agent_live(a))
+		return; /* (a wrap-up's end can log out an agent that asked to) */
 	silent = e->now > a->last_seen_us ? e->now - a->last_seen_us : 0;
 	if (a->reachable && silent > (uint64_t)RL_LINK_DEAD_MS * 1000u)
 		rl_agent_reach(e, a, 0);

@@ -65,6 +65,11 @@ static void rl_check_agent(struct rl_engine *e, struct rl_agent *a, struct rl_ch
 	for (int q = 0; q < e->nqueues; q++)
 		if (a->members[q].linked && (st != RELAIS__AGENT_STATE__AGENT_READY || !a->reachable))
 			rl_bad(k, "agent %s in a ready list while state %d", a->id, st);
+	if (rl_agent_live(a) && !a->w_in)
+		rl_bad(k, "agent %s is logged in without a timer", a->id);
+	if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_WRAPUP) && a->w_in &&
+	    a->w_at > a->rec->deadline_us)
+		rl_bad(k, "agent %s: its timer comes after its deadline", a->id);
 	if (rl_store_get_agent(e->store, a->id, &ar) != RL_OK) {
 		rl_bad(k, "agent %s missing from the store", a->id);
 		return;

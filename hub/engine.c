@@ -282,7 +282,7 @@ static void rl_out_drop(struct rl_engine *e)
 /* ---------------------------------------------------------------------------------------- */
 /* dirty records: each written once, at commit */
 
-static void rl_ptrs_push(struct rl_ptrs *p, void *v)
+void rl_ptrs_push(struct rl_ptrs *p, void *v)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
@@ -316,6 +316,7 @@ static void rl_dirty_flush(struct rl_engine *e, int write)
 		if (write)
 			rl_store_put_agent(e->store, a->rec);
 		a->dirty = 0;
+		rl_agent_schedule(e, a); /* its timers as the batch left it */
 	}
 	for (size_t i = 0; i < e->dirty_contacts.n; i++) {
 		struct rl_contact *c = e->dirty_contacts.v[i];
@@ -377,14 +378,8 @@ void rl_engine_abort(struct rl_engine *e)
 void rl_engine_tick(struct rl_engine *e)
 {
 	/* Link loss is judged on the batch clock too, so tests can drive it. */
-	int check_reach = e->now - e->last_reach_check >= 500000u;
-
-	if (check_reach)
-		e->last_reach_check = e->now;
 	rl_site_tick(e);
-	for (int i = 0; i < e->nagents; i++)
-		if (rl_agent_live(e->agents[i]))
-			rl_agent_timers(e, e->agents[i], check_reach);
+	rl_wheel_tick(e);
 	/* Overflow opens with time: every queue with waiting contacts gets another look. */
 	for (int q = 0; q < e->nqueues; q++)
 		if (e->queues[q].nheap && e->queues[q].noverflow)
@@ -413,6 +408,9 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 		rl_engine_close(e);
 		return rv;
 	}
+	e->wheel_us = e->now;
+	for (int i = 0; i < e->nagents; i++)
+		rl_agent_schedule(e, e->agents[i]);
 	rl_log(RL_LOG_NOTICE, "hub model loaded sites=%d tenants=%d queues=%d agents=%d live_contacts=%zu", e->nsites,
 	       e->ntenants, e->nqueues, e->nagents, e->contact_by_id.len);
 	*out = e;

@@ -176,7 +176,10 @@ struct rl_agent {
 	uint32_t pipe;
 	uint64_t chan;
 	int bound;
-	int reachable;         /* heard within RL_LINK_DEAD_MS */
+	int reachable;                    /* heard within RL_LINK_DEAD_MS */
+	struct rl_agent *w_next, *w_prev; /* its slot in the timer wheel (wheel.c), if w_in */
+	uint64_t w_at;
+	int w_in;
 	uint64_t last_seen_us; /* batch clock of the last message */
 	uint64_t wrap_started_us;
 	int wrap_queue;

@@ -8,6 +8,7 @@
  *   session.c    links (Hello and key proofs, peers, reply caches), login and resume, heartbeats
  *   lockout.c    failed logins slowed per source address and per id
  *   agent.c      agent state: rl_agent_set is the one writer of an agent's state
+ *   wheel.c      the agents' timers (offer end, wrap-up end, silence) in a timing wheel
  *   contact.c    contact state: rl_contact_to is the one writer of a contact's state
  *   transfer.c   transfers of a connected call to a queue or to a number
  *   route.c      routing: waiting contacts offered to ready agents
@@ -94,6 +95,9 @@ struct rl_ptrs {
 	size_t n, cap;
 };
 
+#define RL_WHEEL_US    100000u /* the timer wheel's slot: 100 ms */
+#define RL_WHEEL_SLOTS 4096    /* 409.6 s around; a later time waits its turn in its slot */
+
 struct rl_engine {
 	struct rl_hub_conf conf;
 	struct rl_store *store;
@@ -122,8 +126,9 @@ struct rl_engine {
 	void *addr_arg;
 
 	/* The batch. */
-	uint64_t now; /* wall clock of the batch */
-	uint64_t last_reach_check;
+	uint64_t now;                           /* wall clock of the batch */
+	struct rl_agent *wheel[RL_WHEEL_SLOTS]; /* the agents' timers (wheel.c) */
+	uint64_t wheel_us;                      /* the time the wheel has been turned to */
 	int in_batch;
 	struct rl_out *out;
 	size_t nout, capout;
@@ -197,6 +202,7 @@ void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCo
 void rl_reply_ok(struct rl_engine *e, const struct rl_req *r);
 void rl_error_env(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
 void rl_dirty_agent(struct rl_engine *e, struct rl_agent *a);
+void rl_ptrs_push(struct rl_ptrs *p, void *v);
 void rl_dirty_contact(struct rl_engine *e, struct rl_contact *c);
 int rl_find_id(const char *id, const void *base, size_t stride, int n);
 #define rl_tenant_idx(e, id) rl_find_id(id, (e)->tenants, sizeof(struct rl_tenant), (e)->ntenants)
@@ -235,7 +241,15 @@ void rl_agent_start_wrapup(struct rl_engine *e, struct rl_agent *a, struct rl_co
 void rl_agent_move(struct rl_engine *e, struct rl_agent *a, int site);
 void rl_agent_reach(struct rl_engine *e, struct rl_agent *a, int reachable);
 void rl_agent_logout(struct rl_engine *e, struct rl_agent *a, const char *why);
-void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach);
+void rl_agent_timers(struct rl_engine *e, struct rl_agent *a);
+
+/* wheel.c */
+/* rl_agent_schedule puts a in the wheel at its next due time (out of it when logged out);
+ * rl_agent_schedule_soon does it only if a is not in the wheel yet (a heartbeat). */
+void rl_agent_schedule(struct rl_engine *e, struct rl_agent *a);
+void rl_agent_schedule_soon(struct rl_engine *e, struct rl_agent *a);
+/* rl_wheel_tick runs the timers of the agents due by e->now. */
+void rl_wheel_tick(struct rl_engine *e);
 void rl_h_set_state(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_answer(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_hangup(struct rl_engine *e, struct rl_req *r, const rl_env *env);

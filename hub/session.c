@@ -198,6 +198,7 @@ void rl_touch(struct rl_engine *e, struct rl_agent *a)
 	a->last_seen_us = e->now;
 	a->rec->last_seen_us = e->now;
 	rl_agent_reach(e, a, 1);
+	rl_agent_schedule_soon(e, a);
 }
 
 /* rl_bind: the agent's session now speaks on r's link, from site (-1 = home). */
