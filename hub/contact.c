@@ -491,19 +491,70 @@ static int rl_site_owns(struct rl_engine *e, const struct rl_req *r, const struc
 	return 0;
 }
 
+#define RL_NEVER_CONNECTED "the caller left before the site connected the agent"
+
+/* rl_answer_withdraw: rec (of queue qi) was answered here, but its site says the caller left
+ * before any agent was connected to it (the site was frozen or cut off meanwhile): it ended
+ * abandoned, and the answer is taken back from the KPIs (kpi.c). */
+static void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecord *rec)
+{
+	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
+
+	rec->outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
+	rl_wire_set_str(&rec->end_reason, RL_NEVER_CONNECTED);
+	ev.ts_us = rec->answered_us;
+	ev.type = RELAIS__EVENT_TYPE__EV_ANSWER_WITHDRAWN;
+	ev.contact_id = rec->contact_id;
+	ev.queue_id = rec->queue_id;
+	ev.tenant_id = rec->tenant_id;
+	ev.site_id = rec->site_id;
+	ev.agent_id = rec->agent_id;
+	ev.wait_ms = (rec->answered_us - rec->enqueued_us) / 1000u;
+	ev.detail = RL_NEVER_CONNECTED;
+	rl_event_emit(e, qi, &ev);
+	rl_log(RL_LOG_WARNING, "answer taken back contact=%s agent=%s site=%s: " RL_NEVER_CONNECTED, rec->contact_id,
+	       rec->agent_id ? rec->agent_id : "", rec->site_id ? rec->site_id : "");
+}
+
+/* rl_cancel_ended: the site's caller left before it was connected, of a contact that has
+ * ended here already as handled. */
+static void rl_cancel_ended(struct rl_engine *e, int site, const char *id)
+{
+	Relais__ContactRecord *rec = NULL;
+
+	if (rl_store_get_contact(e->store, id, &rec) != RL_OK)
+		return;
+	if (rec->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
+	    rec->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED && rec->answered_us != 0 &&
+	    rl_site_idx(e, rec->site_id ? rec->site_id : "") == site) {
+		rl_answer_withdraw(e, rl_queue_idx(e, rec->queue_id ? rec->queue_id : ""), rec);
+		rl_store_put_contact(e->store, rec, 0);
+	}
+	relais__contact_record__free_unpacked(rec, NULL);
+}
+
 void rl_h_cancel(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__ContactCancel *cc = env->contact_cancel;
 	struct rl_contact *c = rl_contact_find(e, cc->contact_id);
-	int failed = cc->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED;
+	int failed = cc->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, withdraw;
 
 	if (!rl_site_owns(e, r, c))
 		return;
 	if (c == NULL) {
-		rl_reply_ok(e, r); /* already ended (a re-send, or it ended first): nothing to do */
+		/* Already ended (a re-send, or it ended first): nothing to do, unless its answer
+		 * was one no caller heard. */
+		if (cc->never_connected && !failed && r->who == RL_WHO_NODE)
+			rl_cancel_ended(e, r->peer->site, cc->contact_id);
+		rl_reply_ok(e, r);
 		return;
 	}
+	withdraw = cc->never_connected && !failed && c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED;
 	rl_contact_close(e, c, failed, failed ? "lost at the site" : NULL);
+	if (withdraw) {
+		rl_answer_withdraw(e, c->queue, c->rec);
+		rl_dirty_contact(e, c);
+	}
 	rl_reply_ok(e, r);
 }
 

@@ -40,6 +40,17 @@ static void rl_avg_add(double *avg, uint32_t *n, double x)
 		(*n)++;
 }
 
+/* rl_kpi_unanswer takes back an answer after wait_ms: the caller abandoned. */
+static void rl_kpi_unanswer(struct rl_qstats *st, uint64_t wait_ms, uint32_t sl_s)
+{
+	if (st->answered > 0)
+		st->answered--;
+	if (wait_ms <= (uint64_t)sl_s * 1000u && st->answered_in_sl > 0)
+		st->answered_in_sl--;
+	st->answer_wait_ms -= wait_ms <= st->answer_wait_ms ? wait_ms : st->answer_wait_ms;
+	st->abandoned++;
+}
+
 void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 {
 	struct rl_queue *q;
@@ -64,6 +75,9 @@ void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED:
 		q->st.abandoned++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_ANSWER_WITHDRAWN: /* an answer no caller heard: abandoned */
+		rl_kpi_unanswer(&q->st, ev->wait_ms, q->sl_s);
 		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
 	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED: /* the talk in this queue is over */

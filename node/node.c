@@ -162,7 +162,7 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	return RL_OK;
 }
 
-int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome)
+int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome, int never_connected)
 {
 	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
 	rl_env env;
@@ -170,6 +170,7 @@ int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOut
 	rl_env_init(&env);
 	cc.contact_id = (char *)contact_id;
 	cc.outcome = outcome;
+	cc.never_connected = never_connected != 0;
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
 	env.contact_cancel = &cc;
 	n->ctr.cancels++;

@@ -59,8 +59,9 @@ struct rl_source {
 /* rl_node_submit queues a contact for the hub. Errors: RL_EFULL, RL_ENOMEM, RL_ETOOBIG. */
 int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_contact_req *req, void *cookie);
 
-/* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED). */
-int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome);
+/* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED);
+ * never_connected: before any agent was connected to it here. */
+int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOutcome outcome, int never_connected);
 
 /* rl_node_queue_position asks the hub where contact_id stands in its queue; the answer comes
  * to the contact's source as on_position (nothing comes if the hub is unreachable). */

@@ -157,7 +157,7 @@ static void gen_tick(struct rl_source *s, uint64_t now)
 		    c->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED) {
 			c->cancelled = 1;
 			g->ctr.abandoned++;
-			rl_node_cancel(s->node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+			rl_node_cancel(s->node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED, 1);
 		}
 	}
 	if (now - g->last_log >= 10000000u) {

@@ -36,6 +36,7 @@ struct rl_scall {
 	enum rl_sc_phase phase;
 	int dialog_over;                  /* RL_SIP_EV_ENDED seen */
 	int contact_live;                 /* submitted, and neither refused nor ended yet */
+	int connected_once;               /* an agent was connected to the caller here */
 	char contact[RL_WIRE_MAX_ID + 1]; /* the hub's id once acknowledged */
 	char local[RL_WIRE_MAX_ID + 1];   /* id of the prompt/hold call in the media engine */
 	int local_live;                   /* that call is in the engine */
@@ -224,7 +225,8 @@ static int rl_sc_refer(struct rl_sipsrc *ss, struct rl_scall *c, const Relais__C
 static void rl_sc_tell_hub(struct rl_sipsrc *ss, struct rl_scall *c, unsigned todo, const struct rl_sc_arg *a)
 {
 	if (todo & RL_SC_DO_CANCEL) {
-		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED);
+		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED,
+		               !c->connected_once);
 		ss->abandoned++;
 	}
 	if (todo & RL_SC_DO_RESULT)
@@ -325,6 +327,7 @@ static int rl_sc_event(struct rl_sipsrc *ss, struct rl_scall *c, enum rl_sc_even
 		return 1;
 	if (m.todo & RL_SC_DO_STOP)
 		rl_sc_local_stop(ss, c);
+	c->connected_once |= (m.todo & RL_SC_DO_BRIDGE) != 0;
 	if ((m.todo & RL_SC_DO_BRIDGE) &&
 	    rl_node_attach_audio(ss->base.node, c->contact, rl_carrier_src(c->leg), rl_carrier_sink(c->leg)) != RL_OK)
 		rl_log(RL_LOG_ERR, "cannot bridge carrier call contact=%s", c->contact);
@@ -561,8 +564,13 @@ static void rl_ss_update(struct rl_source *s, void *cookie, const Relais__Contac
 			ss->transferred++;
 		break;
 	case RELAIS__CONTACT_STATE__CONTACT_ENDED:
-		/* The agent hung up (or the hub ended it): release the caller. */
+		/* The agent hung up (or the hub ended it): release the caller. One the hub counts
+		 * answered who never reached an agent here (we were frozen or cut off while it was
+		 * accepted elsewhere) was not: the hub takes that answer back. */
 		c->contact_live = 0;
+		if (u->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED && !c->connected_once &&
+		    rl_sc_waiting(c->phase))
+			rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED, 1);
 		rl_sc_event(ss, c, RL_SC_EV_ENDED, &a);
 		rl_sc_maybe_free(ss, c);
 		break;

@@ -116,22 +116,63 @@ int rltest_stop(pid_t pid, int sig, int timeout_ms)
 	return -1;
 }
 
-int rltest_free_port(void)
+/* rltest_port_free: 1 if port can be bound on 127.0.0.1 with this socket type now. */
+static int rltest_port_free(int type, int port)
 {
 	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int port = -1;
+	int fd = socket(AF_INET, type, 0), ok;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
+	sa.sin_port = htons((uint16_t)port);
+	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (fd >= 0)
 		close(fd);
-	return port;
+	return ok;
+}
+
+#define RLTEST_PORT_LO 20000 /* the kernel hands out 32768 and up (ip_local_port_range) */
+#define RLTEST_PORT_HI 32000
+
+/* rltest_port_given: 1 if [base, base + n) meets a range handed out lately (it may not be
+ * bound yet); else it is remembered. */
+static int rltest_port_given(int base, int n)
+{
+	static int given[64][2];
+	static unsigned next;
+
+	for (int i = 0; i < 64; i++)
+		if (given[i][1] > 0 && base < given[i][0] + given[i][1] && given[i][0] < base + n)
+			return 1;
+	given[next % 64][0] = base;
+	given[next % 64][1] = n;
+	next++;
+	return 0;
+}
+
+int rltest_free_ports(int n)
+{
+	static unsigned seed;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+	for (int tries = 0; tries < 1000; tries++) {
+		int base, k;
+		seed = seed * 1103515245u + 12345u;
+		base = RLTEST_PORT_LO + (int)((seed >> 8) % (unsigned)(RLTEST_PORT_HI - RLTEST_PORT_LO - n));
+		for (k = 0; k < n; k++)
+			if (!rltest_port_free(SOCK_STREAM, base + k) || !rltest_port_free(SOCK_DGRAM, base + k))
+				break;
+		if (k == n && !rltest_port_given(base, n))
+			return base;
+	}
+	return -1;
+}
+
+int rltest_free_port(void)
+{
+	return rltest_free_ports(1);
 }
 
 void rltest_sleep_ms(int ms)

@@ -57,8 +57,12 @@ pid_t rltest_spawn_env(char *const argv[], char *const env[], const char *logpat
 /* rltest_stop sends sig, waits up to timeout_ms, SIGKILLs after; returns exit status or -1. */
 int rltest_stop(pid_t pid, int sig, int timeout_ms);
 
-/* rltest_free_port returns a TCP port on 127.0.0.1 that was free a moment ago. */
+/* rltest_free_port returns a port on 127.0.0.1 free a moment ago for both TCP and UDP;
+ * rltest_free_ports the first of n such in a row (sipp's media takes port and port + 2).
+ * They are drawn at random below the kernel's ephemeral range, so a connection or a UDP
+ * socket that another process opens meanwhile cannot be given the same port. */
 int rltest_free_port(void);
+int rltest_free_ports(int n);
 
 /* rltest_sleep_ms sleeps. Tests wait on conditions (RL_WAIT below); a fixed sleep is only for
  * what is itself timed: pacing a sender, real-time audio, a quiet period a check relies on. */

@@ -526,6 +526,98 @@ static void test_rehome(void)
 	ht_close(&h);
 }
 
+static const Relais__QueueStat *qstat(const char *id)
+{
+	const rl_env *st = status();
+	for (size_t i = 0; i < st->status_reply->n_queues; i++)
+		if (strcmp(st->status_reply->queues[i]->queue_id, id) == 0)
+			return st->status_reply->queues[i];
+	return NULL;
+}
+
+static int cancel(uint32_t pipe, const char *id, int never_connected)
+{
+	Relais__ContactCancel cc = RELAIS__CONTACT_CANCEL__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	cc.contact_id = (char *)id;
+	cc.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
+	cc.never_connected = never_connected;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
+	env.contact_cancel = &cc;
+	return ht_error(ht_request(&h, pipe, 0, 0, &env));
+}
+
+static void accept_as(uint32_t pipe, uint64_t chan, uint64_t session, const char *id)
+{
+	Relais__OfferAnswer oa = RELAIS__OFFER_ANSWER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	oa.contact_id = (char *)id;
+	oa.accept = 1;
+	env.body_case = RELAIS__ENVELOPE__BODY_OFFER_ANSWER;
+	env.offer_answer = &oa;
+	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
+}
+
+static void hangup_as(uint32_t pipe, uint64_t chan, uint64_t session, const char *id)
+{
+	Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	hu.contact_id = (char *)id;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
+	env.contact_hangup = &hu;
+	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
+}
+
+/* A casablanca caller accepted by a fes agent while casablanca's node is frozen: the caller
+ * left before the node could connect anyone. When the node says so, the answer is taken back
+ * (the carrier's count and the hub's agree), whether the contact is still live or has ended;
+ * once only, by its own site only, and the same after a restart (the KPIs are a fold of the
+ * event log). A caller who hangs up on an agent it was connected to stays answered. */
+static void test_never_connected(void)
+{
+	char a[32], b[32], c[32];
+
+	start();
+	ready(FES, F1_CHAN, s_f1);
+	submit(CASA, "n1", "fes.q", "+2126101", a);
+	accept_as(FES, F1_CHAN, s_f1, a);
+	RL_CHECK(qstat("fes.q")->answered == 1);
+	RL_CHECK(cancel(CASA, a, 1) == 0); /* live: it ends abandoned */
+	RL_CHECK(qstat("fes.q")->answered == 0 && qstat("fes.q")->abandoned == 1);
+	RL_CHECK(agent_state("f1") == ST(WRAPUP));
+	pass(31);
+	ready(FES, F1_CHAN, s_f1);
+	submit(CASA, "n2", "fes.q", "+2126102", b);
+	accept_as(FES, F1_CHAN, s_f1, b);
+	hangup_as(FES, F1_CHAN, s_f1, b); /* ended as handled, then the node wakes */
+	RL_CHECK(qstat("fes.q")->answered == 1);
+	RL_CHECK(cancel(FES, b, 1) == RELAIS__ERROR_CODE__ERR_FORBIDDEN || qstat("fes.q")->answered == 1);
+	RL_CHECK(qstat("fes.q")->answered == 1); /* not fes's to take back */
+	RL_CHECK(cancel(CASA, b, 1) == 0);
+	RL_CHECK(cancel(CASA, b, 1) == 0); /* sent again */
+	RL_CHECK(qstat("fes.q")->answered == 0 && qstat("fes.q")->abandoned == 2);
+	pass(31);
+	ready(FES, F1_CHAN, s_f1);
+	submit(CASA, "n3", "fes.q", "+2126103", c);
+	accept_as(FES, F1_CHAN, s_f1, c);
+	RL_CHECK(cancel(CASA, c, 0) == 0); /* the caller hung up on the agent */
+	RL_CHECK(qstat("fes.q")->answered == 1 && qstat("fes.q")->abandoned == 2);
+	ht_crash(&h);
+	ht_hello(&h, NOC, RELAIS__ROLE__ROLE_CTL, "noc");
+	RL_CHECK(qstat("fes.q")->answered == 1 && qstat("fes.q")->abandoned == 2);
+	{
+		char why[256];
+		RL_CHECK(rl_engine_check(h.e, why, sizeof(why)) == 0);
+	}
+	ht_close(&h);
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -538,5 +630,6 @@ int main(void)
 	test_dial_plan();
 	test_backup();
 	test_rehome();
+	test_never_connected();
 	return rltest_done();
 }

@@ -127,7 +127,7 @@ pid_t siptest_sipp_start(struct siptest_sipp *r)
 	}
 	snprintf(remote, sizeof(remote), "127.0.0.1:%d", r->port);
 	r->local_port = rltest_free_port();
-	r->media_port = rltest_free_port();
+	r->media_port = rltest_free_ports(4);
 	snprintf(lport, sizeof(lport), "%d", r->local_port);
 	snprintf(mport, sizeof(mport), "%d", r->media_port);
 	snprintf(r->log, sizeof(r->log), "%s/%02u-%s.log", st_tmp, run, strrchr(sf, '/') + 1);

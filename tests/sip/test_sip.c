@@ -178,7 +178,7 @@ static pid_t sipp_start(const char *scen, const char *transport, int port)
 	snprintf(sf, sizeof(sf), "%s", rltest_src(file));
 	snprintf(remote, sizeof(remote), "127.0.0.1:%d", port);
 	snprintf(lport, sizeof(lport), "%d", rltest_free_port());
-	media_port = rltest_free_port();
+	media_port = rltest_free_ports(4);
 	snprintf(mport, sizeof(mport), "%d", media_port);
 	snprintf(errf, sizeof(errf), "%s/%02u-%s.errors.log", tmp, run, scen);
 	snprintf(logf, sizeof(logf), "%s/%02u-%s.log", tmp, run, scen);
