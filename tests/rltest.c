@@ -116,16 +116,22 @@ int rltest_stop(pid_t pid, int sig, int timeout_ms)
 	return -1;
 }
 
+/* rltest_loopback fills *sa with 127.0.0.1:port. */
+static void rltest_loopback(struct sockaddr_in *sa, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa->sin_port = htons((uint16_t)port);
+}
+
 /* rltest_port_free: 1 if port can be bound on 127.0.0.1 with this socket type now. */
 static int rltest_port_free(int type, int port)
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, type, 0), ok;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
+	rltest_loopback(&sa, port);
 	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (fd >= 0)
 		close(fd);
@@ -303,10 +309,7 @@ static int rltest_tcp_connect(int port)
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rltest_loopback(&sa, port);
 	RL_REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	return fd;
 }
