@@ -26,6 +26,7 @@
 #include "rl_err.h"
 #include "rl_link.h"
 #include "rl_log.h"
+#include "rl_nngfix.h"
 #include "rl_srtp_suite.h"
 #include "rl_loop.h"
 #include "rl_time.h"
@@ -136,12 +137,13 @@ static void log_counters(struct hub *h, int level)
 
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
-	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu",
+	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
-	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden);
+	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
+	       (unsigned long long)rl_nngfix_resets());
 }
 
 /* pipe_ip: a link's remote IP as text, for login lockouts (rl_engine_addr_fn). */
@@ -285,6 +287,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rl_log_init("relais-hub", rl_log_parse_level(level ? level : hs.log_level));
+	/* Before any listener: a peer's reset handshake must not stop one (rl_nngfix.h). */
+	if (rl_nngfix_install() != RL_OK)
+		rl_log(RL_LOG_WARNING, "nng is linked in statically: a peer that resets its TLS handshake "
+		                       "can stop a listener for good (docs/protocol.md, nng 1.5.2)");
 	memset(&hc, 0, sizeof(hc));
 	snprintf(hc.id, sizeof(hc.id), "%.64s", hs.id);
 	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", hs.data_dir);

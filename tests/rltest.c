@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,16 +116,22 @@ int rltest_stop(pid_t pid, int sig, int timeout_ms)
 	return -1;
 }
 
+/* rltest_loopback fills *sa with 127.0.0.1:port. */
+static void rltest_loopback(struct sockaddr_in *sa, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa->sin_port = htons((uint16_t)port);
+}
+
 /* rltest_port_free: 1 if port can be bound on 127.0.0.1 with this socket type now. */
 static int rltest_port_free(int type, int port)
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, type, 0), ok;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
+	rltest_loopback(&sa, port);
 	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	if (fd >= 0)
 		close(fd);
@@ -254,4 +262,80 @@ char *rltest_capture(const char *cmdline)
 	out[n] = 0;
 	pclose(f);
 	return out;
+}
+
+static uint8_t *rltest_put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return p + 2;
+}
+
+/* rltest_client_hello writes the ClientHello into buf (256 bytes at least); returns its length. */
+static size_t rltest_client_hello(uint8_t *buf)
+{
+	static const uint8_t ext[] = {
+	    0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17, /* supported groups: secp256r1 */
+	    0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,             /* point formats: uncompressed */
+	    0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03, /* signatures: ecdsa_secp256r1_sha256 */
+	};
+	uint8_t *p = buf + 9, *body = p; /* after the record (5) and handshake (4) headers */
+	size_t n;
+
+	p = rltest_put16(p, 0x0303); /* TLS 1.2 */
+	for (int i = 0; i < 32; i++)
+		*p++ = (uint8_t)rand(); /* the client's random: any will do */
+	*p++ = 0;                       /* no session id */
+	p = rltest_put16(p, 4);         /* two suites: */
+	p = rltest_put16(p, 0xc02b);    /* ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 */
+	p = rltest_put16(p, 0xc02c);    /* ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 */
+	*p++ = 1;                       /* one compression method: none */
+	*p++ = 0;
+	p = rltest_put16(p, sizeof(ext));
+	memcpy(p, ext, sizeof(ext));
+	p += sizeof(ext);
+	n = (size_t)(p - body);
+	buf[0] = 0x16; /* a handshake record */
+	rltest_put16(buf + 1, 0x0301);
+	rltest_put16(buf + 3, (unsigned)n + 4);
+	buf[5] = 0x01; /* ClientHello */
+	buf[6] = 0;
+	rltest_put16(buf + 7, (unsigned)n);
+	return n + 9;
+}
+
+static int rltest_tcp_connect(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	rltest_loopback(&sa, port);
+	RL_REQUIRE(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	return fd;
+}
+
+void rltest_cut_handshake(int port)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close() sends a reset */
+	struct timeval tv = {.tv_sec = 5};
+	uint8_t hello[256], answer[64];
+	size_t n = rltest_client_hello(hello);
+	int fd = rltest_tcp_connect(port);
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	RL_CHECK(write(fd, hello, n) == (ssize_t)n);
+	RL_CHECK(recv(fd, answer, sizeof(answer), 0) > 0); /* the ServerHello has come */
+	shutdown(fd, SHUT_WR);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+int rltest_half_hello(int port)
+{
+	uint8_t hello[256];
+	size_t n = rltest_client_hello(hello) / 2;
+	int fd = rltest_tcp_connect(port);
+
+	RL_CHECK(write(fd, hello, n) == (ssize_t)n);
+	return fd;
 }

@@ -108,4 +108,15 @@ int rltest_run(const char *cmdline, const char *logpath);
 /* rltest_capture runs a command via /bin/sh and returns its stdout (malloc'd, caller frees). */
 char *rltest_capture(const char *cmdline);
 
+/*
+ * Hostile TLS peers, for the ports of hub and node (real connections to 127.0.0.1:port).
+ * rltest_cut_handshake sends a TLS 1.2 ClientHello that a server with the cluster's EC
+ * certificates answers (ECDHE-ECDSA on P-256), waits for the first bytes of the answer, then
+ * ends its side and resets the connection: the server, still writing its answer, writes to a
+ * connection its peer has reset (EPIPE). rltest_half_hello connects and sends the first half of such a hello; it
+ * returns the connection, left open for the caller to close.
+ */
+void rltest_cut_handshake(int port);
+int rltest_half_hello(int port);
+
 #endif

@@ -360,6 +360,15 @@ cJSON *rlc_status(struct rlc *c)
 	return j;
 }
 
+int rlc_answers(struct rlc *c)
+{
+	cJSON *s = rlc_status(c);
+	int ok = s != NULL;
+
+	cJSON_Delete(s);
+	return ok;
+}
+
 static cJSON *rlc_find(cJSON *status, const char *list, const char *key, const char *id)
 {
 	cJSON *arr = cJSON_GetObjectItemCaseSensitive(status, list), *e;

@@ -75,6 +75,10 @@ int rlc_ctl_as(struct rlc *c, const char *op, const char *url, const char *args,
 /* rlc_status returns `relaisctl --json status all` from the hub, parsed (NULL on failure). */
 cJSON *rlc_status(struct rlc *c);
 
+/* rlc_answers: 1 if the hub answers `relaisctl status` (over a connection of its own). For
+ * RL_WAIT. */
+int rlc_answers(struct rlc *c);
+
 /* rlc_queue_stat returns a number field of queue `qid` from status (or -1). */
 double rlc_queue_num(cJSON *status, const char *qid, const char *field);
 

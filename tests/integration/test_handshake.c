@@ -1,0 +1,91 @@
+/*
+ * Handshakes cut short at the hub's TLS port. A peer that sends a ClientHello and resets the
+ * connection while the hub answers it made nng 1.5.2 hand NNG_ECLOSED to the hub's listener,
+ * which then took no connection again: new links finished TLS and waited forever, unanswered,
+ * in CLOSE-WAIT once their peers gave up (rl_nngfix.h; docs/protocol.md, "nng 1.5.2"). No
+ * certificate is needed for it. Meanwhile connections that stop half-way through their
+ * ClientHello stay open. The hub must go on serving - relaisctl, a node, an agent already
+ * logged in and a new login - and count the resets it met.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rl_time.h"
+#include "rlcluster.h"
+#include "rltest.h"
+
+#define CUTS    20  /* handshakes cut short */
+#define PACE_MS 150 /* between two: more than nng's 100 ms pause after a failed accept */
+#define HALVES  64  /* connections left open half-way through their ClientHello */
+
+static struct rlc *g_cluster; /* so that an early exit (RL_REQUIRE) still stops the processes */
+
+static void stop_all(void)
+{
+	rlc_stop_all(g_cluster);
+}
+
+/* site_connected: 1 if the hub's status shows site's node linked. */
+static int site_connected(struct rlc *c, const char *site)
+{
+	cJSON *s = rlc_status(c), *e;
+	cJSON *sites = s ? cJSON_GetObjectItemCaseSensitive(s, "sites") : NULL;
+	int up = 0;
+
+	cJSON_ArrayForEach(e, sites)
+	{
+		cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "site_id");
+		if (cJSON_IsString(id) && strcmp(id->valuestring, site) == 0)
+			up = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "connected"));
+	}
+	cJSON_Delete(s);
+	return up;
+}
+
+int main(void)
+{
+	static struct rlc c; /* outlives main: stop_all runs at exit */
+	int halves[HALVES];
+	uint64_t t0;
+
+	rlc_init(&c, "handshake", 1);
+	g_cluster = &c;
+	atexit(stop_all);
+	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ ]; }");
+	rlc_agent(&c, "h1", "telco", "billing = 5;", "");
+	rlc_agent(&c, "h2", "telco", "billing = 5;", "");
+	rlc_start_hub(&c);
+	rlc_start_node(&c, "casablanca", NULL, NULL);
+	rlc_start_agents(&c, c.hub_url, "h1", "answer=0.2,talk=0.3,wrap=0.2", "agent-h1.log");
+	RL_WAIT_REQUIRE(20000, site_connected(&c, "casablanca"));
+	RL_WAIT_REQUIRE(20000, rlc_agents_in(&c, "h1", "READY"));
+
+	/* Many connections at once that stop half-way through their hello, kept open... */
+	for (int i = 0; i < HALVES; i++)
+		halves[i] = rltest_half_hello(c.hub_port);
+	/* ... while handshakes are cut short, paced so that each finds the listener waiting. */
+	for (int i = 0; i < CUTS; i++) {
+		rltest_cut_handshake(c.hub_port);
+		rltest_sleep_ms(PACE_MS);
+	}
+
+	/* A new client is served, and so are the node and the agent whose links were up. */
+	t0 = rl_mono_us();
+	RL_WAIT_REQUIRE(15000, rlc_answers(&c));
+	printf("relaisctl served %.1f s after the last cut handshake\n", (double)(rl_mono_us() - t0) / 1e6);
+	RL_WAIT(15000, site_connected(&c, "casablanca"));
+	RL_WAIT(15000, rlc_agents_in(&c, "h1", "READY"));
+	/* A new login. */
+	rlc_start_agents(&c, c.hub_url, "h2", "answer=0.2,talk=0.3,wrap=0.2", "agent-h2.log");
+	RL_WAIT(15000, rlc_agents_in(&c, "h2", "READY"));
+
+	for (int i = 0; i < HALVES; i++)
+		close(halves[i]);
+	rlc_stop_all(&c);
+	/* The hub met the resets and counted them (its last counters line, at stop). */
+	long resets = rlc_log_field(rlc_path(&c, "hub.log"), "counters", "peer_resets");
+	printf("peer_resets=%ld of %d cut handshakes\n", resets, CUTS);
+	RL_CHECK(resets >= 1);
+	return rltest_done();
+}

@@ -1,0 +1,90 @@
+/*
+ * rl_nngfix: a TLS listener goes on taking connections after peers reset their handshakes
+ * while it answers them (without the correction, nng 1.5.2 stops it for good at one of the
+ * first), the resets met are counted, and the program's own sendmsg calls keep their EPIPE.
+ */
+#include <errno.h>
+#include <nng/nng.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rl_err.h"
+#include "rl_link.h"
+#include "rl_nngfix.h"
+#include "rltest.h"
+
+#define CUTS    20  /* handshakes cut short */
+#define PACE_MS 150 /* between two: more than nng's 100 ms pause after a failed accept */
+
+static atomic_int taken; /* connections the server's listener handed to its socket */
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)ev;
+	(void)arg;
+	atomic_fetch_add(&taken, 1);
+}
+
+/* own_send_epipe: a sendmsg of this program's own to a closed peer still fails with EPIPE. */
+static int own_send_epipe(void)
+{
+	int sv[2];
+	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+	int err;
+
+	RL_REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	close(sv[1]);
+	n = sendmsg(sv[0], &m, MSG_NOSIGNAL);
+	err = errno;
+	close(sv[0]);
+	return n < 0 && err == EPIPE;
+}
+
+int main(void)
+{
+	const char *dir = rltest_tmpdir("nngfix");
+	char cmd[1024], ca[600], srv[600], srvk[600], cli[600], clik[600], url[64];
+	nng_socket server, client;
+	int port = rltest_free_port();
+
+	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), dir);
+	RL_REQUIRE(rltest_run(cmd, "/dev/null") == 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(srv, sizeof(srv), "%s/hub.pem", dir);
+	snprintf(srvk, sizeof(srvk), "%s/hub.key", dir);
+	snprintf(cli, sizeof(cli), "%s/agent.pem", dir);
+	snprintf(clik, sizeof(clik), "%s/agent.key", dir);
+	struct rl_tls stls = {ca, srv, srvk, NULL}, ctls = {ca, cli, clik, NULL};
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+
+	RL_REQUIRE(rl_nngfix_install() == RL_OK);
+	RL_REQUIRE(rl_link_server_open(&server) == RL_OK);
+	nng_pipe_notify(server, NNG_PIPE_EV_ADD_POST, on_pipe, NULL);
+	RL_REQUIRE(rl_link_listen(server, url, &stls) == RL_OK);
+
+	/* Each cut finds the listener waiting for its next connection. */
+	for (int i = 0; i < CUTS; i++) {
+		rltest_cut_handshake(port);
+		rltest_sleep_ms(PACE_MS);
+	}
+	printf("resets met: %llu of %d cut handshakes\n", (unsigned long long)rl_nngfix_resets(), CUTS);
+	RL_CHECK(rl_nngfix_resets() >= 1);
+	RL_CHECK(atomic_load(&taken) == 0);
+
+	/* A real client's connection is still taken. */
+	RL_REQUIRE(rl_link_client_open(&client) == RL_OK);
+	RL_REQUIRE(rl_link_dial(client, url, &ctls, NULL) == RL_OK);
+	RL_WAIT(10000, atomic_load(&taken) == 1);
+
+	RL_CHECK(own_send_epipe());
+	nng_close(client);
+	nng_close(server);
+	return rltest_done();
+}
