@@ -18,6 +18,7 @@
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_nngfix.h"
 #include "rl_time.h"
 #include "source_gen.h"
 #include "source_sip.h"
@@ -252,6 +253,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rl_log_init("relais-node", rl_log_parse_level(level ? level : ns.log_level));
+	/* Before any listener or dialer: a peer's reset handshake must not stop one (rl_nngfix.h). */
+	if (rl_nngfix_install() != RL_OK)
+		rl_log(RL_LOG_WARNING, "nng is linked in statically: a peer that resets its TLS handshake "
+		                       "can stop a listener for good (docs/protocol.md, nng 1.5.2)");
 	memset(&nc, 0, sizeof(nc));
 	if (!rl_wire_id_ok(ns.site_id)) {
 		fprintf(stderr, "relais-node: node.site_id is not a valid id\n");
@@ -377,12 +382,13 @@ int main(int argc, char **argv)
 		rl_node_flush(node);
 	}
 	const struct rl_node_counters *c = rl_node_counters(node);
-	rl_log(
-	    RL_LOG_NOTICE,
-	    "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu refused=%llu cancels=%llu",
-	    (unsigned long long)c->relayed_up, (unsigned long long)c->relayed_down, (unsigned long long)c->dropped_up,
-	    (unsigned long long)c->dropped_down, (unsigned long long)c->submitted, (unsigned long long)c->acked,
-	    (unsigned long long)c->refused, (unsigned long long)c->cancels);
+	rl_log(RL_LOG_NOTICE,
+	       "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu "
+	       "refused=%llu cancels=%llu peer_resets=%llu",
+	       (unsigned long long)c->relayed_up, (unsigned long long)c->relayed_down,
+	       (unsigned long long)c->dropped_up, (unsigned long long)c->dropped_down, (unsigned long long)c->submitted,
+	       (unsigned long long)c->acked, (unsigned long long)c->refused, (unsigned long long)c->cancels,
+	       (unsigned long long)rl_nngfix_resets());
 	exit_code = 0;
 	rl_exit_watchdog(5, exit_code);
 out:

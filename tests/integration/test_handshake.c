@@ -5,7 +5,8 @@
  * in CLOSE-WAIT once their peers gave up (rl_nngfix.h; docs/protocol.md, "nng 1.5.2"). No
  * certificate is needed for it. Meanwhile connections that stop half-way through their
  * ClientHello stay open. The hub must go on serving - relaisctl, a node, an agent already
- * logged in and a new login - and count the resets it met.
+ * logged in and a new login - and count the resets it met. A node's port for its seated agents
+ * and tools is as exposed: after the same there, a seated agent logs in through it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static int site_connected(struct rlc *c, const char *site)
 int main(void)
 {
 	static struct rlc c; /* outlives main: stop_all runs at exit */
-	int halves[HALVES];
+	int halves[HALVES], node_port;
+	char casa[128];
 	uint64_t t0;
 
 	rlc_init(&c, "handshake", 1);
@@ -55,8 +57,9 @@ int main(void)
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ ]; }");
 	rlc_agent(&c, "h1", "telco", "billing = 5;", "");
 	rlc_agent(&c, "h2", "telco", "billing = 5;", "");
+	rlc_agent(&c, "c3", "telco", "billing = 5;", "casablanca");
 	rlc_start_hub(&c);
-	rlc_start_node(&c, "casablanca", NULL, NULL);
+	snprintf(casa, sizeof(casa), "%s", rlc_start_node(&c, "casablanca", NULL, NULL));
 	rlc_start_agents(&c, c.hub_url, "h1", "answer=0.2,talk=0.3,wrap=0.2", "agent-h1.log");
 	RL_WAIT_REQUIRE(20000, site_connected(&c, "casablanca"));
 	RL_WAIT_REQUIRE(20000, rlc_agents_in(&c, "h1", "READY"));
@@ -80,12 +83,24 @@ int main(void)
 	rlc_start_agents(&c, c.hub_url, "h2", "answer=0.2,talk=0.3,wrap=0.2", "agent-h2.log");
 	RL_WAIT(15000, rlc_agents_in(&c, "h2", "READY"));
 
+	/* The node's port: the same, then a seated agent logs in through it. */
+	RL_REQUIRE(sscanf(strrchr(casa, ':') + 1, "%d", &node_port) == 1);
+	for (int i = 0; i < CUTS; i++) {
+		rltest_cut_handshake(node_port);
+		rltest_sleep_ms(PACE_MS);
+	}
+	rlc_start_agents(&c, casa, "c3", "answer=0.2,talk=0.3,wrap=0.2", "agent-c3.log");
+	RL_WAIT(15000, rlc_agents_in(&c, "c3", "READY"));
+
 	for (int i = 0; i < HALVES; i++)
 		close(halves[i]);
 	rlc_stop_all(&c);
 	/* The hub met the resets and counted them (its last counters line, at stop). */
 	long resets = rlc_log_field(rlc_path(&c, "hub.log"), "counters", "peer_resets");
 	printf("peer_resets=%ld of %d cut handshakes\n", resets, CUTS);
+	RL_CHECK(resets >= 1);
+	resets = rlc_log_field(rlc_path(&c, "node-casablanca.log"), "counters", "peer_resets");
+	printf("node: peer_resets=%ld of %d cut handshakes\n", resets, CUTS);
 	RL_CHECK(resets >= 1);
 	return rltest_done();
 }
