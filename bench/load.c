@@ -33,7 +33,8 @@ struct bagent {
 	uint64_t session;
 	int state; /* 0 out, 1 logging in, 2 ready/working */
 	char contact[32];
-	uint64_t next_hb;
+	Relais__AgentState hub_state; /* the hub's view, as its pushes said: what a node tells it back */
+	char hub_contact[32];
 	uint64_t retry_at;
 	uint64_t req_sent;
 };
@@ -159,15 +160,25 @@ static void handle(int node, nng_msg *msg)
 		switch (env->body_case) {
 		case RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK:
 			a->session = env->agent_login_ok->session;
+			if (env->agent_login_ok->status)
+				a->hub_state = env->agent_login_ok->status->state;
 			a->state = 2;
 			logins_done++;
 			set_ready(a);
 			break;
-		case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
+		case RELAIS__ENVELOPE__BODY_AGENT_STATUS: {
+			const Relais__AgentStatus *st = env->agent_status;
+			const char *cid = st->contact && st->contact->contact_id ? st->contact->contact_id : "";
+			/* A status pushed again (SeatsAlive) changes nothing: act on changes only. */
+			int changed = st->state != a->hub_state || strcmp(cid, a->hub_contact) != 0 || is_reply;
+			a->hub_state = st->state;
+			snprintf(a->hub_contact, sizeof(a->hub_contact), "%s", cid);
 			if (is_reply && measuring && nlat_rt < cap_lat)
 				lat_rt[nlat_rt++] = rl_mono_us() - a->req_sent;
-			on_status(a, env->agent_status);
+			if (changed)
+				on_status(a, st);
 			break;
+		}
 		case RELAIS__ENVELOPE__BODY_OFFER:
 			on_offer(a, env->offer);
 			break;
@@ -184,6 +195,51 @@ static void handle(int node, nng_msg *msg)
 		}
 	}
 	rl_wire_free(env);
+}
+
+/* send_seats: one SeatsAlive frame from node with the seats v[0..k). */
+static void send_seats(int node, Relais__Seat **v, size_t k)
+{
+	Relais__SeatsAlive sa = RELAIS__SEATS_ALIVE__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sa.n_seats = k;
+	sa.seats = v;
+	env.body_case = RELAIS__ENVELOPE__BODY_SEATS_ALIVE;
+	env.seats_alive = &sa;
+	rl_client_send(nodes[node], &env);
+}
+
+/* seats_alive: each node's heartbeat for its logged-in agents, in frames of at most
+ * RL_WIRE_MAX_SEATS seats. */
+static void seats_alive(void)
+{
+	Relais__Seat *s = calloc(RL_WIRE_MAX_SEATS, sizeof(*s));
+	Relais__Seat **v = calloc(RL_WIRE_MAX_SEATS, sizeof(*v));
+
+	for (int node = 0; node < NNODES; node++) {
+		size_t k = 0;
+		for (int i = 0; i < nagents; i++) {
+			struct bagent *a = &agents[i];
+			if (a->node != node || !a->session)
+				continue;
+			relais__seat__init(&s[k]);
+			s[k].chan = a->chan;
+			s[k].session = a->session;
+			s[k].state = a->hub_state;
+			s[k].contact_id = a->hub_contact;
+			v[k] = &s[k];
+			if (++k == RL_WIRE_MAX_SEATS) {
+				send_seats(node, v, k);
+				k = 0;
+			}
+		}
+		if (k > 0)
+			send_seats(node, v, k);
+	}
+	free(s);
+	free(v);
 }
 
 static void submit(int node, uint64_t k)
@@ -377,7 +433,7 @@ int main(int argc, char **argv)
 	uint64_t warm_end = rl_mono_us() + (uint64_t)warmup * 1000000u;
 	end = warm_end + (uint64_t)seconds * 1000000u;
 	double credit = 0;
-	uint64_t last = rl_mono_us();
+	uint64_t last = rl_mono_us(), last_seats = 0;
 	while (rl_mono_us() < end) {
 		uint64_t now = rl_mono_us();
 		if (!measuring && now >= warm_end) {
@@ -397,19 +453,11 @@ int main(int argc, char **argv)
 			}
 		}
 		last = now;
-		/* Agents heartbeat every 2 s as real clients do (spread across the period). */
-		for (int i = (int)((now / 1000) % 50); i < nagents; i += 50) {
-			struct bagent *a = &agents[i];
-			if (a->session && now >= a->next_hb) {
-				Relais__Heartbeat hb = RELAIS__HEARTBEAT__INIT;
-				rl_env env;
-				rl_env_init(&env);
-				hb.sent_us = rl_wall_us();
-				env.body_case = RELAIS__ENVELOPE__BODY_HEARTBEAT;
-				env.heartbeat = &hb;
-				send_agent(a, &env, 0);
-				a->next_hb = now + 2000000u;
-			}
+		/* Agents heartbeat their node; each node tells the hub once a second, for all of
+		 * them, as relais-node does (SeatsAlive). */
+		if (now - last_seats >= 1000000u) {
+			last_seats = now;
+			seats_alive();
 		}
 		pump(loop, 1);
 		for (int i = 0; i < NNODES; i++)

@@ -41,6 +41,7 @@ struct rl_handler {
 static const struct rl_handler rl_handlers[] = {
     [RL_B(HELLO)] = {"Hello", RL_WHO_ANY, RL_REQ_ANYTIME, rl_h_hello},
     [RL_B(HEARTBEAT)] = {"Heartbeat", RL_WHO_ANY, RL_REQ_UNPROVEN, rl_h_heartbeat},
+    [RL_B(SEATS_ALIVE)] = {"SeatsAlive", RL_WHO_NODE, 0, rl_h_seats_alive},
     [RL_B(AGENT_LOGIN)] = {"AgentLogin", RL_WHO_AGENT, RL_CW, rl_h_login},
     [RL_B(AGENT_RESUME)] = {"AgentResume", RL_WHO_AGENT, RL_CW, rl_h_resume},
     [RL_B(AGENT_SET_STATE)] = {"AgentSetState", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_set_state},

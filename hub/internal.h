@@ -95,8 +95,9 @@ struct rl_ptrs {
 	size_t n, cap;
 };
 
-#define RL_WHEEL_US    100000u /* the timer wheel's slot: 100 ms */
-#define RL_WHEEL_SLOTS 4096    /* 409.6 s around; a later time waits its turn in its slot */
+#define RL_SEATS_SETTLE_US 2000000u /* a node's view of a seat may lag a change by this much */
+#define RL_WHEEL_US        100000u  /* the timer wheel's slot: 100 ms */
+#define RL_WHEEL_SLOTS     4096     /* 409.6 s around; a later time waits its turn in its slot */
 
 struct rl_engine {
 	struct rl_hub_conf conf;
@@ -219,6 +220,7 @@ void rl_touch(struct rl_engine *e, struct rl_agent *a);
 void rl_agent_unbind(struct rl_engine *e, struct rl_agent *a);
 void rl_h_hello(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_seats_alive(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_login(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_resume(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 

@@ -280,6 +280,33 @@ void rl_h_heartbeat(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	rl_reply(e, &hr, &out);
 }
 
+/* rl_h_seats_alive: a node's heartbeat for its seated agents (SeatsAlive in the schema). */
+void rl_h_seats_alive(struct rl_engine *e, struct rl_req *r, const rl_env *env)
+{
+	const Relais__SeatsAlive *sa = env->seats_alive;
+
+	for (size_t i = 0; i < sa->n_seats; i++) {
+		const Relais__Seat *s = sa->seats[i];
+		struct rl_req sr = *r;
+		struct rl_agent *a;
+		sr.req_id = 0;
+		sr.chan = s->chan;
+		sr.session = s->session;
+		if (s->chan == 0 || (a = rl_session_agent(e, &sr)) == NULL) {
+			rl_reply_error(e, &sr, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN,
+			               "session not bound to this link: resume", 0);
+			continue;
+		}
+		rl_touch(e, a);
+		/* A view that still differs a while after the agent's last change: a push was lost
+		 * on the way (one just sent may be crossing this frame). Its status again. */
+		if ((s->state != a->rec->state ||
+		     strcmp(s->contact_id ? s->contact_id : "", a->rec->contact_id) != 0) &&
+		    e->now - a->rec->state_since_us >= RL_SEATS_SETTLE_US)
+			rl_push_status(e, a, NULL);
+	}
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* login: lockouts, verification off-thread, new sessions */
 

@@ -98,13 +98,20 @@ struct rl_node {
 	struct rl_node_plan *plans; /* the dial plan in force */
 	unsigned applied;           /* the share of new calls the sources refuse now */
 	struct rl_alone alone;      /* survivable sites */
+	uint64_t seats_sent_us;     /* the last SeatsAlive (seats.c) */
 };
 
 /* node.c */
+int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env);
 int rl_node_ask(struct rl_node *n, rl_env *env, void *cookie);
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply);
 void rl_node_register(struct rl_node *n);
 void rl_node_apply_drain(struct rl_node *n);
+
+/* seats.c: the seated agents' heartbeats, answered here and told to the hub for all at once */
+void rl_seat_heard(struct rl_lpeer *p);
+void rl_seat_heartbeat(struct rl_node *n, struct rl_lpeer *p, const rl_env *env);
+void rl_seats_tick(struct rl_node *n, uint64_t now);
 
 /* alone.c */
 /* rl_alone_seat_up, rl_alone_seat_down: an agent's frame going up (p's), or coming down to

@@ -59,7 +59,7 @@ const struct rl_node_counters *rl_node_counters(const struct rl_node *n)
 }
 
 /* rl_node_send queues env for a local link; rl_node_flush sends the batch. */
-static int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
+int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
 {
 	uint8_t *buf;
 	size_t len;
@@ -555,7 +555,7 @@ static void rl_node_local_heartbeat(struct rl_node *n, struct rl_lpeer *p, rl_en
 	rl_env out;
 
 	if (env->session != 0 && p->role == RELAIS__ROLE__ROLE_AGENT) {
-		rl_node_relay_up(n, p, env); /* an agent's: the hub answers with its view */
+		rl_seat_heartbeat(n, p, env); /* an agent's: answered here; the hub hears all at once */
 		return;
 	}
 	rl_env_init(&out);
@@ -683,8 +683,10 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 		rl_node_local_hello(n, p, pipe, env);
 	else if (p == NULL && env->req_id)
 		rl_node_local_reply(n, pipe, env->req_id, RELAIS__ERROR_CODE__ERR_HELLO_FIRST, "say Hello first");
-	else if (p != NULL)
+	else if (p != NULL) {
+		rl_seat_heard(p);
 		rl_node_local_gate(n, p, env);
+	}
 	rl_wire_free(env);
 }
 
@@ -761,6 +763,7 @@ void rl_node_tick(struct rl_node *n)
 			n->sources[i]->ops->tick(n->sources[i], now);
 	if (n->bridge != NULL)
 		rl_bridge_tick(n->bridge, n->hub, now);
+	rl_seats_tick(n, now);
 }
 
 int rl_node_add_source(struct rl_node *n, struct rl_source *src)

@@ -37,6 +37,7 @@ struct rl_seat {
 	int has_token;
 	Relais__AgentState state;
 	char contact[RL_WIRE_MAX_ID + 1]; /* the contact it is offered, talks on or wraps up */
+	uint64_t heard_us;                /* monotonic time of its last frame (seats.c) */
 };
 
 /* Where the local engine's output goes: env (the callee's to look at, not to keep) with

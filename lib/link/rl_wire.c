@@ -75,6 +75,16 @@ static int rl_wire_live_ok(const Relais__SiteRegister *sr)
 	return 1;
 }
 
+static int rl_wire_seats_ok(const Relais__SeatsAlive *sa)
+{
+	if (sa->n_seats > RL_WIRE_MAX_SEATS)
+		return 0;
+	for (size_t i = 0; i < sa->n_seats; i++)
+		if (!rl_wire_text_ok(sa->seats[i]->contact_id, RL_WIRE_MAX_ID))
+			return 0;
+	return 1;
+}
+
 static int rl_wire_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
@@ -117,6 +127,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_live_ok(e->site_register);
 	case RELAIS__ENVELOPE__BODY_CALL_QUALITY:
 		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_SEATS_ALIVE:
+		return rl_wire_seats_ok(e->seats_alive);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
 		return rl_wire_media_ok(e->contact_update->media) &&
 		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID);

@@ -22,6 +22,7 @@
 #define RL_WIRE_MAX_SECRET       256
 #define RL_WIRE_MAX_KEY          64     /* MediaLeg keys (SRTP master key + salt), Hello proofs */
 #define RL_WIRE_MAX_LIVE         2000   /* SiteRegister.live entries */
+#define RL_WIRE_MAX_SEATS        1000   /* SeatsAlive.seats entries (a node sends more frames) */
 #define RL_WIRE_MAX_POP_ITEMS    32     /* ScreenPop.data entries */
 #define RL_WIRE_MAX_STATUS_ITEMS 200000 /* StatusReply rows (trusted direction only) */
 

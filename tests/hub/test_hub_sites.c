@@ -618,6 +618,91 @@ static void test_never_connected(void)
 	ht_close(&h);
 }
 
+/* seats_alive: the node on pipe says it hears seat (chan, session) with that view. */
+static const rl_env *seats_alive(uint32_t pipe, uint64_t chan, uint64_t session, Relais__AgentState st,
+                                 const char *contact)
+{
+	Relais__SeatsAlive sa = RELAIS__SEATS_ALIVE__INIT;
+	Relais__Seat seat = RELAIS__SEAT__INIT, *sp = &seat;
+	rl_env env;
+
+	rl_env_init(&env);
+	seat.chan = chan;
+	seat.session = session;
+	seat.state = st;
+	seat.contact_id = (char *)contact;
+	sa.n_seats = 1;
+	sa.seats = &sp;
+	env.body_case = RELAIS__ENVELOPE__BODY_SEATS_ALIVE;
+	env.seats_alive = &sa;
+	return ht_request(&h, pipe, 0, 0, &env);
+}
+
+/* last_on: the last frame of kind body on pipe and chan (NULL: none since `from`). */
+static const rl_env *last_on(size_t from, uint32_t pipe, uint64_t chan, Relais__Envelope__BodyCase body)
+{
+	for (size_t i = h.nframes; i-- > from;)
+		if (h.frames[i].pipe == pipe && h.frames[i].env->chan == chan && h.frames[i].env->body_case == body)
+			return h.frames[i].env;
+	return NULL;
+}
+
+/* A node heartbeats once for all its seated agents: they stay reachable with no heartbeat of
+ * their own; a seat whose view differs hears its status again; one not bound there is told to
+ * resume; only a node may send it, and only for its own links. */
+static void test_seats_alive(void)
+{
+	size_t from;
+	const rl_env *st;
+
+	start();
+	ready(CASA, C1_CHAN, s_c1);
+	for (int i = 0; i < 20; i++) { /* 20 s: past RL_LINK_DEAD_MS, c1 silent itself */
+		RL_CHECK(seats_alive(CASA, C1_CHAN, s_c1, ST(READY), "") == NULL); /* nothing to say */
+		ht_heartbeat(&h, FES, F1_CHAN, s_f1);
+		ht_heartbeat(&h, HOME, 0, s_h1);
+		ht_tick(&h, 1000);
+	}
+	RL_CHECK(agent_state("c1") == ST(READY));
+	{
+		char a[32];
+		submit(CASA, "sa1", "casa.q", "+2126201", a);
+		RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), a) == 0); /* reachable: offered */
+	}
+	/* The node's view lags: just after the offer, its push may be on the way; still so 2 s
+	 * later, it was lost: c1 hears its status again. */
+	from = h.nframes;
+	seats_alive(CASA, C1_CHAN, s_c1, ST(READY), "");
+	RL_CHECK(last_on(from, CASA, C1_CHAN, RELAIS__ENVELOPE__BODY_AGENT_STATUS) == NULL);
+	ht_tick(&h, 2000);
+	from = h.nframes;
+	seats_alive(CASA, C1_CHAN, s_c1, ST(READY), "");
+	st = last_on(from, CASA, C1_CHAN, RELAIS__ENVELOPE__BODY_AGENT_STATUS);
+	RL_CHECK(st != NULL && st->agent_status->state == ST(RESERVED));
+	/* A seat not bound on that link: told to resume, nothing else changes. */
+	from = h.nframes;
+	seats_alive(CASA, C1_CHAN + 7, s_c1, ST(READY), "");
+	st = last_on(from, CASA, C1_CHAN + 7, RELAIS__ENVELOPE__BODY_ERROR);
+	RL_CHECK(st != NULL && st->error->code == RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN);
+	/* fes's node cannot keep casablanca's agent alive, nor can an agent or a tool send it. */
+	from = h.nframes;
+	seats_alive(FES, C1_CHAN, s_c1, ST(READY), "");
+	RL_CHECK(last_on(from, FES, C1_CHAN, RELAIS__ENVELOPE__BODY_ERROR) != NULL);
+	RL_CHECK(ht_error(seats_alive(HOME, 0, s_h1, ST(READY), "")) == RELAIS__ERROR_CODE__ERR_FORBIDDEN);
+	RL_CHECK(ht_error(seats_alive(NOC, 0, 0, ST(READY), "")) == RELAIS__ERROR_CODE__ERR_FORBIDDEN);
+	/* Without them, c1 is unreachable after the link's dead time (its offer withdrawn). */
+	for (int i = 0; i < 8; i++) {
+		ht_heartbeat(&h, FES, F1_CHAN, s_f1);
+		ht_heartbeat(&h, HOME, 0, s_h1);
+		ht_tick(&h, 1000);
+	}
+	st = status();
+	for (size_t i = 0; i < st->status_reply->n_agents; i++)
+		if (strcmp(st->status_reply->agents[i]->agent_id, "c1") == 0)
+			RL_CHECK(!st->status_reply->agents[i]->connected);
+	ht_close(&h);
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -631,5 +716,6 @@ int main(void)
 	test_backup();
 	test_rehome();
 	test_never_connected();
+	test_seats_alive();
 	return rltest_done();
 }
