@@ -128,6 +128,7 @@ static void wire_counters(struct hub *h)
 	c.bad_version = rl_wire_stats.badversion;
 	c.bad_field = rl_wire_stats.badfield;
 	c.send_drops = h->send_drops + rl_engine_counters(h->engine)->send_drops;
+	c.peer_resets = rl_nngfix_resets();
 	rl_engine_set_wire_counters(h->engine, &c);
 }
 

@@ -240,6 +240,7 @@ void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		s.rep.counters = &e->wire;
 		e->wire.auth_failures = e->ctr.auth_failures;
 		e->wire.requests = e->ctr.requests;
+		e->wire.forbidden = e->ctr.forbidden;
 		e->wire.commits = rl_store_commits(e->store);
 	}
 	if (sr->queues || !sections)

@@ -44,6 +44,18 @@ static int site_connected(struct rlc *c, const char *site)
 	return up;
 }
 
+/* status_resets: the hub's peer_resets counter as relaisctl status shows it (-1: none). */
+static double status_resets(struct rlc *c)
+{
+	cJSON *s = rlc_status(c);
+	cJSON *ctr = s ? cJSON_GetObjectItemCaseSensitive(s, "counters") : NULL;
+	cJSON *v = ctr ? cJSON_GetObjectItemCaseSensitive(ctr, "peer_resets") : NULL;
+	double n = cJSON_IsNumber(v) ? v->valuedouble : -1;
+
+	cJSON_Delete(s);
+	return n;
+}
+
 int main(void)
 {
 	static struct rlc c; /* outlives main: stop_all runs at exit */
@@ -76,6 +88,7 @@ int main(void)
 	/* A new client is served, and so are the node and the agent whose links were up. */
 	t0 = rl_mono_us();
 	RL_WAIT_REQUIRE(15000, rlc_answers(&c));
+	RL_WAIT(5000, status_resets(&c) >= 1); /* counted in the hub's status too */
 	printf("relaisctl served %.1f s after the last cut handshake\n", (double)(rl_mono_us() - t0) / 1e6);
 	RL_WAIT(15000, site_connected(&c, "casablanca"));
 	RL_WAIT(15000, rlc_agents_in(&c, "h1", "READY"));
