@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-tests.sh - install what is missing, build with AddressSanitizer and
 # UndefinedBehaviorSanitizer, warnings as errors, check it (deploy/lint.sh) and run every
-# test (unit, property, integration, crash).
+# test (unit, property, integration, crash, sip, voice, failover). The failover test makes
+# network namespaces: run as root (as CI does, installing packages), or it is skipped.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/deploy/deps.sh" --test
