@@ -44,7 +44,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.rate = 50,
 	                   .answer = 0.5,
-	                   .talk = 2,
+	                   .talk = 1,
 	                   .patience = 10,
 	                   .warm = 10,
 	                   .fault = 20,
@@ -115,7 +115,7 @@ static void row(const struct fc_plan *p, const struct fc_result *r)
 	snprintf(drained, sizeof(drained), "%s", p->kind == FC_DRAIN ? "" : "-");
 	if (!drained[0])
 		snprintf(drained, sizeof(drained), "%d of %d", r->drained_lost, r->drained_waiting);
-	snprintf(ans, sizeof(ans), "%ld / %d", r->answered, r->carrier_answered);
+	snprintf(ans, sizeof(ans), "%d / %d", r->st_answered, r->carrier_answered);
 	printf("%-18s %7s %7s %7s %18s %9s %12s %5d %13s %8s\n", r->name, det, sbc, sw, fail, lost, drained,
 	       r->duplicates, ans, back);
 }

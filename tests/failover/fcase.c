@@ -54,6 +54,7 @@ struct fc_q {
 	double offered, answered, abandoned, waiting;
 	int live; /* contacts live at the sites */
 	int ok;
+	long day; /* the UTC day of the sample: the hub's KPIs are the day's, from midnight */
 };
 
 static struct fc_q fc_sample(struct fc *f)
@@ -73,6 +74,7 @@ static struct fc_q fc_sample(struct fc *f)
 		q.live += cJSON_IsNumber(c) ? c->valueint : 0;
 	}
 	q.ok = q.offered >= 0 && q.answered >= 0 && q.abandoned >= 0 && q.waiting >= 0;
+	q.day = (long)(fc_now_ms() / 86400000.0);
 	cJSON_Delete(st);
 	return q;
 }
@@ -83,6 +85,10 @@ static void fc_check_sample(struct fc_result *r, const struct fc_q *q0, const st
 {
 	if (!q->ok)
 		return;
+	if (q->day != q0->day) {
+		r->day_changed = 1; /* the counts restarted at midnight: no longer comparable */
+		return;
+	}
 	r->samples++;
 	if (q->offered - q0->offered < (q->answered - q0->answered) + (q->abandoned - q0->abandoned) + q->waiting) {
 		if (!r->identity_breaks)
@@ -461,9 +467,9 @@ static void fc_ledger(struct fc *f, const struct fc_plan *p, struct fc_result *r
 	RL_CHECK(fl_store_read(&ct, rlc_path(&f->c, "hubdata"), prefix) == 0);
 	fc_join(f, &calls, &ct);
 	fc_carrier(r, &calls);
-	r->offered = (long)(q->offered - q0->offered);
-	r->answered = (long)(q->answered - q0->answered);
-	r->abandoned_hub = (long)(q->abandoned - q0->abandoned);
+	r->offered = r->day_changed ? -1 : (long)(q->offered - q0->offered);
+	r->answered = r->day_changed ? -1 : (long)(q->answered - q0->answered);
+	r->abandoned_hub = r->day_changed ? -1 : (long)(q->abandoned - q0->abandoned);
 	r->waiting_end = (long)q->waiting;
 	r->live_end = q->live;
 	fc_store(f, p, r, &ct);
@@ -561,10 +567,12 @@ void fc_result_print(const struct fc_result *r, FILE *out)
 	        r->codes, r->codes[0] ? ")" : "", r->pending);
 	fprintf(out,
 	        "  hub: offered %ld = answered %ld + abandoned %ld + failed %d + waiting %ld (store: %d contacts, "
-	        "%d answered, %d abandoned, %d failed, %d live); %d samples, %d broken\n",
+	        "%d answered, %d abandoned, %d failed, %d live); %d samples, %d broken%s\n",
 	        r->offered, r->answered, r->abandoned_hub, r->st_failed, r->waiting_end, r->contacts, r->st_answered,
-	        r->st_abandoned, r->st_failed, r->st_live, r->samples, r->identity_breaks);
-	fprintf(out, "  answered: hub %ld, carrier %d; duplicates %d; phantoms %d%s%s\n", r->answered,
+	        r->st_abandoned, r->st_failed, r->st_live, r->samples, r->identity_breaks,
+	        r->day_changed ? " (the day changed: the status's counts restarted at midnight, -1: not compared)"
+	                       : "");
+	fprintf(out, "  answered: hub %d, carrier %d; duplicates %d; phantoms %d%s%s\n", r->st_answered,
 	        r->carrier_answered, r->duplicates, r->phantoms, r->phantoms ? ": " : "", r->phantom_what);
 	fprintf(out, "  acked and lost %d%s%s\n", r->acked_lost, r->acked_lost ? ": " : "", r->acked_lost_what);
 	fprintf(out, "  agents holding two calls: %d (logs), %d (store)%s%s\n", r->double_holds, r->overlaps,

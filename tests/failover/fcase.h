@@ -39,10 +39,12 @@ struct fc_result {
 	/* the carrier: every call, by outcome */
 	int calls, redials, completed, cut, late, abandoned, failed, pending, carrier_answered;
 	char codes[160]; /* the failure codes seen, "503x12 408x1" */
-	/* the hub, as status says (this case's share) and as its store holds it */
+	/* the hub, as status says (this case's share; -1 if the day changed) and as its store
+	 * holds it */
 	long offered, answered, abandoned_hub, waiting_end, live_end;
 	int contacts, st_answered, st_abandoned, st_failed, st_live;
 	int samples, identity_breaks; /* status samples taken, and those where the sums broke */
+	int day_changed;              /* the case crossed midnight (UTC): status counts not compared */
 	int acked_lost;               /* contacts the hub acked that ended failed at a site not hit */
 	char acked_lost_what[256];
 	/* agents */
