@@ -3,7 +3,8 @@
 #
 # Starts a hub, three site nodes (Casablanca, Fès, Dakar) whose contact generators stand in
 # for carrier calls, scripted agents (seated at each site, and home agents dialling the
-# hub), and shows a live per-queue summary. Stops cleanly after --duration, on Ctrl-C or on
+# hub), a carrier (sipp) calling through the SBC (Kamailio, deploy/kamailio) that fronts the
+# three sites' trunks, and shows a live per-queue summary. Stops cleanly after --duration, on Ctrl-C or on
 # SIGTERM, and leaves no process behind.
 # Calls carry audio: the caller's voice (a sentence spoken by espeak-ng) goes as Opus/SRTP
 # from the node to the agent - straight to seated agents, through the hub's relay to home
@@ -60,6 +61,7 @@ cleanup() {
 		echo
 		echo "final status:"
 		"$ctl_bin" "${ctl_tls[@]}" --timeout 2 --connect "$hub_url" status queues 2>/dev/null
+		[ -n "${sbc_dir:-}" ] && sbc_summary
 	fi
 	echo "stopping cluster..."
 	[ ${#pids[@]} -gt "$ncore" ] && stop "${pids[@]:ncore}"
@@ -131,7 +133,12 @@ if command -v espeak-ng >/dev/null && [ ! -f "$prompts/ar/minutes.wav" ]; then
 		"moins d'une minute" "minute" "minutes"
 	prompt_set ar "$prompts/ar" "أنت المتصل رقم" "مدة الانتظار المتوقعة حوالي" "أقل من دقيقة" "دقيقة" "دقائق"
 fi
-sip_port=$((port + 30))
+# SIP: the SBC takes the carrier's calls on sbc_port and fronts each site's trunk.
+sbc_port=$((port + 30))
+declare -A sip_port=([casablanca]=$((port + 41)) [fes]=$((port + 42)) [dakar]=$((port + 43)))
+# RTP ports of each site's carrier legs (two a call).
+declare -A rtp_range=([casablanca]="$((port + 200)) $((port + 399))" [fes]="$((port + 400)) $((port + 499))"
+	[dakar]="$((port + 500)) $((port + 599))")
 
 # Agents: id site tenants skills. Seated agents dial their site's node; home agents
 # (site "") dial the hub. Ids are grouped so one relais-agent process runs each group.
@@ -163,6 +170,21 @@ while read -r site tenants skills ids; do
 	done
 done < <(agents_conf)
 agent_list=${agent_entries%,$'\n'} # libconfig lists take no trailing comma
+# dial_plan: the numbers the sites' trunks answer and their IVR menus, held at the hub and
+# pushed to every node (any site can take any number: the SBC sends a number's calls to the
+# first site up in its group); prompts are file names in the nodes' prompt_dir.
+dial_plan() {
+	cat <<EOF2
+dial_plan = {
+  dids = ( { did = "+212522000100"; tenant = "telco"; menu = "telco-main"; } );
+  menus = ( { id = "telco-main"; prompt = "menu.wav"; timeout_s = 5; tries = 2;
+              default_queue = "telco.billing";
+              options = ( { digit = "1"; queue = "telco.billing"; key = "topic"; value = "facturation"; },
+                          { digit = "2"; queue = "telco.tech"; key = "topic"; value = "technique"; },
+                          { digit = "3"; queue = "telco.billing"; key = "lang"; value = "ar"; } ); } );
+};
+EOF2
+}
 cat > "$dir/hub.conf" <<EOF2
 hub: {
   id = "hub-1";
@@ -175,10 +197,12 @@ hub: {
 };
 tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
 media = { relay_listen = "127.0.0.1:$((port + 100))"; };
+# Each site's backups take its calls while it is gone (the SBC's order for its numbers is the
+# same: sbc_groups below).
 sites = (
-  { id = "casablanca"; name = "Casablanca"; key = "$(site_key casablanca)"; },
-  { id = "fes"; name = "Fès"; key = "$(site_key fes)"; },
-  { id = "dakar"; name = "Dakar"; key = "$(site_key dakar)"; }
+  { id = "casablanca"; name = "Casablanca"; key = "$(site_key casablanca)"; backup = [ "fes", "dakar" ]; },
+  { id = "fes"; name = "Fès"; key = "$(site_key fes)"; backup = [ "casablanca", "dakar" ]; },
+  { id = "dakar"; name = "Dakar"; key = "$(site_key dakar)"; backup = [ "casablanca", "fes" ]; }
 );
 @include "$keys/operators.conf"
 tenants = (
@@ -209,11 +233,13 @@ queues = (
 agents = (
 $agent_list
 );
+$(dial_plan)
 EOF2
 
-gen_node() { # site name streams... ($sip_group: the site's trunk, if any)
+gen_node() { # site name streams... ($sip_group: the site's trunk, if any; $node_more: settings)
 	local site=$1 name=$2
 	shift 2
+	mkdir -p "$dir/data/node-$site"
 	cat > "$dir/node-$site.conf" <<EOF2
 node: {
   site_id = "$site";
@@ -223,6 +249,8 @@ node: {
   listen = [ "tls+tcp://127.0.0.1:${node_port[$site]}" ];
   log_level = "notice";
   key_file = "$keys/$site.key";
+  state_dir = "$dir/data/node-$site";
+${node_more:-}
 };
 @include "$keys/operators.conf"
 tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
@@ -234,25 +262,32 @@ ${sip_group:-}
 EOF2
 }
 rate() { awk -v r="$1" -v s="$scale" 'BEGIN { printf "%.2f", r * s }'; }
+# site_trunk SITE: the site's sip group - its trunk on its own port, taking calls from the SBC
+# (on loopback) only, with the dial plan.
+site_trunk() {
+	local lo hi
+	read -r lo hi <<<"${rtp_range[$1]}"
+	cat <<EOF2
+sip = {
+  listen = "127.0.0.1:${sip_port[$1]}"; media_ip = "127.0.0.1"; trunks = [ "127.0.0.1" ];
+  rtp_min = $lo; rtp_max = $hi; max_calls = $(((hi - lo + 1) / 2)); # two ports a call
+  announce_dir = "$prompts"; announce_first_s = 10; announce_every_s = 30;
+  prompt_dir = "$prompts"; # the hub's dial plan's prompts
+};
+EOF2
+}
 # Demo traffic: Poisson arrivals; handle times are scaled down (talk ~20 s, wrap ~5 s).
-sip_group="sip = {
-  listen = \"127.0.0.1:$sip_port\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];
-  rtp_min = $((port + 200)); rtp_max = $((port + 399)); max_calls = 100; # two ports a call
-  announce_dir = \"$prompts\"; announce_first_s = 10; announce_every_s = 30;
-  dids = ( { did = \"+212522000100\"; tenant = \"telco\"; menu = \"telco-main\"; } );
-  menus = ( { id = \"telco-main\"; prompt = \"$prompts/menu.wav\"; timeout_s = 5; tries = 2;
-              default_queue = \"telco.billing\";
-              options = ( { digit = \"1\"; queue = \"telco.billing\"; key = \"topic\"; value = \"facturation\"; },
-                          { digit = \"2\"; queue = \"telco.tech\"; key = \"topic\"; value = \"technique\"; },
-                          { digit = \"3\"; queue = \"telco.billing\"; key = \"lang\"; value = \"ar\"; } ); } );
-};"
+sip_group=$(site_trunk casablanca)
 gen_node casablanca "Casablanca" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 24); priority = 0; patience_s = 45.0; }" \
 	"  { tenant = \"telco\"; queue = \"telco.tech\"; per_minute = $(rate 10); priority = 1; patience_s = 60.0; }"
-sip_group=""
+sip_group=$(site_trunk fes)
 gen_node fes "Fès" \
 	"  { tenant = \"telco\"; queue = \"telco.billing\"; per_minute = $(rate 6); priority = 0; patience_s = 45.0; }" \
 	"  { tenant = \"ecom\"; queue = \"ecom.orders\"; per_minute = $(rate 12); priority = 0; patience_s = 90.0; }"
+sip_group=$(site_trunk dakar)
+# Dakar's link to the hub crosses a WAN that drops: it serves alone meanwhile (docs/failover.md).
+node_more="  survivable = true;"
 gen_node dakar "Dakar" \
 	"  { tenant = \"bank\"; queue = \"bank.cards\"; per_minute = $(rate 18); priority = 2; patience_s = 60.0; }"
 
@@ -264,11 +299,41 @@ run_bg "$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1
 for site in casablanca fes dakar; do
 	run_bg "$node_bin" -c "$dir/node-$site.conf" >>"$dir/logs/node-$site.log" 2>&1
 done
-core_pids=("${pids[@]}") # hub and nodes: the cluster stops if one of them exits
-# The carrier: SIP calls with audio into Casablanca's DID (sipp, from Debian's sip-tester).
+# The SBC in front of the sites' trunks (docs/sbc.md): Kamailio, configured by
+# deploy/kamailio/sbc.sh for the sites and the DID groups below, logging to logs/kamailio.log.
+# sbc_groups: each group of numbers, and the sites that take its calls (home site first).
+sbc_groups() {
+	cat <<'GROUPS'
+# group  sites, home first      numbers
+telco    casablanca,fes,dakar   +212522000100
+GROUPS
+}
+sbc_dir="$dir/sbc"
+kamailio_bin=$(command -v kamailio || echo /usr/sbin/kamailio)
+kamcmd_bin=$(command -v kamcmd || echo /usr/sbin/kamcmd)
+sbc_groups >"$dir/sbc-groups"
+sh "$top/deploy/kamailio/sbc.sh" --out "$sbc_dir" --listen "127.0.0.1:$sbc_port" --groups "$dir/sbc-groups" \
+	--site "casablanca=127.0.0.1:${sip_port[casablanca]}" --site "fes=127.0.0.1:${sip_port[fes]}" \
+	--site "dakar=127.0.0.1:${sip_port[dakar]}"
+run_bg "$kamailio_bin" -DD -E -f "$sbc_dir/kamailio.cfg" -Y "$sbc_dir" -P "$sbc_dir/kamailio.pid" -w "$sbc_dir" \
+	>>"$dir/logs/kamailio.log" 2>&1
+# sbc_summary: where the carrier's calls went, from the SBC's counters (nothing if it does not
+# answer).
+sbc_stat() { awk -v k="script:$1" '$1 == k { print $3 }' <<<"$2"; }
+sbc_summary() {
+	local out site line=""
+	out=$("$kamcmd_bin" -s "unix:$sbc_dir/ctl.sock" stats.get_statistics script: 2>/dev/null) || return 0
+	for site in casablanca fes dakar; do
+		line+="  $site $(sbc_stat "answered_$site" "$out") answered ($(sbc_stat "routed_$site" "$out") sent,"
+		line+=" $(sbc_stat "failover_$site" "$out") failed over)"
+	done
+	echo "carrier calls by site (SBC):$line;  no site $(sbc_stat no_site "$out"), failed $(sbc_stat failed "$out")"
+}
+core_pids=("${pids[@]}") # hub, nodes and the SBC: the cluster stops if one of them exits
+# The carrier: SIP calls with audio to the SBC, for the telco DID (sipp, from Debian's sip-tester).
 if command -v sipp >/dev/null; then
 	sip_rate=$(awk -v s="$scale" 'BEGIN { r = 4 * s; printf "%d", r < 1 ? 1 : r }')
-	(cd "$dir/logs" && exec setsid sipp "127.0.0.1:$sip_port" -sf "$top/deploy/sipp/carrier.xml" -s +212522000100 \
+	(cd "$dir/logs" && exec setsid sipp "127.0.0.1:$sbc_port" -sf "$top/deploy/sipp/carrier.xml" -s +212522000100 \
 		-i 127.0.0.1 -p $((port + 31)) -mi 127.0.0.1 -mp $((port + 32)) -r "$sip_rate" -rp 60000 -l 40 \
 		-nostdin -trace_err -error_file "$dir/logs/sipp-errors.log" >"$dir/logs/sipp.log" 2>&1) &
 	pids+=($!)
@@ -292,7 +357,8 @@ done < <(agents_conf)
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
 echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
-echo "SIP: Casablanca's trunk is 127.0.0.1:$sip_port (DID +212522000100); sipp sends it calls"
+echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
+	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
 
 start=$(date +%s)
 while :; do
@@ -305,6 +371,7 @@ while :; do
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status queues 2>&1 || true
 	echo
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status sites 2>&1 || true
+	sbc_summary
 	echo
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status calls 2>&1 | head -12 || true
 	if [ "$duration" != 0 ] && [ $(( $(date +%s) - start )) -ge "$duration" ]; then

@@ -2,7 +2,7 @@
 # deps.sh [--test] - install what Relais needs on Debian 12, only what is missing.
 # --test adds the test-only tools (lmdb-utils, the SIP peers, iproute2 for the failover test's
 # network namespaces, cppcheck and clang-format); --cluster adds espeak-ng for the local
-# cluster's caller voice.
+# cluster's caller voice, sipp (its carrier) and kamailio (its SBC).
 set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
 libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev libopus-dev libsrtp2-dev
@@ -11,7 +11,7 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs lmdb-utils sip-tester kamailio kamailio-tls-modules iproute2 cppcheck clang-format"
 fi
 if [ "${1:-}" = "--cluster" ]; then
-	pkgs="$pkgs espeak-ng sip-tester" # the demo caller's voice and prompts; the demo carrier
+	pkgs="$pkgs espeak-ng sip-tester kamailio" # the demo caller's voice and prompts; the demo carrier; the SBC
 fi
 missing=""
 for p in $pkgs; do

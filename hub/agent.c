@@ -99,7 +99,7 @@ void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st
 		rl_staffed(e, a, -1);
 	a->rec->state = st;
 	a->rec->state_since_us = e->now;
-	rl_set_str(&a->rec->reason, reason ? reason : "");
+	rl_wire_set_str(&a->rec->reason, reason ? reason : "");
 	if (st != RELAIS__AGENT_STATE__AGENT_RESERVED && st != RELAIS__AGENT_STATE__AGENT_WRAPUP)
 		a->rec->deadline_us = 0;
 	if (st == RELAIS__AGENT_STATE__AGENT_READY) {
@@ -132,7 +132,7 @@ void rl_agent_move(struct rl_engine *e, struct rl_agent *a, int site)
 	a->route_site = rl_site_route(e, site);
 	if (live && site >= 0)
 		e->sites[site].agents++;
-	rl_set_str(&a->rec->site_id, site >= 0 ? e->sites[site].id : "");
+	rl_wire_set_str(&a->rec->site_id, site >= 0 ? e->sites[site].id : "");
 	rl_agent_tiers(e, a);
 	if (ready)
 		rl_router_ready(e->queues, e->nqueues, a);
@@ -157,7 +157,7 @@ void rl_agent_reach(struct rl_engine *e, struct rl_agent *a, int reachable)
 /* rl_set_pending records (with the agent) a not-ready asked for during a call. */
 static void rl_set_pending(struct rl_engine *e, struct rl_agent *a, const char *reason)
 {
-	rl_set_str(&a->rec->pending_reason, reason ? reason : "");
+	rl_wire_set_str(&a->rec->pending_reason, reason ? reason : "");
 	rl_dirty_agent(e, a);
 }
 
@@ -165,7 +165,7 @@ static void rl_set_pending(struct rl_engine *e, struct rl_agent *a, const char *
  * asked for meanwhile. */
 void rl_agent_after_contact(struct rl_engine *e, struct rl_agent *a)
 {
-	rl_set_str(&a->rec->contact_id, "");
+	rl_wire_set_str(&a->rec->contact_id, "");
 	if (a->rec->pending_reason && a->rec->pending_reason[0]) {
 		char reason[RL_WIRE_MAX_ID + 1];
 		snprintf(reason, sizeof(reason), "%s", a->rec->pending_reason);
@@ -182,7 +182,7 @@ void rl_agent_start_wrapup(struct rl_engine *e, struct rl_agent *a, struct rl_co
 
 	a->wrap_started_us = e->now;
 	a->wrap_queue = c->queue;
-	rl_set_str(&a->rec->contact_id, c->id);
+	rl_wire_set_str(&a->rec->contact_id, c->id);
 	a->rec->handled++;
 	rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_WRAPUP, "");
 	a->rec->deadline_us = e->now + (uint64_t)(q->wrapup_s ? q->wrapup_s : (uint32_t)e->conf.wrapup_s) * 1000000u;
@@ -213,7 +213,7 @@ static void rl_wrapup_done(struct rl_engine *e, struct rl_agent *a, const char *
 		struct rl_contact *c;
 		Relais__ContactRecord *rec;
 		if (rl_contact_get(e, a->rec->contact_id, &c, &rec) == RL_OK) {
-			rl_set_str(&rec->disposition, disposition);
+			rl_wire_set_str(&rec->disposition, disposition);
 			rl_contact_put(e, c, rec);
 		}
 	}
@@ -235,7 +235,7 @@ static void rl_agent_release(struct rl_engine *e, struct rl_agent *a)
 	else if (c != NULL)
 		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, "agent gone");
 	a->contact = NULL;
-	rl_set_str(&a->rec->contact_id, "");
+	rl_wire_set_str(&a->rec->contact_id, "");
 }
 
 void rl_agent_logout(struct rl_engine *e, struct rl_agent *a, const char *why)
@@ -258,7 +258,7 @@ void rl_agent_timers(struct rl_engine *e, struct rl_agent *a, int check_reach)
 	if (st == RELAIS__AGENT_STATE__AGENT_RESERVED && a->rec->deadline_us <= e->now && a->contact) {
 		/* RONA: the contact goes back to its place, the agent stops taking calls. */
 		rl_contact_to(e, a->contact, RL_C_RONA, 0);
-		rl_set_str(&a->rec->contact_id, "");
+		rl_wire_set_str(&a->rec->contact_id, "");
 		rl_set_pending(e, a, "");
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "no-answer");
 		rl_push_status(e, a, NULL);

@@ -42,7 +42,7 @@ struct rl_contact *rl_contact_adopt(struct rl_engine *e, Relais__ContactRecord *
 	return c;
 }
 
-void rl_contact_free(struct rl_contact *c)
+void rl_contact_destroy(struct rl_contact *c)
 {
 	/* The plan's relay call is released when the call ends (rl_call_finish) or at close. */
 	if (c == NULL)
@@ -125,7 +125,7 @@ static void rl_unoffer(struct rl_contact *c)
 		c->agent->contact = NULL;
 	}
 	c->agent = NULL;
-	rl_set_str(&c->rec->agent_id, "");
+	rl_wire_set_str(&c->rec->agent_id, "");
 }
 
 /* rl_remember_caller keeps who answered this caller, for queues that send returning callers
@@ -181,7 +181,7 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 	case RL_C_OFFERED:
 		c->rec->offered_us = e->now;
 		c->rec->offers++;
-		rl_set_str(&c->rec->agent_id, a->id);
+		rl_wire_set_str(&c->rec->agent_id, a->id);
 		break;
 	case RL_C_ACCEPTED:
 		c->rec->answered_us = e->now;
@@ -264,7 +264,7 @@ void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOu
 {
 	c->rec->outcome = outcome;
 	if (why != NULL)
-		rl_set_str(&c->rec->end_reason, why);
+		rl_wire_set_str(&c->rec->end_reason, why);
 	rl_contact_to(e, c, RL_C_ENDED, 0);
 }
 
@@ -280,7 +280,7 @@ void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value)
 	}
 	for (size_t i = 0; i < p->n_data; i++) {
 		if (p->data[i]->key && strcmp(p->data[i]->key, key) == 0) {
-			rl_set_str(&p->data[i]->value, value);
+			rl_wire_set_str(&p->data[i]->value, value);
 			return;
 		}
 	}
@@ -288,8 +288,8 @@ void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value)
 		return;
 	kv = rl_malloc(sizeof(*kv));
 	relais__key_value__init(kv);
-	rl_set_str(&kv->key, key);
-	rl_set_str(&kv->value, value);
+	rl_wire_set_str(&kv->key, key);
+	rl_wire_set_str(&kv->value, value);
 	p->data = rl_realloc(p->data, (p->n_data + 1) * sizeof(*p->data));
 	p->data[p->n_data++] = kv;
 }

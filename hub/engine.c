@@ -183,15 +183,6 @@ int rl_find_id(const char *id, const void *base, size_t stride, int n)
 	return -1;
 }
 
-void rl_set_str(char **field, const char *v)
-{
-	char *n = rl_strdup(v);
-
-	if (*field != NULL && *field != protobuf_c_empty_string)
-		free(*field);
-	*field = n;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* the outbox: nothing leaves before the batch commits */
 
@@ -332,7 +323,7 @@ static void rl_dirty_flush(struct rl_engine *e, int write)
 			rl_store_put_contact(e->store, c->rec, !c->ended);
 		c->dirty = 0;
 		if (c->ended)
-			rl_contact_free(c);
+			rl_contact_destroy(c);
 	}
 	e->dirty_agents.n = e->dirty_contacts.n = 0;
 }
@@ -438,7 +429,7 @@ void rl_engine_close(struct rl_engine *e)
 		struct rl_contact *c = e->contact_by_id.ents[i].val;
 		if (c != NULL) {
 			rl_plan_free(c->plan, e->relay);
-			rl_contact_free(c);
+			rl_contact_destroy(c);
 		}
 	}
 	for (size_t i = 0; i < e->peers.cap; i++)

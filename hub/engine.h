@@ -30,6 +30,7 @@ struct rl_hub_conf {
 	int represent_window_s;  /* a caller lost with a site who calls again within: its old place */
 	char contact_prefix[24]; /* contact ids are this and a number ("" = "c"); a survivable
 	                          * node's own engine numbers its contacts apart from the hub's */
+	int no_logins;           /* agents without secrets: sessions carried on, no login (the same) */
 };
 
 /* Where a message goes: a pipe and, on a node link, the agent's chan. buf is borrowed. */

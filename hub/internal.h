@@ -198,7 +198,6 @@ void rl_reply_ok(struct rl_engine *e, const struct rl_req *r);
 void rl_error_env(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
 void rl_dirty_agent(struct rl_engine *e, struct rl_agent *a);
 void rl_dirty_contact(struct rl_engine *e, struct rl_contact *c);
-void rl_set_str(char **field, const char *v);
 int rl_find_id(const char *id, const void *base, size_t stride, int n);
 #define rl_tenant_idx(e, id) rl_find_id(id, (e)->tenants, sizeof(struct rl_tenant), (e)->ntenants)
 #define rl_site_idx(e, id)   rl_find_id(id, (e)->sites, sizeof(struct rl_site), (e)->nsites)
@@ -246,7 +245,7 @@ void rl_h_admin_state(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 /* contact.c */
 struct rl_contact *rl_contact_find(struct rl_engine *e, const char *id);
 struct rl_contact *rl_contact_adopt(struct rl_engine *e, Relais__ContactRecord *rec);
-void rl_contact_free(struct rl_contact *c);
+void rl_contact_destroy(struct rl_contact *c);
 void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step, uint64_t ms);
 void rl_contact_end(struct rl_engine *e, struct rl_contact *c, Relais__ContactOutcome outcome, const char *why);
 void rl_contact_close(struct rl_engine *e, struct rl_contact *c, int failed, const char *why);

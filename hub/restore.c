@@ -88,7 +88,7 @@ static void rl_restore_held(struct rl_engine *e, struct rl_agent *a)
 
 	if ((st == RELAIS__AGENT_STATE__AGENT_RESERVED || st == RELAIS__AGENT_STATE__AGENT_BUSY) &&
 	    a->contact == NULL) {
-		rl_set_str(&a->rec->contact_id, "");
+		rl_wire_set_str(&a->rec->contact_id, "");
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "recovered");
 	}
 	if (st == RELAIS__AGENT_STATE__AGENT_WRAPUP) {

@@ -37,7 +37,7 @@ static void rl_offer(struct rl_engine *e, struct rl_contact *c, struct rl_agent 
 
 	c->agent = a;
 	a->contact = c;
-	rl_set_str(&a->rec->contact_id, c->id);
+	rl_wire_set_str(&a->rec->contact_id, c->id);
 	rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_RESERVED, "");
 	a->rec->deadline_us = e->now + (uint64_t)timeout_s * 1000000u;
 	rl_contact_to(e, c, RL_C_OFFERED, (e->now - c->rec->enqueued_us) / 1000u);

@@ -176,7 +176,7 @@ static void rl_journal_contact(struct rl_engine *e, int site, const Relais__Cont
 	if (rl_journal_known(e, site, j, &c, &rec)) {
 		if (c != NULL && !c->ended) {
 			struct rl_agent *was = c->agent;
-			rl_set_str(&mine->contact_id, c->id);
+			rl_wire_set_str(&mine->contact_id, c->id);
 			rl_contact_take(e, c, mine);
 			rl_journal_freed(e, site, was);
 		} else {
@@ -233,7 +233,7 @@ static void rl_journal_agent(struct rl_engine *e, int site, const Relais__AgentR
 	    c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && strcmp(c->rec->agent_id, a->id) == 0) {
 		c->agent = a;
 		a->contact = c;
-		rl_set_str(&a->rec->contact_id, c->id);
+		rl_wire_set_str(&a->rec->contact_id, c->id);
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_BUSY, "");
 		rl_push_update(e, c); /* a fresh media plan for the call in progress */
 	} else if (j->state == RELAIS__AGENT_STATE__AGENT_WRAPUP) {
@@ -245,17 +245,17 @@ static void rl_journal_agent(struct rl_engine *e, int site, const Relais__AgentR
 			a->wrap_queue = rl_queue_idx(e, wr->queue_id); /* its disposition goes there */
 			rl_contact_drop(w, wr);
 		}
-		rl_set_str(&a->rec->contact_id, j->contact_id ? j->contact_id : "");
+		rl_wire_set_str(&a->rec->contact_id, j->contact_id ? j->contact_id : "");
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_WRAPUP, "");
 		a->rec->deadline_us = e->now + (uint64_t)e->conf.wrapup_s * 1000000u;
 	} else if (j->state == RELAIS__AGENT_STATE__AGENT_NOT_READY || j->state == RELAIS__AGENT_STATE__AGENT_READY) {
-		rl_set_str(&a->rec->contact_id, "");
+		rl_wire_set_str(&a->rec->contact_id, "");
 		rl_agent_set(e, a, j->state, j->reason ? j->reason : "");
 	} else if (j->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT) {
 		rl_agent_logout(e, a, "logged out at the site");
 		return;
 	} else {
-		rl_set_str(&a->rec->contact_id, "");
+		rl_wire_set_str(&a->rec->contact_id, "");
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, "recovered");
 	}
 	rl_push_status(e, a, NULL);

@@ -51,8 +51,8 @@ static void rl_transfer_queue(struct rl_engine *e, struct rl_agent *a, struct rl
 	c->agent = NULL;
 	c->last_reject[0] = '\0';
 	c->queue = qi;
-	rl_set_str(&c->rec->queue_id, to->id);
-	rl_set_str(&c->rec->agent_id, "");
+	rl_wire_set_str(&c->rec->queue_id, to->id);
+	rl_wire_set_str(&c->rec->agent_id, "");
 	if (c->rec->submitted_us == 0)
 		c->rec->submitted_us = c->rec->enqueued_us; /* what a re-sent submit is still told */
 	c->rec->enqueued_us = e->now;                       /* its wait in the new queue */
@@ -75,7 +75,7 @@ static void rl_transfer_number(struct rl_engine *e, const struct rl_req *r, stru
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "the call's site is not reachable", 0);
 		return;
 	}
-	rl_set_str(&c->rec->transfer_to, number);
+	rl_wire_set_str(&c->rec->transfer_to, number);
 	if (note && note[0])
 		rl_pop_set(c->rec, "transfer_note", note);
 	rl_dirty_contact(e, c);
@@ -117,7 +117,7 @@ static void rl_transfer_failed(struct rl_engine *e, struct rl_contact *c, const 
 
 	snprintf(msg, sizeof(msg), "transfer to %s failed: %u %s", rl_xfer_to(c), tr->status,
 	         tr->reason ? tr->reason : "");
-	rl_set_str(&c->rec->transfer_to, "");
+	rl_wire_set_str(&c->rec->transfer_to, "");
 	rl_dirty_contact(e, c);
 	rl_push_error(e, c->agent, RELAIS__ERROR_CODE__ERR_BAD_STATE, msg);
 	rl_push_update(e, c);
@@ -143,7 +143,7 @@ void rl_h_transfer_result(struct rl_engine *e, struct rl_req *r, const rl_env *e
 	       tr->ok ? "done" : "failed", c->id, a->id, rl_xfer_to(c), tr->status, tr->reason ? tr->reason : "");
 	if (tr->ok) {
 		rl_pop_set(c->rec, "transferred_to", rl_xfer_to(c));
-		rl_set_str(&c->rec->transfer_to, "");
+		rl_wire_set_str(&c->rec->transfer_to, "");
 		rl_agent_start_wrapup(e, a, c);
 		rl_contact_end(e, c, RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED, NULL);
 		rl_push_status(e, a, NULL);

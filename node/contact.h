@@ -41,6 +41,9 @@ struct rl_contact {
 	/* The media call in the bridge's engine, under this contact's id: the SSRC we send with
 	 * in its current plan; 0 = no media call. */
 	uint32_t media_ssrc;
+	/* What the node knows of it, as a record (owned; NULL = nothing): a survivable site
+	 * carries on with it when the hub is lost (survive.h). */
+	Relais__ContactRecord *facts;
 };
 
 /* rl_contact_new makes a contact id (copied) of src with cookie (both may be NULL); freed by

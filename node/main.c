@@ -32,6 +32,7 @@ struct node_settings {
 	char key_file[RL_CFG_STRLEN];
 	char log_level[RL_CFG_STRLEN];
 	char state_dir[RL_CFG_STRLEN];
+	int survivable;
 };
 
 static const struct rl_cfg_opt node_opts[] = {
@@ -45,6 +46,8 @@ static const struct rl_cfg_opt node_opts[] = {
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct node_settings, log_level), "err..debug"},
     {"state_dir", RL_CFG_STR, 0, 400, "", offsetof(struct node_settings, state_dir),
      "where the node keeps what must outlive it (the hub's dial plan); \"\": nothing kept"},
+    {"survivable", RL_CFG_BOOL, 0, 1, "false", offsetof(struct node_settings, survivable),
+     "serve the site's carrier calls alone while the hub is lost (needs state_dir; docs/failover.md)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -72,7 +75,7 @@ struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
 	char tls_dir[RL_CFG_STRLEN], prompt_dir[RL_CFG_STRLEN];
 	int rtp_min, rtp_max, retry_after_s, max_calls, announce_first_s, announce_every_s, tls_port, refer_timeout_s;
-	int max_media_load;
+	int max_media_load, stall_ms;
 };
 
 static const struct rl_cfg_opt sip_opts[] = {
@@ -92,6 +95,8 @@ static const struct rl_cfg_opt sip_opts[] = {
     {"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
     {"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
      "an external transfer's wait for the carrier's outcome"},
+    {"stall_ms", RL_CFG_INT, 100, 60000, "1000", offsetof(struct sip_settings, stall_ms),
+     "a stall of the SIP thread this long makes the INVITEs that waited through it get 503"},
     {"announce_dir", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, announce_dir),
      "prompt set for queue position and expected wait (\"\": none)"},
     {"announce_first_s", RL_CFG_INT, 0, 3600, "20", offsetof(struct sip_settings, announce_first_s),
@@ -157,6 +162,7 @@ static int load_sip(const config_setting_t *g, struct rl_sip_source_conf *conf, 
 	conf->sip.tls_port = (uint16_t)ss.tls_port;
 	conf->sip.tls_dir = ss.tls_dir[0] ? rl_strdup(ss.tls_dir) : NULL;
 	conf->sip.refer_timeout_s = (unsigned)ss.refer_timeout_s;
+	conf->sip.stall_ms = (unsigned)ss.stall_ms;
 	snprintf(conf->media_ip, sizeof(conf->media_ip), "%.63s", ss.media_ip);
 	snprintf(conf->hold_music, sizeof(conf->hold_music), "%.500s", ss.hold_music);
 	snprintf(conf->announce_dir, sizeof(conf->announce_dir), "%.500s", ss.announce_dir);
@@ -254,6 +260,11 @@ int main(int argc, char **argv)
 	snprintf(nc.site_id, sizeof(nc.site_id), "%.64s", ns.site_id);
 	snprintf(nc.name, sizeof(nc.name), "%.256s", ns.name[0] ? ns.name : ns.site_id);
 	nc.capacity = (uint32_t)ns.capacity;
+	nc.survivable = ns.survivable;
+	if (ns.survivable && !ns.state_dir[0]) {
+		fprintf(stderr, "relais-node: node.survivable needs node.state_dir (the journal of its time alone)\n");
+		goto out;
+	}
 	nc.hub_url = ns.hub;
 	const config_setting_t *ls = config_lookup(&cfg, "node.listen");
 	for (int i = 0; ls && i < config_setting_length(ls) && i < 8; i++)

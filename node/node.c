@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dialplan.h"
+#include "internal.h"
 #include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_audio.h"
@@ -16,60 +17,6 @@
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "rl_time.h"
-
-#define RL_NODE_MAX_SOURCES  8
-#define RL_NODE_HEARTBEAT_MS 500  /* the hub judges the site lost after 2.5 s of silence */
-#define RL_NODE_HUB_LOST_MS  3000 /* the hub not heard this long: lost (new calls go elsewhere) */
-#define RL_NODE_CTL_INFLIGHT 16
-
-/* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
-struct rl_lpeer {
-	uint32_t pipe;
-	int role;
-	const struct rl_operator *op; /* a tool that proved an operator's key, else NULL */
-	struct rl_hello_gate gate;
-	char ip[48];                             /* the link's remote IP ("" = unknown) */
-	uint64_t inflight[RL_NODE_CTL_INFLIGHT]; /* ctl submissions waiting for the hub */
-	unsigned next;
-};
-
-struct rl_sub {
-	struct rl_source *src;
-	void *cookie;
-};
-
-struct rl_posted {
-	struct rl_source *src;
-	void *ptr;
-};
-
-struct rl_ctl_cookie {
-	uint32_t pipe;
-	uint64_t req_id;
-	char audio[RL_WIRE_MAX_TEXT + 1]; /* the caller's voice for this contact, "" = default */
-};
-
-struct rl_node {
-	struct rl_node_conf conf;
-	struct rl_loop *loop;
-	struct rl_client *hub;
-	nng_socket lsock;
-	struct rl_htab peers;
-	struct rl_htab contacts; /* struct rl_contact by id: every live contact of the site */
-	uint64_t boot_id, seq;
-	struct rl_source *sources[RL_NODE_MAX_SOURCES];
-	int nsources;
-	struct rl_source ctl;
-	struct rl_node_counters ctr;
-	struct rl_bundler *down;    /* frames for local links, sent once per loop batch */
-	struct rl_bridge *bridge;   /* the voice path of the site's calls; NULL = none */
-	int marker;                 /* cookie of requests whose answers need no handling */
-	unsigned drain_pct;         /* what the NOC (through the hub, or a tool here) asked */
-	uint64_t cmd_seq;           /* the hub's last site command applied */
-	int hub_lost;               /* the hub not heard for RL_NODE_HUB_LOST_MS */
-	struct rl_node_plan *plans; /* the dial plan in force */
-	unsigned applied;           /* the share of new calls the sources refuse now */
-};
 
 static int rl_eq_contact(const void *v, const void *k)
 {
@@ -127,6 +74,7 @@ static int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
 
 void rl_node_flush(struct rl_node *n)
 {
+	rl_alone_run(n);
 	n->ctr.dropped_down += rl_bundler_flush(n->down, n->lsock);
 }
 
@@ -202,7 +150,11 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	sc.media = "voice";
 	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
 	env.submit_contact = &sc;
-	if ((rv = rl_client_request(n->hub, &env, sub, NULL)) != RL_OK) {
+	sub->asked_len = relais__submit_contact__get_packed_size(&sc);
+	sub->asked = rl_malloc(sub->asked_len + 1);
+	relais__submit_contact__pack(&sc, sub->asked);
+	if ((rv = rl_node_ask(n, &env, sub)) != RL_OK) {
+		free(sub->asked);
 		free(sub);
 		return rv;
 	}
@@ -221,7 +173,7 @@ int rl_node_cancel(struct rl_node *n, const char *contact_id, Relais__ContactOut
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_CANCEL;
 	env.contact_cancel = &cc;
 	n->ctr.cancels++;
-	return rl_client_request(n->hub, &env, &n->marker, NULL);
+	return rl_node_ask(n, &env, &n->marker);
 }
 
 int rl_node_queue_position(struct rl_node *n, const char *contact_id)
@@ -229,13 +181,13 @@ int rl_node_queue_position(struct rl_node *n, const char *contact_id)
 	Relais__QueuePosition qp = RELAIS__QUEUE_POSITION__INIT;
 	rl_env env;
 
-	if (!rl_client_up(n->hub))
+	if (n->alone.local == NULL && !rl_client_up(n->hub))
 		return RL_ENET; /* not worth queueing: the caller hears the music meanwhile */
 	rl_env_init(&env);
 	qp.contact_id = (char *)contact_id;
 	env.body_case = RELAIS__ENVELOPE__BODY_QUEUE_POSITION;
 	env.queue_position = &qp;
-	return rl_client_request(n->hub, &env, &n->marker, NULL);
+	return rl_node_ask(n, &env, &n->marker);
 }
 
 int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, unsigned status, const char *reason)
@@ -250,10 +202,21 @@ int rl_node_transfer_result(struct rl_node *n, const char *contact_id, int ok, u
 	tr.reason = (char *)(reason ? reason : "");
 	env.body_case = RELAIS__ENVELOPE__BODY_TRANSFER_RESULT;
 	env.transfer_result = &tr;
-	return rl_client_request(n->hub, &env, &n->marker, NULL);
+	return rl_node_ask(n, &env, &n->marker);
 }
 
-static void rl_node_register(struct rl_node *n)
+/* rl_node_ask sends a request of the node's own to whoever decides now: the hub, or the
+ * site's own engine while it serves alone. */
+int rl_node_ask(struct rl_node *n, rl_env *env, void *cookie)
+{
+	if (n->alone.local != NULL) {
+		rl_local_input(n->alone.local, 0, env, cookie);
+		return RL_OK;
+	}
+	return rl_client_request(n->hub, env, cookie, NULL);
+}
+
+void rl_node_register(struct rl_node *n)
 {
 	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
 	rl_env env;
@@ -266,6 +229,7 @@ static void rl_node_register(struct rl_node *n)
 	sr.survivable = n->conf.survivable;
 	sr.drain_pct = n->drain_pct;
 	sr.command_seq = n->cmd_seq;
+	sr.journal_parts = rl_alone_journal_parts(n);
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */
@@ -314,9 +278,9 @@ int rl_node_attach_audio(struct rl_node *n, const char *id, struct rl_audio_src 
 /* rl_node_apply_drain: the sources refuse what the NOC asked, or every new call while the
  * hub is lost and the site cannot serve alone (its callers could not be queued anywhere: the
  * carrier's SBC sends them to another site). */
-static void rl_node_apply_drain(struct rl_node *n)
+void rl_node_apply_drain(struct rl_node *n)
 {
-	unsigned pct = n->hub_lost && !n->conf.survivable ? 100 : n->drain_pct;
+	unsigned pct = n->hub_lost && n->alone.local == NULL ? 100 : n->drain_pct;
 
 	if (pct == n->applied)
 		return;
@@ -361,42 +325,59 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 		c = rl_node_contact_add(n, id, NULL, NULL);
 	if (c == NULL)
 		return;
+	rl_alone_update(c, u);
 	rl_contact_update(c, u, n->bridge, n->hub);
 	if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
 		rl_node_contact_del(n, c);
 }
 
-static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
+/* rl_node_down: a frame for one of our seated agents (or a tool's relayed request). */
+static void rl_node_down(struct rl_node *n, rl_env *env)
 {
-	rl_env *env;
-	void *cookie;
-	int is_reply;
+	uint32_t pipe = (uint32_t)env->chan;
+	struct rl_lpeer *p = rl_htab_get(&n->peers, pipe, NULL, NULL);
 
-	if (rl_client_input(n->hub, msg, &env, &cookie, &is_reply) != RL_OK)
-		return;
-	if (env->chan != 0) {
-		/* For one of our seated agents (or a tool's relayed request). */
-		uint32_t pipe = (uint32_t)env->chan;
-		env->chan = 0;
-		if (rl_htab_get(&n->peers, pipe, NULL, NULL) == NULL || rl_node_send(n, pipe, env) != RL_OK)
-			n->ctr.dropped_down++;
-		else
-			n->ctr.relayed_down++;
-	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
-		struct rl_sub *sub = cookie;
-		if (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
-			const char *cid = env->submit_contact_ok->contact_id;
-			n->ctr.acked++;
-			if (rl_node_contact(n, cid) == NULL)
-				rl_node_contact_add(n, cid, sub->src, sub->src->ops->on_update ? sub->cookie : NULL);
-			sub->src->ops->on_ack(sub->src, sub->cookie, env->submit_contact_ok, 0, NULL);
-		} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
-			n->ctr.refused++;
-			rl_log(RL_LOG_WARNING, "hub refused a contact source=%s err=\"%s\"", sub->src->ops->name,
-			       env->error->message ? env->error->message : "");
-			sub->src->ops->on_ack(sub->src, sub->cookie, NULL, env->error->code, env->error->message);
+	env->chan = 0;
+	if (p != NULL)
+		rl_alone_seat_down(p, env);
+	if (p == NULL || rl_node_send(n, pipe, env) != RL_OK)
+		n->ctr.dropped_down++;
+	else
+		n->ctr.relayed_down++;
+}
+
+/* rl_node_acked: the answer to a submission of ours. */
+static void rl_node_acked(struct rl_node *n, struct rl_sub *sub, const rl_env *env)
+{
+	if (env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+		const char *cid = env->submit_contact_ok->contact_id;
+		struct rl_contact *c = rl_node_contact(n, cid);
+		n->ctr.acked++;
+		if (c == NULL) {
+			c = rl_node_contact_add(n, cid, sub->src, sub->src->ops->on_update ? sub->cookie : NULL);
+			c->facts = rl_alone_facts(n, sub, env->submit_contact_ok);
 		}
-		free(sub);
+		sub->src->ops->on_ack(sub->src, sub->cookie, env->submit_contact_ok, 0, NULL);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR) {
+		n->ctr.refused++;
+		rl_log(RL_LOG_WARNING, "hub refused a contact source=%s err=\"%s\"", sub->src->ops->name,
+		       env->error->message ? env->error->message : "");
+		sub->src->ops->on_ack(sub->src, sub->cookie, NULL, env->error->code, env->error->message);
+	}
+	free(sub->asked);
+	free(sub);
+}
+
+/* rl_node_upstream: a frame from whoever decides (the hub, or the site's own engine while it
+ * serves alone), with the cookie of the request of ours it answers, if it does. */
+void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply)
+{
+	if (env->chan != 0) {
+		rl_node_down(n, env);
+	} else if (is_reply && rl_alone_reply(n, env, cookie)) {
+		return;
+	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
+		rl_node_acked(n, cookie, env);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
@@ -411,15 +392,33 @@ static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && !is_reply) {
 		rl_log(RL_LOG_WARNING, "hub says: %s", env->error->message ? env->error->message : "?");
 	}
+}
+
+static void rl_node_from_hub(struct rl_node *n, nng_msg *msg)
+{
+	rl_env *env;
+	void *cookie;
+	int is_reply;
+
+	if (rl_client_input(n->hub, msg, &env, &cookie, &is_reply) != RL_OK)
+		return;
+	rl_node_upstream(n, env, cookie, is_reply);
 	rl_wire_free(env);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* from a local link */
 
-static void rl_node_relay_up(struct rl_node *n, uint32_t pipe, rl_env *env)
+/* rl_node_relay_up: an agent's frame goes on, on its chan, to whoever decides now. */
+static void rl_node_relay_up(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
 {
-	env->chan = pipe;
+	rl_alone_seat_up(p, env);
+	if (n->alone.local != NULL) {
+		rl_local_input(n->alone.local, p->pipe, env, NULL);
+		n->ctr.relayed_up++;
+		return;
+	}
+	env->chan = p->pipe;
 	if (rl_client_send(n->hub, env) != RL_OK)
 		n->ctr.dropped_up++; /* hub link down: the agent re-sends */
 	else
@@ -554,7 +553,7 @@ static void rl_node_local_heartbeat(struct rl_node *n, struct rl_lpeer *p, rl_en
 	rl_env out;
 
 	if (env->session != 0 && p->role == RELAIS__ROLE__ROLE_AGENT) {
-		rl_node_relay_up(n, p->pipe, env); /* an agent's: the hub answers with its view */
+		rl_node_relay_up(n, p, env); /* an agent's: the hub answers with its view */
 		return;
 	}
 	rl_env_init(&out);
@@ -588,14 +587,14 @@ static void rl_node_local_login(struct rl_node *n, struct rl_lpeer *p, rl_env *e
 	 * failed logins per the address we saw the agent at. */
 	env->agent_login->site_id = n->conf.site_id;
 	env->agent_login->from_ip = p->ip;
-	rl_node_relay_up(n, p->pipe, env);
+	rl_node_relay_up(n, p, env);
 	env->agent_login->site_id = NULL; /* not ours to free */
 	env->agent_login->from_ip = NULL;
 }
 
 static void rl_node_local_relay(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
 {
-	rl_node_relay_up(n, p->pipe, env);
+	rl_node_relay_up(n, p, env);
 }
 
 static void rl_node_local_submit(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
@@ -726,7 +725,9 @@ static void rl_node_link_ready(void *arg)
 	struct rl_node *n = arg;
 
 	rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
+	rl_alone_stop(n); /* the hub decides again: what the site did alone is handed over */
 	rl_node_register(n);
+	rl_alone_ready(n);
 }
 
 void rl_node_tick(struct rl_node *n)
@@ -737,7 +738,20 @@ void rl_node_tick(struct rl_node *n)
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
-		       n->hub_lost ? "lost" : "back", n->conf.site_id, n->conf.survivable);
+		       n->hub_lost      ? "lost"
+		       : n->hub_reached ? "back"
+		                        : "reached",
+		       n->conf.site_id, n->conf.survivable);
+		n->hub_reached |= !n->hub_lost;
+		rl_alone_tick(n);
+		rl_node_apply_drain(n);
+	} else if (!n->hub_reached && n->hub_lost && now - n->opened_us > RL_NODE_HUB_LOST_MS * 1000u &&
+	           !n->start_judged) {
+		/* Started while the hub is out of reach: lost, as if it had been heard once. */
+		n->start_judged = 1;
+		rl_log(RL_LOG_WARNING, "hub not reached since the start site=%s survivable=%d", n->conf.site_id,
+		       n->conf.survivable);
+		rl_alone_tick(n);
 		rl_node_apply_drain(n);
 	}
 	for (int i = 0; i < n->nsources; i++)
@@ -753,6 +767,8 @@ int rl_node_add_source(struct rl_node *n, struct rl_source *src)
 		return RL_EFULL;
 	src->node = n;
 	n->sources[n->nsources++] = src;
+	if (n->applied != 0 && src->ops->drain != NULL)
+		src->ops->drain(src, n->applied); /* (the hub not reached yet, or a drain) */
 	return RL_OK;
 }
 
@@ -779,6 +795,10 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	n->conf.plan = NULL; /* kept in n->plans */
 	n->loop = loop;
 	n->plans = rl_node_plan_open(conf->plan, conf->prompt_dir, conf->state_dir);
+	n->hub_lost = 1; /* until it is reached: new calls are refused */
+	n->opened_us = rl_mono_us();
+	n->applied = 100;
+	rl_alone_open(n);
 	n->ctl.ops = &rl_ctl_ops;
 	n->ctl.node = n;
 	/* ext_ids must stay unique across restarts of this node: a random boot id. */
@@ -807,6 +827,7 @@ fail:
 	rl_bridge_close(n->bridge);
 	rl_bundler_destroy(n->down);
 	rl_node_plan_close(n->plans);
+	rl_alone_free(n);
 	free(n);
 	return rv;
 }
@@ -816,10 +837,12 @@ static void rl_node_free_pending(void *cookie, void *arg)
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
 
-	if (cookie == NULL || cookie == &n->marker)
+	if (cookie == NULL || cookie == &n->marker || cookie == &n->alone.model_marker ||
+	    cookie == &n->alone.journal_marker)
 		return;
 	if (sub->src == &n->ctl)
 		free(sub->cookie);
+	free(sub->asked);
 	free(sub);
 }
 
@@ -835,6 +858,7 @@ void rl_node_close(struct rl_node *n)
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
 	rl_node_plan_close(n->plans);
+	rl_alone_free(n);
 	/* What sources posted and nobody handled: their threads are stopped, free it. */
 	for (struct rl_loop_event ev; rl_loop_wait(n->loop, 0, &ev, 1) == 1;) {
 		if (ev.kind == RL_LOOP_MSG)

@@ -42,6 +42,10 @@
  * carrier's NOTIFYs (message/sipfrag) come back on the call's handle as nua_i_notify, NUA
  * answers them, and we read their status line with sofia's parser. One su_timer per call
  * bounds the wait for the outcome, and then the wait for the carrier's BYE after success.
+ *
+ * Stalls. See the comment above stall_check: INVITEs that waited in the socket while the
+ * thread could not run are refused, between the moment the thread sees its own clock jump and
+ * the return of a fence it sends itself.
  */
 #define _GNU_SOURCE
 #include "sip.h"
@@ -89,15 +93,21 @@ struct sip_call;
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"
+#include "rl_secret.h"
 #include "rl_time.h"
 
 #define CMDQ_MAX                1024  /* queued commands; more is RL_EFULL */
 #define SIP_MSG_MAX             65536 /* biggest SIP message sofia accepts from the network */
 #define ANSWER_MAX              1024  /* our SDP */
 #define DEFAULT_MAX_CALLS       1024
-#define DEFAULT_REFER_TIMEOUT_S 60   /* a transfer target may ring for a while */
-#define REFER_BYE_WAIT_MS       4000 /* after a transfer, how long the carrier has to hang up */
-#define SIPFRAG_LINE_MAX        256  /* the status line of a NOTIFY's sipfrag */
+#define DEFAULT_REFER_TIMEOUT_S 60    /* a transfer target may ring for a while */
+#define REFER_BYE_WAIT_MS       4000  /* after a transfer, how long the carrier has to hang up */
+#define SIPFRAG_LINE_MAX        256   /* the status line of a NOTIFY's sipfrag */
+#define DEFAULT_STALL_MS        1000  /* a gap in the thread's clock this long is a stall */
+#define STALL_BEAT_MS           100   /* the heartbeat: the thread never sleeps longer */
+#define FENCE_RESEND_MS         500   /* a fence not back yet is sent again (a full socket drops it) */
+#define STALE_WINDOW_MAX_MS     10000 /* no fence back by then: serve INVITEs again anyway */
+#define STALE_PHRASE            "Stale INVITE"
 
 enum cmd_op { CMD_RINGING = 1, CMD_PROGRESS, CMD_ANSWER, CMD_REJECT, CMD_HANGUP, CMD_REFER };
 
@@ -184,6 +194,18 @@ struct rl_sip {
 	struct sip_call *all; /* every struct sip_call alive, refused ones included */
 	unsigned n_calls;
 	uint64_t next_id;
+
+	/* Stalls (SIP thread only; see stall_check). */
+	su_timer_t *beat;       /* the heartbeat */
+	uint64_t seen_ms;       /* the thread's clock when it last ran (monotonic) */
+	uint64_t stale_ms;      /* a stall was seen then: INVITEs are stale until the fence; 0 = none */
+	uint64_t fence_sent_ms; /* the fence's last sending */
+	uint64_t stall_len_ms;  /* the last stall's length */
+	uint64_t stale_refused; /* INVITEs refused since stale_ms */
+	unsigned stall_n;       /* stalls seen: numbers the fences */
+	int fence_fd;           /* our own UDP socket the fences leave from; -1 until needed */
+	char fence_token[17];   /* random: no one else can end the window */
+	char fence_prefix[64];  /* Call-ID prefix of the current stall's fences */
 };
 
 #define COUNT(s, field)                          \
@@ -471,6 +493,145 @@ static void emit_simple(struct rl_sip *s, struct sip_call *c, int type)
 	emit(s, &ev);
 }
 
+/* ---- stalls --------------------------------------------------------------------------- */
+
+/*
+ * A node that cannot run for a while (SIGSTOP, a paused VM, swapping) still receives: the
+ * kernel queues the SBC's INVITEs, and their retransmissions, in our socket. The SBC gives up
+ * on each after its no-answer timer and sends the call to another site, without a CANCEL (a
+ * branch that never answered is not cancelled). When the node runs again sofia reads that
+ * backlog as new calls, and each would become a contact with nobody on the line.
+ *
+ * Sofia cannot say how long a request waited: the time it gives a message (tport's receive
+ * time, nta_incoming_received) is when it read it, and it reads datagrams with a plain
+ * recvmsg, without the kernel's receive timestamps (SO_TIMESTAMP); SIOCGSTAMP would give the
+ * last datagram's only, and by the time NUA reports an INVITE sofia may have read others. So
+ * the thread watches its own clock. A heartbeat timer keeps it from sleeping longer than
+ * STALL_BEAT_MS, and every turn of ours (the heartbeat, a NUA event, a command) checks the
+ * time since the last one: a gap over conf.stall_ms is a stall. NUA reports what sofia read
+ * on the next turn of the loop, after this check, so no INVITE read since the stall began is
+ * decided before it is seen.
+ *
+ * Then the glue sends itself a fence: an OPTIONS, with a Call-ID only it knows, from a socket
+ * of its own to its listen address. The kernel queues it behind everything that arrived
+ * during the stall, and sofia reads a UDP socket in order: every new INVITE read before the
+ * fence comes back waited through the stall, and gets 503 "Stale INVITE" with Retry-After
+ * (refused_stale; an SBC still waiting for it tries the next site). INVITEs read after the
+ * fence arrived after the stall and are served. That is exact for the socket the fence goes
+ * through (the listen address; loopback when listening on 0.0.0.0 or ::). TCP and TLS
+ * connections and sofia's other sockets are read in the same turns of the loop, so the window
+ * covers their backlog too, closely but not exactly. A fence not back after FENCE_RESEND_MS
+ * is sent again (a full socket buffer drops datagrams); after STALE_WINDOW_MAX_MS INVITEs are
+ * served again whatever happened to the fences.
+ */
+
+/* fence_socket opens (once) the UDP socket our fences leave from, on ip; puts its address in
+ * *from. RL_OK, or RL_ENET (logged by the caller). */
+static int fence_socket(struct rl_sip *s, const char *ip, struct sockaddr_storage *from)
+{
+	struct sockaddr_storage any;
+	socklen_t anylen, fromlen = sizeof(*from);
+
+	if (s->fence_fd < 0 && rl_addr_from_ip(ip, 0, 0, &any, &anylen) == RL_OK) {
+		s->fence_fd = socket(any.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s->fence_fd >= 0 && bind(s->fence_fd, (struct sockaddr *)&any, anylen) != 0) {
+			close(s->fence_fd);
+			s->fence_fd = -1;
+		}
+	}
+	if (s->fence_fd < 0 || getsockname(s->fence_fd, (struct sockaddr *)from, &fromlen) != 0)
+		return RL_ENET;
+	return RL_OK;
+}
+
+/* stall_fence sends the current stall's fence: an OPTIONS to our listen address (loopback if
+ * that is 0.0.0.0 or ::). Failing to is logged; the window then ends after
+ * STALE_WINDOW_MAX_MS. */
+static void stall_fence(struct rl_sip *s, uint64_t now)
+{
+	const char *ip = strcmp(s->listen_ip, "0.0.0.0") == 0 ? "127.0.0.1"
+	                 : strcmp(s->listen_ip, "::") == 0    ? "::1"
+	                                                      : s->listen_ip;
+	struct sockaddr_storage to, from;
+	socklen_t tolen;
+	char msg[1024], dst[RL_ADDR_STRLEN], src[RL_ADDR_STRLEN], drain[64];
+	int n;
+
+	s->fence_sent_ms = now;
+	if (rl_addr_from_ip(ip, s->listen_port, 0, &to, &tolen) != RL_OK || fence_socket(s, ip, &from) != RL_OK) {
+		rl_log(RL_LOG_ERR, "sip stall fence not sent err=\"%s\"", strerror(errno));
+		return;
+	}
+	/* Our answers to earlier fences: nothing to read in them. */
+	while (recv(s->fence_fd, drain, sizeof(drain), 0) > 0)
+		;
+	rl_addr_format_ip(ip, s->listen_port, dst, sizeof(dst));
+	rl_addr_format((struct sockaddr *)&from, src, sizeof(src));
+	n = snprintf(msg, sizeof(msg),
+	             "OPTIONS sip:relais-fence@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s%llu\r\n"
+	             "Max-Forwards: 70\r\nFrom: <sip:relais-fence@%s>;tag=%s\r\nTo: <sip:relais-fence@%s>\r\n"
+	             "Call-ID: %s%llu\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+	             dst, src, s->fence_prefix, (unsigned long long)now, src, s->fence_token, dst, s->fence_prefix,
+	             (unsigned long long)now);
+	if (sendto(s->fence_fd, msg, (size_t)n, 0, (struct sockaddr *)&to, tolen) != n)
+		rl_log(RL_LOG_ERR, "sip stall fence not sent err=\"%s\"", strerror(errno));
+}
+
+/* stall_over ends the stale window: the fence came back, or it never did. */
+static void stall_over(struct rl_sip *s, uint64_t now, int fenced)
+{
+	rl_log(fenced ? RL_LOG_NOTICE : RL_LOG_WARNING,
+	       "sip stall over stalled_ms=%llu stale=%llu backlog_ms=%llu fence=%s",
+	       (unsigned long long)s->stall_len_ms, (unsigned long long)s->stale_refused,
+	       (unsigned long long)(now - s->stale_ms), fenced ? "back" : "lost");
+	s->stale_ms = 0;
+}
+
+/* stall_check is every turn's first step on the SIP thread (see above). */
+static void stall_check(struct rl_sip *s)
+{
+	uint64_t now = rl_mono_us() / 1000u;
+
+	if (s->seen_ms != 0 && now - s->seen_ms > s->conf.stall_ms) {
+		COUNT(s, stalls);
+		s->stall_n++;
+		s->stall_len_ms = now - s->seen_ms;
+		s->stale_ms = now;
+		s->stale_refused = 0;
+		snprintf(s->fence_prefix, sizeof(s->fence_prefix), "relais-fence-%s-%u-", s->fence_token, s->stall_n);
+		rl_log(RL_LOG_WARNING, "sip stalled ms=%llu: new INVITEs read until our fence comes back get 503",
+		       (unsigned long long)s->stall_len_ms);
+		stall_fence(s, now);
+	} else if (s->stale_ms != 0 && now - s->stale_ms > STALE_WINDOW_MAX_MS) {
+		stall_over(s, now, 0);
+	} else if (s->stale_ms != 0 && now - s->fence_sent_ms > FENCE_RESEND_MS) {
+		stall_fence(s, now);
+	}
+	s->seen_ms = now;
+}
+
+/* stall_fenced: 1 if the OPTIONS is one of our fences (of any stall: a late one is no news),
+ * and ends the window if it is the current stall's. */
+static int stall_fenced(struct rl_sip *s, const sip_t *sip)
+{
+	const char *id = sip->sip_call_id != NULL ? sip->sip_call_id->i_id : NULL;
+	char ours[64];
+
+	snprintf(ours, sizeof(ours), "relais-fence-%s-", s->fence_token);
+	if (id == NULL || strncmp(id, ours, strlen(ours)) != 0)
+		return 0;
+	if (s->stale_ms != 0 && strncmp(id, s->fence_prefix, strlen(s->fence_prefix)) == 0)
+		stall_over(s, rl_mono_us() / 1000u, 1);
+	return 1;
+}
+
+static void on_beat(struct rl_sip *s, su_timer_t *t, struct sip_call *unused)
+{
+	(void)unused;
+	stall_check(s);
+	su_timer_set(t, on_beat, NULL);
+}
+
 /* ---- calls ----------------------------------------------------------------------------- */
 
 /* Keeps the carrier's Contact (the dialog's remote target), printed by sofia, for building
@@ -616,6 +777,16 @@ static int invite_refused(struct rl_sip *s, struct sip_call *c, const sip_t *sip
 		rl_log(RL_LOG_WARNING, "sip refused reason=trunk src=%s", ev->src_ip[0] ? ev->src_ip : "?");
 		c->state = CALL_ENDING;
 		sip_respond(c->nh, SIP_403_FORBIDDEN, TAG_END());
+		return 1;
+	}
+	if (s->stale_ms != 0) {
+		/* It waited in the socket through a stall: the SBC has most likely given up on it
+		 * and placed the call elsewhere (see stall_check). */
+		COUNT(s, refused_stale);
+		s->stale_refused++;
+		rl_log(RL_LOG_NOTICE, "sip refused reason=stale src=%s call_id=%s", ev->src_ip, c->call_id);
+		c->state = CALL_ENDING;
+		respond_retry(c->nh, 503, STALE_PHRASE, s->conf.retry_after_s);
 		return 1;
 	}
 	if (drain_refuses(s)) {
@@ -774,10 +945,16 @@ static void on_ack(struct rl_sip *s, struct sip_call *c, const sip_t *sip)
 	}
 }
 
-static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct sip_call *c)
+static void on_options(struct rl_sip *s, nua_t *nua, nua_handle_t *nh, struct sip_call *c, const sip_t *sip)
 {
 	char ra[16];
 
+	/* Our own fence after a stall (stall_check) is answered too, and not counted. */
+	if (c == NULL && sip != NULL && stall_fenced(s, sip)) {
+		sip_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
 	COUNT(s, options);
 	/* Not an INVITE: nua_respond must be told which request (NUTAG_WITH_THIS). */
 	if (__atomic_load_n(&s->drain_pct, __ATOMIC_ACQUIRE) >= 100) {
@@ -1022,6 +1199,7 @@ static void on_notify(struct rl_sip *s, struct sip_call *c, int status, const ch
 static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua, struct rl_sip *s, nua_handle_t *nh,
                    struct sip_call *c, sip_t const *sip, tagi_t tags[])
 {
+	stall_check(s);
 	switch (event) {
 	case nua_i_invite:
 		if (sip == NULL || nh == NULL)
@@ -1063,7 +1241,7 @@ static void on_nua(nua_event_t event, int status, char const *phrase, nua_t *nua
 	}
 	case nua_i_options:
 		if (nh != NULL)
-			on_options(s, nua, nh, c);
+			on_options(s, nua, nh, c, sip);
 		break;
 	case nua_i_info:
 		if (c != NULL && sip != NULL && status < 300)
@@ -1201,6 +1379,7 @@ static int on_wakeup(struct rl_sip *s, su_wait_t *w, struct rl_sip *arg)
 
 	(void)w;
 	(void)arg;
+	stall_check(s);
 	if (read(s->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		rl_log(RL_LOG_WARNING, "sip eventfd read err=\"%s\"", strerror(errno));
 	for (;;) {
@@ -1360,6 +1539,12 @@ static void started(struct rl_sip *s, int rv)
 /* Frees what the SIP thread built; copes with any stage of construction. */
 static void sip_teardown(struct rl_sip *s)
 {
+	if (s->beat != NULL)
+		su_timer_destroy(s->beat);
+	s->beat = NULL;
+	if (s->fence_fd >= 0)
+		close(s->fence_fd);
+	s->fence_fd = -1;
 	if (s->nua != NULL) {
 		nua_destroy(s->nua);
 		s->nua = NULL;
@@ -1447,8 +1632,12 @@ static void *sip_main(void *arg)
 		started(s, RL_ECONFIG);
 		return NULL;
 	}
-	rl_log(RL_LOG_NOTICE, "sip listening url=%s%s%s transports=udp,tcp%s trunks=%u", url, tls ? " sips_url=" : "",
-	       tls ? sips_url : "", tls ? ",tls" : "", s->n_trunks);
+	/* The heartbeat (stall_check); without it a stall is still seen at the next event. */
+	if ((s->beat = su_timer_create(su_root_task(s->root), STALL_BEAT_MS)) == NULL ||
+	    su_timer_set(s->beat, on_beat, NULL) != 0)
+		rl_log(RL_LOG_ERR, "sip heartbeat timer not started");
+	rl_log(RL_LOG_NOTICE, "sip listening url=%s%s%s transports=udp,tcp%s trunks=%u stall_ms=%u", url,
+	       tls ? " sips_url=" : "", tls ? sips_url : "", tls ? ",tls" : "", s->n_trunks, s->conf.stall_ms);
 	started(s, RL_OK);
 
 	su_root_run(s->root);
@@ -1472,6 +1661,10 @@ static int sip_conf_limits(struct rl_sip *s)
 	if (s->conf.refer_timeout_s == 0)
 		s->conf.refer_timeout_s = DEFAULT_REFER_TIMEOUT_S;
 	if (s->conf.refer_timeout_s > 3600)
+		return RL_EINVAL;
+	if (s->conf.stall_ms == 0)
+		s->conf.stall_ms = DEFAULT_STALL_MS;
+	if (s->conf.stall_ms < 100 || s->conf.stall_ms > 60000)
 		return RL_EINVAL;
 	snprintf(s->user_agent, sizeof(s->user_agent), "%s", s->conf.user_agent ? s->conf.user_agent : "relais-node");
 	s->conf.user_agent = s->user_agent;
@@ -1528,6 +1721,17 @@ fail:
 	return rv;
 }
 
+/* fence_token: the random part of our fences' Call-IDs, so that no one else ends a stale
+ * window early (stall_check). */
+static void fence_token(struct rl_sip *s)
+{
+	unsigned char r[8];
+
+	rl_secret_random(r, sizeof(r));
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(s->fence_token + 2 * i, 3, "%02x", r[i]);
+}
+
 int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 {
 	struct rl_sip *s;
@@ -1538,6 +1742,8 @@ int rl_sip_open(struct rl_sip **out, const struct rl_sip_conf *conf)
 		return RL_EINVAL;
 	s = rl_calloc(1, sizeof(*s));
 	s->efd = -1;
+	s->fence_fd = -1;
+	fence_token(s);
 	s->conf = *conf;
 	s->conf.trunks = NULL;
 	if ((rv = parse_listen(conf->listen, s->listen_ip, sizeof(s->listen_ip), &s->listen_port)) != RL_OK)

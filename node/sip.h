@@ -26,8 +26,9 @@
  * unique for the life of the rl_sip.
  *
  * The glue answers by itself, counts, and does not report: INVITEs from a source outside the
- * trunk allow-list (403), INVITEs while draining (503 + Retry-After), INVITEs over max_calls
- * (503), offers without an acceptable audio codec, with broken SDP or with an address a trunk
+ * trunk allow-list (403), INVITEs that waited in the socket while the SIP thread was stalled
+ * (503 "Stale INVITE" + Retry-After: the SBC has given up on them, see conf.stall_ms), INVITEs
+ * while draining (503 + Retry-After), INVITEs over max_calls (503), offers without an acceptable audio codec, with broken SDP or with an address a trunk
  * may not use (488), OPTIONS (200, or 503 while draining), re-INVITEs (200 with our SDP,
  * reported as RL_SIP_EV_REINVITE) and INFO (200; a key press in it is reported as
  * RL_SIP_EV_DTMF, at any time between INVITE and ENDED). Every response the glue sends
@@ -138,6 +139,10 @@ struct rl_sip_conf {
 	                               * read once at open */
 	unsigned refer_timeout_s;  /* how long a transfer may wait for its outcome after the
 	                               * carrier's 202, up to 3600; 0 = 60 */
+	unsigned stall_ms;         /* a gap this long in the SIP thread's own clock is a stall (the
+	                               * process frozen, a VM paused): the new INVITEs that waited
+	                               * in the socket through it get 503 "Stale INVITE". Keep it at
+	                               * or under the SBC's no-answer timer. 100..60000; 0 = 1000 */
 	void (*fn)(void *arg, const struct rl_sip_event *ev); /* required, on the SIP thread */
 	void *arg;
 };
@@ -153,6 +158,8 @@ struct rl_sip_counters {
 	uint64_t reinvites;        /* re-INVITEs answered 200 */
 	uint64_t options;          /* OPTIONS answered (200 or 503) */
 	uint64_t refused_trunk;    /* 403: source not in the allow-list */
+	uint64_t refused_stale;    /* 503: the INVITE waited in the socket through a stall */
+	uint64_t stalls;           /* stalls of the SIP thread seen (gaps over conf.stall_ms) */
 	uint64_t refused_draining; /* 503 while draining */
 	uint64_t refused_full;     /* 503 over max_calls */
 	uint64_t bad_sdp;          /* 488: no SDP, broken SDP, no acceptable codec, bad address */
@@ -176,7 +183,7 @@ struct rl_sip;
  * rl_sip_open binds UDP and TCP on conf->listen, TLS on conf->tls_port if set, and starts
  * the SIP thread. conf is copied (tls_dir too). Errors: RL_EINVAL (bad address, no
  * callback, bad trunk entry, tls_port without tls_dir or equal to the listen port, tls_dir
- * too long, refer_timeout_s over 3600), RL_ECONFIG (tls_dir/agent.pem missing or
+ * too long, refer_timeout_s over 3600, stall_ms out of its range), RL_ECONFIG (tls_dir/agent.pem missing or
  * unreadable, or sofia cannot load the key and certificate in it), RL_ENET (cannot bind),
  * RL_ENOMEM.
  */

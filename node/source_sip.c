@@ -691,7 +691,9 @@ static void rl_ss_drain(struct rl_source *s, unsigned percent)
 static void rl_ss_stop(struct rl_source *s)
 {
 	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_sip_counters sc;
 
+	rl_sip_counters(ss->sip, &sc);
 	/* No SIP callback runs once close starts; events already posted are dropped with the
 	 * node's loop. */
 	rl_sip_close(ss->sip);
@@ -708,12 +710,15 @@ static void rl_ss_stop(struct rl_source *s)
 	rl_log(
 	    RL_LOG_NOTICE,
 	    "sip source stopped answered=%llu queued=%llu abandoned=%llu released=%llu unknown_did=%llu announcements=%llu "
-	    "transferred=%llu transfers_out=%llu overloaded=%llu no_media_port=%llu no_plan=%llu",
+	    "transferred=%llu transfers_out=%llu overloaded=%llu no_media_port=%llu no_plan=%llu invites=%llu "
+	    "refused_draining=%llu refused_full=%llu stalls=%llu refused_stale=%llu",
 	    (unsigned long long)ss->answered, (unsigned long long)ss->queued, (unsigned long long)ss->abandoned,
 	    (unsigned long long)ss->released, (unsigned long long)ss->unknown_did,
 	    (unsigned long long)ss->announcements, (unsigned long long)ss->transferred,
 	    (unsigned long long)ss->transfers_out, (unsigned long long)ss->overloaded,
-	    (unsigned long long)ss->no_media_port, (unsigned long long)ss->no_plan);
+	    (unsigned long long)ss->no_media_port, (unsigned long long)ss->no_plan, (unsigned long long)sc.invites,
+	    (unsigned long long)sc.refused_draining, (unsigned long long)sc.refused_full, (unsigned long long)sc.stalls,
+	    (unsigned long long)sc.refused_stale);
 	free(ss);
 }
 

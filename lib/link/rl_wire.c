@@ -207,3 +207,12 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 	*len = n;
 	return RL_OK;
 }
+
+void rl_wire_set_str(char **field, const char *v)
+{
+	char *n = rl_strdup(v ? v : "");
+
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = n;
+}

@@ -59,6 +59,11 @@ void rl_wire_free(rl_env *env);
  */
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 
+/* rl_wire_set_str sets a string field of a message protobuf-c unpacked (or one built with
+ * the same allocation) to a copy of v, freeing the old one (never protobuf-c's shared empty
+ * string). */
+void rl_wire_set_str(char **field, const char *v);
+
 /* rl_wire_id_ok: an id on the wire follows the one rule of rl_id_ok (1..RL_WIRE_MAX_ID chars
  * of [A-Za-z0-9._:@+-]). */
 static inline int rl_wire_id_ok(const char *s)

@@ -207,8 +207,9 @@ const char *rlc_start_node(struct rlc *c, const char *site, const char *generato
 	fprintf(f,
 	        "node: {\n  site_id = \"%s\";\n  name = \"%s\";\n  capacity = 100;\n  hub = \"%s\";\n"
 	        "  listen = [ \"%s\" ];\n  log_level = \"info\";\n  key_file = \"%s/keys/%s.key\";\n"
-	        "  state_dir = \"%s\";\n};\n",
-	        site, site, c->hub_url, url, c->dir, site, state);
+	        "  state_dir = \"%s\";\n%s\n};\n",
+	        site, site, c->hub_url, url, c->dir, site, state, c->node_opts);
+	c->node_opts[0] = 0;
 	fprintf(f, "@include \"%s\"\n", rlc_path(c, "operators.conf"));
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/node-%s.pem\"; key = \"%s/node-%s.key\"; };\n",

@@ -41,6 +41,7 @@ struct rlc {
 	int media_port[4];      /*   their media UDP ports, by start order */
 	char agent_extra[1024]; /* more relais-agent arguments */
 	char node_extra[8192];  /* more top-level groups for the next node's conf (then cleared) */
+	char node_opts[512];    /* more settings inside the next node's `node` group (then cleared) */
 	char site_key[3][64];   /* casablanca, fes, dakar: their nodes' public keys (keys/<site>.key) */
 };
 

@@ -11,7 +11,9 @@
  *     call), refused 488 and counted, as unit checks of rl_sip_sdp_offer and on the wire,
  *     and in re-INVITEs (0.0.0.0 is hold, multicast is 488 and the call goes on);
  *   - DTMF in SIP INFO: the body parser on hostile bodies, the keys an answered call reports
- *     from sipp's INFOs, and the carrier leg's pairing of INFO digits with RFC 4733 ones.
+ *     from sipp's INFOs, and the carrier leg's pairing of INFO digits with RFC 4733 ones;
+ *   - a stalled SIP thread: the INVITE that waited in the socket through the stall gets 503
+ *     "Stale INVITE", the calls before and after it are the node's.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,7 +34,8 @@
 
 static int sip_port;
 
-/* Opens a glue on a free port of 127.0.0.1 (another try if the port was taken meanwhile). */
+/* Opens a glue on a free port of 127.0.0.1 (another try if the port was taken meanwhile),
+ * reporting to the recorder unless conf->fn says otherwise. */
 static struct rl_sip *open_glue(struct rl_sip_conf *conf, int *port)
 {
 	static char listen[8][64];
@@ -40,7 +43,8 @@ static struct rl_sip *open_glue(struct rl_sip_conf *conf, int *port)
 	struct rl_sip *s = NULL;
 	int rv = RL_ENET;
 
-	conf->fn = siptest_on_event;
+	if (conf->fn == NULL)
+		conf->fn = siptest_on_event;
 	for (int attempt = 0; attempt < 10 && rv == RL_ENET; attempt++) {
 		*port = rltest_free_port();
 		snprintf(listen[n & 7], sizeof(listen[0]), "127.0.0.1:%d", *port);
@@ -428,6 +432,104 @@ static void glue_refusals(struct rl_sip *s)
 	rl_sip_close(x);
 }
 
+/* ---- a stalled SIP thread: what waited through the stall is stale ------------------------- */
+
+static int stall_armed; /* the next INVITE's callback holds the SIP thread... */
+static int stall_held;  /* ...until this goes back to 0 */
+
+/* The recorder, and a stall of the SIP thread on demand: a callback that does not return
+ * is, to the glue, a thread that cannot run (a frozen process, a paused VM). */
+static void stalling_event(void *arg, const struct rl_sip_event *ev)
+{
+	siptest_on_event(arg, ev);
+	if (ev->type == RL_SIP_EV_INVITE && __atomic_exchange_n(&stall_armed, 0, __ATOMIC_ACQ_REL))
+		while (__atomic_load_n(&stall_held, __ATOMIC_ACQUIRE))
+			rltest_sleep_ms(5);
+}
+
+/* udp_queued: the bytes waiting in the receive queue of the UDP socket bound to
+ * 127.0.0.1:port (/proc/net/udp), -1 if there is none. */
+static long udp_queued(int port)
+{
+	char line[512];
+	long q = -1;
+	FILE *f = fopen("/proc/net/udp", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "sl: local_address rem_address st tx_queue:rx_queue ...", in hex */
+		unsigned long addr, rx;
+		unsigned lport;
+		if (sscanf(line, " %*d: %lx:%x %*x:%*x %*x %*x:%lx", &addr, &lport, &rx) == 3 && addr == 0x0100007Ful &&
+		    (int)lport == port)
+			q = (long)rx;
+	}
+	fclose(f);
+	return q;
+}
+
+/*
+ * Call A's INVITE holds the SIP thread (stall_ms 300) until call B's INVITE is waiting in the
+ * glue's socket, and half a second at least: B waited through the stall and gets 503 "Stale
+ * INVITE" with Retry-After, unreported. A, reported before the stall, is the node's as usual
+ * (rejected 486 here). Call C, placed once the glue has read its fence back, is reported and
+ * served.
+ */
+static void stalled(void)
+{
+	struct rl_sip_counters cnt;
+	struct rl_sip_conf conf;
+	struct rl_sip_event inv_a, inv_c;
+	struct rl_sip *x;
+	int port;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.retry_after_s = 5;
+	conf.stall_ms = 300;
+	conf.fn = stalling_event;
+	x = open_glue(&conf, &port);
+	siptest_rec_reset();
+
+	struct siptest_sipp a = {.scen = "invite_reject", .port = port};
+	__atomic_store_n(&stall_held, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&stall_armed, 1, __ATOMIC_RELEASE);
+	pid_t pa = siptest_sipp_start(&a);
+	RL_CHECK(siptest_wait_ev(RL_SIP_EV_INVITE, 0, 0, 5000, &inv_a));
+	/* The SIP thread is held now: B's INVITE waits in the socket. */
+	struct siptest_sipp b = {.scen = "invite_reject", .port = port};
+	pid_t pb = siptest_sipp_start(&b);
+	int held_ms = 0;
+	for (; held_ms < 10000 && (held_ms < 500 || udp_queued(port) <= 0); held_ms += 10)
+		rltest_sleep_ms(10);
+	printf("stall: SIP thread held %d ms, %ld bytes waiting in its socket\n", held_ms, udp_queued(port));
+	RL_CHECK(udp_queued(port) > 0);
+	__atomic_store_n(&stall_held, 0, __ATOMIC_RELEASE);
+	RL_CHECK(siptest_sipp_wait(&b, pb, 30000) == 0);
+	RL_CHECK(siptest_final(&b, "SIP/2.0 503 Stale INVITE", "5"));
+	RL_CHECK(siptest_count_ev(RL_SIP_EV_INVITE, 0) == 1);
+	RL_CHECK(rl_sip_reject(x, inv_a.call, 486, NULL, 0) == RL_OK);
+	RL_CHECK(siptest_sipp_wait(&a, pa, 30000) == 0);
+	RL_CHECK(siptest_final(&a, "SIP/2.0 486 Busy Here", ""));
+	rl_sip_counters(x, &cnt);
+	printf("stall: A reported before it, B refused after it (refused_stale %llu, stalls %llu)\n",
+	       (unsigned long long)cnt.refused_stale, (unsigned long long)cnt.stalls);
+	RL_CHECK(cnt.stalls == 1 && cnt.refused_stale == 1);
+
+	/* B's 503 went out after the fence was sent; the fence's return follows within a turn
+	 * or two of the loop. C comes after it and is the node's. */
+	rltest_sleep_ms(200);
+	struct siptest_sipp c = {.scen = "invite_reject", .port = port};
+	pid_t pc = siptest_sipp_start(&c);
+	RL_CHECK(siptest_wait_ev(RL_SIP_EV_INVITE, 0, 1, 5000, &inv_c));
+	RL_CHECK(rl_sip_reject(x, inv_c.call, 486, NULL, 0) == RL_OK);
+	RL_CHECK(siptest_sipp_wait(&c, pc, 30000) == 0);
+	RL_CHECK(siptest_final(&c, "SIP/2.0 486 Busy Here", ""));
+	rl_sip_counters(x, &cnt);
+	RL_CHECK(cnt.stalls == 1 && cnt.refused_stale == 1 && cnt.invites == 3);
+	rl_sip_close(x);
+}
+
 /* ---- calls: INFO DTMF, re-INVITE addresses ------------------------------------------------- */
 
 /* The node's part in an answered call: ringing, answer. */
@@ -508,6 +610,7 @@ int main(void)
 	info_dtmf(s);
 	reinvite_addr(s);
 	rl_sip_close(s);
+	stalled();
 	printf("sipp logs in %s\n", tmp);
 	return rltest_done();
 }

@@ -1,0 +1,93 @@
+/*
+ * A survivable site, with real processes: the hub, casablanca's node (survivable) and a
+ * seated agent whose client knows only its node.
+ *
+ *   1. with the hub: the node gets its site model; a contact is answered as usual;
+ *   2. the hub freezes (SIGSTOP): within seconds the node serves alone; contacts submitted
+ *      there are offered to the seated agent by the site's own engine, answered, talked,
+ *      wrapped up - the agent never logs in again;
+ *   3. the hub wakes up: the node hands over what it did; the hub counts every contact once
+ *      (answered = all of them, nothing lost, nothing twice) and decides again: the next
+ *      contact is its own again.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rlcluster.h"
+#include "rltest.h"
+
+static struct rlc c;
+
+static int node_says(const char *needle)
+{
+	return rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), needle) >= 1;
+}
+
+static int agent_count(const char *needle)
+{
+	return rlc_count_in_file(rlc_path(&c, "agent-a1.log"), needle);
+}
+
+static double answered(void)
+{
+	cJSON *s = rlc_status(&c);
+	double v = s ? rlc_queue_num(s, "telco.billing", "answered") : -1;
+
+	cJSON_Delete(s);
+	return v;
+}
+
+static int submit(const char *url, const char *caller)
+{
+	char args[256];
+
+	snprintf(args, sizeof(args), "submit --tenant telco --queue telco.billing --caller %s", caller);
+	return rlc_ctl(&c, url, args, NULL);
+}
+
+int main(void)
+{
+	char casa[128];
+
+	rlc_init(&c, "survive", 1);
+	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; };"
+	              " sites = [ \"casablanca\" ]; wrapup_s = 1; }");
+	rlc_agent(&c, "a1", "telco", "billing = 5;", "casablanca");
+	rlc_start_hub(&c);
+	snprintf(c.node_opts, sizeof(c.node_opts), "  survivable = true;");
+	snprintf(casa, sizeof(casa), "%s", rlc_start_node(&c, "casablanca", NULL, NULL));
+	rlc_start_agents(&c, casa, "a1", "answer=0.2,talk=0.5,wrap=0.2,fixed=1", "agent-a1.log");
+	RL_WAIT_REQUIRE(20000, agent_count("state=READY") >= 1);
+	RL_WAIT_REQUIRE(20000, node_says("site model from the hub"));
+
+	/* 1. With the hub. */
+	RL_CHECK(submit(casa, "+212522000001") == 0);
+	RL_WAIT(20000, answered() >= 1);
+
+	/* 2. The hub is frozen: the site serves alone. */
+	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
+	RL_WAIT(15000, node_says("the site serves alone"));
+	for (int i = 0; i < 3; i++) {
+		char caller[32];
+		snprintf(caller, sizeof(caller), "+21252200010%d", i);
+		RL_CHECK(submit(casa, caller) == 0);
+	}
+	RL_WAIT(30000, agent_count("event=wrapup contact=casablanca.L") >= 3);
+	RL_CHECK(agent_count("event=login") == 1); /* carried on, never logged in again */
+
+	/* 3. The hub wakes up: the handover. */
+	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
+	RL_WAIT(30000, node_says("site handed over what it did alone"));
+	RL_WAIT(10000, answered() >= 4);
+	RL_CHECK(answered() == 4); /* every one of them, once */
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "hub.log"), "site handed over what it did alone site=casablanca") == 1);
+	RL_CHECK(submit(casa, "+212522000200") == 0);
+	RL_WAIT(20000, answered() >= 5);
+	RL_CHECK(agent_count("event=login") == 1);
+	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "the site serves alone") == 1);
+
+	rlc_stop_all(&c);
+	return rltest_done();
+}
