@@ -135,7 +135,7 @@ static void rl_send_login(struct rl_agent_sess *a)
 	env.agent_login = &l;
 	a->login_pending = 1;
 	env.session = 0;
-	if (rl_client_request(a->cl, &env, a, NULL) != RL_OK)
+	if (rl_client_request(a->cl, &env, &a->login_pending, NULL) != RL_OK)
 		a->login_pending = 0;
 }
 
@@ -151,7 +151,9 @@ static void rl_send_resume(struct rl_agent_sess *a)
 	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_RESUME;
 	env.agent_resume = &r;
 	a->login_pending = 1;
-	rl_request(a, &env);
+	env.session = a->session;
+	if (rl_client_request(a->cl, &env, &a->login_pending, NULL) != RL_OK)
+		a->login_pending = 0;
 }
 
 void rl_agent_set_state(struct rl_agent_sess *a, Relais__AgentState st, const char *reason)
@@ -396,11 +398,13 @@ static void rl_login_refused(struct rl_agent_sess *a, const Relais__Error *er, u
 		fprintf(stderr, "relais-agent: login refused for %s: %s\n", a->id, er->message);
 }
 
-static void rl_take_error(struct rl_agent_sess *a, const Relais__Error *er, int is_reply)
+/* rl_take_error: is_login says the error answers our login or resume (not another request
+ * of ours that crossed it). */
+static void rl_take_error(struct rl_agent_sess *a, const Relais__Error *er, int is_login)
 {
 	switch (er->code) {
 	case RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN:
-		if (a->login_pending && is_reply) {
+		if (a->login_pending && is_login) {
 			/* The resume was refused: the session is gone; log in afresh. */
 			a->login_pending = 0;
 			a->session = 0;
@@ -427,10 +431,11 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 {
 	rl_env *env;
 	void *cookie;
-	int is_reply;
+	int is_reply, is_login;
 
 	if (rl_client_input(a->cl, msg, &env, &cookie, &is_reply) != RL_OK)
 		return;
+	is_login = is_reply && cookie == &a->login_pending;
 	switch (env->body_case) {
 	case RELAIS__ENVELOPE__BODY_AGENT_LOGIN_OK: {
 		const Relais__AgentLoginOk *ok = env->agent_login_ok;
@@ -446,7 +451,7 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 		break;
 	}
 	case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
-		if (is_reply && a->login_pending) {
+		if (is_login && a->login_pending) {
 			a->login_pending = 0;
 			rl_emit(a, "event=resume state=%s", rl_agent_state_name(env->agent_status->state));
 		}
@@ -467,7 +472,7 @@ void rl_agent_input(struct rl_agent_sess *a, nng_msg *msg)
 		break;
 	}
 	case RELAIS__ENVELOPE__BODY_ERROR:
-		rl_take_error(a, env->error, is_reply);
+		rl_take_error(a, env->error, is_login);
 		break;
 	default:
 		break;

@@ -327,6 +327,8 @@ void rl_noc_push_drain(struct rl_engine *e, int site);
 int rl_survive_provision(struct rl_engine *e, const config_t *cfg);
 void rl_h_site_model(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_site_journal(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+/* rl_journal_in: 1 if the last of `parts` parts of the site's journal journal_id is applied. */
+int rl_journal_in(struct rl_engine *e, int site, uint64_t journal_id, uint32_t parts);
 
 /* dialplan.c */
 int rl_dialplan_provision(struct rl_engine *e, const config_setting_t *g);

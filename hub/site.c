@@ -364,7 +364,7 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	s->capacity = sr->capacity;
 	s->health = sr->health > 100 ? 100 : sr->health;
 	s->survivable = sr->survivable;
-	if (sr->journal_parts > 0 && !s->held) {
+	if (sr->journal_parts > 0 && !s->held && !rl_journal_in(e, site, sr->journal_id, sr->journal_parts)) {
 		/* It served alone: its agents wait for what it hands over (survive.c). */
 		s->held = 1;
 		for (int i = 0; i < e->nagents; i++)

@@ -285,6 +285,22 @@ static void rl_journal_done(struct rl_engine *e, int site)
 	rl_site_event(e, site, "handed over");
 }
 
+/* rl_journal_key: the store's mark for part `part` of a site's journal. */
+static void rl_journal_key(const struct rl_engine *e, int site, uint64_t journal_id, uint32_t part, char *key,
+                           size_t cap)
+{
+	snprintf(key, cap, "%s/%016llx/%u", e->sites[site].id, (unsigned long long)journal_id, part);
+}
+
+int rl_journal_in(struct rl_engine *e, int site, uint64_t journal_id, uint32_t parts)
+{
+	char key[RL_WIRE_MAX_ID + 48], none[2];
+	uint64_t at;
+
+	rl_journal_key(e, site, journal_id, parts - 1, key, sizeof(key));
+	return parts > 0 && rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, none, sizeof(none), &at) == RL_OK;
+}
+
 static int rl_journal_part_ok(const Relais__SiteJournal *j)
 {
 	return j->parts > 0 && j->part < j->parts && j->n_contacts <= RL_JOURNAL_ROWS &&
@@ -302,7 +318,7 @@ void rl_h_site_journal(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "malformed journal part", 0);
 		return;
 	}
-	snprintf(key, sizeof(key), "%s/%016llx/%u", e->sites[site].id, (unsigned long long)j->journal_id, j->part);
+	rl_journal_key(e, site, j->journal_id, j->part, key, sizeof(key));
 	if (rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, none, sizeof(none), &at) == RL_OK) {
 		rl_reply_ok(e, r); /* applied already: its answer was lost */
 		return;

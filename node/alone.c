@@ -301,6 +301,28 @@ static struct rl_seat *rl_alone_seats(struct rl_node *n, int *nout)
 	return v;
 }
 
+/* rl_alone_bind: each seated agent's session is bound to its link at the site's engine before
+ * any of its frames reach it, as the hub had it: a request the agent sent to the hub and
+ * sends again now is taken, not refused for want of a resume. The engine's answer reaches
+ * the agent as a push of its state. */
+static void rl_alone_bind(struct rl_node *n)
+{
+	for (size_t i = 0; i < n->peers.cap; i++) {
+		struct rl_lpeer *p = n->peers.ents ? n->peers.ents[i].val : NULL;
+		Relais__AgentResume r = RELAIS__AGENT_RESUME__INIT;
+		rl_env env;
+		if (p == NULL || p->role != RELAIS__ROLE__ROLE_AGENT || p->seat.session == 0 || !p->seat.has_token)
+			continue;
+		rl_env_init(&env);
+		r.session = p->seat.session;
+		r.token.data = p->seat.token;
+		r.token.len = RL_TOKEN_LEN;
+		env.body_case = RELAIS__ENVELOPE__BODY_AGENT_RESUME;
+		env.agent_resume = &r;
+		rl_local_input(n->alone.local, p->pipe, &env, NULL);
+	}
+}
+
 static void rl_alone_start(struct rl_node *n)
 {
 	struct rl_alone *a = &n->alone;
@@ -327,9 +349,11 @@ static void rl_alone_start(struct rl_node *n)
 	lc.ncontacts = nseeds;
 	lc.out = rl_alone_out;
 	lc.arg = n;
-	if (rl_local_open(&a->local, &lc) == RL_OK)
+	if (rl_local_open(&a->local, &lc) == RL_OK) {
 		rl_log(RL_LOG_WARNING, "hub lost: the site serves alone site=%s agents=%d contacts=%d", n->conf.site_id,
 		       nseats, nseeds);
+		rl_alone_bind(n);
+	}
 	for (int i = 0; i < nseeds; i++)
 		relais__contact_record__free_unpacked(seeds[i], NULL);
 	free(seeds);

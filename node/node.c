@@ -230,6 +230,7 @@ void rl_node_register(struct rl_node *n)
 	sr.drain_pct = n->drain_pct;
 	sr.command_seq = n->cmd_seq;
 	sr.journal_parts = rl_alone_journal_parts(n);
+	sr.journal_id = sr.journal_parts > 0 ? n->alone.journal_id : 0;
 	sr.name = n->conf.name;
 	sr.media_addr = n->bridge ? (char *)rl_bridge_addr(n->bridge) : (char *)"";
 	/* The contacts we still hold: the hub re-tells the end of those it ended meanwhile. */

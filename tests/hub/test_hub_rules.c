@@ -148,6 +148,11 @@ static const struct rule rules[] = {
     {"SiteRegister", RELAIS__ENVELOPE__BODY_SITE_REGISTER, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"StatusRequest", RELAIS__ENVELOPE__BODY_STATUS_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
     {"AdminSetAgentState", RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"SiteCommand", RELAIS__ENVELOPE__BODY_SITE_COMMAND, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
+    {"AuditRequest", RELAIS__ENVELOPE__BODY_AUDIT_REQUEST, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
+    {"SiteModel", RELAIS__ENVELOPE__BODY_SITE_MODEL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
 
@@ -171,6 +176,11 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__SiteRegister reg = RELAIS__SITE_REGISTER__INIT;
 	Relais__StatusRequest status = RELAIS__STATUS_REQUEST__INIT;
 	Relais__Offer offer = RELAIS__OFFER__INIT;
+	Relais__SiteCommand cmd = RELAIS__SITE_COMMAND__INIT;
+	Relais__AuditRequest audit = RELAIS__AUDIT_REQUEST__INIT;
+	Relais__SiteModel model = RELAIS__SITE_MODEL__INIT;
+	Relais__SiteJournal journal = RELAIS__SITE_JOURNAL__INIT;
+	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -227,6 +237,21 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_OFFER:
 		env.offer = &offer;
+		break;
+	case RELAIS__ENVELOPE__BODY_SITE_COMMAND:
+		env.site_command = &cmd; /* no site: refused as such, past the gate */
+		break;
+	case RELAIS__ENVELOPE__BODY_AUDIT_REQUEST:
+		env.audit_request = &audit;
+		break;
+	case RELAIS__ENVELOPE__BODY_SITE_MODEL:
+		env.site_model = &model;
+		break;
+	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
+		env.site_journal = &journal; /* no parts: refused as malformed, past the gate */
+		break;
+	case RELAIS__ENVELOPE__BODY_DIAL_PLAN:
+		env.dial_plan = &plan;
 		break;
 	default:
 		break;
