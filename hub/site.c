@@ -377,7 +377,9 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	s->reg_pipe = s->pipe;
 	if (s->lost)
 		rl_site_back(e, site);
-	for (size_t i = 0; i < sr->n_live; i++)
+	/* Contacts it took alone are news to the hub until the journal that follows brings them:
+	 * not to be told they are over. */
+	for (size_t i = 0; i < sr->n_live && !s->held; i++)
 		if (rl_contact_find(e, sr->live[i]) == NULL)
 			rl_site_held(e, site, sr->live[i]);
 	/* A (re)registered site hears the state of every live contact it owns: what changed

@@ -9,6 +9,8 @@
  *    added under the node's ids, the period's events count in the KPIs once (a part sent
  *    again is applied once), the agents take their state (one on a call keeps it, with a
  *    fresh media plan), and until the last part no agent of the site is offered a call;
+ *  - the calls a node took alone, listed in its register before the journal, are not told
+ *    they are over;
  *  - a journal from a site about another site's contacts, or malformed, changes nothing.
  */
 #include <stdio.h>
@@ -388,6 +390,40 @@ static void test_handover(void)
 	ht_close(&h);
 }
 
+/* The node registers saying that a journal follows, with the calls it holds: those it took
+ * alone are not the hub's yet, and must not be told they are over before the journal brings
+ * them (their callers would be turned away while the hub then offers them). */
+static void test_register_before_journal(void)
+{
+	struct journal j = {0};
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	char *live[] = {"casablanca.L0000000005"};
+	rl_env env;
+
+	start();
+	casa_silent = 1;
+	pass(3);
+	ht_forget(&h);
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	rl_env_init(&env);
+	sr.boot_id = 1;
+	sr.survivable = 1;
+	sr.journal_parts = 1;
+	sr.journal_id = 78;
+	sr.n_live = 1;
+	sr.live = live;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	RL_REQUIRE(ht_error(ht_request(&h, CASA, 0, 0, &env)) == 0);
+	RL_CHECK(ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) == NULL);
+	jcontact(&j, live[0], "w5", CS(QUEUED), "", h.now - 2000000);
+	jagent(&j, "c1", ST(READY), "");
+	RL_CHECK(send_part(CASA, &j, 78, 0, 1) == 0);
+	RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), live[0]) == 0); /* its caller is served */
+	ht_close(&h);
+}
+
 /* A journal that is not the site's to give, or malformed, changes nothing. */
 static void test_refused(void)
 {
@@ -413,6 +449,7 @@ int main(void)
 	rl_log_init("test", RL_LOG_ERR);
 	test_model();
 	test_handover();
+	test_register_before_journal();
 	test_refused();
 	return rltest_done();
 }
