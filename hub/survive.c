@@ -159,11 +159,19 @@ static void rl_journal_freed(struct rl_engine *e, int site, struct rl_agent *a)
 	rl_push_status(e, a, NULL);
 }
 
-static void rl_journal_contact(struct rl_engine *e, int site, const Relais__ContactRecord *j)
+/* rl_journal_stood_key: the store's mark of a journal's contact whose end at the hub stood
+ * against the node's account (its events are not the hub's to count again). */
+static void rl_journal_stood_key(const struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
+                                 char *key, size_t cap)
+{
+	snprintf(key, cap, "%s/%016llx/stood/%s", e->sites[site].id, (unsigned long long)journal_id, contact);
+}
+
+static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j)
 {
 	struct rl_contact *c;
 	Relais__ContactRecord *rec, *mine;
-	char key[2 * RL_WIRE_MAX_ID + 2];
+	char key[2 * RL_WIRE_MAX_ID + 48];
 
 	if (!rl_journal_contact_ok(e, site, j)) {
 		rl_log(RL_LOG_WARNING, "journal contact refused site=%s contact=%s", e->sites[site].id,
@@ -180,8 +188,11 @@ static void rl_journal_contact(struct rl_engine *e, int site, const Relais__Cont
 			rl_contact_take(e, c, mine);
 			rl_journal_freed(e, site, was);
 		} else {
-			/* The hub ended it already: its word stands. */
+			/* The hub ended it already: its word stands, and the node's events of it are
+			 * left out (its answer or end counted again would break the hub's sums). */
 			relais__contact_record__free_unpacked(mine, NULL);
+			rl_journal_stood_key(e, site, journal_id, j->contact_id, key, sizeof(key));
+			rl_store_mark_put(e->store, RL_MARK_JOURNAL, key, "", e->now);
 		}
 		rl_contact_drop(c, rec);
 		return;
@@ -202,14 +213,21 @@ static void rl_journal_contact(struct rl_engine *e, int site, const Relais__Cont
 	rl_dirty_contact(e, c);
 }
 
-/* rl_journal_event logs one of the period's events as it happened, if it is the site's. */
-static void rl_journal_event(struct rl_engine *e, int site, const Relais__EventRecord *ev)
+/* rl_journal_event logs one of the period's events as it happened, if it is the site's and
+ * not of a contact whose end at the hub stood. */
+static void rl_journal_event(struct rl_engine *e, int site, uint64_t journal_id, const Relais__EventRecord *ev)
 {
 	int qi = ev->queue_id && ev->queue_id[0] ? rl_queue_idx(e, ev->queue_id) : -1;
 	Relais__EventRecord x = *ev;
+	char key[2 * RL_WIRE_MAX_ID + 48], none[2];
+	uint64_t at;
 
 	if ((ev->site_id && ev->site_id[0] && strcmp(ev->site_id, e->sites[site].id) != 0) ||
 	    ev->type == RELAIS__EVENT_TYPE__EV_NOC || (ev->queue_id && ev->queue_id[0] && qi < 0))
+		return;
+	rl_journal_stood_key(e, site, journal_id, ev->contact_id ? ev->contact_id : "", key, sizeof(key));
+	if (ev->contact_id && ev->contact_id[0] &&
+	    rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, none, sizeof(none), &at) == RL_OK)
 		return;
 	if (x.ts_us > e->now)
 		x.ts_us = e->now; /* the site's clock runs ahead: not into the hub's future */
@@ -324,9 +342,9 @@ void rl_h_site_journal(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		return;
 	}
 	for (size_t i = 0; i < j->n_contacts; i++)
-		rl_journal_contact(e, site, j->contacts[i]);
+		rl_journal_contact(e, site, j->journal_id, j->contacts[i]);
 	for (size_t i = 0; i < j->n_events; i++)
-		rl_journal_event(e, site, j->events[i]);
+		rl_journal_event(e, site, j->journal_id, j->events[i]);
 	if (j->part + 1 == j->parts) {
 		for (size_t i = 0; i < j->n_agents; i++)
 			rl_journal_agent(e, site, j->agents[i]);

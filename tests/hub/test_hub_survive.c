@@ -10,7 +10,8 @@
  *    again is applied once), the agents take their state (one on a call keeps it, with a
  *    fresh media plan), and until the last part no agent of the site is offered a call;
  *  - the calls a node took alone, listed in its register before the journal, are not told
- *    they are over;
+ *    they are over; a contact the hub had ended keeps the hub's end, and the node's events
+ *    of it are not counted again;
  *  - a journal from a site about another site's contacts, or malformed, changes nothing.
  */
 #include <stdio.h>
@@ -424,6 +425,45 @@ static void test_register_before_journal(void)
 	ht_close(&h);
 }
 
+/* A contact the hub ended while the node held it as live (the node never heard): the node's
+ * engine took it again, and its journal says so. The hub's end stands, and the node's events
+ * of it are not counted again: the hub's sums hold. */
+static void test_stood(void)
+{
+	struct journal j = {0};
+	char id[32];
+	uint64_t t0;
+
+	start();
+	set_state(CASA, C1_CHAN, s_c1, ST(READY));
+	submit(CASA, "s1", "+212600000031", id);
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), id) == 0);
+	answer(CASA, C1_CHAN, s_c1, id);
+	{
+		Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
+		rl_env env;
+		rl_env_init(&env);
+		hu.contact_id = id;
+		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
+		env.contact_hangup = &hu;
+		RL_REQUIRE(ht_error(ht_request(&h, CASA, C1_CHAN, s_c1, &env)) == 0);
+	}
+	RL_REQUIRE(queue()->answered == 1);
+	t0 = h.now;
+	casa_silent = 1;
+	pass(3);
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	register_node(CASA, 1, 1, 79);
+	jcontact(&j, id, "s1", CS(ENDED), "c2", t0);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, id, t0 + 1000000, 1000);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, id, t0 + 2000000, 1000);
+	jagent(&j, "c2", ST(READY), "");
+	RL_CHECK(send_part(CASA, &j, 79, 0, 1) == 0);
+	RL_CHECK(queue()->answered == 1 && queue()->offered == 1);
+	ht_close(&h);
+}
+
 /* A journal that is not the site's to give, or malformed, changes nothing. */
 static void test_refused(void)
 {
@@ -450,6 +490,7 @@ int main(void)
 	test_model();
 	test_handover();
 	test_register_before_journal();
+	test_stood();
 	test_refused();
 	return rltest_done();
 }
