@@ -105,6 +105,8 @@ int rl_node_ask(struct rl_node *n, rl_env *env, void *cookie);
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply);
 void rl_node_register(struct rl_node *n);
 void rl_node_apply_drain(struct rl_node *n);
+/* rl_node_sub_cookie: cookie is a submission of ours (struct rl_sub), not a marker. */
+int rl_node_sub_cookie(const struct rl_node *n, const void *cookie);
 
 /* alone.c */
 /* rl_alone_seat_up, rl_alone_seat_down: an agent's frame going up (p's), or coming down to

@@ -833,13 +833,18 @@ fail:
 	return rv;
 }
 
+int rl_node_sub_cookie(const struct rl_node *n, const void *cookie)
+{
+	return cookie != NULL && cookie != &n->marker && cookie != &n->alone.model_marker &&
+	       cookie != &n->alone.journal_marker;
+}
+
 static void rl_node_free_pending(void *cookie, void *arg)
 {
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
 
-	if (cookie == NULL || cookie == &n->marker || cookie == &n->alone.model_marker ||
-	    cookie == &n->alone.journal_marker)
+	if (!rl_node_sub_cookie(n, cookie))
 		return;
 	if (sub->src == &n->ctl)
 		free(sub->cookie);
