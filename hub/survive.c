@@ -159,19 +159,48 @@ static void rl_journal_freed(struct rl_engine *e, int site, struct rl_agent *a)
 	rl_push_status(e, a, NULL);
 }
 
-/* rl_journal_stood_key: the store's mark of a journal's contact whose end at the hub stood
- * against the node's account (its events are not the hub's to count again). */
-static void rl_journal_stood_key(const struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
-                                 char *key, size_t cap)
+/* The hub's mark of what it counted already of a journal's contact, so that its events from
+ * the journal are not counted again: "e" its enqueue (the hub knew it), "a" its answer (the
+ * hub had it answered: the site's engine gave the caller to one of its own agents again),
+ * "*" everything (the hub had ended it, and its end stands against the node's account). */
+static void rl_journal_counted_key(const struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
+                                   char *key, size_t cap)
 {
-	snprintf(key, cap, "%s/%016llx/stood/%s", e->sites[site].id, (unsigned long long)journal_id, contact);
+	snprintf(key, cap, "%s/%016llx/counted/%s", e->sites[site].id, (unsigned long long)journal_id, contact);
+}
+
+static void rl_journal_counted(struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
+                               const char *what)
+{
+	char key[2 * RL_WIRE_MAX_ID + 48];
+
+	rl_journal_counted_key(e, site, journal_id, contact, key, sizeof(key));
+	rl_store_mark_put(e->store, RL_MARK_JOURNAL, key, what, e->now);
+}
+
+/* rl_journal_known_take: j is a contact the hub knew (c and rec, its own): it becomes what
+ * the node says, unless the hub ended it already - then the hub's word stands. */
+static void rl_journal_known_take(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j,
+                                  Relais__ContactRecord *mine, struct rl_contact *c, Relais__ContactRecord *rec)
+{
+	if (c != NULL && !c->ended) {
+		struct rl_agent *was = c->agent;
+		rl_journal_counted(e, site, journal_id, j->contact_id, rec->answered_us ? "ea" : "e");
+		rl_wire_set_str(&mine->contact_id, c->id);
+		rl_contact_take(e, c, mine);
+		rl_journal_freed(e, site, was);
+	} else {
+		rl_journal_counted(e, site, journal_id, j->contact_id, "*");
+		relais__contact_record__free_unpacked(mine, NULL);
+	}
+	rl_contact_drop(c, rec);
 }
 
 static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j)
 {
 	struct rl_contact *c;
 	Relais__ContactRecord *rec, *mine;
-	char key[2 * RL_WIRE_MAX_ID + 48];
+	char key[2 * RL_WIRE_MAX_ID + 2];
 
 	if (!rl_journal_contact_ok(e, site, j)) {
 		rl_log(RL_LOG_WARNING, "journal contact refused site=%s contact=%s", e->sites[site].id,
@@ -182,19 +211,7 @@ static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_i
 	mine->state =
 	    mine->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED ? RELAIS__CONTACT_STATE__CONTACT_QUEUED : mine->state;
 	if (rl_journal_known(e, site, j, &c, &rec)) {
-		if (c != NULL && !c->ended) {
-			struct rl_agent *was = c->agent;
-			rl_wire_set_str(&mine->contact_id, c->id);
-			rl_contact_take(e, c, mine);
-			rl_journal_freed(e, site, was);
-		} else {
-			/* The hub ended it already: its word stands, and the node's events of it are
-			 * left out (its answer or end counted again would break the hub's sums). */
-			relais__contact_record__free_unpacked(mine, NULL);
-			rl_journal_stood_key(e, site, journal_id, j->contact_id, key, sizeof(key));
-			rl_store_mark_put(e->store, RL_MARK_JOURNAL, key, "", e->now);
-		}
-		rl_contact_drop(c, rec);
+		rl_journal_known_take(e, site, journal_id, j, mine, c, rec);
 		return;
 	}
 	snprintf(key, sizeof(key), "%s/%s", e->sites[site].id, mine->ext_id ? mine->ext_id : "");
@@ -213,21 +230,32 @@ static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_i
 	rl_dirty_contact(e, c);
 }
 
+/* rl_journal_twice: ev is of a contact the hub counted already (see rl_journal_counted). */
+static int rl_journal_twice(struct rl_engine *e, int site, uint64_t journal_id, const Relais__EventRecord *ev)
+{
+	char key[2 * RL_WIRE_MAX_ID + 48], what[4];
+	uint64_t at;
+
+	if (!ev->contact_id || !ev->contact_id[0])
+		return 0;
+	rl_journal_counted_key(e, site, journal_id, ev->contact_id, key, sizeof(key));
+	if (rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, what, sizeof(what), &at) != RL_OK)
+		return 0;
+	return strchr(what, '*') != NULL ||
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED && strchr(what, 'e') != NULL) ||
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED && strchr(what, 'a') != NULL);
+}
+
 /* rl_journal_event logs one of the period's events as it happened, if it is the site's and
- * not of a contact whose end at the hub stood. */
+ * not counted already. */
 static void rl_journal_event(struct rl_engine *e, int site, uint64_t journal_id, const Relais__EventRecord *ev)
 {
 	int qi = ev->queue_id && ev->queue_id[0] ? rl_queue_idx(e, ev->queue_id) : -1;
 	Relais__EventRecord x = *ev;
-	char key[2 * RL_WIRE_MAX_ID + 48], none[2];
-	uint64_t at;
 
 	if ((ev->site_id && ev->site_id[0] && strcmp(ev->site_id, e->sites[site].id) != 0) ||
-	    ev->type == RELAIS__EVENT_TYPE__EV_NOC || (ev->queue_id && ev->queue_id[0] && qi < 0))
-		return;
-	rl_journal_stood_key(e, site, journal_id, ev->contact_id ? ev->contact_id : "", key, sizeof(key));
-	if (ev->contact_id && ev->contact_id[0] &&
-	    rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, none, sizeof(none), &at) == RL_OK)
+	    ev->type == RELAIS__EVENT_TYPE__EV_NOC || (ev->queue_id && ev->queue_id[0] && qi < 0) ||
+	    rl_journal_twice(e, site, journal_id, ev))
 		return;
 	if (x.ts_us > e->now)
 		x.ts_us = e->now; /* the site's clock runs ahead: not into the hub's future */

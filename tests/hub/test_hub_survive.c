@@ -10,8 +10,8 @@
  *    again is applied once), the agents take their state (one on a call keeps it, with a
  *    fresh media plan), and until the last part no agent of the site is offered a call;
  *  - the calls a node took alone, listed in its register before the journal, are not told
- *    they are over; a contact the hub had ended keeps the hub's end, and the node's events
- *    of it are not counted again;
+ *    they are over; a contact the hub had ended keeps the hub's end; what the hub counted
+ *    already of a contact (its enqueue, its answer) is not counted again from the journal;
  *  - a journal from a site about another site's contacts, or malformed, changes nothing.
  */
 #include <stdio.h>
@@ -425,42 +425,52 @@ static void test_register_before_journal(void)
 	ht_close(&h);
 }
 
-/* A contact the hub ended while the node held it as live (the node never heard): the node's
- * engine took it again, and its journal says so. The hub's end stands, and the node's events
- * of it are not counted again: the hub's sums hold. */
-static void test_stood(void)
+/* Contacts the hub counted already, that the node's engine served again: one the hub ended
+ * while the node held it as live (the node never heard) keeps the hub's end; one the hub had
+ * answered, whose caller the site's engine gave to one of its own agents again (the relay
+ * out of reach), takes the node's account. The node's events of what the hub counted are not
+ * counted again: its sums hold. */
+static void test_counted(void)
 {
 	struct journal j = {0};
-	char id[32];
+	char ended[32], talking[32];
 	uint64_t t0;
 
 	start();
 	set_state(CASA, C1_CHAN, s_c1, ST(READY));
-	submit(CASA, "s1", "+212600000031", id);
-	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), id) == 0);
-	answer(CASA, C1_CHAN, s_c1, id);
+	submit(CASA, "s1", "+212600000031", ended);
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), ended) == 0);
+	answer(CASA, C1_CHAN, s_c1, ended);
 	{
 		Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
 		rl_env env;
 		rl_env_init(&env);
-		hu.contact_id = id;
+		hu.contact_id = ended;
 		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
 		env.contact_hangup = &hu;
 		RL_REQUIRE(ht_error(ht_request(&h, CASA, C1_CHAN, s_c1, &env)) == 0);
 	}
-	RL_REQUIRE(queue()->answered == 1);
+	set_state(CASA, C2_CHAN, s_c2, ST(READY));
+	submit(CASA, "s2", "+212600000032", talking);
+	RL_REQUIRE(strcmp(offered_to(CASA, C2_CHAN), talking) == 0);
+	answer(CASA, C2_CHAN, s_c2, talking);
+	RL_REQUIRE(queue()->answered == 2 && queue()->offered == 2);
 	t0 = h.now;
 	casa_silent = 1;
 	pass(3);
 	casa_silent = 0;
 	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
 	register_node(CASA, 1, 1, 79);
-	jcontact(&j, id, "s1", CS(ENDED), "c2", t0);
-	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, id, t0 + 1000000, 1000);
-	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, id, t0 + 2000000, 1000);
+	jcontact(&j, ended, "s1", CS(ENDED), "c2", t0);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, ended, t0 + 1000000, 1000);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, ended, t0 + 2000000, 1000);
+	jcontact(&j, talking, "s2", CS(ENDED), "c2", t0);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, talking, t0 + 3000000, 1000);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, talking, t0 + 4000000, 1000);
 	jagent(&j, "c2", ST(READY), "");
 	RL_CHECK(send_part(CASA, &j, 79, 0, 1) == 0);
-	RL_CHECK(queue()->answered == 1 && queue()->offered == 1);
+	RL_CHECK(queue()->answered == 2 && queue()->offered == 2);
+	RL_CHECK(queue()->waiting == 0);
 	ht_close(&h);
 }
 
@@ -490,7 +500,7 @@ int main(void)
 	test_model();
 	test_handover();
 	test_register_before_journal();
-	test_stood();
+	test_counted();
 	test_refused();
 	return rltest_done();
 }
