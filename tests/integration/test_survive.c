@@ -9,7 +9,9 @@
  *      noticed, which the hub never answered;
  *   3. the hub wakes up: the node hands over what it did; the hub counts every contact once
  *      (answered = all of them, nothing lost, nothing twice) and decides again: the next
- *      contact is its own again.
+ *      contact is its own again;
+ *   4. the hub freezes again, and wakes: the contacts of the second period alone are counted
+ *      too (numbered apart from the first period's).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -92,6 +94,18 @@ int main(void)
 	RL_CHECK(answered() == 6);
 	RL_CHECK(agent_count("event=login") == 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "the site serves alone") == 1);
+
+	/* 4. Alone again: the second period's contacts are not taken for the first's. */
+	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
+	RL_WAIT(15000, rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "the site serves alone") >= 2);
+	RL_CHECK(submit(casa, "+212522000300") == 0);
+	RL_CHECK(submit(casa, "+212522000301") == 0);
+	RL_WAIT(30000, agent_count("event=wrapup contact=casablanca.L") >= 6);
+	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
+	RL_WAIT(30000,
+	        rlc_count_in_file(rlc_path(&c, "hub.log"), "site handed over what it did alone site=casablanca") >= 2);
+	RL_WAIT(10000, answered() >= 8);
+	RL_CHECK(answered() == 8);
 
 	rlc_stop_all(&c);
 	return rltest_done();
