@@ -731,6 +731,38 @@ static void rl_node_link_ready(void *arg)
 	rl_alone_ready(n);
 }
 
+/* rl_node_unqueue: a submission the lost hub never answered, at a site that cannot serve
+ * alone: its source hears that it could not be queued here (a carrier call gets 503, and the
+ * carrier's SBC tries another site) rather than waiting for the hub with its caller. */
+static int rl_node_unqueue(void *cookie, void *arg)
+{
+	struct rl_node *n = arg;
+	struct rl_sub *sub = cookie;
+
+	if (!rl_node_sub_cookie(n, cookie))
+		return 0;
+	n->ctr.refused++;
+	sub->src->ops->on_ack(sub->src, sub->cookie, NULL, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
+	                      "the hub is lost and the site cannot serve alone");
+	free(sub->asked);
+	free(sub);
+	return 1;
+}
+
+/* rl_node_hub_judged: the hub was just found lost (or back): the site serves alone if it can,
+ * else turns away what the hub never answered; its sources refuse new calls meanwhile. */
+static void rl_node_hub_judged(struct rl_node *n)
+{
+	rl_alone_tick(n);
+	rl_node_apply_drain(n);
+	if (n->hub_lost && n->alone.local == NULL) {
+		unsigned k = rl_client_take_pending(n->hub, rl_node_unqueue, n);
+		if (k > 0)
+			rl_log(RL_LOG_WARNING, "hub lost: calls it never answered turned away site=%s calls=%u",
+			       n->conf.site_id, k);
+	}
+}
+
 void rl_node_tick(struct rl_node *n)
 {
 	uint64_t now = rl_mono_us();
@@ -744,16 +776,14 @@ void rl_node_tick(struct rl_node *n)
 		                        : "reached",
 		       n->conf.site_id, n->conf.survivable);
 		n->hub_reached |= !n->hub_lost;
-		rl_alone_tick(n);
-		rl_node_apply_drain(n);
+		rl_node_hub_judged(n);
 	} else if (!n->hub_reached && n->hub_lost && now - n->opened_us > RL_NODE_HUB_LOST_MS * 1000u &&
 	           !n->start_judged) {
 		/* Started while the hub is out of reach: lost, as if it had been heard once. */
 		n->start_judged = 1;
 		rl_log(RL_LOG_WARNING, "hub not reached since the start site=%s survivable=%d", n->conf.site_id,
 		       n->conf.survivable);
-		rl_alone_tick(n);
-		rl_node_apply_drain(n);
+		rl_node_hub_judged(n);
 	}
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->tick)
