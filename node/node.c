@@ -132,6 +132,8 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	rl_env env;
 	int rv;
 
+	if (n->hub_lost && n->alone.local == NULL && (n->hub_reached || n->start_judged))
+		return RL_ENET; /* the hub judged lost, and the site cannot serve alone: nobody queues it */
 	if (req->ext_id != NULL)
 		snprintf(ext, sizeof(ext), "%s", req->ext_id);
 	else

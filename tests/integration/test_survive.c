@@ -1,12 +1,13 @@
 /*
  * A survivable site, with real processes: the hub, casablanca's node (survivable) and a
- * seated agent whose client knows only its node.
+ * seated agent whose client knows only its node, and fes's node (not survivable).
  *
  *   1. with the hub: the node gets its site model; a contact is answered as usual;
  *   2. the hub freezes (SIGSTOP): within seconds the node serves alone; contacts submitted
  *      there are offered to the seated agent by the site's own engine, answered, talked,
  *      wrapped up - the agent never logs in again; so is one submitted before the node
- *      noticed, which the hub never answered;
+ *      noticed, which the hub never answered; fes, which cannot serve alone, turns away at
+ *      once what it cannot queue;
  *   3. the hub wakes up: the node hands over what it did; the hub counts every contact once
  *      (answered = all of them, nothing lost, nothing twice) and decides again: the next
  *      contact is its own again;
@@ -52,7 +53,7 @@ static int submit(const char *url, const char *caller)
 
 int main(void)
 {
-	char casa[128];
+	char casa[128], fes[128], *out = NULL;
 
 	rlc_init(&c, "survive", 1);
 	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; };"
@@ -61,6 +62,7 @@ int main(void)
 	rlc_start_hub(&c);
 	snprintf(c.node_opts, sizeof(c.node_opts), "  survivable = true;");
 	snprintf(casa, sizeof(casa), "%s", rlc_start_node(&c, "casablanca", NULL, NULL));
+	snprintf(fes, sizeof(fes), "%s", rlc_start_node(&c, "fes", NULL, NULL)); /* cannot serve alone */
 	rlc_start_agents(&c, casa, "a1", "answer=0.2,talk=0.5,wrap=0.2,fixed=1", "agent-a1.log");
 	RL_WAIT_REQUIRE(20000, agent_count("state=READY") >= 1);
 	RL_WAIT_REQUIRE(20000, node_says("site model from the hub"));
@@ -75,6 +77,11 @@ int main(void)
 	 * first); the site's engine takes it when it starts. */
 	submit(casa, "+212522000099");
 	RL_WAIT(15000, node_says("the site serves alone"));
+	/* fes, which cannot, turns away what it cannot queue at once (a carrier call: 503). */
+	RL_WAIT(15000, rlc_count_in_file(rlc_path(&c, "node-fes.log"), "hub lost site=fes") >= 1);
+	RL_CHECK(rlc_ctl(&c, fes, "submit --tenant telco --queue telco.billing --caller +212522000098", &out) != 0);
+	RL_CHECK(out != NULL && strstr(out, "cannot queue") != NULL);
+	free(out);
 	for (int i = 0; i < 3; i++) {
 		char caller[32];
 		snprintf(caller, sizeof(caller), "+21252200010%d", i);
