@@ -263,6 +263,24 @@ static void rl_journal_event(struct rl_engine *e, int site, uint64_t journal_id,
 	rl_event_emit(e, qi, &x);
 }
 
+/* rl_journal_stands: agent a holds another contact at the hub than the journal's c. One the
+ * hub gave it since the site was lost (the agent re-homed to the hub) stands (1). One from
+ * another site it was talking to through the relay when the site was lost does not: out of
+ * the agent's reach, it was left when the site's engine took the agent on, and the journal
+ * is newer - that call ends (0). */
+static int rl_journal_stands(struct rl_engine *e, int site, struct rl_agent *a, const struct rl_contact *c)
+{
+	struct rl_contact *old = a->contact;
+
+	if (old == NULL || old == c)
+		return 0;
+	if (old->site == site || old->rec->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED ||
+	    old->rec->answered_us >= e->sites[site].lost_us)
+		return 1;
+	rl_contact_close(e, old, 0, NULL);
+	return 0;
+}
+
 /* rl_journal_agent: a seated agent's state as the node's engine left it. A call it holds is
  * a connected contact of the journal; one it wraps up, an ended one. */
 static void rl_journal_agent(struct rl_engine *e, int site, const Relais__AgentRecord *j)
@@ -273,7 +291,7 @@ static void rl_journal_agent(struct rl_engine *e, int site, const Relais__AgentR
 	if (a == NULL || a->site != site || !rl_agent_live(a))
 		return;
 	a->rec->handled += j->handled;
-	if (a->contact != NULL && a->contact != c)
+	if (rl_journal_stands(e, site, a, c))
 		return; /* the hub gave it a call since: the hub's word stands */
 	if (j->state == RELAIS__AGENT_STATE__AGENT_BUSY && c != NULL && c->agent == NULL &&
 	    c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && strcmp(c->rec->agent_id, a->id) == 0) {

@@ -11,7 +11,9 @@
  *    fresh media plan), and until the last part no agent of the site is offered a call;
  *  - the calls a node took alone, listed in its register before the journal, are not told
  *    they are over; a contact the hub had ended keeps the hub's end; what the hub counted
- *    already of a contact (its enqueue, its answer) is not counted again from the journal;
+ *    already of a contact (its enqueue, its answer) is not counted again from the journal; a
+ *    call from elsewhere a seated agent had through the relay when the site was lost ends
+ *    when the journal shows the agent on the site's own work;
  *  - a journal from a site about another site's contacts, or malformed, changes nothing.
  */
 #include <stdio.h>
@@ -474,6 +476,38 @@ static void test_counted(void)
 	ht_close(&h);
 }
 
+/* A seated agent talking to another site's caller through the relay when its site was lost:
+ * the site's engine took it on meanwhile, and it is on one of the site's own calls at the
+ * handover. The journal is newer: the call from elsewhere ends, the agent keeps its call. */
+static void test_left_relay(void)
+{
+	struct journal j = {0};
+	char id[32];
+
+	start();
+	set_state(CASA, C1_CHAN, s_c1, ST(READY));
+	submit(FES, "r1", "+212600000041", id); /* a fes caller, for casablanca's queue */
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), id) == 0);
+	answer(CASA, C1_CHAN, s_c1, id);
+	casa_silent = 1;
+	pass(3);
+	RL_REQUIRE(agent("c1")->state == ST(BUSY));
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	register_node(CASA, 1, 1, 80);
+	jcontact(&j, "casablanca.L0000000007", "l7", CS(CONNECTED), "c1", h.now - 2000000);
+	jagent(&j, "c1", ST(BUSY), "casablanca.L0000000007");
+	RL_CHECK(send_part(CASA, &j, 80, 0, 1) == 0);
+	RL_CHECK(agent("c1")->state == ST(BUSY));
+	RL_CHECK(strcmp(agent("c1")->contact_id, "casablanca.L0000000007") == 0);
+	{
+		const rl_env *u = ht_last(&h, FES, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE);
+		RL_CHECK(u != NULL && strcmp(u->contact_update->contact_id, id) == 0 &&
+		         u->contact_update->state == CS(ENDED) && u->contact_update->outcome == OUT(HANDLED));
+	}
+	ht_close(&h);
+}
+
 /* A journal that is not the site's to give, or malformed, changes nothing. */
 static void test_refused(void)
 {
@@ -501,6 +535,7 @@ int main(void)
 	test_handover();
 	test_register_before_journal();
 	test_counted();
+	test_left_relay();
 	test_refused();
 	return rltest_done();
 }
