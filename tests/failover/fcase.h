@@ -49,6 +49,7 @@ struct fc_result {
 	char acked_lost_what[256];
 	/* agents */
 	int double_holds, overlaps;
+	int late_ends; /* store overlaps that are a call the hub learnt the end of at the heal (fledger.h) */
 	char double_what[160];
 	/* figures (ms; -1: not measured or not applicable) */
 	double detect_ms, node_detect_ms, sbc_detect_ms, switch_ms, recover_ms;
@@ -58,8 +59,10 @@ struct fc_result {
 	int abandoned_elsewhere;         /* of which abandoned */
 	char lost_what[200];
 	int drained_waiting, drained_lost;
-	int duplicates; /* answered contacts beyond the carrier's answered calls, caller by caller */
-	int phantoms;   /* answered contacts of callers the carrier never saw answered */
+	int alone_calls, alone_answered; /* new calls given to a site serving alone, and answered */
+	int duplicates;                  /* answered contacts beyond the carrier's answered calls, caller by caller */
+	int phantoms;                    /* answered contacts of callers the carrier never saw answered */
+	int unreached;                   /* of which answered elsewhere while their node was out of reach (fcase.c) */
 	char phantom_what[400];
 	int redialled;          /* callers who called again */
 	int represent_expected; /* those whose first contact the hub had lost with its site */

@@ -29,9 +29,10 @@
 #define FC_QUEUE "telco.billing"
 
 struct fc_opts {
-	int agents;         /* seated agents per site (<= 99) */
-	const char *script; /* their behaviour: relais-agent --script */
-	const char *hub;    /* more hub settings ("site_dead_ms = 2500;"), or NULL */
+	int agents;             /* seated agents per site (<= 99) */
+	const char *script;     /* their behaviour: relais-agent --script */
+	const char *hub;        /* more hub settings ("site_dead_ms = 2500;"), or NULL */
+	const char *survivable; /* the site whose node serves alone when it loses the hub, or NULL */
 };
 
 struct fc_site {
@@ -100,9 +101,10 @@ int fc_wait_healthy(struct fc *f, int seconds);
 double fc_now_ms(void);
 
 /* The carrier's calls: sipp in the carrier's namespace, through the SBC. Each call: INVITE; a
- * failure answer ends it "failed" with its code; 200 (within patience_ms, else CANCEL:
- * "abandoned") then ACK and a wait of up to bye_ms for the site's BYE ("completed"), else the
- * caller hangs up ("cut"). Every step is a line in l->log (fledger.c reads it). */
+ * failure answer ends it "failed" with its code (a BYE before any answer: code 0); 200
+ * (within patience_ms, else CANCEL: "abandoned") then ACK and a wait of up to bye_ms for the
+ * site's BYE ("completed"), else the caller hangs up ("cut"). Every step is a line in l->log
+ * (fledger.c reads it). */
 struct fc_calls {
 	const char *tag;    /* names the files: calls-<tag>.log, sipp-<tag>.log */
 	const char *caller; /* callers are <caller><call number>... */

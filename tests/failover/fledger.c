@@ -327,12 +327,13 @@ static int fl_by_agent_then_answer(const void *a, const void *b)
 	return d ? d : (x->ans > y->ans) - (x->ans < y->ans);
 }
 
-int fl_store_overlaps(const struct fl_contacts *c, char *what, size_t len)
+int fl_store_overlaps(const struct fl_contacts *c, double heal_ms, int *late, char *what, size_t len)
 {
 	const struct fl_contact **v = calloc((size_t)c->n + 1, sizeof(*v));
 	int n = 0, bad = 0;
 
 	what[0] = 0;
+	*late = 0;
 	for (int i = 0; i < c->n; i++)
 		if (c->v[i].ans > 0 && c->v[i].agent[0])
 			v[n++] = &c->v[i];
@@ -340,10 +341,12 @@ int fl_store_overlaps(const struct fl_contacts *c, char *what, size_t len)
 	for (int i = 1; i < n; i++) {
 		const struct fl_contact *a = v[i - 1], *b = v[i];
 		/* a still live (no end) or ended after b was answered: the agent held both */
-		if (strcmp(a->agent, b->agent) == 0 && (a->end == 0 || a->end > b->ans)) {
-			if (!bad++)
-				snprintf(what, len, "agent %s answered %s while on %s", b->agent, b->id, a->id);
-		}
+		if (strcmp(a->agent, b->agent) != 0 || (a->end != 0 && a->end <= b->ans))
+			continue;
+		if (a->end >= heal_ms && strcmp(a->site, b->site) != 0 && strstr(b->id, ".L") != NULL)
+			(*late)++;
+		else if (!bad++)
+			snprintf(what, len, "agent %s answered %s while on %s", b->agent, b->id, a->id);
 	}
 	free(v);
 	return bad;
