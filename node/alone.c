@@ -326,13 +326,14 @@ static void rl_alone_bind(struct rl_node *n)
 /* rl_alone_take_sub: a submission the lost hub never answered goes to the site's engine
  * instead - its caller waits here. (Had the hub taken it after all, the handover finds it by
  * its ext id.) */
-static int rl_alone_take_sub(void *cookie, void *arg)
+static int rl_alone_take_sub(void *cookie, uint64_t req_id, void *arg)
 {
 	struct rl_node *n = arg;
 	const struct rl_sub *sub = cookie;
 	Relais__SubmitContact *sc;
 	rl_env env;
 
+	(void)req_id;
 	if (!rl_node_sub_cookie(n, cookie) || sub->asked == NULL ||
 	    (sc = relais__submit_contact__unpack(NULL, sub->asked_len, sub->asked)) == NULL)
 		return 0;

@@ -74,6 +74,8 @@ struct rl_alone {
 	int model_marker, journal_marker; /* cookies of those requests */
 };
 
+#define RL_NODE_TURNED 1024 /* the last submissions turned away, remembered by request id */
+
 struct rl_node {
 	struct rl_node_conf conf;
 	struct rl_loop *loop;
@@ -95,9 +97,11 @@ struct rl_node {
 	int hub_reached;          /* heard at least once since the start */
 	int start_judged;         /* not reached within RL_NODE_HUB_LOST_MS of the start: said so */
 	uint64_t opened_us;
-	struct rl_node_plan *plans; /* the dial plan in force */
-	unsigned applied;           /* the share of new calls the sources refuse now */
-	struct rl_alone alone;      /* survivable sites */
+	struct rl_node_plan *plans;      /* the dial plan in force */
+	unsigned applied;                /* the share of new calls the sources refuse now */
+	struct rl_alone alone;           /* survivable sites */
+	uint64_t turned[RL_NODE_TURNED]; /* request ids of submissions turned away (a ring) */
+	unsigned nturned;
 };
 
 /* node.c */

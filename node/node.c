@@ -371,6 +371,21 @@ static void rl_node_acked(struct rl_node *n, struct rl_sub *sub, const rl_env *e
 	free(sub);
 }
 
+/* rl_node_turned_late: ok answers a submission turned away (the hub got it late, once its
+ * link was back): the contact is over before it began - its caller went elsewhere. */
+static int rl_node_turned_late(struct rl_node *n, uint64_t req_id, const Relais__SubmitContactOk *ok)
+{
+	for (unsigned i = 0; req_id != 0 && i < RL_NODE_TURNED && i < n->nturned; i++)
+		if (n->turned[i] == req_id) {
+			rl_log(RL_LOG_NOTICE, "a submission turned away reached the hub late: ended contact=%s",
+			       ok->contact_id ? ok->contact_id : "");
+			rl_node_cancel(n, ok->contact_id, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED);
+			n->turned[i] = 0;
+			return 1;
+		}
+	return 0;
+}
+
 /* rl_node_upstream: a frame from whoever decides (the hub, or the site's own engine while it
  * serves alone), with the cookie of the request of ours it answers, if it does. */
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply)
@@ -381,6 +396,8 @@ void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply
 		return;
 	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
 		rl_node_acked(n, cookie, env);
+	} else if (!is_reply && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+		rl_node_turned_late(n, env->req_id, env->submit_contact_ok);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
@@ -736,13 +753,14 @@ static void rl_node_link_ready(void *arg)
 /* rl_node_unqueue: a submission the lost hub never answered, at a site that cannot serve
  * alone: its source hears that it could not be queued here (a carrier call gets 503, and the
  * carrier's SBC tries another site) rather than waiting for the hub with its caller. */
-static int rl_node_unqueue(void *cookie, void *arg)
+static int rl_node_unqueue(void *cookie, uint64_t req_id, void *arg)
 {
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
 
 	if (!rl_node_sub_cookie(n, cookie))
 		return 0;
+	n->turned[n->nturned++ % RL_NODE_TURNED] = req_id;
 	n->ctr.refused++;
 	sub->src->ops->on_ack(sub->src, sub->cookie, NULL, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
 	                      "the hub is lost and the site cannot serve alone");

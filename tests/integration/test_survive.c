@@ -12,7 +12,9 @@
  *      (answered = all of them, nothing lost, nothing twice) and decides again: the next
  *      contact is its own again;
  *   4. the hub freezes again, and wakes: the contacts of the second period alone are counted
- *      too (numbered apart from the first period's).
+ *      too (numbered apart from the first period's);
+ *   5. the hub freezes for less than a node waits before dialling again: fes turns away what
+ *      it had submitted; the hub, awake, takes it late, and fes ends it - nobody waits.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +40,15 @@ static double answered(void)
 {
 	cJSON *s = rlc_status(&c);
 	double v = s ? rlc_queue_num(s, "telco.billing", "answered") : -1;
+
+	cJSON_Delete(s);
+	return v;
+}
+
+static double waiting(void)
+{
+	cJSON *s = rlc_status(&c);
+	double v = s ? rlc_queue_num(s, "telco.billing", "waiting") : -1;
 
 	cJSON_Delete(s);
 	return v;
@@ -112,6 +123,17 @@ int main(void)
 	RL_WAIT(30000,
 	        rlc_count_in_file(rlc_path(&c, "hub.log"), "site handed over what it did alone site=casablanca") >= 2);
 	RL_WAIT(10000, answered() >= 8);
+	RL_CHECK(answered() == 8);
+
+	/* 5. A short freeze, under the 6 s before a node dials again: fes turns away what it had
+	 * submitted, and the hub, awake, takes it late on the same link - fes ends it. */
+	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
+	submit(fes, "+212522000097"); /* (the tool hears it cannot be queued) */
+	RL_WAIT(10000, rlc_count_in_file(rlc_path(&c, "node-fes.log"), "calls it never answered turned away") >= 1);
+	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
+	RL_WAIT(15000, rlc_count_in_file(rlc_path(&c, "node-fes.log"), "turned away reached the hub late") >= 1);
+	RL_WAIT(10000, waiting() == 0);
+	RL_CHECK(waiting() == 0);
 	RL_CHECK(answered() == 8);
 
 	rlc_stop_all(&c);
