@@ -10,7 +10,9 @@
  * Each case on the same cluster, healthy again before it: R calls a second through the SBC,
  * the fault after --warm s, the heal after --fault s, calls for --after s more, then every
  * call is left to end. Agents: N seated at each site, answering after --answer s, talking
- * --talk s, 0.3 s of wrap-up.
+ * --talk s, 0.3 s of wrap-up. Dakar is survivable (it serves alone when it loses the hub):
+ * the cut case cuts it off; --site (default casablanca) is the site the kill, the freeze and
+ * the drain hit.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -99,10 +101,21 @@ static void pct(char *buf, size_t len, int n, int of)
 		snprintf(buf, len, "%.1f %% (%d/%d)", 100.0 * n / of, n, of);
 }
 
-/* row prints a case's figures under the table's header. */
-static void row(const struct fc_plan *p, const struct fc_result *r)
+/* can_take: how many of the new calls given to the site serving alone its agents could take:
+ * each agent takes one call every answer + talk + wrap-up seconds while it serves alone (from
+ * the node's detection of the loss to the heal). */
+static int can_take(const struct opts *o, const struct fc_plan *p, const struct fc_result *r)
 {
-	char det[16], sbc[16], sw[16], fail[32], back[16], lost[16], drained[16], ans[32];
+	double alone_s = p->fault_s - (r->node_detect_ms > 0 ? r->node_detect_ms / 1000.0 : 0);
+	double n = o->agents * alone_s / (o->answer + o->talk + 0.3);
+
+	return n < r->alone_calls ? (int)n : r->alone_calls;
+}
+
+/* row prints a case's figures under the table's header. */
+static void row(const struct opts *o, const struct fc_plan *p, const struct fc_result *r)
+{
+	char det[16], sbc[16], sw[16], fail[32], back[16], lost[16], drained[16], alone[32], ans[32], none[16];
 
 	secs(det, sizeof(det), r->detect_ms);
 	secs(sbc, sizeof(sbc), r->sbc_detect_ms);
@@ -115,9 +128,14 @@ static void row(const struct fc_plan *p, const struct fc_result *r)
 	snprintf(drained, sizeof(drained), "%s", p->kind == FC_DRAIN ? "" : "-");
 	if (!drained[0])
 		snprintf(drained, sizeof(drained), "%d of %d", r->drained_lost, r->drained_waiting);
+	if (r->alone_calls > 0)
+		snprintf(alone, sizeof(alone), "%d/%d (%d)", r->alone_answered, r->alone_calls, can_take(o, p, r));
+	else
+		snprintf(alone, sizeof(alone), "-");
 	snprintf(ans, sizeof(ans), "%d / %d", r->st_answered, r->carrier_answered);
-	printf("%-18s %7s %7s %7s %18s %9s %12s %5d %13s %8s\n", r->name, det, sbc, sw, fail, lost, drained,
-	       r->duplicates, ans, back);
+	snprintf(none, sizeof(none), "%d", r->phantoms + r->unreached);
+	printf("%-18s %7s %7s %7s %18s %9s %12s %16s %5d %9s %13s %8s\n", r->name, det, sbc, sw, fail, lost, drained,
+	       alone, r->duplicates, none, ans, back);
 }
 
 int main(int argc, char **argv)
@@ -138,7 +156,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(script, sizeof(script), "answer=%.2f,talk=%.2f,wrap=0.3,fixed=1", o.answer, o.talk);
-	fo = (struct fc_opts){.agents = o.agents, .script = script};
+	fo = (struct fc_opts){.agents = o.agents, .script = script, .survivable = "dakar"};
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	rv = fc_open(&g_fc, &fo, why, sizeof(why));
@@ -148,13 +166,15 @@ int main(int argc, char **argv)
 	}
 	atexit(cleanup);
 	printf("cluster: %s (every process's log)\n", g_fc.c.dir);
-	printf("agents: %d seated at each of 3 sites, %s, no audio; calls: %.0f/s through Kamailio, patience %.0f s\n",
+	printf("agents: %d seated at each of 3 sites, %s, no audio; calls: %.0f/s through Kamailio, patience %.0f s;"
+	       " dakar survivable\n",
 	       o.agents, script, o.rate, o.patience);
 	for (int k = 0; k < FC_NKINDS; k++) {
 		if (strstr(o.cases, fc_kind_name((enum fc_kind)k)) == NULL)
 			continue;
+		/* The cut is of dakar, the survivable site: it serves alone meanwhile. */
 		plans[n] = (struct fc_plan){.kind = (enum fc_kind)k,
-		                            .site = o.site,
+		                            .site = k == FC_CUT ? fc_site_idx(fo.survivable) : o.site,
 		                            .rate = o.rate,
 		                            .warm_s = o.warm,
 		                            .fault_s = o.fault,
@@ -169,13 +189,13 @@ int main(int argc, char **argv)
 		fc_result_print(&res[n], stdout);
 		n++;
 	}
-	printf("\n%-18s %7s %7s %7s %18s %9s %12s %5s %13s %8s\n", "case", "detect", "SBC", "switch",
-	       "new calls failed", "lost", "drained", "", "answered", "back");
-	printf("%-18s %7s %7s %7s %18s %9s %12s %5s %13s %8s\n", "", "", "down", "", "in the first 5 s", "elsewhere",
-	       "waiting lost", "dups", "hub / carrier", "at heal");
-	printf("%-18s %7s %7s %7s %18s %9s %12s %5s %13s %8s\n", "goal", "<= 3 s", "", "<= 5 s", "<= 2 %", "0", "0",
-	       "0", "equal", "");
+	printf("\n%-18s %7s %7s %7s %18s %9s %12s %16s %5s %9s %13s %8s\n", "case", "detect", "SBC", "switch",
+	       "new calls failed", "lost", "drained", "served alone", "", "answered", "answered", "back");
+	printf("%-18s %7s %7s %7s %18s %9s %12s %16s %5s %9s %13s %8s\n", "", "", "down", "", "in the first 5 s",
+	       "elsewhere", "waiting lost", "answered/given", "dups", "no caller", "hub / carrier", "at heal");
+	printf("%-18s %7s %7s %7s %18s %9s %12s %16s %5s %9s %13s %8s\n", "goal", "<= 3 s", "", "<= 5 s", "<= 2 %", "0",
+	       "0", "(could take)", "0", "0", "equal", "");
 	for (int i = 0; i < n; i++)
-		row(&plans[i], &res[i]);
+		row(&o, &plans[i], &res[i]);
 	return 0;
 }
