@@ -152,8 +152,26 @@ static void fc_read_calls(struct fc *f, struct fl_calls *calls, const struct fc_
 	fl_sbc_read(calls, rlc_path(&f->c, "kamailio.log"), ips, FC_SITES);
 }
 
+/* fc_all_up: every site is up at the hub (a site that served alone has registered again). */
+static int fc_all_up(struct fc *f)
+{
+	cJSON *st = fc_status(f), *e;
+	int up = 0;
+
+	if (st == NULL)
+		return 0;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "sites"))
+	{
+		up += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "connected"));
+	}
+	cJSON_Delete(st);
+	return up == FC_SITES;
+}
+
 /* fc_redial: the callers who were waiting at a hit site when it was lost and have given up
- * call again, as soon as a site takes calls. Returns how many (their sipp in l). */
+ * call again, once the hub hears every site again (a site still serving alone could not give
+ * them their place: only the hub knows it) and a site takes calls. Returns how many (their
+ * sipp in l). */
 static int fc_redial(struct fc *f, const struct fc_plan *p, struct fc_result *r, const struct fc_q *q0,
                      const struct fc_load *load, struct fc_load *l)
 {
@@ -166,8 +184,7 @@ static int fc_redial(struct fc *f, const struct fc_plan *p, struct fc_result *r,
 		return 0;
 	/* Those waiting when it was lost have all given up (or been answered) by now. */
 	fc_watch(f, q0, r, r->t_fault + p->patience_ms + 1000.0);
-	/* They call back once a site takes calls again (after a partition, none does at once). */
-	RL_WAIT(20000, fc_sbc_any_active(f));
+	RL_WAIT(20000, fc_all_up(f) && fc_sbc_any_active(f));
 	fc_read_calls(f, &calls, load, NULL);
 	snprintf(csv, sizeof(csv), "%s/redial-%s.csv", f->c.dir, r->name);
 	RL_REQUIRE((out = fopen(csv, "w")) != NULL);

@@ -394,7 +394,10 @@ int fl_double_holds(const char *agent_log, char *what, size_t len)
 		if (!fl_field(line, "contact", cid, sizeof(cid)))
 			continue;
 		int on_call = strcmp(a->state, "BUSY") == 0 && strcmp(a->contact, cid) != 0;
-		if (strcmp(ev, "offer") == 0 && on_call) {
+		if (strcmp(ev, "hangup") == 0 && strcmp(a->contact, cid) == 0) {
+			/* It left the call, whether or not the answer came (lost at a handover, say). */
+			snprintf(a->state, sizeof(a->state), "-");
+		} else if (strcmp(ev, "offer") == 0 && on_call) {
 			if (!bad++)
 				snprintf(what, len, "agent %s offered %s while on %s", id, cid, a->contact);
 		} else if (strcmp(ev, "state") == 0 && fl_field(line, "state", st, sizeof(st))) {

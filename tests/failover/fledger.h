@@ -95,7 +95,8 @@ const struct fl_contact *fl_contact_by_id(const struct fl_contacts *c, const cha
 int fl_store_overlaps(const struct fl_contacts *c, double heal_ms, int *late, char *what, size_t len);
 
 /* fl_double_holds reads a relais-agent log: how many times an agent was offered a contact or
- * rang with one while on another call; the first is described in what. */
+ * rang with one while on another call (one it had not hung up); the first is described in
+ * what. */
 int fl_double_holds(const char *agent_log, char *what, size_t len);
 
 #endif
