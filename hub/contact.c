@@ -454,6 +454,13 @@ void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 
 	if (rl_submit_check(e, r, s, &qi) != 0)
 		return;
+	if (r->who == RL_WHO_NODE && e->sites[r->peer->site].pipe != r->pipe) {
+		/* Sent on a link its node has replaced since, and delivered late (held by the network
+		 * through a partition): the node gave up on it - turned its caller away, or gave the
+		 * call to its own engine - and re-sends on its new link what it still waits for. */
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_BAD_STATE, "submitted on a replaced link", 0);
+		return;
+	}
 	if (r->who == RL_WHO_NODE)
 		site = r->peer->site; /* a site submits for itself, whatever it says */
 	else if (s->site_id && s->site_id[0])

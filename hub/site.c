@@ -176,8 +176,9 @@ void rl_site_reroute(struct rl_engine *e, int site)
 	rl_site_tell(e, site);
 }
 
-/* rl_site_lost: the site's node is silent or gone (see the top of this file). */
-static void rl_site_lost(struct rl_engine *e, int site, const char *why)
+/* rl_site_lost: the site's node is silent or gone (see the top of this file); pipe is the
+ * link its seated agents were reached through (a closed one is no longer the site's). */
+static void rl_site_lost(struct rl_engine *e, int site, uint32_t pipe, const char *why)
 {
 	struct rl_site *s = &e->sites[site];
 
@@ -189,7 +190,7 @@ static void rl_site_lost(struct rl_engine *e, int site, const char *why)
 	rl_site_event(e, site, "lost");
 	for (int i = 0; i < e->nagents; i++) {
 		struct rl_agent *a = e->agents[i];
-		if (a->site != site || !a->bound || a->pipe != s->pipe)
+		if (a->site != site || !a->bound || a->pipe != pipe)
 			continue;
 		rl_agent_reach(e, a, 0);
 		if (a->contact != NULL && a->rec->state == RELAIS__AGENT_STATE__AGENT_RESERVED) {
@@ -270,7 +271,7 @@ void rl_site_tick(struct rl_engine *e)
 	for (int i = 0; i < e->nsites; i++) {
 		struct rl_site *s = &e->sites[i];
 		if (s->pipe != 0 && !s->lost && e->now - s->heard_us > (uint64_t)e->conf.site_dead_ms * 1000u)
-			rl_site_lost(e, i, "no heartbeat");
+			rl_site_lost(e, i, s->pipe, "no heartbeat");
 		if (s->lost && !s->survivable && s->contacts && !s->ended_waiting &&
 		    e->now - s->lost_us > (uint64_t)e->conf.site_lost_end_s * 1000000u) {
 			rl_site_end_all(e, i, 0, "site lost");
@@ -299,7 +300,7 @@ void rl_site_link_down(struct rl_engine *e, int site, uint32_t pipe)
 	rl_log(RL_LOG_WARNING, "site link down site=%s", e->sites[site].id);
 	rl_site_event(e, site, "link down");
 	if (!e->sites[site].lost)
-		rl_site_lost(e, site, "link closed");
+		rl_site_lost(e, site, pipe, "link closed");
 }
 
 /* rl_site_held: the node still holds contact id, which is not live here. It hears again how
@@ -376,7 +377,9 @@ void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env
 	s->reg_pipe = s->pipe;
 	if (s->lost)
 		rl_site_back(e, site);
-	for (size_t i = 0; i < sr->n_live; i++)
+	/* Contacts it took alone are news to the hub until the journal that follows brings them:
+	 * not to be told they are over. */
+	for (size_t i = 0; i < sr->n_live && !s->held; i++)
 		if (rl_contact_find(e, sr->live[i]) == NULL)
 			rl_site_held(e, site, sr->live[i]);
 	/* A (re)registered site hears the state of every live contact it owns: what changed

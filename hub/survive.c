@@ -159,7 +159,44 @@ static void rl_journal_freed(struct rl_engine *e, int site, struct rl_agent *a)
 	rl_push_status(e, a, NULL);
 }
 
-static void rl_journal_contact(struct rl_engine *e, int site, const Relais__ContactRecord *j)
+/* The hub's mark of what it counted already of a journal's contact, so that its events from
+ * the journal are not counted again: "e" its enqueue (the hub knew it), "a" its answer (the
+ * hub had it answered: the site's engine gave the caller to one of its own agents again),
+ * "*" everything (the hub had ended it, and its end stands against the node's account). */
+static void rl_journal_counted_key(const struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
+                                   char *key, size_t cap)
+{
+	snprintf(key, cap, "%s/%016llx/counted/%s", e->sites[site].id, (unsigned long long)journal_id, contact);
+}
+
+static void rl_journal_counted(struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
+                               const char *what)
+{
+	char key[2 * RL_WIRE_MAX_ID + 48];
+
+	rl_journal_counted_key(e, site, journal_id, contact, key, sizeof(key));
+	rl_store_mark_put(e->store, RL_MARK_JOURNAL, key, what, e->now);
+}
+
+/* rl_journal_known_take: j is a contact the hub knew (c and rec, its own): it becomes what
+ * the node says, unless the hub ended it already - then the hub's word stands. */
+static void rl_journal_known_take(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j,
+                                  Relais__ContactRecord *mine, struct rl_contact *c, Relais__ContactRecord *rec)
+{
+	if (c != NULL && !c->ended) {
+		struct rl_agent *was = c->agent;
+		rl_journal_counted(e, site, journal_id, j->contact_id, rec->answered_us ? "ea" : "e");
+		rl_wire_set_str(&mine->contact_id, c->id);
+		rl_contact_take(e, c, mine);
+		rl_journal_freed(e, site, was);
+	} else {
+		rl_journal_counted(e, site, journal_id, j->contact_id, "*");
+		relais__contact_record__free_unpacked(mine, NULL);
+	}
+	rl_contact_drop(c, rec);
+}
+
+static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j)
 {
 	struct rl_contact *c;
 	Relais__ContactRecord *rec, *mine;
@@ -174,16 +211,7 @@ static void rl_journal_contact(struct rl_engine *e, int site, const Relais__Cont
 	mine->state =
 	    mine->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED ? RELAIS__CONTACT_STATE__CONTACT_QUEUED : mine->state;
 	if (rl_journal_known(e, site, j, &c, &rec)) {
-		if (c != NULL && !c->ended) {
-			struct rl_agent *was = c->agent;
-			rl_wire_set_str(&mine->contact_id, c->id);
-			rl_contact_take(e, c, mine);
-			rl_journal_freed(e, site, was);
-		} else {
-			/* The hub ended it already: its word stands. */
-			relais__contact_record__free_unpacked(mine, NULL);
-		}
-		rl_contact_drop(c, rec);
+		rl_journal_known_take(e, site, journal_id, j, mine, c, rec);
 		return;
 	}
 	snprintf(key, sizeof(key), "%s/%s", e->sites[site].id, mine->ext_id ? mine->ext_id : "");
@@ -202,19 +230,55 @@ static void rl_journal_contact(struct rl_engine *e, int site, const Relais__Cont
 	rl_dirty_contact(e, c);
 }
 
-/* rl_journal_event logs one of the period's events as it happened, if it is the site's. */
-static void rl_journal_event(struct rl_engine *e, int site, const Relais__EventRecord *ev)
+/* rl_journal_twice: ev is of a contact the hub counted already (see rl_journal_counted). */
+static int rl_journal_twice(struct rl_engine *e, int site, uint64_t journal_id, const Relais__EventRecord *ev)
+{
+	char key[2 * RL_WIRE_MAX_ID + 48], what[4];
+	uint64_t at;
+
+	if (!ev->contact_id || !ev->contact_id[0])
+		return 0;
+	rl_journal_counted_key(e, site, journal_id, ev->contact_id, key, sizeof(key));
+	if (rl_store_mark_get(e->store, RL_MARK_JOURNAL, key, what, sizeof(what), &at) != RL_OK)
+		return 0;
+	return strchr(what, '*') != NULL ||
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED && strchr(what, 'e') != NULL) ||
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED && strchr(what, 'a') != NULL);
+}
+
+/* rl_journal_event logs one of the period's events as it happened, if it is the site's and
+ * not counted already. */
+static void rl_journal_event(struct rl_engine *e, int site, uint64_t journal_id, const Relais__EventRecord *ev)
 {
 	int qi = ev->queue_id && ev->queue_id[0] ? rl_queue_idx(e, ev->queue_id) : -1;
 	Relais__EventRecord x = *ev;
 
 	if ((ev->site_id && ev->site_id[0] && strcmp(ev->site_id, e->sites[site].id) != 0) ||
-	    ev->type == RELAIS__EVENT_TYPE__EV_NOC || (ev->queue_id && ev->queue_id[0] && qi < 0))
+	    ev->type == RELAIS__EVENT_TYPE__EV_NOC || (ev->queue_id && ev->queue_id[0] && qi < 0) ||
+	    rl_journal_twice(e, site, journal_id, ev))
 		return;
 	if (x.ts_us > e->now)
 		x.ts_us = e->now; /* the site's clock runs ahead: not into the hub's future */
 	x.logged_us = e->now;
 	rl_event_emit(e, qi, &x);
+}
+
+/* rl_journal_stands: agent a holds another contact at the hub than the journal's c. One the
+ * hub gave it since the site was lost (the agent re-homed to the hub) stands (1). One from
+ * another site it was talking to through the relay when the site was lost does not: out of
+ * the agent's reach, it was left when the site's engine took the agent on, and the journal
+ * is newer - that call ends (0). */
+static int rl_journal_stands(struct rl_engine *e, int site, struct rl_agent *a, const struct rl_contact *c)
+{
+	struct rl_contact *old = a->contact;
+
+	if (old == NULL || old == c)
+		return 0;
+	if (old->site == site || old->rec->state != RELAIS__CONTACT_STATE__CONTACT_CONNECTED ||
+	    old->rec->answered_us >= e->sites[site].lost_us)
+		return 1;
+	rl_contact_close(e, old, 0, NULL);
+	return 0;
 }
 
 /* rl_journal_agent: a seated agent's state as the node's engine left it. A call it holds is
@@ -227,7 +291,7 @@ static void rl_journal_agent(struct rl_engine *e, int site, const Relais__AgentR
 	if (a == NULL || a->site != site || !rl_agent_live(a))
 		return;
 	a->rec->handled += j->handled;
-	if (a->contact != NULL && a->contact != c)
+	if (rl_journal_stands(e, site, a, c))
 		return; /* the hub gave it a call since: the hub's word stands */
 	if (j->state == RELAIS__AGENT_STATE__AGENT_BUSY && c != NULL && c->agent == NULL &&
 	    c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && strcmp(c->rec->agent_id, a->id) == 0) {
@@ -324,9 +388,9 @@ void rl_h_site_journal(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 		return;
 	}
 	for (size_t i = 0; i < j->n_contacts; i++)
-		rl_journal_contact(e, site, j->contacts[i]);
+		rl_journal_contact(e, site, j->journal_id, j->contacts[i]);
 	for (size_t i = 0; i < j->n_events; i++)
-		rl_journal_event(e, site, j->events[i]);
+		rl_journal_event(e, site, j->journal_id, j->events[i]);
 	if (j->part + 1 == j->parts) {
 		for (size_t i = 0; i < j->n_agents; i++)
 			rl_journal_agent(e, site, j->agents[i]);

@@ -323,6 +323,28 @@ static void rl_alone_bind(struct rl_node *n)
 	}
 }
 
+/* rl_alone_take_sub: a submission the lost hub never answered goes to the site's engine
+ * instead - its caller waits here. (Had the hub taken it after all, the handover finds it by
+ * its ext id.) */
+static int rl_alone_take_sub(void *cookie, uint64_t req_id, void *arg)
+{
+	struct rl_node *n = arg;
+	const struct rl_sub *sub = cookie;
+	Relais__SubmitContact *sc;
+	rl_env env;
+
+	(void)req_id;
+	if (!rl_node_sub_cookie(n, cookie) || sub->asked == NULL ||
+	    (sc = relais__submit_contact__unpack(NULL, sub->asked_len, sub->asked)) == NULL)
+		return 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+	env.submit_contact = sc;
+	rl_local_input(n->alone.local, 0, &env, cookie);
+	relais__submit_contact__free_unpacked(sc, NULL);
+	return 1;
+}
+
 static void rl_alone_start(struct rl_node *n)
 {
 	struct rl_alone *a = &n->alone;
@@ -350,9 +372,10 @@ static void rl_alone_start(struct rl_node *n)
 	lc.out = rl_alone_out;
 	lc.arg = n;
 	if (rl_local_open(&a->local, &lc) == RL_OK) {
-		rl_log(RL_LOG_WARNING, "hub lost: the site serves alone site=%s agents=%d contacts=%d", n->conf.site_id,
-		       nseats, nseeds);
 		rl_alone_bind(n);
+		unsigned taken = rl_client_take_pending(n->hub, rl_alone_take_sub, n);
+		rl_log(RL_LOG_WARNING, "hub lost: the site serves alone site=%s agents=%d contacts=%d submissions=%u",
+		       n->conf.site_id, nseats, nseeds, taken);
 	}
 	for (int i = 0; i < nseeds; i++)
 		relais__contact_record__free_unpacked(seeds[i], NULL);

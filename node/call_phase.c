@@ -78,6 +78,12 @@ static int rl_sc_next_queued(enum rl_sc_phase from, enum rl_sc_event ev, struct 
 		if (!rl_sc_waiting(from))
 			return 0;
 		return rl_sc_set(m, RL_SC_RELEASED, RL_SC_DO_STOP | (answered ? RL_SC_DO_HANGUP : RL_SC_DO_UNAVAIL));
+	case RL_SC_EV_NOT_QUEUED:
+		/* The hub was lost before it took the contact: unanswered, a 503 sends the caller
+		 * to another site through the SBC. */
+		if (!rl_sc_waiting(from))
+			return 0;
+		return rl_sc_set(m, RL_SC_RELEASED, RL_SC_DO_STOP | (answered ? RL_SC_DO_HANGUP : RL_SC_DO_REJECT));
 	case RL_SC_EV_REQUEUED:
 		return from == RL_SC_CONNECTED ? rl_sc_set(m, RL_SC_HOLD, RL_SC_DO_MUSIC) : 0;
 	case RL_SC_EV_XFER_ASK:
@@ -102,7 +108,9 @@ int rl_sc_next(enum rl_sc_phase from, enum rl_sc_event ev, const struct rl_sc_fa
 		 * abandoned at once; a refusal or an end only closes the contact's side. */
 		if (ev == RL_SC_EV_ACKED)
 			return rl_sc_set(m, RL_SC_GONE, f->contact_known ? RL_SC_DO_CANCEL : 0);
-		return ev == RL_SC_EV_REFUSED || ev == RL_SC_EV_ENDED ? rl_sc_set(m, RL_SC_GONE, 0) : 0;
+		return ev == RL_SC_EV_REFUSED || ev == RL_SC_EV_NOT_QUEUED || ev == RL_SC_EV_ENDED
+		           ? rl_sc_set(m, RL_SC_GONE, 0)
+		           : 0;
 	}
 	if (ev == RL_SC_EV_LEFT || (ev == RL_SC_EV_DIALOG_ENDED && from != RL_SC_RELEASED))
 		return rl_sc_left(from, f, m);

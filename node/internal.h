@@ -74,6 +74,8 @@ struct rl_alone {
 	int model_marker, journal_marker; /* cookies of those requests */
 };
 
+#define RL_NODE_TURNED 1024 /* the last submissions turned away, remembered by request id */
+
 struct rl_node {
 	struct rl_node_conf conf;
 	struct rl_loop *loop;
@@ -95,10 +97,12 @@ struct rl_node {
 	int hub_reached;          /* heard at least once since the start */
 	int start_judged;         /* not reached within RL_NODE_HUB_LOST_MS of the start: said so */
 	uint64_t opened_us;
-	struct rl_node_plan *plans; /* the dial plan in force */
-	unsigned applied;           /* the share of new calls the sources refuse now */
-	struct rl_alone alone;      /* survivable sites */
-	uint64_t seats_sent_us;     /* the last SeatsAlive (seats.c) */
+	struct rl_node_plan *plans;      /* the dial plan in force */
+	unsigned applied;                /* the share of new calls the sources refuse now */
+	struct rl_alone alone;           /* survivable sites */
+	uint64_t turned[RL_NODE_TURNED]; /* request ids of submissions turned away (a ring) */
+	unsigned nturned;
+	uint64_t seats_sent_us; /* the last SeatsAlive (seats.c) */
 };
 
 /* node.c */
@@ -107,6 +111,8 @@ int rl_node_ask(struct rl_node *n, rl_env *env, void *cookie);
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply);
 void rl_node_register(struct rl_node *n);
 void rl_node_apply_drain(struct rl_node *n);
+/* rl_node_sub_cookie: cookie is a submission of ours (struct rl_sub), not a marker. */
+int rl_node_sub_cookie(const struct rl_node *n, const void *cookie);
 
 /* seats.c: the seated agents' heartbeats, answered here and told to the hub for all at once */
 void rl_seat_heard(struct rl_lpeer *p);

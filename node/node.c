@@ -132,6 +132,8 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	rl_env env;
 	int rv;
 
+	if (n->hub_lost && n->alone.local == NULL && (n->hub_reached || n->start_judged))
+		return RL_ENET; /* the hub judged lost, and the site cannot serve alone: nobody queues it */
 	if (req->ext_id != NULL)
 		snprintf(ext, sizeof(ext), "%s", req->ext_id);
 	else
@@ -370,6 +372,21 @@ static void rl_node_acked(struct rl_node *n, struct rl_sub *sub, const rl_env *e
 	free(sub);
 }
 
+/* rl_node_turned_late: ok answers a submission turned away (the hub got it late, once its
+ * link was back): the contact is over before it began - its caller went elsewhere. */
+static int rl_node_turned_late(struct rl_node *n, uint64_t req_id, const Relais__SubmitContactOk *ok)
+{
+	for (unsigned i = 0; req_id != 0 && i < RL_NODE_TURNED && i < n->nturned; i++)
+		if (n->turned[i] == req_id) {
+			rl_log(RL_LOG_NOTICE, "a submission turned away reached the hub late: ended contact=%s",
+			       ok->contact_id ? ok->contact_id : "");
+			rl_node_cancel(n, ok->contact_id, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, 1);
+			n->turned[i] = 0;
+			return 1;
+		}
+	return 0;
+}
+
 /* rl_node_upstream: a frame from whoever decides (the hub, or the site's own engine while it
  * serves alone), with the cookie of the request of ours it answers, if it does. */
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply)
@@ -380,6 +397,8 @@ void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply
 		return;
 	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
 		rl_node_acked(n, cookie, env);
+	} else if (!is_reply && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
+		rl_node_turned_late(n, env->req_id, env->submit_contact_ok);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
@@ -734,6 +753,39 @@ static void rl_node_link_ready(void *arg)
 	rl_alone_ready(n);
 }
 
+/* rl_node_unqueue: a submission the lost hub never answered, at a site that cannot serve
+ * alone: its source hears that it could not be queued here (a carrier call gets 503, and the
+ * carrier's SBC tries another site) rather than waiting for the hub with its caller. */
+static int rl_node_unqueue(void *cookie, uint64_t req_id, void *arg)
+{
+	struct rl_node *n = arg;
+	struct rl_sub *sub = cookie;
+
+	if (!rl_node_sub_cookie(n, cookie))
+		return 0;
+	n->turned[n->nturned++ % RL_NODE_TURNED] = req_id;
+	n->ctr.refused++;
+	sub->src->ops->on_ack(sub->src, sub->cookie, NULL, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
+	                      "the hub is lost and the site cannot serve alone");
+	free(sub->asked);
+	free(sub);
+	return 1;
+}
+
+/* rl_node_hub_judged: the hub was just found lost (or back): the site serves alone if it can,
+ * else turns away what the hub never answered; its sources refuse new calls meanwhile. */
+static void rl_node_hub_judged(struct rl_node *n)
+{
+	rl_alone_tick(n);
+	rl_node_apply_drain(n);
+	if (n->hub_lost && n->alone.local == NULL) {
+		unsigned k = rl_client_take_pending(n->hub, rl_node_unqueue, n);
+		if (k > 0)
+			rl_log(RL_LOG_WARNING, "hub lost: calls it never answered turned away site=%s calls=%u",
+			       n->conf.site_id, k);
+	}
+}
+
 void rl_node_tick(struct rl_node *n)
 {
 	uint64_t now = rl_mono_us();
@@ -747,16 +799,14 @@ void rl_node_tick(struct rl_node *n)
 		                        : "reached",
 		       n->conf.site_id, n->conf.survivable);
 		n->hub_reached |= !n->hub_lost;
-		rl_alone_tick(n);
-		rl_node_apply_drain(n);
+		rl_node_hub_judged(n);
 	} else if (!n->hub_reached && n->hub_lost && now - n->opened_us > RL_NODE_HUB_LOST_MS * 1000u &&
 	           !n->start_judged) {
 		/* Started while the hub is out of reach: lost, as if it had been heard once. */
 		n->start_judged = 1;
 		rl_log(RL_LOG_WARNING, "hub not reached since the start site=%s survivable=%d", n->conf.site_id,
 		       n->conf.survivable);
-		rl_alone_tick(n);
-		rl_node_apply_drain(n);
+		rl_node_hub_judged(n);
 	}
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->tick)
@@ -837,13 +887,18 @@ fail:
 	return rv;
 }
 
+int rl_node_sub_cookie(const struct rl_node *n, const void *cookie)
+{
+	return cookie != NULL && cookie != &n->marker && cookie != &n->alone.model_marker &&
+	       cookie != &n->alone.journal_marker;
+}
+
 static void rl_node_free_pending(void *cookie, void *arg)
 {
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
 
-	if (cookie == NULL || cookie == &n->marker || cookie == &n->alone.model_marker ||
-	    cookie == &n->alone.journal_marker)
+	if (!rl_node_sub_cookie(n, cookie))
 		return;
 	if (sub->src == &n->ctl)
 		free(sub->cookie);

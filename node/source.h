@@ -56,7 +56,9 @@ struct rl_source {
 	void *impl;
 };
 
-/* rl_node_submit queues a contact for the hub. Errors: RL_EFULL, RL_ENOMEM, RL_ETOOBIG. */
+/* rl_node_submit queues a contact for the hub (or the site's own engine while it serves
+ * alone). Errors: RL_EFULL, RL_ENOMEM, RL_ETOOBIG; RL_ENET when the hub is lost and the site
+ * cannot serve alone (a carrier call is then refused, and the SBC tries another site). */
 int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_contact_req *req, void *cookie);
 
 /* rl_node_cancel tells the hub the caller left (ABANDONED) or the call was lost (FAILED);

@@ -534,10 +534,11 @@ static void rl_ss_ack(struct rl_source *s, void *cookie, const Relais__SubmitCon
 	struct rl_scall *c = cookie;
 	struct rl_sc_arg a = {.reason = msg ? msg : ""};
 
-	(void)err;
 	if (contact_id == NULL) {
 		c->contact_live = 0;
-		rl_sc_event(ss, c, RL_SC_EV_REFUSED, &a);
+		/* Not queued for want of a hub (the node lost it): another site may take it. */
+		rl_sc_event(ss, c, err == RELAIS__ERROR_CODE__ERR_UNAVAILABLE ? RL_SC_EV_NOT_QUEUED : RL_SC_EV_REFUSED,
+		            &a);
 		rl_sc_maybe_free(ss, c);
 		return;
 	}

@@ -289,7 +289,10 @@ int rl_local_open(struct rl_local **out, const struct rl_local_conf *c)
 	l->arg = c->arg;
 	snprintf(hc.id, sizeof(hc.id), "%s-alone", c->site_id);
 	snprintf(hc.data_dir, sizeof(hc.data_dir), "%s", c->dir);
-	snprintf(hc.contact_prefix, sizeof(hc.contact_prefix), "%.12s.L", c->site_id);
+	/* Numbered apart from the hub's, and from an earlier period alone (its journal wiped, the
+	 * count starts again): the period's start, in seconds, is in the prefix. */
+	snprintf(hc.contact_prefix, sizeof(hc.contact_prefix), "%.12s.L%08llx.", c->site_id,
+	         (unsigned long long)(rl_wall_us() / 1000000u) & 0xffffffffull);
 	memcpy(text, c->model, c->model_len);
 	text[c->model_len] = 0;
 	config_init(&cfg);

@@ -620,6 +620,24 @@ void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *
 			fn(p->cookie, arg);
 }
 
+unsigned rl_client_take_pending(struct rl_client *c, int (*take)(void *cookie, uint64_t req_id, void *arg), void *arg)
+{
+	unsigned n = 0;
+
+	for (unsigned b = 0; b < RL_CLIENT_BUCKETS; b++)
+		for (struct rl_pending **pp = &c->buckets[b], *p; (p = *pp) != NULL;) {
+			if (!take(p->cookie, p->req_id, arg)) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			c->npending--;
+			rl_pending_free(p);
+			n++;
+		}
+	return n;
+}
+
 void rl_client_close(struct rl_client *c)
 {
 	if (c == NULL)

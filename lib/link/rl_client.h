@@ -115,6 +115,11 @@ unsigned rl_client_redials(const struct rl_client *c);
 /* rl_client_each_pending calls fn for the cookie of every unanswered request (cleanup). */
 void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg);
 
+/* rl_client_take_pending forgets, unanswered, every pending request whose cookie (and req_id)
+ * take claims (returns 1 for): its caller answers it some other way. A reply that still comes
+ * for it is returned by rl_client_input as not a reply. Returns how many. */
+unsigned rl_client_take_pending(struct rl_client *c, int (*take)(void *cookie, uint64_t req_id, void *arg), void *arg);
+
 void rl_client_close(struct rl_client *c);
 
 #endif

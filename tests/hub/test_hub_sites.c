@@ -2,7 +2,9 @@
  * Sites lost and found, on an engine driven by hand (hubtest.h): a node silent for 2.5 s is
  * lost within 3 s (not only when its pipe closes); its waiting contacts wait for it, offered
  * to nobody, and a ringing offer is withdrawn; it comes back and they are offered again; a
- * restarted node's earlier contacts end at once and free their agents; a lost site that
+ * restarted node's earlier contacts end at once and free their agents; a node whose link
+ * closes has the offers ringing at its seated agents withdrawn too; a submission a node sent
+ * on a link it has since replaced, delivered late, is refused; a lost site that
  * cannot serve alone has its waiting contacts ended after the grace, one that can keeps them;
  * queues whose tier-0 site is lost overflow at once; a caller lost with a site who calls
  * again elsewhere gets the old place back; the NOC drains, fails over and fails back, with
@@ -252,6 +254,47 @@ static void test_restart(void)
 	RL_CHECK(u != NULL && u->contact_update->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
 	         u->contact_update->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED &&
 	         strcmp(u->contact_update->end_reason, "site lost") == 0);
+	ht_close(&h);
+}
+
+/* A node whose link closes (killed): an offer ringing at its seated agent is withdrawn, and
+ * the caller, at another site, is offered to someone else at once - not left ringing at an
+ * unreachable agent until its offer times out. */
+static void test_link_closed(void)
+{
+	char a[32];
+
+	start();
+	ready(CASA, C1_CHAN, s_c1);
+	submit(FES, "k1", "casa.q", "+2126021", a); /* a fes caller for casablanca's queue */
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), a) == 0);
+	RL_REQUIRE(agent_state("c1") == ST(RESERVED));
+	ht_begin(&h);
+	rl_engine_pipe_gone(h.e, CASA);
+	ht_commit(&h);
+	RL_CHECK(!site_state("casablanca")->up);
+	RL_CHECK(agent_state("c1") == ST(READY)); /* withdrawn, no penalty */
+	RL_CHECK(waiting("casa.q") == 1);         /* its caller is at fes: it waits again */
+	ready(HOME, 0, s_h1);
+	RL_CHECK(strcmp(offered_to(HOME, 0), a) == 0); /* casablanca lost: overflowed at once */
+	ht_close(&h);
+}
+
+/* A node's link replaced by a new one (it re-dialled through a partition): a submission sent
+ * on the old one and delivered late is refused - the node gave up on it - while the new link
+ * submits as before. */
+static void test_replaced_link(void)
+{
+	const uint32_t casa2 = 5;
+	char a[32];
+
+	start();
+	ht_hello(&h, casa2, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	ht_register(&h, casa2, 1);
+	RL_CHECK(ht_error(ht_submit(&h, CASA, "z1", "telco", "casa.q", "+2126022")) == ERR(BAD_STATE));
+	RL_CHECK(waiting("casa.q") == 0);
+	submit(casa2, "z2", "casa.q", "+2126023", a);
+	RL_CHECK(waiting("casa.q") == 1);
 	ht_close(&h);
 }
 
@@ -708,6 +751,8 @@ int main(void)
 	rl_log_init("test", RL_LOG_ERR);
 	test_silence();
 	test_restart();
+	test_link_closed();
+	test_replaced_link();
 	test_lost_too_long();
 	test_overflow_at_once();
 	test_represent();

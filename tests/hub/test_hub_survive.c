@@ -9,6 +9,11 @@
  *    added under the node's ids, the period's events count in the KPIs once (a part sent
  *    again is applied once), the agents take their state (one on a call keeps it, with a
  *    fresh media plan), and until the last part no agent of the site is offered a call;
+ *  - the calls a node took alone, listed in its register before the journal, are not told
+ *    they are over; a contact the hub had ended keeps the hub's end; what the hub counted
+ *    already of a contact (its enqueue, its answer) is not counted again from the journal; a
+ *    call from elsewhere a seated agent had through the relay when the site was lost ends
+ *    when the journal shows the agent on the site's own work;
  *  - a journal from a site about another site's contacts, or malformed, changes nothing.
  */
 #include <stdio.h>
@@ -388,6 +393,121 @@ static void test_handover(void)
 	ht_close(&h);
 }
 
+/* The node registers saying that a journal follows, with the calls it holds: those it took
+ * alone are not the hub's yet, and must not be told they are over before the journal brings
+ * them (their callers would be turned away while the hub then offers them). */
+static void test_register_before_journal(void)
+{
+	struct journal j = {0};
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	char *live[] = {"casablanca.L0000000005"};
+	rl_env env;
+
+	start();
+	casa_silent = 1;
+	pass(3);
+	ht_forget(&h);
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	rl_env_init(&env);
+	sr.boot_id = 1;
+	sr.survivable = 1;
+	sr.journal_parts = 1;
+	sr.journal_id = 78;
+	sr.n_live = 1;
+	sr.live = live;
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	RL_REQUIRE(ht_error(ht_request(&h, CASA, 0, 0, &env)) == 0);
+	RL_CHECK(ht_last(&h, CASA, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) == NULL);
+	jcontact(&j, live[0], "w5", CS(QUEUED), "", h.now - 2000000);
+	jagent(&j, "c1", ST(READY), "");
+	RL_CHECK(send_part(CASA, &j, 78, 0, 1) == 0);
+	RL_CHECK(strcmp(offered_to(CASA, C1_CHAN), live[0]) == 0); /* its caller is served */
+	ht_close(&h);
+}
+
+/* Contacts the hub counted already, that the node's engine served again: one the hub ended
+ * while the node held it as live (the node never heard) keeps the hub's end; one the hub had
+ * answered, whose caller the site's engine gave to one of its own agents again (the relay
+ * out of reach), takes the node's account. The node's events of what the hub counted are not
+ * counted again: its sums hold. */
+static void test_counted(void)
+{
+	struct journal j = {0};
+	char ended[32], talking[32];
+	uint64_t t0;
+
+	start();
+	set_state(CASA, C1_CHAN, s_c1, ST(READY));
+	submit(CASA, "s1", "+212600000031", ended);
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), ended) == 0);
+	answer(CASA, C1_CHAN, s_c1, ended);
+	{
+		Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
+		rl_env env;
+		rl_env_init(&env);
+		hu.contact_id = ended;
+		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
+		env.contact_hangup = &hu;
+		RL_REQUIRE(ht_error(ht_request(&h, CASA, C1_CHAN, s_c1, &env)) == 0);
+	}
+	set_state(CASA, C2_CHAN, s_c2, ST(READY));
+	submit(CASA, "s2", "+212600000032", talking);
+	RL_REQUIRE(strcmp(offered_to(CASA, C2_CHAN), talking) == 0);
+	answer(CASA, C2_CHAN, s_c2, talking);
+	RL_REQUIRE(queue()->answered == 2 && queue()->offered == 2);
+	t0 = h.now;
+	casa_silent = 1;
+	pass(3);
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	register_node(CASA, 1, 1, 79);
+	jcontact(&j, ended, "s1", CS(ENDED), "c2", t0);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, ended, t0 + 1000000, 1000);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, ended, t0 + 2000000, 1000);
+	jcontact(&j, talking, "s2", CS(ENDED), "c2", t0);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED, talking, t0 + 3000000, 1000);
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ENDED, talking, t0 + 4000000, 1000);
+	jagent(&j, "c2", ST(READY), "");
+	RL_CHECK(send_part(CASA, &j, 79, 0, 1) == 0);
+	RL_CHECK(queue()->answered == 2 && queue()->offered == 2);
+	RL_CHECK(queue()->waiting == 0);
+	ht_close(&h);
+}
+
+/* A seated agent talking to another site's caller through the relay when its site was lost:
+ * the site's engine took it on meanwhile, and it is on one of the site's own calls at the
+ * handover. The journal is newer: the call from elsewhere ends, the agent keeps its call. */
+static void test_left_relay(void)
+{
+	struct journal j = {0};
+	char id[32];
+
+	start();
+	set_state(CASA, C1_CHAN, s_c1, ST(READY));
+	submit(FES, "r1", "+212600000041", id); /* a fes caller, for casablanca's queue */
+	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), id) == 0);
+	answer(CASA, C1_CHAN, s_c1, id);
+	casa_silent = 1;
+	pass(3);
+	RL_REQUIRE(agent("c1")->state == ST(BUSY));
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	register_node(CASA, 1, 1, 80);
+	jcontact(&j, "casablanca.L0000000007", "l7", CS(CONNECTED), "c1", h.now - 2000000);
+	jagent(&j, "c1", ST(BUSY), "casablanca.L0000000007");
+	RL_CHECK(send_part(CASA, &j, 80, 0, 1) == 0);
+	RL_CHECK(agent("c1")->state == ST(BUSY));
+	RL_CHECK(strcmp(agent("c1")->contact_id, "casablanca.L0000000007") == 0);
+	{
+		const rl_env *u = ht_last(&h, FES, RELAIS__ENVELOPE__BODY_CONTACT_UPDATE);
+		RL_CHECK(u != NULL && strcmp(u->contact_update->contact_id, id) == 0 &&
+		         u->contact_update->state == CS(ENDED) && u->contact_update->outcome == OUT(HANDLED));
+	}
+	ht_close(&h);
+}
+
 /* A journal that is not the site's to give, or malformed, changes nothing. */
 static void test_refused(void)
 {
@@ -413,6 +533,9 @@ int main(void)
 	rl_log_init("test", RL_LOG_ERR);
 	test_model();
 	test_handover();
+	test_register_before_journal();
+	test_counted();
+	test_left_relay();
 	test_refused();
 	return rltest_done();
 }

@@ -118,10 +118,13 @@ void rlc_agent(struct rlc *c, const char *id, const char *tenants, const char *s
 		snprintf(tl + strlen(tl), sizeof(tl) - strlen(tl), "%s\"%.*s\"", tl[0] ? ", " : "", (int)n, t);
 		t += n + (t[n] == ',');
 	}
-	snprintf(c->agents + strlen(c->agents), sizeof(c->agents) - strlen(c->agents),
-	         "  { id = \"%s\"; tenants = [ %s ]; skills = { %s }; site = \"%s\"; secret_hash = \"%s\"; },\n", id,
-	         tl, skills, site, hash);
+	size_t used = strlen(c->agents);
+	int k =
+	    snprintf(c->agents + used, sizeof(c->agents) - used,
+	             "  { id = \"%s\"; tenants = [ %s ]; skills = { %s }; site = \"%s\"; secret_hash = \"%s\"; },\n",
+	             id, tl, skills, site, hash);
 	free(hash);
+	RL_REQUIRE(k > 0 && (size_t)k < sizeof(c->agents) - used); /* a cut entry would break hub.conf */
 }
 
 void rlc_queue(struct rlc *c, const char *entry)

@@ -28,7 +28,7 @@ struct rlc {
 	int hub_port;
 	char hub_url[128];
 	pid_t hub;
-	char agents[16384]; /* hub.conf agent entries */
+	char agents[65536]; /* hub.conf agent entries (about 190 bytes each) */
 	char queues[16384]; /* hub.conf queue entries */
 	char hub_extra[1024];
 	pid_t procs[RLC_MAX_PROCS];

@@ -96,6 +96,16 @@ static void refused(void)
 	RL_CHECK(step(&c, RL_SC_EV_REFUSED, &g_plain, RL_SC_RELEASED, RL_SC_DO_STOP | RL_SC_DO_HANGUP));
 	c = RL_SC_GONE;
 	RL_CHECK(step(&c, RL_SC_EV_REFUSED, &g_plain, RL_SC_GONE, 0));
+	/* Never queued: the node lost the hub first and cannot serve alone. Unanswered, a 503
+	 * (the SBC tries another site); answered (after the menu), a hangup. */
+	c = RL_SC_RINGING;
+	RL_CHECK(step(&c, RL_SC_EV_NOT_QUEUED, &g_plain, RL_SC_RELEASED, RL_SC_DO_STOP | RL_SC_DO_REJECT));
+	c = RL_SC_EARLY;
+	RL_CHECK(step(&c, RL_SC_EV_NOT_QUEUED, &g_plain, RL_SC_RELEASED, RL_SC_DO_STOP | RL_SC_DO_REJECT));
+	c = RL_SC_HOLD;
+	RL_CHECK(step(&c, RL_SC_EV_NOT_QUEUED, &g_plain, RL_SC_RELEASED, RL_SC_DO_STOP | RL_SC_DO_HANGUP));
+	c = RL_SC_GONE;
+	RL_CHECK(step(&c, RL_SC_EV_NOT_QUEUED, &g_plain, RL_SC_GONE, 0));
 }
 
 /* The caller leaves while queued: the hub hears it at once if it knows the contact, else
