@@ -121,6 +121,19 @@ static void answer(uint32_t pipe, uint64_t chan, uint64_t session, const char *i
 	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
 }
 
+/* hangup: the agent on pipe/chan hangs up contact id; returns the hub's error code (0: done). */
+static int hangup(uint32_t pipe, uint64_t chan, uint64_t session, const char *id)
+{
+	Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	hu.contact_id = (char *)id;
+	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
+	env.contact_hangup = &hu;
+	return ht_error(ht_request(&h, pipe, chan, session, &env));
+}
+
 static const rl_env *status(void)
 {
 	const rl_env *st = ht_status(&h, NOC, NULL);
@@ -373,16 +386,8 @@ static void test_handover(void)
 		RL_CHECK(planned);
 	}
 	/* The agent goes on from there: hangs up; the contact ends at the hub. */
-	{
-		Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
-		rl_env env;
-		rl_env_init(&env);
-		hu.contact_id = "casablanca.L0000000004";
-		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
-		env.contact_hangup = &hu;
-		RL_CHECK(ht_error(ht_request(&h, CASA, C1_CHAN, s_c1, &env)) == 0);
-		RL_CHECK(agent("c1")->state == ST(WRAPUP));
-	}
+	RL_CHECK(hangup(CASA, C1_CHAN, s_c1, "casablanca.L0000000004") == 0);
+	RL_CHECK(agent("c1")->state == ST(WRAPUP));
 	/* The node's link came up twice meanwhile: a register sent while the last part was in
 	 * flight arrives after it. That journal is in: nobody is held for it again. */
 	register_node(CASA, 1, 2, 77);
@@ -443,15 +448,7 @@ static void test_counted(void)
 	submit(CASA, "s1", "+212600000031", ended);
 	RL_REQUIRE(strcmp(offered_to(CASA, C1_CHAN), ended) == 0);
 	answer(CASA, C1_CHAN, s_c1, ended);
-	{
-		Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
-		rl_env env;
-		rl_env_init(&env);
-		hu.contact_id = ended;
-		env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
-		env.contact_hangup = &hu;
-		RL_REQUIRE(ht_error(ht_request(&h, CASA, C1_CHAN, s_c1, &env)) == 0);
-	}
+	RL_REQUIRE(hangup(CASA, C1_CHAN, s_c1, ended) == 0);
 	set_state(CASA, C2_CHAN, s_c2, ST(READY));
 	submit(CASA, "s2", "+212600000032", talking);
 	RL_REQUIRE(strcmp(offered_to(CASA, C2_CHAN), talking) == 0);
