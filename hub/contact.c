@@ -519,6 +519,7 @@ static void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecor
 	ev.wait_ms = (rec->answered_us - rec->enqueued_us) / 1000u;
 	ev.detail = RL_NEVER_CONNECTED;
 	rl_event_emit(e, qi, &ev);
+	rec->answered_us = 0; /* nobody answered this caller */
 	rl_log(RL_LOG_WARNING, "answer taken back contact=%s agent=%s site=%s: " RL_NEVER_CONNECTED, rec->contact_id,
 	       rec->agent_id ? rec->agent_id : "", rec->site_id ? rec->site_id : "");
 }

@@ -62,9 +62,10 @@ static void check_ledger(const struct fc_plan *p, const struct fc_result *r)
 	RL_CHECK(r->acked_lost == 0);
 	RL_CHECK(r->double_holds == 0 && r->overlaps == 0);
 	/* The hub answered the calls the carrier saw answered - but for those an agent took while
-	 * the caller's node was out of reach and before the hub noticed, which the hub counts
-	 * answered though the node never put the caller through (a shortcoming of the hub,
-	 * known, not fixed here: counted apart and printed; any other fails). */
+	 * the caller's node was out of reach and before the hub noticed: a node that is heard
+	 * again says its caller was never put through and the hub takes the answer back
+	 * (ContactCancel.never_connected); one that never is (killed meanwhile) leaves it
+	 * counted. Those are counted apart and printed; any other fails. */
 	if (r->unreached > 0)
 		printf("  known shortcoming: %d call(s) answered at the hub while their node was out of reach\n",
 		       r->unreached);
