@@ -107,21 +107,6 @@ void rl_h_site_model(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 /* ---------------------------------------------------------------------------------------- */
 /* the journal */
 
-/* rl_record_copy: a record of our own from one inside a received frame. */
-static Relais__ContactRecord *rl_record_copy(const Relais__ContactRecord *j)
-{
-	size_t len = relais__contact_record__get_packed_size(j);
-	uint8_t *buf = rl_malloc(len + 1);
-	Relais__ContactRecord *c;
-
-	relais__contact_record__pack(j, buf);
-	c = relais__contact_record__unpack(NULL, len, buf);
-	free(buf);
-	if (c == NULL)
-		abort(); /* what protobuf-c packed, it unpacks; only memory can fail here */
-	return c;
-}
-
 /* rl_journal_contact_ok: j may be taken from site's node: its own contact, well formed. */
 static int rl_journal_contact_ok(struct rl_engine *e, int site, const Relais__ContactRecord *j)
 {
@@ -207,7 +192,7 @@ static void rl_journal_contact(struct rl_engine *e, int site, uint64_t journal_i
 		       j->contact_id ? j->contact_id : "?");
 		return;
 	}
-	mine = rl_record_copy(j);
+	mine = rl_wire_record_copy(j);
 	mine->state =
 	    mine->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED ? RELAIS__CONTACT_STATE__CONTACT_QUEUED : mine->state;
 	if (rl_journal_known(e, site, j, &c, &rec)) {

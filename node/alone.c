@@ -76,27 +76,7 @@ void rl_alone_seat_down(struct rl_lpeer *p, const rl_env *env)
 		rl_seat_status(s, env->agent_status);
 		if (env->agent_status->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
 			s->session = 0;
-	} else if (env->body_case == RELAIS__ENVELOPE__BODY_HEARTBEAT && env->session != 0 &&
-	           env->session == s->session) {
-		s->state = env->heartbeat->agent_state;
-		snprintf(s->contact, sizeof(s->contact), "%s",
-		         env->heartbeat->contact_id ? env->heartbeat->contact_id : "");
 	}
-}
-
-/* rl_record_own: a record of our own (unpacked: every field freeable) from r. */
-static Relais__ContactRecord *rl_record_own(const Relais__ContactRecord *r)
-{
-	size_t len = relais__contact_record__get_packed_size(r);
-	uint8_t *buf = rl_malloc(len + 1);
-	Relais__ContactRecord *c;
-
-	relais__contact_record__pack(r, buf);
-	c = relais__contact_record__unpack(NULL, len, buf);
-	free(buf);
-	if (c == NULL)
-		abort(); /* what protobuf-c packed, it unpacks; only memory can fail here */
-	return c;
 }
 
 Relais__ContactRecord *rl_alone_facts(struct rl_node *n, const struct rl_sub *sub, const Relais__SubmitContactOk *ok)
@@ -121,7 +101,7 @@ Relais__ContactRecord *rl_alone_facts(struct rl_node *n, const struct rl_sub *su
 	r.media = "voice";
 	r.submitter = n->conf.site_id;
 	r.site_boot = n->boot_id;
-	c = rl_record_own(&r);
+	c = rl_wire_record_copy(&r);
 	relais__submit_contact__free_unpacked(sc, NULL);
 	return c;
 }
@@ -269,7 +249,7 @@ static Relais__ContactRecord **rl_alone_seeds(struct rl_node *n, int *nout)
 		Relais__ContactRecord *r;
 		if (c == NULL || c->facts == NULL || c->facts->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
 			continue;
-		r = v[k++] = rl_record_own(c->facts);
+		r = v[k++] = rl_wire_record_copy(c->facts);
 		if (r->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED ||
 		    (r->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && r->relayed)) {
 			r->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;

@@ -228,3 +228,17 @@ void rl_wire_set_str(char **field, const char *v)
 		free(*field);
 	*field = n;
 }
+
+Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r)
+{
+	size_t len = relais__contact_record__get_packed_size(r);
+	uint8_t *buf = rl_malloc(len + 1);
+	Relais__ContactRecord *c;
+
+	relais__contact_record__pack(r, buf);
+	c = relais__contact_record__unpack(NULL, len, buf);
+	free(buf);
+	if (c == NULL)
+		abort(); /* what protobuf-c packed, it unpacks; only memory can fail here */
+	return c;
+}

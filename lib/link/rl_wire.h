@@ -65,6 +65,11 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
  * string). */
 void rl_wire_set_str(char **field, const char *v);
 
+/* rl_wire_record_copy: a contact record of one's own (unpacked: every field freeable, free it
+ * with relais__contact_record__free_unpacked) from r, which may live inside a received frame
+ * or be built on the stack. */
+Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r);
+
 /* rl_wire_id_ok: an id on the wire follows the one rule of rl_id_ok (1..RL_WIRE_MAX_ID chars
  * of [A-Za-z0-9._:@+-]). */
 static inline int rl_wire_id_ok(const char *s)
