@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 		tui = 1;
 	if (!no_audio) {
 		/* One media engine (one thread) carries the calls of every agent of this process. */
-		if ((rv = rl_media_open(&media, NULL)) != RL_OK) {
+		if ((rv = rl_media_open(&media, NULL, 1)) != RL_OK) {
 			fprintf(stderr, "relais-agent: cannot start audio: %s\n", rl_strerror(rv));
 			return 1;
 		}

@@ -3,7 +3,7 @@
  * decode, SRTP protect and unprotect, the G.711 <-> Opus transcoding of a carrier call, and
  * an Opus carrier leg (node/carrier.c) through its API.
  *
- *   relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C]
+ *   relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C] [--only abcd]
  *
  * Everything runs on one thread pinned to one core. Costs are thread CPU time
  * (CLOCK_THREAD_CPUTIME_ID), so other processes on the machine do not inflate them; each
@@ -571,10 +571,23 @@ static int pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) == 0 ? cpu : -1;
 }
 
+static void sections_a(const int16_t *sig16, const int16_t *sig8, size_t frames)
+{
+	printf(
+	    "(a) Opus, 20 ms frames, AUDIO application, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
+	printf("  %-34s %15s %15s %8s %10s   %-8s %-8s %s\n", "", "encode us/frame", "decode us/frame", "avg pkt",
+	       "bitrate", "enc %", "dec %", "enc+dec % of one core per stream");
+	bench_opus("16 kHz WB, complexity 5 (default)", sig16, frames, 16000, 5);
+	bench_opus("16 kHz WB, complexity 10", sig16, frames, 16000, 10);
+	bench_opus("8 kHz NB, complexity 5", sig8, frames, 8000, 5);
+	bench_opus("8 kHz NB, complexity 10", sig8, frames, 8000, 10);
+}
+
 int main(int argc, char **argv)
 {
 	double seconds = 30;
 	int ncalls = GOAL_CALLS, cpu = -1;
+	const char *only = "abcd"; /* the sections to run */
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -585,8 +598,12 @@ int main(int argc, char **argv)
 			ncalls = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--cpu") == 0 && i + 1 < argc)
 			cpu = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C]\n");
+			fprintf(
+			    stderr,
+			    "usage: relais-bench-codec [--seconds S] [--reps N] [--calls M] [--cpu C] [--only abcd]\n");
 			return 2;
 		}
 	}
@@ -611,27 +628,26 @@ int main(int argc, char **argv)
 	       " %.0f %% voiced, %.1f dBFS RMS\n\n",
 	       seconds, voiced * 100, 20 * log10(rms / 32768));
 
-	printf(
-	    "(a) Opus, 20 ms frames, AUDIO application, VBR, in-band FEC, packet loss 5 %% (bitrate: Opus default)\n");
-	printf("  %-34s %15s %15s %8s %10s   %-8s %-8s %s\n", "", "encode us/frame", "decode us/frame", "avg pkt",
-	       "bitrate", "enc %", "dec %", "enc+dec % of one core per stream");
-	bench_opus("16 kHz WB, complexity 5 (default)", sig16, frames, 16000, 5);
-	bench_opus("16 kHz WB, complexity 10", sig16, frames, 16000, 10);
-	bench_opus("8 kHz NB, complexity 5", sig8, frames, 8000, 5);
-	bench_opus("8 kHz NB, complexity 10", sig8, frames, 8000, 10);
-
-	printf("\n(b) SRTP per packet, %d packets in order, Opus payload 80 B\n", SRTP_PACKETS);
-	bench_srtp(RL_SRTP_AEAD_AES_128_GCM, 80);
-	bench_srtp(RL_SRTP_AES_CM_128_HMAC_SHA1_80, 80);
-
-	printf("\n(c) transcoding a carrier call: per 20 ms, G.711 decode + Opus encode (8 kHz NB, complexity 5)\n"
-	       "    + SRTP protect towards the agent; SRTP unprotect + Opus decode at 8 kHz + G.711 encode back\n");
-	bench_transcode(sig8, sig16, frames, ncalls);
-
-	printf("\n(d) Opus carrier leg (rl_carrier), per 20 ms frame: VOIP, VBR, in-band FEC at 5 %% loss,\n"
-	       "    complexity 5, 22 kb/s cap at 8 kHz, 28 at 16; the leg's rate is the codec's (no resampler)\n");
-	bench_leg(sig8, frames, 8000);
-	bench_leg(sig16, frames, 16000);
+	if (strchr(only, 'a') != NULL)
+		sections_a(sig16, sig8, frames);
+	if (strchr(only, 'b') != NULL) {
+		printf("\n(b) SRTP per packet, %d packets in order, Opus payload 80 B\n", SRTP_PACKETS);
+		bench_srtp(RL_SRTP_AEAD_AES_128_GCM, 80);
+		bench_srtp(RL_SRTP_AES_CM_128_HMAC_SHA1_80, 80);
+	}
+	if (strchr(only, 'c') != NULL) {
+		printf(
+		    "\n(c) transcoding a carrier call: per 20 ms, G.711 decode + Opus encode (8 kHz NB, complexity 5)\n"
+		    "    + SRTP protect towards the agent; SRTP unprotect + Opus decode at 8 kHz + G.711 encode back\n");
+		bench_transcode(sig8, sig16, frames, ncalls);
+	}
+	if (strchr(only, 'd') != NULL) {
+		printf(
+		    "\n(d) Opus carrier leg (rl_carrier), per 20 ms frame: VOIP, VBR, in-band FEC at 5 %% loss,\n"
+		    "    complexity 5, 22 kb/s cap at 8 kHz, 28 at 16; the leg's rate is the codec's (no resampler)\n");
+		bench_leg(sig8, frames, 8000);
+		bench_leg(sig16, frames, 16000);
+	}
 	free(sig16);
 	free(sig8);
 	return 0;

@@ -31,13 +31,14 @@ int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf)
 		b->conf.rate = 16000;
 	if (b->conf.report_s == 0)
 		b->conf.report_s = 5;
-	if ((rv = rl_media_open(&b->media, conf->listen)) != RL_OK) {
+	if ((rv = rl_media_open(&b->media, conf->listen, conf->threads)) != RL_OK) {
 		free(b);
 		return rv;
 	}
 	snprintf(b->advertise, sizeof(b->advertise), "%s",
 	         conf->advertise && conf->advertise[0] ? conf->advertise : rl_media_local(b->media));
-	rl_log(RL_LOG_NOTICE, "media listening addr=%s advertise=%s", rl_media_local(b->media), b->advertise);
+	rl_log(RL_LOG_NOTICE, "media listening addr=%s advertise=%s threads=%u", rl_media_local(b->media), b->advertise,
+	       rl_media_threads(b->media));
 	*out = b;
 	return RL_OK;
 }

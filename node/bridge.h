@@ -29,6 +29,7 @@ struct rl_bridge_conf {
 	const char *record_dir;   /* "" = no recording; else <dir>/<contact>.agent.wav */
 	unsigned rate;            /* 16000 */
 	unsigned report_s;        /* quality report period */
+	unsigned threads;         /* media threads; 0 = one per core */
 };
 
 struct rl_bridge;

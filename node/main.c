@@ -55,7 +55,7 @@ static const struct rl_cfg_opt node_opts[] = {
 /* The voice path (optional group `media`). */
 struct media_settings {
 	char listen[RL_CFG_STRLEN], advertise[RL_CFG_STRLEN], caller_audio[RL_CFG_STRLEN], record_dir[RL_CFG_STRLEN];
-	int caller_loop, report_s;
+	int caller_loop, report_s, threads;
 };
 
 static const struct rl_cfg_opt media_opts[] = {
@@ -68,6 +68,8 @@ static const struct rl_cfg_opt media_opts[] = {
     {"record_dir", RL_CFG_STR, 0, 1000, "", offsetof(struct media_settings, record_dir),
      "write what agents say to <dir>/<contact>.agent.wav"},
     {"report_s", RL_CFG_INT, 1, 300, "5", offsetof(struct media_settings, report_s), "call quality report period"},
+    {"threads", RL_CFG_INT, 0, 64, "0", offsetof(struct media_settings, threads),
+     "media threads (shards of the site's calls); 0 = one per core"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -92,7 +94,7 @@ static const struct rl_cfg_opt sip_opts[] = {
      "Retry-After of 503s (draining, full)"},
     {"max_calls", RL_CFG_INT, 1, 100000, "1024", offsetof(struct sip_settings, max_calls), "carrier calls at once"},
     {"max_media_load", RL_CFG_INT, 0, 100, "85", offsetof(struct sip_settings, max_media_load),
-     "media thread busy % above which new calls get 503 (0: no limit)"},
+     "busiest media thread's busy % above which new calls get 503 (0: no limit)"},
     {"hold_music", RL_CFG_STR, 0, 500, "", offsetof(struct sip_settings, hold_music), "WAV looped while waiting"},
     {"refer_timeout_s", RL_CFG_INT, 1, 3600, "60", offsetof(struct sip_settings, refer_timeout_s),
      "an external transfer's wait for the carrier's outcome"},
@@ -303,6 +305,7 @@ int main(int argc, char **argv)
 		bc.record_dir = ms.record_dir;
 		bc.rate = 16000;
 		bc.report_s = (unsigned)ms.report_s;
+		bc.threads = (unsigned)ms.threads;
 		nc.media = &bc;
 	}
 

@@ -381,7 +381,7 @@ static const struct rl_dial_did *rl_ss_admit(struct rl_sipsrc *ss, const struct 
 	}
 	load = rl_media_load(rl_ss_media(ss));
 	if (ss->conf.max_media_load > 0 && load >= ss->conf.max_media_load) {
-		/* The media thread no longer keeps up: a call taken now would not be answered in
+		/* A media thread no longer keeps up: a call taken now would not be answered in
 		 * time, and would slow every call in progress. An SBC tries another site. */
 		ss->overloaded++;
 		rl_log(RL_LOG_NOTICE, "carrier call refused: media busy load=%u%% limit=%u%% caller=%s did=%s", load,

@@ -1,7 +1,8 @@
 /*
- * rl_media.h - the voice path of calls: Opus inside SRTP over UDP, one thread for many calls.
+ * rl_media.h - the voice path of calls: Opus inside SRTP over UDP, on every core.
  *
- * A media engine owns a thread that, every 20 ms, takes a frame from each call's audio
+ * A media engine owns threads (shards, one per core by default; rl_media.c says how calls
+ * and datagrams find their shard) each of which, every 20 ms, takes a frame from each call's audio
  * source, encodes it (Opus: wideband 16 kHz by default, VBR, in-band FEC), protects it
  * (SRTP, fresh keys per call and direction) and sends it; and that receives, authenticates
  * and decrypts the peer's packets, puts them through an adaptive jitter buffer and decodes
@@ -9,7 +10,7 @@
  * is there, PLC otherwise). Every second each call sends an RTCP sender report so both ends
  * know loss, jitter and round-trip time; rl_media_quality turns them into a MOS (E-model).
  *
- * Sockets: a site node serves many calls on ONE shared UDP socket (the address it gives its
+ * Sockets: a site node serves many calls on ONE shared UDP port (the address it gives its
  * seated agents and the relay) and tells calls apart by the sender's SSRC; an agent gives
  * each call a socket of its own. A call with a fixed peer (the relay, or the site's media
  * address) proves its leg there with latch packets (rl_latch.h) from the socket its RTP
@@ -84,13 +85,19 @@ struct rl_media_counters {
 
 struct rl_media;
 
-/* rl_media_load: how busy the engine's thread is, in percent of its time (a moving average
- * over about 200 ms; 100 = it no longer keeps up with the 20 ms ticks). Any thread, no lock. */
+/* rl_media_load: how busy the engine's busiest thread is, in percent of its time (a moving
+ * average over about 200 ms; 100 = it no longer keeps up with the 20 ms ticks). Any thread,
+ * no lock. */
 unsigned rl_media_load(struct rl_media *m);
 
-/* rl_media_open starts an engine. bind: "IP:port" for the shared socket (port 0: any), or
- * NULL for none (every call then needs own_socket). Errors: RL_EINVAL, RL_ENET. */
-int rl_media_open(struct rl_media **out, const char *bind);
+/* rl_media_open starts an engine of `threads` shards (0: one per online core, at most 64).
+ * bind: "IP:port" for the shared port (port 0: any), or NULL for none (every call then needs
+ * own_socket). A port another process holds is refused. Errors: RL_EINVAL, RL_ENET. */
+int rl_media_open(struct rl_media **out, const char *bind, unsigned threads);
+
+/* rl_media_threads: how many shards the engine runs (fewer than asked if the kernel could
+ * not steer the shared port's datagrams by SSRC). */
+unsigned rl_media_threads(const struct rl_media *m);
 
 /* rl_media_local: the shared socket's "IP:port" (valid until close), "" if none. */
 const char *rl_media_local(const struct rl_media *m);

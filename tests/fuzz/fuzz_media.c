@@ -41,7 +41,7 @@ static int fz_setup(void)
 	}
 	for (int i = 0; i < RL_LATCH_KEY_LEN; i++)
 		g_latch[i] = (uint8_t)(i * 13 + 5);
-	return rl_media_open(&g_media, "127.0.0.1:0") == RL_OK ? 0 : -1;
+	return rl_media_open(&g_media, "127.0.0.1:0", 0) == RL_OK ? 0 : -1;
 }
 
 static int fz_call(void)

@@ -173,8 +173,8 @@ int main(void)
 	struct rl_media_quality qs, qa;
 	struct rl_media_counters mc;
 
-	RL_REQUIRE(rl_media_open(&site, "127.0.0.1:0") == RL_OK);
-	RL_REQUIRE(rl_media_open(&agent, NULL) == RL_OK);
+	RL_REQUIRE(rl_media_open(&site, "127.0.0.1:0", 0) == RL_OK);
+	RL_REQUIRE(rl_media_open(&agent, NULL, 1) == RL_OK);
 	RL_CHECK(strncmp(rl_media_local(site), "127.0.0.1:", 10) == 0);
 	RL_CHECK(rl_srtp_keygen(RL_SRTP_AEAD_AES_128_GCM, k1, sizeof(k1)) == RL_OK);
 	RL_CHECK(rl_srtp_keygen(RL_SRTP_AEAD_AES_128_GCM, k2, sizeof(k2)) == RL_OK);
@@ -238,7 +238,7 @@ int main(void)
 	/* A stranger with the right SSRC but its own key is refused and counted. */
 	struct rl_media *evil;
 	struct rl_media_leg le;
-	RL_REQUIRE(rl_media_open(&evil, NULL) == RL_OK);
+	RL_REQUIRE(rl_media_open(&evil, NULL, 1) == RL_OK);
 	make_leg(&le, "c1", k2, k2, 0x6000, 0x7777, rl_media_local(site), 1, 7, l1, NULL);
 	RL_CHECK(rl_media_add(evil, &le) == RL_OK);
 	RL_WAIT(20000, refused(site) >= 10);

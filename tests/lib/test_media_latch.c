@@ -210,8 +210,8 @@ int main(void)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
-	RL_REQUIRE(rl_media_open(&site, "127.0.0.1:0") == RL_OK);
-	RL_REQUIRE(rl_media_open(&agent, NULL) == RL_OK);
+	RL_REQUIRE(rl_media_open(&site, "127.0.0.1:0", 0) == RL_OK);
+	RL_REQUIRE(rl_media_open(&agent, NULL, 1) == RL_OK);
 	RL_REQUIRE(rl_addr_parse(rl_media_local(site), 0, &ss, &sl) == RL_OK);
 	memcpy(&t.site, &ss, sizeof(t.site));
 	x.site = t.site;
