@@ -113,7 +113,7 @@ static void rl_bridge_start(struct rl_bridge *b, struct rl_contact *c, const Rel
 	if (c->media_ssrc == leg.tx_ssrc)
 		return; /* the same plan again (a re-pushed update) */
 	leg.own_socket = 0;
-	leg.rate = b->conf.rate;
+	leg.rate = carrier ? c->audio_src->rate : b->conf.rate; /* a carrier leg's own rate */
 	if (carrier) {
 		/* the caller's own voice, and where the agent's goes */
 		leg.src = c->audio_src;

@@ -14,7 +14,6 @@
 #include "rl_media.h"
 #include "rl_time.h"
 
-#define RL_SIP_RATE        16000    /* the bridge's audio rate: the carrier leg converts 8k <-> 16k */
 #define RL_ANNOUNCE_ASK_US 5000000u /* no position from the hub that soon: skip this announcement */
 
 /* While a caller who hears us waits: where the cycle of music and announcements is. */
@@ -92,6 +91,14 @@ static void rl_sc_local_stop(struct rl_sipsrc *ss, struct rl_scall *c)
 	c->local_live = 0;
 }
 
+/* rl_sc_rate: the audio rate of call c inside the node - its prompts, and its Opus towards the
+ * agent. A G.711 caller is narrowband: 8 kHz carries all of it, at half the Opus encoder's
+ * cost of 16 kHz (bench/codec (a)); an Opus carrier may send wideband speech, kept at 16 kHz. */
+static unsigned rl_sc_rate(const struct rl_scall *c)
+{
+	return c->inv.media.codec == RL_SIP_OPUS ? 16000 : 8000;
+}
+
 /* rl_sc_play_src plays play (taken; NULL = silence) to the caller. */
 static int rl_sc_play_src(struct rl_sipsrc *ss, struct rl_scall *c, struct rl_audio_src *play)
 {
@@ -107,7 +114,7 @@ static int rl_sc_play_src(struct rl_sipsrc *ss, struct rl_scall *c, struct rl_au
 	}
 	listen = rl_carrier_src(c->leg);
 	to = rl_carrier_sink(c->leg);
-	if ((rv = rl_media_add_local(m, c->local, RL_SIP_RATE, play, to, listen, NULL)) != RL_OK) {
+	if ((rv = rl_media_add_local(m, c->local, rl_sc_rate(c), play, to, listen, NULL)) != RL_OK) {
 		if (play)
 			play->close(play);
 		listen->close(listen);
@@ -124,7 +131,7 @@ static int rl_sc_play(struct rl_sipsrc *ss, struct rl_scall *c, const char *path
 	struct rl_audio_src *play = NULL;
 	int rv;
 
-	if (path[0] && (rv = rl_audio_wav_src(&play, path, RL_SIP_RATE, loop)) != RL_OK) {
+	if (path[0] && (rv = rl_audio_wav_src(&play, path, rl_sc_rate(c), loop)) != RL_OK) {
 		rl_log(RL_LOG_WARNING, "prompt unavailable file=%s err=\"%s\"", path, rl_strerror(rv));
 		play = NULL; /* silence: the call goes on */
 	}
@@ -406,7 +413,7 @@ static int rl_sc_open_leg(struct rl_sipsrc *ss, struct rl_scall *c)
 	cc.pt = m->pt; /* as offered: static or dynamic */
 	cc.dtmf_pt = rl_sc_dtmf_pt(m);
 	cc.dtmf_clock = m->dtmf_rate == 48000 ? 48000 : RL_CARRIER_CLOCK;
-	cc.rate = RL_SIP_RATE;
+	cc.rate = rl_sc_rate(c);
 	cc.port_min = ss->conf.rtp_min;
 	cc.port_max = ss->conf.rtp_max;
 	if ((rv = rl_carrier_open(&c->leg, ss->conf.media_ip, &cc)) != RL_OK ||
@@ -639,9 +646,9 @@ static void rl_ss_position(struct rl_source *s, void *cookie, const Relais__Queu
 	rl_announce_dir(dir, ss->conf.announce_dir, lang);
 	n = rl_announce_files(dir, r->position, r->ewt_known, r->ewt_s, paths);
 	for (int i = 0; i < n; i++)
-		if (rl_audio_wav_src(&srcs[k], paths[i], RL_SIP_RATE, 0) == RL_OK)
+		if (rl_audio_wav_src(&srcs[k], paths[i], rl_sc_rate(c), 0) == RL_OK)
 			k++;
-	if (k == 0 || rl_audio_seq_src(&seq, srcs, k, RL_SIP_RATE) != RL_OK || rl_sc_play_src(ss, c, seq) != RL_OK) {
+	if (k == 0 || rl_audio_seq_src(&seq, srcs, k, rl_sc_rate(c)) != RL_OK || rl_sc_play_src(ss, c, seq) != RL_OK) {
 		rl_log(RL_LOG_WARNING, "no announcement call=%llu dir=%s files=%d", (unsigned long long)c->call, dir,
 		       n);
 		return;
