@@ -1,8 +1,8 @@
 /*
  * relais-bench-load: drives a running hub the way three site nodes full of agents do.
  *
- * Three node links (Hello ROLE_NODE, SiteRegister) each relay their share of the agents
- * with distinct `chan` values, exactly as relais-node does. Agents log in, go ready, and
+ * Three node links (Hello ROLE_NODE; SiteRegister too in --idle runs) each relay their
+ * share of the agents with distinct `chan` values, exactly as relais-node does. Agents log in, go ready, and
  * on every offer accept, hang up and finish wrap-up at once: each contact makes a full
  * lifecycle with a durable commit at every step. Contacts are submitted by the nodes at
  * --rate per second (0 = as fast as a window of --window in flight allows).
