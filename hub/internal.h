@@ -146,6 +146,8 @@ struct rl_engine {
 	int suite;              /* SRTP suite of new plans */
 	uint64_t relay_seq;
 	uint32_t plan_epoch;
+	uint64_t no_media_said_us;    /* when "no media path" was last logged */
+	uint64_t no_media_unsaid;     /* contacts without one since, not logged one by one */
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
 	struct rl_recent recent[RL_RECENT_CALLS];
 	unsigned nrecent;

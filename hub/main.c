@@ -100,6 +100,8 @@ struct hub {
 	struct rl_auth *auth;
 	struct rl_bundler *out; /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
+	uint64_t link_drops; /* nng's own (rl_nng_tx_drops), read once a second */
+	unsigned link_ticks;
 };
 
 static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
@@ -129,6 +131,9 @@ static void wire_counters(struct hub *h)
 	c.bad_field = rl_wire_stats.badfield;
 	c.send_drops = h->send_drops + rl_engine_counters(h->engine)->send_drops;
 	c.peer_resets = rl_nngfix_resets();
+	if (h->link_ticks++ % 10 == 0)
+		h->link_drops = rl_nng_tx_drops(h->sock);
+	c.link_drops = h->link_drops;
 	rl_engine_set_wire_counters(h->engine, &c);
 }
 
@@ -138,13 +143,14 @@ static void log_counters(struct hub *h, int level)
 
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
-	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu",
+	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
+	       "link_drops=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
 	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
-	       (unsigned long long)rl_nngfix_resets());
+	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock));
 }
 
 /* pipe_ip: a link's remote IP as text, for login lockouts (rl_engine_addr_fn). */

@@ -9,6 +9,26 @@
 #include "internal.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_time.h"
+
+#define RL_NO_MEDIA_LOG_US 1000000u /* "no media path": at most one line a second */
+
+/* rl_no_media_say logs that contact c has no media path - once a second at most, with the
+ * number of contacts left unsaid since: a hub without a relay whose sites give no media
+ * address (a misconfiguration, or a load test) would otherwise write a line per contact. */
+static void rl_no_media_say(struct rl_engine *e, const struct rl_contact *c, int rv)
+{
+	uint64_t now = rl_mono_us();
+
+	if (e->no_media_said_us != 0 && now - e->no_media_said_us < RL_NO_MEDIA_LOG_US) {
+		e->no_media_unsaid++;
+		return;
+	}
+	rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\" unsaid=%llu", c->id, c->agent->id,
+	       rl_strerror(rv), (unsigned long long)e->no_media_unsaid);
+	e->no_media_said_us = now;
+	e->no_media_unsaid = 0;
+}
 
 struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 {
@@ -29,8 +49,7 @@ struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c)
 	if ((rv = rl_plan_new(&c->plan, &w)) != RL_OK) {
 		/* Asked again at every push for this call: said once. */
 		if (!c->no_media_logged)
-			rl_log(RL_LOG_WARNING, "no media path contact=%s agent=%s err=\"%s\"", c->id, a->id,
-			       rl_strerror(rv));
+			rl_no_media_say(e, c, rv);
 		c->no_media_logged = 1;
 		return NULL;
 	}
