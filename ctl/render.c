@@ -50,9 +50,9 @@ static const char *const rl_j_call[] = {"contact_id",  "agent_id", "site_id", "r
 static const char *const rl_j_quality[] = {"rx_packets", "lost",      "loss_pct", "jitter_ms", "rtt_ms", "playout_ms",
                                            "fec",        "concealed", "dropped",  "mos",       "final",  NULL};
 static const char *const rl_j_relay[] = {"addr", "rx", "fwd", "dropped", "calls", NULL};
-static const char *const rl_j_counters[] = {"frames",     "malformed",     "oversized", "bad_version", "bad_field",
-                                            "send_drops", "auth_failures", "commits",   "requests",    "peer_resets",
-                                            "forbidden",  "link_drops",    NULL};
+static const char *const rl_j_counters[] = {"frames",     "malformed",     "oversized",    "bad_version", "bad_field",
+                                            "send_drops", "auth_failures", "commits",      "requests",    "peer_resets",
+                                            "forbidden",  "link_drops",    "silent_links", NULL};
 
 static const struct {
 	const ProtobufCMessageDescriptor *d;

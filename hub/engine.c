@@ -471,6 +471,7 @@ void rl_engine_set_wire_counters(struct rl_engine *e, const Relais__HubCounters 
 	e->wire.send_drops = c->send_drops;
 	e->wire.peer_resets = c->peer_resets;
 	e->wire.link_drops = c->link_drops;
+	e->wire.silent_links = c->silent_links;
 }
 
 void rl_engine_set_addr_fn(struct rl_engine *e, rl_engine_addr_fn fn, void *arg)

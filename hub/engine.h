@@ -84,6 +84,9 @@ void rl_engine_bad_version(struct rl_engine *e, uint32_t pipe, const rl_env *env
 /* rl_engine_auth_done finishes a login after verification; frees the job. */
 void rl_engine_auth_done(struct rl_engine *e, struct rl_auth_job *job);
 
+/* rl_engine_greeted: 1 if the link on pipe has said Hello. */
+int rl_engine_greeted(struct rl_engine *e, uint32_t pipe);
+
 /* rl_engine_pipe_gone: a link closed. */
 void rl_engine_pipe_gone(struct rl_engine *e, uint32_t pipe);
 

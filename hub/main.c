@@ -24,12 +24,15 @@
 #include "rl_config.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_greet.h"
 #include "rl_link.h"
 #include "rl_log.h"
 #include "rl_nngfix.h"
 #include "rl_srtp_suite.h"
 #include "rl_loop.h"
 #include "rl_time.h"
+
+#define HUB_HELLO_MS 10000 /* a link that says no Hello this long is closed (rl_greet.h) */
 
 enum { TAG_SOCK = 1, TAG_AUTH = 2, TAG_PIPE = 3, TAG_STOP = 4 };
 
@@ -100,7 +103,8 @@ struct hub {
 	struct rl_auth *auth;
 	struct rl_bundler *out; /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
-	uint64_t link_drops; /* nng's own (rl_nng_tx_drops), read once a second */
+	uint64_t link_drops;    /* nng's own (rl_nng_tx_drops), read once a second */
+	struct rl_greet *greet; /* the links must say Hello in time */
 	unsigned link_ticks;
 };
 
@@ -134,6 +138,7 @@ static void wire_counters(struct hub *h)
 	if (h->link_ticks++ % 10 == 0)
 		h->link_drops = rl_nng_tx_drops(h->sock);
 	c.link_drops = h->link_drops;
+	c.silent_links = rl_greet_closed(h->greet);
 	rl_engine_set_wire_counters(h->engine, &c);
 }
 
@@ -144,13 +149,22 @@ static void log_counters(struct hub *h, int level)
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
 	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
-	       "link_drops=%llu",
+	       "link_drops=%llu silent_links=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
 	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
-	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock));
+	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock),
+	       (unsigned long long)rl_greet_closed(h->greet));
+}
+
+/* greeted: 1 if a link has said Hello (rl_greet_fn). */
+static int greeted(void *arg, uint32_t pipe)
+{
+	struct hub *h = arg;
+
+	return rl_engine_greeted(h->engine, pipe);
 }
 
 /* pipe_ip: a link's remote IP as text, for login lockouts (rl_engine_addr_fn). */
@@ -206,6 +220,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 		uint64_t mono = rl_mono_us();
 		if (mono - last_tick >= 100000u) {
 			last_tick = mono;
+			rl_greet_sweep(h->greet, mono, greeted, h);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
 		}
@@ -338,6 +353,7 @@ int main(int argc, char **argv)
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;
 	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
+	rl_greet_open(&h.greet, h.sock, HUB_HELLO_MS);
 	if (rl_loop_add_socket(h.loop, h.sock, TAG_SOCK) != RL_OK)
 		goto out;
 	{
@@ -365,6 +381,7 @@ int main(int argc, char **argv)
 out:
 	if (h.sock.id)
 		nng_close(h.sock);
+	rl_greet_close(h.greet);
 	rl_auth_stop(h.auth);
 	if (h.loop != NULL) {
 		/* Drain what is still queued: messages, and logins the worker finished. */

@@ -25,6 +25,11 @@ struct rl_peer *rl_peer_find(struct rl_engine *e, uint32_t pipe)
 	return rl_htab_get(&e->peers, pipe, NULL, NULL);
 }
 
+int rl_engine_greeted(struct rl_engine *e, uint32_t pipe)
+{
+	return rl_peer_find(e, pipe) != NULL;
+}
+
 void rl_peer_free(struct rl_peer *p)
 {
 	if (p == NULL)

@@ -12,6 +12,7 @@
 #include "rl_bundle.h"
 #include "rl_client.h"
 #include "rl_err.h"
+#include "rl_greet.h"
 #include "rl_hello.h"
 #include "rl_htab.h"
 #include "rl_log.h"
@@ -786,11 +787,20 @@ static void rl_node_hub_judged(struct rl_node *n)
 	}
 }
 
+/* rl_node_greeted: 1 if a local link has said Hello (rl_greet_fn). */
+static int rl_node_greeted(void *arg, uint32_t pipe)
+{
+	struct rl_node *n = arg;
+
+	return rl_htab_get(&n->peers, pipe, NULL, NULL) != NULL;
+}
+
 void rl_node_tick(struct rl_node *n)
 {
 	uint64_t now = rl_mono_us();
 
 	rl_client_tick(n->hub);
+	n->ctr.silent_links += rl_greet_sweep(n->greet, now, rl_node_greeted, n);
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
@@ -865,6 +875,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	if ((rv = rl_link_server_open(&n->lsock)) != RL_OK)
 		goto fail;
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, rl_node_pipe_cb, n);
+	rl_greet_open(&n->greet, n->lsock, RL_NODE_HELLO_MS);
 	if ((rv = rl_loop_add_socket(loop, n->lsock, RL_NODE_TAG_LISTEN)) != RL_OK)
 		goto fail;
 	for (int i = 0; conf->listen && conf->listen[i]; i++) {
@@ -879,6 +890,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 fail:
 	if (n->lsock.id)
 		nng_close(n->lsock);
+	rl_greet_close(n->greet);
 	rl_bridge_close(n->bridge);
 	rl_bundler_destroy(n->down);
 	rl_node_plan_close(n->plans);
@@ -915,6 +927,7 @@ void rl_node_close(struct rl_node *n)
 		if (n->sources[i]->ops->stop)
 			n->sources[i]->ops->stop(n->sources[i]);
 	nng_close(n->lsock);
+	rl_greet_close(n->greet);
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
 	rl_node_plan_close(n->plans);

@@ -36,6 +36,7 @@ struct rl_node_conf {
 struct rl_node_counters {
 	uint64_t relayed_up, relayed_down, dropped_up, dropped_down, submitted, acked, refused, cancels;
 	uint64_t refused_tools; /* local tool requests refused: no proven operator, or a role without the right */
+	uint64_t silent_links;  /* local links closed for saying no Hello in time (rl_greet.h) */
 };
 
 /* rl_node_open dials the hub and listens. Errors: RL_ENET, RL_ECONFIG, RL_ENOMEM. */

@@ -27,14 +27,14 @@
 	"\"capacity\":120,\"agents\":6,\"contacts\":4}]"
 
 static const char *const rl_bare = RL_HEAD "}";
-static const char *const rl_full =
-    RL_HEAD ",\"calls\":[{\"contact_id\":\"c0000000007\","
-            "\"agent_id\":\"a9004\",\"site_id\":\"fes\",\"relayed\":true,\"live\":false,\"answered_us\":1.7e+15,"
-            "\"ended_us\":1.70000002e+15,\"site\":{\"rx_packets\":1000,\"lost\":-2,\"loss_pct\":0.5,\"jitter_ms\":1.25,"
-            "\"rtt_ms\":-1,\"playout_ms\":40,\"fec\":3,\"concealed\":1,\"dropped\":5,\"mos\":4.375,\"final\":true}}],"
-            "\"relay\":{\"addr\":\"127.0.0.1:7500\",\"rx\":1062,\"fwd\":1058,\"dropped\":4,\"calls\":2},"
-            "\"counters\":{\"frames\":513,\"malformed\":1,\"oversized\":2,\"bad_version\":3,\"bad_field\":4,"
-            "\"send_drops\":5,\"auth_failures\":6,\"commits\":7,\"requests\":8,\"peer_resets\":9,\"forbidden\":10}}";
+static const char *const rl_full = RL_HEAD
+    ",\"calls\":[{\"contact_id\":\"c0000000007\","
+    "\"agent_id\":\"a9004\",\"site_id\":\"fes\",\"relayed\":true,\"live\":false,\"answered_us\":1.7e+15,"
+    "\"ended_us\":1.70000002e+15,\"site\":{\"rx_packets\":1000,\"lost\":-2,\"loss_pct\":0.5,\"jitter_ms\":1.25,"
+    "\"rtt_ms\":-1,\"playout_ms\":40,\"fec\":3,\"concealed\":1,\"dropped\":5,\"mos\":4.375,\"final\":true}}],"
+    "\"relay\":{\"addr\":\"127.0.0.1:7500\",\"rx\":1062,\"fwd\":1058,\"dropped\":4,\"calls\":2},"
+    "\"counters\":{\"frames\":513,\"malformed\":1,\"oversized\":2,\"bad_version\":3,\"bad_field\":4,"
+    "\"send_drops\":5,\"auth_failures\":6,\"commits\":7,\"requests\":8,\"peer_resets\":9,\"forbidden\":10,\"link_drops\":11,\"silent_links\":12}}";
 
 static int same(const char *what, char *got, const char *want)
 {
@@ -176,9 +176,10 @@ int main(void)
 	                 *cs[] = {&c1};
 	Relais__RelayStat relay = {RL_MSG(relay_stat), .addr = "127.0.0.1:7500", .rx = 1062, .fwd = 1058, .dropped = 4,
 	                           .calls = 2};
-	Relais__HubCounters ctr = {RL_MSG(hub_counters), .frames = 513,  .malformed = 1,   .oversized = 2,
-	                           .bad_version = 3,     .bad_field = 4, .send_drops = 5,  .auth_failures = 6,
-	                           .commits = 7,         .requests = 8,  .peer_resets = 9, .forbidden = 10};
+	Relais__HubCounters ctr = {RL_MSG(hub_counters), .frames = 513,     .malformed = 1,   .oversized = 2,
+	                           .bad_version = 3,     .bad_field = 4,    .send_drops = 5,  .auth_failures = 6,
+	                           .commits = 7,         .requests = 8,     .peer_resets = 9, .forbidden = 10,
+	                           .link_drops = 11,     .silent_links = 12};
 	Relais__StatusReply r = {RL_MSG(status_reply), .now_us = 1700000000123456ULL,
 	                         .n_queues = 2,        .queues = qs,
 	                         .n_agents = 1,        .agents = as,

@@ -6,12 +6,17 @@
  * certificate is needed for it. Meanwhile connections that stop half-way through their
  * ClientHello stay open. The hub must go on serving - relaisctl, a node, an agent already
  * logged in and a new login - and count the resets it met. A node's port for its seated agents
- * and tools is as exposed: after the same there, a seated agent logs in through it.
+ * and tools is as exposed: after the same there, a seated agent logs in through it. A link
+ * that finishes its handshakes (a valid certificate) and then says nothing is closed, at the
+ * hub and at the node, once its 10 s to say Hello are up (rl_greet.h), and counted.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "rl_err.h"
+#include "rl_link.h"
 #include "rl_time.h"
 #include "rlcluster.h"
 #include "rltest.h"
@@ -20,7 +25,32 @@
 #define PACE_MS 150 /* between two: more than nng's 100 ms pause after a failed accept */
 #define HALVES  64  /* connections left open half-way through their ClientHello */
 
-static struct rlc *g_cluster; /* so that an early exit (RL_REQUIRE) still stops the processes */
+static struct rlc *g_cluster;                   /* so that an early exit (RL_REQUIRE) still stops the processes */
+static atomic_int g_silent_up, g_silent_closed; /* the silent links' pipes: opened, closed */
+
+static void silent_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_fetch_add(ev == NNG_PIPE_EV_ADD_POST ? &g_silent_up : &g_silent_closed, 1);
+}
+
+/* silent_link dials url with an agent's certificate and never says anything. */
+static nng_socket silent_link(struct rlc *c, const char *url)
+{
+	char ca[640], cert[640], key[640];
+	struct rl_tls tls = {ca, cert, key, NULL};
+	nng_socket s;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", c->certs);
+	snprintf(cert, sizeof(cert), "%s/agent.pem", c->certs);
+	snprintf(key, sizeof(key), "%s/agent.key", c->certs);
+	RL_REQUIRE(rl_link_client_open(&s) == RL_OK);
+	nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, silent_pipe, NULL);
+	nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, silent_pipe, NULL);
+	RL_REQUIRE(rl_link_dial(s, url, &tls, NULL) == RL_OK);
+	return s;
+}
 
 static void stop_all(void)
 {
@@ -75,6 +105,10 @@ int main(void)
 	rlc_start_agents(&c, c.hub_url, "h1", "answer=0.2,talk=0.3,wrap=0.2", "agent-h1.log");
 	RL_WAIT_REQUIRE(20000, site_connected(&c, "casablanca"));
 	RL_WAIT_REQUIRE(20000, rlc_agents_in(&c, "h1", "READY"));
+	/* Two links that will say nothing: to the hub, and to the node's port. */
+	nng_socket quiet_hub = silent_link(&c, c.hub_url), quiet_node = silent_link(&c, casa);
+	uint64_t quiet_t0 = rl_mono_us();
+	RL_WAIT(10000, atomic_load(&g_silent_up) >= 2);
 
 	/* Many connections at once that stop half-way through their hello, kept open... */
 	for (int i = 0; i < HALVES; i++)
@@ -105,6 +139,16 @@ int main(void)
 	rlc_start_agents(&c, casa, "c3", "answer=0.2,talk=0.3,wrap=0.2", "agent-c3.log");
 	RL_WAIT(15000, rlc_agents_in(&c, "c3", "READY"));
 
+	/* The silent links were closed once their time was up (nng dials them again at once, and
+	 * those are closed in their turn). */
+	RL_WAIT(25000, atomic_load(&g_silent_closed) >= 2);
+	printf("silent links: %d up, %d closed, the first after %.1f s\n", atomic_load(&g_silent_up),
+	       atomic_load(&g_silent_closed), (double)(rl_mono_us() - quiet_t0) / 1e6);
+	RL_CHECK(atomic_load(&g_silent_closed) >= 2);
+	RL_CHECK(rl_mono_us() - quiet_t0 >= 9000000u); /* not before their 10 s */
+	nng_close(quiet_hub);
+	nng_close(quiet_node);
+
 	for (int i = 0; i < HALVES; i++)
 		close(halves[i]);
 	rlc_stop_all(&c);
@@ -115,5 +159,9 @@ int main(void)
 	resets = rlc_log_field(rlc_path(&c, "node-casablanca.log"), "counters", "peer_resets");
 	printf("node: peer_resets=%ld of %d cut handshakes\n", resets, CUTS);
 	RL_CHECK(resets >= 1);
+	long silent = rlc_log_field(rlc_path(&c, "hub.log"), "counters", "silent_links");
+	long silent_node = rlc_log_field(rlc_path(&c, "node-casablanca.log"), "counters", "silent_links");
+	printf("silent links closed: hub %ld, node %ld\n", silent, silent_node);
+	RL_CHECK(silent >= 1 && silent_node >= 1);
 	return rltest_done();
 }
