@@ -321,6 +321,8 @@ void rl_push_gone(struct rl_engine *e, int site, const char *id);
 
 /* status.c */
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+/* queue i's row as an unscoped status shows it (metrics.c reads the same) */
+void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x);
 
 /* site.c */
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);
@@ -331,6 +333,7 @@ void rl_site_tick(struct rl_engine *e);
 int rl_site_route(struct rl_engine *e, int site);
 int rl_site_serving(const struct rl_engine *e, int site);
 void rl_site_state(struct rl_engine *e, int site, Relais__SiteState *st);
+
 void rl_site_event(struct rl_engine *e, int site, const char *detail);
 void rl_site_reroute(struct rl_engine *e, int site);
 void rl_site_tell_agent(struct rl_engine *e, struct rl_agent *a);

@@ -18,7 +18,9 @@
 
 #include "auth.h"
 #include "engine.h"
+#include "metrics.h"
 #include "relay.h"
+#include "scrape.h"
 #include "rl_addr.h"
 #include "rl_bundle.h"
 #include "rl_config.h"
@@ -48,6 +50,7 @@ struct hub_settings {
 	int site_lost_end_s;
 	int represent_window_s;
 	char log_level[RL_CFG_STRLEN];
+	char metrics_listen[RL_CFG_STRLEN], metrics_token_sha256[RL_CFG_STRLEN];
 };
 
 static const struct rl_cfg_opt hub_opts[] = {
@@ -66,6 +69,10 @@ static const struct rl_cfg_opt hub_opts[] = {
     {"represent_window_s", RL_CFG_INT, 0, 86400, "300", offsetof(struct hub_settings, represent_window_s),
      "a caller lost with a site who calls again within this gets its place back"},
     {"log_level", RL_CFG_STR, 0, 16, "notice", offsetof(struct hub_settings, log_level), "err..debug"},
+    {"metrics_listen", RL_CFG_STR, 0, 200, "", offsetof(struct hub_settings, metrics_listen),
+     "http://IP:port serving /metrics for Prometheus; empty = none"},
+    {"metrics_token_sha256", RL_CFG_STR, 0, 64, "", offsetof(struct hub_settings, metrics_token_sha256),
+     "SHA-256 (hex) of the bearer token scrapes must carry; empty = none"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
@@ -103,8 +110,10 @@ struct hub {
 	struct rl_auth *auth;
 	struct rl_bundler *out; /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
-	uint64_t link_drops;    /* nng's own (rl_nng_tx_drops), read once a second */
-	struct rl_greet *greet; /* the links must say Hello in time */
+	uint64_t link_drops;      /* nng's own (rl_nng_tx_drops), read once a second */
+	struct rl_greet *greet;   /* the links must say Hello in time */
+	struct rl_scrape *scrape; /* /metrics; NULL: not served */
+	struct rl_text metrics;   /* its last rendering */
 	unsigned link_ticks;
 };
 
@@ -149,14 +158,15 @@ static void log_counters(struct hub *h, int level)
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
 	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
-	       "link_drops=%llu silent_links=%llu",
+	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
 	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
 	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
 	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock),
-	       (unsigned long long)rl_greet_closed(h->greet));
+	       (unsigned long long)rl_greet_closed(h->greet),
+	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0));
 }
 
 /* greeted: 1 if a link has said Hello (rl_greet_fn). */
@@ -176,6 +186,26 @@ static int pipe_ip(void *arg, uint32_t pipe, char *ip, size_t cap)
 	if (rl_link_peer_ip(pipe, &ss) != RL_OK || rl_addr_ip((const struct sockaddr *)&ss, ip, cap) != RL_OK)
 		return -1;
 	return 0;
+}
+
+/* open_metrics serves /metrics (scrape.h) as hs says. */
+static int open_metrics(struct hub *h, const struct hub_settings *hs, const char *conf_path)
+{
+	const char *u = hs->metrics_listen;
+	int rv,
+	    local = strstr(u, "://127.") != NULL || strstr(u, "://[::1]") != NULL || strstr(u, "://localhost") != NULL;
+
+	if ((rv = rl_scrape_open(&h->scrape, u, hs->metrics_token_sha256)) != RL_OK) {
+		fprintf(stderr,
+		        "relais-hub: %s: hub.metrics_listen=%s: %s (http://IP:port; a token's SHA-256 in hex)\n",
+		        conf_path, u, rl_strerror(rv));
+		return rv;
+	}
+	rl_log(RL_LOG_NOTICE, "metrics listen=%s/metrics token=%s", u,
+	       hs->metrics_token_sha256[0] ? "required" : "none");
+	if (!local && !hs->metrics_token_sha256[0])
+		rl_log(RL_LOG_WARNING, "metrics are served to anyone who reaches %s: set hub.metrics_token_sha256", u);
+	return RL_OK;
 }
 
 /* hub_run is the loop; returns the exit code. */
@@ -223,6 +253,11 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			rl_greet_sweep(h->greet, mono, greeted, h);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
+			if (h->scrape != NULL && h->link_ticks % 10 == 1) {
+				/* once a second: what the next scrapes get */
+				rl_engine_metrics(h->engine, &h->metrics);
+				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);
+			}
 		}
 		if (rl_engine_commit(h->engine) != RL_OK) {
 			/* Memory is ahead of disk: stop; a restart recovers from the last commit. */
@@ -350,6 +385,8 @@ int main(int argc, char **argv)
 		                       "where it proves itself, whatever its IP (docs/voice.md)");
 	rl_engine_set_media(h.engine, h.relay, suite);
 	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
+	if (hs.metrics_listen[0] && open_metrics(&h, &hs, conf_path) != RL_OK)
+		goto out;
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;
 	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
@@ -382,6 +419,8 @@ out:
 	if (h.sock.id)
 		nng_close(h.sock);
 	rl_greet_close(h.greet);
+	rl_scrape_close(h.scrape);
+	free(h.metrics.p);
 	rl_auth_stop(h.auth);
 	if (h.loop != NULL) {
 		/* Drain what is still queued: messages, and logins the worker finished. */

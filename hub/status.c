@@ -36,7 +36,7 @@ static int rl_shown(const struct rl_status *s, int tenant)
 	return (s->mask >> tenant) & 1;
 }
 
-static void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
+void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
 {
 	struct rl_queue *q = &e->queues[i];
 	uint32_t workers = rl_queue_workers(e, i);

@@ -228,7 +228,9 @@ void rl_node_register(struct rl_node *n)
 	rl_env_init(&env);
 	sr.site_id = n->conf.site_id;
 	sr.capacity = n->conf.capacity;
-	sr.health = n->applied >= 100 ? 0 : 100 - n->applied;
+	/* What the NOC asked of it; not the refusal of every call until the hub is reached,
+	 * which this register ends (a node registered at start as 0 % healthy and stayed so). */
+	sr.health = n->drain_pct >= 100 ? 0 : 100 - n->drain_pct;
 	sr.boot_id = n->boot_id;
 	sr.survivable = n->conf.survivable;
 	sr.drain_pct = n->drain_pct;
