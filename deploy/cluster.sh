@@ -185,11 +185,17 @@ dial_plan = {
 };
 EOF2
 }
+# Prometheus metrics (docs/supervision.md): on loopback, with a token kept in a 0600 file.
+metrics_url="http://127.0.0.1:$((port + 50))/metrics"
+[ -s "$dir/metrics.token" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '\n' > "$dir/metrics.token")
+metrics_sha=$(sha256sum < "$dir/metrics.token" | cut -d' ' -f1)
 cat > "$dir/hub.conf" <<EOF2
 hub: {
   id = "hub-1";
   data_dir = "$dir/data/hub";
   listen = [ "$hub_url" ];
+  metrics_listen = "http://127.0.0.1:$((port + 50))";
+  metrics_token_sha256 = "$metrics_sha";
   agent_grace_s = 60;
   offer_timeout_s = 12;
   wrapup_s = 10;
@@ -357,6 +363,7 @@ done < <(agents_conf)
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
 echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
+echo "metrics: curl -H \"Authorization: Bearer \$(cat $dir/metrics.token)\" $metrics_url"
 echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
 	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
 
