@@ -106,6 +106,7 @@ site_key() { awk -v s="$1" '$1 == s { print $2 }' "$keys/sites.conf"; }
 hub_url="tls+tcp://127.0.0.1:$port"
 declare -A node_port=([casablanca]=$((port + 11)) [fes]=$((port + 12)) [dakar]=$((port + 13)))
 declare -A media_port=([casablanca]=$((port + 21)) [fes]=$((port + 22)) [dakar]=$((port + 23)))
+declare -A metrics_port=([casablanca]=$((port + 51)) [fes]=$((port + 52)) [dakar]=$((port + 53)))
 # The caller's voice: a spoken sentence (espeak-ng), looped for the length of each call.
 caller_wav=""
 if command -v espeak-ng >/dev/null; then
@@ -256,6 +257,8 @@ node: {
   log_level = "notice";
   key_file = "$keys/$site.key";
   state_dir = "$dir/data/node-$site";
+  metrics_listen = "http://127.0.0.1:${metrics_port[$site]}";
+  metrics_token_sha256 = "$metrics_sha";
 ${node_more:-}
 };
 @include "$keys/operators.conf"
@@ -363,7 +366,8 @@ done < <(agents_conf)
 echo "Relais cluster: hub $hub_url, nodes casablanca:${node_port[casablanca]} fes:${node_port[fes]} dakar:${node_port[dakar]}"
 echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
-echo "metrics: curl -H \"Authorization: Bearer \$(cat $dir/metrics.token)\" $metrics_url"
+echo "metrics: curl -H \"Authorization: Bearer \$(cat $dir/metrics.token)\" $metrics_url" \
+	"(nodes: ports ${metrics_port[casablanca]}, ${metrics_port[fes]}, ${metrics_port[dakar]})"
 echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
 	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
 

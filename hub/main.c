@@ -20,7 +20,7 @@
 #include "engine.h"
 #include "metrics.h"
 #include "relay.h"
-#include "scrape.h"
+#include "rl_scrape.h"
 #include "rl_addr.h"
 #include "rl_bundle.h"
 #include "rl_config.h"
@@ -188,24 +188,16 @@ static int pipe_ip(void *arg, uint32_t pipe, char *ip, size_t cap)
 	return 0;
 }
 
-/* open_metrics serves /metrics (scrape.h) as hs says. */
-static int open_metrics(struct hub *h, const struct hub_settings *hs, const char *conf_path)
+/* open_metrics serves /metrics (rl_scrape.h) as hs says. */
+static int open_metrics(struct rl_scrape **out, const struct hub_settings *hs, const char *conf_path)
 {
-	const char *u = hs->metrics_listen;
-	int rv,
-	    local = strstr(u, "://127.") != NULL || strstr(u, "://[::1]") != NULL || strstr(u, "://localhost") != NULL;
+	int rv = rl_scrape_open(out, hs->metrics_listen, hs->metrics_token_sha256);
 
-	if ((rv = rl_scrape_open(&h->scrape, u, hs->metrics_token_sha256)) != RL_OK) {
+	if (rv != RL_OK)
 		fprintf(stderr,
 		        "relais-hub: %s: hub.metrics_listen=%s: %s (http://IP:port; a token's SHA-256 in hex)\n",
-		        conf_path, u, rl_strerror(rv));
-		return rv;
-	}
-	rl_log(RL_LOG_NOTICE, "metrics listen=%s/metrics token=%s", u,
-	       hs->metrics_token_sha256[0] ? "required" : "none");
-	if (!local && !hs->metrics_token_sha256[0])
-		rl_log(RL_LOG_WARNING, "metrics are served to anyone who reaches %s: set hub.metrics_token_sha256", u);
-	return RL_OK;
+		        conf_path, hs->metrics_listen, rl_strerror(rv));
+	return rv;
 }
 
 /* hub_run is the loop; returns the exit code. */
@@ -385,7 +377,7 @@ int main(int argc, char **argv)
 		                       "where it proves itself, whatever its IP (docs/voice.md)");
 	rl_engine_set_media(h.engine, h.relay, suite);
 	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
-	if (hs.metrics_listen[0] && open_metrics(&h, &hs, conf_path) != RL_OK)
+	if (hs.metrics_listen[0] && open_metrics(&h.scrape, &hs, conf_path) != RL_OK)
 		goto out;
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;

@@ -8,12 +8,7 @@
 #include <stddef.h>
 
 #include "engine.h"
-
-/* A growing text buffer. */
-struct rl_text {
-	char *p;
-	size_t len, cap;
-};
+#include "rl_scrape.h"
 
 /* rl_engine_metrics renders the hub's metrics in Prometheus's text format into t (replacing
  * what it held). Engine thread. */

@@ -18,6 +18,7 @@
 #include "rl_config.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_scrape.h"
 #include "rl_nngfix.h"
 #include "rl_time.h"
 #include "source_gen.h"
@@ -34,6 +35,7 @@ struct node_settings {
 	char log_level[RL_CFG_STRLEN];
 	char state_dir[RL_CFG_STRLEN];
 	int survivable;
+	char metrics_listen[RL_CFG_STRLEN], metrics_token_sha256[RL_CFG_STRLEN];
 };
 
 static const struct rl_cfg_opt node_opts[] = {
@@ -49,6 +51,10 @@ static const struct rl_cfg_opt node_opts[] = {
      "where the node keeps what must outlive it (the hub's dial plan); \"\": nothing kept"},
     {"survivable", RL_CFG_BOOL, 0, 1, "false", offsetof(struct node_settings, survivable),
      "serve the site's carrier calls alone while the hub is lost (needs state_dir; docs/failover.md)"},
+    {"metrics_listen", RL_CFG_STR, 0, 200, "", offsetof(struct node_settings, metrics_listen),
+     "http://IP:port serving /metrics for Prometheus; empty = none"},
+    {"metrics_token_sha256", RL_CFG_STR, 0, 64, "", offsetof(struct node_settings, metrics_token_sha256),
+     "SHA-256 (hex) of the bearer token scrapes must carry; empty = none"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -210,6 +216,18 @@ static const struct rl_cfg_opt gen_entry_opts[] = {
 
 static struct rl_loop *g_loop;
 
+/* open_metrics serves /metrics (rl_scrape.h) as ns says. */
+static int open_metrics(struct rl_scrape **out, const struct node_settings *ns, const char *conf_path)
+{
+	int rv = rl_scrape_open(out, ns->metrics_listen, ns->metrics_token_sha256);
+
+	if (rv != RL_OK)
+		fprintf(stderr,
+		        "relais-node: %s: node.metrics_listen=%s: %s (http://IP:port; a token's SHA-256 in hex)\n",
+		        conf_path, ns->metrics_listen, rl_strerror(rv));
+	return rv;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = NULL, *level = NULL;
@@ -223,6 +241,8 @@ int main(int argc, char **argv)
 	int have_sip = 0;
 	struct rl_node_conf nc;
 	struct rl_node *node = NULL;
+	struct rl_scrape *scrape = NULL; /* /metrics; NULL: not served */
+	struct rl_text metrics = {0};
 	struct rl_gen_stream *streams = NULL;
 	const char *listen[9] = {0};
 	config_t cfg;
@@ -368,7 +388,9 @@ int main(int argc, char **argv)
 	}
 	rl_log(RL_LOG_NOTICE, "node up site=%s hub=%s generator_streams=%d sip=%d", nc.site_id, nc.hub_url, nstreams,
 	       have_sip);
-	uint64_t last_tick = 0;
+	if (ns.metrics_listen[0] && open_metrics(&scrape, &ns, conf_path) != RL_OK)
+		goto out;
+	uint64_t last_tick = 0, last_metrics = 0;
 	for (int stop = 0; !stop;) {
 		struct rl_loop_event evs[256];
 		int n = rl_loop_wait(g_loop, 100, evs, 256);
@@ -381,6 +403,12 @@ int main(int argc, char **argv)
 		if (rl_mono_us() - last_tick >= 50000u) {
 			last_tick = rl_mono_us();
 			rl_node_tick(node);
+		}
+		if (scrape != NULL && rl_mono_us() - last_metrics >= 1000000u) {
+			/* once a second: what the next scrapes get */
+			last_metrics = rl_mono_us();
+			rl_node_metrics(node, &metrics);
+			rl_scrape_publish(scrape, metrics.p, metrics.len);
 		}
 		rl_node_flush(node);
 	}
@@ -396,6 +424,8 @@ int main(int argc, char **argv)
 	rl_exit_watchdog(5, exit_code);
 out:
 	/* Sockets close first: their callbacks post into the loop, which must outlive them. */
+	rl_scrape_close(scrape);
+	free(metrics.p);
 	rl_node_close(node);
 	rl_loop_destroy(g_loop);
 	free(streams);

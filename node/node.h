@@ -60,6 +60,10 @@ void rl_node_tick(struct rl_node *n);
 
 const struct rl_node_counters *rl_node_counters(const struct rl_node *n);
 
+/* rl_node_metrics renders the node's metrics for Prometheus into t (node/metrics.c). */
+struct rl_text;
+void rl_node_metrics(struct rl_node *n, struct rl_text *t);
+
 /* Tags the node uses in the loop. */
 enum { RL_NODE_TAG_HUB = 1, RL_NODE_TAG_LISTEN = 2, RL_NODE_TAG_PIPE = 3, RL_NODE_TAG_SOURCE = 4 };
 

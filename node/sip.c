@@ -55,6 +55,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -727,11 +728,21 @@ static int call_answer_sdp(struct sip_call *c)
  * the queued signal holds a reference on the handle, so the copy outlives every use even if
  * the call is freed before the stack runs. NULL phrase: the table's, or sofia's default.
  */
+/* The responses this process's SIP stack sent, by status (one stack per node). */
+static atomic_ullong rl_sip_sent[600];
+
+uint64_t rl_sip_responses(int status)
+{
+	return status >= 100 && status < 700 ? atomic_load(&rl_sip_sent[status - 100]) : 0;
+}
+
 static void sip_respond(nua_handle_t *nh, int status, const char *phrase, tag_type_t tag, tag_value_t value, ...)
 {
 	const char *std = sip_status_phrase(status);
 	ta_list ta;
 
+	if (status >= 100 && status < 700)
+		atomic_fetch_add(&rl_sip_sent[status - 100], 1);
 	if (phrase == NULL || (std != NULL && strcmp(phrase, std) == 0))
 		phrase = std;
 	else

@@ -247,6 +247,10 @@ void rl_sip_set_drain(struct rl_sip *s, unsigned percent);
 /* rl_sip_counters copies the counters (any thread). */
 void rl_sip_counters(struct rl_sip *s, struct rl_sip_counters *out);
 
+/* rl_sip_responses: how many responses of status (100..699) the node has sent to carriers
+ * (its own answers; not what sofia-sip sends by itself, such as 100 Trying). */
+uint64_t rl_sip_responses(int status);
+
 /*
  * rl_sip_close ends every call (BYE once answered, 503 + Retry-After before), waits for
  * sofia's shutdown (normally a round trip; at most about 30 s when a peer never answers our

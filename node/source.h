@@ -20,6 +20,7 @@
 
 struct rl_node;
 struct rl_source;
+struct rl_text;
 
 struct rl_contact_req {
 	const char *ext_id; /* NULL: the node makes one, unique across node restarts */
@@ -48,6 +49,8 @@ struct rl_source_ops {
 	void (*drain)(struct rl_source *s, unsigned percent);
 	/* The hub's answer to rl_node_queue_position for one of this source's contacts. */
 	void (*on_position)(struct rl_source *s, void *cookie, const Relais__QueuePositionReply *r);
+	/* Appends the source's own metrics (rl_scrape.h) to t; NULL: none. */
+	void (*metrics)(struct rl_source *s, struct rl_text *t);
 };
 
 struct rl_source {

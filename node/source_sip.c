@@ -11,6 +11,7 @@
 #include "rl_err.h"
 #include "rl_htab.h"
 #include "rl_log.h"
+#include "rl_scrape.h"
 #include "rl_media.h"
 #include "rl_time.h"
 
@@ -738,6 +739,30 @@ static void rl_ss_stop(struct rl_source *s)
 	free(ss);
 }
 
+/* The codes a node answers INVITEs with (docs/sip.md), in its metrics when sent at least once. */
+static const int rl_ss_codes[] = {180, 183, 200, 403, 404, 480, 486, 488, 500, 503, 603};
+
+static void rl_ss_metrics(struct rl_source *s, struct rl_text *t)
+{
+	struct rl_sipsrc *ss = rl_ss(s);
+	struct rl_sip_counters sc;
+
+	rl_sip_counters(ss->sip, &sc);
+	rl_prom_gauge(t, "relais_node_carrier_calls", "Carrier calls in progress.", (double)ss->calls.len);
+	rl_prom_counter(t, "relais_node_sip_invites_total", "Initial INVITEs received, refused ones included.",
+	                sc.invites);
+	rl_prom_counter(t, "relais_node_carrier_answered_total", "Carrier calls answered by an agent.", ss->answered);
+	rl_prom_counter(t, "relais_node_carrier_abandoned_total", "Callers who hung up before or while waiting.",
+	                ss->abandoned);
+	rl_prom_counter(t, "relais_node_carrier_overloaded_total", "Calls refused 503 for a busy media engine.",
+	                ss->overloaded);
+	rl_prom_help(t, "relais_node_sip_responses_total", "counter", "Responses sent to carriers, by status code.");
+	for (size_t i = 0; i < sizeof(rl_ss_codes) / sizeof(rl_ss_codes[0]); i++)
+		if (rl_sip_responses(rl_ss_codes[i]) > 0)
+			rl_text_add(t, "relais_node_sip_responses_total{code=\"%d\"} %llu\n", rl_ss_codes[i],
+			            (unsigned long long)rl_sip_responses(rl_ss_codes[i]));
+}
+
 static const struct rl_source_ops rl_ss_ops = {
     .name = "sip",
     .on_ack = rl_ss_ack,
@@ -747,6 +772,7 @@ static const struct rl_source_ops rl_ss_ops = {
     .posted = rl_ss_posted,
     .drain = rl_ss_drain,
     .on_position = rl_ss_position,
+    .metrics = rl_ss_metrics,
 };
 
 int rl_sip_source_create(struct rl_source **out, struct rl_node *n, const struct rl_sip_source_conf *conf)

@@ -526,3 +526,28 @@ int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds)
 	}
 	return 0;
 }
+
+int rlc_scrape(struct rlc *c, int port, const char *token)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s http://127.0.0.1:%d/metrics %s %s",
+	         rltest_src("tests/integration/scrape.py"), port, token, rlc_path(c, "samples.txt"));
+	return rltest_run(cmd, rlc_path(c, "scrape.log")) == 0;
+}
+
+double rlc_sample(struct rlc *c, const char *line)
+{
+	FILE *f = fopen(rlc_path(c, "samples.txt"), "r");
+	char buf[1024];
+	size_t n = strlen(line);
+	double v = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		if (strncmp(buf, line, n) == 0 && buf[n] == ' ')
+			v = atof(buf + n + 1);
+	fclose(f);
+	return v;
+}

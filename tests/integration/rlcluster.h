@@ -134,6 +134,13 @@ void rlc_link_close(struct rlc_link *l);
  * test fails without one. */
 rl_env *rlc_link_ask(struct rlc_link *l, rl_env *env);
 
+/* rlc_scrape scrapes http://127.0.0.1:port/metrics with bearer token as Prometheus would
+ * (tests/integration/scrape.py: 401 without the token, the text parsed by prometheus_client)
+ * into samples.txt; 1 if it passed its checks. rlc_sample: the value of the sample written
+ * exactly as `line` (name{labels}, labels sorted; name{} without) in it, or -1. */
+int rlc_scrape(struct rlc *c, int port, const char *token);
+double rlc_sample(struct rlc *c, const char *line);
+
 /* rlc_stop_all stops every process (SIGTERM) and the hub. */
 void rlc_stop_all(struct rlc *c);
 

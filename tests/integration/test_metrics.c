@@ -4,7 +4,8 @@
  * tests/integration/scrape.py). A scrape without the bearer token, or with a wrong one, gets
  * 401; with it, the text parses, every family has its HELP and TYPE, and the figures are the
  * ones relaisctl status shows: the site up, the agents ready, and a contact answered counted
- * in its queue once it has been.
+ * in its queue once it has been. The node serves its own: its hub link and the contact it
+ * relayed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,32 +24,20 @@ static void stop_all(void)
 	rlc_stop_all(g_cluster);
 }
 
-/* scrape runs scrape.py into samples.txt; 1 if it passed its checks. */
 static int scrape(struct rlc *c, int port)
 {
-	char cmd[2048];
-
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s http://127.0.0.1:%d/metrics %s %s",
-	         rltest_src("tests/integration/scrape.py"), port, TOKEN, rlc_path(c, "samples.txt"));
-	return rltest_run(cmd, rlc_path(c, "scrape.log")) == 0;
+	return rlc_scrape(c, port, TOKEN);
 }
 
-/* sample: the value of the sample written exactly as `line` (name{labels}) in the last
- * scrape, or -1 if there is none. */
 static double sample(struct rlc *c, const char *line)
 {
-	FILE *f = fopen(rlc_path(c, "samples.txt"), "r");
-	char buf[1024];
-	size_t n = strlen(line);
-	double v = -1;
+	return rlc_sample(c, line);
+}
 
-	if (f == NULL)
-		return -1;
-	while (fgets(buf, sizeof(buf), f) != NULL)
-		if (strncmp(buf, line, n) == 0 && buf[n] == ' ')
-			v = atof(buf + n + 1);
-	fclose(f);
-	return v;
+/* node_relayed: 1 once the node's metrics show the hub up and a submission acknowledged. */
+static int node_relayed(struct rlc *c, int port)
+{
+	return scrape(c, port) && sample(c, "relais_node_hub_up{}") == 1 && sample(c, "relais_node_acked_total{}") >= 1;
 }
 
 /* answered_counted: 1 once a scrape shows the queue's answered count as the status does (>= 1). */
@@ -65,7 +54,7 @@ static int answered_counted(struct rlc *c, int port)
 int main(void)
 {
 	static struct rlc c;
-	int port = rltest_free_port();
+	int port = rltest_free_port(), node_port = rltest_free_port();
 	const char *casa;
 	char casa_url[256];
 
@@ -78,6 +67,9 @@ int main(void)
 	rlc_agent(&c, "m1", "telco", "billing = 5;", "casablanca");
 	rlc_agent(&c, "m2", "telco", "billing = 5;", "casablanca");
 	rlc_start_hub(&c);
+	snprintf(c.node_opts, sizeof(c.node_opts),
+	         "  metrics_listen = \"http://127.0.0.1:%d\";\n  metrics_token_sha256 = \"%s\";\n", node_port,
+	         TOKEN_SHA256);
 	casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
 	rlc_start_agents(&c, casa_url, "m1,m2", "answer=0.2,talk=0.5,wrap=0.2", "agents.log");
@@ -103,6 +95,12 @@ int main(void)
 	RL_CHECK(answered_counted(&c, port));
 	RL_CHECK(sample(&c, "relais_queue_offered_total{queue=\"telco.billing\",tenant=\"telco\"}") >= 1);
 	RL_CHECK(sample(&c, "relais_store_commits_total{}") > 0);
+
+	/* The node's own: its hub link, and the submission it relayed. */
+	RL_WAIT(5000, node_relayed(&c, node_port));
+	RL_CHECK(node_relayed(&c, node_port));
+	RL_CHECK(sample(&c, "relais_node_submitted_total{}") >= 1);
+	RL_CHECK(sample(&c, "relais_node_drain_ratio{}") == 0);
 	rlc_stop_all(&c);
 	/* The refused scrapes (two per run of scrape.py) are in the hub's counters line. */
 	RL_CHECK(rlc_log_field(rlc_path(&c, "hub.log"), "counters", "scrapes_refused") >= 2);

@@ -111,6 +111,11 @@ int main(void)
 	    "                          { digit = \"3\"; queue = \"telco.empty\"; } ); } );\n"
 	    "};\n",
 	    g_sip_port, prompts, prompt, prompt);
+	int metrics_port = rltest_free_port();
+	snprintf(c.node_opts, sizeof(c.node_opts),
+	         "  metrics_listen = \"http://127.0.0.1:%d\";\n"
+	         "  metrics_token_sha256 = \"0a5b1abadc500fc6915c9308d01151d3dc77f28a2cc7af84cda4ba514e7b67d1\";\n",
+	         metrics_port);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
@@ -209,6 +214,17 @@ int main(void)
 	cJSON_Delete(s);
 	printf("hub: %.0f contacts offered, %.0f answered or abandoned\n", offered, done);
 	RL_CHECK(offered == 8 && done == 8);
+
+	/* The node's metrics say the same of its trunk (docs/supervision.md). */
+	RL_CHECK(rlc_scrape(&c, metrics_port, "relais-test-scrape-token"));
+	double invites = rlc_sample(&c, "relais_node_sip_invites_total{}");
+	double ok200 = rlc_sample(&c, "relais_node_sip_responses_total{code=\"200\"}");
+	printf("node metrics: %.0f INVITEs, %.0f answered 200, %.0f carrier calls up, %.0f media threads\n", invites,
+	       ok200, rlc_sample(&c, "relais_node_carrier_calls{}"), rlc_sample(&c, "relais_node_media_threads{}"));
+	RL_CHECK(invites >= 8 && ok200 >= 1 && ok200 <= invites);
+	RL_CHECK(rlc_sample(&c, "relais_node_carrier_answered_total{}") >= 1);
+	RL_CHECK(rlc_sample(&c, "relais_node_media_threads{}") >= 1);
+	RL_CHECK(rlc_sample(&c, "relais_node_media_load_ratio{}") >= 0);
 
 	rlc_stop_all(&c);
 	const char *logs[] = {"hub.log", "node-casablanca.log", "agents.log", "agent-a3.log"};

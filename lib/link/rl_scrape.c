@@ -1,8 +1,10 @@
-#include "scrape.h"
+#include "rl_scrape.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +121,9 @@ int rl_scrape_open(struct rl_scrape **out, const char *url, const char *token_sh
 	if (nng_http_server_start(s->srv) != 0)
 		goto fail;
 	nng_url_free(u);
+	rl_log(RL_LOG_NOTICE, "metrics listen=%s/metrics token=%s", url, s->has_token ? "required" : "none");
+	if (!rl_scrape_local(url) && !s->has_token)
+		rl_log(RL_LOG_WARNING, "metrics are served to anyone who reaches %s: set metrics_token_sha256", url);
 	*out = s;
 	return RL_OK;
 fail:
@@ -151,6 +156,71 @@ uint64_t rl_scrape_refused(struct rl_scrape *s)
 	n = s->refused;
 	pthread_mutex_unlock(&s->mu);
 	return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* writing the text */
+
+void rl_text_add(struct rl_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->cap - t->len)
+			break;
+		t->cap = t->cap * 2 + (n > 0 ? (size_t)n : 0) + 256;
+		t->p = rl_realloc(t->p, t->cap);
+	}
+	t->len += (size_t)n;
+}
+
+const char *rl_prom_label(const char *v, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (; *v && k + 3 < cap; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			out[k++] = '\\';
+		out[k++] = *v == '\n' ? 'n' : *v;
+	}
+	out[k] = 0;
+	return out;
+}
+
+void rl_prom_help(struct rl_text *t, const char *name, const char *type, const char *help)
+{
+	rl_text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void rl_prom_counter(struct rl_text *t, const char *name, const char *help, uint64_t v)
+{
+	rl_prom_help(t, name, "counter", help);
+	rl_text_add(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+void rl_prom_gauge(struct rl_text *t, const char *name, const char *help, double v)
+{
+	rl_prom_help(t, name, "gauge", help);
+	rl_text_add(t, "%s %.17g\n", name, v);
+}
+
+void rl_text_reset(struct rl_text *t)
+{
+	t->len = 0;
+	if (t->cap == 0) {
+		t->cap = 4096;
+		t->p = rl_malloc(t->cap);
+	}
+	t->p[0] = 0;
+}
+
+int rl_scrape_local(const char *url)
+{
+	return strstr(url, "://127.") != NULL || strstr(url, "://[::1]") != NULL || strstr(url, "://localhost") != NULL;
 }
 
 void rl_scrape_close(struct rl_scrape *s)
