@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""scrape.py URL TOKEN OUT - scrape a Relais hub's /metrics as Prometheus would.
+"""scrape.py URL TOKEN OUT - scrape a Relais hub's or node's /metrics as Prometheus would.
 
 Checks that a scrape without the token is refused (401), then scrapes with it, parses the
 text with prometheus_client's own parser (the reference implementation of the format) and
-writes every sample to OUT as `name{label="value",...} value`, labels sorted. Exit 0 if the
-text parsed and every family has a HELP and a known TYPE; 1 otherwise, with the reason.
+writes every family to OUT as `#family name` and every sample as `name{label="value",...}
+value`, labels sorted. Exit 0 if the text parsed and every family has a HELP and a known
+TYPE; 1 otherwise, with the reason.
 """
 import sys
 import urllib.error
@@ -43,6 +44,8 @@ def main():
         if not fam.documentation or fam.type not in ("counter", "gauge"):
             print("family %s: help %r type %r" % (fam.name, fam.documentation, fam.type))
             return 1
+        # the family as served (the parser takes _total off a counter's name)
+        lines.append("#family %s%s" % (fam.name, "_total" if fam.type == "counter" else ""))
         for s in fam.samples:
             labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
             lines.append("%s{%s} %s" % (s.name, labels, repr(float(s.value))))

@@ -22,6 +22,9 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
+#define TOKEN        "relais-test-scrape-token" /* its SHA-256 below */
+#define TOKEN_SHA256 "0a5b1abadc500fc6915c9308d01151d3dc77f28a2cc7af84cda4ba514e7b67d1"
+
 static int g_sip_port;
 
 /* sipp runs one call of scenario against the node; returns its exit status (0 = passed). */
@@ -93,6 +96,10 @@ int main(void)
 	rlc_agent(&c, "a3", "telco", "slow = 5;", "casablanca");
 	rlc_queue(&c, "{ id = \"telco.partner\"; tenant = \"telco\"; skills = { partner = 1; }; wrapup_s = 1; }");
 	rlc_agent(&c, "a4", "telco", "partner = 5;", "casablanca");
+	int hub_metrics = rltest_free_port();
+	snprintf(c.hub_extra, sizeof(c.hub_extra),
+	         "  metrics_listen = \"http://127.0.0.1:%d\";\n  metrics_token_sha256 = \"%s\";\n", hub_metrics,
+	         TOKEN_SHA256);
 	rlc_start_hub(&c);
 
 	g_sip_port = rltest_free_port();
@@ -114,8 +121,8 @@ int main(void)
 	int metrics_port = rltest_free_port();
 	snprintf(c.node_opts, sizeof(c.node_opts),
 	         "  metrics_listen = \"http://127.0.0.1:%d\";\n"
-	         "  metrics_token_sha256 = \"0a5b1abadc500fc6915c9308d01151d3dc77f28a2cc7af84cda4ba514e7b67d1\";\n",
-	         metrics_port);
+	         "  metrics_token_sha256 = \"%s\";\n",
+	         metrics_port, TOKEN_SHA256);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
@@ -216,7 +223,7 @@ int main(void)
 	RL_CHECK(offered == 8 && done == 8);
 
 	/* The node's metrics say the same of its trunk (docs/supervision.md). */
-	RL_CHECK(rlc_scrape(&c, metrics_port, "relais-test-scrape-token"));
+	RL_CHECK(rlc_scrape(&c, metrics_port, TOKEN));
 	double invites = rlc_sample(&c, "relais_node_sip_invites_total{}");
 	double ok200 = rlc_sample(&c, "relais_node_sip_responses_total{code=\"200\"}");
 	printf("node metrics: %.0f INVITEs, %.0f answered 200, %.0f carrier calls up, %.0f media threads\n", invites,
@@ -225,6 +232,14 @@ int main(void)
 	RL_CHECK(rlc_sample(&c, "relais_node_carrier_answered_total{}") >= 1);
 	RL_CHECK(rlc_sample(&c, "relais_node_media_threads{}") >= 1);
 	RL_CHECK(rlc_sample(&c, "relais_node_media_load_ratio{}") >= 0);
+	/* Every metric the sample Grafana dashboard asks for is served by the hub or a node. */
+	char cmd[2048];
+	RL_CHECK(rename(rlc_path(&c, "samples.txt"), rlc_path(&c, "samples-node.txt")) == 0);
+	RL_CHECK(rlc_scrape(&c, hub_metrics, TOKEN));
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s %s %s", rltest_src("tests/integration/dashboard_check.py"),
+	         rltest_src("deploy/grafana/relais-dashboard.json"), rlc_path(&c, "samples.txt"),
+	         rlc_path(&c, "samples-node.txt"));
+	RL_CHECK(rltest_run(cmd, rlc_path(&c, "dashboard.log")) == 0);
 
 	rlc_stop_all(&c);
 	const char *logs[] = {"hub.log", "node-casablanca.log", "agents.log", "agent-a3.log"};
