@@ -177,6 +177,25 @@ static void rl_metrics_sites(struct rl_engine *e, struct rl_text *t)
 		            e->sites[i].contacts);
 }
 
+/* rl_metrics_commit_times: how long the store's commits took, as a Prometheus histogram. */
+static void rl_metrics_commit_times(struct rl_engine *e, struct rl_text *t)
+{
+	const struct rl_store_commit_hist *h = rl_store_commit_times(e->store);
+	uint64_t cum = 0;
+
+	rl_prom_help(t, "relais_store_commit_seconds", "histogram",
+	             "Time to commit a write transaction (its writes and fsyncs).");
+	for (unsigned i = 0; i < RL_STORE_COMMIT_BUCKETS - 1; i++) {
+		cum += h->n[i];
+		rl_text_add(t, "relais_store_commit_seconds_bucket{le=\"%g\"} %llu\n", RL_STORE_COMMIT_LE_US[i] / 1e6,
+		            (unsigned long long)cum);
+	}
+	cum += h->n[RL_STORE_COMMIT_BUCKETS - 1];
+	rl_text_add(t, "relais_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	rl_text_add(t, "relais_store_commit_seconds_sum %.6f\nrelais_store_commit_seconds_count %llu\n",
+	            h->sum_us / 1e6, (unsigned long long)cum);
+}
+
 static void rl_metrics_hub(struct rl_engine *e, struct rl_text *t)
 {
 	const Relais__HubCounters *w = &e->wire;
@@ -194,6 +213,7 @@ static void rl_metrics_hub(struct rl_engine *e, struct rl_text *t)
 	                w->silent_links);
 	rl_prom_counter(t, "relais_hub_peer_resets_total", "Connections reset during their handshake.", w->peer_resets);
 	rl_prom_counter(t, "relais_store_commits_total", "Write transactions committed.", rl_store_commits(e->store));
+	rl_metrics_commit_times(e, t);
 	if (e->relay == NULL)
 		return;
 	struct rl_relay_counters rc;

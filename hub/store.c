@@ -8,6 +8,7 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_time.h"
 
 struct rl_store {
 	MDB_env *env;
@@ -15,6 +16,7 @@ struct rl_store {
 	MDB_dbi agents, contacts, live, extids, marks[3], events, audit, meta;
 	uint64_t next_event;
 	uint64_t commits;
+	struct rl_store_commit_hist commit_times;
 	int failed; /* first failed write of the open batch (RL_OK: none) */
 };
 
@@ -128,6 +130,24 @@ int rl_store_begin(struct rl_store *s)
 	return RL_OK;
 }
 
+const uint64_t RL_STORE_COMMIT_LE_US[RL_STORE_COMMIT_BUCKETS - 1] = {250,   500,   1000,  2000,   5000,
+                                                                     10000, 25000, 50000, 100000, 250000};
+
+static void rl_store_commit_timed(struct rl_store *s, uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < RL_STORE_COMMIT_BUCKETS - 1 && us > RL_STORE_COMMIT_LE_US[i])
+		i++;
+	s->commit_times.n[i]++;
+	s->commit_times.sum_us += us;
+}
+
+const struct rl_store_commit_hist *rl_store_commit_times(const struct rl_store *s)
+{
+	return &s->commit_times;
+}
+
 int rl_store_commit(struct rl_store *s)
 {
 	int rc;
@@ -139,11 +159,13 @@ int rl_store_commit(struct rl_store *s)
 		rl_store_abort(s);
 		return s->failed;
 	}
+	uint64_t t0 = rl_mono_us();
 	rc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
 	if (rc != 0)
 		return rl_store_err(rc, "commit");
 	s->commits++;
+	rl_store_commit_timed(s, rl_mono_us() - t0);
 	return RL_OK;
 }
 

@@ -83,4 +83,15 @@ int rl_store_each_audit_since(struct rl_store *s, uint64_t since_us, rl_store_ev
 /* Counters. */
 uint64_t rl_store_commits(const struct rl_store *s);
 
+/* How long commits took (mdb_txn_commit: the writes and the fsyncs), as a histogram: n[i]
+ * commits took at most RL_STORE_COMMIT_LE_US[i] (not cumulative; the last bucket is
+ * everything slower), sum_us all of them together. */
+#define RL_STORE_COMMIT_BUCKETS 11
+extern const uint64_t RL_STORE_COMMIT_LE_US[RL_STORE_COMMIT_BUCKETS - 1];
+struct rl_store_commit_hist {
+	uint64_t n[RL_STORE_COMMIT_BUCKETS];
+	uint64_t sum_us;
+};
+const struct rl_store_commit_hist *rl_store_commit_times(const struct rl_store *s);
+
 #endif

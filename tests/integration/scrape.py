@@ -41,11 +41,19 @@ def main():
         return 1
     lines = []
     for fam in text_string_to_metric_families(text):
-        if not fam.documentation or fam.type not in ("counter", "gauge"):
+        if not fam.documentation or fam.type not in ("counter", "gauge", "histogram"):
             print("family %s: help %r type %r" % (fam.name, fam.documentation, fam.type))
             return 1
-        # the family as served (the parser takes _total off a counter's name)
-        lines.append("#family %s%s" % (fam.name, "_total" if fam.type == "counter" else ""))
+        # the family as served (the parser takes _total off a counter's name), and for a
+        # histogram the series a query names
+        if fam.type == "histogram":
+            if not any(s.name.endswith("_bucket") and s.labels.get("le") == "+Inf" for s in fam.samples):
+                print("histogram %s without its +Inf bucket" % fam.name)
+                return 1
+            for suffix in ("_bucket", "_sum", "_count"):
+                lines.append("#family %s%s" % (fam.name, suffix))
+        else:
+            lines.append("#family %s%s" % (fam.name, "_total" if fam.type == "counter" else ""))
         for s in fam.samples:
             labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
             lines.append("%s{%s} %s" % (s.name, labels, repr(float(s.value))))

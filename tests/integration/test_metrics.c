@@ -95,6 +95,10 @@ int main(void)
 	RL_CHECK(answered_counted(&c, port));
 	RL_CHECK(sample(&c, "relais_queue_offered_total{queue=\"telco.billing\",tenant=\"telco\"}") >= 1);
 	RL_CHECK(sample(&c, "relais_store_commits_total{}") > 0);
+	/* every commit in the commit-time histogram, the same rendering */
+	RL_CHECK(sample(&c, "relais_store_commit_seconds_count{}") == sample(&c, "relais_store_commits_total{}"));
+	RL_CHECK(sample(&c, "relais_store_commit_seconds_bucket{le=\"+Inf\"}") ==
+	         sample(&c, "relais_store_commit_seconds_count{}"));
 
 	/* The node's own: its hub link, and the submission it relayed. */
 	RL_WAIT(5000, node_relayed(&c, node_port));
