@@ -9,10 +9,17 @@
 #include "rl_log.h"
 #include "rl_media.h"
 #include "rl_media_pb.h"
+#include "rl_scrape.h"
 #include "rl_time.h"
+
+/* The ended calls' quality, as their final reports said (what the agent's end sent us). */
+static const double rl_mos_le[] = {1, 2, 3, 3.5, 4, 4.2, 4.4};
+static const double rl_loss_le[] = {0.005, 0.01, 0.02, 0.05, 0.1};
+static const double rl_jitter_le[] = {0.005, 0.01, 0.02, 0.04, 0.08};
 
 struct rl_bridge {
 	struct rl_bridge_conf conf;
+	struct rl_prom_hist mos, loss, jitter;
 	char caller_audio[1024], record_dir[1024], advertise[RL_WIRE_MAX_ID + 1];
 	struct rl_media *media;
 	uint64_t next_report_us;
@@ -25,6 +32,9 @@ int rl_bridge_open(struct rl_bridge **out, const struct rl_bridge_conf *conf)
 	int rv;
 
 	b->conf = *conf;
+	b->mos = (struct rl_prom_hist){.le = rl_mos_le, .n = sizeof(rl_mos_le) / sizeof(rl_mos_le[0])};
+	b->loss = (struct rl_prom_hist){.le = rl_loss_le, .n = sizeof(rl_loss_le) / sizeof(rl_loss_le[0])};
+	b->jitter = (struct rl_prom_hist){.le = rl_jitter_le, .n = sizeof(rl_jitter_le) / sizeof(rl_jitter_le[0])};
 	snprintf(b->caller_audio, sizeof(b->caller_audio), "%s", conf->caller_audio ? conf->caller_audio : "");
 	snprintf(b->record_dir, sizeof(b->record_dir), "%s", conf->record_dir ? conf->record_dir : "");
 	if (b->conf.rate == 0)
@@ -155,6 +165,21 @@ static void rl_bridge_end(struct rl_bridge *b, struct rl_contact *c, struct rl_c
 	       (unsigned long long)q.rx_packets, (long long)q.lost, (unsigned long long)q.fec,
 	       (unsigned long long)q.concealed, q.jitter_ms, q.rtt_ms, q.mos);
 	rl_bridge_report(b, hub, c->id, &q, 1);
+	if (q.frames > 0) {
+		rl_prom_hist_add(&b->mos, q.mos);
+		rl_prom_hist_add(&b->loss, q.loss_pct / 100.0);
+		rl_prom_hist_add(&b->jitter, q.jitter_ms / 1000.0);
+	}
+}
+
+void rl_bridge_metrics(struct rl_bridge *b, struct rl_text *t)
+{
+	rl_prom_hist_write(t, "relais_node_call_mos",
+	                   "Ended calls' MOS (E-model) as heard at the node, from the agent.", &b->mos);
+	rl_prom_hist_write(t, "relais_node_call_loss_ratio", "Ended calls' packet loss from the agent, before FEC.",
+	                   &b->loss);
+	rl_prom_hist_write(t, "relais_node_call_jitter_seconds", "Ended calls' interarrival jitter from the agent.",
+	                   &b->jitter);
 }
 
 void rl_bridge_update(struct rl_bridge *b, struct rl_contact *c, const Relais__ContactUpdate *u, struct rl_client *hub)

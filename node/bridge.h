@@ -51,6 +51,10 @@ struct rl_media *rl_bridge_media(struct rl_bridge *b);
 /* rl_bridge_tick sends due quality reports. */
 void rl_bridge_tick(struct rl_bridge *b, struct rl_client *hub, uint64_t now_mono_us);
 
+/* rl_bridge_metrics appends the ended calls' quality histograms (rl_scrape.h) to t. */
+struct rl_text;
+void rl_bridge_metrics(struct rl_bridge *b, struct rl_text *t);
+
 /* rl_bridge_calls: live calls. */
 unsigned rl_bridge_calls(struct rl_bridge *b);
 

@@ -4,6 +4,7 @@
  * its media engine (calls, load of the busiest thread, packets and drops), and what each
  * source adds (the SIP trunk: INVITEs, answers, refusals, responses by code).
  */
+#include "bridge.h"
 #include "internal.h"
 #include "rl_media.h"
 #include "rl_scrape.h"
@@ -50,6 +51,8 @@ void rl_node_metrics(struct rl_node *n, struct rl_text *t)
 	rl_prom_counter(t, "relais_node_silent_links_total", "Local links closed for saying no Hello in time.",
 	                c->silent_links);
 	rl_node_metrics_media(n, t);
+	if (n->bridge != NULL)
+		rl_bridge_metrics(n->bridge, t);
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->metrics != NULL)
 			n->sources[i]->ops->metrics(n->sources[i], t);

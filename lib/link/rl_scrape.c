@@ -208,6 +208,30 @@ void rl_prom_gauge(struct rl_text *t, const char *name, const char *help, double
 	rl_text_add(t, "%s %.17g\n", name, v);
 }
 
+void rl_prom_hist_add(struct rl_prom_hist *h, double v)
+{
+	unsigned i = 0;
+
+	while (i < h->n && v > h->le[i])
+		i++;
+	h->counts[i]++;
+	h->sum += v;
+}
+
+void rl_prom_hist_write(struct rl_text *t, const char *name, const char *help, const struct rl_prom_hist *h)
+{
+	uint64_t cum = 0;
+
+	rl_prom_help(t, name, "histogram", help);
+	for (unsigned i = 0; i < h->n; i++) {
+		cum += h->counts[i];
+		rl_text_add(t, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i], (unsigned long long)cum);
+	}
+	cum += h->counts[h->n];
+	rl_text_add(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.17g\n%s_count %llu\n", name, (unsigned long long)cum,
+	            name, h->sum, name, (unsigned long long)cum);
+}
+
 void rl_text_reset(struct rl_text *t)
 {
 	t->len = 0;

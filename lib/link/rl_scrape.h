@@ -45,6 +45,20 @@ void rl_prom_help(struct rl_text *t, const char *name, const char *type, const c
 void rl_prom_counter(struct rl_text *t, const char *name, const char *help, uint64_t v);
 void rl_prom_gauge(struct rl_text *t, const char *name, const char *help, double v);
 
+/* A histogram: n upper bounds le[] (ascending), counts per bucket (the last: above them all). */
+#define RL_PROM_HIST_MAX 16
+struct rl_prom_hist {
+	const double *le;
+	unsigned n; /* < RL_PROM_HIST_MAX */
+	uint64_t counts[RL_PROM_HIST_MAX];
+	double sum;
+};
+
+/* rl_prom_hist_add counts v; rl_prom_hist_write writes the family (cumulative buckets, +Inf,
+ * _sum, _count). */
+void rl_prom_hist_add(struct rl_prom_hist *h, double v);
+void rl_prom_hist_write(struct rl_text *t, const char *name, const char *help, const struct rl_prom_hist *h);
+
 /* rl_prom_label: v as a label value (backslash, quote and newline escaped) in out. */
 const char *rl_prom_label(const char *v, char *out, size_t cap);
 

@@ -232,6 +232,11 @@ int main(void)
 	RL_CHECK(rlc_sample(&c, "relais_node_carrier_answered_total{}") >= 1);
 	RL_CHECK(rlc_sample(&c, "relais_node_media_threads{}") >= 1);
 	RL_CHECK(rlc_sample(&c, "relais_node_media_load_ratio{}") >= 0);
+	/* the ended calls' quality: each answered call that carried audio, in the MOS histogram */
+	double mos_n = rlc_sample(&c, "relais_node_call_mos_count{}"),
+	       mos_sum = rlc_sample(&c, "relais_node_call_mos_sum{}");
+	printf("node metrics: %.0f ended calls' MOS, mean %.2f\n", mos_n, mos_n > 0 ? mos_sum / mos_n : 0);
+	RL_CHECK(mos_n >= 1 && mos_sum / mos_n > 3.5);
 	/* Every metric the sample Grafana dashboard asks for is served by the hub or a node. */
 	char cmd[2048];
 	RL_CHECK(rename(rlc_path(&c, "samples.txt"), rlc_path(&c, "samples-node.txt")) == 0);
