@@ -33,10 +33,26 @@ const char *rl_render_duration(char *buf, size_t len, unsigned long long ms)
  * message names the fields shown, in the order shown, and the descriptor says where each one
  * is and how to read it. "x?known" shows x, or null when the boolean field known is false.
  */
-static const char *const rl_j_queue[] = {
-    "queue_id",        "tenant_id",     "waiting",       "longest_wait_ms", "offered",        "answered",
-    "answered_in_sl",  "abandoned",     "service_level", "asa_ms",          "aht_ms",         "handled",
-    "ewt_s?ewt_known", "sl_target_pct", "sl_seconds",    "agents_ready",    "agents_staffed", NULL};
+static const char *const rl_j_queue[] = {"queue_id",
+                                         "tenant_id",
+                                         "waiting",
+                                         "longest_wait_ms",
+                                         "offered",
+                                         "answered",
+                                         "answered_in_sl",
+                                         "abandoned",
+                                         "service_level",
+                                         "asa_ms",
+                                         "aht_ms",
+                                         "handled",
+                                         "ewt_s?ewt_known",
+                                         "sl_target_pct",
+                                         "sl_seconds",
+                                         "agents_ready",
+                                         "agents_staffed",
+                                         "agents_needed?staffing_known",
+                                         "offered_per_hour?staffing_known",
+                                         NULL};
 static const char *const rl_j_agent[] = {"agent_id",    "state",      "reason",    "site_id", "tenants",
                                          "in_state_ms", "contact_id", "connected", "handled", NULL};
 static const char *const rl_j_site[] = {"site_id", "name",     "connected", "health", "capacity",
@@ -255,22 +271,24 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	char b1[32], b2[32];
 
 	if (queues) {
-		fprintf(f, "%-16s %-8s %7s %8s %8s %14s %7s %8s %9s %8s %11s\n", "QUEUE", "TENANT", "WAITING",
-		        "LONGEST", "EWT", "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF");
+		fprintf(f, "%-16s %-8s %7s %8s %8s %14s %7s %8s %9s %8s %11s %6s\n", "QUEUE", "TENANT", "WAITING",
+		        "LONGEST", "EWT", "SL (TARGET)", "ASA", "AHT", "ANSWERED", "ABANDON", "READY/STAFF", "NEEDED");
 		for (size_t i = 0; i < r->n_queues; i++) {
 			const Relais__QueueStat *q = r->queues[i];
 			char sl[32], rs[24];
 			snprintf(sl, sizeof(sl), "%.0f%% (%u%%/%us)", q->service_level * 100.0, q->sl_target_pct,
 			         q->sl_seconds);
 			snprintf(rs, sizeof(rs), "%u/%u", q->agents_ready, q->agents_staffed);
-			char ewt[32] = "-";
+			char ewt[32] = "-", need[16] = "-";
+			if (q->staffing_known)
+				snprintf(need, sizeof(need), "%u", q->agents_needed);
 			if (q->ewt_known)
 				rl_render_duration(ewt, sizeof(ewt), (unsigned long long)q->ewt_s * 1000u);
-			fprintf(f, "%-16s %-8s %7u %8s %8s %14s %7s %8s %9llu %8llu %11s\n", q->queue_id, q->tenant_id,
-			        q->waiting, rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), ewt, sl,
-			        rl_render_duration(b2, sizeof(b2), (unsigned long long)q->asa_ms),
+			fprintf(f, "%-16s %-8s %7u %8s %8s %14s %7s %8s %9llu %8llu %11s %6s\n", q->queue_id,
+			        q->tenant_id, q->waiting, rl_render_duration(b1, sizeof(b1), q->longest_wait_ms), ewt,
+			        sl, rl_render_duration(b2, sizeof(b2), (unsigned long long)q->asa_ms),
 			        rl_render_duration((char[32]){0}, 32, (unsigned long long)q->aht_ms),
-			        (unsigned long long)q->answered, (unsigned long long)q->abandoned, rs);
+			        (unsigned long long)q->answered, (unsigned long long)q->abandoned, rs, need);
 		}
 	}
 	if (agents) {

@@ -135,6 +135,11 @@ struct rl_queue {
 	uint32_t aht_s;
 	double talk_avg_ms, wrap_avg_ms;
 	uint32_t talk_n, wrap_n;
+	/* Arrivals per staffing interval (RL_STAFF_INTERVAL_S): the one in progress and the last
+	 * complete one before it, for the Erlang C estimate of the agents needed (kpi.c). */
+	uint32_t iv_idx, iv_prev_idx; /* interval numbers since the epoch; 0 = none yet */
+	uint32_t iv_first;            /* the interval of the first arrival seen (0 = none) */
+	uint32_t iv_offered, iv_prev_offered;
 	int dirty;
 };
 

@@ -299,6 +299,15 @@ void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
 void rl_kpi_day(struct rl_engine *e, struct rl_queue *q);
 uint32_t rl_queue_workers(const struct rl_engine *e, int qi);
 uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers);
+/* Staffing (Erlang C). rl_erlang_agents: the fewest agents that answer the share sl (0..1)
+ * of contacts within t_s, for per_s arrivals a second of handle time aht_s (0 if none
+ * arrive). rl_queue_agents_needed: that for queue q's service-level goal, its arrivals in the
+ * last complete staffing interval and its recent handle time; 0 while unknown (no complete
+ * interval yet), else 1 with *needed and the arrival rate *per_hour. */
+#define RL_STAFF_INTERVAL_S 900u /* a quarter of an hour, as workforce planning counts */
+#define RL_STAFF_MAX_AGENTS 100000u
+uint32_t rl_erlang_agents(double per_s, double aht_s, double sl, double t_s);
+int rl_queue_agents_needed(const struct rl_engine *e, const struct rl_queue *q, uint32_t *needed, double *per_hour);
 
 /* media.c */
 struct rl_plan *rl_plan_ensure(struct rl_engine *e, struct rl_contact *c);

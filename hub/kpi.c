@@ -4,6 +4,7 @@
  * the event log: rl_kpi_fold takes each event as it is logged and, at start, each event of
  * the day from the store, so live figures and rebuilt ones cannot drift apart.
  */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -51,6 +52,24 @@ static void rl_kpi_unanswer(struct rl_qstats *st, uint64_t wait_ms, uint32_t sl_
 	st->abandoned++;
 }
 
+/* rl_staff_arrival counts an arrival at ts_us in its staffing interval. */
+static void rl_staff_arrival(struct rl_queue *q, uint64_t ts_us)
+{
+	uint32_t idx = (uint32_t)(ts_us / (RL_STAFF_INTERVAL_S * 1000000ULL));
+
+	if (idx < q->iv_idx)
+		return; /* older than the interval in progress: only the day's totals take it */
+	if (q->iv_first == 0)
+		q->iv_first = idx;
+	if (idx != q->iv_idx) {
+		q->iv_prev_idx = q->iv_idx;
+		q->iv_prev_offered = q->iv_offered;
+		q->iv_offered = 0;
+		q->iv_idx = idx;
+	}
+	q->iv_offered++;
+}
+
 void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 {
 	struct rl_queue *q;
@@ -66,6 +85,7 @@ void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 	switch (ev->type) {
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED:
 		q->st.offered++;
+		rl_staff_arrival(q, ev->ts_us);
 		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED:
 		q->st.answered++;
@@ -125,4 +145,55 @@ uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t wo
 	double ms = (double)position * rl_queue_aht_ms(q) / (double)workers;
 
 	return ms >= 86400e3 ? 86400u : (uint32_t)((ms + 999.0) / 1000.0);
+}
+
+/* rl_erlang_sl: the share of contacts answered within t_s by n agents (n > a) offered a
+ * erlangs of handle time aht_s, from b, Erlang B for n agents (Erlang C: every contact waits
+ * in one queue, none leaves). */
+static double rl_erlang_sl(uint32_t n, double a, double b, double t_s, double aht_s)
+{
+	double c = (double)n * b / ((double)n - a * (1.0 - b));
+
+	return 1.0 - c * exp(-((double)n - a) * t_s / aht_s);
+}
+
+uint32_t rl_erlang_agents(double per_s, double aht_s, double sl, double t_s)
+{
+	double a = per_s * aht_s, b = 1.0;
+	uint32_t n;
+
+	if (per_s <= 0 || aht_s <= 0)
+		return 0;
+	if (a >= RL_STAFF_MAX_AGENTS)
+		return RL_STAFF_MAX_AGENTS;
+	if (sl >= 1.0)
+		sl = 0.9999;
+	/* Erlang B by its recursion (it never overflows), one agent more at each step: the first
+	 * n above the traffic that meets the goal. */
+	for (n = 1; n <= (uint32_t)a; n++)
+		b = a * b / ((double)n + a * b);
+	for (;; n++) {
+		b = a * b / ((double)n + a * b);
+		if (n >= RL_STAFF_MAX_AGENTS || rl_erlang_sl(n, a, b, t_s, aht_s) >= sl)
+			return n;
+	}
+}
+
+int rl_queue_agents_needed(const struct rl_engine *e, const struct rl_queue *q, uint32_t *needed, double *per_hour)
+{
+	uint32_t now_idx = (uint32_t)(e->now / (RL_STAFF_INTERVAL_S * 1000000ULL));
+	uint32_t arrivals;
+
+	/* The last complete interval: the one before this one, if it had arrivals; an interval
+	 * without any (or a gap) had none. Unknown before the first one ends. */
+	if (q->iv_first == 0 || now_idx <= q->iv_first)
+		return 0;
+	if (q->iv_idx == now_idx)
+		arrivals = q->iv_prev_idx + 1 == now_idx ? q->iv_prev_offered : 0;
+	else
+		arrivals = q->iv_idx + 1 == now_idx ? q->iv_offered : 0;
+	*per_hour = (double)arrivals * 3600.0 / RL_STAFF_INTERVAL_S;
+	*needed = rl_erlang_agents((double)arrivals / RL_STAFF_INTERVAL_S, rl_queue_aht_ms(q) / 1000.0,
+	                           (double)q->sl_pct / 100.0, (double)q->sl_s);
+	return 1;
 }

@@ -93,27 +93,41 @@ static double rl_qvalue(const Relais__QueueStat *q, enum rl_qfield f)
 	return 0;
 }
 
+/* rl_qline writes one sample of queue q's family name. */
+static void rl_qline(struct rl_text *t, const char *name, const Relais__QueueStat *q, double v)
+{
+	char qid[2 * RL_WIRE_MAX_ID + 2], tid[2 * RL_WIRE_MAX_ID + 2];
+
+	rl_text_add(t, "%s{queue=\"%s\",tenant=\"%s\"} %.17g\n", name, rl_prom_label(q->queue_id, qid, sizeof(qid)),
+	            rl_prom_label(q->tenant_id, tid, sizeof(tid)), v);
+}
+
 static void rl_metrics_queues(struct rl_engine *e, struct rl_text *t)
 {
 	Relais__QueueStat *rows = rl_calloc((size_t)e->nqueues + 1, sizeof(*rows));
-	char qid[2 * RL_WIRE_MAX_ID + 2], tid[2 * RL_WIRE_MAX_ID + 2];
 
 	for (int i = 0; i < e->nqueues; i++)
 		rl_status_queue(e, i, &rows[i]);
 	for (size_t m = 0; m < sizeof(rl_qmetrics) / sizeof(rl_qmetrics[0]); m++) {
 		rl_prom_help(t, rl_qmetrics[m].name, rl_qmetrics[m].type, rl_qmetrics[m].help);
 		for (int i = 0; i < e->nqueues; i++)
-			rl_text_add(t, "%s{queue=\"%s\",tenant=\"%s\"} %.17g\n", rl_qmetrics[m].name,
-			            rl_prom_label(rows[i].queue_id, qid, sizeof(qid)),
-			            rl_prom_label(rows[i].tenant_id, tid, sizeof(tid)),
-			            rl_qvalue(&rows[i], (enum rl_qfield)m));
+			rl_qline(t, rl_qmetrics[m].name, &rows[i], rl_qvalue(&rows[i], (enum rl_qfield)m));
 	}
+	/* Known or not: absent while unknown. */
 	rl_prom_help(t, "relais_queue_ewt_seconds", "gauge", "Estimated wait of a contact arriving now (when known).");
 	for (int i = 0; i < e->nqueues; i++)
 		if (rows[i].ewt_known)
-			rl_text_add(t, "relais_queue_ewt_seconds{queue=\"%s\",tenant=\"%s\"} %u\n",
-			            rl_prom_label(rows[i].queue_id, qid, sizeof(qid)),
-			            rl_prom_label(rows[i].tenant_id, tid, sizeof(tid)), rows[i].ewt_s);
+			rl_qline(t, "relais_queue_ewt_seconds", &rows[i], rows[i].ewt_s);
+	rl_prom_help(t, "relais_queue_agents_needed", "gauge",
+	             "Agents needed for the service-level goal (Erlang C on the last quarter hour's arrivals).");
+	for (int i = 0; i < e->nqueues; i++)
+		if (rows[i].staffing_known)
+			rl_qline(t, "relais_queue_agents_needed", &rows[i], rows[i].agents_needed);
+	rl_prom_help(t, "relais_queue_offered_per_hour", "gauge",
+	             "Arrivals in the last complete quarter hour, per hour.");
+	for (int i = 0; i < e->nqueues; i++)
+		if (rows[i].staffing_known)
+			rl_qline(t, "relais_queue_offered_per_hour", &rows[i], rows[i].offered_per_hour);
 	free(rows);
 }
 

@@ -67,6 +67,7 @@ void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
 	for (int t = 0; t < RL_MAX_TIERS; t++)
 		x->agents_ready += q->ready[t].len;
 	x->agents_staffed = q->staffed;
+	x->staffing_known = rl_queue_agents_needed(e, q, &x->agents_needed, &x->offered_per_hour) != 0;
 }
 
 static void rl_status_queues(struct rl_engine *e, struct rl_status *s)

@@ -13,17 +13,17 @@
 #include "rltest.h"
 
 /* The reply without calls, relay or counters: the start of the full one, closed. */
-#define RL_HEAD                                                                                                          \
-	"{\"now_us\":1700000000123456,\"queues\":[{\"queue_id\":\"telco.billing\",\"tenant_id\":\"telco\","              \
-	"\"waiting\":3,\"longest_wait_ms\":12500,\"offered\":40,\"answered\":35,\"answered_in_sl\":30,"                  \
-	"\"abandoned\":2,\"service_level\":0.75,\"asa_ms\":4250.5,\"aht_ms\":61000,\"handled\":33,\"ewt_s\":42,"         \
-	"\"sl_target_pct\":90,\"sl_seconds\":10,\"agents_ready\":2,\"agents_staffed\":6},"                               \
-	"{\"queue_id\":\"bank.cards\",\"tenant_id\":\"bank\",\"waiting\":0,\"longest_wait_ms\":0,\"offered\":0,"         \
-	"\"answered\":0,\"answered_in_sl\":0,\"abandoned\":0,\"service_level\":0,\"asa_ms\":0,\"aht_ms\":0,"             \
-	"\"handled\":0,\"ewt_s\":null,\"sl_target_pct\":0,\"sl_seconds\":0,\"agents_ready\":0,\"agents_staffed\":0}],"   \
-	"\"agents\":[{\"agent_id\":\"a1001\",\"state\":\"NOT_READY\",\"reason\":\"break\",\"site_id\":\"casablanca\","   \
-	"\"tenants\":[\"telco\",\"bank\"],\"in_state_ms\":65000,\"contact_id\":\"\",\"connected\":true,\"handled\":7}]," \
-	"\"agents_total\":30,\"sites\":[{\"site_id\":\"fes\",\"name\":\"Fès\",\"connected\":true,\"health\":100,"       \
+#define RL_HEAD                                                                                                                                                         \
+	"{\"now_us\":1700000000123456,\"queues\":[{\"queue_id\":\"telco.billing\",\"tenant_id\":\"telco\","                                                             \
+	"\"waiting\":3,\"longest_wait_ms\":12500,\"offered\":40,\"answered\":35,\"answered_in_sl\":30,"                                                                 \
+	"\"abandoned\":2,\"service_level\":0.75,\"asa_ms\":4250.5,\"aht_ms\":61000,\"handled\":33,\"ewt_s\":42,"                                                        \
+	"\"sl_target_pct\":90,\"sl_seconds\":10,\"agents_ready\":2,\"agents_staffed\":6,\"agents_needed\":7,\"offered_per_hour\":120},"                                 \
+	"{\"queue_id\":\"bank.cards\",\"tenant_id\":\"bank\",\"waiting\":0,\"longest_wait_ms\":0,\"offered\":0,"                                                        \
+	"\"answered\":0,\"answered_in_sl\":0,\"abandoned\":0,\"service_level\":0,\"asa_ms\":0,\"aht_ms\":0,"                                                            \
+	"\"handled\":0,\"ewt_s\":null,\"sl_target_pct\":0,\"sl_seconds\":0,\"agents_ready\":0,\"agents_staffed\":0,\"agents_needed\":null,\"offered_per_hour\":null}]," \
+	"\"agents\":[{\"agent_id\":\"a1001\",\"state\":\"NOT_READY\",\"reason\":\"break\",\"site_id\":\"casablanca\","                                                  \
+	"\"tenants\":[\"telco\",\"bank\"],\"in_state_ms\":65000,\"contact_id\":\"\",\"connected\":true,\"handled\":7}],"                                                \
+	"\"agents_total\":30,\"sites\":[{\"site_id\":\"fes\",\"name\":\"Fès\",\"connected\":true,\"health\":100,"                                                      \
 	"\"capacity\":120,\"agents\":6,\"contacts\":4}]"
 
 static const char *const rl_bare = RL_HEAD "}";
@@ -145,7 +145,10 @@ int main(void)
 	                        .sl_target_pct = 90,
 	                        .sl_seconds = 10,
 	                        .agents_ready = 2,
-	                        .agents_staffed = 6},
+	                        .agents_staffed = 6,
+	                        .staffing_known = 1,
+	                        .agents_needed = 7,
+	                        .offered_per_hour = 120},
 	                  q2 = {RL_MSG(queue_stat), .queue_id = "bank.cards", .tenant_id = "bank"}, *qs[] = {&q1, &q2};
 	Relais__AgentStat a1 = {RL_MSG(agent_stat),
 	                        .agent_id = "a1001",

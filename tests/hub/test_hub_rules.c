@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hubtest.h"
+#include "internal.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rltest.h"
@@ -677,6 +678,58 @@ static void test_kpi_restart(void)
 	stop();
 }
 
+/* staffing_of: queue qid's staffing figures in an admin's status (known: -1 if no row). */
+static int staffing_of(const char *qid, uint32_t *needed, double *per_hour)
+{
+	const Relais__QueueStat *q = queue_stat(ht_status(&h, CTL, NULL), qid);
+
+	if (q == NULL)
+		return -1;
+	*needed = q->agents_needed;
+	*per_hour = q->offered_per_hour;
+	return q->staffing_known;
+}
+
+/* Staffing: Erlang C against the textbook case, and a queue's estimate from its last complete
+ * quarter of an hour, the same after a crash (it is a fold over the event log). */
+static void test_staffing(void)
+{
+	char id[32], ext[8];
+	uint32_t needed = 0, again = 0;
+	double per_hour = 0, per_hour_again = 0;
+
+	/* 100 calls in half an hour, 180 s each, 80 % within 20 s: 14 agents answer 88.8 % in
+	 * time, 13 only 79.6 %. */
+	RL_CHECK(rl_erlang_agents(100.0 / 1800.0, 180, 0.8, 20) == 14);
+	RL_CHECK(rl_erlang_agents(100.0 / 1800.0, 180, 0.9, 20) == 15);
+	RL_CHECK(rl_erlang_agents(200.0 / 1800.0, 180, 0.8, 20) > 14); /* more calls, more agents */
+	RL_CHECK(rl_erlang_agents(0, 180, 0.8, 20) == 0);
+	RL_CHECK(rl_erlang_agents(50.0, 180, 0.8, 20) > 9000 && rl_erlang_agents(50.0, 180, 0.8, 20) < 9200);
+
+	start();
+	h.now = (h.now / 900000000u + 1) * 900000000u + 1000000u;        /* 1 s into a quarter of an hour */
+	RL_CHECK(staffing_of("telco.billing", &needed, &per_hour) == 0); /* no history yet */
+	for (int i = 0; i < 30; i++) {
+		snprintf(ext, sizeof(ext), "s%d", i);
+		submit(ext, "telco.billing", id);
+	}
+	RL_CHECK(staffing_of("telco.billing", &needed, &per_hour) == 0); /* that quarter is not over */
+	h.now += 900000000u;
+	RL_CHECK(staffing_of("telco.billing", &needed, &per_hour) == 1);
+	printf("staffing: %.0f contacts an hour -> %u agents\n", per_hour, needed);
+	RL_CHECK(per_hour == 120.0);
+	RL_CHECK(needed >= 1);
+	ht_crash(&h);
+	ht_hello(&h, CTL, RELAIS__ROLE__ROLE_CTL, "admin");
+	RL_CHECK(staffing_of("telco.billing", &again, &per_hour_again) == 1);
+	RL_CHECK(again == needed && per_hour_again == per_hour);
+	/* A quarter of an hour later, without a call: none needed. */
+	h.now += 900000000u;
+	RL_CHECK(staffing_of("telco.billing", &needed, &per_hour) == 1);
+	RL_CHECK(needed == 0 && per_hour == 0);
+	stop();
+}
+
 int main(void)
 {
 	rl_log_init("test", RL_LOG_ERR);
@@ -690,5 +743,6 @@ int main(void)
 	test_wrapup();
 	test_disposition_after_transfer();
 	test_kpi_restart();
+	test_staffing();
 	return rltest_done();
 }
