@@ -634,16 +634,30 @@ static int attack_failed(const struct attacker *x, const struct rl_relay_counter
 	       c->drop_latch_replay - c0->drop_latch_replay == x->replayed && nothing(x->fd[0]) && nothing(x->fd[1]);
 }
 
+/* rx_this: 1 if the datagram p (len bytes) reaches fd within ms. Others that arrive first
+ * are let by: an earlier exchange's packet that came after its own wait (a loaded machine
+ * can hold one back for seconds) must not make every later exchange read the one before. */
+static int rx_this(int fd, const uint8_t *p, size_t len, int ms)
+{
+	uint8_t q[256];
+	uint64_t until = rl_mono_us() + (uint64_t)ms * 1000u;
+
+	for (uint64_t now = rl_mono_us(); now < until; now = rl_mono_us())
+		if (rx(fd, q, sizeof(q), (int)((until - now + 999) / 1000)) == (ssize_t)len && memcmp(p, q, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* talk: one packet each way between node and agent; 1 if both arrived intact. */
 static int talk(const struct fix *f, int node, int agent, uint16_t seq)
 {
-	uint8_t p[256], q[256];
+	uint8_t p[256];
 	int ok;
 
 	tx(node, f, p, rtp(p, 90, SA, seq));
-	ok = rx(agent, q, sizeof(q), 2000) == 90 && memcmp(p, q, 90) == 0;
+	ok = rx_this(agent, p, 90, 5000);
 	tx(agent, f, p, rtp(p, 91, SB, seq));
-	return ok && rx(node, q, sizeof(q), 2000) == 91 && memcmp(p, q, 91) == 0;
+	return ok && rx_this(node, p, 91, 5000);
 }
 
 static void hijack(void)
