@@ -358,7 +358,8 @@ const rl_env *ht_set_state(struct ht *h, uint32_t pipe, uint64_t session, Relais
 	return ht_request(h, pipe, 0, session, &env);
 }
 
-const rl_env *ht_answer(struct ht *h, uint32_t pipe, uint64_t session, const char *contact, int accept)
+const rl_env *ht_answer_on(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, const char *contact,
+                           int accept)
 {
 	Relais__OfferAnswer o = RELAIS__OFFER_ANSWER__INIT;
 	rl_env env;
@@ -368,10 +369,15 @@ const rl_env *ht_answer(struct ht *h, uint32_t pipe, uint64_t session, const cha
 	o.accept = accept;
 	env.body_case = RELAIS__ENVELOPE__BODY_OFFER_ANSWER;
 	env.offer_answer = &o;
-	return ht_request(h, pipe, 0, session, &env);
+	return ht_request(h, pipe, chan, session, &env);
 }
 
-const rl_env *ht_hangup(struct ht *h, uint32_t pipe, uint64_t session, const char *contact)
+const rl_env *ht_answer(struct ht *h, uint32_t pipe, uint64_t session, const char *contact, int accept)
+{
+	return ht_answer_on(h, pipe, 0, session, contact, accept);
+}
+
+const rl_env *ht_hangup_on(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, const char *contact)
 {
 	Relais__ContactHangup x = RELAIS__CONTACT_HANGUP__INIT;
 	rl_env env;
@@ -380,7 +386,12 @@ const rl_env *ht_hangup(struct ht *h, uint32_t pipe, uint64_t session, const cha
 	x.contact_id = (char *)contact;
 	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
 	env.contact_hangup = &x;
-	return ht_request(h, pipe, 0, session, &env);
+	return ht_request(h, pipe, chan, session, &env);
+}
+
+const rl_env *ht_hangup(struct ht *h, uint32_t pipe, uint64_t session, const char *contact)
+{
+	return ht_hangup_on(h, pipe, 0, session, contact);
 }
 
 const rl_env *ht_wrapup(struct ht *h, uint32_t pipe, uint64_t session, const char *contact, const char *disposition,

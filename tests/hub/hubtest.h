@@ -116,6 +116,10 @@ const rl_env *ht_submit(struct ht *h, uint32_t pipe, const char *ext, const char
                         const char *caller);
 const rl_env *ht_set_state(struct ht *h, uint32_t pipe, uint64_t session, Relais__AgentState st, const char *reason);
 const rl_env *ht_answer(struct ht *h, uint32_t pipe, uint64_t session, const char *contact, int accept);
+/* ht_answer_on, ht_hangup_on: the same from an agent a node relays on chan. */
+const rl_env *ht_answer_on(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, const char *contact,
+                           int accept);
+const rl_env *ht_hangup_on(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, const char *contact);
 const rl_env *ht_hangup(struct ht *h, uint32_t pipe, uint64_t session, const char *contact);
 const rl_env *ht_wrapup(struct ht *h, uint32_t pipe, uint64_t session, const char *contact, const char *disposition,
                         uint32_t extend_s);

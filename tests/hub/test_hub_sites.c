@@ -594,27 +594,12 @@ static int cancel(uint32_t pipe, const char *id, int never_connected)
 
 static void accept_as(uint32_t pipe, uint64_t chan, uint64_t session, const char *id)
 {
-	Relais__OfferAnswer oa = RELAIS__OFFER_ANSWER__INIT;
-	rl_env env;
-
-	rl_env_init(&env);
-	oa.contact_id = (char *)id;
-	oa.accept = 1;
-	env.body_case = RELAIS__ENVELOPE__BODY_OFFER_ANSWER;
-	env.offer_answer = &oa;
-	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
+	RL_REQUIRE(ht_error(ht_answer_on(&h, pipe, chan, session, id, 1)) == 0);
 }
 
 static void hangup_as(uint32_t pipe, uint64_t chan, uint64_t session, const char *id)
 {
-	Relais__ContactHangup hu = RELAIS__CONTACT_HANGUP__INIT;
-	rl_env env;
-
-	rl_env_init(&env);
-	hu.contact_id = (char *)id;
-	env.body_case = RELAIS__ENVELOPE__BODY_CONTACT_HANGUP;
-	env.contact_hangup = &hu;
-	RL_REQUIRE(ht_error(ht_request(&h, pipe, chan, session, &env)) == 0);
+	RL_REQUIRE(ht_error(ht_hangup_on(&h, pipe, chan, session, id)) == 0);
 }
 
 /* A casablanca caller accepted by a fes agent while casablanca's node is frozen: the caller
