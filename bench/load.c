@@ -316,26 +316,18 @@ static void handle(int src, nng_msg *msg)
 	rl_wire_free(env);
 }
 
-/* send_seats: one SeatsAlive frame from node with the seats v[0..k). */
-static void send_seats(int node, Relais__Seat **v, size_t k)
+/* send_seats: one SeatsAlive frame on a node link (arg: its client). */
+static void send_seats(void *arg, rl_env *env)
 {
-	Relais__SeatsAlive sa = RELAIS__SEATS_ALIVE__INIT;
-	rl_env env;
-
-	rl_env_init(&env);
-	sa.n_seats = k;
-	sa.seats = v;
-	env.body_case = RELAIS__ENVELOPE__BODY_SEATS_ALIVE;
-	env.seats_alive = &sa;
-	rl_client_send(nodes[node], &env);
+	rl_client_send(arg, env);
 }
 
 /* seats_alive: node's heartbeat for its logged-in agents, in frames of at most
  * RL_WIRE_MAX_SEATS seats. */
 static void seats_alive(int node)
 {
-	Relais__Seat *s = calloc(RL_WIRE_MAX_SEATS, sizeof(*s));
-	Relais__Seat **v = calloc(RL_WIRE_MAX_SEATS, sizeof(*v));
+	Relais__Seat *s = calloc((size_t)nagents + 1, sizeof(*s));
+	Relais__Seat **v = calloc((size_t)nagents + 1, sizeof(*v));
 	size_t k = 0;
 
 	for (int i = 0; i < nagents; i++) {
@@ -348,13 +340,9 @@ static void seats_alive(int node)
 		s[k].state = a->hub_state;
 		s[k].contact_id = a->hub_contact;
 		v[k] = &s[k];
-		if (++k == RL_WIRE_MAX_SEATS) {
-			send_seats(node, v, k);
-			k = 0;
-		}
+		k++;
 	}
-	if (k > 0)
-		send_seats(node, v, k);
+	rl_wire_seats_alive(v, k, send_seats, nodes[node]);
 	free(s);
 	free(v);
 }

@@ -45,21 +45,15 @@ void rl_seat_heartbeat(struct rl_node *n, struct rl_lpeer *p, const rl_env *env)
 	rl_node_send(n, p->pipe, &out);
 }
 
-/* rl_seats_send sends the seats v[0..k) to whoever decides. */
-static void rl_seats_send(struct rl_node *n, Relais__Seat **v, size_t k)
+/* rl_seats_send sends a SeatsAlive to whoever decides. */
+static void rl_seats_send(void *arg, rl_env *env)
 {
-	Relais__SeatsAlive sa = RELAIS__SEATS_ALIVE__INIT;
-	rl_env env;
+	struct rl_node *n = arg;
 
-	rl_env_init(&env);
-	sa.n_seats = k;
-	sa.seats = v;
-	env.body_case = RELAIS__ENVELOPE__BODY_SEATS_ALIVE;
-	env.seats_alive = &sa;
 	if (n->alone.local != NULL)
-		rl_local_input(n->alone.local, 0, &env, NULL);
+		rl_local_input(n->alone.local, 0, env, NULL);
 	else
-		(void)rl_client_send(n->hub, &env); /* link down: the hub hears them on the next beat */
+		(void)rl_client_send(n->hub, env); /* link down: the hub hears them on the next beat */
 }
 
 void rl_seats_tick(struct rl_node *n, uint64_t now)
@@ -83,13 +77,9 @@ void rl_seats_tick(struct rl_node *n, uint64_t now)
 		s[k].state = p->seat.state;
 		s[k].contact_id = p->seat.contact;
 		v[k] = &s[k];
-		if (++k == RL_WIRE_MAX_SEATS) {
-			rl_seats_send(n, v, k);
-			k = 0;
-		}
+		k++;
 	}
-	if (k > 0)
-		rl_seats_send(n, v, k);
+	rl_wire_seats_alive(v, k, rl_seats_send, n);
 	free(s);
 	free(v);
 }

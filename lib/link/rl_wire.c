@@ -242,3 +242,18 @@ Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r)
 		abort(); /* what protobuf-c packed, it unpacks; only memory can fail here */
 	return c;
 }
+
+void rl_wire_seats_alive(Relais__Seat **v, size_t n, void (*send)(void *arg, rl_env *env), void *arg)
+{
+	for (size_t at = 0; at < n; at += RL_WIRE_MAX_SEATS) {
+		Relais__SeatsAlive sa = RELAIS__SEATS_ALIVE__INIT;
+		rl_env env;
+
+		rl_env_init(&env);
+		sa.n_seats = n - at < RL_WIRE_MAX_SEATS ? n - at : RL_WIRE_MAX_SEATS;
+		sa.seats = v + at;
+		env.body_case = RELAIS__ENVELOPE__BODY_SEATS_ALIVE;
+		env.seats_alive = &sa;
+		send(arg, &env);
+	}
+}

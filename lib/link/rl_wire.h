@@ -70,6 +70,10 @@ void rl_wire_set_str(char **field, const char *v);
  * or be built on the stack. */
 Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r);
 
+/* rl_wire_seats_alive hands send the seats v[0..n) as SeatsAlive envelopes of at most
+ * RL_WIRE_MAX_SEATS seats each (none if n is 0). */
+void rl_wire_seats_alive(Relais__Seat **v, size_t n, void (*send)(void *arg, rl_env *env), void *arg);
+
 /* rl_wire_id_ok: an id on the wire follows the one rule of rl_id_ok (1..RL_WIRE_MAX_ID chars
  * of [A-Za-z0-9._:@+-]). */
 static inline int rl_wire_id_ok(const char *s)

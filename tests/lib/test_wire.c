@@ -135,8 +135,43 @@ static void ids(void)
 	RL_CHECK(!rl_wire_text_ok("abcd", 3));
 }
 
+/* Seats are sent in frames of at most RL_WIRE_MAX_SEATS, all of them, in order. */
+static size_t g_frames, g_seats;
+static uint64_t g_next;
+
+static void count_seats(void *arg, rl_env *env)
+{
+	(void)arg;
+	RL_CHECK(env->body_case == RELAIS__ENVELOPE__BODY_SEATS_ALIVE);
+	RL_CHECK(env->seats_alive->n_seats >= 1 && env->seats_alive->n_seats <= RL_WIRE_MAX_SEATS);
+	for (size_t i = 0; i < env->seats_alive->n_seats; i++)
+		RL_CHECK(env->seats_alive->seats[i]->chan == g_next++);
+	g_frames++;
+	g_seats += env->seats_alive->n_seats;
+}
+
+static void seats(void)
+{
+	size_t n = 2 * RL_WIRE_MAX_SEATS + 500;
+	Relais__Seat *s = calloc(n, sizeof(*s));
+	Relais__Seat **v = calloc(n, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		relais__seat__init(&s[i]);
+		s[i].chan = i;
+		v[i] = &s[i];
+	}
+	rl_wire_seats_alive(v, 0, count_seats, NULL);
+	RL_CHECK(g_frames == 0);
+	rl_wire_seats_alive(v, n, count_seats, NULL);
+	RL_CHECK(g_frames == 3 && g_seats == n);
+	free(s);
+	free(v);
+}
+
 int main(void)
 {
+	seats();
 	roundtrip();
 	hostile();
 	ids();
