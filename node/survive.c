@@ -378,15 +378,8 @@ static int rl_jread_contact(void *arg, Relais__ContactRecord *r)
 static int rl_jread_event(void *arg, const Relais__EventRecord *ev)
 {
 	struct rl_jread *j = arg;
-	size_t len = relais__event_record__get_packed_size(ev);
-	uint8_t *buf = rl_malloc(len + 1);
-	Relais__EventRecord *copy;
+	Relais__EventRecord *copy = rl_wire_copy(&ev->base);
 
-	relais__event_record__pack(ev, buf);
-	copy = relais__event_record__unpack(NULL, len, buf);
-	free(buf);
-	if (copy == NULL)
-		return RL_EIO;
 	RL_PUSH(j->ev, j->nev, j->capev, copy);
 	return 0;
 }

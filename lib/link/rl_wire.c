@@ -229,18 +229,23 @@ void rl_wire_set_str(char **field, const char *v)
 	*field = n;
 }
 
-Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r)
+void *rl_wire_copy(const ProtobufCMessage *m)
 {
-	size_t len = relais__contact_record__get_packed_size(r);
+	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = rl_malloc(len + 1);
-	Relais__ContactRecord *c;
+	ProtobufCMessage *c;
 
-	relais__contact_record__pack(r, buf);
-	c = relais__contact_record__unpack(NULL, len, buf);
+	protobuf_c_message_pack(m, buf);
+	c = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
 	free(buf);
 	if (c == NULL)
 		abort(); /* what protobuf-c packed, it unpacks; only memory can fail here */
 	return c;
+}
+
+Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r)
+{
+	return rl_wire_copy(&r->base);
 }
 
 void rl_wire_seats_alive(Relais__Seat **v, size_t n, void (*send)(void *arg, rl_env *env), void *arg)

@@ -65,9 +65,11 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
  * string). */
 void rl_wire_set_str(char **field, const char *v);
 
-/* rl_wire_record_copy: a contact record of one's own (unpacked: every field freeable, free it
- * with relais__contact_record__free_unpacked) from r, which may live inside a received frame
- * or be built on the stack. */
+/* rl_wire_copy: a message of one's own (unpacked: every field freeable, free it with
+ * protobuf_c_message_free_unpacked or the type's free_unpacked) from m, which may live inside
+ * a received frame or be built on the stack. rl_wire_record_copy: the same for a contact
+ * record. */
+void *rl_wire_copy(const ProtobufCMessage *m);
 Relais__ContactRecord *rl_wire_record_copy(const Relais__ContactRecord *r);
 
 /* rl_wire_seats_alive hands send the seats v[0..n) as SeatsAlive envelopes of at most
