@@ -204,7 +204,7 @@ static int open_metrics(struct rl_scrape **out, const struct hub_settings *hs, c
 static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 {
 	struct rl_loop_event *evs = rl_calloc((size_t)hc->batch_max, sizeof(*evs));
-	uint64_t last_tick = 0, last_log = rl_mono_us();
+	uint64_t last_tick = 0, last_log = rl_mono_us(), last_metrics = 0;
 	int stop = 0;
 
 	while (!stop) {
@@ -245,7 +245,8 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			rl_greet_sweep(h->greet, mono, greeted, h);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
-			if (h->scrape != NULL && h->link_ticks % 10 == 1) {
+			if (h->scrape != NULL && mono - last_metrics >= 1000000u) {
+				last_metrics = mono;
 				/* once a second: what the next scrapes get */
 				rl_engine_metrics(h->engine, &h->metrics);
 				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);

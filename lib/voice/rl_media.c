@@ -456,8 +456,6 @@ static int rl_mshard_start(struct rl_media *m, unsigned i)
 	struct rl_mshard *s = &m->s[i];
 	struct epoll_event ev = {.events = EPOLLIN};
 
-	s->m = m;
-	s->index = i;
 	pthread_mutex_init(&s->mu, NULL);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

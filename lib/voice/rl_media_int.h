@@ -61,8 +61,6 @@ struct rl_mout {
 
 /* One media thread and the calls it carries (see rl_media.c). */
 struct rl_mshard {
-	struct rl_media *m;
-	unsigned index;
 	pthread_t thread;
 	int running, started;
 	pthread_mutex_t mu;
