@@ -503,7 +503,7 @@ static int rl_site_owns(struct rl_engine *e, const struct rl_req *r, const struc
 /* rl_answer_withdraw: rec (of queue qi) was answered here, but its site says the caller left
  * before any agent was connected to it (the site was frozen or cut off meanwhile): it ended
  * abandoned, and the answer is taken back from the KPIs (kpi.c). */
-static void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecord *rec)
+void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecord *rec)
 {
 	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
 

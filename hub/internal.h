@@ -272,6 +272,10 @@ void rl_contact_close(struct rl_engine *e, struct rl_contact *c, int failed, con
  * state, without an event (the site's journal brings that period's events); the caller binds
  * agents. */
 void rl_contact_take(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *j);
+/* rl_answer_withdraw: rec (of queue qi) was answered here, but its site says its caller left
+ * before any agent was connected: rec ends abandoned and the answer is taken back from the
+ * KPIs (an EV_ANSWER_WITHDRAWN event). The caller writes rec. */
+void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecord *rec);
 void rl_contact_lost(struct rl_engine *e, const struct rl_contact *c);
 void rl_contact_found(struct rl_engine *e, const struct rl_contact *c);
 int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec);

@@ -147,7 +147,8 @@ static void rl_journal_freed(struct rl_engine *e, int site, struct rl_agent *a)
 /* The hub's mark of what it counted already of a journal's contact, so that its events from
  * the journal are not counted again: "e" its enqueue (the hub knew it), "a" its answer (the
  * hub had it answered: the site's engine gave the caller to one of its own agents again),
- * "*" everything (the hub had ended it, and its end stands against the node's account). */
+ * "w" its abandonment (counted when the hub took back an answer no caller heard), "*"
+ * everything (the hub had ended it, and its end stands against the node's account). */
 static void rl_journal_counted_key(const struct rl_engine *e, int site, uint64_t journal_id, const char *contact,
                                    char *key, size_t cap)
 {
@@ -163,19 +164,35 @@ static void rl_journal_counted(struct rl_engine *e, int site, uint64_t journal_i
 	rl_store_mark_put(e->store, RL_MARK_JOURNAL, key, what, e->now);
 }
 
+/* rl_journal_unheard: the hub answered rec (an agent elsewhere accepted it as the site came
+ * back), but the site's engine saw its caller leave before that (j): no caller heard that
+ * answer. */
+static int rl_journal_unheard(const Relais__ContactRecord *j, const Relais__ContactRecord *rec)
+{
+	return j->state == RELAIS__CONTACT_STATE__CONTACT_ENDED &&
+	       j->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED && j->answered_us == 0 && rec->answered_us != 0;
+}
+
 /* rl_journal_known_take: j is a contact the hub knew (c and rec, its own): it becomes what
- * the node says, unless the hub ended it already - then the hub's word stands. */
+ * the node says, unless the hub ended it already - then the hub's word stands. Either way an
+ * answer of the hub's that no caller heard is taken back. */
 static void rl_journal_known_take(struct rl_engine *e, int site, uint64_t journal_id, const Relais__ContactRecord *j,
                                   Relais__ContactRecord *mine, struct rl_contact *c, Relais__ContactRecord *rec)
 {
+	int unheard = rl_journal_unheard(j, rec);
+
+	if (unheard)
+		rl_answer_withdraw(e, rl_queue_idx(e, rec->queue_id ? rec->queue_id : ""), rec);
 	if (c != NULL && !c->ended) {
 		struct rl_agent *was = c->agent;
-		rl_journal_counted(e, site, journal_id, j->contact_id, rec->answered_us ? "ea" : "e");
+		rl_journal_counted(e, site, journal_id, j->contact_id, unheard ? "eaw" : rec->answered_us ? "ea" : "e");
 		rl_wire_set_str(&mine->contact_id, c->id);
 		rl_contact_take(e, c, mine);
 		rl_journal_freed(e, site, was);
 	} else {
 		rl_journal_counted(e, site, journal_id, j->contact_id, "*");
+		if (unheard)
+			rl_store_put_contact(e->store, rec, 0);
 		relais__contact_record__free_unpacked(mine, NULL);
 	}
 	rl_contact_drop(c, rec);
@@ -228,7 +245,8 @@ static int rl_journal_twice(struct rl_engine *e, int site, uint64_t journal_id, 
 		return 0;
 	return strchr(what, '*') != NULL ||
 	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED && strchr(what, 'e') != NULL) ||
-	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED && strchr(what, 'a') != NULL);
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED && strchr(what, 'a') != NULL) ||
+	       (ev->type == RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED && strchr(what, 'w') != NULL);
 }
 
 /* rl_journal_event logs one of the period's events as it happened, if it is the site's and

@@ -48,7 +48,8 @@ static const char *conf(void)
 	    "tenants = ( { id = \"telco\"; } );\n"
 	    "operators = ( { id = \"noc\"; role = \"noc\"; key = \"%s\"; } );\n"
 	    "queues = ( { id = \"casa.q\"; tenant = \"telco\"; skills = { billing = 1; }; sites = [ \"casablanca\" ];"
-	    " offer_timeout_s = 30; wrapup_s = 5; } );\n"
+	    " offer_timeout_s = 30; wrapup_s = 5;"
+	    " overflow = ( { after_s = 2; widen = [ \"all_sites\" ]; } ); } );\n"
 	    "agents = (\n"
 	    " { id = \"c1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; site = \"casablanca\"; secret_hash = "
 	    "\"%s\"; },\n"
@@ -490,6 +491,45 @@ static void test_left_relay(void)
 	ht_close(&h);
 }
 
+/* A waiting caller the site's engine saw leave while the hub was lost, accepted at the hub
+ * by another site's agent before the journal said so: no caller heard that answer. Whether
+ * the hub's call is still on at the handover or already over, the answer is taken back and
+ * the caller counted abandoned, once. */
+static void test_withdrawn(int hangup_first)
+{
+	struct journal j = {0};
+	Relais__ContactRecord *jc;
+	char id[32];
+	uint64_t t0;
+
+	start();
+	submit(CASA, "w1", "+212600000051", id);
+	t0 = h.now;
+	casa_silent = 1;
+	pass(3);
+	casa_silent = 0;
+	ht_hello(&h, CASA, RELAIS__ROLE__ROLE_NODE, "casablanca");
+	register_node(CASA, 1, 1, 81);
+	set_state(FES, F1_CHAN, s_f1, ST(READY));
+	RL_REQUIRE(strcmp(offered_to(FES, F1_CHAN), id) == 0);
+	answer(FES, F1_CHAN, s_f1, id);
+	RL_REQUIRE(queue()->answered == 1);
+	if (hangup_first)
+		RL_REQUIRE(hangup(FES, F1_CHAN, s_f1, id) == 0);
+	jc = jcontact(&j, id, "w1", CS(ENDED), "", t0);
+	jc->outcome = OUT(ABANDONED);
+	jc->answered_us = 0;
+	jc->ended_us = t0 + 4000000;
+	jc->disposition = NULL;
+	jevent(&j, RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED, id, t0 + 4000000, 4000);
+	RL_CHECK(send_part(CASA, &j, 81, 0, 1) == 0);
+	RL_CHECK(queue()->offered == 1);
+	RL_CHECK(queue()->answered == 0);
+	RL_CHECK(queue()->abandoned == 1);
+	RL_CHECK(agent("f1")->state != ST(BUSY));
+	ht_close(&h);
+}
+
 /* A journal that is not the site's to give, or malformed, changes nothing. */
 static void test_refused(void)
 {
@@ -518,6 +558,8 @@ int main(void)
 	test_register_before_journal();
 	test_counted();
 	test_left_relay();
+	test_withdrawn(0);
+	test_withdrawn(1);
 	test_refused();
 	return rltest_done();
 }
