@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "engine.h"
@@ -200,6 +201,32 @@ static int open_metrics(struct rl_scrape **out, const struct hub_settings *hs, c
 	return rv;
 }
 
+/*
+ * Commit grouping that follows the rate: each batch is one commit (an fsync), and at a
+ * moderate rate a batch taken as soon as frames wait holds a contact or two, so the fsync,
+ * not the work, sets the cost. When frames were already waiting (traffic is steady) and the
+ * batch is small, the loop waits HUB_LINGER_US once more for those on their way. An idle
+ * hub (the first frame after a pause) and full batches never wait.
+ */
+#define HUB_LINGER_US    1000 /* the most a batch waits: bounds the latency it adds */
+#define HUB_LINGER_BELOW 32   /* frames: a batch this small may wait */
+#define HUB_STEADY_US    200  /* the wait for the batch's first frame was this short */
+
+/* hub_gather takes a batch into evs (up to max): the frames waiting, else the first to come
+ * within 100 ms, grouped as above. Returns the count (0: timer tick), -1 once stopped. */
+static int hub_gather(struct hub *h, struct rl_loop_event *evs, int max)
+{
+	uint64_t t0 = rl_mono_us();
+	int n = rl_loop_wait(h->loop, 100, evs, max), more;
+	struct timespec linger = {0, HUB_LINGER_US * 1000L};
+
+	if (n <= 0 || n >= HUB_LINGER_BELOW || n >= max || rl_mono_us() - t0 > HUB_STEADY_US)
+		return n;
+	nanosleep(&linger, NULL);
+	more = rl_loop_wait(h->loop, 0, evs + n, max - n);
+	return more > 0 ? n + more : n; /* stopped: the next wait says so */
+}
+
 /* hub_run is the loop; returns the exit code. */
 static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 {
@@ -209,7 +236,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 
 	while (!stop) {
 		/* Timers tick every 100 ms; frames are taken as they come, up to batch_max. */
-		int n = rl_loop_wait(h->loop, 100, evs, hc->batch_max);
+		int n = hub_gather(h, evs, hc->batch_max);
 		if (n < 0)
 			break;
 		if (rl_engine_begin(h->engine, rl_wall_us()) != RL_OK) {
