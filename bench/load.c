@@ -81,7 +81,7 @@ static struct rl_loop *loop;
 static struct admin adm;
 static MDB_env *hubenv; /* the hub's store, read-only: its transaction ids */
 static struct bagent *agents;
-static int nagents, idle;
+static int nagents, idle, per_frame;
 static uint64_t *lat_offer, *lat_ack, *lat_rt;
 static size_t nlat_rt;
 static size_t nlat_offer, nlat_ack, cap_lat = 4000000;
@@ -428,13 +428,21 @@ static long proc_kb(int pid, const char *field)
 	return v;
 }
 
+/* pump handles the links' events for up to ms. Like relais-node, each emulated node sends
+ * what one batch of events makes it send as one message (unless --per-frame). */
 static void pump(int ms)
 {
 	struct rl_loop_event evs[512];
 	int n = rl_loop_wait(loop, ms, evs, 512);
 
+	for (int i = 0; i < NNODES && !per_frame; i++)
+		if (nodes[i] != NULL)
+			rl_client_cork(nodes[i]);
 	for (int i = 0; i < n; i++)
 		handle(evs[i].src, evs[i].msg);
+	for (int i = 0; i < NNODES; i++)
+		if (nodes[i] != NULL)
+			rl_client_flush(nodes[i]);
 }
 
 static void tick_links(void)
@@ -557,6 +565,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			idle = 1;
 			continue;
 		}
+		if (strcmp(argv[i], "--per-frame") == 0) {
+			per_frame = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			return 2;
 		const char *v = argv[++i], *k = argv[i - 1];
@@ -587,7 +599,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->url == NULL || o->keys == NULL || nagents <= 0) {
 		fprintf(stderr, "usage: relais-bench-load --connect URL --hub-pid PID --keys DIR --agents N [--rate R] "
-		                "[--seconds S] [--idle] [--data HUB_DATA_DIR] [--blip-ms MS]\n"
+		                "[--seconds S] [--idle] [--per-frame] [--data HUB_DATA_DIR] [--blip-ms MS]\n"
 		                "       DIR holds casablanca.key, fes.key and dakar.key (relaisctl keygen), and\n"
 		                "       admin.key for the admin link (status latency, the hub's commit count)\n");
 		return 2;

@@ -77,6 +77,8 @@ void rl_node_flush(struct rl_node *n)
 {
 	rl_alone_run(n);
 	n->ctr.dropped_down += rl_bundler_flush(n->down, n->lsock);
+	n->ctr.dropped_up += rl_client_flush(n->hub);
+	rl_client_cork(n->hub); /* until the next flush: one message to the hub per batch */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -887,6 +889,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	}
 	if ((rv = rl_client_open(&n->hub, &o, loop, RL_NODE_TAG_HUB)) != RL_OK)
 		goto fail;
+	rl_client_cork(n->hub);
 	*out = n;
 	return RL_OK;
 fail:
@@ -930,6 +933,7 @@ void rl_node_close(struct rl_node *n)
 			n->sources[i]->ops->stop(n->sources[i]);
 	nng_close(n->lsock);
 	rl_greet_close(n->greet);
+	rl_client_flush(n->hub); /* what the sources said as they stopped */
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
 	rl_node_plan_close(n->plans);

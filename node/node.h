@@ -52,7 +52,9 @@ struct rl_source *rl_node_source_ctl(struct rl_node *n);
 /* rl_node_event handles one loop event of the node's sockets. */
 void rl_node_event(struct rl_node *n, struct rl_loop_event *ev);
 
-/* rl_node_flush sends what the events handled so far produced for local links. */
+/* rl_node_flush sends what the events handled so far produced, for local links and for the
+ * hub (each as one message where it can: the hub's link is corked between flushes). Call it
+ * after each batch of events. */
 void rl_node_flush(struct rl_node *n);
 
 /* rl_node_tick: link upkeep and the sources' timers. */

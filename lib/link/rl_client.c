@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rl_alloc.h"
+#include "rl_bundle.h"
 #include "rl_err.h"
 #include "rl_key.h"
 #include "rl_log.h"
@@ -60,6 +61,9 @@ struct rl_client {
 
 	struct rl_pending *buckets[RL_CLIENT_BUCKETS];
 	unsigned npending;
+
+	struct rl_bundler *out; /* while corked: what is sent, until rl_client_flush */
+	int corked;
 };
 
 static void rl_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -190,6 +194,8 @@ static int rl_client_send_raw(struct rl_client *c, const uint8_t *buf, size_t le
 	nng_msg *m;
 	int rv;
 
+	if (c->corked && rl_bundler_add(c->out, 0, buf, len) == RL_OK)
+		return RL_OK;
 	if (nng_msg_alloc(&m, len) != 0)
 		rl_oom(len);
 	memcpy(nng_msg_body(m), buf, len);
@@ -638,10 +644,26 @@ unsigned rl_client_take_pending(struct rl_client *c, int (*take)(void *cookie, u
 	return n;
 }
 
+void rl_client_cork(struct rl_client *c)
+{
+	if (c->out == NULL)
+		rl_bundler_create(&c->out);
+	c->corked = 1;
+}
+
+unsigned rl_client_flush(struct rl_client *c)
+{
+	if (!c->corked)
+		return 0;
+	c->corked = 0;
+	return rl_bundler_flush(c->out, c->sock);
+}
+
 void rl_client_close(struct rl_client *c)
 {
 	if (c == NULL)
 		return;
+	rl_bundler_destroy(c->out);
 	if (!rl_client_close_sock(c)) {
 		unsigned i = atomic_fetch_add(&rl_client_nabandoned, 1);
 		rl_log(RL_LOG_WARNING, "link close did not finish in %d ms url=%s: left to nng", RL_CLIENT_CLOSE_MS,

@@ -87,6 +87,17 @@ int rl_client_send(struct rl_client *c, rl_env *env);
  */
 int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **env, void **cookie, int *is_reply);
 
+/*
+ * rl_client_cork collects what c sends from now on (requests, re-sends, rl_client_send) and
+ * rl_client_flush sends the collection as one Bundle (in frames of at most 64 KiB; a lone
+ * frame as is) and stops collecting. A loop that corks while it handles a batch of events
+ * sends the server one message per batch instead of one per frame: the server's I/O threads
+ * and the switches to its engine are paid per message. rl_client_flush returns the frames
+ * that could not be sent (requests among them go again on their re-send timer).
+ */
+void rl_client_cork(struct rl_client *c);
+unsigned rl_client_flush(struct rl_client *c);
+
 /* rl_client_tick sends due re-sends, hellos and heartbeats. Call every <= 100 ms. */
 void rl_client_tick(struct rl_client *c);
 
