@@ -26,6 +26,7 @@ enum { TAG_SERVER = 1, TAG_CLIENT = 2 };
 struct server {
 	nng_socket sock;
 	unsigned hellos, requests, drop_first; /* drop_first: ignore the first copy of each request */
+	unsigned frames;                       /* every frame received, bundled or not */
 	uint64_t last_req;
 	uint32_t last_pipe; /* the pipe of the last request */
 };
@@ -49,6 +50,7 @@ static void server_handle(struct server *s, nng_msg *m)
 		return;
 	}
 	nng_msg_free(m);
+	s->frames++;
 	s->last_pipe = pipe;
 	rl_env_init(&out);
 	out.req_id = env->req_id;
@@ -121,6 +123,38 @@ static void peer_ip(uint32_t pipe)
 	RL_CHECK(rl_link_peer_ip(0x7ffffff0u, &ss) == RL_ENOENT);
 }
 
+/* rx_msgs: the messages socket s has received (nng's statistic). */
+static uint64_t rx_msgs(nng_socket s)
+{
+	nng_stat *root, *st;
+	uint64_t v = 0;
+
+	RL_REQUIRE(nng_stats_get(&root) == 0);
+	if ((st = nng_stat_find_socket(root, s)) != NULL && (st = nng_stat_find(st, "rx_msgs")) != NULL)
+		v = nng_stat_value(st);
+	nng_stats_free(root);
+	return v;
+}
+
+/* corked: two requests sent while corked reach the server as one message and are answered
+ * as two; whatever else the client sent meanwhile (a heartbeat) went as its own. */
+static void corked(struct rl_loop *loop, struct server *s, struct rl_client *c, struct client_seen *seen)
+{
+	uint64_t msgs = rx_msgs(s->sock);
+	unsigned frames = s->frames, want = seen->replies + 2;
+
+	s->drop_first = 0;
+	rl_client_cork(c);
+	request(c, NULL);
+	request(c, NULL);
+	RL_CHECK(s->frames == frames); /* held */
+	RL_CHECK(rl_client_flush(c) == 0);
+	pump(loop, s, c, seen, want, 5000);
+	RL_CHECK(seen->replies == want);
+	RL_CHECK(s->frames - frames >= 2);
+	RL_CHECK(rx_msgs(s->sock) - msgs == s->frames - frames - 1);
+}
+
 static void exchange(const char *url, const struct rl_tls *stls, const struct rl_tls *ctls)
 {
 	struct rl_loop *loop;
@@ -152,6 +186,7 @@ static void exchange(const char *url, const struct rl_tls *stls, const struct rl
 	RL_CHECK(seen.replies == 2);
 	RL_CHECK(s.requests == before + 2);
 
+	corked(loop, &s, c, &seen);
 	rl_loop_destroy(loop);
 	rl_client_close(c);
 	nng_close(s.sock);
