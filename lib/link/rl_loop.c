@@ -37,63 +37,72 @@ struct rl_loop {
 	struct rl_loop_rx rx[RL_LOOP_MAX_SOCKETS];
 };
 
-/* Called with mtx held. */
+/* Called with mtx held. The caller wakes the owner when the ring was
+ * empty: only then can the owner be waiting, and a wake per frame would cost a futex call
+ * each and have the owner block on the mutex its waker still holds. */
 static int rl_loop_push(struct rl_loop *l, const struct rl_loop_event *ev)
 {
 	if (l->count == RL_LOOP_INBOX)
 		return RL_EFULL;
 	l->ring[(l->head + l->count) % RL_LOOP_INBOX] = *ev;
 	l->count++;
-	nng_cv_wake1(l->cv);
 	return RL_OK;
 }
 
-static void rl_loop_rx_cb(void *arg)
+/* rl_loop_deliver pushes frames[0..n) from rx in one hold of the lock (freeing them if the
+ * loop is closing, counting those a full inbox refuses); 1 if the receive may be re-armed. */
+static int rl_loop_deliver(struct rl_loop_rx *rx, nng_msg **frames, unsigned n)
 {
-	struct rl_loop_rx *rx = arg;
 	struct rl_loop *l = rx->loop;
 	struct rl_loop_event ev = {.kind = RL_LOOP_MSG, .src = rx->tag};
-	int rv = nng_aio_result(rx->aio);
+	int wake, rearm = 1;
 
-	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-		return;
 	nng_mtx_lock(l->mtx);
 	if (l->closing) {
 		nng_mtx_unlock(l->mtx);
-		if (rv == 0)
-			nng_msg_free(nng_aio_get_msg(rx->aio));
-		return;
+		for (unsigned i = 0; i < n; i++)
+			nng_msg_free(frames[i]);
+		return 0;
 	}
-	nng_mtx_unlock(l->mtx);
-	if (rv == 0) {
-		nng_msg *frames[RL_BUNDLE_MAX_FRAMES];
-		nng_msg *msg = nng_aio_get_msg(rx->aio);
-		unsigned n = 0;
-		/* Split outside the lock: decoding a bundle is the costly part. */
-		if (!rl_bundle_split(msg, frames, RL_BUNDLE_MAX_FRAMES, &n)) {
-			frames[0] = msg;
-			n = 1;
+	wake = l->count == 0 && n > 0;
+	for (unsigned i = 0; i < n; i++) {
+		ev.msg = frames[i];
+		if (rl_loop_push(l, &ev) != RL_OK) {
+			nng_msg_free(frames[i]);
+			l->dropped++;
 		}
-		nng_mtx_lock(l->mtx);
-		for (unsigned i = 0; i < n; i++) {
-			ev.msg = frames[i];
-			if (rl_loop_push(l, &ev) != RL_OK) {
-				nng_msg_free(frames[i]);
-				l->dropped++;
-			}
-		}
-	} else {
-		nng_mtx_lock(l->mtx);
 	}
 	/* Each socket has one receive in flight; keeping RL_LOOP_RESERVE slots free lets a
 	 * completed receive (even a bundle) find room. */
 	if (l->count >= RL_LOOP_INBOX - RL_LOOP_RESERVE) {
 		rx->paused = 1;
-		nng_mtx_unlock(l->mtx);
-		return;
+		rearm = 0;
 	}
 	nng_mtx_unlock(l->mtx);
-	nng_recv_aio(rx->sock, rx->aio);
+	if (wake)
+		nng_cv_wake1(l->cv);
+	return rearm;
+}
+
+static void rl_loop_rx_cb(void *arg)
+{
+	struct rl_loop_rx *rx = arg;
+	nng_msg *frames[RL_BUNDLE_MAX_FRAMES];
+	unsigned n = 0;
+	int rv = nng_aio_result(rx->aio);
+
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	if (rv == 0) {
+		nng_msg *msg = nng_aio_get_msg(rx->aio);
+		/* Split outside the lock: decoding a bundle is the costly part. */
+		if (!rl_bundle_split(msg, frames, RL_BUNDLE_MAX_FRAMES, &n)) {
+			frames[0] = msg;
+			n = 1;
+		}
+	}
+	if (rl_loop_deliver(rx, frames, n))
+		nng_recv_aio(rx->sock, rx->aio);
 }
 
 int rl_loop_create(struct rl_loop **out)
@@ -157,10 +166,15 @@ int rl_loop_post(struct rl_loop *l, int tag, void *ptr)
 	int rv;
 
 	nng_mtx_lock(l->mtx);
-	if (l->count >= RL_LOOP_INBOX - RL_LOOP_RESERVE)
+	if (l->count >= RL_LOOP_INBOX - RL_LOOP_RESERVE) {
 		rv = RL_EFULL;
-	else
+	} else {
+		/* Woken under the lock: the owner may destroy the loop as soon as it has this
+		 * event, and a poster is not stopped the way a receive is. */
+		if (l->count == 0)
+			nng_cv_wake1(l->cv);
 		rv = rl_loop_push(l, &ev);
+	}
 	nng_mtx_unlock(l->mtx);
 	return rv;
 }
