@@ -13,28 +13,87 @@ struct rl_wire_stats rl_wire_stats;
  * small objects (each empty sub-message costs a struct), so without a cap a 64 KiB frame of
  * repeated empty entries could ask for hundreds of MiB. The budget is a multiple of the
  * largest frame; past it protobuf-c sees an allocation failure and rejects the frame.
+ *
+ * The objects of one frame live in one arena: a chain of blocks carved in order, the first
+ * holding this header and then the envelope (protobuf-c allocates the message before its
+ * fields), so rl_wire_free finds the arena from the envelope and releases a frame with a
+ * free per block instead of one per sub-message, string and list. Nothing may free or keep
+ * a part of a decoded envelope on its own.
  */
 #define RL_WIRE_ALLOC_BUDGET (RL_WIRE_MAX_FRAME * 16)
+#define RL_WIRE_ALIGN        16 /* what malloc gives: enough for any field */
+#define RL_WIRE_ROUND(n)     (((n) + RL_WIRE_ALIGN - 1) & ~(size_t)(RL_WIRE_ALIGN - 1))
+#define RL_WIRE_BLOCK        4096 /* least size of a block after the first */
 
-struct rl_wire_budget {
-	size_t used;
+struct rl_wire_block {
+	struct rl_wire_block *next;
 };
+
+struct rl_wire_arena {
+	struct rl_wire_block *more; /* blocks after the first, newest first */
+	uint8_t *cur, *end;         /* free room in the newest block */
+	size_t used;                /* bytes asked for: the budget */
+};
+
+#define RL_WIRE_ARENA_HDR RL_WIRE_ROUND(sizeof(struct rl_wire_arena))
 
 static void *rl_wire_alloc(void *data, size_t size)
 {
-	struct rl_wire_budget *b = data;
+	struct rl_wire_arena *a = data;
+	size_t need = RL_WIRE_ROUND(size);
+	uint8_t *p;
 
-	if (size > RL_WIRE_ALLOC_BUDGET || b->used > RL_WIRE_ALLOC_BUDGET - size)
+	if (size > RL_WIRE_ALLOC_BUDGET || a->used > RL_WIRE_ALLOC_BUDGET - size)
 		return NULL;
-	b->used += size;
-	/* The one allocation of lib/ that may fail (rl_alloc.h): a refusal drops the frame. */
-	return malloc(size);
+	a->used += size;
+	if (need > (size_t)(a->end - a->cur)) {
+		size_t cap = need > RL_WIRE_BLOCK ? need : RL_WIRE_BLOCK;
+		/* The one allocation of lib/ that may fail (rl_alloc.h): a refusal drops the frame. */
+		struct rl_wire_block *b = malloc(RL_WIRE_ROUND(sizeof(*b)) + cap);
+		if (b == NULL)
+			return NULL;
+		b->next = a->more;
+		a->more = b;
+		a->cur = (uint8_t *)b + RL_WIRE_ROUND(sizeof(*b));
+		a->end = a->cur + cap;
+	}
+	p = a->cur;
+	a->cur += need;
+	return p;
 }
 
 static void rl_wire_release(void *data, void *ptr)
 {
+	/* Freed with the arena: protobuf-c's scratch and a failed decode's parts stay until then. */
 	(void)data;
-	free(ptr);
+	(void)ptr;
+}
+
+/* rl_wire_arena_new: an arena whose first block has room for a frame of len bytes decoded. */
+static struct rl_wire_arena *rl_wire_arena_new(size_t len)
+{
+	/* Room for most frames in one block (structs, NULs and pointers add to the wire size);
+	 * a full 64 KiB bundle stays under glibc's mmap threshold. */
+	size_t cap = RL_WIRE_ROUND(sizeof(rl_env)) + len + len / 2 + 512;
+	struct rl_wire_arena *a = rl_malloc(RL_WIRE_ARENA_HDR + cap);
+
+	a->more = NULL;
+	a->cur = (uint8_t *)a + RL_WIRE_ARENA_HDR;
+	a->end = a->cur + cap;
+	a->used = 0;
+	return a;
+}
+
+static void rl_wire_arena_free(struct rl_wire_arena *a)
+{
+	struct rl_wire_block *b = a->more;
+
+	while (b != NULL) {
+		struct rl_wire_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	free(a);
 }
 
 static int rl_wire_pop_ok(const Relais__ScreenPop *p)
@@ -167,8 +226,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 
 int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 {
-	struct rl_wire_budget budget = {0};
-	ProtobufCAllocator alloc = {rl_wire_alloc, rl_wire_release, &budget};
+	struct rl_wire_arena *a;
+	ProtobufCAllocator alloc = {rl_wire_alloc, rl_wire_release, NULL};
 	rl_env *e;
 
 	*out = NULL;
@@ -176,10 +235,13 @@ int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 		atomic_fetch_add(&rl_wire_stats.oversized, 1);
 		return RL_ETOOBIG;
 	}
+	a = rl_wire_arena_new(len);
+	alloc.allocator_data = a;
 	e = relais__envelope__unpack(&alloc, len, buf);
+	if (e != NULL && (uint8_t *)e != (uint8_t *)a + RL_WIRE_ARENA_HDR)
+		abort(); /* protobuf-c allocates the message first; rl_wire_free relies on it */
 	if (e == NULL || e->body_case == RELAIS__ENVELOPE__BODY__NOT_SET) {
-		if (e != NULL)
-			relais__envelope__free_unpacked(e, NULL);
+		rl_wire_arena_free(a);
 		atomic_fetch_add(&rl_wire_stats.malformed, 1);
 		return RL_EPROTO;
 	}
@@ -189,7 +251,7 @@ int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 		return RL_EVERSION;
 	}
 	if (!rl_wire_bounds_ok(e)) {
-		relais__envelope__free_unpacked(e, NULL);
+		rl_wire_arena_free(a);
 		atomic_fetch_add(&rl_wire_stats.badfield, 1);
 		return RL_ERANGE;
 	}
@@ -201,7 +263,7 @@ int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 void rl_wire_free(rl_env *env)
 {
 	if (env != NULL)
-		relais__envelope__free_unpacked(env, NULL);
+		rl_wire_arena_free((struct rl_wire_arena *)(void *)((uint8_t *)env - RL_WIRE_ARENA_HDR));
 }
 
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)

@@ -50,7 +50,9 @@ extern struct rl_wire_stats rl_wire_stats;
  */
 int rl_wire_decode(const void *buf, size_t len, rl_env **out);
 
-/* rl_wire_free releases an envelope from rl_wire_decode. NULL is allowed. */
+/* rl_wire_free releases an envelope from rl_wire_decode with everything in it: its
+ * sub-messages, strings and lists share one allocation, so none of them may be freed, or
+ * kept past this call, on its own (copy what must stay). NULL is allowed. */
 void rl_wire_free(rl_env *env);
 
 /*
