@@ -9,27 +9,58 @@
 #include "rl_htab.h"
 #include "rl_wire.h"
 
-struct rl_bframe {
+/*
+ * Frames are written once, at add, straight in the form they travel in a Bundle (field
+ * "frames": tag, length, bytes) into the buffer of the slice that will carry them; a slice
+ * keeps RL_BUNDLE_HDR bytes in front for the envelope's own header, written at flush. A
+ * slice holding one frame sends that frame alone, as it is.
+ */
+#define RL_BUNDLE_HDR       16   /* >= version (2 bytes) + field 60 tag (2) + length (3) */
+#define RL_BUNDLE_FRAME_TAG 0x0a /* Bundle.frames: field 1, length-delimited */
+#define RL_BUNDLE_POOL      64   /* slice buffers kept for the next batches */
+
+struct rl_bslice {
 	uint8_t *buf;
-	size_t len;
+	size_t len, cap; /* len counts the header room */
+	unsigned n;      /* frames */
+	size_t first;    /* length of the first frame (sent alone when n == 1) */
 };
 
 struct rl_bpipe {
 	uint32_t pipe;
-	struct rl_bframe *frames;
+	struct rl_bslice *slices;
 	unsigned n, cap;
+};
+
+struct rl_bbuf {
+	uint8_t *buf;
+	size_t cap;
 };
 
 struct rl_bundler {
 	struct rl_htab pipes;
 	struct rl_bpipe **order; /* pipes in first-use order */
 	size_t norder, caporder;
+	struct rl_bbuf pool[RL_BUNDLE_POOL];
+	unsigned npool;
 };
 
 int rl_bundler_create(struct rl_bundler **out)
 {
 	*out = rl_calloc(1, sizeof(**out));
 	return RL_OK;
+}
+
+static size_t rl_varint(uint8_t *p, size_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
 }
 
 static int rl_bundler_send(nng_socket s, uint32_t pipe, const uint8_t *buf, size_t len)
@@ -49,48 +80,49 @@ static int rl_bundler_send(nng_socket s, uint32_t pipe, const uint8_t *buf, size
 	return RL_OK;
 }
 
-/* rl_send_slice sends frames[0..n): one frame as is, several as one bundle; frees them. */
-static unsigned rl_send_slice(uint32_t pipe, struct rl_bframe *frames, unsigned n, nng_socket s)
+/* rl_send_slice sends sl: its one frame as is, several as one Bundle envelope; returns the
+ * number of frames not sent. */
+static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
 {
-	unsigned failed = 0;
+	uint8_t hdr[RL_BUNDLE_HDR];
+	size_t h = 0;
 
-	if (n == 1) {
-		failed = rl_bundler_send(s, pipe, frames[0].buf, frames[0].len) != RL_OK;
-	} else if (n > 1) {
-		Relais__Bundle bundle = RELAIS__BUNDLE__INIT;
-		ProtobufCBinaryData bins[RL_BUNDLE_MAX_FRAMES];
-		rl_env env;
-		uint8_t *buf;
-		size_t len;
-		for (unsigned i = 0; i < n; i++) {
-			bins[i].data = frames[i].buf;
-			bins[i].len = frames[i].len;
-		}
-		bundle.n_frames = n;
-		bundle.frames = bins;
-		rl_env_init(&env);
-		env.body_case = RELAIS__ENVELOPE__BODY_BUNDLE;
-		env.bundle = &bundle;
-		if (rl_wire_encode(&env, &buf, &len) == RL_OK) {
-			if (rl_bundler_send(s, pipe, buf, len) != RL_OK)
-				failed = n;
-			free(buf);
-		} else {
-			failed = n;
-		}
-	}
-	for (unsigned i = 0; i < n; i++)
-		free(frames[i].buf);
-	return failed;
+	if (sl->n == 1)
+		return rl_bundler_send(s, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
+	hdr[h++] = 0x08; /* Envelope.version */
+	h += rl_varint(hdr + h, RL_WIRE_VERSION);
+	hdr[h++] = 0xe2; /* Envelope.bundle: field 60, length-delimited */
+	hdr[h++] = 0x03;
+	h += rl_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
+	memcpy(sl->buf + RL_BUNDLE_HDR - h, hdr, h);
+	if (rl_bundler_send(s, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
+		return sl->n;
+	return 0;
 }
 
-int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size_t len)
+/* rl_slice_new opens an empty slice on bp, with a buffer from the pool if there is one. */
+static struct rl_bslice *rl_slice_new(struct rl_bundler *b, struct rl_bpipe *bp)
+{
+	struct rl_bslice *sl;
+
+	if (bp->n == bp->cap) {
+		bp->cap = bp->cap ? bp->cap * 2 : 2;
+		bp->slices = rl_realloc(bp->slices, bp->cap * sizeof(*bp->slices));
+	}
+	sl = &bp->slices[bp->n++];
+	*sl = (struct rl_bslice){NULL, RL_BUNDLE_HDR, 0, 0, 0};
+	if (b->npool > 0) {
+		b->npool--;
+		sl->buf = b->pool[b->npool].buf;
+		sl->cap = b->pool[b->npool].cap;
+	}
+	return sl;
+}
+
+static struct rl_bpipe *rl_bpipe_get(struct rl_bundler *b, uint32_t pipe)
 {
 	struct rl_bpipe *bp = rl_htab_get(&b->pipes, pipe, NULL, NULL);
-	uint8_t *copy;
 
-	if (len > RL_WIRE_MAX_FRAME - 64)
-		return RL_ETOOBIG;
 	if (bp == NULL) {
 		bp = rl_calloc(1, sizeof(*bp));
 		bp->pipe = pipe;
@@ -101,16 +133,44 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
 		rl_htab_put(&b->pipes, pipe, bp);
 		b->order[b->norder++] = bp;
 	}
-	if (bp->n == bp->cap) {
-		bp->cap = bp->cap ? bp->cap * 2 : 8;
-		bp->frames = rl_realloc(bp->frames, bp->cap * sizeof(*bp->frames));
+	return bp;
+}
+
+int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size_t len)
+{
+	struct rl_bpipe *bp;
+	struct rl_bslice *sl;
+	size_t need;
+
+	if (len > RL_WIRE_MAX_FRAME - 64)
+		return RL_ETOOBIG;
+	bp = rl_bpipe_get(b, pipe);
+	sl = bp->n > 0 ? &bp->slices[bp->n - 1] : NULL;
+	/* A slice respects the bundle's frame count and the frame size bound (8 bytes of
+	 * room per frame for its tag and length). */
+	if (sl == NULL || (sl->n > 0 && (sl->n == RL_BUNDLE_MAX_FRAMES || sl->len + len + 8 >= RL_WIRE_MAX_FRAME)))
+		sl = rl_slice_new(b, bp);
+	need = sl->len + len + 8;
+	if (need > sl->cap) {
+		sl->cap = sl->cap * 2 > need ? sl->cap * 2 : need + 1024;
+		sl->buf = rl_realloc(sl->buf, sl->cap);
 	}
-	copy = rl_malloc(len);
-	memcpy(copy, buf, len);
-	bp->frames[bp->n].buf = copy;
-	bp->frames[bp->n].len = len;
-	bp->n++;
+	sl->buf[sl->len++] = RL_BUNDLE_FRAME_TAG;
+	sl->len += rl_varint(sl->buf + sl->len, len);
+	memcpy(sl->buf + sl->len, buf, len);
+	sl->len += len;
+	if (sl->n++ == 0)
+		sl->first = len;
 	return RL_OK;
+}
+
+/* rl_slice_done returns sl's buffer to the pool (or frees it). */
+static void rl_slice_done(struct rl_bundler *b, struct rl_bslice *sl)
+{
+	if (b->npool < RL_BUNDLE_POOL)
+		b->pool[b->npool++] = (struct rl_bbuf){sl->buf, sl->cap};
+	else
+		free(sl->buf);
 }
 
 unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s)
@@ -119,23 +179,12 @@ unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s)
 
 	for (size_t i = 0; i < b->norder; i++) {
 		struct rl_bpipe *bp = b->order[i];
-		unsigned start = 0;
-		/* Slices that respect the bundle's frame count and the frame size bound. */
-		while (start < bp->n) {
-			size_t bytes = 16;
-			unsigned k = start;
-			while (k < bp->n && k - start < RL_BUNDLE_MAX_FRAMES &&
-			       bytes + bp->frames[k].len + 8 < RL_WIRE_MAX_FRAME) {
-				bytes += bp->frames[k].len + 8;
-				k++;
-			}
-			if (k == start)
-				k = start + 1;
-			failed += rl_send_slice(bp->pipe, bp->frames + start, k - start, s);
-			start = k;
+		for (unsigned k = 0; k < bp->n; k++) {
+			failed += rl_send_slice(bp->pipe, &bp->slices[k], s);
+			rl_slice_done(b, &bp->slices[k]);
 		}
 		rl_htab_del(&b->pipes, bp->pipe, bp);
-		free(bp->frames);
+		free(bp->slices);
 		free(bp);
 	}
 	b->norder = 0;
@@ -148,10 +197,12 @@ void rl_bundler_destroy(struct rl_bundler *b)
 		return;
 	for (size_t i = 0; i < b->norder; i++) {
 		for (unsigned k = 0; k < b->order[i]->n; k++)
-			free(b->order[i]->frames[k].buf);
-		free(b->order[i]->frames);
+			free(b->order[i]->slices[k].buf);
+		free(b->order[i]->slices);
 		free(b->order[i]);
 	}
+	for (unsigned i = 0; i < b->npool; i++)
+		free(b->pool[i].buf);
 	rl_htab_fini(&b->pipes);
 	free(b->order);
 	free(b);
