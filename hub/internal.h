@@ -293,9 +293,19 @@ void rl_route(struct rl_engine *e);
 void rl_event(struct rl_engine *e, Relais__EventType type, const struct rl_contact *c, const struct rl_agent *a,
               uint64_t ms, const char *detail);
 void rl_event_emit(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+/* rl_event_state logs agent a's new state (its record's), with the state prev it left after ms
+ * and that state's reason: an agent's time by state is a fold over these (reports). */
+void rl_event_state(struct rl_engine *e, const struct rl_agent *a, Relais__AgentState prev, const char *prev_reason,
+                    uint64_t ms);
 
 /* kpi.c */
 void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+/* rl_kpi_add folds event ev into counters st of a queue whose service level counts answers
+ * within sl_s; rl_kpi_rates derives the service level (answered within sl_s over answered
+ * and abandoned; 1 with neither), the average speed of answer and handle time (0 without
+ * calls). Live KPIs and reports both count with these, and only these. */
+void rl_kpi_add(struct rl_qstats *st, uint32_t sl_s, const Relais__EventRecord *ev);
+void rl_kpi_rates(const struct rl_qstats *st, double *sl, double *asa_ms, double *aht_ms);
 void rl_kpi_day(struct rl_engine *e, struct rl_queue *q);
 uint32_t rl_queue_workers(const struct rl_engine *e, int qi);
 uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers);
