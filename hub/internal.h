@@ -17,6 +17,7 @@
  *   media.c      media plans, quality reports, recently ended calls
  *   push.c       what agents and sites are told (offers, agent status, contact updates)
  *   status.c     status replies
+ *   report.c     reports: requests checked and scoped here, folded on a worker (report_fold.c)
  *   site.c       site nodes: links, liveness (lost, back, restarted), registration
  *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
  *   dialplan.c   the dial plan held here and pushed to every node
@@ -45,6 +46,7 @@
 
 #define RL_RECENT_CALLS 64 /* ended calls kept with their quality for status */
 #define RL_LOCKS        4096
+#define RL_REPORT_CACHE 2 /* finished reports kept for their next pages */
 
 /* A call that ended, for `relaisctl status calls`. */
 struct rl_recent {
@@ -151,6 +153,12 @@ struct rl_engine {
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
 	struct rl_recent recent[RL_RECENT_CALLS];
 	unsigned nrecent;
+
+	/* Reports (report.c): folded off this thread, kept a while for their next pages. */
+	rl_engine_report_fn report;
+	void *report_arg;
+	unsigned reports_pending;
+	struct rl_report_job *reports[RL_REPORT_CACHE];
 };
 
 /* A request in the gate: who asked, and where the answer goes. */
@@ -342,6 +350,11 @@ void rl_push_gone(struct rl_engine *e, int site, const char *id);
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 /* queue i's row as an unscoped status shows it (metrics.c reads the same) */
 void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x);
+
+/* report.c */
+void rl_h_report(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+/* rl_report_forget frees the finished reports kept (the engine closes). */
+void rl_report_forget(struct rl_engine *e);
 
 /* site.c */
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);
