@@ -3,8 +3,8 @@
  * agents and two calls, whose every figure is known in advance - agents' time by state and
  * not-ready reason cut at quarter hours, occupancy, the queue's offered, answered, abandoned
  * by wait, service level, ASA and AHT, the tenants' billing with a shared agent's hours split -
- * and the day's report equal to the live status; scopes as StatusRequest's; long reports in
- * pages. Real LMDB, real codec, the fold the hub's worker runs.
+ * and the day's report equal to the live status; scopes as StatusRequest's; transfers; long
+ * reports in pages. Real LMDB, real codec, the fold the hub's worker runs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +41,7 @@ static const char *conf(void)
 	    "queues = (\n"
 	    " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; }; wrapup_s = 30;"
 	    "   offer_timeout_s = 10; sl_seconds = 20; },\n"
+	    " { id = \"telco.tech\"; tenant = \"telco\"; skills = { tech = 1; }; },\n"
 	    " { id = \"bank.cards\"; tenant = \"bank\"; skills = { cards = 1; }; sl_seconds = 10; } );\n"
 	    "agents = (\n"
 	    " { id = \"a1\"; tenants = [ \"telco\" ]; skills = { billing = 5; }; secret_hash = \"%s\"; },\n"
@@ -228,6 +229,29 @@ static void test_scopes(void)
 	RL_CHECK(ht_error(report(CTL, RELAIS__REPORT_BY__REPORT_BY_QUEUE, T, 0, 60, NULL, 0)) == ERR(BAD_REQUEST));
 }
 
+/* a call sent to another queue: a transfer (and handled) in the first, offered in the second */
+static void test_transfer(void)
+{
+	uint64_t t = h.now;
+	const rl_env *a = ht_submit(&h, CTL, "c3", "telco", "telco.billing", "+212602");
+	const Relais__ReportRow *billing, *tech;
+	char c3[32];
+
+	RL_REQUIRE(ht_error(a) == 0);
+	snprintf(c3, sizeof(c3), "%s", a->submit_contact_ok->contact_id);
+	advance(1);
+	RL_REQUIRE(ht_error(ht_answer(&h, AGENT, s_a1, c3, 1)) == 0);
+	advance(10);
+	RL_REQUIRE(ht_error(ht_transfer(&h, AGENT, s_a1, c3, "telco.tech", NULL)) == 0);
+	advance(1);
+	a = report(CTL, RELAIS__REPORT_BY__REPORT_BY_QUEUE, t, 0, 0, NULL, 0);
+	billing = row(a, t, "telco.billing");
+	tech = row(a, t, "telco.tech");
+	RL_REQUIRE(billing != NULL && tech != NULL);
+	RL_CHECK(billing->transfers == 1 && billing->handled == 1 && billing->answered == 1 && billing->offered == 1);
+	RL_CHECK(tech->offered == 1 && tech->answered == 0 && tech->transfers == 0);
+}
+
 /* a report longer than a frame comes in pages, all from one fold */
 static void test_pages(void)
 {
@@ -258,7 +282,7 @@ static void test_pages(void)
 		RL_REQUIRE(ht_error(r) == 0 && r->report_reply->page == p && r->report_reply->n_rows > 0);
 		rows += r->report_reply->n_rows;
 	}
-	RL_CHECK(rows == 3001); /* and telco.billing */
+	RL_CHECK(rows == 3002); /* and telco.billing, telco.tech */
 	RL_CHECK(ht_error(report(CTL, RELAIS__REPORT_BY__REPORT_BY_QUEUE, T, to, 0, NULL, pages)) == ERR(BAD_REQUEST));
 	/* a viewer of bank sees none of telco's rows, nor their pages */
 	r = report(VIEW, RELAIS__REPORT_BY__REPORT_BY_QUEUE, T, to, 0, NULL, 0);
@@ -273,6 +297,7 @@ int main(void)
 	test_queue();
 	test_billing();
 	test_scopes();
+	test_transfer();
 	test_pages();
 	ht_close(&h);
 	return rltest_done();
