@@ -171,7 +171,8 @@ static int cmd_gen(const char *dir, uint64_t day_us, uint32_t contacts, uint32_t
 		uint64_t t = day_us + (uint64_t)rnd(&g, 86000) * S;
 		uint8_t q = (uint8_t)rnd(&g, 3);
 		add(&g, (struct gev){t, c, 0, 0, RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED, 0, 0, q});
-		add(&g, (struct gev){t + (uint64_t)wait * 1000u, c, 0, wait, RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED, 0, 0, q});
+		add(&g, (struct gev){t + (uint64_t)wait * 1000u, c, 0, wait, RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED,
+		                     0, 0, q});
 	}
 	qsort(g.v, g.n, sizeof(*g.v), gev_cmp);
 	if ((rv = rl_store_open(&s, dir, 16384)) != RL_OK)

@@ -14,6 +14,7 @@
 #include "report.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_log.h"
 
 #define RL_REPORT_PENDING 2                     /* reports asked of the worker and not back yet */
 #define RL_REPORT_KEEP_US 300000000ULL          /* a finished report serves its pages this long */
@@ -156,6 +157,12 @@ void rl_engine_report_done(struct rl_engine *e, struct rl_report_job *job)
 		return;
 	}
 	job->done_us = e->now;
+	rl_log(RL_LOG_INFO,
+	       "report by=%d from_us=%llu to_us=%llu interval_s=%u rows=%zu pages=%u events=%llu took_ms=%llu "
+	       "operator=%s",
+	       (int)job->by, (unsigned long long)job->from_us, (unsigned long long)job->to_us, job->interval_s,
+	       job->nrows, job->pages, (unsigned long long)job->events, (unsigned long long)(job->took_us / 1000u),
+	       r.peer != NULL && r.peer->op >= 0 && r.peer->op < e->noperators ? e->operators[r.peer->op].id : "-");
 	rl_report_reply(e, &r, job, job->page);
 	for (int i = 1; i < RL_REPORT_CACHE; i++)
 		if (e->reports[i] == NULL ||
