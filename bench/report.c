@@ -130,7 +130,8 @@ static int write_all(struct rl_store *s, const struct gen *g)
 		ev.ts_us = x->ts;
 		ev.type = x->type;
 		ev.wait_ms = x->ms;
-		if (x->agent || x->type == RELAIS__EVENT_TYPE__EV_AGENT_STATE) {
+		if (x->type != RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED &&
+		    x->type != RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED) { /* an agent's event */
 			snprintf(aid, sizeof(aid), "a%06u", x->agent);
 			ev.agent_id = aid;
 			ev.site_id = (char *)(x->agent % 2 ? "casablanca" : "dakar");
