@@ -37,4 +37,7 @@ rl_env *ctl_ask(struct ctl *c, rl_env *env, int *rv);
 int ctl_cmd_site(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 
+/* report.c: `report`, the hub's reports as CSV or JSON; returns the exit status. */
+int ctl_cmd_report(struct ctl *c, int argc, char **argv);
+
 #endif

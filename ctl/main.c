@@ -1,5 +1,5 @@
 /*
- * relaisctl - status, agent state, contact submission, the NOC's site commands, secret hashing.
+ * relaisctl - status, agent state, contact submission, the NOC's site commands, reports, secret hashing.
  *
  *   relaisctl [--connect URL] [--ca F --cert F --key F] [--operator ID --operator-key F] [--json]
  *             [--timeout S] COMMAND ...
@@ -13,6 +13,8 @@
  *     site failover SITE [--to SITE|home] --reason TEXT [--force]
  *     site failback SITE --reason TEXT
  *     audit [--since SECONDS_AGO] [--limit N]   (the site commands given, oldest first)
+ *     report [queue|agent|tenant|site|billing] [--day D | --from T [--to T]]
+ *            [--interval 15m|hour|day|all] [--tenant T] [--csv]   (from the hub's event log)
  *     drain on|off                 (at a node: its local drain, while the hub is out of reach)
  *     hash-secret [--min]          (reads the secret on standard input)
  *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
@@ -66,6 +68,10 @@ int ctl_usage(void)
 	    "                        (site commands go to the hub, which tells the site's node and audits them;\n"
 	    "                         --force stops the last site still taking calls)\n"
 	    "  audit [--since SECONDS_AGO] [--limit N]   (the site commands given and refused, oldest first)\n"
+	    "  report [queue|agent|tenant|site|billing] [--day YYYY-MM-DD | --from T [--to T]]\n"
+	    "         [--interval 15m|hour|day|all] [--tenant T] [--csv]\n"
+	    "                        (from the hub's event log; T: YYYY-MM-DD[THH:MM[:SS]] UTC or epoch seconds;\n"
+	    "                         default today, a row per day; CSV, or JSON with --json)\n"
 	    "  drain on|off          (at a node: refuse new carrier calls with 503 / take them again; the node's\n"
 	    "                         own tool for when the hub is out of reach, not audited: prefer site drain)\n"
 	    "  hash-secret [--min]   (secret on standard input)\n"
@@ -484,6 +490,8 @@ int main(int argc, char **argv)
 		return ctl_cmd_site(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "audit") == 0)
 		return ctl_cmd_audit(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "report") == 0)
+		return ctl_cmd_report(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "drain") == 0)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)

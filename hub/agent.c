@@ -94,6 +94,11 @@ void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a)
 
 void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason)
 {
+	Relais__AgentState prev = a->rec->state;
+	uint64_t since = a->rec->state_since_us;
+	char prev_reason[RL_WIRE_MAX_ID + 1];
+
+	snprintf(prev_reason, sizeof(prev_reason), "%s", a->rec->reason ? a->rec->reason : "");
 	if (a->rec->state == RELAIS__AGENT_STATE__AGENT_READY)
 		rl_router_unready(e->queues, e->nqueues, a);
 	if (!rl_agent_live(a) && st != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
@@ -111,7 +116,7 @@ void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st
 			rl_router_ready(e->queues, e->nqueues, a);
 	}
 	rl_dirty_agent(e, a);
-	rl_event(e, RELAIS__EVENT_TYPE__EV_AGENT_STATE, NULL, a, 0, reason);
+	rl_event_state(e, a, prev, prev_reason, since && e->now > since ? (e->now - since) / 1000u : 0);
 }
 
 /* rl_agent_login: a logged-out agent comes in, not ready, counted at its site. */

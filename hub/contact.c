@@ -150,6 +150,8 @@ static Relais__EventType rl_ended_event(struct rl_engine *e, const struct rl_con
 		return RELAIS__EVENT_TYPE__EV_CONTACT_FAILED;
 	if (c->rec->answered_us)
 		*ms = (e->now - c->rec->answered_us) / 1000u;
+	if (c->rec->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_TRANSFERRED && c->rec->answered_us)
+		return RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED; /* sent to a number: a transfer too */
 	return RELAIS__EVENT_TYPE__EV_CONTACT_ENDED;
 }
 
@@ -510,6 +512,7 @@ void rl_answer_withdraw(struct rl_engine *e, int qi, Relais__ContactRecord *rec)
 	rec->outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED;
 	rl_wire_set_str(&rec->end_reason, RL_NEVER_CONNECTED);
 	ev.ts_us = rec->answered_us;
+	ev.logged_us = e->now; /* logged after its time: readers find it by this (store.c) */
 	ev.type = RELAIS__EVENT_TYPE__EV_ANSWER_WITHDRAWN;
 	ev.contact_id = rec->contact_id;
 	ev.queue_id = rec->queue_id;

@@ -59,6 +59,7 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(ADMIN_SET_AGENT_STATE)] = {"AdminSetAgentState", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_CW, rl_h_admin_state},
     [RL_B(SITE_COMMAND)] = {"SiteCommand", RL_WHO_ADMIN | RL_WHO_NOC, RL_CW, rl_h_site_command},
     [RL_B(AUDIT_REQUEST)] = {"AuditRequest", RL_WHO_ADMIN | RL_WHO_NOC, RL_REQ_CACHED, rl_h_audit},
+    [RL_B(REPORT_REQUEST)] = {"ReportRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_report},
     [RL_B(SITE_MODEL)] = {"SiteModel", RL_WHO_NODE, RL_REQ_CACHED, rl_h_site_model},
     [RL_B(SITE_JOURNAL)] = {"SiteJournal", RL_WHO_NODE, RL_CW, rl_h_site_journal},
 };
@@ -424,6 +425,7 @@ void rl_engine_close(struct rl_engine *e)
 		return;
 	if (e->store != NULL)
 		rl_engine_abort(e);
+	rl_report_forget(e);
 	for (size_t i = 0; i < e->contact_by_id.cap; i++) {
 		struct rl_contact *c = e->contact_by_id.ents[i].val;
 		if (c != NULL) {

@@ -112,6 +112,15 @@ void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite)
 typedef int (*rl_engine_addr_fn)(void *arg, uint32_t pipe, char *ip, size_t cap);
 void rl_engine_set_addr_fn(struct rl_engine *e, rl_engine_addr_fn fn, void *arg);
 
+/* Reports are folded off the engine's thread (report.h): the engine hands each checked
+ * ReportRequest to fn as a job (fn owns it) and takes it back, folded, in
+ * rl_engine_report_done, inside a batch, on its own thread (the engine then owns it).
+ * Without a reporter the hub answers ReportRequest ERR_UNAVAILABLE. */
+struct rl_report_job;
+typedef void (*rl_engine_report_fn)(void *arg, struct rl_report_job *job);
+void rl_engine_set_reporter(struct rl_engine *e, rl_engine_report_fn fn, void *arg);
+void rl_engine_report_done(struct rl_engine *e, struct rl_report_job *job);
+
 void rl_engine_close(struct rl_engine *e);
 
 #endif

@@ -103,10 +103,17 @@ struct rl_list {
 	uint64_t seq;
 };
 
+/* Contacts' counters over some span: a queue's today (live), or a report's row (report_fold.c);
+ * rl_kpi_add (kpi.c) is the one fold of events into them. */
+#define RL_WAIT_BUCKETS 7 /* abandons by wait: RL_WAIT_BUCKET_S upper bounds, then longer */
+extern const uint32_t RL_WAIT_BUCKET_S[RL_WAIT_BUCKETS - 1];
 struct rl_qstats {
 	uint64_t offered, answered, answered_in_sl, abandoned;
 	uint64_t answer_wait_ms, handle_ms, handled;
-	uint32_t day; /* days since epoch the counters are for */
+	uint64_t wrap_ms;                         /* the wrap-up share of handle_ms */
+	uint64_t transfers;                       /* calls an agent sent on: another queue, or a number */
+	uint64_t abandoned_wait[RL_WAIT_BUCKETS]; /* abandons by how long the caller waited */
+	uint32_t day;                             /* days since epoch the counters are for */
 };
 
 struct rl_queue {

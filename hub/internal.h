@@ -17,6 +17,7 @@
  *   media.c      media plans, quality reports, recently ended calls
  *   push.c       what agents and sites are told (offers, agent status, contact updates)
  *   status.c     status replies
+ *   report.c     reports: requests checked and scoped here, folded on a worker (report_fold.c)
  *   site.c       site nodes: links, liveness (lost, back, restarted), registration
  *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
  *   dialplan.c   the dial plan held here and pushed to every node
@@ -45,6 +46,7 @@
 
 #define RL_RECENT_CALLS 64 /* ended calls kept with their quality for status */
 #define RL_LOCKS        4096
+#define RL_REPORT_CACHE 2 /* finished reports kept for their next pages */
 
 /* A call that ended, for `relaisctl status calls`. */
 struct rl_recent {
@@ -151,6 +153,12 @@ struct rl_engine {
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
 	struct rl_recent recent[RL_RECENT_CALLS];
 	unsigned nrecent;
+
+	/* Reports (report.c): folded off this thread, kept a while for their next pages. */
+	rl_engine_report_fn report;
+	void *report_arg;
+	unsigned reports_pending;
+	struct rl_report_job *reports[RL_REPORT_CACHE];
 };
 
 /* A request in the gate: who asked, and where the answer goes. */
@@ -297,9 +305,19 @@ void rl_route(struct rl_engine *e);
 void rl_event(struct rl_engine *e, Relais__EventType type, const struct rl_contact *c, const struct rl_agent *a,
               uint64_t ms, const char *detail);
 void rl_event_emit(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+/* rl_event_state logs agent a's new state (its record's), with the state prev it left after ms
+ * and that state's reason: an agent's time by state is a fold over these (reports). */
+void rl_event_state(struct rl_engine *e, const struct rl_agent *a, Relais__AgentState prev, const char *prev_reason,
+                    uint64_t ms);
 
 /* kpi.c */
 void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev);
+/* rl_kpi_add folds event ev into counters st of a queue whose service level counts answers
+ * within sl_s; rl_kpi_rates derives the service level (answered within sl_s over answered
+ * and abandoned; 1 with neither), the average speed of answer and handle time (0 without
+ * calls). Live KPIs and reports both count with these, and only these. */
+void rl_kpi_add(struct rl_qstats *st, uint32_t sl_s, const Relais__EventRecord *ev);
+void rl_kpi_rates(const struct rl_qstats *st, double *sl, double *asa_ms, double *aht_ms);
 void rl_kpi_day(struct rl_engine *e, struct rl_queue *q);
 uint32_t rl_queue_workers(const struct rl_engine *e, int qi);
 uint32_t rl_queue_ewt_s(const struct rl_queue *q, uint32_t position, uint32_t workers);
@@ -336,6 +354,11 @@ void rl_push_gone(struct rl_engine *e, int site, const char *id);
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 /* queue i's row as an unscoped status shows it (metrics.c reads the same) */
 void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x);
+
+/* report.c */
+void rl_h_report(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+/* rl_report_forget frees the finished reports kept (the engine closes). */
+void rl_report_forget(struct rl_engine *e);
 
 /* site.c */
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);

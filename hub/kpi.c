@@ -2,7 +2,9 @@
  * kpi.c - per-queue KPIs (offered, answered and within the service level, abandoned, answer
  * wait, handle time) and the recent handle time behind expected waits. They are a fold over
  * the event log: rl_kpi_fold takes each event as it is logged and, at start, each event of
- * the day from the store, so live figures and rebuilt ones cannot drift apart.
+ * the day from the store, so live figures and rebuilt ones cannot drift apart. Its counting
+ * is rl_kpi_add, which the reports (report_fold.c) fold the same log with: a report's day and
+ * the live status of that day agree.
  */
 #include <math.h>
 #include <string.h>
@@ -41,6 +43,18 @@ static void rl_avg_add(double *avg, uint32_t *n, double x)
 		(*n)++;
 }
 
+const uint32_t RL_WAIT_BUCKET_S[RL_WAIT_BUCKETS - 1] = {5, 10, 20, 30, 60, 120};
+
+/* rl_wait_bucket: the bucket of an abandon after wait_ms. */
+static unsigned rl_wait_bucket(uint64_t wait_ms)
+{
+	unsigned i = 0;
+
+	while (i < RL_WAIT_BUCKETS - 1 && wait_ms > (uint64_t)RL_WAIT_BUCKET_S[i] * 1000u)
+		i++;
+	return i;
+}
+
 /* rl_kpi_unanswer takes back an answer after wait_ms: the caller abandoned. */
 static void rl_kpi_unanswer(struct rl_qstats *st, uint64_t wait_ms, uint32_t sl_s)
 {
@@ -50,6 +64,49 @@ static void rl_kpi_unanswer(struct rl_qstats *st, uint64_t wait_ms, uint32_t sl_
 		st->answered_in_sl--;
 	st->answer_wait_ms -= wait_ms <= st->answer_wait_ms ? wait_ms : st->answer_wait_ms;
 	st->abandoned++;
+	st->abandoned_wait[rl_wait_bucket(wait_ms)]++;
+}
+
+void rl_kpi_add(struct rl_qstats *st, uint32_t sl_s, const Relais__EventRecord *ev)
+{
+	switch (ev->type) {
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED:
+		st->offered++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED:
+		st->answered++;
+		st->answer_wait_ms += ev->wait_ms;
+		if (ev->wait_ms <= (uint64_t)sl_s * 1000u)
+			st->answered_in_sl++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED:
+		st->abandoned++;
+		st->abandoned_wait[rl_wait_bucket(ev->wait_ms)]++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_ANSWER_WITHDRAWN: /* an answer no caller heard: abandoned */
+		rl_kpi_unanswer(st, ev->wait_ms, sl_s);
+		break;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED: /* the talk in this queue is over */
+		st->transfers++;
+		/* fall through */
+	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
+		st->handle_ms += ev->wait_ms;
+		st->handled++;
+		break;
+	case RELAIS__EVENT_TYPE__EV_WRAPUP_DONE: /* handle time is talk + wrap-up */
+		st->handle_ms += ev->wait_ms;
+		st->wrap_ms += ev->wait_ms;
+		break;
+	default:
+		break;
+	}
+}
+
+void rl_kpi_rates(const struct rl_qstats *st, double *sl, double *asa_ms, double *aht_ms)
+{
+	*sl = st->answered + st->abandoned ? (double)st->answered_in_sl / (double)(st->answered + st->abandoned) : 1.0;
+	*asa_ms = st->answered ? (double)st->answer_wait_ms / (double)st->answered : 0;
+	*aht_ms = st->handled ? (double)st->handle_ms / (double)st->handled : 0;
 }
 
 /* rl_staff_arrival counts an arrival at ts_us in its staffing interval. */
@@ -82,31 +139,17 @@ void rl_kpi_fold(struct rl_engine *e, int qi, const Relais__EventRecord *ev)
 	if (rl_day(ev->ts_us) < q->st.day)
 		return; /* an earlier day's (a survivable site's journal): in the log, not in today's */
 	rl_kpi_day_of(q, rl_day(ev->ts_us));
+	rl_kpi_add(&q->st, q->sl_s, ev);
+	/* What only the live model keeps: arrivals for staffing, recent handle times for waits. */
 	switch (ev->type) {
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENQUEUED:
-		q->st.offered++;
 		rl_staff_arrival(q, ev->ts_us);
 		break;
-	case RELAIS__EVENT_TYPE__EV_CONTACT_ACCEPTED:
-		q->st.answered++;
-		q->st.answer_wait_ms += ev->wait_ms;
-		if (ev->wait_ms <= (uint64_t)q->sl_s * 1000u)
-			q->st.answered_in_sl++;
-		break;
-	case RELAIS__EVENT_TYPE__EV_CONTACT_ABANDONED:
-		q->st.abandoned++;
-		break;
-	case RELAIS__EVENT_TYPE__EV_ANSWER_WITHDRAWN: /* an answer no caller heard: abandoned */
-		rl_kpi_unanswer(&q->st, ev->wait_ms, q->sl_s);
-		break;
 	case RELAIS__EVENT_TYPE__EV_CONTACT_ENDED:
-	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED: /* the talk in this queue is over */
-		q->st.handle_ms += ev->wait_ms;
-		q->st.handled++;
+	case RELAIS__EVENT_TYPE__EV_CONTACT_TRANSFERRED:
 		rl_avg_add(&q->talk_avg_ms, &q->talk_n, (double)ev->wait_ms);
 		break;
-	case RELAIS__EVENT_TYPE__EV_WRAPUP_DONE: /* handle time is talk + wrap-up */
-		q->st.handle_ms += ev->wait_ms;
+	case RELAIS__EVENT_TYPE__EV_WRAPUP_DONE:
 		rl_avg_add(&q->wrap_avg_ms, &q->wrap_n, (double)ev->wait_ms);
 		break;
 	default:

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "metrics.h"
 #include "relay.h"
+#include "report.h"
 #include "rl_scrape.h"
 #include "rl_addr.h"
 #include "rl_bundle.h"
@@ -37,7 +38,7 @@
 
 #define HUB_HELLO_MS 10000 /* a link that says no Hello this long is closed (rl_greet.h) */
 
-enum { TAG_SOCK = 1, TAG_AUTH = 2, TAG_PIPE = 3, TAG_STOP = 4 };
+enum { TAG_SOCK = 1, TAG_AUTH = 2, TAG_PIPE = 3, TAG_STOP = 4, TAG_REPORT = 5 };
 
 struct hub_settings {
 	char id[RL_CFG_STRLEN];
@@ -109,7 +110,8 @@ struct hub {
 	struct rl_loop *loop;
 	struct rl_engine *engine;
 	struct rl_auth *auth;
-	struct rl_bundler *out; /* this batch's frames, one send per pipe */
+	struct rl_report_worker *reports; /* reports are folded on a thread of their own */
+	struct rl_bundler *out;           /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
 	uint64_t link_drops;      /* nng's own (rl_nng_tx_drops), read once a second */
 	struct rl_greet *greet;   /* the links must say Hello in time */
@@ -260,6 +262,8 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 				rl_wire_free(env);
 			} else if (ev->src == TAG_AUTH) {
 				rl_engine_auth_done(h->engine, ev->ptr);
+			} else if (ev->src == TAG_REPORT) {
+				rl_engine_report_done(h->engine, ev->ptr);
 			} else if (ev->src == TAG_PIPE) {
 				rl_engine_pipe_gone(h->engine, (uint32_t)(uintptr_t)ev->ptr);
 			} else if (ev->src == TAG_STOP) {
@@ -404,6 +408,9 @@ int main(int argc, char **argv)
 		rl_log(RL_LOG_WARNING, "config media.relay_check_ip is obsolete and ignored: a relay leg latches "
 		                       "where it proves itself, whatever its IP (docs/voice.md)");
 	rl_engine_set_media(h.engine, h.relay, suite);
+	if (rl_report_worker_start(&h.reports, h.loop, TAG_REPORT) != RL_OK)
+		goto out;
+	rl_engine_set_reporter(h.engine, rl_report_submit, h.reports);
 	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
 	if (hs.metrics_listen[0] && open_metrics(&h.scrape, &hs, conf_path) != RL_OK)
 		goto out;
@@ -442,6 +449,7 @@ out:
 	rl_scrape_close(h.scrape);
 	free(h.metrics.p);
 	rl_auth_stop(h.auth);
+	rl_report_worker_stop(h.reports); /* before the engine closes the store it reads */
 	if (h.loop != NULL) {
 		/* Drain what is still queued: messages, and logins the worker finished. */
 		struct rl_loop_event ev;
@@ -450,6 +458,8 @@ out:
 				nng_msg_free(ev.msg);
 			else if (ev.src == TAG_AUTH)
 				free(ev.ptr);
+			else if (ev.src == TAG_REPORT)
+				rl_report_job_free(ev.ptr);
 		}
 	}
 	rl_engine_close(h.engine); /* releases its relay calls first */

@@ -53,11 +53,7 @@ void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
 	x->answered = q->st.answered;
 	x->answered_in_sl = q->st.answered_in_sl;
 	x->abandoned = q->st.abandoned;
-	x->service_level = q->st.answered + q->st.abandoned
-	                       ? (double)q->st.answered_in_sl / (double)(q->st.answered + q->st.abandoned)
-	                       : 1.0;
-	x->asa_ms = q->st.answered ? (double)q->st.answer_wait_ms / (double)q->st.answered : 0;
-	x->aht_ms = q->st.handled ? (double)q->st.handle_ms / (double)q->st.handled : 0;
+	rl_kpi_rates(&q->st, &x->service_level, &x->asa_ms, &x->aht_ms);
 	x->handled = q->st.handled;
 	x->ewt_known = workers > 0;
 	if (x->ewt_known)

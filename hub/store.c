@@ -508,3 +508,100 @@ int rl_store_each_audit_since(struct rl_store *s, uint64_t since_us, rl_store_ev
 {
 	return rl_store_scan_since(s, s->audit, since_us, cb, arg);
 }
+
+struct rl_store_snap {
+	struct rl_store *s;
+	MDB_txn *txn;
+};
+
+int rl_store_snap_open(struct rl_store *s, struct rl_store_snap **out)
+{
+	struct rl_store_snap *sn = rl_calloc(1, sizeof(*sn));
+	int rc;
+
+	sn->s = s;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->txn)) != 0) {
+		free(sn);
+		return rl_store_err(rc, "snapshot");
+	}
+	*out = sn;
+	return RL_OK;
+}
+
+void rl_store_snap_close(struct rl_store_snap *sn)
+{
+	if (sn == NULL)
+		return;
+	mdb_txn_abort(sn->txn);
+	free(sn);
+}
+
+int rl_store_snap_agents(struct rl_store_snap *sn, rl_store_agent_cb cb, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, rv = RL_OK;
+
+	if ((rc = mdb_cursor_open(sn->txn, sn->s->agents, &cur)) != 0)
+		return rl_store_err(rc, "cursor");
+	while (rv == RL_OK && mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		Relais__AgentRecord *r = relais__agent_record__unpack(NULL, v.mv_size, v.mv_data);
+		rv = r != NULL ? cb(arg, r) : RL_EIO;
+	}
+	mdb_cursor_close(cur);
+	return rv;
+}
+
+/* rl_logged_at: when the event under v was logged (0: unreadable). */
+static uint64_t rl_logged_at(const MDB_val *v)
+{
+	Relais__EventRecord *ev = relais__event_record__unpack(NULL, v->mv_size, v->mv_data);
+	uint64_t at = ev == NULL ? 0 : ev->logged_us > ev->ts_us ? ev->logged_us : ev->ts_us;
+
+	relais__event_record__free_unpacked(ev, NULL);
+	return at;
+}
+
+/* rl_snap_seek puts cur on the first event logged at or after since_us: a binary search over
+ * the sequence numbers, since the log time never goes back along them. */
+static int rl_snap_seek(MDB_cursor *cur, uint64_t since_us, MDB_val *k, MDB_val *v)
+{
+	uint64_t lo, hi;
+	uint8_t key[8];
+
+	if (mdb_cursor_get(cur, k, v, MDB_FIRST) != 0 || k->mv_size != 8)
+		return MDB_NOTFOUND;
+	lo = rl_be64(k->mv_data);
+	if (mdb_cursor_get(cur, k, v, MDB_LAST) != 0)
+		return MDB_NOTFOUND;
+	hi = rl_be64(k->mv_data) + 1; /* the answer is in [lo, hi]; hi: none */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		MDB_val mk = {8, key};
+		rl_put_be64(key, mid);
+		if (mdb_cursor_get(cur, &mk, v, MDB_SET_RANGE) != 0)
+			break;
+		if (rl_logged_at(v) >= since_us)
+			hi = mid;
+		else
+			lo = rl_be64(mk.mv_data) + 1;
+	}
+	rl_put_be64(key, lo);
+	*k = (MDB_val){8, key};
+	return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+}
+
+int rl_store_snap_events(struct rl_store_snap *sn, uint64_t since_us, rl_store_raw_cb cb, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, rv = RL_OK;
+
+	if ((rc = mdb_cursor_open(sn->txn, sn->s->events, &cur)) != 0)
+		return rl_store_err(rc, "cursor");
+	for (rc = rl_snap_seek(cur, since_us, &k, &v); rc == 0 && rv == RL_OK;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		rv = cb(arg, v.mv_data, v.mv_size);
+	mdb_cursor_close(cur);
+	return rv;
+}

@@ -80,6 +80,21 @@ int rl_store_each_contact(struct rl_store *s, rl_store_contact_cb cb, void *arg)
 int rl_store_each_event_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg);
 int rl_store_each_audit_since(struct rl_store *s, uint64_t since_us, rl_store_event_cb cb, void *arg);
 
+/* A snapshot for another thread than the engine's (reports): its own read transaction,
+ * begun and ended on the calling thread (the environment keeps a reader slot per thread, so
+ * a thread holds one snapshot at a time). LMDB's readers never block the writer, but while a
+ * snapshot is open the pages it sees are not reused: keep it for seconds, not hours.
+ * rl_store_snap_events calls cb with each event's packed EventRecord (valid during the call)
+ * from the first one logged at or after since_us (the log is in logged order: an event's
+ * logged_us, else its ts_us), oldest first, until cb returns nonzero (that value is returned).
+ * Errors: RL_EIO. */
+struct rl_store_snap;
+typedef int (*rl_store_raw_cb)(void *arg, const void *buf, size_t len);
+int rl_store_snap_open(struct rl_store *s, struct rl_store_snap **out);
+int rl_store_snap_agents(struct rl_store_snap *sn, rl_store_agent_cb cb, void *arg);
+int rl_store_snap_events(struct rl_store_snap *sn, uint64_t since_us, rl_store_raw_cb cb, void *arg);
+void rl_store_snap_close(struct rl_store_snap *sn);
+
 /* Counters. */
 uint64_t rl_store_commits(const struct rl_store *s);
 

@@ -210,6 +210,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_text_ok(e->site_drain->by, RL_WIRE_MAX_ID) && e->site_drain->percent <= 100;
 	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
 		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_REPORT_REQUEST:
+		return rl_wire_text_ok(e->report_request->tenant_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
 		return rl_wire_text_ok(e->admin_set_agent_state->agent_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(e->admin_set_agent_state->reason, RL_WIRE_MAX_ID);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "rl_err.h"
 #include "rl_secret.h"
 #include "rltest.h"
@@ -79,6 +80,28 @@ static void ht_on_auth(void *arg, struct rl_auth_job *job)
 	h->jobs[h->njobs++] = job;
 }
 
+static void ht_on_report(void *arg, struct rl_report_job *job)
+{
+	struct ht *h = arg;
+
+	RL_REQUIRE(h->nreports < 8);
+	h->reports[h->nreports++] = job;
+}
+
+/* ht_reports folds the reports asked for and gives them back, as the hub's worker does. */
+static void ht_reports(struct ht *h)
+{
+	if (h->nreports == 0)
+		return;
+	for (int i = 0; i < h->nreports; i++)
+		rl_report_run(h->reports[i]); /* outside a batch: a thread holds one transaction */
+	ht_begin(h);
+	for (int i = 0; i < h->nreports; i++)
+		rl_engine_report_done(h->e, h->reports[i]);
+	h->nreports = 0;
+	ht_commit(h);
+}
+
 static int ht_addr(void *arg, uint32_t pipe, char *ip, size_t cap)
 {
 	struct ht *h = arg;
@@ -114,8 +137,10 @@ static int ht_start_rv(struct ht *h)
 	if (config_read_string(&cfg, h->conf) != CONFIG_TRUE)
 		fprintf(stderr, "hubtest config line %d: %s\n", config_error_line(&cfg), config_error_text(&cfg));
 	rv = rl_engine_open(&h->e, &hc, &cfg, ht_on_send, h, ht_on_auth, h, h->now);
-	if (rv == RL_OK)
+	if (rv == RL_OK) {
 		rl_engine_set_addr_fn(h->e, ht_addr, h);
+		rl_engine_set_reporter(h->e, ht_on_report, h);
+	}
 	config_destroy(&cfg);
 	return rv;
 }
@@ -279,6 +304,7 @@ const rl_env *ht_request(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t se
 	ht_begin(h);
 	ht_input(h, pipe, env);
 	ht_commit(h);
+	ht_reports(h);
 	for (size_t i = from; i < h->nframes; i++)
 		if (h->frames[i].pipe == pipe && h->frames[i].env->req_id == env->req_id)
 			return h->frames[i].env;

@@ -34,6 +34,8 @@ struct ht {
 	uint64_t next_req;
 	struct rl_auth_job *jobs[64];
 	int njobs;
+	struct rl_report_job *reports[8]; /* reports asked, folded at the next ht_request's end */
+	int nreports;
 	char ip[64][48];   /* ht_set_ip: the remote IP of pipes 0..63 */
 	uint32_t nodes[8]; /* pipes of proven nodes: ht_tick heartbeats them unless silent */
 	int silent[8];
@@ -90,7 +92,9 @@ void ht_hello(struct ht *h, uint32_t pipe, int role, const char *id);
 const rl_env *ht_hello_proof(struct ht *h, uint32_t pipe, int role, const char *id, const uint8_t *proof);
 
 /* ht_request sends env (its req_id set here; chan and session as given) in a batch of its
- * own and returns the answer with that req_id on pipe (NULL if none). */
+ * own and returns the answer with that req_id on pipe (NULL if none). Reports it asked for
+ * are folded after that batch's commit, on the test's thread, and given back to the engine in
+ * a batch of their own, as the hub's worker does. */
 const rl_env *ht_request(struct ht *h, uint32_t pipe, uint64_t chan, uint64_t session, rl_env *env);
 
 /* ht_error: the error code of answer a (0 = not an error; -1: no answer). */

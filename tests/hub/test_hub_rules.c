@@ -151,6 +151,7 @@ static const struct rule rules[] = {
     {"AdminSetAgentState", RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
     {"SiteCommand", RELAIS__ENVELOPE__BODY_SITE_COMMAND, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
     {"AuditRequest", RELAIS__ENVELOPE__BODY_AUDIT_REQUEST, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
+    {"ReportRequest", RELAIS__ENVELOPE__BODY_REPORT_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
     {"SiteModel", RELAIS__ENVELOPE__BODY_SITE_MODEL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
@@ -179,6 +180,7 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__Offer offer = RELAIS__OFFER__INIT;
 	Relais__SiteCommand cmd = RELAIS__SITE_COMMAND__INIT;
 	Relais__AuditRequest audit = RELAIS__AUDIT_REQUEST__INIT;
+	Relais__ReportRequest report = RELAIS__REPORT_REQUEST__INIT;
 	Relais__SiteModel model = RELAIS__SITE_MODEL__INIT;
 	Relais__SiteJournal journal = RELAIS__SITE_JOURNAL__INIT;
 	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
@@ -244,6 +246,10 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_AUDIT_REQUEST:
 		env.audit_request = &audit;
+		break;
+	case RELAIS__ENVELOPE__BODY_REPORT_REQUEST:
+		report.from_us = h.now - 3600000000ULL; /* the last hour, folded and answered */
+		env.report_request = &report;
 		break;
 	case RELAIS__ENVELOPE__BODY_SITE_MODEL:
 		env.site_model = &model;
