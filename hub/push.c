@@ -33,6 +33,7 @@ void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer 
 	st->site_id = a->rec->site_id;
 	st->n_tenants = a->rec->n_tenants;
 	st->tenants = a->rec->tenants;
+	st->monitored = rl_monitor_shown(e, a);
 	if (a->contact != NULL) {
 		struct rl_plan *pl;
 		rl_fill_offer(o, a->contact);
