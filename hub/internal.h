@@ -387,6 +387,10 @@ void rl_h_monitor(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 Relais__MonitorMode rl_monitor_shown(const struct rl_engine *e, const struct rl_agent *a);
 /* rl_monitor_call_end: c's call is over for its agent (ended, transferred): its supervisor goes. */
 void rl_monitor_call_end(struct rl_engine *e, const struct rl_contact *c);
+/* rl_monitor_tell_again sends c's site the supervisor's leg on c again, if there is one: after
+ * each update of a connected call, so that a node that restarted or a call given a new plan
+ * takes the leg back (a leg the node has already is kept: same SSRC). */
+void rl_monitor_tell_again(struct rl_engine *e, const struct rl_contact *c);
 /* rl_monitor_pipe_gone: link pipe closed; a supervisor on it leaves its call. */
 void rl_monitor_pipe_gone(struct rl_engine *e, uint32_t pipe);
 /* rl_monitor_provision reads the tenants' monitor_notify policy (tenants: the config's list). */

@@ -243,6 +243,15 @@ void rl_monitor_call_end(struct rl_engine *e, const struct rl_contact *c)
 		rl_monitor_end(e, m, "call ended", RL_MON_CALL_OVER);
 }
 
+void rl_monitor_tell_again(struct rl_engine *e, const struct rl_contact *c)
+{
+	struct rl_monitor *m;
+
+	if (e->nmonitors > 0 && c->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+	    (m = rl_monitor_by_contact(e, c->id)) != NULL)
+		rl_monitor_tell_site(e, m, m->mode);
+}
+
 void rl_monitor_pipe_gone(struct rl_engine *e, uint32_t pipe)
 {
 	struct rl_monitor *m = rl_monitor_by_pipe(e, pipe);

@@ -783,6 +783,12 @@ static void test_monitor(void)
 	RL_CHECK(ht_error(monitor(SUP, "a1", RELAIS__MONITOR_MODE__MONITOR_BARGE)) == 0);
 	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
 	RL_CHECK(monitored(AGENT) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
+	/* The node registers again (its link came back): the call's plan, then the leg again. */
+	ht_forget(&h);
+	ht_register(&h, NODE, 1);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
+	a = ht_last(&h, NODE, RELAIS__ENVELOPE__BODY_MONITOR_LEG);
+	RL_CHECK(a != NULL && a->monitor_leg->media != NULL && a->monitor_leg->media->rx_ssrc == sup_tx);
 	/* The call ends: the site takes the leg off, the supervisor hears why. */
 	ht_hangup(&h, AGENT, s_a1, c);
 	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_OFF);
