@@ -107,16 +107,16 @@ static int supervise(struct rl_supervise_conf *sc, struct rl_phone_conf *phone, 
 	struct rl_media *media = NULL;
 	int rv;
 
+	sc->keys = sc->nsteps == 0 && isatty(0); /* a person at a terminal: keys, and the sound card */
 	if (!no_audio) {
 		if ((rv = rl_media_open(&media, NULL, 1)) != RL_OK) {
 			fprintf(stderr, "relais-agent: cannot start audio: %s\n", rl_strerror(rv));
 			return 1;
 		}
 		phone->media = media;
-		phone->sound_card = sound_card >= 0 ? sound_card : sc->nsteps == 0;
+		phone->sound_card = sound_card >= 0 ? sound_card : sc->keys;
 		sc->phone = phone;
 	}
-	sc->keys = sc->nsteps == 0 && isatty(0);
 	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK ||
 	    (sc->keys && rl_tui_start(g_loop, TAG_KEY) != RL_OK))
 		return 1;
