@@ -9,18 +9,27 @@
  *   listen:  the supervisor hears caller and agent, nobody hears the supervisor;
  *   whisper: the agent hears the supervisor, the caller does not;
  *   barge:   both do;
- * and before the supervisor comes and after it leaves nobody hears it. telco's policy tells
+ * and before the supervisor comes and after it leaves nobody hears it. The same again with a
+ * carrier call (sipp signals it; the test's own socket is the carrier's media: it sends the
+ * caller's tone in G.711 and keeps what the node sends towards the caller). telco's policy tells
  * its agents they are monitored (the agent's event line), bank's does not; a supervisor of
  * bank asking for telco's agent, or of telco for bank's, is told the agent is unknown.
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "rl_audio.h"
 #include "rl_err.h"
+#include "rl_g711.h"
 #include "rlcluster.h"
 #include "rltest.h"
 
@@ -135,12 +144,13 @@ static int supervise(struct rlc *c, const char *op, const char *agent, const cha
 	return WEXITSTATUS(system(cmd));
 }
 
-/* The three modes on telco's call cid, and who heard whom in each. */
-static void check_modes(struct rlc *c, const char *cid)
+/* The three modes on telco's call cid, and who heard whom in each (caller: what went towards
+ * the caller). */
+static void check_modes(struct rlc *c, const char *cid, const struct heard *callerp)
 {
 	const char *sup_log = rlc_path(c, "sup-sup.telco.log");
 	static const char *const modes[] = {"mode=listen", "mode=whisper", "mode=barge", "mode=off"};
-	struct heard agent, caller, sup;
+	struct heard agent, caller = *callerp, sup;
 	char path[700], what[160];
 	double at[4];
 
@@ -151,8 +161,6 @@ static void check_modes(struct rlc *c, const char *cid)
 	RL_REQUIRE(at[0] > 0 && at[1] > at[0] && at[2] > at[1] && at[3] > at[2]);
 	snprintf(path, sizeof(path), "%s/heard-%s.wav", c->dir, cid);
 	heard_load(&agent, path, num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us"));
-	snprintf(path, sizeof(path), "%s/%s.agent.wav", c->dir, cid);
-	heard_load(&caller, path, num(rlc_path(c, "node-casablanca.log"), "media end", what, "t0_us"));
 	snprintf(path, sizeof(path), "%s/sup-%s.wav", c->dir, cid);
 	heard_load(&sup, path, num(sup_log, "event=media_end", what, "t0_us"));
 	/* Before the supervisor came: nobody heard it. */
@@ -178,8 +186,177 @@ static void check_modes(struct rlc *c, const char *cid)
 	RL_CHECK(hears("caller", &caller, at[3] + 1.0e6, at[3] + 3.0e6, F_SUP) == 0);
 	RL_CHECK(hears("caller", &caller, at[3] + 1.0e6, at[3] + 3.0e6, F_AGENT) == 1);
 	free(agent.pcm);
-	free(caller.pcm);
 	free(sup.pcm);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the carrier's media: the caller's tone out in PCMU, what the node sends kept by timestamp */
+
+struct carrier {
+	int fd, port;
+	atomic_int stop;
+	pthread_t th;
+	struct sockaddr_in node;
+	int have_node, have_ts;
+	uint32_t ts0, ts;
+	uint16_t seq;
+	double phase;
+	struct heard heard; /* 8 kHz, t0: the first packet's arrival */
+	size_t cap;
+};
+
+static void carrier_rx(struct carrier *k, const uint8_t *b, ssize_t len, const struct sockaddr_in *from)
+{
+	size_t hl = 12 + 4u * (b[0] & 0x0f);
+	uint32_t ts = ((uint32_t)b[4] << 24) | ((uint32_t)b[5] << 16) | ((uint32_t)b[6] << 8) | b[7];
+
+	if (len < 12 || (b[1] & 0x7f) != 0 || (size_t)len <= hl)
+		return;
+	k->node = *from;
+	k->have_node = 1;
+	if (!k->have_ts) {
+		k->ts0 = ts;
+		k->heard.t0_us = (double)rl_wall_us();
+		k->have_ts = 1;
+	}
+	size_t at = (uint32_t)(ts - k->ts0), n = (size_t)len - hl;
+	if (at + n <= k->cap) {
+		rl_g711_ulaw_decode(k->heard.pcm + at, b + hl, n);
+		if (at + n > k->heard.n)
+			k->heard.n = at + n;
+	}
+}
+
+static void carrier_tx(struct carrier *k)
+{
+	uint8_t pkt[12 + 160];
+	int16_t pcm[160];
+
+	for (int i = 0; i < 160; i++) {
+		pcm[i] = (int16_t)(6000.0 * sin(k->phase));
+		k->phase += 2 * M_PI * F_CALLER / 8000;
+	}
+	pkt[0] = 0x80;
+	pkt[1] = 0;
+	pkt[2] = (uint8_t)(k->seq >> 8);
+	pkt[3] = (uint8_t)k->seq++;
+	for (int i = 0; i < 4; i++)
+		pkt[4 + i] = (uint8_t)(k->ts >> (24 - 8 * i));
+	memcpy(pkt + 8, "\x0c\xa1\x1e\x50", 4);
+	k->ts += 160;
+	rl_g711_ulaw_encode(pkt + 12, pcm, 160);
+	sendto(k->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&k->node, sizeof(k->node));
+}
+
+static void *carrier_run(void *arg)
+{
+	struct carrier *k = arg;
+	uint64_t next = rl_mono_us();
+	uint8_t b[1600];
+
+	while (!atomic_load(&k->stop)) {
+		struct pollfd p = {.fd = k->fd, .events = POLLIN};
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		poll(&p, 1, 5);
+		ssize_t len =
+		    (p.revents & POLLIN) ? recvfrom(k->fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl) : -1;
+		if (len > 0)
+			carrier_rx(k, b, len, &from);
+		for (; k->have_node && rl_mono_us() >= next; next += 20000)
+			carrier_tx(k);
+		if (!k->have_node)
+			next = rl_mono_us();
+	}
+	return NULL;
+}
+
+static void carrier_start(struct carrier *k)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+
+	memset(k, 0, sizeof(*k));
+	k->cap = 8000 * 90;
+	k->heard.pcm = calloc(k->cap, sizeof(int16_t));
+	k->heard.rate = 8000;
+	k->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	RL_REQUIRE(k->fd >= 0 && k->heard.pcm != NULL && bind(k->fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	getsockname(k->fd, (struct sockaddr *)&a, &al);
+	k->port = ntohs(a.sin_port);
+	RL_REQUIRE(pthread_create(&k->th, NULL, carrier_run, k) == 0);
+}
+
+static void carrier_stop(struct carrier *k)
+{
+	atomic_store(&k->stop, 1);
+	pthread_join(k->th, NULL);
+	close(k->fd);
+	free(k->heard.pcm);
+}
+
+/* The sipp call (its signalling only), on a thread: the agent ends it. */
+struct sipp_run {
+	struct rlc *c;
+	int sip_port, rtp_port, status;
+	pthread_t th;
+};
+
+static void *sipp_run(void *arg)
+{
+	struct sipp_run *r = arg;
+	char cmd[4096], log[700];
+	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
+
+	snprintf(log, sizeof(log), "%s/sipp-monitor.log", r->c->dir);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && %s 127.0.0.1:%d -sf %s/call_monitor.xml -s +212522000900 -key rtp_port %d -m 1 -l 1 "
+	         "-i 127.0.0.1 -p %d -timeout 90s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1",
+	         r->c->dir, bin, r->sip_port, rltest_src("tests/voice/scenarios"), r->rtp_port, rltest_free_port(), log,
+	         log);
+	r->status = WEXITSTATUS(system(cmd));
+	return NULL;
+}
+
+/* last_contact: the contact= of the last line of path with needle, into out ("" if none). */
+static void last_contact(const char *path, const char *needle, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+
+	out[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "contact=");
+		if (strstr(line, needle) && p != NULL)
+			snprintf(out, len, "%.*s", (int)strcspn(p + 8, " \n"), p + 8);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* A carrier call to a9, monitored through the three modes. */
+static void carrier_call(struct rlc *c, int sip_port)
+{
+	struct carrier k;
+	struct sipp_run r = {.c = c, .sip_port = sip_port, .status = -1};
+	char cid[128], what[160];
+	int before = rlc_count_in_file(rlc_path(c, "agent-a9.log"), "event=media_start");
+
+	carrier_start(&k);
+	r.rtp_port = k.port;
+	RL_REQUIRE(pthread_create(&r.th, NULL, sipp_run, &r) == 0);
+	RL_WAIT(30000, rlc_count_in_file(rlc_path(c, "agent-a9.log"), "event=media_start") > before);
+	rltest_sleep_ms(3000);
+	RL_CHECK(supervise(c, "sup.telco", "a9", "listen:4,whisper:4,barge:4") == 0);
+	pthread_join(r.th, NULL);
+	RL_CHECK(r.status == 0);
+	printf("carrier leg: %zu samples from the node\n", k.heard.n);
+	last_contact(rlc_path(c, "sup-sup.telco.log"), "event=media_end", cid, sizeof(cid));
+	snprintf(what, sizeof(what), "contact=%s", cid);
+	RL_WAIT(30000, num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
+	printf("carrier call %s:\n", cid);
+	check_modes(c, cid, &k.heard);
+	carrier_stop(&k);
 }
 
 int main(void)
@@ -202,6 +379,11 @@ int main(void)
 	rlc_agent(&c, "a9", "telco", "home = 5;", "");
 	rlc_agent(&c, "b9", "bank", "home = 5;", "");
 	rlc_start_hub(&c);
+	int sip_port = rltest_free_port();
+	snprintf(c.node_extra, sizeof(c.node_extra),
+	         "sip = {\n  listen = \"127.0.0.1:%d\"; media_ip = \"127.0.0.1\"; trunks = [ \"127.0.0.1\" ];\n"
+	         "  dids = ( { did = \"+212522000900\"; tenant = \"telco\"; queue = \"telco.home\"; } );\n};\n",
+	         sip_port);
 	const char *casa = rlc_start_node(&c, "casablanca", NULL, NULL);
 	char casa_url[128];
 	snprintf(casa_url, sizeof(casa_url), "%s", casa);
@@ -231,7 +413,14 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "monitor end contact=") == 1);
 	RL_WAIT(30000, num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
 	RL_WAIT(10000, num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us") > 0);
-	check_modes(&c, cid);
+	{
+		struct heard caller;
+		char path[700];
+		snprintf(path, sizeof(path), "%s/%s.agent.wav", c.dir, cid);
+		heard_load(&caller, path, num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us"));
+		check_modes(&c, cid, &caller);
+		free(caller.pcm);
+	}
 
 	/* 3. bank's call: telco's supervisor is told the agent is unknown; bank's listens, and
 	 * the agent is not told (bank's policy). */
@@ -243,6 +432,9 @@ int main(void)
 	RL_CHECK(supervise(&c, "sup.bank", "b9", "listen:2") == 0);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "sup-sup.bank.log"), "mode=listen") == 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-b9.log"), "event=monitored") == 0);
+
+	/* 4. A carrier call (G.711): what the node sends to the carrier. */
+	carrier_call(&c, sip_port);
 	rlc_stop_all(&c);
 	return rltest_done();
 }
