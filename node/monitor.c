@@ -51,3 +51,11 @@ void rl_node_monitor(struct rl_media *m, const Relais__MonitorLeg *ml)
 	else
 		rl_log(RL_LOG_NOTICE, "monitor contact=%s mode=%d peer=%s", id, (int)ml->mode, leg.peer);
 }
+
+void rl_node_monitor_drop(struct rl_media *m)
+{
+	unsigned n = m != NULL ? rl_media_unmonitor_all(m) : 0;
+
+	if (n > 0)
+		rl_log(RL_LOG_INFO, "monitor legs dropped n=%u: the hub sends those still on again", n);
+}

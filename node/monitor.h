@@ -19,4 +19,9 @@ struct rl_media;
  * the call tells the truth. */
 void rl_node_monitor(struct rl_media *m, const Relais__MonitorLeg *ml);
 
+/* rl_node_monitor_drop takes every supervisor's leg off the calls of m (NULL: none), when the
+ * link to the hub comes back: the hub may have ended some meanwhile, and it sends those still
+ * on again after the calls' updates that answer our registration. */
+void rl_node_monitor_drop(struct rl_media *m);
+
 #endif

@@ -755,6 +755,7 @@ static void rl_node_link_ready(void *arg)
 
 	rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
 	rl_alone_stop(n); /* the hub decides again: what the site did alone is handed over */
+	rl_node_monitor_drop(n->bridge ? rl_bridge_media(n->bridge) : NULL);
 	rl_node_register(n);
 	rl_alone_ready(n);
 }

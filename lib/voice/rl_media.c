@@ -787,14 +787,34 @@ int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q)
 	return RL_OK;
 }
 
-void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
+void rl_media_each_call(struct rl_media *m, void (*fn)(void *arg, struct rl_mshard *s, struct rl_mcall *c), void *arg)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		rl_mshard_lock(&m->s[i]);
 		for (size_t k = 0; k < m->s[i].ncalls; k++)
-			fn(arg, m->s[i].calls[k]->leg.id);
+			fn(arg, &m->s[i], m->s[i].calls[k]);
 		rl_mshard_unlock(&m->s[i]);
 	}
+}
+
+struct rl_each_id {
+	void (*fn)(void *arg, const char *id);
+	void *arg;
+};
+
+static void rl_each_id(void *arg, struct rl_mshard *s, struct rl_mcall *c)
+{
+	struct rl_each_id *x = arg;
+
+	(void)s;
+	x->fn(x->arg, c->leg.id);
+}
+
+void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
+{
+	struct rl_each_id x = {fn, arg};
+
+	rl_media_each_call(m, rl_each_id, &x);
 }
 
 static void rl_counters_add(struct rl_media_counters *t, const struct rl_media_counters *c)

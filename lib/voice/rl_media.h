@@ -158,6 +158,9 @@ int rl_media_monitor(struct rl_media *m, const char *id, const struct rl_media_l
  * final quality. Errors: RL_ENOENT (no such call, or no leg on it). */
 int rl_media_unmonitor(struct rl_media *m, const char *id, struct rl_media_quality *q);
 
+/* rl_media_unmonitor_all takes every supervisor's leg off every call; returns how many. */
+unsigned rl_media_unmonitor_all(struct rl_media *m);
+
 /* rl_media_close stops the thread and ends every call (NULL is fine). */
 void rl_media_close(struct rl_media *m);
 

@@ -104,6 +104,8 @@ void rl_mix_free(struct rl_mix *x);
 /* rl_media_find: call id with its shard locked (*sp; rl_mshard_unlock), or NULL, none locked. */
 struct rl_mcall *rl_media_find(struct rl_media *m, const char *id, struct rl_mshard **sp, size_t *idx);
 void rl_mshard_unlock(struct rl_mshard *s);
+/* rl_media_each_call calls fn for every call of every shard, under that shard's lock. */
+void rl_media_each_call(struct rl_media *m, void (*fn)(void *arg, struct rl_mshard *s, struct rl_mcall *c), void *arg);
 int rl_media_udp_socket(const struct sockaddr_storage *bind_to, socklen_t len, int family, int reuseport);
 struct rl_mcall *rl_mshard_by_ssrc(struct rl_mshard *s, uint32_t ssrc);
 void rl_mshard_send(struct rl_mshard *s, struct rl_mcall *c, const uint8_t *buf, size_t len);

@@ -214,3 +214,23 @@ int rl_media_unmonitor(struct rl_media *m, const char *id, struct rl_media_quali
 	rl_mix_free(x);
 	return RL_OK;
 }
+
+static void rl_mix_drop(void *arg, struct rl_mshard *s, struct rl_mcall *c)
+{
+	unsigned *n = arg;
+
+	if (c->mix == NULL)
+		return;
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->mix->party->fd, NULL);
+	rl_mix_free(c->mix); /* a codec and a socket: quick enough under the shard's lock */
+	c->mix = NULL;
+	(*n)++;
+}
+
+unsigned rl_media_unmonitor_all(struct rl_media *m)
+{
+	unsigned n = 0;
+
+	rl_media_each_call(m, rl_mix_drop, &n);
+	return n;
+}

@@ -245,6 +245,11 @@ static void test_refusals(void)
 	bad = r.party;
 	bad.key_len = 3;
 	RL_CHECK(rl_media_monitor(r.site, "c1", &bad, RL_MIX_LISTEN) == RL_EINVAL);
+	/* All legs off at once (the node's link to the hub came back). */
+	RL_CHECK(rl_media_monitor(r.site, "c1", &r.party, RL_MIX_LISTEN) == RL_OK);
+	RL_CHECK(rl_media_unmonitor_all(r.site) == 1);
+	RL_CHECK(rl_media_unmonitor(r.site, "c1", NULL) == RL_ENOENT);
+	RL_CHECK(rl_media_unmonitor_all(r.site) == 0);
 	/* A call that ends takes its supervisor's leg with it. */
 	RL_CHECK(rl_media_monitor(r.site, "c1", &r.party, RL_MIX_BARGE) == RL_OK);
 	rltest_sleep_ms(100);
