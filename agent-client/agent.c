@@ -35,6 +35,13 @@ const char *rl_agent_state_name(Relais__AgentState s)
 	return strncmp(n, "AGENT_", 6) == 0 ? n + 6 : n;
 }
 
+const char *rl_monitor_mode_name(int mode)
+{
+	static const char *const names[] = {"off", "listen", "whisper", "barge"};
+
+	return mode >= 0 && mode < 4 ? names[mode] : "?";
+}
+
 int rl_script_parse(const char *spec, struct rl_script *s)
 {
 	char buf[256], *save = NULL;
@@ -305,6 +312,11 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 	if (old != a->state)
 		rl_emit(a, "event=state state=%s reason=%s contact=%s", rl_agent_state_name(a->state), a->reason,
 		        a->contact[0] ? a->contact : "-");
+	if ((int)st->monitored != a->monitored) {
+		a->monitored = (int)st->monitored;
+		rl_emit(a, "event=monitored mode=%s contact=%s", rl_monitor_mode_name(a->monitored),
+		        a->contact[0] ? a->contact : "-");
+	}
 	if (a->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT) {
 		rl_emit(a, "event=logged-out reason=%s", a->reason);
 		a->session = 0;

@@ -84,6 +84,7 @@ struct rl_agent_sess {
 	int call_relayed;
 	uint64_t next_report_us;
 	double last_mos;
+	int monitored;    /* a supervisor is on the call (Relais__MonitorMode), when the tenant says so */
 	unsigned offers;  /* offers received */
 	unsigned handled; /* calls that ended (hung up or transferred) while this session held them */
 };
@@ -119,6 +120,9 @@ void rl_agent_close(struct rl_agent_sess *a);
  * the hub"); "" when there is nothing to say (the site is up and serving, or not known).
  * Returns buf. */
 const char *rl_agent_site_line(const struct rl_agent_sess *a, char *buf, size_t len);
+
+/* rl_monitor_mode_name: "off", "listen", "whisper", "barge" for a Relais__MonitorMode. */
+const char *rl_monitor_mode_name(int mode);
 
 /* rl_agent_state_name: "READY" etc. */
 const char *rl_agent_state_name(Relais__AgentState s);

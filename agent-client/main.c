@@ -17,6 +17,12 @@
  * what the caller says ("%c" in the name = contact id, "%a" = agent id), --no-audio turns
  * the voice path off, --sound-card / --device D select ALSA. --transfer-targets lists the
  * queues and numbers the [t] menu offers during a call.
+ *
+ * A supervisor runs it as an operator, to listen to, whisper to or barge into an agent's call
+ * (supervise.h; docs/supervision.md):
+ *   relais-agent --connect HUB_URL --operator ID --operator-key F --monitor AGENT
+ *                [--mode listen|whisper|barge | --monitor-script listen:3,whisper:3,barge:3]
+ * keys l, w, b change the mode, q leaves; it exits when the call ends.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -31,6 +37,7 @@
 #include "rl_media.h"
 #include "rl_secret.h"
 #include "rl_time.h"
+#include "supervise.h"
 #include "tui.h"
 
 #define MAX_AGENTS 200
@@ -94,6 +101,35 @@ static int pump(struct rl_agent_sess *agents, int n, int keys)
 	return stop;
 }
 
+/* supervise runs the supervisor's session (--monitor) and returns the exit code. */
+static int supervise(struct rl_supervise_conf *sc, struct rl_phone_conf *phone, int no_audio, int sound_card)
+{
+	struct rl_media *media = NULL;
+	int rv;
+
+	sc->keys = sc->nsteps == 0 && isatty(0); /* a person at a terminal: keys, and the sound card */
+	if (!no_audio) {
+		if ((rv = rl_media_open(&media, NULL, 1)) != RL_OK) {
+			fprintf(stderr, "relais-agent: cannot start audio: %s\n", rl_strerror(rv));
+			return 1;
+		}
+		phone->media = media;
+		phone->sound_card = sound_card >= 0 ? sound_card : sc->keys;
+		sc->phone = phone;
+	}
+	if (rl_loop_create(&g_loop) != RL_OK || rl_loop_catch_signals(g_loop, TAG_STOP) != RL_OK ||
+	    (sc->keys && rl_tui_start(g_loop, TAG_KEY) != RL_OK))
+		return 1;
+	if (sc->keys)
+		printf("Listening to %s's call as %s: l listen, w whisper, b barge, q leave\r\n", sc->agent, sc->op);
+	rv = rl_supervise_run(sc, g_loop, TAG_KEY, TAG_STOP);
+	if (sc->keys)
+		rl_tui_stop();
+	rl_loop_destroy(g_loop);
+	rl_media_close(media);
+	return rv;
+}
+
 static int usage(void)
 {
 	fprintf(
@@ -102,6 +138,8 @@ static int usage(void)
 	    "                    [--ca F --cert F --key F] [--tui | --script SPEC] [--duration S] [--seed N]\n"
 	    "                    [--audio-in F.wav] [--audio-out F.wav] [--sound-card] [--device D] [--no-audio]\n"
 	    "                    [--transfer-targets QUEUE,+NUMBER,...]\n"
+	    "       relais-agent --connect HUB_URL --operator ID --operator-key F --monitor AGENT\n"
+	    "                    [--mode listen|whisper|barge | --monitor-script MODE:SECONDS,...] [audio options]\n"
 	    "  --connect NODE,HUB: the agent's node first, then the hub, where the session moves if the node\n"
 	    "  stops answering\n");
 	return 2;
@@ -116,6 +154,7 @@ int main(int argc, char **argv)
 	struct rl_script script;
 	int tui = 0, n = 0, duration = 0, rv, exit_code = 0, no_audio = 0, sound_card = -1;
 	struct rl_phone_conf phone = {0};
+	struct rl_supervise_conf sup = {.mode = RELAIS__MONITOR_MODE__MONITOR_LISTEN, .tls = &tls};
 	struct rl_media *media = NULL;
 	unsigned long long seed = 0;
 
@@ -173,8 +212,25 @@ int main(int argc, char **argv)
 			seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--log-level") == 0)
 			rl_log_init("relais-agent", rl_log_parse_level(v));
+		else if (strcmp(a, "--operator") == 0)
+			sup.op = v;
+		else if (strcmp(a, "--operator-key") == 0)
+			sup.key_file = v;
+		else if (strcmp(a, "--monitor") == 0)
+			sup.agent = v;
+		else if (strcmp(a, "--mode") == 0 && rl_supervise_mode_parse(v) > 0)
+			sup.mode = (Relais__MonitorMode)rl_supervise_mode_parse(v);
+		else if (strcmp(a, "--monitor-script") == 0 && rl_supervise_script_parse(v, &sup) == RL_OK)
+			continue;
 		else
 			return usage();
+	}
+	if (sup.agent != NULL || sup.op != NULL) {
+		if (url == NULL || sup.agent == NULL || sup.op == NULL || sup.key_file == NULL ||
+		    !rl_wire_id_ok(sup.agent))
+			return usage();
+		sup.url = url;
+		return supervise(&sup, &phone, no_audio, sound_card);
 	}
 	if (url == NULL || (one == NULL) == (many == NULL))
 		return usage();

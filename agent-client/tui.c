@@ -217,6 +217,8 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 		       a->last_mos > 0 ? "" : " (quality after 5 s)");
 	if (a->last_mos > 0)
 		printf("  Call quality (MOS, last call or now): %.2f\r\n", a->last_mos);
+	if (a->monitored)
+		printf("  A supervisor is on this call: %s\r\n", rl_monitor_mode_name(a->monitored));
 	printf("\r\n  Handled: %u\r\n\r\n", a->handled);
 	if (rl_tui_menu == 'n')
 		printf("  Not ready because: 1 break  2 lunch  3 training  4 meeting\r\n");

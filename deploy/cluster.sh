@@ -215,7 +215,7 @@ sites = (
 tenants = (
   { id = "telco"; name = "Maroc Telco"; },
   { id = "bank"; name = "Banque Atlas"; },
-  { id = "ecom"; name = "Souk Online"; }
+  { id = "ecom"; name = "Souk Online"; monitor_notify = true; }
 );
 queues = (
   { id = "telco.billing"; tenant = "telco"; name = "Facturation";

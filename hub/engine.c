@@ -62,6 +62,7 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(REPORT_REQUEST)] = {"ReportRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_report},
     [RL_B(SITE_MODEL)] = {"SiteModel", RL_WHO_NODE, RL_REQ_CACHED, rl_h_site_model},
     [RL_B(SITE_JOURNAL)] = {"SiteJournal", RL_WHO_NODE, RL_CW, rl_h_site_journal},
+    [RL_B(MONITOR_REQUEST)] = {"MonitorRequest", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_REQ_CACHED, rl_h_monitor},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)
@@ -433,6 +434,7 @@ void rl_engine_close(struct rl_engine *e)
 			rl_contact_destroy(c);
 		}
 	}
+	rl_monitor_fini(e);
 	for (size_t i = 0; i < e->peers.cap; i++)
 		rl_peer_free(e->peers.ents[i].val);
 	for (int i = 0; i < e->nagents; i++)

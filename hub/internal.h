@@ -25,6 +25,7 @@
  *   provision.c  the directory (sites, tenants, queues, agents) from the config
  *   restore.c    rebuilding memory from the store at start
  *   check.c      the model's self-check (tests)
+ *   monitor.c    listen, whisper, barge: a supervisor's leg on an agent's call
  *
  * Records change in memory and are marked dirty (rl_dirty_agent, rl_dirty_contact); the
  * batch's commit writes each dirty record once, then the store commits, then the outbox
@@ -80,6 +81,15 @@ struct rl_peer {
 	int announced;             /* its operator's "link up" logged (a tool may say Hello twice) */
 	struct rl_reply cache[RL_PEER_CACHE];
 	unsigned next;
+};
+
+/* A supervisor on a call (monitor.c): one per call, one per supervisor's link. */
+struct rl_monitor {
+	char contact[RL_WIRE_MAX_ID + 1], agent[RL_WIRE_MAX_ID + 1], op[RL_WIRE_MAX_ID + 1];
+	uint32_t pipe;        /* the supervisor's link */
+	int site, tenant;     /* the call's site and tenant */
+	int mode;             /* Relais__MonitorMode */
+	struct rl_plan *plan; /* site <-> supervisor, through the relay */
 };
 
 /* Failed-login lockouts, keyed by the id the client gave (known or not, so refusals do not
@@ -159,6 +169,9 @@ struct rl_engine {
 	void *report_arg;
 	unsigned reports_pending;
 	struct rl_report_job *reports[RL_REPORT_CACHE];
+	struct rl_monitor *monitors; /* supervisors on calls (monitor.c) */
+	int nmonitors, capmonitors;
+	uint64_t monitor_notify; /* tenants whose agents see that they are monitored (bit per index) */
 };
 
 /* A request in the gate: who asked, and where the answer goes. */
@@ -394,6 +407,22 @@ void rl_dialplan_push(struct rl_engine *e, int site);
 /* provision.c */
 int rl_provision(struct rl_engine *e, const config_t *cfg);
 int rl_provision_agents(struct rl_engine *e, const config_t *cfg);
+
+/* monitor.c */
+void rl_h_monitor(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+/* rl_monitor_shown: the mode a's status shows (OFF unless its tenant's policy tells agents). */
+Relais__MonitorMode rl_monitor_shown(const struct rl_engine *e, const struct rl_agent *a);
+/* rl_monitor_call_end: c's call is over for its agent (ended, transferred): its supervisor goes. */
+void rl_monitor_call_end(struct rl_engine *e, const struct rl_contact *c);
+/* rl_monitor_tell_again sends c's site the supervisor's leg on c again, if there is one: after
+ * each update of a connected call, so that a node that restarted or a call given a new plan
+ * takes the leg back (a leg the node has already is kept: same SSRC). */
+void rl_monitor_tell_again(struct rl_engine *e, const struct rl_contact *c);
+/* rl_monitor_pipe_gone: link pipe closed; a supervisor on it leaves its call. */
+void rl_monitor_pipe_gone(struct rl_engine *e, uint32_t pipe);
+/* rl_monitor_provision reads the tenants' monitor_notify policy (tenants: the config's list). */
+int rl_monitor_provision(struct rl_engine *e, const config_setting_t *tenants);
+void rl_monitor_fini(struct rl_engine *e);
 
 /* restore.c */
 int rl_restore(struct rl_engine *e);

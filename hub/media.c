@@ -72,6 +72,7 @@ void rl_call_finish(struct rl_engine *e, struct rl_contact *c)
 	struct rl_plan *pl = c->plan;
 	struct rl_recent *r = &e->recent[e->nrecent++ % RL_RECENT_CALLS];
 
+	rl_monitor_call_end(e, c);
 	c->rec->relayed = pl->relay_id != 0;
 	if (c->rec->quality_site == NULL)
 		c->rec->quality_site = rl_quality_dup(&pl->quality, RL_SIDE_SITE);

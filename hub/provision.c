@@ -262,7 +262,8 @@ int rl_provision(struct rl_engine *e, const config_t *cfg)
 	if (n < 0)
 		return n;
 	e->ntenants = n;
-	if ((rv = rl_load_operators(e, config_lookup(cfg, "operators"))) != RL_OK ||
+	if ((rv = rl_monitor_provision(e, config_lookup(cfg, "tenants"))) != RL_OK ||
+	    (rv = rl_load_operators(e, config_lookup(cfg, "operators"))) != RL_OK ||
 	    (rv = rl_load_queues(e, config_lookup(cfg, "queues"))) != RL_OK)
 		return rv;
 	return rl_dialplan_provision(e, config_lookup(cfg, "dial_plan"));

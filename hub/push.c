@@ -33,6 +33,7 @@ void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer 
 	st->site_id = a->rec->site_id;
 	st->n_tenants = a->rec->n_tenants;
 	st->tenants = a->rec->tenants;
+	st->monitored = rl_monitor_shown(e, a);
 	if (a->contact != NULL) {
 		struct rl_plan *pl;
 		rl_fill_offer(o, a->contact);
@@ -158,6 +159,7 @@ void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 		u.transfer_to = c->rec->transfer_to;
 	}
 	rl_push_site(e, c->site, &u);
+	rl_monitor_tell_again(e, c); /* after the call's plan: a supervisor's leg hangs on it */
 }
 
 /* rl_push_gone tells site that contact id is unknown here (never acknowledged, or lost):

@@ -451,6 +451,7 @@ void rl_engine_pipe_gone(struct rl_engine *e, uint32_t pipe)
 		return;
 	if (p->site >= 0)
 		rl_site_link_down(e, p->site, pipe);
+	rl_monitor_pipe_gone(e, pipe);
 	/* Agents behind this link get no new offers until they are heard again; a blip must
 	 * not log them out (grace does that, much later). */
 	for (int i = 0; i < e->nagents; i++) {

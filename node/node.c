@@ -6,6 +6,7 @@
 
 #include "dialplan.h"
 #include "internal.h"
+#include "monitor.h"
 #include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_audio.h"
@@ -410,6 +411,8 @@ void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply
 		rl_node_hub_drain(n, env->site_drain);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_DIAL_PLAN) {
 		rl_node_plan_hub(n->plans, env->dial_plan);
+	} else if (env->body_case == RELAIS__ENVELOPE__BODY_MONITOR_LEG) {
+		rl_node_monitor(n->bridge ? rl_bridge_media(n->bridge) : NULL, env->monitor_leg);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_QUEUE_POSITION_REPLY) {
 		const Relais__QueuePositionReply *r = env->queue_position_reply;
 		struct rl_contact *c = rl_node_contact(n, r->contact_id ? r->contact_id : "");
@@ -754,6 +757,7 @@ static void rl_node_link_ready(void *arg)
 
 	rl_log(RL_LOG_NOTICE, "hub link ready site=%s", n->conf.site_id);
 	rl_alone_stop(n); /* the hub decides again: what the site did alone is handed over */
+	rl_node_monitor_drop(n->bridge ? rl_bridge_media(n->bridge) : NULL);
 	rl_node_register(n);
 	rl_alone_ready(n);
 }

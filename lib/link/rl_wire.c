@@ -220,6 +220,16 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
 		return (e->agent_status->contact == NULL || rl_wire_pop_ok(e->agent_status->contact->pop)) &&
 		       rl_wire_media_ok(e->agent_status->media);
+	case RELAIS__ENVELOPE__BODY_MONITOR_REQUEST:
+		return rl_wire_text_ok(e->monitor_request->agent_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_MONITOR_STATUS:
+		return rl_wire_text_ok(e->monitor_status->agent_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->monitor_status->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->monitor_status->end_reason, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_media_ok(e->monitor_status->media);
+	case RELAIS__ENVELOPE__BODY_MONITOR_LEG:
+		return rl_wire_text_ok(e->monitor_leg->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_media_ok(e->monitor_leg->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
 		return 1;

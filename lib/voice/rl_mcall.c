@@ -48,6 +48,7 @@ void rl_mcall_free(struct rl_mcall *c)
 		c->listen->close(c->listen);
 	if (c->heard)
 		c->heard->close(c->heard);
+	rl_mix_free(c->mix);
 	sodium_memzero(c->leg.tx_key, sizeof(c->leg.tx_key));
 	sodium_memzero(c->leg.rx_key, sizeof(c->leg.rx_key));
 	sodium_memzero(c->leg.latch_key, sizeof(c->leg.latch_key));
@@ -329,6 +330,8 @@ static void rl_mcall_tick_net(struct rl_mshard *s, struct rl_mcall *c, uint64_t 
 	rl_mcall_prove(s, c, now);
 	if (c->leg.src->read(c->leg.src, pcm, c->samples) == RL_ENOENT)
 		c->src_ended = 1;
+	if (c->mix != NULL)
+		rl_mix_to_agent(c->mix, pcm); /* a supervisor's whisper or barge */
 	hl = rl_rtp_write(pkt, sizeof(pkt), c->leg.pt, c->sent == 0, c->seq, c->ts, c->leg.tx_ssrc);
 	n = opus_encode(c->enc, pcm, (int)c->samples, pkt + hl, (opus_int32)(sizeof(pkt) - hl - RL_SRTP_OVERHEAD));
 	if (n > 0) {
@@ -362,6 +365,8 @@ static void rl_mcall_tick_net(struct rl_mshard *s, struct rl_mcall *c, uint64_t 
 	}
 	if (n != (int)c->samples)
 		memset(pcm, 0, c->samples * sizeof(pcm[0]));
+	if (c->mix != NULL)
+		rl_mix_to_caller(s, c->mix, pcm, now); /* a supervisor's barge; its leg moves */
 	c->leg.sink->write(c->leg.sink, pcm, c->samples);
 	c->frames++;
 

@@ -69,7 +69,7 @@ static void rl_mshard_lock(struct rl_mshard *s)
 	atomic_fetch_sub(&s->waiting, 1);
 }
 
-static void rl_mshard_unlock(struct rl_mshard *s)
+void rl_mshard_unlock(struct rl_mshard *s)
 {
 	pthread_mutex_unlock(&s->mu);
 }
@@ -335,11 +335,13 @@ static void rl_mshard_event(struct rl_mshard *s, int fd)
 		rl_mshard_drain(s, fd, NULL);
 		return;
 	}
-	for (size_t i = 0; i < s->ncalls; i++)
-		if (s->calls[i]->fd == fd) {
-			rl_mshard_drain(s, fd, s->calls[i]);
+	for (size_t i = 0; i < s->ncalls; i++) {
+		struct rl_mcall *owner = rl_mix_socket_owner(s->calls[i], fd); /* the call or its supervisor's leg */
+		if (owner != NULL) {
+			rl_mshard_drain(s, fd, owner);
 			return;
 		}
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -611,7 +613,7 @@ unsigned rl_media_load(struct rl_media *m)
 }
 
 /* rl_media_find: the call id with its shard locked (*sp), or NULL with none locked. */
-static struct rl_mcall *rl_media_find(struct rl_media *m, const char *id, struct rl_mshard **sp, size_t *idx)
+struct rl_mcall *rl_media_find(struct rl_media *m, const char *id, struct rl_mshard **sp, size_t *idx)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		struct rl_mshard *s = &m->s[i];
@@ -785,14 +787,34 @@ int rl_media_del(struct rl_media *m, const char *id, struct rl_media_quality *q)
 	return RL_OK;
 }
 
-void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
+void rl_media_each_call(struct rl_media *m, void (*fn)(void *arg, struct rl_mshard *s, struct rl_mcall *c), void *arg)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		rl_mshard_lock(&m->s[i]);
 		for (size_t k = 0; k < m->s[i].ncalls; k++)
-			fn(arg, m->s[i].calls[k]->leg.id);
+			fn(arg, &m->s[i], m->s[i].calls[k]);
 		rl_mshard_unlock(&m->s[i]);
 	}
+}
+
+struct rl_each_id {
+	void (*fn)(void *arg, const char *id);
+	void *arg;
+};
+
+static void rl_each_id(void *arg, struct rl_mshard *s, struct rl_mcall *c)
+{
+	struct rl_each_id *x = arg;
+
+	(void)s;
+	x->fn(x->arg, c->leg.id);
+}
+
+void rl_media_each(struct rl_media *m, void (*fn)(void *arg, const char *id), void *arg)
+{
+	struct rl_each_id x = {fn, arg};
+
+	rl_media_each_call(m, rl_each_id, &x);
 }
 
 static void rl_counters_add(struct rl_media_counters *t, const struct rl_media_counters *c)

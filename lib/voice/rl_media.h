@@ -140,6 +140,27 @@ void rl_media_counters(struct rl_media *m, struct rl_media_counters *c);
  * socket - for fuzzing and tests; the engine thread must not be racing (it takes the lock). */
 int rl_media_inject(struct rl_media *m, const uint8_t *buf, size_t len, const void *from, unsigned fromlen);
 
+/* Listen, whisper, barge (rl_mix.c): a supervisor as a third party on a network call. */
+enum rl_mix_mode {
+	RL_MIX_LISTEN = 1,  /* the supervisor hears caller and agent; nobody hears it */
+	RL_MIX_WHISPER = 2, /* ... and the agent hears it, the caller does not */
+	RL_MIX_BARGE = 3,   /* everyone hears everyone */
+};
+
+/* rl_media_monitor puts the supervisor's leg on call id, or changes its mode when leg has the
+ * same tx_ssrc as the one on. leg: the leg's keys, SSRCs and latch secret, peer (required:
+ * the relay, where it proves itself); id, src, sink, own_socket and rate are the engine's
+ * (a socket of its own, the call's rate). Another leg on the call is replaced. Errors:
+ * RL_EINVAL (mode, no peer or latch key, keys), RL_ENOENT (no such network call), RL_ENET. */
+int rl_media_monitor(struct rl_media *m, const char *id, const struct rl_media_leg *leg, int mode);
+
+/* rl_media_unmonitor takes the supervisor's leg off call id; q (if not NULL) gets the leg's
+ * final quality. Errors: RL_ENOENT (no such call, or no leg on it). */
+int rl_media_unmonitor(struct rl_media *m, const char *id, struct rl_media_quality *q);
+
+/* rl_media_unmonitor_all takes every supervisor's leg off every call; returns how many. */
+unsigned rl_media_unmonitor_all(struct rl_media *m);
+
 /* rl_media_close stops the thread and ends every call (NULL is fine). */
 void rl_media_close(struct rl_media *m);
 

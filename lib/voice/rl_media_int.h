@@ -48,6 +48,7 @@ struct rl_mcall {
 	int local;
 	struct rl_audio_src *listen;
 	struct rl_audio_sink *heard;
+	struct rl_mix *mix; /* a supervisor's leg on the call (rl_mix.c), NULL: none */
 };
 
 /* Datagrams waiting for one sendmmsg on the shard's socket. */
@@ -89,7 +90,22 @@ void rl_mcall_quality(const struct rl_mcall *c, struct rl_media_quality *q);
 void rl_mshard_datagram(struct rl_mshard *s, struct rl_mcall *fd_call, uint8_t *buf, size_t len, const void *from,
                         socklen_t fromlen, uint64_t now);
 
+/* rl_mix.c: rl_mix_to_agent takes the caller's frame and mixes in what the agent must hear
+ * besides; rl_mix_to_caller takes the agent's frame, mixes in what the caller must hear
+ * besides, and moves the supervisor's leg; rl_mix_socket_owner: the call (c, or its
+ * supervisor's leg) whose socket is fd, or NULL. */
+struct rl_mix;
+void rl_mix_to_agent(struct rl_mix *x, int16_t *pcm);
+void rl_mix_to_caller(struct rl_mshard *s, struct rl_mix *x, int16_t *pcm, uint64_t now);
+struct rl_mcall *rl_mix_socket_owner(struct rl_mcall *c, int fd);
+void rl_mix_free(struct rl_mix *x);
+
 /* rl_media.c */
+/* rl_media_find: call id with its shard locked (*sp; rl_mshard_unlock), or NULL, none locked. */
+struct rl_mcall *rl_media_find(struct rl_media *m, const char *id, struct rl_mshard **sp, size_t *idx);
+void rl_mshard_unlock(struct rl_mshard *s);
+/* rl_media_each_call calls fn for every call of every shard, under that shard's lock. */
+void rl_media_each_call(struct rl_media *m, void (*fn)(void *arg, struct rl_mshard *s, struct rl_mcall *c), void *arg);
 int rl_media_udp_socket(const struct sockaddr_storage *bind_to, socklen_t len, int family, int reuseport);
 struct rl_mcall *rl_mshard_by_ssrc(struct rl_mshard *s, uint32_t ssrc);
 void rl_mshard_send(struct rl_mshard *s, struct rl_mcall *c, const uint8_t *buf, size_t len);

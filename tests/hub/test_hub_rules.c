@@ -11,6 +11,7 @@
 
 #include "hubtest.h"
 #include "internal.h"
+#include "relay.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rltest.h"
@@ -21,6 +22,7 @@
 #define NOC       4  /* operator noc */
 #define SUP       5  /* operator sup.telco: a supervisor of telco */
 #define VIEW      6  /* operator wall: a viewer of bank */
+#define SUP_B     7  /* operator sup.bank: a supervisor of bank */
 #define AGENT     10 /* a1's own link (home agent) */
 #define AGENT2    11 /* a2 */
 #define AGENT_B   12 /* b1 */
@@ -38,11 +40,12 @@ static char *conf(void)
 	    text, sizeof(text),
 	    "sites = ( { id = \"casablanca\"; key = \"%s\"; }, { id = \"dakar\"; key = \"%s\"; },\n"
 	    "          { id = \"marrakech\"; } );\n"
-	    "tenants = ( { id = \"telco\"; }, { id = \"bank\"; } );\n"
+	    "tenants = ( { id = \"telco\"; monitor_notify = true; }, { id = \"bank\"; } );\n"
 	    "operators = ( { id = \"admin\"; role = \"admin\"; key = \"%s\"; },\n"
 	    "              { id = \"noc\"; role = \"noc\"; key = \"%s\"; },\n"
 	    "              { id = \"sup.telco\"; role = \"supervisor\"; tenants = [ \"telco\" ]; key = \"%s\"; },\n"
-	    "              { id = \"wall\"; role = \"viewer\"; tenants = [ \"bank\" ]; key = \"%s\"; } );\n"
+	    "              { id = \"wall\"; role = \"viewer\"; tenants = [ \"bank\" ]; key = \"%s\"; },\n"
+	    "              { id = \"sup.bank\"; role = \"supervisor\"; tenants = [ \"bank\" ]; key = \"%s\"; } );\n"
 	    "queues = (\n"
 	    " { id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 3; }; wrapup_s = 3;"
 	    "   offer_timeout_s = 5; sl_seconds = 20; },\n"
@@ -57,7 +60,7 @@ static char *conf(void)
 	    "   site = \"casablanca\"; secret_hash = \"%s\"; }\n"
 	    ");\n",
 	    ht_pub("casablanca"), ht_pub("dakar"), ht_pub("admin"), ht_pub("noc"), ht_pub("sup.telco"), ht_pub("wall"),
-	    ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("b1-secret"), ht_hash("m1-secret"));
+	    ht_pub("sup.bank"), ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("b1-secret"), ht_hash("m1-secret"));
 	return text;
 }
 
@@ -154,6 +157,8 @@ static const struct rule rules[] = {
     {"ReportRequest", RELAIS__ENVELOPE__BODY_REPORT_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
     {"SiteModel", RELAIS__ENVELOPE__BODY_SITE_MODEL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"MonitorRequest", RELAIS__ENVELOPE__BODY_MONITOR_REQUEST, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"MonitorLeg (hub to node only)", RELAIS__ENVELOPE__BODY_MONITOR_LEG, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
@@ -184,6 +189,8 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__SiteModel model = RELAIS__SITE_MODEL__INIT;
 	Relais__SiteJournal journal = RELAIS__SITE_JOURNAL__INIT;
 	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
+	Relais__MonitorRequest mon = RELAIS__MONITOR_REQUEST__INIT;
+	Relais__MonitorLeg mleg = RELAIS__MONITOR_LEG__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -259,6 +266,14 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_DIAL_PLAN:
 		env.dial_plan = &plan;
+		break;
+	case RELAIS__ENVELOPE__BODY_MONITOR_REQUEST:
+		mon.agent_id = "a2"; /* in the supervisor's scope, on no call: refused past the gate */
+		mon.mode = RELAIS__MONITOR_MODE__MONITOR_LISTEN;
+		env.monitor_request = &mon;
+		break;
+	case RELAIS__ENVELOPE__BODY_MONITOR_LEG:
+		env.monitor_leg = &mleg;
 		break;
 	default:
 		break;
@@ -698,6 +713,119 @@ static int staffing_of(const char *qid, uint32_t *needed, double *per_hour)
 
 /* Staffing: Erlang C against the textbook case, and a queue's estimate from its last complete
  * quarter of an hour, the same after a crash (it is a fold over the event log). */
+/* ---------------------------------------------------------------------------------------- */
+/* listen, whisper, barge: who may join a call, what the site and the supervisor are told */
+
+static const rl_env *monitor(uint32_t pipe, const char *agent, Relais__MonitorMode mode)
+{
+	Relais__MonitorRequest mr = RELAIS__MONITOR_REQUEST__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	mr.agent_id = (char *)agent;
+	mr.mode = mode;
+	env.body_case = RELAIS__ENVELOPE__BODY_MONITOR_REQUEST;
+	env.monitor_request = &mr;
+	return ht_request(&h, pipe, 0, 0, &env);
+}
+
+static int leg_mode(uint32_t pipe)
+{
+	const rl_env *l = ht_last(&h, pipe, RELAIS__ENVELOPE__BODY_MONITOR_LEG);
+	return l ? (int)l->monitor_leg->mode : -1;
+}
+
+static int monitored(uint32_t pipe)
+{
+	const rl_env *st = ht_last(&h, pipe, RELAIS__ENVELOPE__BODY_AGENT_STATUS);
+	return st ? (int)st->agent_status->monitored : -1;
+}
+
+static void test_monitor(void)
+{
+	struct rl_relay_conf rc = {.listen = "127.0.0.1:0", .threads = 1, .idle_ms = 30000, .max_calls = 64};
+	struct rl_relay *relay;
+	const rl_env *a;
+	char c[32], cb[32];
+
+	start();
+	RL_REQUIRE(rl_relay_open(&relay, &rc) == RL_OK);
+	rl_engine_set_media(h.e, relay, 0);
+	ht_hello(&h, SUP_B, RELAIS__ROLE__ROLE_CTL, "sup.bank");
+	/* No call yet: nothing to join. */
+	RL_CHECK(ht_error(monitor(SUP, "a1", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == ERR(BAD_STATE));
+	submit("mon1", "telco.billing", c);
+	ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	RL_REQUIRE(strcmp(offered(AGENT), c) == 0);
+	ht_answer(&h, AGENT, s_a1, c, 1);
+	RL_REQUIRE(state_of(AGENT) == RELAIS__AGENT_STATE__AGENT_BUSY);
+	/* Another tenant's supervisor, a viewer, an agent: the agent is unknown, or the request
+	 * not theirs. */
+	RL_CHECK(ht_error(monitor(SUP_B, "a1", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == ERR(UNKNOWN_AGENT));
+	RL_CHECK(ht_error(monitor(SUP_B, "nobody", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == ERR(UNKNOWN_AGENT));
+	RL_CHECK(ht_error(monitor(VIEW, "a1", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == ERR(FORBIDDEN));
+	RL_CHECK(leg_mode(NODE) == -1);
+	/* telco's supervisor listens: its leg goes through the relay, the site gets its end. */
+	a = monitor(SUP, "a1", RELAIS__MONITOR_MODE__MONITOR_LISTEN);
+	RL_REQUIRE(ht_error(a) == 0 && a->body_case == RELAIS__ENVELOPE__BODY_MONITOR_STATUS);
+	RL_CHECK(a->monitor_status->mode == RELAIS__MONITOR_MODE__MONITOR_LISTEN);
+	RL_CHECK(strcmp(a->monitor_status->contact_id, c) == 0);
+	RL_REQUIRE(a->monitor_status->media != NULL);
+	RL_CHECK(a->monitor_status->media->relayed);
+	RL_CHECK(strcmp(a->monitor_status->media->peer_addr, rl_relay_advertise(relay)) == 0);
+	uint32_t sup_tx = a->monitor_status->media->tx_ssrc;
+	a = ht_last(&h, NODE, RELAIS__ENVELOPE__BODY_MONITOR_LEG);
+	RL_REQUIRE(a != NULL && a->monitor_leg->media != NULL);
+	RL_CHECK(a->monitor_leg->mode == RELAIS__MONITOR_MODE__MONITOR_LISTEN);
+	RL_CHECK(strcmp(a->monitor_leg->contact_id, c) == 0);
+	RL_CHECK(a->monitor_leg->media->rx_ssrc == sup_tx);
+	RL_CHECK(monitored(AGENT) == RELAIS__MONITOR_MODE__MONITOR_LISTEN); /* telco tells its agents */
+	/* One supervisor per call: the admin is refused while telco's is on. */
+	RL_CHECK(ht_error(monitor(CTL, "a1", RELAIS__MONITOR_MODE__MONITOR_BARGE)) == ERR(BAD_STATE));
+	/* Whisper, then barge: the same leg, a new mode. */
+	a = monitor(SUP, "a1", RELAIS__MONITOR_MODE__MONITOR_WHISPER);
+	RL_CHECK(ht_error(a) == 0 && a->monitor_status->media->tx_ssrc == sup_tx);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_WHISPER);
+	RL_CHECK(ht_error(monitor(SUP, "a1", RELAIS__MONITOR_MODE__MONITOR_BARGE)) == 0);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
+	RL_CHECK(monitored(AGENT) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
+	/* The node registers again (its link came back): the call's plan, then the leg again. */
+	ht_forget(&h);
+	ht_register(&h, NODE, 1);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_BARGE);
+	a = ht_last(&h, NODE, RELAIS__ENVELOPE__BODY_MONITOR_LEG);
+	RL_CHECK(a != NULL && a->monitor_leg->media != NULL && a->monitor_leg->media->rx_ssrc == sup_tx);
+	/* The call ends: the site takes the leg off, the supervisor hears why. */
+	ht_hangup(&h, AGENT, s_a1, c);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	a = ht_last(&h, SUP, RELAIS__ENVELOPE__BODY_MONITOR_STATUS);
+	RL_REQUIRE(a != NULL);
+	RL_CHECK(a->monitor_status->mode == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	RL_CHECK(strcmp(a->monitor_status->end_reason, "call ended") == 0);
+	RL_CHECK(monitored(AGENT) == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	/* bank does not tell its agents; its supervisor's link dropping takes it off. */
+	submit("mon2", "bank.cards", cb);
+	ht_set_state(&h, AGENT_B, s_b1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+	RL_REQUIRE(strcmp(offered(AGENT_B), cb) == 0);
+	ht_answer(&h, AGENT_B, s_b1, cb, 1);
+	RL_CHECK(ht_error(monitor(SUP, "b1", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == ERR(UNKNOWN_AGENT));
+	RL_CHECK(ht_error(monitor(SUP_B, "b1", RELAIS__MONITOR_MODE__MONITOR_WHISPER)) == 0);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_WHISPER);
+	RL_CHECK(monitored(AGENT_B) == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	ht_begin(&h);
+	rl_engine_pipe_gone(h.e, SUP_B);
+	ht_commit(&h);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	/* The admin may join any tenant's call, and leave it. */
+	RL_CHECK(ht_error(monitor(CTL, "b1", RELAIS__MONITOR_MODE__MONITOR_LISTEN)) == 0);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_LISTEN);
+	a = monitor(CTL, "b1", RELAIS__MONITOR_MODE__MONITOR_OFF);
+	RL_CHECK(ht_error(a) == 0 && a->monitor_status->mode == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	RL_CHECK(leg_mode(NODE) == RELAIS__MONITOR_MODE__MONITOR_OFF);
+	stop();
+	rl_relay_close(relay);
+}
+
 static void test_staffing(void)
 {
 	char id[32], ext[8];
@@ -750,5 +878,6 @@ int main(void)
 	test_disposition_after_transfer();
 	test_kpi_restart();
 	test_staffing();
+	test_monitor();
 	return rltest_done();
 }

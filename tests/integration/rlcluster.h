@@ -43,6 +43,7 @@ struct rlc {
 	char node_extra[8192];  /* more top-level groups for the next node's conf (then cleared) */
 	char node_opts[512];    /* more settings inside the next node's `node` group (then cleared) */
 	char site_key[3][64];   /* casablanca, fes, dakar: their nodes' public keys (keys/<site>.key) */
+	char tenants[2][128];   /* more settings inside telco's and bank's entries in hub.conf */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */
