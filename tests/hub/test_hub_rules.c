@@ -153,6 +153,13 @@ static const struct rule rules[] = {
     {"AuditRequest", RELAIS__ENVELOPE__BODY_AUDIT_REQUEST, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
     {"SiteModel", RELAIS__ENVELOPE__BODY_SITE_MODEL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"RecordingPause", RELAIS__ENVELOPE__BODY_RECORDING_PAUSE, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"RecordingDone", RELAIS__ENVELOPE__BODY_RECORDING_DONE, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"RecordingList", RELAIS__ENVELOPE__BODY_RECORDING_LIST, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"RecordingFetch (at a node only)",
+     RELAIS__ENVELOPE__BODY_RECORDING_FETCH,
+     {0, 0, 0, 0, 0, 0, 0},
+     ERR(BAD_REQUEST)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
@@ -182,6 +189,11 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__SiteModel model = RELAIS__SITE_MODEL__INIT;
 	Relais__SiteJournal journal = RELAIS__SITE_JOURNAL__INIT;
 	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
+	Relais__RecordingPause rpause = RELAIS__RECORDING_PAUSE__INIT;
+	Relais__Recording rec = RELAIS__RECORDING__INIT;
+	Relais__RecordingDone rdone = RELAIS__RECORDING_DONE__INIT;
+	Relais__RecordingList rlist = RELAIS__RECORDING_LIST__INIT;
+	Relais__RecordingFetch rfetch = RELAIS__RECORDING_FETCH__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -253,6 +265,22 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_DIAL_PLAN:
 		env.dial_plan = &plan;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
+		rpause.contact_id = "c-none";
+		env.recording_pause = &rpause;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
+		rdone.contact_id = "c-none";
+		rdone.recording = &rec;
+		env.recording_done = &rdone;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_LIST:
+		env.recording_list = &rlist;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
+		rfetch.contact_id = "c-none";
+		env.recording_fetch = &rfetch;
 		break;
 	default:
 		break;
