@@ -37,4 +37,7 @@ rl_env *ctl_ask(struct ctl *c, rl_env *env, int *rv);
 int ctl_cmd_site(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 
+/* recordings.c: `recordings [list]` at the hub, `recordings fetch` at the node holding it. */
+int ctl_cmd_recordings(struct ctl *c, int argc, char **argv);
+
 #endif
