@@ -152,8 +152,10 @@ static void rlc_write_hub_conf(struct rlc *c)
 	    "  { id = \"fes\"; name = \"Fes\"; key = \"%s\"; },\n  { id = \"dakar\"; name = \"Dakar\"; key = \"%s\"; }\n);\n",
 	    c->site_key[0], c->site_key[1], c->site_key[2]);
 	fprintf(f, "@include \"%s\"\n", rlc_path(c, "operators.conf"));
-	fprintf(f, "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; },\n"
-	           "  { id = \"bank\"; name = \"Banque Atlas\"; }\n);\n");
+	fprintf(f,
+	        "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; %s },\n"
+	        "  { id = \"bank\"; name = \"Banque Atlas\"; %s }\n);\n",
+	        c->tenant_opts[0], c->tenant_opts[1]);
 	fprintf(f, "queues = (\n%s);\n", c->queues);
 	/* libconfig lists accept no trailing comma: strip the last one. */
 	char *last = strrchr(c->agents, ',');
