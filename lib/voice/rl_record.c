@@ -179,11 +179,14 @@ static void rl_record_flush(struct rl_record *rec)
 	int running = 0;
 
 	rec->cur = NULL;
-	if (it == NULL || it->len == 0 || rl_recorder_push(rec->r, it)) {
-		if (it != NULL && it->len == 0)
-			free(it);
+	if (it == NULL)
+		return;
+	if (it->len == 0) {
+		free(it);
 		return;
 	}
+	if (rl_recorder_push(rec->r, it))
+		return; /* the writer's now: not to be looked at again */
 	free(it);
 	/* The writer is behind by the whole bound: stop this recording, once. */
 	if (atomic_compare_exchange_strong(&rec->failed, &running, RL_EFULL)) {

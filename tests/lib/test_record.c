@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <opus/opus.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,59 @@ static void test_overflow(const char *dir)
 	opus_encoder_destroy(agent.enc);
 }
 
+/* Media threads and the writer at once: each of 4 threads records 8 calls of 300 frames
+ * side by side, as a shard does, while the writer takes their blocks. Every file whole. */
+struct shard_arg {
+	struct rl_recorder *r;
+	const char *dir;
+	int n;
+};
+
+static void *shard_run(void *arg)
+{
+	struct shard_arg *a = arg;
+	struct rl_record *rec[8];
+	uint8_t pkt[64];
+	char path[512];
+
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0xF8; /* a CELT 20 ms frame: valid, and cheap to make */
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "%s/shard/%d/%d.opus", a->dir, a->n, i);
+		rec[i] = rl_record_open(a->r, "c-s", path, RATE, tags, 3);
+	}
+	for (int f = 0; f < 300; f++)
+		for (int i = 0; i < 8; i++) {
+			pkt[1] = (uint8_t)f;
+			rl_record_local(rec[i], pkt, 40);
+			rl_record_peer(rec[i], f % 7 ? pkt : NULL, 60);
+		}
+	for (int i = 0; i < 8; i++)
+		rl_record_close(rec[i]);
+	return NULL;
+}
+
+static void test_threads(const char *dir)
+{
+	struct rl_recorder *r;
+	struct rl_record_result res;
+	struct shard_arg a[4];
+	pthread_t t[4];
+	int whole = 0;
+
+	RL_REQUIRE(rl_recorder_open(&r, 0) == RL_OK);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct shard_arg){r, dir, i};
+		RL_REQUIRE(pthread_create(&t[i], NULL, shard_run, &a[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 32 && wait_result(r, &res); i++)
+		whole += res.err == RL_OK && res.frames == 300;
+	RL_CHECK(whole == 32);
+	rl_recorder_close(r);
+}
+
 int main(void)
 {
 	const char *dir = rltest_tmpdir("record");
@@ -211,5 +265,6 @@ int main(void)
 	test_file(dir);
 	test_write_error(dir);
 	test_overflow(dir);
+	test_threads(dir);
 	return rltest_done();
 }
