@@ -10,10 +10,12 @@
  *
  * The media thread builds each frame's multistream packet and appends it, as a 2-byte
  * length and the bytes, to the recording's current block; a full block goes to the writer's
- * queue (bounded by bytes). The writer thread owns everything else: the file, the Ogg stream
+ * queue (bounded by bytes) without waiting: if the writer holds the queue's lock (it may have
+ * been preempted holding it), the block stays with the recording until the next one is full. The writer thread owns everything else: the file, the Ogg stream
  * state, the hash. Items for one recording (open, blocks, close) go through the one queue in
  * order.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "rl_record.h"
 
 #include <errno.h>
@@ -63,6 +65,7 @@ struct rl_record {
 	atomic_int paused, failed;
 	/* the media thread's */
 	struct rl_ritem *cur;
+	struct rl_ritem *pend, *pend_tail;  /* full blocks the writer has not taken yet */
 	uint8_t local[RL_RECORD_PKT + 128]; /* this frame's local packet, self-delimited */
 	size_t local_len;
 	uint8_t peer_toc; /* of the last good peer packet; 0 = none yet */
@@ -86,6 +89,7 @@ struct rl_recorder {
 	int stop;
 	size_t max_bytes;
 	struct rl_recorder_stats st;
+	atomic_uint_fast64_t overflows; /* counted by media threads, without the lock */
 	struct rl_record_result *done;
 	size_t ndone, capdone;
 };
@@ -104,25 +108,55 @@ static struct rl_ritem *rl_ritem_new(enum rl_ritem_kind kind, struct rl_record *
 	return it;
 }
 
-/* rl_recorder_push queues it; a block (DATA) only if it fits the bound: 0 if it did not. */
-static int rl_recorder_push(struct rl_recorder *r, struct rl_ritem *it)
+/* rl_recorder_put appends it to the queue; under r->mu. */
+static void rl_recorder_put(struct rl_recorder *r, struct rl_ritem *it)
 {
-	pthread_mutex_lock(&r->mu);
-	if (it->kind == RL_RITEM_DATA) {
-		if (r->st.queued_bytes + it->len > r->max_bytes) {
-			pthread_mutex_unlock(&r->mu);
-			return 0;
-		}
-		r->st.queued_bytes += it->len;
-	}
 	if (r->tail)
 		r->tail->next = it;
 	else
 		r->head = it;
 	r->tail = it;
+}
+
+/* rl_recorder_push queues an open or a close (the owner's thread: it may wait for the lock). */
+static void rl_recorder_push(struct rl_recorder *r, struct rl_ritem *it)
+{
+	pthread_mutex_lock(&r->mu);
+	rl_recorder_put(r, it);
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	return 1;
+}
+
+/* rl_recorder_hand queues rec's full blocks, in order, as far as the bound lets them. A media
+ * thread never waits (wait 0): if the writer holds the lock - it may have been preempted
+ * holding it - the blocks stay with rec until the next try. Returns 1 if they went, 0 if
+ * they wait, -1 if they did not fit (freed: the recording stops). */
+static int rl_recorder_hand(struct rl_recorder *r, struct rl_record *rec, int wait)
+{
+	int rv = 1;
+
+	if (rec->pend == NULL)
+		return 1;
+	if (wait)
+		pthread_mutex_lock(&r->mu);
+	else if (pthread_mutex_trylock(&r->mu) != 0)
+		return 0;
+	while (rec->pend != NULL) {
+		struct rl_ritem *it = rec->pend;
+		rec->pend = it->next;
+		it->next = NULL;
+		if (rv == 1 && r->st.queued_bytes + it->len <= r->max_bytes) {
+			r->st.queued_bytes += it->len;
+			rl_recorder_put(r, it);
+		} else {
+			rv = -1;
+			free(it);
+		}
+	}
+	rec->pend_tail = NULL;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return rv;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -173,27 +207,25 @@ static size_t rl_record_sd(const uint8_t *pkt, size_t len, uint8_t *out)
 	return o;
 }
 
-static void rl_record_flush(struct rl_record *rec)
+/* rl_record_flush hands rec's current block (and those still waiting) to the writer. */
+static void rl_record_flush(struct rl_record *rec, int wait)
 {
 	struct rl_ritem *it = rec->cur;
 	int running = 0;
 
 	rec->cur = NULL;
-	if (it == NULL)
-		return;
-	if (it->len == 0) {
+	if (it != NULL && it->len == 0) {
 		free(it);
-		return;
+	} else if (it != NULL) {
+		if (rec->pend_tail)
+			rec->pend_tail->next = it;
+		else
+			rec->pend = it;
+		rec->pend_tail = it;
 	}
-	if (rl_recorder_push(rec->r, it))
-		return; /* the writer's now: not to be looked at again */
-	free(it);
-	/* The writer is behind by the whole bound: stop this recording, once. */
-	if (atomic_compare_exchange_strong(&rec->failed, &running, RL_EFULL)) {
-		pthread_mutex_lock(&rec->r->mu);
-		rec->r->st.overflows++;
-		pthread_mutex_unlock(&rec->r->mu);
-	}
+	/* -1: the writer is behind by the whole bound: stop this recording, once. */
+	if (rl_recorder_hand(rec->r, rec, wait) < 0 && atomic_compare_exchange_strong(&rec->failed, &running, RL_EFULL))
+		atomic_fetch_add(&rec->r->overflows, 1);
 }
 
 static void rl_record_append(struct rl_record *rec, const uint8_t *p, size_t n)
@@ -201,7 +233,7 @@ static void rl_record_append(struct rl_record *rec, const uint8_t *p, size_t n)
 	uint8_t *d;
 
 	if (rec->cur != NULL && rec->cur->len + 2 + n > RL_RECORD_BLOCK)
-		rl_record_flush(rec);
+		rl_record_flush(rec, 0);
 	if (rec->cur == NULL)
 		rec->cur = rl_ritem_new(RL_RITEM_DATA, rec, RL_RECORD_BLOCK);
 	d = rec->cur->data + rec->cur->len;
@@ -304,7 +336,7 @@ void rl_record_close(struct rl_record *rec)
 {
 	if (rec == NULL)
 		return;
-	rl_record_flush(rec);
+	rl_record_flush(rec, 1);
 	rl_recorder_push(rec->r, rl_ritem_new(RL_RITEM_CLOSE, rec, 0));
 }
 
@@ -328,6 +360,7 @@ void rl_recorder_stats(struct rl_recorder *r, struct rl_recorder_stats *st)
 	pthread_mutex_lock(&r->mu);
 	*st = r->st;
 	pthread_mutex_unlock(&r->mu);
+	st->overflows = atomic_load(&r->overflows);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -610,6 +643,7 @@ int rl_recorder_open(struct rl_recorder **out, size_t queue_bytes)
 		free(r);
 		return RL_EIO;
 	}
+	pthread_setname_np(r->thread, "recorder"); /* what top -H and bench/trunk show */
 	*out = r;
 	return RL_OK;
 }
