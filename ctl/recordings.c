@@ -16,15 +16,6 @@
 #include "rl_time.h"
 #include "rl_wire.h"
 
-static int rec_number(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	return errno == 0 && end != s && *end == 0 && *v <= max;
-}
-
 static void rec_time(uint64_t us, char *buf, size_t cap)
 {
 	time_t t = (time_t)(us / 1000000u);
@@ -91,7 +82,6 @@ static void rec_print_json(const Relais__RecordingListReply *r)
 static int rec_list(struct ctl *c, int argc, char **argv)
 {
 	Relais__RecordingList q = RELAIS__RECORDING_LIST__INIT;
-	unsigned long v;
 	rl_env env, *r;
 	int rv;
 
@@ -100,11 +90,7 @@ static int rec_list(struct ctl *c, int argc, char **argv)
 			return ctl_usage();
 		if (strcmp(argv[i], "--tenant") == 0)
 			q.tenant_id = argv[i + 1];
-		else if (strcmp(argv[i], "--since") == 0 && rec_number(argv[i + 1], 100ul * 365 * 86400, &v))
-			q.since_us = rl_wall_us() - (uint64_t)v * 1000000u;
-		else if (strcmp(argv[i], "--limit") == 0 && rec_number(argv[i + 1], 100, &v) && v > 0)
-			q.limit = (uint32_t)v;
-		else
+		else if (!ctl_opt_window(argv[i], argv[i + 1], &q.since_us, &q.limit, 100))
 			return ctl_usage();
 		i++;
 	}
