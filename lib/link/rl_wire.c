@@ -99,6 +99,24 @@ static int rl_wire_recording_ok(const Relais__Recording *r)
 	       rl_wire_text_ok(r->sha256, RL_WIRE_MAX_ID) && rl_wire_text_ok(r->error, RL_WIRE_MAX_TEXT);
 }
 
+/* rl_wire_recording_bounds_ok: the recording requests' bounds; 1 for any other body. */
+static int rl_wire_recording_bounds_ok(const rl_env *e)
+{
+	switch (e->body_case) {
+	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
+		return rl_wire_text_ok(e->recording_pause->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
+		return rl_wire_text_ok(e->recording_done->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_recording_ok(e->recording_done->recording);
+	case RELAIS__ENVELOPE__BODY_RECORDING_LIST:
+		return rl_wire_text_ok(e->recording_list->tenant_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
+		return rl_wire_text_ok(e->recording_fetch->contact_id, RL_WIRE_MAX_ID);
+	default:
+		return 1;
+	}
+}
+
 static int rl_wire_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
@@ -147,15 +165,6 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		return rl_wire_media_ok(e->contact_update->media) &&
 		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID) &&
 		       rl_wire_order_ok(e->contact_update->recording);
-	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
-		return rl_wire_text_ok(e->recording_pause->contact_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
-		return rl_wire_text_ok(e->recording_done->contact_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_recording_ok(e->recording_done->recording);
-	case RELAIS__ENVELOPE__BODY_RECORDING_LIST:
-		return rl_wire_text_ok(e->recording_list->tenant_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
-		return rl_wire_text_ok(e->recording_fetch->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
 		return rl_wire_text_ok(e->queue_position->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER:
@@ -185,7 +194,7 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_media_ok(e->agent_status->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
-		return 1;
+		return rl_wire_recording_bounds_ok(e);
 	}
 }
 
