@@ -250,6 +250,7 @@ static void check_disk_full(struct rlc *c)
 	RL_CHECK(RL_WAIT(30000, rlc_count_in_file(rlc_path(c, "node-fes.log"), "recording alarm") == 1));
 	/* the call goes on to its end, the agent's hang-up after TALK_S */
 	RL_CHECK(RL_WAIT(30000, rlc_count_in_file(rlc_path(c, "agent-a3.log"), "event=hangup") == 1));
+	RL_CHECK(RL_WAIT(10000, rlc_count_in_file(rlc_path(c, "node-fes.log"), "media end") == 1));
 	RL_CHECK(rlc_log_field(rlc_path(c, "node-fes.log"), "media end", "frames") > (TALK_S - 1) * 50);
 	RL_CHECK(RL_WAIT(20000, listed(c, cid)));
 	cJSON *j = list(c, "admin", "--tenant telco"), *r = j ? row(j, cid) : NULL;
