@@ -184,6 +184,15 @@ void rl_h_recording_done(struct rl_engine *e, struct rl_req *r, const rl_env *en
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNKNOWN_CONTACT, "no recording of this site's", 0);
 		return;
 	}
+	if (d->recording->answered_us != 0 && d->recording->answered_us != rec->answered_us) {
+		/* the file of an earlier answer (transferred since, answered again): the record
+		 * keeps the recording of the answer now, which goes on */
+		rl_log(RL_LOG_INFO, "recording of an earlier answer contact=%s path=%s", rec->contact_id,
+		       d->recording->path);
+		rl_contact_drop(c, rec);
+		rl_reply_ok(e, r);
+		return;
+	}
 	rl_recording_keep(rec->recording, d->recording, site);
 	snprintf(key, sizeof(key), "%s/%016" PRIx64 "/%s", rec->tenant_id, rec->answered_us, rec->contact_id);
 	rl_store_mark_put(e->store, RL_MARK_RECORDING, key, rec->contact_id, rec->answered_us);

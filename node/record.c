@@ -80,6 +80,7 @@ static void rl_recs_report(struct rl_recs *rs, struct rl_client *hub, const stru
 	r.paused_ms = res->paused_frames * 20;
 	r.incomplete = error != NULL;
 	r.error = (char *)(error ? error : "");
+	r.answered_us = res->tag;
 	d.contact_id = (char *)res->key;
 	d.recording = &r;
 	rl_env_init(&env);
@@ -140,6 +141,7 @@ static struct rl_rec_entry *rl_recs_start(struct rl_recs *rs, const char *id, co
 	struct rl_rec_entry *x;
 
 	snprintf(res.key, sizeof(res.key), "%s", id);
+	res.tag = o->answered_us;
 	if (rs->dir[0] == 0 || !rl_wire_id_ok(o->tenant_id)) {
 		rl_log(RL_LOG_ERR, "recording impossible contact=%s: no recording dir at this site", id);
 		rs->alarms++;
@@ -150,6 +152,7 @@ static struct rl_rec_entry *rl_recs_start(struct rl_recs *rs, const char *id, co
 	x = rl_calloc(1, sizeof(*x));
 	snprintf(x->id, sizeof(x->id), "%s", id);
 	x->rec = rl_record_open(rs->w, id, path, 0, tags, rl_recs_tags(id, u, o, text, tags));
+	rl_record_tag(x->rec, o->answered_us);
 	if (rl_media_record(m, id, x->rec) != RL_OK) {
 		rl_record_close(x->rec); /* no media call: the file ends empty */
 		free(x);

@@ -62,6 +62,7 @@ struct rl_record {
 	unsigned rate;
 	char **tags;
 	size_t ntags;
+	uint64_t tag; /* the owner's (rl_record_tag) */
 	atomic_int paused, failed;
 	/* the media thread's */
 	struct rl_ritem *cur;
@@ -332,6 +333,11 @@ struct rl_record *rl_record_open(struct rl_recorder *r, const char *key, const c
 	return rec;
 }
 
+void rl_record_tag(struct rl_record *rec, uint64_t tag)
+{
+	rec->tag = tag; /* the writer reads it at the close, which the queue's lock orders after */
+}
+
 void rl_record_close(struct rl_record *rec)
 {
 	if (rec == NULL)
@@ -568,6 +574,7 @@ static void rl_record_finish(struct rl_recorder *r, struct rl_record *rec)
 	res.paused_frames = rec->paused_frames;
 	res.err = rec->err ? rec->err : atomic_load(&rec->failed);
 	res.sys_errno = rec->sys_errno;
+	res.tag = rec->tag;
 	if (res.err == RL_EFULL)
 		rl_log(RL_LOG_ERR, "recording stopped contact=%s path=%s writer behind: queue full", rec->key,
 		       rec->path);

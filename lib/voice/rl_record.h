@@ -41,6 +41,7 @@ struct rl_record_result {
 	uint64_t frames, paused_frames; /* 20 ms frames in the file; of them, paused (silence) */
 	int err;                        /* RL_OK: complete; RL_EIO: a write failed; RL_EFULL: overflow */
 	int sys_errno;                  /* with RL_EIO: errno of the failed call */
+	uint64_t tag;                   /* as given to rl_record_tag */
 };
 
 struct rl_recorder_stats {
@@ -66,6 +67,10 @@ void rl_recorder_close(struct rl_recorder *r);
  * rl_record_close. */
 struct rl_record *rl_record_open(struct rl_recorder *r, const char *key, const char *path, unsigned rate,
                                  const char *const *tags, size_t ntags);
+
+/* rl_record_tag: a number of the owner's for the result (the node: which answer the file
+ * records). The owner's thread, before rl_record_close. */
+void rl_record_tag(struct rl_record *rec, uint64_t tag);
 
 /* rl_record_local: this end's Opus packet for the frame now (one 20 ms frame; len 0 = none).
  * rl_record_peer: the peer's packet for the same frame, or NULL when it was lost; completes

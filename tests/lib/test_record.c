@@ -87,6 +87,7 @@ static void test_file(const char *dir)
 	party_init(&agent, 1000);
 	snprintf(path, sizeof(path), "%s/bank/2026-12-05/c-1.opus", dir);
 	rec = rl_record_open(r, "c-1", path, RATE, tags, 3);
+	rl_record_tag(rec, 1796452340000000ull);
 	feed(rec, &caller, &agent, 100, 0); /* 2 s */
 	rl_record_pause(rec, 1);
 	feed(rec, &caller, &agent, 75, 0); /* 1.5 s paused */
@@ -97,6 +98,7 @@ static void test_file(const char *dir)
 	RL_CHECK(res.err == RL_OK);
 	RL_CHECK(strcmp(res.key, "c-1") == 0 && strcmp(res.path, path) == 0);
 	RL_CHECK(res.frames == 275 && res.paused_frames == 75);
+	RL_CHECK(res.tag == 1796452340000000ull);
 	RL_CHECK(rlrec_sha256_file(path, sha) == 0 && strcmp(sha, res.sha256) == 0);
 
 	RL_REQUIRE(rlrec_read(path, &d) == 0);
