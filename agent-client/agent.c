@@ -80,6 +80,10 @@ int rl_script_parse(const char *spec, struct rl_script *s)
 			s->break_s = v;
 		else if (strcmp(kv, "fixed") == 0 && v <= 1)
 			s->fixed = v > 0;
+		else if (strcmp(kv, "pause") == 0)
+			s->pause_s = v;
+		else if (strcmp(kv, "pauselen") == 0)
+			s->pause_len_s = v;
 		else
 			return RL_EINVAL;
 	}
@@ -203,6 +207,20 @@ void rl_agent_hangup(struct rl_agent_sess *a)
 	rl_request(a, &env);
 }
 
+void rl_agent_pause(struct rl_agent_sess *a, int paused)
+{
+	Relais__RecordingPause p = RELAIS__RECORDING_PAUSE__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	p.contact_id = a->contact;
+	p.paused = paused != 0;
+	env.body_case = RELAIS__ENVELOPE__BODY_RECORDING_PAUSE;
+	env.recording_pause = &p;
+	rl_emit(a, "event=%s contact=%s", paused ? "pause" : "resume", a->contact);
+	rl_request(a, &env);
+}
+
 void rl_agent_transfer(struct rl_agent_sess *a, const char *queue, const char *number, const char *note)
 {
 	Relais__ContactTransfer t = RELAIS__CONTACT_TRANSFER__INIT;
@@ -286,6 +304,41 @@ static void rl_keep_contact(struct rl_agent_sess *a, const Relais__Offer *o)
 	free(buf);
 }
 
+/* rl_take_recording: the call's recording as st says (shown, and the script's pause planned
+ * when a recorded call starts). */
+static void rl_take_recording(struct rl_agent_sess *a, const Relais__AgentStatus *st, Relais__AgentState old)
+{
+	int rec = st->recording == NULL || !st->recording->on ? 0 : st->recording->paused ? 2 : 1;
+	const struct rl_script *s = a->script;
+
+	if (rec != a->recording)
+		rl_emit(a, "event=recording state=%s contact=%s",
+		        rec == 2 ? "paused"
+		        : rec    ? "on"
+		                 : "off",
+		        a->contact[0] ? a->contact : "-");
+	a->recording = rec;
+	if (old != RELAIS__AGENT_STATE__AGENT_BUSY && a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rec && s != NULL &&
+	    s->pause_s > 0) {
+		a->pause_at_us = rl_mono_us() + (uint64_t)(s->pause_s * 1e6);
+		a->resume_at_us = a->pause_at_us + (uint64_t)(s->pause_len_s * 1e6);
+	}
+	if (a->state != RELAIS__AGENT_STATE__AGENT_BUSY)
+		a->pause_at_us = a->resume_at_us = 0;
+}
+
+/* rl_script_pause: the script pauses and resumes a recorded call's recording on time. */
+static void rl_script_pause(struct rl_agent_sess *a, uint64_t now)
+{
+	if (a->pause_at_us != 0 && now >= a->pause_at_us) {
+		a->pause_at_us = 0;
+		rl_agent_pause(a, 1);
+	} else if (a->pause_at_us == 0 && a->resume_at_us != 0 && now >= a->resume_at_us) {
+		a->resume_at_us = 0;
+		rl_agent_pause(a, 0);
+	}
+}
+
 static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *st)
 {
 	Relais__AgentState old = a->state;
@@ -317,6 +370,7 @@ static void rl_take_status(struct rl_agent_sess *a, const Relais__AgentStatus *s
 		rl_emit(a, "event=monitored mode=%s contact=%s", rl_monitor_mode_name(a->monitored),
 		        a->contact[0] ? a->contact : "-");
 	}
+	rl_take_recording(a, st, old);
 	if (a->state == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT) {
 		rl_emit(a, "event=logged-out reason=%s", a->reason);
 		a->session = 0;
@@ -511,6 +565,8 @@ void rl_agent_tick(struct rl_agent_sess *a)
 	}
 	if (gen != 0 && a->session == 0 && !a->login_pending && now >= a->retry_at_us && (!a->refused || a->script))
 		rl_send_login(a);
+	if (a->session && a->state == RELAIS__AGENT_STATE__AGENT_BUSY)
+		rl_script_pause(a, now);
 	if (a->script != NULL && a->act != RL_ACT_NONE && now >= a->act_at_us && a->session && !a->login_pending) {
 		enum rl_action act = a->act;
 		a->act = RL_ACT_NONE;

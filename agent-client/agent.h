@@ -26,11 +26,13 @@ struct rl_script {
 	int fixed;                            /* 1: talk time exactly talk_s (tests), else exponential */
 	char xfer_queue[RL_WIRE_MAX_ID + 1];  /* at the end of talk: transfer to this queue ... */
 	char xfer_number[RL_WIRE_MAX_ID + 1]; /* ... or to this number, instead of hanging up */
+	double pause_s, pause_len_s;          /* recorded calls: pause this long into the call, for pause_len_s */
 };
 
 /* rl_script_parse reads "answer=2,talk=30,wrap=10,reject=0.05,break=0.02" (numbers), and
  * xfer=QUEUE or xfer_number=NUMBER (the agent transfers every call at the end of its talk
- * time instead of hanging up). RL_EINVAL. */
+ * time instead of hanging up), pause=S,pauselen=L (a recorded call's recording is paused S
+ * seconds into the call and resumed L seconds later, as for a card number). RL_EINVAL. */
 int rl_script_parse(const char *spec, struct rl_script *s);
 
 /* The agent's site as the hub last told it (SiteState: pushed when it changes, and at a
@@ -87,6 +89,9 @@ struct rl_agent_sess {
 	int monitored;    /* a supervisor is on the call (Relais__MonitorMode), when the tenant says so */
 	unsigned offers;  /* offers received */
 	unsigned handled; /* calls that ended (hung up or transferred) while this session held them */
+	/* The call's recording as the hub last told it: 0 none, 1 recording, 2 paused. */
+	int recording;
+	uint64_t pause_at_us, resume_at_us; /* the script's pause of this call (mono; 0 = done) */
 };
 
 /* rl_agent_open dials url for agent id; tag identifies its socket in loop. url may list
@@ -104,6 +109,8 @@ void rl_agent_tick(struct rl_agent_sess *a);
 void rl_agent_set_state(struct rl_agent_sess *a, Relais__AgentState st, const char *reason);
 void rl_agent_answer(struct rl_agent_sess *a, int accept);
 void rl_agent_hangup(struct rl_agent_sess *a);
+/* rl_agent_pause pauses (paused) or resumes the recording of the current call. */
+void rl_agent_pause(struct rl_agent_sess *a, int paused);
 /* rl_agent_transfer sends the current call to queue (same tenant) or, queue NULL, to an
  * external number over the site's trunk; note goes to the next agent's screen-pop. */
 void rl_agent_transfer(struct rl_agent_sess *a, const char *queue, const char *number, const char *note);

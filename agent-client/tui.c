@@ -147,6 +147,10 @@ int rl_tui_key(struct rl_agent_sess *a, int key)
 		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY)
 			rl_agent_hangup(a);
 		break;
+	case 'p': /* pause the recording (a card number), or resume it */
+		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && a->recording)
+			rl_agent_pause(a, a->recording == 1);
+		break;
 	case 't':
 		if (a->state == RELAIS__AGENT_STATE__AGENT_BUSY && rl_tui_ntargets)
 			rl_tui_open(a, 't');
@@ -215,6 +219,9 @@ void rl_tui_draw(const struct rl_agent_sess *a, const char *url)
 	if (a->call[0])
 		printf("  Audio: %s, Opus/SRTP%s\r\n", a->call_relayed ? "through the hub relay" : "direct to the site",
 		       a->last_mos > 0 ? "" : " (quality after 5 s)");
+	if (a->recording && a->state == RELAIS__AGENT_STATE__AGENT_BUSY)
+		printf("  %s\r\n", a->recording == 2 ? "Recording PAUSED ([p] resumes)"
+		                                     : "RECORDING ([p] pauses, for card numbers)");
 	if (a->last_mos > 0)
 		printf("  Call quality (MOS, last call or now): %.2f\r\n", a->last_mos);
 	if (a->monitored)

@@ -36,6 +36,12 @@ rl_env *ctl_ask(struct ctl *c, rl_env *env, int *rv);
  * status. */
 int ctl_cmd_site(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
+/* ctl_opt_window takes option opt with its value val if it is "--since SECONDS_AGO" (into
+ * *since_us, a wall clock) or "--limit N" (1..max, into *limit): 1 if so, else 0. */
+int ctl_opt_window(const char *opt, const char *val, uint64_t *since_us, uint32_t *limit, unsigned long max);
+
+/* recordings.c: `recordings [list]` at the hub, `recordings fetch` at the node holding it. */
+int ctl_cmd_recordings(struct ctl *c, int argc, char **argv);
 
 /* report.c: `report`, the hub's reports as CSV or JSON; returns the exit status. */
 int ctl_cmd_report(struct ctl *c, int argc, char **argv);

@@ -15,6 +15,7 @@
  *     audit [--since SECONDS_AGO] [--limit N]   (the site commands given, oldest first)
  *     report [queue|agent|tenant|site|billing] [--day D | --from T [--to T]]
  *            [--interval 15m|hour|day|all] [--tenant T] [--csv]   (from the hub's event log)
+ *     recordings [list] [--tenant T] [--since S] [--limit N]; recordings fetch CONTACT --out FILE
  *     drain on|off                 (at a node: its local drain, while the hub is out of reach)
  *     hash-secret [--min]          (reads the secret on standard input)
  *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
@@ -72,6 +73,8 @@ int ctl_usage(void)
 	    "         [--interval 15m|hour|day|all] [--tenant T] [--csv]\n"
 	    "                        (from the hub's event log; T: YYYY-MM-DD[THH:MM[:SS]] UTC or epoch seconds;\n"
 	    "                         default today, a row per day; CSV, or JSON with --json)\n"
+	    "  recordings [list] [--tenant T] [--since SECONDS_AGO] [--limit N]   (recorded calls, newest first)\n"
+	    "  recordings fetch CONTACT --out FILE   (at the node that holds it: the file, and its SHA-256)\n"
 	    "  drain on|off          (at a node: refuse new carrier calls with 503 / take them again; the node's\n"
 	    "                         own tool for when the hub is out of reach, not audited: prefer site drain)\n"
 	    "  hash-secret [--min]   (secret on standard input)\n"
@@ -492,6 +495,8 @@ int main(int argc, char **argv)
 		return ctl_cmd_audit(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "report") == 0)
 		return ctl_cmd_report(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "recordings") == 0)
+		return ctl_cmd_recordings(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "drain") == 0)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)

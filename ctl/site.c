@@ -48,6 +48,19 @@ static int site_number(const char *s, unsigned long lo, unsigned long hi, unsign
 	return *end == '\0' && *v >= lo && *v <= hi;
 }
 
+int ctl_opt_window(const char *opt, const char *val, uint64_t *since_us, uint32_t *limit, unsigned long max)
+{
+	unsigned long v;
+
+	if (strcmp(opt, "--since") == 0 && site_number(val, 0, 100ul * 365 * 86400, &v))
+		*since_us = rl_wall_us() - (uint64_t)v * 1000000u;
+	else if (strcmp(opt, "--limit") == 0 && site_number(val, 1, max, &v))
+		*limit = (uint32_t)v;
+	else
+		return 0;
+	return 1;
+}
+
 /* site_args fills sc from "SITE [options]" for an action taking opts; 0, or the exit status
  * (2, said on stderr). sc points into argv. */
 static int site_args(Relais__SiteCommand *sc, const char *name, unsigned opts, int argc, char **argv)
@@ -170,18 +183,13 @@ int ctl_cmd_site(struct ctl *c, int argc, char **argv)
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv)
 {
 	Relais__AuditRequest ar = RELAIS__AUDIT_REQUEST__INIT;
-	unsigned long v;
 	rl_env env, *r;
 	int rv;
 
 	for (int i = 0; i < argc; i++) {
 		if (i + 1 >= argc)
 			return ctl_usage();
-		if (strcmp(argv[i], "--since") == 0 && site_number(argv[i + 1], 0, 100ul * 365 * 86400, &v))
-			ar.since_us = rl_wall_us() - (uint64_t)v * 1000000u;
-		else if (strcmp(argv[i], "--limit") == 0 && site_number(argv[i + 1], 1, 100000, &v))
-			ar.limit = (uint32_t)v;
-		else
+		if (!ctl_opt_window(argv[i], argv[i + 1], &ar.since_us, &ar.limit, 100000))
 			return ctl_usage();
 		i++;
 	}

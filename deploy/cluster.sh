@@ -214,8 +214,8 @@ sites = (
 @include "$keys/operators.conf"
 tenants = (
   { id = "telco"; name = "Maroc Telco"; },
-  { id = "bank"; name = "Banque Atlas"; },
-  { id = "ecom"; name = "Souk Online"; monitor_notify = true; }
+  { id = "bank"; name = "Banque Atlas"; recording = "all"; },
+  { id = "ecom"; name = "Souk Online"; monitor_notify = true; recording = "25%"; }
 );
 queues = (
   { id = "telco.billing"; tenant = "telco"; name = "Facturation";
@@ -264,6 +264,7 @@ ${node_more:-}
 @include "$keys/operators.conf"
 tls: { ca = "$certs/ca.pem"; cert = "$certs/node-$site.pem"; key = "$certs/node-$site.key"; };
 media = { listen = "127.0.0.1:${media_port[$site]}"; caller_audio = "$caller_wav"; caller_loop = true; };
+recording = { dir = "$dir/recordings/$site"; };
 generator = (
 $(printf '%s\n' "$@" | sed '$!s/$/,/')
 );

@@ -6,10 +6,10 @@
 set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
 libmbedtls-dev liblmdb-dev libsodium-dev libconfig-dev libcjson-dev libopus-dev libsrtp2-dev
-libsndfile1-dev libasound2-dev libsofia-sip-ua-dev openssl procps"
+libsndfile1-dev libogg-dev libasound2-dev libsofia-sip-ua-dev openssl procps"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs lmdb-utils sip-tester kamailio kamailio-tls-modules iproute2 cppcheck clang-format
-	python3-prometheus-client"
+	python3-prometheus-client opus-tools"
 fi
 if [ "${1:-}" = "--cluster" ]; then
 	pkgs="$pkgs espeak-ng sip-tester kamailio" # the demo caller's voice and prompts; the demo carrier; the SBC

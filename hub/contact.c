@@ -188,6 +188,7 @@ void rl_contact_to(struct rl_engine *e, struct rl_contact *c, enum rl_cstep step
 	case RL_C_ACCEPTED:
 		c->rec->answered_us = e->now;
 		rl_remember_caller(e, c);
+		rl_recording_decide(e, c);
 		break;
 	case RL_C_REJECTED:
 	case RL_C_RONA:

@@ -63,6 +63,9 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(SITE_MODEL)] = {"SiteModel", RL_WHO_NODE, RL_REQ_CACHED, rl_h_site_model},
     [RL_B(SITE_JOURNAL)] = {"SiteJournal", RL_WHO_NODE, RL_CW, rl_h_site_journal},
     [RL_B(MONITOR_REQUEST)] = {"MonitorRequest", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_REQ_CACHED, rl_h_monitor},
+    [RL_B(RECORDING_PAUSE)] = {"RecordingPause", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_recording_pause},
+    [RL_B(RECORDING_DONE)] = {"RecordingDone", RL_WHO_NODE, RL_CW, rl_h_recording_done},
+    [RL_B(RECORDING_LIST)] = {"RecordingList", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_REQ_CACHED, rl_h_recording_list},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)

@@ -31,6 +31,7 @@ enum rl_policy { RL_POLICY_LONGEST_IDLE, RL_POLICY_MOST_SKILLED };
 struct rl_tenant {
 	char id[RL_WIRE_MAX_ID + 1];
 	char name[RL_WIRE_MAX_TEXT + 1];
+	int record_pct; /* calls recorded, percent (recording.c) */
 };
 
 struct rl_site {
@@ -126,6 +127,7 @@ struct rl_queue {
 	uint64_t sites; /* bit per site index; 0 = any site or home */
 	uint32_t sl_pct, sl_s, wrapup_s, offer_timeout_s, sticky_s;
 	enum rl_policy policy;
+	int record_pct; /* calls recorded, percent; -1: as its tenant (recording.c) */
 	struct rl_overflow overflow[RL_MAX_TIERS - 1];
 	int noverflow;
 	/* Waiting contacts: a binary heap, best first (priority desc, enqueue asc, seq). */

@@ -21,6 +21,7 @@
  *   site.c       site nodes: links, liveness (lost, back, restarted), registration
  *   noc.c        the NOC's site commands (drain, failover, failback) and their audit
  *   dialplan.c   the dial plan held here and pushed to every node
+ *   recording.c  call recording: policy, the decision at answer, pause, the nodes' reports, the list
  *   survive.c    survivable sites: the model their nodes serve alone with, the journal they hand back
  *   provision.c  the directory (sites, tenants, queues, agents) from the config
  *   restore.c    rebuilding memory from the store at start
@@ -158,9 +159,10 @@ struct rl_engine {
 	int suite;              /* SRTP suite of new plans */
 	uint64_t relay_seq;
 	uint32_t plan_epoch;
-	uint64_t no_media_said_us;    /* when "no media path" was last logged */
-	uint64_t no_media_unsaid;     /* contacts without one since, not logged one by one */
-	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
+	uint64_t no_media_said_us;            /* when "no media path" was last logged */
+	uint64_t no_media_unsaid;             /* contacts without one since, not logged one by one */
+	Relais__MediaLeg scratch_leg;         /* filled and encoded at once by the status/update pushes */
+	Relais__RecordingOrder scratch_order; /* the same, for an agent's status (recording.c) */
 	struct rl_recent recent[RL_RECENT_CALLS];
 	unsigned nrecent;
 
@@ -403,6 +405,20 @@ int rl_journal_in(struct rl_engine *e, int site, uint64_t journal_id, uint32_t p
 /* dialplan.c */
 int rl_dialplan_provision(struct rl_engine *e, const config_setting_t *g);
 void rl_dialplan_push(struct rl_engine *e, int site);
+
+/* recording.c */
+int rl_recording_provision(struct rl_engine *e, const config_t *cfg);
+/* rl_recording_drawn: 1 if a contact with this id is recorded under a policy of pct percent
+ * (0..100): the same answer for the same id, always. */
+int rl_recording_drawn(const char *contact_id, int pct);
+/* rl_recording_decide: at answer, whether c's call is recorded (c->rec->recording). */
+void rl_recording_decide(struct rl_engine *e, struct rl_contact *c);
+/* rl_recording_order fills o (pointers into c's record) and returns it if c's call is being
+ * recorded, else NULL. */
+Relais__RecordingOrder *rl_recording_order(const struct rl_contact *c, Relais__RecordingOrder *o);
+void rl_h_recording_pause(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_recording_done(struct rl_engine *e, struct rl_req *r, const rl_env *env);
+void rl_h_recording_list(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 
 /* provision.c */
 int rl_provision(struct rl_engine *e, const config_t *cfg);

@@ -264,7 +264,8 @@ int rl_provision(struct rl_engine *e, const config_t *cfg)
 	e->ntenants = n;
 	if ((rv = rl_monitor_provision(e, config_lookup(cfg, "tenants"))) != RL_OK ||
 	    (rv = rl_load_operators(e, config_lookup(cfg, "operators"))) != RL_OK ||
-	    (rv = rl_load_queues(e, config_lookup(cfg, "queues"))) != RL_OK)
+	    (rv = rl_load_queues(e, config_lookup(cfg, "queues"))) != RL_OK ||
+	    (rv = rl_recording_provision(e, cfg)) != RL_OK)
 		return rv;
 	return rl_dialplan_provision(e, config_lookup(cfg, "dial_plan"));
 }

@@ -43,6 +43,8 @@ void rl_fill_status(struct rl_engine *e, Relais__AgentStatus *st, Relais__Offer 
 			rl_plan_leg(pl, a->contact->id, 1, &e->scratch_leg);
 			st->media = &e->scratch_leg;
 		}
+		if (a->contact->rec->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED)
+			st->recording = rl_recording_order(a->contact, &e->scratch_order);
 	} else if (a->rec->contact_id && a->rec->contact_id[0]) {
 		relais__offer__init(o);
 		o->contact_id = a->rec->contact_id;
@@ -144,6 +146,7 @@ void rl_push_update_rec(struct rl_engine *e, int site, const Relais__ContactReco
 void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 {
 	Relais__ContactUpdate u;
+	Relais__RecordingOrder ro;
 
 	if (c->site < 0 || e->sites[c->site].pipe == 0)
 		return;
@@ -157,6 +160,7 @@ void rl_push_update(struct rl_engine *e, const struct rl_contact *c)
 			u.media = &e->scratch_leg;
 		}
 		u.transfer_to = c->rec->transfer_to;
+		u.recording = rl_recording_order(c, &ro);
 	}
 	rl_push_site(e, c->site, &u);
 	rl_monitor_tell_again(e, c); /* after the call's plan: a supervisor's leg hangs on it */

@@ -13,7 +13,7 @@
 struct rl_store {
 	MDB_env *env;
 	MDB_txn *txn; /* open write transaction of the current batch */
-	MDB_dbi agents, contacts, live, extids, marks[3], events, audit, meta;
+	MDB_dbi agents, contacts, live, extids, marks[4], events, audit, meta;
 	uint64_t next_event;
 	uint64_t commits;
 	struct rl_store_commit_hist commit_times;
@@ -80,6 +80,7 @@ int rl_store_open(struct rl_store **out, const char *dir, size_t map_mb)
 	    (rc = mdb_dbi_open(txn, "lastagent", MDB_CREATE, &s->marks[RL_MARK_LASTAGENT])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "lost", MDB_CREATE, &s->marks[RL_MARK_LOST])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "journals", MDB_CREATE, &s->marks[RL_MARK_JOURNAL])) != 0 ||
+	    (rc = mdb_dbi_open(txn, "recordings", MDB_CREATE, &s->marks[RL_MARK_RECORDING])) != 0 ||
 	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
@@ -345,6 +346,55 @@ void rl_store_mark_del(struct rl_store *s, enum rl_store_mark m, const char *key
 
 	if (s->txn != NULL && (rc = mdb_del(s->txn, s->marks[m], &k, NULL)) != 0 && rc != MDB_NOTFOUND)
 		rl_store_fail(s, rc, "del mark");
+}
+
+/* rl_mark_cursor_each walks cur backwards from the last key with prefix (see below). */
+static int rl_mark_cursor_each(MDB_cursor *cur, const char *prefix, rl_store_mark_cb cb, void *arg)
+{
+	char end[256], key[256], id[128];
+	size_t pl = strlen(prefix);
+	MDB_val k, v;
+	int rc, rv = 0;
+
+	if (pl + 2 > sizeof(end))
+		return RL_EINVAL;
+	memcpy(end, prefix, pl);
+	end[pl] = (char)0xff; /* past every key with the prefix */
+	k = (MDB_val){pl + 1, end};
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	for (; rc == 0 && rv == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
+			break;
+		if (k.mv_size >= sizeof(key) || v.mv_size < 9 || v.mv_size - 8 > sizeof(id))
+			continue;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = 0;
+		memcpy(id, v.mv_data, v.mv_size - 8);
+		id[v.mv_size - 9] = 0;
+		rv = cb(arg, key, id, rl_be64((const uint8_t *)v.mv_data + v.mv_size - 8));
+	}
+	return rv;
+}
+
+int rl_store_each_mark_desc(struct rl_store *s, enum rl_store_mark m, const char *prefix, rl_store_mark_cb cb,
+                            void *arg)
+{
+	MDB_txn *txn = s->txn;
+	MDB_cursor *cur;
+	int rc, rv;
+
+	if (txn == NULL && (rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return rl_store_err(rc, "marks");
+	if ((rc = mdb_cursor_open(txn, s->marks[m], &cur)) != 0) {
+		rv = rl_store_err(rc, "cursor");
+	} else {
+		rv = rl_mark_cursor_each(cur, prefix, cb, arg);
+		mdb_cursor_close(cur);
+	}
+	if (txn != s->txn)
+		mdb_txn_abort(txn);
+	return rv;
 }
 
 uint64_t rl_store_next_id(struct rl_store *s, const char *name)

@@ -10,6 +10,8 @@
  *             calling again within represent_window_s gets the contact's place back)
  *   journals  site "/" journal id "/" part -> "" "\0" u64 time (a survivable site's handover
  *             parts applied: a part sent again is applied once)
+ *   recordings tenant "/" answered time (16 hex digits) "/" contact id -> contact id "\0" u64
+ *             time (the calls whose recording a node reported: relaisctl recordings)
  *   events    big-endian u64 seq  -> EventRecord (append-only; the next seq follows the last key)
  *   audit     the same seq -> EventRecord, for the operators' site commands (EV_NOC) only
  *   meta      "next_contact" -> u64
@@ -57,10 +59,15 @@ int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t ou
 void rl_store_extid_put(struct rl_store *s, const char *key, const char *contact_id);
 
 /* Marks: an id and a time under a key, in one of three tables. get: RL_ENOENT. */
-enum rl_store_mark { RL_MARK_LASTAGENT, RL_MARK_LOST, RL_MARK_JOURNAL };
+enum rl_store_mark { RL_MARK_LASTAGENT, RL_MARK_LOST, RL_MARK_JOURNAL, RL_MARK_RECORDING };
 int rl_store_mark_get(struct rl_store *s, enum rl_store_mark m, const char *key, char *id, size_t len, uint64_t *ts);
 void rl_store_mark_put(struct rl_store *s, enum rl_store_mark m, const char *key, const char *id, uint64_t ts);
 void rl_store_mark_del(struct rl_store *s, enum rl_store_mark m, const char *key);
+/* rl_store_each_mark_desc calls cb with each mark whose key starts with prefix, the greatest
+ * key first, until cb returns nonzero (returned). In the batch's transaction if one is open. */
+typedef int (*rl_store_mark_cb)(void *arg, const char *key, const char *id, uint64_t ts);
+int rl_store_each_mark_desc(struct rl_store *s, enum rl_store_mark m, const char *prefix, rl_store_mark_cb cb,
+                            void *arg);
 
 /* rl_store_next_id returns and advances a durable counter (inside a batch). */
 uint64_t rl_store_next_id(struct rl_store *s, const char *name);

@@ -92,6 +92,7 @@ struct rl_node {
 	struct rl_node_counters ctr;
 	struct rl_bundler *down;  /* frames for local links, sent once per loop batch */
 	struct rl_bridge *bridge; /* the voice path of the site's calls; NULL = none */
+	struct rl_recs *recs;     /* the calls' recordings (record.h); NULL with no bridge */
 	int marker;               /* cookie of requests whose answers need no handling */
 	unsigned drain_pct;       /* what the NOC (through the hub, or a tool here) asked */
 	uint64_t cmd_seq;         /* the hub's last site command applied */

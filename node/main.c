@@ -79,6 +79,20 @@ static const struct rl_cfg_opt media_opts[] = {
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/* Call recordings (optional group `recording`): see docs/config.md. */
+struct recording_settings {
+	char dir[RL_CFG_STRLEN];
+	int queue_kib;
+};
+
+static const struct rl_cfg_opt recording_opts[] = {
+    {"dir", RL_CFG_STR, 0, 500, "", offsetof(struct recording_settings, dir),
+     "folder of the calls' recordings (<dir>/<tenant>/<day>/<contact>-<answered>.opus); empty = none"},
+    {"queue_kib", RL_CFG_INT, 64, 1048576, "16384", offsetof(struct recording_settings, queue_kib),
+     "recorded audio waiting for the disk, at most; beyond it recordings stop with an alarm"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
 /* SIP trunks (optional group `sip`): see docs/config.md. */
 struct sip_settings {
 	char listen[RL_CFG_STRLEN], media_ip[RL_CFG_STRLEN], hold_music[RL_CFG_STRLEN], announce_dir[RL_CFG_STRLEN];
@@ -228,12 +242,28 @@ static int open_metrics(struct rl_scrape **out, const struct node_settings *ns, 
 	return rv;
 }
 
+/* load_recording reads the optional `recording` group into nc, which points into rs. */
+static int load_recording(const config_t *cfg, struct recording_settings *rs, struct rl_node_conf *nc, char *err,
+                          size_t errlen)
+{
+	const config_setting_t *g = config_lookup(cfg, "recording");
+
+	memset(rs, 0, sizeof(*rs));
+	rs->queue_kib = 16384;
+	if (g != NULL && rl_cfg_apply(g, recording_opts, rs, err, errlen) != RL_OK)
+		return RL_ECONFIG;
+	nc->recording_dir = rs->dir;
+	nc->recording_queue_bytes = (size_t)rs->queue_kib * 1024u;
+	return RL_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = NULL, *level = NULL;
 	unsigned long long seed = 0;
 	struct node_settings ns;
 	struct media_settings ms;
+	struct recording_settings rs;
 	struct rl_bridge_conf bc;
 	struct rl_sip_source_conf sipc = {0};
 	char prompt_dir[RL_IVR_PATH] = "";
@@ -250,7 +280,8 @@ int main(int argc, char **argv)
 	int nstreams = 0, exit_code = 1, rv, nops = 0;
 	struct rl_operator *ops = NULL;
 
-	rl_signals_block(); /* before any thread exists */
+	rl_signals_block();       /* before any thread exists */
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit is a failed write (a recording stops), not death */
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0))
 			conf_path = argv[++i];
@@ -365,6 +396,10 @@ int main(int argc, char **argv)
 		goto out;
 	nc.prompt_dir = prompt_dir;
 	nc.state_dir = ns.state_dir;
+	if (load_recording(&cfg, &rs, &nc, err, sizeof(err)) != RL_OK) {
+		fprintf(stderr, "relais-node: %s: recording.%s\n", conf_path, err);
+		goto out;
+	}
 	rv = rl_node_open(&node, &nc, g_loop);
 	nc.plan = NULL; /* the node's now, whatever came of it */
 	if (rv != RL_OK) {

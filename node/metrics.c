@@ -6,6 +6,7 @@
  */
 #include "bridge.h"
 #include "internal.h"
+#include "record.h"
 #include "rl_media.h"
 #include "rl_scrape.h"
 
@@ -53,6 +54,8 @@ void rl_node_metrics(struct rl_node *n, struct rl_text *t)
 	rl_node_metrics_media(n, t);
 	if (n->bridge != NULL)
 		rl_bridge_metrics(n->bridge, t);
+	if (n->recs != NULL)
+		rl_recs_metrics(n->recs, t);
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->metrics != NULL)
 			n->sources[i]->ops->metrics(n->sources[i], t);

@@ -7,6 +7,7 @@
 #include "dialplan.h"
 #include "internal.h"
 #include "monitor.h"
+#include "record.h"
 #include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_audio.h"
@@ -337,6 +338,8 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 		return;
 	rl_alone_update(c, u);
 	rl_contact_update(c, u, n->bridge, n->hub);
+	if (n->recs != NULL) /* after the bridge: the media call is there, or gone */
+		rl_recs_update(n->recs, c->id, c->media_ssrc != 0, u, rl_bridge_media(n->bridge), n->hub);
 	if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
 		rl_node_contact_del(n, c);
 }
@@ -631,13 +634,32 @@ static void rl_node_local_submit(struct rl_node *n, struct rl_lpeer *p, rl_env *
 	rl_node_ctl_submit(n, p, env);
 }
 
+/* rl_node_local_fetch: a chunk of a recording held here, for an operator who may hear it. */
+static void rl_node_local_fetch(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
+{
+	static uint8_t buf[RL_RECORDING_CHUNK]; /* the loop thread's alone */
+	Relais__RecordingChunk ch;
+	Relais__ErrorCode code = RELAIS__ERROR_CODE__ERR_UNKNOWN_CONTACT;
+	rl_env out;
+
+	if (n->recs == NULL || (code = rl_recs_fetch(n->recs, p->op, env->recording_fetch, &ch, buf)) != 0) {
+		rl_node_local_reply(n, p->pipe, env->req_id, code, "no such recording");
+		return;
+	}
+	rl_env_init(&out);
+	out.req_id = env->req_id;
+	out.body_case = RELAIS__ENVELOPE__BODY_RECORDING_CHUNK;
+	out.recording_chunk = &ch;
+	rl_node_send(n, p->pipe, &out);
+}
+
 /*
  * What a local link may ask of the node. A seated agent's own requests go on to the hub on
  * the agent's chan (the hub checks them against the agent's session); a tool's site
  * commands are the node's to carry out, once the tool has proven an operator key with a role
  * allowed here. Tools ask the hub itself for status. Anything else stops here.
  */
-enum { RL_LOCAL_AGENT = 1, RL_LOCAL_ADMIN = 2, RL_LOCAL_NOC = 4 };
+enum { RL_LOCAL_AGENT = 1, RL_LOCAL_ADMIN = 2, RL_LOCAL_NOC = 4, RL_LOCAL_SUPERVISOR = 8 };
 
 static const struct rl_local_req {
 	Relais__Envelope__BodyCase body;
@@ -655,6 +677,8 @@ static const struct rl_local_req {
     {RELAIS__ENVELOPE__BODY_CALL_QUALITY, RL_LOCAL_AGENT, rl_node_local_relay},
     {RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT, RL_LOCAL_ADMIN, rl_node_local_submit},
     {RELAIS__ENVELOPE__BODY_SITE_DRAIN, RL_LOCAL_ADMIN | RL_LOCAL_NOC, rl_node_local_drain},
+    {RELAIS__ENVELOPE__BODY_RECORDING_PAUSE, RL_LOCAL_AGENT, rl_node_local_relay},
+    {RELAIS__ENVELOPE__BODY_RECORDING_FETCH, RL_LOCAL_ADMIN | RL_LOCAL_SUPERVISOR, rl_node_local_fetch},
 };
 
 /* rl_local_who: who speaks on a local link (0: a tool that has not proven a key). */
@@ -664,7 +688,10 @@ static unsigned rl_local_who(const struct rl_lpeer *p)
 		return RL_LOCAL_AGENT;
 	if (p->op == NULL)
 		return 0;
-	return p->op->role == RL_OP_ADMIN ? RL_LOCAL_ADMIN : p->op->role == RL_OP_NOC ? RL_LOCAL_NOC : 0;
+	return p->op->role == RL_OP_ADMIN        ? RL_LOCAL_ADMIN
+	       : p->op->role == RL_OP_NOC        ? RL_LOCAL_NOC
+	       : p->op->role == RL_OP_SUPERVISOR ? RL_LOCAL_SUPERVISOR
+	                                         : 0;
 }
 
 /* rl_node_local_gate hands env to its row's handler if p may send it, else refuses it.
@@ -831,6 +858,8 @@ void rl_node_tick(struct rl_node *n)
 			n->sources[i]->ops->tick(n->sources[i], now);
 	if (n->bridge != NULL)
 		rl_bridge_tick(n->bridge, n->hub, now);
+	if (n->recs != NULL)
+		rl_recs_tick(n->recs, rl_bridge_media(n->bridge), n->hub);
 	rl_seats_tick(n, now);
 }
 
@@ -880,6 +909,9 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 		rl_log(RL_LOG_ERR, "media socket unavailable addr=%s err=\"%s\"", conf->media->listen, rl_strerror(rv));
 		goto fail;
 	}
+	if (n->bridge != NULL &&
+	    (rv = rl_recs_open(&n->recs, conf->recording_dir, conf->recording_queue_bytes)) != RL_OK)
+		goto fail;
 	if ((rv = rl_link_server_open(&n->lsock)) != RL_OK)
 		goto fail;
 	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, rl_node_pipe_cb, n);
@@ -901,6 +933,7 @@ fail:
 		nng_close(n->lsock);
 	rl_greet_close(n->greet);
 	rl_bridge_close(n->bridge);
+	rl_recs_close(n->recs);
 	rl_bundler_destroy(n->down);
 	rl_node_plan_close(n->plans);
 	rl_alone_free(n);
@@ -940,6 +973,7 @@ void rl_node_close(struct rl_node *n)
 	rl_client_flush(n->hub); /* what the sources said as they stopped */
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);
+	rl_recs_close(n->recs); /* after the media engine: no call holds a recording now */
 	rl_node_plan_close(n->plans);
 	rl_alone_free(n);
 	/* What sources posted and nobody handled: their threads are stopped, free it. */

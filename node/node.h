@@ -31,6 +31,9 @@ struct rl_node_conf {
 	struct rl_dialplan *plan;
 	const char *prompt_dir;
 	const char *state_dir;
+	/* Call recordings (record.h): their folder ("" = none) and the writer's queue bound. */
+	const char *recording_dir;
+	size_t recording_queue_bytes;
 };
 
 struct rl_node_counters {

@@ -144,6 +144,38 @@ static int rl_wire_seats_ok(const Relais__SeatsAlive *sa)
 	return 1;
 }
 
+/* A recording order (NULL: none) and a recording's report carry ids and paths. */
+static int rl_wire_order_ok(const Relais__RecordingOrder *o)
+{
+	return o == NULL ||
+	       (rl_wire_text_ok(o->tenant_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(o->queue_id, RL_WIRE_MAX_ID) &&
+	        rl_wire_text_ok(o->caller, RL_WIRE_MAX_ID));
+}
+
+static int rl_wire_recording_ok(const Relais__Recording *r)
+{
+	return r != NULL && rl_wire_text_ok(r->site_id, RL_WIRE_MAX_ID) && rl_wire_text_ok(r->path, RL_WIRE_MAX_TEXT) &&
+	       rl_wire_text_ok(r->sha256, RL_WIRE_MAX_ID) && rl_wire_text_ok(r->error, RL_WIRE_MAX_TEXT);
+}
+
+/* rl_wire_recording_bounds_ok: the recording requests' bounds; 1 for any other body. */
+static int rl_wire_recording_bounds_ok(const rl_env *e)
+{
+	switch (e->body_case) {
+	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
+		return rl_wire_text_ok(e->recording_pause->contact_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
+		return rl_wire_text_ok(e->recording_done->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_recording_ok(e->recording_done->recording);
+	case RELAIS__ENVELOPE__BODY_RECORDING_LIST:
+		return rl_wire_text_ok(e->recording_list->tenant_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
+		return rl_wire_text_ok(e->recording_fetch->contact_id, RL_WIRE_MAX_ID);
+	default:
+		return 1;
+	}
+}
+
 static int rl_wire_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
@@ -190,7 +222,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		return rl_wire_seats_ok(e->seats_alive);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
 		return rl_wire_media_ok(e->contact_update->media) &&
-		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID);
+		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID) &&
+		       rl_wire_order_ok(e->contact_update->recording);
 	case RELAIS__ENVELOPE__BODY_QUEUE_POSITION:
 		return rl_wire_text_ok(e->queue_position->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_CONTACT_TRANSFER:
@@ -232,7 +265,7 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_media_ok(e->monitor_leg->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
-		return 1;
+		return rl_wire_recording_bounds_ok(e);
 	}
 }
 

@@ -25,6 +25,7 @@
 #define RL_WIRE_MAX_SEATS        1000   /* SeatsAlive.seats entries (a node sends more frames) */
 #define RL_WIRE_MAX_POP_ITEMS    32     /* ScreenPop.data entries */
 #define RL_WIRE_MAX_STATUS_ITEMS 200000 /* StatusReply rows (trusted direction only) */
+#define RL_RECORDING_CHUNK       49152  /* RecordingChunk bytes: a chunk and its envelope fit a frame */
 
 #define RL_HEARTBEAT_MS 2000
 #define RL_LINK_DEAD_MS 6000

@@ -335,6 +335,8 @@ static void rl_mcall_tick_net(struct rl_mshard *s, struct rl_mcall *c, uint64_t 
 	hl = rl_rtp_write(pkt, sizeof(pkt), c->leg.pt, c->sent == 0, c->seq, c->ts, c->leg.tx_ssrc);
 	n = opus_encode(c->enc, pcm, (int)c->samples, pkt + hl, (opus_int32)(sizeof(pkt) - hl - RL_SRTP_OVERHEAD));
 	if (n > 0) {
+		if (c->rec != NULL) /* before SRTP encrypts it in place */
+			rl_record_local(c->rec, pkt + hl, (size_t)n);
 		len = hl + (size_t)n;
 		if (rl_srtp_protect(c->tx, pkt, &len, sizeof(pkt)) == RL_OK) {
 			rl_mshard_send(s, c, pkt, len);
@@ -367,6 +369,8 @@ static void rl_mcall_tick_net(struct rl_mshard *s, struct rl_mcall *c, uint64_t 
 		memset(pcm, 0, c->samples * sizeof(pcm[0]));
 	if (c->mix != NULL)
 		rl_mix_to_caller(s, c->mix, pcm, now); /* a supervisor's barge; its leg moves */
+	if (c->rec != NULL)
+		rl_record_peer(c->rec, kind == RL_JB_FRAME ? pay : NULL, plen);
 	c->leg.sink->write(c->leg.sink, pcm, c->samples);
 	c->frames++;
 

@@ -671,6 +671,7 @@ static struct rl_mcall *rl_media_put(struct rl_media *m, struct rl_mshard *s, st
 		c->leg.sink = old->leg.sink;
 		c->t0_wall_us = old->t0_wall_us;
 		c->frames = old->frames;
+		c->rec = old->rec; /* the recording goes on too */
 		old->leg.src = src;
 		old->leg.sink = sink;
 	}
@@ -724,6 +725,23 @@ int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct
 	pthread_mutex_unlock(&m->ctl);
 	rl_mcall_free(old);
 	return RL_OK;
+}
+
+int rl_media_record(struct rl_media *m, const char *id, struct rl_record *rec)
+{
+	struct rl_mshard *s;
+	struct rl_mcall *c;
+	size_t idx;
+	int rv = RL_OK;
+
+	if ((c = rl_media_find(m, id, &s, &idx)) == NULL)
+		return RL_ENOENT;
+	if (c->local)
+		rv = RL_EINVAL;
+	else
+		c->rec = rec;
+	rl_mshard_unlock(s);
+	return rv;
 }
 
 int rl_media_played(struct rl_media *m, const char *id)

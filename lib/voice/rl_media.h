@@ -117,6 +117,14 @@ int rl_media_add(struct rl_media *m, const struct rl_media_leg *leg);
 int rl_media_add_local(struct rl_media *m, const char *id, unsigned rate, struct rl_audio_src *play,
                        struct rl_audio_sink *to, struct rl_audio_src *listen, struct rl_audio_sink *heard);
 
+/* rl_media_record attaches recording rec (rl_record.h) to call id, NULL detaches it: from its
+ * next tick the call's thread gives rec both parties' Opus packets, this end's as local and
+ * the peer's as peer. rec stays the caller's: once this returns after detaching, or
+ * rl_media_del has ended the call, the engine no longer touches it. A new plan for the call
+ * (rl_media_add with its id) keeps the recording. Errors: RL_ENOENT, RL_EINVAL (a local call). */
+struct rl_record;
+int rl_media_record(struct rl_media *m, const char *id, struct rl_record *rec);
+
 /* rl_media_played: 1 once the play source of call id has ended (RL_ENOENT), 0 while it plays,
  * -1 if there is no such call. */
 int rl_media_played(struct rl_media *m, const char *id);

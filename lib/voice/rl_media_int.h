@@ -16,6 +16,7 @@
 
 #include "rl_jbuf.h"
 #include "rl_media.h"
+#include "rl_record.h"
 #include "rl_rtp.h"
 
 #define RL_MEDIA_MAX_FRAME 960 /* samples per 20 ms at 48 kHz: the most we ever handle */
@@ -49,6 +50,7 @@ struct rl_mcall {
 	struct rl_audio_src *listen;
 	struct rl_audio_sink *heard;
 	struct rl_mix *mix; /* a supervisor's leg on the call (rl_mix.c), NULL: none */
+	struct rl_record *rec; /* a recording of the call (rl_record.h), borrowed; NULL: none */
 };
 
 /* Datagrams waiting for one sendmmsg on the shard's socket. */

@@ -159,6 +159,13 @@ static const struct rule rules[] = {
     {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"MonitorRequest", RELAIS__ENVELOPE__BODY_MONITOR_REQUEST, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
     {"MonitorLeg (hub to node only)", RELAIS__ENVELOPE__BODY_MONITOR_LEG, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
+    {"RecordingPause", RELAIS__ENVELOPE__BODY_RECORDING_PAUSE, {1, 0, 1, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"RecordingDone", RELAIS__ENVELOPE__BODY_RECORDING_DONE, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"RecordingList", RELAIS__ENVELOPE__BODY_RECORDING_LIST, {0, 0, 0, 1, 0, 1, 0}, ERR(FORBIDDEN)},
+    {"RecordingFetch (at a node only)",
+     RELAIS__ENVELOPE__BODY_RECORDING_FETCH,
+     {0, 0, 0, 0, 0, 0, 0},
+     ERR(BAD_REQUEST)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
@@ -191,6 +198,11 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
 	Relais__MonitorRequest mon = RELAIS__MONITOR_REQUEST__INIT;
 	Relais__MonitorLeg mleg = RELAIS__MONITOR_LEG__INIT;
+	Relais__RecordingPause rpause = RELAIS__RECORDING_PAUSE__INIT;
+	Relais__Recording rec = RELAIS__RECORDING__INIT;
+	Relais__RecordingDone rdone = RELAIS__RECORDING_DONE__INIT;
+	Relais__RecordingList rlist = RELAIS__RECORDING_LIST__INIT;
+	Relais__RecordingFetch rfetch = RELAIS__RECORDING_FETCH__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -274,6 +286,22 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_MONITOR_LEG:
 		env.monitor_leg = &mleg;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
+		rpause.contact_id = "c-none";
+		env.recording_pause = &rpause;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
+		rdone.contact_id = "c-none";
+		rdone.recording = &rec;
+		env.recording_done = &rdone;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_LIST:
+		env.recording_list = &rlist;
+		break;
+	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
+		rfetch.contact_id = "c-none";
+		env.recording_fetch = &rfetch;
 		break;
 	default:
 		break;

@@ -155,7 +155,7 @@ static void rlc_write_hub_conf(struct rlc *c)
 	fprintf(f,
 	        "tenants = (\n  { id = \"telco\"; name = \"Maroc Telco\"; %s },\n"
 	        "  { id = \"bank\"; name = \"Banque Atlas\"; %s }\n);\n",
-	        c->tenants[0], c->tenants[1]);
+	        c->tenant_opts[0], c->tenant_opts[1]);
 	fprintf(f, "queues = (\n%s);\n", c->queues);
 	/* libconfig lists accept no trailing comma: strip the last one. */
 	char *last = strrchr(c->agents, ',');

@@ -35,15 +35,15 @@ struct rlc {
 	int nprocs;
 	int nnodes;
 	/* voice path */
-	char top_extra[1024];   /* top-level hub.conf groups, e.g. media = { ... }; */
-	int media;              /* nodes get a media group: */
-	char caller_wav[600];   /*   the caller's voice ("" = generator) */
-	int media_port[4];      /*   their media UDP ports, by start order */
-	char agent_extra[1024]; /* more relais-agent arguments */
-	char node_extra[8192];  /* more top-level groups for the next node's conf (then cleared) */
-	char node_opts[512];    /* more settings inside the next node's `node` group (then cleared) */
-	char site_key[3][64];   /* casablanca, fes, dakar: their nodes' public keys (keys/<site>.key) */
-	char tenants[2][128];   /* more settings inside telco's and bank's entries in hub.conf */
+	char top_extra[1024];     /* top-level hub.conf groups, e.g. media = { ... }; */
+	int media;                /* nodes get a media group: */
+	char caller_wav[600];     /*   the caller's voice ("" = generator) */
+	int media_port[4];        /*   their media UDP ports, by start order */
+	char agent_extra[1024];   /* more relais-agent arguments */
+	char node_extra[8192];    /* more top-level groups for the next node's conf (then cleared) */
+	char node_opts[512];      /* more settings inside the next node's `node` group (then cleared) */
+	char site_key[3][64];     /* casablanca, fes, dakar: their nodes' public keys (keys/<site>.key) */
+	char tenant_opts[2][256]; /* more settings inside the telco and bank tenants' entries */
 };
 
 /* rlc_init makes the directory (and certificates if tls). */

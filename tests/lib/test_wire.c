@@ -169,11 +169,54 @@ static void seats(void)
 	free(v);
 }
 
+/* decodes: rl_wire_decode's answer to env, encoded. */
+static int decodes(rl_env *env)
+{
+	uint8_t *buf;
+	size_t len;
+	rl_env *out = NULL;
+	int rv;
+
+	RL_REQUIRE(rl_wire_encode(env, &buf, &len) == RL_OK);
+	rv = rl_wire_decode(buf, len, &out);
+	rl_wire_free(out);
+	free(buf);
+	return rv;
+}
+
+/* A node's report of a recording: its file's path is bounded, and the recording is there. */
+static void recording_bounds(void)
+{
+	Relais__RecordingDone d = RELAIS__RECORDING_DONE__INIT;
+	Relais__Recording r = RELAIS__RECORDING__INIT;
+	Relais__RecordingPause p = RELAIS__RECORDING_PAUSE__INIT;
+	char longpath[300];
+	rl_env env;
+
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_RECORDING_DONE;
+	env.recording_done = &d;
+	d.contact_id = "c1";
+	RL_CHECK(decodes(&env) == RL_ERANGE); /* no recording */
+	d.recording = &r;
+	r.path = "/var/lib/relais/recordings/telco/2026-12-05/c1-1.opus";
+	RL_CHECK(decodes(&env) == RL_OK);
+	r.path = longpath;
+	RL_CHECK(decodes(&env) == RL_ERANGE);
+	env.body_case = RELAIS__ENVELOPE__BODY_RECORDING_PAUSE;
+	env.recording_pause = &p;
+	p.contact_id = longpath;
+	RL_CHECK(decodes(&env) == RL_ERANGE);
+}
+
 int main(void)
 {
 	seats();
 	roundtrip();
 	hostile();
 	ids();
+	recording_bounds();
 	return rltest_done();
 }

@@ -370,7 +370,7 @@ int main(void)
 	         rltest_free_port());
 	c.media = 1;
 	snprintf(c.caller_wav, sizeof(c.caller_wav), "%s", rlc_path(&c, "caller.wav"));
-	snprintf(c.tenants[0], sizeof(c.tenants[0]), "monitor_notify = true;"); /* telco tells, bank not */
+	snprintf(c.tenant_opts[0], sizeof(c.tenant_opts[0]), "monitor_notify = true;"); /* telco tells, bank not */
 	make_tone(rlc_path(&c, "caller.wav"), F_CALLER, 40);
 	make_tone(rlc_path(&c, "agent.wav"), F_AGENT, 40);
 	make_tone(rlc_path(&c, "sup.wav"), F_SUP, 40);
