@@ -49,7 +49,7 @@ struct rl_mcall {
 	int local;
 	struct rl_audio_src *listen;
 	struct rl_audio_sink *heard;
-	struct rl_mix *mix; /* a supervisor's leg on the call (rl_mix.c), NULL: none */
+	struct rl_mix *mix;    /* a supervisor's leg on the call (rl_mix.c), NULL: none */
 	struct rl_record *rec; /* a recording of the call (rl_record.h), borrowed; NULL: none */
 };
 
