@@ -37,4 +37,7 @@ rl_env *ctl_ask(struct ctl *c, rl_env *env, int *rv);
 int ctl_cmd_site(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 
+/* wallboard.c: `wallboard` (a ticket for the hub's web wallboard); returns the exit status. */
+int ctl_cmd_wallboard(struct ctl *c, int argc, char **argv);
+
 #endif

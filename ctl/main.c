@@ -13,6 +13,7 @@
  *     site failover SITE [--to SITE|home] --reason TEXT [--force]
  *     site failback SITE --reason TEXT
  *     audit [--since SECONDS_AGO] [--limit N]   (the site commands given, oldest first)
+ *     wallboard                                 (the web wallboard's address, with a ticket)
  *     drain on|off                 (at a node: its local drain, while the hub is out of reach)
  *     hash-secret [--min]          (reads the secret on standard input)
  *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
@@ -66,6 +67,7 @@ int ctl_usage(void)
 	    "                        (site commands go to the hub, which tells the site's node and audits them;\n"
 	    "                         --force stops the last site still taking calls)\n"
 	    "  audit [--since SECONDS_AGO] [--limit N]   (the site commands given and refused, oldest first)\n"
+	    "  wallboard             (the address of the hub's web wallboard, with a one-time ticket)\n"
 	    "  drain on|off          (at a node: refuse new carrier calls with 503 / take them again; the node's\n"
 	    "                         own tool for when the hub is out of reach, not audited: prefer site drain)\n"
 	    "  hash-secret [--min]   (secret on standard input)\n"
@@ -484,6 +486,8 @@ int main(int argc, char **argv)
 		return ctl_cmd_site(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "audit") == 0)
 		return ctl_cmd_audit(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "wallboard") == 0)
+		return ctl_cmd_wallboard(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "drain") == 0)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)

@@ -61,6 +61,7 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(AUDIT_REQUEST)] = {"AuditRequest", RL_WHO_ADMIN | RL_WHO_NOC, RL_REQ_CACHED, rl_h_audit},
     [RL_B(SITE_MODEL)] = {"SiteModel", RL_WHO_NODE, RL_REQ_CACHED, rl_h_site_model},
     [RL_B(SITE_JOURNAL)] = {"SiteJournal", RL_WHO_NODE, RL_CW, rl_h_site_journal},
+    [RL_B(WALLBOARD_TICKET_REQUEST)] = {"WallboardTicketRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_wallboard_ticket},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)

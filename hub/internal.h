@@ -151,6 +151,8 @@ struct rl_engine {
 	Relais__MediaLeg scratch_leg; /* filled and encoded at once by the status/update pushes */
 	struct rl_recent recent[RL_RECENT_CALLS];
 	unsigned nrecent;
+
+	struct rl_wallboard *wallboard; /* wallboard.c; NULL: none served */
 };
 
 /* A request in the gate: who asked, and where the answer goes. */
@@ -332,6 +334,9 @@ void rl_push_gone(struct rl_engine *e, int site, const char *id);
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 /* queue i's row as an unscoped status shows it (metrics.c reads the same) */
 void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x);
+
+/* wallboard.c */
+void rl_h_wallboard_ticket(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 
 /* site.c */
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);

@@ -153,6 +153,7 @@ static const struct rule rules[] = {
     {"AuditRequest", RELAIS__ENVELOPE__BODY_AUDIT_REQUEST, {0, 0, 0, 1, 1, 0, 0}, ERR(FORBIDDEN)},
     {"SiteModel", RELAIS__ENVELOPE__BODY_SITE_MODEL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
     {"SiteJournal", RELAIS__ENVELOPE__BODY_SITE_JOURNAL, {0, 1, 0, 0, 0, 0, 0}, ERR(FORBIDDEN)},
+    {"WallboardTicketRequest", RELAIS__ENVELOPE__BODY_WALLBOARD_TICKET_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
@@ -182,6 +183,7 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__SiteModel model = RELAIS__SITE_MODEL__INIT;
 	Relais__SiteJournal journal = RELAIS__SITE_JOURNAL__INIT;
 	Relais__DialPlan plan = RELAIS__DIAL_PLAN__INIT;
+	Relais__WallboardTicketRequest wall = RELAIS__WALLBOARD_TICKET_REQUEST__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -253,6 +255,9 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 		break;
 	case RELAIS__ENVELOPE__BODY_DIAL_PLAN:
 		env.dial_plan = &plan;
+		break;
+	case RELAIS__ENVELOPE__BODY_WALLBOARD_TICKET_REQUEST:
+		env.wallboard_ticket_request = &wall; /* no wallboard served here: unavailable, past the gate */
 		break;
 	default:
 		break;
