@@ -310,7 +310,6 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);
 			}
 		}
-		rl_engine_wallboard(h->engine, mono);
 		if (rl_engine_commit(h->engine) != RL_OK) {
 			/* Memory is ahead of disk: stop; a restart recovers from the last commit. */
 			rl_log(RL_LOG_ERR, "commit failed: stopping (fail-stop, restart recovers)");
@@ -318,6 +317,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			return 1;
 		}
 		h->send_drops += rl_bundler_flush(h->out, h->sock);
+		rl_engine_wallboard(h->engine, mono);
 		if (mono - last_log >= 60000000u) {
 			last_log = mono;
 			log_counters(h, RL_LOG_INFO);

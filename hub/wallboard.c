@@ -170,8 +170,8 @@ static cJSON *rl_wb_agent(struct rl_engine *e, const struct rl_agent *a, uint64_
 	cJSON_AddStringToObject(o, "site", r->site_id ? r->site_id : "");
 	if (r->contact_id && r->contact_id[0])
 		cJSON_AddStringToObject(o, "contact", r->contact_id);
-	cJSON_AddBoolToObject(o, "reachable", a->reachable);
-	cJSON_AddNumberToObject(o, "handled", (double)r->handled);
+	if (!a->reachable)
+		cJSON_AddFalseToObject(o, "reachable"); /* said only when not: renderings stay small */
 	for (int k = 0; k < e->ntenants; k++)
 		if (((a->tenants & scope) >> k) & 1)
 			cJSON_AddItemToArray(t, cJSON_CreateString(e->tenants[k].id));

@@ -15,9 +15,10 @@
  * address printed for operators ("https://host:port/"). */
 void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const char *page_url);
 
-/* rl_engine_wallboard notes whether the model changed in this batch and, at most every
+/* rl_engine_wallboard notes whether the model changed in the last batch and, at most every
  * RL_WALLBOARD_MIN_MS when it did (every RL_WALLBOARD_MAX_MS in any case), renders each
- * watched scope and publishes it. Engine thread, inside a batch; mono_us: a monotonic clock. */
+ * watched scope and publishes it. Engine thread, after a batch's commit (its replies are not
+ * held up by a rendering); mono_us: a monotonic clock. */
 #define RL_WALLBOARD_MIN_MS 250
 #define RL_WALLBOARD_MAX_MS 1000
 void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us);

@@ -166,7 +166,8 @@ function render() {
     const tr = el("tr");
     tr.dataset.agent = a.id;
     const call = a.contact ? calls.get(a.contact) : undefined;
-    const state = el("td", `st-${a.state}`, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : ""));
+    const state = el("td", `st-${a.state}`, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : "") +
+                     (a.reachable === false ? ", unreachable" : ""));
     state.dataset.k = "state";
     tr.append(el("td", null, a.name || a.id), state, el("td", null, dur(now - a.since)),
               el("td", null, a.site || "home"), el("td", null, a.contact || ""),
