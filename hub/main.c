@@ -54,7 +54,7 @@ struct hub_settings {
 	char metrics_listen[RL_CFG_STRLEN], metrics_token_sha256[RL_CFG_STRLEN];
 	char wallboard_listen[RL_CFG_STRLEN], wallboard_url[RL_CFG_STRLEN], wallboard_dir[RL_CFG_STRLEN];
 	char wallboard_cert[RL_CFG_STRLEN], wallboard_key[RL_CFG_STRLEN];
-	int wallboard_session_s, wallboard_max_streams;
+	int wallboard_session_s, wallboard_max_streams, wallboard_interval_ms;
 };
 
 static const struct rl_cfg_opt hub_opts[] = {
@@ -91,6 +91,8 @@ static const struct rl_cfg_opt hub_opts[] = {
      "a browser's session lasts this long"},
     {"wallboard_max_streams", RL_CFG_INT, 1, 10000, "200", offsetof(struct hub_settings, wallboard_max_streams),
      "browsers watching at once"},
+    {"wallboard_interval_ms", RL_CFG_INT, 250, 1000, "250", offsetof(struct hub_settings, wallboard_interval_ms),
+     "a changed model is rendered for browsers at most this often"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
@@ -254,7 +256,7 @@ static int open_wallboard(struct hub *h, const struct hub_settings *hs, const co
 		return rv;
 	}
 	snprintf(url, sizeof(url), "%s/", hs->wallboard_url[0] ? hs->wallboard_url : hs->wallboard_listen);
-	rl_engine_set_wallboard(h->engine, h->wall, url);
+	rl_engine_set_wallboard(h->engine, h->wall, url, (unsigned)hs->wallboard_interval_ms);
 	return RL_OK;
 }
 
@@ -475,7 +477,7 @@ out:
 	rl_greet_close(h.greet);
 	rl_scrape_close(h.scrape);
 	if (h.engine != NULL)
-		rl_engine_set_wallboard(h.engine, NULL, "");
+		rl_engine_set_wallboard(h.engine, NULL, "", 0);
 	rl_wallserve_close(h.wall);
 	free(h.metrics.p);
 	rl_auth_stop(h.auth);

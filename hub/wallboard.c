@@ -33,6 +33,7 @@ struct rl_wallboard {
 	uint64_t seen;       /* the model's version at the last look */
 	uint64_t changed_ms; /* the first change not published yet (wall ms; 0: none) */
 	uint64_t last_us;    /* the last rendering (monotonic) */
+	uint64_t interval_us;
 };
 
 static const char *const rl_wb_states[] = {"unspecified", "logged_out", "ready",    "reserved",
@@ -320,7 +321,7 @@ char *rl_wallboard_render(struct rl_engine *e, uint64_t scope)
 /* ---------------------------------------------------------------------------------------- */
 /* publishing */
 
-void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const char *page_url)
+void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const char *page_url, unsigned interval_ms)
 {
 	if (e->wallboard == NULL && w != NULL)
 		e->wallboard = rl_calloc(1, sizeof(*e->wallboard));
@@ -332,6 +333,11 @@ void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const 
 	/* cJSON allocates through rl_alloc: out of memory is fatal, so no rendering is NULL. */
 	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = rl_malloc, .free_fn = free});
 	e->wallboard->serve = w;
+	if (interval_ms < RL_WALLBOARD_MIN_MS)
+		interval_ms = RL_WALLBOARD_MIN_MS;
+	if (interval_ms > RL_WALLBOARD_MAX_MS)
+		interval_ms = RL_WALLBOARD_MAX_MS;
+	e->wallboard->interval_us = interval_ms * 1000ull;
 	snprintf(e->wallboard->url, sizeof(e->wallboard->url), "%s", page_url);
 }
 
@@ -356,7 +362,7 @@ void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 			wb->changed_ms = e->now / 1000u;
 	}
 	since = mono_us - wb->last_us;
-	if (since < RL_WALLBOARD_MIN_MS * 1000u || (wb->changed_ms == 0 && since < RL_WALLBOARD_MAX_MS * 1000u))
+	if (since < wb->interval_us || (wb->changed_ms == 0 && since < RL_WALLBOARD_MAX_MS * 1000u))
 		return;
 	wb->last_us = mono_us;
 	n = rl_wallserve_scopes(wb->serve, scopes, RL_WB_SCOPES);

@@ -12,11 +12,12 @@
 #include "wallserve.h"
 
 /* rl_engine_set_wallboard: w serves the wallboard (borrowed; NULL: none) at page_url, the
- * address printed for operators ("https://host:port/"). */
-void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const char *page_url);
+ * address printed for operators ("https://host:port/"), rendering a changed model at most
+ * every interval_ms (RL_WALLBOARD_MIN_MS .. RL_WALLBOARD_MAX_MS). */
+void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const char *page_url, unsigned interval_ms);
 
 /* rl_engine_wallboard notes whether the model changed in the last batch and, at most every
- * RL_WALLBOARD_MIN_MS when it did (every RL_WALLBOARD_MAX_MS in any case), renders each
+ * interval_ms when it did (every RL_WALLBOARD_MAX_MS in any case), renders each
  * watched scope and publishes it. Engine thread, after a batch's commit (its replies are not
  * held up by a rendering); mono_us: a monotonic clock. */
 #define RL_WALLBOARD_MIN_MS 250
