@@ -176,15 +176,18 @@ static void log_counters(struct hub *h, int level)
 {
 	const struct rl_engine_counters *ec = rl_engine_counters(h->engine);
 	struct rl_wallserve_counters wc = {0};
+	uint64_t renders, render_us;
 
 	if (h->wall != NULL)
 		rl_wallserve_counters(h->wall, &wc);
+	rl_engine_wallboard_work(h->engine, &renders, &render_us);
 
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
 	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
 	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu wallboard_tickets_refused=%llu "
-	       "wallboard_cookies_refused=%llu wallboard_streams=%llu wallboard_frames_skipped=%llu",
+	       "wallboard_cookies_refused=%llu wallboard_streams=%llu wallboard_frames_skipped=%llu "
+	       "wallboard_renders=%llu wallboard_render_ms=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
@@ -194,7 +197,8 @@ static void log_counters(struct hub *h, int level)
 	       (unsigned long long)rl_greet_closed(h->greet),
 	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0),
 	       (unsigned long long)wc.refused_tickets, (unsigned long long)wc.refused_cookies,
-	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped);
+	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped, (unsigned long long)renders,
+	       (unsigned long long)(render_us / 1000u));
 }
 
 /* greeted: 1 if a link has said Hello (rl_greet_fn). */

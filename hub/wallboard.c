@@ -19,6 +19,7 @@
 
 #include "internal.h"
 #include "rl_alloc.h"
+#include "rl_time.h"
 #include "store.h"
 
 #define RL_WB_AGENT_ROWS 300 /* agents listed (all are counted) */
@@ -34,6 +35,7 @@ struct rl_wallboard {
 	uint64_t changed_ms; /* the first change not published yet (wall ms; 0: none) */
 	uint64_t last_us;    /* the last rendering (monotonic) */
 	uint64_t interval_us;
+	uint64_t renders, render_us; /* made so far, and the engine's time they took */
 };
 
 static const char *const rl_wb_states[] = {"unspecified", "logged_out", "ready",    "reserved",
@@ -348,6 +350,12 @@ static uint64_t rl_wb_version(struct rl_engine *e)
 	return e->ctr.requests + rl_store_commits(e->store) + e->nrecent + e->ctr.offers;
 }
 
+void rl_engine_wallboard_work(const struct rl_engine *e, uint64_t *renders, uint64_t *us)
+{
+	*renders = e->wallboard ? e->wallboard->renders : 0;
+	*us = e->wallboard ? e->wallboard->render_us : 0;
+}
+
 void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 {
 	struct rl_wallboard *wb = e->wallboard;
@@ -373,4 +381,6 @@ void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 		free(body);
 	}
 	wb->changed_ms = 0;
+	wb->renders += (uint64_t)n;
+	wb->render_us += rl_mono_us() - mono_us;
 }

@@ -160,7 +160,8 @@ function render() {
   const agents = last.agents.filter((a) => !t || a.tenants.includes(t));
   const by = last.agents_by_state;
   $("agent-counts").textContent =
-    `${last.agents_total} in all: ready ${by.ready}, busy ${by.busy}, wrap ${by.wrapup}, not ready ${by.not_ready}, logged out ${by.logged_out}` +
+    `${last.agents_total} in all: ready ${by.ready}, ringing ${by.reserved}, busy ${by.busy}, wrap ${by.wrapup}, ` +
+    `not ready ${by.not_ready}, logged out ${by.logged_out}` +
     (last.agents.length < last.agents_total - by.logged_out ? ` (first ${last.agents.length} listed)` : "");
   rows($("agents").tBodies[0], agents, (a) => {
     const tr = el("tr");
