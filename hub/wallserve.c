@@ -92,37 +92,31 @@ struct rl_wallserve {
 	struct rl_wallserve_counters ctr;
 };
 
-static const char *const ws_headers[][2] = {
-    {"Cache-Control", "no-store"},
-    {"X-Content-Type-Options", "nosniff"},
-    {"Referrer-Policy", "no-referrer"},
-    {"X-Frame-Options", "DENY"},
-    {"Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
-};
+/* Every answer: nothing cached, nothing but the page's own files, never in a frame. */
+#define WS_CSP                                                                                                           \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; " \
+	"form-action 'none'; frame-ancestors 'none'"
 
 /* ws_reply answers aio with status, a body of ctype and the headers every answer has. */
 static void ws_reply(nng_aio *aio, uint16_t status, const char *ctype, const void *body, size_t len, const char *cookie)
 {
-	nng_http_res *res;
+	const char *const headers[] = {"Content-Type",
+	                               ctype,
+	                               "Cache-Control",
+	                               "no-store",
+	                               "X-Content-Type-Options",
+	                               "nosniff",
+	                               "Referrer-Policy",
+	                               "no-referrer",
+	                               "X-Frame-Options",
+	                               "DENY",
+	                               "Content-Security-Policy",
+	                               WS_CSP,
+	                               cookie != NULL ? "Set-Cookie" : NULL,
+	                               cookie,
+	                               NULL};
 
-	if (nng_http_res_alloc(&res) != 0) {
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_http_res_set_status(res, status);
-	for (size_t i = 0; i < sizeof(ws_headers) / sizeof(ws_headers[0]); i++)
-		nng_http_res_set_header(res, ws_headers[i][0], ws_headers[i][1]);
-	nng_http_res_set_header(res, "Content-Type", ctype);
-	if (cookie != NULL)
-		nng_http_res_set_header(res, "Set-Cookie", cookie);
-	if (len > 0 && nng_http_res_copy_data(res, body, len) != 0) {
-		nng_http_res_free(res);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	rl_http_reply(aio, status, headers, body, len);
 }
 
 static void ws_text(nng_aio *aio, uint16_t status, const char *msg)
@@ -184,6 +178,18 @@ void rl_wallserve_ticket(struct rl_wallserve *w, uint64_t scope, const char *op,
 	snprintf(out, cap, "%s", text);
 }
 
+/* ws_cross_site: 1 if req comes from a page of another site (its Origin is not the host it
+ * asks): such a page could sign a browser in with a ticket of its own choosing. */
+static int ws_cross_site(nng_http_req *req)
+{
+	const char *origin = nng_http_req_get_header(req, "Origin"), *host = nng_http_req_get_header(req, "Host");
+	const char *o = origin != NULL ? strstr(origin, "://") : NULL;
+
+	if (origin == NULL)
+		return 0; /* not a browser's cross-site request: those carry their Origin */
+	return o == NULL || host == NULL || strcmp(o + 3, host) != 0;
+}
+
 /* ws_session_cb: POST /session with a ticket as its body; a good ticket (once) gets the cookie. */
 static void ws_session_cb(nng_aio *aio)
 {
@@ -196,6 +202,14 @@ static void ws_session_cb(nng_aio *aio)
 	uint64_t now = rl_mono_us();
 
 	nng_http_req_get_data(req, &body, &len);
+	if (ws_cross_site(req)) {
+		pthread_mutex_lock(&w->mu);
+		w->ctr.refused_tickets++;
+		pthread_mutex_unlock(&w->mu);
+		rl_log(RL_LOG_NOTICE, "wallboard ticket refused: from another site's page");
+		ws_text(aio, 403, "a wallboard ticket is taken from the wallboard's own page only\n");
+		return;
+	}
 	pthread_mutex_lock(&w->mu);
 	if (len == 0 || len >= WS_TOKEN_TEXT || (t = ws_find(w->tickets, WS_TICKETS, body, len, now)) == NULL) {
 		w->ctr.refused_tickets++;

@@ -11,7 +11,8 @@
  * - The bank supervisor's page shows the bank queue and its agent, and nothing of telco: not
  *   in the page's text, not in the state the hub sent it.
  * - A made-up ticket is refused and the page says so; /events without a session, or with a
- *   forged cookie, gets 401. The hub counts the refusals.
+ *   forged cookie, gets 401; a ticket posted from another site's page gets 403. The hub counts
+ *   the refusals.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,10 @@ static void refusals(struct rlc *c, int port)
 	    " {\"http\": {\"url\": \"https://127.0.0.1:%d/events\", \"cookie\": "
 	    "\"rlwb=Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2U\", \"status\": 401}, \"what\": \"a forged cookie\"},\n"
 	    " {\"http\": {\"url\": \"https://127.0.0.1:%d/session\", \"method\": \"POST\", \"body\": \"x\", \"status\": "
-	    "401}, \"what\": \"a made-up ticket\"}]\n",
-	    port, port, port, port);
+	    "401}, \"what\": \"a made-up ticket\"},\n"
+	    " {\"http\": {\"url\": \"https://127.0.0.1:%d/session\", \"method\": \"POST\", \"body\": \"x\", \"origin\": "
+	    "\"https://evil.example\", \"status\": 403}, \"what\": \"from another site's page\"}]\n",
+	    port, port, port, port, port);
 	RL_CHECK(browse(c, "refused", steps));
 }
 
@@ -161,8 +164,9 @@ int main(void)
 	supervisor_page(&c);
 	refusals(&c, port);
 	rlc_stop_all(&c);
-	/* One used ticket from the admin's page, the made-up ones; no session, the forged cookie. */
-	RL_CHECK(rlc_log_field(rlc_path(&c, "hub.log"), "counters", "wallboard_tickets_refused") >= 3);
+	/* One used ticket from the admin's page, the made-up ones, the cross-site one; no session,
+	 * the forged cookie. */
+	RL_CHECK(rlc_log_field(rlc_path(&c, "hub.log"), "counters", "wallboard_tickets_refused") >= 4);
 	RL_CHECK(rlc_log_field(rlc_path(&c, "hub.log"), "counters", "wallboard_cookies_refused") >= 3);
 	return rltest_done();
 }

@@ -13,8 +13,8 @@ exit status 1 and says why on stderr:
   {"expect": JS, "what": T}              the expression (awaited if a promise) must be true
   {"run": [ARGV...]}                     run a command; it must exit 0
   {"shot": PATH}                         save a PNG screenshot of the tab
-  {"http": {"url", "method", "body", "cookie", "status"}}   a request of our own (TLS not
-                                         verified: the test's CA), answered with that status
+  {"http": {"url", "method", "body", "cookie", "origin", "status"}}   a request of our own (TLS
+                                         not verified: the test's CA), answered with that status
 Each step's result is printed on stdout.
 """
 import base64
@@ -106,6 +106,8 @@ def http_step(h):
     conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10) if u.scheme == "https" else \
         http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     headers = {"Cookie": h["cookie"]} if h.get("cookie") else {}
+    if h.get("origin"):
+        headers["Origin"] = h["origin"]
     conn.request(h.get("method", "GET"), u.path or "/", body=h.get("body"), headers=headers)
     r = conn.getresponse()
     r.read(0)
