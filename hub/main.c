@@ -237,13 +237,11 @@ static int open_metrics(struct rl_scrape **out, const struct hub_settings *hs, c
 static int open_wallboard(struct hub *h, const struct hub_settings *hs, const config_t *cfg, const char *conf_path)
 {
 	const char *cert = hs->wallboard_cert, *key = hs->wallboard_key;
-	struct rl_wallserve_conf wc = {hs->wallboard_listen,
-	                               NULL,
-	                               NULL,
-	                               hs->wallboard_dir,
-	                               60,
-	                               (unsigned)hs->wallboard_session_s,
-	                               (unsigned)hs->wallboard_max_streams};
+	struct rl_wallserve_conf wc = {.url = hs->wallboard_listen,
+	                               .web_dir = hs->wallboard_dir,
+	                               .ticket_ttl_s = RL_WALLBOARD_TICKET_S,
+	                               .session_ttl_s = (unsigned)hs->wallboard_session_s,
+	                               .max_streams = (unsigned)hs->wallboard_max_streams};
 	char url[RL_CFG_STRLEN + 2];
 	int rv;
 

@@ -26,7 +26,6 @@
 #define RL_WB_CALL_ROWS  120 /* live calls listed */
 #define RL_WB_RECENT     16  /* ended calls listed, the latest first */
 #define RL_WB_SCOPES     32
-#define RL_WB_TICKET_TTL 60
 
 struct rl_wallboard {
 	struct rl_wallserve *serve;
@@ -72,7 +71,7 @@ void rl_h_wallboard_ticket(struct rl_engine *e, struct rl_req *r, const rl_env *
 	snprintf(url, sizeof(url), "%s#ticket=%s", e->wallboard->url, ticket);
 	t.ticket = ticket;
 	t.url = url;
-	t.ttl_s = RL_WB_TICKET_TTL;
+	t.ttl_s = RL_WALLBOARD_TICKET_S;
 	rl_env_init(&out);
 	out.body_case = RELAIS__ENVELOPE__BODY_WALLBOARD_TICKET;
 	out.wallboard_ticket = &t;

@@ -20,8 +20,9 @@ void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const 
  * interval_ms when it did (every RL_WALLBOARD_MAX_MS in any case), renders each
  * watched scope and publishes it. Engine thread, after a batch's commit (its replies are not
  * held up by a rendering); mono_us: a monotonic clock. */
-#define RL_WALLBOARD_MIN_MS 250
-#define RL_WALLBOARD_MAX_MS 1000
+#define RL_WALLBOARD_TICKET_S 60 /* a ticket is good this long, once */
+#define RL_WALLBOARD_MIN_MS   250
+#define RL_WALLBOARD_MAX_MS   1000
 void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us);
 
 /* rl_engine_wallboard_work: renderings made so far and the engine's time they took (us). */
