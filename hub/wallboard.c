@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "rl_alloc.h"
-#include "rl_time.h"
 #include "store.h"
 
 #define RL_WB_AGENT_ROWS 300 /* agents listed (all are counted) */
@@ -34,7 +34,7 @@ struct rl_wallboard {
 	uint64_t changed_ms; /* the first change not published yet (wall ms; 0: none) */
 	uint64_t last_us;    /* the last rendering (monotonic) */
 	uint64_t interval_us;
-	uint64_t renders, render_us; /* made so far, and the engine's time they took */
+	uint64_t renders, render_us; /* made so far, and the engine thread's CPU time they took */
 };
 
 static const char *const rl_wb_states[] = {"unspecified", "logged_out", "ready",    "reserved",
@@ -355,10 +355,20 @@ void rl_engine_wallboard_work(const struct rl_engine *e, uint64_t *renders, uint
 	*us = e->wallboard ? e->wallboard->render_us : 0;
 }
 
+/* rl_wb_cpu_us: the calling thread's CPU time (a wall clock would count the time the
+ * machine gave other threads). */
+static uint64_t rl_wb_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 {
 	struct rl_wallboard *wb = e->wallboard;
-	uint64_t scopes[RL_WB_SCOPES], v, since;
+	uint64_t scopes[RL_WB_SCOPES], v, since, cpu;
 	int n;
 
 	if (wb == NULL)
@@ -372,6 +382,7 @@ void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 	if (since < wb->interval_us || (wb->changed_ms == 0 && since < RL_WALLBOARD_MAX_MS * 1000u))
 		return;
 	wb->last_us = mono_us;
+	cpu = rl_wb_cpu_us();
 	n = rl_wallserve_scopes(wb->serve, scopes, RL_WB_SCOPES);
 	for (int i = 0; i < n; i++) {
 		char *body = rl_wallboard_render(e, scopes[i]);
@@ -381,5 +392,5 @@ void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us)
 	}
 	wb->changed_ms = 0;
 	wb->renders += (uint64_t)n;
-	wb->render_us += rl_mono_us() - mono_us;
+	wb->render_us += rl_wb_cpu_us() - cpu;
 }

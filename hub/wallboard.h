@@ -25,7 +25,8 @@ void rl_engine_set_wallboard(struct rl_engine *e, struct rl_wallserve *w, const 
 #define RL_WALLBOARD_MAX_MS   1000
 void rl_engine_wallboard(struct rl_engine *e, uint64_t mono_us);
 
-/* rl_engine_wallboard_work: renderings made so far and the engine's time they took (us). */
+/* rl_engine_wallboard_work: renderings made so far and the engine thread's CPU time they
+ * took, handing them over included (us). */
 void rl_engine_wallboard_work(const struct rl_engine *e, uint64_t *renders, uint64_t *us);
 
 /* rl_wallboard_render: the JSON body for scope (caller frees). Engine thread. */
