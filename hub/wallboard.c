@@ -13,6 +13,7 @@
 #include "wallboard.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,10 +219,11 @@ static void rl_wb_quality(cJSON *o, const char *name, Relais__CallQuality *q)
 	if (q == NULL)
 		return;
 	cJSON *x = cJSON_AddObjectToObject(o, name);
-	cJSON_AddNumberToObject(x, "mos", (double)(int)(q->mos * 100.0f) / 100.0);
-	cJSON_AddNumberToObject(x, "loss_pct", (double)(int)(q->loss_pct * 10.0f) / 10.0);
-	cJSON_AddNumberToObject(x, "jitter_ms", (double)(int)(q->jitter_ms * 10.0f) / 10.0);
-	cJSON_AddNumberToObject(x, "rtt_ms", (double)(int)q->rtt_ms);
+	/* Rounded to what the page shows, so that noise below it sends no update. */
+	cJSON_AddNumberToObject(x, "mos", round(q->mos * 100.0) / 100.0);
+	cJSON_AddNumberToObject(x, "loss_pct", round(q->loss_pct * 10.0) / 10.0);
+	cJSON_AddNumberToObject(x, "jitter_ms", round(q->jitter_ms * 10.0) / 10.0);
+	cJSON_AddNumberToObject(x, "rtt_ms", round(q->rtt_ms));
 }
 
 static cJSON *rl_wb_call(const char *id, const char *tenant, const char *agent, const char *site, int relayed,
