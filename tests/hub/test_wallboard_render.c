@@ -3,8 +3,10 @@
  * unscoped rendering has every queue with its waiting contacts and KPIs, the agents by
  * state per queue (not-ready ones by reason), the sites with their counts; a rendering for
  * the bank alone has the bank's queue and agents and nothing of telco - not a queue, not an
- * agent, not a tenant of an agent serving both, not a site's count; and a rendering changes
- * only when the model does (times in it are absolute), so equal renderings are not sent.
+ * agent, not a tenant of an agent serving both, not a site's count; a call answered shows
+ * with its path and the quality its site reported, on its agent's row too; and a rendering
+ * changes only when the model does (times in it are absolute), so equal renderings are not
+ * sent.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -66,6 +68,46 @@ static cJSON *row(cJSON *j, const char *list, const char *id)
 	return NULL;
 }
 
+/* register_media: casablanca's node registers again, with where its agents send media, so
+ * that a call of an agent seated there gets a media plan (a direct path). */
+static void register_media(void)
+{
+	Relais__SiteRegister sr = RELAIS__SITE_REGISTER__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	sr.capacity = 100;
+	sr.health = 100;
+	sr.boot_id = 1;
+	sr.media_addr = "127.0.0.1:7021";
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_REGISTER;
+	env.site_register = &sr;
+	RL_REQUIRE(ht_error(ht_request(&h, NODE, 0, 0, &env)) == 0);
+}
+
+/* site_quality: casablanca's node reports the call's quality at its end. */
+static void site_quality(const char *contact, float mos)
+{
+	Relais__CallQuality q = RELAIS__CALL_QUALITY__INIT;
+	rl_env env;
+
+	rl_env_init(&env);
+	q.contact_id = (char *)contact;
+	q.mos = mos;
+	q.rtt_ms = -1;
+	env.body_case = RELAIS__ENVELOPE__BODY_CALL_QUALITY;
+	env.call_quality = &q;
+	ht_begin(&h); /* not answered: the next report supersedes it */
+	ht_input(&h, NODE, &env);
+	ht_commit(&h);
+}
+
+static const char *str(cJSON *o, const char *key)
+{
+	cJSON *v = o ? cJSON_GetObjectItem(o, key) : NULL;
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
 static double num(cJSON *o, const char *path)
 {
 	char buf[128], *save = NULL;
@@ -74,6 +116,42 @@ static double num(cJSON *o, const char *path)
 	for (char *k = strtok_r(buf, ".", &save); k != NULL && o != NULL; k = strtok_r(NULL, ".", &save))
 		o = cJSON_GetObjectItem(o, k);
 	return cJSON_IsNumber(o) ? o->valuedouble : -1;
+}
+
+/* call_answered: m1 takes the waiting telco contact; the call shows on the wallboard. */
+static void call_answered(uint64_t s_m1)
+{
+	Relais__AgentSetState ready = RELAIS__AGENT_SET_STATE__INIT;
+	const rl_env *o;
+	cJSON *all, *call;
+	char id[32];
+	rl_env env;
+
+	register_media();
+	ht_forget(&h);
+	rl_env_init(&env);
+	ready.state = RELAIS__AGENT_STATE__AGENT_READY;
+	env.body_case = RELAIS__ENVELOPE__BODY_AGENT_SET_STATE;
+	env.agent_set_state = &ready;
+	RL_CHECK(ht_error(ht_request(&h, NODE, 5, s_m1, &env)) == 0);
+	RL_REQUIRE((o = ht_last(&h, NODE, RELAIS__ENVELOPE__BODY_OFFER)) != NULL);
+	snprintf(id, sizeof(id), "%s", o->offer->contact_id);
+	RL_CHECK(ht_error(ht_answer_on(&h, NODE, 5, s_m1, id, 1)) == 0);
+	site_quality(id, 4.2f);
+	all = render(RL_SCOPE_ALL);
+	call = cJSON_GetArrayItem(cJSON_GetObjectItem(all, "calls"), 0);
+	RL_CHECK(strcmp(str(call, "contact"), id) == 0);
+	RL_CHECK(strcmp(str(call, "agent"), "m1") == 0 && strcmp(str(call, "tenant"), "telco") == 0);
+	RL_CHECK(strcmp(str(call, "path"), "direct") == 0);
+	RL_CHECK(num(call, "site_end.mos") == 4.2);
+	RL_CHECK(strcmp(str(row(all, "agents", "m1"), "state"), "busy") == 0);
+	RL_CHECK(strcmp(str(row(all, "agents", "m1"), "contact"), id) == 0);
+	RL_CHECK(num(row(all, "queues", "telco.billing"), "answered") == 1);
+	cJSON_Delete(all);
+	/* Not the bank's call. */
+	all = render(1u << 1);
+	RL_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(all, "calls")) == 0);
+	cJSON_Delete(all);
 }
 
 int main(void)
@@ -135,7 +213,7 @@ int main(void)
 	RL_CHECK(strcmp(text, again) != 0);
 	free(again);
 	free(text);
-	(void)s_m1;
+	call_answered(s_m1);
 	ht_close(&h);
 	return rltest_done();
 }
