@@ -369,8 +369,9 @@ echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
 echo "metrics: curl -H \"Authorization: Bearer \$(cat $dir/metrics.token)\" $metrics_url" \
 	"(nodes: ports ${metrics_port[casablanca]}, ${metrics_port[fes]}, ${metrics_port[dakar]})"
-echo "wallboard: $ctl_bin ${ctl_tls[*]} --operator wall --operator-key $keys/wall.key --connect $hub_url" \
-	"wallboard (prints the address to open within a minute; sup.bank etc. for one tenant)"
+echo "wallboard: $ctl_bin --ca $certs/ca.pem --cert $certs/ctl.pem --key $certs/ctl.key --operator wall" \
+	"--operator-key $keys/wall.key --connect $hub_url wallboard" \
+	"(prints the address to open within a minute; as sup.bank etc. for one tenant)"
 echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
 	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
 
