@@ -158,35 +158,54 @@ static void rl_wb_counts_put(cJSON *o, const struct rl_wb_counts *c)
 }
 
 /* rl_wb_agent: an agent's row, with its tenants in scope. */
+/* An agent's row is an array, its fields in the order the rendering's "agent_fields" names:
+ * the agents are most of a rendering, and their names once per row would double it. */
+static const char *const rl_wb_agent_fields[] = {"id",   "name",    "state",     "reason", "since",
+                                                 "site", "contact", "reachable", "tenants"};
+
+static const char *rl_wb_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* rl_wb_agent: an agent's row; its tenants in scope as their places in the rendering's
+ * "tenants" list. */
 static cJSON *rl_wb_agent(struct rl_engine *e, const struct rl_agent *a, uint64_t scope)
 {
 	const Relais__AgentRecord *r = a->rec;
-	cJSON *o = cJSON_CreateObject(), *t = cJSON_AddArrayToObject(o, "tenants");
+	cJSON *o = cJSON_CreateArray(), *t = cJSON_CreateArray();
+	int place = 0;
 
-	cJSON_AddStringToObject(o, "id", r->agent_id);
-	if (r->name && r->name[0])
-		cJSON_AddStringToObject(o, "name", r->name);
-	cJSON_AddStringToObject(o, "state", rl_wb_states[r->state < 7 ? r->state : 0]);
-	if (r->reason && r->reason[0])
-		cJSON_AddStringToObject(o, "reason", r->reason);
-	cJSON_AddNumberToObject(o, "since", rl_wb_ms(r->state_since_us));
-	cJSON_AddStringToObject(o, "site", r->site_id ? r->site_id : "");
-	if (r->contact_id && r->contact_id[0])
-		cJSON_AddStringToObject(o, "contact", r->contact_id);
-	if (!a->reachable)
-		cJSON_AddFalseToObject(o, "reachable"); /* said only when not: renderings stay small */
-	for (int k = 0; k < e->ntenants; k++)
-		if (((a->tenants & scope) >> k) & 1)
-			cJSON_AddItemToArray(t, cJSON_CreateString(e->tenants[k].id));
+	cJSON_AddItemToArray(o, cJSON_CreateString(r->agent_id));
+	cJSON_AddItemToArray(o, cJSON_CreateString(rl_wb_str(r->name)));
+	cJSON_AddItemToArray(o, cJSON_CreateString(rl_wb_states[r->state < 7 ? r->state : 0]));
+	cJSON_AddItemToArray(o, cJSON_CreateString(rl_wb_str(r->reason)));
+	cJSON_AddItemToArray(o, cJSON_CreateNumber(rl_wb_ms(r->state_since_us)));
+	cJSON_AddItemToArray(o, cJSON_CreateString(rl_wb_str(r->site_id)));
+	cJSON_AddItemToArray(o, cJSON_CreateString(rl_wb_str(r->contact_id)));
+	cJSON_AddItemToArray(o, cJSON_CreateNumber(a->reachable != 0));
+	for (int k = 0; k < e->ntenants; k++) {
+		if (!rl_wb_shown(scope, k))
+			continue;
+		if ((a->tenants >> k) & 1)
+			cJSON_AddItemToArray(t, cJSON_CreateNumber(place));
+		place++;
+	}
+	cJSON_AddItemToArray(o, t);
 	return o;
 }
 
 /* rl_wb_agents: the queues' counts over every live agent in scope, and the first rows. */
 static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON **qrow)
 {
-	cJSON *rows = cJSON_AddArrayToObject(root, "agents");
+	cJSON *rows;
 	unsigned total = 0, listed = 0, by_state[7] = {0};
 	struct rl_wb_counts *counts = rl_calloc(64, sizeof(*counts));
+
+	cJSON_AddItemToObject(
+	    root, "agent_fields",
+	    cJSON_CreateStringArray(rl_wb_agent_fields, sizeof(rl_wb_agent_fields) / sizeof(rl_wb_agent_fields[0])));
+	rows = cJSON_AddArrayToObject(root, "agents");
 
 	for (int i = 0; i < e->nagents; i++) {
 		const struct rl_agent *a = e->agents[i];

@@ -61,6 +61,13 @@ function follow() {
     skew = msg.now - Date.now();
     receivedAt = Date.now();
     last = msg.data;
+    // Agent rows come as arrays (fields named once in agent_fields): objects for the rest.
+    const f = last.agent_fields;
+    last.agents = last.agents.map((r) => {
+      const a = Object.fromEntries(f.map((k, i) => [k, r[i]]));
+      a.tenants = a.tenants.map((i) => last.tenants[i]);
+      return a;
+    });
     notice("");
     render();
   };
@@ -168,7 +175,7 @@ function render() {
     tr.dataset.agent = a.id;
     const call = a.contact ? calls.get(a.contact) : undefined;
     const state = el("td", `st-${a.state}`, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : "") +
-                     (a.reachable === false ? ", unreachable" : ""));
+                     (a.reachable ? "" : ", unreachable"));
     state.dataset.k = "state";
     tr.append(el("td", null, a.name || a.id), state, el("td", null, dur(now - a.since)),
               el("td", null, a.site || "home"), el("td", null, a.contact || ""),

@@ -108,6 +108,47 @@ static const char *str(cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+/* agent_field: field name of agent id's row (rows are arrays, their fields named once in
+ * "agent_fields"); NULL if there is no such row. */
+static cJSON *agent_field(cJSON *j, const char *id, const char *name)
+{
+	cJSON *fields = cJSON_GetObjectItem(j, "agent_fields"), *r, *f;
+	int k = 0;
+
+	cJSON_ArrayForEach(f, fields)
+	{
+		if (strcmp(f->valuestring, name) == 0)
+			break;
+		k++;
+	}
+	RL_REQUIRE(f != NULL);
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "agents")) if (strcmp(cJSON_GetArrayItem(r, 0)->valuestring, id) ==
+	                                                            0) return cJSON_GetArrayItem(r, k);
+	return NULL;
+}
+
+static const char *agent_str(cJSON *j, const char *id, const char *name)
+{
+	cJSON *v = agent_field(j, id, name);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* agent_tenants: agent id's tenants, as the names the rendering's places point at ("a,b"). */
+static const char *agent_tenants(cJSON *j, const char *id)
+{
+	static char out[128];
+	cJSON *t, *names = cJSON_GetObjectItem(j, "tenants");
+	size_t n = 0;
+
+	out[0] = 0;
+	cJSON_ArrayForEach(t, agent_field(j, id, "tenants"))
+	{
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", n ? "," : "",
+		                      cJSON_GetArrayItem(names, (int)t->valuedouble)->valuestring);
+	}
+	return out;
+}
+
 static double num(cJSON *o, const char *path)
 {
 	char buf[128], *save = NULL;
@@ -144,8 +185,8 @@ static void call_answered(uint64_t s_m1)
 	RL_CHECK(strcmp(str(call, "agent"), "m1") == 0 && strcmp(str(call, "tenant"), "telco") == 0);
 	RL_CHECK(strcmp(str(call, "path"), "direct") == 0);
 	RL_CHECK(num(call, "site_end.mos") == 4.2);
-	RL_CHECK(strcmp(str(row(all, "agents", "m1"), "state"), "busy") == 0);
-	RL_CHECK(strcmp(str(row(all, "agents", "m1"), "contact"), id) == 0);
+	RL_CHECK(strcmp(agent_str(all, "m1", "state"), "busy") == 0);
+	RL_CHECK(strcmp(agent_str(all, "m1", "contact"), id) == 0);
 	RL_CHECK(num(row(all, "queues", "telco.billing"), "answered") == 1);
 	cJSON_Delete(all);
 	/* Not the bank's call. */
@@ -186,6 +227,9 @@ int main(void)
 	RL_CHECK(num(all, "agents_total") == 3);
 	RL_CHECK(num(all, "agents_by_state.ready") == 1);
 	RL_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(all, "agents")) == 3);
+	RL_CHECK(strcmp(agent_tenants(all, "m1"), "telco,bank") == 0);
+	RL_CHECK(strcmp(agent_str(all, "a1", "reason"), "lunch") == 0);
+	RL_CHECK(strcmp(agent_str(all, "a1", "state"), "not_ready") == 0);
 
 	bank = render(1u << 1);
 	text = cJSON_PrintUnformatted(bank);
@@ -193,8 +237,9 @@ int main(void)
 	free(text);
 	RL_CHECK(row(bank, "queues", "bank.cards") != NULL);
 	RL_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(bank, "queues")) == 1);
-	RL_CHECK(row(bank, "agents", "b1") != NULL && row(bank, "agents", "m1") != NULL);
-	RL_CHECK(row(bank, "agents", "a1") == NULL);
+	RL_CHECK(agent_field(bank, "b1", "id") != NULL && agent_field(bank, "m1", "id") != NULL);
+	RL_CHECK(agent_field(bank, "a1", "id") == NULL);
+	RL_CHECK(strcmp(agent_tenants(bank, "m1"), "bank") == 0);
 	RL_CHECK(num(bank, "agents_total") == 2);
 	RL_CHECK(row(bank, "sites", "casablanca") != NULL);
 	RL_CHECK(num(row(bank, "sites", "casablanca"), "agents") == -1); /* counts span tenants */
