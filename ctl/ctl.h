@@ -46,4 +46,7 @@ int ctl_cmd_recordings(struct ctl *c, int argc, char **argv);
 /* report.c: `report`, the hub's reports as CSV or JSON; returns the exit status. */
 int ctl_cmd_report(struct ctl *c, int argc, char **argv);
 
+/* wallboard.c: `wallboard` (a ticket for the hub's web wallboard); returns the exit status. */
+int ctl_cmd_wallboard(struct ctl *c, int argc, char **argv);
+
 #endif

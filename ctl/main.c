@@ -16,6 +16,7 @@
  *     report [queue|agent|tenant|site|billing] [--day D | --from T [--to T]]
  *            [--interval 15m|hour|day|all] [--tenant T] [--csv]   (from the hub's event log)
  *     recordings [list] [--tenant T] [--since S] [--limit N]; recordings fetch CONTACT --out FILE
+ *     wallboard                                 (the web wallboard's address, with a ticket)
  *     drain on|off                 (at a node: its local drain, while the hub is out of reach)
  *     hash-secret [--min]          (reads the secret on standard input)
  *     keygen FILE                  (a site's or an operator's key: secret half to FILE, public half out)
@@ -75,6 +76,7 @@ int ctl_usage(void)
 	    "                         default today, a row per day; CSV, or JSON with --json)\n"
 	    "  recordings [list] [--tenant T] [--since SECONDS_AGO] [--limit N]   (recorded calls, newest first)\n"
 	    "  recordings fetch CONTACT --out FILE   (at the node that holds it: the file, and its SHA-256)\n"
+	    "  wallboard             (the address of the hub's web wallboard, with a one-time ticket)\n"
 	    "  drain on|off          (at a node: refuse new carrier calls with 503 / take them again; the node's\n"
 	    "                         own tool for when the hub is out of reach, not audited: prefer site drain)\n"
 	    "  hash-secret [--min]   (secret on standard input)\n"
@@ -497,6 +499,8 @@ int main(int argc, char **argv)
 		return ctl_cmd_report(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "recordings") == 0)
 		return ctl_cmd_recordings(&c, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "wallboard") == 0)
+		return ctl_cmd_wallboard(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "drain") == 0)
 		return cmd_drain(&c, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "hash-secret") == 0)

@@ -197,6 +197,7 @@ hub: {
   listen = [ "$hub_url" ];
   metrics_listen = "http://127.0.0.1:$((port + 50))";
   metrics_token_sha256 = "$metrics_sha";
+  wallboard_listen = "https://127.0.0.1:$((port + 60))";   # docs/supervision.md
   agent_grace_s = 60;
   offer_timeout_s = 12;
   wrapup_s = 10;
@@ -369,6 +370,9 @@ echo "logs: $dir/logs   ctl: $ctl_bin ${ctl_tls[*]} --connect $hub_url status"
 echo "audio: what home agents hear is written to $dir/audio/<agent>-<call>.wav"
 echo "metrics: curl -H \"Authorization: Bearer \$(cat $dir/metrics.token)\" $metrics_url" \
 	"(nodes: ports ${metrics_port[casablanca]}, ${metrics_port[fes]}, ${metrics_port[dakar]})"
+echo "wallboard: $ctl_bin --ca $certs/ca.pem --cert $certs/ctl.pem --key $certs/ctl.key --operator wall" \
+	"--operator-key $keys/wall.key --connect $hub_url wallboard" \
+	"(prints the address to open within a minute; as sup.bank etc. for one tenant)"
 echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
 	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
 

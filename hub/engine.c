@@ -66,6 +66,7 @@ static const struct rl_handler rl_handlers[] = {
     [RL_B(RECORDING_PAUSE)] = {"RecordingPause", RL_WHO_AGENT, RL_SESSION_REQ, rl_h_recording_pause},
     [RL_B(RECORDING_DONE)] = {"RecordingDone", RL_WHO_NODE, RL_CW, rl_h_recording_done},
     [RL_B(RECORDING_LIST)] = {"RecordingList", RL_WHO_ADMIN | RL_WHO_SUPERVISOR, RL_REQ_CACHED, rl_h_recording_list},
+    [RL_B(WALLBOARD_TICKET_REQUEST)] = {"WallboardTicketRequest", RL_WHO_OPS, RL_REQ_CACHED, rl_h_wallboard_ticket},
 };
 
 static const struct rl_handler *rl_handler(Relais__Envelope__BodyCase body)

@@ -174,6 +174,7 @@ struct rl_engine {
 	struct rl_monitor *monitors; /* supervisors on calls (monitor.c) */
 	int nmonitors, capmonitors;
 	uint64_t monitor_notify; /* tenants whose agents see that they are monitored (bit per index) */
+	struct rl_wallboard *wallboard; /* wallboard.c; NULL: none served */
 };
 
 /* A request in the gate: who asked, and where the answer goes. */
@@ -374,6 +375,8 @@ void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x);
 void rl_h_report(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 /* rl_report_forget frees the finished reports kept (the engine closes). */
 void rl_report_forget(struct rl_engine *e);
+/* wallboard.c */
+void rl_h_wallboard_ticket(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 
 /* site.c */
 void rl_h_site_register(struct rl_engine *e, struct rl_req *r, const rl_env *env);

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "engine.h"
 #include "metrics.h"
+#include "wallboard.h"
 #include "relay.h"
 #include "report.h"
 #include "rl_scrape.h"
@@ -53,6 +54,9 @@ struct hub_settings {
 	int represent_window_s;
 	char log_level[RL_CFG_STRLEN];
 	char metrics_listen[RL_CFG_STRLEN], metrics_token_sha256[RL_CFG_STRLEN];
+	char wallboard_listen[RL_CFG_STRLEN], wallboard_url[RL_CFG_STRLEN], wallboard_dir[RL_CFG_STRLEN];
+	char wallboard_cert[RL_CFG_STRLEN], wallboard_key[RL_CFG_STRLEN];
+	int wallboard_session_s, wallboard_max_streams, wallboard_interval_ms;
 };
 
 static const struct rl_cfg_opt hub_opts[] = {
@@ -75,6 +79,22 @@ static const struct rl_cfg_opt hub_opts[] = {
      "http://IP:port serving /metrics for Prometheus; empty = none"},
     {"metrics_token_sha256", RL_CFG_STR, 0, 64, "", offsetof(struct hub_settings, metrics_token_sha256),
      "SHA-256 (hex) of the bearer token scrapes must carry; empty = none"},
+    {"wallboard_listen", RL_CFG_STR, 0, 200, "", offsetof(struct hub_settings, wallboard_listen),
+     "https://IP:port serving the web wallboard (http:// on loopback only); empty = none"},
+    {"wallboard_url", RL_CFG_STR, 0, 200, "", offsetof(struct hub_settings, wallboard_url),
+     "the wallboard's address as browsers reach it; empty = wallboard_listen"},
+    {"wallboard_dir", RL_CFG_STR, 0, 1000, RELAIS_WEB_DIR, offsetof(struct hub_settings, wallboard_dir),
+     "the page's files"},
+    {"wallboard_cert", RL_CFG_STR, 0, 1000, "", offsetof(struct hub_settings, wallboard_cert),
+     "PEM certificate for https; empty = tls.cert"},
+    {"wallboard_key", RL_CFG_STR, 0, 1000, "", offsetof(struct hub_settings, wallboard_key),
+     "PEM key for https; empty = tls.key"},
+    {"wallboard_session_s", RL_CFG_INT, 60, 7 * 86400, "43200", offsetof(struct hub_settings, wallboard_session_s),
+     "a browser's session lasts this long"},
+    {"wallboard_max_streams", RL_CFG_INT, 1, 10000, "200", offsetof(struct hub_settings, wallboard_max_streams),
+     "browsers watching at once"},
+    {"wallboard_interval_ms", RL_CFG_INT, 250, 1000, "250", offsetof(struct hub_settings, wallboard_interval_ms),
+     "a changed model is rendered for browsers at most this often"},
     {"listen", RL_CFG_LIST, 0, 0, NULL, 0, "URLs to listen on (read below)"},
     {NULL, 0, 0, 0, NULL, 0, NULL},
 };
@@ -113,10 +133,11 @@ struct hub {
 	struct rl_report_worker *reports; /* reports are folded on a thread of their own */
 	struct rl_bundler *out;           /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
-	uint64_t link_drops;      /* nng's own (rl_nng_tx_drops), read once a second */
-	struct rl_greet *greet;   /* the links must say Hello in time */
-	struct rl_scrape *scrape; /* /metrics; NULL: not served */
-	struct rl_text metrics;   /* its last rendering */
+	uint64_t link_drops;       /* nng's own (rl_nng_tx_drops), read once a second */
+	struct rl_greet *greet;    /* the links must say Hello in time */
+	struct rl_scrape *scrape;  /* /metrics; NULL: not served */
+	struct rl_text metrics;    /* its last rendering */
+	struct rl_wallserve *wall; /* the web wallboard; NULL: not served */
 	unsigned link_ticks;
 };
 
@@ -157,11 +178,19 @@ static void wire_counters(struct hub *h)
 static void log_counters(struct hub *h, int level)
 {
 	const struct rl_engine_counters *ec = rl_engine_counters(h->engine);
+	struct rl_wallserve_counters wc = {0};
+	uint64_t renders, render_us;
+
+	if (h->wall != NULL)
+		rl_wallserve_counters(h->wall, &wc);
+	rl_engine_wallboard_work(h->engine, &renders, &render_us);
 
 	rl_log(level,
 	       "counters frames=%llu malformed=%llu oversized=%llu bad_version=%llu bad_field=%llu "
 	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
-	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu",
+	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu wallboard_tickets_refused=%llu "
+	       "wallboard_cookies_refused=%llu wallboard_streams=%llu wallboard_frames_skipped=%llu "
+	       "wallboard_renders=%llu wallboard_render_ms=%llu",
 	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
 	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
 	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
@@ -169,7 +198,10 @@ static void log_counters(struct hub *h, int level)
 	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
 	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock),
 	       (unsigned long long)rl_greet_closed(h->greet),
-	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0));
+	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0),
+	       (unsigned long long)wc.refused_tickets, (unsigned long long)wc.refused_cookies,
+	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped, (unsigned long long)renders,
+	       (unsigned long long)(render_us / 1000u));
 }
 
 /* greeted: 1 if a link has said Hello (rl_greet_fn). */
@@ -227,6 +259,36 @@ static int hub_gather(struct hub *h, struct rl_loop_event *evs, int max)
 	nanosleep(&linger, NULL);
 	more = rl_loop_wait(h->loop, 0, evs + n, max - n);
 	return more > 0 ? n + more : n; /* stopped: the next wait says so */
+}
+
+/* open_wallboard serves the web wallboard (wallserve.h) as hs says, with the hub's TLS
+ * certificate unless it names one of its own. */
+static int open_wallboard(struct hub *h, const struct hub_settings *hs, const config_t *cfg, const char *conf_path)
+{
+	const char *cert = hs->wallboard_cert, *key = hs->wallboard_key;
+	struct rl_wallserve_conf wc = {.url = hs->wallboard_listen,
+	                               .web_dir = hs->wallboard_dir,
+	                               .ticket_ttl_s = RL_WALLBOARD_TICKET_S,
+	                               .session_ttl_s = (unsigned)hs->wallboard_session_s,
+	                               .max_streams = (unsigned)hs->wallboard_max_streams};
+	char url[RL_CFG_STRLEN + 2];
+	int rv;
+
+	if (!cert[0])
+		config_lookup_string(cfg, "tls.cert", &cert);
+	if (!key[0])
+		config_lookup_string(cfg, "tls.key", &key);
+	wc.cert_file = cert && cert[0] ? cert : NULL;
+	wc.key_file = key && key[0] ? key : NULL;
+	if ((rv = rl_wallserve_open(&h->wall, &wc)) != RL_OK) {
+		fprintf(stderr,
+		        "relais-hub: %s: hub.wallboard_listen=%s: %s (https://IP:port with a certificate and key)\n",
+		        conf_path, hs->wallboard_listen, rl_strerror(rv));
+		return rv;
+	}
+	snprintf(url, sizeof(url), "%s/", hs->wallboard_url[0] ? hs->wallboard_url : hs->wallboard_listen);
+	rl_engine_set_wallboard(h->engine, h->wall, url, (unsigned)hs->wallboard_interval_ms);
+	return RL_OK;
 }
 
 /* hub_run is the loop; returns the exit code. */
@@ -290,6 +352,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			return 1;
 		}
 		h->send_drops += rl_bundler_flush(h->out, h->sock);
+		rl_engine_wallboard(h->engine, mono);
 		if (mono - last_log >= 60000000u) {
 			last_log = mono;
 			log_counters(h, RL_LOG_INFO);
@@ -414,6 +477,8 @@ int main(int argc, char **argv)
 	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
 	if (hs.metrics_listen[0] && open_metrics(&h.scrape, &hs, conf_path) != RL_OK)
 		goto out;
+	if (hs.wallboard_listen[0] && open_wallboard(&h, &hs, &cfg, conf_path) != RL_OK)
+		goto out;
 	if (rl_link_server_open(&h.sock) != RL_OK)
 		goto out;
 	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
@@ -447,6 +512,9 @@ out:
 		nng_close(h.sock);
 	rl_greet_close(h.greet);
 	rl_scrape_close(h.scrape);
+	if (h.engine != NULL)
+		rl_engine_set_wallboard(h.engine, NULL, "", 0);
+	rl_wallserve_close(h.wall);
 	free(h.metrics.p);
 	rl_auth_stop(h.auth);
 	rl_report_worker_stop(h.reports); /* before the engine closes the store it reads */

@@ -26,7 +26,7 @@ struct rl_scrape {
 	uint64_t refused;
 };
 
-static void rl_scrape_reply(nng_aio *aio, uint16_t status, const char *body, size_t len, int challenge)
+void rl_http_reply(nng_aio *aio, uint16_t status, const char *const *headers, const void *body, size_t len)
 {
 	nng_http_res *res;
 
@@ -35,9 +35,8 @@ static void rl_scrape_reply(nng_aio *aio, uint16_t status, const char *body, siz
 		return;
 	}
 	nng_http_res_set_status(res, status);
-	nng_http_res_set_header(res, "Content-Type", RL_SCRAPE_CTYPE);
-	if (challenge)
-		nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"relais\"");
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		nng_http_res_set_header(res, headers[0], headers[1]);
 	if (len > 0 && nng_http_res_copy_data(res, body, len) != 0) {
 		nng_http_res_free(res);
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -45,6 +44,14 @@ static void rl_scrape_reply(nng_aio *aio, uint16_t status, const char *body, siz
 	}
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
+}
+
+static void rl_scrape_reply(nng_aio *aio, uint16_t status, const char *body, size_t len, int challenge)
+{
+	const char *const headers[] = {"Content-Type", RL_SCRAPE_CTYPE, challenge ? "WWW-Authenticate" : NULL,
+	                               "Bearer realm=\"relais\"", NULL};
+
+	rl_http_reply(aio, status, headers, body, len);
 }
 
 /* rl_scrape_allowed: 1 if req carries the token (or none is asked for). Constant time. */

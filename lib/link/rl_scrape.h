@@ -25,6 +25,12 @@ int rl_scrape_open(struct rl_scrape **out, const char *url, const char *token_sh
 /* rl_scrape_publish replaces what scrapes get (copied). Any thread. */
 void rl_scrape_publish(struct rl_scrape *s, const char *text, size_t len);
 
+/* rl_http_reply answers an nng HTTP handler's aio with status, the headers (name, value
+ * pairs, NULL-terminated; NULL: none) and body (copied; len 0: none). Out of memory finishes
+ * the aio with NNG_ENOMEM. For the hub's wallboard too. */
+struct nng_aio;
+void rl_http_reply(struct nng_aio *aio, uint16_t status, const char *const *headers, const void *body, size_t len);
+
 /* rl_scrape_refused: scrapes refused for a missing or wrong token. */
 uint64_t rl_scrape_refused(struct rl_scrape *s);
 

@@ -166,6 +166,7 @@ static const struct rule rules[] = {
      RELAIS__ENVELOPE__BODY_RECORDING_FETCH,
      {0, 0, 0, 0, 0, 0, 0},
      ERR(BAD_REQUEST)},
+    {"WallboardTicketRequest", RELAIS__ENVELOPE__BODY_WALLBOARD_TICKET_REQUEST, {0, 0, 0, 1, 1, 1, 1}, ERR(FORBIDDEN)},
     {"DialPlan (hub to node only)", RELAIS__ENVELOPE__BODY_DIAL_PLAN, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
     {"Offer (hub to agent only)", RELAIS__ENVELOPE__BODY_OFFER, {0, 0, 0, 0, 0, 0, 0}, ERR(BAD_REQUEST)},
 };
@@ -203,6 +204,7 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	Relais__RecordingDone rdone = RELAIS__RECORDING_DONE__INIT;
 	Relais__RecordingList rlist = RELAIS__RECORDING_LIST__INIT;
 	Relais__RecordingFetch rfetch = RELAIS__RECORDING_FETCH__INIT;
+	Relais__WallboardTicketRequest wall = RELAIS__WALLBOARD_TICKET_REQUEST__INIT;
 	rl_env env;
 
 	rl_env_init(&env);
@@ -302,6 +304,9 @@ static const rl_env *send_any(Relais__Envelope__BodyCase body, int p)
 	case RELAIS__ENVELOPE__BODY_RECORDING_FETCH:
 		rfetch.contact_id = "c-none";
 		env.recording_fetch = &rfetch;
+		break;
+	case RELAIS__ENVELOPE__BODY_WALLBOARD_TICKET_REQUEST:
+		env.wallboard_ticket_request = &wall; /* no wallboard served here: unavailable, past the gate */
 		break;
 	default:
 		break;
