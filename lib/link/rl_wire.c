@@ -158,10 +158,23 @@ static int rl_wire_recording_ok(const Relais__Recording *r)
 	       rl_wire_text_ok(r->sha256, RL_WIRE_MAX_ID) && rl_wire_text_ok(r->error, RL_WIRE_MAX_TEXT);
 }
 
-/* rl_wire_recording_bounds_ok: the recording requests' bounds; 1 for any other body. */
-static int rl_wire_recording_bounds_ok(const rl_env *e)
+/* rl_wire_supervision_bounds_ok: the bounds of supervisors' requests (reports, listening in,
+ * recordings); 1 for any other body. */
+static int rl_wire_supervision_bounds_ok(const rl_env *e)
 {
 	switch (e->body_case) {
+	case RELAIS__ENVELOPE__BODY_REPORT_REQUEST:
+		return rl_wire_text_ok(e->report_request->tenant_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_MONITOR_REQUEST:
+		return rl_wire_text_ok(e->monitor_request->agent_id, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_MONITOR_STATUS:
+		return rl_wire_text_ok(e->monitor_status->agent_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->monitor_status->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->monitor_status->end_reason, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_media_ok(e->monitor_status->media);
+	case RELAIS__ENVELOPE__BODY_MONITOR_LEG:
+		return rl_wire_text_ok(e->monitor_leg->contact_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_media_ok(e->monitor_leg->media);
 	case RELAIS__ENVELOPE__BODY_RECORDING_PAUSE:
 		return rl_wire_text_ok(e->recording_pause->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_RECORDING_DONE:
@@ -243,8 +256,6 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_text_ok(e->site_drain->by, RL_WIRE_MAX_ID) && e->site_drain->percent <= 100;
 	case RELAIS__ENVELOPE__BODY_STATUS_REQUEST:
 		return rl_wire_text_ok(e->status_request->tenant_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_REPORT_REQUEST:
-		return rl_wire_text_ok(e->report_request->tenant_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_ADMIN_SET_AGENT_STATE:
 		return rl_wire_text_ok(e->admin_set_agent_state->agent_id, RL_WIRE_MAX_ID) &&
 		       rl_wire_text_ok(e->admin_set_agent_state->reason, RL_WIRE_MAX_ID);
@@ -253,19 +264,9 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	case RELAIS__ENVELOPE__BODY_AGENT_STATUS:
 		return (e->agent_status->contact == NULL || rl_wire_pop_ok(e->agent_status->contact->pop)) &&
 		       rl_wire_media_ok(e->agent_status->media);
-	case RELAIS__ENVELOPE__BODY_MONITOR_REQUEST:
-		return rl_wire_text_ok(e->monitor_request->agent_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_MONITOR_STATUS:
-		return rl_wire_text_ok(e->monitor_status->agent_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(e->monitor_status->contact_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(e->monitor_status->end_reason, RL_WIRE_MAX_TEXT) &&
-		       rl_wire_media_ok(e->monitor_status->media);
-	case RELAIS__ENVELOPE__BODY_MONITOR_LEG:
-		return rl_wire_text_ok(e->monitor_leg->contact_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_media_ok(e->monitor_leg->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
-		return rl_wire_recording_bounds_ok(e);
+		return rl_wire_supervision_bounds_ok(e);
 	}
 }
 
