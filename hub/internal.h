@@ -173,7 +173,7 @@ struct rl_engine {
 	struct rl_report_job *reports[RL_REPORT_CACHE];
 	struct rl_monitor *monitors; /* supervisors on calls (monitor.c) */
 	int nmonitors, capmonitors;
-	uint64_t monitor_notify; /* tenants whose agents see that they are monitored (bit per index) */
+	uint64_t monitor_notify;        /* tenants whose agents see that they are monitored (bit per index) */
 	struct rl_wallboard *wallboard; /* wallboard.c; NULL: none served */
 };
 
