@@ -53,6 +53,8 @@ struct cand {
 };
 
 static struct member m[3];
+static struct cand *started[3]; /* every candidate, for cleanup */
+static int nstarted;
 static char endpoints[256];
 static const char *dir;
 static struct rl_etcd *probe;
@@ -152,6 +154,31 @@ static void start_cand(struct cand *c, const char *name)
 	snprintf(addr, sizeof(addr), "tls+tcp://127.0.0.1:%d", rltest_free_port());
 	snprintf(ttl, sizeof(ttl), "%d", TTL_S);
 	c->pid = rltest_spawn(argv, c->log);
+	started[nstarted++] = c;
+}
+
+/* cleanup, at exit: a test that failed half-way leaves no etcd member or candidate behind. */
+static void cleanup(void)
+{
+	for (int i = 0; i < nstarted; i++)
+		if (started[i]->pid > 0)
+			rltest_stop(started[i]->pid, SIGKILL, 5000);
+	for (int i = 0; i < 3; i++)
+		if (m[i].pid > 0)
+			rltest_stop(m[i].pid, SIGKILL, 5000);
+}
+
+/* reap_unexpected says so when a candidate the test has not stopped has exited. */
+static void reap_unexpected(struct cand *c)
+{
+	int status;
+
+	if (c->pid <= 0 || waitpid(c->pid, &status, WNOHANG) != c->pid)
+		return;
+	fprintf(stderr, "candidate %s exited on its own: %s %d (log %s)\n", c->name,
+	        WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+	        c->log);
+	c->pid = 0;
 }
 
 static void span_open(struct span *s, int *n, uint64_t from, int64_t rev)
@@ -196,6 +223,7 @@ static struct cand *cand_read(struct cand *c)
 	char line[512];
 	FILE *f = fopen(c->log, "r");
 
+	reap_unexpected(c);
 	c->nterm = c->nserve = c->nlost = 0;
 	c->following[0] = c->lost_reason[0] = '\0';
 	while (f && fgets(line, sizeof(line), f))
@@ -422,6 +450,7 @@ int main(void)
 	struct cand *cs[2] = {&a, &b}, *l;
 
 	dir = rltest_tmpdir("ha");
+	atexit(cleanup);
 	start_etcd();
 	RL_WAIT_REQUIRE(30000, etcd_answers());
 	start_cand(&a, "hub-a");
@@ -439,9 +468,11 @@ int main(void)
 	l = kill_leader(cs, l);
 	lose_etcd(cs, l);
 	never_both((struct cand *[]){&a, &b, &c}, 3);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (cs[i]->pid > 0)
 			RL_CHECK(rltest_stop(cs[i]->pid, SIGTERM, 10000) == 0);
+		cs[i]->pid = 0;
+	}
 	rl_etcd_destroy(probe);
 	return rltest_done();
 }
