@@ -15,6 +15,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ha.h"
 #include "rl_loop.h"
@@ -83,6 +84,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ha_candidate ENDPOINTS KEY NAME ADDRESS TTL_S\n");
 		return 2;
 	}
+	/* The test freezes candidates (SIGSTOP). In the test's process group, a stopped candidate
+	 * gets SIGHUP and SIGCONT from the kernel if that group is orphaned meanwhile (a run
+	 * started from a background job whose shell has gone), and the SIGHUP ends it without a
+	 * word; a group of its own, whose parent (the test) lives, is never orphaned. */
+	setpgid(0, 0);
 	rl_signals_block();
 	rl_loop_create(&loop);
 	rl_loop_catch_signals(loop, TAG_SIGNAL);
