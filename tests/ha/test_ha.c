@@ -446,7 +446,7 @@ static void lose_etcd(struct cand **cs, struct cand *l)
 
 int main(void)
 {
-	struct cand a, b, c;
+	static struct cand a, b, c; /* static: cleanup() reads them after main has returned */
 	struct cand *cs[2] = {&a, &b}, *l;
 
 	dir = rltest_tmpdir("ha");
