@@ -217,6 +217,26 @@ static void cand_line(struct cand *c, const char *line)
 	}
 }
 
+/*
+ * serve_in_term: a candidate stamps a serving span with its clock read around its check of
+ * rl_ha_may_serve, so a candidate the machine preempts there can stamp a moment outside the
+ * term the check was true in; it served in that term only (its terms are checked apart on
+ * their own), so each serving span is taken within the term of the same revision.
+ */
+static void serve_in_term(struct cand *c)
+{
+	for (int i = 0; i < c->nserve; i++) {
+		for (int k = 0; k < c->nterm; k++) {
+			if (c->term[k].rev != c->serve[i].rev)
+				continue;
+			if (c->serve[i].from < c->term[k].from)
+				c->serve[i].from = c->term[k].from;
+			if (c->serve[i].to > c->term[k].to)
+				c->serve[i].to = c->term[k].to;
+		}
+	}
+}
+
 /* cand_read parses c's log again from the start; returns c. */
 static struct cand *cand_read(struct cand *c)
 {
@@ -234,6 +254,7 @@ static struct cand *cand_read(struct cand *c)
 		span_close(c->term, c->nterm, c->dead_at);
 		span_close(c->serve, c->nserve, c->dead_at);
 	}
+	serve_in_term(c);
 	return c;
 }
 
