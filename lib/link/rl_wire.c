@@ -158,6 +158,25 @@ static int rl_wire_recording_ok(const Relais__Recording *r)
 	       rl_wire_text_ok(r->sha256, RL_WIRE_MAX_ID) && rl_wire_text_ok(r->error, RL_WIRE_MAX_TEXT);
 }
 
+/* rl_wire_journal_ok: a survivable site's journal - its events' names and reasons, and its
+ * contacts' recordings, which the hub logs and reports as they are. */
+static int rl_wire_journal_ok(const Relais__SiteJournal *j)
+{
+	for (size_t i = 0; i < j->n_events; i++) {
+		const Relais__EventRecord *ev = j->events[i];
+		if (!rl_wire_text_ok(ev->contact_id, RL_WIRE_MAX_ID) ||
+		    !rl_wire_text_ok(ev->agent_id, RL_WIRE_MAX_ID) || !rl_wire_text_ok(ev->queue_id, RL_WIRE_MAX_ID) ||
+		    !rl_wire_text_ok(ev->tenant_id, RL_WIRE_MAX_ID) || !rl_wire_text_ok(ev->site_id, RL_WIRE_MAX_ID) ||
+		    !rl_wire_text_ok(ev->operator_id, RL_WIRE_MAX_ID) ||
+		    !rl_wire_text_ok(ev->prev_reason, RL_WIRE_MAX_ID))
+			return 0;
+	}
+	for (size_t i = 0; i < j->n_contacts; i++)
+		if (j->contacts[i]->recording != NULL && !rl_wire_recording_ok(j->contacts[i]->recording))
+			return 0;
+	return 1;
+}
+
 /* rl_wire_supervision_bounds_ok: the bounds of supervisors' requests (reports, listening in,
  * recordings); 1 for any other body. */
 static int rl_wire_supervision_bounds_ok(const rl_env *e)
@@ -233,6 +252,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
 	case RELAIS__ENVELOPE__BODY_SEATS_ALIVE:
 		return rl_wire_seats_ok(e->seats_alive);
+	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
+		return rl_wire_journal_ok(e->site_journal);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
 		return rl_wire_media_ok(e->contact_update->media) &&
 		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID) &&

@@ -211,6 +211,30 @@ static void recording_bounds(void)
 	RL_CHECK(decodes(&env) == RL_ERANGE);
 }
 
+/* A survivable site's journal: an event's reason past the bound is refused whole. */
+static void journal_bounds(void)
+{
+	Relais__SiteJournal j = RELAIS__SITE_JOURNAL__INIT;
+	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT, *evs[1] = {&ev};
+	char longreason[300];
+	rl_env env;
+
+	memset(longreason, 'r', sizeof(longreason) - 1);
+	longreason[sizeof(longreason) - 1] = 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_SITE_JOURNAL;
+	env.site_journal = &j;
+	j.parts = 1;
+	j.n_events = 1;
+	j.events = evs;
+	ev.type = RELAIS__EVENT_TYPE__EV_AGENT_STATE;
+	ev.agent_id = "a1";
+	ev.prev_reason = "break";
+	RL_CHECK(decodes(&env) == RL_OK);
+	ev.prev_reason = longreason;
+	RL_CHECK(decodes(&env) == RL_ERANGE);
+}
+
 int main(void)
 {
 	seats();
@@ -218,5 +242,6 @@ int main(void)
 	hostile();
 	ids();
 	recording_bounds();
+	journal_bounds();
 	return rltest_done();
 }
