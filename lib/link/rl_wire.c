@@ -177,6 +177,25 @@ static int rl_wire_journal_ok(const Relais__SiteJournal *j)
 	return 1;
 }
 
+/* rl_wire_site_bounds_ok: the bounds of what only site nodes send about themselves; 1 for any
+ * other body. */
+static int rl_wire_site_bounds_ok(const rl_env *e)
+{
+	switch (e->body_case) {
+	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
+		return rl_wire_text_ok(e->site_register->site_id, RL_WIRE_MAX_ID) &&
+		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT) &&
+		       rl_wire_text_ok(e->site_register->media_addr, RL_WIRE_MAX_ID) &&
+		       rl_wire_live_ok(e->site_register);
+	case RELAIS__ENVELOPE__BODY_SEATS_ALIVE:
+		return rl_wire_seats_ok(e->seats_alive);
+	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
+		return rl_wire_journal_ok(e->site_journal);
+	default:
+		return 1;
+	}
+}
+
 /* rl_wire_supervision_bounds_ok: the bounds of supervisors' requests (reports, listening in,
  * recordings); 1 for any other body. */
 static int rl_wire_supervision_bounds_ok(const rl_env *e)
@@ -243,17 +262,8 @@ static int rl_wire_bounds_ok(const rl_env *e)
 	}
 	case RELAIS__ENVELOPE__BODY_CONTACT_CANCEL:
 		return rl_wire_text_ok(e->contact_cancel->contact_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_SITE_REGISTER:
-		return rl_wire_text_ok(e->site_register->site_id, RL_WIRE_MAX_ID) &&
-		       rl_wire_text_ok(e->site_register->name, RL_WIRE_MAX_TEXT) &&
-		       rl_wire_text_ok(e->site_register->media_addr, RL_WIRE_MAX_ID) &&
-		       rl_wire_live_ok(e->site_register);
 	case RELAIS__ENVELOPE__BODY_CALL_QUALITY:
 		return rl_wire_text_ok(e->call_quality->contact_id, RL_WIRE_MAX_ID);
-	case RELAIS__ENVELOPE__BODY_SEATS_ALIVE:
-		return rl_wire_seats_ok(e->seats_alive);
-	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
-		return rl_wire_journal_ok(e->site_journal);
 	case RELAIS__ENVELOPE__BODY_CONTACT_UPDATE:
 		return rl_wire_media_ok(e->contact_update->media) &&
 		       rl_wire_text_ok(e->contact_update->transfer_to, RL_WIRE_MAX_ID) &&
@@ -287,7 +297,7 @@ static int rl_wire_bounds_ok(const rl_env *e)
 		       rl_wire_media_ok(e->agent_status->media);
 	default:
 		/* Replies (status, errors) are bounded by the frame and the allocation budget. */
-		return rl_wire_supervision_bounds_ok(e);
+		return rl_wire_site_bounds_ok(e) && rl_wire_supervision_bounds_ok(e);
 	}
 }
 
