@@ -25,6 +25,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_file.h"
 #include "rl_log.h"
 #include "rl_scrape.h"
 #include "rl_time.h"
@@ -36,6 +37,7 @@
 #define WS_TOKEN_TEXT 48  /* its base64url text, NUL included */
 #define WS_COOKIE     "rlwb"
 #define WS_ID         64
+#define WS_FILE_MAX   (1 << 22) /* a page file, a certificate or a key */
 
 /* A rendering as it goes on the wire, shared by the streams of its scope. */
 struct ws_frame {
@@ -551,25 +553,6 @@ static void ws_file_cb(nng_aio *aio)
 	ws_reply(aio, 200, f->ctype, f->data, f->len, NULL);
 }
 
-/* ws_read_file reads path whole into *data (NUL-terminated). RL_ECONFIG if it cannot. */
-static int ws_read_file(const char *path, char **data, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	long n;
-
-	if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || n > (1 << 22) ||
-	    fseek(fp, 0, SEEK_SET) != 0) {
-		if (fp != NULL)
-			fclose(fp);
-		return RL_ECONFIG;
-	}
-	*data = rl_malloc((size_t)n + 1);
-	*len = fread(*data, 1, (size_t)n, fp);
-	(*data)[*len] = 0;
-	fclose(fp);
-	return *len == (size_t)n ? RL_OK : RL_ECONFIG;
-}
-
 /* ws_handler adds a handler for path (method, body limit) with data to w's server. */
 static int ws_handler(struct rl_wallserve *w, const char *path, const char *method, size_t body, void (*cb)(nng_aio *),
                       void *data)
@@ -595,8 +578,9 @@ static int ws_tls(struct rl_wallserve *w)
 	size_t n;
 	int rv = RL_ECONFIG;
 
-	if (w->conf.cert_file == NULL || w->conf.key_file == NULL || ws_read_file(w->conf.cert_file, &cert, &n) != 0 ||
-	    ws_read_file(w->conf.key_file, &key, &n) != 0)
+	if (w->conf.cert_file == NULL || w->conf.key_file == NULL ||
+	    rl_file_read(w->conf.cert_file, WS_FILE_MAX, &cert, &n) != 0 ||
+	    rl_file_read(w->conf.key_file, WS_FILE_MAX, &key, &n) != 0)
 		goto out;
 	if (nng_tls_config_alloc(&w->tls, NNG_TLS_MODE_SERVER) != 0 ||
 	    nng_tls_config_auth_mode(w->tls, NNG_TLS_AUTH_MODE_NONE) != 0 ||
@@ -624,7 +608,7 @@ static int ws_routes(struct rl_wallserve *w)
 		snprintf(path, sizeof(path), "%s/%s", w->conf.web_dir, names[i][0]);
 		f->name = names[i][1];
 		f->ctype = names[i][2];
-		if (ws_read_file(path, &f->data, &f->len) != RL_OK) {
+		if (rl_file_read(path, WS_FILE_MAX, &f->data, &f->len) != RL_OK) {
 			rl_log(RL_LOG_ERR, "wallboard: cannot read %s (hub.wallboard_dir)", path);
 			return RL_ECONFIG;
 		}

@@ -17,6 +17,7 @@
 #include "rl_alloc.h"
 #include "rl_client.h"
 #include "rl_err.h"
+#include "rl_file.h"
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "rl_srtp_suite.h"
@@ -205,27 +206,14 @@ void rl_alone_open(struct rl_node *n)
 {
 	struct rl_alone *a = &n->alone;
 	char path[RL_ALONE_DIR_MAX];
-	struct stat st;
-	int fd;
 
 	if (!rl_alone_can(n))
 		return;
 	rl_alone_path(n, "model.conf", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (rl_file_read(path, RL_MODEL_MAX, &a->model, &a->model_len) != RL_OK)
 		return;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size <= RL_MODEL_MAX) {
-		a->model = rl_malloc((size_t)st.st_size + 1);
-		if (read(fd, a->model, (size_t)st.st_size) == st.st_size) {
-			a->model[st.st_size] = 0;
-			a->model_len = (size_t)st.st_size;
-			a->model_version = rl_model_hash(a->model, a->model_len);
-			rl_log(RL_LOG_NOTICE, "site model from %s bytes=%zu", path, a->model_len);
-		} else {
-			free(a->model);
-			a->model = NULL;
-		}
-	}
-	close(fd);
+	a->model_version = rl_model_hash(a->model, a->model_len);
+	rl_log(RL_LOG_NOTICE, "site model from %s bytes=%zu", path, a->model_len);
 }
 
 /* ---------------------------------------------------------------------------------------- */

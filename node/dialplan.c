@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rl_alloc.h"
+#include "rl_file.h"
 #include "rl_err.h"
 #include "rl_log.h"
 
@@ -55,19 +56,13 @@ static struct rl_dialplan *rl_np_load(const struct rl_node_plan *np)
 {
 	struct rl_dialplan *p = NULL;
 	Relais__DialPlan *m = NULL;
-	uint8_t *buf = NULL;
-	char err[256] = "";
-	struct stat st;
-	int fd = open(np->path, O_RDONLY | O_CLOEXEC);
+	char *buf, err[256] = "";
+	size_t len;
 
-	if (fd < 0)
+	if (rl_file_read(np->path, RL_PLAN_FILE_MAX, &buf, &len) == RL_ENOENT)
 		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size <= RL_PLAN_FILE_MAX) {
-		buf = rl_malloc((size_t)st.st_size);
-		if (read(fd, buf, (size_t)st.st_size) == st.st_size)
-			m = relais__dial_plan__unpack(NULL, (size_t)st.st_size, buf);
-	}
-	close(fd);
+	if (buf != NULL)
+		m = relais__dial_plan__unpack(NULL, len, (const uint8_t *)buf);
 	if (m == NULL || rl_dialplan_from_pb(&p, m, np->prompt_dir, err, sizeof(err)) != RL_OK)
 		rl_log(RL_LOG_WARNING, "saved dial plan unusable path=%s err=\"%s\"", np->path,
 		       err[0] ? err : "unreadable");
