@@ -237,6 +237,24 @@ int rltest_run(const char *cmdline, const char *logpath)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+double rltest_log_num(const char *path, const char *n1, const char *n2, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096], k[64];
+	double v = -1;
+
+	if (f == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+		if (strstr(line, n1) && (!n2 || strstr(line, n2)) && (p = strstr(line, k)) != NULL)
+			v = strtod(p + strlen(k), NULL);
+	}
+	fclose(f);
+	return v;
+}
+
 char *rltest_capture(const char *cmdline)
 {
 	FILE *f = popen(cmdline, "r");

@@ -105,6 +105,10 @@ int rltest_wait_end(const struct rltest_wait *w, int ok, const char *file, int l
 /* rltest_run runs a command line via /bin/sh, output appended to logpath; returns exit status. */
 int rltest_run(const char *cmdline, const char *logpath);
 
+/* rltest_log_num: the number after " key=" on the last line of path that holds n1 and n2 (n2
+ * NULL: n1 alone), or -1. */
+double rltest_log_num(const char *path, const char *n1, const char *n2, const char *key);
+
 /* rltest_capture runs a command via /bin/sh and returns its stdout (malloc'd, caller frees). */
 char *rltest_capture(const char *cmdline);
 

@@ -50,25 +50,6 @@ static void make_tone(const char *path, double f, unsigned seconds)
 	free(pcm);
 }
 
-/* num: the number after " key=" on the last line of path with both needles (-1: none). */
-static double num(const char *path, const char *n1, const char *n2, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096], k[64];
-	double v = -1;
-
-	if (f == NULL)
-		return -1;
-	snprintf(k, sizeof(k), " %s=", key);
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, n1) && (!n2 || strstr(line, n2)) && (p = strstr(line, k)) != NULL)
-			v = strtod(p + strlen(k), NULL);
-	}
-	fclose(f);
-	return v;
-}
-
 /* A WAV someone heard, and the wall clock of its first sample. */
 struct heard {
 	int16_t *pcm;
@@ -156,13 +137,13 @@ static void check_modes(struct rlc *c, const char *cid, const struct heard *call
 
 	snprintf(what, sizeof(what), "contact=%s", cid);
 	for (int i = 0; i < 4; i++)
-		at[i] = num(sup_log, "event=monitor ", modes[i], "at_us");
+		at[i] = rltest_log_num(sup_log, "event=monitor ", modes[i], "at_us");
 	printf("mode changes at %.0f %.0f %.0f %.0f\n", at[0], at[1], at[2], at[3]);
 	RL_REQUIRE(at[0] > 0 && at[1] > at[0] && at[2] > at[1] && at[3] > at[2]);
 	snprintf(path, sizeof(path), "%s/heard-%s.wav", c->dir, cid);
-	heard_load(&agent, path, num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us"));
+	heard_load(&agent, path, rltest_log_num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us"));
 	snprintf(path, sizeof(path), "%s/sup-%s.wav", c->dir, cid);
-	heard_load(&sup, path, num(sup_log, "event=media_end", what, "t0_us"));
+	heard_load(&sup, path, rltest_log_num(sup_log, "event=media_end", what, "t0_us"));
 	/* Before the supervisor came: nobody heard it. */
 	printf("before:\n");
 	RL_CHECK(hears("agent", &agent, at[0] - 2.5e6, at[0] - 0.3e6, F_SUP) == 0);
@@ -353,7 +334,7 @@ static void carrier_call(struct rlc *c, int sip_port)
 	printf("carrier leg: %zu samples from the node\n", k.heard.n);
 	last_contact(rlc_path(c, "sup-sup.telco.log"), "event=media_end", cid, sizeof(cid));
 	snprintf(what, sizeof(what), "contact=%s", cid);
-	RL_WAIT(30000, num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
+	RL_WAIT(30000, rltest_log_num(rlc_path(c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
 	printf("carrier call %s:\n", cid);
 	check_modes(c, cid, &k.heard);
 	carrier_stop(&k);
@@ -411,13 +392,14 @@ int main(void)
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "agent-a9.log"), "event=monitored mode=barge") == 1);
 	RL_WAIT(5000, rlc_count_in_file(rlc_path(&c, "agent-a9.log"), "event=monitored mode=off") == 1);
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "monitor end contact=") == 1);
-	RL_WAIT(30000, num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
-	RL_WAIT(10000, num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us") > 0);
+	RL_WAIT(30000, rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "t0_us") > 0);
+	RL_WAIT(10000, rltest_log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us") > 0);
 	{
 		struct heard caller;
 		char path[700];
 		snprintf(path, sizeof(path), "%s/%s.agent.wav", c.dir, cid);
-		heard_load(&caller, path, num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us"));
+		heard_load(&caller, path,
+		           rltest_log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us"));
 		check_modes(&c, cid, &caller);
 		free(caller.pcm);
 	}

@@ -287,26 +287,6 @@ static double compare(const char *what, const char *ref_path, const char *out_pa
 /* ---------------------------------------------------------------------------------------- */
 /* logs and status */
 
-/* log_num finds the last line of path containing all of needles and returns the number after
- * key= in it (or -1). */
-static double log_num(const char *path, const char *n1, const char *n2, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	char line[4096], k[64];
-	double v = -1;
-
-	if (f == NULL)
-		return -1;
-	snprintf(k, sizeof(k), " %s=", key);
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-		if (strstr(line, n1) && (!n2 || strstr(line, n2)) && (p = strstr(line, k)) != NULL)
-			v = strtod(p + strlen(k), NULL);
-	}
-	fclose(f);
-	return v;
-}
-
 static cJSON *calls_status(struct rlc *c)
 {
 	char *out = NULL;
@@ -438,19 +418,19 @@ static struct leg_result one_call(struct rlc *c, const char *casa, const char *t
 	snprintf(agent_ref, sizeof(agent_ref), "%s", rlc_path(c, "agent.wav"));
 	snprintf(heard, sizeof(heard), "%s/heard-%s.wav", c->dir, cid);
 	snprintf(recorded, sizeof(recorded), "%s/%s.agent.wav", c->dir, cid);
-	uint64_t t0_agent = (uint64_t)log_num(rlc_path(c, agent_log), "event=media_end", what, "t0_us");
-	uint64_t t0_node = (uint64_t)log_num(rlc_path(c, "node-casablanca.log"), "media end", what, "t0_us");
+	uint64_t t0_agent = (uint64_t)rltest_log_num(rlc_path(c, agent_log), "event=media_end", what, "t0_us");
+	uint64_t t0_node = (uint64_t)rltest_log_num(rlc_path(c, "node-casablanca.log"), "media end", what, "t0_us");
 	snprintf(what, sizeof(what), "%s caller -> home agent", tag);
 	r.to_agent = compare(what, caller_ref, heard, t0_node, t0_agent);
 	snprintf(what, sizeof(what), "%s home agent -> caller", tag);
 	r.to_caller = compare(what, agent_ref, recorded, t0_agent, t0_node);
 	printf("%s at the agent: mos=%.2f fec=%.0f concealed=%.0f lost=%.0f jitter_ms=%.1f rtt_ms=%.1f\n", tag,
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "mos"),
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "fec"),
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "concealed"),
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "lost"),
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "jitter_ms"),
-	       log_num(rlc_path(c, agent_log), "event=media_end", cid, "rtt_ms"));
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "mos"),
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "fec"),
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "concealed"),
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "lost"),
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "jitter_ms"),
+	       rltest_log_num(rlc_path(c, agent_log), "event=media_end", cid, "rtt_ms"));
 	/* The hub keeps both ends' quality with the call, after it ended. */
 	RL_WAIT(20000, ends_reported(c, cid));
 	cJSON *row = call_row(c, cid);
@@ -522,9 +502,9 @@ int main(void)
 	snprintf(seated_id, sizeof(seated_id), "%s", sid);
 	snprintf(what, sizeof(what), "contact=%s", seated_id);
 	RL_CHECK(wait_line(rlc_path(&c, "agent-a1.log"), "event=media_end", what, 30));
-	uint64_t t0a = (uint64_t)log_num(rlc_path(&c, "agent-a1.log"), "event=media_end", what, "t0_us");
+	uint64_t t0a = (uint64_t)rltest_log_num(rlc_path(&c, "agent-a1.log"), "event=media_end", what, "t0_us");
 	RL_CHECK(wait_line(rlc_path(&c, "node-casablanca.log"), "media end", what, 10));
-	uint64_t t0n = (uint64_t)log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us");
+	uint64_t t0n = (uint64_t)rltest_log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us");
 	char heard[700];
 	snprintf(heard, sizeof(heard), "%s/seated-%s.wav", c.dir, seated_id);
 	double cs = compare("seated: caller -> seated agent", rlc_path(&c, "caller2.wav"), heard, t0n, t0a);
@@ -532,7 +512,7 @@ int main(void)
 	double rx_after = relay_num(&c, "rx");
 	printf("relay packets in during the seated call: %.0f\n", rx_after - rx_before);
 	RL_CHECK(rx_before >= 0 && rx_after == rx_before);
-	RL_CHECK(log_num(rlc_path(&c, "agent-a1.log"), "event=media_start", what, "relayed") == 0);
+	RL_CHECK(rltest_log_num(rlc_path(&c, "agent-a1.log"), "event=media_start", what, "relayed") == 0);
 
 	/* 3. 5 % loss and 40 +- 30 ms delay on the way into the relay (both directions). */
 	atomic_store(&px.loss_pm, 50);
@@ -606,9 +586,9 @@ int main(void)
 	RL_CHECK(drop_after - drop_before >= sent_relay);
 	char heard_h[700];
 	snprintf(heard_h, sizeof(heard_h), "%s/heard-%s.wav", c.dir, hostile_id);
-	uint64_t t0ah = (uint64_t)log_num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "t0_us");
+	uint64_t t0ah = (uint64_t)rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "t0_us");
 	RL_CHECK(wait_line(rlc_path(&c, "node-casablanca.log"), "media end", what, 10));
-	uint64_t t0nh = (uint64_t)log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us");
+	uint64_t t0nh = (uint64_t)rltest_log_num(rlc_path(&c, "node-casablanca.log"), "media end", what, "t0_us");
 	RL_CHECK(compare("under attack: caller -> home agent", rlc_path(&c, "caller.wav"), heard_h, t0nh, t0ah) >= 0.9);
 
 	/* 5. The hub crashes during a relayed call: after its restart both ends get a new plan
@@ -633,7 +613,7 @@ int main(void)
 		if (f)
 			fclose(f);
 	}
-	double rx_after_restart = log_num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "rx");
+	double rx_after_restart = rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_end", what, "rx");
 	printf("hub crash mid-call: %d media plans at the agent, %.0f packets received on the new one\n", starts,
 	       rx_after_restart);
 	RL_CHECK(starts >= 2);
@@ -642,10 +622,10 @@ int main(void)
 	/* Everything ends cleanly; the agent counted what it threw away. */
 	rlc_stop_all(&c);
 	px_stop(&px);
-	double af = log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "auth_fail");
-	double rp = log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "replay");
-	double mf = log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "malformed");
-	double us = log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "unknown_ssrc");
+	double af = rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "auth_fail");
+	double rp = rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "replay");
+	double mf = rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "malformed");
+	double us = rltest_log_num(rlc_path(&c, "agent-a9.log"), "event=media_counters", NULL, "unknown_ssrc");
 	printf("agent dropped: auth_fail=%.0f replay=%.0f malformed=%.0f unknown_ssrc=%.0f\n", af, rp, mf, us);
 	RL_CHECK(af >= 50 && rp >= 50 && mf + us >= 200);
 	/* No sanitizer report from any process (leaks are reported when they exit). */
