@@ -56,13 +56,13 @@ static void hub_handle(struct hub *h, nng_msg *m)
 	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
 	Relais__Error err = RELAIS__ERROR__INIT;
 	Relais__Ok okb = RELAIS__OK__INIT;
+	int rv = rl_link_recv_env(m, &env, &pipe);
 
-	if (rl_link_recv_env(m, &env, &pipe) != RL_OK) {
-		nng_msg_free(m);
+	nng_msg_free(m); /* decoded apart from it */
+	if (rv != RL_OK) {
 		rl_wire_free(env);
 		return;
 	}
-	nng_msg_free(m);
 	rl_env_init(&out);
 	out.req_id = env->req_id;
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
