@@ -27,15 +27,19 @@ struct rl_pending {
 
 struct rl_client {
 	nng_socket sock;
-	char *url;      /* the endpoint dialled now: one of urls */
-	char *urls;     /* every endpoint, NUL-separated, in order of preference */
-	unsigned nurls; /* how many */
-	unsigned cur;   /* which one url is */
+	const char *url; /* the endpoint dialled now: one of urls */
+	char *urls;      /* every endpoint, NUL-separated, in order of preference */
+	unsigned nurls;  /* how many */
+	unsigned cur;    /* which one url is */
 	struct rl_tls tls;
 	struct rl_loop *loop;
 	uint64_t redial_us; /* last time the link was started again */
 	uint64_t down_us;   /* when the link last stopped being ready (or was opened) */
 	unsigned redials;
+	unsigned redirects;
+	int move_why;        /* enum rl_client_move: a move decided, done once RL_CLIENT_MOVE_MS allow */
+	unsigned move_to;    /* the endpoint it goes to */
+	int not_leader_said; /* "not the leader" logged since the last move or HelloOk */
 	nng_dialer dialer;
 	int role;
 	char site_id[RL_WIRE_MAX_ID + 1];
@@ -50,6 +54,7 @@ struct rl_client {
 	void *ready_arg;
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
+	atomic_int closed_sock;  /* set there too: the id of the socket whose pipe was removed */
 	unsigned pipe_seen;
 	int ready; /* HelloOk received on the current pipe */
 	unsigned generation;
@@ -66,11 +71,22 @@ struct rl_client {
 	int corked;
 };
 
+/* Why the client leaves the endpoint it dials for another (rl_client_move). */
+enum rl_client_move {
+	RL_CLIENT_STAY = 0,
+	RL_CLIENT_CLOSED,   /* its pipe closed: the server went away */
+	RL_CLIENT_REDIRECT, /* a standing-by hub answered our Hello: not the leader */
+};
+
+/* nng calls this on a thread of its own: it only leaves marks the loop's tick reads. The
+ * removed pipe's socket is kept, not a count, so that a late event from a socket the client
+ * has already replaced cannot move it off the endpoint it went to since. */
 static void rl_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct rl_client *c = arg;
-	(void)p;
-	(void)ev;
+
+	if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_store(&c->closed_sock, nng_socket_id(nng_pipe_socket(p)));
 	atomic_fetch_add(&c->pipe_events, 1);
 }
 
@@ -115,6 +131,23 @@ static int rl_client_endpoints(struct rl_client *c, const char *list)
 	return RL_OK;
 }
 
+/* rl_client_nth: endpoint i (< nurls), owned by c. */
+static const char *rl_client_nth(const struct rl_client *c, unsigned i)
+{
+	const char *u = c->urls;
+
+	while (i-- > 0)
+		u += strlen(u) + 1;
+	return u;
+}
+
+/* rl_client_goto makes endpoint i (< nurls) the one dialled from now on. */
+static void rl_client_goto(struct rl_client *c, unsigned i)
+{
+	c->cur = i;
+	c->url = rl_client_nth(c, i);
+}
+
 /* rl_client_next moves to the next endpoint (after the last: the first again). */
 static void rl_client_next(struct rl_client *c)
 {
@@ -122,10 +155,7 @@ static void rl_client_next(struct rl_client *c)
 
 	if (c->nurls < 2)
 		return;
-	c->cur = (c->cur + 1) % c->nurls;
-	c->url = c->urls;
-	for (unsigned i = 0; i < c->cur; i++)
-		c->url += strlen(c->url) + 1;
+	rl_client_goto(c, (c->cur + 1) % c->nurls);
 	rl_log(RL_LOG_WARNING, "link moves to another endpoint from=%s url=%s", from, c->url);
 }
 
@@ -414,21 +444,21 @@ static int rl_client_close_sock(struct rl_client *c)
 	return done;
 }
 
-/* rl_client_redial starts the link again on a fresh socket: a pair socket keeps preferring a
- * pipe it still holds, and with nng 1.5.2 a pipe cut during a server's crash can stay
- * half-closed for good, so a new dialer on the same socket would never get through. The old
- * socket is closed in the background; the Hello on the next pipe binds us at the server
+/* rl_client_restart starts the link again, to c->url, on a fresh socket: a pair socket keeps
+ * preferring a pipe it still holds, and with nng 1.5.2 a pipe cut during a server's crash can
+ * stay half-closed for good, so a new dialer on the same socket would never get through. The
+ * old socket is closed in the background; the Hello on the next pipe binds us at the server
  * again, and pending requests are re-sent after it. */
-static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why, uint64_t ms)
+static void rl_client_restart(struct rl_client *c, uint64_t now)
 {
 	nng_socket s = NNG_SOCKET_INITIALIZER;
 	int fresh;
 
 	rl_client_down(c, now);
 	c->redial_us = now;
-	c->redials++;
-	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
-	rl_client_next(c);
+	c->move_why = RL_CLIENT_STAY;
+	c->not_leader_said = 0;
+	c->hello_req = 0; /* what answers a Hello said on the old socket answers nothing now */
 	fresh = rl_link_client_open(&s) == RL_OK;
 	if (fresh && rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
 		rl_client_watch(c->sock, NULL);
@@ -445,11 +475,87 @@ static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why,
 	rl_link_dial(c->sock, c->url, c->tls.ca_file ? &c->tls : NULL, &c->dialer);
 }
 
+/* rl_client_redial gives up on the endpoint in use (why: for how many ms) and starts the link
+ * again to the next one. */
+static void rl_client_redial(struct rl_client *c, uint64_t now, const char *why, uint64_t ms)
+{
+	c->redials++;
+	rl_log(RL_LOG_WARNING, "link %s url=%s ms=%llu: re-dialling", why, c->url, (unsigned long long)ms);
+	rl_client_next(c);
+	rl_client_restart(c, now);
+}
+
+/* rl_client_moving makes a move decided (a closed pipe, a standing-by hub's answer) once
+ * RL_CLIENT_MOVE_MS have passed since the link was last started again: a cluster whose hubs
+ * all stand by (no leader elected yet) is dialled in turn at that pace, not in a tight loop.
+ * Returns 1 while a move waits or when one was just made: nothing else is due to the
+ * endpoint being left. */
+static int rl_client_moving(struct rl_client *c, uint64_t now)
+{
+	if (c->move_why == RL_CLIENT_STAY)
+		return 0;
+	if (now - c->redial_us < RL_CLIENT_MOVE_MS * 1000u)
+		return 1;
+	if (c->move_why == RL_CLIENT_CLOSED) {
+		rl_client_redial(c, now, "closed", (now - c->last_rx_us) / 1000u);
+		return 1;
+	}
+	c->redirects++;
+	rl_client_goto(c, c->move_to);
+	rl_client_restart(c, now);
+	return 1;
+}
+
+/* rl_client_check_closed: the pipe of the socket in use was removed - the server's process is
+ * gone, or it dropped us. nng's dialer would go on dialling that endpoint; a client with
+ * another one moves there now instead of after RL_LINK_DEAD_MS. With one endpoint nothing
+ * changes: nng dials it again and the Hello follows. */
+static void rl_client_check_closed(struct rl_client *c, uint64_t now)
+{
+	int id = atomic_exchange(&c->closed_sock, 0);
+
+	if (id <= 0 || id != nng_socket_id(c->sock) || c->nurls < 2 || c->move_why != RL_CLIENT_STAY)
+		return;
+	rl_client_down(c, now);
+	c->move_why = RL_CLIENT_CLOSED;
+}
+
+/* rl_client_not_leader: the hub dialled stands by; leader is where it says the leader listens
+ * ("" if it does not know). The client goes there if that is one of its own endpoints - a
+ * hub's answer never makes it dial an address it was not given - else to the next one. With
+ * one endpoint it stays and says Hello again each RL_CLIENT_RESEND_MS until that hub leads.
+ * Pending requests wait for the HelloOk, wherever it comes from. */
+static void rl_client_not_leader(struct rl_client *c, uint64_t now, const char *leader)
+{
+	unsigned to = (c->cur + 1) % c->nurls;
+
+	rl_client_down(c, now);
+	for (unsigned i = 0; i < c->nurls; i++)
+		if (i != c->cur && strcmp(rl_client_nth(c, i), leader) == 0)
+			to = i;
+	if (c->move_why != RL_CLIENT_STAY)
+		return; /* already on its way */
+	if (!c->not_leader_said) {
+		c->not_leader_said = 1;
+		rl_log(RL_LOG_WARNING, "hub is not the leader url=%s leader=\"%.*s\" to=%s", c->url, 200, leader,
+		       rl_client_nth(c, to));
+	}
+	if (to == c->cur)
+		return;
+	c->move_why = RL_CLIENT_REDIRECT;
+	c->move_to = to;
+	rl_client_moving(c, now);
+}
+
 void rl_client_tick(struct rl_client *c)
 {
 	uint64_t now = rl_mono_us();
-	unsigned ev = atomic_load(&c->pipe_events);
+	unsigned ev;
 
+	rl_client_check_closed(c, now);
+	if (rl_client_moving(c, now))
+		return;
+	ev = atomic_load(&c->pipe_events);
 	if (ev != c->pipe_seen) {
 		/* A pipe came or went: whoever is at the other end must hear Hello first. */
 		c->pipe_seen = ev;
@@ -497,6 +603,8 @@ static void rl_client_hello_ok(struct rl_client *c, uint64_t now, const Relais__
 	if (ok->granted && ok->granted[0] && (c->generation == 0 || c->proof_refusals))
 		rl_log(RL_LOG_INFO, "link granted url=%s as=\"%s\"", c->url, ok->granted);
 	c->proof_refusals = 0;
+	c->move_why = RL_CLIENT_STAY; /* this endpoint answered after all: stay */
+	c->not_leader_said = 0;
 	if (c->generation > 0)
 		rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
 		       (unsigned long long)((now - c->down_us) / 1000u));
@@ -511,6 +619,26 @@ static void rl_client_hello_ok(struct rl_client *c, uint64_t now, const Relais__
 	if (c->on_ready != NULL)
 		c->on_ready(c->ready_arg); /* its requests go out now, ahead of the others */
 	rl_client_tick(c);
+}
+
+/* rl_client_answers_hello: env answers the Hello said last on the socket in use. */
+static int rl_client_answers_hello(const struct rl_client *c, const rl_env *env)
+{
+	return env->req_id != 0 && env->req_id == c->hello_req;
+}
+
+/* rl_client_not_leader_heard: env is Error{ERR_NOT_LEADER}. The answer to our last Hello moves
+ * the client (rl_client_not_leader). A hub that stops leading under a ready link, and answers a
+ * request so, is asked Hello again: its answer says where to go. Any other is an earlier
+ * Hello's answer, already acted on. A request so answered stays pending. */
+static void rl_client_not_leader_heard(struct rl_client *c, uint64_t now, const rl_env *env)
+{
+	if (rl_client_answers_hello(c, env)) {
+		rl_client_not_leader(c, now, env->error->leader != NULL ? env->error->leader : "");
+	} else if (c->ready) {
+		rl_client_down(c, now);
+		rl_client_send_hello(c, now, NULL);
+	}
 }
 
 int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **cookie, int *is_reply)
@@ -529,13 +657,18 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		return rv;
 	}
 	c->last_rx_us = now;
-	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req &&
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && rl_client_answers_hello(c, env) &&
 	    env->hello_ok->challenge.len > 0) {
 		rl_client_challenged(c, now, &env->hello_ok->challenge);
 		rl_wire_free(env);
 		return RL_EAGAIN;
 	}
-	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && env->req_id == c->hello_req && env->req_id != 0) {
+	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && env->error->code == RELAIS__ERROR_CODE__ERR_NOT_LEADER) {
+		rl_client_not_leader_heard(c, now, env);
+		rl_wire_free(env);
+		return RL_EAGAIN;
+	}
+	if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR && rl_client_answers_hello(c, env)) {
 		/* Our Hello (or its proof) was refused: say so once; the tick tries again. */
 		if (c->proof_refusals++ == 0)
 			rl_log(RL_LOG_ERR, "server refused our hello url=%s principal=%s err=\"%s\"", c->url,
@@ -544,7 +677,7 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		rl_wire_free(env);
 		return RL_EAGAIN;
 	}
-	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && env->req_id == c->hello_req) {
+	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && rl_client_answers_hello(c, env)) {
 		rl_client_hello_ok(c, now, env->hello_ok);
 		rl_wire_free(env);
 		return RL_EAGAIN;
@@ -617,6 +750,11 @@ unsigned rl_client_endpoint(const struct rl_client *c)
 unsigned rl_client_redials(const struct rl_client *c)
 {
 	return c->redials;
+}
+
+unsigned rl_client_redirects(const struct rl_client *c)
+{
+	return c->redirects;
 }
 
 void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg)

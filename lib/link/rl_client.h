@@ -15,7 +15,12 @@
  *     keeps a site or an agent away from the hub;
  *   - given several endpoints (url "A,B,..."), dials the next one each time it replaces its
  *     dialer, and stays on whichever answers: an agent whose node is gone reaches the hub
- *     (after the last endpoint, the first again).
+ *     (after the last endpoint, the first again). With several, a closed pipe (the server's
+ *     process gone) moves it to the next one at once rather than after RL_LINK_DEAD_MS;
+ *   - answered Error{ERR_NOT_LEADER, leader} at Hello (a hub standing by), dials the leader if
+ *     leader is one of its endpoints, else the next endpoint - never an address it was not
+ *     given - and holds its requests until a HelloOk. Moves for a closed pipe or a standby's
+ *     answer come at most once each RL_CLIENT_MOVE_MS.
  * Not thread-safe: call everything from the loop's thread.
  */
 #ifndef RL_CLIENT_H
@@ -29,6 +34,9 @@
 
 #define RL_CLIENT_RESEND_MS   1000
 #define RL_CLIENT_MAX_PENDING 65536
+/* The least time between two moves to another endpoint for a closed pipe or a standing-by
+ * hub's answer: hubs that all stand by (no leader yet) are not dialled in a tight loop. */
+#define RL_CLIENT_MOVE_MS 250
 
 struct rl_client;
 
@@ -120,8 +128,13 @@ unsigned rl_client_generation(const struct rl_client *c);
 const char *rl_client_url(const struct rl_client *c);
 unsigned rl_client_endpoint(const struct rl_client *c);
 
-/* rl_client_redials: how many times the dialer was replaced (link silent or never up). */
+/* rl_client_redials: how many times the dialer was replaced (link silent or never up, or its
+ * pipe closed with another endpoint to go to). */
 unsigned rl_client_redials(const struct rl_client *c);
+
+/* rl_client_redirects: how many times a standing-by hub's answer (ERR_NOT_LEADER) sent the
+ * client to another endpoint. */
+unsigned rl_client_redirects(const struct rl_client *c);
 
 /* rl_client_each_pending calls fn for the cookie of every unanswered request (cleanup). */
 void rl_client_each_pending(struct rl_client *c, void (*fn)(void *cookie, void *arg), void *arg);
