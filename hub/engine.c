@@ -212,7 +212,7 @@ void rl_out_push(struct rl_engine *e, uint32_t pipe, uint64_t chan, uint64_t ses
 		e->capout = e->capout ? e->capout * 2 : 256;
 		e->out = rl_realloc(e->out, e->capout * sizeof(*e->out));
 	}
-	e->out[e->nout++] = (struct rl_out){pipe, buf, len, req_id, cache_agent, cache_pipe};
+	e->out[e->nout++] = (struct rl_out){pipe, buf, len, req_id, cache_agent, cache_pipe, 0};
 	if (!e->in_batch)
 		rl_engine_commit(e); /* outside a batch (nothing to make durable): send at once */
 }
@@ -257,26 +257,75 @@ void rl_reply_ok(struct rl_engine *e, const struct rl_req *r)
 	rl_reply(e, r, &env);
 }
 
+/* rl_out_send sends o and keeps a reply in its cache slot (taking o->buf), else frees it. */
+static void rl_out_send(struct rl_engine *e, struct rl_out *o)
+{
+	struct rl_reply *slot = NULL;
+
+	e->send(e->arg, o->pipe, o->buf, o->len);
+	if (o->req_id && o->agent)
+		slot = rl_cache_find(o->agent->cache, RL_REPLY_CACHE, o->req_id);
+	else if (o->req_id && o->peer_pipe) {
+		struct rl_peer *p = rl_peer_find(e, o->peer_pipe);
+		slot = p ? rl_cache_find(p->cache, RL_PEER_CACHE, o->req_id) : NULL;
+	}
+	if (slot != NULL && slot->buf == NULL) {
+		slot->buf = o->buf; /* the cache keeps the encoded reply for repeats */
+		slot->len = o->len;
+	} else {
+		free(o->buf);
+	}
+}
+
 static void rl_out_flush(struct rl_engine *e)
 {
+	for (size_t i = 0; i < e->nout; i++)
+		rl_out_send(e, &e->out[i]);
+	e->nout = 0;
+}
+
+/* rl_out_park moves the outbox behind the held messages, waiting for batch seq. */
+static void rl_out_park(struct rl_engine *e, uint64_t seq)
+{
+	if (e->nheld + e->nout > e->capheld) {
+		if (e->held_off > 0) { /* slide the waiting ones down first */
+			memmove(e->held, e->held + e->held_off, (e->nheld - e->held_off) * sizeof(*e->held));
+			e->nheld -= e->held_off;
+			e->held_off = 0;
+		}
+		while (e->nheld + e->nout > e->capheld)
+			e->capheld = e->capheld ? e->capheld * 2 : 256;
+		e->held = rl_realloc(e->held, e->capheld * sizeof(*e->held));
+	}
 	for (size_t i = 0; i < e->nout; i++) {
-		struct rl_out *o = &e->out[i];
-		struct rl_reply *slot = NULL;
-		e->send(e->arg, o->pipe, o->buf, o->len);
-		if (o->req_id && o->agent)
-			slot = rl_cache_find(o->agent->cache, RL_REPLY_CACHE, o->req_id);
-		else if (o->req_id && o->peer_pipe) {
-			struct rl_peer *p = rl_peer_find(e, o->peer_pipe);
-			slot = p ? rl_cache_find(p->cache, RL_PEER_CACHE, o->req_id) : NULL;
-		}
-		if (slot != NULL && slot->buf == NULL) {
-			slot->buf = o->buf; /* the cache keeps the encoded reply for repeats */
-			slot->len = o->len;
-		} else {
-			free(o->buf);
-		}
+		e->out[i].seq = seq;
+		e->held[e->nheld++] = e->out[i];
 	}
 	e->nout = 0;
+}
+
+void rl_engine_release(struct rl_engine *e, uint64_t seq)
+{
+	while (e->held_off < e->nheld && e->held[e->held_off].seq <= seq)
+		rl_out_send(e, &e->held[e->held_off++]);
+	if (e->held_off == e->nheld)
+		e->held_off = e->nheld = 0;
+}
+
+size_t rl_engine_held(const struct rl_engine *e)
+{
+	return e->nheld - e->held_off;
+}
+
+void rl_engine_set_hold(struct rl_engine *e, rl_engine_commit_fn fn, void *arg)
+{
+	e->hold_fn = fn;
+	e->hold_arg = arg;
+}
+
+struct rl_store *rl_engine_store(struct rl_engine *e)
+{
+	return e->store;
 }
 
 static void rl_out_drop(struct rl_engine *e)
@@ -284,6 +333,14 @@ static void rl_out_drop(struct rl_engine *e)
 	for (size_t i = 0; i < e->nout; i++)
 		free(e->out[i].buf);
 	e->nout = 0;
+}
+
+/* rl_held_drop frees what waits for a standby that will not answer any more (closing). */
+static void rl_held_drop(struct rl_engine *e)
+{
+	for (size_t i = e->held_off; i < e->nheld; i++)
+		free(e->held[i].buf);
+	e->held_off = e->nheld = 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -366,8 +423,16 @@ int rl_engine_commit(struct rl_engine *e)
 			rl_out_drop(e);
 			return rv;
 		}
+		if (e->hold_fn != NULL)
+			e->hold_fn(e->hold_arg, e->store);
 	}
-	rl_out_flush(e);
+	if (e->hold_fn != NULL) {
+		struct rl_store_pos pos;
+		rl_store_pos(e->store, &pos);
+		rl_out_park(e, pos.seq); /* after the last batch, even if not of one */
+	} else {
+		rl_out_flush(e);
+	}
 	return RL_OK;
 }
 
@@ -430,6 +495,8 @@ void rl_engine_close(struct rl_engine *e)
 		return;
 	if (e->store != NULL)
 		rl_engine_abort(e);
+	rl_held_drop(e);
+	free(e->held);
 	rl_report_forget(e);
 	for (size_t i = 0; i < e->contact_by_id.cap; i++) {
 		struct rl_contact *c = e->contact_by_id.ents[i].val;

@@ -107,6 +107,20 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len);
 struct rl_relay;
 void rl_engine_set_media(struct rl_engine *e, struct rl_relay *relay, int suite);
 
+/*
+ * Synchronous replication (docs/ha.md). With a hold set, rl_engine_commit calls fn(arg, s)
+ * after each durable commit (the store's last batch is then rl_store_last_batch(s)) and keeps
+ * the batch's replies and pushes - and anything sent after it - until rl_engine_release(e,
+ * seq) says the batches up to seq may speak. fn NULL: replies leave at commit, as without
+ * replication. rl_engine_held counts the messages waiting.
+ */
+struct rl_store;
+typedef void (*rl_engine_commit_fn)(void *arg, struct rl_store *s);
+void rl_engine_set_hold(struct rl_engine *e, rl_engine_commit_fn fn, void *arg);
+void rl_engine_release(struct rl_engine *e, uint64_t seq);
+size_t rl_engine_held(const struct rl_engine *e);
+struct rl_store *rl_engine_store(struct rl_engine *e);
+
 /* Where a link comes from: fn writes the remote IP of pipe as text into ip (cap bytes) and
  * returns 0, or -1 if unknown. Login lockouts count failures per source address. */
 typedef int (*rl_engine_addr_fn)(void *arg, uint32_t pipe, char *ip, size_t cap);

@@ -66,6 +66,7 @@ struct rl_out {
 	uint64_t req_id;        /* nonzero: fill a reply cache slot */
 	struct rl_agent *agent; /* cache owner: an agent session ... */
 	uint32_t peer_pipe;     /* ... or a link */
+	uint64_t seq;           /* held: the store batch that must be on a standby first */
 };
 
 /* A link that said Hello. */
@@ -146,6 +147,12 @@ struct rl_engine {
 	int in_batch;
 	struct rl_out *out;
 	size_t nout, capout;
+	/* Replication (rl_engine_set_hold): committed batches' messages waiting for their batch
+	 * to be on a standby, held[held_off .. nheld) in commit order. */
+	rl_engine_commit_fn hold_fn;
+	void *hold_arg;
+	struct rl_out *held;
+	size_t nheld, capheld, held_off;
 	struct rl_ptrs dirty_agents, dirty_contacts; /* written once at commit */
 	struct rl_engine_counters ctr;
 	Relais__HubCounters wire;
