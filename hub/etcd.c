@@ -372,6 +372,33 @@ int rl_etcd_create_key(struct rl_etcd *c, const char *key, const char *value, in
 	return rv;
 }
 
+int rl_etcd_put_guarded(struct rl_etcd *c, const char *key, const char *value, const char *guard, int64_t guard_rev,
+                        int budget_ms, int *done)
+{
+	cJSON *txn, *cmp, *put, *resp;
+	int rv;
+
+	*done = 0;
+	if (strlen(key) > RL_ETCD_VALUE_MAX || strlen(value) > RL_ETCD_VALUE_MAX || strlen(guard) > RL_ETCD_VALUE_MAX)
+		return RL_EINVAL;
+	txn = cJSON_CreateObject();
+	cmp = key_request(guard);
+	put = key_request(key);
+	cJSON_AddStringToObject(cmp, "target", "CREATE");
+	cJSON_AddStringToObject(cmp, "result", "EQUAL");
+	add_i64(cmp, "create_revision", guard_rev);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(txn, "compare"), cmp);
+	add_b64(put, "value", value);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(txn, "success"), op("request_put", put));
+	rv = rl_etcd_call(c, "/v3/kv/txn", txn, budget_ms, &resp);
+	cJSON_Delete(txn);
+	if (rv != RL_OK)
+		return rv;
+	*done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "succeeded"));
+	cJSON_Delete(resp);
+	return RL_OK;
+}
+
 int rl_etcd_delete(struct rl_etcd *c, const char *key, int budget_ms)
 {
 	cJSON *resp;

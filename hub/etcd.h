@@ -79,6 +79,15 @@ int rl_etcd_get(struct rl_etcd *c, const char *key, int budget_ms, struct rl_etc
 int rl_etcd_create_key(struct rl_etcd *c, const char *key, const char *value, int64_t lease, int budget_ms, int *won,
                        struct rl_etcd_kv *kv);
 
+/*
+ * rl_etcd_put_guarded writes key = value (no lease) only if guard's create revision is
+ * guard_rev (a leader writes only while its leader key is the one it created: the term's
+ * fencing token). *done says whether it was written. Errors: those of rl_etcd_call,
+ * RL_EINVAL (a key or the value over RL_ETCD_VALUE_MAX).
+ */
+int rl_etcd_put_guarded(struct rl_etcd *c, const char *key, const char *value, const char *guard, int64_t guard_rev,
+                        int budget_ms, int *done);
+
 /* rl_etcd_delete deletes key whatever holds it (a forced takeover when it is a leader key).
  * Errors: those of rl_etcd_call, RL_EINVAL (key over RL_ETCD_VALUE_MAX). */
 int rl_etcd_delete(struct rl_etcd *c, const char *key, int budget_ms);

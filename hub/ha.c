@@ -31,18 +31,22 @@
 
 struct rl_ha {
 	struct rl_ha_config cfg; /* its strings are the copies below */
-	char *endpoints, *key, *name, *address;
-	char *value; /* the leader key's value: {"name": ..., "address": ...} */
+	char *endpoints, *key, *name, *address, *repl, *sync_key;
+	char *value; /* the leader key's value: {"name": ..., "address": ..., "repl": ...} */
 	struct rl_etcd *etcd;
 	rl_ha_cb cb;
 	void *arg;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stopping;            /* mu */
-	int leading;             /* mu; written by the thread only */
-	struct rl_ha_term term;  /* mu; written by the thread only */
-	uint64_t valid_until_us; /* mu; written by the thread only */
+	int stopping;                       /* mu */
+	int leading;                        /* mu; written by the thread only */
+	struct rl_ha_term term;             /* mu; written by the thread only */
+	uint64_t valid_until_us;            /* mu; written by the thread only */
+	char sync_want[RL_HA_NAME_MAX + 1]; /* mu: the standby to record; first byte 1: none asked */
+	char sync_done[RL_HA_NAME_MAX + 1]; /* the thread's: recorded in this term; 1: nothing yet */
+	int barred;                         /* the sync key names others: this one may not campaign */
+	unsigned sync_gen;                  /* mu: rl_ha_set_sync calls, to cut a nap short */
 	/* The thread's own. */
 	uint64_t last_send_us; /* send time of the last successful grant or keepalive */
 	int64_t seen_revision; /* the term last reported as FOLLOWER */
@@ -70,7 +74,8 @@ int rl_ha_check_config(struct rl_ha_config *c)
 
 	if (!c->endpoints || !c->key || !c->name || !c->address || !*c->key || !*c->name || c->ttl_s < 1)
 		return RL_EINVAL;
-	if (strlen(c->name) >= RL_HA_NAME_MAX || strlen(c->address) >= RL_HA_ADDR_MAX)
+	if (strlen(c->name) >= RL_HA_NAME_MAX || strlen(c->address) >= RL_HA_ADDR_MAX ||
+	    (c->repl != NULL && strlen(c->repl) >= RL_HA_ADDR_MAX))
 		return RL_EINVAL;
 	if (c->renew_ms == 0)
 		c->renew_ms = (int)(ttl_ms / 3);
@@ -97,6 +102,8 @@ const char *rl_ha_kind_name(int kind)
 		return "lost";
 	case RL_HA_FOLLOWER:
 		return "follower";
+	case RL_HA_SYNC:
+		return "sync";
 	}
 	return "?";
 }
@@ -107,13 +114,15 @@ static int nap(struct rl_ha *ha, int ms)
 	struct timespec ts;
 	uint64_t ns;
 	int stopping;
+	unsigned gen;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000u;
 	ts.tv_sec = (time_t)(ns / 1000000000u);
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	pthread_mutex_lock(&ha->mu);
-	while (!ha->stopping && pthread_cond_timedwait(&ha->cv, &ha->mu, &ts) == 0)
+	gen = ha->sync_gen;
+	while (!ha->stopping && gen == ha->sync_gen && pthread_cond_timedwait(&ha->cv, &ha->mu, &ts) == 0)
 		;
 	stopping = ha->stopping;
 	pthread_mutex_unlock(&ha->mu);
@@ -137,6 +146,7 @@ static void become_leader(struct rl_ha *ha, const struct rl_ha_term *term, uint6
 	ha->valid_until_us = until;
 	pthread_mutex_unlock(&ha->mu);
 	ha->last_send_us = sent_us;
+	ha->sync_done[0] = 1; /* a new term records its standby afresh */
 	rl_log(RL_LOG_NOTICE, "ha leader name=%s lease=%lld revision=%lld", ha->name, (long long)term->lease,
 	       (long long)term->revision);
 	emit(ha, RL_HA_LEADER, term, until, NULL);
@@ -189,6 +199,8 @@ static void note_leader(struct rl_ha *ha, const struct rl_etcd_kv *kv)
 	addr = cJSON_GetObjectItemCaseSensitive(v, "address");
 	snprintf(ev.leader, sizeof(ev.leader), "%s", cJSON_IsString(name) ? name->valuestring : "");
 	snprintf(ev.address, sizeof(ev.address), "%s", cJSON_IsString(addr) ? addr->valuestring : "");
+	addr = cJSON_GetObjectItemCaseSensitive(v, "repl");
+	snprintf(ev.repl, sizeof(ev.repl), "%s", cJSON_IsString(addr) ? addr->valuestring : "");
 	cJSON_Delete(v);
 	rl_log(RL_LOG_NOTICE, "ha follower name=%s leader=%s address=%s revision=%lld", ha->name, ev.leader, ev.address,
 	       (long long)kv->create_rev);
@@ -224,6 +236,36 @@ static void campaign(struct rl_ha *ha)
 		note_leader(ha, &kv);
 }
 
+/* may_campaign: 1 unless the sync key names a leader and a standby that are both others
+ * (then only they hold every batch acknowledged; one of them must lead). A sync key that
+ * cannot be read bars too: a campaign can wait for the next poll. */
+static int may_campaign(struct rl_ha *ha)
+{
+	struct rl_etcd_kv kv;
+	cJSON *v;
+	const cJSON *l, *s;
+	int ok;
+
+	if (ha->sync_key == NULL)
+		return 1;
+	if (rl_etcd_get(ha->etcd, ha->sync_key, full_budget(ha), &kv) != RL_OK)
+		return 0;
+	if (!kv.present)
+		return 1;
+	v = cJSON_ParseWithLength(kv.value, kv.value_len);
+	l = cJSON_GetObjectItemCaseSensitive(v, "leader");
+	s = cJSON_GetObjectItemCaseSensitive(v, "standby");
+	ok = (cJSON_IsString(l) && strcmp(l->valuestring, ha->name) == 0) ||
+	     (cJSON_IsString(s) && strcmp(s->valuestring, ha->name) == 0);
+	if (!ok && !ha->barred)
+		rl_log(RL_LOG_WARNING, "ha waits name=%s: the last leader %s acknowledged batches that only %s holds",
+		       ha->name, cJSON_IsString(l) ? l->valuestring : "?",
+		       cJSON_IsString(s) && s->valuestring[0] ? s->valuestring : "it");
+	ha->barred = !ok;
+	cJSON_Delete(v);
+	return ok;
+}
+
 /* follow reads the leader key: notes its holder, or campaigns when there is none. */
 static void follow(struct rl_ha *ha)
 {
@@ -238,7 +280,7 @@ static void follow(struct rl_ha *ha)
 		ha->etcd_down = 0;
 		if (kv.present)
 			note_leader(ha, &kv);
-		else
+		else if (may_campaign(ha))
 			campaign(ha);
 	}
 	if (!ha->leading)
@@ -274,6 +316,36 @@ static void extend(struct rl_ha *ha, uint64_t sent, int64_t ttl_s)
 	confirm(ha, until);
 }
 
+/* record_sync writes the standby the owner asked for into the sync key, once per change. */
+static void record_sync(struct rl_ha *ha, uint64_t until)
+{
+	char want[RL_HA_NAME_MAX + 1], *text;
+	cJSON *o;
+	int done = 0, budget = ms_until(until);
+
+	pthread_mutex_lock(&ha->mu);
+	memcpy(want, ha->sync_want, sizeof(want));
+	pthread_mutex_unlock(&ha->mu);
+	if (ha->sync_key == NULL || want[0] == 1 || strcmp(want, ha->sync_done) == 0 || budget <= 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "leader", ha->name);
+	cJSON_AddStringToObject(o, "standby", want);
+	if (!(text = cJSON_PrintUnformatted(o)))
+		rl_oom_in("cJSON_PrintUnformatted");
+	cJSON_Delete(o);
+	if (rl_etcd_put_guarded(ha->etcd, ha->sync_key, text, ha->key, ha->term.revision,
+	                        budget < ha->cfg.request_ms ? budget : ha->cfg.request_ms, &done) == RL_OK &&
+	    done) {
+		struct rl_ha_event ev = {.kind = RL_HA_SYNC, .at_us = rl_ha_clock_us(), .term = ha->term};
+		memcpy(ha->sync_done, want, sizeof(want));
+		snprintf(ev.leader, sizeof(ev.leader), "%s", want);
+		rl_log(RL_LOG_NOTICE, "ha sync standby=%s", want[0] ? want : "(none)");
+		ha->cb(ha->arg, &ev);
+	}
+	cJSON_free(text);
+}
+
 /* lead renews the lease when due, within the deadline; fences when it cannot. */
 static void lead(struct rl_ha *ha)
 {
@@ -286,7 +358,8 @@ static void lead(struct rl_ha *ha)
 		fence(ha, "lease not renewed in time");
 		return;
 	}
-	if (now < next) {
+	record_sync(ha, until);
+	if ((now = rl_ha_clock_us()) < next) {
 		left = ms_until(next);
 		nap(ha, left < ms_until(until) ? left : ms_until(until));
 		return;
@@ -338,6 +411,8 @@ static char *leader_value(const struct rl_ha_config *cfg)
 
 	cJSON_AddStringToObject(o, "name", cfg->name);
 	cJSON_AddStringToObject(o, "address", cfg->address);
+	if (cfg->repl != NULL)
+		cJSON_AddStringToObject(o, "repl", cfg->repl);
 	if (!(text = cJSON_PrintUnformatted(o)))
 		rl_oom_in("cJSON_PrintUnformatted");
 	copy = rl_strdup(text);
@@ -355,6 +430,8 @@ static void ha_free(struct rl_ha *ha)
 	free(ha->key);
 	free(ha->name);
 	free(ha->address);
+	free(ha->repl);
+	free(ha->sync_key);
 	free(ha->value);
 	free(ha);
 }
@@ -376,6 +453,10 @@ int rl_ha_start(struct rl_ha **out, const struct rl_ha_config *cfg, rl_ha_cb cb,
 	ha->cfg.key = ha->key = rl_strdup(cfg->key);
 	ha->cfg.name = ha->name = rl_strdup(cfg->name);
 	ha->cfg.address = ha->address = rl_strdup(cfg->address);
+	ha->cfg.repl = ha->repl = cfg->repl ? rl_strdup(cfg->repl) : NULL;
+	ha->cfg.sync_key = ha->sync_key = cfg->sync_key ? rl_strdup(cfg->sync_key) : NULL;
+	ha->sync_want[0] = 1;
+	ha->sync_done[0] = 1;
 	ha->value = leader_value(&ha->cfg);
 	ha->cb = cb;
 	ha->arg = arg;
@@ -403,6 +484,15 @@ void rl_ha_stop(struct rl_ha *ha)
 	pthread_mutex_unlock(&ha->mu);
 	pthread_join(ha->thread, NULL);
 	ha_free(ha);
+}
+
+void rl_ha_set_sync(struct rl_ha *ha, const char *standby)
+{
+	pthread_mutex_lock(&ha->mu);
+	snprintf(ha->sync_want, sizeof(ha->sync_want), "%s", standby);
+	ha->sync_gen++;
+	pthread_cond_signal(&ha->cv); /* record it now, not at the next renewal */
+	pthread_mutex_unlock(&ha->mu);
 }
 
 int rl_ha_may_serve(struct rl_ha *ha, struct rl_ha_term *term)

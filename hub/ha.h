@@ -35,6 +35,10 @@ struct rl_ha_config {
 	int request_ms;        /* one etcd request's timeout; 0: ttl / 6 */
 	int margin_ms;         /* a leader fences this long before the lease can expire; 0: ttl / 6 */
 	int poll_ms;           /* a follower reads the key this often; 0: renew_ms / 2 */
+	/* Synchronous replication (docs/ha.md): NULL for none. */
+	const char *repl;     /* where standbys reach the leader's replication, < RL_HA_ADDR_MAX */
+	const char *sync_key; /* the key naming the leader's synchronous standby: only the last
+	                         leader or that standby may campaign while it exists */
 };
 
 /* A term: the lease a leader holds and the create revision of its leader key. Revisions
@@ -47,7 +51,8 @@ struct rl_ha_term {
 enum rl_ha_kind {
 	RL_HA_LEADER = 1, /* this candidate leads term, until valid_until_us unless renewed */
 	RL_HA_LOST,       /* this candidate stopped leading term: stop serving now (reason) */
-	RL_HA_FOLLOWER,   /* another candidate leads term: leader, address */
+	RL_HA_FOLLOWER,   /* another candidate leads term: leader, address, repl */
+	RL_HA_SYNC,       /* the sync key now names leader = this candidate's standby ("": none) */
 };
 
 struct rl_ha_event {
@@ -58,6 +63,7 @@ struct rl_ha_event {
 	const char *reason;      /* LOST: a static phrase; NULL otherwise */
 	char leader[RL_HA_NAME_MAX];
 	char address[RL_HA_ADDR_MAX];
+	char repl[RL_HA_ADDR_MAX];
 };
 
 /* The callback runs on the candidate's thread and must not block; ev is valid during it. */
@@ -91,6 +97,14 @@ void rl_ha_stop(struct rl_ha *ha);
 /* rl_ha_may_serve returns 1 if this candidate leads and its lease cannot have expired yet
  * (filling *term if not NULL), else 0. Any thread. */
 int rl_ha_may_serve(struct rl_ha *ha, struct rl_ha_term *term);
+
+/*
+ * rl_ha_set_sync asks the leader's thread to record in the sync key that standby (a name;
+ * "" for none) holds every batch this leader acknowledges, guarded by the term (written only
+ * while the leader key is this term's). RL_HA_SYNC reports it written; until then the owner
+ * must act as if the key said what it said before. Any thread; the last call wins.
+ */
+void rl_ha_set_sync(struct rl_ha *ha, const char *standby);
 
 /* rl_ha_clock_us is the clock of the module's timestamps: CLOCK_BOOTTIME in microseconds,
  * monotonic and counting while the machine sleeps, one clock for every process of a host. */
