@@ -16,9 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "engine.h"
+#include "hubha.h"
+#include "standby.h"
+#include "store.h"
 #include "metrics.h"
 #include "wallboard.h"
 #include "relay.h"
@@ -39,7 +43,21 @@
 
 #define HUB_HELLO_MS 10000 /* a link that says no Hello this long is closed (rl_greet.h) */
 
-enum { TAG_SOCK = 1, TAG_AUTH = 2, TAG_PIPE = 3, TAG_STOP = 4, TAG_REPORT = 5 };
+enum {
+	TAG_SOCK = 1,
+	TAG_AUTH = 2,
+	TAG_PIPE = 3,
+	TAG_STOP = 4,
+	TAG_REPORT = 5,
+	TAG_HA = 6,
+	TAG_REPL = 7,
+	TAG_REPL_EV = 8,
+	TAG_STANDBY = 9
+};
+
+/* A hub that loses the leadership exits with this, for its supervisor to start it again
+ * (as a standby): nothing it holds in memory can be trusted to be the leader's any more. */
+#define HUB_EXIT_DEPOSED 75
 
 struct hub_settings {
 	char id[RL_CFG_STRLEN];
@@ -139,6 +157,9 @@ struct hub {
 	struct rl_text metrics;    /* its last rendering */
 	struct rl_wallserve *wall; /* the web wallboard; NULL: not served */
 	unsigned link_ticks;
+	struct rl_hubha *ha; /* one of a hub pair (docs/ha.md); NULL: a single hub */
+	struct rl_ha_sink ha_sink;
+	struct rl_tls tls;
 };
 
 static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
@@ -291,12 +312,65 @@ static int open_wallboard(struct hub *h, const struct hub_settings *hs, const co
 	return RL_OK;
 }
 
+/* hub_event applies one loop event; 1: stop (*code the exit code). */
+static int hub_event(struct hub *h, struct rl_loop_event *ev, int *code)
+{
+	if (ev->kind == RL_LOOP_MSG && ev->src == TAG_REPL) {
+		rl_repl_input(h->ha->repl, ev->msg, rl_mono_us());
+	} else if (ev->kind == RL_LOOP_MSG) {
+		rl_env *env = NULL;
+		uint32_t pipe;
+		int rv = rl_link_recv_env(ev->msg, &env, &pipe);
+		nng_msg_free(ev->msg);
+		if (rv == RL_OK)
+			rl_engine_input(h->engine, pipe, env);
+		else if (rv == RL_EVERSION)
+			rl_engine_bad_version(h->engine, pipe, env);
+		else
+			rl_log(RL_LOG_INFO, "dropped frame pipe=%u err=\"%s\"", pipe, rl_strerror(rv));
+		rl_wire_free(env);
+	} else if (ev->src == TAG_AUTH) {
+		rl_engine_auth_done(h->engine, ev->ptr);
+	} else if (ev->src == TAG_REPORT) {
+		rl_engine_report_done(h->engine, ev->ptr);
+	} else if (ev->src == TAG_PIPE) {
+		rl_engine_pipe_gone(h->engine, (uint32_t)(uintptr_t)ev->ptr);
+	} else if (ev->src == TAG_REPL_EV) {
+		rl_repl_snap_done(h->ha->repl, ev->ptr);
+	} else if (ev->src == TAG_HA) {
+		if (rl_hubha_event(h->ha, ev->ptr)) {
+			*code = HUB_EXIT_DEPOSED;
+			return 1;
+		}
+	} else if (ev->src == TAG_STOP) {
+		return 1;
+	}
+	return 0;
+}
+
+/* hub_release sends what the standby now holds (hubha.h); 1: the lease may have ended. */
+static int hub_release(struct hub *h, uint64_t mono)
+{
+	int64_t upto;
+
+	if (h->ha == NULL)
+		return 0;
+	rl_repl_pump(h->ha->repl, mono);
+	if ((upto = rl_hubha_release_upto(h->ha)) < 0) {
+		rl_log(RL_LOG_ERR, "hub stops leading: its lease may have ended (held replies dropped)");
+		return 1;
+	}
+	h->ha->released = (uint64_t)upto;
+	rl_engine_release(h->engine, (uint64_t)upto); /* what followed the batch waits no more */
+	return 0;
+}
+
 /* hub_run is the loop; returns the exit code. */
 static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 {
 	struct rl_loop_event *evs = rl_calloc((size_t)hc->batch_max, sizeof(*evs));
 	uint64_t last_tick = 0, last_log = rl_mono_us(), last_metrics = 0;
-	int stop = 0;
+	int stop = 0, code = 0;
 
 	while (!stop) {
 		/* Timers tick every 100 ms; frames are taken as they come, up to batch_max. */
@@ -308,29 +382,11 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			free(evs);
 			return 1;
 		}
-		for (int i = 0; i < n; i++) {
-			struct rl_loop_event *ev = &evs[i];
-			if (ev->kind == RL_LOOP_MSG) {
-				rl_env *env = NULL;
-				uint32_t pipe;
-				int rv = rl_link_recv_env(ev->msg, &env, &pipe);
-				nng_msg_free(ev->msg);
-				if (rv == RL_OK)
-					rl_engine_input(h->engine, pipe, env);
-				else if (rv == RL_EVERSION)
-					rl_engine_bad_version(h->engine, pipe, env);
-				else
-					rl_log(RL_LOG_INFO, "dropped frame pipe=%u err=\"%s\"", pipe, rl_strerror(rv));
-				rl_wire_free(env);
-			} else if (ev->src == TAG_AUTH) {
-				rl_engine_auth_done(h->engine, ev->ptr);
-			} else if (ev->src == TAG_REPORT) {
-				rl_engine_report_done(h->engine, ev->ptr);
-			} else if (ev->src == TAG_PIPE) {
-				rl_engine_pipe_gone(h->engine, (uint32_t)(uintptr_t)ev->ptr);
-			} else if (ev->src == TAG_STOP) {
-				stop = 1;
-			}
+		for (int i = 0; i < n; i++)
+			stop |= hub_event(h, &evs[i], &code);
+		if (code == HUB_EXIT_DEPOSED) {
+			rl_engine_abort(h->engine); /* nothing more is written, nothing held leaves */
+			break;
 		}
 		uint64_t mono = rl_mono_us();
 		if (mono - last_tick >= 100000u) {
@@ -351,6 +407,10 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			free(evs);
 			return 1;
 		}
+		if (hub_release(h, mono)) {
+			code = HUB_EXIT_DEPOSED;
+			break;
+		}
 		h->send_drops += rl_bundler_flush(h->out, h->sock);
 		rl_engine_wallboard(h->engine, mono);
 		if (mono - last_log >= 60000000u) {
@@ -360,7 +420,88 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 	}
 	log_counters(h, RL_LOG_NOTICE);
 	free(evs);
-	return 0;
+	return code;
+}
+
+/* hub_listen opens the control socket and listens on hub.listen. */
+static int hub_listen(struct hub *h, const config_t *cfg)
+{
+	const config_setting_t *listen = config_lookup(cfg, "hub.listen");
+
+	if (rl_link_server_open(&h->sock) != RL_OK)
+		return RL_ENET;
+	nng_pipe_notify(h->sock, NNG_PIPE_EV_REM_POST, pipe_cb, h);
+	rl_greet_open(&h->greet, h->sock, HUB_HELLO_MS);
+	if (rl_loop_add_socket(h->loop, h->sock, TAG_SOCK) != RL_OK)
+		return RL_EFULL;
+	if (listen == NULL || config_setting_length(listen) == 0) {
+		fprintf(stderr, "relais-hub: hub.listen needs at least one URL\n");
+		return RL_ECONFIG;
+	}
+	for (int i = 0; i < config_setting_length(listen); i++) {
+		const char *url = config_setting_get_string_elem(listen, i);
+		if (url == NULL || rl_link_listen(h->sock, url, &h->tls) != RL_OK) {
+			fprintf(stderr, "relais-hub: cannot listen on %s\n", url ? url : "(not a string)");
+			return RL_ENET;
+		}
+		rl_log(RL_LOG_NOTICE, "listening url=%s", url);
+	}
+	return RL_OK;
+}
+
+/* hub_stand_by runs for the leadership and stands by until won: RL_STANDBY_*. */
+static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
+{
+	struct rl_hubha *x = h->ha;
+	struct rl_ha_event won;
+	struct rl_standby_conf sc = {.data_dir = hc->data_dir,
+	                             .map_mb = (size_t)hc->map_size_mb,
+	                             .name = x->s.name,
+	                             .key = &x->key,
+	                             .tls = &h->tls,
+	                             .ctl = h->sock,
+	                             .loop = h->loop,
+	                             .tag_ctl = TAG_SOCK,
+	                             .tag_ha = TAG_HA,
+	                             .tag_stop = TAG_STOP,
+	                             .tag_repl = TAG_STANDBY};
+	int rv;
+
+	h->ha_sink = (struct rl_ha_sink){h->loop, TAG_HA};
+	if ((rv = rl_ha_start(&x->ha, &x->hc, rl_ha_post_event, &h->ha_sink)) != RL_OK) {
+		fprintf(stderr, "relais-hub: ha: %s\n", rl_strerror(rv));
+		return RL_STANDBY_FAILED;
+	}
+	rl_log(RL_LOG_NOTICE, "hub runs for the leadership name=%s etcd=%s", x->s.name, x->s.etcd);
+	if ((rv = rl_standby_run(&sc, &won)) == RL_STANDBY_PROMOTED)
+		rl_hubha_leading(x, &won.term);
+	return rv;
+}
+
+/* hub_lead makes the engine's batches wait for the standby (hubha.h). */
+static int hub_lead(struct hub *h, const struct rl_hub_conf *hc)
+{
+	struct rl_hubha *x = h->ha;
+	char snap[RL_CFG_STRLEN + 32];
+	struct rl_repl_conf rc = {.listen = x->s.repl_listen,
+	                          .tls = &h->tls,
+	                          .peers = x->peers,
+	                          .npeers = x->npeers,
+	                          .snap_path = snap,
+	                          .store = rl_engine_store(h->engine),
+	                          .log_bytes = (size_t)x->s.log_mb << 20,
+	                          .standby_timeout_ms = (unsigned)x->s.standby_timeout_ms};
+	int rv;
+
+	snprintf(snap, sizeof(snap), "%s/repl-copy.mdb", hc->data_dir);
+	rl_store_set_term(rc.store, x->term.revision);
+	if ((rv = rl_repl_open(&x->repl, &rc, h->loop, TAG_REPL, TAG_REPL_EV)) != RL_OK) {
+		fprintf(stderr, "relais-hub: ha.repl_listen %s: %s\n", x->s.repl_listen, rl_strerror(rv));
+		return rv;
+	}
+	rl_engine_set_hold(h->engine, rl_repl_batch, x->repl);
+	rl_log(RL_LOG_NOTICE, "hub leads name=%s revision=%lld", x->s.name, (long long)x->term.revision);
+	return RL_OK;
 }
 
 static void usage(void)
@@ -380,9 +521,9 @@ int main(int argc, char **argv)
 	int suite;
 	struct rl_hub_conf hc;
 	struct hub h;
+	struct rl_hubha hx;
 	config_t cfg;
 	char err[512];
-	const config_setting_t *listen;
 	int c, rv, exit_code = 1;
 
 	rl_signals_block(); /* before any thread exists */
@@ -430,6 +571,16 @@ int main(int argc, char **argv)
 		config_destroy(&cfg);
 		return 1;
 	}
+	if ((rv = rl_hubha_load(&hx, &cfg, hs.id, err, sizeof(err))) < 0) {
+		fprintf(stderr, "relais-hub: %s: %s\n", conf_path, err);
+		rl_hubha_free(&hx);
+		config_destroy(&cfg);
+		return 1;
+	}
+	h.ha = rv == 1 ? &hx : NULL;
+	config_lookup_string(&cfg, "tls.ca", &h.tls.ca_file);
+	config_lookup_string(&cfg, "tls.cert", &h.tls.cert_file);
+	config_lookup_string(&cfg, "tls.key", &h.tls.key_file);
 	rl_log_init("relais-hub", rl_log_parse_level(level ? level : hs.log_level));
 	/* Before any listener: a peer's reset handshake must not stop one (rl_nngfix.h). */
 	if (rl_nngfix_install() != RL_OK)
@@ -453,6 +604,14 @@ int main(int argc, char **argv)
 		goto out;
 	if (rl_auth_start(&h.auth, h.loop, TAG_AUTH) != RL_OK)
 		goto out;
+	if (h.ha != NULL) { /* a hub pair: stand by (on the control socket too) until leading */
+		if (hub_listen(&h, &cfg) != RL_OK)
+			goto out;
+		if ((rv = hub_stand_by(&h, &hc)) != RL_STANDBY_PROMOTED) {
+			exit_code = rv == RL_STANDBY_STOPPED ? 0 : 1;
+			goto out;
+		}
+	}
 	if ((rv = rl_engine_open(&h.engine, &hc, &cfg, send_cb, &h, rl_auth_submit, h.auth, rl_wall_us())) != RL_OK) {
 		fprintf(stderr, "relais-hub: cannot start: %s (see log above)\n", rl_strerror(rv));
 		goto out;
@@ -479,35 +638,23 @@ int main(int argc, char **argv)
 		goto out;
 	if (hs.wallboard_listen[0] && open_wallboard(&h, &hs, &cfg, conf_path) != RL_OK)
 		goto out;
-	if (rl_link_server_open(&h.sock) != RL_OK)
+	if (h.ha == NULL && hub_listen(&h, &cfg) != RL_OK)
 		goto out;
-	nng_pipe_notify(h.sock, NNG_PIPE_EV_REM_POST, pipe_cb, &h);
-	rl_greet_open(&h.greet, h.sock, HUB_HELLO_MS);
-	if (rl_loop_add_socket(h.loop, h.sock, TAG_SOCK) != RL_OK)
+	if (h.ha != NULL && hub_lead(&h, &hc) != RL_OK)
 		goto out;
-	{
-		const char *ca = NULL, *cert = NULL, *key = NULL;
-		config_lookup_string(&cfg, "tls.ca", &ca);
-		config_lookup_string(&cfg, "tls.cert", &cert);
-		config_lookup_string(&cfg, "tls.key", &key);
-		struct rl_tls tls = {ca, cert, key, NULL};
-		listen = config_lookup(&cfg, "hub.listen");
-		if (listen == NULL || config_setting_length(listen) == 0) {
-			fprintf(stderr, "relais-hub: hub.listen needs at least one URL\n");
-			goto out;
-		}
-		for (int i = 0; i < config_setting_length(listen); i++) {
-			const char *url = config_setting_get_string_elem(listen, i);
-			if (url == NULL || rl_link_listen(h.sock, url, &tls) != RL_OK) {
-				fprintf(stderr, "relais-hub: cannot listen on %s\n", url ? url : "(not a string)");
-				goto out;
-			}
-			rl_log(RL_LOG_NOTICE, "listening url=%s", url);
-		}
-	}
 	exit_code = hub_run(&h, &hc);
+	if (exit_code == HUB_EXIT_DEPOSED) {
+		/* Nothing this process holds may reach anyone now (held replies, pushes, a last
+		 * commit): leave at once, as a crash would, and let the supervisor restart it. */
+		fflush(NULL);
+		_exit(HUB_EXIT_DEPOSED);
+	}
 	rl_exit_watchdog(5, exit_code); /* all is committed; do not hang on a peer */
 out:
+	if (h.ha != NULL) {
+		rl_ha_stop(h.ha->ha); /* a leader resigns: its standby takes over at once */
+		rl_repl_close(h.ha->repl);
+	}
 	if (h.sock.id)
 		nng_close(h.sock);
 	rl_greet_close(h.greet);
@@ -528,12 +675,18 @@ out:
 				free(ev.ptr);
 			else if (ev.src == TAG_REPORT)
 				rl_report_job_free(ev.ptr);
+			else if (ev.src == TAG_HA)
+				free(ev.ptr);
+			else if (ev.src == TAG_REPL_EV)
+				rl_repl_event_free(ev.ptr);
 		}
 	}
 	rl_engine_close(h.engine); /* releases its relay calls first */
 	rl_relay_close(h.relay);
 	rl_bundler_destroy(h.out);
 	rl_loop_destroy(h.loop);
+	if (h.ha != NULL)
+		rl_hubha_free(h.ha);
 	config_destroy(&cfg);
 	return exit_code;
 }

@@ -1,0 +1,158 @@
+/*
+ * hubha.c - the `ha` config group and the leader's release rule (hubha.h, docs/ha.md).
+ */
+#include "hubha.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rl_alloc.h"
+#include "rl_err.h"
+#include "rl_log.h"
+
+static const struct rl_cfg_opt ha_opts[] = {
+    {"etcd", RL_CFG_STR, 1, 1000, NULL, offsetof(struct rl_hubha_settings, etcd), "etcd client URLs, comma-separated"},
+    {"key", RL_CFG_STR, 1, 200, "/relais/hub", offsetof(struct rl_hubha_settings, key),
+     "key prefix: <key>/leader, <key>/sync"},
+    {"name", RL_CFG_STR, 0, RL_HA_NAME_MAX - 1, "", offsetof(struct rl_hubha_settings, name),
+     "this hub's name among its pair; empty = hub.id"},
+    {"advertise", RL_CFG_STR, 1, RL_HA_ADDR_MAX - 1, NULL, offsetof(struct rl_hubha_settings, advertise),
+     "the control URL clients are sent to while this hub leads"},
+    {"repl_listen", RL_CFG_STR, 1, RL_HA_ADDR_MAX - 1, NULL, offsetof(struct rl_hubha_settings, repl_listen),
+     "the URL standbys dial for the store's batches"},
+    {"key_file", RL_CFG_STR, 1, 1000, NULL, offsetof(struct rl_hubha_settings, key_file),
+     "this hub's Ed25519 key (relaisctl keygen)"},
+    {"sync", RL_CFG_STR, 1, 16, "prefer", offsetof(struct rl_hubha_settings, sync),
+     "prefer: a leader without a standby goes on, alarmed; strict: it holds every reply"},
+    {"ttl_s", RL_CFG_INT, 1, 60, "3", offsetof(struct rl_hubha_settings, ttl_s), "the leader lease's TTL"},
+    {"standby_timeout_ms", RL_CFG_INT, 100, 60000, "2000", offsetof(struct rl_hubha_settings, standby_timeout_ms),
+     "a batch the standby leaves unacknowledged this long: it is dropped"},
+    {"log_mb", RL_CFG_INT, 1, 65536, "64", offsetof(struct rl_hubha_settings, log_mb),
+     "recent batches kept for a standby that comes back"},
+    {"peers", RL_CFG_LIST, 0, 0, NULL, 0, "hubs that may stand by: ( { name = ...; key = \"<public key>\"; } )"},
+    {NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+/* ha_peers reads ha.peers: each hub that may stand by, with its public key. */
+static int ha_peers(struct rl_hubha *x, const config_setting_t *g, char *err, size_t errlen)
+{
+	const config_setting_t *l = config_setting_get_member(g, "peers");
+	int n = l ? config_setting_length(l) : 0;
+
+	x->peers = rl_calloc(n ? (size_t)n : 1, sizeof(*x->peers));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *p = config_setting_get_elem(l, (unsigned)i);
+		const char *name = NULL, *key = NULL;
+		config_setting_lookup_string(p, "name", &name);
+		config_setting_lookup_string(p, "key", &key);
+		if (name == NULL || !name[0] || strlen(name) > RL_WIRE_MAX_ID || key == NULL ||
+		    rl_key_pub_parse(key, x->peers[i].pk) != RL_OK) {
+			snprintf(err, errlen, "ha.peers[%d]: a name and a base64 public key", i);
+			return -1;
+		}
+		snprintf(x->peers[i].name, sizeof(x->peers[i].name), "%s", name);
+	}
+	x->npeers = n;
+	return 0;
+}
+
+int rl_hubha_load(struct rl_hubha *x, const config_t *cfg, const char *hub_id, char *err, size_t errlen)
+{
+	const config_setting_t *g = config_lookup(cfg, "ha");
+	int rv;
+
+	memset(x, 0, sizeof(*x));
+	if (g == NULL)
+		return 0;
+	if (rl_cfg_apply(g, ha_opts, &x->s, err, errlen) != RL_OK)
+		return -1;
+	if (!x->s.name[0])
+		snprintf(x->s.name, sizeof(x->s.name), "%.*s", RL_HA_NAME_MAX - 1, hub_id);
+	x->strict = strcmp(x->s.sync, "strict") == 0;
+	if (!x->strict && strcmp(x->s.sync, "prefer") != 0) {
+		snprintf(err, errlen, "ha.sync: prefer or strict");
+		return -1;
+	}
+	if ((rv = rl_key_load(&x->key, x->s.key_file)) != RL_OK) {
+		snprintf(err, errlen, "ha.key_file %s: %s", x->s.key_file, rl_strerror(rv));
+		return -1;
+	}
+	if (ha_peers(x, g, err, errlen) != 0)
+		return -1;
+	snprintf(x->leader_key, sizeof(x->leader_key), "%s/leader", x->s.key);
+	snprintf(x->sync_key, sizeof(x->sync_key), "%s/sync", x->s.key);
+	x->hc = (struct rl_ha_config){.endpoints = x->s.etcd,
+	                              .key = x->leader_key,
+	                              .name = x->s.name,
+	                              .address = x->s.advertise,
+	                              .ttl_s = x->s.ttl_s,
+	                              .repl = x->s.repl_listen,
+	                              .sync_key = x->sync_key};
+	if (rl_ha_check_config(&x->hc) != RL_OK) {
+		snprintf(err, errlen, "ha: renew + 2 x request + margin must fit in ttl_s (docs/ha.md)");
+		return -1;
+	}
+	x->confirmed[0] = x->asked[0] = 1;
+	return 1;
+}
+
+void rl_hubha_free(struct rl_hubha *x)
+{
+	rl_key_wipe(&x->key);
+	free(x->peers);
+	x->peers = NULL;
+}
+
+void rl_hubha_leading(struct rl_hubha *x, const struct rl_ha_term *term)
+{
+	x->term = *term;
+	x->confirmed[0] = x->asked[0] = 1;
+	x->alone_logged = 0;
+}
+
+int rl_hubha_event(struct rl_hubha *x, struct rl_ha_event *ev)
+{
+	int stop = ev->kind == RL_HA_LOST;
+
+	if (ev->kind == RL_HA_SYNC && ev->term.revision == x->term.revision)
+		snprintf(x->confirmed, sizeof(x->confirmed), "%s", ev->leader);
+	if (stop)
+		rl_log(RL_LOG_ERR, "hub stops leading reason=\"%s\": it starts again as a standby", ev->reason);
+	free(ev);
+	return stop;
+}
+
+/* ha_ask asks etcd's sync key to name standby, once per change. */
+static void ha_ask(struct rl_hubha *x, const char *standby)
+{
+	if (strcmp(x->asked, standby) == 0)
+		return;
+	snprintf(x->asked, sizeof(x->asked), "%s", standby);
+	rl_ha_set_sync(x->ha, standby);
+}
+
+int64_t rl_hubha_release_upto(struct rl_hubha *x)
+{
+	const char *synced = rl_repl_synced(x->repl), *linked = rl_repl_standby(x->repl);
+
+	if (!rl_ha_may_serve(x->ha, NULL))
+		return -1;
+	if (synced[0])
+		ha_ask(x, synced); /* caught up: from now on it must hold what we acknowledge */
+	else if (!x->strict || x->confirmed[0] == 1)
+		ha_ask(x, ""); /* gone or catching up: it must not take over */
+	if (x->confirmed[0] == 1)
+		return 0; /* nothing written in this term yet */
+	if (x->confirmed[0] == 0) {
+		if (x->strict)
+			return 0;
+		if (!x->alone_logged && rl_repl_last(x->repl) > x->released)
+			rl_log(RL_LOG_WARNING, "ha alone: acknowledging without a standby (sync prefer)");
+		x->alone_logged = 1;
+		return (int64_t)rl_repl_last(x->repl);
+	}
+	x->alone_logged = 0;
+	return strcmp(linked, x->confirmed) == 0 ? (int64_t)rl_repl_acked(x->repl) : 0;
+}
