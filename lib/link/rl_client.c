@@ -55,6 +55,7 @@ struct rl_client {
 
 	atomic_uint pipe_events; /* bumped by nng's pipe callback thread */
 	atomic_int closed_sock;  /* set there too: the id of the socket whose pipe was removed */
+	atomic_int opened_sock;  /* ... and of the last socket that got a pipe */
 	unsigned pipe_seen;
 	int ready; /* HelloOk received on the current pipe */
 	unsigned generation;
@@ -87,6 +88,8 @@ static void rl_client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 	if (ev == NNG_PIPE_EV_REM_POST)
 		atomic_store(&c->closed_sock, nng_socket_id(nng_pipe_socket(p)));
+	else
+		atomic_store(&c->opened_sock, nng_socket_id(nng_pipe_socket(p)));
 	atomic_fetch_add(&c->pipe_events, 1);
 }
 
@@ -189,7 +192,7 @@ int rl_client_open(struct rl_client **out, const struct rl_client_opts *o, struc
 		c->tls = *o->tls; /* the caller keeps the path strings alive */
 	if ((rv = rl_link_dial(c->sock, c->url, o->tls, &c->dialer)) != RL_OK)
 		goto fail;
-	c->down_us = rl_mono_us();
+	c->down_us = c->redial_us = rl_mono_us();
 	*out = c;
 	return RL_OK;
 fail:
@@ -564,11 +567,15 @@ void rl_client_tick(struct rl_client *c)
 	}
 	if (!c->ready) {
 		uint64_t since = c->down_us > c->redial_us ? c->down_us : c->redial_us;
-		if (now - since >= RL_LINK_DEAD_MS * 1000u) {
+		/* With other endpoints to try, one that takes no connection at all (its host
+		 * refuses or drops it: a dead hub) is left after RL_CLIENT_CONNECT_MS. */
+		int unreached = c->nurls > 1 && atomic_load(&c->opened_sock) != nng_socket_id(c->sock) &&
+		                now - c->redial_us >= RL_CLIENT_CONNECT_MS * 1000u;
+		if (unreached || now - since >= RL_LINK_DEAD_MS * 1000u) {
 			/* No HelloOk for that long, whatever the reason (server down, a connection
 			 * attempt that never completes, a dialer that stopped retrying after a
 			 * handshake cut short): start over with a fresh dialer. */
-			rl_client_redial(c, now, "not up", (now - since) / 1000u);
+			rl_client_redial(c, now, unreached ? "unreached" : "not up", (now - since) / 1000u);
 			return;
 		}
 		if (now - c->hello_sent_us >= RL_CLIENT_RESEND_MS * 1000u)

@@ -37,6 +37,9 @@
 /* The least time between two moves to another endpoint for a closed pipe or a standing-by
  * hub's answer: hubs that all stand by (no leader yet) are not dialled in a tight loop. */
 #define RL_CLIENT_MOVE_MS 250
+/* With several endpoints: a dialer that has not connected (no pipe) within this is replaced by
+ * one for the next endpoint (a hub that is down refuses, it never answers). */
+#define RL_CLIENT_CONNECT_MS 1000
 
 struct rl_client;
 
