@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "etcd.h"
+#include "etcd3.h"
 #include "ha.h"
 #include "rltest.h"
 
@@ -30,11 +31,6 @@
 #define KEY       "/relais/test/hub/leader"
 #define MAX_SPANS 32
 #define OPEN      UINT64_MAX
-
-struct member {
-	pid_t pid;
-	int client, peer;
-};
 
 struct span {
 	uint64_t from, to; /* rl_ha_clock_us; to = OPEN while it lasts */
@@ -52,52 +48,16 @@ struct cand {
 	uint64_t lost_at, lost_until;
 };
 
-static struct member m[3];
+static struct etcd3 m3;
 static struct cand *started[3]; /* every candidate, for cleanup */
 static int nstarted;
-static char endpoints[256];
 static const char *dir;
+#define endpoints m3.endpoints
 static struct rl_etcd *probe;
-
-static void start_member(int i, const char *etcd, const char *cluster)
-{
-	char name[8], data[512], curls[64], purls[64], log[512];
-	char *argv[] = {(char *)etcd, "--name", name, "--data-dir", data, "--listen-client-urls", curls,
-	                "--advertise-client-urls", curls, "--listen-peer-urls", purls, "--initial-advertise-peer-urls",
-	                purls, "--initial-cluster", (char *)cluster, "--initial-cluster-state", "new",
-	                "--initial-cluster-token", "relais-test",
-	                /* loopback: elections in about a second, not five */
-	                "--heartbeat-interval", "50", "--election-timeout", "500", NULL};
-
-	snprintf(name, sizeof(name), "m%d", i);
-	snprintf(data, sizeof(data), "%s/m%d", dir, i);
-	snprintf(curls, sizeof(curls), "http://127.0.0.1:%d", m[i].client);
-	snprintf(purls, sizeof(purls), "http://127.0.0.1:%d", m[i].peer);
-	snprintf(log, sizeof(log), "%s/etcd-m%d.log", dir, i);
-	m[i].pid = rltest_spawn(argv, log);
-}
 
 static void start_etcd(void)
 {
-	const char *etcd = getenv("ETCD");
-	char cluster[256];
-	int n = 0;
-
-	if (!etcd || !*etcd || access(etcd, X_OK) != 0) {
-		fprintf(stderr, "test_ha: no etcd (ETCD=%s): install etcd-server (deploy/deps.sh --test)\n",
-		        etcd ? etcd : "");
-		exit(1);
-	}
-	for (int i = 0; i < 3; i++) {
-		m[i].client = rltest_free_port();
-		m[i].peer = rltest_free_port();
-		n += snprintf(cluster + n, sizeof(cluster) - (size_t)n, "%sm%d=http://127.0.0.1:%d", i ? "," : "", i,
-		              m[i].peer);
-	}
-	snprintf(endpoints, sizeof(endpoints), "http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
-	         m[0].client, m[1].client, m[2].client);
-	for (int i = 0; i < 3; i++)
-		start_member(i, etcd, cluster);
+	etcd3_start(&m3, dir);
 	RL_REQUIRE(rl_etcd_create(&probe, endpoints, 500) == 0);
 }
 
@@ -118,8 +78,8 @@ static int raft_leader(void)
 		const cJSON *leader, *self;
 		int is = 0;
 
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d", m[i].client);
-		if (m[i].pid > 0 && rl_etcd_create(&one, url, 1000) == 0) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", m3.client[i]);
+		if (m3.pid[i] > 0 && rl_etcd_create(&one, url, 1000) == 0) {
 			if (rl_etcd_call(one, "/v3/maintenance/status", req, 1000, &resp) == 0) {
 				leader = cJSON_GetObjectItemCaseSensitive(resp, "leader");
 				self = cJSON_GetObjectItemCaseSensitive(
@@ -139,8 +99,7 @@ static int raft_leader(void)
 
 static void kill_member(int i)
 {
-	rltest_stop(m[i].pid, SIGKILL, 5000);
-	m[i].pid = 0;
+	etcd3_kill(&m3, i);
 }
 
 static void start_cand(struct cand *c, const char *name)
@@ -163,9 +122,7 @@ static void cleanup(void)
 	for (int i = 0; i < nstarted; i++)
 		if (started[i]->pid > 0)
 			rltest_stop(started[i]->pid, SIGKILL, 5000);
-	for (int i = 0; i < 3; i++)
-		if (m[i].pid > 0)
-			rltest_stop(m[i].pid, SIGKILL, 5000);
+	etcd3_stop(&m3);
 }
 
 /* reap_unexpected says so when a candidate the test has not stopped has exited. */
@@ -451,7 +408,7 @@ static void lose_etcd(struct cand **cs, struct cand *l)
 	RL_CHECK(etcd_answers());
 	t0 = rl_ha_clock_us();
 	for (int i = 0; i < 3; i++)
-		if (m[i].pid > 0)
+		if (m3.pid[i] > 0)
 			kill_member(i);
 	RL_WAIT(TTL_S * 1000 + 5000, cand_read(l)->nlost == lost + 1);
 	printf("leader fenced %.0f ms after etcd was lost (ttl %d s), %.0f ms before its lease could end\n",

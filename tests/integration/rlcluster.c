@@ -26,8 +26,7 @@ const char *rlc_path(struct rlc *c, const char *name)
 	return p;
 }
 
-/* rlc_keygen makes the key of principal id in keys/ and returns its public half. */
-static void rlc_keygen(struct rlc *c, const char *id, char *pub, size_t cap)
+void rlc_keygen(struct rlc *c, const char *id, char *pub, size_t cap)
 {
 	char cmd[1200], *out;
 
@@ -133,15 +132,15 @@ void rlc_queue(struct rlc *c, const char *entry)
 	         c->queues[0] ? "," : "", entry);
 }
 
-static void rlc_write_hub_conf(struct rlc *c)
+void rlc_write_hub_conf_as(struct rlc *c, const char *file, const char *id, const char *data, const char *url)
 {
-	FILE *f = fopen(rlc_path(c, "hub.conf"), "w");
+	FILE *f = fopen(rlc_path(c, file), "w");
 
 	RL_REQUIRE(f != NULL);
 	fprintf(f,
-	        "hub: {\n  id = \"hub-test\";\n  data_dir = \"%s/hubdata\";\n  listen = [ \"%s\" ];\n"
+	        "hub: {\n  id = \"%s\";\n  data_dir = \"%s/%s\";\n  listen = [ \"%s\" ];\n"
 	        "  agent_grace_s = 60;\n  offer_timeout_s = 5;\n  wrapup_s = 2;\n  log_level = \"info\";\n%s};\n",
-	        c->dir, c->hub_url, c->hub_extra);
+	        id, c->dir, data, url, c->hub_extra);
 	if (c->tls)
 		fprintf(f, "tls: { ca = \"%s/ca.pem\"; cert = \"%s/hub.pem\"; key = \"%s/hub.key\"; };\n", c->certs,
 		        c->certs, c->certs);
@@ -165,6 +164,11 @@ static void rlc_write_hub_conf(struct rlc *c)
 	if (last != NULL)
 		*last = ',';
 	fclose(f);
+}
+
+static void rlc_write_hub_conf(struct rlc *c)
+{
+	rlc_write_hub_conf_as(c, "hub.conf", "hub-test", "hubdata", c->hub_url);
 }
 
 void rlc_start_hub(struct rlc *c)

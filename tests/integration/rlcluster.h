@@ -35,7 +35,7 @@ struct rlc {
 	int nprocs;
 	int nnodes;
 	/* voice path */
-	char top_extra[1024];     /* top-level hub.conf groups, e.g. media = { ... }; */
+	char top_extra[2048];     /* top-level hub.conf groups, e.g. media = { ... }; */
 	int media;                /* nodes get a media group: */
 	char caller_wav[600];     /*   the caller's voice ("" = generator) */
 	int media_port[4];        /*   their media UDP ports, by start order */
@@ -54,6 +54,13 @@ void rlc_agent(struct rlc *c, const char *id, const char *tenants, const char *s
 
 /* rlc_queue adds a raw libconfig queue entry, e.g. "{ id = ...; tenant = ...; ... }". */
 void rlc_queue(struct rlc *c, const char *entry);
+
+/* rlc_keygen makes the key of principal id in keys/<id>.key and returns its public half. */
+void rlc_keygen(struct rlc *c, const char *id, char *pub, size_t cap);
+
+/* rlc_write_hub_conf_as writes the hub config the cluster's hubs share, for hub id, its data
+ * in <dir>/data, listening on url, as file in the cluster dir (rlc_start_hub: hub.conf). */
+void rlc_write_hub_conf_as(struct rlc *c, const char *file, const char *id, const char *data, const char *url);
 
 /* rlc_start_hub writes hub.conf and starts the hub; waits until it answers status. */
 void rlc_start_hub(struct rlc *c);
