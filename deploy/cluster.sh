@@ -398,25 +398,27 @@ start_etcd() {
 			--heartbeat-interval 50 --election-timeout 500 >>"$dir/logs/etcd-m$i.log" 2>&1 &
 		etcd_pids+=($!)
 	done
-	for i in $(seq 1 100); do
-		"$etcdctl_bin" --endpoints "$etcd_eps" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
+	local until=$(($(date +%s) + 20))
+	while [ "$(date +%s)" -lt "$until" ]; do
+		"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s endpoint health \
+			>/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
-	"$etcdctl_bin" --endpoints "$etcd_eps" --command-timeout=1s endpoint health >&2
+	"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s endpoint health >&2 || true
 	echo "etcd did not come up healthy in 20 s; see $dir/logs/etcd-m*.log" >&2
 	exit 1
 }
 # ha_term: "NAME REVISION" of the hub etcd's leader key names (REVISION, its create revision,
 # tells one term from the next), or nothing when no hub leads or etcd does not answer.
 ha_term() {
-	"$etcdctl_bin" --endpoints "$etcd_eps" --command-timeout=1s get -w fields "$ha_key/leader" 2>/dev/null |
+	"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s get -w fields "$ha_key/leader" 2>/dev/null |
 		awk '/^"CreateRevision"/ { r = $3 }
 		     /^"Value"/ { if (match($0, /\\"name\\": *\\"[^\\]*/)) { v = substr($0, RSTART, RLENGTH); sub(/.*\\"/, "", v); n = v } }
 		     END { if (n != "") print n, r }' || true
 }
 # ha_summary: who leads, and each hub's state (its loop's restarts are in its log).
 ha_summary() {
-	local term h pid state line
+	local term h pid restarts state line
 	term=$(ha_term)
 	if [ -n "$term" ]; then
 		line="hubs: leader ${term%% *} (etcd $ha_key/leader, revision ${term##* })"
@@ -424,10 +426,11 @@ ha_summary() {
 		line="hubs: leader none (no hub holds $ha_key/leader)"
 	fi
 	for h in hub-a hub-b; do
-		pid=$(cat "$dir/$h.pid" 2>/dev/null || true)
+		pid="" restarts=""
+		read -r pid restarts 2>/dev/null <"$dir/$h.pid" || true
 		state=down
 		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && state="up, pid $pid"
-		line+="; $h :${ctl_port[$h]} $state, restarts $(grep -c 'starting it again' "$dir/logs/$h.log" || true)"
+		line+="; $h :${ctl_port[$h]} $state, restarts ${restarts:-0}"
 	done
 	echo "$line"
 }
@@ -440,7 +443,7 @@ kill_leader() {
 		echo "--ha-kill-leader-at: no hub leads ($ha_key/leader is empty): nothing killed"
 		return 0
 	fi
-	pid=$(cat "$dir/${term%% *}.pid")
+	read -r pid _ <"$dir/${term%% *}.pid"
 	t0=$(date +%s%N)
 	kill -KILL "$pid" 2>/dev/null || true
 	echo "$(date +%T) killed the leader ${term%% *} (pid $pid, revision ${term##* }) with SIGKILL"
@@ -463,18 +466,18 @@ kill_leader() {
 }
 # hub_loop NAME PIDFILE HUB_COMMAND...: runs the hub, again 1 s after it exits 75 (it lost the
 # leadership: it comes back as a standby) or dies of a signal; another exit ends the loop, and
-# so the cluster (the loop is a core process). SIGTERM stops the hub, then the loop. The hub's
-# pid is in PIDFILE, for --ha-kill-leader-at.
+# so the cluster (the loop is a core process). SIGTERM stops the hub, then the loop. PIDFILE
+# holds "the hub's pid, its restarts", for the summary and --ha-kill-leader-at.
 # shellcheck disable=SC2016 # expanded by the loop's own shell
 hub_loop='
 name=$1 pidfile=$2
 shift 2
-hub=0 stopping=0
+hub=0 stopping=0 restarts=0
 trap "stopping=1; [ \$hub = 0 ] || kill -TERM \$hub 2>/dev/null" TERM INT HUP
 while :; do
 	"$@" &
 	hub=$!
-	echo "$hub" >"$pidfile"
+	echo "$hub $restarts" >"$pidfile"
 	# wait returns early when a signal runs the trap: wait on until the hub is gone
 	while :; do
 		wait "$hub"
@@ -494,9 +497,10 @@ while :; do
 	echo "$(date -u +%FT%T.%3NZ) cluster: $name exited ($why): starting it again in 1 s, as a standby"
 	sleep 1
 	[ "$stopping" = 1 ] && exit 0
+	restarts=$((restarts + 1))
 done'
 if [ "$ha" = 1 ]; then
-	rm -f "$dir/logs/failover.log"
+	rm -f "$dir/logs/failover.log" "$dir/hub-a.pid" "$dir/hub-b.pid"
 	start_etcd
 	for h in hub-a hub-b; do
 		run_bg bash -c "$hub_loop" hub-loop "$h" "$dir/$h.pid" "$hub_bin" -c "$dir/$h.conf" >>"$dir/logs/$h.log" 2>&1
