@@ -11,6 +11,13 @@
 # agents - and the home agents write what they hear to run/cluster/audio/<agent>-<call>.wav.
 #
 #   deploy/cluster.sh [--duration SECONDS] [--rate-scale X] [--dir DIR] [--base-port P]
+#                     [--ha [--ha-kill-leader-at SECONDS]]
+#
+# --ha: two hubs, hub-a and hub-b, elected through a three-member etcd on loopback (docs/ha.md,
+# Deployment): one leads, the other stands by; each runs in a loop that starts it again 1 s after
+# it exits 75 (it lost the leadership) or dies, so it comes back as a standby. Nodes, home agents
+# and relaisctl are given both hubs' addresses. --ha-kill-leader-at S: kill -9 the leading hub
+# S seconds in, to watch a failover.
 #
 # Installs missing Debian packages and builds into build/ when needed.
 set -euo pipefail
@@ -19,23 +26,34 @@ duration=0
 scale=1.0
 dir="$top/run/cluster"
 port=7400
+ha=0
+kill_at=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) duration=$2; shift 2 ;;
 	--rate-scale) scale=$2; shift 2 ;;
 	--dir) dir=$2; shift 2 ;;
 	--base-port) port=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	--ha) ha=1; shift ;;
+	--ha-kill-leader-at) kill_at=$2; shift 2 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "unknown option: $1" >&2; exit 2 ;;
 	esac
 done
+if [ "$kill_at" != 0 ] && [ "$ha" = 0 ]; then
+	echo "--ha-kill-leader-at needs --ha" >&2
+	exit 2
+fi
 
 # Every process the cluster starts goes into pids, in start order, the moment it starts
-# (core_pids: the hub and the nodes, first). cleanup - on exit, Ctrl-C, SIGTERM or a closed
-# terminal - stops them in three steps: agents and the carrier, then the nodes, then the
-# hub, each given 10 s before it is killed, and waits for them: nothing is left behind.
+# (core_pids: the hub and the nodes, first; under --ha the two hubs' loops). cleanup - on exit,
+# Ctrl-C, SIGTERM or a closed terminal - stops them in three steps: agents and the carrier, then
+# the nodes, then the hubs, each given 10 s before it is killed, then (--ha) the etcd members
+# (etcd_pids), last so that a leader can resign, and waits for them: nothing is left behind.
 pids=()
 core_pids=()
+etcd_pids=()
+nhub=1 # the hub processes (or loops) at the head of pids
 stopping=0
 # stop PID...: SIGTERM, up to 10 s to exit, then SIGKILL for any still there.
 stop() {
@@ -56,17 +74,24 @@ cleanup() {
 	stopping=1
 	set +e               # a failed echo (closed terminal) must not cut the stop short
 	trap '' INT TERM HUP # nor a second Ctrl-C
-	[ ${#pids[@]} -gt 0 ] || return 0
+	[ ${#pids[@]} -gt 0 ] || [ ${#etcd_pids[@]} -gt 0 ] || return 0
 	if [ "$ncore" -gt 0 ]; then
 		echo
 		echo "final status:"
 		"$ctl_bin" "${ctl_tls[@]}" --timeout 2 --connect "$hub_url" status queues 2>/dev/null
 		[ -n "${sbc_dir:-}" ] && sbc_summary
+		[ "$ha" = 1 ] && ha_summary && cat "$dir/logs/failover.log" 2>/dev/null
 	fi
 	echo "stopping cluster..."
 	[ ${#pids[@]} -gt "$ncore" ] && stop "${pids[@]:ncore}"
-	[ "$ncore" -gt 1 ] && stop "${core_pids[@]:1}"
-	stop "${pids[@]:0:1}"
+	[ "$ncore" -gt "$nhub" ] && stop "${core_pids[@]:nhub}"
+	[ ${#pids[@]} -gt 0 ] && stop "${pids[@]:0:nhub}"
+	if [ "$ha" = 1 ]; then
+		# A hub loop killed after 10 s leaves its hub behind: each loop leads a process group
+		# (setsid) that its hub shares.
+		for p in "${pids[@]:0:nhub}"; do kill -KILL -- "-$p" 2>/dev/null; done
+		[ ${#etcd_pids[@]} -gt 0 ] && stop "${etcd_pids[@]}"
+	fi
 	wait 2>/dev/null
 	echo "cluster stopped; logs in $dir/logs"
 }
@@ -81,7 +106,7 @@ run_bg() {
 	pids+=($!)
 }
 
-sh "$top/deploy/deps.sh" --cluster
+if [ "$ha" = 1 ]; then sh "$top/deploy/deps.sh" --cluster --ha; else sh "$top/deploy/deps.sh" --cluster; fi
 build="$top/build"
 if [ ! -x "$build/hub/relais-hub" ] || [ -n "$(find "$top"/{lib,hub,node,agent-client,ctl,proto} -newer "$build/hub/relais-hub" -type f 2>/dev/null | head -1)" ]; then
 	echo "building into $build"
@@ -101,9 +126,26 @@ sh "$top/deploy/mkcerts.sh" "$dir/certs" casablanca fes dakar >/dev/null
 certs="$dir/certs"
 # Who is who: a key per site node and per operator (docs/security.md); kept across runs.
 keys="$dir/keys"
-sh "$top/deploy/mkkeys.sh" "$keys" "$ctl_bin" casablanca fes dakar
+if [ "$ha" = 1 ]; then
+	sh "$top/deploy/mkkeys.sh" --hubs hub-a,hub-b "$keys" "$ctl_bin" casablanca fes dakar
+else
+	sh "$top/deploy/mkkeys.sh" "$keys" "$ctl_bin" casablanca fes dakar
+fi
 site_key() { awk -v s="$1" '$1 == s { print $2 }' "$keys/sites.conf"; }
 hub_url="tls+tcp://127.0.0.1:$port"
+# --ha: hub-a on the single hub's ports, hub-b beside it; hub_url lists both for every client.
+if [ "$ha" = 1 ]; then
+	declare -A ctl_port=([hub-a]=$port [hub-b]=$((port + 2)))
+	declare -A repl_port=([hub-a]=$((port + 1)) [hub-b]=$((port + 3)))
+	declare -A hub_metrics_port=([hub-a]=$((port + 50)) [hub-b]=$((port + 54)))
+	declare -A wall_port=([hub-a]=$((port + 60)) [hub-b]=$((port + 61)))
+	declare -A relay_port=([hub-a]=$((port + 100)) [hub-b]=$((port + 101)))
+	etcd_client=($((port + 70)) $((port + 71)) $((port + 72)))
+	etcd_peer=($((port + 73)) $((port + 74)) $((port + 75)))
+	etcd_eps="http://127.0.0.1:${etcd_client[0]},http://127.0.0.1:${etcd_client[1]},http://127.0.0.1:${etcd_client[2]}"
+	ha_key=/relais/hub
+	hub_url="tls+tcp://127.0.0.1:${ctl_port[hub-a]},tls+tcp://127.0.0.1:${ctl_port[hub-b]}"
+fi
 declare -A node_port=([casablanca]=$((port + 11)) [fes]=$((port + 12)) [dakar]=$((port + 13)))
 declare -A media_port=([casablanca]=$((port + 21)) [fes]=$((port + 22)) [dakar]=$((port + 23)))
 declare -A metrics_port=([casablanca]=$((port + 51)) [fes]=$((port + 52)) [dakar]=$((port + 53)))
@@ -190,21 +232,23 @@ EOF2
 metrics_url="http://127.0.0.1:$((port + 50))/metrics"
 [ -s "$dir/metrics.token" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '\n' > "$dir/metrics.token")
 metrics_sha=$(sha256sum < "$dir/metrics.token" | cut -d' ' -f1)
-cat > "$dir/hub.conf" <<EOF2
+# gen_hub ID DATA_DIR CONTROL_URL METRICS_PORT WALLBOARD_PORT RELAY_PORT: a hub's config.
+gen_hub() {
+	cat <<EOF2
 hub: {
-  id = "hub-1";
-  data_dir = "$dir/data/hub";
-  listen = [ "$hub_url" ];
-  metrics_listen = "http://127.0.0.1:$((port + 50))";
+  id = "$1";
+  data_dir = "$2";
+  listen = [ "$3" ];
+  metrics_listen = "http://127.0.0.1:$4";
   metrics_token_sha256 = "$metrics_sha";
-  wallboard_listen = "https://127.0.0.1:$((port + 60))";   # docs/supervision.md
+  wallboard_listen = "https://127.0.0.1:$5";   # docs/supervision.md
   agent_grace_s = 60;
   offer_timeout_s = 12;
   wrapup_s = 10;
   log_level = "notice";
 };
 tls: { ca = "$certs/ca.pem"; cert = "$certs/hub.pem"; key = "$certs/hub.key"; };
-media = { relay_listen = "127.0.0.1:$((port + 100))"; };
+media = { relay_listen = "127.0.0.1:$6"; };
 # Each site's backups take its calls while it is gone (the SBC's order for its numbers is the
 # same: sbc_groups below).
 sites = (
@@ -243,6 +287,37 @@ $agent_list
 );
 $(dial_plan)
 EOF2
+}
+hub_key() { awk -v h="$1" '$1 == h { print $2 }' "$keys/hubs.conf"; }
+# ha_group HUB OTHER: HUB's ha group (docs/ha.md, Deployment), OTHER its one peer.
+ha_group() {
+	cat <<EOF2
+ha: {
+  etcd = "$etcd_eps";
+  key = "$ha_key";
+  name = "$1";
+  advertise = "tls+tcp://127.0.0.1:${ctl_port[$1]}";
+  repl_listen = "tls+tcp://127.0.0.1:${repl_port[$1]}";
+  key_file = "$keys/$1.key";
+  peers = ( { name = "$2"; key = "$(hub_key "$2")"; } );
+  ttl_s = 3;
+  sync = "prefer";
+};
+EOF2
+}
+if [ "$ha" = 1 ]; then
+	for h in hub-a hub-b; do
+		other=hub-b
+		[ "$h" = hub-b ] && other=hub-a
+		{
+			gen_hub "$h" "$dir/data/$h" "tls+tcp://127.0.0.1:${ctl_port[$h]}" "${hub_metrics_port[$h]}" \
+				"${wall_port[$h]}" "${relay_port[$h]}"
+			ha_group "$h" "$other"
+		} >"$dir/$h.conf"
+	done
+else
+	gen_hub hub-1 "$dir/data/hub" "$hub_url" $((port + 50)) $((port + 60)) $((port + 100)) >"$dir/hub.conf"
+fi
 
 gen_node() { # site name streams... ($sip_group: the site's trunk, if any; $node_more: settings)
 	local site=$1 name=$2
@@ -306,7 +381,134 @@ ctl_tls=(--ca "$certs/ca.pem" --cert "$certs/ctl.pem" --key "$certs/ctl.key"
 	--operator noc --operator-key "$keys/noc.key")
 agent_tls=(--ca "$certs/ca.pem" --cert "$certs/agent.pem" --key "$certs/agent.key")
 
-run_bg "$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1
+# --ha: etcd's three members (the test's timing, tests/ha: elections within a second on
+# loopback), each in a data dir of its own, dropped with the run's store.
+etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
+etcdctl_bin=$(command -v etcdctl || echo /usr/bin/etcdctl)
+start_etcd() {
+	local i cluster=""
+	for i in 0 1 2; do cluster+="${cluster:+,}m$i=http://127.0.0.1:${etcd_peer[i]}"; done
+	for i in 0 1 2; do
+		setsid "$etcd_bin" --name "m$i" --data-dir "$dir/data/etcd-m$i" \
+			--listen-client-urls "http://127.0.0.1:${etcd_client[i]}" \
+			--advertise-client-urls "http://127.0.0.1:${etcd_client[i]}" \
+			--listen-peer-urls "http://127.0.0.1:${etcd_peer[i]}" \
+			--initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer[i]}" \
+			--initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token relais-cluster \
+			--heartbeat-interval 50 --election-timeout 500 >>"$dir/logs/etcd-m$i.log" 2>&1 &
+		etcd_pids+=($!)
+	done
+	local until=$(($(date +%s) + 20))
+	while [ "$(date +%s)" -lt "$until" ]; do
+		"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s endpoint health \
+			>/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s endpoint health >&2 || true
+	echo "etcd did not come up healthy in 20 s; see $dir/logs/etcd-m*.log" >&2
+	exit 1
+}
+# ha_term: "NAME REVISION" of the hub etcd's leader key names (REVISION, its create revision,
+# tells one term from the next), or nothing when no hub leads or etcd does not answer.
+ha_term() {
+	"$etcdctl_bin" --endpoints "$etcd_eps" --dial-timeout=1s --command-timeout=1s get -w fields "$ha_key/leader" 2>/dev/null |
+		awk '/^"CreateRevision"/ { r = $3 }
+		     /^"Value"/ { if (match($0, /\\"name\\": *\\"[^\\]*/)) { v = substr($0, RSTART, RLENGTH); sub(/.*\\"/, "", v); n = v } }
+		     END { if (n != "") print n, r }' || true
+}
+# ha_summary: who leads, and each hub's state (its loop's restarts are in its log).
+ha_summary() {
+	local term h pid restarts state line
+	term=$(ha_term)
+	if [ -n "$term" ]; then
+		line="hubs: leader ${term%% *} (etcd $ha_key/leader, revision ${term##* })"
+	else
+		line="hubs: leader none (no hub holds $ha_key/leader)"
+	fi
+	for h in hub-a hub-b; do
+		pid="" restarts=""
+		read -r pid restarts 2>/dev/null <"$dir/$h.pid" || true
+		state=down
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && state="up, pid $pid"
+		line+="; $h :${ctl_port[$h]} $state, restarts ${restarts:-0}"
+	done
+	echo "$line"
+}
+# kill_leader: kill -9 the hub that leads, then watch for up to 30 s for the next term and for
+# the hubs to answer relaisctl again (routing resumed).
+kill_leader() {
+	local term pid t0 now next="" t
+	term=$(ha_term)
+	if [ -z "$term" ] || [ ! -s "$dir/${term%% *}.pid" ]; then
+		echo "--ha-kill-leader-at: no hub leads ($ha_key/leader is empty): nothing killed"
+		return 0
+	fi
+	read -r pid _ <"$dir/${term%% *}.pid"
+	t0=$(date +%s%N)
+	kill -KILL "$pid" 2>/dev/null || true
+	echo "$(date +%T) killed the leader ${term%% *} (pid $pid, revision ${term##* }) with SIGKILL"
+	since() { awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
+	for ((t = 0; t < 120; t++)); do
+		now=$(ha_term)
+		if [ -n "$now" ] && [ "${now##* }" != "${term##* }" ]; then
+			next=$now
+			echo "$(date +%T) ${next%% *} leads (revision ${next##* }), $(since) s after the kill"
+			break
+		fi
+		sleep 0.25
+	done
+	[ -n "$next" ] || { echo "no new leader 30 s after the kill"; return 0; }
+	if "$ctl_bin" "${ctl_tls[@]}" --timeout 20 --connect "$hub_url" status queues >/dev/null 2>&1; then
+		echo "$(date +%T) the hubs answer relaisctl again, $(since) s after the kill"
+	else
+		echo "the hubs did not answer relaisctl within 20 s of the new term"
+	fi
+}
+# hub_loop NAME PIDFILE HUB_COMMAND...: runs the hub, again 1 s after it exits 75 (it lost the
+# leadership: it comes back as a standby) or dies of a signal; another exit ends the loop, and
+# so the cluster (the loop is a core process). SIGTERM stops the hub, then the loop. PIDFILE
+# holds "the hub's pid, its restarts", for the summary and --ha-kill-leader-at.
+# shellcheck disable=SC2016 # expanded by the loop's own shell
+hub_loop='
+name=$1 pidfile=$2
+shift 2
+hub=0 stopping=0 restarts=0
+trap "stopping=1; [ \$hub = 0 ] || kill -TERM \$hub 2>/dev/null" TERM INT HUP
+while :; do
+	"$@" &
+	hub=$!
+	echo "$hub $restarts" >"$pidfile"
+	# wait returns early when a signal runs the trap: wait on until the hub is gone
+	while :; do
+		wait "$hub"
+		rc=$?
+		kill -0 "$hub" 2>/dev/null || break
+	done
+	hub=0
+	[ "$stopping" = 1 ] && exit 0
+	if [ "$rc" = 75 ]; then
+		why="it lost the leadership"
+	elif [ "$rc" -gt 128 ]; then
+		why="killed by signal $((rc - 128))"
+	else
+		echo "$(date -u +%FT%T.%3NZ) cluster: $name exited with status $rc: not started again"
+		exit "$rc"
+	fi
+	echo "$(date -u +%FT%T.%3NZ) cluster: $name exited ($why): starting it again in 1 s, as a standby"
+	sleep 1
+	[ "$stopping" = 1 ] && exit 0
+	restarts=$((restarts + 1))
+done'
+if [ "$ha" = 1 ]; then
+	rm -f "$dir/logs/failover.log" "$dir/hub-a.pid" "$dir/hub-b.pid"
+	start_etcd
+	for h in hub-a hub-b; do
+		run_bg bash -c "$hub_loop" hub-loop "$h" "$dir/$h.pid" "$hub_bin" -c "$dir/$h.conf" >>"$dir/logs/$h.log" 2>&1
+	done
+	nhub=2
+else
+	run_bg "$hub_bin" -c "$dir/hub.conf" >>"$dir/logs/hub.log" 2>&1
+fi
 for site in casablanca fes dakar; do
 	run_bg "$node_bin" -c "$dir/node-$site.conf" >>"$dir/logs/node-$site.log" 2>&1
 done
@@ -340,7 +542,7 @@ sbc_summary() {
 	done
 	echo "carrier calls by site (SBC):$line;  no site $(sbc_stat no_site "$out"), failed $(sbc_stat failed "$out")"
 }
-core_pids=("${pids[@]}") # hub, nodes and the SBC: the cluster stops if one of them exits
+core_pids=("${pids[@]}") # hub (or hubs' loops), nodes and the SBC: the cluster stops if one of them exits
 # The carrier: SIP calls with audio to the SBC, for the telco DID (sipp, from Debian's sip-tester).
 if command -v sipp >/dev/null; then
 	sip_rate=$(awk -v s="$scale" 'BEGIN { r = 4 * s; printf "%d", r < 1 ? 1 : r }')
@@ -375,6 +577,14 @@ echo "wallboard: $ctl_bin --ca $certs/ca.pem --cert $certs/ctl.pem --key $certs/
 	"(prints the address to open within a minute; as sup.bank etc. for one tenant)"
 echo "SIP: the SBC on 127.0.0.1:$sbc_port fronts the trunks of casablanca :${sip_port[casablanca]}," \
 	"fes :${sip_port[fes]}, dakar :${sip_port[dakar]}; sipp calls +212522000100 (home casablanca) through it"
+if [ "$ha" = 1 ]; then
+	echo "HA: etcd $etcd_eps (logs etcd-m0..2.log; $etcdctl_bin --endpoints $etcd_eps get $ha_key/leader);" \
+		"hub-a control :${ctl_port[hub-a]} replication :${repl_port[hub-a]}, hub-b control :${ctl_port[hub-b]}" \
+		"replication :${repl_port[hub-b]} (logs hub-a.log, hub-b.log: grep 'ha ')"
+	echo "HA: each hub serves metrics and the wallboard on its own ports: hub-a :${hub_metrics_port[hub-a]} and" \
+		":${wall_port[hub-a]}, hub-b :${hub_metrics_port[hub-b]} and :${wall_port[hub-b]}; the leader's are live"
+	ha_summary
+fi
 
 start=$(date +%s)
 while :; do
@@ -390,6 +600,16 @@ while :; do
 	sbc_summary
 	echo
 	"$ctl_bin" "${ctl_tls[@]}" --connect "$hub_url" status calls 2>&1 | head -12 || true
+	if [ "$ha" = 1 ]; then
+		echo
+		ha_summary
+		if [ "$kill_at" != 0 ] && [ $(($(date +%s) - start)) -ge "$kill_at" ]; then
+			kill_at=0
+			kill_leader | tee "$dir/logs/failover.log"
+		elif [ -t 1 ] && [ -s "$dir/logs/failover.log" ]; then
+			cat "$dir/logs/failover.log" # what the screen's clearing took away
+		fi
+	fi
 	if [ "$duration" != 0 ] && [ $(( $(date +%s) - start )) -ge "$duration" ]; then
 		break
 	fi
