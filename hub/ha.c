@@ -47,6 +47,8 @@ struct rl_ha {
 	char sync_done[RL_HA_NAME_MAX + 1]; /* the thread's: recorded in this term; 1: nothing yet */
 	int barred;                         /* the sync key names others: this one may not campaign */
 	unsigned sync_gen;                  /* mu: rl_ha_set_sync calls, to cut a nap short */
+	uint64_t want_id, done_id;          /* the sync id with sync_want (mu) and sync_done */
+	uint64_t local_id;                  /* mu: the sync id this candidate's store holds */
 	/* The thread's own. */
 	uint64_t last_send_us; /* send time of the last successful grant or keepalive */
 	int64_t seen_revision; /* the term last reported as FOLLOWER */
@@ -236,15 +238,17 @@ static void campaign(struct rl_ha *ha)
 		note_leader(ha, &kv);
 }
 
-/* may_campaign: 1 unless the sync key names a leader and a standby that are both others
- * (then only they hold every batch acknowledged; one of them must lead). A sync key that
- * cannot be read bars too: a campaign can wait for the next poll. */
+/* may_campaign: 1 if there is no sync key, or if it names this candidate (as the last leader
+ * or its standby) and this candidate's store holds the key's id or a later one: only such a
+ * store holds every batch acknowledged. A sync key that cannot be read bars too: a campaign
+ * can wait for the next poll. */
 static int may_campaign(struct rl_ha *ha)
 {
 	struct rl_etcd_kv kv;
 	cJSON *v;
-	const cJSON *l, *s;
-	int ok;
+	const cJSON *l, *s, *id;
+	uint64_t local;
+	int ok, named;
 
 	if (ha->sync_key == NULL)
 		return 1;
@@ -255,12 +259,20 @@ static int may_campaign(struct rl_ha *ha)
 	v = cJSON_ParseWithLength(kv.value, kv.value_len);
 	l = cJSON_GetObjectItemCaseSensitive(v, "leader");
 	s = cJSON_GetObjectItemCaseSensitive(v, "standby");
-	ok = (cJSON_IsString(l) && strcmp(l->valuestring, ha->name) == 0) ||
-	     (cJSON_IsString(s) && strcmp(s->valuestring, ha->name) == 0);
+	id = cJSON_GetObjectItemCaseSensitive(v, "id");
+	pthread_mutex_lock(&ha->mu);
+	local = ha->local_id;
+	pthread_mutex_unlock(&ha->mu);
+	named = (cJSON_IsString(l) && strcmp(l->valuestring, ha->name) == 0) ||
+	        (cJSON_IsString(s) && strcmp(s->valuestring, ha->name) == 0);
+	ok = named && cJSON_IsNumber(id) && (double)local >= id->valuedouble;
 	if (!ok && !ha->barred)
-		rl_log(RL_LOG_WARNING, "ha waits name=%s: the last leader %s acknowledged batches that only %s holds",
+		rl_log(RL_LOG_WARNING,
+		       "ha waits name=%s: the last leader %s acknowledged batches that only %s holds "
+		       "(sync id %.0f, this store's %llu)",
 		       ha->name, cJSON_IsString(l) ? l->valuestring : "?",
-		       cJSON_IsString(s) && s->valuestring[0] ? s->valuestring : "it");
+		       cJSON_IsString(s) && s->valuestring[0] ? s->valuestring : "it",
+		       cJSON_IsNumber(id) ? id->valuedouble : 0.0, (unsigned long long)local);
 	ha->barred = !ok;
 	cJSON_Delete(v);
 	return ok;
@@ -321,16 +333,20 @@ static void record_sync(struct rl_ha *ha, uint64_t until)
 {
 	char want[RL_HA_NAME_MAX + 1], *text;
 	cJSON *o;
+	uint64_t id;
 	int done = 0, budget = ms_until(until);
 
 	pthread_mutex_lock(&ha->mu);
 	memcpy(want, ha->sync_want, sizeof(want));
+	id = ha->want_id;
 	pthread_mutex_unlock(&ha->mu);
-	if (ha->sync_key == NULL || want[0] == 1 || strcmp(want, ha->sync_done) == 0 || budget <= 0)
+	if (ha->sync_key == NULL || want[0] == 1 || (strcmp(want, ha->sync_done) == 0 && id == ha->done_id) ||
+	    budget <= 0)
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "leader", ha->name);
 	cJSON_AddStringToObject(o, "standby", want);
+	cJSON_AddNumberToObject(o, "id", (double)id);
 	if (!(text = cJSON_PrintUnformatted(o)))
 		rl_oom_in("cJSON_PrintUnformatted");
 	cJSON_Delete(o);
@@ -339,8 +355,10 @@ static void record_sync(struct rl_ha *ha, uint64_t until)
 	    done) {
 		struct rl_ha_event ev = {.kind = RL_HA_SYNC, .at_us = rl_ha_clock_us(), .term = ha->term};
 		memcpy(ha->sync_done, want, sizeof(want));
+		ha->done_id = id;
 		snprintf(ev.leader, sizeof(ev.leader), "%s", want);
-		rl_log(RL_LOG_NOTICE, "ha sync standby=%s", want[0] ? want : "(none)");
+		ev.sync_id = id;
+		rl_log(RL_LOG_NOTICE, "ha sync standby=%s id=%llu", want[0] ? want : "(none)", (unsigned long long)id);
 		ha->cb(ha->arg, &ev);
 	}
 	cJSON_free(text);
@@ -486,10 +504,18 @@ void rl_ha_stop(struct rl_ha *ha)
 	ha_free(ha);
 }
 
-void rl_ha_set_sync(struct rl_ha *ha, const char *standby)
+void rl_ha_set_local(struct rl_ha *ha, uint64_t id)
+{
+	pthread_mutex_lock(&ha->mu);
+	ha->local_id = id;
+	pthread_mutex_unlock(&ha->mu);
+}
+
+void rl_ha_set_sync(struct rl_ha *ha, const char *standby, uint64_t id)
 {
 	pthread_mutex_lock(&ha->mu);
 	snprintf(ha->sync_want, sizeof(ha->sync_want), "%s", standby);
+	ha->want_id = id;
 	ha->sync_gen++;
 	pthread_cond_signal(&ha->cv); /* record it now, not at the next renewal */
 	pthread_mutex_unlock(&ha->mu);

@@ -64,6 +64,7 @@ struct rl_ha_event {
 	char leader[RL_HA_NAME_MAX];
 	char address[RL_HA_ADDR_MAX];
 	char repl[RL_HA_ADDR_MAX];
+	uint64_t sync_id; /* RL_HA_SYNC */
 };
 
 /* The callback runs on the candidate's thread and must not block; ev is valid during it. */
@@ -100,11 +101,20 @@ int rl_ha_may_serve(struct rl_ha *ha, struct rl_ha_term *term);
 
 /*
  * rl_ha_set_sync asks the leader's thread to record in the sync key that standby (a name;
- * "" for none) holds every batch this leader acknowledges, guarded by the term (written only
- * while the leader key is this term's). RL_HA_SYNC reports it written; until then the owner
- * must act as if the key said what it said before. Any thread; the last call wins.
+ * "" for none) holds every batch this leader acknowledges, and id, the number the leader
+ * wrote in its store (and the standby acknowledged) just before; guarded by the term (written
+ * only while the leader key is this term's). RL_HA_SYNC reports it written (ev.leader: the
+ * standby, ev.sync_id: id); until then the owner must act as if the key said what it said
+ * before. Any thread; the last call wins.
+ *
+ * While the sync key exists a candidate campaigns only if the key names it (as leader or
+ * standby) and its own store holds an id at least the key's (rl_ha_set_local): a hub whose
+ * store was lost or never caught up cannot take over with less than was acknowledged.
  */
-void rl_ha_set_sync(struct rl_ha *ha, const char *standby);
+void rl_ha_set_sync(struct rl_ha *ha, const char *standby, uint64_t id);
+
+/* rl_ha_set_local tells the candidate the sync id its store holds now (0: none). */
+void rl_ha_set_local(struct rl_ha *ha, uint64_t id);
 
 /* rl_ha_clock_us is the clock of the module's timestamps: CLOCK_BOOTTIME in microseconds,
  * monotonic and counting while the machine sleeps, one clock for every process of a host. */

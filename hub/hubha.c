@@ -11,6 +11,11 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "store.h"
+
+enum { HA_STEP_NONE, HA_STEP_WRITE, HA_STEP_WRITTEN, HA_STEP_SHIP, HA_STEP_ASKED };
+
+#define HA_SYNC_META "sync" /* the sync id, in the store's meta (standby.c reads it) */
 
 static const struct rl_cfg_opt ha_opts[] = {
     {"etcd", RL_CFG_STR, 1, 1000, NULL, offsetof(struct rl_hubha_settings, etcd), "etcd client URLs, comma-separated"},
@@ -94,7 +99,7 @@ int rl_hubha_load(struct rl_hubha *x, const config_t *cfg, const char *hub_id, c
 		snprintf(err, errlen, "ha: renew + 2 x request + margin must fit in ttl_s (docs/ha.md)");
 		return -1;
 	}
-	x->confirmed[0] = x->asked[0] = 1;
+	x->confirmed[0] = 1;
 	return 1;
 }
 
@@ -108,7 +113,8 @@ void rl_hubha_free(struct rl_hubha *x)
 void rl_hubha_leading(struct rl_hubha *x, const struct rl_ha_term *term)
 {
 	x->term = *term;
-	x->confirmed[0] = x->asked[0] = 1;
+	x->confirmed[0] = 1;
+	x->step = HA_STEP_NONE;
 	x->alone_logged = 0;
 }
 
@@ -116,21 +122,48 @@ int rl_hubha_event(struct rl_hubha *x, struct rl_ha_event *ev)
 {
 	int stop = ev->kind == RL_HA_LOST;
 
-	if (ev->kind == RL_HA_SYNC && ev->term.revision == x->term.revision)
+	if (ev->kind == RL_HA_SYNC && ev->term.revision == x->term.revision && ev->sync_id == x->sync_id &&
+	    x->step == HA_STEP_ASKED) {
 		snprintf(x->confirmed, sizeof(x->confirmed), "%s", ev->leader);
+		x->step = HA_STEP_NONE;
+	}
 	if (stop)
 		rl_log(RL_LOG_ERR, "hub stops leading reason=\"%s\": it starts again as a standby", ev->reason);
 	free(ev);
 	return stop;
 }
 
-/* ha_ask asks etcd's sync key to name standby, once per change. */
-static void ha_ask(struct rl_hubha *x, const char *standby)
+void rl_hubha_batch(struct rl_hubha *x, struct rl_store *s)
 {
-	if (strcmp(x->asked, standby) == 0)
+	if (x->step != HA_STEP_WRITE)
 		return;
-	snprintf(x->asked, sizeof(x->asked), "%s", standby);
-	rl_ha_set_sync(x->ha, standby);
+	rl_store_set_meta(s, HA_SYNC_META, x->sync_id);
+	x->step = HA_STEP_WRITTEN;
+}
+
+/* ha_follow moves the sync key towards want: a fresh id into the store, to the standby, to
+ * etcd - in that order, so that whoever the key names holds the id, and every batch up to it. */
+static void ha_follow(struct rl_hubha *x, const char *want)
+{
+	const char *linked = rl_repl_standby(x->repl);
+
+	if (want != NULL && x->step != HA_STEP_ASKED &&
+	    (x->step == HA_STEP_NONE ? x->confirmed[0] == 1 || strcmp(want, x->confirmed) != 0
+	                             : strcmp(want, x->target) != 0)) {
+		snprintf(x->target, sizeof(x->target), "%s", want);
+		x->sync_id = (uint64_t)x->term.revision * 1000000u + ++x->ids; /* grows across terms */
+		x->step = HA_STEP_WRITE;
+	}
+	if (x->step == HA_STEP_WRITTEN) { /* the batch that wrote it has just committed */
+		x->id_seq = rl_repl_last(x->repl);
+		rl_ha_set_local(x->ha, x->sync_id);
+		x->step = HA_STEP_SHIP;
+	}
+	if (x->step == HA_STEP_SHIP &&
+	    (!x->target[0] || (strcmp(linked, x->target) == 0 && rl_repl_acked(x->repl) >= x->id_seq))) {
+		rl_ha_set_sync(x->ha, x->target, x->sync_id);
+		x->step = HA_STEP_ASKED;
+	}
 }
 
 int64_t rl_hubha_release_upto(struct rl_hubha *x)
@@ -139,10 +172,9 @@ int64_t rl_hubha_release_upto(struct rl_hubha *x)
 
 	if (!rl_ha_may_serve(x->ha, NULL))
 		return -1;
-	if (synced[0])
-		ha_ask(x, synced); /* caught up: from now on it must hold what we acknowledge */
-	else if (!x->strict || x->confirmed[0] == 1)
-		ha_ask(x, ""); /* gone or catching up: it must not take over */
+	/* Caught up: from now on it must hold what we acknowledge. Gone or catching up: it
+	 * must not take over (strict: it stays named, and we wait for it). */
+	ha_follow(x, synced[0] ? synced : !x->strict || x->confirmed[0] == 1 ? "" : NULL);
 	if (x->confirmed[0] == 1)
 		return 0; /* nothing written in this term yet */
 	if (x->confirmed[0] == 0) {

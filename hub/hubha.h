@@ -49,11 +49,19 @@ struct rl_hubha {
 	struct rl_ha *ha;
 	struct rl_repl *repl;
 	struct rl_ha_term term;
-	/* The sync key as written in this term (first byte 1: not yet), and as last asked. */
-	char confirmed[RL_HA_NAME_MAX + 1], asked[RL_HA_NAME_MAX + 1];
+	/* The sync key as written in this term (first byte 1: not yet). */
+	char confirmed[RL_HA_NAME_MAX + 1];
+	/* Moving it to name target: a new sync id is written in the store (step WRITE, in the
+	 * next batch), reaches the target (SHIP: acked up to id_seq), then goes to etcd (ASKED). */
+	char target[RL_HA_NAME_MAX + 1];
+	int step;
+	uint64_t sync_id, id_seq, ids;
 	uint64_t released;
 	int alone_logged;
 };
+
+/* rl_hubha_batch writes, in the open batch, the sync id the leader is about to record. */
+void rl_hubha_batch(struct rl_hubha *x, struct rl_store *s);
 
 /*
  * rl_hubha_load reads the `ha` group of cfg into x (zeroed first). Returns 0 when there is
@@ -71,7 +79,8 @@ void rl_hubha_leading(struct rl_hubha *x, const struct rl_ha_term *term);
 int rl_hubha_event(struct rl_hubha *x, struct rl_ha_event *ev);
 
 /* rl_hubha_release_upto: the last batch whose replies may leave now (rule above); 0 for
- * none. Also asks for the sync key to follow the standby. Returns -1 when the lease may
+ * none. Also moves the sync key to follow the standby (after the batches of this loop turn
+ * have committed). Returns -1 when the lease may
  * have ended: the hub must stop without releasing anything more. */
 int64_t rl_hubha_release_upto(struct rl_hubha *x);
 

@@ -401,6 +401,8 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);
 			}
 		}
+		if (h->ha != NULL)
+			rl_hubha_batch(h->ha, rl_engine_store(h->engine));
 		if (rl_engine_commit(h->engine) != RL_OK) {
 			/* Memory is ahead of disk: stop; a restart recovers from the last commit. */
 			rl_log(RL_LOG_ERR, "commit failed: stopping (fail-stop, restart recovers)");
@@ -460,6 +462,7 @@ static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
 	                             .key = &x->key,
 	                             .tls = &h->tls,
 	                             .ctl = h->sock,
+	                             .ha = NULL,
 	                             .loop = h->loop,
 	                             .tag_ctl = TAG_SOCK,
 	                             .tag_ha = TAG_HA,
@@ -472,6 +475,7 @@ static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
 		fprintf(stderr, "relais-hub: ha: %s\n", rl_strerror(rv));
 		return RL_STANDBY_FAILED;
 	}
+	sc.ha = x->ha;
 	rl_log(RL_LOG_NOTICE, "hub runs for the leadership name=%s etcd=%s", x->s.name, x->s.etcd);
 	if ((rv = rl_standby_run(&sc, &won)) == RL_STANDBY_PROMOTED)
 		rl_hubha_leading(x, &won.term);

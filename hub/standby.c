@@ -21,6 +21,7 @@
 #define SB_MAX_PARTS  4096
 #define SB_HEARTBEAT  500 /* ms: the leader hears its standby at least this often */
 #define SB_COPY_SUFFX "/standby-copy.mdb"
+#define SB_SYNC_META  "sync" /* the leader's sync id (hubha.c) */
 
 struct sb {
 	const struct rl_standby_conf *c;
@@ -34,7 +35,8 @@ struct sb {
 	uint64_t applied; /* the last batch applied in the open transaction (0: none open) */
 	int copy_fd;      /* a store copy being received */
 	char copy_path[RL_HA_ADDR_MAX + 1100];
-	int want_sub; /* subscribe once the open transaction is committed */
+	int want_sub;     /* subscribe once the open transaction is committed */
+	uint64_t sync_id; /* the leader's sync id in our store, as told to the candidate */
 	uint64_t acked_sent_us;
 };
 
@@ -121,6 +123,17 @@ static void sb_connect(struct sb *s)
 	}
 }
 
+/* sb_local tells the candidate which sync id our store holds: what lets it campaign. */
+static void sb_local(struct sb *s)
+{
+	uint64_t id = rl_store_meta(s->store, SB_SYNC_META);
+
+	if (id != s->sync_id) {
+		s->sync_id = id;
+		rl_ha_set_local(s->c->ha, id);
+	}
+}
+
 /* sb_commit makes the batches applied so far durable and tells the leader. */
 static int sb_commit(struct sb *s)
 {
@@ -135,6 +148,7 @@ static int sb_commit(struct sb *s)
 			return rv;
 		}
 		s->applied = 0;
+		sb_local(s);
 	}
 	if (s->link == NULL)
 		return RL_OK;
@@ -239,6 +253,7 @@ static int sb_copy(struct sb *s, const Relais__ReplSnapshot *sn)
 	    (rv = rl_store_open(&s->store, s->c->data_dir, s->c->map_mb)) != RL_OK)
 		return rv;
 	rl_log(RL_LOG_NOTICE, "standby installed the leader's store copy bytes=%llu", (unsigned long long)sn->size);
+	sb_local(s);
 	sb_subscribe(s);
 	return RL_OK;
 }
@@ -320,6 +335,8 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 	snprintf(s.copy_path, sizeof(s.copy_path), "%s%s", c->data_dir, SB_COPY_SUFFX);
 	if ((rv = rl_store_open(&s.store, c->data_dir, c->map_mb)) != RL_OK)
 		return RL_STANDBY_FAILED;
+	s.sync_id = UINT64_MAX;
+	sb_local(&s);
 	rl_log(RL_LOG_NOTICE, "hub stands by name=%s", c->name);
 	while (!end) {
 		int n = rl_loop_wait(c->loop, 100, evs, SB_BATCH);

@@ -28,7 +28,8 @@ struct rl_standby_conf {
 	const char *name;         /* this hub, as the leader's ha.peers know it */
 	const struct rl_key *key; /* its key */
 	const struct rl_tls *tls;
-	nng_socket ctl; /* the hub's control socket, listening, in loop under tag_ctl */
+	nng_socket ctl;   /* the hub's control socket, listening, in loop under tag_ctl */
+	struct rl_ha *ha; /* told the sync id the store holds (rl_ha_set_local) */
 	struct rl_loop *loop;
 	int tag_ctl, tag_ha, tag_stop, tag_repl;
 };

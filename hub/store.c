@@ -599,6 +599,26 @@ uint64_t rl_store_next_id(struct rl_store *s, const char *name)
 	return cur;
 }
 
+uint64_t rl_store_meta(struct rl_store *s, const char *name)
+{
+	MDB_val v;
+	MDB_txn *rtxn;
+	uint64_t val = 0;
+
+	if (rl_store_get(s, s->dbi[RL_STORE_T_META], name, &v, &rtxn) == RL_OK && v.mv_size == 8)
+		val = rl_be64(v.mv_data);
+	rl_store_end(rtxn);
+	return val;
+}
+
+void rl_store_set_meta(struct rl_store *s, const char *name, uint64_t val)
+{
+	uint8_t buf[8];
+
+	rl_put_be64(buf, val);
+	rl_store_put_raw(s, RL_STORE_T_META, name, strlen(name), buf, 8, 0);
+}
+
 void rl_store_event(struct rl_store *s, const Relais__EventRecord *ev)
 {
 	uint8_t key[8];

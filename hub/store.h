@@ -72,6 +72,11 @@ int rl_store_each_mark_desc(struct rl_store *s, enum rl_store_mark m, const char
 /* rl_store_next_id returns and advances a durable counter (inside a batch). */
 uint64_t rl_store_next_id(struct rl_store *s, const char *name);
 
+/* rl_store_meta reads a number kept in meta (0 when absent); rl_store_set_meta writes one
+ * (inside a batch). */
+uint64_t rl_store_meta(struct rl_store *s, const char *name);
+void rl_store_set_meta(struct rl_store *s, const char *name, uint64_t val);
+
 /* rl_store_event appends an event (inside a batch). */
 void rl_store_event(struct rl_store *s, const Relais__EventRecord *ev);
 
