@@ -540,7 +540,7 @@ static void rl_client_not_leader(struct rl_client *c, uint64_t now, const char *
 		return; /* already on its way */
 	if (!c->not_leader_said) {
 		c->not_leader_said = 1;
-		rl_log(RL_LOG_WARNING, "hub is not the leader url=%s leader=\"%.*s\" to=%s", c->url, 200, leader,
+		rl_log(RL_LOG_NOTICE, "hub is not the leader url=%s leader=\"%.*s\" to=%s", c->url, 200, leader,
 		       rl_client_nth(c, to));
 	}
 	if (to == c->cur)
