@@ -26,6 +26,8 @@
 #include "rl_log.h"
 #include "rl_loop.h"
 
+/* How often a follower reads the leader key once its owner saw the leader go. */
+#define HA_EAGER_MS 50
 /* How soon a leader whose keepalive failed on every member tries again. */
 #define HA_RETRY_MS 50
 
@@ -49,6 +51,7 @@ struct rl_ha {
 	unsigned sync_gen;                  /* mu: rl_ha_set_sync calls, to cut a nap short */
 	uint64_t want_id, done_id;          /* the sync id with sync_want (mu) and sync_done */
 	uint64_t local_id;                  /* mu: the sync id this candidate's store holds */
+	uint64_t eager_until;               /* mu: poll fast until then (rl_ha_leader_gone) */
 	/* The thread's own. */
 	uint64_t last_send_us; /* send time of the last successful grant or keepalive */
 	int64_t seen_revision; /* the term last reported as FOLLOWER */
@@ -194,6 +197,9 @@ static void note_leader(struct rl_ha *ha, const struct rl_etcd_kv *kv)
 	if (!kv->present || kv->create_rev == ha->seen_revision || (ha->term.lease != 0 && kv->lease == ha->term.lease))
 		return;
 	ha->seen_revision = kv->create_rev;
+	pthread_mutex_lock(&ha->mu);
+	ha->eager_until = 0; /* a new leader is known: back to the normal pace */
+	pthread_mutex_unlock(&ha->mu);
 	ev.term.lease = kv->lease;
 	ev.term.revision = kv->create_rev;
 	v = cJSON_ParseWithLength(kv->value, kv->value_len);
@@ -295,8 +301,12 @@ static void follow(struct rl_ha *ha)
 		else if (may_campaign(ha))
 			campaign(ha);
 	}
-	if (!ha->leading)
-		nap(ha, ha->cfg.poll_ms);
+	if (!ha->leading) {
+		pthread_mutex_lock(&ha->mu);
+		int eager = rl_ha_clock_us() < ha->eager_until;
+		pthread_mutex_unlock(&ha->mu);
+		nap(ha, eager && ha->cfg.poll_ms > HA_EAGER_MS ? HA_EAGER_MS : ha->cfg.poll_ms);
+	}
 }
 
 /* confirm checks, after a renewal, that the leader key is still ours (an operator may have
@@ -502,6 +512,13 @@ void rl_ha_stop(struct rl_ha *ha)
 	pthread_mutex_unlock(&ha->mu);
 	pthread_join(ha->thread, NULL);
 	ha_free(ha);
+}
+
+void rl_ha_leader_gone(struct rl_ha *ha)
+{
+	pthread_mutex_lock(&ha->mu);
+	ha->eager_until = rl_ha_clock_us() + (uint64_t)ha->cfg.ttl_s * 1000000u + 1000000u;
+	pthread_mutex_unlock(&ha->mu);
 }
 
 void rl_ha_set_local(struct rl_ha *ha, uint64_t id)

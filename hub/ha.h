@@ -113,6 +113,11 @@ int rl_ha_may_serve(struct rl_ha *ha, struct rl_ha_term *term);
  */
 void rl_ha_set_sync(struct rl_ha *ha, const char *standby, uint64_t id);
 
+/* rl_ha_leader_gone: the owner saw the leader go (its link closed): until a leader is noted
+ * again, or the TTL and a second have passed, a follower reads the key every 50 ms instead of
+ * every poll_ms, to campaign as soon as etcd lets the lease go. Any thread. */
+void rl_ha_leader_gone(struct rl_ha *ha);
+
 /* rl_ha_set_local tells the candidate the sync id its store holds now (0: none). */
 void rl_ha_set_local(struct rl_ha *ha, uint64_t id);
 

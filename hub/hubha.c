@@ -11,6 +11,7 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_log.h"
+#include "rl_scrape.h"
 #include "store.h"
 
 enum { HA_STEP_NONE, HA_STEP_WRITE, HA_STEP_WRITTEN, HA_STEP_SHIP, HA_STEP_ASKED };
@@ -164,6 +165,21 @@ static void ha_follow(struct rl_hubha *x, const char *want)
 		rl_ha_set_sync(x->ha, x->target, x->sync_id);
 		x->step = HA_STEP_ASKED;
 	}
+}
+
+void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t)
+{
+	int named = x->confirmed[0] != 0 && x->confirmed[0] != 1;
+
+	rl_prom_gauge(t, "relais_hub_ha_term", "The leader's term (its etcd key's create revision).",
+	              (double)x->term.revision);
+	rl_prom_gauge(t, "relais_hub_ha_standby_synced",
+	              "1 while the sync key names a standby that holds every batch acknowledged.", named);
+	rl_prom_gauge(t, "relais_hub_ha_alone",
+	              "1 while the leader acknowledges without a standby (sync prefer): alarm on it.",
+	              x->confirmed[0] == 0 && !x->strict);
+	rl_prom_gauge(t, "relais_hub_ha_standby_lag_batches", "Committed batches the standby has not acknowledged.",
+	              (double)(rl_repl_last(x->repl) - rl_repl_acked(x->repl)));
 }
 
 int64_t rl_hubha_release_upto(struct rl_hubha *x)

@@ -60,6 +60,10 @@ struct rl_hubha {
 	int alone_logged;
 };
 
+/* rl_hubha_metrics appends the pair's gauges to a /metrics rendering (rl_scrape.h). */
+struct rl_text;
+void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t);
+
 /* rl_hubha_batch writes, in the open batch, the sync id the leader is about to record. */
 void rl_hubha_batch(struct rl_hubha *x, struct rl_store *s);
 

@@ -398,6 +398,8 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 				last_metrics = mono;
 				/* once a second: what the next scrapes get */
 				rl_engine_metrics(h->engine, &h->metrics);
+				if (h->ha != NULL)
+					rl_hubha_metrics(h->ha, &h->metrics);
 				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);
 			}
 		}

@@ -37,6 +37,7 @@ struct sb {
 	char copy_path[RL_HA_ADDR_MAX + 1100];
 	int want_sub;     /* subscribe once the open transaction is committed */
 	uint64_t sync_id; /* the leader's sync id in our store, as told to the candidate */
+	int link_up;      /* the link to the leader was up at the last tick */
 	uint64_t acked_sent_us;
 };
 
@@ -350,6 +351,9 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 		if (s.link != NULL && now - last_tick >= 100000u) {
 			last_tick = now;
 			rl_client_tick(s.link);
+			if (s.link_up && !rl_client_up(s.link))
+				rl_ha_leader_gone(c->ha); /* its link closed: it may be dead; watch etcd closely */
+			s.link_up = rl_client_up(s.link);
 		}
 	}
 	sb_drop_parts(&s);

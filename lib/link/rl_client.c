@@ -40,6 +40,10 @@ struct rl_client {
 	int move_why;        /* enum rl_client_move: a move decided, done once RL_CLIENT_MOVE_MS allow */
 	unsigned move_to;    /* the endpoint it goes to */
 	int not_leader_said; /* "not the leader" logged since the last move or HelloOk */
+	/* When each endpoint (the first RL_CLIENT_GONE_SLOTS) last closed on us or took no
+	 * connection: a standby that still names it as the leader is waited on, not left. */
+	uint64_t gone_us[RL_CLIENT_GONE_SLOTS];
+	int await_leader; /* staying on a standby until a leader is elected: Hello more often */
 	nng_dialer dialer;
 	int role;
 	char site_id[RL_WIRE_MAX_ID + 1];
@@ -519,6 +523,8 @@ static void rl_client_check_closed(struct rl_client *c, uint64_t now)
 
 	if (id <= 0 || id != nng_socket_id(c->sock) || c->nurls < 2 || c->move_why != RL_CLIENT_STAY)
 		return;
+	if (c->cur < RL_CLIENT_GONE_SLOTS)
+		c->gone_us[c->cur] = now;
 	rl_client_down(c, now);
 	c->move_why = RL_CLIENT_CLOSED;
 }
@@ -538,6 +544,12 @@ static void rl_client_not_leader(struct rl_client *c, uint64_t now, const char *
 			to = i;
 	if (c->move_why != RL_CLIENT_STAY)
 		return; /* already on its way */
+	/* The leader it names has just gone from under us (its process died, its host is down):
+	 * this hub is the likeliest next leader; say Hello again soon instead of going round. */
+	c->await_leader =
+	    to < RL_CLIENT_GONE_SLOTS && c->gone_us[to] != 0 && now - c->gone_us[to] < RL_LINK_DEAD_MS * 1000u;
+	if (c->await_leader)
+		to = c->cur;
 	if (!c->not_leader_said) {
 		c->not_leader_said = 1;
 		rl_log(RL_LOG_NOTICE, "hub is not the leader url=%s leader=\"%.*s\" to=%s", c->url, 200, leader,
@@ -575,10 +587,12 @@ void rl_client_tick(struct rl_client *c)
 			/* No HelloOk for that long, whatever the reason (server down, a connection
 			 * attempt that never completes, a dialer that stopped retrying after a
 			 * handshake cut short): start over with a fresh dialer. */
+			if (unreached && c->cur < RL_CLIENT_GONE_SLOTS)
+				c->gone_us[c->cur] = now;
 			rl_client_redial(c, now, unreached ? "unreached" : "not up", (now - since) / 1000u);
 			return;
 		}
-		if (now - c->hello_sent_us >= RL_CLIENT_RESEND_MS * 1000u)
+		if (now - c->hello_sent_us >= (c->await_leader ? RL_CLIENT_MOVE_MS : RL_CLIENT_RESEND_MS) * 1000u)
 			rl_client_send_hello(c, now, NULL);
 		return;
 	}
@@ -612,6 +626,9 @@ static void rl_client_hello_ok(struct rl_client *c, uint64_t now, const Relais__
 	c->proof_refusals = 0;
 	c->move_why = RL_CLIENT_STAY; /* this endpoint answered after all: stay */
 	c->not_leader_said = 0;
+	c->await_leader = 0;
+	if (c->cur < RL_CLIENT_GONE_SLOTS)
+		c->gone_us[c->cur] = 0;
 	if (c->generation > 0)
 		rl_log(RL_LOG_INFO, "link up again url=%s after_ms=%llu", c->url,
 		       (unsigned long long)((now - c->down_us) / 1000u));

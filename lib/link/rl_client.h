@@ -40,6 +40,8 @@
 /* With several endpoints: a dialer that has not connected (no pipe) within this is replaced by
  * one for the next endpoint (a hub that is down refuses, it never answers). */
 #define RL_CLIENT_CONNECT_MS 1000
+/* Endpoints whose loss is remembered (a standby naming a lost leader is waited on). */
+#define RL_CLIENT_GONE_SLOTS 8
 
 struct rl_client;
 

@@ -33,12 +33,15 @@
 #include "rlledger.h"
 #include "rltest.h"
 
-#define NCONTACTS   600
-#define HUB_DEPOSED 75
+#define NCONTACTS    600
+#define HUB_DEPOSED  75
+#define TOKEN        "relais-test-scrape-token"
+#define TOKEN_SHA256 "0a5b1abadc500fc6915c9308d01151d3dc77f28a2cc7af84cda4ba514e7b67d1"
 
 struct hub {
 	const char *name;
 	char url[64], repl[64], conf[32], log[32];
+	int metrics; /* its /metrics port */
 	pid_t pid;
 	int starts;
 };
@@ -64,8 +67,12 @@ static void hub_conf(struct hub *h, const struct hub *peer, const char *peer_pub
 	         "  peers = ( { name = \"%s\"; key = \"%s\"; } ); };\n",
 	         e3.endpoints, h->name, h->url, h->repl, c.dir, h->name, peer->name, peer_pub);
 	snprintf(h->conf, sizeof(h->conf), "%s.conf", h->name);
+	h->metrics = rltest_free_port();
+	snprintf(c.hub_extra, sizeof(c.hub_extra),
+	         "  metrics_listen = \"http://127.0.0.1:%d\";\n  metrics_token_sha256 = \"%s\";\n", h->metrics,
+	         TOKEN_SHA256);
 	rlc_write_hub_conf_as(&c, h->conf, h->name, h->name, h->url);
-	c.top_extra[0] = 0;
+	c.top_extra[0] = c.hub_extra[0] = 0;
 }
 
 static void hub_start(struct hub *h)
@@ -263,6 +270,9 @@ static void setup(void)
 	RL_WAIT_REQUIRE(20000, leads(&hubs[0]));
 	hub_start(&hubs[1]);
 	RL_WAIT_REQUIRE(20000, synced(&hubs[0], &hubs[1]));
+	/* The leader's /metrics say so (rendered once a second). */
+	RL_WAIT(5000, rlc_scrape(&c, hubs[0].metrics, TOKEN) && rlc_sample(&c, "relais_hub_ha_standby_synced{}") == 1 &&
+	                  rlc_sample(&c, "relais_hub_ha_alone{}") == 0);
 	rlc_start_agents(&c, c.hub_url, ids, "answer=0.05,talk=0.1,wrap=0.05", "agents.log");
 }
 

@@ -383,8 +383,42 @@ static void gone(unsigned n)
 	world_end(&w);
 }
 
+/* failover: the client is up on the leader (hub 0) when its socket closes; the standby (hub 1)
+ * still names it, as a standby does until the lease ends. The client must wait on the standby,
+ * saying Hello every RL_CLIENT_MOVE_MS, not go back to the dead address (a second lost each
+ * time): once the standby leads, the client is answered there within about that. */
+static void failover(void)
+{
+	struct world w;
+	char list[256];
+	unsigned ms, hellos;
+
+	world_begin(&w);
+	hub_open(&w, 0, NULL);
+	hub_open(&w, 1, NULL);
+	w.hubs[1].leader = w.hubs[0].url;
+	snprintf(list, sizeof(list), "%s,%s", w.hubs[0].url, w.hubs[1].url);
+	client_open(&w, list);
+	pump(&w, 1, 5000);
+	RL_REQUIRE(w.replies == 1 && settle(&w, 1000) && rl_client_endpoint(w.c) == 0);
+	hub_close(&w, 0);
+	pump(&w, 2, 1500); /* (nothing to answer) the lease has not ended yet */
+	hellos = w.hubs[1].hellos;
+	printf("failover: %u Hellos to the standby in 1.5 s, endpoint %u, redials %u\n", hellos,
+	       rl_client_endpoint(w.c), rl_client_redials(w.c));
+	RL_CHECK(rl_client_endpoint(w.c) == 1 && rl_client_redials(w.c) == 1); /* never back to the dead one */
+	RL_CHECK(hellos >= 3);
+	w.hubs[1].leader = NULL; /* elected */
+	request(&w, NULL);
+	ms = pump(&w, 2, 2000);
+	printf("failover: answered %u ms after the standby was elected\n", ms);
+	RL_CHECK(w.replies == 2 && ms <= 2 * RL_CLIENT_MOVE_MS + 100);
+	world_end(&w);
+}
+
 int main(void)
 {
+	failover();
 	follow(2);
 	follow(3);
 	unknown();
