@@ -403,6 +403,14 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 				rl_scrape_publish(h->scrape, h->metrics.p, h->metrics.len);
 			}
 		}
+		if (h->ha != NULL && !rl_ha_may_serve(h->ha->ha, NULL)) {
+			/* A leader whose lease may have ended (frozen past it, cut from etcd) writes
+			 * nothing more: the batch is dropped, and the process leaves. */
+			rl_log(RL_LOG_ERR, "hub stops leading: its lease may have ended (batch dropped)");
+			rl_engine_abort(h->engine);
+			code = HUB_EXIT_DEPOSED;
+			break;
+		}
 		if (h->ha != NULL)
 			rl_hubha_batch(h->ha, rl_engine_store(h->engine));
 		if (rl_engine_commit(h->engine) != RL_OK) {

@@ -133,6 +133,29 @@ static int exit_status(pid_t pid, int ms)
 	return -1;
 }
 
+/* store_seq: the last batch a hub's store holds (meta "repl", the big-endian seq first). */
+static uint64_t store_seq(const struct hub *h)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {4, "repl"}, v;
+	char dir[600];
+	uint64_t seq = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", c.dir, h->name);
+	RL_REQUIRE(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 32);
+	RL_REQUIRE(mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0);
+	RL_REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
+	if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size >= 8)
+		for (int i = 0; i < 8; i++)
+			seq = seq << 8 | ((const uint8_t *)v.mv_data)[i];
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return seq;
+}
+
 /* same_table: 1 when table of the two stores holds the same keys and values. */
 static int same_table(const char *a, const char *b, const char *table)
 {
@@ -302,10 +325,14 @@ int main(void)
 	/* 3. freeze the leader (b) past its lease; resumed, it must stop, having served nothing. */
 	t0 = rl_mono_us();
 	kill(b->pid, SIGSTOP);
+	uint64_t frozen_at = store_seq(b);
 	printf("SIGSTOP %s: routing resumed on %s after %.0f ms\n", b->name, a->name, resumed_ms(&l, t0));
 	RL_WAIT_REQUIRE(10000, leads(a));
 	kill(b->pid, SIGCONT);
 	RL_CHECK(exit_status(b->pid, 10000) == HUB_DEPOSED);
+	printf("%s frozen at batch %llu, exited at %llu\n", b->name, (unsigned long long)frozen_at,
+	       (unsigned long long)store_seq(b));
+	RL_CHECK(store_seq(b) == frozen_at); /* resumed past its lease, it wrote nothing */
 	b->pid = 0;
 	hub_start(b);
 	RL_WAIT_REQUIRE(30000, synced(a, b));
