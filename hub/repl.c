@@ -35,7 +35,12 @@ struct repl_batch {
 };
 
 /* What the helper threads and nng's pipe callback post to the loop. */
-enum { REPL_EV_SNAP = 1, REPL_EV_PIPE_GONE };
+enum { REPL_EV_SNAP = 1, REPL_EV_PIPE_GONE, REPL_EV_PIPE_ADD };
+
+/* A link must prove itself a standby this soon: the socket takes one peer at a time, and one
+ * that holds it without proving (a stray client with a cluster certificate) keeps the
+ * standby out. */
+#define REPL_PROVE_MS 2000
 struct repl_event {
 	int kind;
 	struct rl_repl *r;
@@ -61,7 +66,8 @@ struct rl_repl {
 	int64_t base_term, last_term;
 	/* The standby: one link at a time (pair1 without polyamory). */
 	uint32_t pipe;
-	int peer; /* index in peers once proven, -1 before */
+	uint64_t pipe_us; /* when it came (monotonic) */
+	int peer;         /* index in peers once proven, -1 before */
 	uint8_t challenge[RL_KEY_CHALLENGE];
 	int challenged, subscribed;
 	uint64_t next_seq; /* the next batch to send it, and the part */
@@ -343,6 +349,7 @@ void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us)
 	}
 	if (pipe != r->pipe) { /* a new link: whatever the last one was doing is over */
 		r->pipe = pipe;
+		r->pipe_us = rl_mono_us();
 		repl_forget_standby(r);
 	}
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
@@ -438,6 +445,10 @@ void rl_repl_pump(struct rl_repl *r, uint64_t now_us)
 {
 	struct repl_batch *b;
 
+	if (r->pipe != 0 && r->peer < 0 && now_us > r->pipe_us && now_us - r->pipe_us > REPL_PROVE_MS * 1000u) {
+		repl_drop(r, "not proven in time");
+		return;
+	}
 	if (r->peer < 0 || repl_pump_copy(r) || !r->subscribed)
 		return;
 	while ((b = repl_find(r, r->next_seq)) != NULL) {
@@ -498,6 +509,15 @@ void rl_repl_snap_done(struct rl_repl *r, void *job)
 	struct repl_event *ev = job;
 	struct stat st;
 
+	if (ev->kind == REPL_EV_PIPE_ADD) {
+		if (ev->pipe != r->pipe) {
+			r->pipe = ev->pipe;
+			repl_forget_standby(r);
+		}
+		r->pipe_us = rl_mono_us();
+		free(ev);
+		return;
+	}
 	if (ev->kind == REPL_EV_PIPE_GONE) {
 		if (ev->pipe == r->pipe) {
 			rl_log(RL_LOG_NOTICE, "standby link closed name=%s",
@@ -529,10 +549,8 @@ static void repl_pipe_cb(nng_pipe p, nng_pipe_ev what, void *arg)
 	struct rl_repl *r = arg;
 	struct repl_event *ev;
 
-	if (what != NNG_PIPE_EV_REM_POST)
-		return;
 	ev = rl_calloc(1, sizeof(*ev));
-	ev->kind = REPL_EV_PIPE_GONE;
+	ev->kind = what == NNG_PIPE_EV_REM_POST ? REPL_EV_PIPE_GONE : REPL_EV_PIPE_ADD;
 	ev->r = r;
 	ev->pipe = nng_pipe_id(p);
 	if (rl_loop_post(r->loop, r->tag_ev, ev) != RL_OK)
@@ -569,6 +587,7 @@ int rl_repl_open(struct rl_repl **out, const struct rl_repl_conf *c, struct rl_l
 	}
 	nng_socket_set_int(r->sock, NNG_OPT_SENDBUF, REPL_SENDBUF);
 	nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, repl_pipe_cb, r);
+	nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, repl_pipe_cb, r);
 	if ((rv = rl_loop_add_socket(loop, r->sock, tag_sock)) != RL_OK ||
 	    (rv = rl_link_listen(r->sock, c->listen, c->tls)) != RL_OK) {
 		rl_repl_close(r);

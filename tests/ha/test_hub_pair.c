@@ -28,6 +28,7 @@
 #include "etcd3.h"
 #include "rl_config.h"
 #include "rl_err.h"
+#include "rl_link.h"
 #include "rl_time.h"
 #include "rlcluster.h"
 #include "rlledger.h"
@@ -291,8 +292,20 @@ static void setup(void)
 	snprintf(c.hub_url, sizeof(c.hub_url), "%s,%s", hubs[0].url, hubs[1].url);
 	hub_start(&hubs[0]);
 	RL_WAIT_REQUIRE(20000, leads(&hubs[0]));
+	/* A stray client with a cluster certificate (an agent's) takes the leader's replication
+	 * link first and says nothing: it is dropped, and the standby gets in. */
+	char ca[700], cert[700], key[700];
+	nng_socket intruder;
+	snprintf(ca, sizeof(ca), "%s/ca.pem", c.certs);
+	snprintf(cert, sizeof(cert), "%s/agent.pem", c.certs);
+	snprintf(key, sizeof(key), "%s/agent.key", c.certs);
+	struct rl_tls tls = {ca, cert, key, NULL};
+	RL_REQUIRE(rl_link_client_open(&intruder) == RL_OK);
+	RL_REQUIRE(rl_link_dial(intruder, hubs[0].repl, &tls, NULL) == RL_OK);
+	RL_WAIT(5000, rlc_count_in_file(rlc_path(&c, hubs[0].log), "not proven in time") > 0);
 	hub_start(&hubs[1]);
 	RL_WAIT_REQUIRE(20000, synced(&hubs[0], &hubs[1]));
+	nng_close(intruder);
 	/* The leader's /metrics say so (rendered once a second). */
 	RL_WAIT(5000, rlc_scrape(&c, hubs[0].metrics, TOKEN) && rlc_sample(&c, "relais_hub_ha_standby_synced{}") == 1 &&
 	                  rlc_sample(&c, "relais_hub_ha_alone{}") == 0);
