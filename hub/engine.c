@@ -137,6 +137,10 @@ static int rl_gate(struct rl_engine *e, const struct rl_handler *h, struct rl_re
 		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_FORBIDDEN, msg, 0);
 		return -1;
 	}
+	if ((h->flags & RL_REQ_WRITE) && e->unwritable != NULL) {
+		rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_UNAVAILABLE, e->unwritable, 1000);
+		return -1;
+	}
 	if (h->flags & RL_REQ_SESSION) {
 		if ((r->agent = rl_session_agent(e, r)) == NULL) {
 			rl_reply_error(e, r, RELAIS__ERROR_CODE__ERR_NOT_LOGGED_IN,
@@ -310,6 +314,15 @@ void rl_engine_release(struct rl_engine *e, uint64_t seq)
 		rl_out_send(e, &e->held[e->held_off++]);
 	if (e->held_off == e->nheld)
 		e->held_off = e->nheld = 0;
+}
+
+void rl_engine_refuse_writes(struct rl_engine *e, const char *why)
+{
+	if (why != NULL && e->unwritable == NULL)
+		rl_log(RL_LOG_WARNING, "requests that write are refused reason=\"%s\"", why);
+	else if (why == NULL && e->unwritable != NULL)
+		rl_log(RL_LOG_NOTICE, "requests that write are taken again");
+	e->unwritable = why;
 }
 
 size_t rl_engine_held(const struct rl_engine *e)

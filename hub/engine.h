@@ -118,6 +118,10 @@ struct rl_store;
 typedef void (*rl_engine_commit_fn)(void *arg, struct rl_store *s);
 void rl_engine_set_hold(struct rl_engine *e, rl_engine_commit_fn fn, void *arg);
 void rl_engine_release(struct rl_engine *e, uint64_t seq);
+/* rl_engine_refuse_writes: while why is not NULL, every request the table marks as writing
+ * is refused (ERR_UNAVAILABLE, retry in a second) with why: a leader under ha.sync = strict
+ * without a standby. why is not copied. */
+void rl_engine_refuse_writes(struct rl_engine *e, const char *why);
 size_t rl_engine_held(const struct rl_engine *e);
 struct rl_store *rl_engine_store(struct rl_engine *e);
 

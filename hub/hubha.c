@@ -31,7 +31,7 @@ static const struct rl_cfg_opt ha_opts[] = {
     {"key_file", RL_CFG_STR, 1, 1000, NULL, offsetof(struct rl_hubha_settings, key_file),
      "this hub's Ed25519 key (relaisctl keygen)"},
     {"sync", RL_CFG_STR, 1, 16, "prefer", offsetof(struct rl_hubha_settings, sync),
-     "prefer: a leader without a standby goes on, alarmed; strict: it holds every reply"},
+     "prefer: a leader without a standby goes on, alarmed; strict: it refuses writes"},
     {"ttl_s", RL_CFG_INT, 1, 60, "3", offsetof(struct rl_hubha_settings, ttl_s), "the leader lease's TTL"},
     {"standby_timeout_ms", RL_CFG_INT, 100, 60000, "2000", offsetof(struct rl_hubha_settings, standby_timeout_ms),
      "a batch the standby leaves unacknowledged this long: it is dropped"},
@@ -176,8 +176,9 @@ void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t)
 	rl_prom_gauge(t, "relais_hub_ha_standby_synced",
 	              "1 while the sync key names a standby that holds every batch acknowledged.", named);
 	rl_prom_gauge(t, "relais_hub_ha_alone",
-	              "1 while the leader acknowledges without a standby (sync prefer): alarm on it.",
-	              x->confirmed[0] == 0 && !x->strict);
+	              "1 while the leader has no standby (prefer: it acknowledges alone; strict: it refuses "
+	              "writes): alarm on it.",
+	              x->confirmed[0] == 0);
 	rl_prom_gauge(t, "relais_hub_ha_standby_lag_batches", "Committed batches the standby has not acknowledged.",
 	              (double)(rl_repl_last(x->repl) - rl_repl_acked(x->repl)));
 }
@@ -189,15 +190,17 @@ int64_t rl_hubha_release_upto(struct rl_hubha *x)
 	if (!rl_ha_may_serve(x->ha, NULL))
 		return -1;
 	/* Caught up: from now on it must hold what we acknowledge. Gone or catching up: it
-	 * must not take over (strict: it stays named, and we wait for it). */
-	ha_follow(x, synced[0] ? synced : !x->strict || x->confirmed[0] == 1 ? "" : NULL);
+	 * must not take over. */
+	ha_follow(x, synced[0] ? synced : "");
 	if (x->confirmed[0] == 1)
 		return 0; /* nothing written in this term yet */
 	if (x->confirmed[0] == 0) {
-		if (x->strict)
-			return 0;
+		/* Alone: only this hub may lead again, so what it commits is as safe as its disk.
+		 * prefer takes clients' writes so; strict refuses them (main.c) and lets the rest
+		 * (timers, reads, the refusals themselves) through. */
 		if (!x->alone_logged && rl_repl_last(x->repl) > x->released)
-			rl_log(RL_LOG_WARNING, "ha alone: acknowledging without a standby (sync prefer)");
+			rl_log(RL_LOG_WARNING, "ha alone: %s without a standby",
+			       x->strict ? "refusing writes (sync strict)" : "acknowledging (sync prefer)");
 		x->alone_logged = 1;
 		return (int64_t)rl_repl_last(x->repl);
 	}

@@ -7,10 +7,10 @@
  * replies leave when:
  *   - the key (as last written in this term) names a standby, and that standby has acked the
  *     batch durable; or
- *   - the key names none, and sync = "prefer" (a lone leader goes on, alarmed).
- * With sync = "strict" a leader without a standby holds every reply until one has caught up.
+ *   - the key names none: then only this hub may lead again. sync = "prefer" goes on alone,
+ *     alarmed; sync = "strict" refuses clients' writes meanwhile (ERR_UNAVAILABLE).
  * The leader asks for the key to name its standby once the standby has caught up, and for
- * "" once it is gone (prefer); until etcd has it, it acts on what the key said before.
+ * "" once it is gone; until etcd has it, it acts on what the key said before.
  * Every release first checks that the lease still holds (rl_ha_may_serve).
  */
 #ifndef RL_HUBHA_H

@@ -360,6 +360,10 @@ static int hub_release(struct hub *h, uint64_t mono)
 		rl_log(RL_LOG_ERR, "hub stops leading: its lease may have ended (held replies dropped)");
 		return 1;
 	}
+	/* sync = strict without a standby: say so to those who would write, rather than hold them */
+	rl_engine_refuse_writes(h->engine, h->ha->strict && h->ha->confirmed[0] == 0
+	                                       ? "no standby holds what this hub would acknowledge (ha.sync strict)"
+	                                       : NULL);
 	h->ha->released = (uint64_t)upto;
 	rl_engine_release(h->engine, (uint64_t)upto); /* what followed the batch waits no more */
 	return 0;

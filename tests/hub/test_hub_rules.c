@@ -528,6 +528,22 @@ static void test_tenants(void)
 	stop();
 }
 
+/* A leader of a hub pair under ha.sync = strict without a standby refuses what would write,
+ * with a reason and a retry time, and answers what only reads. */
+static void test_refused_writes(void)
+{
+	char c[32];
+
+	start();
+	rl_engine_refuse_writes(h.e, "no standby");
+	RL_CHECK(ht_error(ht_submit(&h, NODE, "w1", "telco", "telco.billing", NULL)) == ERR(UNAVAILABLE));
+	RL_CHECK(ht_error(ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL)) == ERR(UNAVAILABLE));
+	RL_CHECK(ht_error(ht_status(&h, CTL, NULL)) == 0);
+	rl_engine_refuse_writes(h.e, NULL);
+	submit("w2", "telco.billing", c);
+	stop();
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static void test_transfer_refusals(void)
@@ -905,6 +921,7 @@ int main(void)
 	test_scopes();
 	test_lockouts();
 	test_tenants();
+	test_refused_writes();
 	test_transfer_refusals();
 	test_rona();
 	test_wrapup();
