@@ -47,6 +47,7 @@ struct repl_event {
 	unsigned gen; /* SNAP: the standby it was made for */
 	int fd, rv;   /* SNAP: the copy, and how its making went */
 	uint32_t pipe;
+	struct rl_store_pos pos; /* SNAP: the copy's last batch */
 };
 
 struct rl_repl {
@@ -78,6 +79,7 @@ struct rl_repl {
 	pthread_t snap_thread;
 	int snap_running, snap_fd;
 	uint64_t snap_off, snap_size;
+	struct rl_store_pos snap_pos;
 	uint64_t pin_seq; /* while a copy is made or sent: batches after this stay in the log */
 	int pinned;
 };
@@ -278,6 +280,8 @@ static void *repl_copy_main(void *arg)
 	struct repl_event *ev = arg;
 
 	ev->rv = rl_store_copy_fd(ev->r->store, ev->fd);
+	if (ev->rv == RL_OK)
+		ev->rv = rl_store_copy_pos(ev->r->snap_path, &ev->pos);
 	if (rl_loop_post(ev->r->loop, ev->r->tag_ev, ev) != RL_OK) {
 		/* The loop is closing (it takes no more): the copy is of no use. */
 		close(ev->fd);
@@ -299,7 +303,7 @@ static void repl_copy(struct rl_repl *r)
 		return;
 	}
 	ev = rl_calloc(1, sizeof(*ev));
-	*ev = (struct repl_event){REPL_EV_SNAP, r, r->gen, fd, RL_OK, 0};
+	*ev = (struct repl_event){.kind = REPL_EV_SNAP, .r = r, .gen = r->gen, .fd = fd, .rv = RL_OK};
 	r->pinned = 1;
 	r->pin_seq = r->last_seq;
 	if (pthread_create(&r->snap_thread, NULL, repl_copy_main, ev) != 0) {
@@ -419,6 +423,8 @@ static int repl_pump_copy(struct rl_repl *r)
 		s.offset = r->snap_off;
 		s.data = (ProtobufCBinaryData){(size_t)n, chunk};
 		s.size = r->snap_size;
+		s.seq = r->snap_pos.seq;
+		s.term = r->snap_pos.term;
 		s.last = r->snap_off + (uint64_t)n >= r->snap_size;
 		rl_env_init(&env);
 		env.body_case = RELAIS__ENVELOPE__BODY_REPL_SNAPSHOT;
@@ -434,8 +440,8 @@ static int repl_pump_copy(struct rl_repl *r)
 			close(r->snap_fd);
 			unlink(r->snap_path);
 			r->snap_fd = -1;
-			rl_log(RL_LOG_NOTICE, "store copy sent to the standby bytes=%llu",
-			       (unsigned long long)r->snap_size);
+			rl_log(RL_LOG_NOTICE, "store copy sent to the standby bytes=%llu seq=%llu",
+			       (unsigned long long)r->snap_size, (unsigned long long)r->snap_pos.seq);
 		}
 	}
 	return r->snap_running;
@@ -540,6 +546,7 @@ void rl_repl_snap_done(struct rl_repl *r, void *job)
 		r->snap_fd = ev->fd;
 		r->snap_off = 0;
 		r->snap_size = (uint64_t)st.st_size;
+		r->snap_pos = ev->pos;
 	}
 	free(ev);
 }
