@@ -66,6 +66,7 @@ static const char *const rl_j_call[] = {"contact_id",  "agent_id", "site_id", "r
 static const char *const rl_j_quality[] = {"rx_packets", "lost",      "loss_pct", "jitter_ms", "rtt_ms", "playout_ms",
                                            "fec",        "concealed", "dropped",  "mos",       "final",  NULL};
 static const char *const rl_j_relay[] = {"addr", "rx", "fwd", "dropped", "calls", NULL};
+static const char *const rl_j_ha[] = {"leader", "term", "standby", "synced", "alone", "strict", "lag_batches", NULL};
 static const char *const rl_j_counters[] = {"frames",     "malformed",     "oversized",    "bad_version", "bad_field",
                                             "send_drops", "auth_failures", "commits",      "requests",    "peer_resets",
                                             "forbidden",  "link_drops",    "silent_links", NULL};
@@ -78,7 +79,7 @@ static const struct {
     {&relais__site_stat__descriptor, rl_j_site},        {&relais__call_stat__descriptor, rl_j_call},
     {&relais__call_quality__descriptor, rl_j_quality},  {&relais__relay_stat__descriptor, rl_j_relay},
     {&relais__hub_counters__descriptor, rl_j_counters}, {&relais__site_state__descriptor, rl_j_site_state},
-    {&relais__audit_entry__descriptor, rl_j_audit}};
+    {&relais__audit_entry__descriptor, rl_j_audit},     {&relais__ha_stat__descriptor, rl_j_ha}};
 
 static cJSON *rl_json_object(const ProtobufCMessage *m);
 
@@ -173,6 +174,8 @@ char *rl_render_json(const Relais__StatusReply *r)
 	}
 	if (r->counters != NULL)
 		cJSON_AddItemToObject(root, "counters", rl_json_object(&r->counters->base));
+	if (r->ha != NULL)
+		cJSON_AddItemToObject(root, "ha", rl_json_object(&r->ha->base));
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;
@@ -322,6 +325,13 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name,
 			        s->connected ? "up" : "down", s->health, s->capacity, s->agents, s->contacts);
 		}
+		if (r->ha != NULL)
+			fprintf(f, "hub pair: %s leads (term %lld); standby %s%s\n", r->ha->leader,
+			        (long long)r->ha->term, r->ha->standby[0] ? r->ha->standby : "none",
+			        r->ha->synced ? " in sync"
+			        : r->ha->alone
+			            ? (r->ha->strict ? " - ALONE: writes refused" : " - ALONE: acknowledging alone")
+			            : " catching up");
 	}
 	if (calls) {
 		char qa[64], qs[64];

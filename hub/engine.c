@@ -336,6 +336,12 @@ void rl_engine_set_hold(struct rl_engine *e, rl_engine_commit_fn fn, void *arg)
 	e->hold_arg = arg;
 }
 
+void rl_engine_set_ha_stat(struct rl_engine *e, rl_engine_ha_fn fn, void *arg)
+{
+	e->ha_stat = fn;
+	e->ha_arg = arg;
+}
+
 struct rl_store *rl_engine_store(struct rl_engine *e)
 {
 	return e->store;

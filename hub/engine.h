@@ -125,6 +125,11 @@ void rl_engine_refuse_writes(struct rl_engine *e, const char *why);
 size_t rl_engine_held(const struct rl_engine *e);
 struct rl_store *rl_engine_store(struct rl_engine *e);
 
+/* rl_engine_set_ha_stat: fn fills a status reply's hub pair row (StatusReply.ha) for those
+ * who see everything; NULL (a single hub): none. */
+typedef void (*rl_engine_ha_fn)(void *arg, Relais__HaStat *out);
+void rl_engine_set_ha_stat(struct rl_engine *e, rl_engine_ha_fn fn, void *arg);
+
 /* Where a link comes from: fn writes the remote IP of pipe as text into ip (cap bytes) and
  * returns 0, or -1 if unknown. Login lockouts count failures per source address. */
 typedef int (*rl_engine_addr_fn)(void *arg, uint32_t pipe, char *ip, size_t cap);

@@ -167,6 +167,19 @@ static void ha_follow(struct rl_hubha *x, const char *want)
 	}
 }
 
+void rl_hubha_stat(void *arg, Relais__HaStat *out)
+{
+	struct rl_hubha *x = arg;
+
+	out->leader = x->s.name;
+	out->term = x->term.revision;
+	out->standby = (char *)rl_repl_standby(x->repl);
+	out->synced = x->confirmed[0] != 0 && x->confirmed[0] != 1;
+	out->alone = x->confirmed[0] == 0;
+	out->strict = x->strict;
+	out->lag_batches = rl_repl_last(x->repl) - rl_repl_acked(x->repl);
+}
+
 void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t)
 {
 	int named = x->confirmed[0] != 0 && x->confirmed[0] != 1;

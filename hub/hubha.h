@@ -60,6 +60,9 @@ struct rl_hubha {
 	int alone_logged;
 };
 
+/* rl_hubha_stat fills a status reply's hub pair row (an rl_engine_ha_fn, arg the hubha). */
+void rl_hubha_stat(void *arg, Relais__HaStat *out);
+
 /* rl_hubha_metrics appends the pair's gauges to a /metrics rendering (rl_scrape.h). */
 struct rl_text;
 void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t);

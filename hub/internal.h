@@ -145,7 +145,9 @@ struct rl_engine {
 	struct rl_agent *wheel[RL_WHEEL_SLOTS]; /* the agents' timers (wheel.c) */
 	uint64_t wheel_us;                      /* the time the wheel has been turned to */
 	int in_batch;
-	const char *unwritable; /* set: requests that write are refused with this (docs/ha.md) */
+	const char *unwritable;  /* set: requests that write are refused with this (docs/ha.md) */
+	rl_engine_ha_fn ha_stat; /* the hub pair's row in status replies; NULL: a single hub */
+	void *ha_arg;
 	struct rl_out *out;
 	size_t nout, capout;
 	/* Replication (rl_engine_set_hold): committed batches' messages waiting for their batch

@@ -518,6 +518,7 @@ static int hub_lead(struct hub *h, const struct rl_hub_conf *hc)
 		return rv;
 	}
 	rl_engine_set_hold(h->engine, rl_repl_batch, x->repl);
+	rl_engine_set_ha_stat(h->engine, rl_hubha_stat, x);
 	rl_log(RL_LOG_NOTICE, "hub leads name=%s revision=%lld", x->s.name, (long long)x->term.revision);
 	return RL_OK;
 }

@@ -25,6 +25,7 @@ struct rl_status {
 	Relais__AgentStat *as, **ap;
 	Relais__CallStat *cs, **cp;
 	Relais__RelayStat rs;
+	Relais__HaStat hs;
 	Relais__SiteState site_states[RL_MAX_SITES];
 	char **tenant_names; /* scoped replies: each agent row's tenants in scope */
 	uint64_t mask;       /* the tenants shown (bit per tenant index) */
@@ -216,6 +217,16 @@ static void rl_status_calls(struct rl_engine *e, struct rl_status *s)
 		rl_status_relay(e, s);
 }
 
+/* rl_status_ha: the hub pair's row, for those who see everything. */
+static void rl_status_ha(struct rl_engine *e, struct rl_status *s)
+{
+	if (e->ha_stat == NULL || !s->all)
+		return;
+	relais__ha_stat__init(&s->hs);
+	e->ha_stat(e->ha_arg, &s->hs);
+	s->rep.ha = &s->hs;
+}
+
 void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 {
 	const Relais__StatusRequest *sr = env->status_request;
@@ -242,8 +253,10 @@ void rl_h_status(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	}
 	if (sr->queues || !sections)
 		rl_status_queues(e, &s);
-	if (sr->sites || !sections)
+	if (sr->sites || !sections) {
 		rl_status_sites(e, &s);
+		rl_status_ha(e, &s);
+	}
 	if (sr->agents)
 		rl_status_agents(e, &s, sr->agent_limit);
 	if (sr->calls)

@@ -309,6 +309,12 @@ static void setup(void)
 	/* The leader's /metrics say so (rendered once a second). */
 	RL_WAIT(5000, rlc_scrape(&c, hubs[0].metrics, TOKEN) && rlc_sample(&c, "relais_hub_ha_standby_synced{}") == 1 &&
 	                  rlc_sample(&c, "relais_hub_ha_alone{}") == 0);
+	/* ... and so does relaisctl status, given both hubs. */
+	cJSON *st = rlc_status(&c), *ha = cJSON_GetObjectItemCaseSensitive(st, "ha");
+	const cJSON *leader = cJSON_GetObjectItemCaseSensitive(ha, "leader");
+	RL_CHECK(cJSON_IsString(leader) && strcmp(leader->valuestring, hubs[0].name) == 0);
+	RL_CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ha, "synced")));
+	cJSON_Delete(st);
 	rlc_start_agents(&c, c.hub_url, ids, "answer=0.05,talk=0.1,wrap=0.05", "agents.log");
 }
 
