@@ -40,7 +40,7 @@ enum { REPL_EV_SNAP = 1, REPL_EV_PIPE_GONE, REPL_EV_PIPE_ADD };
 /* A link must prove itself a standby this soon: the socket takes one peer at a time, and one
  * that holds it without proving (a stray client with a cluster certificate) keeps the
  * standby out. */
-#define REPL_PROVE_MS 2000
+#define REPL_PROVE_MS 1000
 struct repl_event {
 	int kind;
 	struct rl_repl *r;

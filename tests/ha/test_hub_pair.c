@@ -293,7 +293,7 @@ static void setup(void)
 	hub_start(&hubs[0]);
 	RL_WAIT_REQUIRE(20000, leads(&hubs[0]));
 	/* A stray client with a cluster certificate (an agent's) takes the leader's replication
-	 * link first and says nothing: it is dropped within 2 s. (One that dials again and again
+	 * link first and says nothing: it is dropped within 1 s. (One that dials again and again
 	 * can keep taking the place: docs/security.md.) */
 	char ca[700], cert[700], key[700];
 	nng_socket intruder;
