@@ -480,6 +480,16 @@ void rl_engine_tick(struct rl_engine *e)
 /* ---------------------------------------------------------------------------------------- */
 /* the engine's life */
 
+/* rl_engine_capture: a pair's leader captures its batches from the restore on, in its term. */
+static int rl_engine_capture(struct rl_engine *e, const struct rl_hub_conf *conf)
+{
+	if (conf->capture) {
+		rl_store_set_term(e->store, conf->term);
+		rl_store_capture(e->store, 1);
+	}
+	return RL_OK;
+}
+
 int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const config_t *cfg, rl_engine_send_fn send,
                    void *send_arg, rl_engine_auth_fn auth, void *auth_arg, uint64_t now_us)
 {
@@ -495,7 +505,8 @@ int rl_engine_open(struct rl_engine **out, const struct rl_hub_conf *conf, const
 	relais__hub_counters__init(&e->wire);
 	if ((rv = rl_provision(e, cfg)) != RL_OK || (rv = rl_survive_provision(e, cfg)) != RL_OK ||
 	    (rv = rl_store_open(&e->store, conf->data_dir, (size_t)conf->map_size_mb)) != RL_OK ||
-	    (rv = rl_provision_agents(e, cfg)) != RL_OK || (rv = rl_restore(e)) != RL_OK) {
+	    (rv = rl_engine_capture(e, conf)) != RL_OK || (rv = rl_provision_agents(e, cfg)) != RL_OK ||
+	    (rv = rl_restore(e)) != RL_OK) {
 		rl_engine_close(e);
 		return rv;
 	}

@@ -31,6 +31,10 @@ struct rl_hub_conf {
 	char contact_prefix[24]; /* contact ids are this and a number ("" = "c"); a survivable
 	                          * node's own engine numbers its contacts apart from the hub's */
 	int no_logins;           /* agents without secrets: sessions carried on, no login (the same) */
+	/* A hub pair's leader (docs/ha.md): its batches carry term from the first, the one
+	 * that restores the model included, and are captured for its standby. */
+	int64_t term;
+	int capture;
 };
 
 /* Where a message goes: a pipe and, on a node link, the agent's chan. buf is borrowed. */

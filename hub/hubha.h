@@ -22,6 +22,7 @@
 
 #include "ha.h"
 #include "repl.h"
+#include "store.h"
 #include "rl_config.h"
 #include "rl_key.h"
 
@@ -49,6 +50,7 @@ struct rl_hubha {
 	struct rl_ha *ha;
 	struct rl_repl *repl;
 	struct rl_ha_term term;
+	struct rl_store_pos before; /* the store's position before the engine opened it */
 	/* The sync key as written in this term (first byte 1: not yet). */
 	char confirmed[RL_HA_NAME_MAX + 1];
 	/* Moving it to name target: a new sync id is written in the store (step WRITE, in the

@@ -496,6 +496,19 @@ static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
 	return rv;
 }
 
+/* hub_before_lead: the store's position before the engine opens it (rl_repl_conf.before),
+ * and the term and capture of every batch the engine commits from its first. */
+static void hub_before_lead(struct hub *h, struct rl_hub_conf *hc)
+{
+	char path[sizeof(hc->data_dir) + 16];
+
+	snprintf(path, sizeof(path), "%s/data.mdb", hc->data_dir);
+	if (rl_store_copy_pos(path, &h->ha->before) != RL_OK)
+		h->ha->before = (struct rl_store_pos){0, 0};
+	hc->term = h->ha->term.revision;
+	hc->capture = 1;
+}
+
 /* hub_lead makes the engine's batches wait for the standby (hubha.h). */
 static int hub_lead(struct hub *h, const struct rl_hub_conf *hc)
 {
@@ -508,11 +521,11 @@ static int hub_lead(struct hub *h, const struct rl_hub_conf *hc)
 	                          .snap_path = snap,
 	                          .store = rl_engine_store(h->engine),
 	                          .log_bytes = (size_t)x->s.log_mb << 20,
-	                          .standby_timeout_ms = (unsigned)x->s.standby_timeout_ms};
+	                          .standby_timeout_ms = (unsigned)x->s.standby_timeout_ms,
+	                          .before = x->before};
 	int rv;
 
 	snprintf(snap, sizeof(snap), "%s/repl-copy.mdb", hc->data_dir);
-	rl_store_set_term(rc.store, x->term.revision);
 	if ((rv = rl_repl_open(&x->repl, &rc, h->loop, TAG_REPL, TAG_REPL_EV)) != RL_OK) {
 		fprintf(stderr, "relais-hub: ha.repl_listen %s: %s\n", x->s.repl_listen, rl_strerror(rv));
 		return rv;
@@ -630,6 +643,7 @@ int main(int argc, char **argv)
 			exit_code = rv == RL_STANDBY_STOPPED ? 0 : 1;
 			goto out;
 		}
+		hub_before_lead(&h, &hc);
 	}
 	if ((rv = rl_engine_open(&h.engine, &hc, &cfg, send_cb, &h, rl_auth_submit, h.auth, rl_wall_us())) != RL_OK) {
 		fprintf(stderr, "relais-hub: cannot start: %s (see log above)\n", rl_strerror(rv));

@@ -570,6 +570,7 @@ static void repl_pipe_cb(nng_pipe p, nng_pipe_ev what, void *arg)
 int rl_repl_open(struct rl_repl **out, const struct rl_repl_conf *c, struct rl_loop *loop, int tag_sock, int tag_snap)
 {
 	struct rl_repl *r = rl_calloc(1, sizeof(*r));
+	const struct rl_store_batch *b;
 	struct rl_store_pos pos;
 	int rv;
 
@@ -585,8 +586,15 @@ int rl_repl_open(struct rl_repl **out, const struct rl_repl_conf *c, struct rl_l
 	r->peer = -1;
 	r->snap_fd = -1;
 	rl_store_pos(c->store, &pos);
+	b = rl_store_last_batch(c->store);
+	if (b != NULL && b->seq == pos.seq && b->seq == c->before.seq + 1)
+		pos = c->before; /* the engine's first batch follows it: logged below */
+	else
+		b = NULL;
 	r->base_seq = r->last_seq = pos.seq;
 	r->base_term = r->last_term = pos.term;
+	if (b != NULL)
+		rl_repl_batch(r, c->store);
 	rl_store_capture(c->store, 1);
 	if ((rv = rl_link_client_open(&r->sock)) != RL_OK) {
 		rl_repl_close(r);

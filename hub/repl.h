@@ -25,6 +25,7 @@
 #include "rl_key.h"
 #include "rl_link.h"
 #include "rl_wire.h"
+#include "store.h"
 
 #define RL_REPL_PART_BYTES (48 * 1024)
 
@@ -46,6 +47,10 @@ struct rl_repl_conf {
 	struct rl_store *store;
 	size_t log_bytes;            /* recent batches kept for a standby that comes back */
 	unsigned standby_timeout_ms; /* a batch unacknowledged this long: the standby is dropped */
+	/* The store's position before the engine opened it: the engine's first batch (restoring
+	 * its model), if captured, is logged after it, so a standby that was in step with the
+	 * store goes on from the log instead of taking a copy. */
+	struct rl_store_pos before;
 };
 
 struct rl_repl;
