@@ -14,237 +14,86 @@
  *   4. lets the agents handle everything and reads both stores: the ledger holds on the
  *      leader's (every acknowledged contact exactly once, handled, with the id and enqueue
  *      time it was acknowledged with), and the standby's contacts are the leader's, byte for
- *      byte.
+ *      byte; no revision was led by two runs of the hubs.
  */
-#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "etcd3.h"
+#include "hubpair.h"
 #include "rl_time.h"
-#include "rlcluster.h"
-#include "rlledger.h"
 #include "rltest.h"
 
-#define NCONTACTS   600
-#define HUB_DEPOSED 75
+#define NCONTACTS 600
 
-struct hub {
-	const char *name;
-	char url[64], repl[64], conf[32], log[32];
-	pid_t pid;
-	int starts;
-};
-
-static struct rlc c;
-static struct etcd3 e3;
-static struct hub hubs[2] = {{.name = "hub-a"}, {.name = "hub-b"}};
+static struct hp hp;
 
 static void cleanup(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (hubs[i].pid > 0)
-			rltest_stop(hubs[i].pid, SIGKILL, 5000);
-	etcd3_stop(&e3);
-}
-
-/* hub_conf writes hub h's config: the cluster's, plus its `ha` group. */
-static void hub_conf(struct hub *h, const struct hub *peer, const char *peer_pub)
-{
-	snprintf(c.top_extra, sizeof(c.top_extra),
-	         "ha = { etcd = \"%s\"; key = \"/relais/test\"; name = \"%s\"; advertise = \"%s\";\n"
-	         "  repl_listen = \"%s\"; key_file = \"%s/keys/%s.key\"; ttl_s = 3; sync = \"prefer\";\n"
-	         "  peers = ( { name = \"%s\"; key = \"%s\"; } ); };\n",
-	         e3.endpoints, h->name, h->url, h->repl, c.dir, h->name, peer->name, peer_pub);
-	snprintf(h->conf, sizeof(h->conf), "%s.conf", h->name);
-	rlc_write_hub_conf_as(&c, h->conf, h->name, h->name, h->url);
-	c.top_extra[0] = 0;
-}
-
-static void hub_start(struct hub *h)
-{
-	char *argv[] = {(char *)rltest_bin("hub/relais-hub"), "-c", (char *)rlc_path(&c, h->conf), NULL};
-
-	snprintf(h->log, sizeof(h->log), "%s-%d.log", h->name, ++h->starts);
-	h->pid = rltest_spawn(argv, rlc_path(&c, h->log));
-}
-
-static int leads(const struct hub *h)
-{
-	return h->pid > 0 && rlc_count_in_file(rlc_path(&c, h->log), "hub leads") > 0;
-}
-
-/* synced: h, leading, has its standby named in etcd as holding every batch. */
-static int synced(const struct hub *h, const struct hub *standby)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof(needle), "ha sync standby=%s", standby->name);
-	return leads(h) && rlc_count_in_file(rlc_path(&c, h->log), needle) > 0;
-}
-
-/* stream submits n contacts at about 100/s. */
-static void stream(struct rll *l, int n)
-{
-	for (int k = 0; k < n; k++) {
-		rll_submit(l);
-		rll_pump(l, 10);
-	}
-}
-
-/* resumed_ms submits into the failover and returns the time until a new acknowledgement. */
-static double resumed_ms(struct rll *l, uint64_t t0)
-{
-	int before = rll_acked(l);
-
-	for (int i = 0; i < 400 && rll_acked(l) == before; i++) {
-		if (i % 5 == 0)
-			rll_submit(l);
-		rll_pump(l, 25);
-	}
-	RL_CHECK(rll_acked(l) > before);
-	return (double)(rl_mono_us() - t0) / 1000.0;
-}
-
-/* exit_status waits up to ms for pid; its exit code, or -1. */
-static int exit_status(pid_t pid, int ms)
-{
-	int status;
-
-	for (int i = 0; i < ms / 20; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		rltest_sleep_ms(20);
-	}
-	return -1;
-}
-
-/* same_table: 1 when table of the two stores holds the same keys and values. */
-static int same_table(const char *a, const char *b, const char *table)
-{
-	MDB_env *env[2];
-	MDB_txn *txn[2];
-	MDB_dbi dbi[2];
-	MDB_cursor *cur[2];
-	const char *dirs[2] = {a, b};
-	int same = 1, ra, rb, n = 0;
-
-	for (int i = 0; i < 2; i++) {
-		RL_REQUIRE(mdb_env_create(&env[i]) == 0);
-		mdb_env_set_maxdbs(env[i], 32);
-		RL_REQUIRE(mdb_env_open(env[i], dirs[i], MDB_RDONLY, 0600) == 0);
-		RL_REQUIRE(mdb_txn_begin(env[i], NULL, MDB_RDONLY, &txn[i]) == 0);
-		RL_REQUIRE(mdb_dbi_open(txn[i], table, 0, &dbi[i]) == 0);
-		RL_REQUIRE(mdb_cursor_open(txn[i], dbi[i], &cur[i]) == 0);
-	}
-	for (;;) {
-		MDB_val ka, va, kb, vb;
-		ra = mdb_cursor_get(cur[0], &ka, &va, MDB_NEXT);
-		rb = mdb_cursor_get(cur[1], &kb, &vb, MDB_NEXT);
-		if (ra != 0 || rb != 0)
-			break;
-		n++;
-		if (ka.mv_size != kb.mv_size || va.mv_size != vb.mv_size ||
-		    memcmp(ka.mv_data, kb.mv_data, ka.mv_size) || memcmp(va.mv_data, vb.mv_data, va.mv_size))
-			same = 0;
-	}
-	same = same && ra == rb;
-	printf("%s: %d records compared, %s\n", table, n, same ? "the same" : "DIFFERENT");
-	for (int i = 0; i < 2; i++) {
-		mdb_cursor_close(cur[i]);
-		mdb_txn_abort(txn[i]);
-		mdb_env_close(env[i]);
-	}
-	return same;
+	hp_stop(&hp);
 }
 
 /* setup: the queue, twelve home agents, etcd, both hubs' keys and configs. */
 static void setup(void)
 {
-	char pub[2][64], ids[256] = "";
-
-	rlc_init(&c, "hub_pair", 1);
+	hp_init(&hp, "hub_pair", 12);
 	atexit(cleanup);
-	rlc_queue(&c, "{ id = \"telco.billing\"; tenant = \"telco\"; skills = { billing = 1; };"
-	              " sites = [ ]; sl_pct = 90; sl_seconds = 10; wrapup_s = 1; offer_timeout_s = 3; }");
-	for (int i = 0; i < 12; i++) {
-		char id[16];
-		snprintf(id, sizeof(id), "h%02d", i);
-		rlc_agent(&c, id, "telco", "billing = 5;", "");
-		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? "," : "", id);
-	}
-	etcd3_start(&e3, c.dir);
+	etcd3_start(&hp.e3, hp.c.dir);
 	for (int i = 0; i < 2; i++) {
-		snprintf(hubs[i].url, sizeof(hubs[i].url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
-		snprintf(hubs[i].repl, sizeof(hubs[i].repl), "tls+tcp://127.0.0.1:%d", rltest_free_port());
-		rlc_keygen(&c, hubs[i].name, pub[i], sizeof(pub[i]));
+		snprintf(hp.hub[i].url, sizeof(hp.hub[i].url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+		snprintf(hp.hub[i].repl, sizeof(hp.hub[i].repl), "tls+tcp://127.0.0.1:%d", rltest_free_port());
 	}
-	hub_conf(&hubs[0], &hubs[1], pub[1]);
-	hub_conf(&hubs[1], &hubs[0], pub[0]);
-	snprintf(c.hub_url, sizeof(c.hub_url), "%s,%s", hubs[0].url, hubs[1].url);
-	hub_start(&hubs[0]);
-	RL_WAIT_REQUIRE(20000, leads(&hubs[0]));
-	hub_start(&hubs[1]);
-	RL_WAIT_REQUIRE(20000, synced(&hubs[0], &hubs[1]));
-	rlc_start_agents(&c, c.hub_url, ids, "answer=0.05,talk=0.1,wrap=0.05", "agents.log");
+	hp_configure(&hp);
+	hp_start(&hp, &hp.hub[0]);
+	RL_WAIT_REQUIRE(20000, hp_leads(&hp, &hp.hub[0]));
+	hp_start(&hp, &hp.hub[1]);
+	RL_WAIT_REQUIRE(20000, hp_synced(&hp, &hp.hub[0], &hp.hub[1]));
+	rlc_start_agents(&hp.c, hp.c.hub_url, hp.agents, "answer=0.05,talk=0.1,wrap=0.05", "agents.log");
 }
 
 int main(void)
 {
 	struct rll l;
-	struct hub *a = &hubs[0], *b = &hubs[1];
+	struct hp_hub *a = &hp.hub[0], *b = &hp.hub[1];
 	uint64_t t0;
 
 	setup();
-	rll_open(&l, &c, NCONTACTS, "pair");
+	rll_open(&l, &hp.c, NCONTACTS, "pair");
 
 	/* 1. kill -9 the leader (a) mid-stream. */
-	stream(&l, 200);
+	hp_stream(&l, 200);
 	RL_CHECK(rll_acked(&l) > 0);
 	t0 = rl_mono_us();
-	rltest_stop(a->pid, SIGKILL, 5000);
-	a->pid = 0;
-	printf("kill -9 %s: routing resumed on %s after %.0f ms\n", a->name, b->name, resumed_ms(&l, t0));
-	RL_CHECK(leads(b));
+	hp_kill(&hp, a, SIGKILL);
+	printf("kill -9 %s: routing resumed on %s after %.0f ms\n", a->name, b->name, hp_resumed_ms(&l, t0));
+	RL_CHECK(hp_leads(&hp, b));
 
 	/* 2. a comes back as the standby and catches up. */
-	hub_start(a);
-	RL_WAIT_REQUIRE(30000, synced(b, a));
-	stream(&l, 150);
+	hp_start(&hp, a);
+	RL_WAIT_REQUIRE(30000, hp_synced(&hp, b, a));
+	hp_stream(&l, 150);
 
 	/* 3. freeze the leader (b) past its lease; resumed, it must stop, having served nothing. */
 	t0 = rl_mono_us();
 	kill(b->pid, SIGSTOP);
-	printf("SIGSTOP %s: routing resumed on %s after %.0f ms\n", b->name, a->name, resumed_ms(&l, t0));
-	RL_WAIT_REQUIRE(10000, leads(a));
+	printf("SIGSTOP %s: routing resumed on %s after %.0f ms\n", b->name, a->name, hp_resumed_ms(&l, t0));
+	RL_WAIT_REQUIRE(10000, hp_leads(&hp, a));
 	kill(b->pid, SIGCONT);
-	RL_CHECK(exit_status(b->pid, 10000) == HUB_DEPOSED);
-	b->pid = 0;
-	hub_start(b);
-	RL_WAIT_REQUIRE(30000, synced(a, b));
+	RL_CHECK(hp_exited(&hp, b, 10000) == HP_DEPOSED);
+	hp_start(&hp, b);
+	RL_WAIT_REQUIRE(30000, hp_synced(&hp, a, b));
 
 	/* 4. the rest, then the ledger. */
-	stream(&l, NCONTACTS);
+	hp_stream(&l, NCONTACTS);
 	for (int i = 0; i < 300 && rll_acked(&l) < NCONTACTS; i++)
 		rll_pump(&l, 100);
 	printf("all submitted: %d acked\n", rll_acked(&l));
 	RL_CHECK(rll_acked(&l) == NCONTACTS);
 	RL_CHECK(rll_mismatches(&l) == 0);
-	RL_CHECK(rll_drain(&l, &c, NCONTACTS));
-	rlc_stop_all(&c);
-	rltest_stop(b->pid, SIGTERM, 10000); /* the standby first: it must not take over */
-	b->pid = 0;
-	rltest_stop(a->pid, SIGTERM, 10000);
-	a->pid = 0;
-	char da[600], db[600];
-	snprintf(da, sizeof(da), "%s/%s", c.dir, hubs[0].name);
-	snprintf(db, sizeof(db), "%s/%s", c.dir, hubs[1].name);
-	rll_verify_store(&l, da);
-	RL_CHECK(same_table(da, db, "contacts"));
+	RL_CHECK(rll_drain(&l, &hp.c, NCONTACTS));
+	rlc_stop_all(&hp.c);
+	hp_check_stores(&hp, &l, a, b);
+	hp_check_terms(&hp);
 	rll_close(&l);
 	return rltest_done();
 }
