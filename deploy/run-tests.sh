@@ -1,9 +1,10 @@
 #!/bin/sh
 # run-tests.sh - install what is missing, build with AddressSanitizer and
 # UndefinedBehaviorSanitizer, warnings as errors, check it (deploy/lint.sh) and run every
-# test (unit, property, integration, crash, sip, voice, failover). The failover test makes
-# network namespaces: run as root (as CI does, installing packages); where it cannot, it
-# fails (RELAIS_REQUIRE_NETNS=1) rather than being skipped. (ctest alone skips it there.)
+# test (unit, property, integration, crash, sip, voice, failover, ha). The failover test and
+# the hub partition test make network namespaces: run as root (as CI does, installing
+# packages); where they cannot, they fail (RELAIS_REQUIRE_NETNS=1) rather than being
+# skipped. (ctest alone skips them there.)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/deploy/deps.sh" --test

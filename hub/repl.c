@@ -74,7 +74,8 @@ struct rl_repl {
 	uint64_t next_seq; /* the next batch to send it, and the part */
 	size_t next_part;
 	uint64_t acked, target;
-	unsigned gen; /* counts standby links, so a late copy is not sent to the next one */
+	uint64_t ack_us; /* when acked last moved (or the standby subscribed) */
+	unsigned gen;    /* counts standby links, so a late copy is not sent to the next one */
 	/* A copy of the store for it. */
 	pthread_t snap_thread;
 	int snap_running, snap_fd;
@@ -333,6 +334,7 @@ static void repl_subscribe(struct rl_repl *r, const Relais__ReplSubscribe *s)
 	r->next_seq = s->seq + 1;
 	r->next_part = 0;
 	r->acked = s->seq;
+	r->ack_us = rl_mono_us();
 	r->target = r->last_seq;
 	r->pinned = r->snap_running;
 	rl_log(RL_LOG_NOTICE, "standby subscribed name=%s from=%llu last=%llu", r->peers[r->peer].name,
@@ -345,7 +347,6 @@ void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us)
 	uint32_t pipe;
 	int rv = rl_link_recv_env(msg, &env, &pipe);
 
-	(void)now_us;
 	nng_msg_free(msg);
 	if (rv != RL_OK) {
 		rl_wire_free(env);
@@ -378,8 +379,10 @@ void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us)
 		out.ok = &ok;
 		repl_send_env(r, &out);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_REPL_ACK) {
-		if (r->subscribed && env->repl_ack->seq > r->acked && env->repl_ack->seq < r->next_seq)
+		if (r->subscribed && env->repl_ack->seq > r->acked && env->repl_ack->seq < r->next_seq) {
 			r->acked = env->repl_ack->seq;
+			r->ack_us = now_us;
+		}
 	} else {
 		repl_error(r, env->req_id, RELAIS__ERROR_CODE__ERR_BAD_REQUEST, "not a replication message");
 	}
@@ -465,8 +468,10 @@ void rl_repl_pump(struct rl_repl *r, uint64_t now_us)
 		r->next_part = 0;
 	}
 sent:
+	/* A standby that catches up gets old batches: the time counts from when it last moved on. */
 	b = repl_find(r, r->acked + 1);
-	if (b != NULL && now_us > b->at_us && now_us - b->at_us > (uint64_t)r->timeout_ms * 1000u) {
+	if (b != NULL && now_us > b->at_us && now_us - b->at_us > (uint64_t)r->timeout_ms * 1000u &&
+	    now_us > r->ack_us && now_us - r->ack_us > (uint64_t)r->timeout_ms * 1000u) {
 		repl_drop(r, "a batch unacknowledged too long");
 		return;
 	}

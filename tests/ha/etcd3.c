@@ -23,13 +23,13 @@ static void etcd3_member(struct etcd3 *e, int i, const char *etcd, const char *c
 
 	snprintf(name, sizeof(name), "m%d", i);
 	snprintf(data, sizeof(data), "%s/m%d", e->dir, i);
-	snprintf(curls, sizeof(curls), "http://127.0.0.1:%d", e->client[i]);
-	snprintf(purls, sizeof(purls), "http://127.0.0.1:%d", e->peer[i]);
+	snprintf(curls, sizeof(curls), "http://%s:%d", e->ip, e->client[i]);
+	snprintf(purls, sizeof(purls), "http://%s:%d", e->ip, e->peer[i]);
 	snprintf(log, sizeof(log), "%s/etcd-m%d.log", e->dir, i);
 	e->pid[i] = rltest_spawn(argv, log);
 }
 
-void etcd3_start(struct etcd3 *e, const char *dir)
+void etcd3_start_at(struct etcd3 *e, const char *dir, const char *ip)
 {
 	const char *etcd = getenv("ETCD");
 	char cluster[256];
@@ -37,6 +37,7 @@ void etcd3_start(struct etcd3 *e, const char *dir)
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "%s", dir);
+	snprintf(e->ip, sizeof(e->ip), "%s", ip);
 	if (!etcd || !*etcd || access(etcd, X_OK) != 0) {
 		fprintf(stderr, "no etcd (ETCD=%s): install etcd-server (deploy/deps.sh --test)\n", etcd ? etcd : "");
 		exit(1);
@@ -44,13 +45,18 @@ void etcd3_start(struct etcd3 *e, const char *dir)
 	for (int i = 0; i < 3; i++) {
 		e->client[i] = rltest_free_port();
 		e->peer[i] = rltest_free_port();
-		n += snprintf(cluster + n, sizeof(cluster) - (size_t)n, "%sm%d=http://127.0.0.1:%d", i ? "," : "", i,
+		n += snprintf(cluster + n, sizeof(cluster) - (size_t)n, "%sm%d=http://%s:%d", i ? "," : "", i, ip,
 		              e->peer[i]);
 	}
-	snprintf(e->endpoints, sizeof(e->endpoints), "http://127.0.0.1:%d,http://127.0.0.1:%d,http://127.0.0.1:%d",
-	         e->client[0], e->client[1], e->client[2]);
+	snprintf(e->endpoints, sizeof(e->endpoints), "http://%s:%d,http://%s:%d,http://%s:%d", ip, e->client[0], ip,
+	         e->client[1], ip, e->client[2]);
 	for (int i = 0; i < 3; i++)
 		etcd3_member(e, i, etcd, cluster);
+}
+
+void etcd3_start(struct etcd3 *e, const char *dir)
+{
+	etcd3_start_at(e, dir, "127.0.0.1");
 }
 
 void etcd3_kill(struct etcd3 *e, int i)

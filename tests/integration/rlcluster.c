@@ -363,8 +363,14 @@ cJSON *rlc_status(struct rlc *c)
 	char *out = NULL;
 	cJSON *j = NULL;
 
-	if (rlc_ctl(c, c->hub_url, "--json status all", &out) == 0)
-		j = cJSON_Parse(out);
+	/* The JSON follows what relaisctl logged on its way (a standby's redirect, with a list
+	 * of hubs): it starts the first line that opens an object. */
+	if (rlc_ctl(c, c->hub_url, "--json status all", &out) == 0) {
+		const char *json = out;
+		while (*json != '{' && (json = strchr(json, '\n')) != NULL)
+			json++;
+		j = json != NULL ? cJSON_Parse(json) : NULL;
+	}
 	free(out);
 	return j;
 }
