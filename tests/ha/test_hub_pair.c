@@ -24,67 +24,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "etcd3.h"
 #include "rl_time.h"
 #include "rlcluster.h"
 #include "rlledger.h"
+#include "rlpair.h"
 #include "rltest.h"
 
 #define NCONTACTS   600
 #define HUB_DEPOSED 75
 
-struct hub {
-	const char *name;
-	char url[64], repl[64], conf[32], log[32];
-	pid_t pid;
-	int starts;
-};
-
 static struct rlc c;
-static struct etcd3 e3;
-static struct hub hubs[2] = {{.name = "hub-a"}, {.name = "hub-b"}};
+static struct rlpair pair;
 
 static void cleanup(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (hubs[i].pid > 0)
-			rltest_stop(hubs[i].pid, SIGKILL, 5000);
-	etcd3_stop(&e3);
-}
-
-/* hub_conf writes hub h's config: the cluster's, plus its `ha` group. */
-static void hub_conf(struct hub *h, const struct hub *peer, const char *peer_pub)
-{
-	snprintf(c.top_extra, sizeof(c.top_extra),
-	         "ha = { etcd = \"%s\"; key = \"/relais/test\"; name = \"%s\"; advertise = \"%s\";\n"
-	         "  repl_listen = \"%s\"; key_file = \"%s/keys/%s.key\"; ttl_s = 3; sync = \"prefer\";\n"
-	         "  peers = ( { name = \"%s\"; key = \"%s\"; } ); };\n",
-	         e3.endpoints, h->name, h->url, h->repl, c.dir, h->name, peer->name, peer_pub);
-	snprintf(h->conf, sizeof(h->conf), "%s.conf", h->name);
-	rlc_write_hub_conf_as(&c, h->conf, h->name, h->name, h->url);
-	c.top_extra[0] = 0;
-}
-
-static void hub_start(struct hub *h)
-{
-	char *argv[] = {(char *)rltest_bin("hub/relais-hub"), "-c", (char *)rlc_path(&c, h->conf), NULL};
-
-	snprintf(h->log, sizeof(h->log), "%s-%d.log", h->name, ++h->starts);
-	h->pid = rltest_spawn(argv, rlc_path(&c, h->log));
-}
-
-static int leads(const struct hub *h)
-{
-	return h->pid > 0 && rlc_count_in_file(rlc_path(&c, h->log), "hub leads") > 0;
-}
-
-/* synced: h, leading, has its standby named in etcd as holding every batch. */
-static int synced(const struct hub *h, const struct hub *standby)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof(needle), "ha sync standby=%s", standby->name);
-	return leads(h) && rlc_count_in_file(rlc_path(&c, h->log), needle) > 0;
+	rlp_stop(&pair);
 }
 
 /* stream submits n contacts at about 100/s. */
@@ -162,10 +116,10 @@ static int same_table(const char *a, const char *b, const char *table)
 	return same;
 }
 
-/* setup: the queue, twelve home agents, etcd, both hubs' keys and configs. */
+/* setup: the queue, twelve home agents, etcd, both hubs. */
 static void setup(void)
 {
-	char pub[2][64], ids[256] = "";
+	char ids[256] = "";
 
 	rlc_init(&c, "hub_pair", 1);
 	atexit(cleanup);
@@ -177,26 +131,18 @@ static void setup(void)
 		rlc_agent(&c, id, "telco", "billing = 5;", "");
 		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s", i ? "," : "", id);
 	}
-	etcd3_start(&e3, c.dir);
-	for (int i = 0; i < 2; i++) {
-		snprintf(hubs[i].url, sizeof(hubs[i].url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
-		snprintf(hubs[i].repl, sizeof(hubs[i].repl), "tls+tcp://127.0.0.1:%d", rltest_free_port());
-		rlc_keygen(&c, hubs[i].name, pub[i], sizeof(pub[i]));
-	}
-	hub_conf(&hubs[0], &hubs[1], pub[1]);
-	hub_conf(&hubs[1], &hubs[0], pub[0]);
-	snprintf(c.hub_url, sizeof(c.hub_url), "%s,%s", hubs[0].url, hubs[1].url);
-	hub_start(&hubs[0]);
-	RL_WAIT_REQUIRE(20000, leads(&hubs[0]));
-	hub_start(&hubs[1]);
-	RL_WAIT_REQUIRE(20000, synced(&hubs[0], &hubs[1]));
+	rlp_init(&pair, &c, 3);
+	rlp_start(&pair, &pair.hubs[0]);
+	RL_WAIT_REQUIRE(20000, rlp_leads(&pair, &pair.hubs[0]));
+	rlp_start(&pair, &pair.hubs[1]);
+	RL_WAIT_REQUIRE(20000, rlp_synced(&pair, &pair.hubs[0], &pair.hubs[1]));
 	rlc_start_agents(&c, c.hub_url, ids, "answer=0.05,talk=0.1,wrap=0.05", "agents.log");
 }
 
 int main(void)
 {
 	struct rll l;
-	struct hub *a = &hubs[0], *b = &hubs[1];
+	struct rlp_hub *a = &pair.hubs[0], *b = &pair.hubs[1];
 	uint64_t t0;
 
 	setup();
@@ -209,23 +155,23 @@ int main(void)
 	rltest_stop(a->pid, SIGKILL, 5000);
 	a->pid = 0;
 	printf("kill -9 %s: routing resumed on %s after %.0f ms\n", a->name, b->name, resumed_ms(&l, t0));
-	RL_CHECK(leads(b));
+	RL_CHECK(rlp_leads(&pair, b));
 
 	/* 2. a comes back as the standby and catches up. */
-	hub_start(a);
-	RL_WAIT_REQUIRE(30000, synced(b, a));
+	rlp_start(&pair, a);
+	RL_WAIT_REQUIRE(30000, rlp_synced(&pair, b, a));
 	stream(&l, 150);
 
 	/* 3. freeze the leader (b) past its lease; resumed, it must stop, having served nothing. */
 	t0 = rl_mono_us();
 	kill(b->pid, SIGSTOP);
 	printf("SIGSTOP %s: routing resumed on %s after %.0f ms\n", b->name, a->name, resumed_ms(&l, t0));
-	RL_WAIT_REQUIRE(10000, leads(a));
+	RL_WAIT_REQUIRE(10000, rlp_leads(&pair, a));
 	kill(b->pid, SIGCONT);
 	RL_CHECK(exit_status(b->pid, 10000) == HUB_DEPOSED);
 	b->pid = 0;
-	hub_start(b);
-	RL_WAIT_REQUIRE(30000, synced(a, b));
+	rlp_start(&pair, b);
+	RL_WAIT_REQUIRE(30000, rlp_synced(&pair, a, b));
 
 	/* 4. the rest, then the ledger. */
 	stream(&l, NCONTACTS);
@@ -241,8 +187,8 @@ int main(void)
 	rltest_stop(a->pid, SIGTERM, 10000);
 	a->pid = 0;
 	char da[600], db[600];
-	snprintf(da, sizeof(da), "%s/%s", c.dir, hubs[0].name);
-	snprintf(db, sizeof(db), "%s/%s", c.dir, hubs[1].name);
+	snprintf(da, sizeof(da), "%s/%s", c.dir, a->name);
+	snprintf(db, sizeof(db), "%s/%s", c.dir, b->name);
 	rll_verify_store(&l, da);
 	RL_CHECK(same_table(da, db, "contacts"));
 	rll_close(&l);
