@@ -176,16 +176,17 @@ static void rll_record(const struct rll *l, const Relais__ContactRecord *r, stru
 	s->seen[i]++;
 	if (l->subs[i].acked &&
 	    (strcmp(r->contact_id, l->subs[i].contact) != 0 || r->enqueued_us != l->subs[i].enq_us)) {
-		printf("acknowledged otherwise: %s %s enqueued %llu (acknowledged as %s, %llu)\n", r->ext_id,
-		       r->contact_id, (unsigned long long)r->enqueued_us, l->subs[i].contact,
-		       (unsigned long long)l->subs[i].enq_us);
+		if (!l->quiet)
+			printf("acknowledged otherwise: %s %s enqueued %llu (acknowledged as %s, %llu)\n", r->ext_id,
+			       r->contact_id, (unsigned long long)r->enqueued_us, l->subs[i].contact,
+			       (unsigned long long)l->subs[i].enq_us);
 		s->mismatched++;
 	}
 	if (r->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED)
 		s->offered_left++;
 	if (r->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED)
 		s->handled++;
-	else
+	else if (!l->quiet)
 		printf("not handled: %s %s state %d outcome %d agent %s\n", r->ext_id, r->contact_id, r->state,
 		       r->outcome, r->agent_id ? r->agent_id : "-");
 }

@@ -29,6 +29,7 @@ struct rll {
 	struct rll_sub *subs;
 	int n, next;
 	char prefix[16];
+	int quiet; /* 1: rll_read_store names no contact (a bench's thousands) */
 	struct rl_loop *loop;
 	struct rl_client *cl;
 	char ca[700], cert[700], key[700];
