@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rl_time.h"
@@ -147,31 +146,6 @@ static int gone(struct rlp_hub *h)
 	return 1;
 }
 
-/* log_ms: the wall-clock time (ms since the epoch) of the first line of path holding needle, as
- * the line's own timestamp ("2026-12-05T09:44:01.123Z ...") says; -1 if none. */
-static double log_ms(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	double ms = -1;
-
-	if (f == NULL)
-		return -1;
-	while (ms < 0 && fgets(line, sizeof(line), f) != NULL) {
-		struct tm tm = {0};
-		int milli;
-		if (strstr(line, needle) == NULL ||
-		    sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		           &tm.tm_min, &tm.tm_sec, &milli) != 7)
-			continue;
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		ms = (double)timegm(&tm) * 1000.0 + milli;
-	}
-	fclose(f);
-	return ms;
-}
-
 /* in_sync: 1 if the last `ha sync standby=` line of leader's log (since its start) names
  * standby: etcd names it the synchronous standby now, so it may take over. */
 static int in_sync(const struct rlp_hub *leader, const struct rlp_hub *standby)
@@ -229,8 +203,8 @@ static int failover(const struct opts *o, struct rlp_hub *dead, struct rlp_hub *
 		if (gone(next))
 			return -1;
 	}
-	r->elected_ms = leads ? log_ms(rlc_path(&c, next->log), "ha leader ") - (double)w0 / 1000.0 : -1;
-	r->leads_ms = leads ? log_ms(rlc_path(&c, next->log), "hub leads") - (double)w0 / 1000.0 : -1;
+	r->elected_ms = leads ? rltest_log_time(rlc_path(&c, next->log), "ha leader ", 0) - (double)w0 / 1000.0 : -1;
+	r->leads_ms = leads ? rltest_log_time(rlc_path(&c, next->log), "hub leads", 0) - (double)w0 / 1000.0 : -1;
 	r->resumed_ms = ack ? (double)(ack - t0) / 1000.0 : -1;
 	return leads && ack ? 0 : -1;
 }
