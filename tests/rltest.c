@@ -255,6 +255,38 @@ double rltest_log_num(const char *path, const char *n1, const char *n2, const ch
 	return v;
 }
 
+/* rltest_line_time: the wall-clock ms of a Relais log line ("2026-12-04T23:21:01.547Z ..."). */
+static double rltest_line_time(const char *line)
+{
+	struct tm tm;
+	int ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	           &tm.tm_sec, &ms) != 7)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) * 1000.0 + ms;
+}
+
+double rltest_log_time(const char *path, const char *needle, double after_ms)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	double t = -1;
+
+	if (f == NULL)
+		return -1;
+	while (t < 0 && fgets(line, sizeof(line), f) != NULL) {
+		double at;
+		if (strstr(line, needle) != NULL && (at = rltest_line_time(line)) >= after_ms)
+			t = at;
+	}
+	fclose(f);
+	return t;
+}
+
 char *rltest_capture(const char *cmdline)
 {
 	FILE *f = popen(cmdline, "r");

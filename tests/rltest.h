@@ -109,6 +109,11 @@ int rltest_run(const char *cmdline, const char *logpath);
  * NULL: n1 alone), or -1. */
 double rltest_log_num(const char *path, const char *n1, const char *n2, const char *key);
 
+/* rltest_log_time: the wall-clock time, in ms since the epoch, of the first line of a Relais log
+ * (ISO time first: "2026-12-04T23:21:01.547Z ...") at or after after_ms that contains needle,
+ * or -1. */
+double rltest_log_time(const char *path, const char *needle, double after_ms);
+
 /* rltest_capture runs a command via /bin/sh and returns its stdout (malloc'd, caller frees). */
 char *rltest_capture(const char *cmdline);
 

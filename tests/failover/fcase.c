@@ -504,7 +504,7 @@ static double fc_since(struct fc *f, unsigned mask, const char *where, const cha
 		} else {
 			snprintf(log, sizeof(log), strcmp(where, "hub") == 0 ? "hub.log" : "node-%s.log",
 			         f->site[s].id);
-			t = fl_log_time(rlc_path(&f->c, log), what, t0);
+			t = rltest_log_time(rlc_path(&f->c, log), what, t0);
 		}
 		if (t < 0)
 			return -1;

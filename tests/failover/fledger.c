@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* timegm */
 #include "fledger.h"
 
 #include <lmdb.h>
@@ -198,38 +197,6 @@ double fl_sbc_time(const char *kamlog, const char *what, const char *uri, double
 			continue;
 		at = strtod(p + 6, NULL) * 1000.0;
 		if (at >= after_ms)
-			t = at;
-	}
-	fclose(f);
-	return t;
-}
-
-/* fl_line_time: the wall-clock ms of a Relais log line ("2026-12-04T23:21:01.547Z ..."). */
-static double fl_line_time(const char *line)
-{
-	struct tm tm;
-	int ms = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-	           &tm.tm_sec, &ms) != 7)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (double)timegm(&tm) * 1000.0 + ms;
-}
-
-double fl_log_time(const char *path, const char *needle, double after_ms)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	double t = -1;
-
-	if (f == NULL)
-		return -1;
-	while (t < 0 && fgets(line, sizeof(line), f) != NULL) {
-		double at;
-		if (strstr(line, needle) != NULL && (at = fl_line_time(line)) >= after_ms)
 			t = at;
 	}
 	fclose(f);

@@ -57,10 +57,6 @@ void fl_sbc_read(struct fl_calls *c, const char *kamlog, const char *const site_
 /* fl_sbc_time: the first "sbc t=... <what> uri=<uri>" at or after after_ms, or -1. */
 double fl_sbc_time(const char *kamlog, const char *what, const char *uri, double after_ms);
 
-/* fl_log_time: the time of the first line of a Relais log (ISO time first) at or after
- * after_ms that contains needle, or -1. */
-double fl_log_time(const char *path, const char *needle, double after_ms);
-
 struct fl_contact {
 	char id[40];
 	char caller[32];

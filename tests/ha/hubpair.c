@@ -43,9 +43,10 @@ static void hp_conf(struct hp *p, struct hp_hub *h, const struct hp_hub *peer)
 
 	snprintf(c->top_extra, sizeof(c->top_extra),
 	         "ha = { etcd = \"%s\"; key = \"/relais/test\"; name = \"%s\"; advertise = \"%s\";\n"
-	         "  repl_listen = \"%s\"; key_file = \"%s/keys/%s.key\"; ttl_s = 3; sync = \"prefer\";\n"
+	         "  repl_listen = \"%s\"; key_file = \"%s/keys/%s.key\"; ttl_s = %d; sync = \"prefer\";\n"
 	         "  peers = ( { name = \"%s\"; key = \"%s\"; } ); };\n",
-	         p->e3.endpoints, h->name, h->url, h->repl, c->dir, h->name, peer->name, peer->pub);
+	         p->e3.endpoints, h->name, h->url, h->repl, c->dir, h->name, p->ttl_s ? p->ttl_s : 3, peer->name,
+	         peer->pub);
 	snprintf(h->conf, sizeof(h->conf), "%s.conf", h->name);
 	if (h->metrics > 0) /* HP_TOKEN's SHA-256 */
 		snprintf(c->hub_extra, sizeof(c->hub_extra),

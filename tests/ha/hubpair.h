@@ -38,6 +38,7 @@ struct hp {
 	struct etcd3 e3;
 	struct hp_hub hub[2];
 	char agents[256]; /* the home agents' ids, "h00,h01,..." */
+	int ttl_s;        /* the hubs' ha.ttl_s (0: 3) */
 };
 
 /* hp_init makes the cluster dir (TLS), the queue telco.billing and nagents home agents

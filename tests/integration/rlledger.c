@@ -80,6 +80,7 @@ static void rll_reply(rl_env *env, struct rll_sub *s)
 	if (!s->acked) {
 		snprintf(s->contact, sizeof(s->contact), "%s", ok->contact_id);
 		s->enq_us = ok->enqueued_us;
+		s->ack_us = rl_mono_us();
 	}
 	s->acked = 1;
 	s->acks++;
@@ -163,8 +164,8 @@ int rll_drain(struct rll *l, struct rlc *c, int want)
 	return drained && busy == 0;
 }
 
-/* rll_record checks one contact of the store against the ledger. */
-static void rll_record(const struct rll *l, const Relais__ContactRecord *r, int *seen, int *handled, int *offered)
+/* rll_record tallies one contact of the store against the ledger. */
+static void rll_record(const struct rll *l, const Relais__ContactRecord *r, struct rll_store *s)
 {
 	char fmt[32];
 	int i;
@@ -172,31 +173,35 @@ static void rll_record(const struct rll *l, const Relais__ContactRecord *r, int 
 	snprintf(fmt, sizeof(fmt), "%s-%%d", l->prefix);
 	if (sscanf(r->ext_id, fmt, &i) != 1 || i < 0 || i >= l->n)
 		return;
-	seen[i]++;
-	if (l->subs[i].acked) {
-		RL_CHECK(strcmp(r->contact_id, l->subs[i].contact) == 0);
-		RL_CHECK(r->enqueued_us == l->subs[i].enq_us);
+	s->seen[i]++;
+	if (l->subs[i].acked &&
+	    (strcmp(r->contact_id, l->subs[i].contact) != 0 || r->enqueued_us != l->subs[i].enq_us)) {
+		if (!l->quiet)
+			printf("acknowledged otherwise: %s %s enqueued %llu (acknowledged as %s, %llu)\n", r->ext_id,
+			       r->contact_id, (unsigned long long)r->enqueued_us, l->subs[i].contact,
+			       (unsigned long long)l->subs[i].enq_us);
+		s->mismatched++;
 	}
 	if (r->state == RELAIS__CONTACT_STATE__CONTACT_OFFERED)
-		(*offered)++;
+		s->offered_left++;
 	if (r->outcome == RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED)
-		(*handled)++;
-	else
+		s->handled++;
+	else if (!l->quiet)
 		printf("not handled: %s %s state %d outcome %d agent %s\n", r->ext_id, r->contact_id, r->state,
 		       r->outcome, r->agent_id ? r->agent_id : "-");
 }
 
-void rll_verify_store(const struct rll *l, const char *dir)
+void rll_read_store(const struct rll *l, const char *dir, struct rll_store *s)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int *seen = calloc((size_t)l->n, sizeof(int));
-	int handled = 0, offered_left = 0, total = 0, missing = 0, twice = 0;
 
-	RL_REQUIRE(seen != NULL && mdb_env_create(&env) == 0);
+	memset(s, 0, sizeof(*s));
+	s->seen = calloc((size_t)l->n, sizeof(int));
+	RL_REQUIRE(s->seen != NULL && mdb_env_create(&env) == 0);
 	mdb_env_set_maxdbs(env, 32);
 	RL_REQUIRE(mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0);
 	RL_REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
@@ -205,22 +210,31 @@ void rll_verify_store(const struct rll *l, const char *dir)
 	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
 		Relais__ContactRecord *r = relais__contact_record__unpack(NULL, v.mv_size, v.mv_data);
 		RL_REQUIRE(r != NULL);
-		total++;
-		rll_record(l, r, seen, &handled, &offered_left);
+		s->total++;
+		rll_record(l, r, s);
 		relais__contact_record__free_unpacked(r, NULL);
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
+}
+
+void rll_verify_store(const struct rll *l, const char *dir)
+{
+	struct rll_store s;
+	int missing = 0, twice = 0;
+
+	rll_read_store(l, dir, &s);
 	for (int i = 0; i < l->n; i++) {
-		missing += l->subs[i].acked && seen[i] == 0;
-		twice += seen[i] > 1;
+		missing += l->subs[i].acked && s.seen[i] == 0;
+		twice += s.seen[i] > 1;
 	}
-	printf("store %s: %d contacts, %d acked, missing %d, duplicated %d, handled %d, offered left %d\n", dir, total,
-	       rll_acked(l), missing, twice, handled, offered_left);
+	printf("store %s: %d contacts, %d acked, missing %d, duplicated %d, handled %d, offered left %d\n", dir,
+	       s.total, rll_acked(l), missing, twice, s.handled, s.offered_left);
+	RL_CHECK(s.mismatched == 0);
 	RL_CHECK(missing == 0);
 	RL_CHECK(twice == 0);
-	RL_CHECK(offered_left == 0);
-	RL_CHECK(handled == rll_acked(l));
-	free(seen);
+	RL_CHECK(s.offered_left == 0);
+	RL_CHECK(s.handled == rll_acked(l));
+	free(s.seen);
 }

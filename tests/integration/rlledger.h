@@ -22,12 +22,14 @@ struct rll_sub {
 	uint64_t enq_us;
 	int acks;         /* acknowledgements received (re-sends after a crash may add one) */
 	int dup_mismatch; /* a repeated acknowledgement named another contact or time */
+	uint64_t ack_us;  /* rl_mono_us() when the first acknowledgement came */
 };
 
 struct rll {
 	struct rll_sub *subs;
 	int n, next;
 	char prefix[16];
+	int quiet; /* 1: rll_read_store names no contact (a bench's thousands) */
 	struct rl_loop *loop;
 	struct rl_client *cl;
 	char ca[700], cert[700], key[700];
@@ -47,6 +49,17 @@ int rll_mismatches(const struct rll *l);
 /* rll_drain waits (pumping) until the hub's queue has nothing waiting, at least answered
  * contacts answered, and no agent on a call; returns 1 if so. */
 int rll_drain(struct rll *l, struct rlc *c, int answered);
+
+/* What a stopped hub's store holds of the ledger's contacts. */
+struct rll_store {
+	int *seen;      /* by contact index: records with its ext id (malloc'd, l->n; the caller frees) */
+	int total;      /* records in the store, the ledger's or not */
+	int mismatched; /* records of acknowledged contacts with another contact id or enqueue time */
+	int handled, offered_left;
+};
+
+/* rll_read_store reads the stopped hub's LMDB in dir into *s (the test exits if it cannot). */
+void rll_read_store(const struct rll *l, const char *dir, struct rll_store *s);
 
 /* rll_verify_store reads the stopped hub's LMDB in dir and checks the ledger (RL_CHECK). */
 void rll_verify_store(const struct rll *l, const char *dir);
