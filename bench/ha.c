@@ -155,11 +155,11 @@ static int in_sync(const struct hp_hub *leader, const struct hp_hub *standby)
 
 	if (f == NULL)
 		return 0;
-	snprintf(want, sizeof(want), "ha sync standby=%s\n", standby->name);
+	size_t n = (size_t)snprintf(want, sizeof(want), "ha sync standby=%s", standby->name);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		const char *p = strstr(line, "ha sync standby=");
-		if (p != NULL)
-			yes = strcmp(p, want) == 0;
+		if (p != NULL) /* the name, then " id=..." */
+			yes = strncmp(p, want, n) == 0 && (p[n] == ' ' || p[n] == '\n');
 	}
 	fclose(f);
 	return yes;

@@ -317,6 +317,8 @@ static int hub_event(struct hub *h, struct rl_loop_event *ev, int *code)
 {
 	if (ev->kind == RL_LOOP_MSG && ev->src == TAG_REPL) {
 		rl_repl_input(h->ha->repl, ev->msg, rl_mono_us());
+	} else if (ev->kind == RL_LOOP_MSG && ev->src == TAG_STANDBY) {
+		nng_msg_free(ev->msg); /* the last of the link this hub had as a standby */
 	} else if (ev->kind == RL_LOOP_MSG) {
 		rl_env *env = NULL;
 		uint32_t pipe;

@@ -357,7 +357,10 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 		}
 	}
 	sb_drop_parts(&s);
-	rl_client_close(s.link);
+	if (end == RL_STANDBY_PROMOTED)
+		rl_client_close_nowait(s.link); /* its leader is likely dead: not a moment to wait */
+	else
+		rl_client_close(s.link);
 	if (s.copy_fd >= 0)
 		close(s.copy_fd);
 	rl_store_close(s.store);

@@ -821,6 +821,21 @@ unsigned rl_client_flush(struct rl_client *c)
 	return rl_bundler_flush(c->out, c->sock);
 }
 
+void rl_client_close_nowait(struct rl_client *c)
+{
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	rl_bundler_destroy(c->out);
+	c->out = NULL;
+	rl_closer_start(c->sock, 0);
+	/* Its pipe callbacks may still run while nng closes: c stays, among the abandoned. */
+	if ((i = atomic_fetch_add(&rl_client_nabandoned, 1)) <
+	    sizeof(rl_client_abandoned) / sizeof(rl_client_abandoned[0]))
+		rl_client_abandoned[i] = c;
+}
+
 void rl_client_close(struct rl_client *c)
 {
 	if (c == NULL)

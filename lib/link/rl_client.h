@@ -151,4 +151,10 @@ unsigned rl_client_take_pending(struct rl_client *c, int (*take)(void *cookie, u
 
 void rl_client_close(struct rl_client *c);
 
+/* rl_client_close_nowait closes c's socket in the background and returns at once: for a link
+ * to a peer that may have died, whose close nng 1.5.2 can hold for seconds (a standby hub
+ * taking over). c is not freed (left among the closes nng may still be finishing); the
+ * caller must not receive on its loop tag any more. */
+void rl_client_close_nowait(struct rl_client *c);
+
 #endif
