@@ -216,6 +216,21 @@ static void repl_drop(struct rl_repl *r, const char *why)
 	repl_forget_standby(r);
 }
 
+static void repl_error(struct rl_repl *r, uint64_t req_id, Relais__ErrorCode code, const char *msg);
+
+/* repl_resync stops streaming to a proven standby that fell behind and tells it to subscribe
+ * again (ERR_BAD_STATE): the link stays, so it need not notice a closed one first. Until it
+ * has caught up again it is not in sync (rl_repl_synced). */
+static void repl_resync(struct rl_repl *r, const char *why)
+{
+	rl_log(RL_LOG_WARNING, "standby out of step name=%s reason=\"%s\" acked=%llu last=%llu", r->peers[r->peer].name,
+	       why, (unsigned long long)r->acked, (unsigned long long)r->last_seq);
+	r->subscribed = 0;
+	r->acked = r->target = 0;
+	r->next_part = 0;
+	repl_error(r, 0, RELAIS__ERROR_CODE__ERR_BAD_STATE, why);
+}
+
 static void repl_send_env(struct rl_repl *r, rl_env *env)
 {
 	(void)rl_link_send(r->sock, 0, env); /* answers: a lost one is asked again */
@@ -472,11 +487,11 @@ sent:
 	b = repl_find(r, r->acked + 1);
 	if (b != NULL && now_us > b->at_us && now_us - b->at_us > (uint64_t)r->timeout_ms * 1000u &&
 	    now_us > r->ack_us && now_us - r->ack_us > (uint64_t)r->timeout_ms * 1000u) {
-		repl_drop(r, "a batch unacknowledged too long");
+		repl_resync(r, "a batch unacknowledged too long");
 		return;
 	}
 	if (r->log_total > 4 * r->log_bytes)
-		repl_drop(r, "too far behind");
+		repl_resync(r, "too far behind");
 	repl_trim(r);
 }
 
@@ -506,7 +521,7 @@ void rl_repl_batch(void *arg, struct rl_store *s)
 		r->base_seq = r->last_seq = b->seq;
 		r->base_term = r->last_term = b->term;
 		if (r->subscribed)
-			repl_drop(r, "the log broke");
+			repl_resync(r, "the log broke");
 		return;
 	}
 	r->nlog++;

@@ -208,6 +208,8 @@ static int sb_batch(struct sb *s, rl_env *env)
 		rl_wire_free(env);
 		return RL_OK;
 	}
+	if (b->seq == expect && b->part == 0)
+		sb_drop_parts(s); /* the batch sent again from its start (we subscribed again) */
 	if (b->seq != expect || b->part != s->nparts || b->term != s->leader_term || s->nparts == SB_MAX_PARTS) {
 		rl_log(RL_LOG_WARNING,
 		       "standby stream broken seq=%llu part=%u term=%lld expected=%llu leader_term=%lld",
@@ -277,6 +279,9 @@ static int sb_link(struct sb *s, nng_msg *msg)
 	rv = RL_OK;
 	if (env->body_case == RELAIS__ENVELOPE__BODY_REPL_SNAPSHOT)
 		rv = sb_copy(s, env->repl_snapshot);
+	else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR &&
+	         env->error->code == RELAIS__ERROR_CODE__ERR_BAD_STATE)
+		sb_subscribe(s); /* it stopped sending us batches: ask again from our last */
 	else if (env->body_case == RELAIS__ENVELOPE__BODY_ERROR)
 		rl_log(RL_LOG_WARNING, "leader refused the standby err=\"%s\"",
 		       env->error->message ? env->error->message : "");

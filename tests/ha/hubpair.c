@@ -290,7 +290,18 @@ void hp_model_check(struct hp *p, const struct hp_hub *h)
 void hp_check_stores(struct hp *p, struct rll *l, struct hp_hub *leader, struct hp_hub *standby)
 {
 	char dl[600], ds[600];
+	uint64_t seq = 0;
+	int still = 0;
 
+	/* Quiet first: the standby holds the leader's last batch, and no batch came for 300 ms
+	 * (late reports - a call's quality after its hang-up - still write to contacts). */
+	for (int i = 0; i < 200 && still < 6; i++) {
+		uint64_t ls = hp_store_seq(p, leader);
+		still = ls == seq && ls == hp_store_seq(p, standby) ? still + 1 : 0;
+		seq = ls;
+		rltest_sleep_ms(50);
+	}
+	printf("stores at rest at batch %llu: %s\n", (unsigned long long)seq, still >= 6 ? "yes" : "NO");
 	hp_kill(p, standby, SIGTERM); /* the standby first: it must not take over */
 	hp_kill(p, leader, SIGTERM);
 	snprintf(dl, sizeof(dl), "%s/%s", p->c.dir, leader->name);
