@@ -269,6 +269,25 @@ static const char *rl_render_q(char *buf, size_t len, const Relais__CallQuality 
 	return buf;
 }
 
+/* rl_render_sites: the sites' table, then the hub pair's line when the hub is one. */
+static void rl_render_sites(FILE *f, const Relais__StatusReply *r)
+{
+	fprintf(f, "%-12s %-12s %-5s %6s %8s %6s %8s\n", "SITE", "NAME", "LINK", "HEALTH", "CAPACITY", "AGENTS",
+	        "CONTACTS");
+	for (size_t i = 0; i < r->n_sites; i++) {
+		const Relais__SiteStat *s = r->sites[i];
+		fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name, s->connected ? "up" : "down",
+		        s->health, s->capacity, s->agents, s->contacts);
+	}
+	if (r->ha == NULL)
+		return;
+	fprintf(f, "hub pair: %s leads (term %lld); standby %s%s\n", r->ha->leader, (long long)r->ha->term,
+	        r->ha->standby[0] ? r->ha->standby : "none",
+	        r->ha->synced  ? " in sync"
+	        : r->ha->alone ? (r->ha->strict ? " - ALONE: writes refused" : " - ALONE: acknowledging alone")
+	                       : " catching up");
+}
+
 void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int agents, int sites, int calls)
 {
 	char b1[32], b2[32];
@@ -318,20 +337,7 @@ void rl_render_tables(FILE *f, const Relais__StatusReply *r, int queues, int age
 	if (sites) {
 		if (queues || agents)
 			fputc('\n', f);
-		fprintf(f, "%-12s %-12s %-5s %6s %8s %6s %8s\n", "SITE", "NAME", "LINK", "HEALTH", "CAPACITY", "AGENTS",
-		        "CONTACTS");
-		for (size_t i = 0; i < r->n_sites; i++) {
-			const Relais__SiteStat *s = r->sites[i];
-			fprintf(f, "%-12s %-12s %-5s %6u %8u %6u %8u\n", s->site_id, s->name,
-			        s->connected ? "up" : "down", s->health, s->capacity, s->agents, s->contacts);
-		}
-		if (r->ha != NULL)
-			fprintf(f, "hub pair: %s leads (term %lld); standby %s%s\n", r->ha->leader,
-			        (long long)r->ha->term, r->ha->standby[0] ? r->ha->standby : "none",
-			        r->ha->synced ? " in sync"
-			        : r->ha->alone
-			            ? (r->ha->strict ? " - ALONE: writes refused" : " - ALONE: acknowledging alone")
-			            : " catching up");
+		rl_render_sites(f, r);
 	}
 	if (calls) {
 		char qa[64], qs[64];
