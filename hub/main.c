@@ -277,6 +277,9 @@ static int hub_gather(struct hub *h, struct rl_loop_event *evs, int max)
 
 	if (n <= 0 || n >= HUB_LINGER_BELOW || n >= max || rl_mono_us() - t0 > HUB_STEADY_US)
 		return n;
+	for (int i = 0; i < n; i++)
+		if (evs[i].src == TAG_REPL)
+			return n; /* a standby's acknowledgement releases replies: no waiting on it */
 	nanosleep(&linger, NULL);
 	more = rl_loop_wait(h->loop, 0, evs + n, max - n);
 	return more > 0 ? n + more : n; /* stopped: the next wait says so */
