@@ -312,6 +312,7 @@ void hp_check_stores(struct hp *p, struct rll *l, struct hp_hub *leader, struct 
 
 void hp_stop(struct hp *p)
 {
+	rlc_stop_all(&p->c); /* the agents and tools a failed check left running */
 	for (int i = 0; i < 2; i++)
 		if (p->hub[i].pid > 0)
 			rltest_stop(p->hub[i].pid, SIGKILL, 5000);
