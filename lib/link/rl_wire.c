@@ -191,6 +191,11 @@ static int rl_wire_site_bounds_ok(const rl_env *e)
 		return rl_wire_seats_ok(e->seats_alive);
 	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
 		return rl_wire_journal_ok(e->site_journal);
+	/* Between hubs, and a standby's redirect (docs/ha.md). */
+	case RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE:
+		return rl_wire_text_ok(e->repl_subscribe->name, RL_WIRE_MAX_ID);
+	case RELAIS__ENVELOPE__BODY_ERROR:
+		return rl_wire_text_ok(e->error->leader, RL_WIRE_MAX_TEXT);
 	default:
 		return 1;
 	}

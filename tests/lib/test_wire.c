@@ -235,6 +235,32 @@ static void journal_bounds(void)
 	RL_CHECK(decodes(&env) == RL_ERANGE);
 }
 
+/* A hub pair's texts: a standby's name, and the leader's address a standby redirects to. */
+static void ha_bounds(void)
+{
+	Relais__ReplSubscribe s = RELAIS__REPL_SUBSCRIBE__INIT;
+	Relais__Error er = RELAIS__ERROR__INIT;
+	char longname[300];
+	rl_env env;
+
+	memset(longname, 'h', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE;
+	env.repl_subscribe = &s;
+	s.name = "hub-b";
+	RL_CHECK(decodes(&env) == RL_OK);
+	s.name = longname;
+	RL_CHECK(decodes(&env) == RL_ERANGE);
+	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
+	env.error = &er;
+	er.code = RELAIS__ERROR_CODE__ERR_NOT_LEADER;
+	er.leader = "tls+tcp://10.0.0.11:7400";
+	RL_CHECK(decodes(&env) == RL_OK);
+	er.leader = longname;
+	RL_CHECK(decodes(&env) == RL_ERANGE);
+}
+
 int main(void)
 {
 	seats();
@@ -243,5 +269,6 @@ int main(void)
 	ids();
 	recording_bounds();
 	journal_bounds();
+	ha_bounds();
 	return rltest_done();
 }
