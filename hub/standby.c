@@ -17,11 +17,12 @@
 #include "rl_time.h"
 #include "store.h"
 
-#define SB_BATCH      64 /* loop events taken at once: their batches share one commit */
-#define SB_MAX_PARTS  4096
-#define SB_HEARTBEAT  500 /* ms: the leader hears its standby at least this often */
-#define SB_COPY_SUFFX "/standby-copy.mdb"
-#define SB_SYNC_META  "sync" /* the leader's sync id (hubha.c) */
+#define SB_BATCH        64 /* loop events taken at once: their batches share one commit */
+#define SB_MAX_PARTS    4096
+#define SB_HEARTBEAT    500 /* ms: the leader hears its standby at least this often */
+#define SB_ACK_AGAIN_MS 250 /* the last acknowledgement is sent again this often while nothing new */
+#define SB_COPY_SUFFX   "/standby-copy.mdb"
+#define SB_SYNC_META    "sync" /* the leader's sync id (hubha.c) */
 
 struct sb {
 	const struct rl_standby_conf *c;
@@ -35,10 +36,10 @@ struct sb {
 	uint64_t applied; /* the last batch applied in the open transaction (0: none open) */
 	int copy_fd;      /* a store copy being received */
 	char copy_path[RL_HA_ADDR_MAX + 1100];
-	int want_sub;     /* subscribe once the open transaction is committed */
-	uint64_t sync_id; /* the leader's sync id in our store, as told to the candidate */
-	int link_up;      /* the link to the leader was up at the last tick */
-	uint64_t acked_sent_us;
+	int want_sub;                      /* subscribe once the open transaction is committed */
+	uint64_t sync_id;                  /* the leader's sync id in our store, as told to the candidate */
+	int link_up;                       /* the link to the leader was up at the last tick */
+	uint64_t acked_seq, acked_sent_us; /* the last acknowledgement sent, and when */
 };
 
 /* sb_redirect answers a client of the control socket: this hub does not lead. */
@@ -156,14 +157,16 @@ static int sb_commit(struct sb *s)
 	if (s->want_sub)
 		sb_send_subscribe(s);
 	rl_store_pos(s->store, &pos);
-	if (pos.seq == 0)
+	/* Each new batch at once; the same one again now and then, in case it was lost. */
+	if (pos.seq == 0 || (pos.seq == s->acked_seq && rl_mono_us() - s->acked_sent_us < SB_ACK_AGAIN_MS * 1000u))
 		return RL_OK;
 	ack.seq = pos.seq;
 	ack.term = pos.term;
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_REPL_ACK;
 	env.repl_ack = &ack;
-	(void)rl_client_send(s->link, &env); /* a lost ack: the next one, or the next tick's */
+	(void)rl_client_send(s->link, &env);
+	s->acked_seq = pos.seq;
 	s->acked_sent_us = rl_mono_us();
 	return RL_OK;
 }
