@@ -216,21 +216,6 @@ static void repl_drop(struct rl_repl *r, const char *why)
 	repl_forget_standby(r);
 }
 
-static void repl_error(struct rl_repl *r, uint64_t req_id, Relais__ErrorCode code, const char *msg);
-
-/* repl_resync stops streaming to a proven standby that fell behind and tells it to subscribe
- * again (ERR_BAD_STATE): the link stays, so it need not notice a closed one first. Until it
- * has caught up again it is not in sync (rl_repl_synced). */
-static void repl_resync(struct rl_repl *r, const char *why)
-{
-	rl_log(RL_LOG_WARNING, "standby out of step name=%s reason=\"%s\" acked=%llu last=%llu", r->peers[r->peer].name,
-	       why, (unsigned long long)r->acked, (unsigned long long)r->last_seq);
-	r->subscribed = 0;
-	r->acked = r->target = 0;
-	r->next_part = 0;
-	repl_error(r, 0, RELAIS__ERROR_CODE__ERR_BAD_STATE, why);
-}
-
 static void repl_send_env(struct rl_repl *r, rl_env *env)
 {
 	(void)rl_link_send(r->sock, 0, env); /* answers: a lost one is asked again */
@@ -248,6 +233,19 @@ static void repl_error(struct rl_repl *r, uint64_t req_id, Relais__ErrorCode cod
 	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
 	env.error = &er;
 	repl_send_env(r, &env);
+}
+
+/* repl_resync stops streaming to a proven standby that fell behind and tells it to subscribe
+ * again (ERR_BAD_STATE): the link stays, so it need not notice a closed one first. Until it
+ * has caught up again it is not in sync (rl_repl_synced). */
+static void repl_resync(struct rl_repl *r, const char *why)
+{
+	rl_log(RL_LOG_WARNING, "standby out of step name=%s reason=\"%s\" acked=%llu last=%llu", r->peers[r->peer].name,
+	       why, (unsigned long long)r->acked, (unsigned long long)r->last_seq);
+	r->subscribed = 0;
+	r->acked = r->target = 0;
+	r->next_part = 0;
+	repl_error(r, 0, RELAIS__ERROR_CODE__ERR_BAD_STATE, why);
 }
 
 /* repl_hello: a standby names itself, then proves its key (as a node does at the hub). */

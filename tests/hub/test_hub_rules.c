@@ -544,6 +544,29 @@ static void test_refused_writes(void)
 	stop();
 }
 
+/* A hub pair's replication goes over the leader's own socket (hub/repl.c): on the clients'
+ * socket its messages are nobody's requests, whoever sends them - not even an admin's. */
+static void test_no_replication_on_control(void)
+{
+	Relais__ReplSubscribe sub = RELAIS__REPL_SUBSCRIBE__INIT;
+	Relais__ReplAck ack = RELAIS__REPL_ACK__INIT;
+	const uint32_t who[] = {NODE, CTL, AGENT};
+	rl_env env;
+
+	start();
+	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		rl_env_init(&env);
+		env.body_case = RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE;
+		env.repl_subscribe = &sub;
+		RL_CHECK(ht_error(ht_request(&h, who[i], 0, 0, &env)) == ERR(BAD_REQUEST));
+		rl_env_init(&env);
+		env.body_case = RELAIS__ENVELOPE__BODY_REPL_ACK;
+		env.repl_ack = &ack;
+		RL_CHECK(ht_error(ht_request(&h, who[i], 0, 0, &env)) == ERR(BAD_REQUEST));
+	}
+	stop();
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static void test_transfer_refusals(void)
@@ -922,6 +945,7 @@ int main(void)
 	test_lockouts();
 	test_tenants();
 	test_refused_writes();
+	test_no_replication_on_control();
 	test_transfer_refusals();
 	test_rona();
 	test_wrapup();
