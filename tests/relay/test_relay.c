@@ -686,6 +686,9 @@ static void hijack(void)
 	/* 2. During the call */
 	tx(agent, &f, x.cap[1], proof(x.cap[1], SB));
 	x.have[1] = 1;
+	/* Its proof may land on the other relay thread than the node's next packet: that packet
+	 * finds the agent's leg latched only once the proof has been taken. */
+	counters_wait(f.r, sent + x.stranger + x.forged + x.replayed + 1 + 1);
 	for (int i = 0; i < 20; i++) {
 		ok &= talk(&f, node, agent, (uint16_t)(10 + i));
 		if (i % 5 == 0)
