@@ -728,7 +728,12 @@ static void drive(const struct opts *o, struct figures *fg)
 			credit += o->rate > 0 ? o->rate * (double)(now - last) / 1e6 : 1e9;
 			if (credit > 1000)
 				credit = o->rate > 0 ? 1000 : 1e9;
-			/* Closed loop: at most `window` contacts between submission and wrap-up. */
+			/* Closed loop: at most `window` contacts between submission and wrap-up. The
+			 * nodes' submissions of one turn leave with what the turn's events send, as a
+			 * node's calls arriving in one batch of its loop do (pump flushes). */
+			for (int i = 0; i < NNODES && !per_frame; i++)
+				if (nodes[i] != NULL)
+					rl_client_cork(nodes[i]);
 			while (credit >= 1 && submitted - completed_all < (uint64_t)o->window) {
 				submit((int)(k % NNODES), k);
 				k++;
