@@ -24,6 +24,7 @@
  *                     [--rate R] [--seconds S] [--warmup S] [--idle] [--window W] [--data DIR]
  *                     [--blip-ms MS]
  */
+#include <dirent.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,13 +392,13 @@ static double pct(uint64_t *v, size_t n, double p)
 	return (double)v[(size_t)((double)(n - 1) * p)] / 1000.0;
 }
 
-static int proc_cpu(int pid, double *cpu_s)
+/* stat_cpu: user + system seconds from a /proc stat file (a process's or one thread's). */
+static int stat_cpu(const char *path, double *cpu_s)
 {
-	char path[64], buf[1024];
+	char buf[1024];
 	unsigned long ut, st;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	if (fgets(buf, sizeof(buf), f) == NULL) {
@@ -410,6 +411,50 @@ static int proc_cpu(int pid, double *cpu_s)
 		return -1;
 	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	return 0;
+}
+
+static int proc_cpu(int pid, double *cpu_s)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return stat_cpu(path, cpu_s);
+}
+
+/* engine_cpu: the hub's main thread, which runs its engine (hub/main.c's loop). */
+static int engine_cpu(int pid, double *cpu_s)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	return stat_cpu(path, cpu_s);
+}
+
+/* proc_switches: context switches of all the process's threads so far. */
+static uint64_t proc_switches(int pid)
+{
+	char path[64], line[128];
+	struct dirent *d;
+	uint64_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if ((dir = opendir(path)) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		FILE *f;
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, "ctxt_switches:") != NULL)
+				n += strtoull(strchr(line, ':') + 1, NULL, 10);
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
 }
 
 static long proc_kb(int pid, const char *field)
@@ -542,8 +587,9 @@ struct opts {
 
 /* A run's figures, printed at the end. */
 struct figures {
-	double secs, hub_cpu;
-	uint64_t commits, txns; /* in the window: the hub's count, LMDB's */
+	double secs, hub_cpu, engine_cpu; /* engine_cpu: the hub's main thread's share */
+	uint64_t switches;                /* the hub's context switches in the window */
+	uint64_t commits, txns;           /* in the window: the hub's count, LMDB's */
 	int have_commits;
 	/* the idle run's probes and wave */
 	uint64_t idle_rtt[64];
@@ -707,8 +753,8 @@ static void login_all(const char *secret)
 /* drive offers the load (none when idle) through the warm-up and the measured window. */
 static void drive(const struct opts *o, struct figures *fg)
 {
-	double cpu0 = 0, cpu1 = 0, credit = 0;
-	uint64_t start = 0, k = 0, txn0 = 0, c0 = 0;
+	double cpu0 = 0, cpu1 = 0, eng0 = 0, eng1 = 0, credit = 0;
+	uint64_t start = 0, k = 0, txn0 = 0, c0 = 0, sw0 = 0;
 	uint64_t warm_end = rl_mono_us() + (uint64_t)o->warmup * 1000000u;
 	uint64_t end = warm_end + (uint64_t)o->seconds * 1000000u, last = rl_mono_us();
 	unsigned r0 = 0;
@@ -720,6 +766,8 @@ static void drive(const struct opts *o, struct figures *fg)
 			measuring = 1;
 			start = now;
 			proc_cpu(o->hub_pid, &cpu0);
+			engine_cpu(o->hub_pid, &eng0);
+			sw0 = proc_switches(o->hub_pid);
 			txn0 = hub_txnid();
 			r0 = adm.replies;
 			admin_ask(0); /* the hub's commit count, answered while the load goes on */
@@ -748,6 +796,9 @@ static void drive(const struct opts *o, struct figures *fg)
 		serve(1);
 	}
 	proc_cpu(o->hub_pid, &cpu1);
+	engine_cpu(o->hub_pid, &eng1);
+	fg->switches = proc_switches(o->hub_pid) - sw0;
+	fg->engine_cpu = eng1 - eng0;
 	fg->txns = hub_txnid() - txn0;
 	fg->secs = (double)(rl_mono_us() - start) / 1e6;
 	fg->hub_cpu = cpu1 - cpu0;
@@ -928,8 +979,14 @@ static void report(const struct opts *o, struct figures *fg)
 		       pct(lat_ack, nlat_ack, 0.99));
 		printf("agent request rtt p50 %.2f ms  p90 %.2f ms  p99 %.2f ms\n", pct(lat_rt, nlat_rt, 0.5),
 		       pct(lat_rt, nlat_rt, 0.9), pct(lat_rt, nlat_rt, 0.99));
-		if (completed)
+		if (completed) {
 			printf("hub CPU/contact   %.1f us\n", hub_cpu * 1e6 / (double)completed);
+			printf(
+			    "  by thread       engine %.1f us, nng's I/O and the rest %.1f us; %.2f context switches\n",
+			    fg->engine_cpu * 1e6 / (double)completed,
+			    (hub_cpu - fg->engine_cpu) * 1e6 / (double)completed,
+			    (double)fg->switches / (double)completed);
+		}
 		printf("hub commits       %llu LMDB write transactions (%.2f contacts each); the hub counted ",
 		       (unsigned long long)fg->txns, per_commit);
 		if (fg->have_commits)
@@ -945,9 +1002,13 @@ static void report(const struct opts *o, struct figures *fg)
 	       idle ? 0.0 : (double)completed / secs, pct(lat_offer, nlat_offer, 0.5), pct(lat_offer, nlat_offer, 0.99),
 	       hub_cpu / secs * 100.0, (double)hwm / 1024.0);
 	if (!idle)
-		printf(" us_per_contact=%.1f per_commit=%.2f txns=%llu hub_commits=%llu\n",
-		       completed ? hub_cpu * 1e6 / (double)completed : 0.0, per_commit, (unsigned long long)fg->txns,
-		       (unsigned long long)fg->commits);
+		printf(
+		    " us_per_contact=%.1f engine_us_per_contact=%.1f switches_per_contact=%.2f per_commit=%.2f txns=%llu "
+		    "hub_commits=%llu\n",
+		    completed ? hub_cpu * 1e6 / (double)completed : 0.0,
+		    completed ? fg->engine_cpu * 1e6 / (double)completed : 0.0,
+		    completed ? (double)fg->switches / (double)completed : 0.0, per_commit,
+		    (unsigned long long)fg->txns, (unsigned long long)fg->commits);
 	else
 		printf(
 		    " status_idle_p50_ms=%.2f status_idle_max_ms=%.2f wave_agents=%d wave_ready_s=%.2f wave_settle_s=%.2f "

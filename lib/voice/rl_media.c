@@ -539,9 +539,12 @@ static unsigned rl_media_bind(struct rl_media *m, const char *bind_addr, unsigne
 	return n;
 }
 
+/* One thread per core the process may run on (its affinity: taskset, a systemd CPUAffinity=,
+ * a container's cpuset), else per online core. */
 static unsigned rl_media_default_threads(void)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
 
 	return cores < 1 ? 1u : cores > RL_MEDIA_MAX_THREADS ? RL_MEDIA_MAX_THREADS : (unsigned)cores;
 }
