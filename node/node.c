@@ -478,6 +478,7 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 	struct rl_contact_req req = {0};
 	struct rl_ctl_cookie *cc;
 	char ext[RL_WIRE_MAX_ID + 8];
+	int rv;
 
 	for (int i = 0; i < RL_NODE_CTL_INFLIGHT; i++)
 		if (env->req_id != 0 && p->inflight[i] == env->req_id)
@@ -507,10 +508,15 @@ static void rl_node_ctl_submit(struct rl_node *n, struct rl_lpeer *p, const rl_e
 		}
 		snprintf(cc->audio, sizeof(cc->audio), "%s", s->caller_audio);
 	}
-	if (rl_node_submit(n, &n->ctl, &req, cc) != RL_OK) {
+	if ((rv = rl_node_submit(n, &n->ctl, &req, cc)) != RL_OK) {
 		free(cc);
-		rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL,
-		                    "node cannot queue the contact");
+		if (rv == RL_ENET)
+			rl_node_local_reply(
+			    n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
+			    "hub unreachable and this site does not serve alone: not queued, try again");
+		else
+			rl_node_local_reply(n, p->pipe, env->req_id, RELAIS__ERROR_CODE__ERR_INTERNAL,
+			                    "node cannot queue the contact");
 		return;
 	}
 	p->inflight[p->next++ % RL_NODE_CTL_INFLIGHT] = env->req_id;
