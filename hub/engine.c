@@ -229,24 +229,13 @@ void rl_reply(struct rl_engine *e, const struct rl_req *r, rl_env *env)
 	            r->req_id && r->agent == NULL && r->peer ? r->pipe : 0);
 }
 
-void rl_error_env(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms)
-{
-	rl_env_init(env);
-	relais__error__init(er);
-	er->code = code;
-	er->message = (char *)msg;
-	er->retry_after_ms = retry_ms;
-	env->body_case = RELAIS__ENVELOPE__BODY_ERROR;
-	env->error = er;
-}
-
 void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code, const char *msg,
                     uint32_t retry_ms)
 {
 	Relais__Error er;
 	rl_env env;
 
-	rl_error_env(&env, &er, code, msg, retry_ms);
+	rl_wire_error(&env, &er, code, msg, retry_ms);
 	rl_reply(e, r, &env);
 }
 

@@ -45,11 +45,11 @@ struct rl_ha {
 	int leading;                        /* mu; written by the thread only */
 	struct rl_ha_term term;             /* mu; written by the thread only */
 	uint64_t valid_until_us;            /* mu; written by the thread only */
-	char sync_want[RL_HA_NAME_MAX + 1]; /* mu: the standby to record; first byte 1: none asked */
-	char sync_done[RL_HA_NAME_MAX + 1]; /* the thread's: recorded in this term; 1: nothing yet */
+	char sync_want[RL_HA_NAME_MAX + 1]; /* mu: the standby to record (asked once want_id != 0) */
+	char sync_done[RL_HA_NAME_MAX + 1]; /* the thread's: recorded in this term (once done_id != 0) */
 	int barred;                         /* the sync key names others: this one may not campaign */
 	unsigned sync_gen;                  /* mu: rl_ha_set_sync calls, to cut a nap short */
-	uint64_t want_id, done_id;          /* the sync id with sync_want (mu) and sync_done */
+	uint64_t want_id, done_id;          /* the sync id with sync_want (mu) and sync_done; 0: none */
 	uint64_t local_id;                  /* mu: the sync id this candidate's store holds */
 	uint64_t eager_until;               /* mu: poll fast until then (rl_ha_leader_gone) */
 	/* The thread's own. */
@@ -151,7 +151,7 @@ static void become_leader(struct rl_ha *ha, const struct rl_ha_term *term, uint6
 	ha->valid_until_us = until;
 	pthread_mutex_unlock(&ha->mu);
 	ha->last_send_us = sent_us;
-	ha->sync_done[0] = 1; /* a new term records its standby afresh */
+	ha->done_id = 0; /* a new term records its standby afresh */
 	rl_log(RL_LOG_NOTICE, "ha leader name=%s lease=%lld revision=%lld", ha->name, (long long)term->lease,
 	       (long long)term->revision);
 	emit(ha, RL_HA_LEADER, term, until, NULL);
@@ -350,8 +350,7 @@ static void record_sync(struct rl_ha *ha, uint64_t until)
 	memcpy(want, ha->sync_want, sizeof(want));
 	id = ha->want_id;
 	pthread_mutex_unlock(&ha->mu);
-	if (ha->sync_key == NULL || want[0] == 1 || (strcmp(want, ha->sync_done) == 0 && id == ha->done_id) ||
-	    budget <= 0)
+	if (ha->sync_key == NULL || id == 0 || (strcmp(want, ha->sync_done) == 0 && id == ha->done_id) || budget <= 0)
 		return;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "leader", ha->name);
@@ -366,7 +365,7 @@ static void record_sync(struct rl_ha *ha, uint64_t until)
 		struct rl_ha_event ev = {.kind = RL_HA_SYNC, .at_us = rl_ha_clock_us(), .term = ha->term};
 		memcpy(ha->sync_done, want, sizeof(want));
 		ha->done_id = id;
-		snprintf(ev.leader, sizeof(ev.leader), "%s", want);
+		snprintf(ev.standby, sizeof(ev.standby), "%s", want);
 		ev.sync_id = id;
 		rl_log(RL_LOG_NOTICE, "ha sync standby=%s id=%llu", want[0] ? want : "(none)", (unsigned long long)id);
 		ha->cb(ha->arg, &ev);
@@ -483,8 +482,6 @@ int rl_ha_start(struct rl_ha **out, const struct rl_ha_config *cfg, rl_ha_cb cb,
 	ha->cfg.address = ha->address = rl_strdup(cfg->address);
 	ha->cfg.repl = ha->repl = cfg->repl ? rl_strdup(cfg->repl) : NULL;
 	ha->cfg.sync_key = ha->sync_key = cfg->sync_key ? rl_strdup(cfg->sync_key) : NULL;
-	ha->sync_want[0] = 1;
-	ha->sync_done[0] = 1;
 	ha->value = leader_value(&ha->cfg);
 	ha->cb = cb;
 	ha->arg = arg;

@@ -21,7 +21,10 @@
 #include <stdint.h>
 
 #define RL_HA_NAME_MAX 64
-#define RL_HA_ADDR_MAX 256
+/* The store's meta entry holding the sync id a hub's store holds (hubha.c writes it as leader,
+ * standby.c reads it as standby: rl_ha_set_local). */
+#define RL_HA_SYNC_META "sync"
+#define RL_HA_ADDR_MAX  256
 
 struct rl_loop;
 
@@ -52,7 +55,7 @@ enum rl_ha_kind {
 	RL_HA_LEADER = 1, /* this candidate leads term, until valid_until_us unless renewed */
 	RL_HA_LOST,       /* this candidate stopped leading term: stop serving now (reason) */
 	RL_HA_FOLLOWER,   /* another candidate leads term: leader, address, repl */
-	RL_HA_SYNC,       /* the sync key now names leader = this candidate's standby ("": none) */
+	RL_HA_SYNC,       /* the sync key now names standby as this candidate's ("": none), sync_id */
 };
 
 struct rl_ha_event {
@@ -64,7 +67,8 @@ struct rl_ha_event {
 	char leader[RL_HA_NAME_MAX];
 	char address[RL_HA_ADDR_MAX];
 	char repl[RL_HA_ADDR_MAX];
-	uint64_t sync_id; /* RL_HA_SYNC */
+	char standby[RL_HA_NAME_MAX]; /* RL_HA_SYNC */
+	uint64_t sync_id;             /* RL_HA_SYNC */
 };
 
 /* The callback runs on the candidate's thread and must not block; ev is valid during it. */
@@ -103,9 +107,9 @@ int rl_ha_may_serve(struct rl_ha *ha, struct rl_ha_term *term);
  * rl_ha_set_sync asks the leader's thread to record in the sync key that standby (a name;
  * "" for none) holds every batch this leader acknowledges, and id, the number the leader
  * wrote in its store (and the standby acknowledged) just before; guarded by the term (written
- * only while the leader key is this term's). RL_HA_SYNC reports it written (ev.leader: the
- * standby, ev.sync_id: id); until then the owner must act as if the key said what it said
- * before. Any thread; the last call wins.
+ * only while the leader key is this term's; id 0 asks nothing). RL_HA_SYNC reports it
+ * written (ev.standby, ev.sync_id: id); until then the owner must act as if the key said what
+ * it said before. Any thread; the last call wins.
  *
  * While the sync key exists a candidate campaigns only if the key names it (as leader or
  * standby) and its own store holds an id at least the key's (rl_ha_set_local): a hub whose

@@ -16,8 +16,6 @@
 
 enum { HA_STEP_NONE, HA_STEP_WRITE, HA_STEP_WRITTEN, HA_STEP_SHIP, HA_STEP_ASKED };
 
-#define HA_SYNC_META "sync" /* the sync id, in the store's meta (standby.c reads it) */
-
 static const struct rl_cfg_opt ha_opts[] = {
     {"etcd", RL_CFG_STR, 1, 1000, NULL, offsetof(struct rl_hubha_settings, etcd), "etcd client URLs, comma-separated"},
     {"key", RL_CFG_STR, 1, 200, "/relais/hub", offsetof(struct rl_hubha_settings, key),
@@ -100,7 +98,6 @@ int rl_hubha_load(struct rl_hubha *x, const config_t *cfg, const char *hub_id, c
 		snprintf(err, errlen, "ha: renew + 2 x request + margin must fit in ttl_s (docs/ha.md)");
 		return -1;
 	}
-	x->confirmed[0] = 1;
 	return 1;
 }
 
@@ -114,7 +111,7 @@ void rl_hubha_free(struct rl_hubha *x)
 void rl_hubha_leading(struct rl_hubha *x, const struct rl_ha_term *term)
 {
 	x->term = *term;
-	x->confirmed[0] = 1;
+	x->key_written = 0;
 	x->step = HA_STEP_NONE;
 	x->alone_logged = 0;
 }
@@ -125,7 +122,8 @@ int rl_hubha_event(struct rl_hubha *x, struct rl_ha_event *ev)
 
 	if (ev->kind == RL_HA_SYNC && ev->term.revision == x->term.revision && ev->sync_id == x->sync_id &&
 	    x->step == HA_STEP_ASKED) {
-		snprintf(x->confirmed, sizeof(x->confirmed), "%s", ev->leader);
+		snprintf(x->confirmed, sizeof(x->confirmed), "%s", ev->standby);
+		x->key_written = 1;
 		x->step = HA_STEP_NONE;
 	}
 	if (stop)
@@ -138,7 +136,7 @@ void rl_hubha_batch(struct rl_hubha *x, struct rl_store *s)
 {
 	if (x->step != HA_STEP_WRITE)
 		return;
-	rl_store_set_meta(s, HA_SYNC_META, x->sync_id);
+	rl_store_set_meta(s, RL_HA_SYNC_META, x->sync_id);
 	x->step = HA_STEP_WRITTEN;
 }
 
@@ -149,7 +147,7 @@ static void ha_follow(struct rl_hubha *x, const char *want)
 	const char *linked = rl_repl_standby(x->repl);
 
 	if (want != NULL && x->step != HA_STEP_ASKED &&
-	    (x->step == HA_STEP_NONE ? x->confirmed[0] == 1 || strcmp(want, x->confirmed) != 0
+	    (x->step == HA_STEP_NONE ? !x->key_written || strcmp(want, x->confirmed) != 0
 	                             : strcmp(want, x->target) != 0)) {
 		snprintf(x->target, sizeof(x->target), "%s", want);
 		x->sync_id = (uint64_t)x->term.revision * 1000000u + ++x->ids; /* grows across terms */
@@ -167,6 +165,11 @@ static void ha_follow(struct rl_hubha *x, const char *want)
 	}
 }
 
+int rl_hubha_alone(const struct rl_hubha *x)
+{
+	return x->key_written && !x->confirmed[0];
+}
+
 void rl_hubha_stat(void *arg, Relais__HaStat *out)
 {
 	struct rl_hubha *x = arg;
@@ -174,15 +177,15 @@ void rl_hubha_stat(void *arg, Relais__HaStat *out)
 	out->leader = x->s.name;
 	out->term = x->term.revision;
 	out->standby = (char *)rl_repl_standby(x->repl);
-	out->synced = x->confirmed[0] != 0 && x->confirmed[0] != 1;
-	out->alone = x->confirmed[0] == 0;
+	out->synced = x->key_written && x->confirmed[0];
+	out->alone = rl_hubha_alone(x);
 	out->strict = x->strict;
 	out->lag_batches = rl_repl_last(x->repl) - rl_repl_acked(x->repl);
 }
 
 void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t)
 {
-	int named = x->confirmed[0] != 0 && x->confirmed[0] != 1;
+	int named = x->key_written && x->confirmed[0];
 
 	rl_prom_gauge(t, "relais_hub_ha_term", "The leader's term (its etcd key's create revision).",
 	              (double)x->term.revision);
@@ -191,7 +194,7 @@ void rl_hubha_metrics(const struct rl_hubha *x, struct rl_text *t)
 	rl_prom_gauge(t, "relais_hub_ha_alone",
 	              "1 while the leader has no standby (prefer: it acknowledges alone; strict: it refuses "
 	              "writes): alarm on it.",
-	              x->confirmed[0] == 0);
+	              rl_hubha_alone(x));
 	rl_prom_gauge(t, "relais_hub_ha_standby_lag_batches", "Committed batches the standby has not acknowledged.",
 	              (double)(rl_repl_last(x->repl) - rl_repl_acked(x->repl)));
 }
@@ -205,9 +208,9 @@ int64_t rl_hubha_release_upto(struct rl_hubha *x)
 	/* Caught up: from now on it must hold what we acknowledge. Gone or catching up: it
 	 * must not take over. */
 	ha_follow(x, synced[0] ? synced : "");
-	if (x->confirmed[0] == 1)
+	if (!x->key_written)
 		return 0; /* nothing written in this term yet */
-	if (x->confirmed[0] == 0) {
+	if (!x->confirmed[0]) {
 		/* Alone: only this hub may lead again, so what it commits is as safe as its disk.
 		 * prefer takes clients' writes so; strict refuses them (main.c) and lets the rest
 		 * (timers, reads, the refusals themselves) through. */

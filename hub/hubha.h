@@ -51,7 +51,8 @@ struct rl_hubha {
 	struct rl_repl *repl;
 	struct rl_ha_term term;
 	struct rl_store_pos before; /* the store's position before the engine opened it */
-	/* The sync key as written in this term (first byte 1: not yet). */
+	/* The sync key as written in this term, once it is: the standby it names ("": none). */
+	int key_written;
 	char confirmed[RL_HA_NAME_MAX + 1];
 	/* Moving it to name target: a new sync id is written in the store (step WRITE, in the
 	 * next batch), reaches the target (SHIP: acked up to id_seq), then goes to etcd (ASKED). */
@@ -61,6 +62,9 @@ struct rl_hubha {
 	uint64_t released;
 	int alone_logged;
 };
+
+/* rl_hubha_alone: the sync key, written in this term, names no standby (hubha.h's rule). */
+int rl_hubha_alone(const struct rl_hubha *x);
 
 /* rl_hubha_stat fills a status reply's hub pair row (an rl_engine_ha_fn, arg the hubha). */
 void rl_hubha_stat(void *arg, Relais__HaStat *out);

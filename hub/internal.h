@@ -237,7 +237,6 @@ void rl_reply(struct rl_engine *e, const struct rl_req *r, rl_env *env);
 void rl_reply_error(struct rl_engine *e, const struct rl_req *r, Relais__ErrorCode code, const char *msg,
                     uint32_t retry_ms);
 void rl_reply_ok(struct rl_engine *e, const struct rl_req *r);
-void rl_error_env(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
 void rl_dirty_agent(struct rl_engine *e, struct rl_agent *a);
 void rl_ptrs_push(struct rl_ptrs *p, void *v);
 void rl_dirty_contact(struct rl_engine *e, struct rl_contact *c);

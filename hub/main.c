@@ -341,7 +341,7 @@ static int hub_event(struct hub *h, struct rl_loop_event *ev, int *code)
 	} else if (ev->src == TAG_PIPE) {
 		rl_engine_pipe_gone(h->engine, (uint32_t)(uintptr_t)ev->ptr);
 	} else if (ev->src == TAG_REPL_EV) {
-		rl_repl_snap_done(h->ha->repl, ev->ptr);
+		rl_repl_event(h->ha->repl, ev->ptr);
 	} else if (ev->src == TAG_HA) {
 		if (rl_hubha_event(h->ha, ev->ptr)) {
 			*code = HUB_EXIT_DEPOSED;
@@ -366,7 +366,7 @@ static int hub_release(struct hub *h, uint64_t mono)
 		return 1;
 	}
 	/* sync = strict without a standby: say so to those who would write, rather than hold them */
-	rl_engine_refuse_writes(h->engine, h->ha->strict && h->ha->confirmed[0] == 0
+	rl_engine_refuse_writes(h->engine, h->ha->strict && rl_hubha_alone(h->ha)
 	                                       ? "no standby holds what this hub would acknowledge (ha.sync strict)"
 	                                       : NULL);
 	h->ha->released = (uint64_t)upto;

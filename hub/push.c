@@ -103,7 +103,7 @@ void rl_push_error(struct rl_engine *e, const struct rl_agent *a, Relais__ErrorC
 	Relais__Error er;
 	rl_env env;
 
-	rl_error_env(&env, &er, code, msg, 0);
+	rl_wire_error(&env, &er, code, msg, 0);
 	rl_push_to_agent(e, a, &env);
 }
 

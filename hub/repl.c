@@ -13,6 +13,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_hello.h"
 #include "rl_log.h"
 #include "rl_loop.h"
 #include "rl_time.h"
@@ -67,10 +68,10 @@ struct rl_repl {
 	int64_t base_term, last_term;
 	/* The standby: one link at a time (pair1 without polyamory). */
 	uint32_t pipe;
-	uint64_t pipe_us; /* when it came (monotonic) */
-	int peer;         /* index in peers once proven, -1 before */
-	uint8_t challenge[RL_KEY_CHALLENGE];
-	int challenged, subscribed;
+	uint64_t pipe_us;          /* when it came (monotonic) */
+	int peer;                  /* index in peers once proven, -1 before */
+	struct rl_hello_gate gate; /* its proof of a peer's key */
+	int subscribed;
 	uint64_t next_seq; /* the next batch to send it, and the part */
 	size_t next_part;
 	uint64_t acked, target;
@@ -189,7 +190,8 @@ static int repl_encode(struct repl_batch *lb, const struct rl_store_batch *b)
 static void repl_forget_standby(struct rl_repl *r)
 {
 	r->peer = -1;
-	r->challenged = r->subscribed = 0;
+	r->gate = (struct rl_hello_gate){0};
+	r->subscribed = 0;
 	r->acked = r->target = 0;
 	r->next_part = 0;
 	r->gen++;
@@ -216,6 +218,17 @@ static void repl_drop(struct rl_repl *r, const char *why)
 	repl_forget_standby(r);
 }
 
+/* repl_link: the link a frame or a new pipe names; a new one starts afresh (whatever the last
+ * one was doing is over), with REPL_PROVE_MS to prove itself. */
+static void repl_link(struct rl_repl *r, uint32_t pipe)
+{
+	if (pipe == r->pipe)
+		return;
+	r->pipe = pipe;
+	r->pipe_us = rl_mono_us();
+	repl_forget_standby(r);
+}
+
 static void repl_send_env(struct rl_repl *r, rl_env *env)
 {
 	(void)rl_link_send(r->sock, 0, env); /* answers: a lost one is asked again */
@@ -223,15 +236,11 @@ static void repl_send_env(struct rl_repl *r, rl_env *env)
 
 static void repl_error(struct rl_repl *r, uint64_t req_id, Relais__ErrorCode code, const char *msg)
 {
-	Relais__Error er = RELAIS__ERROR__INIT;
+	Relais__Error er;
 	rl_env env;
 
-	rl_env_init(&env);
-	er.code = code;
-	er.message = (char *)msg;
+	rl_wire_error(&env, &er, code, msg, 0);
 	env.req_id = req_id;
-	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
-	env.error = &er;
 	repl_send_env(r, &env);
 }
 
@@ -252,7 +261,7 @@ static void repl_resync(struct rl_repl *r, const char *why)
 static void repl_hello(struct rl_repl *r, const rl_env *in)
 {
 	const Relais__Hello *h = in->hello;
-	Relais__HelloOk ok = RELAIS__HELLO_OK__INIT;
+	Relais__HelloOk ok;
 	rl_env env;
 	int i;
 
@@ -265,27 +274,18 @@ static void repl_hello(struct rl_repl *r, const rl_env *in)
 		repl_error(r, in->req_id, RELAIS__ERROR_CODE__ERR_FORBIDDEN, "not a hub this leader knows");
 		return;
 	}
-	rl_env_init(&env);
-	env.req_id = in->req_id;
-	env.body_case = RELAIS__ENVELOPE__BODY_HELLO_OK;
-	env.hello_ok = &ok;
-	ok.server_time_us = rl_wall_us();
-	if (h->proof.len == 0 || !r->challenged) {
-		rl_key_challenge(r->challenge);
-		r->challenged = 1;
-		ok.challenge = (ProtobufCBinaryData){RL_KEY_CHALLENGE, r->challenge};
-	} else if (rl_key_check(r->peers[i].pk, r->challenge, RELAIS__ROLE__ROLE_HUB, r->peers[i].name, h->proof.data,
-	                        h->proof.len) != RL_OK) {
-		r->challenged = 0;
+	if (h->proof.len == 0) {
+		rl_hello_ok(&env, &ok, NULL, rl_wall_us(), rl_hello_challenge(&r->gate), NULL);
+	} else if (rl_hello_proven(&r->gate, r->peers[i].pk, h, r->peers[i].name) != RL_OK) {
 		rl_log(RL_LOG_WARNING, "replication link refused principal=%s (wrong proof)", r->peers[i].name);
 		repl_error(r, in->req_id, RELAIS__ERROR_CODE__ERR_AUTH, "wrong proof");
 		return;
 	} else {
 		r->peer = i;
-		r->challenged = 0;
-		ok.granted = "standby";
+		rl_hello_ok(&env, &ok, NULL, rl_wall_us(), NULL, "standby");
 		rl_log(RL_LOG_NOTICE, "standby linked name=%s", r->peers[i].name);
 	}
+	env.req_id = in->req_id;
 	repl_send_env(r, &env);
 }
 
@@ -365,11 +365,7 @@ void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us)
 		rl_wire_free(env);
 		return;
 	}
-	if (pipe != r->pipe) { /* a new link: whatever the last one was doing is over */
-		r->pipe = pipe;
-		r->pipe_us = rl_mono_us();
-		repl_forget_standby(r);
-	}
+	repl_link(r, pipe);
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO) {
 		repl_hello(r, env);
 	} else if (r->peer < 0) {
@@ -405,30 +401,12 @@ void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us)
 /* ---------------------------------------------------------------------------------------- */
 /* sending */
 
-/* repl_send sends len bytes without waiting: RL_EAGAIN when the socket's queue is full. */
-static int repl_send(struct rl_repl *r, const void *p, size_t len)
-{
-	nng_msg *m;
-	int rv;
-
-	if (nng_msg_alloc(&m, len) != 0)
-		rl_oom_in("nng_msg_alloc");
-	memcpy(nng_msg_body(m), p, len);
-	if ((rv = nng_sendmsg(r->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_msg_free(m);
-		return rv == NNG_EAGAIN ? RL_EAGAIN : RL_ENET;
-	}
-	return RL_OK;
-}
-
 /* repl_pump_copy sends the store's copy chunk by chunk; 1 while some is left. */
 static int repl_pump_copy(struct rl_repl *r)
 {
 	static uint8_t chunk[RL_REPL_PART_BYTES];
 	Relais__ReplSnapshot s = RELAIS__REPL_SNAPSHOT__INIT;
 	rl_env env;
-	uint8_t *buf;
-	size_t len;
 
 	while (r->snap_fd >= 0 && !r->snap_running) {
 		ssize_t n = pread(r->snap_fd, chunk, sizeof(chunk), (off_t)r->snap_off);
@@ -445,12 +423,8 @@ static int repl_pump_copy(struct rl_repl *r)
 		rl_env_init(&env);
 		env.body_case = RELAIS__ENVELOPE__BODY_REPL_SNAPSHOT;
 		env.repl_snapshot = &s;
-		if (rl_wire_encode(&env, &buf, &len) != RL_OK)
-			return 1;
-		int rv = repl_send(r, buf, len);
-		free(buf);
-		if (rv != RL_OK)
-			return 1;
+		if (rl_link_send(r->sock, 0, &env) != RL_OK)
+			return 1; /* the socket's queue is full: the rest at the next pump */
 		r->snap_off += (uint64_t)n;
 		if (s.last) { /* the standby installs it and subscribes again */
 			close(r->snap_fd);
@@ -475,8 +449,9 @@ void rl_repl_pump(struct rl_repl *r, uint64_t now_us)
 		return;
 	while ((b = repl_find(r, r->next_seq)) != NULL) {
 		for (; r->next_part < b->nparts; r->next_part++)
-			if (repl_send(r, b->parts[r->next_part].p, b->parts[r->next_part].len) != RL_OK)
-				goto sent;
+			if (rl_link_send_bytes(r->sock, 0, b->parts[r->next_part].p, b->parts[r->next_part].len) !=
+			    RL_OK)
+				goto sent; /* the socket's queue is full: the rest at the next pump */
 		r->next_seq++;
 		r->next_part = 0;
 	}
@@ -528,17 +503,13 @@ void rl_repl_batch(void *arg, struct rl_store *s)
 	r->last_term = b->term;
 }
 
-void rl_repl_snap_done(struct rl_repl *r, void *job)
+void rl_repl_event(struct rl_repl *r, void *job)
 {
 	struct repl_event *ev = job;
 	struct stat st;
 
 	if (ev->kind == REPL_EV_PIPE_ADD) {
-		if (ev->pipe != r->pipe) {
-			r->pipe = ev->pipe;
-			repl_forget_standby(r);
-		}
-		r->pipe_us = rl_mono_us();
+		repl_link(r, ev->pipe);
 		free(ev);
 		return;
 	}

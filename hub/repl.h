@@ -55,8 +55,8 @@ struct rl_repl_conf {
 
 struct rl_repl;
 
-/* rl_repl_open listens (frames arrive in loop under tag_sock; finished copies under
- * tag_snap, for rl_repl_snap_done). Errors: RL_ENET, RL_ECONFIG, RL_EFULL. */
+/* rl_repl_open listens (frames arrive in loop under tag_sock; finished copies and the
+ * socket's pipe events under tag_snap, for rl_repl_event). Errors: RL_ENET, RL_ECONFIG, RL_EFULL. */
 int rl_repl_open(struct rl_repl **out, const struct rl_repl_conf *c, struct rl_loop *loop, int tag_sock, int tag_snap);
 void rl_repl_close(struct rl_repl *r);
 
@@ -67,8 +67,9 @@ void rl_repl_batch(void *arg, struct rl_store *s);
 /* rl_repl_input handles a frame from the replication socket (msg freed). now_us: monotonic. */
 void rl_repl_input(struct rl_repl *r, nng_msg *msg, uint64_t now_us);
 
-/* rl_repl_snap_done takes a finished copy (the loop event's ptr). */
-void rl_repl_snap_done(struct rl_repl *r, void *job);
+/* rl_repl_event takes what came under tag_snap (the loop event's ptr): a finished copy, a
+ * standby's link coming or going. */
+void rl_repl_event(struct rl_repl *r, void *job);
 
 /* rl_repl_pump sends what waits and drops a standby that stopped acknowledging. Call after
  * each batch and every tick. */

@@ -21,8 +21,7 @@
 #define SB_MAX_PARTS    4096
 #define SB_HEARTBEAT    500 /* ms: the leader hears its standby at least this often */
 #define SB_ACK_AGAIN_MS 250 /* the last acknowledgement is sent again this often while nothing new */
-#define SB_COPY_SUFFX   "/standby-copy.mdb"
-#define SB_SYNC_META    "sync" /* the leader's sync id (hubha.c) */
+#define SB_COPY_SUFFIX  "/standby-copy.mdb"
 
 struct sb {
 	const struct rl_standby_conf *c;
@@ -45,19 +44,15 @@ struct sb {
 /* sb_redirect answers a client of the control socket: this hub does not lead. */
 static void sb_redirect(struct sb *s, nng_msg *msg)
 {
-	Relais__Error er = RELAIS__ERROR__INIT;
+	Relais__Error er;
 	rl_env *in = NULL, out;
 	uint32_t pipe;
 
 	if (rl_link_recv_env(msg, &in, &pipe) == RL_OK) {
-		rl_env_init(&out);
+		rl_wire_error(&out, &er, RELAIS__ERROR_CODE__ERR_NOT_LEADER, "this hub stands by: ask the leader",
+		              s->leader[0] ? 0 : 1000);
 		out.req_id = in->req_id;
-		er.code = RELAIS__ERROR_CODE__ERR_NOT_LEADER;
-		er.message = "this hub stands by: ask the leader";
 		er.leader = s->leader;
-		er.retry_after_ms = s->leader[0] ? 0 : 1000;
-		out.body_case = RELAIS__ENVELOPE__BODY_ERROR;
-		out.error = &er;
 		(void)rl_link_send(s->c->ctl, pipe, &out);
 	}
 	rl_wire_free(in);
@@ -91,7 +86,6 @@ static void sb_send_subscribe(struct sb *s)
 	rl_store_pos(s->store, &pos);
 	sub.seq = pos.seq;
 	sub.term = pos.term;
-	sub.name = (char *)s->c->name;
 	rl_env_init(&env);
 	env.body_case = RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE;
 	env.repl_subscribe = &sub;
@@ -128,7 +122,7 @@ static void sb_connect(struct sb *s)
 /* sb_local tells the candidate which sync id our store holds: what lets it campaign. */
 static void sb_local(struct sb *s)
 {
-	uint64_t id = rl_store_meta(s->store, SB_SYNC_META);
+	uint64_t id = rl_store_meta(s->store, RL_HA_SYNC_META);
 
 	if (id != s->sync_id) {
 		s->sync_id = id;
@@ -341,7 +335,7 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 	uint64_t last_tick = 0;
 	int end = 0, rv;
 
-	snprintf(s.copy_path, sizeof(s.copy_path), "%s%s", c->data_dir, SB_COPY_SUFFX);
+	snprintf(s.copy_path, sizeof(s.copy_path), "%s%s", c->data_dir, SB_COPY_SUFFIX);
 	if ((rv = rl_store_open(&s.store, c->data_dir, c->map_mb)) != RL_OK)
 		return RL_STANDBY_FAILED;
 	s.sync_id = UINT64_MAX;

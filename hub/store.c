@@ -582,7 +582,6 @@ uint64_t rl_store_next_id(struct rl_store *s, const char *name)
 {
 	MDB_val v;
 	MDB_txn *rtxn;
-	uint8_t buf[8];
 	uint64_t cur = 1;
 	int rv;
 
@@ -594,8 +593,7 @@ uint64_t rl_store_next_id(struct rl_store *s, const char *name)
 		cur = rl_be64(v.mv_data);
 	else if (rv != RL_OK && rv != RL_ENOENT && s->failed == RL_OK)
 		s->failed = rv;
-	rl_put_be64(buf, cur + 1);
-	rl_store_put_raw(s, RL_STORE_T_META, name, strlen(name), buf, 8, 0);
+	rl_store_set_meta(s, name, cur + 1);
 	return cur;
 }
 

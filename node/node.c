@@ -460,15 +460,11 @@ static void rl_node_relay_up(struct rl_node *n, struct rl_lpeer *p, rl_env *env)
 static void rl_node_local_reply(struct rl_node *n, uint32_t pipe, uint64_t req_id, Relais__ErrorCode code,
                                 const char *msg)
 {
-	Relais__Error er = RELAIS__ERROR__INIT;
+	Relais__Error er;
 	rl_env env;
 
-	rl_env_init(&env);
+	rl_wire_error(&env, &er, code, msg, 0);
 	env.req_id = req_id;
-	er.code = code;
-	er.message = (char *)msg;
-	env.body_case = RELAIS__ENVELOPE__BODY_ERROR;
-	env.error = &er;
 	rl_node_send(n, pipe, &env);
 }
 

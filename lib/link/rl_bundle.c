@@ -7,6 +7,7 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_htab.h"
+#include "rl_link.h"
 #include "rl_wire.h"
 
 /*
@@ -63,23 +64,6 @@ static size_t rl_varint(uint8_t *p, size_t v)
 	return n;
 }
 
-static int rl_bundler_send(nng_socket s, uint32_t pipe, const uint8_t *buf, size_t len)
-{
-	nng_msg *m;
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-
-	if (nng_msg_alloc(&m, len) != 0)
-		rl_oom(len);
-	memcpy(nng_msg_body(m), buf, len);
-	p.id = pipe;
-	nng_msg_set_pipe(m, p);
-	if (nng_sendmsg(s, m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-		return RL_EAGAIN;
-	}
-	return RL_OK;
-}
-
 /* rl_send_slice sends sl: its one frame as is, several as one Bundle envelope; returns the
  * number of frames not sent. */
 static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
@@ -88,14 +72,14 @@ static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
 	size_t h = 0;
 
 	if (sl->n == 1)
-		return rl_bundler_send(s, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
+		return rl_link_send_bytes(s, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
 	hdr[h++] = 0x08; /* Envelope.version */
 	h += rl_varint(hdr + h, RL_WIRE_VERSION);
 	hdr[h++] = 0xe2; /* Envelope.bundle: field 60, length-delimited */
 	hdr[h++] = 0x03;
 	h += rl_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
 	memcpy(sl->buf + RL_BUNDLE_HDR - h, hdr, h);
-	if (rl_bundler_send(s, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
+	if (rl_link_send_bytes(s, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
 		return sl->n;
 	return 0;
 }

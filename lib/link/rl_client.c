@@ -228,19 +228,9 @@ static struct rl_pending **rl_client_slot(struct rl_client *c, uint64_t req_id)
 
 static int rl_client_send_raw(struct rl_client *c, const uint8_t *buf, size_t len)
 {
-	nng_msg *m;
-	int rv;
-
 	if (c->corked && rl_bundler_add(c->out, 0, buf, len) == RL_OK)
 		return RL_OK;
-	if (nng_msg_alloc(&m, len) != 0)
-		rl_oom(len);
-	memcpy(nng_msg_body(m), buf, len);
-	if ((rv = nng_sendmsg(c->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_msg_free(m);
-		return RL_EAGAIN;
-	}
-	return RL_OK;
+	return rl_link_send_bytes(c->sock, 0, buf, len) == RL_OK ? RL_OK : RL_EAGAIN;
 }
 
 int rl_client_request(struct rl_client *c, rl_env *env, void *cookie, uint64_t *req_id)

@@ -194,19 +194,11 @@ fail:
 	return rv;
 }
 
-int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
+/* rl_link_sendmsg sends m (taken) to pipe without blocking. */
+static int rl_link_sendmsg(nng_socket s, uint32_t pipe, nng_msg *m)
 {
-	nng_msg *m;
-	size_t n;
 	int rv;
 
-	env->version = RL_WIRE_VERSION;
-	n = relais__envelope__get_packed_size(env);
-	if (n > RL_WIRE_MAX_FRAME)
-		return RL_ETOOBIG;
-	if (nng_msg_alloc(&m, n) != 0)
-		rl_oom(n);
-	relais__envelope__pack(env, nng_msg_body(m));
 	if (pipe != 0) {
 		nng_pipe p = NNG_PIPE_INITIALIZER;
 		p.id = pipe;
@@ -217,6 +209,31 @@ int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
 		return rv == NNG_EAGAIN ? RL_EAGAIN : RL_ENET;
 	}
 	return RL_OK;
+}
+
+int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
+{
+	nng_msg *m;
+	size_t n;
+
+	env->version = RL_WIRE_VERSION;
+	n = relais__envelope__get_packed_size(env);
+	if (n > RL_WIRE_MAX_FRAME)
+		return RL_ETOOBIG;
+	if (nng_msg_alloc(&m, n) != 0)
+		rl_oom(n);
+	relais__envelope__pack(env, nng_msg_body(m));
+	return rl_link_sendmsg(s, pipe, m);
+}
+
+int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, len) != 0)
+		rl_oom(len);
+	memcpy(nng_msg_body(m), buf, len);
+	return rl_link_sendmsg(s, pipe, m);
 }
 
 int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe)

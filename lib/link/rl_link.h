@@ -46,6 +46,9 @@ int rl_link_dial(nng_socket s, const char *url, const struct rl_tls *tls, nng_di
  */
 int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env);
 
+/* rl_link_send_bytes sends len bytes already encoded (an envelope, a bundle) the same way. */
+int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len);
+
 /*
  * rl_link_recv_env decodes msg (not freed) into *env; *pipe gets the pipe it came from.
  * Same errors as rl_wire_decode.

@@ -191,9 +191,7 @@ static int rl_wire_site_bounds_ok(const rl_env *e)
 		return rl_wire_seats_ok(e->seats_alive);
 	case RELAIS__ENVELOPE__BODY_SITE_JOURNAL:
 		return rl_wire_journal_ok(e->site_journal);
-	/* Between hubs, and a standby's redirect (docs/ha.md). */
-	case RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE:
-		return rl_wire_text_ok(e->repl_subscribe->name, RL_WIRE_MAX_ID);
+	/* A standby's redirect (docs/ha.md). */
 	case RELAIS__ENVELOPE__BODY_ERROR:
 		return rl_wire_text_ok(e->error->leader, RL_WIRE_MAX_TEXT);
 	default:
@@ -362,6 +360,17 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 	*buf = p;
 	*len = n;
 	return RL_OK;
+}
+
+void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms)
+{
+	rl_env_init(env);
+	relais__error__init(er);
+	er->code = code;
+	er->message = (char *)msg;
+	er->retry_after_ms = retry_ms;
+	env->body_case = RELAIS__ENVELOPE__BODY_ERROR;
+	env->error = er;
 }
 
 void rl_wire_set_str(char **field, const char *v)

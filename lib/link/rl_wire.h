@@ -63,6 +63,10 @@ void rl_wire_free(rl_env *env);
  */
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 
+/* rl_wire_error fills env (initialised first) with an Error er of code, msg (not copied) and
+ * retry_ms (0: none), er pointing into it; the caller sets req_id and the rest after. */
+void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
+
 /* rl_wire_set_str sets a string field of a message protobuf-c unpacked (or one built with
  * the same allocation) to a copy of v, freeing the old one (never protobuf-c's shared empty
  * string). */

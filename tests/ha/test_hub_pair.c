@@ -5,7 +5,8 @@
  * submitter (acting as a site node, recording every acknowledgement: rlledger.h) are given
  * both hubs' addresses. The test:
  *   0. lets a stray client with a cluster certificate take the leader's replication link
- *      first and say nothing: it is dropped, and the standby gets in; the leader's /metrics
+ *      first: asking before a Hello, as an unknown hub, as the standby without its key, it
+ *      is refused; silent then, it is dropped, and the standby gets in; the leader's /metrics
  *      and relaisctl status then say the standby is in sync;
  *   1. kills -9 the leader mid-stream: the standby, which held every acknowledged batch,
  *      takes over; the time from the kill to the first new acknowledgement is printed;
@@ -40,20 +41,63 @@ static void cleanup(void)
 	hp_stop(&hp);
 }
 
-/* intrude: a client with an agent's certificate holds the leader's replication link, silent,
- * until the leader drops it (one that dials again and again can keep the place:
- * docs/security.md). */
-static void intrude(const struct hp_hub *leader)
+/* ask sends env on s and returns the leader's answer's body (ERROR: its code in *code). */
+static int ask(nng_socket s, rl_env *env, int *code)
 {
+	nng_msg *m = NULL;
+	rl_env *in = NULL;
+	int body = -1;
+
+	*code = 0;
+	RL_REQUIRE(rl_link_send(s, 0, env) == RL_OK);
+	if (nng_recvmsg(s, &m, 0) != 0)
+		return -1;
+	if (rl_link_recv_env(m, &in, NULL) == RL_OK) {
+		body = (int)in->body_case;
+		if (in->body_case == RELAIS__ENVELOPE__BODY_ERROR)
+			*code = (int)in->error->code;
+	}
+	rl_wire_free(in);
+	nng_msg_free(m);
+	return body;
+}
+
+/* intrude: a client with an agent's certificate on the leader's replication link. Asking for
+ * batches before a Hello, naming a hub not among ha.peers, or naming one without its key, it
+ * is refused each time; then, silent, it holds the link until the leader drops it (one that
+ * dials again and again can keep the place: docs/security.md). */
+static void intrude(const struct hp_hub *leader, const char *peer)
+{
+	Relais__ReplSubscribe sub = RELAIS__REPL_SUBSCRIBE__INIT;
+	Relais__Hello h = RELAIS__HELLO__INIT;
+	uint8_t proof[RL_KEY_SIG] = {0};
 	char ca[700], cert[700], key[700];
 	nng_socket s;
+	rl_env env;
+	int code;
 
 	snprintf(ca, sizeof(ca), "%s/ca.pem", hp.c.certs);
 	snprintf(cert, sizeof(cert), "%s/agent.pem", hp.c.certs);
 	snprintf(key, sizeof(key), "%s/agent.key", hp.c.certs);
 	struct rl_tls tls = {ca, cert, key, NULL};
 	RL_REQUIRE(rl_link_client_open(&s) == RL_OK);
+	RL_REQUIRE(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000) == 0);
 	RL_REQUIRE(rl_link_dial(s, leader->repl, &tls, NULL) == RL_OK);
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_REPL_SUBSCRIBE;
+	env.repl_subscribe = &sub;
+	RL_CHECK(ask(s, &env, &code) == RELAIS__ENVELOPE__BODY_ERROR && code == RELAIS__ERROR_CODE__ERR_HELLO_FIRST);
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	h.role = RELAIS__ROLE__ROLE_HUB;
+	h.principal = "hub-x";
+	RL_CHECK(ask(s, &env, &code) == RELAIS__ENVELOPE__BODY_ERROR && code == RELAIS__ERROR_CODE__ERR_FORBIDDEN);
+	h.principal = (char *)peer;
+	RL_CHECK(ask(s, &env, &code) == RELAIS__ENVELOPE__BODY_HELLO_OK);
+	h.proof = (ProtobufCBinaryData){sizeof(proof), proof};
+	RL_CHECK(ask(s, &env, &code) == RELAIS__ENVELOPE__BODY_ERROR && code == RELAIS__ERROR_CODE__ERR_AUTH);
+	RL_CHECK(hp_count(&hp, leader, "standby linked") == 0);
 	RL_WAIT(5000, hp_count(&hp, leader, "not proven in time") > 0);
 	nng_close(s);
 }
@@ -85,7 +129,7 @@ static void setup(void)
 	hp_configure(&hp);
 	hp_start(&hp, &hp.hub[0]);
 	RL_WAIT_REQUIRE(20000, hp_leads(&hp, &hp.hub[0]));
-	intrude(&hp.hub[0]);
+	intrude(&hp.hub[0], hp.hub[1].name);
 	hp_start(&hp, &hp.hub[1]);
 	RL_WAIT_REQUIRE(20000, hp_synced(&hp, &hp.hub[0], &hp.hub[1]));
 	said_in_sync(&hp.hub[0]);
