@@ -214,15 +214,14 @@ static int rl_link_sendmsg(nng_socket s, uint32_t pipe, nng_msg *m)
 int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
 {
 	nng_msg *m;
-	size_t n;
+	struct rl_wire_plan plan;
+	size_t n = rl_wire_size(env, &plan);
 
-	env->version = RL_WIRE_VERSION;
-	n = relais__envelope__get_packed_size(env);
 	if (n > RL_WIRE_MAX_FRAME)
 		return RL_ETOOBIG;
 	if (nng_msg_alloc(&m, n) != 0)
 		rl_oom(n);
-	relais__envelope__pack(env, nng_msg_body(m));
+	rl_wire_pack(env, &plan, nng_msg_body(m));
 	return rl_link_sendmsg(s, pipe, m);
 }
 

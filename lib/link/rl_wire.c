@@ -346,18 +346,84 @@ void rl_wire_free(rl_env *env)
 		rl_wire_arena_free((struct rl_wire_arena *)(void *)((uint8_t *)env - RL_WIRE_ARENA_HDR));
 }
 
-int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
+/*
+ * Encoding. protobuf-c sizes and packs a message by walking every field of its descriptor,
+ * and packs a sub-message by sizing it again first: an envelope costs two walks over its 50
+ * and more body fields and two sizings of its body, which measured twice the body's own
+ * packing (bench/wire, docs/benchmarks.md). So the envelope's head - the scalars version, req_id,
+ * session, chan (fields 1-4, left out when 0, as proto3 says) and its body's tag and length -
+ * is written here, in the order protobuf-c writes them, and protobuf-c packs the body alone,
+ * sized once. The bytes are protobuf-c's own: test_wire compares them for every body. An
+ * envelope carrying fields this build does not know is packed by protobuf-c whole.
+ */
+static size_t rl_wire_varint(uint8_t *p, uint64_t v)
 {
-	size_t n;
-	uint8_t *p;
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+size_t rl_wire_size(rl_env *env, struct rl_wire_plan *p)
+{
+	const ProtobufCFieldDescriptor *f = NULL;
+	size_t h = 0;
 
 	env->version = RL_WIRE_VERSION;
-	n = relais__envelope__get_packed_size(env);
+	p->body = NULL;
+	p->nbody = 0;
+	if (env->body_case != RELAIS__ENVELOPE__BODY__NOT_SET)
+		f = protobuf_c_message_descriptor_get_field(&relais__envelope__descriptor, env->body_case);
+	p->whole = env->base.n_unknown_fields > 0 || (f != NULL && f->type != PROTOBUF_C_TYPE_MESSAGE);
+	if (p->whole)
+		return p->nhead = 0, relais__envelope__get_packed_size(env);
+	p->head[h++] = 1 << 3; /* field 1, varint */
+	h += rl_wire_varint(p->head + h, env->version);
+	if (env->req_id != 0) {
+		p->head[h++] = 2 << 3;
+		h += rl_wire_varint(p->head + h, env->req_id);
+	}
+	if (env->session != 0) {
+		p->head[h++] = 3 << 3;
+		h += rl_wire_varint(p->head + h, env->session);
+	}
+	if (env->chan != 0) {
+		p->head[h++] = 4 << 3;
+		h += rl_wire_varint(p->head + h, env->chan);
+	}
+	if (f != NULL && (p->body = *(const ProtobufCMessage **)(void *)((uint8_t *)env + f->offset)) != NULL) {
+		p->nbody = protobuf_c_message_get_packed_size(p->body);
+		h += rl_wire_varint(p->head + h, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		h += rl_wire_varint(p->head + h, p->nbody);
+	}
+	p->nhead = h;
+	return h + p->nbody;
+}
+
+void rl_wire_pack(const rl_env *env, const struct rl_wire_plan *p, uint8_t *out)
+{
+	if (p->whole) {
+		relais__envelope__pack(env, out);
+		return;
+	}
+	memcpy(out, p->head, p->nhead);
+	if (p->body != NULL)
+		protobuf_c_message_pack(p->body, out + p->nhead);
+}
+
+int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
+{
+	struct rl_wire_plan plan;
+	size_t n = rl_wire_size(env, &plan);
+
 	if (n > RL_WIRE_MAX_FRAME)
 		return RL_ETOOBIG;
-	p = rl_malloc(n);
-	relais__envelope__pack(env, p);
-	*buf = p;
+	*buf = rl_malloc(n);
+	rl_wire_pack(env, &plan, *buf);
 	*len = n;
 	return RL_OK;
 }
