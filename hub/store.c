@@ -409,19 +409,35 @@ static void rl_store_end(MDB_txn *rtxn)
 		mdb_txn_abort(rtxn);
 }
 
-/* rl_store_put_msg packs a record (on the stack when small) and writes it under key. */
+static void *rl_pb_alloc(void *data, size_t size)
+{
+	(void)data;
+	return rl_malloc(size);
+}
+
+static void rl_pb_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+/* A record packed past its stack buffer grows on the heap; protobuf-c's buffer would cut the
+ * record short if its allocator failed, so it is rl_malloc's (which does not). */
+static ProtobufCAllocator rl_pb_heap = {rl_pb_alloc, rl_pb_free, NULL};
+
+/* rl_store_put_msg packs a record (on the stack when small) and writes it under key. It
+ * packs in one walk over the record's fields, where sizing first and then packing takes two
+ * (bench/wire: an event record about 140 ns against 175). */
 static void rl_store_put_msg(struct rl_store *s, enum rl_store_table t, const void *key, size_t klen,
                              const ProtobufCMessage *m, unsigned flags)
 {
-	uint8_t stackbuf[2048], *buf = stackbuf;
-	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t stackbuf[2048];
+	ProtobufCBufferSimple b = PROTOBUF_C_BUFFER_SIMPLE_INIT(stackbuf);
 
-	if (n > sizeof(stackbuf))
-		buf = rl_malloc(n);
-	protobuf_c_message_pack(m, buf);
-	rl_store_put_raw(s, t, key, klen, buf, n, flags);
-	if (buf != stackbuf)
-		free(buf);
+	b.allocator = &rl_pb_heap;
+	protobuf_c_message_pack_to_buffer(m, &b.base);
+	rl_store_put_raw(s, t, key, klen, b.data, b.len, flags);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&b);
 }
 
 void rl_store_put_agent(struct rl_store *s, const Relais__AgentRecord *r)

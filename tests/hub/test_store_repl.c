@@ -577,6 +577,49 @@ static void reopen(struct rl_store **s, const char *dir)
 	RL_CHECK(p.seq == p0.seq && p.term == p0.term && p.seq > 60);
 }
 
+/* A record is stored as protobuf-c packs it, also one longer than the store's stack
+ * buffer (2 KiB), which it packs on the heap. */
+static void records_packed(struct rl_store *s)
+{
+	Relais__ContactRecord c = RELAIS__CONTACT_RECORD__INIT, *back;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	Relais__KeyValue kv = RELAIS__KEY_VALUE__INIT, *kvs[1] = {&kv};
+	static char big[6000];
+	const size_t sizes[] = {10, sizeof(big) - 1};
+
+	c.tenant_id = "t1";
+	c.pop = &pop;
+	pop.caller = "+212522000000";
+	pop.n_data = 1;
+	pop.data = kvs;
+	kv.key = "ivr";
+	kv.value = big;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char cid[32];
+		size_t n, m;
+		uint8_t *want, *got;
+		memset(big, 'a' + (int)i, sizes[i]);
+		big[sizes[i]] = 0;
+		snprintf(cid, sizeof(cid), "c-packed-%zu", i);
+		c.contact_id = cid;
+		n = relais__contact_record__get_packed_size(&c);
+		RL_REQUIRE(rl_store_begin(s) == RL_OK);
+		rl_store_put_contact(s, &c, 0);
+		RL_REQUIRE(rl_store_commit(s) == RL_OK);
+		RL_REQUIRE(rl_store_get_contact(s, cid, &back) == RL_OK);
+		m = relais__contact_record__get_packed_size(back);
+		want = malloc(n);
+		got = malloc(m);
+		relais__contact_record__pack(&c, want);
+		relais__contact_record__pack(back, got);
+		RL_CHECK(n == m && memcmp(want, got, n) == 0);
+		RL_CHECK(i == 0 || n > 2048);
+		free(want);
+		free(got);
+		relais__contact_record__free_unpacked(back, NULL);
+	}
+}
+
 int main(void)
 {
 	struct rl_store *a, *b;
@@ -598,6 +641,7 @@ int main(void)
 	fail_stop(a, &next);
 	reopen(&a, adir);
 	reopen(&b, bdir);
+	records_packed(a);
 	rl_store_close(a);
 	rl_store_close(b);
 	snprintf(rm, sizeof(rm), "rm -rf '%s'", root);
