@@ -11,22 +11,6 @@
 #include "rl_log.h"
 #include "rl_time.h"
 
-/* protobuf-c allocating through rl_alloc: copying a message that was already decoded
- * cannot fail (out of memory is fatal, once). */
-static void *rl_pb_alloc(void *data, size_t size)
-{
-	(void)data;
-	return rl_malloc(size);
-}
-
-static void rl_pb_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
-}
-
-static ProtobufCAllocator rl_pb_allocator = {.alloc = rl_pb_alloc, .free = rl_pb_free};
-
 const char *rl_agent_state_name(Relais__AgentState s)
 {
 	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&relais__agent_state__descriptor, (int)s);
@@ -299,8 +283,8 @@ static void rl_keep_contact(struct rl_agent_sess *a, const Relais__Offer *o)
 
 	relais__offer__pack(o, buf);
 	if (a->offer)
-		relais__offer__free_unpacked(a->offer, &rl_pb_allocator);
-	a->offer = relais__offer__unpack(&rl_pb_allocator, n, buf);
+		relais__offer__free_unpacked(a->offer, &rl_wire_heap);
+	a->offer = relais__offer__unpack(&rl_wire_heap, n, buf);
 	free(buf);
 }
 
@@ -615,7 +599,7 @@ void rl_agent_close(struct rl_agent_sess *a)
 	rl_phone_end(a);
 	sodium_memzero(a->secret, sizeof(a->secret));
 	if (a->offer)
-		relais__offer__free_unpacked(a->offer, &rl_pb_allocator);
+		relais__offer__free_unpacked(a->offer, &rl_wire_heap);
 	a->offer = NULL;
 	rl_client_close(a->cl);
 	a->cl = NULL;

@@ -52,18 +52,6 @@ int rl_bundler_create(struct rl_bundler **out)
 	return RL_OK;
 }
 
-static size_t rl_varint(uint8_t *p, size_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* rl_send_slice sends sl: its one frame as is, several as one Bundle envelope; returns the
  * number of frames not sent. */
 static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
@@ -74,10 +62,10 @@ static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
 	if (sl->n == 1)
 		return rl_link_send_bytes(s, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
 	hdr[h++] = 0x08; /* Envelope.version */
-	h += rl_varint(hdr + h, RL_WIRE_VERSION);
+	h += rl_wire_varint(hdr + h, RL_WIRE_VERSION);
 	hdr[h++] = 0xe2; /* Envelope.bundle: field 60, length-delimited */
 	hdr[h++] = 0x03;
-	h += rl_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
+	h += rl_wire_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
 	memcpy(sl->buf + RL_BUNDLE_HDR - h, hdr, h);
 	if (rl_link_send_bytes(s, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
 		return sl->n;
@@ -140,7 +128,7 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
 		sl->buf = rl_realloc(sl->buf, sl->cap);
 	}
 	sl->buf[sl->len++] = RL_BUNDLE_FRAME_TAG;
-	sl->len += rl_varint(sl->buf + sl->len, len);
+	sl->len += rl_wire_varint(sl->buf + sl->len, len);
 	memcpy(sl->buf + sl->len, buf, len);
 	sl->len += len;
 	if (sl->n++ == 0)

@@ -356,7 +356,7 @@ void rl_wire_free(rl_env *env)
  * sized once. The bytes are protobuf-c's own: test_wire compares them for every body. An
  * envelope carrying fields this build does not know is packed by protobuf-c whole.
  */
-static size_t rl_wire_varint(uint8_t *p, uint64_t v)
+size_t rl_wire_varint(uint8_t *p, uint64_t v)
 {
 	size_t n = 0;
 
@@ -427,6 +427,20 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 	*len = n;
 	return RL_OK;
 }
+
+static void *rl_wire_heap_alloc(void *data, size_t size)
+{
+	(void)data;
+	return rl_malloc(size);
+}
+
+static void rl_wire_heap_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+ProtobufCAllocator rl_wire_heap = {rl_wire_heap_alloc, rl_wire_heap_free, NULL};
 
 void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms)
 {
