@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the envelope decoder, which sees every frame from every peer, and the
- * bundle splitter that runs before it in every receiving loop.
+ * bundle splitter that runs before it in every receiving loop. What decodes is encoded again
+ * and must come out as protobuf-c packs it (rl_wire writes the envelope's head itself).
  * Built with -DRELAIS_FUZZ=ON (clang) as a fuzzer; always built as a corpus replay test.
  */
 #include "fuzz.h"
@@ -22,9 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int rv = rl_wire_decode(data, size, &env);
 	if (env != NULL) {
-		/* Whatever decodes must re-encode within the frame bound. */
-		if (rv == 0 && rl_wire_encode(env, &buf, &len) == 0)
+		/* Whatever decodes must re-encode within the frame bound, as protobuf-c's bytes. */
+		if (rv == 0 && rl_wire_encode(env, &buf, &len) == 0) {
+			size_t n = relais__envelope__get_packed_size(env);
+			uint8_t *ref = malloc(n);
+			if (ref == NULL)
+				abort();
+			relais__envelope__pack(env, ref);
+			if (n != len || memcmp(ref, buf, n) != 0)
+				abort(); /* not protobuf-c's bytes */
+			free(ref);
 			free(buf);
+		}
 		rl_wire_free(env);
 	}
 	nng_msg *m, *frames[RL_BUNDLE_MAX_FRAMES];
