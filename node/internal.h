@@ -44,6 +44,15 @@ struct rl_sub {
 	void *cookie;
 	uint8_t *asked;
 	size_t asked_len;
+	char ext[RL_WIRE_MAX_ID + 1]; /* its ext id: how the hub's updates name it before any ack */
+};
+
+/* A submission turned away while the hub was lost (rl_node_unqueue): the hub may still get
+ * it late - the frame in flight on a link the fault held open - and its ack may be lost with
+ * that link; its first update then names it only by its ext id. */
+struct rl_turned {
+	uint64_t req_id;
+	char ext[RL_WIRE_MAX_ID + 1];
 };
 
 struct rl_posted {
@@ -100,10 +109,10 @@ struct rl_node {
 	int hub_reached;          /* heard at least once since the start */
 	int start_judged;         /* not reached within RL_NODE_HUB_LOST_MS of the start: said so */
 	uint64_t opened_us;
-	struct rl_node_plan *plans;      /* the dial plan in force */
-	unsigned applied;                /* the share of new calls the sources refuse now */
-	struct rl_alone alone;           /* survivable sites */
-	uint64_t turned[RL_NODE_TURNED]; /* request ids of submissions turned away (a ring) */
+	struct rl_node_plan *plans;              /* the dial plan in force */
+	unsigned applied;                        /* the share of new calls the sources refuse now */
+	struct rl_alone alone;                   /* survivable sites */
+	struct rl_turned turned[RL_NODE_TURNED]; /* submissions turned away (a ring) */
 	unsigned nturned;
 	uint64_t seats_sent_us; /* the last SeatsAlive (seats.c) */
 };

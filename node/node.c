@@ -129,6 +129,33 @@ struct rl_source *rl_node_source_ctl(struct rl_node *n)
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* rl_node_turned_late: contact_id is a submission turned away, known by its request id (the
+ * hub's late ack) or its ext id (the hub's update, its ack lost with the link it left on):
+ * the contact is over before it began - its caller went elsewhere - and the hub hears so (an
+ * answer it counted meanwhile is taken back). 1 if it was one. */
+static int rl_node_turned_late(struct rl_node *n, uint64_t req_id, const char *ext, const char *contact_id)
+{
+	for (unsigned i = 0; i < RL_NODE_TURNED && i < n->nturned; i++) {
+		struct rl_turned *t = &n->turned[i];
+		if (t->req_id == 0 || (t->req_id != req_id && (ext == NULL || strcmp(t->ext, ext) != 0)))
+			continue;
+		rl_log(RL_LOG_NOTICE, "a submission turned away reached the hub late: ended contact=%s ext=%s",
+		       contact_id ? contact_id : "", t->ext);
+		rl_node_cancel(n, contact_id, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, 1);
+		*t = (struct rl_turned){0};
+		return 1;
+	}
+	return 0;
+}
+
+/* rl_node_turned_forget: ext is asked for again (a source's own id): no longer turned away. */
+static void rl_node_turned_forget(struct rl_node *n, const char *ext)
+{
+	for (unsigned i = 0; i < RL_NODE_TURNED && i < n->nturned; i++)
+		if (n->turned[i].req_id != 0 && strcmp(n->turned[i].ext, ext) == 0)
+			n->turned[i] = (struct rl_turned){0};
+}
+
 int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_contact_req *req, void *cookie)
 {
 	Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
@@ -144,9 +171,12 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	else
 		snprintf(ext, sizeof(ext), "%016llx-%llu", (unsigned long long)n->boot_id,
 		         (unsigned long long)++n->seq);
+	if (req->ext_id != NULL)
+		rl_node_turned_forget(n, ext); /* (a source asking again with its own id wants it) */
 	sub = rl_calloc(1, sizeof(*sub));
 	sub->src = src;
 	sub->cookie = cookie;
+	snprintf(sub->ext, sizeof(sub->ext), "%s", ext);
 	rl_env_init(&env);
 	sc.ext_id = ext;
 	sc.tenant_id = (char *)req->tenant_id;
@@ -331,6 +361,9 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 	const char *id = u->contact_id ? u->contact_id : "";
 	struct rl_contact *c = rl_node_contact(n, id);
 
+	if (c == NULL && id[0] && u->state != RELAIS__CONTACT_STATE__CONTACT_ENDED && u->ext_id != NULL &&
+	    u->ext_id[0] && rl_node_turned_late(n, 0, u->ext_id, id))
+		return;
 	if (c == NULL && id[0] && n->bridge != NULL && u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
 	    u->media != NULL)
 		c = rl_node_contact_add(n, id, NULL, NULL);
@@ -381,21 +414,6 @@ static void rl_node_acked(struct rl_node *n, struct rl_sub *sub, const rl_env *e
 	free(sub);
 }
 
-/* rl_node_turned_late: ok answers a submission turned away (the hub got it late, once its
- * link was back): the contact is over before it began - its caller went elsewhere. */
-static int rl_node_turned_late(struct rl_node *n, uint64_t req_id, const Relais__SubmitContactOk *ok)
-{
-	for (unsigned i = 0; req_id != 0 && i < RL_NODE_TURNED && i < n->nturned; i++)
-		if (n->turned[i] == req_id) {
-			rl_log(RL_LOG_NOTICE, "a submission turned away reached the hub late: ended contact=%s",
-			       ok->contact_id ? ok->contact_id : "");
-			rl_node_cancel(n, ok->contact_id, RELAIS__CONTACT_OUTCOME__OUTCOME_FAILED, 1);
-			n->turned[i] = 0;
-			return 1;
-		}
-	return 0;
-}
-
 /* rl_node_upstream: a frame from whoever decides (the hub, or the site's own engine while it
  * serves alone), with the cookie of the request of ours it answers, if it does. */
 void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply)
@@ -407,7 +425,7 @@ void rl_node_upstream(struct rl_node *n, rl_env *env, void *cookie, int is_reply
 	} else if (is_reply && cookie != NULL && cookie != &n->marker) {
 		rl_node_acked(n, cookie, env);
 	} else if (!is_reply && env->body_case == RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT_OK) {
-		rl_node_turned_late(n, env->req_id, env->submit_contact_ok);
+		rl_node_turned_late(n, env->req_id, NULL, env->submit_contact_ok->contact_id);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_CONTACT_UPDATE) {
 		rl_node_contact_update(n, env->contact_update);
 	} else if (env->body_case == RELAIS__ENVELOPE__BODY_SITE_DRAIN) {
@@ -798,10 +816,13 @@ static int rl_node_unqueue(void *cookie, uint64_t req_id, void *arg)
 {
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
+	struct rl_turned *t;
 
 	if (!rl_node_sub_cookie(n, cookie))
 		return 0;
-	n->turned[n->nturned++ % RL_NODE_TURNED] = req_id;
+	t = &n->turned[n->nturned++ % RL_NODE_TURNED];
+	*t = (struct rl_turned){.req_id = req_id};
+	snprintf(t->ext, sizeof(t->ext), "%s", sub->ext);
 	n->ctr.refused++;
 	sub->src->ops->on_ack(sub->src, sub->cookie, NULL, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
 	                      "the hub is lost and the site cannot serve alone");

@@ -14,7 +14,11 @@
  *   4. the hub freezes again, and wakes: the contacts of the second period alone are counted
  *      too (numbered apart from the first period's);
  *   5. the hub freezes for less than a node waits before dialling again: fes turns away what
- *      it had submitted; the hub, awake, takes it late, and fes ends it - nobody waits.
+ *      it had submitted; the hub, awake, takes it late, and fes ends it - nobody waits;
+ *   6. the hub freezes for longer: fes turns away what it had submitted and dials again; the
+ *      hub, awake, still reads the submission from the link fes left and answers on it, to
+ *      nobody; fes knows the contact by its ext id when the hub's update about it comes on
+ *      the new link, and ends it - nobody waits, and no answer counts.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -54,12 +58,51 @@ static double waiting(void)
 	return v;
 }
 
+static int fes_says(const char *needle)
+{
+	return rlc_count_in_file(rlc_path(&c, "node-fes.log"), needle);
+}
+
 static int submit(const char *url, const char *caller)
 {
 	char args[256];
 
 	snprintf(args, sizeof(args), "submit --tenant telco --queue telco.billing --caller %s", caller);
 	return rlc_ctl(&c, url, args, NULL);
+}
+
+/* Steps 5 and 6: fes's submissions turned away while the hub is frozen reach it late. */
+static void late_submissions(const char *fes)
+{
+	int turned, redials, late;
+
+	/* 5. A short freeze, under the 6 s before a node dials again: fes turns away what it had
+	 * submitted, and the hub, awake, takes it late on the same link - fes ends it. */
+	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
+	submit(fes, "+212522000097"); /* (the tool hears it cannot be queued) */
+	RL_WAIT(10000, fes_says("calls it never answered turned away") >= 1);
+	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
+	RL_WAIT(15000, fes_says("turned away reached the hub late") >= 1);
+	RL_WAIT(10000, waiting() == 0);
+	RL_CHECK(waiting() == 0);
+	RL_CHECK(answered() == 8);
+
+	/* 6. A freeze past fes's dialling again: its late submission's ack is lost with the old
+	 * link, and the hub's update on the new one is what fes recognises. */
+	turned = fes_says("calls it never answered turned away");
+	redials = fes_says("re-dialling");
+	late = fes_says("turned away reached the hub late");
+	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
+	submit(fes, "+212522000096");
+	RL_WAIT(10000, fes_says("calls it never answered turned away") > turned);
+	RL_WAIT(15000, fes_says("re-dialling") > redials);
+	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
+	RL_WAIT(20000, fes_says("turned away reached the hub late") > late);
+	RL_CHECK(fes_says("turned away reached the hub late") == late + 1);
+	RL_WAIT(10000, waiting() == 0);
+	RL_CHECK(waiting() == 0);
+	RL_WAIT(10000, answered() == 8); /* (an answer counted meanwhile is taken back) */
+	RL_CHECK(answered() == 8);
 }
 
 int main(void)
@@ -125,16 +168,7 @@ int main(void)
 	RL_WAIT(10000, answered() >= 8);
 	RL_CHECK(answered() == 8);
 
-	/* 5. A short freeze, under the 6 s before a node dials again: fes turns away what it had
-	 * submitted, and the hub, awake, takes it late on the same link - fes ends it. */
-	RL_REQUIRE(kill(c.hub, SIGSTOP) == 0);
-	submit(fes, "+212522000097"); /* (the tool hears it cannot be queued) */
-	RL_WAIT(10000, rlc_count_in_file(rlc_path(&c, "node-fes.log"), "calls it never answered turned away") >= 1);
-	RL_REQUIRE(kill(c.hub, SIGCONT) == 0);
-	RL_WAIT(15000, rlc_count_in_file(rlc_path(&c, "node-fes.log"), "turned away reached the hub late") >= 1);
-	RL_WAIT(10000, waiting() == 0);
-	RL_CHECK(waiting() == 0);
-	RL_CHECK(answered() == 8);
+	late_submissions(fes);
 
 	rlc_stop_all(&c);
 	return rltest_done();
