@@ -44,7 +44,6 @@ struct rl_sub {
 	void *cookie;
 	uint8_t *asked;
 	size_t asked_len;
-	char ext[RL_WIRE_MAX_ID + 1]; /* its ext id: how the hub's updates name it before any ack */
 };
 
 /* A submission turned away while the hub was lost (rl_node_unqueue): the hub may still get

@@ -137,7 +137,8 @@ static int rl_node_turned_late(struct rl_node *n, uint64_t req_id, const char *e
 {
 	for (unsigned i = 0; i < RL_NODE_TURNED && i < n->nturned; i++) {
 		struct rl_turned *t = &n->turned[i];
-		if (t->req_id == 0 || (t->req_id != req_id && (ext == NULL || strcmp(t->ext, ext) != 0)))
+		int named = t->req_id == req_id || (ext != NULL && strcmp(t->ext, ext) == 0);
+		if (t->req_id == 0 || !named)
 			continue;
 		rl_log(RL_LOG_NOTICE, "a submission turned away reached the hub late: ended contact=%s ext=%s",
 		       contact_id ? contact_id : "", t->ext);
@@ -176,7 +177,6 @@ int rl_node_submit(struct rl_node *n, struct rl_source *src, const struct rl_con
 	sub = rl_calloc(1, sizeof(*sub));
 	sub->src = src;
 	sub->cookie = cookie;
-	snprintf(sub->ext, sizeof(sub->ext), "%s", ext);
 	rl_env_init(&env);
 	sc.ext_id = ext;
 	sc.tenant_id = (char *)req->tenant_id;
@@ -816,13 +816,18 @@ static int rl_node_unqueue(void *cookie, uint64_t req_id, void *arg)
 {
 	struct rl_node *n = arg;
 	struct rl_sub *sub = cookie;
+	Relais__SubmitContact *sc;
 	struct rl_turned *t;
 
 	if (!rl_node_sub_cookie(n, cookie))
 		return 0;
+	/* Its ext id, from what was asked: how the hub's update names it if the ack is lost. */
+	sc = relais__submit_contact__unpack(NULL, sub->asked_len, sub->asked);
 	t = &n->turned[n->nturned++ % RL_NODE_TURNED];
 	*t = (struct rl_turned){.req_id = req_id};
-	snprintf(t->ext, sizeof(t->ext), "%s", sub->ext);
+	snprintf(t->ext, sizeof(t->ext), "%s", sc != NULL && sc->ext_id != NULL ? sc->ext_id : "");
+	if (sc != NULL)
+		relais__submit_contact__free_unpacked(sc, NULL);
 	n->ctr.refused++;
 	sub->src->ops->on_ack(sub->src, sub->cookie, NULL, RELAIS__ERROR_CODE__ERR_UNAVAILABLE,
 	                      "the hub is lost and the site cannot serve alone");
