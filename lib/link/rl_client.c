@@ -349,97 +349,13 @@ static void rl_client_send_heartbeat(struct rl_client *c, uint64_t now)
 	rl_client_send(c, &env);
 }
 
-/*
- * Closing the socket waits for nng to reap its pipes and dialers. With nng 1.5.2 that wait can
- * last forever when a dialer is wedged in a connection attempt that never completes (seen
- * after the server was killed mid-handshake, on a busy machine). A process shutting down must
- * not hang on it: the close gets RL_CLIENT_CLOSE_MS, then the client is left to nng (kept
- * reachable, its callback may still run) and the caller goes on.
- */
+/* A client's close gets RL_CLIENT_CLOSE_MS (rl_link_close: nng 1.5.2's close can wait
+ * forever); past it the client is left to nng (kept reachable, its callback may still run)
+ * and the caller goes on. */
 #define RL_CLIENT_CLOSE_MS 3000
-
-struct rl_closer {
-	nng_socket sock;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-	atomic_int refs;
-};
 
 static struct rl_client *rl_client_abandoned[16]; /* left to a wedged nng close */
 static atomic_uint rl_client_nabandoned;
-
-static void rl_closer_put(struct rl_closer *k)
-{
-	if (atomic_fetch_sub(&k->refs, 1) == 1) {
-		pthread_cond_destroy(&k->cv);
-		pthread_mutex_destroy(&k->mu);
-		free(k);
-	}
-}
-
-static void *rl_closer_run(void *arg)
-{
-	struct rl_closer *k = arg;
-
-	nng_close(k->sock);
-	pthread_mutex_lock(&k->mu);
-	k->done = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	rl_closer_put(k);
-	return NULL;
-}
-
-/* rl_closer_start closes s on a thread of its own; with wait, the caller holds a reference
- * and waits (rl_client_close_sock). NULL: it was closed here, synchronously. */
-static struct rl_closer *rl_closer_start(nng_socket s, int wait)
-{
-	struct rl_closer *k = rl_calloc(1, sizeof(*k));
-	pthread_t t;
-
-	if (pthread_mutex_init(&k->mu, NULL) != 0) {
-		free(k);
-		nng_close(s);
-		return NULL;
-	}
-	pthread_cond_init(&k->cv, NULL);
-	k->sock = s;
-	atomic_init(&k->refs, wait ? 2 : 1);
-	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
-		nng_close(s);
-		atomic_store(&k->refs, 1);
-		rl_closer_put(k);
-		return NULL;
-	}
-	pthread_detach(t);
-	return k;
-}
-
-/* rl_client_close_sock closes c's socket within RL_CLIENT_CLOSE_MS; 0 if it did not finish. */
-static int rl_client_close_sock(struct rl_client *c)
-{
-	struct rl_closer *k = rl_closer_start(c->sock, 1);
-	struct timespec until;
-	int done;
-
-	if (k == NULL)
-		return 1;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += RL_CLIENT_CLOSE_MS / 1000;
-	until.tv_nsec += (long)(RL_CLIENT_CLOSE_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&k->mu);
-	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
-		;
-	done = k->done;
-	pthread_mutex_unlock(&k->mu);
-	rl_closer_put(k);
-	return done;
-}
 
 /* rl_client_restart starts the link again, to c->url, on a fresh socket: a pair socket keeps
  * preferring a pipe it still holds, and with nng 1.5.2 a pipe cut during a server's crash can
@@ -459,7 +375,7 @@ static void rl_client_restart(struct rl_client *c, uint64_t now)
 	fresh = rl_link_client_open(&s) == RL_OK;
 	if (fresh && rl_loop_swap_socket(c->loop, c->sock, s) == RL_OK) {
 		rl_client_watch(c->sock, NULL);
-		rl_closer_start(c->sock, 0);
+		rl_link_close(c->sock, 0);
 		rl_client_watch(s, c);
 		c->sock = s;
 		atomic_fetch_add(&c->pipe_events, 1); /* say Hello first on the new link */
@@ -819,7 +735,7 @@ void rl_client_close_nowait(struct rl_client *c)
 		return;
 	rl_bundler_destroy(c->out);
 	c->out = NULL;
-	rl_closer_start(c->sock, 0);
+	rl_link_close(c->sock, 0);
 	/* Its pipe callbacks may still run while nng closes: c stays, among the abandoned. */
 	if ((i = atomic_fetch_add(&rl_client_nabandoned, 1)) <
 	    sizeof(rl_client_abandoned) / sizeof(rl_client_abandoned[0]))
@@ -831,7 +747,7 @@ void rl_client_close(struct rl_client *c)
 	if (c == NULL)
 		return;
 	rl_bundler_destroy(c->out);
-	if (!rl_client_close_sock(c)) {
+	if (!rl_link_close(c->sock, RL_CLIENT_CLOSE_MS)) {
 		unsigned i = atomic_fetch_add(&rl_client_nabandoned, 1);
 		rl_log(RL_LOG_WARNING, "link close did not finish in %d ms url=%s: left to nng", RL_CLIENT_CLOSE_MS,
 		       c->url);

@@ -3,10 +3,12 @@
 #include <netinet/in.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rl_alloc.h"
 #include "rl_err.h"
@@ -233,6 +235,92 @@ int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len)
 		rl_oom(len);
 	memcpy(nng_msg_body(m), buf, len);
 	return rl_link_sendmsg(s, pipe, m);
+}
+
+/*
+ * Closing a socket waits for nng to reap its pipes and dialers. With nng 1.5.2 that wait can
+ * last forever: a dialer wedged in a connection attempt that never completes (seen after the
+ * server was killed mid-handshake, on a busy machine), a listener's pipe whose peer closed
+ * while a send to it was stuck (docs/protocol.md, nng 1.5.2). So the close runs on a thread
+ * of its own, and the caller waits for it at most ms.
+ */
+struct rl_closer {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	atomic_int refs; /* the closing thread's, and the waiting caller's */
+};
+
+static void rl_closer_put(struct rl_closer *k)
+{
+	if (atomic_fetch_sub(&k->refs, 1) == 1) {
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->mu);
+		free(k);
+	}
+}
+
+static void *rl_closer_run(void *arg)
+{
+	struct rl_closer *k = arg;
+
+	nng_close(k->sock);
+	pthread_mutex_lock(&k->mu);
+	k->done = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	rl_closer_put(k);
+	return NULL;
+}
+
+/* rl_closer_wait waits at most ms for k's close; 1 if it finished. */
+static int rl_closer_wait(struct rl_closer *k, int ms)
+{
+	struct timespec until;
+	int done;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&k->mu);
+	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+		;
+	done = k->done;
+	pthread_mutex_unlock(&k->mu);
+	return done;
+}
+
+int rl_link_close(nng_socket s, int ms)
+{
+	struct rl_closer *k = rl_calloc(1, sizeof(*k));
+	pthread_t t;
+	int done = 0;
+
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k);
+		nng_close(s);
+		return 1;
+	}
+	pthread_cond_init(&k->cv, NULL);
+	k->sock = s;
+	atomic_init(&k->refs, ms > 0 ? 2 : 1);
+	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
+		nng_close(s); /* no thread to be had: here, unbounded */
+		atomic_store(&k->refs, 1);
+		rl_closer_put(k);
+		return 1;
+	}
+	pthread_detach(t);
+	if (ms > 0) {
+		done = rl_closer_wait(k, ms);
+		rl_closer_put(k);
+	}
+	return done;
 }
 
 int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe)

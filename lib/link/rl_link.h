@@ -49,6 +49,11 @@ int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env);
 /* rl_link_send_bytes sends len bytes already encoded (an envelope, a bundle) the same way. */
 int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len);
 
+/* rl_link_close closes s on a thread of its own and waits for it at most ms (0: not at all).
+ * 1 if the close finished; 0 if it goes on in the background - nng 1.5.2's close can wait
+ * forever on a wedged dialer or pipe (rl_link.c) - and whatever its callbacks reach must stay. */
+int rl_link_close(nng_socket s, int ms);
+
 /*
  * rl_link_recv_env decodes msg (not freed) into *env; *pipe gets the pipe it came from.
  * Same errors as rl_wire_decode.
