@@ -387,7 +387,8 @@ struct writer {
 	struct rl_store *a;
 	unsigned first;
 	struct packed out[WRITER_MAX];
-	atomic_uint done;
+	atomic_uint begun; /* batches begun: at most these are committed */
+	atomic_uint done;  /* batches committed and kept in out: at least these */
 	atomic_int stop;
 };
 
@@ -396,6 +397,7 @@ static void *writer_run(void *arg)
 	struct writer *w = arg;
 
 	for (unsigned k = 0; k < WRITER_MAX && !atomic_load(&w->stop); k++) {
+		atomic_store(&w->begun, k + 1);
 		w->out[k] = leader_batch(w->a, w->first + k);
 		atomic_store(&w->done, k + 1);
 		usleep(500); /* a pace, so that the copy falls between batches */
@@ -410,7 +412,8 @@ static void wait_done(struct writer *w, unsigned n)
 }
 
 /* copy_while_writing copies A into path while the writer commits; [*before, *after]: the
- * batches committed before the copy began and once it ended. */
+ * batches surely committed before the copy began, and those that may have been once it
+ * ended (a batch committed but not yet counted done is begun). */
 static int copy_while_writing(struct writer *w, const char *path, unsigned *before, unsigned *after)
 {
 	pthread_t th;
@@ -423,7 +426,7 @@ static int copy_while_writing(struct writer *w, const char *path, unsigned *befo
 		rv = rl_store_copy_fd(w->a, fd);
 		close(fd);
 	}
-	*after = atomic_load(&w->done);
+	*after = atomic_load(&w->begun);
 	wait_done(w, *after + 10);
 	atomic_store(&w->stop, 1);
 	pthread_join(th, NULL);
