@@ -3,8 +3,8 @@
  * envelope (its floor: the library alone) beside rl_wire_encode (the head written by
  * lib/link/rl_wire.c, the body packed by protobuf-c), for the frames the hub sends most per
  * contact. Both produce the same bytes (checked here and in test_wire). Then what packing
- * one of the hub's event records costs, sized then packed beside packed in one walk into a
- * growing buffer, as hub/store.c does.
+ * the hub's records costs: protobuf-c sizing then packing, protobuf-c packing in one walk
+ * into a growing buffer, and rl_pb packing in one walk onto the stack, as hub/store.c does.
  *   relais-bench-wire [--reps N]
  */
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_pb.h"
 #include "rl_time.h"
 #include "rl_wire.h"
 
@@ -68,8 +69,10 @@ static int same(rl_env *env)
 	return ok;
 }
 
-/* event_ns: one event record packed, sized first (mode 0) or into a buffer (mode 1). */
-static double event_ns(const Relais__EventRecord *ev, int mode, long reps)
+/* record_ns: one record packed by protobuf-c sized first (mode 0), by protobuf-c into a
+ * buffer in one walk (mode 1, what hub/store.c did before rl_pb) or by rl_pb_pack_in onto
+ * the stack (mode 2, what it does now). */
+static double record_ns(const ProtobufCMessage *m, int mode, long reps)
 {
 	uint64_t t0 = rl_mono_us();
 	uint8_t stackbuf[2048];
@@ -77,14 +80,17 @@ static double event_ns(const Relais__EventRecord *ev, int mode, long reps)
 
 	for (long i = 0; i < reps; i++) {
 		if (mode == 0) {
-			size_t n = relais__event_record__get_packed_size(ev);
-			relais__event_record__pack(ev, stackbuf);
+			size_t n = protobuf_c_message_get_packed_size(m);
+			protobuf_c_message_pack(m, stackbuf);
 			sink += stackbuf[n - 1];
-		} else {
+		} else if (mode == 1) {
 			ProtobufCBufferSimple b = PROTOBUF_C_BUFFER_SIMPLE_INIT(stackbuf);
-			relais__event_record__pack_to_buffer(ev, &b.base);
+			protobuf_c_message_pack_to_buffer(m, &b.base);
 			sink += b.data[b.len - 1];
 			PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&b);
+		} else {
+			size_t n = rl_pb_pack_in(m, stackbuf, sizeof(stackbuf));
+			sink += stackbuf[n - 1];
 		}
 	}
 	if (sink == 1)
@@ -92,11 +98,19 @@ static double event_ns(const Relais__EventRecord *ev, int mode, long reps)
 	return (double)(rl_mono_us() - t0) * 1000.0 / (double)reps;
 }
 
-/* events: the store's packing of an agent-state event of a bench/route lifecycle. */
-static void events(long reps)
+/* records: the store's packing of the records of a bench/route lifecycle, with its ids and
+ * sizes: an agent-state event, a contact as it ends, an agent on a call. */
+static int records(long reps)
 {
 	Relais__EventRecord ev = RELAIS__EVENT_RECORD__INIT;
-	double sized, walk;
+	Relais__ContactRecord c = RELAIS__CONTACT_RECORD__INIT;
+	Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+	Relais__AgentRecord a = RELAIS__AGENT_RECORD__INIT;
+	Relais__Skill sk = RELAIS__SKILL__INIT, *skills[1] = {&sk};
+	char *tenants[1] = {"telco"};
+	uint8_t token[32] = {1};
+	const ProtobufCMessage *m[3] = {&ev.base, &c.base, &a.base};
+	const char *names[3] = {"EventRecord", "ContactRecord", "AgentRecord"};
 
 	ev.ts_us = 1765000000000000ull;
 	ev.type = RELAIS__EVENT_TYPE__EV_AGENT_STATE;
@@ -107,13 +121,61 @@ static void events(long reps)
 	ev.site_id = "casablanca";
 	ev.agent_state = RELAIS__AGENT_STATE__AGENT_BUSY;
 	ev.wait_ms = 1234;
-	sized = event_ns(&ev, 0, reps);
-	walk = event_ns(&ev, 1, reps);
-	printf("\n%-30s %8s %14s %14s %7s\n", "record", "bytes", "size+pack ns", "one walk ns", "ratio");
-	printf("%-30s %8zu %14.0f %14.0f %6.2fx\n", "EventRecord", relais__event_record__get_packed_size(&ev), sized,
-	       walk, walk / sized);
-	printf("RESULT record=event bytes=%zu sized_ns=%.0f walk_ns=%.0f ratio=%.2f\n",
-	       relais__event_record__get_packed_size(&ev), sized, walk, walk / sized);
+	pop.caller = "+212600000001";
+	c.contact_id = ev.contact_id;
+	c.ext_id = "casablanca:123456";
+	c.tenant_id = "telco";
+	c.queue_id = "telco.billing";
+	c.pop = &pop;
+	c.site_id = "casablanca";
+	c.state = RELAIS__CONTACT_STATE__CONTACT_ENDED;
+	c.outcome = RELAIS__CONTACT_OUTCOME__OUTCOME_HANDLED;
+	c.enqueued_us = c.submitted_us = ev.ts_us;
+	c.offered_us = ev.ts_us + 300;
+	c.answered_us = ev.ts_us + 900;
+	c.ended_us = ev.ts_us + 5000;
+	c.agent_id = ev.agent_id;
+	c.offers = 1;
+	c.media = "sip";
+	c.submitter = "casablanca";
+	c.site_boot = 1765000000;
+	sk.name = "billing";
+	sk.level = 5;
+	a.agent_id = ev.agent_id;
+	a.secret_hash =
+	    "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+	a.n_tenants = 1;
+	a.tenants = tenants;
+	a.n_skills = 1;
+	a.skills = skills;
+	a.home_site = "casablanca";
+	a.state = RELAIS__AGENT_STATE__AGENT_BUSY;
+	a.state_since_us = ev.ts_us;
+	a.session = 987654321;
+	a.token.len = sizeof(token);
+	a.token.data = token;
+	a.contact_id = ev.contact_id;
+	a.site_id = "casablanca";
+	a.handled = 42;
+	a.last_seen_us = a.idle_since_us = ev.ts_us;
+	a.name = "Agent 123";
+	printf("\n%-30s %6s %12s %12s %12s %7s\n", "record", "bytes", "sized ns", "one walk ns", "rl_pb ns", "ratio");
+	for (int i = 0; i < 3; i++) {
+		size_t n = protobuf_c_message_get_packed_size(m[i]);
+		uint8_t want[2048], have[2048];
+		double t[3];
+		protobuf_c_message_pack(m[i], want);
+		if (rl_pb_pack_in(m[i], have, sizeof(have)) != n || memcmp(want, have, n) != 0) {
+			fprintf(stderr, "%s: rl_pb's bytes are not protobuf-c's\n", names[i]);
+			return 0;
+		}
+		for (int mode = 0; mode < 3; mode++)
+			t[mode] = record_ns(m[i], mode, reps);
+		printf("%-30s %6zu %12.0f %12.0f %12.0f %6.2fx\n", names[i], n, t[0], t[1], t[2], t[2] / t[1]);
+		printf("RESULT record=%s bytes=%zu sized_ns=%.0f walk_ns=%.0f pb_ns=%.0f ratio=%.2f\n", names[i], n,
+		       t[0], t[1], t[2], t[2] / t[1]);
+	}
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -181,6 +243,5 @@ int main(int argc, char **argv)
 		printf("RESULT frame=%d bytes=%zu protobuf_ns=%.0f wire_ns=%.0f ratio=%.2f\n", i,
 		       relais__envelope__get_packed_size(&s[i].env), w, r, r / w);
 	}
-	events(reps);
-	return 0;
+	return records(reps) ? 0 : 1;
 }

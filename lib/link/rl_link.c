@@ -215,16 +215,12 @@ static int rl_link_sendmsg(nng_socket s, uint32_t pipe, nng_msg *m)
 
 int rl_link_send(nng_socket s, uint32_t pipe, rl_env *env)
 {
-	nng_msg *m;
-	struct rl_wire_plan plan;
-	size_t n = rl_wire_size(env, &plan);
+	const uint8_t *frame;
+	size_t n = rl_wire_frame(env, &frame);
 
-	if (n > RL_WIRE_MAX_FRAME)
+	if (n == 0)
 		return RL_ETOOBIG;
-	if (nng_msg_alloc(&m, n) != 0)
-		rl_oom(n);
-	rl_wire_pack(env, &plan, nng_msg_body(m));
-	return rl_link_sendmsg(s, pipe, m);
+	return rl_link_send_bytes(s, pipe, frame, n);
 }
 
 int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len)

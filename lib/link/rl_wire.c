@@ -5,6 +5,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_pb.h"
 
 struct rl_wire_stats rl_wire_stats;
 
@@ -352,9 +353,11 @@ void rl_wire_free(rl_env *env)
  * and more body fields and two sizings of its body, which measured twice the body's own
  * packing (bench/wire, docs/benchmarks.md). So the envelope's head - the scalars version, req_id,
  * session, chan (fields 1-4, left out when 0, as proto3 says) and its body's tag and length -
- * is written here, in the order protobuf-c writes them, and protobuf-c packs the body alone,
- * sized once. The bytes are protobuf-c's own: test_wire compares them for every body. An
- * envelope carrying fields this build does not know is packed by protobuf-c whole.
+ * is written here, in the order protobuf-c writes them, and the body is packed alone by rl_pb
+ * (rl_pb.h: protobuf-c's bytes in one walk), before the head, which needs its length. The
+ * bytes are protobuf-c's own: test_wire compares them for every body, test_pb for every
+ * message type. An envelope carrying fields this build does not know is packed by
+ * protobuf-c whole.
  */
 size_t rl_wire_varint(uint8_t *p, uint64_t v)
 {
@@ -368,62 +371,65 @@ size_t rl_wire_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
-size_t rl_wire_size(rl_env *env, struct rl_wire_plan *p)
+/* Each thread packs its frames here: the body at RL_WIRE_HEAD_ROOM, its head written just
+ * before it once the body's length is known. */
+#define RL_WIRE_HEAD_ROOM 64
+static _Thread_local uint8_t rl_wire_scratch[RL_WIRE_HEAD_ROOM + RL_WIRE_MAX_FRAME];
+
+size_t rl_wire_frame(rl_env *env, const uint8_t **out)
 {
 	const ProtobufCFieldDescriptor *f = NULL;
-	size_t h = 0;
+	const ProtobufCMessage *body = NULL;
+	uint8_t head[RL_WIRE_HEAD_ROOM], *at = rl_wire_scratch + RL_WIRE_HEAD_ROOM;
+	size_t h = 0, nbody = 0;
 
 	env->version = RL_WIRE_VERSION;
-	p->body = NULL;
-	p->nbody = 0;
 	if (env->body_case != RELAIS__ENVELOPE__BODY__NOT_SET)
 		f = protobuf_c_message_descriptor_get_field(&relais__envelope__descriptor, env->body_case);
-	p->whole = env->base.n_unknown_fields > 0 || (f != NULL && f->type != PROTOBUF_C_TYPE_MESSAGE);
-	if (p->whole)
-		return p->nhead = 0, relais__envelope__get_packed_size(env);
-	p->head[h++] = 1 << 3; /* field 1, varint */
-	h += rl_wire_varint(p->head + h, env->version);
+	if (env->base.n_unknown_fields > 0 || (f != NULL && f->type != PROTOBUF_C_TYPE_MESSAGE)) {
+		size_t n = relais__envelope__get_packed_size(env); /* what this build cannot write itself */
+		if (n > RL_WIRE_MAX_FRAME)
+			return 0;
+		relais__envelope__pack(env, rl_wire_scratch);
+		*out = rl_wire_scratch;
+		return n;
+	}
+	head[h++] = 1 << 3; /* field 1, varint */
+	h += rl_wire_varint(head + h, env->version);
 	if (env->req_id != 0) {
-		p->head[h++] = 2 << 3;
-		h += rl_wire_varint(p->head + h, env->req_id);
+		head[h++] = 2 << 3;
+		h += rl_wire_varint(head + h, env->req_id);
 	}
 	if (env->session != 0) {
-		p->head[h++] = 3 << 3;
-		h += rl_wire_varint(p->head + h, env->session);
+		head[h++] = 3 << 3;
+		h += rl_wire_varint(head + h, env->session);
 	}
 	if (env->chan != 0) {
-		p->head[h++] = 4 << 3;
-		h += rl_wire_varint(p->head + h, env->chan);
+		head[h++] = 4 << 3;
+		h += rl_wire_varint(head + h, env->chan);
 	}
-	if (f != NULL && (p->body = *(const ProtobufCMessage **)(void *)((uint8_t *)env + f->offset)) != NULL) {
-		p->nbody = protobuf_c_message_get_packed_size(p->body);
-		h += rl_wire_varint(p->head + h, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-		h += rl_wire_varint(p->head + h, p->nbody);
+	if (f != NULL && (body = *(const ProtobufCMessage **)(void *)((uint8_t *)env + f->offset)) != NULL) {
+		if ((nbody = rl_pb_pack_in(body, at, RL_WIRE_MAX_FRAME)) == 0 && rl_pb_size(body) > 0)
+			return 0; /* longer than a frame */
+		h += rl_wire_varint(head + h, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		h += rl_wire_varint(head + h, nbody);
 	}
-	p->nhead = h;
-	return h + p->nbody;
-}
-
-void rl_wire_pack(const rl_env *env, const struct rl_wire_plan *p, uint8_t *out)
-{
-	if (p->whole) {
-		relais__envelope__pack(env, out);
-		return;
-	}
-	memcpy(out, p->head, p->nhead);
-	if (p->body != NULL)
-		protobuf_c_message_pack(p->body, out + p->nhead);
+	if (h + nbody > RL_WIRE_MAX_FRAME)
+		return 0;
+	memcpy(at - h, head, h);
+	*out = at - h;
+	return h + nbody;
 }
 
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 {
-	struct rl_wire_plan plan;
-	size_t n = rl_wire_size(env, &plan);
+	const uint8_t *frame;
+	size_t n = rl_wire_frame(env, &frame);
 
-	if (n > RL_WIRE_MAX_FRAME)
+	if (n == 0)
 		return RL_ETOOBIG;
 	*buf = rl_malloc(n);
-	rl_wire_pack(env, &plan, *buf);
+	memcpy(*buf, frame, n);
 	*len = n;
 	return RL_OK;
 }

@@ -63,17 +63,11 @@ void rl_wire_free(rl_env *env);
  */
 int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 
-/* rl_wire_size sets env->version and returns env's packed size, planning in *p how
- * rl_wire_pack writes it: the same bytes as protobuf-c's relais__envelope__pack, at about
- * half its cost (rl_wire.c). env must not change between the two calls. */
-struct rl_wire_plan {
-	const ProtobufCMessage *body; /* packed by protobuf-c after head; NULL: no body */
-	uint8_t head[64];             /* fields 1-4, the body's tag and length */
-	size_t nhead, nbody;
-	int whole; /* unknown fields: protobuf-c packs the whole envelope */
-};
-size_t rl_wire_size(rl_env *env, struct rl_wire_plan *p);
-void rl_wire_pack(const rl_env *env, const struct rl_wire_plan *p, uint8_t *out);
+/* rl_wire_frame packs env (setting env->version) into this thread's buffer, the same bytes
+ * as protobuf-c's relais__envelope__pack at a fraction of its cost (rl_wire.c), and points
+ * *out at them: they stay until the thread's next call. Returns their length, or 0 if the
+ * envelope is longer than RL_WIRE_MAX_FRAME. */
+size_t rl_wire_frame(rl_env *env, const uint8_t **out);
 
 /* rl_wire_varint writes v as a protobuf varint at p (at most 10 bytes); returns its length. */
 size_t rl_wire_varint(uint8_t *p, uint64_t v);

@@ -366,11 +366,41 @@ static void ha_bounds(void)
 	RL_CHECK(decodes(&env) == RL_ERANGE);
 }
 
+/* frame_bound: an envelope of exactly RL_WIRE_MAX_FRAME bytes is packed as protobuf-c packs
+ * it; one byte more is refused (RL_ETOOBIG), whether the body or the head makes it longer. */
+static void frame_bound(void)
+{
+	Relais__RecordingChunk ch = RELAIS__RECORDING_CHUNK__INIT;
+	static uint8_t data[RL_WIRE_MAX_FRAME];
+	rl_env env;
+	uint8_t *buf = NULL;
+	size_t len, n;
+
+	rl_env_init(&env);
+	env.body_case = RELAIS__ENVELOPE__BODY_RECORDING_CHUNK;
+	env.recording_chunk = &ch;
+	ch.contact_id = "c-1";
+	ch.data.data = data;
+	ch.data.len = RL_WIRE_MAX_FRAME - 64;
+	n = relais__envelope__get_packed_size(&env); /* then grown to the bound exactly */
+	ch.data.len += RL_WIRE_MAX_FRAME - n;
+	RL_REQUIRE(relais__envelope__get_packed_size(&env) == RL_WIRE_MAX_FRAME);
+	same_as_protobuf(&env, "a chunk of the frame's length");
+	ch.data.len++;
+	RL_CHECK(rl_wire_encode(&env, &buf, &len) == RL_ETOOBIG && buf == NULL);
+	ch.data.len--;
+	env.req_id = 1; /* two bytes more of head */
+	RL_CHECK(rl_wire_encode(&env, &buf, &len) == RL_ETOOBIG && buf == NULL);
+	ch.data.len = sizeof(data); /* the body alone past the frame */
+	RL_CHECK(rl_wire_encode(&env, &buf, &len) == RL_ETOOBIG && buf == NULL);
+}
+
 int main(void)
 {
 	seats();
 	roundtrip();
 	same_bytes();
+	frame_bound();
 	hostile();
 	ids();
 	recording_bounds();

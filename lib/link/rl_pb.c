@@ -1,0 +1,382 @@
+/*
+ * rl_pb.c - protobuf-c's bytes in one walk (rl_pb.h).
+ *
+ * One function per walk does the whole message: each field is tested for presence by its
+ * label (proto3's "zeroish" rule, a oneof's case, an optional's flag) and written by its type
+ * in one switch. A sub-message is packed behind a one-byte length that is widened, moving the
+ * sub-message, when it is 128 bytes or more. With end == NULL the buffer is known to be large
+ * enough (rl_pb_pack); otherwise every write is checked against end first (rl_pb_pack_in).
+ */
+#include "rl_pb.h"
+
+#include <string.h>
+
+static inline size_t vsize(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline uint8_t *vput(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint32_t zz32(int32_t v)
+{
+	return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+}
+
+static inline uint64_t zz64(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* int32 and enum: a negative value is its 64-bit two's complement, ten bytes */
+static inline uint64_t i32wide(int32_t v)
+{
+	return (uint64_t)(int64_t)v;
+}
+
+static inline unsigned wiretype(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		return PROTOBUF_C_WIRE_TYPE_32BIT;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return PROTOBUF_C_WIRE_TYPE_64BIT;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	default:
+		return PROTOBUF_C_WIRE_TYPE_VARINT;
+	}
+}
+
+/* present: whether a non-repeated field is written (protobuf-c 1.4's rules) */
+static inline int present(const ProtobufCFieldDescriptor *f, const void *mem, const void *q)
+{
+	if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+		return 1;
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->label == PROTOBUF_C_LABEL_OPTIONAL) {
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)q != f->id)
+			return 0;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) {
+			const void *ptr = *(const void *const *)mem;
+			return ptr != NULL && ptr != f->default_value;
+		}
+		return (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || *(const protobuf_c_boolean *)q;
+	}
+	switch (f->type) { /* PROTOBUF_C_LABEL_NONE: proto3, left out when zero */
+	case PROTOBUF_C_TYPE_BOOL:
+		return *(const protobuf_c_boolean *)mem != 0;
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return *(const uint64_t *)mem != 0;
+	case PROTOBUF_C_TYPE_FLOAT:
+		return *(const float *)mem != 0;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return *(const double *)mem != 0;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)mem;
+		return s != NULL && s[0] != '\0';
+	}
+	case PROTOBUF_C_TYPE_BYTES: /* its first word, the length */
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(const void *const *)mem != NULL;
+	default: /* the 32-bit integers and enums */
+		return *(const uint32_t *)mem != 0;
+	}
+}
+
+/* the size of an element of a repeated field's array */
+static inline size_t eltsize(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+/* vsize_of: a varint-typed value's size (no tag) */
+static inline size_t varint_value_size(ProtobufCType t, const void *mem)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SINT32:
+		return vsize(zz32(*(const int32_t *)mem));
+	case PROTOBUF_C_TYPE_ENUM:
+	case PROTOBUF_C_TYPE_INT32:
+		return vsize(i32wide(*(const int32_t *)mem));
+	case PROTOBUF_C_TYPE_SINT64:
+		return vsize(zz64(*(const int64_t *)mem));
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		return vsize(*(const uint64_t *)mem);
+	case PROTOBUF_C_TYPE_BOOL:
+		return 1;
+	default: /* UINT32 */
+		return vsize(*(const uint32_t *)mem);
+	}
+}
+
+/* value_size: one value's size, no tag (strings measured with strlen) */
+static size_t value_size(ProtobufCType t, const void *mem)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		return 4;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)mem;
+		size_t n = s ? strlen(s) : 0;
+		return vsize(n) + n;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		size_t n = ((const ProtobufCBinaryData *)mem)->len;
+		return vsize(n) + n;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *m = *(const ProtobufCMessage *const *)mem;
+		size_t n = m ? rl_pb_size(m) : 0;
+		return vsize(n) + n;
+	}
+	default:
+		return varint_value_size(t, mem);
+	}
+}
+
+size_t rl_pb_size(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	size_t rv = 0;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const uint8_t *mem = (const uint8_t *)m + f->offset;
+		const uint8_t *q = (const uint8_t *)m + f->quantifier_offset;
+		size_t tag = vsize((uint64_t)f->id << 3);
+
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			if (present(f, mem, q))
+				rv += tag + value_size(f->type, mem);
+			continue;
+		}
+		size_t count = *(const size_t *)q, es = eltsize(f->type), payload = 0;
+		const uint8_t *arr = *(const uint8_t *const *)mem;
+		if (count == 0)
+			continue;
+		for (size_t k = 0; k < count; k++)
+			payload += value_size(f->type, arr + k * es);
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED)
+			rv += tag + vsize(payload) + payload;
+		else
+			rv += tag * count + payload;
+	}
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		rv += vsize((uint64_t)m->unknown_fields[i].tag << 3) + m->unknown_fields[i].len;
+	return rv;
+}
+
+/* ROOM: n more bytes fit (always, without an end); ROOMV: varint v fits, measured only
+ * near the end */
+#define ROOM(n)  (end == NULL || (size_t)(end - p) >= (size_t)(n))
+#define ROOMV(v) (end == NULL || end - p >= 10 || (size_t)(end - p) >= vsize(v))
+
+static uint8_t *pack_msg(const ProtobufCMessage *m, uint8_t *p, const uint8_t *end);
+
+/* pack_value writes one value of type t (no tag) at p; NULL if it does not fit. */
+static uint8_t *pack_value(ProtobufCType t, const void *mem, uint8_t *p, const uint8_t *end)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_FLOAT:
+		if (!ROOM(4))
+			return NULL;
+		memcpy(p, mem, 4); /* little-endian hosts only, as the hub's targets are */
+		return p + 4;
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		if (!ROOM(8))
+			return NULL;
+		memcpy(p, mem, 8);
+		return p + 8;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_BYTES: {
+		const void *src;
+		size_t n;
+		if (t == PROTOBUF_C_TYPE_STRING) {
+			src = *(const char *const *)mem;
+			n = src ? strlen(src) : 0;
+		} else {
+			src = ((const ProtobufCBinaryData *)mem)->data;
+			n = ((const ProtobufCBinaryData *)mem)->len;
+		}
+		if (!ROOM(vsize(n) + n))
+			return NULL;
+		p = vput(p, n);
+		if (n > 0)
+			memcpy(p, src, n);
+		return p + n;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)mem;
+		uint8_t *body;
+		size_t n, k;
+		if (!ROOM(1))
+			return NULL;
+		if (sub == NULL) {
+			*p = 0;
+			return p + 1;
+		}
+		/* the length in one byte, widened (the body moved) if it needs more */
+		if ((body = pack_msg(sub, p + 1, end)) == NULL)
+			return NULL;
+		n = (size_t)(body - (p + 1));
+		if ((k = vsize(n)) > 1) {
+			if (!ROOM(k + n))
+				return NULL;
+			memmove(p + k, p + 1, n);
+		}
+		vput(p, n);
+		return p + k + n;
+	}
+	case PROTOBUF_C_TYPE_BOOL:
+		if (!ROOM(1))
+			return NULL;
+		*p = *(const protobuf_c_boolean *)mem ? 1 : 0;
+		return p + 1;
+	default: {
+		uint64_t v;
+		switch (t) {
+		case PROTOBUF_C_TYPE_SINT32:
+			v = zz32(*(const int32_t *)mem);
+			break;
+		case PROTOBUF_C_TYPE_ENUM:
+		case PROTOBUF_C_TYPE_INT32:
+			v = i32wide(*(const int32_t *)mem);
+			break;
+		case PROTOBUF_C_TYPE_SINT64:
+			v = zz64(*(const int64_t *)mem);
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_UINT64:
+			v = *(const uint64_t *)mem;
+			break;
+		default: /* UINT32 */
+			v = *(const uint32_t *)mem;
+			break;
+		}
+		return ROOMV(v) ? vput(p, v) : NULL;
+	}
+	}
+}
+
+static uint8_t *pack_repeated(const ProtobufCFieldDescriptor *f, size_t count, const uint8_t *arr, uint8_t *p,
+                              const uint8_t *end)
+{
+	uint64_t tag = (uint64_t)f->id << 3;
+	size_t es = eltsize(f->type);
+
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) { /* numbers only: one length-prefixed run */
+		size_t payload = 0;
+		for (size_t k = 0; k < count; k++)
+			payload += value_size(f->type, arr + k * es);
+		if (!ROOM(vsize(tag) + vsize(payload) + payload))
+			return NULL;
+		p = vput(p, tag | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		p = vput(p, payload);
+		for (size_t k = 0; k < count; k++)
+			p = pack_value(f->type, arr + k * es, p, NULL);
+		return p;
+	}
+	tag |= wiretype(f->type);
+	for (size_t k = 0; k < count && p != NULL; k++) {
+		if (!ROOMV(tag))
+			return NULL;
+		p = pack_value(f->type, arr + k * es, vput(p, tag), end);
+	}
+	return p;
+}
+
+static uint8_t *pack_msg(const ProtobufCMessage *m, uint8_t *p, const uint8_t *end)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields && p != NULL; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const uint8_t *mem = (const uint8_t *)m + f->offset;
+		const uint8_t *q = (const uint8_t *)m + f->quantifier_offset;
+
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			if (*(const size_t *)q > 0)
+				p = pack_repeated(f, *(const size_t *)q, *(const uint8_t *const *)mem, p, end);
+		} else if (present(f, mem, q)) {
+			uint64_t tag = (uint64_t)f->id << 3 | wiretype(f->type);
+			if (!ROOMV(tag))
+				return NULL;
+			p = pack_value(f->type, mem, vput(p, tag), end);
+		}
+	}
+	for (unsigned i = 0; i < m->n_unknown_fields && p != NULL; i++) {
+		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		uint64_t tag = (uint64_t)u->tag << 3 | u->wire_type;
+		if (!ROOM(vsize(tag) + u->len))
+			return NULL;
+		p = vput(p, tag);
+		if (u->len > 0)
+			memcpy(p, u->data, u->len);
+		p += u->len;
+	}
+	return p;
+}
+
+size_t rl_pb_pack(const ProtobufCMessage *m, uint8_t *out)
+{
+	return (size_t)(pack_msg(m, out, NULL) - out);
+}
+
+size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap)
+{
+	uint8_t *p = pack_msg(m, out, out + cap);
+
+	return p == NULL ? 0 : (size_t)(p - out);
+}
