@@ -32,14 +32,15 @@ static inline uint8_t *vput(uint8_t *p, uint64_t v)
 	return p;
 }
 
+/* zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */
 static inline uint32_t zz32(int32_t v)
 {
-	return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+	return ((uint32_t)v << 1) ^ (v < 0 ? UINT32_MAX : 0);
 }
 
 static inline uint64_t zz64(int64_t v)
 {
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
 }
 
 /* int32 and enum: a negative value is its 64-bit two's complement, ten bytes */
