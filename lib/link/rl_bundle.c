@@ -54,20 +54,20 @@ int rl_bundler_create(struct rl_bundler **out)
 
 /* rl_send_slice sends sl: its one frame as is, several as one Bundle envelope; returns the
  * number of frames not sent. */
-static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, nng_socket s)
+static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, rl_bundle_send_fn send, void *arg)
 {
 	uint8_t hdr[RL_BUNDLE_HDR];
 	size_t h = 0;
 
 	if (sl->n == 1)
-		return rl_link_send_bytes(s, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
+		return send(arg, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
 	hdr[h++] = 0x08; /* Envelope.version */
 	h += rl_wire_varint(hdr + h, RL_WIRE_VERSION);
 	hdr[h++] = 0xe2; /* Envelope.bundle: field 60, length-delimited */
 	hdr[h++] = 0x03;
 	h += rl_wire_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
 	memcpy(sl->buf + RL_BUNDLE_HDR - h, hdr, h);
-	if (rl_link_send_bytes(s, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
+	if (send(arg, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
 		return sl->n;
 	return 0;
 }
@@ -145,14 +145,24 @@ static void rl_slice_done(struct rl_bundler *b, struct rl_bslice *sl)
 		free(sl->buf);
 }
 
+static int rl_bundle_send_nng(void *arg, uint32_t pipe, const void *buf, size_t len)
+{
+	return rl_link_send_bytes(*(nng_socket *)arg, pipe, buf, len);
+}
+
 unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s)
+{
+	return rl_bundler_flush_fn(b, rl_bundle_send_nng, &s);
+}
+
+unsigned rl_bundler_flush_fn(struct rl_bundler *b, rl_bundle_send_fn send, void *arg)
 {
 	unsigned failed = 0;
 
 	for (size_t i = 0; i < b->norder; i++) {
 		struct rl_bpipe *bp = b->order[i];
 		for (unsigned k = 0; k < bp->n; k++) {
-			failed += rl_send_slice(bp->pipe, &bp->slices[k], s);
+			failed += rl_send_slice(bp->pipe, &bp->slices[k], send, arg);
 			rl_slice_done(b, &bp->slices[k]);
 		}
 		rl_htab_del(&b->pipes, bp->pipe, bp);

@@ -30,6 +30,11 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
  * number of frames that could not be sent (counted by the caller as drops). */
 unsigned rl_bundler_flush(struct rl_bundler *b, nng_socket s);
 
+/* rl_bundler_flush_fn is rl_bundler_flush through send (RL_OK when the frame is queued), for
+ * links that are not nng sockets (rl_srv.h). */
+typedef int (*rl_bundle_send_fn)(void *arg, uint32_t pipe, const void *buf, size_t len);
+unsigned rl_bundler_flush_fn(struct rl_bundler *b, rl_bundle_send_fn send, void *arg);
+
 void rl_bundler_destroy(struct rl_bundler *b);
 
 /*

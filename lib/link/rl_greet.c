@@ -8,41 +8,52 @@
 #include "rl_time.h"
 
 struct rl_greet_pipe {
-	nng_pipe pipe;
+	uint32_t pipe;
 	uint64_t since_us;
 };
 
 struct rl_greet {
 	pthread_mutex_t mu;
+	rl_greet_close_fn close; /* NULL: nng's pipes */
+	void *close_arg;
 	uint64_t timeout_us;
 	struct rl_greet_pipe *v;
 	size_t n, cap;
 	uint64_t closed;
 };
 
-static void rl_greet_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+void rl_greet_add(struct rl_greet *g, uint32_t pipe)
 {
-	struct rl_greet *g = arg;
-
-	if (ev != NNG_PIPE_EV_ADD_POST)
-		return;
 	pthread_mutex_lock(&g->mu);
 	if (g->n == g->cap) {
 		g->cap = g->cap ? g->cap * 2 : 64;
 		g->v = rl_realloc(g->v, g->cap * sizeof(*g->v));
 	}
-	g->v[g->n++] = (struct rl_greet_pipe){p, rl_mono_us()};
+	g->v[g->n++] = (struct rl_greet_pipe){pipe, rl_mono_us()};
 	pthread_mutex_unlock(&g->mu);
 }
 
-void rl_greet_open(struct rl_greet **out, nng_socket sock, unsigned timeout_ms)
+static void rl_greet_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		rl_greet_add(arg, (uint32_t)nng_pipe_id(p));
+}
+
+void rl_greet_open_fn(struct rl_greet **out, unsigned timeout_ms, rl_greet_close_fn close, void *arg)
 {
 	struct rl_greet *g = rl_calloc(1, sizeof(*g));
 
 	pthread_mutex_init(&g->mu, NULL);
 	g->timeout_us = (uint64_t)timeout_ms * 1000u;
-	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, rl_greet_cb, g);
+	g->close = close;
+	g->close_arg = arg;
 	*out = g;
+}
+
+void rl_greet_open(struct rl_greet **out, nng_socket sock, unsigned timeout_ms)
+{
+	rl_greet_open_fn(out, timeout_ms, NULL, NULL);
+	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, rl_greet_cb, *out);
 }
 
 unsigned rl_greet_sweep(struct rl_greet *g, uint64_t now, rl_greet_fn greeted, void *arg)
@@ -53,15 +64,17 @@ unsigned rl_greet_sweep(struct rl_greet *g, uint64_t now, rl_greet_fn greeted, v
 	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < g->n; i++) {
 		struct rl_greet_pipe *w = &g->v[i];
-		uint32_t id = (uint32_t)nng_pipe_id(w->pipe);
+		uint32_t id = w->pipe;
+		nng_pipe np = NNG_PIPE_INITIALIZER;
 		if (greeted(arg, id))
 			continue; /* said Hello: the owner's own rules apply from now on */
-		if (now - w->since_us < g->timeout_us) {
+		if (w->since_us > now || now - w->since_us < g->timeout_us) { /* added after now was read */
 			g->v[k++] = *w;
 			continue;
 		}
 		/* A pipe that is already gone is not ours to count. */
-		if (nng_pipe_close(w->pipe) == 0) {
+		np.id = id;
+		if ((g->close ? g->close(g->close_arg, id) : nng_pipe_close(np)) == 0) {
 			closed++;
 			rl_log(RL_LOG_NOTICE, "link closed: no Hello within %llu ms pipe=%u",
 			       (unsigned long long)(g->timeout_us / 1000u), id);

@@ -22,6 +22,12 @@ struct rl_greet;
  * notification); timeout_ms: how long a link has to say Hello. */
 void rl_greet_open(struct rl_greet **out, nng_socket sock, unsigned timeout_ms);
 
+/* rl_greet_open_fn watches pipes the owner adds with rl_greet_add (rl_srv's, whose on_new
+ * may call it from any thread) and closes the silent ones with close (0: closed). */
+typedef int (*rl_greet_close_fn)(void *arg, uint32_t pipe);
+void rl_greet_open_fn(struct rl_greet **out, unsigned timeout_ms, rl_greet_close_fn close, void *arg);
+void rl_greet_add(struct rl_greet *g, uint32_t pipe);
+
 /* greeted: 1 if the owner has seen pipe say Hello. */
 typedef int (*rl_greet_fn)(void *arg, uint32_t pipe);
 

@@ -131,6 +131,11 @@ fail:
 	return RL_ECONFIG;
 }
 
+int rl_link_tls_server_config(nng_tls_config **out, const struct rl_tls *tls)
+{
+	return rl_link_tls_config(out, NNG_TLS_MODE_SERVER, tls);
+}
+
 int rl_link_listen(nng_socket s, const char *url, const struct rl_tls *tls)
 {
 	nng_listener l;
@@ -335,6 +340,14 @@ int rl_link_peer_ip(uint32_t pipe, struct sockaddr_storage *ss)
 	memset(ss, 0, sizeof(*ss));
 	if (pipe == 0 || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
 		return RL_ENOENT;
+	return rl_link_sockaddr(&sa, ss);
+}
+
+int rl_link_sockaddr(const nng_sockaddr *a, struct sockaddr_storage *ss)
+{
+	nng_sockaddr sa = *a;
+
+	memset(ss, 0, sizeof(*ss));
 	if (sa.s_family == NNG_AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)ss;
 		in->sin_family = AF_INET;

@@ -65,6 +65,14 @@ int rl_link_recv_env(nng_msg *msg, rl_env **env, uint32_t *pipe);
  * RL_ENOENT (pipe 0 or gone, or a transport without IP addresses: ipc, inproc). */
 int rl_link_peer_ip(uint32_t pipe, struct sockaddr_storage *ss);
 
+/* rl_link_sockaddr writes nng's address a, port 0, into *ss. Errors: RL_ENOENT (not IP). */
+int rl_link_sockaddr(const nng_sockaddr *a, struct sockaddr_storage *ss);
+
+/* rl_link_tls_server_config: a server's mutual-TLS config (CA, own cert and key, client
+ * certificates required) in *out, freed by the caller with nng_tls_config_free. */
+struct nng_tls_config;
+int rl_link_tls_server_config(struct nng_tls_config **out, const struct rl_tls *tls);
+
 /* rl_link_new_req_id returns a fresh nonzero request id (random base, then +1). */
 uint64_t rl_link_new_req_id(void);
 

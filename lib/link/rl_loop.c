@@ -20,7 +20,9 @@
 struct rl_loop_rx {
 	struct rl_loop *loop;
 	nng_socket sock;
-	nng_aio *aio;
+	nng_aio *aio; /* NULL: a source of its own (rl_loop_add_source) */
+	void (*resume)(void *arg);
+	void *arg;
 	int tag;
 	int paused; /* inbox was full: receive not re-armed until drained */
 };
@@ -136,12 +138,29 @@ int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag)
 	return RL_OK;
 }
 
+int rl_loop_add_source(struct rl_loop *l, int tag, void (*resume)(void *arg), void *arg, struct rl_loop_rx **out)
+{
+	struct rl_loop_rx *rx;
+
+	if (l->nrx == RL_LOOP_MAX_SOCKETS)
+		return RL_EFULL;
+	rx = &l->rx[l->nrx++];
+	*rx = (struct rl_loop_rx){.loop = l, .tag = tag, .resume = resume, .arg = arg};
+	*out = rx;
+	return RL_OK;
+}
+
+int rl_loop_source_deliver(struct rl_loop_rx *rx, nng_msg **frames, unsigned n)
+{
+	return rl_loop_deliver(rx, frames, n);
+}
+
 int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s)
 {
 	for (int i = 0; i < l->nrx; i++) {
 		struct rl_loop_rx *rx = &l->rx[i];
 		nng_aio *aio;
-		if (nng_socket_id(rx->sock) != nng_socket_id(old))
+		if (rx->aio == NULL || nng_socket_id(rx->sock) != nng_socket_id(old))
 			continue;
 		if (nng_aio_alloc(&aio, rl_loop_rx_cb, rx) != 0)
 			rl_oom_in("nng_aio_alloc");
@@ -215,8 +234,12 @@ int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, i
 		}
 	}
 	nng_mtx_unlock(l->mtx);
-	for (int i = 0; i < nresume; i++)
-		nng_recv_aio(resume[i]->sock, resume[i]->aio);
+	for (int i = 0; i < nresume; i++) {
+		if (resume[i]->aio == NULL)
+			resume[i]->resume(resume[i]->arg);
+		else
+			nng_recv_aio(resume[i]->sock, resume[i]->aio);
+	}
 	return n;
 }
 
@@ -236,9 +259,11 @@ void rl_loop_destroy(struct rl_loop *l)
 	l->closing = 1;
 	nng_mtx_unlock(l->mtx);
 	for (int i = 0; i < l->nrx; i++)
-		nng_aio_stop(l->rx[i].aio);
+		if (l->rx[i].aio != NULL)
+			nng_aio_stop(l->rx[i].aio);
 	for (int i = 0; i < l->nrx; i++)
-		nng_aio_free(l->rx[i].aio);
+		if (l->rx[i].aio != NULL)
+			nng_aio_free(l->rx[i].aio);
 	while (l->count > 0) {
 		struct rl_loop_event *ev = &l->ring[l->head];
 		if (ev->kind == RL_LOOP_MSG)

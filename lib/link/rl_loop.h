@@ -44,6 +44,18 @@ int rl_loop_create(struct rl_loop **out);
 int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);
 
 /*
+ * rl_loop_add_source registers a receiver that is not an nng socket (rl_srv.h): the frames it
+ * hands over with rl_loop_source_deliver (from any thread; the loop owns them then) carry
+ * src = tag. Delivery returns 1 while the inbox has room, 0 once it passes its bound (the
+ * frames are still taken, or dropped and counted when it is full): the source stops reading
+ * then, and resume(arg) is called from rl_loop_wait's thread when the owner has drained it
+ * below half. At most 256 sockets and sources together. Errors: RL_EFULL.
+ */
+struct rl_loop_rx;
+int rl_loop_add_source(struct rl_loop *l, int tag, void (*resume)(void *arg), void *arg, struct rl_loop_rx **out);
+int rl_loop_source_deliver(struct rl_loop_rx *rx, nng_msg **frames, unsigned n);
+
+/*
  * rl_loop_swap_socket receives from s instead of old from now on (same tag): for a link that
  * replaces its socket. Call it from the thread that runs rl_loop_wait. Messages old had
  * already handed over stay queued. Errors: RL_ENOENT (old not added).

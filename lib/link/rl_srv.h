@@ -1,0 +1,76 @@
+/*
+ * rl_srv.h - a listening link that speaks pair1 to its peers over nng's streams.
+ *
+ * Peers dial with ordinary nng pair1 sockets (rl_link_client_open) over tcp:// or tls+tcp://
+ * (mutual TLS, rl_link.h). On the server's side nng 1.5.2's pair1 polyamorous socket hands
+ * every message between its threads four or five times on the way in and three on the way
+ * out (docs/protocol.md, "The hub's links"); rl_srv reads each connection's bytes itself in
+ * as large pieces as arrive, splits them into frames (SP's framing: an 8-byte big-endian
+ * length, pair1's 4-byte hop count, the envelope or bundle) and hands them to the owner's
+ * rl_loop in one go, and writes everything queued for a connection in one send.
+ *
+ * Each connection is a "pipe" with an id of its own (nonzero, not reused), as a pair1 pipe
+ * is: messages carry it (nng_msg_get_pipe), replies go to it. The owner learns of a pipe's
+ * end through rl_loop_post(tag_gone, id) and of a new one through on_new (nng's thread).
+ * What a peer sends that breaks the framing (a wrong SP header, a frame longer than
+ * RL_WIRE_MAX_FRAME, a hop count over 255) closes its connection and is counted.
+ *
+ * Threads: nng's callbacks read, parse and write; rl_srv_send, rl_srv_close_pipe,
+ * rl_srv_peer_ip and rl_srv_tick may be called from any one thread (the owner's loop).
+ */
+#ifndef RL_SRV_H
+#define RL_SRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rl_link.h"
+#include "rl_loop.h"
+
+struct rl_srv;
+
+struct rl_srv_conf {
+	struct rl_loop *loop;
+	int tag_msg;  /* RL_LOOP_MSG events: one frame each, its pipe set */
+	int tag_gone; /* RL_LOOP_POST events: ptr = (uintptr_t)pipe id, once per pipe */
+	void (*on_new)(void *arg, uint32_t pipe);
+	void *arg;
+	size_t max_backlog; /* bytes queued to one pipe beyond which sends are dropped */
+};
+
+struct rl_srv_counters {
+	uint64_t accepted, closed;
+	uint64_t bad_header; /* not an SP pair1 peer */
+	uint64_t oversized;  /* a frame longer than RL_WIRE_MAX_FRAME */
+	uint64_t malformed;  /* a frame shorter than its hop count, or a hop count over 255 */
+	uint64_t send_drops; /* frames not queued: the pipe's backlog was full */
+};
+
+/* rl_srv_open: a server delivering into c->loop (which must outlive it). */
+int rl_srv_open(struct rl_srv **out, const struct rl_srv_conf *c);
+
+/* rl_srv_listen listens on url (tcp:// or tls+tcp://, tls needed for the latter).
+ * Errors: RL_ENET, RL_ECONFIG. */
+int rl_srv_listen(struct rl_srv *s, const char *url, const struct rl_tls *tls);
+
+/* rl_srv_send queues one frame (len bytes) to pipe. Errors: RL_ENOENT (pipe gone), RL_EAGAIN
+ * (its backlog is full: dropped, counted), RL_ETOOBIG (with pair1's hop count, longer than
+ * RL_WIRE_MAX_FRAME, which a peer's nng refuses). */
+int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len);
+
+/* rl_srv_close_pipe closes pipe (its gone event follows). Errors: RL_ENOENT. */
+int rl_srv_close_pipe(struct rl_srv *s, uint32_t pipe);
+
+/* rl_srv_peer_ip: pipe's remote address, port 0. Errors: RL_ENOENT. */
+int rl_srv_peer_ip(struct rl_srv *s, uint32_t pipe, struct sockaddr_storage *ss);
+
+/* rl_srv_tick frees the connections that ended; call it from the owner's loop now and then. */
+void rl_srv_tick(struct rl_srv *s);
+
+void rl_srv_counters(struct rl_srv *s, struct rl_srv_counters *c);
+
+/* rl_srv_close stops listening, closes every pipe (no gone events) and frees s. */
+void rl_srv_close(struct rl_srv *s);
+
+#endif

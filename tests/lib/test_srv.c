@@ -1,0 +1,383 @@
+/*
+ * test_srv - rl_srv against real nng pair1 clients and raw TCP peers, over tcp:// and
+ * tls+tcp:// on loopback.
+ *
+ * A client's frames and bundles reach the loop with the pipe's id; the server's frames reach
+ * the client in order, more than pair1 polyamorous would queue; a frame of nearly the whole
+ * bound goes both ways; the peer's address is known; a pipe closed by the server is reported
+ * gone and the client's redial is a new pipe; a client that leaves is reported gone. A raw
+ * peer that is not SP, one that announces a frame over the bound, and one with a hop count
+ * over 255 are cut off and counted; a frame with too many hops is dropped and the pipe goes
+ * on. A peer that does not read fills its backlog and sends are refused with RL_EAGAIN. A
+ * flood of frames past the loop's inbox pauses reading and resumes it, losing nothing. Over
+ * TLS a client with the CA's certificate is served and one from another CA never delivers.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rl_bundle.h"
+#include "rl_err.h"
+#include "rl_link.h"
+#include "rl_loop.h"
+#include "rl_srv.h"
+#include "rl_time.h"
+#include "rl_wire.h"
+#include "rltest.h"
+
+#include <nng/supplemental/util/platform.h>
+
+#define TAG_MSG  1
+#define TAG_GONE 2
+
+static uint32_t news[64];
+static unsigned nnews;
+
+static void on_new(void *arg, uint32_t pipe)
+{
+	(void)arg;
+	if (nnews < 64)
+		news[nnews] = pipe;
+	__atomic_add_fetch(&nnews, 1, __ATOMIC_SEQ_CST);
+}
+
+struct rx {
+	unsigned msgs, gone;
+	uint32_t last_pipe, gone_pipe;
+	size_t last_len;
+	uint8_t last_first;
+};
+
+/* pump drains the loop for up to ms, or until cond(r) holds */
+static int pump(struct rl_loop *l, struct rl_srv *s, struct rx *r, int ms, int (*cond)(const struct rx *, unsigned),
+                unsigned want)
+{
+	uint64_t until = rl_mono_us() + (uint64_t)ms * 1000u;
+	struct rl_loop_event evs[256];
+
+	while (!cond(r, want) && rl_mono_us() < until) {
+		int n = rl_loop_wait(l, 20, evs, 256);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].kind == RL_LOOP_MSG) {
+				r->msgs++;
+				r->last_pipe = nng_msg_get_pipe(evs[i].msg).id;
+				r->last_len = nng_msg_len(evs[i].msg);
+				r->last_first = r->last_len ? *(uint8_t *)nng_msg_body(evs[i].msg) : 0;
+				nng_msg_free(evs[i].msg);
+			} else if (evs[i].src == TAG_GONE) {
+				r->gone++;
+				r->gone_pipe = (uint32_t)(uintptr_t)evs[i].ptr;
+			}
+		}
+		rl_srv_tick(s);
+	}
+	return cond(r, want);
+}
+
+static int msgs_at_least(const struct rx *r, unsigned n)
+{
+	return r->msgs >= n;
+}
+
+static int gone_at_least(const struct rx *r, unsigned n)
+{
+	return r->gone >= n;
+}
+
+static int wait_news(unsigned n)
+{
+	for (int i = 0; i < 500 && __atomic_load_n(&nnews, __ATOMIC_SEQ_CST) < n; i++)
+		nng_msleep(10);
+	return __atomic_load_n(&nnews, __ATOMIC_SEQ_CST) >= n;
+}
+
+static void send_bytes(nng_socket c, const uint8_t *b, size_t n)
+{
+	RL_CHECK(rl_link_send_bytes(c, 0, b, n) == RL_OK);
+}
+
+/* exchange: frames both ways with a pair1 client over url */
+static void exchange(const char *url, const struct rl_tls *stls, const struct rl_tls *ctls)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE, .on_new = on_new};
+	struct rx r = {0};
+	nng_socket cl;
+	static uint8_t big[RL_WIRE_MAX_FRAME - 4]; /* with pair1's hop count, the bound */
+	struct sockaddr_storage ss;
+	nng_msg *m;
+	uint32_t pipe;
+
+	nnews = 0;
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, stls) == RL_OK);
+	RL_REQUIRE(rl_link_client_open(&cl) == RL_OK);
+	RL_REQUIRE(rl_link_dial(cl, url, ctls, NULL) == RL_OK);
+	RL_REQUIRE(wait_news(1));
+	pipe = news[0];
+
+	/* client -> server: a frame, then a bundle of three */
+	send_bytes(cl, (const uint8_t *)"\x08\x01", 2);
+	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 1));
+	RL_CHECK(r.last_pipe == pipe && r.last_len == 2);
+	{
+		struct rl_bundler *b;
+		RL_REQUIRE(rl_bundler_create(&b) == RL_OK);
+		for (int i = 0; i < 3; i++)
+			RL_CHECK(rl_bundler_add(b, 0, (const uint8_t *)"\x08\x01\x10\x05", 4) == RL_OK);
+		RL_CHECK(rl_bundler_flush(b, cl) == 0);
+		rl_bundler_destroy(b);
+	}
+	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 4));
+	RL_CHECK(r.msgs == 4 && r.last_len == 4);
+
+	/* server -> client: ten frames in a row, all there in order */
+	for (uint8_t i = 0; i < 10; i++)
+		RL_CHECK(rl_srv_send(s, pipe, &i, 1) == RL_OK);
+	nng_socket_set_ms(cl, NNG_OPT_RECVTIMEO, 3000);
+	for (uint8_t i = 0; i < 10; i++) {
+		int ok = nng_recvmsg(cl, &m, 0) == 0;
+		RL_CHECK(ok && nng_msg_len(m) == 1 && *(uint8_t *)nng_msg_body(m) == i);
+		if (ok)
+			nng_msg_free(m);
+	}
+
+	/* nearly the whole bound, both ways */
+	memset(big, 0x5a, sizeof(big));
+	big[0] = 0x11;
+	RL_CHECK(rl_srv_send(s, pipe, big, sizeof(big)) == RL_OK);
+	RL_CHECK(rl_srv_send(s, pipe, big, sizeof(big) + 1) == RL_ETOOBIG);
+	if (nng_recvmsg(cl, &m, 0) == 0) {
+		RL_CHECK(nng_msg_len(m) == sizeof(big) && memcmp(nng_msg_body(m), big, sizeof(big)) == 0);
+		nng_msg_free(m);
+	} else {
+		RL_CHECK(!"the big frame arrived");
+	}
+	send_bytes(cl, big, sizeof(big));
+	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 5));
+	RL_CHECK(r.last_len == sizeof(big) && r.last_first == 0x11);
+
+	RL_CHECK(rl_srv_peer_ip(s, pipe, &ss) == RL_OK && ss.ss_family == AF_INET);
+	RL_CHECK(rl_srv_peer_ip(s, pipe + 1000, &ss) == RL_ENOENT);
+
+	/* the server closes the pipe: gone; the client dials again, a new pipe */
+	RL_CHECK(rl_srv_close_pipe(s, pipe) == RL_OK);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
+	RL_CHECK(r.gone_pipe == pipe);
+	RL_CHECK(rl_srv_send(s, pipe, "x", 1) == RL_ENOENT);
+	RL_CHECK(wait_news(2));
+	RL_CHECK(news[1] != pipe && news[1] != 0);
+	send_bytes(cl, (const uint8_t *)"\x08\x01", 2);
+	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 6));
+	RL_CHECK(r.last_pipe == news[1]);
+
+	/* the client leaves: gone */
+	rl_link_close(cl, 2000);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 2));
+	RL_CHECK(r.gone_pipe == news[1]);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
+static int raw_connect(int port, int rcvbuf)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* closed_by_peer: the server has closed fd (read returns 0 or an error within ms) */
+static int closed_by_peer(int fd, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	uint8_t b[256];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = read(fd, b, sizeof(b))) > 0)
+		;
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void hostile(void)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE, .on_new = on_new, .max_backlog = 256 * 1024};
+	struct rl_srv_counters k;
+	struct rx r = {0};
+	int port = rltest_free_port(), fd;
+	char url[64];
+	static const uint8_t sp[8] = {0, 'S', 'P', 0, 0, 0x11, 0, 0};
+	static uint8_t frame[RL_WIRE_MAX_FRAME - 4];
+
+	nnews = 0;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, NULL) == RL_OK);
+
+	/* not SP at all */
+	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
+	RL_CHECK(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
+	RL_CHECK(closed_by_peer(fd, 3000));
+	close(fd);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
+
+	/* SP, then a frame announced far past the bound */
+	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
+	RL_CHECK(write(fd, sp, 8) == 8);
+	RL_CHECK(write(fd, "\0\0\0\0\0\x10\0\0", 8) == 8);
+	RL_CHECK(closed_by_peer(fd, 3000));
+	close(fd);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 2));
+
+	/* a frame with too many hops is dropped, the next one is taken; a hop count over 255
+	 * (pair1's malformed) ends the pipe */
+	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
+	RL_CHECK(write(fd, sp, 8) == 8);
+	RL_CHECK(write(fd, "\0\0\0\0\0\0\0\x06\0\0\0\x09\x08\x01", 14) == 14);
+	RL_CHECK(write(fd, "\0\0\0\0\0\0\0\x06\0\0\0\x01\x08\x02", 14) == 14);
+	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 1));
+	RL_CHECK(r.msgs == 1 && r.last_len == 2);
+	RL_CHECK(write(fd, "\0\0\0\0\0\0\0\x06\0\0\x01\x00\x08\x02", 14) == 14);
+	RL_CHECK(closed_by_peer(fd, 3000));
+	close(fd);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 3));
+
+	/* a peer that never reads: its backlog fills, sends are refused and counted */
+	RL_REQUIRE((fd = raw_connect(port, 4096)) >= 0);
+	RL_CHECK(write(fd, sp, 8) == 8);
+	RL_REQUIRE(wait_news(4));
+	{
+		int rv = RL_OK, sends = 0;
+		while (rv == RL_OK && sends < 10000) {
+			rv = rl_srv_send(s, news[3], frame, sizeof(frame));
+			sends++;
+			if (rv == RL_OK && sends % 16 == 0)
+				nng_msleep(5); /* let the socket's buffers fill */
+		}
+		RL_CHECK(rv == RL_EAGAIN);
+		printf("backlog full after %d frames of %zu bytes\n", sends - 1, sizeof(frame));
+	}
+	close(fd);
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 4));
+
+	rl_srv_counters(s, &k);
+	printf("accepted %llu closed %llu bad_header %llu oversized %llu malformed %llu send_drops %llu\n",
+	       (unsigned long long)k.accepted, (unsigned long long)k.closed, (unsigned long long)k.bad_header,
+	       (unsigned long long)k.oversized, (unsigned long long)k.malformed, (unsigned long long)k.send_drops);
+	RL_CHECK(k.accepted == 4 && k.closed == 4);
+	RL_CHECK(k.bad_header == 1 && k.oversized == 1 && k.malformed == 1 && k.send_drops >= 1);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
+/* flood: more frames than the loop's inbox holds; reading pauses and resumes, none lost */
+static void flood(void)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE, .on_new = on_new};
+	struct rx r = {0};
+	char url[64];
+	nng_socket cl;
+	struct rl_bundler *b;
+	const unsigned per = 4000, bundles = 40;
+
+	nnews = 0;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, NULL) == RL_OK);
+	RL_REQUIRE(rl_link_client_open(&cl) == RL_OK);
+	RL_REQUIRE(rl_link_dial(cl, url, NULL, NULL) == RL_OK);
+	RL_REQUIRE(wait_news(1));
+	RL_REQUIRE(rl_bundler_create(&b) == RL_OK);
+	for (unsigned i = 0; i < bundles; i++) {
+		for (unsigned k = 0; k < per; k++)
+			rl_bundler_add(b, 0, (const uint8_t *)"\x08\x01", 2);
+		RL_CHECK(rl_bundler_flush(b, cl) == 0);
+		nng_msleep(2); /* the client's own queue is 1,024 messages: no need to race it */
+	}
+	rl_bundler_destroy(b);
+	nng_msleep(500); /* the server reads until its inbox is nearly full, then stops */
+	RL_CHECK(pump(l, s, &r, 10000, msgs_at_least, per * bundles));
+	printf("flood: %u of %u frames\n", r.msgs, per * bundles);
+	RL_CHECK(r.msgs == per * bundles);
+	rl_link_close(cl, 2000);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
+/* tls_refused: a client of another CA never gets a frame through */
+static void tls_refused(const char *url, const struct rl_tls *stls, const struct rl_tls *bad)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE};
+	struct rx r = {0};
+	nng_socket cl;
+
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, stls) == RL_OK);
+	RL_REQUIRE(rl_link_client_open(&cl) == RL_OK);
+	RL_REQUIRE(rl_link_dial(cl, url, bad, NULL) == RL_OK);
+	(void)rl_link_send_bytes(cl, 0, "\x08\x01", 2);
+	RL_CHECK(!pump(l, s, &r, 1500, msgs_at_least, 1));
+	rl_link_close(cl, 2000);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
+int main(void)
+{
+	char url[128], cmd[1200];
+	const char *dir = rltest_tmpdir("certs"), *other = rltest_tmpdir("othercerts");
+	static char ca[600], hub[600], hubk[600], ag[600], agk[600], oca[600], oag[600], oagk[600];
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
+	exchange(url, NULL, NULL);
+	hostile();
+	flood();
+
+	snprintf(cmd, sizeof(cmd), "sh %s %s && sh %s %s", rltest_src("deploy/mkcerts.sh"), dir,
+	         rltest_src("deploy/mkcerts.sh"), other);
+	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(hub, sizeof(hub), "%s/hub.pem", dir);
+	snprintf(hubk, sizeof(hubk), "%s/hub.key", dir);
+	snprintf(ag, sizeof(ag), "%s/agent.pem", dir);
+	snprintf(agk, sizeof(agk), "%s/agent.key", dir);
+	snprintf(oca, sizeof(oca), "%s/ca.pem", other);
+	snprintf(oag, sizeof(oag), "%s/agent.pem", other);
+	snprintf(oagk, sizeof(oagk), "%s/agent.key", other);
+	struct rl_tls stls = {ca, hub, hubk, NULL};
+	struct rl_tls ctls = {ca, ag, agk, NULL};
+	struct rl_tls foreign = {oca, oag, oagk, NULL};
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+	exchange(url, &stls, &ctls);
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
+	tls_refused(url, &stls, &foreign);
+	return rltest_done();
+}
