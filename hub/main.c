@@ -34,6 +34,7 @@
 #include "rl_alloc.h"
 #include "rl_err.h"
 #include "rl_greet.h"
+#include "rl_srv.h"
 #include "rl_link.h"
 #include "rl_log.h"
 #include "rl_nngfix.h"
@@ -42,6 +43,9 @@
 #include "rl_time.h"
 
 #define HUB_HELLO_MS 10000 /* a link that says no Hello this long is closed (rl_greet.h) */
+/* bytes queued to one link beyond which frames to it are refused and counted: 128 full
+ * bundles, a node's agents' traffic for seconds, where nng's pair1 kept two messages */
+#define HUB_LINK_BACKLOG (128u * 65536u)
 
 enum {
 	TAG_SOCK = 1,
@@ -143,7 +147,7 @@ static const struct rl_cfg_opt media_opts[] = {
 };
 
 struct hub {
-	nng_socket sock;
+	struct rl_srv *srv; /* the control links (rl_srv.h) */
 	struct rl_relay *relay;
 	struct rl_loop *loop;
 	struct rl_engine *engine;
@@ -151,13 +155,11 @@ struct hub {
 	struct rl_report_worker *reports; /* reports are folded on a thread of their own */
 	struct rl_bundler *out;           /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
-	uint64_t link_drops;       /* nng's own (rl_nng_tx_drops), read once a second */
 	struct rl_greet *greet;    /* the links must say Hello in time */
 	struct rl_scrape *scrape;  /* /metrics; NULL: not served */
 	struct rl_text metrics;    /* its last rendering */
 	struct rl_wallserve *wall; /* the web wallboard; NULL: not served */
-	unsigned link_ticks;
-	struct rl_hubha *ha; /* one of a hub pair (docs/ha.md); NULL: a single hub */
+	struct rl_hubha *ha;       /* one of a hub pair (docs/ha.md); NULL: a single hub */
 	struct rl_ha_sink ha_sink;
 	struct rl_tls tls;
 };
@@ -170,17 +172,46 @@ static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 		h->send_drops++;
 }
 
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* link_new: a control link is up (rl_srv's thread): it has HUB_HELLO_MS to say Hello. */
+static void link_new(void *arg, uint32_t pipe)
 {
 	struct hub *h = arg;
 
-	if (ev == NNG_PIPE_EV_REM_POST)
-		rl_loop_post(h->loop, TAG_PIPE, (void *)(uintptr_t)nng_pipe_id(p));
+	rl_greet_add(h->greet, pipe);
+}
+
+static int link_close(void *arg, uint32_t pipe)
+{
+	struct hub *h = arg;
+
+	return rl_srv_close_pipe(h->srv, pipe) == RL_OK ? 0 : -1;
+}
+
+static int link_send_bytes(void *arg, uint32_t pipe, const void *buf, size_t len)
+{
+	struct hub *h = arg;
+
+	return rl_srv_send(h->srv, pipe, buf, len);
+}
+
+static void link_tick(void *arg)
+{
+	rl_srv_tick(((struct hub *)arg)->srv);
+}
+
+/* link_send: an envelope to a control link (the standby's answers) */
+static int link_send(void *arg, uint32_t pipe, rl_env *env)
+{
+	const uint8_t *frame;
+	size_t n = rl_wire_frame(env, &frame);
+
+	return n == 0 ? RL_ETOOBIG : link_send_bytes(arg, pipe, frame, n);
 }
 
 static void wire_counters(struct hub *h)
 {
 	Relais__HubCounters c = RELAIS__HUB_COUNTERS__INIT;
+	struct rl_srv_counters k;
 
 	c.frames = rl_wire_stats.decoded;
 	c.malformed = rl_wire_stats.malformed;
@@ -189,9 +220,10 @@ static void wire_counters(struct hub *h)
 	c.bad_field = rl_wire_stats.badfield;
 	c.send_drops = h->send_drops + rl_engine_counters(h->engine)->send_drops;
 	c.peer_resets = rl_nngfix_resets();
-	if (h->link_ticks++ % 10 == 0)
-		h->link_drops = rl_nng_tx_drops(h->sock);
-	c.link_drops = h->link_drops;
+	rl_srv_counters(h->srv, &k);
+	c.link_drops = k.send_drops;
+	c.oversized += k.oversized;                /* frames past the bound: the link is cut */
+	c.malformed += k.malformed + k.bad_header; /* broken framing, or not an SP pair1 peer */
 	c.silent_links = rl_greet_closed(h->greet);
 	rl_engine_set_wire_counters(h->engine, &c);
 }
@@ -200,8 +232,10 @@ static void log_counters(struct hub *h, int level)
 {
 	const struct rl_engine_counters *ec = rl_engine_counters(h->engine);
 	struct rl_wallserve_counters wc = {0};
+	struct rl_srv_counters k;
 	uint64_t renders, render_us;
 
+	rl_srv_counters(h->srv, &k);
 	if (h->wall != NULL)
 		rl_wallserve_counters(h->wall, &wc);
 	rl_engine_wallboard_work(h->engine, &renders, &render_us);
@@ -212,13 +246,14 @@ static void log_counters(struct hub *h, int level)
 	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu wallboard_tickets_refused=%llu "
 	       "wallboard_cookies_refused=%llu wallboard_streams=%llu wallboard_frames_skipped=%llu "
 	       "wallboard_renders=%llu wallboard_render_ms=%llu",
-	       (unsigned long long)rl_wire_stats.decoded, (unsigned long long)rl_wire_stats.malformed,
-	       (unsigned long long)rl_wire_stats.oversized, (unsigned long long)rl_wire_stats.badversion,
-	       (unsigned long long)rl_wire_stats.badfield, (unsigned long long)ec->requests,
-	       (unsigned long long)ec->offers, (unsigned long long)(h->send_drops + ec->send_drops),
-	       (unsigned long long)ec->auth_failures, (unsigned long long)ec->forbidden,
-	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)rl_nng_tx_drops(h->sock),
-	       (unsigned long long)rl_greet_closed(h->greet),
+	       (unsigned long long)rl_wire_stats.decoded,
+	       (unsigned long long)(rl_wire_stats.malformed + k.malformed + k.bad_header),
+	       (unsigned long long)(rl_wire_stats.oversized + k.oversized),
+	       (unsigned long long)rl_wire_stats.badversion, (unsigned long long)rl_wire_stats.badfield,
+	       (unsigned long long)ec->requests, (unsigned long long)ec->offers,
+	       (unsigned long long)(h->send_drops + ec->send_drops), (unsigned long long)ec->auth_failures,
+	       (unsigned long long)ec->forbidden, (unsigned long long)rl_nngfix_resets(),
+	       (unsigned long long)k.send_drops, (unsigned long long)rl_greet_closed(h->greet),
 	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0),
 	       (unsigned long long)wc.refused_tickets, (unsigned long long)wc.refused_cookies,
 	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped, (unsigned long long)renders,
@@ -238,8 +273,8 @@ static int pipe_ip(void *arg, uint32_t pipe, char *ip, size_t cap)
 {
 	struct sockaddr_storage ss;
 
-	(void)arg;
-	if (rl_link_peer_ip(pipe, &ss) != RL_OK || rl_addr_ip((const struct sockaddr *)&ss, ip, cap) != RL_OK)
+	if (rl_srv_peer_ip(((struct hub *)arg)->srv, pipe, &ss) != RL_OK ||
+	    rl_addr_ip((const struct sockaddr *)&ss, ip, cap) != RL_OK)
 		return -1;
 	return 0;
 }
@@ -401,6 +436,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 		if (mono - last_tick >= 100000u) {
 			last_tick = mono;
 			rl_greet_sweep(h->greet, mono, greeted, h);
+			rl_srv_tick(h->srv);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
 			if (h->scrape != NULL && mono - last_metrics >= 1000000u) {
@@ -432,7 +468,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			code = HUB_EXIT_DEPOSED;
 			break;
 		}
-		h->send_drops += rl_bundler_flush(h->out, h->sock);
+		h->send_drops += rl_bundler_flush_fn(h->out, link_send_bytes, h);
 		rl_engine_wallboard(h->engine, mono);
 		if (mono - last_log >= 60000000u) {
 			last_log = mono;
@@ -449,11 +485,15 @@ static int hub_listen(struct hub *h, const config_t *cfg)
 {
 	const config_setting_t *listen = config_lookup(cfg, "hub.listen");
 
-	if (rl_link_server_open(&h->sock) != RL_OK)
-		return RL_ENET;
-	nng_pipe_notify(h->sock, NNG_PIPE_EV_REM_POST, pipe_cb, h);
-	rl_greet_open(&h->greet, h->sock, HUB_HELLO_MS);
-	if (rl_loop_add_socket(h->loop, h->sock, TAG_SOCK) != RL_OK)
+	struct rl_srv_conf sc = {.loop = h->loop,
+	                         .tag_msg = TAG_SOCK,
+	                         .tag_gone = TAG_PIPE,
+	                         .on_new = link_new,
+	                         .arg = h,
+	                         .max_backlog = HUB_LINK_BACKLOG};
+
+	rl_greet_open_fn(&h->greet, HUB_HELLO_MS, link_close, h);
+	if (rl_srv_open(&h->srv, &sc) != RL_OK)
 		return RL_EFULL;
 	if (listen == NULL || config_setting_length(listen) == 0) {
 		fprintf(stderr, "relais-hub: hub.listen needs at least one URL\n");
@@ -461,7 +501,7 @@ static int hub_listen(struct hub *h, const config_t *cfg)
 	}
 	for (int i = 0; i < config_setting_length(listen); i++) {
 		const char *url = config_setting_get_string_elem(listen, i);
-		if (url == NULL || rl_link_listen(h->sock, url, &h->tls) != RL_OK) {
+		if (url == NULL || rl_srv_listen(h->srv, url, &h->tls) != RL_OK) {
 			fprintf(stderr, "relais-hub: cannot listen on %s\n", url ? url : "(not a string)");
 			return RL_ENET;
 		}
@@ -480,7 +520,9 @@ static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
 	                             .name = x->s.name,
 	                             .key = &x->key,
 	                             .tls = &h->tls,
-	                             .ctl = h->sock,
+	                             .send = link_send,
+	                             .tick = link_tick,
+	                             .send_arg = h,
 	                             .ha = NULL,
 	                             .loop = h->loop,
 	                             .tag_ctl = TAG_SOCK,
@@ -671,7 +713,7 @@ int main(int argc, char **argv)
 	if (rl_report_worker_start(&h.reports, h.loop, TAG_REPORT) != RL_OK)
 		goto out;
 	rl_engine_set_reporter(h.engine, rl_report_submit, h.reports);
-	rl_engine_set_addr_fn(h.engine, pipe_ip, NULL);
+	rl_engine_set_addr_fn(h.engine, pipe_ip, &h);
 	if (hs.metrics_listen[0] && open_metrics(&h.scrape, &hs, conf_path) != RL_OK)
 		goto out;
 	if (hs.wallboard_listen[0] && open_wallboard(&h, &hs, &cfg, conf_path) != RL_OK)
@@ -693,8 +735,7 @@ out:
 		rl_ha_stop(h.ha->ha); /* a leader resigns: its standby takes over at once */
 		rl_repl_close(h.ha->repl);
 	}
-	if (h.sock.id)
-		nng_close(h.sock);
+	rl_srv_close(h.srv); /* before the greeter its callbacks reach */
 	rl_greet_close(h.greet);
 	rl_scrape_close(h.scrape);
 	if (h.engine != NULL)

@@ -222,7 +222,8 @@ static void rl_metrics_hub(struct rl_engine *e, struct rl_text *t)
 	rl_prom_counter(t, "relais_hub_requests_forbidden_total", "Requests refused by the gate.", e->ctr.forbidden);
 	rl_prom_counter(t, "relais_hub_auth_failures_total", "Failed logins and key proofs.", e->ctr.auth_failures);
 	rl_prom_counter(t, "relais_hub_send_drops_total", "Replies and pushes the hub dropped.", w->send_drops);
-	rl_prom_counter(t, "relais_hub_link_drops_total", "Frames nng dropped at a full pipe.", w->link_drops);
+	rl_prom_counter(t, "relais_hub_link_drops_total", "Frames refused at a link whose backlog was full.",
+	                w->link_drops);
 	rl_prom_counter(t, "relais_hub_silent_links_total", "Links closed for saying no Hello in time.",
 	                w->silent_links);
 	rl_prom_counter(t, "relais_hub_peer_resets_total", "Connections reset during their handshake.", w->peer_resets);

@@ -53,7 +53,7 @@ static void sb_redirect(struct sb *s, nng_msg *msg)
 		              s->leader[0] ? 0 : 1000);
 		out.req_id = in->req_id;
 		er.leader = s->leader;
-		(void)rl_link_send(s->c->ctl, pipe, &out);
+		(void)s->c->send(s->c->send_arg, pipe, &out);
 	}
 	rl_wire_free(in);
 	nng_msg_free(msg);
@@ -350,6 +350,8 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 		if (s.store == NULL || sb_commit(&s) != RL_OK)
 			end = RL_STANDBY_FAILED;
 		uint64_t now = rl_mono_us();
+		if (now - last_tick >= 100000u && c->tick != NULL)
+			c->tick(c->send_arg);
 		if (s.link != NULL && now - last_tick >= 100000u) {
 			last_tick = now;
 			rl_client_tick(s.link);

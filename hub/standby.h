@@ -28,8 +28,11 @@ struct rl_standby_conf {
 	const char *name;         /* this hub, as the leader's ha.peers know it */
 	const struct rl_key *key; /* its key */
 	const struct rl_tls *tls;
-	nng_socket ctl;   /* the hub's control socket, listening, in loop under tag_ctl */
-	struct rl_ha *ha; /* told the sync id the store holds (rl_ha_set_local) */
+	/* the hub's control links, listening, in loop under tag_ctl: send answers one */
+	int (*send)(void *arg, uint32_t pipe, rl_env *env);
+	void (*tick)(void *arg); /* now and then (every 100 ms at most) */
+	void *send_arg;          /* send's and tick's */
+	struct rl_ha *ha;        /* told the sync id the store holds (rl_ha_set_local) */
 	struct rl_loop *loop;
 	int tag_ctl, tag_ha, tag_stop, tag_repl;
 };
