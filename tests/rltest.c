@@ -229,6 +229,20 @@ int rltest_wait_end(const struct rltest_wait *w, int ok, const char *file, int l
 	return 0;
 }
 
+int rltest_certs(const char *prefix, struct rltest_certs *c)
+{
+	const char *dir = rltest_tmpdir(prefix);
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), dir);
+	snprintf(c->ca, sizeof(c->ca), "%s/ca.pem", dir);
+	snprintf(c->hub, sizeof(c->hub), "%s/hub.pem", dir);
+	snprintf(c->hub_key, sizeof(c->hub_key), "%s/hub.key", dir);
+	snprintf(c->agent, sizeof(c->agent), "%s/agent.pem", dir);
+	snprintf(c->agent_key, sizeof(c->agent_key), "%s/agent.key", dir);
+	return rltest_run(cmd, NULL);
+}
+
 int rltest_run(const char *cmdline, const char *logpath)
 {
 	char buf[4096];

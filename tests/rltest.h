@@ -102,6 +102,13 @@ int rltest_wait_end(const struct rltest_wait *w, int ok, const char *file, int l
 		rltest_wait_end(&rltest_w_, rltest_ok_, __FILE__, __LINE__, what, (require)); \
 	})
 
+/* rltest_certs makes a CA and the hub's and an agent's certificates in a new directory
+ * (deploy/mkcerts.sh); 0 on success. */
+struct rltest_certs {
+	char ca[600], hub[600], hub_key[600], agent[600], agent_key[600];
+};
+int rltest_certs(const char *prefix, struct rltest_certs *c);
+
 /* rltest_run runs a command line via /bin/sh, output appended to logpath; returns exit status. */
 int rltest_run(const char *cmdline, const char *logpath);
 

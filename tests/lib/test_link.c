@@ -322,30 +322,16 @@ static void endpoints(int dead, int live)
 int main(void)
 {
 	char url[128];
-	const char *dir = rltest_tmpdir("certs");
-	const char *other = rltest_tmpdir("othercerts");
-	char cmd[1200];
-	static char ca[600], hub[600], hubk[600], ag[600], agk[600], oca[600], oag[600], oagk[600];
+	static struct rltest_certs mine, other;
 
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
 	exchange(url, NULL, NULL);
 
-	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), dir);
-	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
-	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), other);
-	RL_REQUIRE(rltest_run(cmd, NULL) == 0);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-	snprintf(hub, sizeof(hub), "%s/hub.pem", dir);
-	snprintf(hubk, sizeof(hubk), "%s/hub.key", dir);
-	snprintf(ag, sizeof(ag), "%s/agent.pem", dir);
-	snprintf(agk, sizeof(agk), "%s/agent.key", dir);
-	snprintf(oca, sizeof(oca), "%s/ca.pem", other);
-	snprintf(oag, sizeof(oag), "%s/agent.pem", other);
-	snprintf(oagk, sizeof(oagk), "%s/agent.key", other);
-	struct rl_tls stls = {ca, hub, hubk, NULL};
-	struct rl_tls ctls = {ca, ag, agk, NULL};
-	struct rl_tls foreign = {oca, oag, oagk, NULL}; /* another CA entirely */
-	struct rl_tls wrongname = {ca, ag, agk, "relais-elsewhere"};
+	RL_REQUIRE(rltest_certs("certs", &mine) == 0 && rltest_certs("othercerts", &other) == 0);
+	struct rl_tls stls = {mine.ca, mine.hub, mine.hub_key, NULL};
+	struct rl_tls ctls = {mine.ca, mine.agent, mine.agent_key, NULL};
+	struct rl_tls foreign = {other.ca, other.agent, other.agent_key, NULL}; /* another CA entirely */
+	struct rl_tls wrongname = {mine.ca, mine.agent, mine.agent_key, "relais-elsewhere"};
 
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
 	exchange(url, &stls, &ctls);

@@ -52,19 +52,13 @@ static int own_send_epipe(void)
 
 int main(void)
 {
-	const char *dir = rltest_tmpdir("nngfix");
-	char cmd[1024], ca[600], srv[600], srvk[600], cli[600], clik[600], url[64];
+	static struct rltest_certs c;
+	char url[64];
 	nng_socket server, client;
 	int port = rltest_free_port();
 
-	snprintf(cmd, sizeof(cmd), "sh %s %s", rltest_src("deploy/mkcerts.sh"), dir);
-	RL_REQUIRE(rltest_run(cmd, "/dev/null") == 0);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-	snprintf(srv, sizeof(srv), "%s/hub.pem", dir);
-	snprintf(srvk, sizeof(srvk), "%s/hub.key", dir);
-	snprintf(cli, sizeof(cli), "%s/agent.pem", dir);
-	snprintf(clik, sizeof(clik), "%s/agent.key", dir);
-	struct rl_tls stls = {ca, srv, srvk, NULL}, ctls = {ca, cli, clik, NULL};
+	RL_REQUIRE(rltest_certs("nngfix", &c) == 0);
+	struct rl_tls stls = {c.ca, c.hub, c.hub_key, NULL}, ctls = {c.ca, c.agent, c.agent_key, NULL};
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
 
 	RL_REQUIRE(rl_nngfix_install() == RL_OK);
