@@ -108,8 +108,7 @@ static inline int present(const ProtobufCFieldDescriptor *f, const void *mem, co
 	}
 }
 
-/* the size of an element of a repeated field's array */
-static inline size_t eltsize(ProtobufCType t)
+size_t rl_pb_eltsize(ProtobufCType t)
 {
 	switch (t) {
 	case PROTOBUF_C_TYPE_SINT64:
@@ -199,7 +198,7 @@ size_t rl_pb_size(const ProtobufCMessage *m)
 				rv += tag + value_size(f->type, mem);
 			continue;
 		}
-		size_t count = *(const size_t *)q, es = eltsize(f->type), payload = 0;
+		size_t count = *(const size_t *)q, es = rl_pb_eltsize(f->type), payload = 0;
 		const uint8_t *arr = *(const uint8_t *const *)mem;
 		if (count == 0)
 			continue;
@@ -315,7 +314,7 @@ static uint8_t *pack_repeated(const ProtobufCFieldDescriptor *f, size_t count, c
                               const uint8_t *end)
 {
 	uint64_t tag = (uint64_t)f->id << 3;
-	size_t es = eltsize(f->type);
+	size_t es = rl_pb_eltsize(f->type);
 
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) { /* numbers only: one length-prefixed run */
 		size_t payload = 0;

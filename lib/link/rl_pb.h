@@ -27,6 +27,10 @@ size_t rl_pb_size(const ProtobufCMessage *m);
  * rl_pb_size(m) bytes, and returns their number. */
 size_t rl_pb_pack(const ProtobufCMessage *m, uint8_t *out);
 
+/* rl_pb_eltsize: the size of one element of a repeated field's array of type t, as
+ * protobuf-c lays it out (a string or a message is a pointer; a bool a protobuf_c_boolean). */
+size_t rl_pb_eltsize(ProtobufCType t);
+
 /* rl_pb_pack_in packs m at out if it fits in cap bytes: its length, or 0 if it does not fit
  * (out's bytes are then undefined). One walk; m's size need not be known. A message that
  * packs to no bytes returns 0 too, and needs none. */

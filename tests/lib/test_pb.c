@@ -161,28 +161,6 @@ static void rand_value(struct arena *a, const ProtobufCFieldDescriptor *f, void 
 	}
 }
 
-static size_t eltsize(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	default:
-		return 4;
-	}
-}
-
 static ProtobufCMessage *rand_msg(struct arena *a, const ProtobufCMessageDescriptor *d, int depth)
 {
 	ProtobufCMessage *m = amalloc(a, d->sizeof_message);
@@ -193,7 +171,7 @@ static ProtobufCMessage *rand_msg(struct arena *a, const ProtobufCMessageDescrip
 		uint8_t *mem = (uint8_t *)m + f->offset, *q = (uint8_t *)m + f->quantifier_offset;
 
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = pick(3) ? 0 : 1 + pick(3), es = eltsize(f->type);
+			size_t n = pick(3) ? 0 : 1 + pick(3), es = rl_pb_eltsize(f->type);
 			uint8_t *arr = n ? amalloc(a, n * es) : NULL;
 			for (size_t k = 0; k < n; k++) {
 				rand_value(a, f, arr + k * es, depth);

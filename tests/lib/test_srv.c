@@ -203,6 +203,19 @@ static int raw_connect(int port, int rcvbuf)
 }
 
 /* closed_by_peer: the server has closed fd (read returns 0 or an error within ms) */
+static int closed_by_peer(int fd, int ms);
+
+/* cut_off: a raw peer that sends bytes is cut off by the server */
+static void cut_off(int port, const void *bytes, size_t n)
+{
+	int fd = raw_connect(port, 0);
+
+	RL_REQUIRE(fd >= 0);
+	RL_CHECK(write(fd, bytes, n) == (ssize_t)n);
+	RL_CHECK(closed_by_peer(fd, 3000));
+	close(fd);
+}
+
 static int closed_by_peer(int fd, int ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -234,19 +247,10 @@ static void hostile(void)
 	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
 	RL_REQUIRE(rl_srv_listen(s, url, NULL) == RL_OK);
 
-	/* not SP at all */
-	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
-	RL_CHECK(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
-	RL_CHECK(closed_by_peer(fd, 3000));
-	close(fd);
+	/* not SP at all; SP, then a frame announced far past the bound */
+	cut_off(port, "GET / HTTP/1.1\r\n\r\n", 18);
 	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
-
-	/* SP, then a frame announced far past the bound */
-	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
-	RL_CHECK(write(fd, sp, 8) == 8);
-	RL_CHECK(write(fd, "\0\0\0\0\0\x10\0\0", 8) == 8);
-	RL_CHECK(closed_by_peer(fd, 3000));
-	close(fd);
+	cut_off(port, "\0SP\0\0\x11\0\0\0\0\0\0\0\x10\0\0", 16);
 	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 2));
 
 	/* a frame with too many hops is dropped, the next one is taken; a hop count over 255
