@@ -23,7 +23,8 @@
 #define RL_NODE_HEARTBEAT_MS 500  /* the hub judges the site lost after 2.5 s of silence */
 #define RL_NODE_HUB_LOST_MS  3000 /* the hub not heard this long: lost (new calls go elsewhere) */
 #define RL_NODE_CTL_INFLIGHT 16
-#define RL_NODE_HELLO_MS     10000 /* a local link that says no Hello this long is closed */
+#define RL_NODE_HELLO_MS     10000      /* a local link that says no Hello this long is closed */
+#define RL_NODE_LINK_BACKLOG (4u << 20) /* bytes queued to one local link before its frames are refused */
 
 /* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
 struct rl_lpeer {
@@ -89,7 +90,7 @@ struct rl_node {
 	struct rl_node_conf conf;
 	struct rl_loop *loop;
 	struct rl_client *hub;
-	nng_socket lsock;
+	struct rl_srv *lsrv;    /* the local links: agents and tools (rl_srv.h) */
 	struct rl_greet *greet; /* lsock's links must say Hello in time */
 	struct rl_htab peers;
 	struct rl_htab contacts; /* struct rl_contact by id: every live contact of the site */

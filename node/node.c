@@ -19,6 +19,7 @@
 #include "rl_htab.h"
 #include "rl_log.h"
 #include "rl_secret.h"
+#include "rl_srv.h"
 #include "rl_time.h"
 
 static int rl_eq_contact(const void *v, const void *k)
@@ -75,10 +76,20 @@ int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
 	return rv;
 }
 
+/* rl_node_send_bytes queues a frame to a local link; one that has just gone has nowhere to
+ * go and is not a drop (its end reaches the loop next). */
+static int rl_node_send_bytes(void *arg, uint32_t pipe, const void *buf, size_t len)
+{
+	struct rl_node *n = arg;
+	int rv = rl_srv_send(n->lsrv, pipe, buf, len);
+
+	return rv == RL_ENOENT ? RL_OK : rv;
+}
+
 void rl_node_flush(struct rl_node *n)
 {
 	rl_alone_run(n);
-	n->ctr.dropped_down += rl_bundler_flush(n->down, n->lsock);
+	n->ctr.dropped_down += rl_bundler_flush_fn(n->down, rl_node_send_bytes, n);
 	n->ctr.dropped_up += rl_client_flush(n->hub);
 	rl_client_cork(n->hub); /* until the next flush: one message to the hub per batch */
 }
@@ -584,7 +595,7 @@ static void rl_node_local_hello(struct rl_node *n, struct rl_lpeer *p, uint32_t 
 		struct sockaddr_storage ss;
 		p = rl_calloc(1, sizeof(*p));
 		p->pipe = pipe;
-		if (rl_link_peer_ip(pipe, &ss) == RL_OK)
+		if (rl_srv_peer_ip(n->lsrv, pipe, &ss) == RL_OK)
 			rl_addr_ip((const struct sockaddr *)&ss, p->ip, sizeof(p->ip));
 		rl_htab_put(&n->peers, pipe, p);
 	}
@@ -764,12 +775,15 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 	rl_wire_free(env);
 }
 
-static void rl_node_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* a local link is up (rl_srv's thread): it has RL_NODE_HELLO_MS to say Hello */
+static void rl_node_link_new(void *arg, uint32_t pipe)
 {
-	struct rl_node *n = arg;
+	rl_greet_add(((struct rl_node *)arg)->greet, pipe);
+}
 
-	if (ev == NNG_PIPE_EV_REM_POST)
-		rl_loop_post(n->loop, RL_NODE_TAG_PIPE, (void *)(uintptr_t)nng_pipe_id(p));
+static int rl_node_link_close(void *arg, uint32_t pipe)
+{
+	return rl_srv_close_pipe(((struct rl_node *)arg)->lsrv, pipe) == RL_OK ? 0 : -1;
 }
 
 void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
@@ -864,6 +878,7 @@ void rl_node_tick(struct rl_node *n)
 
 	rl_client_tick(n->hub);
 	n->ctr.silent_links += rl_greet_sweep(n->greet, now, rl_node_greeted, n);
+	rl_srv_tick(n->lsrv);
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",
@@ -940,14 +955,16 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	if (n->bridge != NULL &&
 	    (rv = rl_recs_open(&n->recs, conf->recording_dir, conf->recording_queue_bytes)) != RL_OK)
 		goto fail;
-	if ((rv = rl_link_server_open(&n->lsock)) != RL_OK)
-		goto fail;
-	nng_pipe_notify(n->lsock, NNG_PIPE_EV_REM_POST, rl_node_pipe_cb, n);
-	rl_greet_open(&n->greet, n->lsock, RL_NODE_HELLO_MS);
-	if ((rv = rl_loop_add_socket(loop, n->lsock, RL_NODE_TAG_LISTEN)) != RL_OK)
+	rl_greet_open_fn(&n->greet, RL_NODE_HELLO_MS, rl_node_link_close, n);
+	if ((rv = rl_srv_open(&n->lsrv, &(struct rl_srv_conf){.loop = loop,
+	                                                      .tag_msg = RL_NODE_TAG_LISTEN,
+	                                                      .tag_gone = RL_NODE_TAG_PIPE,
+	                                                      .on_new = rl_node_link_new,
+	                                                      .arg = n,
+	                                                      .max_backlog = RL_NODE_LINK_BACKLOG})) != RL_OK)
 		goto fail;
 	for (int i = 0; conf->listen && conf->listen[i]; i++) {
-		if ((rv = rl_link_listen(n->lsock, conf->listen[i], &conf->tls)) != RL_OK)
+		if ((rv = rl_srv_listen(n->lsrv, conf->listen[i], &conf->tls)) != RL_OK)
 			goto fail;
 		rl_log(RL_LOG_NOTICE, "listening url=%s", conf->listen[i]);
 	}
@@ -957,8 +974,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	*out = n;
 	return RL_OK;
 fail:
-	if (n->lsock.id)
-		nng_close(n->lsock);
+	rl_srv_close(n->lsrv); /* before the greeter its callbacks reach */
 	rl_greet_close(n->greet);
 	rl_bridge_close(n->bridge);
 	rl_recs_close(n->recs);
@@ -996,7 +1012,7 @@ void rl_node_close(struct rl_node *n)
 	for (int i = 0; i < n->nsources; i++)
 		if (n->sources[i]->ops->stop)
 			n->sources[i]->ops->stop(n->sources[i]);
-	nng_close(n->lsock);
+	rl_srv_close(n->lsrv);
 	rl_greet_close(n->greet);
 	rl_client_flush(n->hub); /* what the sources said as they stopped */
 	rl_client_close(n->hub);

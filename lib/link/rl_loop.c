@@ -155,6 +155,14 @@ int rl_loop_source_deliver(struct rl_loop_rx *rx, nng_msg **frames, unsigned n)
 	return rl_loop_deliver(rx, frames, n);
 }
 
+void rl_loop_source_close(struct rl_loop_rx *rx)
+{
+	nng_mtx_lock(rx->loop->mtx);
+	rx->paused = 0;
+	rx->resume = NULL;
+	nng_mtx_unlock(rx->loop->mtx);
+}
+
 int rl_loop_swap_socket(struct rl_loop *l, nng_socket old, nng_socket s)
 {
 	for (int i = 0; i < l->nrx; i++) {
@@ -201,7 +209,12 @@ int rl_loop_post(struct rl_loop *l, int tag, void *ptr)
 int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, int max)
 {
 	int n = 0;
-	struct rl_loop_rx *resume[RL_LOOP_MAX_SOCKETS];
+	struct {
+		nng_socket sock;
+		nng_aio *aio; /* NULL: call fn(arg) instead */
+		void (*fn)(void *arg);
+		void *arg;
+	} resume[RL_LOOP_MAX_SOCKETS];
 	int nresume = 0;
 
 	nng_mtx_lock(l->mtx);
@@ -227,18 +240,22 @@ int rl_loop_wait(struct rl_loop *l, int timeout_ms, struct rl_loop_event *evs, i
 	}
 	if (l->count < RL_LOOP_INBOX / 2) {
 		for (int i = 0; i < l->nrx; i++) {
-			if (l->rx[i].paused) {
-				l->rx[i].paused = 0;
-				resume[nresume++] = &l->rx[i];
+			struct rl_loop_rx *rx = &l->rx[i];
+			if (rx->paused && (rx->aio != NULL || rx->resume != NULL)) {
+				rx->paused = 0;
+				resume[nresume].sock = rx->sock;
+				resume[nresume].aio = rx->aio;
+				resume[nresume].fn = rx->resume;
+				resume[nresume++].arg = rx->arg;
 			}
 		}
 	}
 	nng_mtx_unlock(l->mtx);
 	for (int i = 0; i < nresume; i++) {
-		if (resume[i]->aio == NULL)
-			resume[i]->resume(resume[i]->arg);
+		if (resume[i].aio == NULL)
+			resume[i].fn(resume[i].arg);
 		else
-			nng_recv_aio(resume[i]->sock, resume[i]->aio);
+			nng_recv_aio(resume[i].sock, resume[i].aio);
 	}
 	return n;
 }

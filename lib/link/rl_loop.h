@@ -54,6 +54,8 @@ int rl_loop_add_socket(struct rl_loop *l, nng_socket s, int tag);
 struct rl_loop_rx;
 int rl_loop_add_source(struct rl_loop *l, int tag, void (*resume)(void *arg), void *arg, struct rl_loop_rx **out);
 int rl_loop_source_deliver(struct rl_loop_rx *rx, nng_msg **frames, unsigned n);
+/* rl_loop_source_close: the source delivers no more and is never resumed (its owner goes). */
+void rl_loop_source_close(struct rl_loop_rx *rx);
 
 /*
  * rl_loop_swap_socket receives from s instead of old from now on (same tag): for a link that

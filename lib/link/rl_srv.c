@@ -593,6 +593,7 @@ void rl_srv_close(struct rl_srv *s)
 		rl_srv_end(p);
 	}
 	rl_srv_tick(s);
+	rl_loop_source_close(s->src); /* the loop may outlive s: it must not resume it */
 	for (int i = 0; i < s->nls; i++) {
 		nng_aio_free(s->acc[i]);
 		nng_aio_free(s->retry[i]);
