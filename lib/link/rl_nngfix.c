@@ -71,16 +71,3 @@ uint64_t rl_nngfix_resets(void)
 {
 	return atomic_load(&rl_nngfix_count);
 }
-
-uint64_t rl_nng_tx_drops(nng_socket sock)
-{
-	nng_stat *root, *st;
-	uint64_t v = 0;
-
-	if (nng_stats_get(&root) != 0)
-		return 0;
-	if ((st = nng_stat_find_socket(root, sock)) != NULL && (st = nng_stat_find(st, "tx_drop")) != NULL)
-		v = nng_stat_value(st);
-	nng_stats_free(root);
-	return v;
-}

@@ -34,10 +34,4 @@ int rl_nngfix_install(void);
  * (EPIPE, reported as ECONNRESET) since the start. */
 uint64_t rl_nngfix_resets(void);
 
-/* Messages a polyamorous pair1 socket dropped. nng 1.5.2's pair1 polyamorous mode keeps two
- * messages queued per pipe and drops a third without telling the sender (docs/protocol.md,
- * Bundles); the socket counts them in its "tx_drop" statistic. rl_nng_tx_drops reads it (a
- * snapshot of all of nng's statistics: call it seldom, not per message); 0 if unavailable. */
-uint64_t rl_nng_tx_drops(nng_socket sock);
-
 #endif

@@ -4,7 +4,7 @@
  * Peers dial with ordinary nng pair1 sockets (rl_link_client_open) over tcp:// or tls+tcp://
  * (mutual TLS, rl_link.h). On the server's side nng 1.5.2's pair1 polyamorous socket hands
  * every message between its threads four or five times on the way in and three on the way
- * out (docs/protocol.md, "The hub's links"); rl_srv reads each connection's bytes itself in
+ * out (docs/protocol.md, "Listeners"); rl_srv reads each connection's bytes itself in
  * as large pieces as arrive, splits them into frames (SP's framing: an 8-byte big-endian
  * length, pair1's 4-byte hop count, the envelope or bundle) and hands them to the owner's
  * rl_loop in one go, and writes everything queued for a connection in one send.
