@@ -33,6 +33,7 @@
 #define RL_SRV_RBUF0     8192                       /* a pipe's first receive buffer */
 #define RL_SRV_RBUFMAX   (RL_WIRE_MAX_FRAME + 4096) /* a whole frame and what follows it */
 #define RL_SRV_HEAD      12                         /* SP length (8) and pair1 hop count (4) */
+#define RL_SRV_KEEP      (256 * 1024)               /* a send buffer larger than this is freed once sent */
 
 struct rl_srv_buf {
 	uint8_t *p;
@@ -148,8 +149,15 @@ static void rl_srv_tx_start(struct rl_srv_pipe *p)
 		return;
 	if (p->sent == p->sending.len) { /* all sent: what was queued meanwhile goes next */
 		struct rl_srv_buf t = p->sending;
-		if (p->out.len == 0)
+		if (t.cap > RL_SRV_KEEP) { /* a burst's buffer is not kept for every quiet link */
+			free(t.p);
+			t = (struct rl_srv_buf){0};
+		}
+		if (p->out.len == 0) {
+			p->sending = t;
+			p->sending.len = p->sent = 0;
 			return;
+		}
 		p->sending = p->out;
 		p->out = t;
 		p->out.len = 0;

@@ -161,6 +161,27 @@ static void exchange(const char *url, const struct rl_tls *stls, const struct rl
 	} else {
 		RL_CHECK(!"the big frame arrived");
 	}
+	/* a burst larger than a link's send buffer is kept: all of it, in order, and the link
+	 * goes on after its buffer is let go */
+	for (int i = 0; i < 12; i++) {
+		big[1] = (uint8_t)i;
+		RL_CHECK(rl_srv_send(s, pipe, big, sizeof(big)) == RL_OK);
+	}
+	for (int i = 0; i < 12; i++) {
+		int ok = nng_recvmsg(cl, &m, 0) == 0;
+		RL_CHECK(ok && nng_msg_len(m) == sizeof(big) && ((uint8_t *)nng_msg_body(m))[1] == i);
+		if (ok)
+			nng_msg_free(m);
+	}
+	RL_CHECK(rl_srv_send(s, pipe, "\x07", 1) == RL_OK);
+	if (nng_recvmsg(cl, &m, 0) == 0) {
+		RL_CHECK(nng_msg_len(m) == 1 && *(uint8_t *)nng_msg_body(m) == 7);
+		nng_msg_free(m);
+	} else {
+		RL_CHECK(!"a frame after the burst arrived");
+	}
+	big[1] = 0x5a;
+
 	send_bytes(cl, big, sizeof(big));
 	RL_CHECK(pump(l, s, &r, 3000, msgs_at_least, 5));
 	RL_CHECK(r.last_len == sizeof(big) && r.last_first == 0x11);
