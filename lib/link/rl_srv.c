@@ -172,6 +172,35 @@ static void rl_srv_tx_start(struct rl_srv_pipe *p)
 
 /* rl_srv_take splits p's buffered bytes into frames and delivers them. 1: go on reading;
  * 0: stop (the framing broke: p must end; or the loop is full: *paused). */
+int rl_srv_frame(const uint8_t *buf, size_t len, int got_header, size_t *used, const uint8_t **body, size_t *blen)
+{
+	uint64_t n;
+
+	if (!got_header) {
+		if (len < 8)
+			return RL_SRV_NEED;
+		if (buf[0] != 0 || buf[1] != 'S' || buf[2] != 'P' || buf[3] != 0 || buf[4] != 0 ||
+		    buf[5] != RL_SRV_PAIR1 || buf[6] != 0 || buf[7] != 0)
+			return RL_SRV_BAD_HEADER;
+		*used = 8;
+		return RL_SRV_HEADER;
+	}
+	if (len < 8)
+		return RL_SRV_NEED;
+	if ((n = rl_be64(buf)) > RL_WIRE_MAX_FRAME) /* as nng's NNG_OPT_RECVMAXSZ counts: the hop count too */
+		return RL_SRV_OVERSIZED;
+	if (len - 8 < n)
+		return RL_SRV_NEED;
+	if (n < 4 || buf[8] != 0 || buf[9] != 0 || buf[10] != 0) /* pair1: a hop count up to 255 */
+		return RL_SRV_MALFORMED;
+	*used = 8 + n;
+	if (buf[11] > RL_SRV_HOPS)
+		return RL_SRV_HOPS_DROP; /* too many hops: dropped, as pair1 drops it */
+	*body = buf + 12;
+	*blen = n - 4;
+	return RL_SRV_FRAME;
+}
+
 static int rl_srv_take(struct rl_srv_pipe *p, int *broke, int *paused)
 {
 	struct rl_srv *s = p->srv;
@@ -180,39 +209,32 @@ static int rl_srv_take(struct rl_srv_pipe *p, int *broke, int *paused)
 	int go = 1;
 
 	*broke = *paused = 0;
-	if (!p->got_header) {
-		const uint8_t *h = p->rbuf;
-		if (p->rlen < 8)
-			return 1;
-		if (h[0] != 0 || h[1] != 'S' || h[2] != 'P' || h[3] != 0 || h[4] != 0 || h[5] != RL_SRV_PAIR1 ||
-		    h[6] != 0 || h[7] != 0) {
-			rl_srv_count(&s->ctr.bad_header);
-			return *broke = 1, 0;
-		}
-		p->got_header = 1;
-		off = 8;
-	}
-	while (go && p->rlen - off >= 8) {
-		uint64_t n = rl_be64(p->rbuf + off);
-		const uint8_t *f = p->rbuf + off + 8;
+	while (go) {
+		const uint8_t *body = NULL;
+		size_t used = 0, blen = 0;
 		unsigned nf;
 		nng_msg *m;
-		if (n > RL_WIRE_MAX_FRAME) { /* as nng's NNG_OPT_RECVMAXSZ counts: the hop count too */
-			rl_srv_count(&s->ctr.oversized);
-			return *broke = 1, 0;
-		}
-		if (p->rlen - off - 8 < n)
+		int rc = rl_srv_frame(p->rbuf + off, p->rlen - off, p->got_header, &used, &body, &blen);
+		if (rc == RL_SRV_NEED)
 			break;
-		if (n < 4 || f[0] != 0 || f[1] != 0 || f[2] != 0) {
-			rl_srv_count(&s->ctr.malformed);
-			return *broke = 1, 0;
+		if (rc < 0) {
+			rl_srv_count(rc == RL_SRV_BAD_HEADER  ? &s->ctr.bad_header
+			             : rc == RL_SRV_OVERSIZED ? &s->ctr.oversized
+			                                      : &s->ctr.malformed);
+			*broke = 1;
+			return 0;
 		}
-		off += 8 + n;
-		if (f[3] > RL_SRV_HOPS)
-			continue; /* too many hops: dropped, as pair1 drops it */
-		if (nng_msg_alloc(&m, n - 4) != 0)
-			rl_oom(n);
-		memcpy(nng_msg_body(m), f + 4, n - 4);
+		off += used;
+		if (rc == RL_SRV_HEADER) {
+			p->got_header = 1;
+			continue;
+		}
+		if (rc != RL_SRV_FRAME)
+			continue;
+		if (nng_msg_alloc(&m, blen) != 0)
+			rl_oom(blen);
+		if (blen > 0)
+			memcpy(nng_msg_body(m), body, blen);
 		nng_msg_set_pipe(m, (nng_pipe){.id = p->id});
 		if (!rl_bundle_split(m, frames, RL_BUNDLE_MAX_FRAMES, &nf)) {
 			frames[0] = m;

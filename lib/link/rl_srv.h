@@ -70,6 +70,26 @@ void rl_srv_tick(struct rl_srv *s);
 
 void rl_srv_counters(struct rl_srv *s, struct rl_srv_counters *c);
 
+/*
+ * rl_srv_frame reads what comes next in a pipe's received bytes buf[0..len), got_header
+ * saying whether the peer's SP header was taken already. It returns RL_SRV_NEED (more bytes
+ * are needed), RL_SRV_HEADER (the SP header of a pair1 peer), RL_SRV_FRAME (a message:
+ * *body, *blen), RL_SRV_HOPS_DROP (a message pair1 drops for its hop count), each with *used
+ * the bytes it took; or, the connection to be cut, RL_SRV_BAD_HEADER (not SP pair1),
+ * RL_SRV_OVERSIZED (a frame announced longer than RL_WIRE_MAX_FRAME), RL_SRV_MALFORMED (a
+ * frame shorter than its hop count, or a hop count over 255). Pure: fuzz_srv drives it.
+ */
+enum {
+	RL_SRV_MALFORMED = -3,
+	RL_SRV_OVERSIZED = -2,
+	RL_SRV_BAD_HEADER = -1,
+	RL_SRV_NEED = 0,
+	RL_SRV_HEADER = 1,
+	RL_SRV_FRAME = 2,
+	RL_SRV_HOPS_DROP = 3,
+};
+int rl_srv_frame(const uint8_t *buf, size_t len, int got_header, size_t *used, const uint8_t **body, size_t *blen);
+
 /* rl_srv_close stops listening, closes every pipe (no gone events) and frees s. */
 void rl_srv_close(struct rl_srv *s);
 
