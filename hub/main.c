@@ -155,7 +155,6 @@ struct hub {
 	struct rl_report_worker *reports; /* reports are folded on a thread of their own */
 	struct rl_bundler *out;           /* this batch's frames, one send per pipe */
 	uint64_t send_drops;
-	struct rl_greet *greet;    /* the links must say Hello in time */
 	struct rl_scrape *scrape;  /* /metrics; NULL: not served */
 	struct rl_text metrics;    /* its last rendering */
 	struct rl_wallserve *wall; /* the web wallboard; NULL: not served */
@@ -172,32 +171,6 @@ static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 		h->send_drops++;
 }
 
-/* link_new: a control link is up (rl_srv's thread): it has HUB_HELLO_MS to say Hello. */
-static void link_new(void *arg, uint32_t pipe)
-{
-	struct hub *h = arg;
-
-	rl_greet_add(h->greet, pipe);
-}
-
-static int link_close(void *arg, uint32_t pipe)
-{
-	struct hub *h = arg;
-
-	return rl_srv_close_pipe(h->srv, pipe) == RL_OK ? 0 : -1;
-}
-
-/* link_send_bytes queues a frame to a control link. One that has just gone (its end not yet
- * seen by the engine: a node's link drops with its agents' pushes on the way) has nowhere
- * to go and is not counted as a drop; a full link's refusal is (link_drops). */
-static int link_send_bytes(void *arg, uint32_t pipe, const void *buf, size_t len)
-{
-	struct hub *h = arg;
-	int rv = rl_srv_send(h->srv, pipe, buf, len);
-
-	return rv == RL_ENOENT ? RL_OK : rv;
-}
-
 static void link_tick(void *arg)
 {
 	rl_srv_tick(((struct hub *)arg)->srv);
@@ -209,7 +182,7 @@ static int link_send(void *arg, uint32_t pipe, rl_env *env)
 	const uint8_t *frame;
 	size_t n = rl_wire_frame(env, &frame);
 
-	return n == 0 ? RL_ETOOBIG : link_send_bytes(arg, pipe, frame, n);
+	return n == 0 ? RL_ETOOBIG : rl_srv_bundle_send(((struct hub *)arg)->srv, pipe, frame, n);
 }
 
 static void wire_counters(struct hub *h)
@@ -228,7 +201,7 @@ static void wire_counters(struct hub *h)
 	c.link_drops = k.send_drops;
 	c.oversized += k.oversized;                /* frames past the bound: the link is cut */
 	c.malformed += k.malformed + k.bad_header; /* broken framing, or not an SP pair1 peer */
-	c.silent_links = rl_greet_closed(h->greet);
+	c.silent_links = rl_greet_closed(rl_srv_greet(h->srv));
 	rl_engine_set_wire_counters(h->engine, &c);
 }
 
@@ -257,7 +230,7 @@ static void log_counters(struct hub *h, int level)
 	       (unsigned long long)ec->requests, (unsigned long long)ec->offers,
 	       (unsigned long long)(h->send_drops + ec->send_drops), (unsigned long long)ec->auth_failures,
 	       (unsigned long long)ec->forbidden, (unsigned long long)rl_nngfix_resets(),
-	       (unsigned long long)k.send_drops, (unsigned long long)rl_greet_closed(h->greet),
+	       (unsigned long long)k.send_drops, (unsigned long long)rl_greet_closed(rl_srv_greet(h->srv)),
 	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0),
 	       (unsigned long long)wc.refused_tickets, (unsigned long long)wc.refused_cookies,
 	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped, (unsigned long long)renders,
@@ -439,7 +412,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 		uint64_t mono = rl_mono_us();
 		if (mono - last_tick >= 100000u) {
 			last_tick = mono;
-			rl_greet_sweep(h->greet, mono, greeted, h);
+			rl_greet_sweep(rl_srv_greet(h->srv), mono, greeted, h);
 			rl_srv_tick(h->srv);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
@@ -472,7 +445,7 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 			code = HUB_EXIT_DEPOSED;
 			break;
 		}
-		h->send_drops += rl_bundler_flush_fn(h->out, link_send_bytes, h);
+		h->send_drops += rl_bundler_flush_fn(h->out, rl_srv_bundle_send, h->srv);
 		rl_engine_wallboard(h->engine, mono);
 		if (mono - last_log >= 60000000u) {
 			last_log = mono;
@@ -492,11 +465,9 @@ static int hub_listen(struct hub *h, const config_t *cfg)
 	struct rl_srv_conf sc = {.loop = h->loop,
 	                         .tag_msg = TAG_SOCK,
 	                         .tag_gone = TAG_PIPE,
-	                         .on_new = link_new,
-	                         .arg = h,
-	                         .max_backlog = HUB_LINK_BACKLOG};
+	                         .max_backlog = HUB_LINK_BACKLOG,
+	                         .hello_ms = HUB_HELLO_MS};
 
-	rl_greet_open_fn(&h->greet, HUB_HELLO_MS, link_close, h);
 	if (rl_srv_open(&h->srv, &sc) != RL_OK)
 		return RL_EFULL;
 	if (listen == NULL || config_setting_length(listen) == 0) {
@@ -739,8 +710,7 @@ out:
 		rl_ha_stop(h.ha->ha); /* a leader resigns: its standby takes over at once */
 		rl_repl_close(h.ha->repl);
 	}
-	rl_srv_close(h.srv); /* before the greeter its callbacks reach */
-	rl_greet_close(h.greet);
+	rl_srv_close(h.srv);
 	rl_scrape_close(h.scrape);
 	if (h.engine != NULL)
 		rl_engine_set_wallboard(h.engine, NULL, "", 0);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rl_alloc.h"
+#include "rl_be.h"
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rl_pb.h"
@@ -69,22 +70,6 @@ static int rl_store_err(int rc, const char *what)
 {
 	rl_log(RL_LOG_ERR, "lmdb %s err=\"%s\"", what, mdb_strerror(rc));
 	return rc == ENOMEM ? RL_ENOMEM : RL_EIO;
-}
-
-static uint64_t rl_be64(const void *p)
-{
-	const uint8_t *b = p;
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-static void rl_put_be64(void *p, uint64_t v)
-{
-	uint8_t *b = p;
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
 }
 
 /* rl_store_fail remembers the first failed write of the batch: the commit reports it. */

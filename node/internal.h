@@ -90,8 +90,7 @@ struct rl_node {
 	struct rl_node_conf conf;
 	struct rl_loop *loop;
 	struct rl_client *hub;
-	struct rl_srv *lsrv;    /* the local links: agents and tools (rl_srv.h) */
-	struct rl_greet *greet; /* lsock's links must say Hello in time */
+	struct rl_srv *lsrv; /* the local links: agents and tools (rl_srv.h) */
 	struct rl_htab peers;
 	struct rl_htab contacts; /* struct rl_contact by id: every live contact of the site */
 	uint64_t boot_id, seq;

@@ -76,20 +76,10 @@ int rl_node_send(struct rl_node *n, uint32_t pipe, rl_env *env)
 	return rv;
 }
 
-/* rl_node_send_bytes queues a frame to a local link; one that has just gone has nowhere to
- * go and is not a drop (its end reaches the loop next). */
-static int rl_node_send_bytes(void *arg, uint32_t pipe, const void *buf, size_t len)
-{
-	struct rl_node *n = arg;
-	int rv = rl_srv_send(n->lsrv, pipe, buf, len);
-
-	return rv == RL_ENOENT ? RL_OK : rv;
-}
-
 void rl_node_flush(struct rl_node *n)
 {
 	rl_alone_run(n);
-	n->ctr.dropped_down += rl_bundler_flush_fn(n->down, rl_node_send_bytes, n);
+	n->ctr.dropped_down += rl_bundler_flush_fn(n->down, rl_srv_bundle_send, n->lsrv);
 	n->ctr.dropped_up += rl_client_flush(n->hub);
 	rl_client_cork(n->hub); /* until the next flush: one message to the hub per batch */
 }
@@ -775,17 +765,6 @@ static void rl_node_from_local(struct rl_node *n, nng_msg *msg)
 	rl_wire_free(env);
 }
 
-/* a local link is up (rl_srv's thread): it has RL_NODE_HELLO_MS to say Hello */
-static void rl_node_link_new(void *arg, uint32_t pipe)
-{
-	rl_greet_add(((struct rl_node *)arg)->greet, pipe);
-}
-
-static int rl_node_link_close(void *arg, uint32_t pipe)
-{
-	return rl_srv_close_pipe(((struct rl_node *)arg)->lsrv, pipe) == RL_OK ? 0 : -1;
-}
-
 void rl_node_event(struct rl_node *n, struct rl_loop_event *ev)
 {
 	if (ev->kind == RL_LOOP_MSG && ev->src == RL_NODE_TAG_HUB)
@@ -877,7 +856,7 @@ void rl_node_tick(struct rl_node *n)
 	uint64_t now = rl_mono_us();
 
 	rl_client_tick(n->hub);
-	n->ctr.silent_links += rl_greet_sweep(n->greet, now, rl_node_greeted, n);
+	n->ctr.silent_links += rl_greet_sweep(rl_srv_greet(n->lsrv), now, rl_node_greeted, n);
 	rl_srv_tick(n->lsrv);
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
@@ -955,13 +934,11 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	if (n->bridge != NULL &&
 	    (rv = rl_recs_open(&n->recs, conf->recording_dir, conf->recording_queue_bytes)) != RL_OK)
 		goto fail;
-	rl_greet_open_fn(&n->greet, RL_NODE_HELLO_MS, rl_node_link_close, n);
 	if ((rv = rl_srv_open(&n->lsrv, &(struct rl_srv_conf){.loop = loop,
 	                                                      .tag_msg = RL_NODE_TAG_LISTEN,
 	                                                      .tag_gone = RL_NODE_TAG_PIPE,
-	                                                      .on_new = rl_node_link_new,
-	                                                      .arg = n,
-	                                                      .max_backlog = RL_NODE_LINK_BACKLOG})) != RL_OK)
+	                                                      .max_backlog = RL_NODE_LINK_BACKLOG,
+	                                                      .hello_ms = RL_NODE_HELLO_MS})) != RL_OK)
 		goto fail;
 	for (int i = 0; conf->listen && conf->listen[i]; i++) {
 		if ((rv = rl_srv_listen(n->lsrv, conf->listen[i], &conf->tls)) != RL_OK)
@@ -974,8 +951,7 @@ int rl_node_open(struct rl_node **out, const struct rl_node_conf *conf, struct r
 	*out = n;
 	return RL_OK;
 fail:
-	rl_srv_close(n->lsrv); /* before the greeter its callbacks reach */
-	rl_greet_close(n->greet);
+	rl_srv_close(n->lsrv);
 	rl_bridge_close(n->bridge);
 	rl_recs_close(n->recs);
 	rl_bundler_destroy(n->down);
@@ -1013,7 +989,6 @@ void rl_node_close(struct rl_node *n)
 		if (n->sources[i]->ops->stop)
 			n->sources[i]->ops->stop(n->sources[i]);
 	rl_srv_close(n->lsrv);
-	rl_greet_close(n->greet);
 	rl_client_flush(n->hub); /* what the sources said as they stopped */
 	rl_client_close(n->hub);
 	rl_bridge_close(n->bridge);

@@ -14,7 +14,7 @@ struct rl_greet_pipe {
 
 struct rl_greet {
 	pthread_mutex_t mu;
-	rl_greet_close_fn close; /* NULL: nng's pipes */
+	rl_greet_close_fn close;
 	void *close_arg;
 	uint64_t timeout_us;
 	struct rl_greet_pipe *v;
@@ -33,13 +33,7 @@ void rl_greet_add(struct rl_greet *g, uint32_t pipe)
 	pthread_mutex_unlock(&g->mu);
 }
 
-static void rl_greet_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	if (ev == NNG_PIPE_EV_ADD_POST)
-		rl_greet_add(arg, (uint32_t)nng_pipe_id(p));
-}
-
-void rl_greet_open_fn(struct rl_greet **out, unsigned timeout_ms, rl_greet_close_fn close, void *arg)
+void rl_greet_open(struct rl_greet **out, unsigned timeout_ms, rl_greet_close_fn close, void *arg)
 {
 	struct rl_greet *g = rl_calloc(1, sizeof(*g));
 
@@ -48,12 +42,6 @@ void rl_greet_open_fn(struct rl_greet **out, unsigned timeout_ms, rl_greet_close
 	g->close = close;
 	g->close_arg = arg;
 	*out = g;
-}
-
-void rl_greet_open(struct rl_greet **out, nng_socket sock, unsigned timeout_ms)
-{
-	rl_greet_open_fn(out, timeout_ms, NULL, NULL);
-	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, rl_greet_cb, *out);
 }
 
 unsigned rl_greet_sweep(struct rl_greet *g, uint64_t now, rl_greet_fn greeted, void *arg)
@@ -65,7 +53,6 @@ unsigned rl_greet_sweep(struct rl_greet *g, uint64_t now, rl_greet_fn greeted, v
 	for (size_t i = 0; i < g->n; i++) {
 		struct rl_greet_pipe *w = &g->v[i];
 		uint32_t id = w->pipe;
-		nng_pipe np = NNG_PIPE_INITIALIZER;
 		if (greeted(arg, id))
 			continue; /* said Hello: the owner's own rules apply from now on */
 		if (w->since_us > now || now - w->since_us < g->timeout_us) { /* added after now was read */
@@ -73,8 +60,7 @@ unsigned rl_greet_sweep(struct rl_greet *g, uint64_t now, rl_greet_fn greeted, v
 			continue;
 		}
 		/* A pipe that is already gone is not ours to count. */
-		np.id = id;
-		if ((g->close ? g->close(g->close_arg, id) : nng_pipe_close(np)) == 0) {
+		if (g->close(g->close_arg, id) == 0) {
 			closed++;
 			rl_log(RL_LOG_NOTICE, "link closed: no Hello within %llu ms pipe=%u",
 			       (unsigned long long)(g->timeout_us / 1000u), id);

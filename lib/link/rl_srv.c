@@ -17,13 +17,16 @@
 #include "rl_srv.h"
 
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rl_alloc.h"
 #include "rl_bundle.h"
+#include "rl_be.h"
 #include "rl_err.h"
+#include "rl_greet.h"
 #include "rl_htab.h"
 #include "rl_log.h"
 
@@ -77,20 +80,12 @@ struct rl_srv {
 	struct rl_srv_slot slots[RL_SRV_LISTENERS];
 	int nls;
 	struct rl_srv_pipe *paused, *dead;
+	struct rl_greet *greet; /* NULL: no Hello deadline */
 	struct rl_srv_counters ctr;
 };
 
 static void rl_srv_rx_cb(void *arg);
 static void rl_srv_tx_cb(void *arg);
-
-static uint64_t rl_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* counters are atomic: a callback counts while it holds its pipe's lock */
 static void rl_srv_count(uint64_t *ctr)
@@ -170,8 +165,6 @@ static void rl_srv_tx_start(struct rl_srv_pipe *p)
 	nng_stream_send(p->st, p->tx);
 }
 
-/* rl_srv_take splits p's buffered bytes into frames and delivers them. 1: go on reading;
- * 0: stop (the framing broke: p must end; or the loop is full: *paused). */
 int rl_srv_frame(const uint8_t *buf, size_t len, int got_header, size_t *used, const uint8_t **body, size_t *blen)
 {
 	uint64_t n;
@@ -201,6 +194,8 @@ int rl_srv_frame(const uint8_t *buf, size_t len, int got_header, size_t *used, c
 	return RL_SRV_FRAME;
 }
 
+/* rl_srv_take splits p's buffered bytes into frames and delivers them. 1: go on reading;
+ * 0: stop (the framing broke: p must end; or the loop is full: *paused). */
 static int rl_srv_take(struct rl_srv_pipe *p, int *broke, int *paused)
 {
 	struct rl_srv *s = p->srv;
@@ -345,15 +340,6 @@ static void rl_srv_resume(void *arg)
 	}
 }
 
-static void rl_srv_put_header(struct rl_srv_buf *b, uint64_t n)
-{
-	for (int i = 7; i >= 0; i--) {
-		b->p[b->len + (size_t)i] = (uint8_t)n;
-		n >>= 8;
-	}
-	b->len += 8;
-}
-
 static void rl_srv_accepted(struct rl_srv *s, nng_stream *st)
 {
 	struct rl_srv_pipe *p = rl_calloc(1, sizeof(*p));
@@ -376,6 +362,8 @@ static void rl_srv_accepted(struct rl_srv *s, nng_stream *st)
 	rl_htab_put(&s->pipes, p->id, p);
 	pthread_mutex_unlock(&s->mu);
 	rl_srv_count(&s->ctr.accepted);
+	if (s->greet != NULL)
+		rl_greet_add(s->greet, p->id);
 	if (s->c.on_new != NULL)
 		s->c.on_new(s->c.arg, p->id);
 	pthread_mutex_lock(&p->mu);
@@ -412,6 +400,11 @@ static void rl_srv_retry_cb(void *arg)
 		nng_stream_listener_accept(s->ls[sl->i], s->acc[sl->i]);
 }
 
+static int rl_srv_greet_close(void *arg, uint32_t pipe)
+{
+	return rl_srv_close_pipe(arg, pipe);
+}
+
 int rl_srv_open(struct rl_srv **out, const struct rl_srv_conf *c)
 {
 	struct rl_srv *s = rl_calloc(1, sizeof(*s));
@@ -425,8 +418,15 @@ int rl_srv_open(struct rl_srv **out, const struct rl_srv_conf *c)
 		free(s);
 		return rv;
 	}
+	if (c->hello_ms > 0)
+		rl_greet_open(&s->greet, c->hello_ms, rl_srv_greet_close, s);
 	*out = s;
 	return RL_OK;
+}
+
+struct rl_greet *rl_srv_greet(struct rl_srv *s)
+{
+	return s->greet;
 }
 
 int rl_srv_listen(struct rl_srv *s, const char *url, const struct rl_tls *tls)
@@ -511,13 +511,20 @@ int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len)
 			b->cap *= 2;
 		b->p = rl_realloc(b->p, b->cap);
 	}
-	rl_srv_put_header(b, len + 4);
-	memcpy(b->p + b->len, "\0\0\0\1", 4); /* pair1's hop count: one */
-	memcpy(b->p + b->len + 4, buf, len);
-	b->len += 4 + len;
+	rl_put_be64(b->p + b->len, len + 4);
+	memcpy(b->p + b->len + 8, "\0\0\0\1", 4); /* pair1's hop count: one */
+	memcpy(b->p + b->len + RL_SRV_HEAD, buf, len);
+	b->len += RL_SRV_HEAD + len;
 	rl_srv_tx_start(p);
 	pthread_mutex_unlock(&p->mu);
 	return RL_OK;
+}
+
+int rl_srv_bundle_send(void *srv, uint32_t pipe, const void *buf, size_t len)
+{
+	int rv = rl_srv_send(srv, pipe, buf, len);
+
+	return rv == RL_ENOENT ? RL_OK : rv;
 }
 
 int rl_srv_close_pipe(struct rl_srv *s, uint32_t pipe)
@@ -612,17 +619,29 @@ void rl_srv_close(struct rl_srv *s)
 		nng_aio_stop(s->acc[i]);
 		nng_aio_stop(s->retry[i]);
 	}
-	for (;;) { /* end every pipe, then free them all */
-		struct rl_srv_pipe *p = NULL;
+	/* End every pipe, then free them all. No pipe comes now, and one goes only through
+	 * rl_srv_end, which a pipe's last callback may be running too: then that call takes the
+	 * pipe out of the table and onto the dead list (in one hold of the lock), so the table is
+	 * waited empty before the dead are freed. */
+	pthread_mutex_lock(&s->mu);
+	struct rl_srv_pipe **all = rl_calloc(s->pipes.len + 1, sizeof(*all));
+	size_t n = 0, left;
+	for (size_t i = 0; i < s->pipes.cap; i++)
+		if (s->pipes.ents[i].val != NULL)
+			all[n++] = s->pipes.ents[i].val;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++)
+		rl_srv_end(all[i]);
+	free(all);
+	do {
 		pthread_mutex_lock(&s->mu);
-		for (size_t i = 0; i < s->pipes.cap && p == NULL; i++)
-			p = s->pipes.ents ? s->pipes.ents[i].val : NULL;
+		left = s->pipes.len;
 		pthread_mutex_unlock(&s->mu);
-		if (p == NULL)
-			break;
-		rl_srv_end(p);
-	}
+		if (left > 0)
+			nng_msleep(1);
+	} while (left > 0);
 	rl_srv_tick(s);
+	rl_greet_close(s->greet);     /* no accept reaches it now */
 	rl_loop_source_close(s->src); /* the loop may outlive s: it must not resume it */
 	for (int i = 0; i < s->nls; i++) {
 		nng_aio_free(s->acc[i]);

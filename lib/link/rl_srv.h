@@ -32,11 +32,12 @@ struct rl_srv;
 
 struct rl_srv_conf {
 	struct rl_loop *loop;
-	int tag_msg;  /* RL_LOOP_MSG events: one frame each, its pipe set */
-	int tag_gone; /* RL_LOOP_POST events: ptr = (uintptr_t)pipe id, once per pipe */
-	void (*on_new)(void *arg, uint32_t pipe);
+	int tag_msg;                              /* RL_LOOP_MSG events: one frame each, its pipe set */
+	int tag_gone;                             /* RL_LOOP_POST events: ptr = (uintptr_t)pipe id, once per pipe */
+	void (*on_new)(void *arg, uint32_t pipe); /* optional; nng's thread */
 	void *arg;
 	size_t max_backlog; /* bytes queued to one pipe beyond which sends are dropped */
+	unsigned hello_ms;  /* > 0: a pipe silent this long is closed (rl_srv_greet) */
 };
 
 struct rl_srv_counters {
@@ -58,6 +59,15 @@ int rl_srv_listen(struct rl_srv *s, const char *url, const struct rl_tls *tls);
  * (its backlog is full: dropped, counted), RL_ETOOBIG (with pair1's hop count, longer than
  * RL_WIRE_MAX_FRAME, which a peer's nng refuses). */
 int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len);
+
+/* rl_srv_bundle_send is rl_srv_send as a bundler's send function (rl_bundle.h; arg: the
+ * rl_srv): a frame for a pipe that has just gone - its end not yet seen by the owner, which
+ * its gone event tells next - has nowhere to go and is not a drop; a full pipe's is. */
+int rl_srv_bundle_send(void *srv, uint32_t pipe, const void *buf, size_t len);
+
+/* rl_srv_greet: the watch of its pipes' Hello (rl_greet.h, with hello_ms; NULL without),
+ * which the owner sweeps from its thread with its own judgement of who said Hello. */
+struct rl_greet *rl_srv_greet(struct rl_srv *s);
 
 /* rl_srv_close_pipe closes pipe (its gone event follows). Errors: RL_ENOENT. */
 int rl_srv_close_pipe(struct rl_srv *s, uint32_t pipe);

@@ -9,6 +9,7 @@
  * peer that is not SP, one that announces a frame over the bound, and one with a hop count
  * over 255 are cut off and counted; a frame with too many hops is dropped and the pipe goes
  * on. A peer that does not read fills its backlog and sends are refused with RL_EAGAIN. A
+ * pipe that says nothing is closed once its time to say Hello is up, and counted. A
  * flood of frames past the loop's inbox pauses reading and resumes it, losing nothing. Over
  * TLS a client with the CA's certificate is served and one from another CA never delivers.
  */
@@ -23,6 +24,7 @@
 
 #include "rl_bundle.h"
 #include "rl_err.h"
+#include "rl_greet.h"
 #include "rl_link.h"
 #include "rl_loop.h"
 #include "rl_srv.h"
@@ -315,6 +317,41 @@ static void hostile(void)
 	rl_loop_destroy(l);
 }
 
+static int never_greeted(void *arg, uint32_t pipe)
+{
+	(void)arg;
+	(void)pipe;
+	return 0;
+}
+
+/* silent: with hello_ms, a pipe that says nothing is closed by the owner's sweep once its time
+ * is up - not before - and counted */
+static void silent(void)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE, .hello_ms = 1000};
+	struct rx r = {0};
+	int port = rltest_free_port(), fd;
+	char url[64];
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK && rl_srv_greet(s) != NULL);
+	RL_REQUIRE(rl_srv_listen(s, url, NULL) == RL_OK);
+	RL_REQUIRE((fd = raw_connect(port, 0)) >= 0);
+	RL_CHECK(rl_greet_sweep(rl_srv_greet(s), rl_mono_us(), never_greeted, NULL) == 0);
+	nng_msleep(1100);
+	RL_CHECK(rl_greet_sweep(rl_srv_greet(s), rl_mono_us(), never_greeted, NULL) == 1);
+	RL_CHECK(rl_greet_closed(rl_srv_greet(s)) == 1);
+	RL_CHECK(closed_by_peer(fd, 3000));
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
+	close(fd);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
 /* flood: more frames than the loop's inbox holds; reading pauses and resumes, none lost */
 static void flood(void)
 {
@@ -383,6 +420,7 @@ int main(void)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
 	exchange(url, NULL, NULL);
 	hostile();
+	silent();
 	flood();
 
 	RL_REQUIRE(rltest_certs("certs", &mine) == 0 && rltest_certs("othercerts", &other) == 0);
