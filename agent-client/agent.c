@@ -278,14 +278,9 @@ static void rl_plan(struct rl_agent_sess *a)
  * contact shown with its screen-pop; a->offer owns it. */
 static void rl_keep_contact(struct rl_agent_sess *a, const Relais__Offer *o)
 {
-	size_t n = relais__offer__get_packed_size(o);
-	uint8_t *buf = rl_malloc(n);
-
-	relais__offer__pack(o, buf);
 	if (a->offer)
-		relais__offer__free_unpacked(a->offer, &rl_wire_heap);
-	a->offer = relais__offer__unpack(&rl_wire_heap, n, buf);
-	free(buf);
+		relais__offer__free_unpacked(a->offer, NULL);
+	a->offer = rl_wire_copy(&o->base);
 }
 
 /* rl_take_recording: the call's recording as st says (shown, and the script's pause planned
@@ -599,7 +594,7 @@ void rl_agent_close(struct rl_agent_sess *a)
 	rl_phone_end(a);
 	sodium_memzero(a->secret, sizeof(a->secret));
 	if (a->offer)
-		relais__offer__free_unpacked(a->offer, &rl_wire_heap);
+		relais__offer__free_unpacked(a->offer, NULL);
 	a->offer = NULL;
 	rl_client_close(a->cl);
 	a->cl = NULL;

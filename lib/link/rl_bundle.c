@@ -6,6 +6,7 @@
 
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_pb.h"
 #include "rl_htab.h"
 #include "rl_link.h"
 #include "rl_wire.h"
@@ -62,10 +63,10 @@ static unsigned rl_send_slice(uint32_t pipe, struct rl_bslice *sl, rl_bundle_sen
 	if (sl->n == 1)
 		return send(arg, pipe, sl->buf + sl->len - sl->first, sl->first) != RL_OK;
 	hdr[h++] = 0x08; /* Envelope.version */
-	h += rl_wire_varint(hdr + h, RL_WIRE_VERSION);
+	h += rl_pb_varint(hdr + h, RL_WIRE_VERSION);
 	hdr[h++] = 0xe2; /* Envelope.bundle: field 60, length-delimited */
 	hdr[h++] = 0x03;
-	h += rl_wire_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
+	h += rl_pb_varint(hdr + h, sl->len - RL_BUNDLE_HDR);
 	memcpy(sl->buf + RL_BUNDLE_HDR - h, hdr, h);
 	if (send(arg, pipe, sl->buf + RL_BUNDLE_HDR - h, sl->len - RL_BUNDLE_HDR + h) != RL_OK)
 		return sl->n;
@@ -128,7 +129,7 @@ int rl_bundler_add(struct rl_bundler *b, uint32_t pipe, const uint8_t *buf, size
 		sl->buf = rl_realloc(sl->buf, sl->cap);
 	}
 	sl->buf[sl->len++] = RL_BUNDLE_FRAME_TAG;
-	sl->len += rl_wire_varint(sl->buf + sl->len, len);
+	sl->len += rl_pb_varint(sl->buf + sl->len, len);
 	memcpy(sl->buf + sl->len, buf, len);
 	sl->len += len;
 	if (sl->n++ == 0)

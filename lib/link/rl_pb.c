@@ -24,12 +24,7 @@ static inline size_t vsize(uint64_t v)
 
 static inline uint8_t *vput(uint8_t *p, uint64_t v)
 {
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
+	return p + rl_pb_varint(p, v);
 }
 
 /* zigzag: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */

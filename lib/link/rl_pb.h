@@ -20,6 +20,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* rl_pb_varint writes v as a protobuf varint at p (at most 10 bytes); returns its length. */
+static inline size_t rl_pb_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
 /* rl_pb_size returns protobuf_c_message_get_packed_size(m). */
 size_t rl_pb_size(const ProtobufCMessage *m);
 

@@ -359,18 +359,6 @@ void rl_wire_free(rl_env *env)
  * message type. An envelope carrying fields this build does not know is packed by
  * protobuf-c whole.
  */
-size_t rl_wire_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* Each thread packs its frames here: the body at RL_WIRE_HEAD_ROOM, its head written just
  * before it once the body's length is known. */
 #define RL_WIRE_HEAD_ROOM 64
@@ -395,24 +383,24 @@ size_t rl_wire_frame(rl_env *env, const uint8_t **out)
 		return n;
 	}
 	head[h++] = 1 << 3; /* field 1, varint */
-	h += rl_wire_varint(head + h, env->version);
+	h += rl_pb_varint(head + h, env->version);
 	if (env->req_id != 0) {
 		head[h++] = 2 << 3;
-		h += rl_wire_varint(head + h, env->req_id);
+		h += rl_pb_varint(head + h, env->req_id);
 	}
 	if (env->session != 0) {
 		head[h++] = 3 << 3;
-		h += rl_wire_varint(head + h, env->session);
+		h += rl_pb_varint(head + h, env->session);
 	}
 	if (env->chan != 0) {
 		head[h++] = 4 << 3;
-		h += rl_wire_varint(head + h, env->chan);
+		h += rl_pb_varint(head + h, env->chan);
 	}
 	if (f != NULL && (body = *(const ProtobufCMessage **)(void *)((uint8_t *)env + f->offset)) != NULL) {
 		if ((nbody = rl_pb_pack_in(body, at, RL_WIRE_MAX_FRAME)) == 0 && rl_pb_size(body) > 0)
 			return 0; /* longer than a frame */
-		h += rl_wire_varint(head + h, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-		h += rl_wire_varint(head + h, nbody);
+		h += rl_pb_varint(head + h, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		h += rl_pb_varint(head + h, nbody);
 	}
 	if (h + nbody > RL_WIRE_MAX_FRAME)
 		return 0;
@@ -433,20 +421,6 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len)
 	*len = n;
 	return RL_OK;
 }
-
-static void *rl_wire_heap_alloc(void *data, size_t size)
-{
-	(void)data;
-	return rl_malloc(size);
-}
-
-static void rl_wire_heap_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
-}
-
-ProtobufCAllocator rl_wire_heap = {rl_wire_heap_alloc, rl_wire_heap_free, NULL};
 
 void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms)
 {

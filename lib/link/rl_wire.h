@@ -69,14 +69,6 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
  * envelope is longer than RL_WIRE_MAX_FRAME. */
 size_t rl_wire_frame(rl_env *env, const uint8_t **out);
 
-/* rl_wire_varint writes v as a protobuf varint at p (at most 10 bytes); returns its length. */
-size_t rl_wire_varint(uint8_t *p, uint64_t v);
-
-/* rl_wire_heap: protobuf-c allocating through rl_malloc, which does not fail (out of memory
- * ends the process, rl_alloc.h), for what protobuf-c must not be refused: a copy of a
- * message already decoded, a record's buffer growing while it is packed. */
-extern ProtobufCAllocator rl_wire_heap;
-
 /* rl_wire_error fills env (initialised first) with an Error er of code, msg (not copied) and
  * retry_ms (0: none), er pointing into it; the caller sets req_id and the rest after. */
 void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const char *msg, uint32_t retry_ms);
