@@ -3,12 +3,12 @@
 #include <netinet/in.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rl_alloc.h"
 #include "rl_err.h"
@@ -247,8 +247,8 @@ int rl_link_send_bytes(nng_socket s, uint32_t pipe, const void *buf, size_t len)
  */
 struct rl_closer {
 	nng_socket sock;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	nng_mtx *mu;
+	nng_cv *cv;
 	int done;
 	atomic_int refs; /* the closing thread's, and the waiting caller's */
 };
@@ -256,8 +256,8 @@ struct rl_closer {
 static void rl_closer_put(struct rl_closer *k)
 {
 	if (atomic_fetch_sub(&k->refs, 1) == 1) {
-		pthread_cond_destroy(&k->cv);
-		pthread_mutex_destroy(&k->mu);
+		nng_cv_free(k->cv);
+		nng_mtx_free(k->mu);
 		free(k);
 	}
 }
@@ -267,10 +267,10 @@ static void *rl_closer_run(void *arg)
 	struct rl_closer *k = arg;
 
 	nng_close(k->sock);
-	pthread_mutex_lock(&k->mu);
+	nng_mtx_lock(k->mu);
 	k->done = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
+	nng_cv_wake(k->cv);
+	nng_mtx_unlock(k->mu);
 	rl_closer_put(k);
 	return NULL;
 }
@@ -278,21 +278,14 @@ static void *rl_closer_run(void *arg)
 /* rl_closer_wait waits at most ms for k's close; 1 if it finished. */
 static int rl_closer_wait(struct rl_closer *k, int ms)
 {
-	struct timespec until;
+	nng_time until = nng_clock() + (nng_time)ms;
 	int done;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&k->mu);
-	while (!k->done && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+	nng_mtx_lock(k->mu);
+	while (!k->done && nng_cv_until(k->cv, until) == 0)
 		;
 	done = k->done;
-	pthread_mutex_unlock(&k->mu);
+	nng_mtx_unlock(k->mu);
 	return done;
 }
 
@@ -302,12 +295,8 @@ int rl_link_close(nng_socket s, int ms)
 	pthread_t t;
 	int done = 0;
 
-	if (pthread_mutex_init(&k->mu, NULL) != 0) {
-		free(k);
-		nng_close(s);
-		return 1;
-	}
-	pthread_cond_init(&k->cv, NULL);
+	if (nng_mtx_alloc(&k->mu) != 0 || nng_cv_alloc(&k->cv, k->mu) != 0)
+		rl_oom_in("nng_mtx_alloc");
 	k->sock = s;
 	atomic_init(&k->refs, ms > 0 ? 2 : 1);
 	if (pthread_create(&t, NULL, rl_closer_run, k) != 0) {
