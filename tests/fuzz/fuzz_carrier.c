@@ -33,12 +33,6 @@
 #include "carrier.h"
 #include "rl_err.h"
 
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
-
 #define PT_EV 101
 
 /* Sockets that never read: the sources datagrams claim to come from, so that whatever the

@@ -21,12 +21,6 @@
 #include "rl_jbuf.h"
 #include "rl_rtp.h"
 
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
-
 static void datagram(const uint8_t *data, size_t size)
 {
 	struct rl_rtp_hdr h;

@@ -18,12 +18,6 @@
 
 #include "rl_srv.h"
 
-#define CHECK(c)                 \
-	do {                     \
-		if (!(c))        \
-			abort(); \
-	} while (0)
-
 #define MAXEV 512
 
 struct reading {
