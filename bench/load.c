@@ -583,6 +583,7 @@ struct opts {
 	const char *url, *secret, *keys, *data;
 	int hub_pid, seconds, warmup, window, blip_ms;
 	double rate;
+	struct rl_tls tls; /* tls+tcp:// */
 };
 
 /* A run's figures, printed at the end. */
@@ -640,12 +641,19 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->window = atoi(v);
 		else if (strcmp(k, "--blip-ms") == 0)
 			o->blip_ms = atoi(v);
+		else if (strcmp(k, "--ca") == 0)
+			o->tls.ca_file = v;
+		else if (strcmp(k, "--cert") == 0)
+			o->tls.cert_file = v;
+		else if (strcmp(k, "--key") == 0)
+			o->tls.key_file = v;
 		else
 			return 2;
 	}
 	if (o->url == NULL || o->keys == NULL || nagents <= 0) {
 		fprintf(stderr, "usage: relais-bench-load --connect URL --hub-pid PID --keys DIR --agents N [--rate R] "
 		                "[--seconds S] [--idle] [--per-frame] [--data HUB_DATA_DIR] [--blip-ms MS]\n"
+		                "       [--ca PEM --cert PEM --key PEM] (tls+tcp://: every link's TLS)\n"
 		                "       DIR holds casablanca.key, fes.key and dakar.key (relaisctl keygen), and\n"
 		                "       admin.key for the admin link (status latency, the hub's commit count)\n");
 		return 2;
@@ -684,6 +692,7 @@ static int open_links(const struct opts *o)
 			return 1;
 		}
 		node_opts[i] = (struct rl_client_opts){.url = o->url,
+		                                       .tls = &o->tls,
 		                                       .role = RELAIS__ROLE__ROLE_NODE,
 		                                       .site_id = sites[i],
 		                                       .name = "bench",
@@ -700,6 +709,7 @@ static int open_links(const struct opts *o)
 	snprintf(path, sizeof(path), "%s/admin.key", o->keys);
 	if (rl_key_load(&admin_key, path) == RL_OK) {
 		struct rl_client_opts a = {.url = o->url,
+		                           .tls = &o->tls,
 		                           .role = RELAIS__ROLE__ROLE_CTL,
 		                           .name = "bench",
 		                           .principal = "admin",
