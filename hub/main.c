@@ -171,11 +171,6 @@ static void send_cb(void *arg, uint32_t pipe, const uint8_t *buf, size_t len)
 		h->send_drops++;
 }
 
-static void link_tick(void *arg)
-{
-	rl_srv_tick(((struct hub *)arg)->srv);
-}
-
 /* link_send: an envelope to a control link (the standby's answers) */
 static int link_send(void *arg, uint32_t pipe, rl_env *env)
 {
@@ -196,8 +191,8 @@ static void wire_counters(struct hub *h)
 	c.bad_version = rl_wire_stats.badversion;
 	c.bad_field = rl_wire_stats.badfield;
 	c.send_drops = h->send_drops + rl_engine_counters(h->engine)->send_drops;
-	c.peer_resets = rl_nngfix_resets();
 	rl_srv_counters(h->srv, &k);
+	c.peer_resets = rl_nngfix_resets() + k.resets; /* nng's listeners' and dialers', and rl_srv's */
 	c.link_drops = k.send_drops;
 	c.oversized += k.oversized;                /* frames past the bound: the link is cut */
 	c.malformed += k.malformed + k.bad_header; /* broken framing, or not an SP pair1 peer */
@@ -222,19 +217,19 @@ static void log_counters(struct hub *h, int level)
 	       "requests=%llu offers=%llu send_drops=%llu auth_failures=%llu forbidden=%llu peer_resets=%llu "
 	       "link_drops=%llu silent_links=%llu scrapes_refused=%llu wallboard_tickets_refused=%llu "
 	       "wallboard_cookies_refused=%llu wallboard_streams=%llu wallboard_frames_skipped=%llu "
-	       "wallboard_renders=%llu wallboard_render_ms=%llu",
+	       "wallboard_renders=%llu wallboard_render_ms=%llu tls_failed=%llu",
 	       (unsigned long long)rl_wire_stats.decoded,
 	       (unsigned long long)(rl_wire_stats.malformed + k.malformed + k.bad_header),
 	       (unsigned long long)(rl_wire_stats.oversized + k.oversized),
 	       (unsigned long long)rl_wire_stats.badversion, (unsigned long long)rl_wire_stats.badfield,
 	       (unsigned long long)ec->requests, (unsigned long long)ec->offers,
 	       (unsigned long long)(h->send_drops + ec->send_drops), (unsigned long long)ec->auth_failures,
-	       (unsigned long long)ec->forbidden, (unsigned long long)rl_nngfix_resets(),
+	       (unsigned long long)ec->forbidden, (unsigned long long)(rl_nngfix_resets() + k.resets),
 	       (unsigned long long)k.send_drops, (unsigned long long)rl_greet_closed(rl_srv_greet(h->srv)),
 	       (unsigned long long)(h->scrape ? rl_scrape_refused(h->scrape) : 0),
 	       (unsigned long long)wc.refused_tickets, (unsigned long long)wc.refused_cookies,
 	       (unsigned long long)wc.streams, (unsigned long long)wc.frames_skipped, (unsigned long long)renders,
-	       (unsigned long long)(render_us / 1000u));
+	       (unsigned long long)(render_us / 1000u), (unsigned long long)k.tls_failed);
 }
 
 /* greeted: 1 if a link has said Hello (rl_greet_fn). */
@@ -413,7 +408,6 @@ static int hub_run(struct hub *h, const struct rl_hub_conf *hc)
 		if (mono - last_tick >= 100000u) {
 			last_tick = mono;
 			rl_greet_sweep(rl_srv_greet(h->srv), mono, greeted, h);
-			rl_srv_tick(h->srv);
 			wire_counters(h);
 			rl_engine_tick(h->engine);
 			if (h->scrape != NULL && mono - last_metrics >= 1000000u) {
@@ -496,7 +490,6 @@ static int hub_stand_by(struct hub *h, const struct rl_hub_conf *hc)
 	                             .key = &x->key,
 	                             .tls = &h->tls,
 	                             .send = link_send,
-	                             .tick = link_tick,
 	                             .send_arg = h,
 	                             .ha = NULL,
 	                             .loop = h->loop,

@@ -350,8 +350,6 @@ int rl_standby_run(const struct rl_standby_conf *c, struct rl_ha_event *won)
 		if (s.store == NULL || sb_commit(&s) != RL_OK)
 			end = RL_STANDBY_FAILED;
 		uint64_t now = rl_mono_us();
-		if (now - last_tick >= 100000u && c->tick != NULL)
-			c->tick(c->send_arg);
 		if (s.link != NULL && now - last_tick >= 100000u) {
 			last_tick = now;
 			rl_client_tick(s.link);

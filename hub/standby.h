@@ -30,9 +30,8 @@ struct rl_standby_conf {
 	const struct rl_tls *tls;
 	/* the hub's control links, listening, in loop under tag_ctl: send answers one */
 	int (*send)(void *arg, uint32_t pipe, rl_env *env);
-	void (*tick)(void *arg); /* now and then (every 100 ms at most) */
-	void *send_arg;          /* send's and tick's */
-	struct rl_ha *ha;        /* told the sync id the store holds (rl_ha_set_local) */
+	void *send_arg;   /* send's */
+	struct rl_ha *ha; /* told the sync id the store holds (rl_ha_set_local) */
 	struct rl_loop *loop;
 	int tag_ctl, tag_ha, tag_stop, tag_repl;
 };

@@ -450,11 +450,12 @@ int main(int argc, char **argv)
 	const struct rl_node_counters *c = rl_node_counters(node);
 	rl_log(RL_LOG_NOTICE,
 	       "counters relayed_up=%llu relayed_down=%llu dropped_up=%llu dropped_down=%llu submitted=%llu acked=%llu "
-	       "refused=%llu cancels=%llu peer_resets=%llu silent_links=%llu",
+	       "refused=%llu cancels=%llu peer_resets=%llu silent_links=%llu tls_failed=%llu",
 	       (unsigned long long)c->relayed_up, (unsigned long long)c->relayed_down,
 	       (unsigned long long)c->dropped_up, (unsigned long long)c->dropped_down, (unsigned long long)c->submitted,
 	       (unsigned long long)c->acked, (unsigned long long)c->refused, (unsigned long long)c->cancels,
-	       (unsigned long long)rl_nngfix_resets(), (unsigned long long)c->silent_links);
+	       (unsigned long long)(rl_nngfix_resets() + c->link_resets), (unsigned long long)c->silent_links,
+	       (unsigned long long)c->tls_failed);
 	exit_code = 0;
 	rl_exit_watchdog(5, exit_code);
 out:

@@ -57,8 +57,13 @@ struct rl_dialplan *rl_node_dialplan(const struct rl_node *n)
 	return rl_node_plan_get(n->plans);
 }
 
-const struct rl_node_counters *rl_node_counters(const struct rl_node *n)
+const struct rl_node_counters *rl_node_counters(struct rl_node *n)
 {
+	struct rl_srv_counters k;
+
+	rl_srv_counters(n->lsrv, &k);
+	n->ctr.link_resets = k.resets;
+	n->ctr.tls_failed = k.tls_failed;
 	return &n->ctr;
 }
 
@@ -857,7 +862,6 @@ void rl_node_tick(struct rl_node *n)
 
 	rl_client_tick(n->hub);
 	n->ctr.silent_links += rl_greet_sweep(rl_srv_greet(n->lsrv), now, rl_node_greeted, n);
-	rl_srv_tick(n->lsrv);
 	if (n->hub_lost == rl_client_heard_within(n->hub, RL_NODE_HUB_LOST_MS)) {
 		n->hub_lost = !n->hub_lost;
 		rl_log(n->hub_lost ? RL_LOG_WARNING : RL_LOG_NOTICE, "hub %s site=%s survivable=%d",

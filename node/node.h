@@ -40,6 +40,8 @@ struct rl_node_counters {
 	uint64_t relayed_up, relayed_down, dropped_up, dropped_down, submitted, acked, refused, cancels;
 	uint64_t refused_tools; /* local tool requests refused: no proven operator, or a role without the right */
 	uint64_t silent_links;  /* local links closed for saying no Hello in time (rl_greet.h) */
+	uint64_t link_resets;   /* local links reset during their TLS handshake (rl_srv.h) */
+	uint64_t tls_failed;    /* local links whose TLS failed: no certificate, another CA's */
 };
 
 /* rl_node_open dials the hub and listens. Errors: RL_ENET, RL_ECONFIG, RL_ENOMEM. */
@@ -63,7 +65,7 @@ void rl_node_flush(struct rl_node *n);
 /* rl_node_tick: link upkeep and the sources' timers. */
 void rl_node_tick(struct rl_node *n);
 
-const struct rl_node_counters *rl_node_counters(const struct rl_node *n);
+const struct rl_node_counters *rl_node_counters(struct rl_node *n);
 
 /* rl_node_metrics renders the node's metrics for Prometheus into t (node/metrics.c). */
 struct rl_text;

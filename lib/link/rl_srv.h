@@ -1,22 +1,24 @@
 /*
- * rl_srv.h - a listening link that speaks pair1 to its peers over nng's streams.
+ * rl_srv.h - a listening link that speaks pair1 to its peers, on a thread of its own.
  *
  * Peers dial with ordinary nng pair1 sockets (rl_link_client_open) over tcp:// or tls+tcp://
  * (mutual TLS, rl_link.h). On the server's side nng 1.5.2's pair1 polyamorous socket hands
  * every message between its threads four or five times on the way in and three on the way
- * out (docs/protocol.md, "Listeners"); rl_srv reads each connection's bytes itself in
- * as large pieces as arrive, splits them into frames (SP's framing: an 8-byte big-endian
+ * out, and its streams still two on the way in and one out (docs/protocol.md, "Listeners");
+ * rl_srv reads each connection's bytes itself, with epoll, in as large pieces as arrive, splits them into frames (SP's framing: an 8-byte big-endian
  * length, pair1's 4-byte hop count, the envelope or bundle) and hands them to the owner's
  * rl_loop in one go, and writes everything queued for a connection in one send.
  *
  * Each connection is a "pipe" with an id of its own (nonzero, not reused), as a pair1 pipe
  * is: messages carry it (nng_msg_get_pipe), replies go to it. The owner learns of a pipe's
- * end through rl_loop_post(tag_gone, id) and of a new one through on_new (nng's thread).
+ * end through rl_loop_post(tag_gone, id) and of a new one through on_new (the I/O thread).
  * What a peer sends that breaks the framing (a wrong SP header, a frame longer than
  * RL_WIRE_MAX_FRAME, a hop count over 255) closes its connection and is counted.
  *
- * Threads: nng's callbacks read, parse and write; rl_srv_send, rl_srv_close_pipe,
- * rl_srv_peer_ip and rl_srv_tick may be called from any one thread (the owner's loop).
+ * Threads: the server's own I/O thread accepts, runs TLS handshakes, reads and parses, and
+ * writes what a socket did not take at once; rl_srv_send (which writes at once),
+ * rl_srv_close_pipe and rl_srv_peer_ip may be called from any one thread (the owner's loop).
+ * TLS is mbedTLS's, driven here (the server's suites: AES-GCM first, docs/protocol.md).
  */
 #ifndef RL_SRV_H
 #define RL_SRV_H
@@ -46,6 +48,8 @@ struct rl_srv_counters {
 	uint64_t oversized;  /* a frame longer than RL_WIRE_MAX_FRAME */
 	uint64_t malformed;  /* a frame shorter than its hop count, or a hop count over 255 */
 	uint64_t send_drops; /* frames not queued: the pipe's backlog was full */
+	uint64_t tls_failed; /* TLS handshakes refused (no certificate, not the CA's), or records broken */
+	uint64_t resets;     /* connections reset or closed by their peer half-way through a TLS handshake */
 };
 
 /* rl_srv_open: a server delivering into c->loop (which must outlive it). */
@@ -74,9 +78,6 @@ int rl_srv_close_pipe(struct rl_srv *s, uint32_t pipe);
 
 /* rl_srv_peer_ip: pipe's remote address, port 0. Errors: RL_ENOENT. */
 int rl_srv_peer_ip(struct rl_srv *s, uint32_t pipe, struct sockaddr_storage *ss);
-
-/* rl_srv_tick frees the connections that ended; call it from the owner's loop now and then. */
-void rl_srv_tick(struct rl_srv *s);
 
 void rl_srv_counters(struct rl_srv *s, struct rl_srv_counters *c);
 
