@@ -759,14 +759,15 @@ static void rl_srv_tls_free(struct rl_srv_tls *t)
 	free(t);
 }
 
-/* The suites a server offers, in its order of preference: AES-GCM first (AES-NI and
- * PCLMULQDQ make it the cheapest per byte on x86), then ChaCha20-Poly1305; all with ECDHE. */
-static const int rl_srv_suites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+/* The suites a server accepts, in its order of preference, all with ECDHE and AEAD:
+ * ChaCha20-Poly1305 first (mbedTLS 2.28's AES-GCM goes block by block through calls even with
+ * AES-NI, and cost more CPU per contact in bench/route --tls), then AES-GCM. */
+static const int rl_srv_suites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                                    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                                    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                                     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
                                     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
                                     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-                                    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-                                    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
                                     0};
 
 /* rl_srv_tls_open: a server's TLS as rl_link's (rl_link.h): the peer's certificate required

@@ -18,7 +18,7 @@
  * Threads: the server's own I/O thread accepts, runs TLS handshakes, reads and parses, and
  * writes what a socket did not take at once; rl_srv_send (which writes at once),
  * rl_srv_close_pipe and rl_srv_peer_ip may be called from any one thread (the owner's loop).
- * TLS is mbedTLS's, driven here (the server's suites: AES-GCM first, docs/protocol.md).
+ * TLS is mbedTLS's, driven here (the server's suites: ECDHE and AEAD only, docs/protocol.md).
  */
 #ifndef RL_SRV_H
 #define RL_SRV_H
