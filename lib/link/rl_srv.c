@@ -102,8 +102,10 @@ struct rl_srv_pipe {
 	size_t rawoff, rawlen;
 	int recvd;     /* TLS: this pass has read the socket, and not to the brim */
 	int got_bytes; /* TLS: the peer has sent something */
+	int read_out;  /* TLS: reading had to write (an alert) and waits for room */
 	struct sockaddr_storage peer;
-	int reaping;                     /* the I/O thread is freeing it */
+	int refs;                        /* senders holding it (rl_srv_find): not freed meanwhile */
+	int reaping;                     /* the I/O thread is freeing it (both under its lock) */
 	struct rl_srv_pipe *next_dying;  /* the server's dying list */
 	struct rl_srv_pipe *next_paused; /* the I/O thread's paused list */
 };
@@ -161,7 +163,7 @@ static void rl_srv_arm(struct rl_srv_pipe *p, int want_out)
 	uint32_t ev = (p->paused || p->dead ? 0 : EPOLLIN) | (want_out && !p->dead ? EPOLLOUT : 0);
 	struct epoll_event e = {.events = ev, .data.ptr = &p->ent};
 
-	if (ev == p->events)
+	if (ev == p->events || p->events == (uint32_t)-1) /* as it is; or out of epoll, being freed */
 		return;
 	p->events = ev;
 	if (epoll_ctl(p->srv->ep, EPOLL_CTL_MOD, p->fd, &e) != 0 && !p->dead)
@@ -293,7 +295,7 @@ static int rl_srv_flush(struct rl_srv_pipe *p)
 		p->obuf = NULL;
 		p->ocap = 0;
 	}
-	rl_srv_arm(p, 0);
+	rl_srv_arm(p, p->read_out); /* a read waiting to write its alert keeps it */
 	return 0;
 }
 
@@ -393,7 +395,7 @@ static void rl_srv_room(struct rl_srv_pipe *p)
 
 /* rl_srv_read reads what has arrived on p and delivers its frames (the I/O thread, p's lock
  * held). Returns RL_SRV_READ, RL_SRV_PAUSED or RL_SRV_BROKEN. */
-static int rl_srv_read(struct rl_srv_pipe *p)
+static int rl_srv_read_in(struct rl_srv_pipe *p)
 {
 	int what = RL_SRV_READ;
 
@@ -430,8 +432,12 @@ static int rl_srv_read(struct rl_srv_pipe *p)
 			return RL_SRV_BROKEN;
 		if (p->ssl != NULL) {
 			int rc = mbedtls_ssl_read(p->ssl, p->rbuf + p->rlen, space);
-			if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+			if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+				p->read_out = rc == MBEDTLS_ERR_SSL_WANT_WRITE;
+				if (p->read_out)
+					rl_srv_arm(p, 1);
 				break;
+			}
 			if (rc <= 0) { /* closed (0, close_notify) or failed */
 				if (rc != 0 && rc != MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY &&
 				    rc != MBEDTLS_ERR_NET_RECV_FAILED && rc != MBEDTLS_ERR_NET_CONN_RESET &&
@@ -458,6 +464,18 @@ static int rl_srv_read(struct rl_srv_pipe *p)
 	return what;
 }
 
+static int rl_srv_read(struct rl_srv_pipe *p)
+{
+	int what = rl_srv_read_in(p);
+
+	if (p->raw != NULL && p->rawoff == p->rawlen) { /* not kept for every quiet link */
+		free(p->raw);
+		p->raw = NULL;
+		p->rawoff = p->rawlen = 0;
+	}
+	return what;
+}
+
 /* rl_srv_after: what the I/O thread does once it has let go of p's lock */
 static void rl_srv_after(struct rl_srv_pipe *p, int what)
 {
@@ -480,9 +498,9 @@ static void rl_srv_pipe_event(struct rl_srv_pipe *p, uint32_t ev)
 		return;
 	}
 	if (ev & EPOLLOUT) {
-		if (!p->ready) /* the handshake wanted to write */
+		if (!p->ready || p->read_out) /* the handshake, or a read, wanted to write */
 			what = rl_srv_read(p);
-		else if (rl_srv_flush(p) != 0)
+		if (what == RL_SRV_READ && p->ready && rl_srv_flush(p) != 0)
 			what = RL_SRV_BROKEN;
 	}
 	if (what == RL_SRV_READ && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !p->paused)
@@ -553,8 +571,11 @@ static void rl_srv_reap(struct rl_srv *s)
 	pthread_mutex_unlock(&s->mu);
 	if (dying == NULL)
 		return;
-	for (p = dying; p != NULL; p = p->next_dying)
+	for (p = dying; p != NULL; p = p->next_dying) {
+		pthread_mutex_lock(&p->mu);
 		p->reaping = 1;
+		pthread_mutex_unlock(&p->mu);
+	}
 	for (pp = &s->paused; *pp != NULL;) {
 		if ((*pp)->reaping)
 			*pp = (*pp)->next_paused;
@@ -562,11 +583,25 @@ static void rl_srv_reap(struct rl_srv *s)
 			pp = &(*pp)->next_paused;
 	}
 	while (dying != NULL) {
+		int held;
 		p = dying;
 		dying = p->next_dying;
-		pthread_mutex_lock(&p->mu); /* a sender that found it before it left the table */
+		/* A sender that found it before it left the table still holds it: freed once it
+		 * lets go (rl_srv_done wakes this thread), not before. No new sender can find it. */
+		pthread_mutex_lock(&p->mu);
+		if (p->events != (uint32_t)-1) {
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, p->fd, NULL);
+			p->events = (uint32_t)-1; /* out of epoll */
+		}
+		held = p->refs > 0;
 		pthread_mutex_unlock(&p->mu);
-		epoll_ctl(s->ep, EPOLL_CTL_DEL, p->fd, NULL);
+		if (held) {
+			pthread_mutex_lock(&s->mu);
+			p->next_dying = s->dying;
+			s->dying = p;
+			pthread_mutex_unlock(&s->mu);
+			continue;
+		}
 		rl_srv_free_pipe(p);
 	}
 }
@@ -896,17 +931,38 @@ int rl_srv_listen(struct rl_srv *s, const char *url, const struct rl_tls *tls)
 	return RL_OK;
 }
 
-/* rl_srv_find returns pipe's live connection with its lock held, or NULL. */
+/* rl_srv_find returns pipe's live connection with its lock held and a hold on it, which
+ * keeps the I/O thread from freeing it (even once it has ended) until rl_srv_done; or NULL. */
 static struct rl_srv_pipe *rl_srv_find(struct rl_srv *s, uint32_t pipe)
 {
 	struct rl_srv_pipe *p;
 
 	pthread_mutex_lock(&s->mu);
 	p = pipe ? rl_htab_get(&s->pipes, pipe, NULL, NULL) : NULL;
-	if (p != NULL)
+	if (p != NULL) {
 		pthread_mutex_lock(&p->mu);
+		p->refs++;
+	}
 	pthread_mutex_unlock(&s->mu);
 	return p;
+}
+
+/* rl_srv_done lets go of what rl_srv_find gave, ending p first if end. Once its last hold
+ * is gone and its lock let go, p may be freed at any time. */
+static void rl_srv_done(struct rl_srv_pipe *p, int end)
+{
+	struct rl_srv *s = p->srv;
+	int wake;
+
+	if (end) {
+		pthread_mutex_unlock(&p->mu);
+		rl_srv_end(p); /* held: the I/O thread does not free it meanwhile */
+		pthread_mutex_lock(&p->mu);
+	}
+	wake = --p->refs == 0 && p->reaping;
+	pthread_mutex_unlock(&p->mu);
+	if (wake)
+		rl_srv_wake(s); /* the I/O thread waits to free it */
 }
 
 int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len)
@@ -919,11 +975,11 @@ int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len)
 	if ((p = rl_srv_find(s, pipe)) == NULL)
 		return RL_ENOENT;
 	if (p->dead) {
-		pthread_mutex_unlock(&p->mu);
+		rl_srv_done(p, 0);
 		return RL_ENOENT;
 	}
 	if (p->olen - p->sent + len > s->c.max_backlog) {
-		pthread_mutex_unlock(&p->mu);
+		rl_srv_done(p, 0);
 		rl_srv_count(&s->ctr.send_drops);
 		return RL_EAGAIN;
 	}
@@ -940,9 +996,7 @@ int rl_srv_send(struct rl_srv *s, uint32_t pipe, const void *buf, size_t len)
 	p->olen += RL_SRV_HEAD + len;
 	/* Written now unless earlier bytes still wait for room (the I/O thread writes those). */
 	bad = (p->events & EPOLLOUT) ? 0 : rl_srv_flush(p);
-	pthread_mutex_unlock(&p->mu);
-	if (bad)
-		rl_srv_end(p);
+	rl_srv_done(p, bad);
 	return RL_OK;
 }
 
@@ -959,10 +1013,7 @@ int rl_srv_close_pipe(struct rl_srv *s, uint32_t pipe)
 
 	if (p == NULL)
 		return RL_ENOENT;
-	pthread_mutex_unlock(&p->mu);
-	/* p stays allocated: it is freed by the I/O thread only once it has left the table,
-	 * which rl_srv_end does */
-	rl_srv_end(p);
+	rl_srv_done(p, 1);
 	return RL_OK;
 }
 
@@ -973,7 +1024,7 @@ int rl_srv_peer_ip(struct rl_srv *s, uint32_t pipe, struct sockaddr_storage *ss)
 	if (p == NULL)
 		return RL_ENOENT;
 	*ss = p->peer;
-	pthread_mutex_unlock(&p->mu);
+	rl_srv_done(p, 0);
 	if (ss->ss_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = 0;
 	else if (ss->ss_family == AF_INET6)
@@ -1012,7 +1063,15 @@ void rl_srv_close(struct rl_srv *s)
 	}
 	pthread_mutex_unlock(&s->mu);
 	s->paused = NULL;
-	rl_srv_reap(s);
+	for (;;) { /* every pipe freed, once no sender holds it */
+		rl_srv_reap(s);
+		pthread_mutex_lock(&s->mu);
+		int left = s->dying != NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (!left)
+			break;
+		nng_msleep(1);
+	}
 	for (int i = 0; i < s->nls; i++) {
 		close(s->ls[i].fd);
 		rl_srv_tls_free(s->ls[i].tls);

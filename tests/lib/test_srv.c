@@ -12,6 +12,8 @@
  * pipe that says nothing is closed once its time to say Hello is up, and counted. A
  * flood of frames past the loop's inbox pauses reading and resumes it, losing nothing. Over
  * TLS a client with the CA's certificate is served and one from another CA never delivers.
+ * Peers that reset their connections while the owner sends to them: every send is answered,
+ * no pipe is touched after it is freed (AddressSanitizer), every one is reported gone.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -316,6 +318,46 @@ static void hostile(void)
 	rl_loop_destroy(l);
 }
 
+/* resets: the owner sends to pipes whose peers reset them meanwhile; its sends and the I/O
+ * thread both see each end, and whichever comes first, the other must not touch a freed pipe */
+static void resets(void)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE};
+	struct rx r = {0};
+	int port = rltest_free_port(), n = 200;
+	char url[64];
+	static const uint8_t sp[8] = {0, 'S', 'P', 0, 0, 0x11, 0, 0};
+	static const uint8_t frame[512];
+
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, NULL) == RL_OK);
+	for (int i = 0; i < n; i++) {
+		struct linger lg = {1, 0}; /* close sends a reset */
+		struct rl_srv_counters k = {0};
+		int fd = raw_connect(port, 0), rv = RL_OK;
+		uint64_t until = rl_mono_us() + 2000000u;
+		RL_REQUIRE(fd >= 0);
+		RL_CHECK(write(fd, sp, 8) == 8);
+		while (k.accepted < (uint64_t)i + 1 && rl_mono_us() < until)
+			rl_srv_counters(s, &k); /* pipes are numbered as accepted: this one is i + 1 */
+		RL_REQUIRE(k.accepted == (uint64_t)i + 1);
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		while ((rv = rl_srv_send(s, (uint32_t)i + 1, frame, sizeof(frame))) != RL_ENOENT &&
+		       rl_mono_us() < until)
+			RL_CHECK(rv == RL_OK || rv == RL_EAGAIN);
+		RL_CHECK(rv == RL_ENOENT);
+	}
+	RL_CHECK(pump(l, s, &r, 5000, gone_at_least, (unsigned)n));
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
 static int never_greeted(void *arg, uint32_t pipe)
 {
 	(void)arg;
@@ -422,6 +464,7 @@ int main(void)
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", rltest_free_port());
 	exchange(url, NULL, NULL);
 	hostile();
+	resets();
 	silent();
 	flood();
 
