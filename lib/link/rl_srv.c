@@ -175,6 +175,7 @@ static void rl_srv_arm(struct rl_srv_pipe *p, int want_out)
 static void rl_srv_end(struct rl_srv_pipe *p)
 {
 	struct rl_srv *s = p->srv;
+	uint32_t id = p->id; /* p may be freed once on the dying list, unless its caller holds it */
 	int first;
 
 	pthread_mutex_lock(&p->mu);
@@ -186,13 +187,13 @@ static void rl_srv_end(struct rl_srv_pipe *p)
 	if (!first)
 		return;
 	pthread_mutex_lock(&s->mu);
-	rl_htab_del(&s->pipes, p->id, p);
+	rl_htab_del(&s->pipes, id, p);
 	p->next_dying = s->dying;
 	s->dying = p;
 	pthread_mutex_unlock(&s->mu);
 	rl_srv_count(&s->ctr.closed);
 	if (!__atomic_load_n(&s->closing, __ATOMIC_ACQUIRE))
-		rl_loop_post(s->c.loop, s->c.tag_gone, (void *)(uintptr_t)p->id);
+		rl_loop_post(s->c.loop, s->c.tag_gone, (void *)(uintptr_t)id);
 	rl_srv_wake(s);
 }
 
