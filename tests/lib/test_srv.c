@@ -13,10 +13,18 @@
  * flood of frames past the loop's inbox pauses reading and resumes it, losing nothing. Over
  * TLS a client with the CA's certificate is served and one from another CA never delivers.
  * Peers that reset their connections while the owner sends to them: every send is answered,
- * no pipe is touched after it is freed (AddressSanitizer), every one is reported gone.
+ * no pipe is touched after it is freed (AddressSanitizer), every one is reported gone. A
+ * peer that completes TLS with a valid certificate and then writes what is not a TLS record
+ * is cut off and counted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +466,80 @@ static void tls_refused(const char *url, const struct rl_tls *stls, const struct
 	rl_loop_destroy(l);
 }
 
+/* tls_broken: a client with a certificate of the CA completes its handshake, then writes an
+ * application-data record whose authentication fails: the server cuts it off and counts it */
+static void tls_broken(int port, const struct rl_tls *stls, const struct rl_tls *ctls)
+{
+	struct rl_loop *l;
+	struct rl_srv *s;
+	struct rl_srv_conf c = {.tag_msg = TAG_MSG, .tag_gone = TAG_GONE};
+	struct rl_srv_counters k;
+	struct rx r = {0};
+	char url[64];
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+	mbedtls_x509_crt ca, cert;
+	mbedtls_pk_context key;
+	mbedtls_net_context net = {.fd = -1};
+	int rc;
+	static const uint8_t junk[] = {0x17, 0x03, 0x03, 0x00, 0x20, 'n', 'o', 't', ' ', 'a', ' ', 'r', 'e',
+	                               'c',  'o',  'r',  'd',  ' ',  'o', 'f', ' ', 't', 'h', 'i', 's', ' ',
+	                               's',  'e',  's',  's',  'i',  'o', 'n', '!', '!', '!', '!'};
+
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+	RL_REQUIRE(rl_loop_create(&l) == RL_OK);
+	c.loop = l;
+	RL_REQUIRE(rl_srv_open(&s, &c) == RL_OK);
+	RL_REQUIRE(rl_srv_listen(s, url, stls) == RL_OK);
+
+	mbedtls_entropy_init(&ent);
+	mbedtls_ctr_drbg_init(&drbg);
+	mbedtls_ssl_config_init(&conf);
+	mbedtls_ssl_init(&ssl);
+	mbedtls_x509_crt_init(&ca);
+	mbedtls_x509_crt_init(&cert);
+	mbedtls_pk_init(&key);
+	RL_REQUIRE(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0) == 0);
+	RL_REQUIRE(mbedtls_x509_crt_parse_file(&ca, ctls->ca_file) == 0);
+	RL_REQUIRE(mbedtls_x509_crt_parse_file(&cert, ctls->cert_file) == 0);
+	RL_REQUIRE(mbedtls_pk_parse_keyfile(&key, ctls->key_file, NULL) == 0);
+	RL_REQUIRE(mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                       MBEDTLS_SSL_PRESET_DEFAULT) == 0);
+	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
+	RL_REQUIRE(mbedtls_ssl_conf_own_cert(&conf, &cert, &key) == 0);
+	RL_REQUIRE(mbedtls_ssl_setup(&ssl, &conf) == 0);
+	RL_REQUIRE(mbedtls_ssl_set_hostname(&ssl, "relais") == 0);
+	RL_REQUIRE((net.fd = raw_connect(port, 0)) >= 0);
+	mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+	while ((rc = mbedtls_ssl_handshake(&ssl)) == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		;
+	RL_CHECK(rc == 0);
+	/* our SP header, properly: the server is past its handshake */
+	RL_CHECK(mbedtls_ssl_write(&ssl, (const unsigned char *)"\0SP\0\0\x11\0\0", 8) == 8);
+	RL_CHECK(write(net.fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	RL_CHECK(closed_by_peer(net.fd, 3000));
+	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
+	rl_srv_counters(s, &k);
+	printf("tls: accepted %llu tls_failed %llu\n", (unsigned long long)k.accepted,
+	       (unsigned long long)k.tls_failed);
+	RL_CHECK(k.accepted == 1 && k.tls_failed == 1 && r.msgs == 0);
+
+	mbedtls_net_free(&net);
+	mbedtls_ssl_free(&ssl);
+	mbedtls_ssl_config_free(&conf);
+	mbedtls_x509_crt_free(&ca);
+	mbedtls_x509_crt_free(&cert);
+	mbedtls_pk_free(&key);
+	mbedtls_ctr_drbg_free(&drbg);
+	mbedtls_entropy_free(&ent);
+	rl_srv_close(s);
+	rl_loop_destroy(l);
+}
+
 int main(void)
 {
 	char url[128];
@@ -478,5 +560,6 @@ int main(void)
 	exchange(url, &stls, &ctls);
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", rltest_free_port());
 	tls_refused(url, &stls, &foreign);
+	tls_broken(rltest_free_port(), &stls, &ctls);
 	return rltest_done();
 }
