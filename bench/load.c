@@ -992,7 +992,7 @@ static void report(const struct opts *o, struct figures *fg)
 		if (completed) {
 			printf("hub CPU/contact   %.1f us\n", hub_cpu * 1e6 / (double)completed);
 			printf(
-			    "  by thread       engine %.1f us, nng's I/O and the rest %.1f us; %.2f context switches\n",
+			    "  by thread       engine %.1f us, I/O threads and the rest %.1f us; %.2f context switches\n",
 			    fg->engine_cpu * 1e6 / (double)completed,
 			    (hub_cpu - fg->engine_cpu) * 1e6 / (double)completed,
 			    (double)fg->switches / (double)completed);
