@@ -23,7 +23,6 @@
 #include "rl_srv.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -40,9 +39,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "rl_addr.h"
 #include "rl_alloc.h"
 #include "rl_be.h"
 #include "rl_bundle.h"
@@ -50,6 +49,7 @@
 #include "rl_greet.h"
 #include "rl_htab.h"
 #include "rl_log.h"
+#include "rl_time.h"
 
 #define RL_SRV_LISTENERS 8
 #define RL_SRV_PAIR1     0x11
@@ -120,7 +120,6 @@ struct rl_srv {
 	struct rl_srv_ent wake;     /* its eventfd's entry */
 	int evfd;                   /* wakes the I/O thread */
 	pthread_t thr;              /* the I/O thread */
-	int running;                /* it was started */
 	int closing;                /* it is to stop */
 	int resume;                 /* the loop has room again: paused pipes read on */
 	struct rl_srv_pipe *dying;  /* ended, to be closed and freed by the I/O thread */
@@ -138,14 +137,6 @@ struct rl_srv {
 static void rl_srv_count(uint64_t *ctr)
 {
 	__atomic_add_fetch(ctr, 1, __ATOMIC_RELAXED);
-}
-
-static uint64_t rl_srv_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void rl_srv_wake(struct rl_srv *s)
@@ -249,10 +240,8 @@ static int rl_srv_flush(struct rl_srv_pipe *p)
 {
 	if (p->dead)
 		return 0;
-	if (!p->ready) { /* the handshake first: queued until it is done */
-		rl_srv_arm(p, p->events & EPOLLOUT);
+	if (!p->ready) /* the handshake first: queued until it is done */
 		return 0;
-	}
 	while (p->sent < p->olen) {
 		size_t len = p->olen - p->sent;
 		ssize_t n;
@@ -680,7 +669,7 @@ static void rl_srv_accept(struct rl_srv *s, struct rl_srv_listener *l)
 		rl_log(RL_LOG_WARNING, "accept failed err=\"%s\"", strerror(errno));
 		struct epoll_event e = {.events = 0, .data.ptr = &l->ent};
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, l->fd, &e);
-		l->retry_at = rl_srv_now_ms() + RL_SRV_RETRY_MS;
+		l->retry_at = rl_mono_us() / 1000u + RL_SRV_RETRY_MS;
 		return;
 	}
 }
@@ -692,7 +681,7 @@ static void *rl_srv_main(void *arg)
 
 	for (;;) {
 		int timeout = -1, n, nls = __atomic_load_n(&s->nls, __ATOMIC_ACQUIRE);
-		uint64_t now = rl_srv_now_ms();
+		uint64_t now = rl_mono_us() / 1000u;
 		for (int i = 0; i < nls; i++)
 			if (s->ls[i].retry_at > 0) {
 				int t = s->ls[i].retry_at > now ? (int)(s->ls[i].retry_at - now) : 0;
@@ -720,7 +709,7 @@ static void *rl_srv_main(void *arg)
 		if (__atomic_exchange_n(&s->resume, 0, __ATOMIC_ACQ_REL))
 			rl_srv_resumed(s);
 		rl_srv_reap(s);
-		now = rl_srv_now_ms();
+		now = rl_mono_us() / 1000u;
 		for (int i = 0; i < nls; i++) {
 			struct rl_srv_listener *l = &s->ls[i];
 			if (l->retry_at > 0 && l->retry_at <= now) {
@@ -764,7 +753,6 @@ int rl_srv_open(struct rl_srv **out, const struct rl_srv_conf *c)
 		rv = RL_EAGAIN;
 		goto fail;
 	}
-	s->running = 1;
 	if (c->hello_ms > 0)
 		rl_greet_open(&s->greet, c->hello_ms, rl_srv_greet_close, s);
 	*out = s;
@@ -1026,12 +1014,9 @@ int rl_srv_peer_ip(struct rl_srv *s, uint32_t pipe, struct sockaddr_storage *ss)
 		return RL_ENOENT;
 	*ss = p->peer;
 	rl_srv_done(p, 0);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = 0;
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = 0;
-	else
+	if (rl_addr_len(ss->ss_family) == 0)
 		return RL_ENOENT;
+	rl_addr_set_port((struct sockaddr *)ss, 0);
 	return RL_OK;
 }
 

@@ -5,9 +5,10 @@
  * (mutual TLS, rl_link.h). On the server's side nng 1.5.2's pair1 polyamorous socket hands
  * every message between its threads four or five times on the way in and three on the way
  * out, and its streams still two on the way in and one out (docs/protocol.md, "Listeners");
- * rl_srv reads each connection's bytes itself, with epoll, in as large pieces as arrive, splits them into frames (SP's framing: an 8-byte big-endian
- * length, pair1's 4-byte hop count, the envelope or bundle) and hands them to the owner's
- * rl_loop in one go, and writes everything queued for a connection in one send.
+ * rl_srv reads each connection's bytes itself, with epoll, in as large pieces as arrive,
+ * splits them into frames (SP's framing: an 8-byte big-endian length, pair1's 4-byte hop
+ * count, the envelope or bundle) and hands them to the owner's rl_loop in one go, and writes
+ * everything queued for a connection in one send.
  *
  * Each connection is a "pipe" with an id of its own (nonzero, not reused), as a pair1 pipe
  * is: messages carry it (nng_msg_get_pipe), replies go to it. The owner learns of a pipe's
