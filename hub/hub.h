@@ -99,7 +99,8 @@ struct rl_member {
 
 struct rl_list {
 	struct rl_member *head, *tail;
-	struct rl_member *top[RL_SKIP_LEVELS]; /* first member at each level above the base */
+	struct rl_member *top[RL_SKIP_LEVELS];  /* first member at each level above the base */
+	struct rl_member *last[RL_SKIP_LEVELS]; /* and the last ([0] unused: tail) */
 	uint32_t len;
 	uint64_t seq;
 };

@@ -189,7 +189,9 @@ int rl_router_skill_score(const struct rl_queue *q, const struct rl_agent *a)
  * order, which rl_router_pick walks from its head; each member also stands, with probability
  * 1/4 per level, in sparser lists above it, so finding a member's place costs O(log n)
  * whatever its key - an agent that is ready again with its old idle time (its link came
- * back) goes where it was, not after a walk of every ready agent.
+ * back) goes where it was, not after a walk of every ready agent. Each level's last member
+ * is kept too: an agent ready again after a contact (idle since now) goes after every other
+ * ready agent of its score, found without a search.
  */
 
 /* rl_before: x is served before y. */
@@ -222,11 +224,22 @@ static void rl_skip_set(struct rl_list *l, struct rl_member *x, int k, struct rl
 		x->up[k - 1] = to;
 }
 
+/* rl_skip_last: the last member at level k (NULL: the level is empty) */
+static struct rl_member *rl_skip_last(const struct rl_list *l, int k)
+{
+	return k == 0 ? l->tail : l->last[k];
+}
+
 /* rl_skip_find: pred[k] is the last member served before m at each level (NULL: none). */
 static void rl_skip_find(const struct rl_list *l, const struct rl_member *m, struct rl_member **pred)
 {
 	struct rl_member *p = NULL;
 
+	if (l->tail != NULL && rl_before(l->tail, m)) { /* after every member: the levels' ends */
+		for (int k = 0; k < RL_SKIP_LEVELS; k++)
+			pred[k] = rl_skip_last(l, k);
+		return;
+	}
 	for (int k = RL_SKIP_LEVELS - 1; k >= 0; k--) {
 		struct rl_member *n;
 		while ((n = rl_skip_next(l, p, k)) != NULL && rl_before(n, m))
@@ -255,8 +268,11 @@ static void rl_list_unlink(struct rl_list *l, struct rl_member *m)
 	if (!m->linked)
 		return;
 	rl_skip_find(l, m, pred);
-	for (int k = 1; k < m->height; k++)
+	for (int k = 1; k < m->height; k++) {
 		rl_skip_set(l, pred[k], k, m->up[k - 1]);
+		if (l->last[k] == m)
+			l->last[k] = pred[k];
+	}
 	if (m->prev)
 		m->prev->next = m->next;
 	else
@@ -284,6 +300,8 @@ static void rl_list_insert(struct rl_list *l, struct rl_member *m)
 	for (int k = 1; k < m->height; k++) {
 		m->up[k - 1] = rl_skip_next(l, pred[k], k);
 		rl_skip_set(l, pred[k], k, m);
+		if (m->up[k - 1] == NULL)
+			l->last[k] = m;
 	}
 	m->prev = pred[0];
 	m->next = rl_skip_next(l, pred[0], 0);

@@ -188,6 +188,81 @@ static void ready_order(void)
 	agent_free(c);
 }
 
+/* levels_ok: every level of l is in serving order, each a part of the level below, and ends
+ * at the member the list keeps as its last (the base's at tail); its base has len members. */
+static int levels_ok(const struct rl_list *l)
+{
+	uint32_t n = 0;
+	const struct rl_member *end = NULL;
+
+	for (const struct rl_member *m = l->head; m != NULL; end = m, m = m->next, n++)
+		if (m->next != NULL && (m->next->prev != m || m->next->idle_us < m->idle_us))
+			return 0;
+	if (end != l->tail || n != l->len)
+		return 0;
+	for (int k = 1; k < RL_SKIP_LEVELS; k++) {
+		const struct rl_member *below = k == 1 ? l->head : l->top[k - 1];
+		end = NULL;
+		for (const struct rl_member *m = l->top[k]; m != NULL; end = m, m = m->up[k - 1]) {
+			if (m->height <= k)
+				return 0;
+			while (below != NULL && below != m) /* m stands on the level below, after end */
+				below = k == 1 ? below->next : below->up[k - 2];
+			if (below == NULL)
+				return 0;
+		}
+		if (end != l->last[k])
+			return 0;
+	}
+	return 1;
+}
+
+/* steady_order: as routing runs, agents come back ready idle since now (after every other
+ * one), the longest idle is taken from the head, and now and then one leaves from the
+ * middle: every level stays ordered and ends where the list says. */
+static void steady_order(void)
+{
+	enum { N = 2000 };
+	struct rl_queue q[1];
+	struct rl_agent **v = calloc(N, sizeof(*v));
+	uint64_t now = 1;
+	int bad = 0;
+
+	q[0] = queue(0, 0, 0);
+	for (int i = 0; i < N; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "s%d", i);
+		v[i] = agent(id, 1, 5, 0, CASA);
+		v[i]->tier[0] = 0;
+		v[i]->rec->idle_since_us = now++;
+		rl_router_ready(q, 1, v[i]);
+	}
+	bad += !levels_ok(&q[0].ready[0]);
+	for (int round = 0; round < 20000; round++) {
+		struct rl_agent *a = q[0].ready[0].head->agent; /* offered, then ready again */
+		rl_router_unready(q, 1, a);
+		if (round % 7 == 3) { /* one from the middle leaves, and comes back later */
+			struct rl_member *m = q[0].ready[0].head;
+			for (int s = 0; s < round % 500 && m->next != NULL; s++)
+				m = m->next;
+			rl_router_unready(q, 1, m->agent);
+			m->agent->rec->idle_since_us = now++;
+			rl_router_ready(q, 1, m->agent);
+		}
+		a->rec->idle_since_us = now++;
+		rl_router_ready(q, 1, a);
+		if (round % 1000 == 0)
+			bad += !levels_ok(&q[0].ready[0]);
+	}
+	RL_CHECK(bad == 0 && levels_ok(&q[0].ready[0]) && q[0].ready[0].len == N);
+	for (int i = 0; i < N; i++) {
+		rl_router_unready(q, 1, v[i]);
+		agent_free(v[i]);
+	}
+	RL_CHECK(q[0].ready[0].head == NULL && q[0].ready[0].len == 0 && levels_ok(&q[0].ready[0]));
+	free(v);
+}
+
 /* wave_order: n agents come back ready with old idle times, in random order (their links
  * came back after a blip), some leave again: the list is in idle order at every check, and
  * the wave costs O(n log n), not a walk of the list per agent. */
@@ -224,6 +299,7 @@ static void wave_order(void)
 		}
 		RL_CHECK(k == 0);
 		RL_CHECK(n == q[0].ready[0].len && n == ready);
+		RL_CHECK(levels_ok(&q[0].ready[0]));
 		for (int i = 0; i < N; i += 6, ready--) /* a quarter of those still ready leave */
 			rl_router_unready(q, 1, v[i]);
 	}
@@ -240,6 +316,7 @@ int main(void)
 	tiers();
 	ordering();
 	ready_order();
+	steady_order();
 	wave_order();
 	return rltest_done();
 }
