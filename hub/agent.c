@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_id.h"
 #include "rl_log.h"
 #include "rl_time.h"
 #include "router.h"
@@ -43,7 +44,7 @@ struct rl_agent *rl_agent_new(struct rl_engine *e, const char *id)
 
 	a->members = rl_calloc((size_t)e->nqueues + 1, sizeof(*a->members));
 	a->nmembers = e->nqueues;
-	snprintf(a->id, sizeof(a->id), "%s", id);
+	rl_copy(a->id, sizeof(a->id), id);
 	a->site = a->route_site = -1;
 	a->wrap_queue = -1;
 	for (int q = 0; q < 64; q++)
@@ -98,7 +99,7 @@ void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st
 	uint64_t since = a->rec->state_since_us;
 	char prev_reason[RL_WIRE_MAX_ID + 1];
 
-	snprintf(prev_reason, sizeof(prev_reason), "%s", a->rec->reason ? a->rec->reason : "");
+	rl_copy(prev_reason, sizeof(prev_reason), a->rec->reason);
 	if (a->rec->state == RELAIS__AGENT_STATE__AGENT_READY)
 		rl_router_unready(e->queues, e->nqueues, a);
 	if (!rl_agent_live(a) && st != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
@@ -176,7 +177,7 @@ void rl_agent_after_contact(struct rl_engine *e, struct rl_agent *a)
 	rl_wire_set_str(&a->rec->contact_id, "");
 	if (a->rec->pending_reason && a->rec->pending_reason[0]) {
 		char reason[RL_WIRE_MAX_ID + 1];
-		snprintf(reason, sizeof(reason), "%s", a->rec->pending_reason);
+		rl_copy(reason, sizeof(reason), a->rec->pending_reason);
 		rl_set_pending(e, a, "");
 		rl_agent_set(e, a, RELAIS__AGENT_STATE__AGENT_NOT_READY, reason);
 	} else {

@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_id.h"
 #include "rl_log.h"
 #include "rl_secret.h"
 #include "router.h"
@@ -33,7 +34,7 @@ struct rl_contact *rl_contact_adopt(struct rl_engine *e, Relais__ContactRecord *
 	struct rl_contact *c = rl_calloc(1, sizeof(*c));
 
 	c->rec = rec;
-	snprintf(c->id, sizeof(c->id), "%s", rec->contact_id);
+	rl_copy(c->id, sizeof(c->id), rec->contact_id);
 	c->queue = rl_queue_idx(e, rec->queue_id);
 	c->site = rec->site_id && rec->site_id[0] ? rl_site_idx(e, rec->site_id) : -1;
 	rl_htab_put(&e->contact_by_id, rl_htab_hash(c->id), c);
@@ -121,7 +122,7 @@ static const Relais__EventType rl_step_event[] = {
 static void rl_unoffer(struct rl_contact *c)
 {
 	if (c->agent != NULL) {
-		snprintf(c->last_reject, sizeof(c->last_reject), "%s", c->agent->id);
+		rl_copy(c->last_reject, sizeof(c->last_reject), c->agent->id);
 		c->agent->contact = NULL;
 	}
 	c->agent = NULL;
@@ -136,7 +137,7 @@ static void rl_remember_caller(struct rl_engine *e, const struct rl_contact *c)
 
 	if (!e->queues[c->queue].sticky_s || c->rec->pop == NULL || !c->rec->pop->caller || !c->rec->pop->caller[0])
 		return;
-	snprintf(key, sizeof(key), "%s/%s", c->rec->tenant_id, c->rec->pop->caller);
+	rl_join(key, sizeof(key), c->rec->tenant_id, '/', c->rec->pop->caller);
 	rl_store_mark_put(e->store, RL_MARK_LASTAGENT, key, c->agent->id, e->now);
 }
 
@@ -469,13 +470,13 @@ void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env)
 	else if (s->site_id && s->site_id[0])
 		site = rl_site_idx(e, s->site_id);
 	if (s->ext_id && s->ext_id[0]) {
-		snprintf(ext, sizeof(ext), "%s", s->ext_id);
+		rl_copy(ext, sizeof(ext), s->ext_id);
 	} else {
 		uint64_t rnd;
 		rl_secret_random(&rnd, sizeof(rnd));
 		snprintf(ext, sizeof(ext), "auto-%016llx", (unsigned long long)rnd);
 	}
-	snprintf(key, sizeof(key), "%s/%s", site >= 0 ? e->sites[site].id : "ctl", ext);
+	rl_join(key, sizeof(key), site >= 0 ? e->sites[site].id : "ctl", '/', ext);
 	if (rl_store_extid_get(e->store, key, cid, sizeof(cid)) == RL_OK) {
 		rl_submit_again(e, r, cid);
 		return;

@@ -23,3 +23,23 @@ int rl_text_ok(const char *s, size_t max)
 {
 	return s == NULL || strnlen(s, max + 1) <= max;
 }
+
+size_t rl_copy(char *dst, size_t cap, const char *s)
+{
+	size_t n = s == NULL ? 0 : strnlen(s, cap - 1);
+
+	memcpy(dst, s == NULL ? "" : s, n);
+	dst[n] = '\0';
+	return n;
+}
+
+size_t rl_join(char *dst, size_t cap, const char *a, char sep, const char *b)
+{
+	size_t n = rl_copy(dst, cap, a);
+
+	if (n + 1 < cap) {
+		dst[n++] = sep;
+		n += rl_copy(dst + n, cap - n, b);
+	}
+	return n;
+}

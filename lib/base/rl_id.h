@@ -19,4 +19,12 @@ int rl_id_ok(const char *s);
 /* rl_text_ok: 1 if s is NULL or at most max bytes long, else 0. */
 int rl_text_ok(const char *s, size_t max);
 
+/* rl_copy copies s (NULL: "") into dst of cap >= 1 bytes, cut to cap - 1, NUL-terminated;
+ * returns the bytes copied. What snprintf(dst, cap, "%s", s) does, without its format walk
+ * (ids and keys are copied on every step of a contact). */
+size_t rl_copy(char *dst, size_t cap, const char *s);
+
+/* rl_join writes a, sep, b into dst (cut to cap - 1 as rl_copy): the hub's "site/ext" keys. */
+size_t rl_join(char *dst, size_t cap, const char *a, char sep, const char *b);
+
 #endif
