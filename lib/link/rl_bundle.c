@@ -193,10 +193,15 @@ void rl_bundler_destroy(struct rl_bundler *b)
 
 int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n)
 {
+	if (!rl_bundle_split_buf(nng_msg_body(msg), nng_msg_len(msg), nng_msg_get_pipe(msg), out, max, n))
+		return 0;
+	nng_msg_free(msg);
+	return 1;
+}
+
+int rl_bundle_split_buf(const uint8_t *body, size_t len, nng_pipe pipe, nng_msg **out, unsigned max, unsigned *n)
+{
 	rl_env *env = NULL;
-	nng_pipe pipe = nng_msg_get_pipe(msg);
-	const uint8_t *body = nng_msg_body(msg);
-	size_t len = nng_msg_len(msg);
 
 	*n = 0;
 	/* Cheap test first: a Bundle has field 60 (tag 0xe2 0x03) right after the version. */
@@ -218,6 +223,5 @@ int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n)
 		out[(*n)++] = m;
 	}
 	rl_wire_free(env);
-	nng_msg_free(msg);
 	return 1;
 }

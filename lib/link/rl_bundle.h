@@ -39,9 +39,12 @@ void rl_bundler_destroy(struct rl_bundler *b);
 
 /*
  * rl_bundle_split: if msg is a Bundle, returns its frames as new messages (same pipe) in
- * out (up to max; *n set) and frees msg; returns 1. Otherwise returns 0 and leaves msg.
- * Malformed bundles are freed and counted as malformed (returns 1 with *n = 0).
+ * out (up to max; *n set) and frees msg; returns 1. Otherwise (not a bundle, or one that
+ * does not decode: its consumer decodes and counts it) returns 0 and leaves msg.
+ * rl_bundle_split_buf does the same for the len bytes at body, received on pipe: a listener
+ * splits a bundle where it read it, without a message of its own first.
  */
 int rl_bundle_split(nng_msg *msg, nng_msg **out, unsigned max, unsigned *n);
+int rl_bundle_split_buf(const uint8_t *body, size_t len, nng_pipe pipe, nng_msg **out, unsigned max, unsigned *n);
 
 #endif

@@ -351,12 +351,12 @@ static int rl_srv_take(struct rl_srv_pipe *p)
 		}
 		if (rc != RL_SRV_FRAME)
 			continue;
-		if (nng_msg_alloc(&m, blen) != 0)
-			rl_oom(blen);
-		if (blen > 0)
-			memcpy(nng_msg_body(m), body, blen);
-		nng_msg_set_pipe(m, (nng_pipe){.id = p->id});
-		if (!rl_bundle_split(m, frames, RL_BUNDLE_MAX_FRAMES, &nf)) {
+		if (!rl_bundle_split_buf(body, blen, (nng_pipe){.id = p->id}, frames, RL_BUNDLE_MAX_FRAMES, &nf)) {
+			if (nng_msg_alloc(&m, blen) != 0)
+				rl_oom(blen);
+			if (blen > 0)
+				memcpy(nng_msg_body(m), body, blen);
+			nng_msg_set_pipe(m, (nng_pipe){.id = p->id});
 			frames[0] = m;
 			nf = 1;
 		}
