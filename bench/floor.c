@@ -20,7 +20,9 @@
  *
  * Prints contacts/s, write transactions and CPU (user+sys of this process) per contact.
  *   relais-bench-floor --dir DIR [--per-commit B] [--seconds S] [--warmup S] [--agents N]
- *                      [--like HUBDATA] [--map-mb M]
+ *                      [--like HUBDATA] [--map-mb M] [--rate R]
+ * --rate R paces it as a hub at R contacts/s is paced: a write transaction every B/R seconds,
+ * sleeping between them (without it, transactions follow each other at once, caches hot).
  * --like reads a hub's store (its data_dir, after a bench/route run) for the records' sizes
  * and the events per contact; without it the sizes below (a bench/route run's) are used.
  */
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "rl_alloc.h"
 #include "rl_time.h"
@@ -272,15 +275,25 @@ struct run {
 	double user, sys, secs;
 };
 
-/* run commits until end_us, and counts from start_us; t goes on from where it was. */
-static int run(struct floor *f, double per, int64_t *t, uint64_t start_us, uint64_t end_us, struct run *r)
+/* run commits until end_us, and counts from start_us; t goes on from where it was. With
+ * rate > 0, write transaction t starts no sooner than t * per / rate seconds after the first. */
+static int run(struct floor *f, double per, double rate, int64_t *t, uint64_t start_us, uint64_t end_us,
+               struct run *r)
 {
 	double user0 = 0, sys0 = 0;
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, base = rl_mono_us();
 
 	memset(r, 0, sizeof(*r));
 	for (int measuring = 0;; (*t)++) {
 		uint64_t now = rl_mono_us();
+		if (rate > 0) {
+			uint64_t due = base + (uint64_t)((double)*t * per / rate * 1e6);
+			if (due > now && due < end_us) {
+				struct timespec ts = {(time_t)((due - now) / 1000000), (long)((due - now) % 1000000 * 1000)};
+				nanosleep(&ts, NULL);
+				now = rl_mono_us();
+			}
+		}
 		if (!measuring && now >= start_us) {
 			measuring = 1;
 			t0 = now;
@@ -309,7 +322,7 @@ static int run(struct floor *f, double per, int64_t *t, uint64_t start_us, uint6
 static int usage(void)
 {
 	fprintf(stderr, "usage: relais-bench-floor --dir DIR [--per-commit B] [--seconds S] [--warmup S] "
-	                "[--agents N] [--like HUBDATA] [--map-mb M]\n"
+	                "[--agents N] [--like HUBDATA] [--map-mb M] [--rate R]\n"
 	                "       DIR is made (a fresh LMDB environment); HUBDATA is a hub's data_dir\n");
 	return 2;
 }
@@ -318,7 +331,7 @@ int main(int argc, char **argv)
 {
 	struct floor f = {.sh = {252, 152, 21, 9.0, 49}, .nagents = 300, .next_event = 1};
 	const char *dir = NULL, *hub = NULL;
-	double per = 1, seconds = 5, warmup = 1;
+	double per = 1, seconds = 5, warmup = 1, rate = 0;
 	size_t map_mb = 16384;
 	struct run r;
 	int64_t t = 0;
@@ -337,6 +350,8 @@ int main(int argc, char **argv)
 			warmup = atof(v);
 		else if (strcmp(o, "--agents") == 0)
 			f.nagents = atoi(v);
+		else if (strcmp(o, "--rate") == 0)
+			rate = atof(v);
 		else if (strcmp(o, "--map-mb") == 0)
 			map_mb = (size_t)atol(v);
 		else
@@ -359,12 +374,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t now = rl_mono_us();
-	if (run(&f, per, &t, now + (uint64_t)(warmup * 1e6), now + (uint64_t)((warmup + seconds) * 1e6), &r) != 0)
+	if (run(&f, per, rate, &t, now + (uint64_t)(warmup * 1e6), now + (uint64_t)((warmup + seconds) * 1e6), &r) != 0)
 		return 1;
 	printf("record sizes      agent %zu B, contact %zu B, event %zu B (%.2f events per contact), extid key %zu B\n",
 	       f.sh.agent_rec, f.sh.contact_rec, f.sh.event_rec, f.sh.events, f.sh.extid_key);
-	printf("floor batching    %.2f contacts per write transaction (%llu transactions in %.1f s)\n", per,
-	       (unsigned long long)r.commits, r.secs);
+	printf("floor batching    %.2f contacts per write transaction (%llu transactions in %.1f s%s)\n", per,
+	       (unsigned long long)r.commits, r.secs, rate > 0 ? ", paced" : "");
 	printf("floor contacts/s  %.0f  (%llu lifecycles)\n", (double)r.done / r.secs, (unsigned long long)r.done);
 	double cpu = r.user + r.sys, us = r.done ? cpu * 1e6 / (double)r.done : 0.0;
 	printf("floor CPU/contact %.1f us  (user %.1f, system %.1f; %.0f %% of one core)\n", us,
