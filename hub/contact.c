@@ -436,11 +436,9 @@ static Relais__ContactRecord *rl_contact_rec(struct rl_engine *e, const Relais__
 	rec->tenant_id = rl_strdup(s->tenant_id);
 	rec->queue_id = rl_strdup(s->queue_id);
 	rec->priority = s->priority;
-	rec->site_id = rl_strdup(site_id);
+	rl_wire_set_str(&rec->site_id, site_id);
 	rec->media = rl_strdup(s->media && s->media[0] ? s->media : "voice");
-	rec->submitter = rl_strdup(site >= 0 ? site_id : "ctl");
-	rec->agent_id = rl_strdup("");
-	rec->disposition = rl_strdup("");
+	rec->submitter = rl_strdup(site >= 0 ? site_id : "ctl"); /* agent, disposition: init's empty strings */
 	rec->state = RELAIS__CONTACT_STATE__CONTACT_QUEUED;
 	rec->enqueued_us = e->now;
 	rec->site_boot = boot; /* its carrier leg lives in that run of its node */

@@ -290,10 +290,7 @@ static Relais__AgentRecord *rl_agent_record(struct rl_engine *e, const char *id)
 	rec = rl_calloc(1, sizeof(*rec));
 	relais__agent_record__init(rec);
 	rec->agent_id = rl_strdup(id);
-	rec->state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT;
-	rec->reason = rl_strdup("");
-	rec->contact_id = rl_strdup("");
-	rec->site_id = rl_strdup("");
+	rec->state = RELAIS__AGENT_STATE__AGENT_LOGGED_OUT; /* reason, contact, site: init's empty strings */
 	return rec;
 }
 

@@ -435,7 +435,7 @@ void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const
 
 void rl_wire_set_str(char **field, const char *v)
 {
-	char *n = rl_strdup(v ? v : "");
+	char *n = v == NULL || v[0] == '\0' ? (char *)protobuf_c_empty_string : rl_strdup(v);
 
 	if (*field != NULL && *field != protobuf_c_empty_string)
 		free(*field);

@@ -75,7 +75,9 @@ void rl_wire_error(rl_env *env, Relais__Error *er, Relais__ErrorCode code, const
 
 /* rl_wire_set_str sets a string field of a message protobuf-c unpacked (or one built with
  * the same allocation) to a copy of v, freeing the old one (never protobuf-c's shared empty
- * string). */
+ * string); an empty v (or NULL) sets that shared empty string, as protobuf-c's init and
+ * unpack leave an absent string: no allocation, and packing sees it is empty without
+ * reading it. */
 void rl_wire_set_str(char **field, const char *v);
 
 /* rl_wire_copy: a message of one's own (unpacked: every field freeable, free it with
