@@ -215,14 +215,8 @@ static void rl_wrapup_done(struct rl_engine *e, struct rl_agent *a, const char *
 	ev.wait_ms = (e->now - a->wrap_started_us) / 1000u;
 	ev.detail = (char *)(disposition ? disposition : "");
 	rl_event_emit(e, a->wrap_queue, &ev);
-	if (disposition != NULL && disposition[0] && a->rec->contact_id[0]) {
-		struct rl_contact *c;
-		Relais__ContactRecord *rec;
-		if (rl_contact_get(e, a->rec->contact_id, &c, &rec) == RL_OK) {
-			rl_wire_set_str(&rec->disposition, disposition);
-			rl_contact_put(e, c, rec);
-		}
-	}
+	if (disposition != NULL && disposition[0] && a->rec->contact_id[0])
+		rl_contact_dispose(e, a->rec->contact_id, disposition);
 }
 
 static void rl_finish_wrapup(struct rl_engine *e, struct rl_agent *a, const char *disposition)

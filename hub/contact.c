@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bump.h"
 #include "internal.h"
 #include "rl_alloc.h"
 #include "rl_err.h"
@@ -55,15 +56,22 @@ void rl_contact_destroy(struct rl_contact *c)
 /* rl_contact_get finds contact id's record: in memory if it is live or ended in this batch
  * (*c set, *rec = c->rec), else from the store (*c NULL, *rec a copy). RL_ENOENT. The caller
  * hands it back with rl_contact_put (to keep a change) or rl_contact_drop. */
-int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec)
+/* rl_contact_held: contact id if it is in memory (live, or ended in this batch), else NULL */
+static struct rl_contact *rl_contact_held(struct rl_engine *e, const char *id)
 {
-	*c = rl_contact_find(e, id);
-	for (size_t i = 0; *c == NULL && i < e->dirty_contacts.n; i++) {
+	struct rl_contact *c = rl_contact_find(e, id);
+
+	for (size_t i = 0; c == NULL && i < e->dirty_contacts.n; i++) {
 		struct rl_contact *d = e->dirty_contacts.v[i];
 		if (d->ended && strcmp(d->id, id) == 0)
-			*c = d;
+			c = d;
 	}
-	if (*c != NULL) {
+	return c;
+}
+
+int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec)
+{
+	if ((*c = rl_contact_held(e, id)) != NULL) {
 		*rec = (*c)->rec;
 		return RL_OK;
 	}
@@ -84,6 +92,26 @@ void rl_contact_drop(struct rl_contact *c, Relais__ContactRecord *rec)
 {
 	if (c == NULL && rec != NULL)
 		relais__contact_record__free_unpacked(rec, NULL);
+}
+
+void rl_contact_dispose(struct rl_engine *e, const char *id, const char *disposition)
+{
+	_Alignas(16) uint8_t buf[8192];
+	struct rl_bump b = {buf, sizeof(buf), 0};
+	ProtobufCAllocator alloc = rl_bump_allocator(&b);
+	struct rl_contact *c = rl_contact_held(e, id);
+	Relais__ContactRecord *rec;
+
+	if (c == NULL && rl_store_get_contact_in(e->store, id, &alloc, &rec) == RL_OK) {
+		rec->disposition = (char *)disposition; /* borrowed: rec lives until it is written */
+		rl_store_put_contact(e->store, rec, 0);
+		return;
+	}
+	/* in memory, or a record too big for buf (a screen pop of many items) */
+	if (rl_contact_get(e, id, &c, &rec) == RL_OK) {
+		rl_wire_set_str(&rec->disposition, disposition);
+		rl_contact_put(e, c, rec);
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */

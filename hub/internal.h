@@ -314,6 +314,10 @@ void rl_contact_found(struct rl_engine *e, const struct rl_contact *c);
 int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec);
 void rl_contact_put(struct rl_engine *e, struct rl_contact *c, Relais__ContactRecord *rec);
 void rl_contact_drop(struct rl_contact *c, Relais__ContactRecord *rec);
+/* rl_contact_dispose sets the disposition of contact id (an agent's, as its wrap-up ends):
+ * a contact that has ended is read from the store and written back without a copy of its
+ * own on the heap (bump.h). */
+void rl_contact_dispose(struct rl_engine *e, const char *id, const char *disposition);
 void rl_pop_set(Relais__ContactRecord *rec, const char *key, const char *value);
 void rl_h_submit(struct rl_engine *e, struct rl_req *r, const rl_env *env);
 void rl_h_cancel(struct rl_engine *e, struct rl_req *r, const rl_env *env);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bump.h"
 #include "internal.h"
 #include "report.h"
 #include "rl_alloc.h"
@@ -52,17 +53,13 @@ struct rl_rrow {
 	int nnr;
 };
 
-struct rl_bump {
-	size_t used;
-	_Alignas(16) uint8_t buf[16384];
-};
-
 struct rl_fold {
 	struct rl_report_job *job;
 	struct rl_htab strs, rows, agents, queues;
 	struct rl_ptrs all; /* the rows, in no order */
-	struct rl_bump bump;
+	struct rl_bump bump; /* over bumpbuf */
 	ProtobufCAllocator alloc;
+	_Alignas(16) uint8_t bumpbuf[16384];
 	const struct rl_str *other;
 };
 
@@ -320,25 +317,6 @@ static void rl_fold_contact(struct rl_fold *f, const Relais__EventRecord *ev)
 		r->missed++;
 }
 
-static void *rl_bump_alloc(void *arg, size_t n)
-{
-	struct rl_bump *b = arg;
-	void *p;
-
-	n = (n + 15) & ~(size_t)15;
-	if (n > sizeof(b->buf) - b->used)
-		return NULL; /* no event is this big: unpack fails, the event is skipped */
-	p = b->buf + b->used;
-	b->used += n;
-	return p;
-}
-
-static void rl_bump_free(void *arg, void *p)
-{
-	(void)arg;
-	(void)p;
-}
-
 #define RL_FOLD_LATE (-1) /* rl_fold_event's stop: the events after are logged too late */
 
 /* rl_fold_event takes one packed event (rl_store_raw_cb). */
@@ -466,7 +444,8 @@ void rl_report_run(struct rl_report_job *job)
 	uint64_t t0 = rl_mono_us();
 
 	f->job = job;
-	f->alloc = (ProtobufCAllocator){rl_bump_alloc, rl_bump_free, &f->bump};
+	f->bump = (struct rl_bump){f->bumpbuf, sizeof(f->bumpbuf), 0};
+	f->alloc = rl_bump_allocator(&f->bump); /* no event is this big: one that does not fit is skipped */
 	f->other = rl_intern(f, "other");
 	for (int i = 0; i < job->nqueues; i++)
 		rl_htab_put(&f->queues, rl_htab_hash(job->queues[i].id), &job->queues[i]);

@@ -433,14 +433,14 @@ void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, in
 
 /* rl_store_get_msg unpacks the record under id into a new message of type desc. */
 static int rl_store_get_msg(struct rl_store *s, MDB_dbi dbi, const char *id, const ProtobufCMessageDescriptor *desc,
-                            ProtobufCMessage **out)
+                            ProtobufCAllocator *alloc, ProtobufCMessage **out)
 {
 	MDB_val v;
 	MDB_txn *rtxn;
 	int rv = rl_store_get(s, dbi, id, &v, &rtxn);
 
 	if (rv == RL_OK) {
-		*out = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+		*out = protobuf_c_message_unpack(desc, alloc, v.mv_size, v.mv_data);
 		rv = *out ? RL_OK : RL_EIO;
 	}
 	rl_store_end(rtxn);
@@ -449,13 +449,20 @@ static int rl_store_get_msg(struct rl_store *s, MDB_dbi dbi, const char *id, con
 
 int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out)
 {
-	return rl_store_get_msg(s, s->dbi[RL_STORE_T_AGENTS], id, &relais__agent_record__descriptor,
+	return rl_store_get_msg(s, s->dbi[RL_STORE_T_AGENTS], id, &relais__agent_record__descriptor, NULL,
 	                        (ProtobufCMessage **)out);
 }
 
 int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out)
 {
-	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor,
+	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, NULL,
+	                        (ProtobufCMessage **)out);
+}
+
+int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc,
+                            Relais__ContactRecord **out)
+{
+	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, alloc,
 	                        (ProtobufCMessage **)out);
 }
 

@@ -15,6 +15,7 @@
 #include "rl_err.h"
 #include "rl_log.h"
 #include "rltest.h"
+#include "store.h"
 
 #define NODE      1  /* casablanca's node */
 #define NODE2     2  /* dakar's node */
@@ -685,6 +686,61 @@ static void test_wrapup(void)
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* The disposition given as the wrap-up ends reaches the contact's record when the caller has
+ * left before (the record is read back from the store and written again): with a screen pop
+ * of two items, and with one of 32 long items (a record too big for the engine's scratch,
+ * which takes the other way). The rest of the record stays as it was. */
+static void test_disposition_stored(void)
+{
+	start();
+	for (int big = 0; big < 2; big++) {
+		Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
+		Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
+		Relais__KeyValue kv[RL_WIRE_MAX_POP_ITEMS], *kvp[RL_WIRE_MAX_POP_ITEMS];
+		char keys[RL_WIRE_MAX_POP_ITEMS][16], val[RL_WIRE_MAX_TEXT + 1], c[32];
+		size_t n = big ? RL_WIRE_MAX_POP_ITEMS : 2;
+		Relais__ContactRecord *rec = NULL;
+		const rl_env *a;
+		rl_env env;
+
+		memset(val, big ? 'v' : 'w', RL_WIRE_MAX_TEXT);
+		val[big ? RL_WIRE_MAX_TEXT : 8] = '\0';
+		for (size_t i = 0; i < n; i++) {
+			relais__key_value__init(&kv[i]);
+			snprintf(keys[i], sizeof(keys[i]), "ivr%zu", i);
+			kv[i].key = keys[i];
+			kv[i].value = val;
+			kvp[i] = &kv[i];
+		}
+		pop.caller = "+212600";
+		pop.data = kvp;
+		pop.n_data = n;
+		sc.ext_id = big ? "disp-big" : "disp-small";
+		sc.tenant_id = "telco";
+		sc.queue_id = "telco.billing";
+		sc.pop = &pop;
+		rl_env_init(&env);
+		env.body_case = RELAIS__ENVELOPE__BODY_SUBMIT_CONTACT;
+		env.submit_contact = &sc;
+		a = ht_request(&h, NODE, 0, 0, &env);
+		RL_REQUIRE(ht_error(a) == 0);
+		snprintf(c, sizeof(c), "%s", a->submit_contact_ok->contact_id);
+		ht_set_state(&h, AGENT, s_a1, RELAIS__AGENT_STATE__AGENT_READY, NULL);
+		RL_REQUIRE(strcmp(offered(AGENT), c) == 0);
+		ht_answer(&h, AGENT, s_a1, c, 1);
+		ht_hangup(&h, AGENT, s_a1, c); /* ended: out of memory once committed */
+		RL_CHECK(ht_error(ht_wrapup(&h, AGENT, s_a1, c, big ? "callback" : "sold", 0)) == 0);
+		RL_REQUIRE(rl_store_get_contact(rl_engine_store(h.e), c, &rec) == RL_OK);
+		RL_CHECK(strcmp(rec->disposition, big ? "callback" : "sold") == 0);
+		RL_CHECK(rec->state == RELAIS__CONTACT_STATE__CONTACT_ENDED && strcmp(rec->agent_id, "a1") == 0);
+		RL_CHECK(rec->pop != NULL && rec->pop->n_data == n && strcmp(rec->pop->data[n - 1]->value, val) == 0);
+		relais__contact_record__free_unpacked(rec, NULL);
+	}
+	stop();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 /* A disposition given after a transfer to another queue must not end the caller still
  * waiting there: after a crash the contact is still queued, under the same id. */
 static void test_disposition_after_transfer(void)
@@ -949,6 +1005,7 @@ int main(void)
 	test_transfer_refusals();
 	test_rona();
 	test_wrapup();
+	test_disposition_stored();
 	test_disposition_after_transfer();
 	test_kpi_restart();
 	test_staffing();
