@@ -200,23 +200,36 @@ int rl_find_id(const char *id, const void *base, size_t stride, int n)
 void rl_out_push(struct rl_engine *e, uint32_t pipe, uint64_t chan, uint64_t session, uint64_t req_id, rl_env *env,
                  struct rl_agent *cache_agent, uint32_t cache_pipe)
 {
-	uint8_t *buf;
-	size_t len;
+	const uint8_t *frame;
+	uint8_t *buf = NULL;
+	size_t len, off = 0;
 
 	if (pipe == 0)
 		return;
 	env->chan = chan;
 	env->session = session;
 	env->req_id = req_id;
-	if (rl_wire_encode(env, &buf, &len) != RL_OK) {
+	if ((len = rl_wire_frame(env, &frame)) == 0) {
 		e->ctr.send_drops++;
 		return;
+	}
+	if (req_id && (cache_agent != NULL || cache_pipe != 0)) { /* a reply its cache may keep */
+		buf = rl_malloc(len);
+		memcpy(buf, frame, len);
+	} else { /* sent and forgotten: no allocation of its own */
+		if (e->olen + len > e->ocap) {
+			e->ocap = e->olen + len > 2 * e->ocap ? e->olen + len : 2 * e->ocap;
+			e->obytes = rl_realloc(e->obytes, e->ocap);
+		}
+		memcpy(e->obytes + e->olen, frame, len);
+		off = e->olen;
+		e->olen += len;
 	}
 	if (e->nout == e->capout) {
 		e->capout = e->capout ? e->capout * 2 : 256;
 		e->out = rl_realloc(e->out, e->capout * sizeof(*e->out));
 	}
-	e->out[e->nout++] = (struct rl_out){pipe, buf, len, req_id, cache_agent, cache_pipe, 0};
+	e->out[e->nout++] = (struct rl_out){pipe, buf, off, len, req_id, cache_agent, cache_pipe, 0};
 	if (!e->in_batch)
 		rl_engine_commit(e); /* outside a batch (nothing to make durable): send at once */
 }
@@ -255,6 +268,10 @@ static void rl_out_send(struct rl_engine *e, struct rl_out *o)
 {
 	struct rl_reply *slot = NULL;
 
+	if (o->buf == NULL) {
+		e->send(e->arg, o->pipe, e->obytes + o->off, o->len);
+		return;
+	}
 	e->send(e->arg, o->pipe, o->buf, o->len);
 	if (o->req_id && o->agent)
 		slot = rl_cache_find(o->agent->cache, RL_REPLY_CACHE, o->req_id);
@@ -274,7 +291,7 @@ static void rl_out_flush(struct rl_engine *e)
 {
 	for (size_t i = 0; i < e->nout; i++)
 		rl_out_send(e, &e->out[i]);
-	e->nout = 0;
+	e->nout = e->olen = 0;
 }
 
 /* rl_out_park moves the outbox behind the held messages, waiting for batch seq. */
@@ -291,10 +308,15 @@ static void rl_out_park(struct rl_engine *e, uint64_t seq)
 		e->held = rl_realloc(e->held, e->capheld * sizeof(*e->held));
 	}
 	for (size_t i = 0; i < e->nout; i++) {
-		e->out[i].seq = seq;
-		e->held[e->nheld++] = e->out[i];
+		struct rl_out *o = &e->out[i];
+		if (o->buf == NULL) { /* held past this batch: a copy of its own */
+			o->buf = rl_malloc(o->len);
+			memcpy(o->buf, e->obytes + o->off, o->len);
+		}
+		o->seq = seq;
+		e->held[e->nheld++] = *o;
 	}
-	e->nout = 0;
+	e->nout = e->olen = 0;
 }
 
 void rl_engine_release(struct rl_engine *e, uint64_t seq)
@@ -340,7 +362,7 @@ static void rl_out_drop(struct rl_engine *e)
 {
 	for (size_t i = 0; i < e->nout; i++)
 		free(e->out[i].buf);
-	e->nout = 0;
+	e->nout = e->olen = 0;
 }
 
 /* rl_held_drop frees what waits for a standby that will not answer any more (closing). */
@@ -538,6 +560,7 @@ void rl_engine_close(struct rl_engine *e)
 		free(e->sites[i].model);
 	rl_dialplan_unref(e->dialplan_src);
 	free(e->out);
+	free(e->obytes);
 	free(e->dirty_agents.v);
 	free(e->dirty_contacts.v);
 	rl_operators_free(e->operators, e->noperators);

@@ -61,8 +61,8 @@ struct rl_recent {
 /* One frame waiting for the batch's commit. */
 struct rl_out {
 	uint32_t pipe;
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf; /* its own (a reply that may be cached, or held); NULL: in obytes at off */
+	size_t off, len;
 	uint64_t req_id;        /* nonzero: fill a reply cache slot */
 	struct rl_agent *agent; /* cache owner: an agent session ... */
 	uint32_t peer_pipe;     /* ... or a link */
@@ -150,6 +150,8 @@ struct rl_engine {
 	void *ha_arg;
 	struct rl_out *out;
 	size_t nout, capout;
+	uint8_t *obytes; /* the outbox's other frames back to back, until it is sent */
+	size_t olen, ocap;
 	/* Replication (rl_engine_set_hold): committed batches' messages waiting for their batch
 	 * to be on a standby, held[held_off .. nheld) in commit order. */
 	rl_engine_commit_fn hold_fn;
