@@ -277,8 +277,7 @@ struct run {
 
 /* run commits until end_us, and counts from start_us; t goes on from where it was. With
  * rate > 0, write transaction t starts no sooner than t * per / rate seconds after the first. */
-static int run(struct floor *f, double per, double rate, int64_t *t, uint64_t start_us, uint64_t end_us,
-               struct run *r)
+static int run(struct floor *f, double per, double rate, int64_t *t, uint64_t start_us, uint64_t end_us, struct run *r)
 {
 	double user0 = 0, sys0 = 0;
 	uint64_t t0 = 0, base = rl_mono_us();
@@ -289,7 +288,8 @@ static int run(struct floor *f, double per, double rate, int64_t *t, uint64_t st
 		if (rate > 0) {
 			uint64_t due = base + (uint64_t)((double)*t * per / rate * 1e6);
 			if (due > now && due < end_us) {
-				struct timespec ts = {(time_t)((due - now) / 1000000), (long)((due - now) % 1000000 * 1000)};
+				struct timespec ts = {(time_t)((due - now) / 1000000),
+				                      (long)((due - now) % 1000000 * 1000)};
 				nanosleep(&ts, NULL);
 				now = rl_mono_us();
 			}

@@ -56,7 +56,7 @@ struct rl_rrow {
 struct rl_fold {
 	struct rl_report_job *job;
 	struct rl_htab strs, rows, agents, queues;
-	struct rl_ptrs all; /* the rows, in no order */
+	struct rl_ptrs all;  /* the rows, in no order */
 	struct rl_bump bump; /* over bumpbuf */
 	ProtobufCAllocator alloc;
 	_Alignas(16) uint8_t bumpbuf[16384];

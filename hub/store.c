@@ -459,8 +459,7 @@ int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactReco
 	                        (ProtobufCMessage **)out);
 }
 
-int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc,
-                            Relais__ContactRecord **out)
+int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc, Relais__ContactRecord **out)
 {
 	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, alloc,
 	                        (ProtobufCMessage **)out);

@@ -54,8 +54,7 @@ void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, in
 int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out);
 int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out);
 /* rl_store_get_contact_in: the same, unpacked with alloc (bump.h); RL_EIO if it does not fit */
-int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc,
-                            Relais__ContactRecord **out);
+int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc, Relais__ContactRecord **out);
 
 /* rl_store_extid_get copies the contact id for key into out (size RL_WIRE_MAX_ID+1). */
 int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen);

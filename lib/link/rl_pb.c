@@ -8,8 +8,8 @@
  * enough (rl_pb_pack); otherwise every write is checked against end first (rl_pb_pack_in).
  *
  * Packing reads each field's descriptor, 72 bytes of protobuf-c's, and between two records
- * the hub's store work has pushed them out of the cache (their loads were a quarter of the
- * packing's samples). So each message type gets a plan the first time it is packed: its
+ * the hub's store work has pushed them out of the cache (their loads were about a fifth of
+ * the packing's samples). So each message type gets a plan the first time it is packed: its
  * fields in 16 bytes each, the common proto3 kinds (string, 64- and 32-bit integers, enum,
  * bool, message) told apart once, their keys already encoded. Other fields (repeated, oneof,
  * optional, fixed-width, bytes) go by their descriptor as before. Plans are made once per
@@ -20,6 +20,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rl_alloc.h"
 
 static inline size_t vsize(uint64_t v)
 {
@@ -343,8 +345,7 @@ static uint8_t *pack_repeated(const ProtobufCFieldDescriptor *f, size_t count, c
 }
 
 /* pack_field writes field f of m if it is present, by its descriptor */
-static uint8_t *pack_field(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m, uint8_t *p,
-                           const uint8_t *end)
+static uint8_t *pack_field(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m, uint8_t *p, const uint8_t *end)
 {
 	const uint8_t *mem = (const uint8_t *)m + f->offset;
 	const uint8_t *q = (const uint8_t *)m + f->quantifier_offset;
@@ -387,7 +388,8 @@ static uint8_t op_kind(const ProtobufCFieldDescriptor *f)
 {
 	if (f->offset > UINT16_MAX || ((uint64_t)f->id << 3) >= (1u << 28))
 		return K_ANY; /* its offset or its key would not fit the op */
-	if (f->type == PROTOBUF_C_TYPE_MESSAGE && (f->label == PROTOBUF_C_LABEL_NONE || f->label == PROTOBUF_C_LABEL_OPTIONAL) &&
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+	    (f->label == PROTOBUF_C_LABEL_NONE || f->label == PROTOBUF_C_LABEL_OPTIONAL) &&
 	    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->default_value == NULL)
 		return K_MSG; /* present when not NULL (proto3, or optional) */
 	if (f->label != PROTOBUF_C_LABEL_NONE || (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
@@ -412,10 +414,8 @@ static uint8_t op_kind(const ProtobufCFieldDescriptor *f)
 
 static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
 {
-	struct rl_pb_plan *pl = calloc(1, sizeof(*pl) + d->n_fields * sizeof(pl->ops[0]));
+	struct rl_pb_plan *pl = rl_calloc(1, sizeof(*pl) + d->n_fields * sizeof(pl->ops[0]));
 
-	if (pl == NULL)
-		return NULL; /* packed by the descriptors, as without plans */
 	pl->desc = d;
 	pl->n = d->n_fields;
 	for (unsigned i = 0; i < d->n_fields; i++) {
@@ -431,7 +431,8 @@ static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
 	return pl;
 }
 
-/* plan_of: the plan of message type d, made the first time (NULL: none could be made) */
+/* plan_of: the plan of message type d, made the first time (NULL: the table is full, and d
+ * is packed by its descriptors) */
 static const struct rl_pb_plan *plan_of(const ProtobufCMessageDescriptor *d)
 {
 	size_t i = (size_t)(((uint64_t)(uintptr_t)d >> 4) * 0x9e3779b97f4a7c15ULL >> 54) & (RL_PB_PLANS - 1);
@@ -440,8 +441,6 @@ static const struct rl_pb_plan *plan_of(const ProtobufCMessageDescriptor *d)
 		struct rl_pb_plan *pl = atomic_load_explicit(&rl_pb_plans[i], memory_order_acquire);
 		if (pl == NULL) {
 			struct rl_pb_plan *mine = plan_new(d);
-			if (mine == NULL)
-				return NULL;
 			if (atomic_compare_exchange_strong(&rl_pb_plans[i], &pl, mine))
 				return mine;
 			free(mine); /* another thread filled the slot first: pl is its plan */
