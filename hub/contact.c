@@ -102,10 +102,14 @@ void rl_contact_dispose(struct rl_engine *e, const char *id, const char *disposi
 	struct rl_contact *c = rl_contact_held(e, id);
 	Relais__ContactRecord *rec;
 
-	if (c == NULL && rl_store_get_contact_in(e->store, id, &alloc, &rec) == RL_OK) {
-		rec->disposition = (char *)disposition; /* borrowed: rec lives until it is written */
-		rl_store_put_contact(e->store, rec, 0);
-		return;
+	if (c == NULL) {
+		int rv = rl_store_get_contact_in(e->store, id, &alloc, &rec);
+		if (rv == RL_OK) {
+			rec->disposition = (char *)disposition; /* borrowed: rec lives until it is written */
+			rl_store_put_contact(e->store, rec, 0);
+		}
+		if (rv != RL_EIO)
+			return; /* written, or no such contact */
 	}
 	/* in memory, or a record too big for buf (a screen pop of many items) */
 	if (rl_contact_get(e, id, &c, &rec) == RL_OK) {

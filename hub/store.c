@@ -455,8 +455,7 @@ int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord *
 
 int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out)
 {
-	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, NULL,
-	                        (ProtobufCMessage **)out);
+	return rl_store_get_contact_in(s, id, NULL, out);
 }
 
 int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc, Relais__ContactRecord **out)
