@@ -380,7 +380,8 @@ struct rl_pb_plan {
 	struct rl_pb_op ops[];
 };
 
-#define RL_PB_PLANS 1024 /* slots for message types: the schema has about 150 */
+#define RL_PB_PLANS_BITS 10 /* 1,024 slots for message types: the schema has about 150 */
+#define RL_PB_PLANS      (1u << RL_PB_PLANS_BITS)
 static _Atomic(struct rl_pb_plan *) rl_pb_plans[RL_PB_PLANS];
 
 /* op_kind: how field f is packed by a plan (K_ANY: by its descriptor). */
@@ -435,7 +436,7 @@ static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
  * is packed by its descriptors) */
 static const struct rl_pb_plan *plan_of(const ProtobufCMessageDescriptor *d)
 {
-	size_t i = (size_t)(((uint64_t)(uintptr_t)d >> 4) * 0x9e3779b97f4a7c15ULL >> 54) & (RL_PB_PLANS - 1);
+	size_t i = (size_t)(((uint64_t)(uintptr_t)d >> 4) * 0x9e3779b97f4a7c15ULL >> (64 - RL_PB_PLANS_BITS));
 
 	for (size_t k = 0; k < RL_PB_PLANS; k++, i = (i + 1) & (RL_PB_PLANS - 1)) {
 		struct rl_pb_plan *pl = atomic_load_explicit(&rl_pb_plans[i], memory_order_acquire);

@@ -527,8 +527,6 @@ static void tls_broken(int port, const struct rl_tls *stls, const struct rl_tls 
 	RL_CHECK(closed_by_peer(net.fd, 3000));
 	RL_CHECK(pump(l, s, &r, 3000, gone_at_least, 1));
 	rl_srv_counters(s, &k);
-	printf("tls: accepted %llu tls_failed %llu\n", (unsigned long long)k.accepted,
-	       (unsigned long long)k.tls_failed);
 	RL_CHECK(k.accepted == 1 && k.tls_failed == 1 && r.msgs == 0);
 
 	mbedtls_net_free(&net);
