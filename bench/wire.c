@@ -2,8 +2,8 @@
  * relais-bench-wire: what encoding one envelope costs, protobuf-c packing the whole
  * envelope (its floor: the library alone) beside rl_wire_encode (the head written by
  * lib/link/rl_wire.c, the body packed by protobuf-c), for the frames the hub sends most per
- * contact. Both produce the same bytes (checked here and in test_wire). Then what packing
- * the hub's records costs: protobuf-c sizing then packing, protobuf-c packing in one walk
+ * contact. Both produce the same message in as many bytes (rl_pb_same; checked here and in
+ * test_wire). Then what packing the hub's records costs: protobuf-c sizing then packing, protobuf-c packing in one walk
  * into a growing buffer, and rl_pb packing in one walk onto the stack, as hub/store.c does.
  *   relais-bench-wire [--reps N]
  */
@@ -63,7 +63,7 @@ static int same(rl_env *env)
 	if (rl_wire_encode(env, &a, &n) != RL_OK)
 		return 0;
 	whole_encode(env, &b, &m);
-	ok = n == m && memcmp(a, b, n) == 0;
+	ok = rl_pb_same(&relais__envelope__descriptor, a, n, b, m);
 	free(a);
 	free(b);
 	return ok;
@@ -165,8 +165,8 @@ static int records(long reps)
 		uint8_t want[2048], have[2048];
 		double t[3];
 		protobuf_c_message_pack(m[i], want);
-		if (rl_pb_pack_in(m[i], have, sizeof(have)) != n || memcmp(want, have, n) != 0) {
-			fprintf(stderr, "%s: rl_pb's bytes are not protobuf-c's\n", names[i]);
+		if (!rl_pb_same(m[i]->descriptor, have, rl_pb_pack_in(m[i], have, sizeof(have)), want, n)) {
+			fprintf(stderr, "%s: rl_pb's message is not protobuf-c's\n", names[i]);
 			return 0;
 		}
 		for (int mode = 0; mode < 3; mode++)
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++) {
 		double w, r;
 		if (!same(&s[i].env)) {
-			fprintf(stderr, "%s: rl_wire_encode's bytes are not protobuf-c's\n", s[i].name);
+			fprintf(stderr, "%s: rl_wire_encode's message is not protobuf-c's\n", s[i].name);
 			return 1;
 		}
 		w = encode_ns(whole_encode, &s[i].env, reps);

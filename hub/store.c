@@ -397,7 +397,7 @@ static void rl_store_end(MDB_txn *rtxn)
 }
 
 /* rl_store_put_msg packs a record and writes it under key: on the stack in one walk over
- * its fields (rl_pb.h, protobuf-c's bytes), or, past the stack buffer, sized and packed on
+ * its fields (rl_pb.h, protobuf-c's message), or, past the stack buffer, sized and packed on
  * the heap. */
 static void rl_store_put_msg(struct rl_store *s, enum rl_store_table t, const void *key, size_t klen,
                              const ProtobufCMessage *m, unsigned flags)

@@ -1,5 +1,5 @@
 /*
- * rl_pb.h - packing protobuf-c messages, the same bytes as protobuf-c, in fewer steps.
+ * rl_pb.h - packing protobuf-c messages, the same messages as protobuf-c, in fewer steps.
  *
  * protobuf-c's packer dispatches every field through a chain of calls by label and then by
  * type, and packs a sub-message only after sizing it in a walk of its own, so a record with
@@ -8,9 +8,12 @@
  * dispatch inline, and a sub-message's length written after it (moved when it needs more than
  * one byte), as protobuf-c's later versions do.
  *
- * The bytes are protobuf-c 1.4's (proto3 rules: a scalar at 0, an empty string or bytes, a
- * NULL message is left out; a oneof member by its case; unknown fields last, as kept).
- * test_pb packs random messages of every type in the schema both ways and compares them.
+ * The message is protobuf-c 1.4's, in as many bytes (proto3 rules: a scalar at 0, an empty
+ * string or bytes, a NULL message is left out; a oneof member by its case; unknown fields
+ * last, as kept), its fields grouped by kind (strings, then integers, then messages, then the
+ * rest, each in field order) where protobuf-c keeps field order: decoders take fields in any
+ * order (the protobuf encoding's rule). test_pb packs random messages of every type in the
+ * schema both ways and compares them (rl_pb_same).
  * Decoding stays protobuf-c's: it is what meets hostile input.
  */
 #ifndef RL_PB_H
@@ -48,5 +51,11 @@ size_t rl_pb_eltsize(ProtobufCType t);
  * (out's bytes are then undefined). One walk; m's size need not be known. A message that
  * packs to no bytes returns 0 too, and needs none. */
 size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap);
+
+/* rl_pb_same: 1 if `mine` (len bytes) packs the message of type d that protobuf-c packs as
+ * `theirs` (n bytes): as many bytes (a field written twice, which a decoder would merge, or
+ * left out shows), and `mine` decoded by protobuf-c and packed again by it is `theirs`. For
+ * tests and benches: it decodes. */
+int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t len, const uint8_t *theirs, size_t n);
 
 #endif

@@ -354,9 +354,9 @@ void rl_wire_free(rl_env *env)
  * packing (bench/wire, docs/benchmarks.md). So the envelope's head - the scalars version, req_id,
  * session, chan (fields 1-4, left out when 0, as proto3 says) and its body's tag and length -
  * is written here, in the order protobuf-c writes them, and the body is packed alone by rl_pb
- * (rl_pb.h: protobuf-c's bytes in one walk), before the head, which needs its length. The
- * bytes are protobuf-c's own: test_wire compares them for every body, test_pb for every
- * message type. An envelope carrying fields this build does not know is packed by
+ * (rl_pb.h: protobuf-c's message in one walk), before the head, which needs its length. The
+ * message is protobuf-c's own, in as many bytes: test_wire compares them for every body,
+ * test_pb for every message type (rl_pb_same). An envelope carrying fields this build does not know is packed by
  * protobuf-c whole.
  */
 /* Each thread packs its frames here: the body at RL_WIRE_HEAD_ROOM, its head written just
