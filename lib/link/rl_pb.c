@@ -384,8 +384,14 @@ struct rl_pb_op {
 struct rl_pb_plan {
 	const ProtobufCMessageDescriptor *desc;
 	uint16_t n[K_KINDS];
+	uint8_t *byid;  /* decoding: field number -> index in ops, RL_PB_NOID if none (NULL:
+	                 * numbers too large for the table, decoded by protobuf-c) */
+	unsigned maxid; /* the largest field number */
 	struct rl_pb_op ops[];
 };
+
+#define RL_PB_NOID  0xff
+#define RL_PB_MAXID 254 /* field numbers up to this one get a table (the schema's reach 103) */
 
 #define RL_PB_PLANS_BITS 10 /* 1,024 slots for message types: the schema has about 150 */
 #define RL_PB_PLANS      (1u << RL_PB_PLANS_BITS)
@@ -422,10 +428,14 @@ static uint8_t op_kind(const ProtobufCFieldDescriptor *f)
 
 static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
 {
-	struct rl_pb_plan *pl = rl_calloc(1, sizeof(*pl) + d->n_fields * sizeof(pl->ops[0]));
-	unsigned at = 0;
+	unsigned at = 0, maxid = 0;
+	struct rl_pb_plan *pl;
 
+	for (unsigned i = 0; i < d->n_fields; i++)
+		maxid = d->fields[i].id > maxid ? d->fields[i].id : maxid;
+	pl = rl_calloc(1, sizeof(*pl) + d->n_fields * sizeof(pl->ops[0]) + maxid + 1);
 	pl->desc = d;
+	pl->maxid = maxid;
 	for (uint8_t k = 0; k < K_KINDS; k++)
 		for (unsigned i = 0; i < d->n_fields; i++) {
 			const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -441,6 +451,12 @@ static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
 			pl->n[k]++;
 			at++;
 		}
+	if (maxid <= RL_PB_MAXID && d->n_fields < RL_PB_NOID) {
+		pl->byid = (uint8_t *)&pl->ops[d->n_fields];
+		memset(pl->byid, RL_PB_NOID, maxid + 1);
+		for (unsigned i = 0; i < d->n_fields; i++)
+			pl->byid[pl->ops[i].f->id] = (uint8_t)i;
+	}
 	return pl;
 }
 
@@ -581,6 +597,189 @@ size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap)
 	uint8_t *p = pack_msg(m, out, out + cap);
 
 	return p == NULL ? 0 : (size_t)(p - out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* decoding */
+
+#define RL_PB_DEPTH 16 /* deeper messages are protobuf-c's (the schema nests 4) */
+
+/* get_varint reads a varint at p (before end) into *v: its length, 0 if it is cut short or
+ * longer than 10 bytes. Bits past the 64th are dropped, as protobuf-c drops them. */
+static inline unsigned get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (unsigned i = 0; i < 10 && p + i < end; i++) {
+		r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (p[i] < 0x80) {
+			*v = r;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* skip_field: past the value of wire type wt at p; NULL if it is cut short or a group */
+static const uint8_t *skip_field(const uint8_t *p, const uint8_t *end, unsigned wt)
+{
+	uint64_t v;
+	unsigned n;
+
+	switch (wt) {
+	case PROTOBUF_C_WIRE_TYPE_VARINT:
+		return (n = get_varint(p, end, &v)) ? p + n : NULL;
+	case PROTOBUF_C_WIRE_TYPE_64BIT:
+		return end - p >= 8 ? p + 8 : NULL;
+	case PROTOBUF_C_WIRE_TYPE_32BIT:
+		return end - p >= 4 ? p + 4 : NULL;
+	case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+		if ((n = get_varint(p, end, &v)) == 0 || v > (uint64_t)(end - p - n))
+			return NULL;
+		return p + n + v;
+	default:
+		return NULL;
+	}
+}
+
+/* count_key: how many fields with key `key` there are from p (one starts at p) to end; 0
+ * if the bytes do not parse */
+static size_t count_key(const uint8_t *p, const uint8_t *end, uint64_t key)
+{
+	size_t count = 0;
+
+	while (p < end) {
+		uint64_t k;
+		unsigned n = get_varint(p, end, &k);
+		if (n == 0 || (p = skip_field(p + n, end, (unsigned)(k & 7))) == NULL)
+			return 0;
+		count += k == key;
+	}
+	return count;
+}
+
+static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, const uint8_t *p,
+                                     const uint8_t *end, unsigned depth);
+
+/* unpack_repeated adds one element (a string or a message, of n bytes at p) to repeated
+ * field f of the message at base; the field's array is sized on its first element for all
+ * its elements from `from` (where that first one's key starts) to end. 0 if it cannot. */
+static int unpack_repeated(const ProtobufCFieldDescriptor *f, uint8_t *base, ProtobufCAllocator *a, const uint8_t *from,
+                           const uint8_t *p, size_t n, const uint8_t *end, unsigned depth)
+{
+	size_t *count = (size_t *)(base + f->quantifier_offset);
+	void ***arr = (void ***)(base + f->offset);
+	void *elt;
+
+	if (*arr == NULL) {
+		size_t all = count_key(from, end, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+		if (all == 0 || all > (size_t)(end - from) ||
+		    (*arr = a->alloc(a->allocator_data, all * sizeof(void *))) == NULL)
+			return 0;
+	}
+	if (f->type == PROTOBUF_C_TYPE_STRING) {
+		char *s = a->alloc(a->allocator_data, n + 1);
+		if (s == NULL)
+			return 0;
+		memcpy(s, p, n);
+		s[n] = '\0';
+		elt = s;
+	} else if ((elt = unpack_plan(f->descriptor, a, p, p + n, depth + 1)) == NULL) {
+		return 0;
+	}
+	(*arr)[(*count)++] = elt;
+	return 1;
+}
+
+/* unpack_plan decodes the message of type d in [p, end) as protobuf-c would, when its
+ * fields are of the kinds a plan tells apart (proto3 strings, integers, enums, bools and
+ * messages, repeated strings and messages, a oneof's messages), each number as a varint,
+ * no singular message twice, no unknown field; NULL otherwise (or on a failed allocation),
+ * leaving what it allocated to the allocator. The message is allocated first. */
+static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, const uint8_t *p,
+                                     const uint8_t *end, unsigned depth)
+{
+	const struct rl_pb_plan *pl = plan_of(d);
+	ProtobufCMessage *m;
+	uint8_t *base;
+
+	if (pl == NULL || pl->byid == NULL || depth > RL_PB_DEPTH ||
+	    (m = a->alloc(a->allocator_data, d->sizeof_message)) == NULL)
+		return NULL;
+	d->message_init(m);
+	base = (uint8_t *)m;
+	while (p < end) {
+		const uint8_t *from = p;
+		const struct rl_pb_op *op;
+		const ProtobufCFieldDescriptor *f;
+		uint64_t key, v;
+		unsigned n = get_varint(p, end, &key), wt = (unsigned)(key & 7);
+
+		if (n == 0 || n > 5 || (key >> 3) == 0 || (key >> 3) > pl->maxid || pl->byid[key >> 3] == RL_PB_NOID)
+			return NULL; /* an unknown field, or not a key: protobuf-c's to keep or refuse */
+		op = &pl->ops[pl->byid[key >> 3]];
+		f = op->f;
+		p += n;
+		if (wt == PROTOBUF_C_WIRE_TYPE_VARINT) {
+			uint8_t *mem = base + op->off;
+			if (op->kind < K_U64_3 || op->kind > K_BOOL3 || (n = get_varint(p, end, &v)) == 0)
+				return NULL;
+			switch (op->kind) {
+			case K_U64_3:
+				*(uint64_t *)mem = v;
+				break;
+			case K_U32_3:
+			case K_I32_3:
+				*(uint32_t *)mem = (uint32_t)v; /* the low 32 bits, as protobuf-c */
+				break;
+			default: { /* K_BOOL3: true if any bit is set, past the 64th too */
+				protobuf_c_boolean b = 0;
+				for (unsigned i = 0; i < n; i++)
+					b |= (p[i] & 0x7f) != 0;
+				*(protobuf_c_boolean *)mem = b;
+			}
+			}
+			p += n;
+			continue;
+		}
+		if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || (n = get_varint(p, end, &v)) == 0 || n > 5 ||
+		    v > (uint64_t)(end - p - n))
+			return NULL;
+		p += n;
+		if (op->kind == K_STR3) {
+			char *s = a->alloc(a->allocator_data, v + 1);
+			if (s == NULL)
+				return NULL;
+			memcpy(s, p, v);
+			s[v] = '\0';
+			*(char **)(base + op->off) = s; /* a string twice: the last one, as protobuf-c */
+		} else if (op->kind == K_MSG) {
+			void **mem = (void **)(base + op->off);
+			if (*mem != NULL || (*mem = unpack_plan(f->descriptor, a, p, p + v, depth + 1)) == NULL)
+				return NULL; /* twice: protobuf-c merges them */
+		} else if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+		           (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)) {
+			if (!unpack_repeated(f, base, a, from, p, v, end, depth))
+				return NULL;
+		} else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		           f->label == PROTOBUF_C_LABEL_NONE) {
+			uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
+			void **mem = (void **)(base + f->offset);
+			if (*which != 0 || (*mem = unpack_plan(f->descriptor, a, p, p + v, depth + 1)) == NULL)
+				return NULL; /* a oneof set twice: protobuf-c's rules */
+			*which = f->id;
+		} else {
+			return NULL;
+		}
+		p += v;
+	}
+	return m;
+}
+
+ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, size_t len,
+                               const uint8_t *data)
+{
+	return unpack_plan(d, a, data, data + len, 0);
 }
 
 int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t len, const uint8_t *theirs, size_t n)

@@ -52,6 +52,17 @@ size_t rl_pb_eltsize(ProtobufCType t);
  * packs to no bytes returns 0 too, and needs none. */
 size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap);
 
+/* rl_pb_unpack decodes len bytes at data as a message of type d through allocator a, as
+ * protobuf_c_message_unpack does, when they take the common way: fields of the kinds a plan
+ * tells apart (proto3 strings, integers, enums and bools as varints, messages, repeated
+ * strings and messages, a oneof's messages), no singular message or oneof twice, no field
+ * this build does not know. It returns NULL for anything else, well formed or not - then
+ * protobuf-c decides, on bytes it alone has judged - leaving what it allocated to a (an
+ * arena's to drop: only an arena allocator suits). The message is a's first allocation.
+ * One walk, where protobuf-c scans the fields first and then decodes them. */
+ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, size_t len,
+                               const uint8_t *data);
+
 /* rl_pb_same: 1 if `mine` (len bytes) packs the message of type d that protobuf-c packs as
  * `theirs` (n bytes): as many bytes (a field written twice, which a decoder would merge, or
  * left out shows), and `mine` decoded by protobuf-c and packed again by it is `theirs`. For

@@ -20,6 +20,10 @@ struct rl_wire_stats rl_wire_stats;
  * fields), so rl_wire_free finds the arena from the envelope and releases a frame with a
  * free per block instead of one per sub-message, string and list. Nothing may free or keep
  * a part of a decoded envelope on its own.
+ *
+ * rl_pb_unpack decodes the frames that take the common way (rl_pb.h) in one walk; any other
+ * - a field this build does not know, a oneof or a message twice, bytes, malformed input -
+ * is decoded by protobuf-c alone, on the arena emptied of the first attempt.
  */
 #define RL_WIRE_ALLOC_BUDGET (RL_WIRE_MAX_FRAME * 16)
 #define RL_WIRE_ALIGN        16 /* what malloc gives: enough for any field */
@@ -33,6 +37,7 @@ struct rl_wire_block {
 struct rl_wire_arena {
 	struct rl_wire_block *more; /* blocks after the first, newest first */
 	uint8_t *cur, *end;         /* free room in the newest block */
+	uint8_t *end0;              /* the first block's end */
 	size_t used;                /* bytes asked for: the budget */
 };
 
@@ -80,12 +85,13 @@ static struct rl_wire_arena *rl_wire_arena_new(size_t len)
 
 	a->more = NULL;
 	a->cur = (uint8_t *)a + RL_WIRE_ARENA_HDR;
-	a->end = a->cur + cap;
+	a->end = a->end0 = a->cur + cap;
 	a->used = 0;
 	return a;
 }
 
-static void rl_wire_arena_free(struct rl_wire_arena *a)
+/* rl_wire_arena_reset empties a, as new, its first block kept */
+static void rl_wire_arena_reset(struct rl_wire_arena *a)
 {
 	struct rl_wire_block *b = a->more;
 
@@ -94,6 +100,15 @@ static void rl_wire_arena_free(struct rl_wire_arena *a)
 		free(b);
 		b = next;
 	}
+	a->more = NULL;
+	a->cur = (uint8_t *)a + RL_WIRE_ARENA_HDR;
+	a->end = a->end0;
+	a->used = 0;
+}
+
+static void rl_wire_arena_free(struct rl_wire_arena *a)
+{
+	rl_wire_arena_reset(a);
 	free(a);
 }
 
@@ -318,7 +333,12 @@ int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 	}
 	a = rl_wire_arena_new(len);
 	alloc.allocator_data = a;
-	e = relais__envelope__unpack(&alloc, len, buf);
+	/* The common way in one walk; anything else (unknown fields, a oneof twice, malformed
+	 * bytes...) is protobuf-c's, on an emptied arena. */
+	if ((e = (rl_env *)rl_pb_unpack(&relais__envelope__descriptor, &alloc, len, buf)) == NULL) {
+		rl_wire_arena_reset(a);
+		e = relais__envelope__unpack(&alloc, len, buf);
+	}
 	if (e != NULL && (uint8_t *)e != (uint8_t *)a + RL_WIRE_ARENA_HDR)
 		abort(); /* protobuf-c allocates the message first; rl_wire_free relies on it */
 	if (e == NULL || e->body_case == RELAIS__ENVELOPE__BODY__NOT_SET) {
