@@ -98,12 +98,11 @@ void rl_contact_dispose(struct rl_engine *e, const char *id, const char *disposi
 {
 	_Alignas(16) uint8_t buf[8192];
 	struct rl_bump b = {buf, sizeof(buf), 0};
-	ProtobufCAllocator alloc = rl_bump_allocator(&b);
 	struct rl_contact *c = rl_contact_held(e, id);
 	Relais__ContactRecord *rec;
 
 	if (c == NULL) {
-		int rv = rl_store_get_contact_in(e->store, id, &alloc, &rec);
+		int rv = rl_store_get_contact_in(e->store, id, &b, &rec);
 		if (rv == RL_OK) {
 			rec->disposition = (char *)disposition; /* borrowed: rec lives until it is written */
 			rl_store_put_contact(e->store, rec, 0);

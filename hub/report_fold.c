@@ -57,8 +57,7 @@ struct rl_fold {
 	struct rl_report_job *job;
 	struct rl_htab strs, rows, agents, queues;
 	struct rl_ptrs all;  /* the rows, in no order */
-	struct rl_bump bump; /* over bumpbuf */
-	ProtobufCAllocator alloc;
+	struct rl_bump bump; /* over bumpbuf: no event is this big (one that does not fit is skipped) */
 	_Alignas(16) uint8_t bumpbuf[16384];
 	const struct rl_str *other;
 };
@@ -327,7 +326,7 @@ static int rl_fold_event(void *arg, const void *buf, size_t len)
 	Relais__EventRecord *ev;
 
 	f->bump.used = 0;
-	if ((ev = relais__event_record__unpack(&f->alloc, len, buf)) == NULL)
+	if ((ev = (Relais__EventRecord *)rl_bump_unpack(&f->bump, &relais__event_record__descriptor, len, buf)) == NULL)
 		return 0;
 	if ((ev->logged_us > ev->ts_us ? ev->logged_us : ev->ts_us) >= job->to_us + RL_REPORT_LATE_US)
 		return RL_FOLD_LATE;
@@ -445,7 +444,6 @@ void rl_report_run(struct rl_report_job *job)
 
 	f->job = job;
 	f->bump = (struct rl_bump){f->bumpbuf, sizeof(f->bumpbuf), 0};
-	f->alloc = rl_bump_allocator(&f->bump); /* no event is this big: one that does not fit is skipped */
 	f->other = rl_intern(f, "other");
 	for (int i = 0; i < job->nqueues; i++)
 		rl_htab_put(&f->queues, rl_htab_hash(job->queues[i].id), &job->queues[i]);

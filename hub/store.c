@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bump.h"
 #include "rl_alloc.h"
 #include "rl_be.h"
 #include "rl_err.h"
@@ -433,14 +434,15 @@ void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, in
 
 /* rl_store_get_msg unpacks the record under id into a new message of type desc. */
 static int rl_store_get_msg(struct rl_store *s, MDB_dbi dbi, const char *id, const ProtobufCMessageDescriptor *desc,
-                            ProtobufCAllocator *alloc, ProtobufCMessage **out)
+                            struct rl_bump *bump, ProtobufCMessage **out)
 {
 	MDB_val v;
 	MDB_txn *rtxn;
 	int rv = rl_store_get(s, dbi, id, &v, &rtxn);
 
 	if (rv == RL_OK) {
-		*out = protobuf_c_message_unpack(desc, alloc, v.mv_size, v.mv_data);
+		*out = bump ? rl_bump_unpack(bump, desc, v.mv_size, v.mv_data)
+		            : protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
 		rv = *out ? RL_OK : RL_EIO;
 	}
 	rl_store_end(rtxn);
@@ -458,9 +460,9 @@ int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactReco
 	return rl_store_get_contact_in(s, id, NULL, out);
 }
 
-int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc, Relais__ContactRecord **out)
+int rl_store_get_contact_in(struct rl_store *s, const char *id, struct rl_bump *bump, Relais__ContactRecord **out)
 {
-	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, alloc,
+	return rl_store_get_msg(s, s->dbi[RL_STORE_T_CONTACTS], id, &relais__contact_record__descriptor, bump,
 	                        (ProtobufCMessage **)out);
 }
 

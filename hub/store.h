@@ -32,6 +32,8 @@
 
 #include "relais.pb-c.h"
 
+struct rl_bump;
+
 struct rl_store;
 
 /* rl_store_open opens (creating) the environment in dir. Errors: RL_EIO. */
@@ -53,9 +55,9 @@ void rl_store_put_contact(struct rl_store *s, const Relais__ContactRecord *r, in
 /* rl_store_get_* unpack into a new record the caller frees (…__free_unpacked). RL_ENOENT. */
 int rl_store_get_agent(struct rl_store *s, const char *id, Relais__AgentRecord **out);
 int rl_store_get_contact(struct rl_store *s, const char *id, Relais__ContactRecord **out);
-/* rl_store_get_contact_in: the same, unpacked with alloc (NULL: malloc; bump.h): RL_EIO if
+/* rl_store_get_contact_in: the same, unpacked into bump (NULL: malloc; bump.h): RL_EIO if
  * it does not fit (or does not decode), RL_ENOENT if there is no such contact */
-int rl_store_get_contact_in(struct rl_store *s, const char *id, ProtobufCAllocator *alloc, Relais__ContactRecord **out);
+int rl_store_get_contact_in(struct rl_store *s, const char *id, struct rl_bump *bump, Relais__ContactRecord **out);
 
 /* rl_store_extid_get copies the contact id for key into out (size RL_WIRE_MAX_ID+1). */
 int rl_store_extid_get(struct rl_store *s, const char *key, char *out, size_t outlen);
