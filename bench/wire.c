@@ -3,8 +3,10 @@
  * envelope (its floor: the library alone) beside rl_wire_encode (the head written by
  * lib/link/rl_wire.c, the body packed by protobuf-c), for the frames the hub sends most per
  * contact. Both produce the same message in as many bytes (rl_pb_same; checked here and in
- * test_wire). Then what packing the hub's records costs: protobuf-c sizing then packing, protobuf-c packing in one walk
- * into a growing buffer, and rl_pb packing in one walk onto the stack, as hub/store.c does.
+ * test_wire), and what decoding them costs: protobuf-c's unpack, and rl_wire_decode (one
+ * arena; rl_pb_unpack's walk where it applies). Then what packing the hub's records costs:
+ * protobuf-c sizing then packing, protobuf-c packing in one walk into a growing buffer, and
+ * rl_pb packing in one walk onto the stack, as hub/store.c does.
  *   relais-bench-wire [--reps N]
  */
 #include <stdio.h>
@@ -67,6 +69,37 @@ static int same(rl_env *env)
 	free(a);
 	free(b);
 	return ok;
+}
+
+/* decode_ns: what decoding the frame of env costs, in ns: protobuf-c's unpack into malloc'd
+ * objects and their free (mode 0), or rl_wire_decode (rl_pb_unpack, or protobuf-c where it
+ * declines, into one arena) and rl_wire_free (mode 1). */
+static double decode_ns(rl_env *env, int mode, long reps)
+{
+	size_t n = relais__envelope__get_packed_size(env);
+	uint8_t *buf = rl_malloc(n);
+	uint64_t t0;
+	size_t sink = 0;
+
+	relais__envelope__pack(env, buf);
+	t0 = rl_mono_us();
+	for (long i = 0; i < reps; i++) {
+		if (mode == 0) {
+			Relais__Envelope *e = relais__envelope__unpack(NULL, n, buf);
+			sink += e->req_id;
+			relais__envelope__free_unpacked(e, NULL);
+		} else {
+			rl_env *e;
+			if (rl_wire_decode(buf, n, &e) != RL_OK)
+				abort();
+			sink += e->req_id;
+			rl_wire_free(e);
+		}
+	}
+	if (sink == 1)
+		fputs("", stderr);
+	free(buf);
+	return (double)(rl_mono_us() - t0) * 1000.0 / (double)reps;
 }
 
 /* record_ns: one record packed by protobuf-c sized first (mode 0), by protobuf-c into a
@@ -241,6 +274,14 @@ int main(int argc, char **argv)
 		printf("%-30s %8zu %14.0f %14.0f %6.2fx\n", s[i].name, relais__envelope__get_packed_size(&s[i].env), w,
 		       r, r / w);
 		printf("RESULT frame=%d bytes=%zu protobuf_ns=%.0f wire_ns=%.0f ratio=%.2f\n", i,
+		       relais__envelope__get_packed_size(&s[i].env), w, r, r / w);
+	}
+	printf("\n%-30s %8s %14s %14s %7s\n", "decoding", "bytes", "protobuf-c ns", "rl_wire ns", "ratio");
+	for (int i = 0; i < 3; i++) {
+		double w = decode_ns(&s[i].env, 0, reps), r = decode_ns(&s[i].env, 1, reps);
+		printf("%-30s %8zu %14.0f %14.0f %6.2fx\n", s[i].name, relais__envelope__get_packed_size(&s[i].env), w,
+		       r, r / w);
+		printf("RESULT decode=%d bytes=%zu protobuf_ns=%.0f wire_ns=%.0f ratio=%.2f\n", i,
 		       relais__envelope__get_packed_size(&s[i].env), w, r, r / w);
 	}
 	return records(reps) ? 0 : 1;
