@@ -10,14 +10,15 @@
  * Packing reads each field's descriptor, 72 bytes of protobuf-c's, and between two records
  * the hub's store work has pushed them out of the cache (their loads were about a fifth of
  * the packing's samples). So each message type gets a plan the first time it is packed: its
- * fields in 16 bytes each, the common proto3 kinds (string, 64- and 32-bit integers, enum,
- * bool, message) told apart once, their keys already encoded. Other fields (repeated, oneof,
- * optional, fixed-width, bytes) go by their descriptor as before. Plans are made once per
- * type, by whichever thread packs it first, and kept for the process's life.
+ * fields in 24 bytes each, the common proto3 kinds (string, 64- and 32-bit integers, enum,
+ * bool, message, bytes, repeated strings and messages) told apart once, their keys already
+ * encoded. Other fields (oneof, optional, fixed-width, zigzag, repeated numbers) go by their
+ * descriptor as before. Plans are made once per type, by whichever thread packs it first,
+ * and kept for the process's life. The same plans decode (rl_pb_unpack).
  *
  * A plan lists the fields grouped by kind and packs each kind in a loop of its own: a jump
  * on the kind per field, mispredicted as kinds alternate, was a third of a record's packing
- * (ContactRecord 215 -> 145 ns). So the bytes are protobuf-c's fields in another order: the
+ * (ContactRecord 219 -> 157 ns). So the bytes are protobuf-c's fields in another order: the
  * same message, of the same size (rl_pb_same). A short string is copied as it is measured.
  */
 #include "rl_pb.h"
@@ -370,11 +371,12 @@ static uint8_t *pack_field(const ProtobufCFieldDescriptor *f, const ProtobufCMes
 /* ---------------------------------------------------------------------------------------- */
 /* plans */
 
-enum { K_STR3, K_U64_3, K_U32_3, K_I32_3, K_BOOL3, K_MSG, K_ANY, K_KINDS };
+enum { K_STR3, K_U64_3, K_U32_3, K_I32_3, K_BOOL3, K_MSG, K_REP_STR, K_REP_MSG, K_BYTES3, K_ANY, K_KINDS };
 
 struct rl_pb_op {
 	const ProtobufCFieldDescriptor *f; /* K_ANY: packed by it */
 	uint16_t off;                      /* the member's offset in the message */
+	uint16_t qoff;                     /* K_REP_*: the offset of its count */
 	uint8_t kind, taglen;
 	uint8_t tag[4]; /* the key as written (K_ANY: unused) */
 };
@@ -400,8 +402,12 @@ static _Atomic(struct rl_pb_plan *) rl_pb_plans[RL_PB_PLANS];
 /* op_kind: how field f is packed by a plan (K_ANY: by its descriptor). */
 static uint8_t op_kind(const ProtobufCFieldDescriptor *f)
 {
-	if (f->offset > UINT16_MAX || ((uint64_t)f->id << 3) >= (1u << 28))
-		return K_ANY; /* its offset or its key would not fit the op */
+	if (f->offset > UINT16_MAX || f->quantifier_offset > UINT16_MAX || ((uint64_t)f->id << 3) >= (1u << 28))
+		return K_ANY; /* its offsets or its key would not fit the op */
+	if (f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_STRING)
+		return K_REP_STR;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return K_REP_MSG;
 	if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
 	    (f->label == PROTOBUF_C_LABEL_NONE || f->label == PROTOBUF_C_LABEL_OPTIONAL) &&
 	    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->default_value == NULL)
@@ -421,6 +427,8 @@ static uint8_t op_kind(const ProtobufCFieldDescriptor *f)
 		return K_I32_3;
 	case PROTOBUF_C_TYPE_BOOL:
 		return K_BOOL3;
+	case PROTOBUF_C_TYPE_BYTES:
+		return K_BYTES3;
 	default:
 		return K_ANY;
 	}
@@ -446,6 +454,7 @@ static struct rl_pb_plan *plan_new(const ProtobufCMessageDescriptor *d)
 			op->kind = k;
 			if (k != K_ANY) {
 				op->off = (uint16_t)f->offset;
+				op->qoff = (uint16_t)f->quantifier_offset;
 				op->taglen = (uint8_t)rl_pb_varint(op->tag, (uint64_t)f->id << 3 | wiretype(f->type));
 			}
 			pl->n[k]++;
@@ -558,6 +567,42 @@ static uint8_t *pack_plan(const struct rl_pb_plan *pl, const ProtobufCMessage *m
 			return NULL;
 		if ((p = pack_value(PROTOBUF_C_TYPE_MESSAGE, mem, put_tag(p, op), end)) == NULL)
 			return NULL;
+	}
+	for (stop = op + pl->n[K_REP_STR]; op < stop; op++) {
+		size_t count = *(const size_t *)(base + op->qoff);
+		const char *const *arr = *(const char *const *const *)(base + op->off);
+		for (size_t k = 0; k < count; k++) {
+			const char *s = arr[k];
+			if (s != NULL && s[0] != '\0') {
+				if ((p = put_str(op, s, p, end)) == NULL)
+					return NULL;
+				continue;
+			}
+			if (!ROOM(op->taglen + 1)) /* an empty element is written, as protobuf-c does */
+				return NULL;
+			p = put_tag(p, op);
+			*p++ = 0;
+		}
+	}
+	for (stop = op + pl->n[K_REP_MSG]; op < stop; op++) {
+		size_t count = *(const size_t *)(base + op->qoff);
+		const ProtobufCMessage *const *arr = *(const ProtobufCMessage *const *const *)(base + op->off);
+		for (size_t k = 0; k < count; k++) {
+			if (!ROOM(op->taglen))
+				return NULL;
+			if ((p = pack_value(PROTOBUF_C_TYPE_MESSAGE, &arr[k], put_tag(p, op), end)) == NULL)
+				return NULL;
+		}
+	}
+	for (stop = op + pl->n[K_BYTES3]; op < stop; op++) {
+		const ProtobufCBinaryData *b = (const ProtobufCBinaryData *)(base + op->off);
+		if (b->len == 0)
+			continue;
+		if (!ROOM(op->taglen + vsize(b->len) + b->len))
+			return NULL;
+		p = vput(put_tag(p, op), b->len);
+		memcpy(p, b->data, b->len);
+		p += b->len;
 	}
 	for (stop = op + pl->n[K_ANY]; op < stop && p != NULL; op++)
 		p = pack_field(op->f, m, p, end);
@@ -757,8 +802,7 @@ static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, Protob
 			void **mem = (void **)(base + op->off);
 			if (*mem != NULL || (*mem = unpack_plan(f->descriptor, a, p, p + v, depth + 1)) == NULL)
 				return NULL; /* twice: protobuf-c merges them */
-		} else if (f->label == PROTOBUF_C_LABEL_REPEATED &&
-		           (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)) {
+		} else if (op->kind == K_REP_STR || op->kind == K_REP_MSG) {
 			if (!unpack_repeated(f, base, a, from, p, v, end, depth))
 				return NULL;
 		} else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type == PROTOBUF_C_TYPE_MESSAGE &&
