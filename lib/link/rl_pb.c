@@ -232,7 +232,34 @@ size_t rl_pb_size(const ProtobufCMessage *m)
 #define ROOM(n)  (end == NULL || (size_t)(end - p) >= (size_t)(n))
 #define ROOMV(v) (end == NULL || end - p >= 10 || (size_t)(end - p) >= vsize(v))
 
-static uint8_t *pack_msg(const ProtobufCMessage *m, uint8_t *p, const uint8_t *end);
+struct rl_pb_plan;
+static uint8_t *pack_msg(const struct rl_pb_plan *pl, const ProtobufCMessage *m, uint8_t *p, const uint8_t *end);
+
+/* pack_sized writes message sub (NULL: an empty one) behind its length, by plan pl if it is
+ * sub's (else by sub's own); NULL if it does not fit. */
+static uint8_t *pack_sized(const struct rl_pb_plan *pl, const ProtobufCMessage *sub, uint8_t *p, const uint8_t *end)
+{
+	uint8_t *body;
+	size_t n, k;
+
+	if (!ROOM(1))
+		return NULL;
+	if (sub == NULL) {
+		*p = 0;
+		return p + 1;
+	}
+	/* the length in one byte, widened (the body moved) if it needs more */
+	if ((body = pack_msg(pl, sub, p + 1, end)) == NULL)
+		return NULL;
+	n = (size_t)(body - (p + 1));
+	if ((k = vsize(n)) > 1) {
+		if (!ROOM(k + n))
+			return NULL;
+		memmove(p + k, p + 1, n);
+	}
+	vput(p, n);
+	return p + k + n;
+}
 
 /* pack_value writes one value of type t (no tag) at p; NULL if it does not fit. */
 static uint8_t *pack_value(ProtobufCType t, const void *mem, uint8_t *p, const uint8_t *end)
@@ -270,28 +297,8 @@ static uint8_t *pack_value(ProtobufCType t, const void *mem, uint8_t *p, const u
 			memcpy(p, src, n);
 		return p + n;
 	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)mem;
-		uint8_t *body;
-		size_t n, k;
-		if (!ROOM(1))
-			return NULL;
-		if (sub == NULL) {
-			*p = 0;
-			return p + 1;
-		}
-		/* the length in one byte, widened (the body moved) if it needs more */
-		if ((body = pack_msg(sub, p + 1, end)) == NULL)
-			return NULL;
-		n = (size_t)(body - (p + 1));
-		if ((k = vsize(n)) > 1) {
-			if (!ROOM(k + n))
-				return NULL;
-			memmove(p + k, p + 1, n);
-		}
-		vput(p, n);
-		return p + k + n;
-	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return pack_sized(NULL, *(const ProtobufCMessage *const *)mem, p, end);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!ROOM(1))
 			return NULL;
@@ -378,7 +385,8 @@ struct rl_pb_op {
 	uint16_t off;                      /* the member's offset in the message */
 	uint16_t qoff;                     /* K_REP_*: the offset of its count */
 	uint8_t kind, taglen;
-	uint8_t tag[4]; /* the key as written (K_ANY: unused) */
+	uint8_t tag[4];                         /* the key as written (K_ANY: unused) */
+	_Atomic(const struct rl_pb_plan *) sub; /* a message field's type's plan, once looked up */
 };
 
 /* A plan's ops are its fields grouped by kind, in field order within a kind: n[k] of kind k,
@@ -489,6 +497,18 @@ static const struct rl_pb_plan *plan_of(const ProtobufCMessageDescriptor *d)
 	return NULL;
 }
 
+/* sub_plan: the plan of message field op's type, kept in the op after the first time (the
+ * table's lookup, and its cache miss, once per field rather than once per message packed) */
+static const struct rl_pb_plan *sub_plan(const struct rl_pb_op *op)
+{
+	_Atomic(const struct rl_pb_plan *) *slot = (_Atomic(const struct rl_pb_plan *) *)&op->sub;
+	const struct rl_pb_plan *pl = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (pl == NULL && (pl = plan_of(op->f->descriptor)) != NULL)
+		atomic_store_explicit(slot, pl, memory_order_release);
+	return pl;
+}
+
 static inline uint8_t *put_tag(uint8_t *p, const struct rl_pb_op *op)
 {
 	p[0] = op->tag[0];
@@ -565,7 +585,7 @@ static uint8_t *pack_plan(const struct rl_pb_plan *pl, const ProtobufCMessage *m
 			continue;
 		if (!ROOM(op->taglen))
 			return NULL;
-		if ((p = pack_value(PROTOBUF_C_TYPE_MESSAGE, mem, put_tag(p, op), end)) == NULL)
+		if ((p = pack_sized(sub_plan(op), *(const ProtobufCMessage *const *)mem, put_tag(p, op), end)) == NULL)
 			return NULL;
 	}
 	for (stop = op + pl->n[K_REP_STR]; op < stop; op++) {
@@ -590,7 +610,7 @@ static uint8_t *pack_plan(const struct rl_pb_plan *pl, const ProtobufCMessage *m
 		for (size_t k = 0; k < count; k++) {
 			if (!ROOM(op->taglen))
 				return NULL;
-			if ((p = pack_value(PROTOBUF_C_TYPE_MESSAGE, &arr[k], put_tag(p, op), end)) == NULL)
+			if ((p = pack_sized(sub_plan(op), arr[k], put_tag(p, op), end)) == NULL)
 				return NULL;
 		}
 	}
@@ -609,11 +629,13 @@ static uint8_t *pack_plan(const struct rl_pb_plan *pl, const ProtobufCMessage *m
 	return p;
 }
 
-static uint8_t *pack_msg(const ProtobufCMessage *m, uint8_t *p, const uint8_t *end)
+/* pack_msg packs m by plan pl if it is m's, else by m's plan, or its descriptors */
+static uint8_t *pack_msg(const struct rl_pb_plan *pl, const ProtobufCMessage *m, uint8_t *p, const uint8_t *end)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	const struct rl_pb_plan *pl = plan_of(d);
 
+	if (pl == NULL || pl->desc != d)
+		pl = plan_of(d);
 	if (pl != NULL)
 		p = pack_plan(pl, m, p, end);
 	else
@@ -634,12 +656,12 @@ static uint8_t *pack_msg(const ProtobufCMessage *m, uint8_t *p, const uint8_t *e
 
 size_t rl_pb_pack(const ProtobufCMessage *m, uint8_t *out)
 {
-	return (size_t)(pack_msg(m, out, NULL) - out);
+	return (size_t)(pack_msg(NULL, m, out, NULL) - out);
 }
 
 size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap)
 {
-	uint8_t *p = pack_msg(m, out, out + cap);
+	uint8_t *p = pack_msg(NULL, m, out, out + cap);
 
 	return p == NULL ? 0 : (size_t)(p - out);
 }
@@ -703,55 +725,63 @@ static size_t count_key(const uint8_t *p, const uint8_t *end, uint64_t key)
 	return count;
 }
 
-static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, const uint8_t *p,
+static ProtobufCMessage *unpack_plan(const struct rl_pb_plan *pl, ProtobufCAllocator *a, const uint8_t *p,
                                      const uint8_t *end, unsigned depth);
 
-/* unpack_repeated adds one element (a string or a message, of n bytes at p) to repeated
- * field f of the message at base; the field's array is sized on its first element for all
- * its elements from `from` (where that first one's key starts) to end. 0 if it cannot. */
-static int unpack_repeated(const ProtobufCFieldDescriptor *f, uint8_t *base, ProtobufCAllocator *a, const uint8_t *from,
+/* unpack_repeated adds one element (a string, bytes or a message, of n bytes at p) to
+ * repeated field op of the message at base; the field's array is sized on its first element
+ * for all its elements from `from` (where that first one's key starts) to end. 0 if it
+ * cannot. */
+static int unpack_repeated(const struct rl_pb_op *op, uint8_t *base, ProtobufCAllocator *a, const uint8_t *from,
                            const uint8_t *p, size_t n, const uint8_t *end, unsigned depth)
 {
-	size_t *count = (size_t *)(base + f->quantifier_offset);
-	void ***arr = (void ***)(base + f->offset);
-	void *elt;
+	const ProtobufCFieldDescriptor *f = op->f;
+	size_t *count = (size_t *)(base + f->quantifier_offset), es = rl_pb_eltsize(f->type);
+	uint8_t **arr = (uint8_t **)(base + f->offset), *elt;
 
 	if (*arr == NULL) {
 		size_t all = count_key(from, end, (uint64_t)f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-		if (all == 0 || all > (size_t)(end - from) ||
-		    (*arr = a->alloc(a->allocator_data, all * sizeof(void *))) == NULL)
+		if (all == 0 || all > (size_t)(end - from) || (*arr = a->alloc(a->allocator_data, all * es)) == NULL)
 			return 0;
 	}
+	elt = *arr + *count * es;
 	if (f->type == PROTOBUF_C_TYPE_STRING) {
 		char *s = a->alloc(a->allocator_data, n + 1);
 		if (s == NULL)
 			return 0;
 		memcpy(s, p, n);
 		s[n] = '\0';
-		elt = s;
-	} else if ((elt = unpack_plan(f->descriptor, a, p, p + n, depth + 1)) == NULL) {
+		*(char **)elt = s;
+	} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+		ProtobufCBinaryData *b = (ProtobufCBinaryData *)elt;
+		b->len = n;
+		b->data = NULL; /* empty: no data, as protobuf-c leaves it */
+		if (n > 0 && (b->data = a->alloc(a->allocator_data, n)) == NULL)
+			return 0;
+		if (n > 0)
+			memcpy(b->data, p, n);
+	} else if ((*(ProtobufCMessage **)elt = unpack_plan(sub_plan(op), a, p, p + n, depth + 1)) == NULL) {
 		return 0;
 	}
-	(*arr)[(*count)++] = elt;
+	(*count)++;
 	return 1;
 }
 
-/* unpack_plan decodes the message of type d in [p, end) as protobuf-c would, when its
- * fields are of the kinds a plan tells apart (proto3 strings, integers, enums, bools and
- * messages, repeated strings and messages, a oneof's messages), each number as a varint,
+/* unpack_plan decodes the message of plan pl's type in [p, end) as protobuf-c would, when
+ * its fields are of the kinds a plan tells apart (proto3 strings, integers, enums, bools and
+ * messages, repeated strings, bytes and messages, a oneof's messages), each number a varint,
  * no singular message twice, no unknown field; NULL otherwise (or on a failed allocation),
  * leaving what it allocated to the allocator. The message is allocated first. */
-static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, const uint8_t *p,
+static ProtobufCMessage *unpack_plan(const struct rl_pb_plan *pl, ProtobufCAllocator *a, const uint8_t *p,
                                      const uint8_t *end, unsigned depth)
 {
-	const struct rl_pb_plan *pl = plan_of(d);
 	ProtobufCMessage *m;
 	uint8_t *base;
 
 	if (pl == NULL || pl->byid == NULL || depth > RL_PB_DEPTH ||
-	    (m = a->alloc(a->allocator_data, d->sizeof_message)) == NULL)
+	    (m = a->alloc(a->allocator_data, pl->desc->sizeof_message)) == NULL)
 		return NULL;
-	d->message_init(m);
+	pl->desc->message_init(m);
 	base = (uint8_t *)m;
 	while (p < end) {
 		const uint8_t *from = p;
@@ -800,16 +830,17 @@ static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, Protob
 			*(char **)(base + op->off) = s; /* a string twice: the last one, as protobuf-c */
 		} else if (op->kind == K_MSG) {
 			void **mem = (void **)(base + op->off);
-			if (*mem != NULL || (*mem = unpack_plan(f->descriptor, a, p, p + v, depth + 1)) == NULL)
+			if (*mem != NULL || (*mem = unpack_plan(sub_plan(op), a, p, p + v, depth + 1)) == NULL)
 				return NULL; /* twice: protobuf-c merges them */
-		} else if (op->kind == K_REP_STR || op->kind == K_REP_MSG) {
-			if (!unpack_repeated(f, base, a, from, p, v, end, depth))
+		} else if (op->kind == K_REP_STR || op->kind == K_REP_MSG ||
+		           (f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_BYTES)) {
+			if (!unpack_repeated(op, base, a, from, p, v, end, depth))
 				return NULL;
 		} else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type == PROTOBUF_C_TYPE_MESSAGE &&
 		           f->label == PROTOBUF_C_LABEL_NONE) {
 			uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
 			void **mem = (void **)(base + f->offset);
-			if (*which != 0 || (*mem = unpack_plan(f->descriptor, a, p, p + v, depth + 1)) == NULL)
+			if (*which != 0 || (*mem = unpack_plan(sub_plan(op), a, p, p + v, depth + 1)) == NULL)
 				return NULL; /* a oneof set twice: protobuf-c's rules */
 			*which = f->id;
 		} else {
@@ -823,7 +854,7 @@ static ProtobufCMessage *unpack_plan(const ProtobufCMessageDescriptor *d, Protob
 ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, size_t len,
                                const uint8_t *data)
 {
-	return unpack_plan(d, a, data, data + len, 0);
+	return unpack_plan(plan_of(d), a, data, data + len, 0);
 }
 
 int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t len, const uint8_t *theirs, size_t n)

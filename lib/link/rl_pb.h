@@ -1,5 +1,6 @@
 /*
- * rl_pb.h - packing protobuf-c messages, the same messages as protobuf-c, in fewer steps.
+ * rl_pb.h - packing and decoding protobuf-c messages, the same messages as protobuf-c, in
+ * fewer steps.
  *
  * protobuf-c's packer dispatches every field through a chain of calls by label and then by
  * type, and packs a sub-message only after sizing it in a walk of its own, so a record with
@@ -14,7 +15,11 @@
  * rest, each in field order) where protobuf-c keeps field order: decoders take fields in any
  * order (the protobuf encoding's rule). test_pb packs random messages of every type in the
  * schema both ways and compares them (rl_pb_same).
- * Decoding stays protobuf-c's: it is what meets hostile input.
+ *
+ * Decoding (rl_pb_unpack) takes only the common way - the kinds a plan knows, each field
+ * once, nothing unknown - in one walk, where protobuf-c scans a message's fields before it
+ * decodes them; it declines everything else, and protobuf-c, which meets hostile input
+ * either way, decides. test_pb decodes random, mutated and concatenated messages both ways.
  */
 #ifndef RL_PB_H
 #define RL_PB_H
@@ -55,7 +60,7 @@ size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap);
 /* rl_pb_unpack decodes len bytes at data as a message of type d through allocator a, as
  * protobuf_c_message_unpack does, when they take the common way: fields of the kinds a plan
  * tells apart (proto3 strings, integers, enums and bools as varints, messages, repeated
- * strings and messages, a oneof's messages), no singular message or oneof twice, no field
+ * strings, bytes and messages, a oneof's messages), no singular message or oneof twice, no field
  * this build does not know. It returns NULL for anything else, well formed or not - then
  * protobuf-c decides, on bytes it alone has judged - leaving what it allocated to a (an
  * arena's to drop: only an arena allocator suits). The message is a's first allocation.

@@ -424,7 +424,8 @@ int main(void)
 	RL_CHECK(fast > total / 2);
 	RL_CHECK(mutfast > 0 && twofast > 0);
 
-	/* the hot frames take the common way: a submit with its screen pop's data, an answer */
+	/* the hot frames take the common way: a submit with its screen pop's data, an answer, a
+	 * bundle of frames */
 	{
 		Relais__SubmitContact sc = RELAIS__SUBMIT_CONTACT__INIT;
 		Relais__ScreenPop pop = RELAIS__SCREEN_POP__INIT;
@@ -464,6 +465,20 @@ int main(void)
 			uint8_t zero[] = {0x0a, 0x01, 'c', 0x10, 0x80, 0x00};
 			RL_CHECK(check_decode(da, &relais__offer_answer__descriptor, wide, sizeof(wide)) == 1);
 			RL_CHECK(check_decode(da, &relais__offer_answer__descriptor, zero, sizeof(zero)) == 1);
+		}
+		{
+			Relais__Bundle bu = RELAIS__BUNDLE__INIT;
+			ProtobufCBinaryData fr[3] = {{3, (uint8_t *)"abc"}, {0, NULL}, {2, (uint8_t *)"de"}};
+			Relais__Envelope benv = RELAIS__ENVELOPE__INIT;
+			uint8_t bb[64];
+			size_t bn;
+			bu.n_frames = 3;
+			bu.frames = fr;
+			benv.version = 1;
+			benv.body_case = RELAIS__ENVELOPE__BODY_BUNDLE;
+			benv.bundle = &bu;
+			bn = protobuf_c_message_pack(&benv.base, bb);
+			RL_CHECK(check_decode(da, &relais__envelope__descriptor, bb, bn) == 1);
 		}
 		buf[n++] = 0xb8; /* field 999, a varint: not known here, so protobuf-c's */
 		buf[n++] = 0x3e;
