@@ -863,7 +863,11 @@ int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t 
 	uint8_t *again;
 	int same;
 
-	if (len != n || (m = protobuf_c_message_unpack(d, NULL, len, mine)) == NULL)
+	if (len != n)
+		return 0;
+	if (memcmp(mine, theirs, n) == 0)
+		return 1; /* the same bytes (protobuf-c packs some messages it cannot read again) */
+	if ((m = protobuf_c_message_unpack(d, NULL, len, mine)) == NULL)
 		return 0;
 	again = rl_malloc(n + 1);
 	same = protobuf_c_message_get_packed_size(m) == n && protobuf_c_message_pack(m, again) == n &&

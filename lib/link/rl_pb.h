@@ -69,9 +69,9 @@ ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAll
                                const uint8_t *data);
 
 /* rl_pb_same: 1 if `mine` (len bytes) packs the message of type d that protobuf-c packs as
- * `theirs` (n bytes): as many bytes (a field written twice, which a decoder would merge, or
- * left out shows), and `mine` decoded by protobuf-c and packed again by it is `theirs`. For
- * tests and benches: it decodes. */
+ * `theirs` (n bytes): the same bytes, or as many bytes (a field written twice, which a
+ * decoder would merge, or left out shows) and `mine` decoded by protobuf-c and packed again
+ * by it is `theirs`. For tests and benches: it decodes. */
 int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t len, const uint8_t *theirs, size_t n);
 
 #endif
