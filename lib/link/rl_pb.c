@@ -857,6 +857,32 @@ ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAll
 	return unpack_plan(plan_of(d), a, data, data + len, 0);
 }
 
+int rl_pb_field0(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const uint8_t *mem = (const uint8_t *)m + f->offset, *q = (const uint8_t *)m + f->quantifier_offset;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			const ProtobufCMessage *const *arr = *(const ProtobufCMessage *const *const *)mem;
+			for (size_t k = 0; k < *(const size_t *)q; k++)
+				if (arr[k] != NULL && rl_pb_field0(arr[k]))
+					return 1;
+		} else if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || *(const uint32_t *)q == f->id) {
+			const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)mem;
+			if (sub != NULL && rl_pb_field0(sub))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int rl_pb_same(const ProtobufCMessageDescriptor *d, const uint8_t *mine, size_t len, const uint8_t *theirs, size_t n)
 {
 	ProtobufCMessage *m;

@@ -338,6 +338,10 @@ int rl_wire_decode(const void *buf, size_t len, rl_env **out)
 	if ((e = (rl_env *)rl_pb_unpack(&relais__envelope__descriptor, &alloc, len, buf)) == NULL) {
 		rl_wire_arena_reset(a);
 		e = relais__envelope__unpack(&alloc, len, buf);
+		/* protobuf-c keeps a field numbered 0, which no schema has and no decoder reads
+		 * back once it is packed again: malformed */
+		if (e != NULL && rl_pb_field0(&e->base))
+			e = NULL;
 	}
 	if (e != NULL && (uint8_t *)e != (uint8_t *)a + RL_WIRE_ARENA_HDR)
 		abort(); /* protobuf-c allocates the message first; rl_wire_free relies on it */

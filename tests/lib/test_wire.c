@@ -231,6 +231,15 @@ static void hostile(void)
 	RL_CHECK(out == NULL);
 	RL_CHECK(rl_wire_stats.malformed == malformed + 1);
 	free(bomb);
+
+	/* A field numbered 0 (its key 5, written in two bytes: a 32-bit value), which protobuf-c
+	 * keeps as an unknown field and would pack as a key no decoder reads back: malformed. */
+	uint8_t zero[] = {0x08, 0x01, 0x6a, 0x00, 0x85, 0x00, 1, 2, 3, 4};
+	RL_CHECK(rl_wire_decode(zero, sizeof(zero), &out) == RL_EPROTO);
+	RL_CHECK(out == NULL);
+	RL_CHECK(rl_wire_stats.malformed == malformed + 2);
+	zero[4] = 0x8d; /* field 1 (version) as a 32-bit value instead: a wire type protobuf-c refuses */
+	RL_CHECK(rl_wire_decode(zero, sizeof(zero), &out) == RL_EPROTO);
 }
 
 static void ids(void)
