@@ -380,13 +380,15 @@ static uint8_t *pack_field(const ProtobufCFieldDescriptor *f, const ProtobufCMes
 
 enum { K_STR3, K_U64_3, K_U32_3, K_I32_3, K_BOOL3, K_MSG, K_REP_STR, K_REP_MSG, K_BYTES3, K_ANY, K_KINDS };
 
+typedef _Atomic(const struct rl_pb_plan *) rl_pb_plan_ref;
+
 struct rl_pb_op {
 	const ProtobufCFieldDescriptor *f; /* K_ANY: packed by it */
 	uint16_t off;                      /* the member's offset in the message */
 	uint16_t qoff;                     /* K_REP_*: the offset of its count */
 	uint8_t kind, taglen;
-	uint8_t tag[4];                         /* the key as written (K_ANY: unused) */
-	_Atomic(const struct rl_pb_plan *) sub; /* a message field's type's plan, once looked up */
+	uint8_t tag[4];     /* the key as written (K_ANY: unused) */
+	rl_pb_plan_ref sub; /* a message field's type's plan, once looked up */
 };
 
 /* A plan's ops are its fields grouped by kind, in field order within a kind: n[k] of kind k,
@@ -501,7 +503,7 @@ static const struct rl_pb_plan *plan_of(const ProtobufCMessageDescriptor *d)
  * table's lookup, and its cache miss, once per field rather than once per message packed) */
 static const struct rl_pb_plan *sub_plan(const struct rl_pb_op *op)
 {
-	_Atomic(const struct rl_pb_plan *) *slot = (_Atomic(const struct rl_pb_plan *) *)&op->sub;
+	rl_pb_plan_ref *slot = (rl_pb_plan_ref *)&op->sub; /* filled once, in a plan otherwise fixed */
 	const struct rl_pb_plan *pl = atomic_load_explicit(slot, memory_order_acquire);
 
 	if (pl == NULL && (pl = plan_of(op->f->descriptor)) != NULL)
