@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "rl_alloc.h"
 #include "rl_err.h"
+#include "rl_pb.h"
 #include "store.h"
 
 struct rl_check {
@@ -29,25 +29,6 @@ static void rl_bad(struct rl_check *k, const char *fmt, ...)
 		vsnprintf(k->why, k->len, fmt, ap);
 		va_end(ap);
 	}
-}
-
-/* rl_same: the two records pack to the same bytes. */
-static int rl_same(const ProtobufCMessage *x, const ProtobufCMessage *y)
-{
-	size_t nx = protobuf_c_message_get_packed_size(x), ny = protobuf_c_message_get_packed_size(y);
-	uint8_t *bx, *by;
-	int same;
-
-	if (nx != ny)
-		return 0;
-	bx = rl_malloc(nx);
-	by = rl_malloc(ny);
-	protobuf_c_message_pack(x, bx);
-	protobuf_c_message_pack(y, by);
-	same = memcmp(bx, by, nx) == 0;
-	free(bx);
-	free(by);
-	return same;
 }
 
 static void rl_check_agent(struct rl_engine *e, struct rl_agent *a, struct rl_check *k)
@@ -76,7 +57,7 @@ static void rl_check_agent(struct rl_engine *e, struct rl_agent *a, struct rl_ch
 	}
 	/* Heartbeats move last_seen in memory only; everything else must be on disk. */
 	a->rec->last_seen_us = ar->last_seen_us;
-	if (!rl_same(&a->rec->base, &ar->base))
+	if (!rl_pb_equal(&a->rec->base, &ar->base))
 		rl_bad(k, "agent %s: store says %d/%s, memory %d/%s (or another field differs)", a->id, ar->state,
 		       ar->contact_id, st, a->rec->contact_id);
 	a->rec->last_seen_us = seen;
@@ -98,7 +79,7 @@ static void rl_check_contact(struct rl_engine *e, struct rl_contact *c, struct r
 		rl_bad(k, "contact %s missing from the store", c->id);
 		return;
 	}
-	if (!rl_same(&c->rec->base, &cr->base))
+	if (!rl_pb_equal(&c->rec->base, &cr->base))
 		rl_bad(k, "contact %s: store state %d, memory %d (or another field differs)", c->id, cr->state,
 		       c->rec->state);
 	relais__contact_record__free_unpacked(cr, NULL);

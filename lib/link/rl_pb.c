@@ -859,6 +859,24 @@ ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAll
 	return unpack_plan(plan_of(d), a, data, data + len, 0);
 }
 
+int rl_pb_equal(const ProtobufCMessage *x, const ProtobufCMessage *y)
+{
+	size_t n = protobuf_c_message_get_packed_size(x);
+	uint8_t *bx, *by;
+	int same;
+
+	if (protobuf_c_message_get_packed_size(y) != n)
+		return 0;
+	bx = rl_malloc(n + 1);
+	by = rl_malloc(n + 1);
+	protobuf_c_message_pack(x, bx);
+	protobuf_c_message_pack(y, by);
+	same = memcmp(bx, by, n) == 0;
+	free(bx);
+	free(by);
+	return same;
+}
+
 int rl_pb_field0(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;

@@ -68,6 +68,10 @@ size_t rl_pb_pack_in(const ProtobufCMessage *m, uint8_t *out, size_t cap);
 ProtobufCMessage *rl_pb_unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *a, size_t len,
                                const uint8_t *data);
 
+/* rl_pb_equal: 1 if messages x and y are the same: protobuf-c packs them to the same bytes
+ * (for tests and checks: it packs both). */
+int rl_pb_equal(const ProtobufCMessage *x, const ProtobufCMessage *y);
+
 /* rl_pb_field0: 1 if m, or a message in it, keeps an unknown field numbered 0 (protobuf-c
  * accepts one where the encoding has none, and packs a key it does not read back). */
 int rl_pb_field0(const ProtobufCMessage *m);

@@ -50,16 +50,8 @@ static void same_decoding(const uint8_t *data, size_t size)
 
 	if (mine != NULL) {
 		Relais__Envelope *theirs = relais__envelope__unpack(NULL, size, data);
-		size_t n = theirs ? relais__envelope__get_packed_size(theirs) : 0;
-		uint8_t *x = malloc(n + 1), *y = malloc(n + 1);
-		if (theirs == NULL || x == NULL || y == NULL || protobuf_c_message_get_packed_size(mine) != n)
+		if (theirs == NULL || !rl_pb_equal(mine, &theirs->base))
 			abort(); /* decoded where protobuf-c refuses, or to another message */
-		protobuf_c_message_pack(mine, x);
-		relais__envelope__pack(theirs, y);
-		if (memcmp(x, y, n) != 0)
-			abort();
-		free(x);
-		free(y);
 		relais__envelope__free_unpacked(theirs, NULL);
 	}
 	while (b.n > 0)

@@ -89,24 +89,6 @@ static void dfree(void *data, void *p)
 	(void)p;
 }
 
-static int repacked_same(const ProtobufCMessage *x, const ProtobufCMessage *y)
-{
-	size_t n = protobuf_c_message_get_packed_size(x);
-	uint8_t *bx, *by;
-	int same;
-
-	if (protobuf_c_message_get_packed_size(y) != n)
-		return 0;
-	bx = malloc(n + 1);
-	by = malloc(n + 1);
-	protobuf_c_message_pack(x, bx);
-	protobuf_c_message_pack(y, by);
-	same = memcmp(bx, by, n) == 0;
-	free(bx);
-	free(by);
-	return same;
-}
-
 /* check_decode decodes len bytes at buf as d both ways: -1 if they disagree, 1 if rl_pb_unpack
  * decoded them, 0 if it left them to protobuf-c */
 static int check_decode(struct arena *da, const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len)
@@ -117,8 +99,8 @@ static int check_decode(struct arena *da, const ProtobufCMessageDescriptor *d, c
 	int rv = 0;
 
 	if (mine != NULL)
-		rv = theirs != NULL && mine == da->blk[0] && mine->descriptor == d && repacked_same(mine, theirs) ? 1
-		                                                                                                  : -1;
+		rv =
+		    theirs != NULL && mine == da->blk[0] && mine->descriptor == d && rl_pb_equal(mine, theirs) ? 1 : -1;
 	if (theirs != NULL)
 		protobuf_c_message_free_unpacked(theirs, NULL);
 	afree(da);
