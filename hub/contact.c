@@ -53,9 +53,6 @@ void rl_contact_destroy(struct rl_contact *c)
 	free(c);
 }
 
-/* rl_contact_get finds contact id's record: in memory if it is live or ended in this batch
- * (*c set, *rec = c->rec), else from the store (*c NULL, *rec a copy). RL_ENOENT. The caller
- * hands it back with rl_contact_put (to keep a change) or rl_contact_drop. */
 /* rl_contact_held: contact id if it is in memory (live, or ended in this batch), else NULL */
 static struct rl_contact *rl_contact_held(struct rl_engine *e, const char *id)
 {
@@ -69,6 +66,9 @@ static struct rl_contact *rl_contact_held(struct rl_engine *e, const char *id)
 	return c;
 }
 
+/* rl_contact_get finds contact id's record: in memory if it is live or ended in this batch
+ * (*c set, *rec = c->rec), else from the store (*c NULL, *rec a copy). RL_ENOENT. The caller
+ * hands it back with rl_contact_put (to keep a change) or rl_contact_drop. */
 int rl_contact_get(struct rl_engine *e, const char *id, struct rl_contact **c, Relais__ContactRecord **rec)
 {
 	if ((*c = rl_contact_held(e, id)) != NULL) {
@@ -101,20 +101,21 @@ void rl_contact_dispose(struct rl_engine *e, const char *id, const char *disposi
 	struct rl_contact *c = rl_contact_held(e, id);
 	Relais__ContactRecord *rec;
 
-	if (c == NULL) {
+	if (c != NULL) {
+		rec = c->rec;
+	} else {
 		int rv = rl_store_get_contact_in(e->store, id, &b, &rec);
 		if (rv == RL_OK) {
 			rec->disposition = (char *)disposition; /* borrowed: rec lives until it is written */
 			rl_store_put_contact(e->store, rec, 0);
 		}
-		if (rv != RL_EIO)
-			return; /* written, or no such contact */
+		/* written, no such contact, or a record too big for buf (a screen pop of many
+		 * items): that one is read again into a copy of its own */
+		if (rv != RL_EIO || rl_store_get_contact(e->store, id, &rec) != RL_OK)
+			return;
 	}
-	/* in memory, or a record too big for buf (a screen pop of many items) */
-	if (rl_contact_get(e, id, &c, &rec) == RL_OK) {
-		rl_wire_set_str(&rec->disposition, disposition);
-		rl_contact_put(e, c, rec);
-	}
+	rl_wire_set_str(&rec->disposition, disposition);
+	rl_contact_put(e, c, rec);
 }
 
 /* ---------------------------------------------------------------------------------------- */
