@@ -405,7 +405,7 @@ struct rl_pb_plan {
 #define RL_PB_NOID  0xff
 #define RL_PB_MAXID 254 /* field numbers up to this one get a table (the schema's reach 103) */
 
-#define RL_PB_PLANS_BITS 10 /* 1,024 slots for message types: the schema has about 150 */
+#define RL_PB_PLANS_BITS 10 /* 1,024 slots for message types: the schema has 80 */
 #define RL_PB_PLANS      (1u << RL_PB_PLANS_BITS)
 static _Atomic(struct rl_pb_plan *) rl_pb_plans[RL_PB_PLANS];
 

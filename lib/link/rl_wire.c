@@ -22,8 +22,8 @@ struct rl_wire_stats rl_wire_stats;
  * a part of a decoded envelope on its own.
  *
  * rl_pb_unpack decodes the frames that take the common way (rl_pb.h) in one walk; any other
- * - a field this build does not know, a oneof or a message twice, bytes, malformed input -
- * is decoded by protobuf-c alone, on the arena emptied of the first attempt.
+ * - a field this build does not know, a oneof or a message twice, a bytes field, malformed
+ * input - is decoded by protobuf-c alone, on the arena emptied of the first attempt.
  */
 #define RL_WIRE_ALLOC_BUDGET (RL_WIRE_MAX_FRAME * 16)
 #define RL_WIRE_ALIGN        16 /* what malloc gives: enough for any field */
@@ -380,8 +380,8 @@ void rl_wire_free(rl_env *env)
  * is written here, in the order protobuf-c writes them, and the body is packed alone by rl_pb
  * (rl_pb.h: protobuf-c's message in one walk), before the head, which needs its length. The
  * message is protobuf-c's own, in as many bytes: test_wire compares them for every body,
- * test_pb for every message type (rl_pb_same). An envelope carrying fields this build does not know is packed by
- * protobuf-c whole.
+ * test_pb for every message type (rl_pb_same). An envelope carrying fields this build does
+ * not know is packed by protobuf-c whole.
  */
 /* Each thread packs its frames here: the body at RL_WIRE_HEAD_ROOM, its head written just
  * before it once the body's length is known. */

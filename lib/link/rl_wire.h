@@ -65,9 +65,8 @@ int rl_wire_encode(rl_env *env, uint8_t **buf, size_t *len);
 
 /* rl_wire_frame packs env (setting env->version) into this thread's buffer, the message
  * protobuf-c's relais__envelope__pack packs, in as many bytes, at a fraction of its cost
- * (rl_wire.c), and points
- * *out at them: they stay until the thread's next call. Returns their length, or 0 if the
- * envelope is longer than RL_WIRE_MAX_FRAME. */
+ * (rl_wire.c), and points *out at them: they stay until the thread's next call. Returns
+ * their length, or 0 if the envelope is longer than RL_WIRE_MAX_FRAME. */
 size_t rl_wire_frame(rl_env *env, const uint8_t **out);
 
 /* rl_wire_error fills env (initialised first) with an Error er of code, msg (not copied) and
