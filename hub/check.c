@@ -106,13 +106,35 @@ static void rl_check_queues(struct rl_engine *e, uint32_t queued, struct rl_chec
 		rl_bad(k, "heaps hold %u contacts, %u are queued", inheaps, queued);
 }
 
+/* rl_check_counts: each queue's staffed and workers, kept as agents change, are what a
+ * count over every agent gives. */
+static void rl_check_counts(struct rl_engine *e, struct rl_check *k)
+{
+	for (int q = 0; q < e->nqueues; q++) {
+		uint32_t staffed = 0, workers = 0;
+		for (int i = 0; i < e->nagents; i++) {
+			const struct rl_agent *a = e->agents[i];
+			staffed += a->tier[q] >= 0 && rl_agent_live(a);
+			workers += a->tier[q] >= 0 && rl_agent_working(a);
+		}
+		if (staffed != e->queues[q].staffed || workers != e->queues[q].workers)
+			rl_bad(k, "queue %s: staffed %u, workers %u; its agents say %u and %u", e->queues[q].id,
+			       e->queues[q].staffed, e->queues[q].workers, staffed, workers);
+	}
+}
+
 int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 {
 	struct rl_check k = {0, why, len};
 	uint32_t queued = 0;
 
-	for (int i = 0; i < e->nagents; i++)
+	for (int i = 0; i < e->nagents; i++) {
 		rl_check_agent(e, e->agents[i], &k);
+		if (e->agents[i]->working != rl_agent_working(e->agents[i]))
+			rl_bad(&k, "agent %s: counted working %d, is %d", e->agents[i]->id, e->agents[i]->working,
+			       rl_agent_working(e->agents[i]));
+	}
+	rl_check_counts(e, &k);
 	for (size_t i = 0; i < e->contact_by_id.cap; i++) {
 		struct rl_contact *c = e->contact_by_id.ents[i].val;
 		if (c != NULL) {

@@ -139,6 +139,7 @@ struct rl_queue {
 	struct rl_contact *fifo_head, *fifo_tail;
 	struct rl_list ready[RL_MAX_TIERS];
 	uint32_t staffed; /* logged-in agents eligible at some tier */
+	uint32_t workers; /* of those, the ones working it now (rl_queue_workers) */
 	struct rl_qstats st;
 	/* Recent handle time for expected-wait estimates: moving averages of talk and of
 	 * wrap-up over the last calls (RL_AHT_WEIGHT), aht_s until there is history. */
@@ -201,6 +202,7 @@ struct rl_agent {
 	struct rl_reply cache[RL_REPLY_CACHE];
 	unsigned cache_next;
 	int dirty;           /* its record changed in this batch (written at commit) */
+	int working;         /* counted in its queues' workers (rl_agent_working) */
 	char good_ip[4][48]; /* addresses it logged in from lately: never slowed by others' failures */
 	unsigned good_next;
 };

@@ -272,6 +272,9 @@ struct rl_agent *rl_agent_by_session(struct rl_engine *e, uint64_t session);
 struct rl_agent *rl_agent_new(struct rl_engine *e, const char *id);
 void rl_agent_free(struct rl_agent *a);
 int rl_agent_live(const struct rl_agent *a);
+/* rl_agent_working: ready, ringing, on a call or in wrap-up, with no not-ready asked for (a
+ * worker of the queues it is eligible for: rl_queue_workers). */
+int rl_agent_working(const struct rl_agent *a);
 void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a);
 void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason);
 void rl_agent_login(struct rl_engine *e, struct rl_agent *a);
