@@ -69,58 +69,13 @@ int rl_agent_live(const struct rl_agent *a)
 	       a->rec->state != RELAIS__AGENT_STATE__AGENT_STATE_UNSPECIFIED;
 }
 
-/* rl_staffed adds d to the staffed count of every queue the agent is eligible for. */
-static void rl_staffed(struct rl_engine *e, const struct rl_agent *a, int d)
-{
-	for (int q = 0; q < e->nqueues; q++)
-		if (a->tier[q] >= 0 && (d > 0 || e->queues[q].staffed))
-			e->queues[q].staffed += (uint32_t)d;
-}
-
-int rl_agent_working(const struct rl_agent *a)
-{
-	Relais__AgentState st = a->rec->state;
-
-	return !(a->rec->pending_reason && a->rec->pending_reason[0]) &&
-	       (st == RELAIS__AGENT_STATE__AGENT_READY || st == RELAIS__AGENT_STATE__AGENT_RESERVED ||
-	        st == RELAIS__AGENT_STATE__AGENT_BUSY || st == RELAIS__AGENT_STATE__AGENT_WRAPUP);
-}
-
-/* rl_workers adds d to the workers of every queue the agent is eligible for. */
-static void rl_workers(struct rl_engine *e, const struct rl_agent *a, int d)
-{
-	for (int q = 0; q < e->nqueues; q++)
-		if (a->tier[q] >= 0)
-			e->queues[q].workers += (uint32_t)d;
-}
-
-/* rl_workers_follow counts a in its queues' workers, or no longer, as its state and any
- * not-ready it asked for say now. Every change of either ends here. */
-static void rl_workers_follow(struct rl_engine *e, struct rl_agent *a)
-{
-	int w = rl_agent_working(a);
-
-	if (w != a->working) {
-		rl_workers(e, a, w ? 1 : -1);
-		a->working = w;
-	}
-}
-
 void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a)
 {
-	int live = rl_agent_live(a);
-
-	if (live)
-		rl_staffed(e, a, -1);
-	if (a->working)
-		rl_workers(e, a, -1);
-	a->working = 0;
+	rl_tally(e, a, -1);
 	a->covers = a->route_site >= 0 ? e->sites[a->route_site].covers : 0;
 	for (int q = 0; q < e->nqueues; q++)
 		a->tier[q] = rl_router_tier(&e->queues[q], a);
-	if (live)
-		rl_staffed(e, a, 1);
-	rl_workers_follow(e, a);
+	rl_tally(e, a, 1);
 }
 
 void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason)
@@ -132,13 +87,11 @@ void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st
 	rl_copy(prev_reason, sizeof(prev_reason), a->rec->reason);
 	if (a->rec->state == RELAIS__AGENT_STATE__AGENT_READY)
 		rl_router_unready(e->queues, e->nqueues, a);
-	if (!rl_agent_live(a) && st != RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
-		rl_staffed(e, a, 1);
-	if (rl_agent_live(a) && st == RELAIS__AGENT_STATE__AGENT_LOGGED_OUT)
-		rl_staffed(e, a, -1);
+	rl_tally(e, a, -1);
 	a->rec->state = st;
 	a->rec->state_since_us = e->now;
 	rl_wire_set_str(&a->rec->reason, reason ? reason : "");
+	rl_tally(e, a, 1);
 	if (st != RELAIS__AGENT_STATE__AGENT_RESERVED && st != RELAIS__AGENT_STATE__AGENT_WRAPUP)
 		a->rec->deadline_us = 0;
 	if (st == RELAIS__AGENT_STATE__AGENT_READY) {
@@ -146,7 +99,6 @@ void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st
 		if (a->reachable)
 			rl_router_ready(e->queues, e->nqueues, a);
 	}
-	rl_workers_follow(e, a);
 	rl_dirty_agent(e, a);
 	rl_event_state(e, a, prev, prev_reason, since && e->now > since ? (e->now - since) / 1000u : 0);
 }
@@ -197,8 +149,9 @@ void rl_agent_reach(struct rl_engine *e, struct rl_agent *a, int reachable)
 /* rl_set_pending records (with the agent) a not-ready asked for during a call. */
 static void rl_set_pending(struct rl_engine *e, struct rl_agent *a, const char *reason)
 {
+	rl_tally(e, a, -1);
 	rl_wire_set_str(&a->rec->pending_reason, reason ? reason : "");
-	rl_workers_follow(e, a);
+	rl_tally(e, a, 1);
 	rl_dirty_agent(e, a);
 }
 

@@ -106,21 +106,78 @@ static void rl_check_queues(struct rl_engine *e, uint32_t queued, struct rl_chec
 		rl_bad(k, "heaps hold %u contacts, %u are queued", inheaps, queued);
 }
 
-/* rl_check_counts: each queue's staffed and workers, kept as agents change, are what a
- * count over every agent gives. */
+/* rl_check_reasons: tally r holds, for each reason, as many agents as those of the agents
+ * that count in it (in(a)) not ready for that reason. */
+static void rl_check_reasons(struct rl_engine *e, const struct rl_reasons *r, int q, const char *what,
+                             struct rl_check *k)
+{
+	uint32_t sum = 0, not_ready = 0;
+
+	for (int i = 0; i < e->nagents; i++) {
+		const struct rl_agent *a = e->agents[i];
+		if (a->rec->state != RELAIS__AGENT_STATE__AGENT_NOT_READY || (q >= 0 && a->tier[q] < 0))
+			continue;
+		not_ready++;
+		if (rl_reasons_count(r, a->rec->reason) == 0)
+			rl_bad(k, "%s: no count of agents not ready for \"%s\" (agent %s)", what, a->rec->reason,
+			       a->id);
+	}
+	for (uint32_t i = 0; i < r->len; i++) {
+		uint32_t n = 0;
+		for (int j = 0; j < e->nagents; j++) {
+			const struct rl_agent *a = e->agents[j];
+			char key[RL_WIRE_MAX_ID + 1]; /* kept cut to an id's length */
+			rl_copy(key, sizeof(key), a->rec->reason);
+			n += a->rec->state == RELAIS__AGENT_STATE__AGENT_NOT_READY && (q < 0 || a->tier[q] >= 0) &&
+			     strcmp(key, r->v[i].why) == 0;
+		}
+		if (n != r->v[i].n)
+			rl_bad(k, "%s: %u not ready for \"%s\", its agents say %u", what, r->v[i].n, r->v[i].why, n);
+		sum += r->v[i].n;
+	}
+	if (sum != not_ready)
+		rl_bad(k, "%s: %u not ready by reason, its agents say %u", what, sum, not_ready);
+}
+
+/* rl_check_counts: what tally.c keeps as agents change is what a count over every agent
+ * gives: each queue's staffed, workers, agents by state and by not-ready reason; every agent
+ * by state per set of tenants, and by reason. */
 static void rl_check_counts(struct rl_engine *e, struct rl_check *k)
 {
 	for (int q = 0; q < e->nqueues; q++) {
-		uint32_t staffed = 0, workers = 0;
+		const struct rl_queue *qu = &e->queues[q];
+		uint32_t staffed = 0, workers = 0, by_state[RL_STATES] = {0};
 		for (int i = 0; i < e->nagents; i++) {
 			const struct rl_agent *a = e->agents[i];
-			staffed += a->tier[q] >= 0 && rl_agent_live(a);
-			workers += a->tier[q] >= 0 && rl_agent_working(a);
+			if (a->tier[q] < 0 || !rl_agent_live(a))
+				continue;
+			staffed++;
+			workers += rl_agent_working(a) != 0;
+			by_state[a->rec->state < RL_STATES ? a->rec->state : 0]++;
 		}
-		if (staffed != e->queues[q].staffed || workers != e->queues[q].workers)
-			rl_bad(k, "queue %s: staffed %u, workers %u; its agents say %u and %u", e->queues[q].id,
-			       e->queues[q].staffed, e->queues[q].workers, staffed, workers);
+		if (staffed != qu->staffed || workers != qu->workers ||
+		    memcmp(by_state, qu->by_state, sizeof(by_state)))
+			rl_bad(
+			    k,
+			    "queue %s: staffed %u, workers %u, ready %u, not ready %u; its agents say %u, %u, %u, %u",
+			    qu->id, qu->staffed, qu->workers, qu->by_state[RELAIS__AGENT_STATE__AGENT_READY],
+			    qu->by_state[RELAIS__AGENT_STATE__AGENT_NOT_READY], staffed, workers,
+			    by_state[RELAIS__AGENT_STATE__AGENT_READY], by_state[RELAIS__AGENT_STATE__AGENT_NOT_READY]);
+		rl_check_reasons(e, &qu->reasons, q, qu->id, k);
 	}
+	for (int m = 0; m < e->nmasks; m++) {
+		uint32_t by_state[RL_STATES] = {0};
+		for (int i = 0; i < e->nagents; i++)
+			if (e->agents[i]->mask == m)
+				by_state[e->agents[i]->rec->state < RL_STATES ? e->agents[i]->rec->state : 0]++;
+		if (memcmp(by_state, e->masks[m].state, sizeof(by_state)) != 0)
+			rl_bad(k, "agents of tenants %llx: counts by state differ from theirs",
+			       (unsigned long long)e->masks[m].tenants);
+	}
+	for (int i = 0; i < e->nagents; i++)
+		if (e->masks[e->agents[i]->mask].tenants != e->agents[i]->tenants)
+			rl_bad(k, "agent %s counted with other tenants", e->agents[i]->id);
+	rl_check_reasons(e, &e->reasons, -1, "all agents", k);
 }
 
 int rl_engine_check(struct rl_engine *e, char *why, size_t len)
@@ -128,12 +185,8 @@ int rl_engine_check(struct rl_engine *e, char *why, size_t len)
 	struct rl_check k = {0, why, len};
 	uint32_t queued = 0;
 
-	for (int i = 0; i < e->nagents; i++) {
+	for (int i = 0; i < e->nagents; i++)
 		rl_check_agent(e, e->agents[i], &k);
-		if (e->agents[i]->working != rl_agent_working(e->agents[i]))
-			rl_bad(&k, "agent %s: counted working %d, is %d", e->agents[i]->id, e->agents[i]->working,
-			       rl_agent_working(e->agents[i]));
-	}
 	rl_check_counts(e, &k);
 	for (size_t i = 0; i < e->contact_by_id.cap; i++) {
 		struct rl_contact *c = e->contact_by_id.ents[i].val;

@@ -551,10 +551,14 @@ void rl_engine_close(struct rl_engine *e)
 		rl_peer_free(e->peers.ents[i].val);
 	for (int i = 0; i < e->nagents; i++)
 		rl_agent_free(e->agents[i]);
-	for (int q = 0; q < e->nqueues; q++)
+	for (int q = 0; q < e->nqueues; q++) {
 		free(e->queues[q].heap);
+		rl_reasons_free(&e->queues[q].reasons);
+	}
 	free(e->queues);
 	free(e->agents);
+	free(e->masks);
+	rl_reasons_free(&e->reasons);
 	rl_dialplan_pb_free(e->dialplan);
 	for (int i = 0; i < e->nsites; i++)
 		free(e->sites[i].model);

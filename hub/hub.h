@@ -21,7 +21,17 @@
 #define RL_MAX_TENANTS 64 /* tenant bit masks */
 #define RL_MAX_SITES   64
 #define RL_MAX_BACKUPS 8
-#define RL_MAX_TIERS   5  /* tier 0 + up to 4 overflow rules */
+#define RL_MAX_TIERS   5 /* tier 0 + up to 4 overflow rules */
+#define RL_STATES      7 /* AgentState's values, unspecified to not ready */
+
+/* Agents not ready, by reason: exact counts; a reason nobody has any more is dropped. */
+struct rl_reasons {
+	struct rl_reason_n {
+		char why[RL_WIRE_MAX_ID + 1];
+		uint32_t n;
+	} * v;
+	uint32_t len, cap;
+};
 #define RL_REPLY_CACHE 4  /* per agent session */
 #define RL_PEER_CACHE  64 /* per node / ctl link */
 
@@ -138,8 +148,12 @@ struct rl_queue {
 	 * its priority (overflow by wait, longest-wait figures). */
 	struct rl_contact *fifo_head, *fifo_tail;
 	struct rl_list ready[RL_MAX_TIERS];
-	uint32_t staffed; /* logged-in agents eligible at some tier */
-	uint32_t workers; /* of those, the ones working it now (rl_queue_workers) */
+	/* Its agents, kept as they change (tally.c): logged in and eligible at some tier, those
+	 * by state and the not-ready ones by reason, and those working it (rl_queue_workers). */
+	uint32_t staffed;
+	uint32_t by_state[RL_STATES];
+	struct rl_reasons reasons;
+	uint32_t workers;
 	struct rl_qstats st;
 	/* Recent handle time for expected-wait estimates: moving averages of talk and of
 	 * wrap-up over the last calls (RL_AHT_WEIGHT), aht_s until there is history. */
@@ -202,7 +216,7 @@ struct rl_agent {
 	struct rl_reply cache[RL_REPLY_CACHE];
 	unsigned cache_next;
 	int dirty;           /* its record changed in this batch (written at commit) */
-	int working;         /* counted in its queues' workers (rl_agent_working) */
+	int mask;            /* its set of tenants' index in the engine's tallies (tally.c) */
 	char good_ip[4][48]; /* addresses it logged in from lately: never slowed by others' failures */
 	unsigned good_next;
 };

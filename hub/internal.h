@@ -132,6 +132,13 @@ struct rl_engine {
 	int nskills;
 	struct rl_agent **agents;
 	int nagents;
+	/* Every agent by state per set of tenants, the not-ready ones by reason (tally.c). */
+	struct rl_mask_tally {
+		uint64_t tenants;
+		uint32_t state[RL_STATES];
+	} * masks;
+	int nmasks;
+	struct rl_reasons reasons;
 	struct rl_operator *operators; /* rl_operator.h */
 	uint64_t *op_scope;            /* per operator: the tenants it sees (bit per tenant index) */
 	int noperators;
@@ -275,6 +282,16 @@ int rl_agent_live(const struct rl_agent *a);
 /* rl_agent_working: ready, ringing, on a call or in wrap-up, with no not-ready asked for (a
  * worker of the queues it is eligible for: rl_queue_workers). */
 int rl_agent_working(const struct rl_agent *a);
+
+/* tally.c: the agents counted as they change. rl_tally(e, a, -1) before any change of a's
+ * state, reason, pending not-ready or tiers, rl_tally(e, a, 1) after; rl_tally_new counts a
+ * provisioned agent (its tenants set). rl_tally_scope: the agents of the tenants in scope, in
+ * all and by state. */
+void rl_tally(struct rl_engine *e, const struct rl_agent *a, int d);
+void rl_tally_new(struct rl_engine *e, struct rl_agent *a);
+void rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t *total, uint32_t by_state[RL_STATES]);
+uint32_t rl_reasons_count(const struct rl_reasons *r, const char *why);
+void rl_reasons_free(struct rl_reasons *r);
 void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a);
 void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason);
 void rl_agent_login(struct rl_engine *e, struct rl_agent *a);

@@ -131,42 +131,23 @@ static void rl_metrics_queues(struct rl_engine *e, struct rl_text *t)
 	free(rows);
 }
 
-struct rl_reason_count {
-	const char *reason;
-	unsigned n;
-};
-
 static const char *const rl_state_names[] = {"unspecified", "logged_out", "ready",    "reserved",
                                              "busy",        "wrapup",     "not_ready"};
 
-/* rl_metrics_agents counts the agents by state, and the not-ready ones by reason. */
+/* rl_metrics_agents: the agents by state, and the not-ready ones by reason (tally.c). */
 static void rl_metrics_agents(struct rl_engine *e, struct rl_text *t)
 {
-	unsigned by_state[7] = {0}, nreasons = 0;
-	struct rl_reason_count reasons[32];
+	uint32_t total, by_state[RL_STATES];
 	char r[2 * RL_WIRE_MAX_ID + 2];
 
-	for (int i = 0; i < e->nagents; i++) {
-		const Relais__AgentRecord *a = e->agents[i]->rec;
-		unsigned s = a->state < 7 ? (unsigned)a->state : 0, k = 0;
-		const char *why = a->reason ? a->reason : "";
-		by_state[s]++;
-		if (a->state != RELAIS__AGENT_STATE__AGENT_NOT_READY)
-			continue;
-		while (k < nreasons && strcmp(reasons[k].reason, why) != 0)
-			k++;
-		if (k == nreasons && nreasons < sizeof(reasons) / sizeof(reasons[0]))
-			reasons[nreasons++] = (struct rl_reason_count){why, 0};
-		if (k < nreasons)
-			reasons[k].n++;
-	}
+	rl_tally_scope(e, RL_SCOPE_ALL, &total, by_state);
 	rl_prom_help(t, "relais_agents", "gauge", "Configured agents by state.");
-	for (unsigned s = 1; s < 7; s++)
+	for (unsigned s = 1; s < RL_STATES; s++)
 		rl_text_add(t, "relais_agents{state=\"%s\"} %u\n", rl_state_names[s], by_state[s]);
-	rl_prom_help(t, "relais_agents_not_ready", "gauge", "Agents not ready, by reason (the first 32 reasons seen).");
-	for (unsigned k = 0; k < nreasons; k++)
+	rl_prom_help(t, "relais_agents_not_ready", "gauge", "Agents not ready, by reason (the first 32 reasons).");
+	for (uint32_t k = 0; k < e->reasons.len && k < 32; k++)
 		rl_text_add(t, "relais_agents_not_ready{reason=\"%s\"} %u\n",
-		            rl_prom_label(reasons[k].reason, r, sizeof(r)), reasons[k].n);
+		            rl_prom_label(e->reasons.v[k].why, r, sizeof(r)), e->reasons.v[k].n);
 }
 
 static void rl_metrics_sites(struct rl_engine *e, struct rl_text *t)

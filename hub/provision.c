@@ -375,6 +375,7 @@ static int rl_load_agent(struct rl_engine *e, const config_setting_t *s)
 		e->agents = rl_realloc(e->agents, ((size_t)e->nagents + 1024) * sizeof(*e->agents));
 	e->agents[e->nagents++] = a;
 	rl_htab_put(&e->agent_by_id, rl_htab_hash(a->id), a);
+	rl_tally_new(e, a);
 	return RL_OK;
 }
 

@@ -133,18 +133,18 @@ static void rl_status_agent(struct rl_engine *e, const struct rl_agent *a, Relai
 
 static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned limit)
 {
+	uint32_t by_state[RL_STATES];
+
 	if (limit == 0 || limit > RL_STATUS_AGENT_ROWS)
 		limit = RL_STATUS_AGENT_ROWS; /* a reply must fit one frame */
 	s->as = rl_calloc(limit, sizeof(*s->as));
 	s->ap = rl_calloc(limit, sizeof(*s->ap));
 	if (!s->all)
 		s->tenant_names = rl_calloc((size_t)limit * RL_MAX_TENANTS, sizeof(char *));
-	for (int i = 0; i < e->nagents; i++) {
+	rl_tally_scope(e, s->mask, &s->rep.agents_total, by_state); /* tally.c: no walk over them all */
+	for (int i = 0; i < e->nagents && s->rep.n_agents < limit; i++) {
 		const struct rl_agent *a = e->agents[i];
 		if (!(a->tenants & s->mask))
-			continue;
-		s->rep.agents_total++;
-		if (s->rep.n_agents == limit)
 			continue;
 		rl_status_agent(e, a, &s->as[s->rep.n_agents]);
 		if (!s->all)

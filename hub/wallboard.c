@@ -123,38 +123,16 @@ static cJSON *rl_wb_queue(struct rl_engine *e, int i)
 
 /* A queue's agents by state, and its not-ready ones by reason (the first RL_WB_REASONS). */
 #define RL_WB_REASONS 8
-struct rl_wb_counts {
-	unsigned state[7];
-	const char *reason[RL_WB_REASONS];
-	unsigned nreason[RL_WB_REASONS], nreasons;
-};
 
-/* rl_wb_count adds agent a (live) to the counts of one of its queues. */
-static void rl_wb_count(struct rl_wb_counts *c, const struct rl_agent *a)
-{
-	unsigned s = a->rec->state < 7 ? (unsigned)a->rec->state : 0, k = 0;
-	const char *why = a->rec->reason && a->rec->reason[0] ? a->rec->reason : "-";
-
-	c->state[s]++;
-	if (s != RELAIS__AGENT_STATE__AGENT_NOT_READY)
-		return;
-	while (k < c->nreasons && strcmp(c->reason[k], why) != 0)
-		k++;
-	if (k == c->nreasons && k < RL_WB_REASONS)
-		c->reason[c->nreasons++] = why;
-	if (k < c->nreasons)
-		c->nreason[k]++;
-}
-
-/* rl_wb_counts_put writes c into queue row o. */
-static void rl_wb_counts_put(cJSON *o, const struct rl_wb_counts *c)
+/* rl_wb_counts_put writes queue q's counts (tally.c) into its row o. */
+static void rl_wb_counts_put(cJSON *o, const struct rl_queue *q)
 {
 	cJSON *st = cJSON_AddObjectToObject(o, "agents"), *r = cJSON_AddObjectToObject(o, "reasons");
 
-	for (unsigned s = 2; s < 7; s++)
-		cJSON_AddNumberToObject(st, rl_wb_states[s], c->state[s]);
-	for (unsigned k = 0; k < c->nreasons; k++)
-		cJSON_AddNumberToObject(r, c->reason[k], c->nreason[k]);
+	for (unsigned s = 2; s < RL_STATES; s++)
+		cJSON_AddNumberToObject(st, rl_wb_states[s], q->by_state[s]);
+	for (uint32_t k = 0; k < q->reasons.len && k < RL_WB_REASONS; k++)
+		cJSON_AddNumberToObject(r, q->reasons.v[k].why[0] ? q->reasons.v[k].why : "-", q->reasons.v[k].n);
 }
 
 /* rl_wb_agent: an agent's row, with its tenants in scope. */
@@ -195,41 +173,34 @@ static cJSON *rl_wb_agent(struct rl_engine *e, const struct rl_agent *a, uint64_
 	return o;
 }
 
-/* rl_wb_agents: the queues' counts over every live agent in scope, and the first rows. */
+/* rl_wb_agents: the queues' counts of their agents, the agents in scope in all and by state,
+ * and the first rows. Counts are kept as agents change (tally.c): a rendering walks the
+ * agents only until its rows are full. */
 static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON **qrow)
 {
 	cJSON *rows;
-	unsigned total = 0, listed = 0, by_state[7] = {0};
-	struct rl_wb_counts *counts = rl_calloc(64, sizeof(*counts));
+	unsigned listed = 0;
+	uint32_t total, by_state[RL_STATES];
 
 	cJSON_AddItemToObject(
 	    root, "agent_fields",
 	    cJSON_CreateStringArray(rl_wb_agent_fields, sizeof(rl_wb_agent_fields) / sizeof(rl_wb_agent_fields[0])));
 	rows = cJSON_AddArrayToObject(root, "agents");
 
-	for (int i = 0; i < e->nagents; i++) {
+	for (int i = 0; i < e->nagents && listed < RL_WB_AGENT_ROWS; i++) {
 		const struct rl_agent *a = e->agents[i];
-		if (!(a->tenants & scope))
+		if (!(a->tenants & scope) || !rl_agent_live(a))
 			continue;
-		total++;
-		by_state[a->rec->state < 7 ? a->rec->state : 0]++;
-		if (!rl_agent_live(a))
-			continue;
-		for (int q = 0; q < e->nqueues && q < 64; q++)
-			if (qrow[q] != NULL && a->tier[q] >= 0)
-				rl_wb_count(&counts[q], a);
-		if (listed < RL_WB_AGENT_ROWS) {
-			cJSON_AddItemToArray(rows, rl_wb_agent(e, a, scope));
-			listed++;
-		}
+		cJSON_AddItemToArray(rows, rl_wb_agent(e, a, scope));
+		listed++;
 	}
 	for (int q = 0; q < e->nqueues && q < 64; q++)
 		if (qrow[q] != NULL)
-			rl_wb_counts_put(qrow[q], &counts[q]);
-	free(counts);
+			rl_wb_counts_put(qrow[q], &e->queues[q]);
+	rl_tally_scope(e, scope, &total, by_state);
 	cJSON_AddNumberToObject(root, "agents_total", total);
 	cJSON *st = cJSON_AddObjectToObject(root, "agents_by_state");
-	for (unsigned s = 1; s < 7; s++)
+	for (unsigned s = 1; s < RL_STATES; s++)
 		cJSON_AddNumberToObject(st, rl_wb_states[s], by_state[s]);
 }
 
