@@ -167,7 +167,7 @@ static double rl_queue_aht_ms(const struct rl_queue *q)
 
 /* rl_queue_workers: the agents working queue qi now - logged in, eligible for it, and ready,
  * ringing, on a call or in wrap-up; not on a break, nor going on one after this call. Kept
- * as agents change (agent.c), so a status or a caller's position costs no walk over every
+ * as agents change (tally.c), so a status or a caller's position costs no walk over every
  * agent (100,000 of them: 4 ms a queue); rl_engine_check counts them again. */
 uint32_t rl_queue_workers(const struct rl_engine *e, int qi)
 {
