@@ -139,6 +139,35 @@ static void rl_check_reasons(struct rl_engine *e, const struct rl_reasons *r, in
 		rl_bad(k, "%s: %u not ready by reason, its agents say %u", what, sum, not_ready);
 }
 
+/* rl_check_scope: rl_scope_next gives scope's agents as a walk over every agent does. */
+static void rl_check_scope(struct rl_engine *e, uint64_t scope, struct rl_check *k)
+{
+	struct rl_scope_iter it = {0};
+	int i = 0, got;
+
+	do {
+		while (i < e->nagents && !(e->agents[i]->tenants & scope))
+			i++;
+		got = rl_scope_next(e, scope, &it);
+		if (got != (i < e->nagents ? i : -1)) {
+			rl_bad(k, "tenants %llx: agent %d next, not %d", (unsigned long long)scope, got, i);
+			return;
+		}
+		i++;
+	} while (got >= 0);
+}
+
+/* rl_check_scopes: each tenant's agents, every tenant's but one (agents of several tenants
+ * met several times), and all of them. */
+static void rl_check_scopes(struct rl_engine *e, struct rl_check *k)
+{
+	for (int t = 0; t < e->ntenants; t++) {
+		rl_check_scope(e, 1ULL << t, k);
+		rl_check_scope(e, RL_SCOPE_ALL & ~(1ULL << t), k);
+	}
+	rl_check_scope(e, RL_SCOPE_ALL, k);
+}
+
 /* rl_check_counts: what tally.c keeps as agents change is what a count over every agent
  * gives: each queue's staffed, workers, agents by state and by not-ready reason; every agent
  * by state per set of tenants, and by reason. */
@@ -178,6 +207,7 @@ static void rl_check_counts(struct rl_engine *e, struct rl_check *k)
 		if (e->masks[e->agents[i]->mask].tenants != e->agents[i]->tenants)
 			rl_bad(k, "agent %s counted with other tenants", e->agents[i]->id);
 	rl_check_reasons(e, &e->reasons, -1, "all agents", k);
+	rl_check_scopes(e, k);
 }
 
 int rl_engine_check(struct rl_engine *e, char *why, size_t len)

@@ -559,6 +559,8 @@ void rl_engine_close(struct rl_engine *e)
 	free(e->agents);
 	free(e->masks);
 	rl_reasons_free(&e->reasons);
+	for (int t = 0; t < RL_MAX_TENANTS; t++)
+		free(e->tenant_agents[t]);
 	rl_dialplan_pb_free(e->dialplan);
 	for (int i = 0; i < e->nsites; i++)
 		free(e->sites[i].model);

@@ -139,6 +139,9 @@ struct rl_engine {
 	} * masks;
 	int nmasks;
 	struct rl_reasons reasons;
+	/* Each tenant's agents, their indexes in agents[] in order (rl_scope_next). */
+	int *tenant_agents[RL_MAX_TENANTS];
+	int ntenant_agents[RL_MAX_TENANTS];
 	struct rl_operator *operators; /* rl_operator.h */
 	uint64_t *op_scope;            /* per operator: the tenants it sees (bit per tenant index) */
 	int noperators;
@@ -285,12 +288,21 @@ int rl_agent_working(const struct rl_agent *a);
 
 /* tally.c: the agents counted as they change. rl_tally(e, a, -1) before any change of a's
  * state, reason, pending not-ready or tiers, rl_tally(e, a, 1) after; rl_tally_new counts a
- * provisioned agent (its tenants set). rl_tally_scope: the agents of the tenants in scope, in
+ * provisioned agent (its tenants set) and indexes it under its tenants. rl_tally_scope: the agents of the tenants in scope, in
  * all and by state. */
 void rl_tally(struct rl_engine *e, const struct rl_agent *a, int d);
 void rl_tally_new(struct rl_engine *e, struct rl_agent *a);
 void rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t *total, uint32_t by_state[RL_STATES]);
 uint32_t rl_reasons_count(const struct rl_reasons *r, const char *why);
+
+/* rl_scope_next: the agents of the tenants in scope, in agents[] order, each once, without
+ * a walk over the others: it->at[] starts zeroed; returns the next agent's index, -1 at the
+ * end. */
+struct rl_scope_iter {
+	int next; /* every tenant in scope: a plain walk */
+	int at[RL_MAX_TENANTS];
+};
+int rl_scope_next(const struct rl_engine *e, uint64_t scope, struct rl_scope_iter *it);
 void rl_reasons_free(struct rl_reasons *r);
 void rl_agent_tiers(struct rl_engine *e, struct rl_agent *a);
 void rl_agent_set(struct rl_engine *e, struct rl_agent *a, Relais__AgentState st, const char *reason);

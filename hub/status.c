@@ -134,6 +134,8 @@ static void rl_status_agent(struct rl_engine *e, const struct rl_agent *a, Relai
 static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned limit)
 {
 	uint32_t by_state[RL_STATES];
+	struct rl_scope_iter it = {0};
+	int i;
 
 	if (limit == 0 || limit > RL_STATUS_AGENT_ROWS)
 		limit = RL_STATUS_AGENT_ROWS; /* a reply must fit one frame */
@@ -142,7 +144,7 @@ static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned 
 	if (!s->all)
 		s->tenant_names = rl_calloc((size_t)limit * RL_MAX_TENANTS, sizeof(char *));
 	rl_tally_scope(e, s->mask, &s->rep.agents_total, by_state); /* tally.c: no walk over them all */
-	for (int i = 0; i < e->nagents && s->rep.n_agents < limit; i++) {
+	while (s->rep.n_agents < limit && (i = rl_scope_next(e, s->mask, &it)) >= 0) {
 		const struct rl_agent *a = e->agents[i];
 		if (!(a->tenants & s->mask))
 			continue;

@@ -175,19 +175,21 @@ static cJSON *rl_wb_agent(struct rl_engine *e, const struct rl_agent *a, uint64_
 
 /* rl_wb_agents: the queues' counts of their agents, the agents in scope in all and by state,
  * and the first rows. Counts are kept as agents change (tally.c): a rendering walks the
- * agents only until its rows are full. */
+ * agents in scope only (rl_scope_next), and only until its rows are full. */
 static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON **qrow)
 {
 	cJSON *rows;
 	unsigned listed = 0;
 	uint32_t total, by_state[RL_STATES];
+	struct rl_scope_iter it = {0};
+	int i;
 
 	cJSON_AddItemToObject(
 	    root, "agent_fields",
 	    cJSON_CreateStringArray(rl_wb_agent_fields, sizeof(rl_wb_agent_fields) / sizeof(rl_wb_agent_fields[0])));
 	rows = cJSON_AddArrayToObject(root, "agents");
 
-	for (int i = 0; i < e->nagents && listed < RL_WB_AGENT_ROWS; i++) {
+	while (listed < RL_WB_AGENT_ROWS && (i = rl_scope_next(e, scope, &it)) >= 0) {
 		const struct rl_agent *a = e->agents[i];
 		if (!(a->tenants & scope) || !rl_agent_live(a))
 			continue;
