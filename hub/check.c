@@ -184,12 +184,12 @@ static void rl_check_counts(struct rl_engine *e, struct rl_check *k)
 			workers += rl_agent_working(a) != 0;
 			by_state[a->rec->state < RL_STATES ? a->rec->state : 0]++;
 		}
-		if (staffed != qu->staffed || workers != qu->workers ||
+		if (staffed != rl_queue_staffed(qu) || workers != qu->workers ||
 		    memcmp(by_state, qu->by_state, sizeof(by_state)))
 			rl_bad(
 			    k,
 			    "queue %s: staffed %u, workers %u, ready %u, not ready %u; its agents say %u, %u, %u, %u",
-			    qu->id, qu->staffed, qu->workers, qu->by_state[RELAIS__AGENT_STATE__AGENT_READY],
+			    qu->id, rl_queue_staffed(qu), qu->workers, qu->by_state[RELAIS__AGENT_STATE__AGENT_READY],
 			    qu->by_state[RELAIS__AGENT_STATE__AGENT_NOT_READY], staffed, workers,
 			    by_state[RELAIS__AGENT_STATE__AGENT_READY], by_state[RELAIS__AGENT_STATE__AGENT_NOT_READY]);
 		rl_check_reasons(e, &qu->reasons, q, qu->id, k);

@@ -21,8 +21,10 @@
 #define RL_MAX_TENANTS 64 /* tenant bit masks */
 #define RL_MAX_SITES   64
 #define RL_MAX_BACKUPS 8
-#define RL_MAX_TIERS   5 /* tier 0 + up to 4 overflow rules */
-#define RL_STATES      7 /* AgentState's values, unspecified to not ready */
+#define RL_MAX_TIERS   5  /* tier 0 + up to 4 overflow rules */
+#define RL_STATES      7  /* AgentState's values, unspecified to not ready */
+#define RL_REPLY_CACHE 4  /* per agent session */
+#define RL_PEER_CACHE  64 /* per node / ctl link */
 
 /* Agents not ready, by reason: exact counts; a reason nobody has any more is dropped. */
 struct rl_reasons {
@@ -32,8 +34,6 @@ struct rl_reasons {
 	} * v;
 	uint32_t len, cap;
 };
-#define RL_REPLY_CACHE 4  /* per agent session */
-#define RL_PEER_CACHE  64 /* per node / ctl link */
 
 enum rl_widen { RL_WIDEN_ALL_SITES = 1, RL_WIDEN_HOME = 2, RL_WIDEN_SKILLS2 = 4 };
 enum rl_policy { RL_POLICY_LONGEST_IDLE, RL_POLICY_MOST_SKILLED };
@@ -148,9 +148,9 @@ struct rl_queue {
 	 * its priority (overflow by wait, longest-wait figures). */
 	struct rl_contact *fifo_head, *fifo_tail;
 	struct rl_list ready[RL_MAX_TIERS];
-	/* Its agents, kept as they change (tally.c): logged in and eligible at some tier, those
-	 * by state and the not-ready ones by reason, and those working it (rl_queue_workers). */
-	uint32_t staffed;
+	/* Its agents logged in and eligible at some tier (staffed: rl_queue_staffed), kept as they
+	 * change (tally.c): by state, the not-ready ones by reason, and those working it
+	 * (rl_queue_workers). */
 	uint32_t by_state[RL_STATES];
 	struct rl_reasons reasons;
 	uint32_t workers;

@@ -289,10 +289,12 @@ int rl_agent_working(const struct rl_agent *a);
 /* tally.c: the agents counted as they change. rl_tally(e, a, -1) before any change of a's
  * state, reason, pending not-ready or tiers, rl_tally(e, a, 1) after; rl_tally_new counts a
  * provisioned agent (its tenants set) and indexes it under its tenants. rl_tally_scope: the
- * agents of the tenants in scope, in all and by state. */
+ * agents of the tenants in scope, in all (returned) and by state (by_state, if not NULL).
+ * rl_queue_staffed: q's agents logged in and eligible at some tier. */
 void rl_tally(struct rl_engine *e, const struct rl_agent *a, int d);
 void rl_tally_new(struct rl_engine *e, struct rl_agent *a);
-void rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t *total, uint32_t by_state[RL_STATES]);
+uint32_t rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t by_state[RL_STATES]);
+uint32_t rl_queue_staffed(const struct rl_queue *q);
 uint32_t rl_reasons_count(const struct rl_reasons *r, const char *why);
 
 /* rl_scope_next: the agents of the tenants in scope, in agents[] order, each once, without

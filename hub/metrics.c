@@ -137,10 +137,10 @@ static const char *const rl_state_names[] = {"unspecified", "logged_out", "ready
 /* rl_metrics_agents: the agents by state, and the not-ready ones by reason (tally.c). */
 static void rl_metrics_agents(struct rl_engine *e, struct rl_text *t)
 {
-	uint32_t total, by_state[RL_STATES];
+	uint32_t by_state[RL_STATES];
 	char r[2 * RL_WIRE_MAX_ID + 2];
 
-	rl_tally_scope(e, RL_SCOPE_ALL, &total, by_state);
+	rl_tally_scope(e, RL_SCOPE_ALL, by_state);
 	rl_prom_help(t, "relais_agents", "gauge", "Configured agents by state.");
 	for (unsigned s = 1; s < RL_STATES; s++)
 		rl_text_add(t, "relais_agents{state=\"%s\"} %u\n", rl_state_names[s], by_state[s]);

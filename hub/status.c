@@ -63,7 +63,7 @@ void rl_status_queue(struct rl_engine *e, int i, Relais__QueueStat *x)
 	x->sl_seconds = q->sl_s;
 	for (int t = 0; t < RL_MAX_TIERS; t++)
 		x->agents_ready += q->ready[t].len;
-	x->agents_staffed = q->staffed;
+	x->agents_staffed = rl_queue_staffed(q);
 	x->staffing_known = rl_queue_agents_needed(e, q, &x->agents_needed, &x->offered_per_hour) != 0;
 }
 
@@ -133,7 +133,6 @@ static void rl_status_agent(struct rl_engine *e, const struct rl_agent *a, Relai
 
 static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned limit)
 {
-	uint32_t by_state[RL_STATES];
 	struct rl_scope_iter it = {0};
 	int i;
 
@@ -143,7 +142,7 @@ static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned 
 	s->ap = rl_calloc(limit, sizeof(*s->ap));
 	if (!s->all)
 		s->tenant_names = rl_calloc((size_t)limit * RL_MAX_TENANTS, sizeof(char *));
-	rl_tally_scope(e, s->mask, &s->rep.agents_total, by_state); /* tally.c: no walk over them all */
+	s->rep.agents_total = rl_tally_scope(e, s->mask, NULL); /* tally.c: no walk over them all */
 	while (s->rep.n_agents < limit && (i = rl_scope_next(e, s->mask, &it)) >= 0) {
 		const struct rl_agent *a = e->agents[i];
 		if (!(a->tenants & s->mask))

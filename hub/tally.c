@@ -95,7 +95,6 @@ void rl_tally(struct rl_engine *e, const struct rl_agent *a, int d)
 		struct rl_queue *qu = &e->queues[q];
 		if (a->tier[q] < 0)
 			continue;
-		qu->staffed += (uint32_t)d;
 		qu->by_state[st] += (uint32_t)d;
 		qu->workers += working ? (uint32_t)d : 0;
 		if (not_ready)
@@ -108,9 +107,11 @@ void rl_tally_new(struct rl_engine *e, struct rl_agent *a)
 	int m = 0, idx = e->nagents - 1; /* a has just been added last */
 
 	for (int t = 0; t < e->ntenants; t++) {
+		int n = e->ntenant_agents[t];
 		if (!((a->tenants >> t) & 1))
 			continue;
-		e->tenant_agents[t] = rl_realloc(e->tenant_agents[t], ((size_t)e->ntenant_agents[t] + 1) * sizeof(int));
+		if (n % 1024 == 0) /* grown as agents[] is */
+			e->tenant_agents[t] = rl_realloc(e->tenant_agents[t], ((size_t)n + 1024) * sizeof(int));
 		e->tenant_agents[t][e->ntenant_agents[t]++] = idx;
 	}
 
@@ -141,16 +142,29 @@ int rl_scope_next(const struct rl_engine *e, uint64_t scope, struct rl_scope_ite
 	return best;
 }
 
-void rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t *total, uint32_t by_state[RL_STATES])
+uint32_t rl_tally_scope(const struct rl_engine *e, uint64_t scope, uint32_t by_state[RL_STATES])
 {
-	*total = 0;
-	memset(by_state, 0, RL_STATES * sizeof(*by_state));
+	uint32_t total = 0;
+
+	if (by_state != NULL)
+		memset(by_state, 0, RL_STATES * sizeof(*by_state));
 	for (int m = 0; m < e->nmasks; m++) {
 		if (!(e->masks[m].tenants & scope))
 			continue;
 		for (unsigned s = 0; s < RL_STATES; s++) {
-			by_state[s] += e->masks[m].state[s];
-			*total += e->masks[m].state[s];
+			if (by_state != NULL)
+				by_state[s] += e->masks[m].state[s];
+			total += e->masks[m].state[s];
 		}
 	}
+	return total;
+}
+
+uint32_t rl_queue_staffed(const struct rl_queue *q)
+{
+	uint32_t n = 0;
+
+	for (unsigned s = 0; s < RL_STATES; s++)
+		n += q->by_state[s]; /* a queue counts the agents logged in only */
+	return n;
 }

@@ -180,7 +180,7 @@ static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON
 {
 	cJSON *rows;
 	unsigned listed = 0;
-	uint32_t total, by_state[RL_STATES];
+	uint32_t by_state[RL_STATES];
 	struct rl_scope_iter it = {0};
 	int i;
 
@@ -199,8 +199,7 @@ static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON
 	for (int q = 0; q < e->nqueues && q < 64; q++)
 		if (qrow[q] != NULL)
 			rl_wb_counts_put(qrow[q], &e->queues[q]);
-	rl_tally_scope(e, scope, &total, by_state);
-	cJSON_AddNumberToObject(root, "agents_total", total);
+	cJSON_AddNumberToObject(root, "agents_total", rl_tally_scope(e, scope, by_state));
 	cJSON *st = cJSON_AddObjectToObject(root, "agents_by_state");
 	for (unsigned s = 1; s < RL_STATES; s++)
 		cJSON_AddNumberToObject(st, rl_wb_states[s], by_state[s]);
