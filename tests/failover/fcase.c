@@ -283,8 +283,9 @@ static const char *fc_call_of(const struct fl_call *c)
 	return buf;
 }
 
-/* fc_carrier counts the calls by outcome. */
-static void fc_carrier(struct fc_result *r, const struct fl_calls *calls)
+/* fc_carrier counts the calls by outcome; a call with none is named, with sipp's word on it. */
+static void fc_carrier(struct fc_result *r, const struct fl_calls *calls, const struct fc_load *load,
+                       const struct fc_load *again)
 {
 	for (int i = 0; i < calls->n; i++) {
 		const struct fl_call *k = &calls->v[i];
@@ -309,7 +310,15 @@ static void fc_carrier(struct fc_result *r, const struct fl_calls *calls)
 			fc_add_code(r->codes, sizeof(r->codes), k->code);
 			break;
 		default:
-			r->pending++;
+			if (!r->pending++) {
+				char why[200];
+				if (!fl_sipp_why(k->redial ? again->err : load->err, k->cid, why, sizeof(why)))
+					snprintf(why, sizeof(why), "sipp's error file does not name it");
+				snprintf(r->pending_what, sizeof(r->pending_what),
+				         "%s (%s), sent %.1f s %s the fault: %s", k->name, k->cid,
+				         fabs(k->t_inv - r->t_fault) / 1000.0,
+				         k->t_inv < r->t_fault ? "before" : "after", why);
+			}
 			break;
 		}
 	}
@@ -540,7 +549,7 @@ static void fc_ledger(struct fc *f, const struct fc_plan *p, struct fc_result *r
 	fc_read_calls(f, &calls, load, redial);
 	RL_CHECK(fl_store_read(&ct, rlc_path(&f->c, "hubdata"), prefix) == 0);
 	fc_join(f, &calls, &ct);
-	fc_carrier(r, &calls);
+	fc_carrier(r, &calls, load, redial);
 	fc_figures(f, p, r);
 	r->offered = r->day_changed ? -1 : (long)(q->offered - q0->offered);
 	r->answered = r->day_changed ? -1 : (long)(q->answered - q0->answered);
@@ -637,9 +646,9 @@ void fc_result_print(const struct fc_result *r, FILE *out)
 	fprintf(out, "%s\n", r->name);
 	fprintf(out,
 	        "  carrier: %d calls + %d again: completed %d, cut %d, late %d, abandoned %d, failed %d%s%s%s, "
-	        "no outcome %d\n",
+	        "no outcome %d%s%s\n",
 	        r->calls, r->redials, r->completed, r->cut, r->late, r->abandoned, r->failed, r->codes[0] ? " (" : "",
-	        r->codes, r->codes[0] ? ")" : "", r->pending);
+	        r->codes, r->codes[0] ? ")" : "", r->pending, r->pending ? ": " : "", r->pending_what);
 	fprintf(out,
 	        "  hub: offered %ld = answered %ld + abandoned %ld + failed %d + waiting %ld (store: %d contacts, "
 	        "%d answered, %d abandoned, %d failed, %d live); %d samples, %d broken%s\n",

@@ -436,6 +436,9 @@ int fc_sbc_any_active(struct fc *f)
  * helpers below. Every line it logs starts "ev=" and carries the call's number and the wall
  * clock (s u). */
 
+/* The provisional answers a call may get. */
+static const int fc_provisional[] = {100, 180, 183};
+
 /* Failure answers to an INVITE that a call may meet; each ends it (or its CANCEL). */
 static const int fc_codes[] = {400, 403, 404, 408, 480, 481, 486, 487, 488, 500, 502, 503, 504, 603};
 
@@ -455,13 +458,54 @@ static void fc_req(FILE *f, const char *method, int cseq, int dialog, const char
 	fprintf(f, "Max-Forwards: 70\n%s]]></send>\n", body ? body : "Content-Length: 0\n");
 }
 
-/* fc_log logs "ev=<ev> call=N <more> s=.. u=..", then goes to label next (NULL: on). */
+/* fc_log_action: the actions that log "ev=<ev> call=N <more> s=.. u=.." (an end also sets
+ * "ended": an outcome is logged once). */
+static void fc_log_action(FILE *f, const char *ev, const char *more)
+{
+	fprintf(f, "%s<gettimeofday assign_to=\"s,u\"/><log message=\"ev=%s call=[call_number] %s%ss=[$s] u=[$u]\"/>",
+	        strcmp(ev, "end") == 0 ? "<assign assign_to=\"ended\" value=\"1\"/>" : "", ev, more,
+	        more[0] ? " " : "");
+}
+
+/* fc_log logs it in a nop, then goes to label next (NULL: on). */
 static void fc_log(FILE *f, const char *next, const char *ev, const char *more)
 {
+	fprintf(f, "<nop%s%s%s><action>", next ? " next=\"" : "", next ? next : "", next ? "\"" : "");
+	fc_log_action(f, ev, more);
+	fprintf(f, "</action></nop>\n");
+}
+
+/* fc_ok_bye answers the BYE just taken. */
+static void fc_ok_bye(FILE *f, const char *next)
+{
 	fprintf(f,
-	        "<nop%s%s%s><action><gettimeofday assign_to=\"s,u\"/><log message=\"ev=%s call=[call_number] %s%s"
-	        "s=[$s] u=[$u]\"/></action></nop>\n",
-	        next ? " next=\"" : "", next ? next : "", next ? "\"" : "", ev, more, more[0] ? " " : "");
+	        "<send%s%s%s><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n"
+	        "[last_CSeq:]\nContent-Length: 0\n]]></send>\n",
+	        next ? " next=\"" : "", next ? next : "", next ? "\"" : "");
+}
+
+/* fc_unexpected: where sipp goes with a message no step of the call expects at that moment,
+ * instead of dropping the call with no outcome logged. The orders a site may legally send
+ * that the steps above do not take: a BYE right behind the 200 (sipp may take it before it
+ * has stepped past the ACK) - the answered caller's end, or a caller answered and hung up at
+ * once (failed, code 0) if the 200 never came; a provisional answer or a stray 200 (of the
+ * CANCEL, or repeated) - nothing to do: back to where the call was. Anything else is dropped
+ * as before, and its line in sipp's error file names it. */
+static void fc_unexpected(FILE *f, const char *from)
+{
+	fprintf(f, "<label id=\"_unexp.main\"/>\n<recv request=\"BYE\" optional=\"true\" next=\"unexpbye\"/>\n");
+	for (size_t i = 0; i < sizeof(fc_provisional) / sizeof(fc_provisional[0]); i++)
+		fprintf(f, "<recv response=\"%d\" optional=\"true\" next=\"unexpback\"/>\n", fc_provisional[i]);
+	fprintf(f, "<recv response=\"200\" next=\"unexpback\"/>\n<label id=\"unexpbye\"/>\n");
+	fc_ok_bye(f, NULL);
+	fprintf(f, "<nop next=\"end\" test=\"ended\"/>\n<nop next=\"unexpans\" test=\"answered\"/>\n");
+	fc_log(f, "end", "end", "out=failed code=0");
+	fprintf(f, "<label id=\"unexpans\"/>\n");
+	fc_log(f, NULL, "end", "out=completed code=200");
+	fc_req(f, "ACK", 1, 1, from, NULL); /* (again, if it was sent: an ACK has no answer) */
+	fprintf(f, "<nop next=\"end\"/>\n<label id=\"unexpback\"/>\n"
+	           "<nop><action><assign assign_to=\"back\" variable=\"_unexp.retaddr\"/>"
+	           "<assign assign_to=\"_unexp.retaddr\" value=\"0\"/><jump variable=\"back\"/></action></nop>\n");
 }
 
 /* fc_recv_codes: each failure answer, optional, goes to next; timeout_ms later: ontimeout. */
@@ -485,9 +529,8 @@ static void fc_recv_late(FILE *f)
 	        "assign_to=\"late\"/></action></recv>\n");
 }
 
-static void fc_scenario(const char *path, const char *caller, const char *name, int patience_ms, int bye_ms)
+void fc_scenario_write(const char *path, const char *caller, const char *name, int patience_ms, int bye_ms)
 {
-	static const int provisional[] = {100, 180, 183};
 	FILE *f = fopen(path, "w");
 	char from[200], what[160], sdp[600];
 
@@ -506,25 +549,29 @@ static void fc_scenario(const char *path, const char *caller, const char *name, 
 	fc_req(f, "INVITE", 1, 0, from, sdp);
 	/* sipp waits at the first of a run of optional answers, under that one's timeout: each
 	 * carries the patience (restarted by a provisional answer, which comes at once). */
-	for (size_t i = 0; i < sizeof(provisional) / sizeof(provisional[0]); i++)
+	for (size_t i = 0; i < sizeof(fc_provisional) / sizeof(fc_provisional[0]); i++)
 		fprintf(f, "<recv response=\"%d\" optional=\"true\" timeout=\"%d\" ontimeout=\"giveup\"/>\n",
-		        provisional[i], patience_ms);
+		        fc_provisional[i], patience_ms);
 	fc_recv_codes(f, "failed", patience_ms, "giveup", 0);
 	/* A site that wakes from a stall may answer and hang up at once (its agent left while it
 	 * was frozen): the BYE can overtake the 200. The caller talked to nobody: failed, code 0. */
 	fprintf(f, "<recv request=\"BYE\" optional=\"true\" next=\"byefirst\"/>\n");
-	fprintf(f, "<recv response=\"200\" rrs=\"true\" timeout=\"%d\" ontimeout=\"giveup\"/>\n", patience_ms);
+	/* The answer is logged as the 200 is taken, not in a step after the ACK: a BYE close
+	 * behind the 200 may reach sipp before it has run that step (fc_unexpected). */
+	fprintf(f,
+	        "<recv response=\"200\" rrs=\"true\" timeout=\"%d\" ontimeout=\"giveup\"><action>"
+	        "<assign assign_to=\"answered\" value=\"1\"/>",
+	        patience_ms);
+	fc_log_action(f, "ans", "");
+	fprintf(f, "</action></recv>\n");
 	fc_req(f, "ACK", 1, 1, from, NULL);
-	fc_log(f, NULL, "ans", "");
 	/* The site hangs up when the agent does; a site that cannot is "cut": the caller does. */
 	fprintf(f, "<recv request=\"BYE\" timeout=\"%d\" ontimeout=\"cut\"/>\n", bye_ms);
 	fc_log(f, NULL, "end", "out=completed code=200");
-	fprintf(f, "<send next=\"end\"><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
-	           "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n]]></send>\n");
+	fc_ok_bye(f, "end");
 	fprintf(f, "<label id=\"byefirst\"/>\n");
 	fc_log(f, NULL, "end", "out=failed code=0");
-	fprintf(f, "<send next=\"end\"><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
-	           "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n]]></send>\n");
+	fc_ok_bye(f, "end");
 	fprintf(f, "<label id=\"cut\"/>\n");
 	fc_log(f, NULL, "end", "out=cut code=200");
 	fc_req(f, "BYE", 2, 1, from, NULL);
@@ -557,7 +604,9 @@ static void fc_scenario(const char *path, const char *caller, const char *name, 
 	fc_log(f, NULL, "end", "out=late code=200");
 	fc_req(f, "ACK", 1, 1, from, NULL);
 	fc_req(f, "BYE", 2, 1, from, NULL);
-	fprintf(f, "<recv response=\"200\" timeout=\"4000\" ontimeout=\"end\"/>\n<label id=\"end\"/>\n</scenario>\n");
+	fprintf(f, "<recv response=\"200\" next=\"end\" timeout=\"4000\" ontimeout=\"end\"/>\n");
+	fc_unexpected(f, from);
+	fprintf(f, "<label id=\"end\"/>\n</scenario>\n");
 	fclose(f);
 }
 
@@ -570,6 +619,7 @@ void fc_load_start(struct fc *f, struct fc_load *l, const struct fc_calls *k)
 	snprintf(l->tag, sizeof(l->tag), "%s", k->tag);
 	snprintf(l->log, sizeof(l->log), "%s/calls-%s.log", f->c.dir, k->tag);
 	snprintf(l->out, sizeof(l->out), "%s/sipp-%s.log", f->c.dir, k->tag);
+	snprintf(l->err, sizeof(l->err), "%s/sipp-%s-errors.log", f->c.dir, k->tag);
 	snprintf(scen, sizeof(scen), "%s/call-%s.xml", f->c.dir, k->tag);
 	l->calls = k->calls;
 	l->rate = k->rate;
@@ -581,16 +631,15 @@ void fc_load_start(struct fc *f, struct fc_load *l, const struct fc_calls *k)
 		snprintf(caller, sizeof(caller), "%s[call_number]", k->caller);
 	}
 	snprintf(name, sizeof(name), "%s[call_number]", k->name);
-	fc_scenario(scen, caller, name, k->patience_ms, k->bye_ms);
+	fc_scenario_write(scen, caller, name, k->patience_ms, k->bye_ms);
 	/* exec: the pid is sipp's own. -aa: sipp answers what a site may send besides (OPTIONS,
 	 * INFO, NOTIFY, UPDATE). */
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && exec %s %s:%d -sf %s -s %s %s -r %.2f -rp 1000 -m %d -l 10000 -i %s -p %d -mi %s -mp %d "
-	         "-aa -nostdin -trace_logs -log_file %s -trace_err -error_file %s/sipp-%s-errors.log "
+	         "-aa -nostdin -trace_logs -log_file %s -trace_err -error_file %s "
 	         "-trace_stat -stf %s/sipp-%s-stat.csv -fd 1",
 	         f->c.dir, f->sipp, fc_ip(f, f->carrier_m), FC_SIP_PORT, scen, FC_DID, inf, k->rate, k->calls,
-	         fc_ip(f, f->carrier_m), port, fc_ip(f, f->carrier_m), port + 2, l->log, f->c.dir, k->tag, f->c.dir,
-	         k->tag);
+	         fc_ip(f, f->carrier_m), port, fc_ip(f, f->carrier_m), port + 2, l->log, l->err, f->c.dir, k->tag);
 	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	l->t0 = fc_now_ms();
 	l->pid = fnet_spawn(&f->net, f->carrier_m, argv, l->out);

@@ -118,12 +118,19 @@ struct fc_load {
 	char tag[64];
 	char log[700]; /* the calls' lines */
 	char out[700]; /* sipp's own output */
+	char err[700]; /* sipp's error file: why a call ended with no outcome */
 	pid_t pid;
 	int calls;
 	double rate;
 	double t0; /* wall clock at start */
 };
 void fc_load_start(struct fc *f, struct fc_load *l, const struct fc_calls *k);
+
+/* fc_scenario_write writes the sipp scenario of such a call to path (callers and names as in
+ * struct fc_calls; sipp's keywords allowed). A site may answer in orders the steps do not
+ * expect: a BYE close behind its 200, a provisional answer after it, a BYE to a caller who
+ * gave up - each still ends the call with an outcome (test_failover_calls checks them). */
+void fc_scenario_write(const char *path, const char *caller, const char *name, int patience_ms, int bye_ms);
 
 /* fc_load_wait waits up to seconds for sipp to finish; returns its exit status (-1: killed at
  * the deadline). */

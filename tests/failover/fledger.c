@@ -100,6 +100,48 @@ int fl_answered(const struct fl_call *k)
 	return k->t_ans > 0;
 }
 
+int fl_sipp_why(const char *errlog, const char *cid, char *out, size_t len)
+{
+	FILE *f = fopen(errlog, "r");
+	char *text = NULL, *at, *start;
+	size_t n = 0, cap = 0, r, o = 0;
+	char buf[4096];
+
+	out[0] = 0;
+	if (cid[0] == 0 || f == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return 0;
+	}
+	while ((r = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (n + r + 1 > cap) {
+			cap = (n + r + 1) * 2;
+			text = realloc(text, cap);
+		}
+		memcpy(text + n, buf, r);
+		n += r;
+	}
+	fclose(f);
+	if (text == NULL)
+		return 0;
+	text[n] = 0;
+	if ((at = strstr(text, cid)) == NULL) {
+		free(text);
+		return 0;
+	}
+	/* An entry is "<date>\t<time>\t<epoch>: <what>", entries not always a line each: start
+	 * after the nearest ": " that follows a digit. */
+	for (start = at; start > text + 1 && !(start[-1] == ' ' && start[-2] == ':' && start - 2 > text &&
+	                                       start[-3] >= '0' && start[-3] <= '9');
+	     start--)
+		;
+	for (const char *p = start; *p && o + 1 < len; p++)
+		out[o++] = (*p == '\r' || *p == '\n' || *p == '\t') ? ' ' : *p;
+	out[o] = 0;
+	free(text);
+	return 1;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The SBC */
 

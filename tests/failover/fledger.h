@@ -50,6 +50,10 @@ void fl_calls_free(struct fl_calls *c);
 /* fl_answered: the call got a 200. */
 int fl_answered(const struct fl_call *k);
 
+/* fl_sipp_why: what sipp's error file (-trace_err) says of the call whose Call-ID is cid - the
+ * first entry naming it, on one line, at most len - 1 characters; 1 if there is one. */
+int fl_sipp_why(const char *errlog, const char *cid, char *out, size_t len);
+
 /* fl_sbc_read fills each call's site, tried and nosite from Kamailio's log; site_ip[s] is
  * site s's address (nsites of them). */
 void fl_sbc_read(struct fl_calls *c, const char *kamlog, const char *const site_ip[], int nsites);
