@@ -73,6 +73,7 @@ void rl_contact_free(struct rl_contact *c)
 	if (c == NULL)
 		return;
 	rl_contact_detach(c);
+	free(c->held);
 	if (c->facts != NULL)
 		relais__contact_record__free_unpacked(c->facts, NULL);
 	free(c);

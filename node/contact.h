@@ -44,6 +44,11 @@ struct rl_contact {
 	/* What the node knows of it, as a record (owned; NULL = nothing): a survivable site
 	 * carries on with it when the hub is lost (survive.h). */
 	Relais__ContactRecord *facts;
+	/* A CONNECTED update held back (node.c, rl_node_contact_update): packed, applied at
+	 * held_until unless a newer update comes first (NULL: none). */
+	uint8_t *held;
+	size_t held_len;
+	uint64_t held_until;
 };
 
 /* rl_contact_new makes a contact id (copied) of src with cookie (both may be NULL); freed by

@@ -22,9 +22,13 @@
 #define RL_NODE_MAX_SOURCES  8
 #define RL_NODE_HEARTBEAT_MS 500  /* the hub judges the site lost after 2.5 s of silence */
 #define RL_NODE_HUB_LOST_MS  3000 /* the hub not heard this long: lost (new calls go elsewhere) */
-#define RL_NODE_CTL_INFLIGHT 16
-#define RL_NODE_HELLO_MS     10000      /* a local link that says no Hello this long is closed */
-#define RL_NODE_LINK_BACKLOG (4u << 20) /* bytes queued to one local link before its frames are refused */
+/* After the hub's link resumes (rl_client.h: silent 1.5 s, heard again), a contact connected
+ * to an agent is held this long before the caller is answered: what the hub said meanwhile
+ * arrives first, and a contact it ended since is never answered. */
+#define RL_NODE_CONNECT_HOLD_MS 300
+#define RL_NODE_CTL_INFLIGHT    16
+#define RL_NODE_HELLO_MS        10000      /* a local link that says no Hello this long is closed */
+#define RL_NODE_LINK_BACKLOG    (4u << 20) /* bytes queued to one local link before its frames are refused */
 
 /* A local link: a seated agent or a tool. Its pipe id is its chan towards the hub. */
 struct rl_lpeer {
@@ -114,6 +118,7 @@ struct rl_node {
 	struct rl_turned turned[RL_NODE_TURNED]; /* submissions turned away (a ring) */
 	unsigned nturned;
 	uint64_t seats_sent_us; /* the last SeatsAlive (seats.c) */
+	unsigned nheld;         /* contacts with a CONNECTED update held (rl_node_contact_update) */
 };
 
 /* node.c */

@@ -43,6 +43,7 @@ static struct rl_contact *rl_node_contact_add(struct rl_node *n, const char *id,
 
 static void rl_node_contact_del(struct rl_node *n, struct rl_contact *c)
 {
+	n->nheld -= c->held != NULL;
 	rl_htab_del(&n->contacts, rl_htab_hash(c->id), c);
 	rl_contact_free(c);
 }
@@ -359,9 +360,42 @@ static void rl_node_hub_drain(struct rl_node *n, const Relais__SiteDrain *d)
 /* ---------------------------------------------------------------------------------------- */
 /* from the hub */
 
-/* rl_node_contact_update: a change of one of the site's contacts, for its object. A contact
- * the hub connects here that the node does not know (submitted before this node restarted)
- * is adopted, so that its media call has an owner until it ends. */
+/* rl_node_contact_apply: update u of contact c, for its object. */
+static void rl_node_contact_apply(struct rl_node *n, struct rl_contact *c, const Relais__ContactUpdate *u)
+{
+	rl_alone_update(c, u);
+	rl_contact_update(c, u, n->bridge, n->hub);
+	if (n->recs != NULL) /* after the bridge: the media call is there, or gone */
+		rl_recs_update(n->recs, c->id, c->media_ssrc != 0, u, rl_bridge_media(n->bridge), n->hub);
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
+		rl_node_contact_del(n, c);
+}
+
+/* rl_node_unhold forgets c's held update (said is why, NULL: it is being applied). */
+static void rl_node_unhold(struct rl_node *n, struct rl_contact *c, const char *said)
+{
+	if (said != NULL)
+		rl_log(RL_LOG_NOTICE, "connect held since the hub's link came back dropped contact=%s: %s", c->id,
+		       said);
+	free(c->held);
+	c->held = NULL;
+	c->held_len = 0;
+	n->nheld--;
+}
+
+/*
+ * rl_node_contact_update: a change of one of the site's contacts from the hub. A contact the
+ * hub connects here that the node does not know (submitted before this node restarted) is
+ * adopted, so that its media call has an owner until it ends.
+ *
+ * Right after the hub's link resumes, what comes first is what the hub said while we did not
+ * hear it: an agent elsewhere took our caller while this node was stopped (or cut off), and
+ * may have hung up since - an end that is a few frames behind. Answering the caller then and
+ * hanging up at once would count an answer nobody had; so a CONNECTED that comes within
+ * RL_NODE_CONNECT_HOLD_MS of the resumption is held that long: a newer update drops it (the
+ * caller, never answered, is then released and the hub takes its answer back:
+ * ContactCancel.never_connected), else it is applied (rl_node_held_tick).
+ */
 static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdate *u)
 {
 	const char *id = u->contact_id ? u->contact_id : "";
@@ -375,12 +409,45 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 		c = rl_node_contact_add(n, id, NULL, NULL);
 	if (c == NULL)
 		return;
-	rl_alone_update(c, u);
-	rl_contact_update(c, u, n->bridge, n->hub);
-	if (n->recs != NULL) /* after the bridge: the media call is there, or gone */
-		rl_recs_update(n->recs, c->id, c->media_ssrc != 0, u, rl_bridge_media(n->bridge), n->hub);
-	if (u->state == RELAIS__CONTACT_STATE__CONTACT_ENDED)
-		rl_node_contact_del(n, c);
+	if (c->held != NULL)
+		rl_node_unhold(n, c, "a newer update came first");
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+	    rl_client_resumed_within(n->hub, RL_NODE_CONNECT_HOLD_MS)) {
+		c->held_len = relais__contact_update__get_packed_size(u);
+		c->held = rl_malloc(c->held_len + 1);
+		relais__contact_update__pack(u, c->held);
+		c->held_until = rl_mono_us() + RL_NODE_CONNECT_HOLD_MS * 1000u;
+		n->nheld++;
+		rl_log(RL_LOG_INFO, "connect held: the hub's link just came back contact=%s agent=%s hold_ms=%d", c->id,
+		       u->agent_id ? u->agent_id : "", RL_NODE_CONNECT_HOLD_MS);
+		return;
+	}
+	rl_node_contact_apply(n, c, u);
+}
+
+/* rl_node_held_tick applies the held updates whose time has come. */
+static void rl_node_held_tick(struct rl_node *n, uint64_t now)
+{
+	char ids[16][RL_WIRE_MAX_ID + 1];
+	unsigned k = 0;
+
+	for (size_t i = 0; n->nheld > 0 && i < n->contacts.cap && k < 16; i++) {
+		struct rl_contact *c = n->contacts.ents ? n->contacts.ents[i].val : NULL;
+		if (c != NULL && c->held != NULL && now >= c->held_until)
+			snprintf(ids[k++], sizeof(ids[0]), "%s", c->id);
+	}
+	for (unsigned i = 0; i < k; i++) { /* (applying may add or remove contacts) */
+		struct rl_contact *c = rl_node_contact(n, ids[i]);
+		Relais__ContactUpdate *u;
+		if (c == NULL || c->held == NULL)
+			continue;
+		u = relais__contact_update__unpack(NULL, c->held_len, c->held);
+		rl_node_unhold(n, c, NULL);
+		if (u != NULL) {
+			rl_node_contact_apply(n, c, u);
+			relais__contact_update__free_unpacked(u, NULL);
+		}
+	}
 }
 
 /* rl_node_down: a frame for one of our seated agents (or a tool's relayed request). */
@@ -887,6 +954,7 @@ void rl_node_tick(struct rl_node *n)
 	if (n->recs != NULL)
 		rl_recs_tick(n->recs, rl_bridge_media(n->bridge), n->hub);
 	rl_seats_tick(n, now);
+	rl_node_held_tick(n, now);
 }
 
 int rl_node_add_source(struct rl_node *n, struct rl_source *src)

@@ -66,6 +66,7 @@ struct rl_client {
 	uint64_t hello_req;
 	uint64_t hello_sent_us;
 	uint64_t last_rx_us;
+	uint64_t resumed_us; /* heard after RL_CLIENT_RESUME_MS of silence, last at (0: never) */
 	uint64_t last_hb_us;
 	uint64_t rtt_us;
 
@@ -586,6 +587,8 @@ int rl_client_input(struct rl_client *c, nng_msg *msg, rl_env **envp, void **coo
 		rl_log(RL_LOG_INFO, "dropped frame from server err=\"%s\"", rl_strerror(rv));
 		return rv;
 	}
+	if (c->last_rx_us != 0 && now - c->last_rx_us >= (uint64_t)RL_CLIENT_RESUME_MS * 1000u)
+		c->resumed_us = now;
 	c->last_rx_us = now;
 	if (env->body_case == RELAIS__ENVELOPE__BODY_HELLO_OK && rl_client_answers_hello(c, env) &&
 	    env->hello_ok->challenge.len > 0) {
@@ -650,6 +653,11 @@ int rl_client_up(const struct rl_client *c)
 int rl_client_heard_within(const struct rl_client *c, unsigned ms)
 {
 	return c->ready && rl_mono_us() - c->last_rx_us < (uint64_t)ms * 1000u;
+}
+
+int rl_client_resumed_within(const struct rl_client *c, unsigned ms)
+{
+	return c->resumed_us != 0 && rl_mono_us() - c->resumed_us < (uint64_t)ms * 1000u;
 }
 
 uint64_t rl_client_rtt_us(const struct rl_client *c)

@@ -120,6 +120,12 @@ int rl_client_up(const struct rl_client *c);
 /* rl_client_heard_within: 1 when hello is done and the server was heard within ms. */
 int rl_client_heard_within(const struct rl_client *c, unsigned ms);
 
+/* A link silent for RL_CLIENT_RESUME_MS that is heard again has resumed: what comes first is
+ * what the server said while we did not hear it (we were stopped, or the network held it),
+ * and may be stale by then. rl_client_resumed_within: 1 if it last resumed within ms. */
+#define RL_CLIENT_RESUME_MS 1500
+int rl_client_resumed_within(const struct rl_client *c, unsigned ms);
+
 /* rl_client_rtt_us: last heartbeat round-trip time (0 = unknown). */
 uint64_t rl_client_rtt_us(const struct rl_client *c);
 
