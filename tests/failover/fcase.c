@@ -295,6 +295,7 @@ static void fc_carrier(struct fc_result *r, const struct fl_calls *calls, const 
 		switch (k->out) {
 		case FL_COMPLETED:
 			r->completed++;
+			r->hung_up_at_once += k->t_end - k->t_ans < 200.0;
 			break;
 		case FL_CUT:
 			r->cut++;
@@ -656,9 +657,11 @@ void fc_result_print(const struct fc_result *r, FILE *out)
 	        r->st_abandoned, r->st_failed, r->st_live, r->samples, r->identity_breaks,
 	        r->day_changed ? " (the day changed: the status's counts restarted at midnight, -1: not compared)"
 	                       : "");
-	fprintf(out, "  answered: hub %d, carrier %d; duplicates %d; phantoms %d%s%s; answered while unreached %d\n",
+	fprintf(out,
+	        "  answered: hub %d, carrier %d; duplicates %d; phantoms %d%s%s; answered while unreached %d; "
+	        "hung up at once %d\n",
 	        r->st_answered, r->carrier_answered, r->duplicates, r->phantoms, r->phantoms ? ": " : "",
-	        r->phantom_what, r->unreached);
+	        r->phantom_what, r->unreached, r->hung_up_at_once);
 	fprintf(out, "  acked and lost %d%s%s\n", r->acked_lost, r->acked_lost ? ": " : "", r->acked_lost_what);
 	fprintf(out, "  agents holding two calls: %d (logs), %d (store)%s%s\n", r->double_holds, r->overlaps,
 	        r->double_what[0] ? ": " : "", r->double_what);

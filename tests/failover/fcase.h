@@ -38,6 +38,7 @@ struct fc_result {
 	double t_fault, t_heal;
 	/* the carrier: every call, by outcome */
 	int calls, redials, completed, cut, late, abandoned, failed, pending, carrier_answered;
+	int hung_up_at_once;    /* answered, and the site's BYE within 200 ms: a caller nobody talked to */
 	char codes[160];        /* the failure codes seen, "503x12 408x1" */
 	char pending_what[420]; /* the first call with no outcome, and why (sipp's error file) */
 	/* the hub, as status says (this case's share; -1 if the day changed) and as its store
