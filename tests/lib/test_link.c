@@ -2,7 +2,8 @@
  * Links over real sockets: hello, reliable requests with re-send, mutual TLS (and refusal
  * of a client from another CA), the receive-size cap, a client that replaces its dialer
  * when a peer takes its connection but never answers, and one given two endpoints that moves
- * to the second when the first never answers (and refuses a list with an empty endpoint).
+ * to the second when the first never answers (and refuses a list with an empty endpoint); a
+ * link heard again after a silence says it resumed.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -187,6 +188,14 @@ static void exchange(const char *url, const struct rl_tls *stls, const struct rl
 	RL_CHECK(s.requests == before + 2);
 
 	corked(loop, &s, c, &seen);
+
+	/* A link heard steadily has not resumed; one silent RL_CLIENT_RESUME_MS and heard again
+	 * has, just now (a node holds a connect then: node.c). */
+	RL_CHECK(!rl_client_resumed_within(c, 60000));
+	rltest_sleep_ms(RL_CLIENT_RESUME_MS + 100); /* the silence is what is tested */
+	request(c, &cookie);
+	pump(loop, &s, c, &seen, seen.replies + 1, 5000);
+	RL_CHECK(rl_client_resumed_within(c, 1000));
 	rl_loop_destroy(loop);
 	rl_client_close(c);
 	nng_close(s.sock);
