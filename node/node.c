@@ -391,10 +391,11 @@ static void rl_node_unhold(struct rl_node *n, struct rl_contact *c, const char *
  * Right after the hub's link resumes, what comes first is what the hub said while we did not
  * hear it: an agent elsewhere took our caller while this node was stopped (or cut off), and
  * may have hung up since - an end that is a few frames behind. Answering the caller then and
- * hanging up at once would count an answer nobody had; so a CONNECTED that comes within
- * RL_NODE_CONNECT_HOLD_MS of the resumption is held that long: a newer update drops it (the
- * caller, never answered, is then released and the hub takes its answer back:
- * ContactCancel.never_connected), else it is applied (rl_node_held_tick).
+ * hanging up at once would count an answer nobody had; so a CONNECTED for a caller not yet
+ * put through (no media call) that comes within RL_NODE_CONNECT_HOLD_MS of the resumption is
+ * held that long: a newer update drops it (the caller, never answered, is then released and
+ * the hub takes its answer back: ContactCancel.never_connected), else it is applied
+ * (rl_node_held_tick). A call already under way takes its new plan at once.
  */
 static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdate *u)
 {
@@ -411,7 +412,7 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 		return;
 	if (c->held != NULL)
 		rl_node_unhold(n, c, "a newer update came first");
-	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED &&
+	if (u->state == RELAIS__CONTACT_STATE__CONTACT_CONNECTED && c->media_ssrc == 0 &&
 	    rl_client_resumed_within(n->hub, RL_NODE_CONNECT_HOLD_MS)) {
 		c->held_len = relais__contact_update__get_packed_size(u);
 		c->held = rl_malloc(c->held_len + 1);
