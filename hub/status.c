@@ -145,8 +145,6 @@ static void rl_status_agents(struct rl_engine *e, struct rl_status *s, unsigned 
 	s->rep.agents_total = rl_tally_scope(e, s->mask, NULL); /* tally.c: no walk over them all */
 	while (s->rep.n_agents < limit && (i = rl_scope_next(e, s->mask, &it)) >= 0) {
 		const struct rl_agent *a = e->agents[i];
-		if (!(a->tenants & s->mask))
-			continue;
 		rl_status_agent(e, a, &s->as[s->rep.n_agents]);
 		if (!s->all)
 			rl_status_tenants(e, s, a, &s->as[s->rep.n_agents],

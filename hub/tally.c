@@ -130,8 +130,11 @@ int rl_scope_next(const struct rl_engine *e, uint64_t scope, struct rl_scope_ite
 	int best = -1;
 	uint64_t all = e->ntenants >= 64 ? UINT64_MAX : (1ULL << e->ntenants) - 1;
 
-	if ((scope & all) == all) /* every tenant: every agent */
+	if ((scope & all) == all) { /* every tenant: every agent but those of none */
+		while (it->next < e->nagents && e->agents[it->next]->tenants == 0)
+			it->next++;
 		return it->next < e->nagents ? it->next++ : -1;
+	}
 	for (int t = 0; t < e->ntenants; t++) /* the least next index among the scope's tenants */
 		if (((scope >> t) & 1) && it->at[t] < e->ntenant_agents[t] &&
 		    (best < 0 || e->tenant_agents[t][it->at[t]] < best))

@@ -191,7 +191,7 @@ static void rl_wb_agents(struct rl_engine *e, uint64_t scope, cJSON *root, cJSON
 
 	while (listed < RL_WB_AGENT_ROWS && (i = rl_scope_next(e, scope, &it)) >= 0) {
 		const struct rl_agent *a = e->agents[i];
-		if (!(a->tenants & scope) || !rl_agent_live(a))
+		if (!rl_agent_live(a))
 			continue;
 		cJSON_AddItemToArray(rows, rl_wb_agent(e, a, scope));
 		listed++;

@@ -56,12 +56,14 @@ static char *conf(void)
 	    "agents = (\n"
 	    " { id = \"a1\"; tenants = [ \"telco\" ]; skills = { billing = 5; tech = 5; }; secret_hash = \"%s\"; },\n"
 	    " { id = \"a2\"; tenants = [ \"telco\" ]; skills = { billing = 4; }; secret_hash = \"%s\"; },\n"
+	    " { id = \"n1\"; skills = { cards = 1; }; secret_hash = \"%s\"; },\n" /* of no tenant: in no scope */
 	    " { id = \"b1\"; tenants = [ \"bank\" ]; skills = { cards = 5; }; secret_hash = \"%s\"; },\n"
 	    " { id = \"m1\"; tenants = [ \"telco\", \"bank\" ]; skills = { cards = 5; tech = 5; };"
 	    "   site = \"casablanca\"; secret_hash = \"%s\"; }\n"
 	    ");\n",
 	    ht_pub("casablanca"), ht_pub("dakar"), ht_pub("admin"), ht_pub("noc"), ht_pub("sup.telco"), ht_pub("wall"),
-	    ht_pub("sup.bank"), ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("b1-secret"), ht_hash("m1-secret"));
+	    ht_pub("sup.bank"), ht_hash("a1-secret"), ht_hash("a2-secret"), ht_hash("n1-secret"), ht_hash("b1-secret"),
+	    ht_hash("m1-secret"));
 	return text;
 }
 
