@@ -22,9 +22,9 @@
 #define RL_NODE_MAX_SOURCES  8
 #define RL_NODE_HEARTBEAT_MS 500  /* the hub judges the site lost after 2.5 s of silence */
 #define RL_NODE_HUB_LOST_MS  3000 /* the hub not heard this long: lost (new calls go elsewhere) */
-/* After the hub's link resumes (rl_client.h: silent 1.5 s, heard again), a contact connected
- * to an agent is held this long before the caller is answered: what the hub said meanwhile
- * arrives first, and a contact it ended since is never answered. */
+/* After the hub's link resumes (rl_client.h: silent 1.5 s, heard again), a connect for a
+ * caller not yet put through is held this long before the caller is answered: what the hub
+ * said meanwhile arrives first, and a contact it ended since is never answered. */
 #define RL_NODE_CONNECT_HOLD_MS 300
 #define RL_NODE_CTL_INFLIGHT    16
 #define RL_NODE_HELLO_MS        10000      /* a local link that says no Hello this long is closed */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rl_err.h"
+#include "rl_file.h"
 #include "rl_wire.h"
 
 /* fl_field copies the value of " key=" in line (up to a space) into out; 1 if found. */
@@ -102,29 +104,12 @@ int fl_answered(const struct fl_call *k)
 
 int fl_sipp_why(const char *errlog, const char *cid, char *out, size_t len)
 {
-	FILE *f = fopen(errlog, "r");
-	char *text = NULL, *at, *start;
-	size_t n = 0, cap = 0, r, o = 0;
-	char buf[4096];
+	char *text, *at, *start;
+	size_t n, o = 0;
 
 	out[0] = 0;
-	if (cid[0] == 0 || f == NULL) {
-		if (f != NULL)
-			fclose(f);
+	if (cid[0] == 0 || rl_file_read(errlog, 64u << 20, &text, &n) != RL_OK)
 		return 0;
-	}
-	while ((r = fread(buf, 1, sizeof(buf), f)) > 0) {
-		if (n + r + 1 > cap) {
-			cap = (n + r + 1) * 2;
-			text = realloc(text, cap);
-		}
-		memcpy(text + n, buf, r);
-		n += r;
-	}
-	fclose(f);
-	if (text == NULL)
-		return 0;
-	text[n] = 0;
 	if ((at = strstr(text, cid)) == NULL) {
 		free(text);
 		return 0;

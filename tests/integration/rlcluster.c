@@ -526,13 +526,19 @@ int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, in
 	return st;
 }
 
+double rlc_qnum(struct rlc *c, const char *qid, const char *field)
+{
+	cJSON *s = rlc_status(c);
+	double v = s ? rlc_queue_num(s, qid, field) : -1;
+
+	cJSON_Delete(s);
+	return v;
+}
+
 int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds)
 {
 	for (int i = 0; i < seconds * 5; i++) {
-		cJSON *s = rlc_status(c);
-		double got = s ? rlc_queue_num(s, qid, "answered") : -1;
-		cJSON_Delete(s);
-		if (got >= want)
+		if (rlc_qnum(c, qid, "answered") >= want)
 			return 1;
 		rltest_sleep_ms(200);
 	}

@@ -90,6 +90,9 @@ int rlc_answers(struct rlc *c);
 /* rlc_queue_stat returns a number field of queue `qid` from status (or -1). */
 double rlc_queue_num(cJSON *status, const char *qid, const char *field);
 
+/* rlc_qnum: that field in the hub's status now (-1 if none). */
+double rlc_qnum(struct rlc *c, const char *qid, const char *field);
+
 /* rlc_agent_field returns a string field of agent `aid` from status (or NULL). */
 const char *rlc_agent_str(cJSON *status, const char *aid, const char *field);
 

@@ -33,19 +33,10 @@ static int sipp(struct rlc *c, const char *scenario, const char *did)
 	return rlc_sipp_call(c, "tests/trunk/scenarios", scenario, g_sip_port, did);
 }
 
-static double qnum(struct rlc *c, const char *q, const char *field)
-{
-	cJSON *s = rlc_status(c);
-	double v = s ? rlc_queue_num(s, q, field) : -1;
-
-	cJSON_Delete(s);
-	return v;
-}
-
 static int wait_q(struct rlc *c, const char *q, const char *field, double want, int seconds)
 {
 	for (int i = 0; i < seconds * 5; i++) {
-		if (qnum(c, q, field) >= want)
+		if (rlc_qnum(c, q, field) >= want)
 			return 1;
 		rltest_sleep_ms(200);
 	}
@@ -164,7 +155,7 @@ int main(void)
 	 * estimate of the wait is given). */
 	RL_CHECK(sipp(&c, "abandon_queued", "+212522000200") == 0);
 	RL_CHECK(wait_q(&c, "telco.empty", "abandoned", 1, 10));
-	RL_CHECK(qnum(&c, "telco.empty", "waiting") == 0);
+	RL_CHECK(rlc_qnum(&c, "telco.empty", "waiting") == 0);
 	int said =
 	    rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "position=1 waiting=1 agents=0 ewt_s=unknown");
 	printf("announcements to the waiting caller: %d\n", said);

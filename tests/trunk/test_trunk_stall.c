@@ -20,15 +20,6 @@
 #include "rlcluster.h"
 #include "rltest.h"
 
-static double qnum(struct rlc *c, const char *q, const char *field)
-{
-	cJSON *s = rlc_status(c);
-	double v = s ? rlc_queue_num(s, q, field) : -1;
-
-	cJSON_Delete(s);
-	return v;
-}
-
 int main(void)
 {
 	struct rlc c;
@@ -72,7 +63,7 @@ int main(void)
 
 	/* 2. At the hub: offered, accepted (answered), ended by the agent. */
 	RL_WAIT(15000, rlc_count_in_file(rlc_path(&c, "agent-h1.log"), "event=accept") >= 1);
-	RL_WAIT(15000, qnum(&c, "telco.billing", "answered") >= 1 && rlc_agents_in(&c, "h1", "WRAPUP"));
+	RL_WAIT(15000, rlc_qnum(&c, "telco.billing", "answered") >= 1 && rlc_agents_in(&c, "h1", "WRAPUP"));
 
 	/* 3. The node runs again: 480 for the caller, the answer taken back. */
 	RL_REQUIRE(kill(node, SIGCONT) == 0);
@@ -85,8 +76,8 @@ int main(void)
 	printf("sipp stall_unjoined exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	RL_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* 480, and no 200 before it */
 	RL_CHECK(rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "connect held") >= 1);
-	RL_WAIT(10000, qnum(&c, "telco.billing", "abandoned") == 1);
-	RL_CHECK(qnum(&c, "telco.billing", "answered") == 0);
+	RL_WAIT(10000, rlc_qnum(&c, "telco.billing", "abandoned") == 1);
+	RL_CHECK(rlc_qnum(&c, "telco.billing", "answered") == 0);
 	rlc_stop_all(&c);
 	return rltest_done();
 }
