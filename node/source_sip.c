@@ -236,7 +236,7 @@ static void rl_sc_tell_hub(struct rl_sipsrc *ss, struct rl_scall *c, unsigned to
 		/* Never connected: no agent was put through here - or one was, but the caller's
 		 * CANCEL came first at the SIP stack (a CANCEL ends only an INVITE not yet answered:
 		 * our 200 never went out, the caller heard nobody). */
-		int cancelled = a != NULL && a->how != NULL && strcmp(a->how, "cancel") == 0;
+		int cancelled = a->how != NULL && strcmp(a->how, "cancel") == 0;
 		rl_node_cancel(ss->base.node, c->contact, RELAIS__CONTACT_OUTCOME__OUTCOME_ABANDONED,
 		               !c->connected_once || cancelled);
 		ss->abandoned++;
