@@ -666,10 +666,8 @@ void fc_result_print(const struct fc_result *r, FILE *out)
 	fprintf(out, "  agents holding two calls: %d (logs), %d (store)%s%s\n", r->double_holds, r->overlaps,
 	        r->double_what[0] ? ": " : "", r->double_what);
 	if (r->late_ends > 0)
-		fprintf(
-		    out,
-		    "  calls from elsewhere left by an agent serving alone, ended at the hub only after the heal: %d\n",
-		    r->late_ends);
+		fprintf(out, "  hub calls left by an agent serving alone, ended at the hub only after the heal: %d\n",
+		        r->late_ends);
 	fc_ms(out, "detect: hub", r->detect_ms);
 	fc_ms(out, "node", r->node_detect_ms);
 	fc_ms(out, "SBC", r->sbc_detect_ms);

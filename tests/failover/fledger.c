@@ -337,7 +337,7 @@ int fl_store_overlaps(const struct fl_contacts *c, double heal_ms, int *late, ch
 		/* a still live (no end) or ended after b was answered: the agent held both */
 		if (strcmp(a->agent, b->agent) != 0 || (a->end != 0 && a->end <= b->ans))
 			continue;
-		if (a->end >= heal_ms && strcmp(a->site, b->site) != 0 && strstr(b->id, ".L") != NULL)
+		if (a->end >= heal_ms && strstr(a->id, ".L") == NULL && strstr(b->id, ".L") != NULL)
 			(*late)++;
 		else if (!bad++)
 			snprintf(what, len, "agent %s answered %s while on %s", b->agent, b->id, a->id);

@@ -87,11 +87,12 @@ void fl_contacts_free(struct fl_contacts *c);
 const struct fl_contact *fl_contact_by_id(const struct fl_contacts *c, const char *id);
 
 /* fl_store_overlaps: agents that held two answered contacts of c at once (how many times);
- * the first is described in what. Those where the first is another site's call whose end is
- * known only from heal_ms on, and the second one the agent's site took serving alone (its id
- * is "<site>.L..."), are counted in *late instead: an agent of a site serving alone left a
- * call from elsewhere, which the hub kept until it heard again (its record's end is when it
- * learnt it, not when the agent hung up). */
+ * the first is described in what. Those where the first is a hub's call whose end is known
+ * only from heal_ms on, and the second one the agent's site took serving alone (its id is
+ * "<site>.L..."), are counted in *late instead: an agent of a site serving alone left a call
+ * the hub had given it - from elsewhere, or from its own site before the cut - which the hub
+ * kept until it heard again (its record's end is when it learnt it, not when the agent hung
+ * up). The agents' own logs (fl_double_holds) say whether one held two calls. */
 int fl_store_overlaps(const struct fl_contacts *c, double heal_ms, int *late, char *what, size_t len);
 
 /* fl_double_holds reads a relais-agent log: how many times an agent was offered a contact or
