@@ -298,8 +298,8 @@ uint32_t rl_queue_staffed(const struct rl_queue *q);
 uint32_t rl_reasons_count(const struct rl_reasons *r, const char *why);
 
 /* rl_scope_next: the agents of the tenants in scope (and those only: an agent of no tenant is
- * in no scope), in agents[] order, each once, without a walk over the others: it->at[] starts zeroed; returns the next agent's index, -1 at the
- * end. */
+ * in no scope), in agents[] order, each once, without a walk over the others: it->at[] starts
+ * zeroed; returns the next agent's index, -1 at the end. */
 struct rl_scope_iter {
 	int next; /* every tenant in scope: a plain walk */
 	int at[RL_MAX_TENANTS];

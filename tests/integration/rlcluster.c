@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "rl_audio.h"
 #include "rl_err.h"
@@ -504,24 +505,29 @@ double rlc_voiced(const char *path, double floor)
 	return all ? (double)on / (double)all : 0;
 }
 
-int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did)
+pid_t rlc_sipp_start(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did)
 {
 	char cmd[4096], log[600];
 	const char *bin = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "sipp";
-	char *out;
-	int st = -1;
+	int port = rltest_free_ports(3);
 
 	snprintf(log, sizeof(log), "%s/sipp-%s.log", c->dir, scenario);
+	/* exec: the pid is sipp's own */
 	snprintf(cmd, sizeof(cmd),
-	         "cd %s && %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
-	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s >>%s 2>&1; "
-	         "echo \"::exit=$?\"",
-	         c->dir, bin, sip_port, rltest_src(scenarios), scenario, did, rltest_free_port(), rltest_free_port(),
-	         log, log);
-	out = rltest_capture(cmd);
-	if (out != NULL && strstr(out, "::exit=") != NULL)
-		st = atoi(strstr(out, "::exit=") + 7);
-	free(out);
+	         "cd %s && exec %s 127.0.0.1:%d -sf %s/%s.xml -s '%s' -m 1 -l 1 -i 127.0.0.1 -p %d "
+	         "-mi 127.0.0.1 -mp %d -timeout 60s -timeout_error -nostdin -trace_err -error_file %s",
+	         c->dir, bin, sip_port, rltest_src(scenarios), scenario, did, port, port + 2, log);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	return rltest_spawn(argv, log);
+}
+
+int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did)
+{
+	pid_t pid = rlc_sipp_start(c, scenarios, scenario, sip_port, did);
+	int st = -1, ws;
+
+	if (pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+		st = WEXITSTATUS(ws);
 	printf("sipp %-16s did %-14s exit %d\n", scenario, did, st);
 	return st;
 }

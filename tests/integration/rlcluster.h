@@ -122,6 +122,9 @@ double rlc_voiced(const char *path, double floor);
  * cluster's directory (captures the scenario names are found there); its output goes to
  * sipp-<scenario>.log. Returns sipp's exit status (0: the scenario passed). */
 int rlc_sipp_call(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did);
+/* rlc_sipp_start starts that call and returns sipp's pid at once (its exit status says, as
+ * above, whether the scenario passed): for a test that acts while the call is on. */
+pid_t rlc_sipp_start(struct rlc *c, const char *scenarios, const char *scenario, int sip_port, const char *did);
 
 /* rlc_wait_answered polls until queue qid has at least want answered; returns 1 if so. */
 int rlc_wait_answered(struct rlc *c, const char *qid, int want, int seconds);

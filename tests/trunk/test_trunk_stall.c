@@ -13,8 +13,6 @@
  */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 
 #include "rlcluster.h"
@@ -25,8 +23,6 @@ int main(void)
 	struct rlc c;
 	pid_t node = 0, call;
 	int sip_port, st = -1;
-	char port_s[16], mport_s[16], target[64], scen[600], log[600], err[600];
-	const char *sipp = getenv("SIPP") && getenv("SIPP")[0] ? getenv("SIPP") : "/usr/bin/sipp";
 
 	rlc_init(&c, "stall", 1);
 	c.media = 1;
@@ -48,16 +44,7 @@ int main(void)
 	RL_WAIT_REQUIRE(30000, rlc_agents_in(&c, "h1", "READY"));
 
 	/* 1. The caller queues; the node stops. */
-	snprintf(port_s, sizeof(port_s), "%d", rltest_free_ports(3));
-	snprintf(mport_s, sizeof(mport_s), "%d", atoi(port_s) + 2);
-	snprintf(target, sizeof(target), "127.0.0.1:%d", sip_port);
-	snprintf(scen, sizeof(scen), "%s", rltest_src("tests/trunk/scenarios/stall_unjoined.xml"));
-	snprintf(log, sizeof(log), "%s", rlc_path(&c, "sipp-stall.log"));
-	snprintf(err, sizeof(err), "%s", rlc_path(&c, "sipp-stall-errors.log"));
-	char *argv[] = {(char *)sipp, target,       "-sf",         scen,   "-s",  "+212522000100", "-m",  "1",
-	                "-i",         "127.0.0.1",  "-p",          port_s, "-mi", "127.0.0.1",     "-mp", mport_s,
-	                "-nostdin",   "-trace_err", "-error_file", err,    NULL};
-	call = rltest_spawn(argv, log);
+	call = rlc_sipp_start(&c, "tests/trunk/scenarios", "stall_unjoined", sip_port, "+212522000100");
 	RL_WAIT_REQUIRE(10000, rlc_count_in_file(rlc_path(&c, "node-casablanca.log"), "carrier call queued") >= 1);
 	RL_REQUIRE(kill(node, SIGSTOP) == 0);
 
