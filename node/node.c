@@ -426,13 +426,17 @@ static void rl_node_contact_update(struct rl_node *n, const Relais__ContactUpdat
 	rl_node_contact_apply(n, c, u);
 }
 
-/* rl_node_held_tick applies the held updates whose time has come. */
+/* rl_node_held_tick applies the held updates whose time has come, all of them: a busy site
+ * heard again may hold hundreds at once. */
 static void rl_node_held_tick(struct rl_node *n, uint64_t now)
 {
-	char ids[16][RL_WIRE_MAX_ID + 1];
+	char(*ids)[RL_WIRE_MAX_ID + 1];
 	unsigned k = 0;
 
-	for (size_t i = 0; n->nheld > 0 && i < n->contacts.cap && k < 16; i++) {
+	if (n->nheld == 0)
+		return;
+	ids = rl_malloc(n->nheld * sizeof(*ids));
+	for (size_t i = 0; i < n->contacts.cap && k < n->nheld; i++) {
 		struct rl_contact *c = n->contacts.ents ? n->contacts.ents[i].val : NULL;
 		if (c != NULL && c->held != NULL && now >= c->held_until)
 			snprintf(ids[k++], sizeof(ids[0]), "%s", c->id);
@@ -449,6 +453,7 @@ static void rl_node_held_tick(struct rl_node *n, uint64_t now)
 			relais__contact_update__free_unpacked(u, NULL);
 		}
 	}
+	free(ids);
 }
 
 /* rl_node_down: a frame for one of our seated agents (or a tool's relayed request). */
